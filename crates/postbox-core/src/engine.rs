@@ -1,0 +1,384 @@
+//! The engine: every mailbox, inbox and process, and the rules between them.
+//!
+//! The engine is a deterministic state machine. Operations either complete at once, fail, or
+//! return a [`Ticket`]: the operation now waits inside the engine. Later operations (a send, a
+//! termination, a delete, ...) complete waiting tickets; the driver collects those completions
+//! with [`Engine::poll_completion`] after every call and wakes whoever waits on them. A driver
+//! whose deadline passes calls [`Engine::cancel`], which hands back an unsent message.
+//!
+//! Time is a parameter (`now`), used only for statistics and send times; deadlines belong to the
+//! driver. The engine never blocks, never reads a clock and never does I/O.
+//!
+//! Invariant kept by every operation: no waiting receiver has a matching message queued in any
+//! mailbox it waits on. Every message is offered to waiting receivers before it is queued.
+
+mod mailboxes;
+mod processes;
+mod recv;
+mod send;
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+use crate::mailbox::{Kind, Mailbox, WaitingReceiver};
+use crate::process::Process;
+use crate::queue::Entry;
+use crate::{
+    Completion, Credentials, Limits, MailboxId, Message, MessageKind, Name, Pid, Received,
+    RecvError, SelectError, SendError, SendErrorKind, Ticket, Timestamp,
+};
+
+/// Where a waiting ticket waits, so that it can be found, completed or cancelled.
+#[derive(Debug)]
+enum Waiter {
+    /// A receive or select, registered in each mailbox of its branches.
+    Recv {
+        pid: Pid,
+        mailboxes: Vec<MailboxId>,
+        from: Vec<Pid>,
+    },
+    /// A send waiting for room or a rendezvous, in the mailbox's waiting senders.
+    Send { pid: Pid, mailbox: MailboxId },
+    /// A send whose message is queued, waiting for a receiver to take it.
+    Receipt { pid: Pid, mailbox: MailboxId },
+}
+
+impl Waiter {
+    fn pid(&self) -> Pid {
+        match self {
+            Waiter::Recv { pid, .. } | Waiter::Send { pid, .. } | Waiter::Receipt { pid, .. } => {
+                *pid
+            }
+        }
+    }
+}
+
+/// The mailbox engine. See the module docs.
+#[derive(Debug)]
+pub struct Engine {
+    limits: Limits,
+    next_pid: u64,
+    next_mailbox: u64,
+    next_ticket: u64,
+    processes: HashMap<Pid, Process>,
+    process_names: HashMap<Name, Pid>,
+    mailboxes: HashMap<MailboxId, Mailbox>,
+    mailbox_names: HashMap<Name, MailboxId>,
+    mailboxes_per_uid: HashMap<u32, usize>,
+    waiters: BTreeMap<Ticket, Waiter>,
+    /// Receivers waiting with a `From(pid)` selector, by that pid: `(ticket, branch)`.
+    from_index: BTreeMap<Pid, Vec<(Ticket, usize)>>,
+    completions: VecDeque<(Ticket, Completion)>,
+    queued_messages: usize,
+    queued_bytes: usize,
+    total_sent: u64,
+    total_received: u64,
+    total_dropped: u64,
+}
+
+impl Default for Engine {
+    fn default() -> Engine {
+        Engine::new(Limits::default())
+    }
+}
+
+impl Engine {
+    /// An engine with no processes and no mailboxes.
+    pub fn new(limits: Limits) -> Engine {
+        Engine {
+            limits,
+            next_pid: 1,
+            next_mailbox: 1,
+            next_ticket: 1,
+            processes: HashMap::new(),
+            process_names: HashMap::new(),
+            mailboxes: HashMap::new(),
+            mailbox_names: HashMap::new(),
+            mailboxes_per_uid: HashMap::new(),
+            waiters: BTreeMap::new(),
+            from_index: BTreeMap::new(),
+            completions: VecDeque::new(),
+            queued_messages: 0,
+            queued_bytes: 0,
+            total_sent: 0,
+            total_received: 0,
+            total_dropped: 0,
+        }
+    }
+
+    /// The limits this engine enforces.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// The next completion of a waiting ticket, oldest first. Drivers drain this after every
+    /// call that may have changed state.
+    pub fn poll_completion(&mut self) -> Option<(Ticket, Completion)> {
+        self.completions.pop_front()
+    }
+
+    /// Whether `ticket` is still waiting.
+    pub fn is_waiting(&self, ticket: Ticket) -> bool {
+        self.waiters.contains_key(&ticket)
+    }
+
+    fn new_ticket(&mut self) -> Ticket {
+        let ticket = Ticket::from_raw(self.next_ticket);
+        self.next_ticket += 1;
+        ticket
+    }
+
+    fn new_mailbox_id(&mut self) -> MailboxId {
+        let id = MailboxId::from_raw(self.next_mailbox);
+        self.next_mailbox += 1;
+        id
+    }
+
+    fn creds(&self, pid: Pid) -> Option<Credentials> {
+        self.processes.get(&pid).map(|p| p.creds)
+    }
+
+    /// Whether `pid` was a process that has terminated (as opposed to one that never existed).
+    fn has_terminated(&self, pid: Pid) -> bool {
+        pid.as_raw() >= 1 && pid.as_raw() < self.next_pid && !self.processes.contains_key(&pid)
+    }
+
+    fn complete(&mut self, ticket: Ticket, completion: Completion) {
+        self.completions.push_back((ticket, completion));
+    }
+
+    /// Assigns the next sequence number of `mailbox` to a message and counts it as sent.
+    fn accept(
+        &mut self,
+        mailbox: MailboxId,
+        sender: Pid,
+        message: Message,
+        sent_at: Timestamp,
+        receipt: Option<Ticket>,
+    ) -> Entry {
+        let mb = self
+            .mailboxes
+            .get_mut(&mailbox)
+            .expect("accepting into a live mailbox");
+        let seq = mb.take_seq();
+        mb.counters.sent += 1;
+        mb.counters.last_send = Some((sender, sent_at));
+        self.total_sent += 1;
+        Entry {
+            message,
+            sender,
+            seq,
+            sent_at,
+            receipt,
+            kind: MessageKind::User,
+        }
+    }
+
+    fn push_entry(&mut self, mailbox: MailboxId, entry: Entry) {
+        self.queued_messages += 1;
+        self.queued_bytes += entry.message.len();
+        let mb = self
+            .mailboxes
+            .get_mut(&mailbox)
+            .expect("queuing into a live mailbox");
+        mb.queue.push(entry);
+    }
+
+    fn remove_entry(&mut self, mailbox: MailboxId, slot: usize) -> Entry {
+        let mb = self
+            .mailboxes
+            .get_mut(&mailbox)
+            .expect("taking from a live mailbox");
+        let entry = mb.queue.remove(slot);
+        self.queued_messages -= 1;
+        self.queued_bytes -= entry.message.len();
+        entry
+    }
+
+    /// A message leaves `mailbox` for `receiver`: statistics, round-robin position, and the
+    /// sender's receipt.
+    fn hand_over(
+        &mut self,
+        mailbox: MailboxId,
+        receiver: Pid,
+        entry: Entry,
+        now: Timestamp,
+    ) -> Received {
+        let mb = self
+            .mailboxes
+            .get_mut(&mailbox)
+            .expect("handing over from a live mailbox");
+        mb.counters.received += 1;
+        mb.counters.last_recv = Some((receiver, now));
+        mb.last_served = Some(receiver);
+        self.total_received += 1;
+        if let Some(ticket) = entry.receipt {
+            self.waiters.remove(&ticket);
+            self.complete(
+                ticket,
+                Completion::Sent {
+                    receiver: Some(receiver),
+                },
+            );
+        }
+        Received {
+            message: entry.message,
+            sender: entry.sender,
+            seq: entry.seq,
+            sent_at: entry.sent_at,
+            kind: entry.kind,
+        }
+    }
+
+    /// Gives `entry` to the waiting receiver the dispatch policy picks; hands it back if no
+    /// waiting receiver matches. Returns the receiver on success.
+    fn offer(&mut self, mailbox: MailboxId, entry: Entry, now: Timestamp) -> Result<Pid, Entry> {
+        let chosen = self.mailboxes[&mailbox].choose_receiver(entry.message.mtype, entry.sender);
+        match chosen {
+            Some(waiter) => {
+                self.deliver(mailbox, waiter, entry, now);
+                Ok(waiter.pid)
+            }
+            None => Err(entry),
+        }
+    }
+
+    fn deliver(
+        &mut self,
+        mailbox: MailboxId,
+        waiter: WaitingReceiver,
+        entry: Entry,
+        now: Timestamp,
+    ) {
+        self.forget_recv_waiter(waiter.ticket);
+        let message = self.hand_over(mailbox, waiter.pid, entry, now);
+        self.complete(
+            waiter.ticket,
+            Completion::Received {
+                branch: waiter.branch,
+                message,
+            },
+        );
+    }
+
+    /// Offers `entry` to waiting receivers and queues it if none takes it.
+    fn offer_or_queue(&mut self, mailbox: MailboxId, entry: Entry, now: Timestamp) {
+        if let Err(entry) = self.offer(mailbox, entry, now) {
+            self.push_entry(mailbox, entry);
+        }
+    }
+
+    /// Removes a waiting receive from every mailbox it waits on.
+    fn forget_recv_waiter(&mut self, ticket: Ticket) {
+        let Some(Waiter::Recv {
+            mailboxes, from, ..
+        }) = self.waiters.remove(&ticket)
+        else {
+            return;
+        };
+        for id in mailboxes {
+            if let Some(mb) = self.mailboxes.get_mut(&id) {
+                mb.forget_receiver(ticket);
+            }
+        }
+        for pid in from {
+            if let Some(list) = self.from_index.get_mut(&pid) {
+                list.retain(|(t, _)| *t != ticket);
+                if list.is_empty() {
+                    self.from_index.remove(&pid);
+                }
+            }
+        }
+    }
+
+    fn fail_recv_waiter(&mut self, ticket: Ticket, branch: usize, error: RecvError) {
+        if self.waiters.contains_key(&ticket) {
+            self.forget_recv_waiter(ticket);
+            self.complete(
+                ticket,
+                Completion::RecvFailed(SelectError { branch, error }),
+            );
+        }
+    }
+
+    /// Moves waiting senders into the queue while the first of them fits: strict FIFO among
+    /// senders, so a large message is not starved by smaller ones behind it.
+    fn admit_waiting_senders(&mut self, mailbox: MailboxId, now: Timestamp) {
+        loop {
+            let Some(mb) = self.mailboxes.get_mut(&mailbox) else {
+                return;
+            };
+            if mb.attrs.capacity == crate::Capacity::Zero {
+                return;
+            }
+            match mb.blocked_senders.front() {
+                Some(head) if mb.has_room_for(head.message.len()) => {}
+                _ => return,
+            }
+            let blocked = mb.blocked_senders.pop_front().expect("front exists");
+            if self.queued_bytes + blocked.message.len() > self.limits.max_queued_bytes {
+                self.waiters.remove(&blocked.ticket);
+                let error = SendError::new(SendErrorKind::QuotaExceeded, blocked.message);
+                self.complete(blocked.ticket, Completion::SendFailed(error));
+                continue;
+            }
+            let receipt = blocked.wants_receipt.then_some(blocked.ticket);
+            let entry = self.accept(
+                mailbox,
+                blocked.sender,
+                blocked.message,
+                blocked.sent_at,
+                receipt,
+            );
+            if blocked.wants_receipt {
+                let pid = blocked.sender;
+                self.waiters
+                    .insert(blocked.ticket, Waiter::Receipt { pid, mailbox });
+            } else {
+                self.waiters.remove(&blocked.ticket);
+                self.complete(blocked.ticket, Completion::Sent { receiver: None });
+            }
+            self.offer_or_queue(mailbox, entry, now);
+        }
+    }
+
+    /// Deletes `mailbox`: waiting receivers get `recv_error`, waiting senders and senders awaiting
+    /// a receipt get `send_error` with their message back, queued messages are discarded.
+    fn destroy(&mut self, mailbox: MailboxId, send_error: SendErrorKind, recv_error: RecvError) {
+        let Some(mut mb) = self.mailboxes.remove(&mailbox) else {
+            return;
+        };
+        if let Kind::Named(name) = &mb.kind {
+            self.mailbox_names.remove(name);
+            if let Some(count) = self.mailboxes_per_uid.get_mut(&mb.quota_uid) {
+                *count = count.saturating_sub(1);
+            }
+        }
+        if let crate::Owner::Process(owner) = mb.owner {
+            if let Some(process) = self.processes.get_mut(&owner) {
+                process.owned.remove(&mailbox);
+            }
+        }
+        for pid in mb.opens.keys() {
+            if let Some(process) = self.processes.get_mut(pid) {
+                process.opened.remove(&mailbox);
+            }
+        }
+        for waiter in std::mem::take(&mut mb.receivers) {
+            self.fail_recv_waiter(waiter.ticket, waiter.branch, recv_error);
+        }
+        for blocked in std::mem::take(&mut mb.blocked_senders) {
+            self.waiters.remove(&blocked.ticket);
+            let error = SendError::new(send_error, blocked.message);
+            self.complete(blocked.ticket, Completion::SendFailed(error));
+        }
+        for entry in mb.queue.drain() {
+            self.queued_messages -= 1;
+            self.queued_bytes -= entry.message.len();
+            if let Some(ticket) = entry.receipt {
+                self.waiters.remove(&ticket);
+                let error = SendError::new(send_error, entry.message);
+                self.complete(ticket, Completion::SendFailed(error));
+            }
+        }
+    }
+}

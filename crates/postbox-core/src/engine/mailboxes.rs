@@ -1,0 +1,505 @@
+//! Mailbox lifecycle and administration: create, open, close, delete, set, rights, statistics.
+
+use super::Engine;
+use crate::mailbox::{End, Kind, Mailbox};
+use crate::{
+    AdminError, Capacity, Completion, Credentials, EngineStats, MailboxAttrs, MailboxId,
+    MailboxStats, Mode, Name, OpenError, Owner, Ownership, Pid, Receivers, RecvError, SendError,
+    SendErrorKind, Timestamp,
+};
+
+impl Engine {
+    /// Creates the mailbox `name`, owned by `pid` (process ownership) or by its uid (system
+    /// ownership), and opens it for `pid`.
+    ///
+    /// # Errors
+    ///
+    /// `Disconnected`, `InvalidName`, `InvalidAttributes` (contradictory settings, or a size above
+    /// the engine's maximum), `AlreadyExists`, `QuotaExceeded` (the uid's mailbox limit).
+    pub fn create(
+        &mut self,
+        pid: Pid,
+        name: &str,
+        attrs: MailboxAttrs,
+        now: Timestamp,
+    ) -> Result<MailboxId, OpenError> {
+        let creds = self.creds(pid).ok_or(OpenError::Disconnected)?;
+        let name = Name::new(name).map_err(|_| OpenError::InvalidName)?;
+        attrs
+            .validate(self.limits.max_message_size)
+            .map_err(|why| OpenError::InvalidAttributes(why.to_owned()))?;
+        if self.mailbox_names.contains_key(&name) {
+            return Err(OpenError::AlreadyExists);
+        }
+        let count = self.mailboxes_per_uid.entry(creds.uid).or_default();
+        if *count >= self.limits.max_mailboxes_per_uid {
+            return Err(OpenError::QuotaExceeded);
+        }
+        *count += 1;
+        let id = self.new_mailbox_id();
+        let owner = match attrs.ownership {
+            Ownership::Process => Owner::Process(pid),
+            Ownership::System => Owner::System(creds),
+        };
+        let mut mailbox = Mailbox::new(id, Kind::Named(name.clone()), attrs, owner, creds, now);
+        mailbox.opens.insert(pid, 1);
+        self.mailboxes.insert(id, mailbox);
+        self.mailbox_names.insert(name, id);
+        let process = self.processes.get_mut(&pid).expect("caller is live");
+        process.opened.insert(id);
+        if attrs.ownership == Ownership::Process {
+            process.owned.insert(id);
+        }
+        Ok(id)
+    }
+
+    /// Opens the existing mailbox `name` for `pid`. Each open is a handle; [`Engine::close`]
+    /// releases one.
+    ///
+    /// # Errors
+    ///
+    /// `Disconnected`, `InvalidName`, `NotFound`, `PermissionDenied` (the mode grants neither
+    /// send nor receive, and `pid` is not the owner).
+    pub fn open(&mut self, pid: Pid, name: &str) -> Result<MailboxId, OpenError> {
+        let creds = self.creds(pid).ok_or(OpenError::Disconnected)?;
+        let name = Name::new(name).map_err(|_| OpenError::InvalidName)?;
+        let id = *self.mailbox_names.get(&name).ok_or(OpenError::NotFound)?;
+        let mb = self
+            .mailboxes
+            .get_mut(&id)
+            .expect("named mailboxes are live");
+        let mode = mb.attrs.mode;
+        let may_use = mode.allows(creds, mb.owner_creds, Mode::READ)
+            || mode.allows(creds, mb.owner_creds, Mode::WRITE)
+            || is_owner(mb, pid, creds);
+        if !may_use {
+            return Err(OpenError::PermissionDenied);
+        }
+        *mb.opens.entry(pid).or_default() += 1;
+        self.processes
+            .get_mut(&pid)
+            .expect("caller is live")
+            .opened
+            .insert(id);
+        Ok(id)
+    }
+
+    /// Opens `name`, creating it with `attrs` if it does not exist. Among racing callers exactly
+    /// one creates; the others open what it created. Returns whether this call created it.
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::open`] and [`Engine::create`].
+    pub fn open_or_create(
+        &mut self,
+        pid: Pid,
+        name: &str,
+        attrs: MailboxAttrs,
+        now: Timestamp,
+    ) -> Result<(MailboxId, bool), OpenError> {
+        match self.open(pid, name) {
+            Ok(id) => Ok((id, false)),
+            Err(OpenError::NotFound) => self.create(pid, name, attrs, now).map(|id| (id, true)),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Releases one handle of `pid` on `mailbox`. With its last handle, `pid` gives up any
+    /// exclusive receive right and its end of a pair (the other end then gets `PeerGone`).
+    pub fn close(&mut self, pid: Pid, mailbox: MailboxId) {
+        let Some(mb) = self.mailboxes.get_mut(&mailbox) else {
+            return;
+        };
+        let Some(count) = mb.opens.get_mut(&pid) else {
+            return;
+        };
+        *count -= 1;
+        if *count == 0 {
+            self.release(pid, mailbox);
+            if let Some(process) = self.processes.get_mut(&pid) {
+                process.opened.remove(&mailbox);
+            }
+        }
+    }
+
+    /// `pid` no longer has `mailbox` open: its rights go, its own waiters there fail with `Gone`,
+    /// and a pair's other end learns that the link is broken.
+    pub(super) fn release(&mut self, pid: Pid, mailbox: MailboxId) {
+        let Some(mb) = self.mailboxes.get_mut(&mailbox) else {
+            return;
+        };
+        mb.opens.remove(&pid);
+        if mb.exclusive == Some(pid) {
+            mb.exclusive = None;
+        }
+        let sender_left = mb.pair_sender == End::Held(pid);
+        if sender_left {
+            mb.pair_sender = End::Departed;
+        }
+        let receiver_left = mb.pair_receiver == End::Held(pid);
+        if receiver_left {
+            mb.pair_receiver = End::Departed;
+        }
+        let own: Vec<_> = mb
+            .receivers
+            .iter()
+            .filter(|w| w.pid == pid)
+            .map(|w| (w.ticket, w.branch))
+            .collect();
+        for (ticket, branch) in own {
+            self.fail_recv_waiter(ticket, branch, RecvError::Gone);
+        }
+        self.fail_waiting_senders(mailbox, |sender| sender == pid, SendErrorKind::Gone);
+        if sender_left && self.mailboxes[&mailbox].blocked_senders.is_empty() {
+            let waiting: Vec<_> = self.mailboxes[&mailbox]
+                .receivers
+                .iter()
+                .map(|w| (w.ticket, w.branch))
+                .collect();
+            for (ticket, branch) in waiting {
+                self.fail_recv_waiter(ticket, branch, RecvError::PeerGone);
+            }
+        }
+        if receiver_left {
+            self.fail_waiting_senders(mailbox, |_| true, SendErrorKind::PeerGone);
+            self.fail_receipts(mailbox, SendErrorKind::PeerGone);
+        }
+    }
+
+    fn fail_waiting_senders(
+        &mut self,
+        mailbox: MailboxId,
+        which: impl Fn(Pid) -> bool,
+        kind: SendErrorKind,
+    ) {
+        let mb = self.mailboxes.get_mut(&mailbox).expect("live mailbox");
+        let (failed, kept): (std::collections::VecDeque<_>, _) =
+            std::mem::take(&mut mb.blocked_senders)
+                .into_iter()
+                .partition(|b| which(b.sender));
+        mb.blocked_senders = kept;
+        for blocked in failed {
+            self.waiters.remove(&blocked.ticket);
+            self.complete(
+                blocked.ticket,
+                Completion::SendFailed(SendError::new(kind, blocked.message)),
+            );
+        }
+    }
+
+    /// Withdraws every queued message whose sender awaits a receipt, failing those sends.
+    fn fail_receipts(&mut self, mailbox: MailboxId, kind: SendErrorKind) {
+        let slots: Vec<usize> = self.mailboxes[&mailbox]
+            .queue
+            .iter()
+            .filter(|(_, entry)| entry.receipt.is_some())
+            .map(|(slot, _)| slot)
+            .collect();
+        for slot in slots {
+            let entry = self.remove_entry(mailbox, slot);
+            let ticket = entry.receipt.expect("filtered on receipts");
+            self.waiters.remove(&ticket);
+            self.complete(
+                ticket,
+                Completion::SendFailed(SendError::new(kind, entry.message)),
+            );
+        }
+    }
+
+    /// The id of the mailbox called `name`, if there is one.
+    pub fn lookup(&self, name: &str) -> Option<MailboxId> {
+        Name::new(name)
+            .ok()
+            .and_then(|name| self.mailbox_names.get(&name).copied())
+    }
+
+    /// Deletes `mailbox`. Every waiter on it and every later operation on its handles gets
+    /// `Gone`; its name is free for a new mailbox at once.
+    ///
+    /// # Errors
+    ///
+    /// `Disconnected`, `Gone`, `PermissionDenied` (only the owner or uid 0 may delete).
+    pub fn delete(&mut self, pid: Pid, mailbox: MailboxId) -> Result<(), AdminError> {
+        self.check_owner(pid, mailbox)?;
+        self.destroy(mailbox, SendErrorKind::Gone, RecvError::Gone);
+        Ok(())
+    }
+
+    /// Changes the permission bits of `mailbox`.
+    ///
+    /// # Errors
+    ///
+    /// `Disconnected`, `Gone`, `PermissionDenied` (owner or uid 0 only).
+    pub fn set_mode(
+        &mut self,
+        pid: Pid,
+        mailbox: MailboxId,
+        mode: Mode,
+        now: Timestamp,
+    ) -> Result<(), AdminError> {
+        self.check_owner(pid, mailbox)?;
+        let mb = self.mailboxes.get_mut(&mailbox).expect("checked");
+        mb.attrs.mode = mode;
+        mb.counters.changed = now;
+        Ok(())
+    }
+
+    /// Changes the byte limit of a bounded mailbox. Lowering it below what is queued keeps the
+    /// queued messages; new sends wait until they fit. Raising it lets waiting senders in.
+    ///
+    /// # Errors
+    ///
+    /// `Disconnected`, `Gone`, `PermissionDenied`, `InvalidArgument` (not bounded, or below the
+    /// mailbox's largest message size).
+    pub fn set_max_bytes(
+        &mut self,
+        pid: Pid,
+        mailbox: MailboxId,
+        bytes: usize,
+        now: Timestamp,
+    ) -> Result<(), AdminError> {
+        self.check_owner(pid, mailbox)?;
+        let mb = self.mailboxes.get_mut(&mailbox).expect("checked");
+        let Capacity::Bounded { messages, .. } = mb.attrs.capacity else {
+            return Err(AdminError::InvalidArgument(
+                "only a bounded mailbox has a byte limit".into(),
+            ));
+        };
+        let largest = match mb.attrs.size {
+            crate::MessageSize::Fixed(n) | crate::MessageSize::Variable(n) => n,
+        };
+        if bytes < largest {
+            return Err(AdminError::InvalidArgument(
+                "the byte limit must hold at least one message of the largest size".into(),
+            ));
+        }
+        mb.attrs.capacity = Capacity::Bounded { messages, bytes };
+        mb.counters.changed = now;
+        self.admit_waiting_senders(mailbox, now);
+        Ok(())
+    }
+
+    /// Passes ownership of `mailbox` on: to another live process (the mailbox then dies with
+    /// that process) or to a uid and gid (it then lives until deleted).
+    ///
+    /// # Errors
+    ///
+    /// `Disconnected`, `Gone`, `PermissionDenied` (owner or uid 0 only), `NotFound` / `PeerGone`
+    /// (the new owner process never existed / has terminated).
+    pub fn set_owner(
+        &mut self,
+        pid: Pid,
+        mailbox: MailboxId,
+        owner: Owner,
+        now: Timestamp,
+    ) -> Result<(), AdminError> {
+        self.check_owner(pid, mailbox)?;
+        let owner_creds = match owner {
+            Owner::Process(new) => match self.processes.get(&new) {
+                Some(process) => process.creds,
+                None if self.has_terminated(new) => return Err(AdminError::PeerGone),
+                None => return Err(AdminError::NotFound),
+            },
+            Owner::System(creds) => creds,
+        };
+        let mb = self.mailboxes.get_mut(&mailbox).expect("checked");
+        let old = std::mem::replace(&mut mb.owner, owner);
+        mb.owner_creds = owner_creds;
+        mb.attrs.ownership = match owner {
+            Owner::Process(_) => Ownership::Process,
+            Owner::System(_) => Ownership::System,
+        };
+        mb.counters.changed = now;
+        if let Owner::Process(old) = old {
+            if let Some(process) = self.processes.get_mut(&old) {
+                process.owned.remove(&mailbox);
+            }
+        }
+        if let Owner::Process(new) = owner {
+            self.processes
+                .get_mut(&new)
+                .expect("checked live")
+                .owned
+                .insert(mailbox);
+        }
+        Ok(())
+    }
+
+    /// Lets `grantee` receive from an owner-receive mailbox (the mode must still allow it).
+    ///
+    /// # Errors
+    ///
+    /// `Disconnected`, `Gone`, `PermissionDenied` (owner or uid 0 only), `InvalidArgument` (the
+    /// mailbox's receivers policy is not `Owner`), `NotFound` / `PeerGone` (the grantee).
+    pub fn grant_receive(
+        &mut self,
+        pid: Pid,
+        mailbox: MailboxId,
+        grantee: Pid,
+        now: Timestamp,
+    ) -> Result<(), AdminError> {
+        self.check_owner(pid, mailbox)?;
+        self.check_owner_policy(mailbox)?;
+        if !self.processes.contains_key(&grantee) {
+            return Err(if self.has_terminated(grantee) {
+                AdminError::PeerGone
+            } else {
+                AdminError::NotFound
+            });
+        }
+        let mb = self.mailboxes.get_mut(&mailbox).expect("checked");
+        mb.grants.insert(grantee);
+        mb.counters.changed = now;
+        Ok(())
+    }
+
+    /// Takes back a right given by [`Engine::grant_receive`]. The grantee's waiting receives on
+    /// the mailbox fail with `PermissionDenied`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::grant_receive`], except that the grantee need not be alive.
+    pub fn revoke_receive(
+        &mut self,
+        pid: Pid,
+        mailbox: MailboxId,
+        grantee: Pid,
+        now: Timestamp,
+    ) -> Result<(), AdminError> {
+        self.check_owner(pid, mailbox)?;
+        self.check_owner_policy(mailbox)?;
+        let mb = self.mailboxes.get_mut(&mailbox).expect("checked");
+        mb.grants.remove(&grantee);
+        mb.counters.changed = now;
+        let still_allowed = match mb.owner {
+            Owner::Process(owner) => owner == grantee,
+            Owner::System(creds) => self
+                .processes
+                .get(&grantee)
+                .is_some_and(|p| p.creds.uid == creds.uid || p.creds.is_root()),
+        };
+        if !still_allowed {
+            let waiting: Vec<_> = mb
+                .receivers
+                .iter()
+                .filter(|w| w.pid == grantee)
+                .map(|w| (w.ticket, w.branch))
+                .collect();
+            for (ticket, branch) in waiting {
+                self.fail_recv_waiter(ticket, branch, RecvError::PermissionDenied);
+            }
+        }
+        Ok(())
+    }
+
+    /// A snapshot of `mailbox`'s statistics.
+    ///
+    /// # Errors
+    ///
+    /// `Disconnected`, `Gone`, `PermissionDenied` (the caller may neither send, receive nor own).
+    pub fn stat(&self, pid: Pid, mailbox: MailboxId) -> Result<MailboxStats, AdminError> {
+        let creds = self.creds(pid).ok_or(AdminError::Disconnected)?;
+        let mb = self
+            .mailboxes
+            .get(&mailbox)
+            .filter(|mb| !mb.is_inbox())
+            .ok_or(AdminError::Gone)?;
+        if !may_see(mb, pid, creds) {
+            return Err(AdminError::PermissionDenied);
+        }
+        Ok(snapshot(mb))
+    }
+
+    /// Statistics of every named mailbox `pid` may see, by name.
+    ///
+    /// # Errors
+    ///
+    /// `Disconnected`.
+    pub fn list(&self, pid: Pid) -> Result<Vec<MailboxStats>, AdminError> {
+        let creds = self.creds(pid).ok_or(AdminError::Disconnected)?;
+        let mut all: Vec<MailboxStats> = self
+            .mailboxes
+            .values()
+            .filter(|mb| !mb.is_inbox() && may_see(mb, pid, creds))
+            .map(snapshot)
+            .collect();
+        all.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(all)
+    }
+
+    /// Engine-wide statistics.
+    pub fn stats(&self) -> EngineStats {
+        EngineStats {
+            processes: self.processes.len(),
+            mailboxes: self.mailbox_names.len(),
+            queued_messages: self.queued_messages,
+            queued_bytes: self.queued_bytes,
+            max_queued_bytes: self.limits.max_queued_bytes,
+            total_sent: self.total_sent,
+            total_received: self.total_received,
+            total_dropped: self.total_dropped,
+        }
+    }
+
+    fn check_owner(&self, pid: Pid, mailbox: MailboxId) -> Result<(), AdminError> {
+        let creds = self.creds(pid).ok_or(AdminError::Disconnected)?;
+        let mb = self.mailboxes.get(&mailbox).ok_or(AdminError::Gone)?;
+        if mb.is_inbox() || !is_owner(mb, pid, creds) {
+            return Err(AdminError::PermissionDenied);
+        }
+        Ok(())
+    }
+
+    fn check_owner_policy(&self, mailbox: MailboxId) -> Result<(), AdminError> {
+        if self.mailboxes[&mailbox].attrs.receivers != Receivers::Owner {
+            return Err(AdminError::InvalidArgument(
+                "receive rights are granted only on owner-receive mailboxes".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The owner: the owning process, any process of the owning uid, or root.
+fn is_owner(mb: &Mailbox, pid: Pid, creds: Credentials) -> bool {
+    creds.is_root()
+        || match mb.owner {
+            Owner::Process(owner) => owner == pid,
+            Owner::System(owner) => owner.uid == creds.uid,
+        }
+}
+
+fn may_see(mb: &Mailbox, pid: Pid, creds: Credentials) -> bool {
+    let mode = mb.attrs.mode;
+    is_owner(mb, pid, creds)
+        || mode.allows(creds, mb.owner_creds, Mode::READ)
+        || mode.allows(creds, mb.owner_creds, Mode::WRITE)
+}
+
+fn snapshot(mb: &Mailbox) -> MailboxStats {
+    let name = match &mb.kind {
+        Kind::Named(name) => name.to_string(),
+        Kind::Inbox(pid) => format!("inbox of {pid}"),
+    };
+    MailboxStats {
+        id: mb.id,
+        name,
+        attrs: mb.attrs,
+        owner: mb.owner,
+        uid: mb.owner_creds.uid,
+        gid: mb.owner_creds.gid,
+        mode: mb.attrs.mode,
+        messages: mb.queue.len(),
+        bytes: mb.queue.bytes(),
+        total_sent: mb.counters.sent,
+        total_received: mb.counters.received,
+        dropped: mb.counters.dropped,
+        last_send: mb.counters.last_send,
+        last_recv: mb.counters.last_recv,
+        created: mb.counters.created,
+        changed: mb.counters.changed,
+        blocked_senders: mb.blocked_senders.len(),
+        blocked_receivers: mb.receivers.len(),
+        openers: mb.opens.len(),
+    }
+}

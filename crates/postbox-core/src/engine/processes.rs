@@ -1,0 +1,236 @@
+//! Processes: spawning, names, monitors and termination.
+
+use super::{Engine, Waiter};
+use crate::mailbox::{Kind, Mailbox};
+use crate::process::Process;
+use crate::{
+    AdminError, Capacity, Credentials, MailboxAttrs, Message, MessageKind, MessageSize, Mode, Name,
+    Order, Overflow, Owner, Ownership, Pid, ProcessInfo, Receivers, RecvError, SendErrorKind,
+    Timestamp,
+};
+
+impl Engine {
+    /// Starts a new process running as `creds`, with an empty inbox. Its pid has never been used.
+    pub fn spawn(&mut self, creds: Credentials, now: Timestamp) -> Pid {
+        let pid = Pid::from_raw(self.next_pid);
+        self.next_pid += 1;
+        let inbox = self.new_mailbox_id();
+        let attrs = MailboxAttrs {
+            capacity: Capacity::Bounded {
+                messages: self.limits.inbox_capacity,
+                bytes: self.limits.max_queued_bytes,
+            },
+            size: MessageSize::Variable(self.limits.max_message_size),
+            order: Order::Fifo,
+            overflow: Overflow::Block,
+            ownership: Ownership::Process,
+            receivers: Receivers::Owner,
+            mode: Mode::new(0o622),
+        };
+        let mailbox = Mailbox::new(
+            inbox,
+            Kind::Inbox(pid),
+            attrs,
+            Owner::Process(pid),
+            creds,
+            now,
+        );
+        self.mailboxes.insert(inbox, mailbox);
+        self.processes.insert(pid, Process::new(creds, inbox));
+        pid
+    }
+
+    /// Whether `pid` is a live process.
+    pub fn is_alive(&self, pid: Pid) -> bool {
+        self.processes.contains_key(&pid)
+    }
+
+    /// The credentials `pid` runs as, while it lives.
+    pub fn credentials(&self, pid: Pid) -> Option<Credentials> {
+        self.creds(pid)
+    }
+
+    /// Registers `name` for `pid`, for its lifetime: others can then find it with
+    /// [`Engine::whereis`].
+    ///
+    /// # Errors
+    ///
+    /// `Disconnected`, `InvalidName`, `AlreadyExists` (the name is taken, or `pid` already has a
+    /// name).
+    pub fn register(&mut self, pid: Pid, name: &str) -> Result<(), AdminError> {
+        let name = Name::new(name).map_err(|_| AdminError::InvalidName)?;
+        let process = self
+            .processes
+            .get_mut(&pid)
+            .ok_or(AdminError::Disconnected)?;
+        if process.name.is_some() || self.process_names.contains_key(&name) {
+            return Err(AdminError::AlreadyExists);
+        }
+        process.name = Some(name.clone());
+        self.process_names.insert(name, pid);
+        Ok(())
+    }
+
+    /// The live process registered as `name`.
+    pub fn whereis(&self, name: &str) -> Option<Pid> {
+        Name::new(name)
+            .ok()
+            .and_then(|name| self.process_names.get(&name).copied())
+    }
+
+    /// Makes `watcher` receive a down notification in its inbox when `target` terminates — at
+    /// once if it already has.
+    ///
+    /// # Errors
+    ///
+    /// `Disconnected` (the watcher is not live), `NotFound` (`target` never existed).
+    pub fn monitor(&mut self, watcher: Pid, target: Pid, now: Timestamp) -> Result<(), AdminError> {
+        if !self.processes.contains_key(&watcher) {
+            return Err(AdminError::Disconnected);
+        }
+        if self.has_terminated(target) {
+            self.deliver_down(watcher, target, now);
+            return Ok(());
+        }
+        let process = self
+            .processes
+            .get_mut(&target)
+            .ok_or(AdminError::NotFound)?;
+        process.monitored_by.insert(watcher);
+        self.processes
+            .get_mut(&watcher)
+            .expect("checked")
+            .monitoring
+            .insert(target);
+        Ok(())
+    }
+
+    /// Stops monitoring `target`. A down notification already delivered stays in the inbox.
+    ///
+    /// # Errors
+    ///
+    /// `Disconnected` (the watcher is not live).
+    pub fn demonitor(&mut self, watcher: Pid, target: Pid) -> Result<(), AdminError> {
+        let process = self
+            .processes
+            .get_mut(&watcher)
+            .ok_or(AdminError::Disconnected)?;
+        process.monitoring.remove(&target);
+        if let Some(target) = self.processes.get_mut(&target) {
+            target.monitored_by.remove(&watcher);
+        }
+        Ok(())
+    }
+
+    /// Every live process, by pid.
+    pub fn processes(&self) -> Vec<ProcessInfo> {
+        let mut all: Vec<ProcessInfo> = self
+            .processes
+            .iter()
+            .map(|(&pid, process)| ProcessInfo {
+                pid,
+                name: process.name.as_ref().map(|name| name.to_string()),
+                uid: process.creds.uid,
+                gid: process.creds.gid,
+                inbox_messages: self.mailboxes[&process.inbox].queue.len(),
+                owned_mailboxes: process.owned.len(),
+                waiting: self.waiters.values().filter(|w| w.pid() == pid).count(),
+            })
+            .collect();
+        all.sort_by_key(|info| info.pid);
+        all
+    }
+
+    /// Terminates `pid`, with every effect the contract lists:
+    ///
+    /// - its own waiting operations vanish (their messages with them);
+    /// - its handles close: exclusive rights are released, pair peers get `PeerGone`;
+    /// - its process-owned mailboxes are deleted: their waiters and later senders get `Gone`;
+    /// - its inbox goes: senders waiting on it, and later `send_to` it, get `PeerGone`;
+    /// - its monitors get a down notification, after every message it sent them;
+    /// - every receiver waiting with `From(pid)` gets `PeerGone` (unless the down notification
+    ///   satisfied it).
+    ///
+    /// Messages it sent before terminating stay queued and are delivered. Terminating a process
+    /// that is not live does nothing.
+    pub fn terminate(&mut self, pid: Pid, now: Timestamp) {
+        let Some(process) = self.processes.remove(&pid) else {
+            return;
+        };
+        if let Some(name) = &process.name {
+            self.process_names.remove(name);
+        }
+        let own: Vec<_> = self
+            .waiters
+            .iter()
+            .filter(|(_, w)| w.pid() == pid)
+            .map(|(&t, _)| t)
+            .collect();
+        for ticket in own {
+            self.vanish(ticket, now);
+        }
+        for &mailbox in &process.opened {
+            self.release(pid, mailbox);
+        }
+        for &mailbox in &process.owned {
+            self.destroy(mailbox, SendErrorKind::Gone, RecvError::Gone);
+        }
+        self.destroy(process.inbox, SendErrorKind::PeerGone, RecvError::PeerGone);
+        for target in &process.monitoring {
+            if let Some(target) = self.processes.get_mut(target) {
+                target.monitored_by.remove(&pid);
+            }
+        }
+        for &watcher in &process.monitored_by {
+            if let Some(watcher) = self.processes.get_mut(&watcher) {
+                watcher.monitoring.remove(&pid);
+            }
+            self.deliver_down(watcher, pid, now);
+        }
+        for (ticket, branch) in self.from_index.remove(&pid).unwrap_or_default() {
+            self.fail_recv_waiter(ticket, branch, RecvError::PeerGone);
+        }
+    }
+
+    /// Removes a waiting operation of a terminating process without completing it.
+    fn vanish(&mut self, ticket: crate::Ticket, now: Timestamp) {
+        match self.waiters.get(&ticket) {
+            Some(Waiter::Recv { .. }) => self.forget_recv_waiter(ticket),
+            Some(&Waiter::Send { mailbox, .. }) => {
+                self.waiters.remove(&ticket);
+                if let Some(mb) = self.mailboxes.get_mut(&mailbox) {
+                    mb.blocked_senders.retain(|b| b.ticket != ticket);
+                }
+                self.admit_waiting_senders(mailbox, now);
+            }
+            Some(&Waiter::Receipt { mailbox, .. }) => {
+                // The message stays queued for its receiver; nobody awaits the receipt any more.
+                self.waiters.remove(&ticket);
+                if let Some(slot) = self
+                    .mailboxes
+                    .get(&mailbox)
+                    .and_then(|mb| mb.queue.find_receipt(ticket))
+                {
+                    self.mailboxes
+                        .get_mut(&mailbox)
+                        .expect("live")
+                        .queue
+                        .entry_mut(slot)
+                        .receipt = None;
+                }
+            }
+            None => {}
+        }
+    }
+
+    /// Puts a down notification about `dead` into `watcher`'s inbox. It bypasses the inbox's
+    /// capacity and the byte quota (it is empty): a down notification is never lost.
+    fn deliver_down(&mut self, watcher: Pid, dead: Pid, now: Timestamp) {
+        let Some(inbox) = self.processes.get(&watcher).map(|p| p.inbox) else {
+            return;
+        };
+        let mut entry = self.accept(inbox, dead, Message::new(Vec::new()), now, None);
+        entry.kind = MessageKind::Down;
+        self.offer_or_queue(inbox, entry, now);
+    }
+}

@@ -1,0 +1,233 @@
+//! Sending: to a mailbox, or directly to a process's inbox.
+
+use super::{Engine, Waiter};
+use crate::mailbox::{BlockedSend, End};
+use crate::{
+    Capacity, Credentials, Delivery, MailboxId, Message, MessageSize, Mode, Overflow, Pid,
+    Receivers, SendError, SendErrorKind, SendOutcome, Timestamp, Wait,
+};
+
+impl Engine {
+    /// Sends `message` from `from` to the open mailbox `mailbox`.
+    ///
+    /// With [`Wait::Block`] a send that cannot complete now returns a ticket: it waits for room
+    /// (bounded, `Overflow::Block`), for a receiver (zero capacity) or, with
+    /// [`Delivery::Receipt`], for a receiver to take the queued message.
+    ///
+    /// # Errors
+    ///
+    /// Every failure hands the message back: `Disconnected` (the caller is not a live process),
+    /// `Gone`, `PermissionDenied` (mode, or mailbox not open), `Busy` / `PeerGone` (pair links),
+    /// `InvalidType`, `TooLarge`, `WrongSize`, `Full` ([`Wait::Try`] only), `QuotaExceeded`.
+    pub fn send(
+        &mut self,
+        from: Pid,
+        mailbox: MailboxId,
+        message: Message,
+        delivery: Delivery,
+        wait: Wait,
+        now: Timestamp,
+    ) -> Result<SendOutcome, SendError> {
+        let Some(creds) = self.creds(from) else {
+            return Err(SendError::new(SendErrorKind::Disconnected, message));
+        };
+        if !self.mailboxes.contains_key(&mailbox) {
+            return Err(SendError::new(SendErrorKind::Gone, message));
+        }
+        if let Err(kind) = self.may_send(from, creds, mailbox) {
+            return Err(SendError::new(kind, message));
+        }
+        self.send_checked(from, mailbox, message, delivery, wait, now)
+    }
+
+    /// Sends `message` from `from` to the inbox of process `to`.
+    ///
+    /// Inboxes are bounded (`Limits::inbox_capacity` messages): a full inbox makes the sender
+    /// wait or fail with `Full`. [`Delivery::Receipt`] waits until `to` has taken the message — a
+    /// rendezvous with that process.
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::send`], plus `NotFound` (no such process ever existed) and `PeerGone` (it has
+    /// terminated, before or while the send waited).
+    pub fn send_to(
+        &mut self,
+        from: Pid,
+        to: Pid,
+        message: Message,
+        delivery: Delivery,
+        wait: Wait,
+        now: Timestamp,
+    ) -> Result<SendOutcome, SendError> {
+        if !self.processes.contains_key(&from) {
+            return Err(SendError::new(SendErrorKind::Disconnected, message));
+        }
+        let inbox = match self.processes.get(&to) {
+            Some(target) => target.inbox,
+            None if self.has_terminated(to) => {
+                return Err(SendError::new(SendErrorKind::PeerGone, message));
+            }
+            None => return Err(SendError::new(SendErrorKind::NotFound, message)),
+        };
+        self.send_checked(from, inbox, message, delivery, wait, now)
+    }
+
+    /// Checks `from`'s right to send to `mailbox`, claiming the sending end of a pair.
+    fn may_send(
+        &mut self,
+        from: Pid,
+        creds: Credentials,
+        mailbox: MailboxId,
+    ) -> Result<(), SendErrorKind> {
+        let mb = self
+            .mailboxes
+            .get_mut(&mailbox)
+            .expect("caller checked the mailbox");
+        if mb.is_inbox() {
+            return Ok(());
+        }
+        if !mb.opens.contains_key(&from)
+            || !mb.attrs.mode.allows(creds, mb.owner_creds, Mode::WRITE)
+        {
+            return Err(SendErrorKind::PermissionDenied);
+        }
+        if mb.attrs.receivers == Receivers::Pair {
+            match mb.pair_sender {
+                End::Vacant => mb.pair_sender = End::Held(from),
+                End::Held(pid) if pid == from => {}
+                End::Held(_) | End::Departed => return Err(SendErrorKind::Busy),
+            }
+            if mb.pair_receiver == End::Departed {
+                return Err(SendErrorKind::PeerGone);
+            }
+        }
+        Ok(())
+    }
+
+    fn send_checked(
+        &mut self,
+        from: Pid,
+        mailbox: MailboxId,
+        message: Message,
+        delivery: Delivery,
+        wait: Wait,
+        now: Timestamp,
+    ) -> Result<SendOutcome, SendError> {
+        let mb = &self.mailboxes[&mailbox];
+        let len = message.len();
+        let broken_rule = if message.mtype < 1 {
+            Some(SendErrorKind::InvalidType)
+        } else {
+            match mb.attrs.size {
+                MessageSize::Fixed(size) if len != size => Some(SendErrorKind::WrongSize),
+                MessageSize::Variable(max) if len > max => Some(SendErrorKind::TooLarge),
+                _ if len > self.limits.max_message_size => Some(SendErrorKind::TooLarge),
+                _ => match mb.attrs.capacity {
+                    Capacity::Bounded { bytes, .. } if len > bytes => Some(SendErrorKind::TooLarge),
+                    _ => None,
+                },
+            }
+        };
+        if let Some(kind) = broken_rule {
+            return Err(SendError::new(kind, message));
+        }
+        let capacity = mb.attrs.capacity;
+        let overflow = mb.attrs.overflow;
+
+        // A waiting receiver takes the message directly: by the engine's invariant nothing
+        // queued matches it, so this keeps every receiver's order.
+        if let Some(waiter) = mb.choose_receiver(message.mtype, from) {
+            let entry = self.accept(mailbox, from, message, now, None);
+            self.deliver(mailbox, waiter, entry, now);
+            let known = delivery == Delivery::Receipt || capacity == Capacity::Zero;
+            return Ok(SendOutcome::Sent {
+                receiver: known.then_some(waiter.pid),
+            });
+        }
+
+        if capacity == Capacity::Zero {
+            return match wait {
+                Wait::Try => Err(SendError::new(SendErrorKind::Full, message)),
+                Wait::Block => Ok(self.block_sender(from, mailbox, message, true, now)),
+            };
+        }
+
+        let mb = &self.mailboxes[&mailbox];
+        let has_room = mb.blocked_senders.is_empty() && mb.has_room_for(len);
+        if !has_room && overflow == Overflow::Block {
+            return match wait {
+                Wait::Try => Err(SendError::new(SendErrorKind::Full, message)),
+                Wait::Block => {
+                    let wants_receipt = delivery == Delivery::Receipt;
+                    Ok(self.block_sender(from, mailbox, message, wants_receipt, now))
+                }
+            };
+        }
+        if self.queued_bytes + len > self.limits.max_queued_bytes {
+            return Err(SendError::new(SendErrorKind::QuotaExceeded, message));
+        }
+        if !has_room {
+            self.drop_oldest_until_room(mailbox, len);
+        }
+        let receipt = (delivery == Delivery::Receipt).then(|| self.new_ticket());
+        let entry = self.accept(mailbox, from, message, now, receipt);
+        self.push_entry(mailbox, entry);
+        Ok(match receipt {
+            Some(ticket) => {
+                self.waiters
+                    .insert(ticket, Waiter::Receipt { pid: from, mailbox });
+                SendOutcome::Blocked(ticket)
+            }
+            None => SendOutcome::Sent { receiver: None },
+        })
+    }
+
+    fn block_sender(
+        &mut self,
+        sender: Pid,
+        mailbox: MailboxId,
+        message: Message,
+        wants_receipt: bool,
+        now: Timestamp,
+    ) -> SendOutcome {
+        let ticket = self.new_ticket();
+        let mb = self
+            .mailboxes
+            .get_mut(&mailbox)
+            .expect("blocking on a live mailbox");
+        mb.blocked_senders.push_back(BlockedSend {
+            ticket,
+            sender,
+            message,
+            sent_at: now,
+            wants_receipt,
+        });
+        self.waiters.insert(
+            ticket,
+            Waiter::Send {
+                pid: sender,
+                mailbox,
+            },
+        );
+        SendOutcome::Blocked(ticket)
+    }
+
+    /// Discards the oldest messages until `len` more bytes fit; senders awaiting a receipt for
+    /// them get `Dropped` with their message back.
+    fn drop_oldest_until_room(&mut self, mailbox: MailboxId, len: usize) {
+        while !self.mailboxes[&mailbox].has_room_for(len) {
+            let Some(slot) = self.mailboxes[&mailbox].queue.oldest_to_drop() else {
+                return;
+            };
+            let entry = self.remove_entry(mailbox, slot);
+            let mb = self.mailboxes.get_mut(&mailbox).expect("live mailbox");
+            mb.counters.dropped += 1;
+            self.total_dropped += 1;
+            if let Some(ticket) = entry.receipt {
+                self.waiters.remove(&ticket);
+                let error = SendError::new(SendErrorKind::Dropped, entry.message);
+                self.complete(ticket, crate::Completion::SendFailed(error));
+            }
+        }
+    }
+}

@@ -1,0 +1,208 @@
+//! Errors: one type per operation, sharing one vocabulary across every transport.
+//!
+//! `Disconnected`, `Timeout` and `Protocol` are never produced by the engine itself: drivers
+//! produce them (a lost transport, an expired deadline, a peer that sent garbage). They live here
+//! so that a user cannot tell transports apart by their errors.
+
+use std::fmt;
+
+use crate::Message;
+
+/// Why a send failed.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, thiserror::Error)]
+pub enum SendErrorKind {
+    /// The destination process never existed.
+    #[error("no such process")]
+    NotFound,
+    /// The mailbox's mode does not let this process send, or the process has no right to it.
+    #[error("permission denied")]
+    PermissionDenied,
+    /// The mailbox or inbox is full (or, with zero capacity, no receiver is waiting) and the send
+    /// was not allowed to wait.
+    #[error("mailbox is full")]
+    Full,
+    /// The deadline passed before the send completed; the message was not delivered.
+    #[error("timed out")]
+    Timeout,
+    /// The payload is larger than the mailbox's size rule, byte capacity or the engine's maximum.
+    #[error("message too large")]
+    TooLarge,
+    /// The payload is not exactly the size a fixed-size mailbox requires.
+    #[error("message has the wrong size for this fixed-size mailbox")]
+    WrongSize,
+    /// The message type is below 1.
+    #[error("message type must be at least 1")]
+    InvalidType,
+    /// The mailbox was deleted (before or while the send waited).
+    #[error("mailbox is gone")]
+    Gone,
+    /// The destination process (or the other end of a pair) has terminated.
+    #[error("peer process is gone")]
+    PeerGone,
+    /// A pair mailbox already has its sending end held by another process.
+    #[error("mailbox is busy: another process holds the right")]
+    Busy,
+    /// Queuing the message would pass the engine-wide limit on queued bytes.
+    #[error("queued-bytes quota exceeded")]
+    QuotaExceeded,
+    /// A drop-oldest mailbox discarded the message before any receiver took it (receipts only).
+    #[error("message was dropped by drop-oldest overflow before it was received")]
+    Dropped,
+    /// The calling process has terminated, or its transport was lost.
+    #[error("disconnected")]
+    Disconnected,
+    /// The peer broke the protocol.
+    #[error("protocol error")]
+    Protocol,
+}
+
+/// A failed send: why, and the message handed back whenever it was not consumed.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct SendError {
+    kind: SendErrorKind,
+    message: Option<Message>,
+}
+
+impl SendError {
+    /// A failure that hands `message` back.
+    pub fn new(kind: SendErrorKind, message: Message) -> SendError {
+        SendError {
+            kind,
+            message: Some(message),
+        }
+    }
+
+    /// A failure after which the message is no longer available (`Dropped`, or lost with the
+    /// transport).
+    pub fn without_message(kind: SendErrorKind) -> SendError {
+        SendError {
+            kind,
+            message: None,
+        }
+    }
+
+    /// Why the send failed.
+    pub fn kind(&self) -> SendErrorKind {
+        self.kind
+    }
+
+    /// The message, handed back; `None` only when it was dropped or lost with the transport.
+    pub fn into_message(self) -> Option<Message> {
+        self.message
+    }
+
+    /// The message, by reference.
+    pub fn message(&self) -> Option<&Message> {
+        self.message.as_ref()
+    }
+}
+
+impl fmt::Display for SendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "send failed: {}", self.kind)
+    }
+}
+
+impl std::error::Error for SendError {}
+
+/// Why a receive failed.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, thiserror::Error)]
+pub enum RecvError {
+    /// The mailbox's mode or receive rights do not let this process receive.
+    #[error("permission denied")]
+    PermissionDenied,
+    /// Nothing matching was queued and the receive was not allowed to wait.
+    #[error("mailbox is empty")]
+    Empty,
+    /// The deadline passed before a matching message arrived.
+    #[error("timed out")]
+    Timeout,
+    /// The mailbox was deleted (before or while the receive waited).
+    #[error("mailbox is gone")]
+    Gone,
+    /// The awaited sender (`From(pid)`, or the other end of a pair) has terminated and none of its
+    /// messages remain.
+    #[error("peer process is gone")]
+    PeerGone,
+    /// Another process holds the receive right of this exclusive or pair mailbox.
+    #[error("mailbox is busy: another process holds the receive right")]
+    Busy,
+    /// The calling process has terminated, or its transport was lost.
+    #[error("disconnected")]
+    Disconnected,
+    /// The peer broke the protocol.
+    #[error("protocol error")]
+    Protocol,
+}
+
+/// Why `create`, `open` or `open_or_create` failed.
+#[derive(Clone, PartialEq, Eq, Debug, thiserror::Error)]
+pub enum OpenError {
+    /// `open`: no mailbox has this name.
+    #[error("no such mailbox")]
+    NotFound,
+    /// `create`: a mailbox with this name exists.
+    #[error("mailbox already exists")]
+    AlreadyExists,
+    /// `open`: the mailbox's mode allows this process neither to send nor to receive.
+    #[error("permission denied")]
+    PermissionDenied,
+    /// The name breaks the naming rule.
+    #[error("invalid name: names are 1 to 255 bytes of letters, digits and . _ / -")]
+    InvalidName,
+    /// `create`: the attributes contradict each other or the engine's limits; says which.
+    #[error("invalid attributes: {0}")]
+    InvalidAttributes(String),
+    /// `create`: this uid already has as many mailboxes as it may.
+    #[error("mailbox quota exceeded for this user")]
+    QuotaExceeded,
+    /// The calling process has terminated, or its transport was lost.
+    #[error("disconnected")]
+    Disconnected,
+    /// The peer broke the protocol.
+    #[error("protocol error")]
+    Protocol,
+}
+
+/// Why an administrative operation failed: `delete`, `set`, `set_owner`, `grant_receive`,
+/// `revoke_receive`, `register`, `monitor`, `stat`.
+#[derive(Clone, PartialEq, Eq, Debug, thiserror::Error)]
+pub enum AdminError {
+    /// No such process (never existed) or mailbox name.
+    #[error("not found")]
+    NotFound,
+    /// Only the owner (or uid 0) may do this.
+    #[error("permission denied")]
+    PermissionDenied,
+    /// The mailbox was deleted.
+    #[error("mailbox is gone")]
+    Gone,
+    /// The process named as the new owner or grantee has terminated.
+    #[error("peer process is gone")]
+    PeerGone,
+    /// `register`: the name is taken, or this process already has one.
+    #[error("already exists")]
+    AlreadyExists,
+    /// `register`: the name breaks the naming rule.
+    #[error("invalid name: names are 1 to 255 bytes of letters, digits and . _ / -")]
+    InvalidName,
+    /// The request does not apply to this mailbox; says why.
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// The calling process has terminated, or its transport was lost.
+    #[error("disconnected")]
+    Disconnected,
+    /// The peer broke the protocol.
+    #[error("protocol error")]
+    Protocol,
+}
+
+/// A failed select (or receive): which branch failed, and why.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, thiserror::Error)]
+#[error("receive on branch {branch} failed: {error}")]
+pub struct SelectError {
+    /// The index of the failing branch, in the order they were given (0 for a plain receive).
+    pub branch: usize,
+    /// Why it failed.
+    pub error: RecvError,
+}

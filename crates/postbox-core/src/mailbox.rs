@@ -1,0 +1,175 @@
+//! The state of one mailbox (or inbox) inside the engine.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+
+use crate::queue::Queue;
+use crate::{
+    Capacity, Credentials, MailboxAttrs, MailboxId, Message, Name, Owner, Pid, Selector, Ticket,
+    Timestamp,
+};
+
+/// What a mailbox is to the engine.
+#[derive(Debug)]
+pub(crate) enum Kind {
+    /// A process's inbox: anyone sends, only the owner receives; deleted with its owner.
+    Inbox(Pid),
+    /// A named mailbox.
+    Named(Name),
+}
+
+/// A sender waiting for room, or (zero capacity) for a receiver.
+#[derive(Debug)]
+pub(crate) struct BlockedSend {
+    pub(crate) ticket: Ticket,
+    pub(crate) sender: Pid,
+    pub(crate) message: Message,
+    pub(crate) sent_at: Timestamp,
+    pub(crate) wants_receipt: bool,
+}
+
+/// A receiver waiting for a matching message (one branch of its receive or select).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct WaitingReceiver {
+    pub(crate) ticket: Ticket,
+    pub(crate) pid: Pid,
+    pub(crate) selector: Selector,
+    pub(crate) branch: usize,
+}
+
+/// One end of a pair link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum End {
+    /// Nobody has used this end yet.
+    Vacant,
+    /// The process holding this end.
+    Held(Pid),
+    /// The holder closed the mailbox or terminated; the link is broken for good.
+    Departed,
+}
+
+/// Running counters for statistics.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) sent: u64,
+    pub(crate) received: u64,
+    pub(crate) dropped: u64,
+    pub(crate) last_send: Option<(Pid, Timestamp)>,
+    pub(crate) last_recv: Option<(Pid, Timestamp)>,
+    pub(crate) created: Timestamp,
+    pub(crate) changed: Timestamp,
+}
+
+#[derive(Debug)]
+pub(crate) struct Mailbox {
+    pub(crate) id: MailboxId,
+    pub(crate) kind: Kind,
+    pub(crate) attrs: MailboxAttrs,
+    pub(crate) owner: Owner,
+    /// The credentials permission checks treat as the owner's.
+    pub(crate) owner_creds: Credentials,
+    /// The uid whose mailbox quota this mailbox counts against.
+    pub(crate) quota_uid: u32,
+    pub(crate) queue: Queue,
+    pub(crate) blocked_senders: VecDeque<BlockedSend>,
+    /// Waiting receivers, longest-waiting first.
+    pub(crate) receivers: Vec<WaitingReceiver>,
+    pub(crate) grants: HashSet<Pid>,
+    /// Open handles per process.
+    pub(crate) opens: HashMap<Pid, usize>,
+    pub(crate) exclusive: Option<Pid>,
+    pub(crate) pair_sender: End,
+    pub(crate) pair_receiver: End,
+    pub(crate) next_seq: u64,
+    /// Round-robin dispatch: the last process served.
+    pub(crate) last_served: Option<Pid>,
+    pub(crate) counters: Counters,
+}
+
+impl Mailbox {
+    pub(crate) fn new(
+        id: MailboxId,
+        kind: Kind,
+        attrs: MailboxAttrs,
+        owner: Owner,
+        owner_creds: Credentials,
+        now: Timestamp,
+    ) -> Mailbox {
+        Mailbox {
+            id,
+            kind,
+            attrs,
+            owner,
+            owner_creds,
+            quota_uid: owner_creds.uid,
+            queue: Queue::new(attrs.order),
+            blocked_senders: VecDeque::new(),
+            receivers: Vec::new(),
+            grants: HashSet::new(),
+            opens: HashMap::new(),
+            exclusive: None,
+            pair_sender: End::Vacant,
+            pair_receiver: End::Vacant,
+            next_seq: 0,
+            last_served: None,
+            counters: Counters {
+                created: now,
+                changed: now,
+                ..Counters::default()
+            },
+        }
+    }
+
+    pub(crate) fn is_inbox(&self) -> bool {
+        matches!(self.kind, Kind::Inbox(_))
+    }
+
+    pub(crate) fn take_seq(&mut self) -> u64 {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        seq
+    }
+
+    /// Whether a message of `len` bytes fits now, ignoring waiting senders.
+    pub(crate) fn has_room_for(&self, len: usize) -> bool {
+        match self.attrs.capacity {
+            Capacity::Zero => false,
+            Capacity::Unbounded => true,
+            Capacity::Bounded { messages, bytes } => {
+                self.queue.len() < messages && self.queue.bytes() + len <= bytes
+            }
+        }
+    }
+
+    /// Removes the waiting-receiver entries of `ticket`.
+    pub(crate) fn forget_receiver(&mut self, ticket: Ticket) {
+        self.receivers.retain(|w| w.ticket != ticket);
+    }
+
+    /// The waiting receiver that should get a message of `mtype` from `sender`, by the
+    /// dispatch policy: round-robin takes the next pid after the last one served, everything else
+    /// the longest-waiting match.
+    pub(crate) fn choose_receiver(&self, mtype: i64, sender: Pid) -> Option<WaitingReceiver> {
+        let mut matching = self
+            .receivers
+            .iter()
+            .filter(|w| w.selector.matches(mtype, sender));
+        let round_robin = matches!(
+            self.attrs.receivers,
+            crate::Receivers::Shared(crate::Dispatch::RoundRobin)
+        );
+        match (round_robin, self.last_served) {
+            (true, Some(last)) => {
+                let candidates: Vec<&WaitingReceiver> = matching.collect();
+                let after = candidates
+                    .iter()
+                    .filter(|w| w.pid > last)
+                    .min_by_key(|w| w.pid);
+                let pick = after.or_else(|| candidates.iter().min_by_key(|w| w.pid));
+                // Among waiters of the chosen pid, the longest-waiting one (first in the list).
+                pick.and_then(|chosen| candidates.iter().find(|w| w.pid == chosen.pid))
+                    .map(|w| **w)
+            }
+            _ => matching.next().copied(),
+        }
+    }
+}

@@ -1,0 +1,393 @@
+//! The message queue of one mailbox: queue order plus a per-sender index.
+//!
+//! Entries live in a slab and are linked twice: once in queue order (FIFO, or priority then FIFO)
+//! and once per sender in arrival order. That makes the common operations cheap whatever else is
+//! queued: taking the head, taking the oldest message of one sender (`recv_from`), removing any
+//! entry (cancelled receipts, drop-oldest), and inserting by priority (O(log levels)).
+//! Typed selectors scan in queue order, as System V `msgrcv` does.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::{Message, MessageKind, Order, Pid, Selector, Ticket, Timestamp};
+
+/// A queued message and what the engine recorded about it.
+#[derive(Debug)]
+pub(crate) struct Entry {
+    pub(crate) message: Message,
+    pub(crate) sender: Pid,
+    pub(crate) seq: u64,
+    pub(crate) sent_at: Timestamp,
+    /// The sender waits for this message's receipt under this ticket.
+    pub(crate) receipt: Option<Ticket>,
+    pub(crate) kind: MessageKind,
+}
+
+type Slot = usize;
+
+#[derive(Debug)]
+struct Node {
+    entry: Entry,
+    prev: Option<Slot>,
+    next: Option<Slot>,
+    sender_prev: Option<Slot>,
+    sender_next: Option<Slot>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Ends {
+    head: Slot,
+    tail: Slot,
+}
+
+/// The queue. See the module docs.
+#[derive(Debug)]
+pub(crate) struct Queue {
+    order: Order,
+    nodes: Vec<Option<Node>>,
+    free: Vec<Slot>,
+    ends: Option<Ends>,
+    by_sender: HashMap<Pid, Ends>,
+    /// Priority order only: the last entry of each priority level present.
+    level_tails: BTreeMap<u16, Slot>,
+    len: usize,
+    bytes: usize,
+}
+
+impl Queue {
+    pub(crate) fn new(order: Order) -> Queue {
+        Queue {
+            order,
+            nodes: Vec::new(),
+            free: Vec::new(),
+            ends: None,
+            by_sender: HashMap::new(),
+            level_tails: BTreeMap::new(),
+            len: 0,
+            bytes: 0,
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    pub(crate) fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    fn node(&self, slot: Slot) -> &Node {
+        self.nodes[slot]
+            .as_ref()
+            .expect("queue links point at live nodes")
+    }
+
+    fn node_mut(&mut self, slot: Slot) -> &mut Node {
+        self.nodes[slot]
+            .as_mut()
+            .expect("queue links point at live nodes")
+    }
+
+    /// Adds `entry` at its place in queue order.
+    pub(crate) fn push(&mut self, entry: Entry) {
+        let priority = entry.message.priority;
+        let sender = entry.sender;
+        self.len += 1;
+        self.bytes += entry.message.len();
+        let node = Node {
+            entry,
+            prev: None,
+            next: None,
+            sender_prev: None,
+            sender_next: None,
+        };
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.nodes[slot] = Some(node);
+                slot
+            }
+            None => {
+                self.nodes.push(Some(node));
+                self.nodes.len() - 1
+            }
+        };
+        let after = match self.order {
+            Order::Fifo => self.ends.map(|ends| ends.tail),
+            // Behind the last entry whose priority is at least ours; at the head if none.
+            Order::Priority => self
+                .level_tails
+                .range(priority..)
+                .next()
+                .map(|(_, &tail)| tail),
+        };
+        self.link_after(slot, after);
+        if self.order == Order::Priority {
+            self.level_tails.insert(priority, slot);
+        }
+        match self.by_sender.get_mut(&sender) {
+            Some(ends) => {
+                let old_tail = ends.tail;
+                ends.tail = slot;
+                self.node_mut(old_tail).sender_next = Some(slot);
+                self.node_mut(slot).sender_prev = Some(old_tail);
+            }
+            None => {
+                self.by_sender.insert(
+                    sender,
+                    Ends {
+                        head: slot,
+                        tail: slot,
+                    },
+                );
+            }
+        }
+    }
+
+    fn link_after(&mut self, slot: Slot, after: Option<Slot>) {
+        let next = match after {
+            Some(prev) => self.node(prev).next,
+            None => self.ends.map(|ends| ends.head),
+        };
+        {
+            let node = self.node_mut(slot);
+            node.prev = after;
+            node.next = next;
+        }
+        if let Some(prev) = after {
+            self.node_mut(prev).next = Some(slot);
+        }
+        if let Some(next) = next {
+            self.node_mut(next).prev = Some(slot);
+        }
+        let ends = match self.ends {
+            None => Ends {
+                head: slot,
+                tail: slot,
+            },
+            Some(ends) => Ends {
+                head: if after.is_none() { slot } else { ends.head },
+                tail: if next.is_none() { slot } else { ends.tail },
+            },
+        };
+        self.ends = Some(ends);
+    }
+
+    /// Removes the entry in `slot` and returns it.
+    pub(crate) fn remove(&mut self, slot: Slot) -> Entry {
+        let node = self.nodes[slot].take().expect("removing a live node");
+        self.free.push(slot);
+        self.len -= 1;
+        self.bytes -= node.entry.message.len();
+        if let Some(prev) = node.prev {
+            self.node_mut(prev).next = node.next;
+        }
+        if let Some(next) = node.next {
+            self.node_mut(next).prev = node.prev;
+        }
+        self.ends = match (node.prev, node.next, self.ends) {
+            (None, None, _) | (_, _, None) => None,
+            (prev, next, Some(ends)) => Some(Ends {
+                head: if prev.is_none() {
+                    next.unwrap_or(ends.head)
+                } else {
+                    ends.head
+                },
+                tail: if next.is_none() {
+                    prev.unwrap_or(ends.tail)
+                } else {
+                    ends.tail
+                },
+            }),
+        };
+        let priority = node.entry.message.priority;
+        if self.order == Order::Priority && self.level_tails.get(&priority) == Some(&slot) {
+            let same_level_prev = node
+                .prev
+                .filter(|&prev| self.node(prev).entry.message.priority == priority);
+            match same_level_prev {
+                Some(prev) => {
+                    self.level_tails.insert(priority, prev);
+                }
+                None => {
+                    self.level_tails.remove(&priority);
+                }
+            }
+        }
+        let sender = node.entry.sender;
+        if let Some(prev) = node.sender_prev {
+            self.node_mut(prev).sender_next = node.sender_next;
+        }
+        if let Some(next) = node.sender_next {
+            self.node_mut(next).sender_prev = node.sender_prev;
+        }
+        match (node.sender_prev, node.sender_next) {
+            (None, None) => {
+                self.by_sender.remove(&sender);
+            }
+            (prev, next) => {
+                let ends = self.by_sender.get_mut(&sender).expect("sender has entries");
+                if prev.is_none() {
+                    ends.head = next.expect("a successor exists");
+                }
+                if next.is_none() {
+                    ends.tail = prev.expect("a predecessor exists");
+                }
+            }
+        }
+        node.entry
+    }
+
+    /// Entries in queue order, with their slots.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (Slot, &Entry)> + '_ {
+        let mut cursor = self.ends.map(|ends| ends.head);
+        std::iter::from_fn(move || {
+            let slot = cursor?;
+            let node = self.node(slot);
+            cursor = node.next;
+            Some((slot, &node.entry))
+        })
+    }
+
+    /// The slot of the entry `selector` takes, if any.
+    pub(crate) fn find(&self, selector: Selector) -> Option<Slot> {
+        match selector {
+            Selector::Any => self.ends.map(|ends| ends.head),
+            // In FIFO order a sender's oldest entry is also its first in queue order.
+            Selector::From(pid) if self.order == Order::Fifo => {
+                self.by_sender.get(&pid).map(|ends| ends.head)
+            }
+            Selector::TypeAtMost(limit) => {
+                let mut best: Option<(i64, Slot)> = None;
+                for (slot, entry) in self.iter() {
+                    let mtype = entry.message.mtype;
+                    if mtype <= limit && best.is_none_or(|(lowest, _)| mtype < lowest) {
+                        best = Some((mtype, slot));
+                    }
+                }
+                best.map(|(_, slot)| slot)
+            }
+            _ => self
+                .iter()
+                .find(|(_, entry)| selector.matches(entry.message.mtype, entry.sender))
+                .map(|(slot, _)| slot),
+        }
+    }
+
+    /// The entry drop-oldest discards first: the head in FIFO order; in priority order the oldest
+    /// entry of the lowest priority present.
+    pub(crate) fn oldest_to_drop(&self) -> Option<Slot> {
+        match self.order {
+            Order::Fifo => self.ends.map(|ends| ends.head),
+            Order::Priority => {
+                let (&lowest, _) = self.level_tails.iter().next()?;
+                let above = lowest
+                    .checked_add(1)
+                    .and_then(|p| self.level_tails.range(p..).next());
+                match above {
+                    Some((_, &tail_above)) => self.node(tail_above).next,
+                    None => self.ends.map(|ends| ends.head),
+                }
+            }
+        }
+    }
+
+    /// The slot holding the entry whose receipt `ticket` awaits.
+    pub(crate) fn find_receipt(&self, ticket: Ticket) -> Option<Slot> {
+        self.iter()
+            .find(|(_, entry)| entry.receipt == Some(ticket))
+            .map(|(slot, _)| slot)
+    }
+
+    /// Mutable access to the entry in `slot`.
+    pub(crate) fn entry_mut(&mut self, slot: Slot) -> &mut Entry {
+        &mut self.node_mut(slot).entry
+    }
+
+    /// Removes every entry, in queue order.
+    pub(crate) fn drain(&mut self) -> Vec<Entry> {
+        let mut out = Vec::with_capacity(self.len);
+        while let Some(ends) = self.ends {
+            out.push(self.remove(ends.head));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(sender: u64, seq: u64, mtype: i64, priority: u16) -> Entry {
+        Entry {
+            message: Message::new(vec![0; seq as usize % 3])
+                .with_type(mtype)
+                .with_priority(priority),
+            sender: Pid::from_raw(sender),
+            seq,
+            sent_at: Timestamp::ZERO,
+            receipt: None,
+            kind: MessageKind::User,
+        }
+    }
+
+    fn seqs(queue: &Queue) -> Vec<u64> {
+        queue.iter().map(|(_, e)| e.seq).collect()
+    }
+
+    #[test]
+    fn fifo_keeps_arrival_order_and_indexes_senders() {
+        let mut q = Queue::new(Order::Fifo);
+        for seq in 0..6 {
+            q.push(entry(seq % 2, seq, 1, 0));
+        }
+        assert_eq!(seqs(&q), [0, 1, 2, 3, 4, 5]);
+        let slot = q.find(Selector::From(Pid::from_raw(1))).unwrap();
+        assert_eq!(q.remove(slot).seq, 1);
+        let slot = q.find(Selector::From(Pid::from_raw(1))).unwrap();
+        assert_eq!(q.remove(slot).seq, 3);
+        assert_eq!(seqs(&q), [0, 2, 4, 5]);
+        assert_eq!(q.len(), 4);
+    }
+
+    #[test]
+    fn priority_orders_high_first_fifo_among_equals() {
+        let mut q = Queue::new(Order::Priority);
+        for (seq, prio) in [(0, 1), (1, 5), (2, 1), (3, 9), (4, 5), (5, 0)] {
+            q.push(entry(1, seq, 1, prio));
+        }
+        assert_eq!(seqs(&q), [3, 1, 4, 0, 2, 5]);
+        assert_eq!(q.entry_mut(q.oldest_to_drop().unwrap()).seq, 5);
+        let slot = q.find(Selector::Any).unwrap();
+        q.remove(slot);
+        q.remove(q.oldest_to_drop().unwrap());
+        assert_eq!(q.entry_mut(q.oldest_to_drop().unwrap()).seq, 0);
+        q.push(entry(1, 6, 1, 9));
+        q.push(entry(1, 7, 1, 1));
+        assert_eq!(seqs(&q), [6, 1, 4, 0, 2, 7]);
+    }
+
+    #[test]
+    fn type_at_most_takes_the_lowest_type_first_among_equals() {
+        let mut q = Queue::new(Order::Fifo);
+        for (seq, mtype) in [(0, 5), (1, 3), (2, 7), (3, 3)] {
+            q.push(entry(1, seq, mtype, 0));
+        }
+        let slot = q.find(Selector::TypeAtMost(4)).unwrap();
+        assert_eq!(q.remove(slot).seq, 1);
+        assert_eq!(q.find(Selector::TypeAtMost(2)), None);
+        let slot = q.find(Selector::NotType(5)).unwrap();
+        assert_eq!(q.remove(slot).seq, 2);
+    }
+
+    #[test]
+    fn drain_empties_and_counts_bytes() {
+        let mut q = Queue::new(Order::Priority);
+        for seq in 0..5 {
+            q.push(entry(seq, seq, 1, (seq % 3) as u16));
+        }
+        assert_eq!(q.bytes(), [0, 1, 2, 0, 1].iter().sum::<usize>());
+        assert_eq!(q.drain().len(), 5);
+        assert_eq!((q.len(), q.bytes()), (0, 0));
+        assert!(q.find(Selector::Any).is_none());
+        assert!(q.find(Selector::From(Pid::from_raw(1))).is_none());
+    }
+}

@@ -1,0 +1,86 @@
+//! Statistics, in the spirit of System V's `msqid_ds`.
+
+use crate::{MailboxAttrs, MailboxId, Mode, Owner, Pid, Timestamp};
+
+/// A snapshot of one mailbox.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct MailboxStats {
+    /// The mailbox id.
+    pub id: MailboxId,
+    /// Its name.
+    pub name: String,
+    /// Its attributes (mode as currently set; byte capacity as currently set).
+    pub attrs: MailboxAttrs,
+    /// The current owner.
+    pub owner: Owner,
+    /// The uid permission checks treat as the owner's.
+    pub uid: u32,
+    /// The gid permission checks treat as the owner's.
+    pub gid: u32,
+    /// The current permission bits.
+    pub mode: Mode,
+    /// Messages queued now.
+    pub messages: usize,
+    /// Payload bytes queued now.
+    pub bytes: usize,
+    /// Messages accepted since creation.
+    pub total_sent: u64,
+    /// Messages received since creation.
+    pub total_received: u64,
+    /// Messages discarded by drop-oldest overflow since creation.
+    pub dropped: u64,
+    /// The last process to send, and when.
+    pub last_send: Option<(Pid, Timestamp)>,
+    /// The last process to receive, and when.
+    pub last_recv: Option<(Pid, Timestamp)>,
+    /// When the mailbox was created.
+    pub created: Timestamp,
+    /// When its attributes, owner or rights last changed.
+    pub changed: Timestamp,
+    /// Senders waiting now (for room, or for a rendezvous).
+    pub blocked_senders: usize,
+    /// Receivers waiting now.
+    pub blocked_receivers: usize,
+    /// Processes that have it open now.
+    pub openers: usize,
+}
+
+/// A snapshot of the whole engine.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct EngineStats {
+    /// Live processes.
+    pub processes: usize,
+    /// Named mailboxes.
+    pub mailboxes: usize,
+    /// Messages queued in mailboxes and inboxes.
+    pub queued_messages: usize,
+    /// Payload bytes queued in mailboxes and inboxes.
+    pub queued_bytes: usize,
+    /// The queued-bytes quota.
+    pub max_queued_bytes: usize,
+    /// Messages accepted since the engine started.
+    pub total_sent: u64,
+    /// Messages received since the engine started.
+    pub total_received: u64,
+    /// Messages discarded by drop-oldest overflow since the engine started.
+    pub total_dropped: u64,
+}
+
+/// A snapshot of one process, for `ps`.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct ProcessInfo {
+    /// Its pid.
+    pub pid: Pid,
+    /// Its registered name.
+    pub name: Option<String>,
+    /// Its user id.
+    pub uid: u32,
+    /// Its group id.
+    pub gid: u32,
+    /// Messages waiting in its inbox.
+    pub inbox_messages: usize,
+    /// Mailboxes it owns.
+    pub owned_mailboxes: usize,
+    /// Operations it has waiting.
+    pub waiting: usize,
+}
