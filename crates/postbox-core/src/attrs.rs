@@ -223,8 +223,10 @@ impl MailboxAttrs {
             (Capacity::Bounded { messages: 0, .. }, _) => {
                 Err("a bounded capacity holds at least one message")
             }
-            (Capacity::Bounded { bytes, .. }, _) if bytes < largest => {
-                Err("a bounded capacity must hold at least one message of the largest size")
+            (Capacity::Bounded { bytes, .. }, _)
+                if matches!(self.size, MessageSize::Fixed(n) if n > bytes) =>
+            {
+                Err("a bounded capacity must hold at least one message of the fixed size")
             }
             (Capacity::Zero | Capacity::Unbounded, Overflow::DropOldest) => {
                 Err("drop-oldest overflow needs a bounded capacity")

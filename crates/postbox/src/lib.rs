@@ -1,1 +1,114 @@
-//! placeholder
+//! postbox: message passing between processes that share no memory.
+//!
+//! A **process** is a participant with a pid and an inbox. Processes talk **directly** — send to
+//! a pid, receive from one pid or from anyone — or **indirectly**, through named **mailboxes**
+//! that many processes share. Every choice of the design space is an explicit setting:
+//! buffering (zero = rendezvous, bounded, unbounded), message size (fixed or variable), order
+//! (FIFO or priority), overflow (block or drop-oldest), who receives (owner, exclusive, shared,
+//! pair), ownership (by a process or by the system) and permissions. And a peer's death is never
+//! a silent hang: whoever waits on it gets `PeerGone` or `Gone` at once.
+//!
+//! Every operation comes in the same five flavours on every handle: blocking (`send`), non-blocking
+//! (`try_send`: `Full` / `Empty`), `*_timeout`, `*_deadline` and `*_async` (a future that works on
+//! any executor).
+//!
+//! # A tour
+//!
+//! Processes on an in-process node (threads of this program; the same API will reach a daemon):
+//!
+//! ```
+//! use postbox::{Capacity, InprocNode, Message, Selector};
+//!
+//! let node = InprocNode::new();
+//! let server = node.process();
+//! let client = node.process();
+//!
+//! // Direct messaging: to a pid, from anyone.
+//! client.send_to(server.pid(), "ping")?;
+//! let got = server.recv_any()?;
+//! assert_eq!((got.payload().as_ref(), got.sender), (&b"ping"[..], client.pid()));
+//!
+//! // A bounded mailbox, System V typed selective receive.
+//! let jobs = server.mailbox("jobs").capacity(Capacity::bounded(2, 1024)).create()?;
+//! jobs.send(Message::new("low").with_type(5))?;
+//! jobs.send(Message::new("urgent").with_type(1))?;
+//! assert_eq!(jobs.recv_matching(Selector::TypeAtMost(3))?.payload().as_ref(), b"urgent");
+//!
+//! // When full, try_send fails at once and hands the message back.
+//! jobs.send("x")?;
+//! let full = jobs.try_send("y").unwrap_err();
+//! assert_eq!(full.kind(), postbox::SendErrorKind::Full);
+//! assert_eq!(full.into_message().unwrap().payload.as_ref(), b"y");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! A rendezvous: a zero-capacity send returns only once a receiver has taken the message, and
+//! names that receiver.
+//!
+//! ```
+//! use postbox::{Capacity, InprocNode, Receivers, Dispatch};
+//!
+//! let node = InprocNode::new();
+//! let a = node.process();
+//! let b = node.process();
+//! let meet = a.mailbox("meet").capacity(Capacity::Zero)
+//!     .receivers(Receivers::Shared(Dispatch::FirstWaiting)).mode(postbox::Mode::new(0o666)).create()?;
+//! let b_pid = b.pid();
+//! std::thread::scope(|s| {
+//!     s.spawn(move || {
+//!         let inbox = b.mailbox("meet").open().unwrap();
+//!         inbox.recv().unwrap();
+//!     });
+//!     assert_eq!(meet.send("hello").unwrap().receiver, Some(b_pid));
+//! });
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Nobody waits forever on a dead peer:
+//!
+//! ```
+//! use postbox::{InprocNode, RecvError};
+//!
+//! let node = InprocNode::new();
+//! let waiter = node.process();
+//! let doomed = node.process();
+//! let doomed_pid = doomed.pid();
+//! waiter.monitor(doomed_pid)?;
+//! drop(doomed); // dropping a process handle terminates the process
+//! assert!(waiter.recv_from(doomed_pid)?.is_down()); // the monitor's down notification
+//! assert_eq!(waiter.recv_from(doomed_pid).unwrap_err(), RecvError::PeerGone);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Errors
+//!
+//! One error type per operation kind, one shared vocabulary: [`SendError`] (with
+//! [`SendErrorKind`], and the message handed back), [`RecvError`], [`SelectError`] (naming the
+//! branch), [`OpenError`], [`AdminError`] and [`ConnectError`]. Each variant's documentation says
+//! when it happens.
+
+mod clock;
+mod future;
+mod mailbox;
+mod node;
+mod process;
+mod select;
+mod slot;
+mod url;
+mod wait;
+
+pub use mailbox::{Mailbox, MailboxBuilder, Sent};
+pub use node::InprocNode;
+pub use process::Process;
+pub use select::{Select, Selected};
+pub use url::{ConnectError, Url, connect};
+
+pub use postbox_core::{
+    AdminError, Capacity, Credentials, Dispatch, EngineStats, Limits, MailboxAttrs, MailboxId,
+    MailboxStats, Message, MessageKind, MessageSize, Mode, OpenError, Order, Overflow, Owner,
+    Ownership, Pid, ProcessInfo, Received, Receivers, RecvError, SelectError, Selector, SendError,
+    SendErrorKind, Timestamp,
+};
+
+/// The payload type: reference-counted bytes, moved through queues without copying.
+pub use bytes::Bytes;

@@ -249,8 +249,8 @@ impl Engine {
     ///
     /// # Errors
     ///
-    /// `Disconnected`, `Gone`, `PermissionDenied`, `InvalidArgument` (not bounded, or below the
-    /// mailbox's largest message size).
+    /// `Disconnected`, `Gone`, `PermissionDenied`, `InvalidArgument` (not bounded, or below a
+    /// fixed-size mailbox's message size).
     pub fn set_max_bytes(
         &mut self,
         pid: Pid,
@@ -265,13 +265,12 @@ impl Engine {
                 "only a bounded mailbox has a byte limit".into(),
             ));
         };
-        let largest = match mb.attrs.size {
-            crate::MessageSize::Fixed(n) | crate::MessageSize::Variable(n) => n,
-        };
-        if bytes < largest {
-            return Err(AdminError::InvalidArgument(
-                "the byte limit must hold at least one message of the largest size".into(),
-            ));
+        if let crate::MessageSize::Fixed(size) = mb.attrs.size {
+            if bytes < size {
+                return Err(AdminError::InvalidArgument(
+                    "the byte limit must hold at least one message of the fixed size".into(),
+                ));
+            }
         }
         mb.attrs.capacity = Capacity::Bounded { messages, bytes };
         mb.counters.changed = now;

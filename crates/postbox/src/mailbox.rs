@@ -1,0 +1,507 @@
+//! Mailbox handles, and the builder that creates or opens them.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use postbox_core::{
+    AdminError, Branch, Capacity, Delivery, Dispatch, MailboxAttrs, MailboxId, MailboxStats,
+    Message, MessageSize, Mode, OpenError, Order, Overflow, Owner, Ownership, Pid, Received,
+    Receivers, RecvError, SelectError, Selector, SendError, Source,
+};
+
+use crate::process::{ProcessCore, Target};
+use crate::wait::Patience;
+
+/// Builds a mailbox: set attributes, then [`create`](MailboxBuilder::create),
+/// [`open`](MailboxBuilder::open) or [`open_or_create`](MailboxBuilder::open_or_create).
+///
+/// Attributes matter only when the mailbox is created; opening an existing one ignores them.
+/// Unset attributes take the defaults of DESIGN's table; the receivers policy defaults by
+/// ownership (owner-only for process-owned, shared first-waiting for system-owned).
+#[derive(Debug)]
+#[must_use = "a builder does nothing until create, open or open_or_create"]
+pub struct MailboxBuilder {
+    core: Arc<ProcessCore>,
+    name: String,
+    attrs: MailboxAttrs,
+    receivers: Option<Receivers>,
+}
+
+impl MailboxBuilder {
+    pub(crate) fn new(core: Arc<ProcessCore>, name: &str) -> MailboxBuilder {
+        MailboxBuilder {
+            core,
+            name: name.to_owned(),
+            attrs: MailboxAttrs::default(),
+            receivers: None,
+        }
+    }
+
+    /// How many messages it buffers (default bounded: 64 messages, 1 MiB).
+    pub fn capacity(mut self, capacity: Capacity) -> Self {
+        self.attrs.capacity = capacity;
+        self
+    }
+
+    /// The payload size rule (default variable up to 64 KiB).
+    pub fn size(mut self, size: MessageSize) -> Self {
+        self.attrs.size = size;
+        self
+    }
+
+    /// FIFO or priority order (default FIFO).
+    pub fn order(mut self, order: Order) -> Self {
+        self.attrs.order = order;
+        self
+    }
+
+    /// What a send to a full mailbox does (default: block).
+    pub fn overflow(mut self, overflow: Overflow) -> Self {
+        self.attrs.overflow = overflow;
+        self
+    }
+
+    /// Process- or system-owned (default process).
+    pub fn ownership(mut self, ownership: Ownership) -> Self {
+        self.attrs.ownership = ownership;
+        self
+    }
+
+    /// Who may receive (default by ownership).
+    pub fn receivers(mut self, receivers: Receivers) -> Self {
+        self.receivers = Some(receivers);
+        self
+    }
+
+    /// Permission bits (default 0600).
+    pub fn mode(mut self, mode: Mode) -> Self {
+        self.attrs.mode = mode;
+        self
+    }
+
+    fn attrs(&self) -> MailboxAttrs {
+        let receivers = self.receivers.unwrap_or(match self.attrs.ownership {
+            Ownership::Process => Receivers::Owner,
+            Ownership::System => Receivers::Shared(Dispatch::FirstWaiting),
+        });
+        MailboxAttrs {
+            receivers,
+            ..self.attrs
+        }
+    }
+
+    /// Creates the mailbox and opens it.
+    ///
+    /// # Errors
+    ///
+    /// `AlreadyExists`, `InvalidName`, `InvalidAttributes`, `QuotaExceeded`, `Disconnected`.
+    pub fn create(self) -> Result<Mailbox, OpenError> {
+        let (pid, attrs) = (self.core.pid, self.attrs());
+        let id = self
+            .core
+            .node
+            .run(|engine, now| engine.create(pid, &self.name, attrs, now))?;
+        Ok(Mailbox {
+            core: self.core,
+            id,
+            name: self.name,
+        })
+    }
+
+    /// Opens the existing mailbox.
+    ///
+    /// # Errors
+    ///
+    /// `NotFound`, `PermissionDenied`, `InvalidName`, `Disconnected`.
+    pub fn open(self) -> Result<Mailbox, OpenError> {
+        let pid = self.core.pid;
+        let id = self
+            .core
+            .node
+            .run(|engine, _| engine.open(pid, &self.name))?;
+        Ok(Mailbox {
+            core: self.core,
+            id,
+            name: self.name,
+        })
+    }
+
+    /// Opens the mailbox, creating it first if it does not exist. Among racing callers exactly
+    /// one creates it.
+    ///
+    /// # Errors
+    ///
+    /// As [`MailboxBuilder::open`] and [`MailboxBuilder::create`].
+    pub fn open_or_create(self) -> Result<Mailbox, OpenError> {
+        let (pid, attrs) = (self.core.pid, self.attrs());
+        let (id, _created) = self
+            .core
+            .node
+            .run(|engine, now| engine.open_or_create(pid, &self.name, attrs, now))?;
+        Ok(Mailbox {
+            core: self.core,
+            id,
+            name: self.name,
+        })
+    }
+}
+
+/// A receipted send always names its receiver; anything else is a broken transport.
+fn receipt(result: Result<Option<Pid>, SendError>) -> Result<Pid, SendError> {
+    result?.ok_or_else(|| SendError::without_message(postbox_core::SendErrorKind::Protocol))
+}
+
+/// What a successful send reports.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Sent {
+    /// The process that took the message, when known at once: always for zero-capacity
+    /// (rendezvous) mailboxes, never for plain buffered sends (use
+    /// [`Mailbox::send_with_receipt`] to wait for and learn the receiver).
+    pub receiver: Option<Pid>,
+}
+
+/// An open mailbox, as seen by the process that opened it.
+///
+/// Handles are `Send + Sync`; every method takes `&self`, so threads may share one. Dropping the
+/// handle closes it; a process's last handle on an exclusive or pair mailbox gives up its right.
+#[derive(Debug)]
+pub struct Mailbox {
+    core: Arc<ProcessCore>,
+    id: MailboxId,
+    name: String,
+}
+
+impl Drop for Mailbox {
+    fn drop(&mut self) {
+        let (pid, id) = (self.core.pid, self.id);
+        self.core.node.run(|engine, _| engine.close(pid, id));
+    }
+}
+
+impl Mailbox {
+    /// The mailbox's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The mailbox's id, which stays unique even after its name is reused.
+    pub fn id(&self) -> MailboxId {
+        self.id
+    }
+
+    /// The pid of the process this handle belongs to.
+    pub fn owner_process(&self) -> Pid {
+        self.core.pid
+    }
+
+    pub(crate) fn core(&self) -> &Arc<ProcessCore> {
+        &self.core
+    }
+
+    fn send_with(
+        &self,
+        message: Message,
+        delivery: Delivery,
+        patience: Patience,
+    ) -> Result<Option<Pid>, SendError> {
+        self.core
+            .send(Target::Mailbox(self.id), message, delivery, patience)
+    }
+
+    /// Sends `message`, waiting for room (bounded, block overflow) or, with zero capacity, until a
+    /// receiver takes it — then [`Sent::receiver`] names that receiver.
+    ///
+    /// # Errors
+    ///
+    /// `TooLarge`, `WrongSize`, `InvalidType`, `PermissionDenied`, `Busy` / `PeerGone` (pair),
+    /// `QuotaExceeded`, `Gone` (deleted before or while waiting), `Disconnected`. The message comes
+    /// back in the error.
+    pub fn send(&self, message: impl Into<Message>) -> Result<Sent, SendError> {
+        self.send_with(message.into(), Delivery::Queued, Patience::Forever)
+            .map(|receiver| Sent { receiver })
+    }
+
+    /// As [`Mailbox::send`], but fails with `Full` at once instead of waiting (with zero capacity:
+    /// unless a receiver is already waiting).
+    ///
+    /// # Errors
+    ///
+    /// As [`Mailbox::send`], plus `Full`.
+    pub fn try_send(&self, message: impl Into<Message>) -> Result<Sent, SendError> {
+        self.send_with(message.into(), Delivery::Queued, Patience::None)
+            .map(|receiver| Sent { receiver })
+    }
+
+    /// As [`Mailbox::send`], waiting at most `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Mailbox::send`], plus `Timeout` (the message is not delivered, and comes back).
+    pub fn send_timeout(
+        &self,
+        message: impl Into<Message>,
+        timeout: Duration,
+    ) -> Result<Sent, SendError> {
+        self.send_with(message.into(), Delivery::Queued, Patience::timeout(timeout))
+            .map(|receiver| Sent { receiver })
+    }
+
+    /// As [`Mailbox::send`], waiting until `deadline` at most.
+    ///
+    /// # Errors
+    ///
+    /// As [`Mailbox::send_timeout`].
+    pub fn send_deadline(
+        &self,
+        message: impl Into<Message>,
+        deadline: Instant,
+    ) -> Result<Sent, SendError> {
+        self.send_with(message.into(), Delivery::Queued, Patience::Until(deadline))
+            .map(|receiver| Sent { receiver })
+    }
+
+    /// As [`Mailbox::send`], as a future.
+    ///
+    /// # Errors
+    ///
+    /// As [`Mailbox::send`].
+    pub async fn send_async(&self, message: impl Into<Message>) -> Result<Sent, SendError> {
+        let target = Target::Mailbox(self.id);
+        self.core
+            .send_async(target, message.into(), Delivery::Queued)
+            .await
+            .map(|receiver| Sent { receiver })
+    }
+
+    /// Sends `message` and waits until a receiver has taken it; returns that receiver's pid.
+    ///
+    /// # Errors
+    ///
+    /// As [`Mailbox::send`], plus `Dropped` (a drop-oldest mailbox discarded it first; it comes
+    /// back), `Gone` (deleted before anyone took it).
+    pub fn send_with_receipt(&self, message: impl Into<Message>) -> Result<Pid, SendError> {
+        receipt(self.send_with(message.into(), Delivery::Receipt, Patience::Forever))
+    }
+
+    /// As [`Mailbox::send_with_receipt`], waiting at most `timeout`; on `Timeout` the message is
+    /// withdrawn and handed back.
+    ///
+    /// # Errors
+    ///
+    /// As [`Mailbox::send_with_receipt`], plus `Timeout`.
+    pub fn send_with_receipt_timeout(
+        &self,
+        message: impl Into<Message>,
+        timeout: Duration,
+    ) -> Result<Pid, SendError> {
+        receipt(self.send_with(
+            message.into(),
+            Delivery::Receipt,
+            Patience::timeout(timeout),
+        ))
+    }
+
+    /// As [`Mailbox::send_with_receipt`], as a future.
+    ///
+    /// # Errors
+    ///
+    /// As [`Mailbox::send_with_receipt`].
+    pub async fn send_with_receipt_async(
+        &self,
+        message: impl Into<Message>,
+    ) -> Result<Pid, SendError> {
+        let target = Target::Mailbox(self.id);
+        receipt(
+            self.core
+                .send_async(target, message.into(), Delivery::Receipt)
+                .await,
+        )
+    }
+
+    fn branch(&self, selector: Selector) -> Vec<Branch> {
+        vec![Branch::new(Source::Mailbox(self.id), selector)]
+    }
+
+    fn recv_with(&self, selector: Selector, patience: Patience) -> Result<Received, RecvError> {
+        self.core
+            .recv(self.branch(selector), patience)
+            .map(|(_, message)| message)
+            .map_err(|e| e.error)
+    }
+
+    /// Receives the first message in queue order, waiting for one.
+    ///
+    /// # Errors
+    ///
+    /// `PermissionDenied` (mode or receive rights), `Busy` (exclusive or pair right held by
+    /// another process), `PeerGone` (a pair's sender has gone), `Gone`, `Disconnected`.
+    pub fn recv(&self) -> Result<Received, RecvError> {
+        self.recv_with(Selector::Any, Patience::Forever)
+    }
+
+    /// As [`Mailbox::recv`], but fails with `Empty` at once instead of waiting.
+    ///
+    /// # Errors
+    ///
+    /// As [`Mailbox::recv`], plus `Empty`.
+    pub fn try_recv(&self) -> Result<Received, RecvError> {
+        self.recv_with(Selector::Any, Patience::None)
+    }
+
+    /// As [`Mailbox::recv`], waiting at most `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Mailbox::recv`], plus `Timeout`.
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<Received, RecvError> {
+        self.recv_with(Selector::Any, Patience::timeout(timeout))
+    }
+
+    /// As [`Mailbox::recv`], waiting until `deadline` at most.
+    ///
+    /// # Errors
+    ///
+    /// As [`Mailbox::recv`], plus `Timeout`.
+    pub fn recv_deadline(&self, deadline: Instant) -> Result<Received, RecvError> {
+        self.recv_with(Selector::Any, Patience::Until(deadline))
+    }
+
+    /// As [`Mailbox::recv`], as a future.
+    ///
+    /// # Errors
+    ///
+    /// As [`Mailbox::recv`].
+    pub async fn recv_async(&self) -> Result<Received, RecvError> {
+        self.recv_matching_async(Selector::Any).await
+    }
+
+    /// Receives the first message `selector` picks (System V typed selective receive), waiting
+    /// until a matching one arrives; non-matching arrivals do not wake it.
+    ///
+    /// # Errors
+    ///
+    /// As [`Mailbox::recv`]; `PeerGone` also when a `From` selector's process has gone.
+    pub fn recv_matching(&self, selector: Selector) -> Result<Received, RecvError> {
+        self.recv_with(selector, Patience::Forever)
+    }
+
+    /// As [`Mailbox::recv_matching`], but fails with `Empty` at once instead of waiting.
+    ///
+    /// # Errors
+    ///
+    /// As [`Mailbox::recv_matching`], plus `Empty`.
+    pub fn try_recv_matching(&self, selector: Selector) -> Result<Received, RecvError> {
+        self.recv_with(selector, Patience::None)
+    }
+
+    /// As [`Mailbox::recv_matching`], waiting at most `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Mailbox::recv_matching`], plus `Timeout`.
+    pub fn recv_matching_timeout(
+        &self,
+        selector: Selector,
+        timeout: Duration,
+    ) -> Result<Received, RecvError> {
+        self.recv_with(selector, Patience::timeout(timeout))
+    }
+
+    /// As [`Mailbox::recv_matching`], waiting until `deadline` at most.
+    ///
+    /// # Errors
+    ///
+    /// As [`Mailbox::recv_matching`], plus `Timeout`.
+    pub fn recv_matching_deadline(
+        &self,
+        selector: Selector,
+        deadline: Instant,
+    ) -> Result<Received, RecvError> {
+        self.recv_with(selector, Patience::Until(deadline))
+    }
+
+    /// As [`Mailbox::recv_matching`], as a future.
+    ///
+    /// # Errors
+    ///
+    /// As [`Mailbox::recv_matching`].
+    pub async fn recv_matching_async(&self, selector: Selector) -> Result<Received, RecvError> {
+        let result: Result<_, SelectError> = self.core.recv_async(self.branch(selector)).await;
+        result.map(|(_, message)| message).map_err(|e| e.error)
+    }
+
+    fn admin<R>(
+        &self,
+        op: impl FnOnce(&mut postbox_core::Engine, Pid, MailboxId, postbox_core::Timestamp) -> R,
+    ) -> R {
+        let (pid, id) = (self.core.pid, self.id);
+        self.core.node.run(|engine, now| op(engine, pid, id, now))
+    }
+
+    /// A snapshot of the mailbox's statistics.
+    ///
+    /// # Errors
+    ///
+    /// `Gone`, `PermissionDenied`, `Disconnected`.
+    pub fn stat(&self) -> Result<MailboxStats, AdminError> {
+        self.admin(|engine, pid, id, _| engine.stat(pid, id))
+    }
+
+    /// Deletes the mailbox: every waiter and every later operation on any handle gets `Gone`,
+    /// and the name is free at once.
+    ///
+    /// # Errors
+    ///
+    /// `PermissionDenied` (owner or uid 0 only), `Gone`, `Disconnected`.
+    pub fn delete(&self) -> Result<(), AdminError> {
+        self.admin(|engine, pid, id, _| engine.delete(pid, id))
+    }
+
+    /// Changes the permission bits.
+    ///
+    /// # Errors
+    ///
+    /// `PermissionDenied` (owner or uid 0 only), `Gone`, `Disconnected`.
+    pub fn set_mode(&self, mode: Mode) -> Result<(), AdminError> {
+        self.admin(|engine, pid, id, now| engine.set_mode(pid, id, mode, now))
+    }
+
+    /// Changes the byte limit of a bounded mailbox.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidArgument` (not bounded, or below the largest message size), `PermissionDenied`,
+    /// `Gone`, `Disconnected`.
+    pub fn set_max_bytes(&self, bytes: usize) -> Result<(), AdminError> {
+        self.admin(|engine, pid, id, now| engine.set_max_bytes(pid, id, bytes, now))
+    }
+
+    /// Passes ownership on, to a process or to a uid and gid.
+    ///
+    /// # Errors
+    ///
+    /// `PermissionDenied` (owner or uid 0 only), `NotFound` / `PeerGone` (the new owner process),
+    /// `Gone`, `Disconnected`.
+    pub fn set_owner(&self, owner: Owner) -> Result<(), AdminError> {
+        self.admin(|engine, pid, id, now| engine.set_owner(pid, id, owner, now))
+    }
+
+    /// Lets `grantee` receive from this owner-receive mailbox.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidArgument` (receivers policy is not owner), `PermissionDenied`, `NotFound` /
+    /// `PeerGone` (the grantee), `Gone`, `Disconnected`.
+    pub fn grant_receive(&self, grantee: Pid) -> Result<(), AdminError> {
+        self.admin(|engine, pid, id, now| engine.grant_receive(pid, id, grantee, now))
+    }
+
+    /// Takes back a receive right; the grantee's waiting receives fail with `PermissionDenied`.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidArgument`, `PermissionDenied`, `Gone`, `Disconnected`.
+    pub fn revoke_receive(&self, grantee: Pid) -> Result<(), AdminError> {
+        self.admin(|engine, pid, id, now| engine.revoke_receive(pid, id, grantee, now))
+    }
+}
