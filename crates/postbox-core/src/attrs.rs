@@ -279,11 +279,18 @@ mod tests {
             ..ok
         };
         assert!(no_room.validate(1 << 20).is_err());
+        // A byte limit below the size rule caps the message size (`TooLarge`)...
         let tiny = MailboxAttrs {
             capacity: Capacity::bounded(4, 10),
             ..ok
         };
-        assert!(tiny.validate(1 << 20).is_err());
+        assert!(tiny.validate(1 << 20).is_ok());
+        // ...but a fixed size must fit.
+        let fixed_too_big = MailboxAttrs {
+            size: MessageSize::Fixed(11),
+            ..tiny
+        };
+        assert!(fixed_too_big.validate(1 << 20).is_err());
         let fixed_zero = MailboxAttrs {
             size: MessageSize::Fixed(0),
             ..ok
