@@ -223,9 +223,7 @@ impl MailboxAttrs {
             (Capacity::Bounded { messages: 0, .. }, _) => {
                 Err("a bounded capacity holds at least one message")
             }
-            (Capacity::Bounded { bytes, .. }, _)
-                if matches!(self.size, MessageSize::Fixed(n) if n > bytes) =>
-            {
+            (Capacity::Bounded { bytes, .. }, _) if matches!(self.size, MessageSize::Fixed(n) if n > bytes) => {
                 Err("a bounded capacity must hold at least one message of the fixed size")
             }
             (Capacity::Zero | Capacity::Unbounded, Overflow::DropOldest) => {

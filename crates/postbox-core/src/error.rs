@@ -72,8 +72,8 @@ impl SendError {
         }
     }
 
-    /// A failure after which the message is no longer available (`Dropped`, or lost with the
-    /// transport).
+    /// A failure after which the message is no longer available: lost with the transport
+    /// (`Disconnected`), or a broken peer (`Protocol`).
     pub fn without_message(kind: SendErrorKind) -> SendError {
         SendError {
             kind,
@@ -86,7 +86,7 @@ impl SendError {
         self.kind
     }
 
-    /// The message, handed back; `None` only when it was dropped or lost with the transport.
+    /// The message, handed back; `None` only when it was lost with the transport.
     pub fn into_message(self) -> Option<Message> {
         self.message
     }

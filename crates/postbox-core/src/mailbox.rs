@@ -140,6 +140,35 @@ impl Mailbox {
         }
     }
 
+    /// The payload bytes drop-oldest overflow discards to make room for `len` more bytes: the
+    /// oldest entries first (in a priority mailbox, of the lowest priority first), as
+    /// `Queue::oldest_to_drop` picks them.
+    pub(crate) fn bytes_dropped_for(&self, len: usize) -> usize {
+        let Capacity::Bounded { messages, bytes } = self.attrs.capacity else {
+            return 0;
+        };
+        let mut sizes: Vec<(u16, usize)> = self
+            .queue
+            .iter()
+            .map(|(_, entry)| (entry.message.priority, entry.message.len()))
+            .collect();
+        if self.attrs.order == crate::Order::Priority {
+            // Queue order is highest priority first, oldest first within a level; a stable sort
+            // keeps the age order within each level.
+            sizes.sort_by_key(|&(priority, _)| priority);
+        }
+        let (mut count, mut queued, mut freed) = (self.queue.len(), self.queue.bytes(), 0);
+        for (_, size) in sizes {
+            if count < messages && queued + len <= bytes {
+                break;
+            }
+            count -= 1;
+            queued -= size;
+            freed += size;
+        }
+        freed
+    }
+
     /// Removes the waiting-receiver entries of `ticket`.
     pub(crate) fn forget_receiver(&mut self, ticket: Ticket) {
         self.receivers.retain(|w| w.ticket != ticket);

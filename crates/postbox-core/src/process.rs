@@ -1,22 +1,25 @@
 //! The state of one process inside the engine.
 
-use std::collections::HashSet;
+use std::collections::BTreeSet;
 
 use crate::{Credentials, MailboxId, Name, Pid};
 
+/// Ordered sets, so that termination visits mailboxes and monitors in a fixed order (by id): the
+/// engine stays deterministic, e.g. in which branch of a select over two of a dying process's
+/// mailboxes reports `Gone`.
 #[derive(Debug)]
 pub(crate) struct Process {
     pub(crate) creds: Credentials,
     pub(crate) name: Option<Name>,
     pub(crate) inbox: MailboxId,
     /// Mailboxes this process has open (counted per mailbox in the mailbox itself).
-    pub(crate) opened: HashSet<MailboxId>,
+    pub(crate) opened: BTreeSet<MailboxId>,
     /// Process-owned mailboxes this process owns; deleted when it terminates.
-    pub(crate) owned: HashSet<MailboxId>,
+    pub(crate) owned: BTreeSet<MailboxId>,
     /// Processes that get a down notification when this one terminates.
-    pub(crate) monitored_by: HashSet<Pid>,
+    pub(crate) monitored_by: BTreeSet<Pid>,
     /// Processes this one monitors.
-    pub(crate) monitoring: HashSet<Pid>,
+    pub(crate) monitoring: BTreeSet<Pid>,
 }
 
 impl Process {
@@ -25,10 +28,10 @@ impl Process {
             creds,
             name: None,
             inbox,
-            opened: HashSet::new(),
-            owned: HashSet::new(),
-            monitored_by: HashSet::new(),
-            monitoring: HashSet::new(),
+            opened: BTreeSet::new(),
+            owned: BTreeSet::new(),
+            monitored_by: BTreeSet::new(),
+            monitoring: BTreeSet::new(),
         }
     }
 }

@@ -13,7 +13,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use postbox_core::{Completion, Engine, Ticket, Timestamp};
+use postbox_core::{Completion, Engine, Pid, Ticket, Timestamp};
 
 use crate::node::{NodeShared, Pending};
 
@@ -32,6 +32,7 @@ enum Step<F> {
 /// A future that runs one engine operation, waiting for it without blocking a thread.
 pub(crate) struct OperationFuture<R, F> {
     node: Arc<NodeShared>,
+    pid: Pid,
     step: Step<F>,
     ticket_of: fn(&R) -> Option<Ticket>,
 }
@@ -40,9 +41,15 @@ impl<R, F> OperationFuture<R, F>
 where
     F: FnOnce(&mut Engine, Timestamp) -> R,
 {
-    pub(crate) fn new(node: Arc<NodeShared>, op: F, ticket_of: fn(&R) -> Option<Ticket>) -> Self {
+    pub(crate) fn new(
+        node: Arc<NodeShared>,
+        pid: Pid,
+        op: F,
+        ticket_of: fn(&R) -> Option<Ticket>,
+    ) -> Self {
         OperationFuture {
             node,
+            pid,
             step: Step::Start(op),
             ticket_of,
         }
@@ -58,7 +65,7 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Outcome<R>> {
         let this = self.get_mut();
         let pending = match std::mem::replace(&mut this.step, Step::Finished) {
-            Step::Start(op) => match this.node.start(op, this.ticket_of) {
+            Step::Start(op) => match this.node.start(this.pid, op, this.ticket_of) {
                 (result, None) => return Poll::Ready(Outcome::Now(result)),
                 (_, Some(pending)) => pending,
             },

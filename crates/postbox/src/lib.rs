@@ -112,3 +112,8 @@ pub use postbox_core::{
 
 /// The payload type: reference-counted bytes, moved through queues without copying.
 pub use bytes::Bytes;
+
+/// The README's examples, compiled and run as doctests so that they cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;

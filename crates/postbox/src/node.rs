@@ -9,7 +9,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::Instant;
 
-use postbox_core::{Cancelled, Completion, Credentials, Engine, Limits, Ticket, Timestamp};
+use postbox_core::{
+    Cancelled, Completion, Credentials, Engine, Limits, Pid, RecvError, SelectError, SendError,
+    SendErrorKind, Ticket, Timestamp,
+};
 
 use crate::clock::{host_credentials, now};
 use crate::process::Process;
@@ -18,13 +21,14 @@ use crate::slot::Slot;
 #[derive(Debug)]
 struct State {
     engine: Engine,
-    slots: HashMap<Ticket, Arc<Slot>>,
+    /// The slot of every waiting operation, with the process that waits.
+    slots: HashMap<Ticket, (Pid, Arc<Slot>)>,
 }
 
 impl State {
     fn dispatch(&mut self) {
         while let Some((ticket, completion)) = self.engine.poll_completion() {
-            if let Some(slot) = self.slots.remove(&ticket) {
+            if let Some((_, slot)) = self.slots.remove(&ticket) {
                 slot.fill(completion);
             }
         }
@@ -130,10 +134,11 @@ impl NodeShared {
         result
     }
 
-    /// Runs `op`; when it returns a ticket (`ticket_of`), registers a slot for it before any
-    /// completion can be handed out.
+    /// Runs `op` for process `pid`; when it returns a ticket (`ticket_of`), registers a slot for
+    /// it before any completion can be handed out.
     pub(crate) fn start<R>(
         &self,
+        pid: Pid,
         op: impl FnOnce(&mut Engine, Timestamp) -> R,
         ticket_of: impl FnOnce(&R) -> Option<Ticket>,
     ) -> (R, Option<Pending>) {
@@ -141,7 +146,7 @@ impl NodeShared {
         let result = op(&mut state.engine, now());
         let pending = ticket_of(&result).map(|ticket| {
             let slot = Arc::new(Slot::default());
-            state.slots.insert(ticket, slot.clone());
+            state.slots.insert(ticket, (pid, slot.clone()));
             Pending { ticket, slot }
         });
         state.dispatch();
@@ -163,6 +168,39 @@ impl NodeShared {
                     .expect("a completed ticket's slot is filled"),
             ),
         }
+    }
+
+    /// Terminates `pid`. Its operations still waiting — on other threads, through its mailbox
+    /// handles, selects or futures — are withdrawn first and fail with `Disconnected` (a send's
+    /// message handed back, undelivered): the engine would drop them silently, and their
+    /// threads would wait forever.
+    pub(crate) fn terminate(&self, pid: Pid) {
+        let mut state = self.lock();
+        let now = now();
+        let own: Vec<Ticket> = state
+            .slots
+            .iter()
+            .filter(|(_, (owner, _))| *owner == pid)
+            .map(|(&ticket, _)| ticket)
+            .collect();
+        for ticket in own {
+            // An earlier withdrawal may have completed this one (a waiting sender let in).
+            let Some((_, slot)) = state.slots.remove(&ticket) else {
+                continue;
+            };
+            slot.fill(match state.engine.cancel(ticket, now) {
+                Some(Cancelled::Send(message)) => {
+                    Completion::SendFailed(SendError::new(SendErrorKind::Disconnected, message))
+                }
+                Some(Cancelled::Recv) | None => Completion::RecvFailed(SelectError {
+                    branch: 0,
+                    error: RecvError::Disconnected,
+                }),
+            });
+            state.dispatch();
+        }
+        state.engine.terminate(pid, now);
+        state.dispatch();
     }
 
     /// Withdraws `pending` if it is still waiting.

@@ -78,7 +78,7 @@ impl ProcessCore {
         patience: Patience,
     ) -> Result<Option<Pid>, SendError> {
         let op = self.send_op(target, message, delivery, patience.wait());
-        let (result, pending) = self.node.start(op, send_ticket);
+        let (result, pending) = self.node.start(self.pid, op, send_ticket);
         match (result?, pending) {
             (SendOutcome::Sent { receiver }, _) => Ok(receiver),
             (SendOutcome::Blocked(_), Some(pending)) => {
@@ -95,7 +95,7 @@ impl ProcessCore {
         delivery: Delivery,
     ) -> Result<Option<Pid>, SendError> {
         let op = self.send_op(target, message, delivery, postbox_core::Wait::Block);
-        match OperationFuture::new(self.node.clone(), op, send_ticket).await {
+        match OperationFuture::new(self.node.clone(), self.pid, op, send_ticket).await {
             Outcome::Now(result) => match result? {
                 SendOutcome::Sent { receiver } => Ok(receiver),
                 SendOutcome::Blocked(_) => Err(mismatched_send()),
@@ -114,7 +114,7 @@ impl ProcessCore {
         let wait = patience.wait();
         let op =
             move |engine: &mut postbox_core::Engine, now| engine.recv(pid, &branches, wait, now);
-        let (result, pending) = self.node.start(op, recv_ticket);
+        let (result, pending) = self.node.start(pid, op, recv_ticket);
         match (result?, pending) {
             (RecvOutcome::Received { branch, message }, _) => Ok((branch, message)),
             (RecvOutcome::Blocked(_), Some(pending)) => {
@@ -135,7 +135,7 @@ impl ProcessCore {
         let op = move |engine: &mut postbox_core::Engine, now| {
             engine.recv(pid, &branches, postbox_core::Wait::Block, now)
         };
-        match OperationFuture::new(self.node.clone(), op, recv_ticket).await {
+        match OperationFuture::new(self.node.clone(), pid, op, recv_ticket).await {
             Outcome::Now(result) => match result? {
                 RecvOutcome::Received { branch, message } => Ok((branch, message)),
                 RecvOutcome::Blocked(_) => Err(SelectError {
@@ -180,7 +180,8 @@ fn finish_recv(waited: Waited) -> Result<(usize, Received), SelectError> {
 /// mailbox handles opened from it may move to other threads. Dropping it **terminates** the
 /// process, with every effect of termination: its process-owned mailboxes are deleted, whoever
 /// waits on it gets `PeerGone`, monitors get a down notification. Mailbox handles that outlive
-/// it fail with `Disconnected`.
+/// it fail with `Disconnected`, and so do their operations still waiting on other threads (a
+/// send's message comes back, undelivered).
 #[derive(Debug)]
 pub struct Process {
     pub(crate) core: Arc<ProcessCore>,
@@ -188,8 +189,7 @@ pub struct Process {
 
 impl Drop for Process {
     fn drop(&mut self) {
-        let pid = self.core.pid;
-        self.core.node.run(|engine, now| engine.terminate(pid, now));
+        self.core.node.terminate(self.core.pid);
     }
 }
 

@@ -110,21 +110,30 @@ impl Engine {
         let Some(mb) = self.mailboxes.get_mut(&mailbox) else {
             return;
         };
+        // `close` is given no time: a receive it lets happen (a waiting sender admitted straight
+        // to a waiting receiver) is stamped with the latest time the mailbox has recorded.
+        let counters = &mb.counters;
+        let latest = [counters.last_send, counters.last_recv]
+            .into_iter()
+            .flatten()
+            .map(|(_, time)| time)
+            .fold(counters.changed, std::cmp::max);
         let Some(count) = mb.opens.get_mut(&pid) else {
             return;
         };
         *count -= 1;
         if *count == 0 {
-            self.release(pid, mailbox);
+            self.release(pid, mailbox, latest);
             if let Some(process) = self.processes.get_mut(&pid) {
                 process.opened.remove(&mailbox);
             }
         }
     }
 
-    /// `pid` no longer has `mailbox` open: its rights go, its own waiters there fail with `Gone`,
-    /// and a pair's other end learns that the link is broken.
-    pub(super) fn release(&mut self, pid: Pid, mailbox: MailboxId) {
+    /// `pid` no longer has `mailbox` open: its rights go, its own waiters there fail with `Gone`
+    /// (the room its senders waited for goes to the next waiting senders), and a pair's other end
+    /// learns that the link is broken.
+    pub(super) fn release(&mut self, pid: Pid, mailbox: MailboxId, now: Timestamp) {
         let Some(mb) = self.mailboxes.get_mut(&mailbox) else {
             return;
         };
@@ -150,6 +159,7 @@ impl Engine {
             self.fail_recv_waiter(ticket, branch, RecvError::Gone);
         }
         self.fail_waiting_senders(mailbox, |sender| sender == pid, SendErrorKind::Gone);
+        self.admit_waiting_senders(mailbox, now);
         if sender_left && self.mailboxes[&mailbox].blocked_senders.is_empty() {
             let waiting: Vec<_> = self.mailboxes[&mailbox]
                 .receivers
@@ -187,7 +197,8 @@ impl Engine {
         }
     }
 
-    /// Withdraws every queued message whose sender awaits a receipt, failing those sends.
+    /// Withdraws every queued message whose sender awaits a receipt, failing those sends and
+    /// handing their messages back.
     fn fail_receipts(&mut self, mailbox: MailboxId, kind: SendErrorKind) {
         let slots: Vec<usize> = self.mailboxes[&mailbox]
             .queue
@@ -199,6 +210,10 @@ impl Engine {
             let entry = self.remove_entry(mailbox, slot);
             let ticket = entry.receipt.expect("filtered on receipts");
             self.waiters.remove(&ticket);
+            // Withdrawn before anyone took it: it no longer counts as sent.
+            let mb = self.mailboxes.get_mut(&mailbox).expect("live mailbox");
+            mb.counters.sent -= 1;
+            self.total_sent -= 1;
             self.complete(
                 ticket,
                 Completion::SendFailed(SendError::new(kind, entry.message)),
@@ -225,7 +240,8 @@ impl Engine {
         Ok(())
     }
 
-    /// Changes the permission bits of `mailbox`.
+    /// Changes the permission bits of `mailbox`. Waiting receives of processes the new mode no
+    /// longer lets receive fail with `PermissionDenied`.
     ///
     /// # Errors
     ///
@@ -241,11 +257,14 @@ impl Engine {
         let mb = self.mailboxes.get_mut(&mailbox).expect("checked");
         mb.attrs.mode = mode;
         mb.counters.changed = now;
+        self.fail_unentitled_receivers(mailbox);
         Ok(())
     }
 
     /// Changes the byte limit of a bounded mailbox. Lowering it below what is queued keeps the
     /// queued messages; new sends wait until they fit. Raising it lets waiting senders in.
+    /// Waiting senders whose message is larger than the new limit fail with `TooLarge` (their
+    /// message handed back), as a new send of it would, rather than wait for room that never comes.
     ///
     /// # Errors
     ///
@@ -274,12 +293,24 @@ impl Engine {
         }
         mb.attrs.capacity = Capacity::Bounded { messages, bytes };
         mb.counters.changed = now;
+        let (too_large, kept): (std::collections::VecDeque<_>, _) =
+            std::mem::take(&mut mb.blocked_senders)
+                .into_iter()
+                .partition(|b| b.message.len() > bytes);
+        mb.blocked_senders = kept;
+        for blocked in too_large {
+            self.waiters.remove(&blocked.ticket);
+            let error = SendError::new(SendErrorKind::TooLarge, blocked.message);
+            self.complete(blocked.ticket, Completion::SendFailed(error));
+        }
         self.admit_waiting_senders(mailbox, now);
         Ok(())
     }
 
     /// Passes ownership of `mailbox` on: to another live process (the mailbox then dies with
-    /// that process) or to a uid and gid (it then lives until deleted).
+    /// that process) or to a uid and gid (it then lives until deleted). Waiting receives of
+    /// processes that lose the right to receive with it (an old owner, under owner-only receive)
+    /// fail with `PermissionDenied`.
     ///
     /// # Errors
     ///
@@ -321,7 +352,37 @@ impl Engine {
                 .owned
                 .insert(mailbox);
         }
+        self.fail_unentitled_receivers(mailbox);
         Ok(())
+    }
+
+    /// Fails, with `PermissionDenied`, the waiting receives on `mailbox` of processes whose
+    /// right to receive a change of mode or owner took away (as `revoke_receive` does).
+    fn fail_unentitled_receivers(&mut self, mailbox: MailboxId) {
+        let mb = &self.mailboxes[&mailbox];
+        let entitled = |pid: Pid| {
+            let Some(creds) = self.creds(pid) else {
+                return true;
+            };
+            let by_policy = match (mb.attrs.receivers, mb.owner) {
+                (Receivers::Owner, Owner::Process(owner)) => owner == pid,
+                (Receivers::Owner, Owner::System(owner)) => {
+                    owner.uid == creds.uid || creds.is_root()
+                }
+                _ => true,
+            };
+            mb.attrs.mode.allows(creds, mb.owner_creds, Mode::READ)
+                && (by_policy || mb.grants.contains(&pid))
+        };
+        let denied: Vec<_> = mb
+            .receivers
+            .iter()
+            .filter(|w| !entitled(w.pid))
+            .map(|w| (w.ticket, w.branch))
+            .collect();
+        for (ticket, branch) in denied {
+            self.fail_recv_waiter(ticket, branch, RecvError::PermissionDenied);
+        }
     }
 
     /// Lets `grantee` receive from an owner-receive mailbox (the mode must still allow it).
@@ -475,6 +536,14 @@ fn may_see(mb: &Mailbox, pid: Pid, creds: Credentials) -> bool {
         || mode.allows(creds, mb.owner_creds, Mode::WRITE)
 }
 
+/// Receives waiting on `mb`: one per ticket, however many of a select's branches wait here.
+fn waiting_receives(mb: &Mailbox) -> usize {
+    let mut tickets: Vec<_> = mb.receivers.iter().map(|w| w.ticket).collect();
+    tickets.sort_unstable();
+    tickets.dedup();
+    tickets.len()
+}
+
 fn snapshot(mb: &Mailbox) -> MailboxStats {
     let name = match &mb.kind {
         Kind::Named(name) => name.to_string(),
@@ -498,7 +567,7 @@ fn snapshot(mb: &Mailbox) -> MailboxStats {
         created: mb.counters.created,
         changed: mb.counters.changed,
         blocked_senders: mb.blocked_senders.len(),
-        blocked_receivers: mb.receivers.len(),
+        blocked_receivers: waiting_receives(mb),
         openers: mb.opens.len(),
     }
 }

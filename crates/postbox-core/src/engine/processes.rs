@@ -166,11 +166,17 @@ impl Engine {
             .filter(|(_, w)| w.pid() == pid)
             .map(|(&t, _)| t)
             .collect();
+        // All of them vanish before the room its senders held is handed on: otherwise that room
+        // could admit a message into one of its own receives, or admit another of its sends.
+        let mut freed = Vec::new();
         for ticket in own {
-            self.vanish(ticket, now);
+            freed.extend(self.vanish(ticket));
+        }
+        for mailbox in freed {
+            self.admit_waiting_senders(mailbox, now);
         }
         for &mailbox in &process.opened {
-            self.release(pid, mailbox);
+            self.release(pid, mailbox, now);
         }
         for &mailbox in &process.owned {
             self.destroy(mailbox, SendErrorKind::Gone, RecvError::Gone);
@@ -192,8 +198,9 @@ impl Engine {
         }
     }
 
-    /// Removes a waiting operation of a terminating process without completing it.
-    fn vanish(&mut self, ticket: crate::Ticket, now: Timestamp) {
+    /// Removes a waiting operation of a terminating process without completing it. Returns the
+    /// mailbox of a withdrawn send, whose waiting senders the caller then admits.
+    fn vanish(&mut self, ticket: crate::Ticket) -> Option<crate::MailboxId> {
         match self.waiters.get(&ticket) {
             Some(Waiter::Recv { .. }) => self.forget_recv_waiter(ticket),
             Some(&Waiter::Send { mailbox, .. }) => {
@@ -201,7 +208,7 @@ impl Engine {
                 if let Some(mb) = self.mailboxes.get_mut(&mailbox) {
                     mb.blocked_senders.retain(|b| b.ticket != ticket);
                 }
-                self.admit_waiting_senders(mailbox, now);
+                return Some(mailbox);
             }
             Some(&Waiter::Receipt { mailbox, .. }) => {
                 // The message stays queued for its receiver; nobody awaits the receipt any more.
@@ -221,6 +228,7 @@ impl Engine {
             }
             None => {}
         }
+        None
     }
 
     /// Puts a down notification about `dead` into `watcher`'s inbox. It bypasses the inbox's

@@ -163,7 +163,13 @@ impl Engine {
                 }
             };
         }
-        if self.queued_bytes + len > self.limits.max_queued_bytes {
+        // Drop-oldest frees what it drops, so the newest fits whenever that is enough.
+        let freed = if has_room {
+            0
+        } else {
+            self.mailboxes[&mailbox].bytes_dropped_for(len)
+        };
+        if self.queued_bytes - freed + len > self.limits.max_queued_bytes {
             return Err(SendError::new(SendErrorKind::QuotaExceeded, message));
         }
         if !has_room {

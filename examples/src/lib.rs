@@ -1,0 +1,1 @@
+//! Runnable examples of postbox; see the `[[example]]` targets (`cargo run --example NAME`).
