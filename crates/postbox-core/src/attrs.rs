@@ -6,6 +6,7 @@ use crate::{Credentials, Pid};
 
 /// How many messages a mailbox holds before senders wait.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Capacity {
     /// No buffer: a send completes only when a receiver takes the message (rendezvous).
     Zero,
@@ -36,6 +37,7 @@ impl Default for Capacity {
 
 /// The size rule every message of a mailbox must keep.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum MessageSize {
     /// Every payload is exactly this many bytes (others fail with `WrongSize`).
     Fixed(usize),
@@ -52,6 +54,7 @@ impl Default for MessageSize {
 
 /// The order in which queued messages are received.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Order {
     /// First in, first out.
     #[default]
@@ -62,6 +65,7 @@ pub enum Order {
 
 /// What a send to a full bounded mailbox does.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Overflow {
     /// The sender waits for room (or fails with `Full` when it may not wait).
     #[default]
@@ -73,6 +77,7 @@ pub enum Overflow {
 
 /// Who may receive from a mailbox, and how messages are dispatched among them.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Receivers {
     /// The owner alone, and the processes it granted the right to (`grant_receive`). For a
     /// system-owned mailbox the owner is every process running as the owning uid.
@@ -89,6 +94,7 @@ pub enum Receivers {
 
 /// How a shared mailbox chooses among several waiting receivers.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Dispatch {
     /// Rotate among the waiting processes, in pid order after the last one served.
     RoundRobin,
@@ -99,6 +105,7 @@ pub enum Dispatch {
 
 /// Who a mailbox belongs to, chosen at creation.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Ownership {
     /// Owned by the creating process: deleted when it terminates, its waiters and senders told.
     #[default]
@@ -109,6 +116,7 @@ pub enum Ownership {
 
 /// The current owner of a mailbox.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Owner {
     /// A process; the mailbox dies with it.
     Process(Pid),
@@ -119,7 +127,22 @@ pub enum Owner {
 /// Permission bits, System V style: owner, group and other triplets where `w` (2) allows sending
 /// and `r` (4) allows receiving. `x` is ignored.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(from = "u16", into = "u16"))]
 pub struct Mode(u16);
+
+impl From<u16> for Mode {
+    /// Keeps only the nine permission bits, so no input can set others.
+    fn from(bits: u16) -> Mode {
+        Mode::new(bits)
+    }
+}
+
+impl From<Mode> for u16 {
+    fn from(mode: Mode) -> u16 {
+        mode.bits()
+    }
+}
 
 impl Mode {
     /// Send permission within a triplet.
@@ -168,6 +191,7 @@ impl fmt::Display for Mode {
 
 /// Everything fixed about a mailbox when it is created.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct MailboxAttrs {
     /// How many messages it buffers.
     pub capacity: Capacity,

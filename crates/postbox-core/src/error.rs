@@ -10,6 +10,7 @@ use crate::Message;
 
 /// Why a send failed.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, thiserror::Error)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum SendErrorKind {
     /// The destination process never existed.
     #[error("no such process")]
@@ -58,6 +59,7 @@ pub enum SendErrorKind {
 
 /// A failed send: why, and the message handed back whenever it was not consumed.
 #[derive(Clone, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct SendError {
     kind: SendErrorKind,
     message: Option<Message>,
@@ -107,6 +109,7 @@ impl std::error::Error for SendError {}
 
 /// Why a receive failed.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, thiserror::Error)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum RecvError {
     /// The mailbox's mode or receive rights do not let this process receive.
     #[error("permission denied")]
@@ -137,6 +140,7 @@ pub enum RecvError {
 
 /// Why `create`, `open` or `open_or_create` failed.
 #[derive(Clone, PartialEq, Eq, Debug, thiserror::Error)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum OpenError {
     /// `open`: no mailbox has this name.
     #[error("no such mailbox")]
@@ -167,6 +171,7 @@ pub enum OpenError {
 /// Why an administrative operation failed: `delete`, `set`, `set_owner`, `grant_receive`,
 /// `revoke_receive`, `register`, `monitor`, `stat`.
 #[derive(Clone, PartialEq, Eq, Debug, thiserror::Error)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum AdminError {
     /// No such process (never existed) or mailbox name.
     #[error("not found")]
@@ -200,6 +205,7 @@ pub enum AdminError {
 /// A failed select (or receive): which branch failed, and why.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, thiserror::Error)]
 #[error("receive on branch {branch} failed: {error}")]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct SelectError {
     /// The index of the failing branch, in the order they were given (0 for a plain receive).
     pub branch: usize,

@@ -7,6 +7,7 @@ use std::fmt;
 /// Pids are allocated by the engine in increasing order and never reused within its lifetime, so a
 /// stale pid can always be told apart from a live one (it names a process that has terminated).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Pid(u64);
 
 impl Pid {
@@ -32,6 +33,7 @@ impl fmt::Display for Pid {
 /// Ids are never reused, so a handle to a deleted mailbox keeps answering `Gone` even after its name
 /// has been given to a new mailbox.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct MailboxId(u64);
 
 impl MailboxId {
@@ -65,7 +67,9 @@ impl Ticket {
         self.0
     }
 
-    pub(crate) const fn from_raw(raw: u64) -> Ticket {
+    /// Wraps a raw ticket value a driver kept (a ticket that was never issued is simply not
+    /// waiting).
+    pub const fn from_raw(raw: u64) -> Ticket {
         Ticket(raw)
     }
 }
@@ -75,6 +79,7 @@ impl Ticket {
 /// The engine never reads a clock. Drivers pass the current time into every operation that records
 /// one (send times, statistics), which keeps the engine deterministic and testable.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Timestamp(u64);
 
 impl Timestamp {
@@ -97,6 +102,7 @@ impl Timestamp {
 /// Supplied by the transport (in the daemon, from the socket's peer credentials), never by the
 /// process itself.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Credentials {
     /// The user id.
     pub uid: u32,

@@ -8,6 +8,7 @@ use crate::{Pid, Timestamp};
 ///
 /// The payload is [`Bytes`], so a message moves through queues without being copied.
 #[derive(Clone, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Message {
     /// The payload.
     pub payload: Bytes,
@@ -90,6 +91,7 @@ impl From<String> for Message {
 
 /// What kind of message a receiver got.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum MessageKind {
     /// A message some process sent.
     User,
@@ -100,6 +102,7 @@ pub enum MessageKind {
 
 /// A received message, with what the engine recorded about it.
 #[derive(Clone, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Received {
     /// The message as sent.
     pub message: Message,

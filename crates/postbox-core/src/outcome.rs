@@ -5,6 +5,7 @@ use crate::{MailboxId, Message, Pid, Received, SelectError, Selector, SendError,
 
 /// Whether an operation may wait.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Wait {
     /// Fail at once (`Full`, `Empty`) rather than wait.
     Try,
@@ -15,6 +16,7 @@ pub enum Wait {
 
 /// When a send counts as done.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Delivery {
     /// Once the message is queued (for zero capacity: once a receiver took it).
     Queued,
@@ -81,6 +83,7 @@ pub enum Cancelled {
 
 /// Where a receive looks.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Source {
     /// The calling process's own inbox.
     Inbox,
@@ -90,6 +93,7 @@ pub enum Source {
 
 /// One receive operation of a select (or the only one of a plain receive).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Branch {
     /// Where to look.
     pub source: Source,

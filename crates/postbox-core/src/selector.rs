@@ -6,6 +6,7 @@ use crate::Pid;
 ///
 /// A receiver blocked with a selector is woken only by a message that matches it.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Selector {
     /// The first message (`msgtyp == 0`).
     Any,

@@ -4,6 +4,7 @@ use crate::{MailboxAttrs, MailboxId, Mode, Owner, Pid, Timestamp};
 
 /// A snapshot of one mailbox.
 #[derive(Clone, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct MailboxStats {
     /// The mailbox id.
     pub id: MailboxId,
@@ -47,6 +48,7 @@ pub struct MailboxStats {
 
 /// A snapshot of the whole engine.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct EngineStats {
     /// Live processes.
     pub processes: usize,
@@ -68,6 +70,7 @@ pub struct EngineStats {
 
 /// A snapshot of one process, for `ps`.
 #[derive(Clone, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ProcessInfo {
     /// Its pid.
     pub pid: Pid,

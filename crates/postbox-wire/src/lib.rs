@@ -18,8 +18,8 @@
 //!   for output.
 //! - After the handshake, many requests are in flight at once on one connection, each under its
 //!   own [`RequestId`]: a `recv` blocked in the daemon does not hold up a `send` behind it.
-//!   What request and response payloads contain (the operation encoding) is specified later, on
-//!   top of this layer.
+//!   Request and response payloads are [`Request`] and [`Response`], encoded with postcard;
+//!   [`apply`] carries a request out on the engine, the same way for every transport.
 //!
 //! A whole connection, in memory:
 //!
@@ -75,6 +75,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod apply;
 mod cursor;
 mod decoder;
 mod encoder;
@@ -84,6 +85,7 @@ mod frame;
 mod handshake;
 mod header;
 mod hello;
+mod operation;
 mod token;
 
 pub use decoder::FrameDecoder;
@@ -101,3 +103,9 @@ pub use handshake::{
 };
 pub use hello::{Hello, MAX_OFFERED_VERSIONS, Welcome};
 pub use token::{MAX_TOKEN_LEN, Token};
+
+pub use apply::{Applied, apply, cancelled_response, completion_response};
+pub use operation::{
+    MAX_BRANCHES, OperationError, Request, Response, Target, decode_request, decode_response,
+    encode_request, encode_response,
+};

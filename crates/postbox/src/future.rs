@@ -1,8 +1,8 @@
-//! Futures for the `*_async` operations: one future type drives every operation.
+//! The future behind every `*_async` operation.
 //!
-//! The operation starts on first poll (futures are lazy: creating one and dropping it unpolled
-//! has no effect). If it has to wait, the future registers its waker in the operation's slot.
-//! Dropping a waiting future withdraws the operation: a send is not delivered (its message is
+//! The request is made on first poll (futures are lazy: creating one and dropping it unpolled
+//! has no effect). If it has to wait, the future registers its waker in the request's slot.
+//! Dropping a waiting future withdraws the request: a send is not delivered (its message is
 //! dropped), a receive stops waiting. It works on any executor; it needs no runtime.
 //!
 //! Cancel safety: a receive whose message arrived after the future's last poll but before it was
@@ -13,67 +13,46 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use postbox_core::{Completion, Engine, Pid, Ticket, Timestamp};
+use postbox_wire::Request;
 
-use crate::node::{NodeShared, Pending};
+use crate::link::{Answer, Call, Link, Pending};
 
-/// How an operation ended: at once, or through a completion after waiting.
-pub(crate) enum Outcome<R> {
-    Now(R),
-    Later(Completion),
-}
-
-enum Step<F> {
-    Start(F),
+enum Step {
+    Start(Request),
     Waiting(Pending),
     Finished,
 }
 
-/// A future that runs one engine operation, waiting for it without blocking a thread.
-pub(crate) struct OperationFuture<R, F> {
-    node: Arc<NodeShared>,
-    pid: Pid,
-    step: Step<F>,
-    ticket_of: fn(&R) -> Option<Ticket>,
+/// A future that carries one request over a link and yields its answer.
+pub(crate) struct RequestFuture {
+    link: Arc<dyn Link>,
+    step: Step,
 }
 
-impl<R, F> OperationFuture<R, F>
-where
-    F: FnOnce(&mut Engine, Timestamp) -> R,
-{
-    pub(crate) fn new(
-        node: Arc<NodeShared>,
-        pid: Pid,
-        op: F,
-        ticket_of: fn(&R) -> Option<Ticket>,
-    ) -> Self {
-        OperationFuture {
-            node,
-            pid,
-            step: Step::Start(op),
-            ticket_of,
+impl RequestFuture {
+    pub(crate) fn new(link: Arc<dyn Link>, request: Request) -> RequestFuture {
+        RequestFuture {
+            link,
+            step: Step::Start(request),
         }
     }
 }
 
-impl<R, F> Future for OperationFuture<R, F>
-where
-    F: FnOnce(&mut Engine, Timestamp) -> R + Unpin,
-{
-    type Output = Outcome<R>;
+impl Future for RequestFuture {
+    type Output = Answer;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Outcome<R>> {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Answer> {
         let this = self.get_mut();
         let pending = match std::mem::replace(&mut this.step, Step::Finished) {
-            Step::Start(op) => match this.node.start(this.pid, op, this.ticket_of) {
-                (result, None) => return Poll::Ready(Outcome::Now(result)),
-                (_, Some(pending)) => pending,
+            Step::Start(request) => match this.link.call(request) {
+                Call::Now(answer) => return Poll::Ready(answer),
+                Call::Pending(pending) => pending,
             },
             Step::Waiting(pending) => pending,
-            Step::Finished => panic!("operation future polled after it completed"),
+            Step::Finished => panic!("request future polled after it completed"),
         };
         match pending.slot.take_or_register(cx.waker()) {
-            Some(done) => Poll::Ready(Outcome::Later(done)),
+            Some(answer) => Poll::Ready(answer),
             None => {
                 this.step = Step::Waiting(pending);
                 Poll::Pending
@@ -82,10 +61,10 @@ where
     }
 }
 
-impl<R, F> Drop for OperationFuture<R, F> {
+impl Drop for RequestFuture {
     fn drop(&mut self) {
         if let Step::Waiting(pending) = &self.step {
-            self.node.cancel(pending);
+            self.link.abandon(pending);
         }
     }
 }

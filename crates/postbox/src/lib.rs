@@ -89,6 +89,7 @@
 
 mod clock;
 mod future;
+mod link;
 mod mailbox;
 mod node;
 mod process;

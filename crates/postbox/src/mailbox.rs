@@ -9,8 +9,10 @@ use postbox_core::{
     Receivers, RecvError, SelectError, Selector, SendError, Source,
 };
 
-use crate::process::{ProcessCore, Target};
+use crate::link::Failure;
+use crate::process::{ProcessCore, admin_error};
 use crate::wait::Patience;
+use postbox_wire::{Request, Response, Target};
 
 /// Builds a mailbox: set attributes, then [`create`](MailboxBuilder::create),
 /// [`open`](MailboxBuilder::open) or [`open_or_create`](MailboxBuilder::open_or_create).
@@ -96,16 +98,11 @@ impl MailboxBuilder {
     ///
     /// `AlreadyExists`, `InvalidName`, `InvalidAttributes`, `QuotaExceeded`, `Disconnected`.
     pub fn create(self) -> Result<Mailbox, OpenError> {
-        let (pid, attrs) = (self.core.pid, self.attrs());
-        let id = self
-            .core
-            .node
-            .run(|engine, now| engine.create(pid, &self.name, attrs, now))?;
-        Ok(Mailbox {
-            core: self.core,
-            id,
-            name: self.name,
-        })
+        let request = Request::Create {
+            name: self.name.clone(),
+            attrs: self.attrs(),
+        };
+        self.finish(request)
     }
 
     /// Opens the existing mailbox.
@@ -114,16 +111,10 @@ impl MailboxBuilder {
     ///
     /// `NotFound`, `PermissionDenied`, `InvalidName`, `Disconnected`.
     pub fn open(self) -> Result<Mailbox, OpenError> {
-        let pid = self.core.pid;
-        let id = self
-            .core
-            .node
-            .run(|engine, _| engine.open(pid, &self.name))?;
-        Ok(Mailbox {
-            core: self.core,
-            id,
-            name: self.name,
-        })
+        let request = Request::Open {
+            name: self.name.clone(),
+        };
+        self.finish(request)
     }
 
     /// Opens the mailbox, creating it first if it does not exist. Among racing callers exactly
@@ -133,16 +124,24 @@ impl MailboxBuilder {
     ///
     /// As [`MailboxBuilder::open`] and [`MailboxBuilder::create`].
     pub fn open_or_create(self) -> Result<Mailbox, OpenError> {
-        let (pid, attrs) = (self.core.pid, self.attrs());
-        let (id, _created) = self
-            .core
-            .node
-            .run(|engine, now| engine.open_or_create(pid, &self.name, attrs, now))?;
-        Ok(Mailbox {
-            core: self.core,
-            id,
-            name: self.name,
-        })
+        let request = Request::OpenOrCreate {
+            name: self.name.clone(),
+            attrs: self.attrs(),
+        };
+        self.finish(request)
+    }
+
+    fn finish(self, request: Request) -> Result<Mailbox, OpenError> {
+        match self.core.call(request, None) {
+            Ok(Response::Opened { mailbox, .. }) => Ok(Mailbox {
+                core: self.core,
+                id: mailbox,
+                name: self.name,
+            }),
+            Ok(Response::OpenFailed(error)) => Err(error),
+            Err(Failure::Disconnected) => Err(OpenError::Disconnected),
+            Ok(_) | Err(Failure::Protocol) => Err(OpenError::Protocol),
+        }
     }
 }
 
@@ -173,8 +172,8 @@ pub struct Mailbox {
 
 impl Drop for Mailbox {
     fn drop(&mut self) {
-        let (pid, id) = (self.core.pid, self.id);
-        self.core.node.run(|engine, _| engine.close(pid, id));
+        // Nothing to report: a lost transport closed the handle anyway.
+        let _ = self.core.call(Request::Close { mailbox: self.id }, None);
     }
 }
 
@@ -430,21 +429,16 @@ impl Mailbox {
         result.map(|(_, message)| message).map_err(|e| e.error)
     }
 
-    fn admin<R>(
-        &self,
-        op: impl FnOnce(&mut postbox_core::Engine, Pid, MailboxId, postbox_core::Timestamp) -> R,
-    ) -> R {
-        let (pid, id) = (self.core.pid, self.id);
-        self.core.node.run(|engine, now| op(engine, pid, id, now))
-    }
-
     /// A snapshot of the mailbox's statistics.
     ///
     /// # Errors
     ///
     /// `Gone`, `PermissionDenied`, `Disconnected`.
     pub fn stat(&self) -> Result<MailboxStats, AdminError> {
-        self.admin(|engine, pid, id, _| engine.stat(pid, id))
+        match self.core.call(Request::Stat { mailbox: self.id }, None) {
+            Ok(Response::Stat(stats)) => Ok(stats),
+            other => Err(admin_error(other)),
+        }
     }
 
     /// Deletes the mailbox: every waiter and every later operation on any handle gets `Gone`,
@@ -454,7 +448,7 @@ impl Mailbox {
     ///
     /// `PermissionDenied` (owner or uid 0 only), `Gone`, `Disconnected`.
     pub fn delete(&self) -> Result<(), AdminError> {
-        self.admin(|engine, pid, id, _| engine.delete(pid, id))
+        self.core.admin(Request::Delete { mailbox: self.id })
     }
 
     /// Changes the permission bits.
@@ -463,7 +457,10 @@ impl Mailbox {
     ///
     /// `PermissionDenied` (owner or uid 0 only), `Gone`, `Disconnected`.
     pub fn set_mode(&self, mode: Mode) -> Result<(), AdminError> {
-        self.admin(|engine, pid, id, now| engine.set_mode(pid, id, mode, now))
+        self.core.admin(Request::SetMode {
+            mailbox: self.id,
+            mode,
+        })
     }
 
     /// Changes the byte limit of a bounded mailbox.
@@ -473,7 +470,11 @@ impl Mailbox {
     /// `InvalidArgument` (not bounded, or below the largest message size), `PermissionDenied`,
     /// `Gone`, `Disconnected`.
     pub fn set_max_bytes(&self, bytes: usize) -> Result<(), AdminError> {
-        self.admin(|engine, pid, id, now| engine.set_max_bytes(pid, id, bytes, now))
+        let bytes = u64::try_from(bytes).unwrap_or(u64::MAX);
+        self.core.admin(Request::SetMaxBytes {
+            mailbox: self.id,
+            bytes,
+        })
     }
 
     /// Passes ownership on, to a process or to a uid and gid.
@@ -483,7 +484,10 @@ impl Mailbox {
     /// `PermissionDenied` (owner or uid 0 only), `NotFound` / `PeerGone` (the new owner process),
     /// `Gone`, `Disconnected`.
     pub fn set_owner(&self, owner: Owner) -> Result<(), AdminError> {
-        self.admin(|engine, pid, id, now| engine.set_owner(pid, id, owner, now))
+        self.core.admin(Request::SetOwner {
+            mailbox: self.id,
+            owner,
+        })
     }
 
     /// Lets `grantee` receive from this owner-receive mailbox.
@@ -493,7 +497,10 @@ impl Mailbox {
     /// `InvalidArgument` (receivers policy is not owner), `PermissionDenied`, `NotFound` /
     /// `PeerGone` (the grantee), `Gone`, `Disconnected`.
     pub fn grant_receive(&self, grantee: Pid) -> Result<(), AdminError> {
-        self.admin(|engine, pid, id, now| engine.grant_receive(pid, id, grantee, now))
+        self.core.admin(Request::GrantReceive {
+            mailbox: self.id,
+            grantee,
+        })
     }
 
     /// Takes back a receive right; the grantee's waiting receives fail with `PermissionDenied`.
@@ -502,6 +509,9 @@ impl Mailbox {
     ///
     /// `InvalidArgument`, `PermissionDenied`, `Gone`, `Disconnected`.
     pub fn revoke_receive(&self, grantee: Pid) -> Result<(), AdminError> {
-        self.admin(|engine, pid, id, now| engine.revoke_receive(pid, id, grantee, now))
+        self.core.admin(Request::RevokeReceive {
+            mailbox: self.id,
+            grantee,
+        })
     }
 }

@@ -1,27 +1,30 @@
-//! The in-process transport: one engine behind a lock, shared by every process handle on it.
+//! The in-process transport: one engine behind a lock, shared by every process on the node.
 //!
-//! Every operation runs on the engine under the lock, then the completions it caused are handed
-//! to the slots of the operations they complete, still under the lock. So a slot is always
-//! registered before its ticket can complete, and a cancel that finds its ticket no longer
-//! waiting knows the completion is already in the slot.
+//! Every request is carried out on the engine under the lock ([`postbox_wire::apply`], exactly
+//! as the daemon does), then the completions it caused are turned into answers and put in the
+//! slots of the requests they complete, still under the lock. So a slot is always registered
+//! before its ticket can complete, and a withdrawal that finds its ticket no longer waiting knows
+//! the answer is already in the slot.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::Instant;
 
 use postbox_core::{
-    Cancelled, Completion, Credentials, Engine, Limits, Pid, RecvError, SelectError, SendError,
-    SendErrorKind, Ticket, Timestamp,
+    Cancelled, Credentials, Engine, Limits, Pid, RecvError, SelectError, SendError, SendErrorKind,
+    Ticket,
 };
+use postbox_wire::{Applied, Request, Response, apply, cancelled_response, completion_response};
 
 use crate::clock::{host_credentials, now};
+use crate::link::{Answer, Call, Failure, Link, Pending};
 use crate::process::Process;
 use crate::slot::Slot;
 
 #[derive(Debug)]
 struct State {
     engine: Engine,
-    /// The slot of every waiting operation, with the process that waits.
+    /// Waiting requests: their process and their slot.
     slots: HashMap<Ticket, (Pid, Arc<Slot>)>,
 }
 
@@ -29,38 +32,24 @@ impl State {
     fn dispatch(&mut self) {
         while let Some((ticket, completion)) = self.engine.poll_completion() {
             if let Some((_, slot)) = self.slots.remove(&ticket) {
-                slot.fill(completion);
+                slot.fill(Ok(completion_response(completion)));
             }
         }
     }
 }
 
-/// A waiting operation: its ticket and the slot its completion lands in.
-#[derive(Debug)]
-pub(crate) struct Pending {
-    pub(crate) ticket: Ticket,
-    pub(crate) slot: Arc<Slot>,
-}
-
-/// How a wait for a [`Pending`] ended.
-pub(crate) enum Waited {
-    Completed(Completion),
-    /// The deadline passed and the operation was withdrawn; a send's message comes back.
-    TimedOut(Cancelled),
-}
-
 /// An in-process postbox node: an engine that threads of this OS process share.
 ///
-/// Each [`Process`] created from a node is one postbox process with its own pid and inbox.
-/// Nodes are independent of each other; `postbox::connect("inproc://NAME")` shares one node per
-/// name within the OS process.
+/// Each [`Process`] started on a node is one postbox process with its own pid and inbox. Nodes
+/// are independent of each other; `postbox::connect("inproc://NAME")` shares one node per name
+/// within the OS process.
 #[derive(Debug, Clone)]
 pub struct InprocNode {
     shared: Arc<NodeShared>,
 }
 
 #[derive(Debug)]
-pub(crate) struct NodeShared {
+struct NodeShared {
     state: Mutex<State>,
 }
 
@@ -112,8 +101,11 @@ impl InprocNode {
     /// Starts a new process running as `creds` — for tests of permissions, and for servers that
     /// act on behalf of authenticated users.
     pub fn process_as(&self, creds: Credentials) -> Process {
-        let pid = self.shared.run(|engine, now| engine.spawn(creds, now));
-        Process::new(self.shared.clone(), pid)
+        let pid = self.shared.lock().engine.spawn(creds, now());
+        Process::new(Arc::new(InprocLink {
+            node: self.shared.clone(),
+            pid,
+        }))
     }
 }
 
@@ -125,62 +117,71 @@ impl NodeShared {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+}
 
-    /// Runs `op` on the engine and hands out the completions it caused.
-    pub(crate) fn run<R>(&self, op: impl FnOnce(&mut Engine, Timestamp) -> R) -> R {
-        let mut state = self.lock();
-        let result = op(&mut state.engine, now());
+/// One process's link to an in-process node.
+#[derive(Debug)]
+struct InprocLink {
+    node: Arc<NodeShared>,
+    pid: Pid,
+}
+
+impl InprocLink {
+    /// Withdraws `pending`: the withdrawal's answer, or `None` when the request had already been
+    /// answered (the answer is then in the slot).
+    fn withdraw(&self, pending: &Pending) -> Option<Response> {
+        let mut state = self.node.lock();
+        let ticket = Ticket::from_raw(pending.id);
+        let cancelled = state.engine.cancel(ticket, now());
+        state.slots.remove(&ticket);
         state.dispatch();
-        result
+        cancelled.map(cancelled_response)
+    }
+}
+
+impl Link for InprocLink {
+    fn pid(&self) -> Pid {
+        self.pid
     }
 
-    /// Runs `op` for process `pid`; when it returns a ticket (`ticket_of`), registers a slot for
-    /// it before any completion can be handed out.
-    pub(crate) fn start<R>(
-        &self,
-        pid: Pid,
-        op: impl FnOnce(&mut Engine, Timestamp) -> R,
-        ticket_of: impl FnOnce(&R) -> Option<Ticket>,
-    ) -> (R, Option<Pending>) {
-        let mut state = self.lock();
-        let result = op(&mut state.engine, now());
-        let pending = ticket_of(&result).map(|ticket| {
-            let slot = Arc::new(Slot::default());
-            state.slots.insert(ticket, (pid, slot.clone()));
-            Pending { ticket, slot }
-        });
+    fn call(&self, request: Request) -> Call {
+        let mut state = self.node.lock();
+        let call = match apply(&mut state.engine, self.pid, request, now()) {
+            Applied::Now(response) => Call::Now(Ok(response)),
+            Applied::Blocked(ticket) => {
+                let slot = Arc::new(Slot::default());
+                state.slots.insert(ticket, (self.pid, slot.clone()));
+                Call::Pending(Pending {
+                    id: ticket.as_raw(),
+                    slot,
+                })
+            }
+        };
         state.dispatch();
-        (result, pending)
+        call
     }
 
-    /// Waits for `pending` to complete, withdrawing it when `deadline` passes first.
-    pub(crate) fn wait(&self, pending: &Pending, deadline: Option<Instant>) -> Waited {
-        if let Some(done) = pending.slot.wait(deadline) {
-            return Waited::Completed(done);
+    fn wait(&self, pending: &Pending, deadline: Option<Instant>) -> Answer {
+        if let Some(answer) = pending.slot.wait(deadline) {
+            return answer;
         }
-        match self.cancel(pending) {
-            Some(cancelled) => Waited::TimedOut(cancelled),
-            // It completed while the deadline passed: the completion is already in the slot.
-            None => Waited::Completed(
-                pending
-                    .slot
-                    .wait(None)
-                    .expect("a completed ticket's slot is filled"),
-            ),
+        match self.withdraw(pending) {
+            Some(response) => Ok(response),
+            None => pending.slot.wait(None).unwrap_or(Err(Failure::Protocol)),
         }
     }
 
-    /// Terminates `pid`. Its operations still waiting — on other threads, through its mailbox
-    /// handles, selects or futures — are withdrawn first and fail with `Disconnected` (a send's
-    /// message handed back, undelivered): the engine would drop them silently, and their
-    /// threads would wait forever.
-    pub(crate) fn terminate(&self, pid: Pid) {
-        let mut state = self.lock();
+    fn abandon(&self, pending: &Pending) {
+        self.withdraw(pending);
+    }
+
+    fn terminate(&self) {
+        let mut state = self.node.lock();
         let now = now();
         let own: Vec<Ticket> = state
             .slots
             .iter()
-            .filter(|(_, (owner, _))| *owner == pid)
+            .filter(|(_, (owner, _))| *owner == self.pid)
             .map(|(&ticket, _)| ticket)
             .collect();
         for ticket in own {
@@ -189,26 +190,19 @@ impl NodeShared {
                 continue;
             };
             slot.fill(match state.engine.cancel(ticket, now) {
-                Some(Cancelled::Send(message)) => {
-                    Completion::SendFailed(SendError::new(SendErrorKind::Disconnected, message))
-                }
-                Some(Cancelled::Recv) | None => Completion::RecvFailed(SelectError {
+                Some(Cancelled::Send(message)) => Ok(Response::SendFailed(SendError::new(
+                    SendErrorKind::Disconnected,
+                    message,
+                ))),
+                Some(Cancelled::Recv) => Ok(Response::RecvFailed(SelectError {
                     branch: 0,
                     error: RecvError::Disconnected,
-                }),
+                })),
+                None => Err(Failure::Disconnected),
             });
             state.dispatch();
         }
-        state.engine.terminate(pid, now);
+        state.engine.terminate(self.pid, now);
         state.dispatch();
-    }
-
-    /// Withdraws `pending` if it is still waiting.
-    pub(crate) fn cancel(&self, pending: &Pending) -> Option<Cancelled> {
-        let mut state = self.lock();
-        let cancelled = state.engine.cancel(pending.ticket, now());
-        state.slots.remove(&pending.ticket);
-        state.dispatch();
-        cancelled
     }
 }

@@ -4,67 +4,29 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use postbox_core::{
-    AdminError, Branch, Cancelled, Completion, Delivery, EngineStats, MailboxId, MailboxStats,
-    Message, Pid, ProcessInfo, Received, RecvError, RecvOutcome, SelectError, Selector, SendError,
-    SendErrorKind, SendOutcome, Source,
+    AdminError, Branch, Delivery, EngineStats, MailboxStats, Message, Pid, ProcessInfo, Received,
+    RecvError, SelectError, Selector, SendError, SendErrorKind, Source,
 };
+use postbox_wire::{Request, Response, Target};
 
-use crate::future::{OperationFuture, Outcome};
+use crate::future::RequestFuture;
+use crate::link::{Answer, Call, Failure, Link};
 use crate::mailbox::MailboxBuilder;
-use crate::node::{NodeShared, Waited};
 use crate::wait::Patience;
 
-/// Where a send goes.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum Target {
-    Process(Pid),
-    Mailbox(MailboxId),
-}
-
-/// What process handles and mailbox handles share: the node and the pid.
+/// What process handles and mailbox handles share: the link to the node.
 #[derive(Debug)]
 pub(crate) struct ProcessCore {
-    pub(crate) node: Arc<NodeShared>,
+    pub(crate) link: Arc<dyn Link>,
     pub(crate) pid: Pid,
 }
 
-fn send_ticket(result: &Result<SendOutcome, SendError>) -> Option<postbox_core::Ticket> {
-    match result {
-        Ok(SendOutcome::Blocked(ticket)) => Some(*ticket),
-        _ => None,
-    }
-}
-
-fn recv_ticket(result: &Result<RecvOutcome, SelectError>) -> Option<postbox_core::Ticket> {
-    match result {
-        Ok(RecvOutcome::Blocked(ticket)) => Some(*ticket),
-        _ => None,
-    }
-}
-
-/// A completion that does not answer the operation it completes: an engine bug, reported as a
-/// protocol error rather than a panic.
-fn mismatched_send() -> SendError {
-    SendError::without_message(SendErrorKind::Protocol)
-}
-
 impl ProcessCore {
-    fn send_op(
-        &self,
-        target: Target,
-        message: Message,
-        delivery: Delivery,
-        wait: postbox_core::Wait,
-    ) -> impl FnOnce(
-        &mut postbox_core::Engine,
-        postbox_core::Timestamp,
-    ) -> Result<SendOutcome, SendError>
-    + Unpin
-    + use<> {
-        let pid = self.pid;
-        move |engine, now| match target {
-            Target::Process(to) => engine.send_to(pid, to, message, delivery, wait, now),
-            Target::Mailbox(id) => engine.send(pid, id, message, delivery, wait, now),
+    /// Carries `request` and waits for its answer, withdrawing it at `deadline`.
+    pub(crate) fn call(&self, request: Request, deadline: Option<Instant>) -> Answer {
+        match self.link.call(request) {
+            Call::Now(answer) => answer,
+            Call::Pending(pending) => self.link.wait(&pending, deadline),
         }
     }
 
@@ -77,15 +39,13 @@ impl ProcessCore {
         delivery: Delivery,
         patience: Patience,
     ) -> Result<Option<Pid>, SendError> {
-        let op = self.send_op(target, message, delivery, patience.wait());
-        let (result, pending) = self.node.start(self.pid, op, send_ticket);
-        match (result?, pending) {
-            (SendOutcome::Sent { receiver }, _) => Ok(receiver),
-            (SendOutcome::Blocked(_), Some(pending)) => {
-                finish_send(self.node.wait(&pending, patience.deadline()))
-            }
-            (SendOutcome::Blocked(_), None) => Err(mismatched_send()),
-        }
+        let request = Request::Send {
+            target,
+            message,
+            delivery,
+            wait: patience.wait(),
+        };
+        sent(self.call(request, patience.deadline()))
     }
 
     pub(crate) async fn send_async(
@@ -94,14 +54,13 @@ impl ProcessCore {
         message: Message,
         delivery: Delivery,
     ) -> Result<Option<Pid>, SendError> {
-        let op = self.send_op(target, message, delivery, postbox_core::Wait::Block);
-        match OperationFuture::new(self.node.clone(), self.pid, op, send_ticket).await {
-            Outcome::Now(result) => match result? {
-                SendOutcome::Sent { receiver } => Ok(receiver),
-                SendOutcome::Blocked(_) => Err(mismatched_send()),
-            },
-            Outcome::Later(done) => finish_send(Waited::Completed(done)),
-        }
+        let request = Request::Send {
+            target,
+            message,
+            delivery,
+            wait: postbox_core::Wait::Block,
+        };
+        sent(RequestFuture::new(self.link.clone(), request).await)
     }
 
     /// The one receive primitive: every receive and select ends here.
@@ -110,67 +69,60 @@ impl ProcessCore {
         branches: Vec<Branch>,
         patience: Patience,
     ) -> Result<(usize, Received), SelectError> {
-        let pid = self.pid;
-        let wait = patience.wait();
-        let op =
-            move |engine: &mut postbox_core::Engine, now| engine.recv(pid, &branches, wait, now);
-        let (result, pending) = self.node.start(pid, op, recv_ticket);
-        match (result?, pending) {
-            (RecvOutcome::Received { branch, message }, _) => Ok((branch, message)),
-            (RecvOutcome::Blocked(_), Some(pending)) => {
-                finish_recv(self.node.wait(&pending, patience.deadline()))
-            }
-            (RecvOutcome::Blocked(_), None) => Err(SelectError {
-                branch: 0,
-                error: RecvError::Protocol,
-            }),
-        }
+        let request = Request::Recv {
+            branches,
+            wait: patience.wait(),
+        };
+        received(self.call(request, patience.deadline()))
     }
 
     pub(crate) async fn recv_async(
         &self,
         branches: Vec<Branch>,
     ) -> Result<(usize, Received), SelectError> {
-        let pid = self.pid;
-        let op = move |engine: &mut postbox_core::Engine, now| {
-            engine.recv(pid, &branches, postbox_core::Wait::Block, now)
+        let request = Request::Recv {
+            branches,
+            wait: postbox_core::Wait::Block,
         };
-        match OperationFuture::new(self.node.clone(), pid, op, recv_ticket).await {
-            Outcome::Now(result) => match result? {
-                RecvOutcome::Received { branch, message } => Ok((branch, message)),
-                RecvOutcome::Blocked(_) => Err(SelectError {
-                    branch: 0,
-                    error: RecvError::Protocol,
-                }),
-            },
-            Outcome::Later(done) => finish_recv(Waited::Completed(done)),
+        received(RequestFuture::new(self.link.clone(), request).await)
+    }
+
+    /// Carries out an administrative request that answers `Done` or an [`AdminError`].
+    pub(crate) fn admin(&self, request: Request) -> Result<(), AdminError> {
+        match self.call(request, None) {
+            Ok(Response::Done) => Ok(()),
+            other => Err(admin_error(other)),
         }
     }
 }
 
-fn finish_send(waited: Waited) -> Result<Option<Pid>, SendError> {
-    match waited {
-        Waited::Completed(Completion::Sent { receiver }) => Ok(receiver),
-        Waited::Completed(Completion::SendFailed(error)) => Err(error),
-        Waited::TimedOut(Cancelled::Send(message)) => {
-            Err(SendError::new(SendErrorKind::Timeout, message))
-        }
-        Waited::Completed(_) | Waited::TimedOut(Cancelled::Recv) => Err(mismatched_send()),
+/// The error an administrative request's unexpected answer stands for.
+pub(crate) fn admin_error(answer: Answer) -> AdminError {
+    match answer {
+        Ok(Response::AdminFailed(error)) => error,
+        Err(Failure::Disconnected) => AdminError::Disconnected,
+        Ok(_) | Err(Failure::Protocol) => AdminError::Protocol,
     }
 }
 
-fn finish_recv(waited: Waited) -> Result<(usize, Received), SelectError> {
-    match waited {
-        Waited::Completed(Completion::Received { branch, message }) => Ok((branch, message)),
-        Waited::Completed(Completion::RecvFailed(error)) => Err(error),
-        Waited::TimedOut(_) => Err(SelectError {
-            branch: 0,
-            error: RecvError::Timeout,
-        }),
-        Waited::Completed(_) => Err(SelectError {
-            branch: 0,
-            error: RecvError::Protocol,
-        }),
+fn sent(answer: Answer) -> Result<Option<Pid>, SendError> {
+    match answer {
+        Ok(Response::Sent { receiver }) => Ok(receiver),
+        Ok(Response::SendFailed(error)) => Err(error),
+        Err(Failure::Disconnected) => Err(SendError::without_message(SendErrorKind::Disconnected)),
+        Ok(_) | Err(Failure::Protocol) => Err(SendError::without_message(SendErrorKind::Protocol)),
+    }
+}
+
+fn received(answer: Answer) -> Result<(usize, Received), SelectError> {
+    let fail = |error| SelectError { branch: 0, error };
+    match answer {
+        Ok(Response::Received { branch, message }) => {
+            Ok((usize::try_from(branch).unwrap_or(usize::MAX), message))
+        }
+        Ok(Response::RecvFailed(error)) => Err(error),
+        Err(Failure::Disconnected) => Err(fail(RecvError::Disconnected)),
+        Ok(_) | Err(Failure::Protocol) => Err(fail(RecvError::Protocol)),
     }
 }
 
@@ -189,7 +141,7 @@ pub struct Process {
 
 impl Drop for Process {
     fn drop(&mut self) {
-        self.core.node.terminate(self.core.pid);
+        self.core.link.terminate();
     }
 }
 
@@ -202,9 +154,10 @@ fn plain(result: Result<(usize, Received), SelectError>) -> Result<Received, Rec
 }
 
 impl Process {
-    pub(crate) fn new(node: Arc<NodeShared>, pid: Pid) -> Process {
+    pub(crate) fn new(link: Arc<dyn Link>) -> Process {
+        let pid = link.pid();
         Process {
-            core: Arc::new(ProcessCore { node, pid }),
+            core: Arc::new(ProcessCore { link, pid }),
         }
     }
 
@@ -225,13 +178,26 @@ impl Process {
     ///
     /// `InvalidName`, `AlreadyExists` (taken, or this process already has a name), `Disconnected`.
     pub fn register(&self, name: &str) -> Result<(), AdminError> {
-        let pid = self.core.pid;
-        self.core.node.run(|engine, _| engine.register(pid, name))
+        self.core.admin(Request::Register {
+            name: name.to_owned(),
+        })
     }
 
-    /// The live process registered as `name`.
-    pub fn whereis(&self, name: &str) -> Option<Pid> {
-        self.core.node.run(|engine, _| engine.whereis(name))
+    /// The live process registered as `name`, if any.
+    ///
+    /// # Errors
+    ///
+    /// `Disconnected`.
+    pub fn whereis(&self, name: &str) -> Result<Option<Pid>, AdminError> {
+        match self.core.call(
+            Request::Whereis {
+                name: name.to_owned(),
+            },
+            None,
+        ) {
+            Ok(Response::Whereis(pid)) => Ok(pid),
+            other => Err(admin_error(other)),
+        }
     }
 
     /// Asks for a down notification in this process's inbox when `target` terminates (at once if
@@ -242,10 +208,7 @@ impl Process {
     ///
     /// `NotFound` (no such process ever existed), `Disconnected`.
     pub fn monitor(&self, target: Pid) -> Result<(), AdminError> {
-        let pid = self.core.pid;
-        self.core
-            .node
-            .run(|engine, now| engine.monitor(pid, target, now))
+        self.core.admin(Request::Monitor { target })
     }
 
     /// Stops monitoring `target`.
@@ -254,10 +217,7 @@ impl Process {
     ///
     /// `Disconnected`.
     pub fn demonitor(&self, target: Pid) -> Result<(), AdminError> {
-        let pid = self.core.pid;
-        self.core
-            .node
-            .run(|engine, _| engine.demonitor(pid, target))
+        self.core.admin(Request::Demonitor { target })
     }
 
     /// Statistics of every mailbox this process may see, by name.
@@ -266,18 +226,34 @@ impl Process {
     ///
     /// `Disconnected`.
     pub fn list_mailboxes(&self) -> Result<Vec<MailboxStats>, AdminError> {
-        let pid = self.core.pid;
-        self.core.node.run(|engine, _| engine.list(pid))
+        match self.core.call(Request::ListMailboxes, None) {
+            Ok(Response::Mailboxes(all)) => Ok(all),
+            other => Err(admin_error(other)),
+        }
     }
 
     /// Every live process on the node.
-    pub fn list_processes(&self) -> Vec<ProcessInfo> {
-        self.core.node.run(|engine, _| engine.processes())
+    ///
+    /// # Errors
+    ///
+    /// `Disconnected`.
+    pub fn list_processes(&self) -> Result<Vec<ProcessInfo>, AdminError> {
+        match self.core.call(Request::ListProcesses, None) {
+            Ok(Response::Processes(all)) => Ok(all),
+            other => Err(admin_error(other)),
+        }
     }
 
     /// Node-wide statistics.
-    pub fn node_stats(&self) -> EngineStats {
-        self.core.node.run(|engine, _| engine.stats())
+    ///
+    /// # Errors
+    ///
+    /// `Disconnected`.
+    pub fn node_stats(&self) -> Result<EngineStats, AdminError> {
+        match self.core.call(Request::NodeStats, None) {
+            Ok(Response::NodeStats(stats)) => Ok(stats),
+            other => Err(admin_error(other)),
+        }
     }
 
     /// Sends `message` to the inbox of process `to`, waiting while that inbox is full.

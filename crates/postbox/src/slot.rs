@@ -1,6 +1,6 @@
-//! A completion slot: where a blocked operation's result lands, and how its waiter is woken.
+//! A completion slot: where a waiting request's answer lands, and how its waiter is woken.
 //!
-//! One slot per blocked operation. The engine's driver fills it; a thread waits on it (spinning
+//! One slot per waiting request. The transport fills it; a thread waits on it (spinning
 //! briefly, then parking on a condition variable) or a future registers its waker in it. The
 //! brief spin matters: a producer and consumer on two CPUs usually hand over within a few hundred
 //! nanoseconds, far sooner than a park/unpark round trip.
@@ -10,14 +10,14 @@ use std::sync::{Condvar, Mutex, MutexGuard};
 use std::task::Waker;
 use std::time::Instant;
 
-use postbox_core::Completion;
+use crate::link::Answer;
 
 /// How many times a waiting thread polls the slot before parking.
 const SPIN_LIMIT: u32 = 200;
 
 #[derive(Debug, Default)]
 struct State {
-    done: Option<Completion>,
+    done: Option<Answer>,
     waker: Option<Waker>,
 }
 
@@ -37,11 +37,15 @@ impl Slot {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Stores the completion and wakes the waiter.
-    pub(crate) fn fill(&self, completion: Completion) {
+    /// Stores the answer and wakes the waiter. A slot is filled at most once; later fills are
+    /// ignored, so a transport may race a withdrawal against an answer safely.
+    pub(crate) fn fill(&self, answer: Answer) {
         let waker = {
             let mut state = self.lock();
-            state.done = Some(completion);
+            if self.ready.load(Ordering::Acquire) {
+                return;
+            }
+            state.done = Some(answer);
             self.ready.store(true, Ordering::Release);
             state.waker.take()
         };
@@ -51,8 +55,8 @@ impl Slot {
         }
     }
 
-    /// Takes the completion if it is there, else registers `waker` to be woken when it comes.
-    pub(crate) fn take_or_register(&self, waker: &Waker) -> Option<Completion> {
+    /// Takes the answer if it is there, else registers `waker` to be woken when it comes.
+    pub(crate) fn take_or_register(&self, waker: &Waker) -> Option<Answer> {
         let mut state = self.lock();
         match state.done.take() {
             Some(done) => Some(done),
@@ -66,10 +70,10 @@ impl Slot {
     }
 
     /// Blocks the calling thread until the slot is filled or `deadline` passes (`None`: forever).
-    pub(crate) fn wait(&self, deadline: Option<Instant>) -> Option<Completion> {
+    pub(crate) fn wait(&self, deadline: Option<Instant>) -> Option<Answer> {
         for _ in 0..SPIN_LIMIT {
             if self.ready.load(Ordering::Acquire) {
-                return self.lock().done.take();
+                break;
             }
             std::hint::spin_loop();
         }

@@ -136,7 +136,7 @@ fn many_to_many(capacity: Capacity, dispatch: Dispatch) {
     }
     let logs: Vec<Log> = consumers.into_iter().map(join_soon).collect();
     check(&logs, &producer_pids, EACH);
-    let stats = owner.node_stats();
+    let stats = owner.node_stats().expect("node stats");
     assert_eq!(stats.queued_messages, 0);
     assert_eq!(stats.total_sent, stats.total_received);
 }

@@ -284,6 +284,7 @@ fn several_threads_blocked_on_one_process_all_wake_when_it_is_dropped() {
     common::spin_until("the recv_from waiters block", || {
         doomed
             .list_processes()
+            .expect("list processes")
             .iter()
             .filter(|info| info.waiting == 1)
             .count()

@@ -46,6 +46,7 @@ pub(crate) fn wait_blocked_receivers(mailbox: &Mailbox, n: usize) {
 pub(crate) fn waiting(observer: &Process, pid: Pid) -> usize {
     observer
         .list_processes()
+        .expect("list processes")
         .into_iter()
         .find(|info| info.pid == pid)
         .map_or(0, |info| info.waiting)
@@ -55,6 +56,7 @@ pub(crate) fn waiting(observer: &Process, pid: Pid) -> usize {
 pub(crate) fn inbox_len(observer: &Process, pid: Pid) -> usize {
     observer
         .list_processes()
+        .expect("list processes")
         .into_iter()
         .find(|info| info.pid == pid)
         .map_or(0, |info| info.inbox_messages)

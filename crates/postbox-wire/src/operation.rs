@@ -1,0 +1,251 @@
+//! Operations: what a process asks of the engine, and what it answers.
+//!
+//! These are the payloads of `Request` and `Response` frames, encoded with postcard (see
+//! `docs/protocol.md` §7). They mirror the engine's operations one to one, so that every
+//! transport — in-process or a daemon's socket — carries exactly the same requests and answers,
+//! and errors are the same whatever the transport.
+
+use bytes::Bytes;
+use postbox_core::{
+    AdminError, Branch, Delivery, EngineStats, MailboxAttrs, MailboxId, MailboxStats, Message,
+    Mode, OpenError, Owner, Pid, ProcessInfo, Received, SelectError, SendError, Wait,
+};
+use serde::{Deserialize, Serialize};
+
+/// The most branches one select may have: a select is a handful of mailboxes, and the limit keeps
+/// one request from making the engine register thousands of waiters.
+pub const MAX_BRANCHES: usize = 64;
+
+/// Where a send goes.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub enum Target {
+    /// The inbox of a process.
+    Process(Pid),
+    /// An open mailbox.
+    Mailbox(MailboxId),
+}
+
+/// A request from a process to the engine. Variant order is part of the protocol: append only.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub enum Request {
+    /// Send a message.
+    Send {
+        /// Where to.
+        target: Target,
+        /// The message.
+        message: Message,
+        /// Done once queued, or once received.
+        delivery: Delivery,
+        /// Whether it may wait.
+        wait: Wait,
+    },
+    /// Receive (one branch) or select (several).
+    Recv {
+        /// What to receive from, in order of preference.
+        branches: Vec<Branch>,
+        /// Whether it may wait.
+        wait: Wait,
+    },
+    /// Create a mailbox.
+    Create {
+        /// Its name.
+        name: String,
+        /// Its attributes.
+        attrs: MailboxAttrs,
+    },
+    /// Open an existing mailbox.
+    Open {
+        /// Its name.
+        name: String,
+    },
+    /// Open a mailbox, creating it if needed.
+    OpenOrCreate {
+        /// Its name.
+        name: String,
+        /// Its attributes, if created.
+        attrs: MailboxAttrs,
+    },
+    /// Close one handle.
+    Close {
+        /// The mailbox.
+        mailbox: MailboxId,
+    },
+    /// Delete a mailbox.
+    Delete {
+        /// The mailbox.
+        mailbox: MailboxId,
+    },
+    /// Change permission bits.
+    SetMode {
+        /// The mailbox.
+        mailbox: MailboxId,
+        /// The new bits.
+        mode: Mode,
+    },
+    /// Change a bounded mailbox's byte limit.
+    SetMaxBytes {
+        /// The mailbox.
+        mailbox: MailboxId,
+        /// The new limit.
+        bytes: u64,
+    },
+    /// Pass ownership on.
+    SetOwner {
+        /// The mailbox.
+        mailbox: MailboxId,
+        /// The new owner.
+        owner: Owner,
+    },
+    /// Grant a receive right.
+    GrantReceive {
+        /// The mailbox.
+        mailbox: MailboxId,
+        /// Who gets it.
+        grantee: Pid,
+    },
+    /// Revoke a receive right.
+    RevokeReceive {
+        /// The mailbox.
+        mailbox: MailboxId,
+        /// Who loses it.
+        grantee: Pid,
+    },
+    /// A mailbox's statistics.
+    Stat {
+        /// The mailbox.
+        mailbox: MailboxId,
+    },
+    /// Every visible mailbox's statistics.
+    ListMailboxes,
+    /// Register a name for the calling process.
+    Register {
+        /// The name.
+        name: String,
+    },
+    /// Look a registered name up.
+    Whereis {
+        /// The name.
+        name: String,
+    },
+    /// Monitor a process.
+    Monitor {
+        /// The process.
+        target: Pid,
+    },
+    /// Stop monitoring a process.
+    Demonitor {
+        /// The process.
+        target: Pid,
+    },
+    /// Every live process.
+    ListProcesses,
+    /// Node-wide statistics.
+    NodeStats,
+}
+
+/// The engine's answer to one request. Variant order is part of the protocol: append only.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub enum Response {
+    /// A send completed; the receiver when known.
+    Sent {
+        /// Who took the message.
+        receiver: Option<Pid>,
+    },
+    /// A send failed; the message is handed back inside.
+    SendFailed(SendError),
+    /// A receive got a message from this branch.
+    Received {
+        /// The branch index.
+        branch: u32,
+        /// The message.
+        message: Received,
+    },
+    /// A receive failed.
+    RecvFailed(SelectError),
+    /// A mailbox was opened (and possibly created).
+    Opened {
+        /// Its id, for later requests.
+        mailbox: MailboxId,
+        /// Whether this request created it.
+        created: bool,
+    },
+    /// Create/open failed.
+    OpenFailed(OpenError),
+    /// An administrative request succeeded.
+    Done,
+    /// An administrative request failed.
+    AdminFailed(AdminError),
+    /// A mailbox's statistics.
+    Stat(MailboxStats),
+    /// Every visible mailbox's statistics.
+    Mailboxes(Vec<MailboxStats>),
+    /// The pid a name is registered to.
+    Whereis(Option<Pid>),
+    /// Every live process.
+    Processes(Vec<ProcessInfo>),
+    /// Node-wide statistics.
+    NodeStats(EngineStats),
+}
+
+/// Why an operation payload could not be decoded: the peer is broken or hostile.
+#[derive(Clone, PartialEq, Eq, Debug, thiserror::Error)]
+pub enum OperationError {
+    /// The payload is not a well-formed request or response.
+    #[error("malformed operation payload: {reason}")]
+    Malformed {
+        /// What the decoder found wrong.
+        reason: String,
+    },
+    /// The payload has bytes after its one request or response.
+    #[error("{count} unexpected bytes after the operation payload")]
+    TrailingBytes {
+        /// How many bytes were left over.
+        count: usize,
+    },
+}
+
+/// Encodes a request as a frame payload.
+pub fn encode_request(request: &Request) -> Bytes {
+    encode(request)
+}
+
+/// Encodes a response as a frame payload.
+pub fn encode_response(response: &Response) -> Bytes {
+    encode(response)
+}
+
+fn encode<T: Serialize>(value: &T) -> Bytes {
+    // Serializing these types into a Vec cannot fail: no maps, no unsupported types.
+    postcard::to_allocvec(value)
+        .map(Bytes::from)
+        .unwrap_or_default()
+}
+
+/// Decodes a request payload. Never panics; never allocates beyond what the payload's length
+/// bounds (the frame limit was checked before the payload was read).
+///
+/// # Errors
+///
+/// [`OperationError`] when the payload is not exactly one well-formed request.
+pub fn decode_request(payload: &[u8]) -> Result<Request, OperationError> {
+    decode(payload)
+}
+
+/// Decodes a response payload.
+///
+/// # Errors
+///
+/// [`OperationError`] when the payload is not exactly one well-formed response.
+pub fn decode_response(payload: &[u8]) -> Result<Response, OperationError> {
+    decode(payload)
+}
+
+fn decode<'a, T: Deserialize<'a>>(payload: &'a [u8]) -> Result<T, OperationError> {
+    match postcard::take_from_bytes(payload) {
+        Ok((value, [])) => Ok(value),
+        Ok((_, rest)) => Err(OperationError::TrailingBytes { count: rest.len() }),
+        Err(error) => Err(OperationError::Malformed {
+            reason: error.to_string(),
+        }),
+    }
+}

@@ -1,0 +1,63 @@
+//! A process's link to its node: the one interface every transport implements.
+//!
+//! A link carries [`Request`]s to the engine and brings back [`Response`]s — the same types the
+//! daemon's protocol carries — so process and mailbox handles are written once for every
+//! transport, and answer identically whichever is underneath.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Instant;
+
+use postbox_core::Pid;
+use postbox_wire::{Request, Response};
+
+use crate::slot::Slot;
+
+/// Why a request got no answer from the engine.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Failure {
+    /// The process terminated, or its transport was lost.
+    Disconnected,
+    /// The other side broke the protocol.
+    Protocol,
+}
+
+/// What a request's answer is, or why there is none.
+pub(crate) type Answer = Result<Response, Failure>;
+
+/// A request that waits: where its answer will land.
+#[derive(Debug)]
+pub(crate) struct Pending {
+    /// The transport's name for the request (an engine ticket, a protocol request id).
+    pub(crate) id: u64,
+    pub(crate) slot: Arc<Slot>,
+}
+
+/// How a request was taken.
+pub(crate) enum Call {
+    /// Answered at once.
+    Now(Answer),
+    /// Answered later, into the pending slot.
+    Pending(Pending),
+}
+
+/// A process's connection to its node.
+pub(crate) trait Link: Send + Sync + fmt::Debug {
+    /// The process this link is.
+    fn pid(&self) -> Pid;
+
+    /// Carries `request` to the engine.
+    fn call(&self, request: Request) -> Call;
+
+    /// Waits for `pending`'s answer; when `deadline` passes first, withdraws the request and
+    /// returns the withdrawal's answer (`Timeout`, a send's message handed back) — or the real
+    /// answer, if it raced the withdrawal.
+    fn wait(&self, pending: &Pending, deadline: Option<Instant>) -> Answer;
+
+    /// Withdraws `pending` without waiting for the outcome (a dropped future).
+    fn abandon(&self, pending: &Pending);
+
+    /// Terminates the process: its own waiting requests are answered `Disconnected`, then the
+    /// engine carries out termination.
+    fn terminate(&self);
+}
