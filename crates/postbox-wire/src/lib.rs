@@ -75,6 +75,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod address;
 mod apply;
 mod cursor;
 mod decoder;
@@ -104,6 +105,7 @@ pub use handshake::{
 pub use hello::{Hello, MAX_OFFERED_VERSIONS, Welcome};
 pub use token::{MAX_TOKEN_LEN, Token};
 
+pub use address::default_socket_path;
 pub use apply::{Applied, apply, cancelled_response, completion_response};
 pub use operation::{
     MAX_BRANCHES, OperationError, Request, Response, Target, decode_request, decode_response,
