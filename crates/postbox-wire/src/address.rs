@@ -25,16 +25,29 @@ mod tests {
     use super::*;
 
     fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
-        move |name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned())
+        move |name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        }
     }
 
     #[test]
     fn follows_the_three_rules_in_order() {
-        let all = [("POSTBOX_SOCKET", "/s.sock"), ("XDG_RUNTIME_DIR", "/run/user/7")];
+        let all = [
+            ("POSTBOX_SOCKET", "/s.sock"),
+            ("XDG_RUNTIME_DIR", "/run/user/7"),
+        ];
         assert_eq!(default_socket_path(env(&all), 7), PathBuf::from("/s.sock"));
         let xdg = [("XDG_RUNTIME_DIR", "/run/user/7")];
-        assert_eq!(default_socket_path(env(&xdg), 7), PathBuf::from("/run/user/7/postbox.sock"));
+        assert_eq!(
+            default_socket_path(env(&xdg), 7),
+            PathBuf::from("/run/user/7/postbox.sock")
+        );
         let empty = [("POSTBOX_SOCKET", ""), ("XDG_RUNTIME_DIR", "")];
-        assert_eq!(default_socket_path(env(&empty), 7), PathBuf::from("/tmp/postbox-7/postbox.sock"));
+        assert_eq!(
+            default_socket_path(env(&empty), 7),
+            PathBuf::from("/tmp/postbox-7/postbox.sock")
+        );
     }
 }

@@ -10,6 +10,10 @@ use crate::operation::{MAX_BRANCHES, Request, Response, Target};
 
 /// What carrying out a request gave.
 #[derive(Clone, PartialEq, Eq, Debug)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "returned by value once per request and never stored; boxing would allocate per request"
+)]
 pub enum Applied {
     /// The answer, now.
     Now(Response),

@@ -2,8 +2,13 @@
 
 use thiserror::Error;
 
+use std::sync::Arc;
+
+use postbox_wire::Token;
+
 use crate::node::InprocNode;
 use crate::process::Process;
+use crate::remote::{Endpoint, RemoteLink};
 
 /// Why [`connect`] failed.
 #[derive(Clone, PartialEq, Eq, Debug, Error)]
@@ -11,9 +16,16 @@ pub enum ConnectError {
     /// The address is not a postbox URL (`inproc://[NAME]`, `unix:///PATH`, `tcp://HOST:PORT`).
     #[error("invalid postbox URL {0:?}: expected inproc://[NAME], unix:///PATH or tcp://HOST:PORT")]
     InvalidUrl(String),
-    /// The transport is recognised but this build cannot connect through it yet.
-    #[error("the {0} transport is not available in this version of postbox")]
-    Unsupported(&'static str),
+    /// The daemon could not be reached: no socket at that path, connection refused, ...
+    #[error("cannot reach the postbox daemon: {0}")]
+    Io(String),
+    /// The daemon refused the connection or answered something that is not postbox: wrong
+    /// token, no common protocol version, garbage.
+    #[error("postbox handshake failed: {0}")]
+    Handshake(String),
+    /// The token (`POSTBOX_TOKEN`, or the file named by `POSTBOX_TOKEN_FILE`) is unusable.
+    #[error("invalid token: {0}")]
+    InvalidToken(String),
 }
 
 /// A parsed postbox address.
@@ -56,11 +68,64 @@ impl std::str::FromStr for Url {
     }
 }
 
+/// The address `connect_default` uses: `$POSTBOX_URL` if set, else the local daemon's default
+/// socket (`$POSTBOX_SOCKET`, else `$XDG_RUNTIME_DIR/postbox.sock`, else
+/// `/tmp/postbox-$UID/postbox.sock`).
+pub fn default_url() -> String {
+    match std::env::var("POSTBOX_URL") {
+        Ok(url) if !url.is_empty() => url,
+        _ => {
+            let uid = crate::clock::host_credentials().uid;
+            let path = postbox_wire::default_socket_path(|name| std::env::var(name).ok(), uid);
+            format!("unix://{}", path.display())
+        }
+    }
+}
+
+/// Connects to [`default_url`] as a new process.
+///
+/// # Errors
+///
+/// As [`connect`].
+pub fn connect_default() -> Result<Process, ConnectError> {
+    connect(&default_url())
+}
+
+/// The token for a TCP daemon: `$POSTBOX_TOKEN_FILE`'s contents (without a trailing newline),
+/// else `$POSTBOX_TOKEN`, else none.
+fn token_from_env() -> Result<Option<Token>, ConnectError> {
+    let secret = match std::env::var_os("POSTBOX_TOKEN_FILE") {
+        Some(file) => {
+            let text = std::fs::read(&file).map_err(|e| {
+                ConnectError::InvalidToken(format!("{}: {e}", file.to_string_lossy()))
+            })?;
+            let end = text
+                .iter()
+                .rposition(|b| !b.is_ascii_whitespace())
+                .map_or(0, |i| i + 1);
+            text[..end].to_vec()
+        }
+        None => match std::env::var("POSTBOX_TOKEN") {
+            Ok(token) if !token.is_empty() => token.into_bytes(),
+            _ => return Ok(None),
+        },
+    };
+    Token::new(secret)
+        .map(Some)
+        .map_err(|e| ConnectError::InvalidToken(e.to_string()))
+}
+
 /// Connects to the postbox node at `url` as a new process.
 ///
 /// - `inproc://` — the default in-process node of this OS process; `inproc://NAME` — the one
 ///   called NAME (nodes are created on first use and live while any of their processes does).
-/// - `unix:///PATH`, `tcp://HOST:PORT` — a daemon (not available in this version: `Unsupported`).
+/// - `unix:///PATH` — the local daemon listening there; the daemon learns this process's uid and
+///   gid from the socket.
+/// - `tcp://HOST:PORT` — a daemon listening on TCP, with the token from `$POSTBOX_TOKEN_FILE` or
+///   `$POSTBOX_TOKEN`.
+///
+/// A daemon connection **is** the process: dropping the [`Process`] closes it, and the daemon
+/// terminates the process at once.
 ///
 /// ```
 /// let alice = postbox::connect("inproc://doc-connect")?;
@@ -72,13 +137,15 @@ impl std::str::FromStr for Url {
 ///
 /// # Errors
 ///
-/// `InvalidUrl` for anything else; `Unsupported` for a transport this build lacks.
+/// `InvalidUrl`; `Io` when the daemon cannot be reached; `Handshake` when it refuses;
+/// `InvalidToken`.
 pub fn connect(url: &str) -> Result<Process, ConnectError> {
-    match url.parse::<Url>()? {
-        Url::Inproc(name) => Ok(InprocNode::named(&name).process()),
-        Url::Unix(_) => Err(ConnectError::Unsupported("unix")),
-        Url::Tcp(_) => Err(ConnectError::Unsupported("tcp")),
-    }
+    let link = match url.parse::<Url>()? {
+        Url::Inproc(name) => return Ok(InprocNode::named(&name).process()),
+        Url::Unix(path) => RemoteLink::connect(Endpoint::Unix(&path), None)?,
+        Url::Tcp(address) => RemoteLink::connect(Endpoint::Tcp(&address), token_from_env()?)?,
+    };
+    Ok(Process::new(Arc::new(link)))
 }
 
 #[cfg(test)]
@@ -115,14 +182,9 @@ mod tests {
     }
 
     #[test]
-    fn daemon_transports_are_reported_unsupported_not_faked() {
-        assert_eq!(
-            connect("unix:///tmp/x.sock").unwrap_err(),
-            ConnectError::Unsupported("unix")
-        );
-        assert_eq!(
-            connect("tcp://127.0.0.1:1").unwrap_err(),
-            ConnectError::Unsupported("tcp")
-        );
+    fn an_absent_daemon_is_an_io_error_not_a_hang() {
+        let name = format!("postbox-absent-{}.sock", std::process::id());
+        let url = format!("unix://{}", std::env::temp_dir().join(name).display());
+        assert!(matches!(connect(&url).unwrap_err(), ConnectError::Io(_)));
     }
 }
