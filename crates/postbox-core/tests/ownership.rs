@@ -122,9 +122,9 @@ fn close_releases_one_handle_and_the_last_close_ends_the_right_to_send() {
     let q = create(&mut engine, owner, "q", MailboxAttrs::process_owned());
     engine.open(user, "q").unwrap();
     engine.open(user, "q").unwrap();
-    engine.close(user, q);
+    engine.close(user, q, Timestamp::ZERO);
     try_send(&mut engine, user, q, "one handle left").unwrap();
-    engine.close(user, q);
+    engine.close(user, q, Timestamp::ZERO);
     assert_eq!(
         send_error(&mut engine, user, q),
         SendErrorKind::PermissionDenied
@@ -473,7 +473,7 @@ fn an_exclusive_mailbox_is_held_by_the_first_receiver_until_it_closes() {
         b"for the holder"
     );
 
-    engine.close(first, q);
+    engine.close(first, q, Timestamp::ZERO);
     send(&mut engine, admin, q, "for the next holder");
     assert_eq!(
         take(&mut engine, second, on(q, Selector::Any)),
@@ -554,7 +554,7 @@ fn a_pair_receiver_gets_peer_gone_once_the_sender_has_left_and_its_messages_are_
     let mut engine = Engine::default();
     let (_, sender, receiver, q) = pair(&mut engine);
     send(&mut engine, sender, q, "last words");
-    engine.close(sender, q);
+    engine.close(sender, q, Timestamp::ZERO);
     assert_eq!(
         take(&mut engine, receiver, on(q, Selector::Any)),
         b"last words"
@@ -590,7 +590,7 @@ fn a_pair_sender_gets_peer_gone_when_the_receiver_leaves() {
     let (_, sender, receiver, q) = pair(&mut engine);
     send(&mut engine, sender, q, "fills the slot");
     let blocked = send_blocked(&mut engine, sender, q, "waits", Delivery::Queued);
-    engine.close(receiver, q);
+    engine.close(receiver, q, Timestamp::ZERO);
     let error = send_failed(only_completion(&mut engine, blocked));
     assert_eq!(error.kind(), SendErrorKind::PeerGone);
     assert_eq!(error.into_message(), Some(Message::new("waits")));

@@ -267,9 +267,9 @@ fn openers_counts_processes_with_the_mailbox_open() {
     engine.open(other, "q").unwrap();
     engine.open(other, "q").unwrap();
     assert_eq!(engine.stat(owner, q).unwrap().openers, 2);
-    engine.close(other, q);
+    engine.close(other, q, Timestamp::ZERO);
     assert_eq!(engine.stat(owner, q).unwrap().openers, 2, "one handle left");
-    engine.close(other, q);
+    engine.close(other, q, Timestamp::ZERO);
     assert_eq!(engine.stat(owner, q).unwrap().openers, 1);
     engine.terminate(other, Timestamp::ZERO);
     assert_eq!(engine.stat(owner, q).unwrap().openers, 1);

@@ -79,7 +79,7 @@ pub fn apply(engine: &mut Engine, pid: Pid, request: Request, now: Timestamp) ->
             }
         }
         Request::Close { mailbox } => {
-            engine.close(pid, mailbox);
+            engine.close(pid, mailbox, now);
             Response::Done
         }
         Request::Delete { mailbox } => done(engine.delete(pid, mailbox)),

@@ -106,24 +106,16 @@ impl Engine {
 
     /// Releases one handle of `pid` on `mailbox`. With its last handle, `pid` gives up any
     /// exclusive receive right and its end of a pair (the other end then gets `PeerGone`).
-    pub fn close(&mut self, pid: Pid, mailbox: MailboxId) {
+    pub fn close(&mut self, pid: Pid, mailbox: MailboxId, now: Timestamp) {
         let Some(mb) = self.mailboxes.get_mut(&mailbox) else {
             return;
         };
-        // `close` is given no time: a receive it lets happen (a waiting sender admitted straight
-        // to a waiting receiver) is stamped with the latest time the mailbox has recorded.
-        let counters = &mb.counters;
-        let latest = [counters.last_send, counters.last_recv]
-            .into_iter()
-            .flatten()
-            .map(|(_, time)| time)
-            .fold(counters.changed, std::cmp::max);
         let Some(count) = mb.opens.get_mut(&pid) else {
             return;
         };
         *count -= 1;
         if *count == 0 {
-            self.release(pid, mailbox, latest);
+            self.release(pid, mailbox, now);
             if let Some(process) = self.processes.get_mut(&pid) {
                 process.opened.remove(&mailbox);
             }
