@@ -1457,6 +1457,7 @@ struct BoxView {
     blocked_receivers: usize,
     openers: usize,
     owner: Owner,
+    created: Timestamp,
 }
 
 struct Harness {
@@ -1821,6 +1822,7 @@ impl Harness {
                 blocked_receivers: s.blocked_receivers,
                 openers: s.openers,
                 owner: s.owner,
+                created: s.created,
             });
             let want = if m.box_alive(id.as_raw()) {
                 let b = m.bx(id.as_raw());
@@ -1839,6 +1841,7 @@ impl Harness {
                     blocked_receivers: receivers.len(),
                     openers: b.opens.len(),
                     owner: b.owner,
+                    created: ts(b.created),
                 })
             } else {
                 Err(AdminError::Gone)
