@@ -19,6 +19,8 @@ mod send;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
+use rustc_hash::FxHashMap;
+
 use crate::mailbox::{Kind, Mailbox, WaitingReceiver};
 use crate::process::Process;
 use crate::queue::Entry;
@@ -59,11 +61,12 @@ pub struct Engine {
     next_pid: u64,
     next_mailbox: u64,
     next_ticket: u64,
-    processes: HashMap<Pid, Process>,
+    // Engine-allocated keys take a fast hasher; names, which come from users, keep SipHash.
+    processes: FxHashMap<Pid, Process>,
     process_names: HashMap<Name, Pid>,
-    mailboxes: HashMap<MailboxId, Mailbox>,
+    mailboxes: FxHashMap<MailboxId, Mailbox>,
     mailbox_names: HashMap<Name, MailboxId>,
-    mailboxes_per_uid: HashMap<u32, usize>,
+    mailboxes_per_uid: FxHashMap<u32, usize>,
     waiters: BTreeMap<Ticket, Waiter>,
     /// Receivers waiting with a `From(pid)` selector, by that pid: `(ticket, branch)`.
     from_index: BTreeMap<Pid, Vec<(Ticket, usize)>>,
@@ -89,11 +92,11 @@ impl Engine {
             next_pid: 1,
             next_mailbox: 1,
             next_ticket: 1,
-            processes: HashMap::new(),
+            processes: FxHashMap::default(),
             process_names: HashMap::new(),
-            mailboxes: HashMap::new(),
+            mailboxes: FxHashMap::default(),
             mailbox_names: HashMap::new(),
-            mailboxes_per_uid: HashMap::new(),
+            mailboxes_per_uid: FxHashMap::default(),
             waiters: BTreeMap::new(),
             from_index: BTreeMap::new(),
             completions: VecDeque::new(),

@@ -1,6 +1,8 @@
 //! The state of one mailbox (or inbox) inside the engine.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::VecDeque;
+
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::queue::Queue;
 use crate::{
@@ -73,9 +75,9 @@ pub(crate) struct Mailbox {
     pub(crate) blocked_senders: VecDeque<BlockedSend>,
     /// Waiting receivers, longest-waiting first.
     pub(crate) receivers: Vec<WaitingReceiver>,
-    pub(crate) grants: HashSet<Pid>,
+    pub(crate) grants: FxHashSet<Pid>,
     /// Open handles per process.
-    pub(crate) opens: HashMap<Pid, usize>,
+    pub(crate) opens: FxHashMap<Pid, usize>,
     pub(crate) exclusive: Option<Pid>,
     pub(crate) pair_sender: End,
     pub(crate) pair_receiver: End,
@@ -104,8 +106,8 @@ impl Mailbox {
             queue: Queue::new(attrs.order),
             blocked_senders: VecDeque::new(),
             receivers: Vec::new(),
-            grants: HashSet::new(),
-            opens: HashMap::new(),
+            grants: FxHashSet::default(),
+            opens: FxHashMap::default(),
             exclusive: None,
             pair_sender: End::Vacant,
             pair_receiver: End::Vacant,

@@ -6,7 +6,9 @@
 //! entry (cancelled receipts, drop-oldest), and inserting by priority (O(log levels)).
 //! Typed selectors scan in queue order, as System V `msgrcv` does.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap;
 
 use crate::{Message, MessageKind, Order, Pid, Selector, Ticket, Timestamp};
 
@@ -46,7 +48,7 @@ pub(crate) struct Queue {
     nodes: Vec<Option<Node>>,
     free: Vec<Slot>,
     ends: Option<Ends>,
-    by_sender: HashMap<Pid, Ends>,
+    by_sender: FxHashMap<Pid, Ends>,
     /// Priority order only: the last entry of each priority level present.
     level_tails: BTreeMap<u16, Slot>,
     len: usize,
@@ -60,7 +62,7 @@ impl Queue {
             nodes: Vec::new(),
             free: Vec::new(),
             ends: None,
-            by_sender: HashMap::new(),
+            by_sender: FxHashMap::default(),
             level_tails: BTreeMap::new(),
             len: 0,
             bytes: 0,

@@ -7,6 +7,8 @@
 //! the answer is already in the slot.
 
 use std::collections::HashMap;
+
+use rustc_hash::FxHashMap;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::Instant;
 
@@ -25,7 +27,7 @@ use crate::slot::Slot;
 struct State {
     engine: Engine,
     /// Waiting requests: their process and their slot.
-    slots: HashMap<Ticket, (Pid, Arc<Slot>)>,
+    slots: FxHashMap<Ticket, (Pid, Arc<Slot>)>,
 }
 
 impl State {
@@ -69,7 +71,7 @@ impl InprocNode {
     pub fn with_limits(limits: Limits) -> InprocNode {
         let state = State {
             engine: Engine::new(limits),
-            slots: HashMap::new(),
+            slots: FxHashMap::default(),
         };
         InprocNode {
             shared: Arc::new(NodeShared {
@@ -101,7 +103,8 @@ impl InprocNode {
     /// Starts a new process running as `creds` — for tests of permissions, and for servers that
     /// act on behalf of authenticated users.
     pub fn process_as(&self, creds: Credentials) -> Process {
-        let pid = self.shared.lock().engine.spawn(creds, now());
+        let now = now();
+        let pid = self.shared.lock().engine.spawn(creds, now);
         Process::new(Arc::new(InprocLink {
             node: self.shared.clone(),
             pid,
@@ -130,9 +133,10 @@ impl InprocLink {
     /// Withdraws `pending`: the withdrawal's answer, or `None` when the request had already been
     /// answered (the answer is then in the slot).
     fn withdraw(&self, pending: &Pending) -> Option<Response> {
+        let now = now();
         let mut state = self.node.lock();
         let ticket = Ticket::from_raw(pending.id);
-        let cancelled = state.engine.cancel(ticket, now());
+        let cancelled = state.engine.cancel(ticket, now);
         state.slots.remove(&ticket);
         state.dispatch();
         cancelled.map(cancelled_response)
@@ -145,8 +149,10 @@ impl Link for InprocLink {
     }
 
     fn call(&self, request: Request) -> Call {
+        // Read the clock before taking the lock: the lock is the node's one point of contention.
+        let now = now();
         let mut state = self.node.lock();
-        let call = match apply(&mut state.engine, self.pid, request, now()) {
+        let call = match apply(&mut state.engine, self.pid, request, now) {
             Applied::Now(response) => Call::Now(Ok(response)),
             Applied::Blocked(ticket) => {
                 let slot = Arc::new(Slot::default());
@@ -176,8 +182,8 @@ impl Link for InprocLink {
     }
 
     fn terminate(&self) {
-        let mut state = self.node.lock();
         let now = now();
+        let mut state = self.node.lock();
         let own: Vec<Ticket> = state
             .slots
             .iter()

@@ -7,7 +7,6 @@
 //! a timed-out send always knows whether its message was delivered. If the connection is lost,
 //! every waiting request is answered `Disconnected` at once.
 
-use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::os::unix::net::UnixStream;
@@ -22,6 +21,7 @@ use postbox_wire::{
     ClientConfig, ClientHandshake, Frame, FrameDecoder, FrameEncoder, FrameKind, Request,
     RequestId, Token, decode_response, encode_request,
 };
+use rustc_hash::FxHashMap;
 
 use crate::link::{Answer, Call, Failure, Link, Pending};
 use crate::slot::Slot;
@@ -100,13 +100,13 @@ pub(crate) enum Endpoint<'a> {
 #[derive(Debug, Default)]
 struct Shared {
     /// Requests waiting for their answer, by request id.
-    pending: Mutex<HashMap<u64, Arc<Slot>>>,
+    pending: Mutex<FxHashMap<u64, Arc<Slot>>>,
     /// Set once the connection is gone; later requests fail at once.
     closed: AtomicBool,
 }
 
 impl Shared {
-    fn pending(&self) -> MutexGuard<'_, HashMap<u64, Arc<Slot>>> {
+    fn pending(&self) -> MutexGuard<'_, FxHashMap<u64, Arc<Slot>>> {
         self.pending.lock().unwrap_or_else(|p| p.into_inner())
     }
 

@@ -1,5 +1,7 @@
 //! Receiving: from one source or from the first ready of several (select), and cancellation.
 
+use smallvec::SmallVec;
+
 use super::{Engine, Waiter};
 use crate::mailbox::{BlockedSend, End, Kind, WaitingReceiver};
 use crate::{
@@ -37,7 +39,8 @@ impl Engine {
         };
         let creds = process.creds;
         let inbox = process.inbox;
-        let mut sources = Vec::with_capacity(branches.len());
+        // Most receives have one branch: keep them off the heap.
+        let mut sources: SmallVec<[MailboxId; 4]> = SmallVec::with_capacity(branches.len());
         for (index, branch) in branches.iter().enumerate() {
             let mailbox = match branch.source {
                 Source::Inbox => inbox,
@@ -104,7 +107,7 @@ impl Engine {
             ticket,
             Waiter::Recv {
                 pid,
-                mailboxes: sources,
+                mailboxes: sources.into_vec(),
                 from,
             },
         );
