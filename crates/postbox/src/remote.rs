@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 use postbox_core::Pid;
 use postbox_wire::{
-    ClientConfig, ClientHandshake, Frame, FrameDecoder, FrameEncoder, FrameKind, Request,
-    RequestId, Token, decode_response, encode_request,
+    ClientConfig, ClientHandshake, ErrorBody, ErrorCode, Frame, FrameDecoder, FrameEncoder,
+    FrameKind, Request, RequestId, Token, decode_response, encode_request,
 };
 use rustc_hash::FxHashMap;
 
@@ -282,10 +282,18 @@ fn deliver(frame: Frame, shared: &Shared) -> bool {
             }
             true
         }
-        // An error about one request (say, over the in-flight limit) fails that request only.
+        // An error about one request fails that request only: a daemon shutting down is a lost
+        // transport (`Disconnected`); anything else (over the in-flight limit, say) a protocol
+        // failure.
         (FrameKind::Error, Some(id)) => {
+            let shutting_down = ErrorBody::decode(frame.payload())
+                .is_ok_and(|body| body.code() == ErrorCode::SHUTTING_DOWN);
             if let Some(slot) = shared.pending().remove(&id) {
-                slot.fill(Err(Failure::Protocol));
+                slot.fill(Err(if shutting_down {
+                    Failure::Disconnected
+                } else {
+                    Failure::Protocol
+                }));
             }
             true
         }

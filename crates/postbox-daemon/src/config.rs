@@ -1,0 +1,284 @@
+//! What a daemon is told: where to listen, who may connect over TCP, and every limit.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use postbox_core::{Credentials, Limits};
+use postbox_wire::{HANDSHAKE_MAX_FRAME_LEN, Token, default_socket_path};
+
+use crate::DaemonError;
+
+/// Room a frame needs around a message's payload: the `Request` or `Response` encoding (message
+/// type, priority, sender, sequence number, send time, ids). A message of
+/// [`Limits::max_message_size`] must fit in a frame of [`DaemonConfig::max_frame_len`] with this
+/// much to spare, or it could be accepted and never delivered.
+pub const MESSAGE_OVERHEAD: usize = 4096;
+
+/// The default socket mode: read and write for the daemon's own user only.
+pub const DEFAULT_SOCKET_MODE: u32 = 0o600;
+
+/// The default limit on connections open at once.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+
+/// The default limit on requests in flight (waiting in the engine) per connection.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 256;
+
+/// The default time a client has to complete the handshake after connecting.
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How a daemon is configured. [`DaemonConfig::new`] gives the defaults each field documents.
+///
+/// ```
+/// use postbox_daemon::DaemonConfig;
+///
+/// let config = DaemonConfig::new().with_socket_path("/run/postbox/postbox.sock");
+/// assert_eq!(config.socket_mode, 0o600);
+/// assert!(config.tcp.is_none(), "TCP only when asked");
+/// assert!(config.validate().is_ok());
+/// ```
+#[derive(Clone, Debug)]
+pub struct DaemonConfig {
+    /// The Unix socket to listen on. Default: [`default_socket_path`] with the daemon's
+    /// environment and uid — `$POSTBOX_SOCKET`, else `$XDG_RUNTIME_DIR/postbox.sock`, else
+    /// `/tmp/postbox-$UID/postbox.sock`. A missing directory is created with mode 0700.
+    pub socket_path: PathBuf,
+    /// The permission bits the socket file gets (only 0o777 bits). Default 0o600: only the
+    /// daemon's user may connect. Widen it (0o660 with a shared group, 0o666) to let other users
+    /// in; the daemon still knows each one's uid from the socket.
+    pub socket_mode: u32,
+    /// A TCP listener as well, with its token. Default: none.
+    pub tcp: Option<TcpListen>,
+    /// The engine's limits: largest message, inbox capacity, daemon-wide queued bytes, mailboxes
+    /// per uid. Default: [`Limits::default`] — the same as in-process, so that a program cannot
+    /// tell the transports apart: 8 MiB messages, 1024-message inboxes, 256 MiB queued, 1024
+    /// mailboxes per uid.
+    pub limits: Limits,
+    /// Connections open at once, counting those still in their handshake; the next one is
+    /// refused with `LIMIT_EXCEEDED`. Default 1024 (keep `ulimit -n` above it).
+    pub max_connections: usize,
+    /// Requests in flight (blocked in the engine) per connection; with that many waiting, the next
+    /// request is refused with `LIMIT_EXCEEDED` for its id. Default 256.
+    pub max_in_flight: usize,
+    /// The largest frame payload the daemon accepts and sends (the client may negotiate a smaller
+    /// one). At least 4096, and room for the largest message plus [`MESSAGE_OVERHEAD`]. Default
+    /// 8 MiB + 4 KiB: the default largest message plus its overhead.
+    pub max_frame_len: u32,
+    /// How long a new connection has to complete its handshake. Default 5 s.
+    pub handshake_timeout: Duration,
+}
+
+/// A TCP listener: where, the token every client must present, and who its clients run as.
+#[derive(Clone, Debug)]
+pub struct TcpListen {
+    /// The address to bind, e.g. `127.0.0.1:7070`; port 0 picks a free port (see
+    /// [`Daemon::local_tcp_addr`](crate::Daemon::local_tcp_addr)).
+    pub address: SocketAddr,
+    /// The shared secret each client's `Hello` must carry (compared in constant time).
+    pub token: Token,
+    /// The credentials TCP clients' processes run as.
+    pub identity: TcpIdentity,
+}
+
+impl TcpListen {
+    /// Listens on `address`, requiring `token`, with clients running as the daemon's own user.
+    pub fn new(address: SocketAddr, token: Token) -> TcpListen {
+        TcpListen {
+            address,
+            token,
+            identity: TcpIdentity::DaemonUser,
+        }
+    }
+}
+
+/// Who a TCP client's process runs as, for permission checks. A TCP peer has no kernel-verified
+/// identity: whoever holds the token gets these credentials.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum TcpIdentity {
+    /// The daemon's own uid and gid (the default). If the daemon runs as root, every TCP client
+    /// bypasses permission checks: use [`TcpIdentity::Fixed`] then.
+    DaemonUser,
+    /// These credentials.
+    Fixed(Credentials),
+}
+
+impl DaemonConfig {
+    /// The defaults, with the socket path from this process's environment and uid.
+    pub fn new() -> DaemonConfig {
+        let uid = own_credentials().uid;
+        let limits = Limits::default();
+        let max_frame_len = limits
+            .max_message_size
+            .saturating_add(MESSAGE_OVERHEAD)
+            .try_into()
+            .unwrap_or(u32::MAX);
+        DaemonConfig {
+            socket_path: default_socket_path(|name| std::env::var(name).ok(), uid),
+            socket_mode: DEFAULT_SOCKET_MODE,
+            tcp: None,
+            limits,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+            max_frame_len,
+            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+        }
+    }
+
+    /// Listens on `path` instead of the default socket.
+    pub fn with_socket_path(mut self, path: impl Into<PathBuf>) -> DaemonConfig {
+        self.socket_path = path.into();
+        self
+    }
+
+    /// Listens on TCP as well.
+    pub fn with_tcp(mut self, tcp: TcpListen) -> DaemonConfig {
+        self.tcp = Some(tcp);
+        self
+    }
+
+    /// Accepts frames up to `max_frame_len` bytes, and sets the largest message to what fits in
+    /// one (`max_frame_len - MESSAGE_OVERHEAD`).
+    pub fn with_max_frame_len(mut self, max_frame_len: u32) -> DaemonConfig {
+        self.max_frame_len = max_frame_len;
+        self.limits.max_message_size = max_message_size_for(max_frame_len);
+        self
+    }
+
+    /// Checks that the settings make sense together; [`Daemon::bind`](crate::Daemon::bind) calls
+    /// it first.
+    ///
+    /// # Errors
+    ///
+    /// [`DaemonError::Config`] when a limit is zero, the frame limit is below 4096, the socket mode
+    /// has bits beyond 0o777, or the largest message (plus [`MESSAGE_OVERHEAD`]) does not fit in
+    /// a frame.
+    pub fn validate(&self) -> Result<(), DaemonError> {
+        let invalid = |reason: String| Err(DaemonError::Config { reason });
+        if self.max_frame_len < HANDSHAKE_MAX_FRAME_LEN {
+            return invalid(format!(
+                "the frame limit must be at least {HANDSHAKE_MAX_FRAME_LEN} bytes, not {}",
+                self.max_frame_len
+            ));
+        }
+        let fits = usize::try_from(self.max_frame_len).unwrap_or(usize::MAX);
+        if self
+            .limits
+            .max_message_size
+            .saturating_add(MESSAGE_OVERHEAD)
+            > fits
+        {
+            return invalid(format!(
+                "a {}-byte message does not fit in a {}-byte frame; raise the frame limit to at \
+                 least the message size plus {MESSAGE_OVERHEAD}",
+                self.limits.max_message_size, self.max_frame_len
+            ));
+        }
+        if self.socket_mode & !0o777 != 0 {
+            return invalid(format!(
+                "socket mode {:#o} has bits beyond 0o777",
+                self.socket_mode
+            ));
+        }
+        let zero = [
+            ("max connections", self.max_connections),
+            ("max in-flight requests", self.max_in_flight),
+            ("max message size", self.limits.max_message_size),
+            ("inbox capacity", self.limits.inbox_capacity),
+            ("mailboxes per uid", self.limits.max_mailboxes_per_uid),
+        ];
+        if let Some((name, _)) = zero.iter().find(|(_, value)| *value == 0) {
+            return invalid(format!("{name} must be at least 1"));
+        }
+        if self.handshake_timeout.is_zero() {
+            return invalid("the handshake timeout must not be zero".to_owned());
+        }
+        Ok(())
+    }
+
+    /// The credentials TCP clients run as, when TCP is configured.
+    pub(crate) fn tcp_credentials(&self) -> Option<Credentials> {
+        self.tcp.as_ref().map(|tcp| match tcp.identity {
+            TcpIdentity::DaemonUser => own_credentials(),
+            TcpIdentity::Fixed(creds) => creds,
+        })
+    }
+}
+
+impl Default for DaemonConfig {
+    /// [`DaemonConfig::new`].
+    fn default() -> DaemonConfig {
+        DaemonConfig::new()
+    }
+}
+
+/// The largest message that fits in a frame of `max_frame_len` bytes.
+fn max_message_size_for(max_frame_len: u32) -> usize {
+    usize::try_from(max_frame_len)
+        .unwrap_or(usize::MAX)
+        .saturating_sub(MESSAGE_OVERHEAD)
+        .max(1)
+}
+
+/// The uid and gid the daemon runs as: the owner of `/proc/self` (Linux); where that is
+/// unavailable, the unprivileged `nobody`, so that a missing `/proc` never grants root's bypass.
+pub(crate) fn own_credentials() -> Credentials {
+    use std::os::unix::fs::MetadataExt;
+    match std::fs::metadata("/proc/self") {
+        Ok(meta) => Credentials::new(meta.uid(), meta.gid()),
+        Err(_) => Credentials::new(65534, 65534),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reason(config: &DaemonConfig) -> String {
+        match config.validate() {
+            Err(DaemonError::Config { reason }) => reason,
+            other => panic!("expected a config error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_are_valid_and_every_message_fits_in_a_frame() {
+        let config = DaemonConfig::new();
+        assert!(config.validate().is_ok());
+        assert_eq!(
+            config.limits,
+            Limits::default(),
+            "the same limits as in-process"
+        );
+        assert_eq!(config.max_frame_len as usize, (8 << 20) + MESSAGE_OVERHEAD);
+        assert_eq!(config.socket_mode, 0o600);
+        assert_eq!(config.socket_path.file_name().unwrap(), "postbox.sock");
+    }
+
+    #[test]
+    fn contradictions_are_refused_with_a_reason() {
+        let small = DaemonConfig::new().with_max_frame_len(1000);
+        assert!(reason(&small).contains("at least 4096"));
+
+        let mut big_message = DaemonConfig::new();
+        big_message.limits.max_message_size = 9 << 20;
+        assert!(reason(&big_message).contains("does not fit"));
+
+        let mut mode = DaemonConfig::new();
+        mode.socket_mode = 0o4600;
+        assert!(reason(&mode).contains("0o777"));
+
+        let mut in_flight = DaemonConfig::new();
+        in_flight.max_in_flight = 0;
+        assert!(reason(&in_flight).contains("in-flight"));
+    }
+
+    #[test]
+    fn raising_the_frame_limit_raises_the_message_size() {
+        let config = DaemonConfig::new().with_max_frame_len(16 << 20);
+        assert_eq!(
+            config.limits.max_message_size,
+            (16 << 20) - MESSAGE_OVERHEAD
+        );
+        assert!(config.validate().is_ok());
+    }
+}
