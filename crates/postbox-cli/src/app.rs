@@ -1,0 +1,90 @@
+//! Running a parsed command line: logging, reaching the node, naming processes, dispatching.
+
+use anyhow::Context as _;
+use postbox::{Pid, Process};
+use tracing_subscriber::EnvFilter;
+
+use crate::args::{Cli, Command};
+use crate::commands::{admin, bench, daemon, list, monitor, recv, send};
+use crate::demo;
+use crate::exit::CliError;
+use crate::values::ProcessRef;
+
+/// Logs to stderr, filtered by `RUST_LOG`; by default the daemon reports at `info` and the other
+/// commands only warnings (their output is for scripts).
+pub(crate) fn init_logging(command: &Command) {
+    let default = match command {
+        Command::Daemon(_) => "info",
+        _ => "warn",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// Runs the command `cli` asks for.
+///
+/// # Errors
+///
+/// The command's failure, with context naming what it was doing; [`crate::exit`] turns it into an
+/// exit code.
+pub(crate) fn run(cli: Cli) -> anyhow::Result<()> {
+    let node = Node { url: cli.url };
+    match cli.command {
+        Command::Daemon(args) => daemon::run(&args),
+        Command::Create(args) => admin::create(&node, &args),
+        Command::Open(args) => admin::open(&node, &args),
+        Command::Rm(args) => admin::rm(&node, &args),
+        Command::Set(args) => admin::set(&node, &args),
+        Command::Ls(args) => list::ls(&node, &args),
+        Command::Stat(args) => list::stat(&node, &args),
+        Command::Ps(args) => list::ps(&node, &args),
+        Command::Send(args) => send::run(&node, args),
+        Command::Recv(args) => recv::run(&node, &args),
+        Command::Monitor(args) => monitor::run(&node, &args),
+        Command::Demo => demo::run(),
+        Command::Bench(args) => bench::run(&node, &args),
+    }
+}
+
+/// The node a command talks to.
+#[derive(Clone, Debug)]
+pub(crate) struct Node {
+    /// `--url`, when given.
+    url: Option<String>,
+}
+
+impl Node {
+    /// The node's URL: `--url`, else `$POSTBOX_URL`, else the local daemon's default socket.
+    pub(crate) fn url(&self) -> String {
+        self.url.clone().unwrap_or_else(postbox::default_url)
+    }
+
+    /// Joins the node as a new process; it terminates when the returned handle drops (or this
+    /// program exits).
+    ///
+    /// # Errors
+    ///
+    /// The [`postbox::ConnectError`], naming the URL.
+    pub(crate) fn connect(&self) -> anyhow::Result<Process> {
+        let url = self.url();
+        postbox::connect(&url).with_context(|| format!("cannot connect to {url}"))
+    }
+}
+
+/// The pid `target` names: itself, or the live process registered under that name.
+///
+/// # Errors
+///
+/// [`CliError::NoSuchProcess`] when no live process has the name; the lookup's own failure.
+pub(crate) fn resolve(process: &Process, target: &ProcessRef) -> anyhow::Result<Pid> {
+    match target {
+        ProcessRef::Pid(pid) => Ok(*pid),
+        ProcessRef::Name(name) => process
+            .whereis(name)
+            .with_context(|| format!("cannot look up process {name:?}"))?
+            .ok_or_else(|| CliError::NoSuchProcess(name.clone()).into()),
+    }
+}

@@ -1,0 +1,501 @@
+//! The command line as clap types: every command, flag and value `postbox` accepts.
+//!
+//! Values are parsed and checked here (see [`crate::values`]), so a malformed one is a usage error
+//! (exit 2) before anything connects. What can only be checked in combination is checked by the
+//! command, which reports it as a usage error too (see [`usage_error`]).
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+use postbox_core::{Dispatch, MessageSize, Mode, Order, Overflow, Receivers};
+
+use crate::values::{self, CapacityArg, OwnerArg, ProcessRef};
+
+/// postbox: message passing between processes, from the shell.
+///
+/// Exit codes: 0 ok, 1 error, 2 usage, 3 would block (full/empty), 4 timeout, 5 not found,
+/// 6 permission denied, 7 gone (mailbox deleted or peer process terminated).
+#[derive(Parser, Debug)]
+#[command(name = "postbox", version, propagate_version = true)]
+pub(crate) struct Cli {
+    /// The node to talk to: unix:///PATH or tcp://HOST:PORT [default: $POSTBOX_URL, else the
+    /// local daemon's socket: $POSTBOX_SOCKET, else $XDG_RUNTIME_DIR/postbox.sock, else
+    /// /tmp/postbox-$UID/postbox.sock]
+    #[arg(long, global = true, value_name = "URL", value_parser = values::url)]
+    pub(crate) url: Option<String>,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// The commands.
+#[derive(Subcommand, Debug)]
+pub(crate) enum Command {
+    /// Run the postbox daemon: serve mailboxes on a Unix socket (and TCP when asked).
+    Daemon(DaemonArgs),
+    /// Create a mailbox (system-owned: it lives until `postbox rm`).
+    Create(CreateArgs),
+    /// Check that a mailbox exists and may be used (exit 0, 5 or 6); with --or-create, create it
+    /// if it does not exist.
+    Open(OpenArgs),
+    /// Delete a mailbox: its waiters get "gone" (exit 7).
+    Rm(RmArgs),
+    /// List mailboxes.
+    Ls(LsArgs),
+    /// Show a mailbox's statistics, or the node's without NAME.
+    Stat(StatArgs),
+    /// Change a mailbox's mode, owner or byte limit.
+    Set(SetArgs),
+    /// List processes.
+    Ps(PsArgs),
+    /// Send a message to a mailbox, or to a process with --to.
+    Send(SendArgs),
+    /// Receive messages from mailboxes or from this process's inbox, and print their payloads.
+    Recv(RecvArgs),
+    /// Wait until a process terminates, print it, exit 0.
+    Monitor(MonitorArgs),
+    /// Start a throwaway daemon and run the classic message-passing scenarios across processes.
+    Demo,
+    /// Measure throughput and round-trip latency against the node.
+    Bench(BenchArgs),
+}
+
+/// `postbox bench`.
+#[derive(Args, Debug)]
+pub(crate) struct BenchArgs {
+    /// How many messages to stream through a mailbox.
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    pub(crate) messages: usize,
+
+    /// The payload size of each message, e.g. 64 or 4KiB.
+    #[arg(long, value_name = "BYTES", value_parser = values::bytes, default_value = "64")]
+    pub(crate) size: usize,
+
+    /// The capacity of the mailbox streamed through, in messages.
+    #[arg(long, value_name = "N", default_value_t = 64,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub(crate) capacity: usize,
+
+    /// How many ping-pong round trips to time.
+    #[arg(long, value_name = "N", default_value_t = 1_000)]
+    pub(crate) round_trips: usize,
+}
+
+/// `postbox daemon`.
+#[derive(Args, Debug)]
+pub(crate) struct DaemonArgs {
+    /// The Unix socket to listen on [default: $POSTBOX_SOCKET, else
+    /// $XDG_RUNTIME_DIR/postbox.sock, else /tmp/postbox-$UID/postbox.sock]
+    #[arg(long, value_name = "PATH")]
+    pub(crate) socket: Option<PathBuf>,
+
+    /// Permission bits of the socket.
+    #[arg(long, value_name = "MODE", value_parser = values::mode, default_value = "0600")]
+    pub(crate) mode: Mode,
+
+    /// Also listen on TCP at tcp://ADDR:PORT (requires --token-file).
+    #[arg(long, value_name = "URL", value_parser = values::tcp_listen, requires = "token_file")]
+    pub(crate) listen: Option<String>,
+
+    /// The file holding the token TCP clients must present (they read it from
+    /// $POSTBOX_TOKEN_FILE or $POSTBOX_TOKEN).
+    #[arg(long, value_name = "FILE", requires = "listen")]
+    pub(crate) token_file: Option<PathBuf>,
+
+    /// Limits on what clients may use.
+    #[command(flatten)]
+    pub(crate) limits: LimitArgs,
+}
+
+/// The daemon's limits; each defaults to the daemon's own default.
+#[derive(Args, Debug)]
+pub(crate) struct LimitArgs {
+    /// The largest message any mailbox accepts, e.g. 8MiB.
+    #[arg(long, value_name = "BYTES", value_parser = values::bytes)]
+    pub(crate) max_message_size: Option<usize>,
+
+    /// How many messages each process's inbox holds.
+    #[arg(long, value_name = "N")]
+    pub(crate) inbox_capacity: Option<usize>,
+
+    /// Payload bytes queued across all mailboxes, e.g. 256MiB.
+    #[arg(long, value_name = "BYTES", value_parser = values::bytes)]
+    pub(crate) max_queued_bytes: Option<usize>,
+
+    /// How many mailboxes one uid may have.
+    #[arg(long, value_name = "N")]
+    pub(crate) max_mailboxes_per_uid: Option<usize>,
+
+    /// How many clients may be connected at once.
+    #[arg(long, value_name = "N")]
+    pub(crate) max_connections: Option<usize>,
+
+    /// How many operations one connection may have waiting at once.
+    #[arg(long, value_name = "N", alias = "max-pending")]
+    pub(crate) max_in_flight: Option<usize>,
+}
+
+/// The attributes of a mailbox being created. Each defaults as in the design's table.
+#[derive(Args, Debug)]
+pub(crate) struct MailboxSpec {
+    /// How many messages it buffers: zero (rendezvous), N, or unbounded [default: 64]
+    #[arg(long, value_name = "zero|N|unbounded", value_parser = values::capacity)]
+    pub(crate) capacity: Option<CapacityArg>,
+
+    /// The most payload bytes a bounded mailbox buffers, e.g. 64KiB [default: 1MiB]
+    #[arg(long, value_name = "BYTES", value_parser = values::bytes)]
+    pub(crate) max_bytes: Option<usize>,
+
+    /// The size rule: every message exactly N bytes, or at most N [default: max:64KiB]
+    #[arg(long, value_name = "fixed:N|max:N", value_parser = values::size)]
+    pub(crate) size: Option<MessageSize>,
+
+    /// The receive order: fifo, or priority (highest first).
+    #[arg(long, value_enum, default_value_t = OrderArg::Fifo)]
+    pub(crate) order: OrderArg,
+
+    /// What a send to a full mailbox does.
+    #[arg(long, value_enum, default_value_t = OverflowArg::Block)]
+    pub(crate) overflow: OverflowArg,
+
+    /// Who may receive, and how messages are dispatched among receivers.
+    #[arg(long, value_enum, default_value_t = ReceiversArg::Shared)]
+    pub(crate) receivers: ReceiversArg,
+
+    /// Permission bits: w (2) = may send, r (4) = may receive, for owner, group and others.
+    #[arg(long, value_name = "MODE", value_parser = values::mode, default_value = "0600")]
+    pub(crate) mode: Mode,
+}
+
+/// `--order`.
+#[derive(ValueEnum, Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum OrderArg {
+    /// First in, first out.
+    Fifo,
+    /// Highest priority first, FIFO among equals.
+    Priority,
+}
+
+impl From<OrderArg> for Order {
+    fn from(order: OrderArg) -> Order {
+        match order {
+            OrderArg::Fifo => Order::Fifo,
+            OrderArg::Priority => Order::Priority,
+        }
+    }
+}
+
+/// `--overflow`.
+#[derive(ValueEnum, Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum OverflowArg {
+    /// Senders wait for room (or fail with "full" when they may not wait).
+    Block,
+    /// The oldest messages are discarded so the newest always fits.
+    DropOldest,
+}
+
+impl From<OverflowArg> for Overflow {
+    fn from(overflow: OverflowArg) -> Overflow {
+        match overflow {
+            OverflowArg::Block => Overflow::Block,
+            OverflowArg::DropOldest => Overflow::DropOldest,
+        }
+    }
+}
+
+/// `--receivers`.
+#[derive(ValueEnum, Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum ReceiversArg {
+    /// The owning uid only (and processes granted the right).
+    Owner,
+    /// One process at a time: the first to receive holds the right.
+    Exclusive,
+    /// Every process allowed by the mode; the longest-waiting receiver is served first.
+    #[value(alias = "first-waiting")]
+    Shared,
+    /// Every process allowed by the mode; waiting receivers are served in turn.
+    RoundRobin,
+    /// A link of exactly two processes: the first sender and the first receiver.
+    Pair,
+}
+
+impl From<ReceiversArg> for Receivers {
+    fn from(receivers: ReceiversArg) -> Receivers {
+        match receivers {
+            ReceiversArg::Owner => Receivers::Owner,
+            ReceiversArg::Exclusive => Receivers::Exclusive,
+            ReceiversArg::Shared => Receivers::Shared(Dispatch::FirstWaiting),
+            ReceiversArg::RoundRobin => Receivers::Shared(Dispatch::RoundRobin),
+            ReceiversArg::Pair => Receivers::Pair,
+        }
+    }
+}
+
+/// `postbox create`.
+#[derive(Args, Debug)]
+pub(crate) struct CreateArgs {
+    /// The mailbox's name: 1 to 255 bytes of letters, digits and . _ / -
+    #[arg(value_parser = values::name)]
+    pub(crate) name: String,
+
+    /// Its attributes.
+    #[command(flatten)]
+    pub(crate) spec: MailboxSpec,
+}
+
+/// `postbox open`.
+#[derive(Args, Debug)]
+pub(crate) struct OpenArgs {
+    /// The mailbox's name.
+    #[arg(value_parser = values::name)]
+    pub(crate) name: String,
+
+    /// Create the mailbox (system-owned, with the attributes below) if it does not exist; among
+    /// racing commands exactly one creates it.
+    #[arg(long)]
+    pub(crate) or_create: bool,
+
+    /// The attributes it is created with (ignored when it exists).
+    #[command(flatten)]
+    pub(crate) spec: MailboxSpec,
+}
+
+/// `postbox rm`.
+#[derive(Args, Debug)]
+pub(crate) struct RmArgs {
+    /// The mailbox to delete.
+    #[arg(value_parser = values::name)]
+    pub(crate) name: String,
+}
+
+/// `postbox ls`.
+#[derive(Args, Debug)]
+pub(crate) struct LsArgs {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// `postbox stat`.
+#[derive(Args, Debug)]
+pub(crate) struct StatArgs {
+    /// The mailbox; without it, the node's statistics.
+    #[arg(value_parser = values::name)]
+    pub(crate) name: Option<String>,
+
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// `postbox set`.
+#[derive(Args, Debug)]
+#[command(group = clap::ArgGroup::new("change").required(true).multiple(true))]
+pub(crate) struct SetArgs {
+    /// The mailbox to change.
+    #[arg(value_parser = values::name)]
+    pub(crate) name: String,
+
+    /// New permission bits, e.g. 0660.
+    #[arg(long, value_name = "MODE", value_parser = values::mode, group = "change")]
+    pub(crate) mode: Option<Mode>,
+
+    /// New owner: a uid, and optionally a gid (otherwise the group stays).
+    #[arg(long, value_name = "UID[:GID]", value_parser = values::owner, group = "change")]
+    pub(crate) owner: Option<OwnerArg>,
+
+    /// New byte limit of a bounded mailbox, e.g. 2MiB.
+    #[arg(long, value_name = "BYTES", value_parser = values::bytes, group = "change")]
+    pub(crate) max_bytes: Option<usize>,
+}
+
+/// `postbox ps`.
+#[derive(Args, Debug)]
+pub(crate) struct PsArgs {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// How long an operation may wait: `--nowait` or `--timeout`; neither waits as long as it takes.
+#[derive(Args, Debug)]
+#[group(multiple = false)]
+pub(crate) struct PatienceArgs {
+    /// Do not wait: fail at once with exit 3 when the mailbox is full (send) or empty (recv).
+    #[arg(long)]
+    pub(crate) nowait: bool,
+
+    /// Wait at most this long (500ms, 2s, 1m), then fail with exit 4.
+    #[arg(long, value_name = "DURATION", value_parser = values::duration)]
+    pub(crate) timeout: Option<Duration>,
+}
+
+/// How long one operation may wait.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Patience {
+    /// As long as it takes.
+    Forever,
+    /// Not at all.
+    NoWait,
+    /// At most this long.
+    Timeout(Duration),
+}
+
+impl PatienceArgs {
+    /// The patience these flags ask for.
+    pub(crate) fn patience(&self) -> Patience {
+        match (self.nowait, self.timeout) {
+            (true, _) => Patience::NoWait,
+            (false, Some(timeout)) => Patience::Timeout(timeout),
+            (false, None) => Patience::Forever,
+        }
+    }
+}
+
+/// `postbox send`.
+#[derive(Args, Debug)]
+pub(crate) struct SendArgs {
+    /// The mailbox to send to (with --to, NAME is the payload instead).
+    #[arg(value_name = "NAME")]
+    pub(crate) name: Option<String>,
+
+    /// The payload [default: all of standard input, or one message per line with --lines]
+    #[arg(value_name = "DATA")]
+    pub(crate) data: Option<OsString>,
+
+    /// Send to this process's inbox instead of a mailbox: a pid, or a name registered with
+    /// `recv --as`.
+    #[arg(long, value_name = "PID|NAME", value_parser = values::process)]
+    pub(crate) to: Option<ProcessRef>,
+
+    /// The message type, for typed selective receive (at least 1).
+    #[arg(long = "type", value_name = "T", default_value_t = 1,
+          value_parser = clap::value_parser!(i64).range(1..))]
+    pub(crate) mtype: i64,
+
+    /// The priority, for priority-ordered mailboxes (highest first).
+    #[arg(long, value_name = "P", default_value_t = 0)]
+    pub(crate) priority: u16,
+
+    /// How long each send may wait.
+    #[command(flatten)]
+    pub(crate) patience: PatienceArgs,
+
+    /// Send one message per line of the input (without its newline), as lines arrive.
+    #[arg(long)]
+    pub(crate) lines: bool,
+
+    /// Wait until a receiver has taken each message, and print the receiver's pid.
+    #[arg(long, conflicts_with = "nowait")]
+    pub(crate) receipt: bool,
+}
+
+/// Which messages a receive takes; at most one of these, the first message otherwise.
+#[derive(Args, Debug)]
+#[group(multiple = false)]
+pub(crate) struct SelectorArgs {
+    /// Only messages of exactly this type.
+    #[arg(long = "type", value_name = "T", value_parser = clap::value_parser!(i64).range(1..))]
+    pub(crate) mtype: Option<i64>,
+
+    /// Any message but those of this type.
+    #[arg(long, value_name = "T", value_parser = clap::value_parser!(i64).range(1..))]
+    pub(crate) not_type: Option<i64>,
+
+    /// The message with the lowest type up to T (System V msgrcv with a negative type).
+    #[arg(long, value_name = "T", value_parser = clap::value_parser!(i64).range(1..))]
+    pub(crate) max_type: Option<i64>,
+
+    /// Only messages from this process (a pid or a registered name); if it terminates, fail
+    /// with exit 7 instead of waiting forever.
+    #[arg(long, value_name = "PID|NAME", value_parser = values::process)]
+    pub(crate) from: Option<ProcessRef>,
+}
+
+/// `postbox recv`.
+#[derive(Args, Debug)]
+pub(crate) struct RecvArgs {
+    /// The mailboxes to receive from; with several, whichever has a message first.
+    #[arg(value_name = "NAME", value_parser = values::name, required_unless_present = "inbox")]
+    pub(crate) names: Vec<String>,
+
+    /// Receive from this command's own inbox (its pid is printed on stderr first, so that peers
+    /// can send to it).
+    #[arg(long)]
+    pub(crate) inbox: bool,
+
+    /// Which messages to take.
+    #[command(flatten)]
+    pub(crate) selector: SelectorArgs,
+
+    /// How long each receive may wait.
+    #[command(flatten)]
+    pub(crate) patience: PatienceArgs,
+
+    /// Receive this many messages, then exit.
+    #[arg(short = 'n', long = "count", value_name = "COUNT", default_value_t = 1,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) count: u64,
+
+    /// Keep receiving and printing messages until interrupted.
+    #[arg(long, conflicts_with = "count")]
+    pub(crate) follow: bool,
+
+    /// Create each NAME first, owned by this command: the mailboxes disappear when it exits.
+    #[arg(long, conflicts_with = "inbox", requires = "names")]
+    pub(crate) create_owned: bool,
+
+    /// Register this command's process as NAME while it runs, so that peers can address it.
+    #[arg(long = "as", value_name = "NAME", value_parser = values::name)]
+    pub(crate) register: Option<String>,
+
+    /// Print each message as a line of JSON with its sender, type, priority and sequence number.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// `postbox monitor`.
+#[derive(Args, Debug)]
+pub(crate) struct MonitorArgs {
+    /// The process to watch: a pid, or a name registered with `recv --as`.
+    #[arg(value_name = "PID|NAME", value_parser = values::process)]
+    pub(crate) target: ProcessRef,
+
+    /// Give up after this long (exit 4).
+    #[arg(long, value_name = "DURATION", value_parser = values::duration)]
+    pub(crate) timeout: Option<Duration>,
+}
+
+/// A usage error found after parsing (a combination of flags clap cannot express), reported like
+/// clap's own: on stderr with the usage line, exit 2.
+pub(crate) fn usage_error(message: impl std::fmt::Display) -> anyhow::Error {
+    Cli::command()
+        .error(clap::error::ErrorKind::ArgumentConflict, message)
+        .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn selectors_and_patience_flags_are_mutually_exclusive() {
+        let parse = |args: &[&str]| Cli::try_parse_from(args.iter().copied());
+        assert!(parse(&["postbox", "recv", "q", "--type", "1", "--max-type", "2"]).is_err());
+        assert!(parse(&["postbox", "recv", "q", "--nowait", "--timeout", "1s"]).is_err());
+        assert!(parse(&["postbox", "recv", "q", "--follow", "-n", "2"]).is_err());
+        assert!(parse(&["postbox", "recv"]).is_err());
+        assert!(parse(&["postbox", "recv", "--inbox"]).is_ok());
+        assert!(parse(&["postbox", "send", "q", "--type", "0"]).is_err());
+        assert!(parse(&["postbox", "set", "q"]).is_err());
+        assert!(parse(&["postbox", "daemon", "--listen", "tcp://0.0.0.0:1"]).is_err());
+    }
+}

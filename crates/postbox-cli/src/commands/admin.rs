@@ -1,0 +1,133 @@
+//! `create`, `open`, `rm` and `set`: a mailbox's lifecycle and its changeable attributes.
+
+use anyhow::Context as _;
+use postbox::{Capacity, MailboxBuilder, Owner, Ownership, Process};
+
+use crate::app::Node;
+use crate::args::{CreateArgs, MailboxSpec, OpenArgs, RmArgs, SetArgs, usage_error};
+use crate::values::CapacityArg;
+
+/// The capacity `--capacity` and `--max-bytes` ask for together.
+///
+/// # Errors
+///
+/// A usage error for `--max-bytes` with a capacity that has no byte limit.
+fn capacity(spec: &MailboxSpec) -> anyhow::Result<Capacity> {
+    // The design's default (64 messages, 1 MiB), as the library defines it.
+    let (default_messages, default_bytes) = match Capacity::default() {
+        Capacity::Bounded { messages, bytes } => (messages, bytes),
+        Capacity::Zero | Capacity::Unbounded => (64, 1 << 20),
+    };
+    Ok(match (spec.capacity, spec.max_bytes) {
+        (None, bytes) => Capacity::bounded(default_messages, bytes.unwrap_or(default_bytes)),
+        (Some(CapacityArg::Messages(messages)), bytes) => {
+            Capacity::bounded(messages, bytes.unwrap_or(default_bytes))
+        }
+        (Some(CapacityArg::Zero | CapacityArg::Unbounded), Some(_)) => {
+            return Err(usage_error(
+                "--max-bytes applies only to a bounded --capacity (a number of messages)",
+            ));
+        }
+        (Some(CapacityArg::Zero), None) => Capacity::Zero,
+        (Some(CapacityArg::Unbounded), None) => Capacity::Unbounded,
+    })
+}
+
+/// A builder for a system-owned mailbox called `name` with the attributes of `spec` and
+/// `capacity` (checked before connecting, see [`capacity`]).
+fn builder(
+    process: &Process,
+    name: &str,
+    spec: &MailboxSpec,
+    capacity: Capacity,
+) -> MailboxBuilder {
+    let builder = process
+        .mailbox(name)
+        .ownership(Ownership::System)
+        .capacity(capacity)
+        .order(spec.order.into())
+        .overflow(spec.overflow.into())
+        .receivers(spec.receivers.into())
+        .mode(spec.mode);
+    match spec.size {
+        Some(size) => builder.size(size),
+        None => builder,
+    }
+}
+
+/// `postbox create NAME [attributes]`: a system-owned mailbox, living until `rm`.
+///
+/// # Errors
+///
+/// Connecting; `AlreadyExists`, `InvalidAttributes`, `QuotaExceeded` and the rest of
+/// [`postbox::OpenError`].
+pub(crate) fn create(node: &Node, args: &CreateArgs) -> anyhow::Result<()> {
+    let capacity = capacity(&args.spec)?;
+    // The process must outlive the request: dropping it terminates it.
+    let process = node.connect()?;
+    builder(&process, &args.name, &args.spec, capacity)
+        .create()
+        .with_context(|| format!("cannot create mailbox {}", args.name))?;
+    Ok(())
+}
+
+/// `postbox open NAME [--or-create [attributes]]`: succeeds when the mailbox exists and this user
+/// may send to or receive from it.
+///
+/// # Errors
+///
+/// Connecting; `NotFound`, `PermissionDenied` and the rest of [`postbox::OpenError`].
+pub(crate) fn open(node: &Node, args: &OpenArgs) -> anyhow::Result<()> {
+    let capacity = capacity(&args.spec)?;
+    let process = node.connect()?;
+    let opened = if args.or_create {
+        builder(&process, &args.name, &args.spec, capacity).open_or_create()
+    } else {
+        process.mailbox(&args.name).open()
+    };
+    opened.with_context(|| format!("cannot open mailbox {}", args.name))?;
+    Ok(())
+}
+
+/// `postbox rm NAME`: deletes the mailbox; whoever waits on it gets "gone".
+///
+/// # Errors
+///
+/// Connecting; `NotFound` (open), `PermissionDenied` (owner or root only), `Gone` (deleted
+/// meanwhile).
+pub(crate) fn rm(node: &Node, args: &RmArgs) -> anyhow::Result<()> {
+    let process = node.connect()?;
+    let context = || format!("cannot delete mailbox {}", args.name);
+    let mailbox = process.mailbox(&args.name).open().with_context(context)?;
+    mailbox.delete().with_context(context)
+}
+
+/// `postbox set NAME [--max-bytes B] [--mode M] [--owner UID[:GID]]`, applied in that order (the
+/// owner last: after it, this user may no longer own the mailbox).
+///
+/// # Errors
+///
+/// Connecting; opening; `PermissionDenied` (owner or root only), `InvalidArgument` (a byte limit
+/// on a mailbox that is not bounded), `Gone`.
+pub(crate) fn set(node: &Node, args: &SetArgs) -> anyhow::Result<()> {
+    let process = node.connect()?;
+    let context = || format!("cannot change mailbox {}", args.name);
+    let mailbox = process.mailbox(&args.name).open().with_context(context)?;
+    if let Some(bytes) = args.max_bytes {
+        mailbox.set_max_bytes(bytes).with_context(context)?;
+    }
+    if let Some(mode) = args.mode {
+        mailbox.set_mode(mode).with_context(context)?;
+    }
+    if let Some(owner) = args.owner {
+        let gid = match owner.gid {
+            Some(gid) => gid,
+            None => mailbox.stat().with_context(context)?.gid,
+        };
+        let credentials = owner.credentials(gid);
+        mailbox
+            .set_owner(Owner::System(credentials))
+            .with_context(context)?;
+    }
+    Ok(())
+}

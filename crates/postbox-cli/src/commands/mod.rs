@@ -1,0 +1,10 @@
+//! The commands, one module per group: each takes its parsed arguments and the node, does its
+//! work, and returns an error whose chain carries the library's error kind (see [`crate::exit`]).
+
+pub(crate) mod admin;
+pub(crate) mod bench;
+pub(crate) mod daemon;
+pub(crate) mod list;
+pub(crate) mod monitor;
+pub(crate) mod recv;
+pub(crate) mod send;

@@ -1,0 +1,163 @@
+//! `postbox recv`: take messages from mailboxes or the inbox and print their payloads.
+
+use std::io;
+
+use anyhow::Context as _;
+use postbox::{Mailbox, Ownership, Process, Received, RecvError, Select, Selected, Selector};
+use serde_json::json;
+
+use crate::app::{Node, resolve};
+use crate::args::{Patience, RecvArgs, SelectorArgs};
+use crate::output;
+
+/// The selector the flags ask for (`--from` resolved to a pid).
+///
+/// # Errors
+///
+/// `--from NAME` naming no live process.
+fn selector(process: &Process, args: &SelectorArgs) -> anyhow::Result<Selector> {
+    Ok(match args {
+        SelectorArgs { mtype: Some(t), .. } => Selector::Type(*t),
+        SelectorArgs {
+            not_type: Some(t), ..
+        } => Selector::NotType(*t),
+        SelectorArgs {
+            max_type: Some(t), ..
+        } => Selector::TypeAtMost(*t),
+        SelectorArgs {
+            from: Some(from), ..
+        } => Selector::From(resolve(process, from)?),
+        _ => Selector::Any,
+    })
+}
+
+/// Opens (or, with `--create-owned`, creates as this process's own) every named mailbox.
+///
+/// # Errors
+///
+/// The first open or create that fails.
+fn mailboxes(process: &Process, args: &RecvArgs) -> anyhow::Result<Vec<Mailbox>> {
+    args.names
+        .iter()
+        .map(|name| {
+            let builder = process.mailbox(name);
+            if args.create_owned {
+                builder
+                    .ownership(Ownership::Process)
+                    .create()
+                    .with_context(|| format!("cannot create mailbox {name}"))
+            } else {
+                builder
+                    .open()
+                    .with_context(|| format!("cannot receive from mailbox {name}"))
+            }
+        })
+        .collect()
+}
+
+/// Writes one received message: its payload and a newline, or with `--json` a line of JSON with
+/// its metadata (`payload` when it is UTF-8, else `payload_hex`).
+fn print(
+    out: &mut impl io::Write,
+    source: &str,
+    message: &Received,
+    as_json: bool,
+) -> io::Result<()> {
+    if as_json {
+        let mut line = json!({
+            "source": source,
+            "sender": message.sender.as_raw(),
+            "type": message.mtype(),
+            "priority": message.priority(),
+            "seq": message.seq,
+            "sent_at_ns": message.sent_at.as_nanos(),
+        });
+        let payload = message.payload();
+        line["payload"] = match std::str::from_utf8(payload) {
+            Ok(text) => json!(text),
+            Err(_) => json!(null),
+        };
+        if line["payload"].is_null() {
+            let hex: String = payload.iter().map(|b| format!("{b:02x}")).collect();
+            line["payload_hex"] = json!(hex);
+        }
+        serde_json::to_writer(&mut *out, &line)?;
+        writeln!(out)?;
+    } else {
+        out.write_all(message.payload())?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()
+}
+
+/// `postbox recv`.
+///
+/// Receives from every named mailbox and, with `--inbox`, this command's own inbox — whichever
+/// has a matching message first — `COUNT` messages (default 1), or with `--follow` until
+/// interrupted or a receive fails. With `--inbox`, `--create-owned` or `--as`, the command's pid
+/// is printed on stderr once it is ready (`postbox: pid N, ...`), so that peers can address it
+/// or wait for it.
+///
+/// # Errors
+///
+/// Connecting; registering `--as`; opening or creating a mailbox; a receive's failure (`Empty`,
+/// `Timeout`, `Gone`, `PeerGone`, `PermissionDenied`, `Busy`, ...), naming where; writing to
+/// stdout.
+pub(crate) fn run(node: &Node, args: &RecvArgs) -> anyhow::Result<()> {
+    let process = node.connect()?;
+    if let Some(name) = &args.register {
+        process
+            .register(name)
+            .with_context(|| format!("cannot register this process as {name:?}"))?;
+    }
+    let selector = selector(&process, &args.selector)?;
+    let mailboxes = mailboxes(&process, args)?;
+    let mut select = Select::new();
+    let mut sources = Vec::new();
+    for mailbox in &mailboxes {
+        select.recv(mailbox, selector);
+        sources.push(format!("mailbox {}", mailbox.name()));
+    }
+    if args.inbox {
+        select.inbox(&process, selector);
+        sources.push("inbox".to_owned());
+    }
+    if args.inbox || args.create_owned || args.register.is_some() {
+        let name = args
+            .register
+            .as_ref()
+            .map(|name| format!(", registered as {name}"))
+            .unwrap_or_default();
+        output::note(&format!(
+            "pid {}{name}, receiving from {}",
+            process.pid(),
+            sources.join(", ")
+        ));
+    }
+    let patience = args.patience.patience();
+    let mut out = io::stdout().lock();
+    let mut received = 0;
+    while args.follow || received < args.count {
+        let waited = match patience {
+            Patience::Forever => select.wait(),
+            Patience::NoWait => select.try_wait(),
+            Patience::Timeout(timeout) => select.wait_timeout(timeout),
+        };
+        let Selected { index, message } = waited.map_err(|failed| {
+            // Nothing arriving in time is about all the sources, not the one the error names.
+            let source = match failed.error {
+                RecvError::Empty | RecvError::Timeout => sources.join(", "),
+                _ => sources.get(failed.branch).cloned().unwrap_or_default(),
+            };
+            anyhow::Error::new(failed.error).context(format!("cannot receive from {source}"))
+        })?;
+        let source = sources.get(index).map_or("", String::as_str);
+        if message.is_down() {
+            output::note(&format!("process {} terminated", message.sender));
+            continue;
+        }
+        print(&mut out, source, &message, args.json)?;
+        received += 1;
+    }
+    Ok(())
+}

@@ -1,0 +1,172 @@
+//! `postbox send`: one message, or one per line of input, to a mailbox or a process's inbox.
+
+use std::ffi::OsString;
+use std::io::{self, BufRead as _, Read as _, Write as _};
+
+use anyhow::Context as _;
+use postbox::{Mailbox, Message, Pid, Process, SendError, SendErrorKind};
+
+use crate::app::{Node, resolve};
+use crate::args::{Patience, SendArgs, usage_error};
+use crate::values;
+
+/// Where the messages go.
+enum Destination {
+    /// A named mailbox.
+    Mailbox(Mailbox),
+    /// A process's inbox.
+    Process(Pid),
+}
+
+/// One destination and how to send there: the process sending, the patience and whether to wait
+/// for a receipt.
+struct Sender<'a> {
+    /// The sending process.
+    process: &'a Process,
+    /// Where to.
+    destination: Destination,
+    /// How long each send may wait.
+    patience: Patience,
+    /// Whether to wait until a receiver took each message.
+    receipt: bool,
+}
+
+impl Sender<'_> {
+    /// Sends `message`; returns the receiver's pid when it is known (rendezvous, receipts).
+    fn send(&self, message: Message) -> Result<Option<Pid>, SendErrorKind> {
+        let kind = |error: SendError| error.kind();
+        match (&self.destination, self.patience, self.receipt) {
+            (Destination::Mailbox(mailbox), patience, false) => match patience {
+                Patience::Forever => mailbox.send(message),
+                Patience::NoWait => mailbox.try_send(message),
+                Patience::Timeout(timeout) => mailbox.send_timeout(message, timeout),
+            }
+            .map(|sent| sent.receiver)
+            .map_err(kind),
+            (Destination::Mailbox(mailbox), patience, true) => match patience {
+                // clap refuses --receipt with --nowait; a receipt needs a wait.
+                Patience::Forever | Patience::NoWait => mailbox.send_with_receipt(message),
+                Patience::Timeout(timeout) => mailbox.send_with_receipt_timeout(message, timeout),
+            }
+            .map(Some)
+            .map_err(kind),
+            (&Destination::Process(to), patience, false) => match patience {
+                Patience::Forever => self.process.send_to(to, message),
+                Patience::NoWait => self.process.try_send_to(to, message),
+                Patience::Timeout(timeout) => self.process.send_to_timeout(to, message, timeout),
+            }
+            .map(|()| None)
+            .map_err(kind),
+            (&Destination::Process(to), patience, true) => match patience {
+                Patience::Forever | Patience::NoWait => {
+                    self.process.send_to_with_receipt(to, message)
+                }
+                Patience::Timeout(timeout) => self
+                    .process
+                    .send_to_with_receipt_timeout(to, message, timeout),
+            }
+            .map(|()| Some(to))
+            .map_err(kind),
+        }
+    }
+}
+
+/// `postbox send`.
+///
+/// The payload is DATA, else standard input: all of it as one message, or with `--lines` one
+/// message per line (without its newline), sent as each line arrives so that the command can sit
+/// in a pipeline. With `--receipt`, each receiver's pid is printed on stdout.
+///
+/// # Errors
+///
+/// Usage (no destination; DATA and a payload argument with `--to`); connecting; opening the
+/// mailbox or finding the process; each send's failure (`Full`, `Timeout`, `Gone`, `PeerGone`,
+/// ...), naming the line it stopped at.
+pub(crate) fn run(node: &Node, args: SendArgs) -> anyhow::Result<()> {
+    let (mailbox, data) = match (&args.to, args.name, args.data) {
+        (Some(_), Some(_), Some(_)) => {
+            return Err(usage_error(
+                "with --to, give the payload as the only argument",
+            ));
+        }
+        (Some(_), payload, data) => (None, payload.map(OsString::from).or(data)),
+        (None, None, _) => return Err(usage_error("give a mailbox NAME, or --to PID|NAME")),
+        (None, Some(name), data) => (Some(values::name(&name).map_err(usage_error)?), data),
+    };
+    let process = node.connect()?;
+    let (destination, label) = match (&args.to, mailbox) {
+        (Some(to), _) => (Destination::Process(resolve(&process, to)?), to.to_string()),
+        (None, Some(name)) => {
+            let label = format!("mailbox {name}");
+            let mailbox = process
+                .mailbox(&name)
+                .open()
+                .with_context(|| format!("cannot send to {label}"))?;
+            (Destination::Mailbox(mailbox), label)
+        }
+        (None, None) => return Err(usage_error("give a mailbox NAME, or --to PID|NAME")),
+    };
+    let sender = Sender {
+        process: &process,
+        destination,
+        patience: args.patience.patience(),
+        receipt: args.receipt,
+    };
+    let message = |payload: Vec<u8>| {
+        Message::new(payload)
+            .with_type(args.mtype)
+            .with_priority(args.priority)
+    };
+    let mut out = io::stdout().lock();
+    let mut deliver = |payload: Vec<u8>, line: Option<usize>| -> anyhow::Result<()> {
+        let receiver = sender.send(message(payload)).with_context(|| match line {
+            Some(line) => format!("cannot send line {line} to {label}"),
+            None => format!("cannot send to {label}"),
+        })?;
+        if let (true, Some(pid)) = (args.receipt, receiver) {
+            writeln!(out, "{pid}")?;
+            out.flush()?;
+        }
+        Ok(())
+    };
+    let data = data.map(OsString::into_encoded_bytes);
+    match (args.lines, data) {
+        (false, Some(payload)) => deliver(payload, None),
+        (false, None) => {
+            let mut payload = Vec::new();
+            io::stdin()
+                .lock()
+                .read_to_end(&mut payload)
+                .context("cannot read standard input")?;
+            deliver(payload, None)
+        }
+        (true, Some(text)) => {
+            let mut lines: Vec<&[u8]> = text.split(|&b| b == b'\n').collect();
+            if lines.last().is_some_and(|last| last.is_empty()) {
+                lines.pop();
+            }
+            for (index, line) in lines.into_iter().enumerate() {
+                deliver(line.to_vec(), Some(index + 1))?;
+            }
+            Ok(())
+        }
+        (true, None) => {
+            let mut input = io::stdin().lock();
+            let mut line = Vec::new();
+            for number in 1.. {
+                line.clear();
+                let read = input
+                    .read_until(b'\n', &mut line)
+                    .context("cannot read standard input")?;
+                if read == 0 {
+                    break;
+                }
+                if line.last() == Some(&b'\n') {
+                    line.pop();
+                }
+                deliver(line.clone(), Some(number))?;
+            }
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,256 @@
+//! Exit codes, and the one place every error the library can return is mapped to one.
+//!
+//! | code | meaning |
+//! |---|---|
+//! | 0 | ok |
+//! | 1 | any other error (no daemon, already exists, too large, busy, quota, disconnected, ...) |
+//! | 2 | usage: a bad flag or value (clap's own code) |
+//! | 3 | would block: `Full` (send) or `Empty` (recv) with `--nowait` |
+//! | 4 | timeout: `--timeout` passed |
+//! | 5 | not found: no such mailbox, pid or registered name |
+//! | 6 | permission denied |
+//! | 7 | gone: the mailbox was deleted, or the peer process terminated |
+//!
+//! Commands return `anyhow` errors whose chain holds the library's error (with context naming the
+//! mailbox or process); [`report`] prints the chain on stderr as `postbox: context: cause` and
+//! [`classify`] picks the code from the first library error in it. Every variant of every error
+//! type is matched by name, with no catch-all, so a variant added to the library cannot slip
+//! through as a silent `1`: the build breaks here until someone decides.
+
+use std::io;
+use std::process::ExitCode;
+
+use postbox::{AdminError, ConnectError, OpenError, RecvError, SelectError, SendErrorKind};
+use postbox_daemon::DaemonError;
+
+/// What a command's failure means to a shell script.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Code {
+    /// 1: any error without a code of its own.
+    Error = 1,
+    /// 2: bad usage.
+    Usage = 2,
+    /// 3: the operation would have had to wait and was told not to.
+    WouldBlock = 3,
+    /// 4: the timeout passed.
+    Timeout = 4,
+    /// 5: no such mailbox or process.
+    NotFound = 5,
+    /// 6: permission denied.
+    PermissionDenied = 6,
+    /// 7: the mailbox or the peer process is gone.
+    Gone = 7,
+}
+
+impl From<Code> for ExitCode {
+    fn from(code: Code) -> ExitCode {
+        ExitCode::from(code as u8)
+    }
+}
+
+/// Errors the CLI itself raises, beyond the library's.
+#[derive(Clone, PartialEq, Eq, Debug, thiserror::Error)]
+pub(crate) enum CliError {
+    /// No live process is registered under this name.
+    #[error("no process is registered as {0:?}")]
+    NoSuchProcess(String),
+}
+
+/// The exit code for a send that failed with `kind`.
+fn send(kind: SendErrorKind) -> Code {
+    match kind {
+        SendErrorKind::Full => Code::WouldBlock,
+        SendErrorKind::Timeout => Code::Timeout,
+        SendErrorKind::NotFound => Code::NotFound,
+        SendErrorKind::PermissionDenied => Code::PermissionDenied,
+        SendErrorKind::Gone | SendErrorKind::PeerGone => Code::Gone,
+        SendErrorKind::TooLarge
+        | SendErrorKind::WrongSize
+        | SendErrorKind::InvalidType
+        | SendErrorKind::Busy
+        | SendErrorKind::QuotaExceeded
+        | SendErrorKind::Dropped
+        | SendErrorKind::Disconnected
+        | SendErrorKind::Protocol => Code::Error,
+    }
+}
+
+/// The exit code for a receive that failed with `error`.
+fn recv(error: RecvError) -> Code {
+    match error {
+        RecvError::Empty => Code::WouldBlock,
+        RecvError::Timeout => Code::Timeout,
+        RecvError::PermissionDenied => Code::PermissionDenied,
+        RecvError::Gone | RecvError::PeerGone => Code::Gone,
+        RecvError::Busy | RecvError::Disconnected | RecvError::Protocol => Code::Error,
+    }
+}
+
+/// The exit code for a create or open that failed with `error`.
+fn open(error: &OpenError) -> Code {
+    match error {
+        OpenError::NotFound => Code::NotFound,
+        OpenError::PermissionDenied => Code::PermissionDenied,
+        OpenError::AlreadyExists
+        | OpenError::InvalidName
+        | OpenError::InvalidAttributes(_)
+        | OpenError::QuotaExceeded
+        | OpenError::Disconnected
+        | OpenError::Protocol => Code::Error,
+    }
+}
+
+/// The exit code for an administrative operation that failed with `error`.
+fn admin(error: &AdminError) -> Code {
+    match error {
+        AdminError::NotFound => Code::NotFound,
+        AdminError::PermissionDenied => Code::PermissionDenied,
+        AdminError::Gone | AdminError::PeerGone => Code::Gone,
+        AdminError::AlreadyExists
+        | AdminError::InvalidName
+        | AdminError::InvalidArgument(_)
+        | AdminError::Disconnected
+        | AdminError::Protocol => Code::Error,
+    }
+}
+
+/// The exit code for a failed connection: always a plain error, with the reason on stderr.
+fn connect(error: &ConnectError) -> Code {
+    match error {
+        ConnectError::InvalidUrl(_)
+        | ConnectError::Io(_)
+        | ConnectError::Handshake(_)
+        | ConnectError::InvalidToken(_) => Code::Error,
+    }
+}
+
+/// The exit code for a daemon that could not start or keep serving: always a plain error.
+fn daemon(error: &DaemonError) -> Code {
+    match error {
+        DaemonError::Config { .. }
+        | DaemonError::AlreadyRunning { .. }
+        | DaemonError::NotASocket { .. }
+        | DaemonError::UnsafeDirectory { .. }
+        | DaemonError::Io { .. }
+        | DaemonError::Runtime(_) => Code::Error,
+    }
+}
+
+/// The exit code for the CLI's own errors.
+fn cli(error: &CliError) -> Code {
+    match error {
+        CliError::NoSuchProcess(_) => Code::NotFound,
+    }
+}
+
+/// The exit code for `error`: that of the first error in its chain that has one, else 1.
+pub(crate) fn classify(error: &anyhow::Error) -> Code {
+    for cause in error.chain() {
+        let code = if let Some(&kind) = cause.downcast_ref::<SendErrorKind>() {
+            send(kind)
+        } else if let Some(&error) = cause.downcast_ref::<RecvError>() {
+            recv(error)
+        } else if let Some(error) = cause.downcast_ref::<SelectError>() {
+            recv(error.error)
+        } else if let Some(error) = cause.downcast_ref::<OpenError>() {
+            open(error)
+        } else if let Some(error) = cause.downcast_ref::<AdminError>() {
+            admin(error)
+        } else if let Some(error) = cause.downcast_ref::<ConnectError>() {
+            connect(error)
+        } else if let Some(error) = cause.downcast_ref::<DaemonError>() {
+            daemon(error)
+        } else if let Some(error) = cause.downcast_ref::<CliError>() {
+            cli(error)
+        } else if cause.is::<clap::Error>() {
+            Code::Usage
+        } else {
+            continue;
+        };
+        return code;
+    }
+    Code::Error
+}
+
+/// Whether `error` is only a closed standard output (`postbox recv --follow | head -1`): the
+/// reader has all it wanted, which is a success, not a failure to report.
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<io::Error>()
+            .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// Reports `error` on stderr and returns the exit code it stands for.
+pub(crate) fn report(error: &anyhow::Error) -> ExitCode {
+    if is_broken_pipe(error) {
+        return ExitCode::SUCCESS;
+    }
+    if let Some(usage) = error.downcast_ref::<clap::Error>() {
+        // clap formats its own errors, usage line included; failing to print them is moot.
+        let _ = usage.print();
+        return Code::Usage.into();
+    }
+    let code = classify(error);
+    let chain: Vec<String> = error.chain().map(ToString::to_string).collect();
+    crate::output::note(&chain.join(": "));
+    code.into()
+}
+
+#[cfg(test)]
+mod tests {
+    use anyhow::Context as _;
+
+    use super::*;
+
+    fn code_of(error: impl std::error::Error + Send + Sync + 'static) -> Code {
+        classify(&anyhow::Error::new(error).context("doing something"))
+    }
+
+    #[test]
+    fn each_documented_code_has_its_errors() {
+        assert_eq!(code_of(SendErrorKind::Full), Code::WouldBlock);
+        assert_eq!(code_of(RecvError::Empty), Code::WouldBlock);
+        assert_eq!(code_of(SendErrorKind::Timeout), Code::Timeout);
+        assert_eq!(code_of(RecvError::Timeout), Code::Timeout);
+        assert_eq!(code_of(OpenError::NotFound), Code::NotFound);
+        assert_eq!(code_of(AdminError::NotFound), Code::NotFound);
+        assert_eq!(code_of(SendErrorKind::NotFound), Code::NotFound);
+        assert_eq!(code_of(CliError::NoSuchProcess("x".into())), Code::NotFound);
+        assert_eq!(code_of(OpenError::PermissionDenied), Code::PermissionDenied);
+        assert_eq!(code_of(RecvError::PermissionDenied), Code::PermissionDenied);
+        assert_eq!(
+            code_of(SendErrorKind::PermissionDenied),
+            Code::PermissionDenied
+        );
+        assert_eq!(
+            code_of(AdminError::PermissionDenied),
+            Code::PermissionDenied
+        );
+        assert_eq!(code_of(SendErrorKind::Gone), Code::Gone);
+        assert_eq!(code_of(SendErrorKind::PeerGone), Code::Gone);
+        assert_eq!(code_of(RecvError::Gone), Code::Gone);
+        assert_eq!(code_of(RecvError::PeerGone), Code::Gone);
+        assert_eq!(code_of(AdminError::Gone), Code::Gone);
+        assert_eq!(
+            code_of(SelectError {
+                branch: 1,
+                error: RecvError::PeerGone
+            }),
+            Code::Gone
+        );
+        assert_eq!(code_of(OpenError::AlreadyExists), Code::Error);
+        assert_eq!(code_of(RecvError::Busy), Code::Error);
+        assert_eq!(code_of(ConnectError::Io("refused".into())), Code::Error);
+        assert_eq!(classify(&anyhow::anyhow!("plain")), Code::Error);
+    }
+
+    #[test]
+    fn a_closed_stdout_is_not_an_error() {
+        let error = anyhow::Error::new(io::Error::from(io::ErrorKind::BrokenPipe));
+        let error = Err::<(), _>(error).context("writing").unwrap_err();
+        assert!(is_broken_pipe(&error));
+        assert_eq!(report(&error), ExitCode::SUCCESS);
+    }
+}

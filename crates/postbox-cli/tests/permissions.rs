@@ -1,0 +1,102 @@
+//! Permissions with a second uid: commands run as uid 65534 through `setpriv` (when the tests run
+//! as root; otherwise each test says it is skipped and why). The daemon learns each client's uid
+//! from the socket, so nothing here can be faked by the client.
+
+mod support;
+
+use support::{Daemon, can_switch_user};
+
+/// A daemon whose socket every user may reach, with mailbox `name` created by root with `mode`.
+fn shared_daemon(name: &str, mode: &str) -> Daemon {
+    let daemon = Daemon::start_with(&["--mode", "0666"]);
+    daemon.open_directory_to_all();
+    daemon.run(&["create", name, "--mode", mode]).code(0);
+    daemon
+}
+
+#[test]
+fn another_user_may_neither_send_nor_receive_without_the_mode_bits_exit_6() {
+    if !can_switch_user("another_user_may_neither_send_nor_receive_without_the_mode_bits_exit_6") {
+        return;
+    }
+    let daemon = shared_daemon("private", "0600");
+    let send = daemon.run_as_nobody(&["send", "private", "x"]).code(6);
+    assert!(send.stderr.contains("permission denied"), "{}", send.stderr);
+    daemon
+        .run_as_nobody(&["recv", "private", "--nowait"])
+        .code(6);
+    daemon.run_as_nobody(&["stat", "private"]).code(6);
+    let listed = daemon.run_as_nobody(&["ls", "--json"]).code(0).json();
+    assert_eq!(
+        listed.as_array().map(Vec::len),
+        Some(0),
+        "nobody sees it: {listed}"
+    );
+}
+
+#[test]
+fn write_permission_lets_another_user_send_but_not_receive() {
+    if !can_switch_user("write_permission_lets_another_user_send_but_not_receive") {
+        return;
+    }
+    let daemon = shared_daemon("dropbox", "0622");
+    daemon
+        .run_as_nobody(&["send", "dropbox", "from nobody"])
+        .code(0);
+    daemon
+        .run_as_nobody(&["recv", "dropbox", "--nowait"])
+        .code(6);
+    let got = daemon.run(&["recv", "dropbox", "--json"]).ok();
+    let got: serde_json::Value = serde_json::from_str(got.trim()).unwrap();
+    assert_eq!(got["payload"], "from nobody");
+}
+
+#[test]
+fn only_the_owner_or_root_may_delete_or_change_a_mailbox() {
+    if !can_switch_user("only_the_owner_or_root_may_delete_or_change_a_mailbox") {
+        return;
+    }
+    let daemon = shared_daemon("shared", "0666");
+    daemon.run_as_nobody(&["rm", "shared"]).code(6);
+    daemon
+        .run_as_nobody(&["set", "shared", "--mode", "0600"])
+        .code(6);
+    assert_eq!(daemon.stat("shared")["mode"], 0o666);
+    // Passed on to nobody, it is nobody's to change, and to delete.
+    daemon
+        .run(&["set", "shared", "--owner", "65534:65534"])
+        .code(0);
+    daemon
+        .run_as_nobody(&["set", "shared", "--mode", "0600"])
+        .code(0);
+    daemon.run_as_nobody(&["rm", "shared"]).code(0);
+    daemon.run(&["stat", "shared"]).code(5);
+}
+
+#[test]
+fn a_mailbox_another_user_creates_belongs_to_that_user() {
+    if !can_switch_user("a_mailbox_another_user_creates_belongs_to_that_user") {
+        return;
+    }
+    let daemon = Daemon::start_with(&["--mode", "0666"]);
+    daemon.open_directory_to_all();
+    daemon.run_as_nobody(&["create", "theirs"]).code(0);
+    let stats = daemon.stat("theirs");
+    assert_eq!(
+        (stats["uid"].as_u64(), stats["gid"].as_u64()),
+        (Some(65534), Some(65534))
+    );
+    let ps = daemon.run_as_nobody(&["ps", "--json"]).code(0).json();
+    assert_eq!(ps[0]["uid"], 65534, "the daemon knows who connected: {ps}");
+}
+
+#[test]
+fn a_socket_with_the_default_mode_keeps_other_users_out_exit_1() {
+    if !can_switch_user("a_socket_with_the_default_mode_keeps_other_users_out_exit_1") {
+        return;
+    }
+    let daemon = Daemon::start();
+    daemon.open_directory_to_all();
+    let out = daemon.run_as_nobody(&["ls"]).code(1);
+    assert!(out.stderr.contains("cannot connect"), "{}", out.stderr);
+}
