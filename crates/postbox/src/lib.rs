@@ -103,7 +103,7 @@ pub use mailbox::{Mailbox, MailboxBuilder, Sent};
 pub use node::InprocNode;
 pub use process::Process;
 pub use select::{Select, Selected};
-pub use url::{ConnectError, Url, connect, connect_default, default_url};
+pub use url::{ConnectError, Url, connect, connect_default, connect_with_token, default_url};
 
 pub use postbox_core::{
     AdminError, Capacity, Credentials, Dispatch, EngineStats, Limits, MailboxAttrs, MailboxId,

@@ -132,8 +132,10 @@ fn received(answer: Answer) -> Result<(usize, Received), SelectError> {
 /// mailbox handles opened from it may move to other threads. Dropping it **terminates** the
 /// process, with every effect of termination: its process-owned mailboxes are deleted, whoever
 /// waits on it gets `PeerGone`, monitors get a down notification. Mailbox handles that outlive
-/// it fail with `Disconnected`, and so do their operations still waiting on other threads (a
-/// send's message comes back, undelivered).
+/// it fail with `Disconnected`, and so do their operations still waiting on other threads. An
+/// in-process send's message then comes back, undelivered; through a daemon, a message already
+/// on its way when the connection was lost cannot be known to be undelivered, and does not come
+/// back.
 #[derive(Debug)]
 pub struct Process {
     pub(crate) core: Arc<ProcessCore>,

@@ -34,6 +34,10 @@ const MAX_FRAME_LEN: u32 = (8 << 20) + (64 << 10);
 /// How long connecting and the handshake may take before `connect` gives up.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long terminating a process waits for the daemon to confirm it by closing the connection
+/// (it does within a second, after flushing what it still had to send).
+const TERMINATE_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// A connected stream of either kind.
 #[derive(Debug)]
 enum Stream {
@@ -54,6 +58,14 @@ impl Stream {
         let _ = match self {
             Stream::Unix(s) => s.shutdown(Shutdown::Both),
             Stream::Tcp(s) => s.shutdown(Shutdown::Both),
+        };
+    }
+
+    fn shutdown_write(&self) {
+        // Already closed is fine: the aim is only that the daemon sees the end.
+        let _ = match self {
+            Stream::Unix(s) => s.shutdown(Shutdown::Write),
+            Stream::Tcp(s) => s.shutdown(Shutdown::Write),
         };
     }
 
@@ -348,13 +360,20 @@ impl Link for RemoteLink {
     }
 
     fn terminate(&self) {
-        self.writer
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .stream
-            .shutdown();
+        // The end of the stream is the process's termination: the daemon terminates it before
+        // anything else, then closes its side, which ends the reader. So once the reader has
+        // ended, every other process sees the termination (`PeerGone`, `Gone`, down
+        // notifications) — as in-process, where it is done when `drop` returns.
+        let writer = || self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        writer().stream.shutdown_write();
         let reader = self.reader.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(reader) = reader {
+            let deadline = Instant::now() + TERMINATE_TIMEOUT;
+            while !reader.is_finished() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_micros(100));
+            }
+            // A daemon that does not close its side in time is not waited for any longer.
+            writer().stream.shutdown();
             // The reader ends as soon as it sees the shutdown; it never panics.
             let _ = reader.join();
         }

@@ -140,10 +140,30 @@ fn token_from_env() -> Result<Option<Token>, ConnectError> {
 /// `InvalidUrl`; `Io` when the daemon cannot be reached; `Handshake` when it refuses;
 /// `InvalidToken`.
 pub fn connect(url: &str) -> Result<Process, ConnectError> {
+    let token = match url.parse::<Url>()? {
+        Url::Tcp(_) => token_from_env()?,
+        _ => None,
+    };
+    connect_to(url, token)
+}
+
+/// As [`connect`], presenting `token` to a TCP daemon instead of reading it from the environment
+/// (for programs that keep their secrets elsewhere). Other transports ignore it.
+///
+/// # Errors
+///
+/// As [`connect`]; `InvalidToken` when `token` is empty or too long.
+pub fn connect_with_token(url: &str, token: &[u8]) -> Result<Process, ConnectError> {
+    let token =
+        Token::new(token.to_vec()).map_err(|e| ConnectError::InvalidToken(e.to_string()))?;
+    connect_to(url, Some(token))
+}
+
+fn connect_to(url: &str, token: Option<Token>) -> Result<Process, ConnectError> {
     let link = match url.parse::<Url>()? {
         Url::Inproc(name) => return Ok(InprocNode::named(&name).process()),
         Url::Unix(path) => RemoteLink::connect(Endpoint::Unix(&path), None)?,
-        Url::Tcp(address) => RemoteLink::connect(Endpoint::Tcp(&address), token_from_env()?)?,
+        Url::Tcp(address) => RemoteLink::connect(Endpoint::Tcp(&address), token)?,
     };
     Ok(Process::new(Arc::new(link)))
 }

@@ -1,0 +1,161 @@
+//! The daemon transports under test (`unix://`, `tcp://`): a fresh, embedded daemon per value.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use postbox::{Credentials, Limits, Process};
+use postbox_daemon::{Daemon, DaemonConfig, TcpListen};
+use postbox_wire::Token;
+
+use crate::Transport;
+
+/// The secret the embedded TCP daemon requires.
+const TCP_TOKEN: &[u8] = b"conformance-token";
+
+/// Runs the suite against a daemon through its Unix socket (`unix://`).
+///
+/// Each value starts its own daemon, embedded in this test process on a small tokio runtime,
+/// listening on a unique socket in a fresh temporary directory; dropping the value shuts the
+/// daemon down and removes the directory. Processes connect with
+/// `postbox::connect("unix:///…")`, exactly as users do. The daemon takes each process's uid
+/// from the socket, so [`Transport::process_as`] is `None` and the cases needing several uids
+/// are skipped.
+#[derive(Debug)]
+pub struct UnixTransport {
+    daemon: EmbeddedDaemon,
+}
+
+/// Runs the suite against a daemon over TCP (`tcp://127.0.0.1:PORT`), with a token.
+///
+/// As [`UnixTransport`], but the daemon also listens on a free loopback port and processes
+/// connect there with `postbox::connect_with_token`. TCP clients run as the daemon's user, so
+/// [`Transport::process_as`] is `None` here too.
+#[derive(Debug)]
+pub struct TcpTransport {
+    daemon: EmbeddedDaemon,
+}
+
+/// A daemon running inside the test process, on a unique socket in a fresh temporary directory.
+#[derive(Debug)]
+struct EmbeddedDaemon {
+    url: String,
+    dir: PathBuf,
+    limits: Limits,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl UnixTransport {
+    /// Starts a daemon with the default configuration, except a queued-bytes quota of 64 MiB so
+    /// that the quota case stays quick.
+    ///
+    /// # Panics
+    ///
+    /// When the daemon cannot start: the suite cannot run at all.
+    pub fn start() -> UnixTransport {
+        UnixTransport {
+            daemon: EmbeddedDaemon::start(false),
+        }
+    }
+}
+
+impl TcpTransport {
+    /// Starts a daemon as [`UnixTransport::start`] does, also listening on TCP with a token.
+    ///
+    /// # Panics
+    ///
+    /// When the daemon cannot start: the suite cannot run at all.
+    pub fn start() -> TcpTransport {
+        TcpTransport {
+            daemon: EmbeddedDaemon::start(true),
+        }
+    }
+}
+
+impl EmbeddedDaemon {
+    fn start(tcp: bool) -> EmbeddedDaemon {
+        static STARTED: AtomicU64 = AtomicU64::new(0);
+        let n = STARTED.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("postbox-conf-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut config = DaemonConfig::new().with_socket_path(dir.join("postbox.sock"));
+        if tcp {
+            let token = Token::new(TCP_TOKEN).expect("a valid token");
+            let loopback = "127.0.0.1:0".parse().expect("a socket address");
+            config = config.with_tcp(TcpListen::new(loopback, token));
+        }
+        config.limits.max_queued_bytes = 64 << 20;
+        let limits = config.limits;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("a runtime for the daemon");
+        let daemon = runtime
+            .block_on(async { Daemon::bind(config) })
+            .expect("the daemon binds");
+        let url = match daemon.local_tcp_addr() {
+            Some(address) => format!("tcp://{address}"),
+            None => format!("unix://{}", daemon.socket_path().display()),
+        };
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        runtime.spawn(daemon.serve(async {
+            let _ = stopped.await;
+        }));
+        EmbeddedDaemon {
+            url,
+            dir,
+            limits,
+            stop: Some(stop),
+            runtime: Some(runtime),
+        }
+    }
+}
+
+impl Drop for EmbeddedDaemon {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl Transport for UnixTransport {
+    fn name(&self) -> &str {
+        "unix"
+    }
+
+    fn process(&self) -> Process {
+        postbox::connect(&self.daemon.url).expect("connect to the daemon")
+    }
+
+    fn process_as(&self, _creds: Credentials) -> Option<Process> {
+        None
+    }
+
+    fn limits(&self) -> Limits {
+        self.daemon.limits
+    }
+}
+
+impl Transport for TcpTransport {
+    fn name(&self) -> &str {
+        "tcp"
+    }
+
+    fn process(&self) -> Process {
+        postbox::connect_with_token(&self.daemon.url, TCP_TOKEN).expect("connect to the daemon")
+    }
+
+    fn process_as(&self, _creds: Credentials) -> Option<Process> {
+        None
+    }
+
+    fn limits(&self) -> Limits {
+        self.daemon.limits
+    }
+}
