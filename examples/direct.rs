@@ -15,7 +15,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .map(|n| {
                 let client = node.process();
                 s.spawn(move || {
-                    let echo = client.whereis("echo").expect("whereis").expect("echo is registered");
+                    let echo = client
+                        .whereis("echo")
+                        .expect("whereis")
+                        .expect("echo is registered");
                     client.send_to(echo, format!("hello #{n}")).expect("send");
                     let reply = client.recv_from(echo).expect("reply");
                     println!("client {} got {:?}", client.pid(), reply.payload());
