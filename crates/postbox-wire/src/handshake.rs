@@ -187,10 +187,15 @@ fn unexpected(transmit: &mut VecDeque<Frame>, frame: Frame) -> HandshakeError {
     match frame.kind() {
         FrameKind::Error => match ErrorBody::decode(frame.payload()) {
             Ok(body) => HandshakeError::PeerError(body),
-            Err(source) => HandshakeError::MalformedPayload {
-                kind: FrameKind::Error,
-                source,
-            },
+            // Even a peer's error must be well-formed; tell it so, as for any other garbage.
+            Err(source) => fail(
+                transmit,
+                ErrorCode::MALFORMED_PAYLOAD,
+                HandshakeError::MalformedPayload {
+                    kind: FrameKind::Error,
+                    source,
+                },
+            ),
         },
         FrameKind::Close => HandshakeError::Closed,
         kind => fail(
