@@ -249,3 +249,45 @@ fn decode<'a, T: Deserialize<'a>>(payload: &'a [u8]) -> Result<T, OperationError
         }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use postbox_core::{Message, Wait};
+
+    use super::*;
+
+    /// Pins the example in docs/protocol.md §7 byte for byte.
+    #[test]
+    fn the_documented_example_encodes_as_documented() {
+        let request = Request::Send {
+            target: Target::Mailbox(MailboxId::from_raw(7)),
+            message: Message::new("hi"),
+            delivery: Delivery::Queued,
+            wait: Wait::Block,
+        };
+        let bytes = encode_request(&request);
+        assert_eq!(
+            bytes.as_ref(),
+            [0x00, 0x01, 0x07, 0x02, b'h', b'i', 0x02, 0x00, 0x00, 0x01]
+        );
+        assert_eq!(decode_request(&bytes), Ok(request));
+    }
+
+    #[test]
+    fn trailing_bytes_and_garbage_are_errors_not_panics() {
+        let mut bytes = encode_request(&Request::NodeStats).to_vec();
+        bytes.push(0);
+        assert_eq!(
+            decode_request(&bytes),
+            Err(OperationError::TrailingBytes { count: 1 })
+        );
+        assert!(matches!(
+            decode_request(&[0xff; 9]),
+            Err(OperationError::Malformed { .. })
+        ));
+        assert!(matches!(
+            decode_response(&[]),
+            Err(OperationError::Malformed { .. })
+        ));
+    }
+}
