@@ -141,30 +141,33 @@ impl Engine {
         if receiver_left {
             mb.pair_receiver = End::Departed;
         }
-        let own: Vec<_> = mb
-            .receivers
-            .iter()
-            .filter(|w| w.pid == pid)
-            .map(|w| (w.ticket, w.branch))
-            .collect();
-        for (ticket, branch) in own {
-            self.fail_recv_waiter(ticket, branch, RecvError::Gone);
-        }
+        self.fail_receivers(mailbox, |waiter| waiter == pid, RecvError::Gone);
         self.fail_waiting_senders(mailbox, |sender| sender == pid, SendErrorKind::Gone);
         self.admit_waiting_senders(mailbox, now);
         if sender_left && self.mailboxes[&mailbox].blocked_senders.is_empty() {
-            let waiting: Vec<_> = self.mailboxes[&mailbox]
-                .receivers
-                .iter()
-                .map(|w| (w.ticket, w.branch))
-                .collect();
-            for (ticket, branch) in waiting {
-                self.fail_recv_waiter(ticket, branch, RecvError::PeerGone);
-            }
+            self.fail_receivers(mailbox, |_| true, RecvError::PeerGone);
         }
         if receiver_left {
             self.fail_waiting_senders(mailbox, |_| true, SendErrorKind::PeerGone);
             self.fail_receipts(mailbox, SendErrorKind::PeerGone);
+        }
+    }
+
+    /// Fails with `error` every receive waiting on `mailbox` by a process `which` picks.
+    fn fail_receivers(
+        &mut self,
+        mailbox: MailboxId,
+        which: impl Fn(Pid) -> bool,
+        error: RecvError,
+    ) {
+        let failing: Vec<_> = self.mailboxes[&mailbox]
+            .receivers
+            .iter()
+            .filter(|w| which(w.pid))
+            .map(|w| (w.ticket, w.branch))
+            .collect();
+        for (ticket, branch) in failing {
+            self.fail_recv_waiter(ticket, branch, error);
         }
     }
 
@@ -366,15 +369,17 @@ impl Engine {
             mb.attrs.mode.allows(creds, mb.owner_creds, Mode::READ)
                 && (by_policy || mb.grants.contains(&pid))
         };
-        let denied: Vec<_> = mb
+        let denied: Vec<Pid> = mb
             .receivers
             .iter()
-            .filter(|w| !entitled(w.pid))
-            .map(|w| (w.ticket, w.branch))
+            .map(|w| w.pid)
+            .filter(|&p| !entitled(p))
             .collect();
-        for (ticket, branch) in denied {
-            self.fail_recv_waiter(ticket, branch, RecvError::PermissionDenied);
-        }
+        self.fail_receivers(
+            mailbox,
+            |waiter| denied.contains(&waiter),
+            RecvError::PermissionDenied,
+        );
     }
 
     /// Lets `grantee` receive from an owner-receive mailbox (the mode must still allow it).
@@ -431,15 +436,11 @@ impl Engine {
                 .is_some_and(|p| p.creds.uid == creds.uid || p.creds.is_root()),
         };
         if !still_allowed {
-            let waiting: Vec<_> = mb
-                .receivers
-                .iter()
-                .filter(|w| w.pid == grantee)
-                .map(|w| (w.ticket, w.branch))
-                .collect();
-            for (ticket, branch) in waiting {
-                self.fail_recv_waiter(ticket, branch, RecvError::PermissionDenied);
-            }
+            self.fail_receivers(
+                mailbox,
+                |waiter| waiter == grantee,
+                RecvError::PermissionDenied,
+            );
         }
         Ok(())
     }
