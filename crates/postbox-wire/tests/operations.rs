@@ -112,3 +112,122 @@ fn a_response_with_a_message_round_trips() {
     let bytes = postbox_wire::encode_response(&response);
     assert_eq!(decode_response(&bytes), Ok(response));
 }
+
+/// Any request at all, with ids a hostile peer might make up: unknown mailboxes, pids that never
+/// existed, absurd sizes.
+fn hostile_request() -> impl Strategy<Value = Request> {
+    let mailbox = (0..6u64).prop_map(MailboxId::from_raw);
+    let pid = (0..6u64).prop_map(Pid::from_raw);
+    let wait = prop_oneof![Just(Wait::Try), Just(Wait::Block)];
+    let branch = (any::<bool>(), mailbox.clone(), selector()).prop_map(|(inbox, id, selector)| {
+        Branch::new(
+            if inbox {
+                Source::Inbox
+            } else {
+                Source::Mailbox(id)
+            },
+            selector,
+        )
+    });
+    let attrs =
+        (any::<u16>(), 0..4usize, 0..4usize, any::<bool>()).prop_map(|(mode, n, b, fixed)| {
+            MailboxAttrs {
+                capacity: if n == 0 {
+                    Capacity::Zero
+                } else {
+                    Capacity::bounded(n, b)
+                },
+                size: if fixed {
+                    MessageSize::Fixed(b)
+                } else {
+                    MessageSize::Variable(usize::MAX)
+                },
+                mode: Mode::new(mode),
+                ..MailboxAttrs::system_owned()
+            }
+        });
+    prop_oneof![
+        (
+            any::<bool>(),
+            mailbox.clone(),
+            pid.clone(),
+            message(),
+            any::<bool>(),
+            wait.clone()
+        )
+            .prop_map(|(direct, id, to, message, receipt, wait)| Request::Send {
+                target: if direct {
+                    Target::Process(to)
+                } else {
+                    Target::Mailbox(id)
+                },
+                message,
+                delivery: if receipt {
+                    Delivery::Receipt
+                } else {
+                    Delivery::Queued
+                },
+                wait,
+            }),
+        (proptest::collection::vec(branch, 0..3), wait)
+            .prop_map(|(branches, wait)| Request::Recv { branches, wait }),
+        ("[ab]", attrs.clone()).prop_map(|(name, attrs)| Request::Create { name, attrs }),
+        ("[ab]", attrs).prop_map(|(name, attrs)| Request::OpenOrCreate { name, attrs }),
+        "[ab]".prop_map(|name| Request::Open { name }),
+        mailbox
+            .clone()
+            .prop_map(|mailbox| Request::Close { mailbox }),
+        mailbox
+            .clone()
+            .prop_map(|mailbox| Request::Delete { mailbox }),
+        (mailbox.clone(), any::<u64>())
+            .prop_map(|(mailbox, bytes)| Request::SetMaxBytes { mailbox, bytes }),
+        (mailbox.clone(), pid.clone()).prop_map(|(mailbox, p)| Request::SetOwner {
+            mailbox,
+            owner: postbox_core::Owner::Process(p)
+        }),
+        (mailbox.clone(), pid.clone())
+            .prop_map(|(mailbox, grantee)| Request::GrantReceive { mailbox, grantee }),
+        (mailbox.clone(), pid.clone())
+            .prop_map(|(mailbox, grantee)| Request::RevokeReceive { mailbox, grantee }),
+        mailbox.prop_map(|mailbox| Request::Stat { mailbox }),
+        pid.clone().prop_map(|target| Request::Monitor { target }),
+        "[ab]".prop_map(|name| Request::Register { name }),
+        Just(Request::ListMailboxes),
+    ]
+}
+
+proptest! {
+    /// What a daemon does with a decoded request from a hostile peer: whatever the ids and
+    /// sizes, the engine answers (or makes the request wait) and never panics; withdrawals and
+    /// terminations in between never panic either.
+    #[test]
+    fn hostile_requests_never_panic_the_engine(
+        steps in proptest::collection::vec((0..4u64, hostile_request(), any::<bool>()), 1..40),
+    ) {
+        use postbox_core::{Credentials, Engine, Limits, Timestamp};
+        use postbox_wire::{Applied, apply};
+        let mut engine = Engine::new(Limits { max_queued_bytes: 64, ..Limits::default() });
+        let now = Timestamp::ZERO;
+        let pids: Vec<Pid> = (0..3).map(|i| engine.spawn(Credentials::new(1000 + i, 100), now)).collect();
+        let mut tickets = Vec::new();
+        for (who, request, cancel) in steps {
+            // `who` 3 is a process that has terminated (or never existed).
+            let pid = pids.get(who as usize).copied().unwrap_or(Pid::from_raw(99));
+            if let Applied::Blocked(ticket) = apply(&mut engine, pid, request, now) {
+                tickets.push(ticket);
+            }
+            if cancel {
+                if let Some(ticket) = tickets.pop() {
+                    let _ = engine.cancel(ticket, now);
+                }
+            }
+            while engine.poll_completion().is_some() {}
+        }
+        engine.terminate(pids[0], now);
+        while engine.poll_completion().is_some() {}
+        for ticket in tickets {
+            let _ = engine.cancel(ticket, now);
+        }
+    }
+}
