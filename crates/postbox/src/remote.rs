@@ -193,6 +193,7 @@ impl RemoteLink {
             .set_read_timeout(Some(HANDSHAKE_TIMEOUT))
             .map_err(io_error)?;
         let mut input = BytesMut::with_capacity(4096);
+        let mut scratch = vec![0; READ_CHUNK];
         let session = loop {
             match decoder.decode(&mut input) {
                 Ok(Some(frame)) => {
@@ -201,7 +202,8 @@ impl RemoteLink {
                         .map_err(|e| ConnectError::Handshake(e.to_string()))?;
                 }
                 Ok(None) => {
-                    if read_some(&mut reader_stream, &mut input).map_err(io_error)? == 0 {
+                    let read = read_some(&mut reader_stream, &mut scratch, &mut input);
+                    if read.map_err(io_error)? == 0 {
                         return Err(ConnectError::Handshake(
                             "the daemon closed the connection".into(),
                         ));
@@ -250,12 +252,15 @@ impl RemoteLink {
     }
 }
 
-fn read_some(stream: &mut Stream, input: &mut BytesMut) -> io::Result<usize> {
-    let start = input.len();
-    input.resize(start + 64 * 1024, 0);
-    let read = stream.read(&mut input[start..]);
-    input.truncate(start + *read.as_ref().unwrap_or(&0));
-    read
+/// How much one read takes from the socket at most.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// Reads what the socket has (up to `scratch`'s size) and appends it to `input`. The scratch
+/// buffer is reused for every read, so a read costs a copy of what arrived, nothing more.
+fn read_some(stream: &mut Stream, scratch: &mut [u8], input: &mut BytesMut) -> io::Result<usize> {
+    let read = stream.read(scratch)?;
+    input.extend_from_slice(&scratch[..read]);
+    Ok(read)
 }
 
 /// The reader thread: answers waiting requests until the connection ends.
@@ -265,6 +270,7 @@ fn read_answers(
     mut input: BytesMut,
     shared: &Shared,
 ) {
+    let mut scratch = vec![0; READ_CHUNK];
     loop {
         match decoder.decode(&mut input) {
             Ok(Some(frame)) => {
@@ -272,7 +278,7 @@ fn read_answers(
                     break;
                 }
             }
-            Ok(None) => match read_some(&mut stream, &mut input) {
+            Ok(None) => match read_some(&mut stream, &mut scratch, &mut input) {
                 Ok(0) | Err(_) => break,
                 Ok(_) => {}
             },
