@@ -1,0 +1,3 @@
+//! Runs the comparison (placeholder until the harness lands).
+
+fn main() {}

@@ -1,0 +1,1 @@
+//! Every mechanism the comparison runs.
