@@ -263,6 +263,28 @@ fn read_some(stream: &mut Stream, scratch: &mut [u8], input: &mut BytesMut) -> i
     Ok(read)
 }
 
+/// Blocks until the socket has something to read (or has ended).
+///
+/// Why not just block in `read`: a thread asleep in `read` on a Unix stream is woken whenever the
+/// daemon consumes what this client *wrote* (the kernel signals "room to write" on the same wait
+/// queue), so a client that sends quickly would wake its reader once per request for nothing, and
+/// the daemon would pay for every one of those wake-ups inside its own reads. `poll` for input
+/// is woken only by input.
+fn wait_readable(stream: &Stream) -> io::Result<()> {
+    use rustix::event::{PollFd, PollFlags, poll};
+    let fd = match stream {
+        Stream::Unix(s) => PollFd::new(s, PollFlags::IN),
+        Stream::Tcp(s) => PollFd::new(s, PollFlags::IN),
+    };
+    loop {
+        match poll(&mut [fd.clone()], None) {
+            Ok(_) => return Ok(()),
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(error) => return Err(error.into()),
+        }
+    }
+}
+
 /// The reader thread: answers waiting requests until the connection ends.
 fn read_answers(
     mut stream: Stream,
@@ -278,10 +300,15 @@ fn read_answers(
                     break;
                 }
             }
-            Ok(None) => match read_some(&mut stream, &mut scratch, &mut input) {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {}
-            },
+            Ok(None) => {
+                if wait_readable(&stream).is_err() {
+                    break;
+                }
+                match read_some(&mut stream, &mut scratch, &mut input) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
+            }
             Err(_) => break,
         }
     }
