@@ -2,7 +2,8 @@
 //!
 //! After the handshake ([`crate::handshake`]), a connection is two tasks: this one, which reads
 //! frames and carries them out on the hub, and a writer ([`crate::outbox`]) which owns the
-//! socket's write half. Reading never waits on the engine: a request that blocks becomes a ticket
+//! socket's write half. Frames that arrived together (a pipelining client) are carried out one
+//! after another and their answers queued together, so the writer wakes once for all of them. Reading never waits on the engine: a request that blocks becomes a ticket
 //! in the hub and the reader moves on to the next frame, so a blocked `recv` does not hold up a
 //! `send` or a `stat` behind it on the same connection.
 //!
@@ -29,7 +30,7 @@ use postbox_wire::{
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::handshake::{self, Admit, Opened, Peer, ServerSide, linger, read_frame};
-use crate::hub::Violation;
+use crate::hub::{Deliveries, Violation};
 use crate::outbox::{WriterEnd, write_loop};
 use crate::shutdown::{FLUSH_TIMEOUT, StopSignal};
 
@@ -84,30 +85,51 @@ pub(crate) async fn serve<R, W>(
     let config = session.frame_config();
     let mut writer_task = tokio::spawn(write_loop(writer, receiver, FrameEncoder::new(config)));
     let mut decoder = FrameDecoder::new(config);
+    // Answers to the frames carried out since the last wait for input. They are queued together
+    // once the buffer holds no further complete frame, so the writer wakes once and writes them
+    // in one go (a pipelining client sends many frames per read).
+    let mut answers = Deliveries::default();
+    let mut batched = 0;
     let end = loop {
-        let next = tokio::select! {
-            biased;
-            _ = stop.stopped() => break End::Shutdown,
-            end = &mut writer_task => {
-                if let Ok(WriterEnd::Failed(error)) = end {
-                    tracing::debug!(%peer, %pid, "write failed: {error}");
+        let buffered = if batched < MAX_BATCH {
+            decoder.decode(&mut buffer)
+        } else {
+            Ok(None)
+        };
+        let next = match buffered {
+            Ok(Some(frame)) => Ok(Some(frame)),
+            Err(error) => Err(ErrorBody::new(error.code(), error.to_string())),
+            Ok(None) => {
+                std::mem::take(&mut answers).send();
+                batched = 0;
+                tokio::select! {
+                    biased;
+                    _ = stop.stopped() => break End::Shutdown,
+                    end = &mut writer_task => {
+                        if let Ok(WriterEnd::Failed(error)) = end {
+                            tracing::debug!(%peer, %pid, "write failed: {error}");
+                        }
+                        break End::WriterStopped;
+                    }
+                    next = async {
+                        outbox.room().await;
+                        read_frame(&mut reader, &mut buffer, &mut decoder).await
+                    } => next,
                 }
-                break End::WriterStopped;
             }
-            next = async {
-                outbox.room().await;
-                read_frame(&mut reader, &mut buffer, &mut decoder).await
-            } => next,
         };
         let frame = match next {
             Ok(Some(frame)) => frame,
             Ok(None) => break End::PeerLeft,
             Err(body) => break End::Violation(body),
         };
-        if let Some(end) = handle(frame, conn, &side) {
+        batched += 1;
+        if let Some(end) = handle(frame, conn, &side, &mut answers) {
             break end;
         }
     };
+    // Answers already produced go out before anything that follows.
+    answers.send();
 
     // Terminate first: whoever waits on this process is told before anything else happens.
     side.hub.disconnect(conn).send();
@@ -136,8 +158,17 @@ pub(crate) async fn serve<R, W>(
     }
 }
 
-/// Carries out one frame; `Some` when it ends the connection.
-fn handle(frame: Frame, conn: crate::hub::ConnId, side: &ServerSide) -> Option<End> {
+/// How many buffered frames a connection carries out before it queues their answers and checks
+/// for shutdown and backpressure again.
+const MAX_BATCH: usize = 64;
+
+/// Carries out one frame, adding its answers to `answers`; `Some` when it ends the connection.
+fn handle(
+    frame: Frame,
+    conn: crate::hub::ConnId,
+    side: &ServerSide,
+    answers: &mut Deliveries,
+) -> Option<End> {
     let violation = |message: String| {
         Some(End::Violation(ErrorBody::new(
             ErrorCode::PROTOCOL_VIOLATION,
@@ -148,13 +179,13 @@ fn handle(frame: Frame, conn: crate::hub::ConnId, side: &ServerSide) -> Option<E
         (FrameKind::Request, Some(id)) => {
             let request = decode_request(frame.payload());
             match side.hub.request(conn, id, request) {
-                Ok(deliveries) => deliveries.send(),
+                Ok(deliveries) => answers.append(deliveries),
                 Err(Violation::DuplicateId(id)) => {
                     return violation(format!("request id {id} is already in flight"));
                 }
             }
         }
-        (FrameKind::Cancel, Some(id)) => side.hub.cancel(conn, id).send(),
+        (FrameKind::Cancel, Some(id)) => answers.append(side.hub.cancel(conn, id)),
         (FrameKind::Close, _) => return Some(End::PeerLeft),
         (FrameKind::Error, None) => {
             if let Ok(body) = ErrorBody::decode(frame.payload()) {

@@ -50,6 +50,11 @@ enum Answer {
 pub(crate) struct Deliveries(Vec<Delivery>);
 
 impl Deliveries {
+    /// Adds `other`'s answers after these.
+    pub(crate) fn append(&mut self, mut other: Deliveries) {
+        self.0.append(&mut other.0);
+    }
+
     /// Queues every answer on its connection's outbox (encoding it there).
     pub(crate) fn send(self) {
         for Delivery { outbox, id, answer } in self.0 {

@@ -113,6 +113,48 @@ async fn a_blocked_recv_does_not_hold_up_requests_behind_it_on_the_same_connecti
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_pipelined_in_one_write_are_all_answered_in_order() {
+    // More frames in one write than the daemon carries out per batch, so several batches.
+    const COUNT: u64 = 150;
+    let daemon = TestDaemon::start("pipelined");
+    let mut alice = daemon.client().await;
+    let mut frames = Vec::new();
+    for n in 1..=COUNT {
+        let payload = format!("message {n}");
+        let send = Request::Send {
+            target: postbox_wire::Target::Process(alice.pid),
+            message: Message::new(payload),
+            delivery: Delivery::Queued,
+            wait: Wait::Block,
+        };
+        frames.push(postbox_wire::Frame::request(
+            postbox_wire::RequestId::new(n).unwrap(),
+            postbox_wire::encode_request(&send),
+        ));
+    }
+    for n in 1..=COUNT {
+        frames.push(postbox_wire::Frame::request(
+            postbox_wire::RequestId::new(COUNT + n).unwrap(),
+            postbox_wire::encode_request(&recv(Selector::Any)),
+        ));
+    }
+    alice.send_all(&frames).await;
+    for n in 1..=COUNT {
+        let id = postbox_wire::RequestId::new(n).unwrap();
+        assert_eq!(alice.response(id).await, Response::Sent { receiver: None });
+    }
+    for n in 1..=COUNT {
+        let id = postbox_wire::RequestId::new(COUNT + n).unwrap();
+        let Response::Received { message, .. } = alice.response(id).await else {
+            panic!("receive {n} gets a message")
+        };
+        assert_eq!(message.message.payload, format!("message {n}").as_bytes());
+    }
+    drop(alice);
+    daemon.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancel_withdraws_a_blocked_recv_which_is_answered_timeout() {
     let daemon = TestDaemon::start("cancel");
     let mut client = daemon.client().await;

@@ -170,6 +170,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         self.write_raw(&bytes).await;
     }
 
+    /// Writes `frames` in one write, as a pipelining client does.
+    pub async fn send_all(&mut self, frames: &[Frame]) {
+        let mut bytes = BytesMut::new();
+        for frame in frames {
+            self.encoder.encode(frame, &mut bytes).expect("encodable");
+        }
+        self.write_raw(&bytes).await;
+    }
+
     /// Writes raw bytes.
     pub async fn write_raw(&mut self, bytes: &[u8]) {
         self.stream.write_all(bytes).await.expect("write");
