@@ -1,0 +1,210 @@
+//! The three postbox mechanisms.
+
+use std::io::{self, Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use postbox::{
+    Capacity, Dispatch, MailboxBuilder, MessageSize, Mode, Ownership, Process, Receivers,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::mechanism::{Case, Endpoint, Mechanism, Prepared, Role, Workload};
+use crate::plan::format_size;
+
+use super::super::buffering::queue_depth;
+use super::daemon::{MAX_MESSAGE, start};
+use super::endpoint::{MailboxEnd, SendTo};
+
+/// How a postbox run's processes reach the engine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    /// `inproc://`: an in-process node, every role a thread of one process.
+    Inproc,
+    /// `unix://`: a daemon's Unix socket, every role a process.
+    Unix,
+    /// `tcp://`: a daemon's TCP listener on loopback, with a token, every role a process.
+    Tcp,
+}
+
+/// postbox over one transport.
+#[derive(Clone, Copy, Debug)]
+pub struct Postbox {
+    /// The transport.
+    pub transport: Transport,
+}
+
+/// The ping mailbox (pinger to ponger).
+const PING: &str = "bench.ping";
+/// The pong mailbox (ponger to pinger).
+const PONG: &str = "bench.pong";
+/// The one queue of the other workloads.
+const QUEUE: &str = "bench.queue";
+
+/// What a role needs to reach a run's node.
+#[derive(Debug, Serialize, Deserialize)]
+struct RunAddress {
+    /// `inproc://…`, `unix://…` or `tcp://…`.
+    url: String,
+    /// The file holding the TCP token.
+    token_file: Option<PathBuf>,
+}
+
+/// A random token, 32 hex digits from the kernel's generator.
+fn random_token() -> io::Result<String> {
+    let mut bytes = [0u8; 16];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+impl Postbox {
+    /// Every postbox mechanism: `inproc://`, `unix://`, `tcp://`.
+    pub fn all() -> [Postbox; 3] {
+        [Transport::Inproc, Transport::Unix, Transport::Tcp].map(|transport| Postbox { transport })
+    }
+
+    fn connect(&self, address: &RunAddress) -> io::Result<Process> {
+        let connected = match &address.token_file {
+            Some(file) => {
+                let token = std::fs::read(file).map_err(|e| {
+                    io::Error::new(e.kind(), format!("cannot read {}: {e}", file.display()))
+                })?;
+                postbox::connect_with_token(&address.url, token.trim_ascii())
+            }
+            None => postbox::connect(&address.url),
+        };
+        connected.map_err(|e| io::Error::other(format!("cannot connect to {}: {e}", address.url)))
+    }
+}
+
+/// A mailbox bounded like the peers' buffers, for messages up to the case's size.
+fn bounded(builder: MailboxBuilder, size: usize) -> MailboxBuilder {
+    let depth = queue_depth(size);
+    builder
+        .capacity(Capacity::bounded(depth, depth * size))
+        .size(MessageSize::Variable(size))
+}
+
+fn open_error(name: &str) -> impl FnOnce(postbox::OpenError) -> io::Error + '_ {
+    move |e| io::Error::other(format!("mailbox {name}: {e}"))
+}
+
+impl Mechanism for Postbox {
+    fn name(&self) -> String {
+        match self.transport {
+            Transport::Inproc => "postbox inproc://",
+            Transport::Unix => "postbox unix://",
+            Transport::Tcp => "postbox tcp://",
+        }
+        .to_owned()
+    }
+
+    fn threads(&self) -> bool {
+        self.transport == Transport::Inproc
+    }
+
+    fn unsupported(&self, case: &Case) -> Option<String> {
+        (case.size > MAX_MESSAGE).then(|| {
+            format!(
+                "above postbox's largest message ({})",
+                format_size(MAX_MESSAGE)
+            )
+        })
+    }
+
+    fn prepare(&self, _case: &Case, scratch: &Path) -> io::Result<Prepared> {
+        let (address, guard): (RunAddress, Box<dyn Send>) = match self.transport {
+            // A fresh process per run, so a fixed node name is a fresh node.
+            Transport::Inproc => (
+                RunAddress {
+                    url: "inproc://bench".to_owned(),
+                    token_file: None,
+                },
+                Box::new(()),
+            ),
+            Transport::Unix => {
+                let socket = scratch.join("postbox.sock");
+                let daemon = start(&socket, None)?;
+                let url = format!("unix://{}", socket.display());
+                (
+                    RunAddress {
+                        url,
+                        token_file: None,
+                    },
+                    Box::new(daemon.guard),
+                )
+            }
+            Transport::Tcp => {
+                let token_file = scratch.join("token");
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .open(&token_file)?
+                    .write_all(random_token()?.as_bytes())?;
+                let daemon = start(&scratch.join("postbox.sock"), Some(&token_file))?;
+                let tcp = daemon
+                    .tcp
+                    .ok_or_else(|| io::Error::other("the daemon reported no TCP address"))?;
+                (
+                    RunAddress {
+                        url: format!("tcp://{tcp}"),
+                        token_file: Some(token_file),
+                    },
+                    Box::new(daemon.guard),
+                )
+            }
+        };
+        Ok(Prepared {
+            address: serde_json::to_string(&address).map_err(io::Error::other)?,
+            guard,
+        })
+    }
+
+    fn open(&self, case: &Case, address: &str, role: Role) -> io::Result<Box<dyn Endpoint>> {
+        let address: RunAddress = serde_json::from_str(address).map_err(|e| {
+            io::Error::new(io::ErrorKind::InvalidInput, format!("bad address: {e}"))
+        })?;
+        let process = self.connect(&address)?;
+        let size = case.size;
+        let (send_to, recv_from) = match (case.workload, role) {
+            (Workload::PingPong, Role::Ponger) => {
+                let ping = bounded(process.mailbox(PING), size)
+                    .create()
+                    .map_err(open_error(PING))?;
+                (SendTo::Later(PONG.to_owned()), Some(ping))
+            }
+            (Workload::PingPong, _) => {
+                let pong = bounded(process.mailbox(PONG), size)
+                    .create()
+                    .map_err(open_error(PONG))?;
+                let ping = process.mailbox(PING).open().map_err(open_error(PING))?;
+                (SendTo::Open(ping), Some(pong))
+            }
+            (Workload::Competing { .. }, Role::Consumer { .. }) => {
+                let queue = bounded(process.mailbox(QUEUE), size)
+                    .ownership(Ownership::System)
+                    .receivers(Receivers::Shared(Dispatch::FirstWaiting))
+                    .mode(Mode::new(0o600))
+                    .open_or_create()
+                    .map_err(open_error(QUEUE))?;
+                (SendTo::Nothing, Some(queue))
+            }
+            (_, Role::Consumer { .. }) => {
+                let queue = bounded(process.mailbox(QUEUE), size)
+                    .create()
+                    .map_err(open_error(QUEUE))?;
+                (SendTo::Nothing, Some(queue))
+            }
+            (_, _) => {
+                let queue = process.mailbox(QUEUE).open().map_err(open_error(QUEUE))?;
+                (SendTo::Open(queue), None)
+            }
+        };
+        Ok(Box::new(MailboxEnd {
+            send_to,
+            recv_from,
+            process,
+        }))
+    }
+}
