@@ -1,0 +1,360 @@
+//! The client side, speaking the protocol directly over blocking Unix sockets: no thread and no
+//! runtime per connection, so ten thousand idle clients cost the benchmark one descriptor each.
+//!
+//! `postbox::connect` does the same handshake, but each connection starts a reader thread and
+//! holds two descriptors (the stream and its clone for writing; `crates/postbox/src/remote.rs`):
+//! measured, 1,000 connections cost the benchmark 1,000 threads and 27 MiB, and 10,000 would need
+//! 20,000 descriptors. Here a connection is a socket plus the codec state of its negotiated
+//! session, and requests are pipelined where it helps (creating mailboxes).
+
+use std::io::{ErrorKind, Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use bytes::BytesMut;
+use postbox_core::{
+    Branch, Delivery, EngineStats, MailboxAttrs, MailboxId, Message, Selector, Source, Wait,
+};
+use postbox_wire::{
+    ClientConfig, ClientHandshake, ErrorBody, Frame, FrameDecoder, FrameEncoder, FrameKind,
+    Request, RequestId, Response, Target, decode_response, encode_request,
+};
+
+/// How long any read waits for the daemon before the benchmark declares it wedged.
+pub(crate) const IO_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How many connections are opened before their `Welcome`s are read: the handshakes of a batch
+/// overlap, and the daemon's accept backlog is never the bottleneck.
+pub(crate) const CONNECT_BATCH: usize = 64;
+
+/// How many requests a pipelined run keeps in flight. Their answers (a few dozen bytes each) fit
+/// in the socket's buffer many times over, so neither side can block the other.
+pub(crate) const PIPELINE_WINDOW: usize = 256;
+
+/// The name of the `index`th benchmark mailbox.
+pub(crate) fn mailbox_name(index: usize) -> String {
+    format!("scale/{index:07}")
+}
+
+/// One connection that completed the handshake: a postbox process in the daemon.
+#[derive(Debug)]
+pub(crate) struct Conn {
+    stream: UnixStream,
+    pid: u64,
+    decoder: FrameDecoder,
+    encoder: FrameEncoder,
+    input: BytesMut,
+    output: BytesMut,
+    next_id: u64,
+}
+
+impl Conn {
+    /// Connects to `socket` and completes the handshake.
+    pub(crate) fn open(socket: &Path) -> Result<Conn> {
+        let mut batch = open_batch(socket, 0, 1)?;
+        batch.pop().context("no connection was opened")
+    }
+
+    /// Sends `request` and waits for its answer. Only for connections with nothing else in
+    /// flight.
+    pub(crate) fn call(&mut self, request: &Request) -> Result<Response> {
+        let id = self.send(request)?;
+        self.flush()?;
+        self.answer(id)
+    }
+
+    /// Queues `request` (written by [`Conn::flush`]) and returns its id.
+    fn send(&mut self, request: &Request) -> Result<RequestId> {
+        let id = RequestId::new(self.next_id).context("request ids ran out")?;
+        self.next_id += 1;
+        self.encoder
+            .encode(
+                &Frame::request(id, encode_request(request)),
+                &mut self.output,
+            )
+            .context("encoding a request")?;
+        Ok(id)
+    }
+
+    /// Writes what [`Conn::send`] queued.
+    fn flush(&mut self) -> Result<()> {
+        if !self.output.is_empty() {
+            self.stream
+                .write_all(&self.output)
+                .with_context(|| format!("writing to the daemon (process {})", self.pid))?;
+            self.output.clear();
+        }
+        Ok(())
+    }
+
+    /// Reads the final frame of request `id`, which must be the next frame on the connection.
+    fn answer(&mut self, id: RequestId) -> Result<Response> {
+        let (got, response) = self.next_answer()?;
+        if got != id {
+            bail!("expected the answer to request {id}, got one to request {got}");
+        }
+        Ok(response)
+    }
+
+    /// Reads the next final frame: the request it answers, and its `Response`.
+    fn next_answer(&mut self) -> Result<(RequestId, Response)> {
+        let frame = read_frame(&mut self.stream, &mut self.decoder, &mut self.input)?;
+        let Some(id) = frame.request_id() else {
+            bail!(
+                "the daemon sent a {} frame about the connection: {}",
+                frame.kind(),
+                describe_error(&frame)
+            );
+        };
+        match frame.kind() {
+            FrameKind::Response => {
+                let response = decode_response(frame.payload())
+                    .with_context(|| format!("decoding the answer to request {id}"))?;
+                Ok((id, response))
+            }
+            FrameKind::Error => bail!("request {id} was refused: {}", describe_error(&frame)),
+            kind => bail!("unexpected {kind} frame for request {id}"),
+        }
+    }
+
+    /// Creates the mailboxes `indices` ([`mailbox_name`]) with `attrs`, keeping up to
+    /// [`PIPELINE_WINDOW`] creates in flight. Every one must be created anew.
+    pub(crate) fn create_mailboxes(
+        &mut self,
+        indices: std::ops::Range<usize>,
+        attrs: MailboxAttrs,
+    ) -> Result<()> {
+        let first_id = self.next_id;
+        let name_of = |id: RequestId| mailbox_name(indices.start + (id.get() - first_id) as usize);
+        let mut next = indices.start;
+        let mut in_flight = 0;
+        while next < indices.end || in_flight > 0 {
+            while next < indices.end && in_flight < PIPELINE_WINDOW {
+                let name = mailbox_name(next);
+                self.send(&Request::Create { name, attrs })?;
+                next += 1;
+                in_flight += 1;
+            }
+            self.flush()?;
+            // Refill once half the window is answered: one write per half window, not per create.
+            let refill_at = if next < indices.end {
+                PIPELINE_WINDOW / 2
+            } else {
+                0
+            };
+            while in_flight > refill_at {
+                let (id, response) = self.next_answer()?;
+                in_flight -= 1;
+                match response {
+                    Response::Opened { created: true, .. } => {}
+                    Response::Opened { created: false, .. } => {
+                        bail!("mailbox {} already existed", name_of(id))
+                    }
+                    Response::OpenFailed(error) => {
+                        bail!("creating mailbox {} failed: {error:?}", name_of(id))
+                    }
+                    other => bail!("creating mailbox {} was answered {other:?}", name_of(id)),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The daemon's engine-wide statistics.
+    pub(crate) fn node_stats(&mut self) -> Result<EngineStats> {
+        match self.call(&Request::NodeStats)? {
+            Response::NodeStats(stats) => Ok(stats),
+            other => bail!("NodeStats was answered {other:?}"),
+        }
+    }
+
+    /// Creates mailbox `name`, sends `payload` to it and receives it back; the payload that came
+    /// back.
+    pub(crate) fn round_trip(&mut self, name: &str, payload: &[u8]) -> Result<Vec<u8>> {
+        let create = Request::Create {
+            name: name.to_owned(),
+            attrs: MailboxAttrs::process_owned(),
+        };
+        let mailbox = match self.call(&create)? {
+            Response::Opened { mailbox, .. } => mailbox,
+            other => bail!("creating {name} was answered {other:?}"),
+        };
+        let send = Request::Send {
+            target: Target::Mailbox(mailbox),
+            message: Message::new(payload.to_vec()),
+            delivery: Delivery::Queued,
+            wait: Wait::Try,
+        };
+        match self.call(&send)? {
+            Response::Sent { .. } => {}
+            other => bail!("sending to {name} was answered {other:?}"),
+        }
+        let recv = Request::Recv {
+            branches: vec![Branch::new(Source::Mailbox(mailbox), Selector::Any)],
+            wait: Wait::Try,
+        };
+        match self.call(&recv)? {
+            Response::Received { message, .. } => Ok(message.payload().to_vec()),
+            other => bail!("receiving from {name} was answered {other:?}"),
+        }
+    }
+
+    /// The number of messages queued in `mailbox` (which this process must have open or be
+    /// allowed to see).
+    pub(crate) fn queued(&mut self, mailbox: MailboxId) -> Result<usize> {
+        match self.call(&Request::Stat { mailbox })? {
+            Response::Stat(stats) => Ok(stats.messages),
+            other => bail!("Stat was answered {other:?}"),
+        }
+    }
+
+    /// Opens the existing mailbox `name`.
+    pub(crate) fn open_mailbox(&mut self, name: &str) -> Result<MailboxId> {
+        let open = Request::Open {
+            name: name.to_owned(),
+        };
+        match self.call(&open)? {
+            Response::Opened { mailbox, .. } => Ok(mailbox),
+            other => bail!("opening {name} was answered {other:?}"),
+        }
+    }
+}
+
+/// Opens `count` connections to `socket`, [`CONNECT_BATCH`] handshakes at a time, and appends
+/// them to `conns`.
+pub(crate) fn open_many(socket: &Path, count: usize, conns: &mut Vec<Conn>) -> Result<()> {
+    let mut left = count;
+    while left > 0 {
+        let batch = left.min(CONNECT_BATCH);
+        conns.extend(open_batch(socket, conns.len(), batch)?);
+        left -= batch;
+    }
+    Ok(())
+}
+
+/// Connects `count` sockets and sends each its `Hello`, then reads each one's `Welcome`. The
+/// first is connection number `first` (counted from 0), for error messages.
+fn open_batch(socket: &Path, first: usize, count: usize) -> Result<Vec<Conn>> {
+    let mut pending = Vec::with_capacity(count);
+    for n in first..first + count {
+        let mut stream = UnixStream::connect(socket)
+            .with_context(|| format!("connection {}: connecting to {}", n + 1, socket.display()))?;
+        stream
+            .set_read_timeout(Some(IO_TIMEOUT))
+            .context("setting a read timeout")?;
+        let mut handshake = ClientHandshake::new(ClientConfig::new());
+        let mut hello = BytesMut::new();
+        let encoder = FrameEncoder::default();
+        while let Some(frame) = handshake.poll_transmit() {
+            encoder
+                .encode(&frame, &mut hello)
+                .context("encoding the Hello")?;
+        }
+        stream
+            .write_all(&hello)
+            .with_context(|| format!("connection {}: sending the Hello", n + 1))?;
+        pending.push((stream, handshake));
+    }
+    (first + 1..)
+        .zip(pending)
+        .map(|(n, (mut stream, mut handshake))| {
+            let mut decoder = FrameDecoder::default();
+            let mut input = BytesMut::new();
+            let welcome = read_frame(&mut stream, &mut decoder, &mut input)
+                .with_context(|| format!("connection {n}: waiting for the Welcome"))?;
+            let session = handshake
+                .handle_frame(welcome)
+                .with_context(|| format!("connection {n}: the handshake failed"))?;
+            decoder.set_config(session.frame_config());
+            Ok(Conn {
+                stream,
+                pid: session.pid,
+                decoder,
+                encoder: FrameEncoder::new(session.frame_config()),
+                input,
+                output: BytesMut::new(),
+                next_id: 1,
+            })
+        })
+        .collect()
+}
+
+/// Asks every connection of `conns` for the engine's statistics, all requests written before
+/// any answer is read: each connection must still answer. Returns the last answer.
+pub(crate) fn ping_all(conns: &mut [Conn]) -> Result<Option<EngineStats>> {
+    let mut ids = Vec::with_capacity(conns.len());
+    for conn in conns.iter_mut() {
+        let id = conn.send(&Request::NodeStats)?;
+        conn.flush()?;
+        ids.push(id);
+    }
+    let mut last = None;
+    for (conn, id) in conns.iter_mut().zip(ids) {
+        let pid = conn.pid;
+        match conn
+            .answer(id)
+            .with_context(|| format!("idle client (process {pid}) did not answer"))?
+        {
+            Response::NodeStats(stats) => last = Some(stats),
+            other => bail!("NodeStats on process {pid} was answered {other:?}"),
+        }
+    }
+    Ok(last)
+}
+
+/// Reads until `decoder` has a whole frame, failing after [`IO_TIMEOUT`] without one.
+fn read_frame(
+    stream: &mut UnixStream,
+    decoder: &mut FrameDecoder,
+    input: &mut BytesMut,
+) -> Result<Frame> {
+    let mut chunk = [0u8; 4096];
+    loop {
+        if let Some(frame) = decoder
+            .decode(input)
+            .context("the daemon sent bytes that are not a frame")?
+        {
+            return Ok(frame);
+        }
+        let read = match stream.read(&mut chunk) {
+            Ok(0) => bail!("the daemon closed the connection"),
+            Ok(read) => read,
+            Err(error) if matches!(error.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                bail!(
+                    "the daemon did not answer within {} s: it is wedged",
+                    IO_TIMEOUT.as_secs()
+                )
+            }
+            Err(error) if error.kind() == ErrorKind::Interrupted => continue,
+            Err(error) => return Err(error).context("reading from the daemon"),
+        };
+        input.extend_from_slice(&chunk[..read]);
+    }
+}
+
+/// What an `Error` frame says, for messages; `"no error"` for other frames.
+fn describe_error(frame: &Frame) -> String {
+    if frame.kind() != FrameKind::Error {
+        return "no error".to_owned();
+    }
+    match ErrorBody::decode(frame.payload()) {
+        Ok(body) => body.to_string(),
+        Err(error) => format!("an unreadable Error frame: {error}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mailbox_names_are_valid_and_sort_in_creation_order() {
+        assert_eq!(mailbox_name(42), "scale/0000042");
+        assert!(mailbox_name(99_999) < mailbox_name(100_000));
+        for index in [0, 99_999, 9_999_999] {
+            assert!(postbox_core::Name::new(&mailbox_name(index)).is_ok());
+        }
+    }
+}
