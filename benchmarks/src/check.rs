@@ -6,8 +6,10 @@
 //! - one stream (ping-pong, throughput): [`StreamCheck`], sequence numbers 0, 1, 2 … from one
 //!   producer;
 //! - fan-in: [`FanInCheck`], each producer's sequence numbers consecutive from 0;
-//! - competing consumers: [`CompetingCheck`] in each consumer (strictly increasing), and
-//!   [`check_competing_totals`] over all of them (every message received exactly once).
+//! - competing consumers: [`CompetingCheck`] in each consumer, strictly increasing;
+//!
+//! and over a whole run, [`check_totals`]: the consumers together received exactly what the
+//! producers say they sent, each message once.
 
 use thiserror::Error;
 
@@ -58,6 +60,16 @@ pub enum CheckError {
         /// The pong's.
         got: u64,
     },
+    /// The consumers together received more or fewer of a producer's messages than it sent.
+    #[error("the consumers received {got} of producer {producer}'s messages; it sent {expected}")]
+    Received {
+        /// The producer.
+        producer: u64,
+        /// How many of its messages were received.
+        got: u64,
+        /// How many it sent.
+        expected: u64,
+    },
     /// The run's totals show lost or duplicated messages.
     #[error("{what}: got {got}, expected {expected}")]
     Totals {
@@ -75,12 +87,17 @@ pub enum CheckError {
 pub struct StreamCheck {
     producer: u64,
     next: u64,
+    sum: u128,
 }
 
 impl StreamCheck {
     /// Expects the stream of `producer`, from sequence number 0.
     pub fn new(producer: u64) -> StreamCheck {
-        StreamCheck { producer, next: 0 }
+        StreamCheck {
+            producer,
+            next: 0,
+            sum: 0,
+        }
     }
 
     /// Checks the next message's header.
@@ -102,6 +119,7 @@ impl StreamCheck {
                 expected: self.next,
             });
         }
+        self.sum += u128::from(self.next);
         self.next += 1;
         Ok(())
     }
@@ -110,6 +128,11 @@ impl StreamCheck {
     pub fn received(&self) -> u64 {
         self.next
     }
+
+    /// The sum of their sequence numbers.
+    pub fn sum(&self) -> u128 {
+        self.sum
+    }
 }
 
 /// Several producers into one queue: each producer's messages consecutive from 0, in any
@@ -117,6 +140,7 @@ impl StreamCheck {
 #[derive(Clone, Debug)]
 pub struct FanInCheck {
     next: Vec<u64>,
+    sum: u128,
 }
 
 impl FanInCheck {
@@ -124,6 +148,7 @@ impl FanInCheck {
     pub fn new(producers: usize) -> FanInCheck {
         FanInCheck {
             next: vec![0; producers],
+            sum: 0,
         }
     }
 
@@ -149,28 +174,23 @@ impl FanInCheck {
             });
         }
         *next += 1;
+        self.sum += u128::from(header.seq);
         Ok(())
-    }
-
-    /// Checks that every producer's stream is complete: `per_producer` messages each.
-    ///
-    /// # Errors
-    ///
-    /// [`CheckError::Totals`] naming the first producer short of (or beyond) its count.
-    pub fn finish(&self, per_producer: u64) -> Result<(), CheckError> {
-        match self.next.iter().find(|&&got| got != per_producer) {
-            Some(&got) => Err(CheckError::Totals {
-                what: "messages from one producer",
-                got: got.into(),
-                expected: per_producer.into(),
-            }),
-            None => Ok(()),
-        }
     }
 
     /// How many messages have been accepted, from all producers.
     pub fn received(&self) -> u64 {
         self.next.iter().sum()
+    }
+
+    /// How many messages have been accepted from each producer.
+    pub fn per_producer(&self) -> &[u64] {
+        &self.next
+    }
+
+    /// The sum of their sequence numbers.
+    pub fn sum(&self) -> u128 {
+        self.sum
     }
 }
 
@@ -224,31 +244,52 @@ impl CompetingCheck {
     }
 }
 
-/// Checks that competing consumers, together, received each of `sent` messages (sequence numbers
-/// `0..sent`) exactly once: given each consumer's count and sum, and that each consumer's
-/// sequence numbers increased, the total count must be `sent` and the total sum
-/// `sent * (sent - 1) / 2`.
+/// Checks that the consumers of a run, together, received each message the producers sent
+/// exactly once. Producer `p` reports `sent[p]` messages, numbered `0..sent[p]`; each consumer
+/// reports how many it received from each producer and the sum of their sequence numbers.
+///
+/// With each consumer having checked its own order (consecutive per producer, or strictly
+/// increasing), equal counts per producer mean that nothing was lost or duplicated when each
+/// producer's messages go to one consumer. When consumers compete for one producer's messages,
+/// a loss and a duplicate could cancel out in the count, so the sum of sequence numbers must
+/// also be exact.
 ///
 /// # Errors
 ///
-/// [`CheckError::Totals`] naming the total that is off.
-pub fn check_competing_totals(
-    sent: u64,
-    consumers: impl IntoIterator<Item = (u64, u128)>,
+/// [`CheckError::Received`] for a producer whose count is off, [`CheckError::Totals`] for the
+/// sum (or a consumer reporting on the wrong number of producers).
+pub fn check_totals<'a>(
+    sent: &[u64],
+    consumers: impl IntoIterator<Item = (&'a [u64], u128)>,
 ) -> Result<(), CheckError> {
-    let (count, sum) = consumers
-        .into_iter()
-        .fold((0u128, 0u128), |(count, sum), (c, s)| {
-            (count + u128::from(c), sum + s)
-        });
-    let expected_sum = u128::from(sent) * u128::from(sent.saturating_sub(1)) / 2;
-    if count != u128::from(sent) {
-        return Err(CheckError::Totals {
-            what: "messages received by all consumers",
-            got: count,
-            expected: sent.into(),
-        });
+    let mut received = vec![0u64; sent.len()];
+    let mut sum = 0u128;
+    for (per_producer, consumer_sum) in consumers {
+        if per_producer.len() != sent.len() {
+            return Err(CheckError::Totals {
+                what: "producers a consumer reported on",
+                got: per_producer.len() as u128,
+                expected: sent.len() as u128,
+            });
+        }
+        for (total, &n) in received.iter_mut().zip(per_producer) {
+            *total = total.saturating_add(n);
+        }
+        sum += consumer_sum;
     }
+    for (producer, (&got, &expected)) in received.iter().zip(sent).enumerate() {
+        if got != expected {
+            return Err(CheckError::Received {
+                producer: producer as u64,
+                got,
+                expected,
+            });
+        }
+    }
+    let expected_sum: u128 = sent
+        .iter()
+        .map(|&n| u128::from(n) * u128::from(n.saturating_sub(1)) / 2)
+        .sum();
     if sum != expected_sum {
         return Err(CheckError::Totals {
             what: "sum of the sequence numbers received",
@@ -273,7 +314,7 @@ mod tests {
         for seq in 0..3 {
             assert_eq!(check.accept(h(0, seq)), Ok(()));
         }
-        assert_eq!(check.received(), 3);
+        assert_eq!((check.received(), check.sum()), (3, 3));
         assert_eq!(
             check.clone().accept(h(0, 4)),
             Err(CheckError::OutOfSequence {
@@ -296,9 +337,7 @@ mod tests {
         for header in [h(1, 0), h(0, 0), h(0, 1), h(1, 1)] {
             assert_eq!(check.accept(header), Ok(()));
         }
-        assert_eq!(check.received(), 4);
-        assert_eq!(check.finish(2), Ok(()));
-        assert!(check.finish(3).is_err(), "a producer's stream is short");
+        assert_eq!((check.received(), check.sum()), (4, 2));
         assert!(check.clone().accept(h(1, 3)).is_err(), "a gap");
         assert!(matches!(
             check.accept(h(2, 0)),
@@ -331,25 +370,39 @@ mod tests {
     }
 
     #[test]
-    fn competing_totals_catch_a_loss_and_a_duplicate_that_keep_the_count() {
-        // 0..6 split between two consumers.
+    fn totals_catch_losses_duplicates_and_swaps_between_producers() {
+        let one: &[u64] = &[3];
+        // 0..6 from one producer, split between two consumers.
+        assert_eq!(check_totals(&[6], [(one, 2 + 4), (one, 1 + 3 + 5)]), Ok(()));
         assert_eq!(
-            check_competing_totals(6, [(3, 2 + 4), (3, 1 + 3 + 5)]),
-            Ok(())
+            check_totals(&[6], [(one, 6), (&[2][..], 8)]),
+            Err(CheckError::Received {
+                producer: 0,
+                got: 5,
+                expected: 6
+            })
         );
-        assert!(matches!(
-            check_competing_totals(6, [(3, 6), (2, 8)]),
-            Err(CheckError::Totals { got: 5, .. })
-        ));
         // 5 lost, 4 received twice (by different consumers): the count is right, the sum not.
         assert!(matches!(
-            check_competing_totals(6, [(3, 2 + 4), (3, 1 + 3 + 4)]),
+            check_totals(&[6], [(one, 2 + 4), (one, 1 + 3 + 4)]),
             Err(CheckError::Totals {
                 got: 14,
                 expected: 15,
                 ..
             })
         ));
-        assert_eq!(check_competing_totals(0, []), Ok(()));
+        // Fan-in of 3 and 2 messages: 0+1+2 + 0+1.
+        assert_eq!(check_totals(&[3, 2], [(&[3, 2][..], 4)]), Ok(()));
+        // Producer 0's last message lost and a phantom third from producer 1: same count, same
+        // sum, caught by the per-producer counts.
+        assert!(matches!(
+            check_totals(&[3, 2], [(&[2, 3][..], 4)]),
+            Err(CheckError::Received { producer: 0, .. })
+        ));
+        assert!(
+            check_totals(&[3, 2], [(one, 3)]).is_err(),
+            "a report on one producer of two"
+        );
+        assert_eq!(check_totals(&[], []), Ok(()));
     }
 }

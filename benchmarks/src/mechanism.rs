@@ -95,6 +95,10 @@ pub trait Mechanism: Send + Sync {
     /// notion of, a kernel limit below `case.size` …). Checked, not guessed.
     fn unsupported(&self, case: &Case) -> Option<String>;
     /// Creates the run's shared resources in the harness, with unique names under `scratch`.
+    ///
+    /// It runs on the harness's main thread with the CPU affinity the series gives helper
+    /// processes (every CPU in the cross-CPU series, the first CPU in the same-CPU series), so
+    /// that a helper it starts, such as a daemon, inherits its placement.
     fn prepare(&self, case: &Case, scratch: &Path) -> io::Result<Prepared>;
     /// Opens `role`'s end, in the process (or thread) that plays it. Listening roles are opened
     /// first, and the others only once every listening role has returned from `open`, so a

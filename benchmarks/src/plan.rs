@@ -200,15 +200,19 @@ pub fn assignments(workload: Workload, series: Series, cpus: CpuPair) -> Vec<Ass
 /// How much a run moves, as every role is told.
 ///
 /// - ping-pong: `count` timed round trips after `warmup` untimed ones;
-/// - throughput: `count` messages;
-/// - fan-in: `count` messages from each producer;
-/// - competing consumers: `count` messages in all, shared among the consumers.
+/// - throughput, fan-in, competing consumers: each producer sends for `window_ms`
+///   milliseconds, but at least `min` and at most `count` messages, then end markers; the
+///   consumers stop at the end markers, so the harness learns the totals from the producers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunCounts {
     /// See the type's documentation.
     pub count: u64,
     /// Untimed round trips before the timed ones (ping-pong only; 0 otherwise).
     pub warmup: u64,
+    /// The fewest messages each producer sends, however long they take (0 for ping-pong).
+    pub min: u64,
+    /// How long each producer sends, once it has sent `min` (0 for ping-pong).
+    pub window_ms: u64,
 }
 
 /// The rule that picks [`RunCounts`] for each case.
@@ -218,57 +222,63 @@ pub struct Counts {
     pub round_trips: u64,
     /// Untimed round trips before them.
     pub warmup: u64,
-    /// Bytes a throughput-like run moves in all: the message count is this divided by the
-    /// size, so that each size takes a similar time …
-    pub throughput_bytes: u64,
-    /// … but at least this many messages …
+    /// How long each producer of a throughput-like run sends, in milliseconds: the same window
+    /// for every mechanism, whatever its speed …
+    pub window_ms: u64,
+    /// … but at least this many messages per producer …
     pub min_messages: u64,
-    /// … and at most this many.
+    /// … and at most this many messages in all …
     pub max_messages: u64,
+    /// … and this many payload bytes in all.
+    pub max_bytes: u64,
 }
 
 impl Counts {
-    /// The full run: 20,000 round trips after 1,000 warm-up ones; 128 MiB per throughput run,
-    /// between 128 and 200,000 messages.
+    /// The full run: 20,000 round trips after 1,000 warm-up ones; producers send for 300 ms
+    /// (at least 100 messages each, at most 5 million messages and 4 GiB in all).
     pub const FULL: Counts = Counts {
         round_trips: 20_000,
         warmup: 1_000,
-        throughput_bytes: 128 << 20,
-        min_messages: 128,
-        max_messages: 200_000,
+        window_ms: 300,
+        min_messages: 100,
+        max_messages: 5_000_000,
+        max_bytes: 4 << 30,
     };
 
-    /// The smoke run (CI): a few hundred round trips and a few MiB per run, enough to exercise
+    /// The smoke run (CI): a few hundred round trips and 20 ms of sending, enough to exercise
     /// every check and no more.
     pub const SMOKE: Counts = Counts {
         round_trips: 300,
         warmup: 30,
-        throughput_bytes: 4 << 20,
-        min_messages: 64,
-        max_messages: 4_000,
+        window_ms: 20,
+        min_messages: 16,
+        max_messages: 20_000,
+        max_bytes: 64 << 20,
     };
-
-    /// How many messages a throughput-like run of `size`-byte messages moves in all.
-    pub fn messages(&self, size: usize) -> u64 {
-        (self.throughput_bytes / size.max(1) as u64).clamp(self.min_messages, self.max_messages)
-    }
 
     /// The counts for `case`.
     pub fn for_case(&self, case: &Case) -> RunCounts {
-        let total = self.messages(case.size);
-        match case.workload {
-            Workload::PingPong => RunCounts {
-                count: self.round_trips,
-                warmup: self.warmup,
-            },
-            Workload::Throughput | Workload::Competing { .. } => RunCounts {
-                count: total,
-                warmup: 0,
-            },
-            Workload::FanIn { producers } => RunCounts {
-                count: (total / producers.max(1) as u64).max(1),
-                warmup: 0,
-            },
+        let producers = match case.workload {
+            Workload::PingPong => {
+                return RunCounts {
+                    count: self.round_trips,
+                    warmup: self.warmup,
+                    min: 0,
+                    window_ms: 0,
+                };
+            }
+            Workload::FanIn { producers } => producers.max(1) as u64,
+            Workload::Throughput | Workload::Competing { .. } => 1,
+        };
+        let in_all = self
+            .max_messages
+            .min(self.max_bytes / case.size.max(1) as u64);
+        let min = self.min_messages;
+        RunCounts {
+            count: (in_all / producers).max(min),
+            warmup: 0,
+            min,
+            window_ms: self.window_ms,
         }
     }
 }
@@ -375,11 +385,8 @@ mod tests {
     }
 
     #[test]
-    fn counts_scale_down_with_size_within_bounds_and_round_trips_do_not() {
+    fn round_trips_never_shrink_and_message_caps_follow_size_and_producers() {
         let full = Counts::FULL;
-        assert_eq!(full.messages(64), 200_000, "capped");
-        assert_eq!(full.messages(4096), 32_768);
-        assert_eq!(full.messages(1 << 20), 128);
         let ping = Case {
             workload: Workload::PingPong,
             size: 1 << 20,
@@ -388,14 +395,35 @@ mod tests {
             full.for_case(&ping),
             RunCounts {
                 count: 20_000,
-                warmup: 1_000
+                warmup: 1_000,
+                min: 0,
+                window_ms: 0,
             }
         );
+        let small = Case {
+            workload: Workload::Throughput,
+            size: 64,
+        };
+        assert_eq!(full.for_case(&small).count, 5_000_000, "the message cap");
+        let large = Case {
+            workload: Workload::Competing { consumers: 4 },
+            size: 1 << 20,
+        };
+        assert_eq!(full.for_case(&large).count, 4096, "the byte cap");
         let fan_in = Case {
             workload: Workload::FanIn { producers: 8 },
-            size: 4096,
+            size: 1 << 20,
         };
-        assert_eq!(full.for_case(&fan_in).count, 4096, "per producer");
+        let counts = full.for_case(&fan_in);
+        assert_eq!(
+            (counts.count, counts.min, counts.window_ms),
+            (512, 100, 300)
+        );
+        let huge = Case {
+            workload: Workload::FanIn { producers: 8 },
+            size: 64 << 20,
+        };
+        assert_eq!(full.for_case(&huge).count, 100, "never below the minimum");
     }
 
     #[test]

@@ -71,9 +71,9 @@ struct RunArgs {
     /// Untimed warm-up round trips before them [default: 1000; smoke: 30]
     #[arg(long)]
     warmup: Option<u64>,
-    /// Payload MiB each throughput run moves [default: 128; smoke: 4]
+    /// Milliseconds each producer of a throughput run sends for [default: 300; smoke: 20]
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
-    throughput_mib: Option<u64>,
+    window_ms: Option<u64>,
     /// Where to write the results [default: benchmarks/results]
     #[arg(long)]
     out: Option<PathBuf>,
@@ -195,8 +195,8 @@ fn compare(args: &RunArgs) -> Result<bool> {
     if let Some(n) = args.warmup {
         counts.warmup = n;
     }
-    if let Some(mib) = args.throughput_mib {
-        counts.throughput_bytes = mib << 20;
+    if let Some(ms) = args.window_ms {
+        counts.window_ms = ms;
     }
     let repetitions = match args.repetitions {
         Some(n) => usize::try_from(n).context("too many repetitions")?,

@@ -38,6 +38,12 @@ pub struct RoleArgs {
     /// See [`RunCounts::warmup`].
     #[arg(long, default_value_t = 0)]
     pub warmup: u64,
+    /// See [`RunCounts::min`].
+    #[arg(long, default_value_t = 0)]
+    pub min: u64,
+    /// See [`RunCounts::window_ms`].
+    #[arg(long, default_value_t = 0)]
+    pub window_ms: u64,
     /// A role and its CPU, `ROLE@CPU` (repeated: the roles run as threads of this process).
     #[arg(long = "assign", required = true)]
     pub assignments: Vec<String>,
@@ -59,6 +65,8 @@ impl RoleArgs {
             address: address.to_owned(),
             count: counts.count,
             warmup: counts.warmup,
+            min: counts.min,
+            window_ms: counts.window_ms,
             assignments: assignments.iter().copied().map(format_assignment).collect(),
         }
     }
@@ -78,6 +86,10 @@ impl RoleArgs {
             self.count.to_string(),
             "--warmup".to_owned(),
             self.warmup.to_string(),
+            "--min".to_owned(),
+            self.min.to_string(),
+            "--window-ms".to_owned(),
+            self.window_ms.to_string(),
         ];
         for assignment in &self.assignments {
             args.push("--assign".to_owned());
@@ -121,6 +133,8 @@ pub fn run_child(args: &RoleArgs, mechanisms: &[Box<dyn Mechanism>]) -> ExitCode
     let counts = RunCounts {
         count: args.count,
         warmup: args.warmup,
+        min: args.min,
+        window_ms: args.window_ms,
     };
     let mut assignments = Vec::new();
     for text in &args.assignments {

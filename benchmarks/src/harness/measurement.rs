@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::check::{CheckError, check_competing_totals};
+use crate::check::{CheckError, check_totals};
 use crate::mechanism::{Case, Workload};
 use crate::plan::RunCounts;
 use crate::stats::LatencySummary;
@@ -58,63 +58,61 @@ pub fn measure(
     counts: RunCounts,
     results: &[RoleResult],
 ) -> Result<Measurement, MeasureError> {
-    if case.workload == Workload::PingPong {
-        return measure_latency(counts, results);
-    }
+    let (want_producers, want_consumers) = match case.workload {
+        Workload::PingPong => return measure_latency(counts, results),
+        Workload::Throughput => (1, 1),
+        Workload::FanIn { producers } => (producers, 1),
+        Workload::Competing { consumers } => (1, consumers),
+    };
+    let mut sent: Vec<Option<u64>> = vec![None; want_producers];
     let mut producers = Vec::new();
     let mut consumers = Vec::new();
     for result in results {
-        match *result {
+        match result {
             RoleResult::Producer {
-                sent, started_ns, ..
-            } => producers.push((sent, started_ns)),
+                index,
+                sent: n,
+                started_ns,
+                ..
+            } => {
+                let slot = sent
+                    .get_mut(*index)
+                    .filter(|slot| slot.is_none())
+                    .ok_or_else(|| MeasureError::Roles(format!("a stray report {result:?}")))?;
+                if *n < counts.min.min(counts.count) || *n > counts.count {
+                    return Err(MeasureError::Roles(format!(
+                        "producer {index} sent {n} messages, outside {}..={}",
+                        counts.min, counts.count
+                    )));
+                }
+                *slot = Some(*n);
+                producers.push(*started_ns);
+            }
             RoleResult::Consumer {
-                received,
+                per_producer,
                 seq_sum,
                 finished_ns,
                 ..
-            } => consumers.push((received, seq_sum, finished_ns)),
+            } => consumers.push((per_producer.as_slice(), *seq_sum, *finished_ns)),
             _ => return Err(MeasureError::Roles(format!("unexpected {result:?}"))),
         }
     }
-    let (want_producers, want_consumers, per_producer) = match case.workload {
-        Workload::Throughput => (1, 1, counts.count),
-        Workload::FanIn { producers } => (producers, 1, counts.count),
-        Workload::Competing { consumers } => (1, consumers, counts.count),
-        Workload::PingPong => unreachable!("handled above"),
-    };
-    if producers.len() != want_producers || consumers.len() != want_consumers {
+    let sent: Vec<u64> = sent.into_iter().flatten().collect();
+    if sent.len() != want_producers || consumers.len() != want_consumers {
         return Err(MeasureError::Roles(format!(
             "{} producer and {} consumer reports, expected {want_producers} and {want_consumers}",
-            producers.len(),
+            sent.len(),
             consumers.len()
         )));
     }
-    if let Some(&(sent, _)) = producers.iter().find(|(sent, _)| *sent != per_producer) {
-        return Err(CheckError::Totals {
-            what: "messages sent by a producer",
-            got: sent.into(),
-            expected: per_producer.into(),
-        }
-        .into());
-    }
-    let total = per_producer * want_producers as u64;
-    check_competing_totals(
-        total,
+    check_totals(
+        &sent,
         consumers
             .iter()
-            .map(|&(received, sum, _)| (received, u128::from(sum))),
-    )
-    .or_else(|e| match case.workload {
-        // Fan-in numbers restart per producer; the consumer checked each stream, so only the
-        // count is compared here.
-        Workload::FanIn { .. } => {
-            let received: u64 = consumers.iter().map(|c| c.0).sum();
-            if received == total { Ok(()) } else { Err(e) }
-        }
-        _ => Err(e),
-    })?;
-    let start = producers.iter().map(|p| p.1).min().unwrap_or(0);
+            .map(|&(per_producer, sum, _)| (per_producer, u128::from(sum))),
+    )?;
+    let total: u64 = sent.iter().sum();
+    let start = producers.iter().copied().min().unwrap_or(0);
     let end = consumers.iter().map(|c| c.2).max().unwrap_or(0);
     if end <= start {
         return Err(MeasureError::Roles(format!(
@@ -180,18 +178,20 @@ mod tests {
         }
     }
 
-    fn consumer(index: usize, received: u64, seq_sum: u64, finished_ns: u64) -> RoleResult {
+    fn consumer(index: usize, per_producer: &[u64], seq_sum: u64, finished_ns: u64) -> RoleResult {
         RoleResult::Consumer {
             index,
-            received,
+            per_producer: per_producer.to_vec(),
             seq_sum,
             finished_ns,
         }
     }
 
     const COUNTS: RunCounts = RunCounts {
-        count: 4,
+        count: 10,
         warmup: 0,
+        min: 2,
+        window_ms: 100,
     };
 
     #[test]
@@ -202,8 +202,8 @@ mod tests {
         };
         let results = [
             producer(0, 4, 1_000_000_000),
-            consumer(0, 2, 3, 1_500_000_000),
-            consumer(1, 2, 1 + 2, 3_000_000_000),
+            consumer(0, &[2], 3, 1_500_000_000),
+            consumer(1, &[2], 1 + 2, 3_000_000_000),
         ];
         let Ok(Measurement::Throughput(t)) = measure(&case, COUNTS, &results) else {
             panic!()
@@ -221,8 +221,8 @@ mod tests {
         // 3 went to both consumers and 2 to none: counts add up, sums do not.
         let results = [
             producer(0, 4, 1),
-            consumer(0, 2, 3, 5),
-            consumer(1, 2, 1 + 3, 6),
+            consumer(0, &[2], 3, 5),
+            consumer(1, &[2], 1 + 3, 6),
         ];
         assert!(matches!(
             measure(&case, COUNTS, &results),
@@ -231,29 +231,61 @@ mod tests {
     }
 
     #[test]
-    fn fan_in_counts_every_producer_and_refuses_a_short_one() {
+    fn fan_in_counts_every_producer_and_refuses_a_short_one_or_a_missing_report() {
         let case = Case {
             workload: Workload::FanIn { producers: 2 },
             size: 64,
         };
         let good = [
+            producer(1, 3, 5),
             producer(0, 4, 10),
-            producer(1, 4, 5),
-            consumer(0, 8, 12, 1_000_000_005),
+            consumer(0, &[4, 3], 6 + 3, 1_000_000_005),
         ];
         let Ok(Measurement::Throughput(t)) = measure(&case, COUNTS, &good) else {
             panic!()
         };
         assert_eq!(
             (t.messages, t.seconds),
-            (8, 1.0),
+            (7, 1.0),
             "timed from the first start"
         );
-        let short = [producer(0, 4, 10), producer(1, 3, 5), consumer(0, 7, 9, 20)];
-        assert!(measure(&case, COUNTS, &short).is_err());
-        let missing = [producer(0, 4, 10), consumer(0, 8, 12, 20)];
+        let short = [
+            producer(0, 4, 10),
+            producer(1, 3, 5),
+            consumer(0, &[4, 2], 6 + 1, 20),
+        ];
+        assert!(matches!(
+            measure(&case, COUNTS, &short),
+            Err(MeasureError::Check(CheckError::Received {
+                producer: 1,
+                ..
+            }))
+        ));
+        let missing = [producer(0, 4, 10), consumer(0, &[4, 0], 6, 20)];
         assert!(matches!(
             measure(&case, COUNTS, &missing),
+            Err(MeasureError::Roles(_))
+        ));
+        let twice = [
+            producer(0, 4, 10),
+            producer(0, 4, 10),
+            consumer(0, &[8, 0], 12, 20),
+        ];
+        assert!(matches!(
+            measure(&case, COUNTS, &twice),
+            Err(MeasureError::Roles(_))
+        ));
+    }
+
+    #[test]
+    fn a_producer_outside_its_bounds_is_a_harness_error() {
+        let case = Case {
+            workload: Workload::Throughput,
+            size: 64,
+        };
+        let over = [producer(0, 11, 1), consumer(0, &[11], 55, 2)];
+        assert!(matches!(
+            measure(&case, COUNTS, &over),
             Err(MeasureError::Roles(_))
         ));
     }
@@ -267,6 +299,8 @@ mod tests {
         let counts = RunCounts {
             count: 4,
             warmup: 1,
+            min: 0,
+            window_ms: 0,
         };
         let latency = LatencySummary::from_samples(vec![1, 2, 3, 4]).unwrap();
         let pinger = RoleResult::Pinger { latency };

@@ -46,8 +46,9 @@ pub enum RoleResult {
     Consumer {
         /// Which.
         index: usize,
-        /// Messages received and checked (not counting end markers).
-        received: u64,
+        /// Messages received and checked from each producer, by index (end markers not
+        /// counted).
+        per_producer: Vec<u64>,
         /// The sum of their sequence numbers.
         seq_sum: u64,
         /// When it received its last message (or end marker).
@@ -217,7 +218,7 @@ mod tests {
         let results = vec![
             RoleResult::Consumer {
                 index: 1,
-                received: 10,
+                per_producer: vec![10, 2],
                 seq_sum: u64::MAX - 1,
                 finished_ns: 99,
             },

@@ -1,7 +1,7 @@
 //! What each role does once the harness says `go`: the timed loops, with every message checked.
 
 use std::io;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use thiserror::Error;
 
@@ -60,23 +60,25 @@ pub fn play(
     counts: RunCounts,
     endpoint: &mut dyn Endpoint,
 ) -> Result<RoleResult, RoleError> {
+    let size = case.size;
     match (role, case.workload) {
-        (Role::Pinger, Workload::PingPong) => ping(case.size, counts, endpoint),
-        (Role::Ponger, Workload::PingPong) => pong(case.size, counts, endpoint),
-        (Role::Producer { index }, Workload::Throughput | Workload::FanIn { .. }) => {
-            produce(index, case.size, counts.count, 0, endpoint)
+        (Role::Pinger, Workload::PingPong) => ping(size, counts, endpoint),
+        (Role::Ponger, Workload::PingPong) => pong(size, counts, endpoint),
+        (Role::Producer { index }, Workload::FanIn { producers }) if index < producers => {
+            produce(index, size, counts, 1, endpoint)
+        }
+        (Role::Producer { index: 0 }, Workload::Throughput) => {
+            produce(0, size, counts, 1, endpoint)
         }
         (Role::Producer { index: 0 }, Workload::Competing { consumers }) => {
-            produce(0, case.size, counts.count, consumers, endpoint)
+            produce(0, size, counts, consumers, endpoint)
         }
-        (Role::Consumer { index: 0 }, Workload::Throughput) => {
-            consume_stream(case.size, counts.count, endpoint)
-        }
+        (Role::Consumer { index: 0 }, Workload::Throughput) => consume_stream(size, endpoint),
         (Role::Consumer { index: 0 }, Workload::FanIn { producers }) => {
-            consume_fan_in(case.size, producers, counts.count, endpoint)
+            consume_fan_in(size, producers, endpoint)
         }
         (Role::Consumer { index }, Workload::Competing { consumers }) if index < consumers => {
-            consume_competing(index, case.size, endpoint)
+            consume_competing(index, size, endpoint)
         }
         (role, workload) => Err(RoleError::NoSuchRole { role, workload }),
     }
@@ -135,20 +137,35 @@ fn pong(
     })
 }
 
-/// Sends `count` messages numbered from 0, then `end_markers` end markers.
+/// How many sends go by between two looks at the clock.
+const CLOCK_EVERY: u64 = 16;
+
+/// Sends messages numbered from 0 for `counts.window_ms` (at least `counts.min`, at most
+/// `counts.count` of them), then `end_markers` end markers.
 fn produce(
     index: usize,
     size: usize,
-    count: u64,
+    counts: RunCounts,
     end_markers: usize,
     endpoint: &mut dyn Endpoint,
 ) -> Result<RoleResult, RoleError> {
     let mut message = vec![0u8; size];
     let producer = index as u64;
+    let window = Duration::from_millis(counts.window_ms);
+    let started = Instant::now();
     let started_ns = monotonic_ns();
-    for seq in 0..count {
-        Header { producer, seq }.write(&mut message);
-        endpoint.send(&message).map_err(io_error("send", seq))?;
+    let mut sent = 0;
+    while sent < counts.count {
+        if sent >= counts.min && sent % CLOCK_EVERY == 0 && started.elapsed() >= window {
+            break;
+        }
+        Header {
+            producer,
+            seq: sent,
+        }
+        .write(&mut message);
+        endpoint.send(&message).map_err(io_error("send", sent))?;
+        sent += 1;
     }
     let finished_ns = monotonic_ns();
     Header::END.write(&mut message);
@@ -159,53 +176,59 @@ fn produce(
     }
     Ok(RoleResult::Producer {
         index,
-        sent: count,
+        sent,
         started_ns,
         finished_ns,
     })
 }
 
-/// Receives `count` messages from producer 0, in order.
-fn consume_stream(
-    size: usize,
-    count: u64,
-    endpoint: &mut dyn Endpoint,
-) -> Result<RoleResult, RoleError> {
+/// Receives producer 0's messages, in order, until its end marker.
+fn consume_stream(size: usize, endpoint: &mut dyn Endpoint) -> Result<RoleResult, RoleError> {
     let mut buf = Vec::with_capacity(size);
     let mut check = StreamCheck::new(0);
-    for seq in 0..count {
-        endpoint.recv(&mut buf).map_err(io_error("recv", seq))?;
-        check.accept(Header::read(&buf, size)?)?;
+    loop {
+        endpoint
+            .recv(&mut buf)
+            .map_err(io_error("recv", check.received()))?;
+        let header = Header::read(&buf, size)?;
+        if header.is_end() {
+            break;
+        }
+        check.accept(header)?;
     }
     Ok(RoleResult::Consumer {
         index: 0,
-        received: check.received(),
-        seq_sum: to_u64(sum_below(count))?,
+        per_producer: vec![check.received()],
+        seq_sum: to_u64(check.sum())?,
         finished_ns: monotonic_ns(),
     })
 }
 
-/// Receives `per_producer` messages from each of `producers` producers, each in order.
+/// Receives the messages of `producers` producers, each in order, until every one's end marker.
 fn consume_fan_in(
     size: usize,
     producers: usize,
-    per_producer: u64,
     endpoint: &mut dyn Endpoint,
 ) -> Result<RoleResult, RoleError> {
     let mut buf = Vec::with_capacity(size);
     let mut check = FanInCheck::new(producers);
-    let total = per_producer * producers as u64;
-    for n in 0..total {
-        endpoint.recv(&mut buf).map_err(io_error("recv", n))?;
-        check.accept(Header::read(&buf, size)?)?;
+    let mut ended = 0;
+    while ended < producers {
+        endpoint
+            .recv(&mut buf)
+            .map_err(io_error("recv", check.received()))?;
+        let header = Header::read(&buf, size)?;
+        if header.is_end() {
+            ended += 1;
+        } else {
+            check.accept(header)?;
+        }
     }
-    let finished_ns = monotonic_ns();
-    check.finish(per_producer)?;
     Ok(RoleResult::Consumer {
         index: 0,
-        received: check.received(),
-        seq_sum: to_u64(sum_below(per_producer) * producers as u128)?,
-        finished_ns,
+        per_producer: check.per_producer().to_vec(),
+        seq_sum: to_u64(check.sum())?,
+        finished_ns: monotonic_ns(),
     })
 }
 
@@ -229,7 +252,7 @@ fn consume_competing(
     }
     Ok(RoleResult::Consumer {
         index,
-        received: check.received(),
+        per_producer: vec![check.received()],
         seq_sum: to_u64(check.sum())?,
         finished_ns: monotonic_ns(),
     })
@@ -244,11 +267,6 @@ fn to_u64(sum: u128) -> Result<u64, RoleError> {
             expected: u128::from(u64::MAX),
         })
     })
-}
-
-/// 0 + 1 + … + (n - 1).
-fn sum_below(n: u64) -> u128 {
-    u128::from(n) * u128::from(n.saturating_sub(1)) / 2
 }
 
 #[cfg(test)]
@@ -284,11 +302,23 @@ mod tests {
         Case { workload, size: 32 }
     }
 
+    /// Exactly `n` messages per producer, whatever the time.
+    fn exactly(n: u64) -> RunCounts {
+        RunCounts {
+            count: n,
+            warmup: 0,
+            min: n,
+            window_ms: 0,
+        }
+    }
+
     #[test]
     fn a_ping_through_a_loopback_answers_itself_and_is_timed() {
         let counts = RunCounts {
             count: 50,
             warmup: 5,
+            min: 0,
+            window_ms: 0,
         };
         let result = play(
             Role::Pinger,
@@ -303,33 +333,64 @@ mod tests {
     }
 
     #[test]
-    fn a_consumer_sees_what_a_producer_sent() {
+    fn a_consumer_sees_what_a_producer_sent_up_to_the_end_marker() {
+        let case = case(Workload::Throughput);
+        let mut wire = Loop::default();
+        let sent = play(Role::Producer { index: 0 }, &case, exactly(20), &mut wire).unwrap();
+        assert!(matches!(sent, RoleResult::Producer { sent: 20, .. }));
+        assert_eq!(wire.queue.len(), 21, "and one end marker");
+        let got = play(Role::Consumer { index: 0 }, &case, exactly(20), &mut wire).unwrap();
+        let RoleResult::Consumer {
+            per_producer,
+            seq_sum,
+            ..
+        } = got
+        else {
+            panic!("{got:?}")
+        };
+        assert_eq!((per_producer, seq_sum), (vec![20], 190));
+    }
+
+    #[test]
+    fn a_producer_stops_at_the_end_of_its_window_once_it_sent_the_minimum() {
         let case = case(Workload::Throughput);
         let counts = RunCounts {
-            count: 20,
+            count: 1_000,
             warmup: 0,
+            min: 10,
+            window_ms: 0,
         };
         let mut wire = Loop::default();
         let sent = play(Role::Producer { index: 0 }, &case, counts, &mut wire).unwrap();
-        assert!(matches!(sent, RoleResult::Producer { sent: 20, .. }));
-        let got = play(Role::Consumer { index: 0 }, &case, counts, &mut wire).unwrap();
-        assert!(matches!(
-            got,
-            RoleResult::Consumer {
-                received: 20,
-                seq_sum: 190,
-                ..
-            }
-        ));
+        // The clock is read every 16 sends: the first look after the minimum stops it.
+        assert!(
+            matches!(sent, RoleResult::Producer { sent: 16, .. }),
+            "{sent:?}"
+        );
+    }
+
+    #[test]
+    fn fan_in_waits_for_every_producers_end_marker() {
+        let case = case(Workload::FanIn { producers: 2 });
+        let mut wire = Loop::default();
+        play(Role::Producer { index: 1 }, &case, exactly(3), &mut wire).unwrap();
+        play(Role::Producer { index: 0 }, &case, exactly(2), &mut wire).unwrap();
+        let got = play(Role::Consumer { index: 0 }, &case, exactly(0), &mut wire).unwrap();
+        let RoleResult::Consumer {
+            per_producer,
+            seq_sum,
+            ..
+        } = got
+        else {
+            panic!("{got:?}")
+        };
+        assert_eq!((per_producer, seq_sum), (vec![2, 3], 1 + 3));
+        assert!(wire.queue.is_empty());
     }
 
     #[test]
     fn a_lost_message_fails_the_consumer_with_a_check_error() {
         let case = case(Workload::Throughput);
-        let counts = RunCounts {
-            count: 5,
-            warmup: 0,
-        };
         let mut wire = Loop {
             // Loses message 2.
             tamper: Some(|queue| {
@@ -339,8 +400,8 @@ mod tests {
             }),
             ..Loop::default()
         };
-        play(Role::Producer { index: 0 }, &case, counts, &mut wire).unwrap();
-        let error = play(Role::Consumer { index: 0 }, &case, counts, &mut wire).unwrap_err();
+        play(Role::Producer { index: 0 }, &case, exactly(5), &mut wire).unwrap();
+        let error = play(Role::Consumer { index: 0 }, &case, exactly(5), &mut wire).unwrap_err();
         assert!(
             error
                 .to_string()
@@ -352,39 +413,41 @@ mod tests {
     #[test]
     fn a_competing_consumer_stops_at_the_end_marker() {
         let case = case(Workload::Competing { consumers: 2 });
-        let counts = RunCounts {
-            count: 4,
-            warmup: 0,
-        };
         let mut wire = Loop::default();
-        play(Role::Producer { index: 0 }, &case, counts, &mut wire).unwrap();
+        play(Role::Producer { index: 0 }, &case, exactly(4), &mut wire).unwrap();
         assert_eq!(wire.queue.len(), 6, "4 messages and 2 end markers");
-        let got = play(Role::Consumer { index: 1 }, &case, counts, &mut wire).unwrap();
-        assert!(matches!(
-            got,
-            RoleResult::Consumer {
-                index: 1,
-                received: 4,
-                seq_sum: 6,
-                ..
-            }
-        ));
+        let got = play(Role::Consumer { index: 1 }, &case, exactly(4), &mut wire).unwrap();
+        let RoleResult::Consumer {
+            index,
+            per_producer,
+            seq_sum,
+            ..
+        } = got
+        else {
+            panic!("{got:?}")
+        };
+        assert_eq!((index, per_producer, seq_sum), (1, vec![4], 6));
         assert_eq!(wire.queue.len(), 1, "the other consumer's end marker");
     }
 
     #[test]
     fn a_truncated_message_and_a_stray_role_are_errors() {
         let case = case(Workload::Throughput);
-        let counts = RunCounts {
-            count: 1,
-            warmup: 0,
-        };
         let mut wire = Loop::default();
         wire.queue.push_back(vec![0; 31]);
-        let error = play(Role::Consumer { index: 0 }, &case, counts, &mut wire).unwrap_err();
+        let error = play(Role::Consumer { index: 0 }, &case, exactly(1), &mut wire).unwrap_err();
         assert!(error.to_string().contains("31 bytes"), "{error}");
         assert!(matches!(
-            play(Role::Pinger, &case, counts, &mut wire),
+            play(Role::Pinger, &case, exactly(1), &mut wire),
+            Err(RoleError::NoSuchRole { .. })
+        ));
+        assert!(matches!(
+            play(
+                Role::Producer { index: 2 },
+                &self::case(Workload::FanIn { producers: 2 }),
+                exactly(1),
+                &mut wire
+            ),
             Err(RoleError::NoSuchRole { .. })
         ));
     }

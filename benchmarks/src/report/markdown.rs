@@ -172,8 +172,10 @@ pub fn render(results: &Results) -> String {
          second (higher is better), then the median payload rate in MB/s (10^6 bytes). \
          *cross-CPU*: pingers and producers pinned to CPU {}, pongers and consumers to CPU {}; \
          *same-CPU*: every role on CPU {}. Helper processes: {}. Buffering: {}. Each ping-pong \
-         run times {} round trips after {} warm-up ones; throughput runs move {} MiB (between \
-         {} and {} messages). `n/a: …` is the mechanism's own reason it cannot run that case.\n",
+         run times {} round trips after {} warm-up ones. In a throughput run each producer \
+         sends for {} ms (at least {} messages; at most {} messages and {} MiB in all), then an \
+         end marker, and the rate runs from the first producer's start to the last consumer's \
+         last message. `n/a: …` is the mechanism's own reason it cannot run that case.\n",
         s.repetitions,
         s.cpus.first,
         s.cpus.second,
@@ -182,9 +184,10 @@ pub fn render(results: &Results) -> String {
         s.buffering,
         s.counts.round_trips,
         s.counts.warmup,
-        s.counts.throughput_bytes >> 20,
+        s.counts.window_ms,
         s.counts.min_messages,
         s.counts.max_messages,
+        s.counts.max_bytes >> 20,
     );
     if !results.targets.is_empty() {
         let _ = writeln!(out, "## Targets\n");

@@ -1,0 +1,73 @@
+//! The `compare` program end to end: real processes, real files.
+
+use std::path::Path;
+use std::process::Command;
+
+fn compare(args: &[&str], out: &Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_compare"))
+        .args(args)
+        .arg("--out")
+        .arg(out)
+        .output()
+        .expect("the compare binary runs")
+}
+
+#[test]
+fn a_small_comparison_measures_every_case_and_writes_every_file() {
+    let out = tempfile::tempdir().unwrap();
+    let run = compare(
+        &[
+            "--smoke",
+            "--only",
+            "unix stream,crossbeam,postbox unix://",
+            "--sizes",
+            "64",
+        ],
+        out.path(),
+    );
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{stderr}");
+    for file in [
+        "results.md",
+        "results.json",
+        "latency.svg",
+        "throughput.svg",
+    ] {
+        assert!(out.path().join(file).exists(), "{file} missing; {stderr}");
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.path().join("results.json")).unwrap())
+            .unwrap();
+    let cases = json["cases"].as_array().unwrap();
+    // 3 mechanisms × 4 workloads × 2 series × 1 size.
+    assert_eq!(cases.len(), 24);
+    for case in cases {
+        let status = case["outcome"]["status"].as_str().unwrap();
+        let stream_without_queue = case["mechanism"] == "unix stream"
+            && (case["workload"] == "fan-in" || case["workload"] == "competing");
+        if stream_without_queue {
+            assert_eq!(status, "unsupported", "{case}");
+            assert_eq!(case["outcome"]["reason"], "no shared queue");
+        } else {
+            assert_eq!(status, "measured", "{case}");
+            assert_eq!(case["outcome"]["repetitions"].as_array().unwrap().len(), 1);
+        }
+    }
+    let markdown = std::fs::read_to_string(out.path().join("results.md")).unwrap();
+    assert!(
+        markdown.contains("| unix stream | n/a: no shared queue |"),
+        "{markdown}"
+    );
+    assert!(markdown.contains("## Targets"), "{markdown}");
+    assert!(json["machine"]["cpu_model"].is_string());
+}
+
+#[test]
+fn an_unknown_mechanism_is_refused_with_the_list() {
+    let out = tempfile::tempdir().unwrap();
+    let run = compare(&["--only", "carrier pigeon"], out.path());
+    assert!(!run.status.success());
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(stderr.contains("no mechanism matches"), "{stderr}");
+    assert!(stderr.contains("unix stream"), "{stderr}");
+}
