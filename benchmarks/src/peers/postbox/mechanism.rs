@@ -3,6 +3,7 @@
 use std::io::{self, Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use postbox::{
     Capacity, Dispatch, MailboxBuilder, MessageSize, Mode, Ownership, Process, Receivers,
@@ -14,7 +15,7 @@ use crate::plan::format_size;
 
 use super::super::buffering::queue_depth;
 use super::daemon::{MAX_MESSAGE, start};
-use super::endpoint::{MailboxEnd, SendTo};
+use super::endpoint::{Flow, MailboxEnd, SendTo};
 
 /// How a postbox run's processes reach the engine.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -179,7 +180,7 @@ impl Mechanism for Postbox {
                     .create()
                     .map_err(open_error(PONG))?;
                 let ping = process.mailbox(PING).open().map_err(open_error(PING))?;
-                (SendTo::Open(ping), Some(pong))
+                (SendTo::Open(Arc::new(ping)), Some(pong))
             }
             (Workload::Competing { .. }, Role::Consumer { .. }) => {
                 let queue = bounded(process.mailbox(QUEUE), size)
@@ -198,13 +199,14 @@ impl Mechanism for Postbox {
             }
             (_, _) => {
                 let queue = process.mailbox(QUEUE).open().map_err(open_error(QUEUE))?;
-                (SendTo::Open(queue), None)
+                (SendTo::Open(Arc::new(queue)), None)
             }
         };
-        Ok(Box::new(MailboxEnd {
-            send_to,
-            recv_from,
-            process,
-        }))
+        let flow = match case.workload {
+            Workload::PingPong => Flow::Blocking,
+            Workload::Competing { .. } => Flow::PipelinedSends,
+            Workload::Throughput | Workload::FanIn { .. } => Flow::Pipelined,
+        };
+        Ok(Box::new(MailboxEnd::new(send_to, recv_from, flow, process)))
     }
 }
