@@ -325,6 +325,7 @@ fn compare(args: &RunArgs) -> Result<bool> {
     let started = Instant::now();
     let mut done = 0;
     for repetition in 1..=repetitions {
+        let repetition_started = Instant::now();
         // Repetitions are interleaved (every case once, then again), so that a change in the
         // machine's load affects every mechanism alike rather than one mechanism's cases.
         for (slot, (index, case, s)) in plan.iter().enumerate() {
@@ -362,9 +363,18 @@ fn compare(args: &RunArgs) -> Result<bool> {
         }
         results.machine.load_at_end = report::load_average();
         report::write(&mut results, &out).map_err(anyhow::Error::msg)?;
-    }
-    if repetitions == 0 || runnable == 0 {
-        report::write(&mut results, &out).map_err(anyhow::Error::msg)?;
+        if repetition < repetitions {
+            let took = repetition_started.elapsed().as_secs();
+            let left = took * (repetitions - repetition) as u64;
+            eprintln!(
+                "compare: repetition {repetition} of {repetitions} took {}m{:02}s; about \
+                 {}m{:02}s to go (results so far are written)",
+                took / 60,
+                took % 60,
+                left / 60,
+                left % 60
+            );
+        }
     }
 
     let failures: Vec<&CaseRecord> = results
