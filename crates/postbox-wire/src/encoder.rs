@@ -3,7 +3,7 @@
 use bytes::BytesMut;
 
 use crate::header::Header;
-use crate::{EncodeError, Frame, FrameConfig, HEADER_LEN, MAGIC};
+use crate::{EncodeError, Frame, FrameConfig, FrameKind, HEADER_LEN, MAGIC, RequestId};
 
 /// Writes frames as bytes: header, checksum, payload.
 ///
@@ -82,6 +82,50 @@ impl FrameEncoder {
         dst.extend_from_slice(payload);
         Ok(())
     }
+
+    /// Encodes a frame of `kind` whose payload `write` appends straight to `dst`, after room for
+    /// the header: the same bytes as [`FrameEncoder::encode`] of that payload, without encoding
+    /// the payload apart and copying it (which, for a large message, is a copy of the message).
+    ///
+    /// # Errors
+    ///
+    /// [`EncodeError::TooLarge`] if the payload is over the configured limit; `dst` is then left
+    /// as it was.
+    pub fn encode_with(
+        &self,
+        kind: FrameKind,
+        request_id: Option<RequestId>,
+        dst: &mut BytesMut,
+        write: impl FnOnce(&mut BytesMut),
+    ) -> Result<(), EncodeError> {
+        let start = dst.len();
+        dst.extend_from_slice(&[0; HEADER_LEN]);
+        write(dst);
+        let payload = &dst[start + HEADER_LEN..];
+        let too_large = EncodeError::TooLarge {
+            len: payload.len(),
+            max: self.config.max_frame_len,
+        };
+        let payload_len = match u32::try_from(payload.len()) {
+            Ok(len) if len <= self.config.max_frame_len => len,
+            _ => {
+                dst.truncate(start);
+                return Err(too_large);
+            }
+        };
+        let mut header = Header {
+            magic: MAGIC,
+            version: self.config.version.get(),
+            kind: kind.as_u8(),
+            flags: 0,
+            request_id: request_id.map_or(0, |id| id.get()),
+            payload_len,
+            checksum: 0,
+        };
+        header.checksum = header.compute_checksum(payload);
+        dst[start..start + HEADER_LEN].copy_from_slice(&header.to_bytes());
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -110,6 +154,38 @@ mod tests {
             b'h', b'i',                                     // payload
         ];
         assert_eq!(&wire[..], &expected[..]);
+    }
+
+    #[test]
+    fn a_payload_written_in_place_encodes_exactly_as_a_frame_of_it() {
+        let encoder = FrameEncoder::new(FrameConfig::HANDSHAKE);
+        let id = RequestId::new(7).unwrap();
+        let mut apart = BytesMut::from(&b"before"[..]);
+        encoder
+            .encode(&Frame::response(id, &b"payload"[..]), &mut apart)
+            .unwrap();
+        let mut in_place = BytesMut::from(&b"before"[..]);
+        encoder
+            .encode_with(FrameKind::Response, Some(id), &mut in_place, |dst| {
+                dst.extend_from_slice(b"payload");
+            })
+            .unwrap();
+        assert_eq!(in_place, apart);
+    }
+
+    #[test]
+    fn a_payload_written_in_place_over_the_limit_leaves_the_buffer_as_it_was() {
+        let config = FrameConfig {
+            version: Version::V1,
+            max_frame_len: 4,
+        };
+        let mut wire = BytesMut::from(&b"kept"[..]);
+        let result =
+            FrameEncoder::new(config).encode_with(FrameKind::Request, None, &mut wire, |dst| {
+                dst.extend_from_slice(b"too long");
+            });
+        assert_eq!(result, Err(EncodeError::TooLarge { len: 8, max: 4 }));
+        assert_eq!(&wire[..], b"kept");
     }
 
     #[test]

@@ -109,5 +109,5 @@ pub use address::default_socket_path;
 pub use apply::{Applied, apply, cancelled_response, completion_response};
 pub use operation::{
     MAX_BRANCHES, OperationError, Request, Response, Target, decode_request, decode_response,
-    encode_request, encode_response,
+    encode_request, encode_request_into, encode_response, encode_response_into,
 };

@@ -5,7 +5,7 @@
 //! transport — in-process or a daemon's socket — carries exactly the same requests and answers,
 //! and errors are the same whatever the transport.
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use postbox_core::{
     AdminError, Branch, Delivery, EngineStats, MailboxAttrs, MailboxId, MailboxStats, Message,
     Mode, OpenError, Owner, Pid, ProcessInfo, Received, SelectError, SendError, Wait,
@@ -212,6 +212,47 @@ pub fn encode_request(request: &Request) -> Bytes {
 /// Encodes a response as a frame payload.
 pub fn encode_response(response: &Response) -> Bytes {
     encode(response)
+}
+
+/// Appends a request's encoding to `dst` (with [`crate::FrameEncoder::encode_with`], a frame's
+/// payload written in place): the same bytes as [`encode_request`].
+pub fn encode_request_into(request: &Request, dst: &mut BytesMut) {
+    encode_into(request, dst);
+}
+
+/// Appends a response's encoding to `dst`: the same bytes as [`encode_response`].
+pub fn encode_response_into(response: &Response, dst: &mut BytesMut) {
+    encode_into(response, dst);
+}
+
+/// postcard output straight into a `BytesMut`, payload bytes copied in one go.
+struct Append<'a>(&'a mut BytesMut);
+
+impl postcard::ser_flavors::Flavor for Append<'_> {
+    type Output = ();
+
+    fn try_push(&mut self, byte: u8) -> postcard::Result<()> {
+        self.0.extend_from_slice(&[byte]);
+        Ok(())
+    }
+
+    fn try_extend(&mut self, data: &[u8]) -> postcard::Result<()> {
+        self.0.extend_from_slice(data);
+        Ok(())
+    }
+
+    fn finalize(self) -> postcard::Result<()> {
+        Ok(())
+    }
+}
+
+fn encode_into<T: Serialize>(value: &T, dst: &mut BytesMut) {
+    let start = dst.len();
+    // Serializing these types cannot fail (no maps, no unsupported types); if it ever did, the
+    // partial output is taken back and the payload is empty, as `encode` gives.
+    if postcard::serialize_with_flavor(value, Append(dst)).is_err() {
+        dst.truncate(start);
+    }
 }
 
 fn encode<T: Serialize>(value: &T) -> Bytes {

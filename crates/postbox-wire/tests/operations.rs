@@ -86,6 +86,31 @@ proptest! {
     }
 
     #[test]
+    fn a_request_encoded_in_place_is_the_same_bytes(request in request(), before in proptest::collection::vec(any::<u8>(), 0..8)) {
+        let mut in_place = bytes::BytesMut::from(&before[..]);
+        postbox_wire::encode_request_into(&request, &mut in_place);
+        prop_assert_eq!(&in_place[..before.len()], &before[..]);
+        prop_assert_eq!(&in_place[before.len()..], &encode_request(&request)[..]);
+    }
+
+    #[test]
+    fn a_response_encoded_in_place_is_the_same_bytes(message in message()) {
+        let response = Response::Received {
+            branch: 1,
+            message: postbox_core::Received {
+                message,
+                sender: Pid::from_raw(9),
+                seq: 12,
+                sent_at: postbox_core::Timestamp::from_nanos(5_000),
+                kind: postbox_core::MessageKind::User,
+            },
+        };
+        let mut in_place = bytes::BytesMut::new();
+        postbox_wire::encode_response_into(&response, &mut in_place);
+        prop_assert_eq!(&in_place[..], &postbox_wire::encode_response(&response)[..]);
+    }
+
+    #[test]
     fn random_bytes_never_panic_the_decoders(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
         let _ = decode_request(&bytes);
         let _ = decode_response(&bytes);
