@@ -59,7 +59,7 @@ impl Deliveries {
     pub(crate) fn send(self) {
         for Delivery { outbox, id, answer } in self.0 {
             match answer {
-                Answer::Response(response) => outbox.respond(id, &response),
+                Answer::Response(response) => outbox.respond(id, response),
                 Answer::Error(code, message) => outbox.error(Some(id), code, message),
             }
         }

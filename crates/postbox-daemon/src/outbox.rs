@@ -18,13 +18,17 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use bytes::BytesMut;
 use postbox_wire::{
     EncodeError, ErrorBody, ErrorCode, Frame, FrameEncoder, FrameKind, HEADER_LEN, RequestId,
-    Response, encode_response,
+    Response, encode_response, encode_response_into,
 };
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::{Notify, mpsc};
 
 /// Queued bytes beyond which a connection's reader stops reading until the writer catches up.
 pub(crate) const BACKLOG_LIMIT: usize = 4 << 20;
+
+/// What a `Received` response adds to its message's payload, at most (sender, sequence number,
+/// timestamp, type, priority, lengths), counted towards the backlog before it is encoded.
+const RECEIVED_OVERHEAD: usize = 64;
 
 /// How many bytes the writer gathers into one write before writing (frames larger than this are
 /// written whole).
@@ -35,6 +39,13 @@ const COALESCE_LIMIT: usize = 256 << 10;
 enum Outgoing {
     /// Write this frame; `weight` bytes were counted for it in the backlog.
     Frame { frame: Frame, weight: usize },
+    /// Encode this response straight into the write buffer (a received message: its payload is
+    /// copied once, not encoded apart and copied again); `weight` as for `Frame`.
+    Response {
+        id: RequestId,
+        response: Box<Response>,
+        weight: usize,
+    },
     /// Write what is queued before this, then shut the write half down and stop.
     Finish,
 }
@@ -81,8 +92,22 @@ impl Outbox {
     }
 
     /// Queues the `Response` to request `id`.
-    pub(crate) fn respond(&self, id: RequestId, response: &Response) {
-        self.push(Frame::response(id, encode_response(response)));
+    pub(crate) fn respond(&self, id: RequestId, response: impl Into<Box<Response>>) {
+        let response = response.into();
+        let Response::Received { message, .. } = &*response else {
+            self.push(Frame::response(id, encode_response(&response)));
+            return;
+        };
+        let weight = HEADER_LEN + RECEIVED_OVERHEAD + message.message.payload.len();
+        self.backlog.bytes.fetch_add(weight, Ordering::AcqRel);
+        let outgoing = Outgoing::Response {
+            id,
+            response,
+            weight,
+        };
+        if self.tx.send(outgoing).is_err() {
+            self.backlog.bytes.fetch_sub(weight, Ordering::AcqRel);
+        }
     }
 
     /// Queues an `Error` frame: about request `id`, or with `None` about the connection.
@@ -145,6 +170,14 @@ where
                     weight += w;
                     encode(&encoder, &frame, &mut buffer);
                 }
+                Outgoing::Response {
+                    id,
+                    response,
+                    weight: w,
+                } => {
+                    weight += w;
+                    encode_in_place(&encoder, id, &response, &mut buffer);
+                }
                 Outgoing::Finish => {
                     finishing = true;
                     break;
@@ -186,6 +219,26 @@ async fn finish<W: AsyncWrite + Unpin>(writer: &mut W, buffer: &[u8]) -> WriterE
     }
 }
 
+/// Encodes the response to `id` in place, replacing one over the frame limit by an
+/// `Error LIMIT_EXCEEDED`.
+fn encode_in_place(
+    encoder: &FrameEncoder,
+    id: RequestId,
+    response: &Response,
+    buffer: &mut BytesMut,
+) {
+    let encoded = encoder.encode_with(FrameKind::Response, Some(id), buffer, |dst| {
+        encode_response_into(response, dst);
+    });
+    if let Err(EncodeError::TooLarge { len, max }) = encoded {
+        let message =
+            format!("the Response is {len} bytes, over the negotiated frame limit of {max}");
+        tracing::debug!(request = ?id, "{message}");
+        let error = ErrorBody::new(ErrorCode::LIMIT_EXCEEDED, message).to_frame(Some(id));
+        let _ = encoder.encode(&error, buffer);
+    }
+}
+
 /// Encodes `frame`, replacing a response over the frame limit by an `Error LIMIT_EXCEEDED`.
 fn encode(encoder: &FrameEncoder, frame: &Frame, buffer: &mut BytesMut) {
     match encoder.encode(frame, buffer) {
@@ -221,7 +274,7 @@ mod tests {
     async fn queued_frames_are_written_in_order_and_finish_closes() {
         let (outbox, receiver) = outbox();
         let (ours, mut theirs) = tokio::io::duplex(1 << 16);
-        outbox.respond(id(1), &Response::Done);
+        outbox.respond(id(1), Response::Done);
         outbox.error(Some(id(2)), ErrorCode::CANCELLED, "gone");
         outbox.finish();
         let end = write_loop(ours, receiver, FrameEncoder::default()).await;

@@ -19,7 +19,7 @@ use bytes::BytesMut;
 use postbox_core::Pid;
 use postbox_wire::{
     ClientConfig, ClientHandshake, ErrorBody, ErrorCode, Frame, FrameDecoder, FrameEncoder,
-    FrameKind, Request, RequestId, Token, decode_response, encode_request,
+    FrameKind, Request, RequestId, Token, decode_response, encode_request_into,
 };
 use rustc_hash::FxHashMap;
 
@@ -143,6 +143,18 @@ impl Writer {
         self.buffer.clear();
         self.encoder
             .encode(frame, &mut self.buffer)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        self.stream.write_all(&self.buffer)
+    }
+
+    /// Sends request `id`, encoded straight into the write buffer (a message's payload is
+    /// copied once, not encoded apart and copied again).
+    fn send_request(&mut self, id: RequestId, request: &Request) -> io::Result<()> {
+        self.buffer.clear();
+        self.encoder
+            .encode_with(FrameKind::Request, Some(id), &mut self.buffer, |dst| {
+                encode_request_into(request, dst);
+            })
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         self.stream.write_all(&self.buffer)
     }
@@ -362,10 +374,12 @@ impl Link for RemoteLink {
         };
         let slot = Arc::new(Slot::default());
         self.shared.pending().insert(id, slot.clone());
-        if self
-            .write(&Frame::request(request_id, encode_request(&request)))
-            .is_err()
-        {
+        let written = self
+            .writer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .send_request(request_id, &request);
+        if written.is_err() {
             self.shared.pending().remove(&id);
             return Call::Now(Err(Failure::Disconnected));
         }
