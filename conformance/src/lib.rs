@@ -255,6 +255,8 @@ macro_rules! conformance_tests {
                 an_async_rendezvous_names_its_receiver,
                 dropping_a_waiting_future_withdraws_it,
                 huge_timeouts_wait_like_blocking_calls,
+                threads_of_one_process_blocked_at_once_each_get_their_answer,
+                a_blocked_call_and_a_waiting_future_of_one_process_are_both_answered,
             ],
             stats: [
                 stat_reports_attributes_owner_and_mode,

@@ -9,7 +9,7 @@ use std::time::Instant;
 use postbox::{Capacity, Message, RecvError, Select, Selector, SendErrorKind, Sent};
 
 use crate::Transport;
-use crate::support::{SHORT, await_blocked_receivers, await_blocked_senders, drain};
+use crate::support::{LONG, SHORT, await_blocked_receivers, await_blocked_senders, drain};
 
 /// Polls `future` once with a waker that does nothing.
 fn poll_once<F: Future>(future: std::pin::Pin<&mut F>) -> Poll<F::Output> {
@@ -222,5 +222,74 @@ pub fn huge_timeouts_wait_like_blocking_calls<T: Transport>(t: &T) {
         theirs.send("later").expect("send");
         let got = receiver.join().expect("receiver").expect("recv");
         assert_eq!(got.payload().as_ref(), b"later");
+    });
+}
+
+/// Several threads of one process, each blocked in its own receive, are each woken by their own
+/// message, whatever order the messages come in (a transport that reads answers in the waiting
+/// thread hands the reading over when its own answer is in).
+pub fn threads_of_one_process_blocked_at_once_each_get_their_answer<T: Transport>(t: &T) {
+    const THREADS: usize = 4;
+    let waiting = t.process();
+    let sender = t.process();
+    let mailboxes: Vec<_> = (0..THREADS)
+        .map(|n| {
+            waiting
+                .mailbox(&format!("each-{n}"))
+                .mode(postbox::Mode::new(0o666))
+                .create()
+                .expect("create")
+        })
+        .collect();
+    let handles: Vec<_> = (0..THREADS)
+        .map(|n| sender.mailbox(&format!("each-{n}")).open().expect("open"))
+        .collect();
+    std::thread::scope(|s| {
+        let receivers: Vec<_> = mailboxes
+            .iter()
+            .map(|mailbox| s.spawn(move || mailbox.recv_timeout(LONG)))
+            .collect();
+        for mailbox in &mailboxes {
+            await_blocked_receivers(mailbox, 1);
+        }
+        // One answer at a time, first blocked first: whichever thread reads for the others is
+        // answered while others still wait, and must hand the reading over.
+        for (n, (handle, receiver)) in handles.iter().zip(receivers).enumerate() {
+            handle.send(format!("for {n}")).expect("send");
+            let received = receiver.join().expect("no panic").expect("received");
+            assert_eq!(received.payload().as_ref(), format!("for {n}").as_bytes());
+        }
+    });
+}
+
+/// A blocking receive and a waiting future of one process are both answered (the future needs
+/// the transport to read answers without the blocked thread's help).
+pub fn a_blocked_call_and_a_waiting_future_of_one_process_are_both_answered<T: Transport>(t: &T) {
+    let waiting = t.process();
+    let sender = t.process();
+    let blocking = waiting
+        .mailbox("blocking")
+        .mode(postbox::Mode::new(0o666))
+        .create()
+        .expect("create");
+    let later = waiting
+        .mailbox("later")
+        .mode(postbox::Mode::new(0o666))
+        .create()
+        .expect("create");
+    let to_blocking = sender.mailbox("blocking").open().expect("open");
+    let to_later = sender.mailbox("later").open().expect("open");
+    std::thread::scope(|s| {
+        let blocked = s.spawn(|| blocking.recv_timeout(LONG));
+        await_blocked_receivers(&blocking, 1);
+        let mut future = pin!(later.recv_async());
+        assert!(poll_once(future.as_mut()).is_pending());
+        await_blocked_receivers(&later, 1);
+        to_later.send("to the future").expect("send");
+        let received = pollster::block_on(future).expect("the future is answered");
+        assert_eq!(received.payload().as_ref(), b"to the future");
+        to_blocking.send("to the thread").expect("send");
+        let received = blocked.join().expect("no panic").expect("received");
+        assert_eq!(received.payload().as_ref(), b"to the thread");
     });
 }

@@ -54,6 +54,7 @@ impl Future for RequestFuture {
         match pending.slot.take_or_register(cx.waker()) {
             Some(answer) => Poll::Ready(answer),
             None => {
+                this.link.serve_wakers();
                 this.step = Step::Waiting(pending);
                 Poll::Pending
             }

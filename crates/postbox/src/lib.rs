@@ -87,6 +87,7 @@
 //! branch), [`OpenError`], [`AdminError`] and [`ConnectError`]. Each variant's documentation says
 //! when it happens.
 
+mod answers;
 mod clock;
 mod future;
 mod link;

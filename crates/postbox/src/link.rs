@@ -61,6 +61,11 @@ pub(crate) trait Link: Send + Sync + fmt::Debug {
     /// Withdraws `pending` without waiting for the outcome (a dropped future).
     fn abandon(&self, pending: &Pending);
 
+    /// A future waits for an answer with no thread blocked in [`Link::wait`]: make sure answers
+    /// are still carried to their slots (a transport that reads in the waiting thread starts a
+    /// reader).
+    fn serve_wakers(&self) {}
+
     /// Terminates the process: its own waiting requests are answered `Disconnected`, then the
     /// engine carries out termination.
     fn terminate(&self);

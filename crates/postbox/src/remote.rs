@@ -1,28 +1,27 @@
 //! The socket transports: a process that is a connection to a daemon (`unix://`, `tcp://`).
 //!
-//! Requests are written as frames from the calling thread; one reader thread per connection
-//! decodes answers and puts each in the slot of the request id it answers. Deadlines are the
-//! client's: when one passes, the client sends a `Cancel` for the request and waits for the
-//! daemon's final answer (the withdrawal's `Timeout`, or the real answer if it raced ahead), so
-//! a timed-out send always knows whether its message was delivered. If the connection is lost,
-//! every waiting request is answered `Disconnected` at once.
+//! Requests are written as frames from the calling thread. Answers are read by whichever thread
+//! waits for one ([`crate::answers`]), or by a background reader once a future waits. Deadlines
+//! are the client's: when one passes, the client sends a `Cancel` for the request and waits for
+//! the daemon's final answer (the withdrawal's `Timeout`, or the real answer if it raced ahead),
+//! so a timed-out send always knows whether its message was delivered. If the connection is
+//! lost, every waiting request is answered `Disconnected` at once.
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::os::unix::net::UnixStream;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread::JoinHandle;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use postbox_core::Pid;
 use postbox_wire::{
-    ClientConfig, ClientHandshake, ErrorBody, ErrorCode, Frame, FrameDecoder, FrameEncoder,
-    FrameKind, Request, RequestId, Token, decode_response, encode_request_into,
+    ClientConfig, ClientHandshake, Frame, FrameDecoder, FrameEncoder, FrameKind, Request,
+    RequestId, Token, encode_request_into,
 };
-use rustc_hash::FxHashMap;
 
+use crate::answers::{Answers, ReadHalf};
 use crate::link::{Answer, Call, Failure, Link, Pending};
 use crate::slot::Slot;
 use crate::url::ConnectError;
@@ -40,7 +39,7 @@ const TERMINATE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// A connected stream of either kind.
 #[derive(Debug)]
-enum Stream {
+pub(crate) enum Stream {
     Unix(UnixStream),
     Tcp(TcpStream),
 }
@@ -53,7 +52,7 @@ impl Stream {
         })
     }
 
-    fn shutdown(&self) {
+    pub(crate) fn shutdown(&self) {
         // Already closed is fine: the aim is only that the reader and the daemon see the end.
         let _ = match self {
             Stream::Unix(s) => s.shutdown(Shutdown::Both),
@@ -108,29 +107,6 @@ pub(crate) enum Endpoint<'a> {
     Tcp(&'a str),
 }
 
-/// What the connection's writers and its reader share.
-#[derive(Debug, Default)]
-struct Shared {
-    /// Requests waiting for their answer, by request id.
-    pending: Mutex<FxHashMap<u64, Arc<Slot>>>,
-    /// Set once the connection is gone; later requests fail at once.
-    closed: AtomicBool,
-}
-
-impl Shared {
-    fn pending(&self) -> MutexGuard<'_, FxHashMap<u64, Arc<Slot>>> {
-        self.pending.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// The connection is gone: every waiting request is answered `Disconnected`.
-    fn close(&self) {
-        self.closed.store(true, Ordering::Release);
-        for (_, slot) in self.pending().drain() {
-            slot.fill(Err(Failure::Disconnected));
-        }
-    }
-}
-
 #[derive(Debug)]
 struct Writer {
     stream: Stream,
@@ -165,13 +141,12 @@ impl Writer {
 pub(crate) struct RemoteLink {
     pid: Pid,
     writer: Mutex<Writer>,
-    shared: Arc<Shared>,
+    answers: Arc<Answers>,
     next_id: AtomicU64,
-    reader: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl RemoteLink {
-    /// Connects, runs the handshake, and starts the reader.
+    /// Connects and runs the handshake.
     pub(crate) fn connect(
         endpoint: Endpoint<'_>,
         token: Option<Token>,
@@ -205,7 +180,7 @@ impl RemoteLink {
             .set_read_timeout(Some(HANDSHAKE_TIMEOUT))
             .map_err(io_error)?;
         let mut input = BytesMut::with_capacity(4096);
-        let mut scratch = vec![0; READ_CHUNK];
+        let mut scratch = vec![0; HANDSHAKE_CHUNK];
         let session = loop {
             match decoder.decode(&mut input) {
                 Ok(Some(frame)) => {
@@ -214,8 +189,9 @@ impl RemoteLink {
                         .map_err(|e| ConnectError::Handshake(e.to_string()))?;
                 }
                 Ok(None) => {
-                    let read = read_some(&mut reader_stream, &mut scratch, &mut input);
-                    if read.map_err(io_error)? == 0 {
+                    let read = reader_stream.read(&mut scratch).map_err(io_error)?;
+                    input.extend_from_slice(&scratch[..read]);
+                    if read == 0 {
                         return Err(ConnectError::Handshake(
                             "the daemon closed the connection".into(),
                         ));
@@ -228,14 +204,6 @@ impl RemoteLink {
         decoder.set_config(session.frame_config());
         encoder.set_config(session.frame_config());
 
-        let shared = Arc::new(Shared::default());
-        let reader = {
-            let shared = shared.clone();
-            std::thread::Builder::new()
-                .name(format!("postbox-reader-{}", session.pid))
-                .spawn(move || read_answers(reader_stream, decoder, input, &shared))
-                .map_err(io_error)?
-        };
         Ok(RemoteLink {
             pid: Pid::from_raw(session.pid),
             writer: Mutex::new(Writer {
@@ -243,9 +211,8 @@ impl RemoteLink {
                 encoder,
                 buffer: BytesMut::new(),
             }),
-            shared,
+            answers: Arc::new(Answers::new(ReadHalf::new(reader_stream, decoder, input))),
             next_id: AtomicU64::new(1),
-            reader: Mutex::new(Some(reader)),
         })
     }
 
@@ -264,100 +231,8 @@ impl RemoteLink {
     }
 }
 
-/// How much one read takes from the socket at most.
-const READ_CHUNK: usize = 64 * 1024;
-
-/// Reads what the socket has (up to `scratch`'s size) and appends it to `input`. The scratch
-/// buffer is reused for every read, so a read costs a copy of what arrived, nothing more.
-fn read_some(stream: &mut Stream, scratch: &mut [u8], input: &mut BytesMut) -> io::Result<usize> {
-    let read = stream.read(scratch)?;
-    input.extend_from_slice(&scratch[..read]);
-    Ok(read)
-}
-
-/// Blocks until the socket has something to read (or has ended).
-///
-/// Why not just block in `read`: a thread asleep in `read` on a Unix stream is woken whenever the
-/// daemon consumes what this client *wrote* (the kernel signals "room to write" on the same wait
-/// queue), so a client that sends quickly would wake its reader once per request for nothing, and
-/// the daemon would pay for every one of those wake-ups inside its own reads. `poll` for input
-/// is woken only by input.
-fn wait_readable(stream: &Stream) -> io::Result<()> {
-    use rustix::event::{PollFd, PollFlags, poll};
-    let fd = match stream {
-        Stream::Unix(s) => PollFd::new(s, PollFlags::IN),
-        Stream::Tcp(s) => PollFd::new(s, PollFlags::IN),
-    };
-    loop {
-        match poll(&mut [fd.clone()], None) {
-            Ok(_) => return Ok(()),
-            Err(rustix::io::Errno::INTR) => continue,
-            Err(error) => return Err(error.into()),
-        }
-    }
-}
-
-/// The reader thread: answers waiting requests until the connection ends.
-fn read_answers(
-    mut stream: Stream,
-    mut decoder: FrameDecoder,
-    mut input: BytesMut,
-    shared: &Shared,
-) {
-    let mut scratch = vec![0; READ_CHUNK];
-    loop {
-        match decoder.decode(&mut input) {
-            Ok(Some(frame)) => {
-                if !deliver(frame, shared) {
-                    break;
-                }
-            }
-            Ok(None) => {
-                if wait_readable(&stream).is_err() {
-                    break;
-                }
-                match read_some(&mut stream, &mut scratch, &mut input) {
-                    Ok(0) | Err(_) => break,
-                    Ok(_) => {}
-                }
-            }
-            Err(_) => break,
-        }
-    }
-    stream.shutdown();
-    shared.close();
-}
-
-/// Puts one frame's answer in its request's slot; `false` when the daemon is ending the
-/// connection.
-fn deliver(frame: Frame, shared: &Shared) -> bool {
-    let id = frame.request_id().map(RequestId::get);
-    match (frame.kind(), id) {
-        (FrameKind::Response, Some(id)) => {
-            if let Some(slot) = shared.pending().remove(&id) {
-                slot.fill(decode_response(frame.payload()).map_err(|_| Failure::Protocol));
-            }
-            true
-        }
-        // An error about one request fails that request only: a daemon shutting down is a lost
-        // transport (`Disconnected`); anything else (over the in-flight limit, say) a protocol
-        // failure.
-        (FrameKind::Error, Some(id)) => {
-            let shutting_down = ErrorBody::decode(frame.payload())
-                .is_ok_and(|body| body.code() == ErrorCode::SHUTTING_DOWN);
-            if let Some(slot) = shared.pending().remove(&id) {
-                slot.fill(Err(if shutting_down {
-                    Failure::Disconnected
-                } else {
-                    Failure::Protocol
-                }));
-            }
-            true
-        }
-        (FrameKind::Event, _) => true,
-        _ => false,
-    }
-}
+/// How much one handshake read takes from the socket at most.
+const HANDSHAKE_CHUNK: usize = 4096;
 
 impl Link for RemoteLink {
     fn pid(&self) -> Pid {
@@ -365,7 +240,7 @@ impl Link for RemoteLink {
     }
 
     fn call(&self, request: Request) -> Call {
-        if self.shared.closed.load(Ordering::Acquire) {
+        if self.answers.is_closed() {
             return Call::Now(Err(Failure::Disconnected));
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
@@ -373,57 +248,53 @@ impl Link for RemoteLink {
             return Call::Now(Err(Failure::Protocol));
         };
         let slot = Arc::new(Slot::default());
-        self.shared.pending().insert(id, slot.clone());
+        self.answers.expect(id, slot.clone());
         let written = self
             .writer
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .send_request(request_id, &request);
         if written.is_err() {
-            self.shared.pending().remove(&id);
+            self.answers.forget(id);
             return Call::Now(Err(Failure::Disconnected));
         }
         // The reader may have closed between the check and the insert: answer for it.
-        if self.shared.closed.load(Ordering::Acquire) {
-            self.shared.close();
+        if self.answers.is_closed() {
+            self.answers.close();
         }
         Call::Pending(Pending { id, slot })
     }
 
     fn wait(&self, pending: &Pending, deadline: Option<Instant>) -> Answer {
-        if let Some(answer) = pending.slot.wait(deadline) {
+        if let Some(answer) = self.answers.wait(&pending.slot, deadline) {
             return answer;
         }
         self.cancel(pending.id);
-        pending
-            .slot
-            .wait(None)
+        self.answers
+            .wait(&pending.slot, None)
             .unwrap_or(Err(Failure::Disconnected))
     }
 
     fn abandon(&self, pending: &Pending) {
-        // The daemon still answers; the reader then finds the slot and drops the answer.
+        // The daemon still answers; whoever reads then finds no slot and drops the answer.
         self.cancel(pending.id);
+    }
+
+    fn serve_wakers(&self) {
+        self.answers.read_in_background(self.pid);
     }
 
     fn terminate(&self) {
         // The end of the stream is the process's termination: the daemon terminates it before
-        // anything else, then closes its side, which ends the reader. So once the reader has
+        // anything else, then closes its side, which ends the reading. So once reading has
         // ended, every other process sees the termination (`PeerGone`, `Gone`, down
         // notifications) — as in-process, where it is done when `drop` returns.
         let writer = || self.writer.lock().unwrap_or_else(|p| p.into_inner());
         writer().stream.shutdown_write();
-        let reader = self.reader.lock().unwrap_or_else(|p| p.into_inner()).take();
-        if let Some(reader) = reader {
-            let deadline = Instant::now() + TERMINATE_TIMEOUT;
-            while !reader.is_finished() && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_micros(100));
-            }
-            // A daemon that does not close its side in time is not waited for any longer.
-            writer().stream.shutdown();
-            // The reader ends as soon as it sees the shutdown; it never panics.
-            let _ = reader.join();
-        }
-        self.shared.close();
+        self.answers.finish(TERMINATE_TIMEOUT);
+        // A daemon that does not close its side in time is not waited for any longer.
+        writer().stream.shutdown();
+        self.answers.join_background();
+        self.answers.close();
     }
 }

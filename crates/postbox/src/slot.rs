@@ -25,6 +25,23 @@ struct State {
     waker: Option<Waker>,
     /// A thread sleeps on the condition variable and must be notified.
     parked: bool,
+    /// Something changed for the waiter other than its answer (see [`Slot::nudge`]).
+    nudged: bool,
+}
+
+/// How [`Slot::wait_or_nudged`] ended.
+#[derive(Debug)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "returned by value once per wait and never stored; boxing would allocate per answer"
+)]
+pub(crate) enum Waited {
+    /// With the answer.
+    Filled(Answer),
+    /// Without it: the waiter was nudged.
+    Nudged,
+    /// Without it: the deadline passed.
+    TimedOut,
 }
 
 /// See the module docs.
@@ -63,6 +80,33 @@ impl Slot {
         }
     }
 
+    /// Whether the answer is in.
+    pub(crate) fn is_filled(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+
+    /// Takes the answer if it is in.
+    pub(crate) fn take(&self) -> Option<Answer> {
+        if !self.is_filled() {
+            return None;
+        }
+        self.lock().done.take()
+    }
+
+    /// Wakes the waiter without an answer, so that it looks again at what it waits for (the
+    /// socket transport: nobody reads the connection any more, and the waiter may take over).
+    /// A nudge before the waiter waits is kept for it.
+    pub(crate) fn nudge(&self) {
+        let parked = {
+            let mut state = self.lock();
+            state.nudged = true;
+            state.parked
+        };
+        if parked {
+            self.filled.notify_all();
+        }
+    }
+
     /// Takes the answer if it is there, else registers `waker` to be woken when it comes.
     pub(crate) fn take_or_register(&self, waker: &Waker) -> Option<Answer> {
         let mut state = self.lock();
@@ -79,6 +123,18 @@ impl Slot {
 
     /// Blocks the calling thread until the slot is filled or `deadline` passes (`None`: forever).
     pub(crate) fn wait(&self, deadline: Option<Instant>) -> Option<Answer> {
+        loop {
+            match self.wait_or_nudged(deadline) {
+                Waited::Filled(answer) => return Some(answer),
+                Waited::Nudged => continue,
+                Waited::TimedOut => return None,
+            }
+        }
+    }
+
+    /// Blocks the calling thread until the slot is filled, the waiter is nudged, or `deadline`
+    /// passes (`None`: forever).
+    pub(crate) fn wait_or_nudged(&self, deadline: Option<Instant>) -> Waited {
         for round in 0..SPINS + YIELDS {
             if self.ready.load(Ordering::Acquire) {
                 break;
@@ -93,7 +149,11 @@ impl Slot {
         loop {
             if let Some(done) = state.done.take() {
                 state.parked = false;
-                return Some(done);
+                return Waited::Filled(done);
+            }
+            if std::mem::take(&mut state.nudged) {
+                state.parked = false;
+                return Waited::Nudged;
             }
             state.parked = true;
             state = match deadline {
@@ -101,7 +161,7 @@ impl Slot {
                 Some(deadline) => {
                     let Some(left) = deadline.checked_duration_since(Instant::now()) else {
                         state.parked = false;
-                        return None;
+                        return Waited::TimedOut;
                     };
                     self.filled
                         .wait_timeout(state, left)
