@@ -6,6 +6,7 @@
 
 pub mod buffering;
 pub mod crossbeam;
+pub mod ipc;
 pub mod pipe;
 pub mod postbox;
 pub mod tcp;
@@ -29,6 +30,6 @@ pub fn all() -> Vec<Box<dyn Mechanism>> {
     mechanisms.push(Box::new(unix_seqpacket::UnixSeqpacket));
     mechanisms.push(Box::new(tcp::TcpLoopback));
     mechanisms.push(Box::new(crossbeam::Crossbeam));
-    // The kernel queues, ZeroMQ and iceoryx2 join here: mechanisms.extend(ipc::mechanisms());
+    mechanisms.extend(ipc::mechanisms());
     mechanisms
 }
