@@ -114,6 +114,14 @@ fn fail(message: String) -> ! {
     std::process::exit(1)
 }
 
+/// Runs `f`, turning a panic (a bug in a mechanism) into an error at once, so that the run fails
+/// now rather than when the harness's timeout expires. The panic message itself has already
+/// gone to stderr.
+fn unwound<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+        .map_err(|_| "panicked (see the message above)".to_owned())
+}
+
 /// Runs the `role` subcommand: plays `args`' roles of one run with the mechanism of that name
 /// among `mechanisms`, speaking the [protocol](super::protocol) on stdin and stdout.
 pub fn run_child(args: &RoleArgs, mechanisms: &[Box<dyn Mechanism>]) -> ExitCode {
@@ -189,8 +197,7 @@ fn play_roles(
                     let opened = pin_thread(assignment.cpu)
                         .map_err(|e| format!("cannot pin to CPU {}: {e}", assignment.cpu))
                         .and_then(|()| {
-                            mechanism
-                                .open(case, address, assignment.role)
+                            unwound(|| mechanism.open(case, address, assignment.role))?
                                 .map_err(|e| format!("open failed: {e}"))
                         });
                     let mut endpoint = match opened {
@@ -204,7 +211,8 @@ fn play_roles(
                         }
                     };
                     go.wait();
-                    let result = play(assignment.role, case, counts, endpoint.as_mut())
+                    let result = unwound(|| play(assignment.role, case, counts, endpoint.as_mut()))
+                        .and_then(|played| played.map_err(|e| e.to_string()))
                         .map_err(|e| format!("{label}: {e}"));
                     let _ = done_tx.send((slot, result));
                     hold.wait();
