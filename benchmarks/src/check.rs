@@ -195,7 +195,7 @@ impl FanInCheck {
 }
 
 /// One of several competing consumers: its share of the producer's stream, strictly increasing;
-/// it counts and sums what it got for [`check_competing_totals`].
+/// it counts and sums what it got for [`check_totals`].
 #[derive(Clone, Debug, Default)]
 pub struct CompetingCheck {
     previous: Option<u64>,
