@@ -149,15 +149,13 @@ impl Drop for ChildProcess {
 /// When the signal cannot be set up, or the parent named by [`PARENT_ENV`] is already gone.
 pub fn die_with_parent() -> io::Result<()> {
     set_pdeathsig(Signal::SIGKILL).map_err(io::Error::from)?;
-    if let Some(expected) = std::env::var(PARENT_ENV)
+    let expected = std::env::var(PARENT_ENV)
         .ok()
-        .and_then(|v| v.parse::<i32>().ok())
-    {
-        if getppid().as_raw() != expected {
-            return Err(io::Error::other(
-                "the benchmark harness exited before this helper started",
-            ));
-        }
+        .and_then(|v| v.parse::<i32>().ok());
+    if expected.is_some_and(|pid| getppid().as_raw() != pid) {
+        return Err(io::Error::other(
+            "the benchmark harness exited before this helper started",
+        ));
     }
     Ok(())
 }

@@ -155,12 +155,11 @@ pub fn run_child(args: &RoleArgs, mechanisms: &[Box<dyn Mechanism>]) -> ExitCode
     assignments.sort_by_key(|a| !a.role.listens());
     // A process that plays one role (or several on one CPU) is pinned as a whole, before anything
     // else starts, so that every thread a mechanism starts inherits the CPU.
-    if let Some(first) = assignments.first() {
-        if assignments.iter().all(|a| a.cpu == first.cpu) {
-            if let Err(e) = pin_thread(first.cpu) {
-                fail(format!("cannot pin to CPU {}: {e}", first.cpu));
-            }
-        }
+    if let Some(first) = assignments.first()
+        && assignments.iter().all(|a| a.cpu == first.cpu)
+        && let Err(e) = pin_thread(first.cpu)
+    {
+        fail(format!("cannot pin to CPU {}: {e}", first.cpu));
     }
     play_roles(
         mechanism.as_ref(),

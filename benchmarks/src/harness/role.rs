@@ -156,7 +156,7 @@ fn produce(
     let started_ns = monotonic_ns();
     let mut sent = 0;
     while sent < counts.count {
-        if sent >= counts.min && sent % CLOCK_EVERY == 0 && started.elapsed() >= window {
+        if sent >= counts.min && sent.is_multiple_of(CLOCK_EVERY) && started.elapsed() >= window {
             break;
         }
         Header {
