@@ -283,7 +283,7 @@ impl Endpoint for IoxEndpoint {
                 }
                 None => {
                     polls = polls.wrapping_add(1);
-                    if polls % SPINS_BEFORE_YIELD == 0 {
+                    if polls.is_multiple_of(SPINS_BEFORE_YIELD) {
                         std::thread::yield_now();
                     } else {
                         std::hint::spin_loop();
