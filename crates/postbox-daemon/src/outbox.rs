@@ -85,10 +85,7 @@ impl Outbox {
     /// Queues `frame`. Dropped silently if the writer has stopped (the connection is going).
     pub(crate) fn push(&self, frame: Frame) {
         let weight = HEADER_LEN + frame.payload().len();
-        self.backlog.bytes.fetch_add(weight, Ordering::AcqRel);
-        if self.tx.send(Outgoing::Frame { frame, weight }).is_err() {
-            self.backlog.bytes.fetch_sub(weight, Ordering::AcqRel);
-        }
+        self.enqueue(Outgoing::Frame { frame, weight }, weight);
     }
 
     /// Queues the `Response` to request `id`.
@@ -99,12 +96,18 @@ impl Outbox {
             return;
         };
         let weight = HEADER_LEN + RECEIVED_OVERHEAD + message.message.payload.len();
-        self.backlog.bytes.fetch_add(weight, Ordering::AcqRel);
         let outgoing = Outgoing::Response {
             id,
             response,
             weight,
         };
+        self.enqueue(outgoing, weight);
+    }
+
+    /// Counts `weight` bytes in the backlog and queues `outgoing` (uncounted again if the writer
+    /// has stopped).
+    fn enqueue(&self, outgoing: Outgoing, weight: usize) {
+        self.backlog.bytes.fetch_add(weight, Ordering::AcqRel);
         if self.tx.send(outgoing).is_err() {
             self.backlog.bytes.fetch_sub(weight, Ordering::AcqRel);
         }

@@ -104,7 +104,7 @@ impl Answers {
     }
 
     /// Registers a request about to be written.
-    pub(crate) fn expect(&self, id: u64, slot: Arc<Slot>) {
+    pub(crate) fn register(&self, id: u64, slot: Arc<Slot>) {
         self.pending().insert(id, slot);
     }
 

@@ -248,7 +248,7 @@ impl Link for RemoteLink {
             return Call::Now(Err(Failure::Protocol));
         };
         let slot = Arc::new(Slot::default());
-        self.answers.expect(id, slot.clone());
+        self.answers.register(id, slot.clone());
         let written = self
             .writer
             .lock()
