@@ -12,10 +12,13 @@
 //! Invariant kept by every operation: no waiting receiver has a matching message queued in any
 //! mailbox it waits on. Every message is offered to waiting receivers before it is queued.
 
+mod delegation;
 mod mailboxes;
 mod processes;
 mod recv;
 mod send;
+
+pub use delegation::{Delegation, Handback};
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
@@ -76,6 +79,10 @@ pub struct Engine {
     total_sent: u64,
     total_received: u64,
     total_dropped: u64,
+    /// Delegated mailboxes, with the bytes each reserves against the quota.
+    delegated: FxHashMap<MailboxId, usize>,
+    /// The sum of those reservations.
+    reserved_bytes: usize,
 }
 
 impl Default for Engine {
@@ -105,6 +112,8 @@ impl Engine {
             total_sent: 0,
             total_received: 0,
             total_dropped: 0,
+            delegated: FxHashMap::default(),
+            reserved_bytes: 0,
         }
     }
 

@@ -171,6 +171,16 @@ impl Mailbox {
         freed
     }
 
+    /// Whether `pid`, running as `creds`, holds the receive right of an owner-receive mailbox:
+    /// it owns it (a system-owned mailbox: runs as its uid, or as root) or was granted it.
+    pub(crate) fn owns_or_granted(&self, pid: Pid, creds: Credentials) -> bool {
+        let is_owner = match self.owner {
+            Owner::Process(owner) => owner == pid,
+            Owner::System(owner) => owner.uid == creds.uid || creds.is_root(),
+        };
+        is_owner || self.grants.contains(&pid)
+    }
+
     /// Removes the waiting-receiver entries of `ticket`.
     pub(crate) fn forget_receiver(&mut self, ticket: Ticket) {
         self.receivers.retain(|w| w.ticket != ticket);

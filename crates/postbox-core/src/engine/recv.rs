@@ -5,9 +5,8 @@ use smallvec::SmallVec;
 use super::{Engine, Waiter};
 use crate::mailbox::{BlockedSend, End, Kind, WaitingReceiver};
 use crate::{
-    Branch, Cancelled, Capacity, Completion, Credentials, MailboxId, Mode, Order, Owner, Pid,
-    Received, Receivers, RecvError, RecvOutcome, SelectError, Selector, Source, Ticket, Timestamp,
-    Wait,
+    Branch, Cancelled, Capacity, Completion, Credentials, MailboxId, Mode, Order, Pid, Received,
+    Receivers, RecvError, RecvOutcome, SelectError, Selector, Source, Ticket, Timestamp, Wait,
 };
 
 impl Engine {
@@ -173,11 +172,7 @@ impl Engine {
         }
         match mb.attrs.receivers {
             Receivers::Owner => {
-                let is_owner = match mb.owner {
-                    Owner::Process(owner) => owner == pid,
-                    Owner::System(owner) => owner.uid == creds.uid || creds.is_root(),
-                };
-                if is_owner || mb.grants.contains(&pid) {
+                if mb.owns_or_granted(pid, creds) {
                     Ok(())
                 } else {
                     Err(RecvError::PermissionDenied)

@@ -169,7 +169,7 @@ impl Engine {
         } else {
             self.mailboxes[&mailbox].bytes_dropped_for(len)
         };
-        if self.queued_bytes - freed + len > self.limits.max_queued_bytes {
+        if self.queued_bytes + self.reserved_bytes - freed + len > self.limits.max_queued_bytes {
             return Err(SendError::new(SendErrorKind::QuotaExceeded, message));
         }
         if !has_room {
