@@ -90,6 +90,7 @@
 mod answers;
 mod clock;
 mod future;
+mod lane;
 mod link;
 mod mailbox;
 mod node;

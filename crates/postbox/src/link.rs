@@ -8,9 +8,10 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Instant;
 
-use postbox_core::Pid;
+use postbox_core::{MailboxId, Pid};
 use postbox_wire::{Request, Response};
 
+use crate::lane::Lane;
 use crate::slot::Slot;
 
 /// Why a request got no answer from the engine.
@@ -57,6 +58,11 @@ pub(crate) trait Link: Send + Sync + fmt::Debug {
     /// returns the withdrawal's answer (`Timeout`, a send's message handed back) — or the real
     /// answer, if it raced the withdrawal.
     fn wait(&self, pending: &Pending, deadline: Option<Instant>) -> Answer;
+
+    /// The fast lane of `mailbox`, when the transport runs one (in-process only).
+    fn lane(&self, _mailbox: MailboxId) -> Option<Arc<Lane>> {
+        None
+    }
 
     /// Withdraws `pending` without waiting for the outcome (a dropped future).
     fn abandon(&self, pending: &Pending);

@@ -9,6 +9,7 @@ use postbox_core::{
     Receivers, RecvError, SelectError, Selector, SendError, Source,
 };
 
+use crate::lane::Lane;
 use crate::link::Failure;
 use crate::process::{ProcessCore, admin_error};
 use crate::wait::Patience;
@@ -134,6 +135,7 @@ impl MailboxBuilder {
     fn finish(self, request: Request) -> Result<Mailbox, OpenError> {
         match self.core.call(request, None) {
             Ok(Response::Opened { mailbox, .. }) => Ok(Mailbox {
+                lane: self.core.link.lane(mailbox),
                 core: self.core,
                 id: mailbox,
                 name: self.name,
@@ -168,6 +170,8 @@ pub struct Mailbox {
     core: Arc<ProcessCore>,
     id: MailboxId,
     name: String,
+    /// The in-process transport's fast lane for plain sends and receives.
+    lane: Option<Arc<Lane>>,
 }
 
 impl Drop for Mailbox {
@@ -203,6 +207,15 @@ impl Mailbox {
         delivery: Delivery,
         patience: Patience,
     ) -> Result<Option<Pid>, SendError> {
+        let message = match &self.lane {
+            Some(lane) if delivery == Delivery::Queued => {
+                match self.core.lane_send(lane, message, patience) {
+                    Ok(result) => return result,
+                    Err(declined) => declined,
+                }
+            }
+            _ => message,
+        };
         self.core
             .send(Target::Mailbox(self.id), message, delivery, patience)
     }
@@ -322,6 +335,12 @@ impl Mailbox {
     }
 
     fn recv_with(&self, selector: Selector, patience: Patience) -> Result<Received, RecvError> {
+        if let Some(lane) = &self.lane
+            && selector == Selector::Any
+            && let Some(result) = self.core.lane_recv(lane, patience)
+        {
+            return result.map_err(|e| e.error);
+        }
         self.core
             .recv(self.branch(selector), patience)
             .map(|(_, message)| message)

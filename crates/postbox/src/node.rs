@@ -7,36 +7,264 @@
 //! the answer is already in the slot.
 
 use std::collections::HashMap;
-
-use rustc_hash::FxHashMap;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::Instant;
 
+use rustc_hash::FxHashMap;
+
 use postbox_core::{
-    Cancelled, Credentials, Engine, Limits, Pid, RecvError, SelectError, SendError, SendErrorKind,
-    Ticket,
+    Branch, Cancelled, Credentials, Delivery, Engine, Limits, MailboxId, Pid, RecvError,
+    SelectError, Selector, SendError, SendErrorKind, Source, Ticket, Timestamp, Wait,
 };
-use postbox_wire::{Applied, Request, Response, apply, cancelled_response, completion_response};
+use postbox_wire::{
+    Applied, Request, Response, Target, apply, cancelled_response, completion_response,
+};
 
 use crate::clock::{host_credentials, now};
+use crate::lane::{LANE_WAITER, Lane};
 use crate::link::{Answer, Call, Failure, Link, Pending};
 use crate::process::Process;
 use crate::slot::Slot;
 
+/// A request waiting in the engine.
+#[derive(Debug)]
+struct Waiting {
+    pid: Pid,
+    slot: Arc<Slot>,
+    /// It waited in a lane first, and is listed in [`State::moved`].
+    from_lane: bool,
+}
+
+/// The key of a lane waiter's slot in [`State::moved`]: its address, stable while it is shared.
+fn slot_key(slot: &Arc<Slot>) -> usize {
+    Arc::as_ptr(slot) as usize
+}
+
+/// Which lanes a request concerns: they are taken back before it runs and lent again after.
+#[derive(Debug)]
+enum Concerns {
+    Nothing,
+    One(MailboxId),
+    Some(Vec<MailboxId>),
+    Everything,
+}
+
+impl Concerns {
+    fn of(request: &Request) -> Concerns {
+        match request {
+            Request::Send {
+                target: Target::Mailbox(mailbox),
+                ..
+            }
+            | Request::Close { mailbox }
+            | Request::Delete { mailbox }
+            | Request::SetMode { mailbox, .. }
+            | Request::SetMaxBytes { mailbox, .. }
+            | Request::SetOwner { mailbox, .. }
+            | Request::GrantReceive { mailbox, .. }
+            | Request::RevokeReceive { mailbox, .. }
+            | Request::Stat { mailbox } => Concerns::One(*mailbox),
+            Request::Recv { branches, .. } => Concerns::Some(
+                branches
+                    .iter()
+                    .filter_map(|branch| match branch.source {
+                        Source::Mailbox(mailbox) => Some(mailbox),
+                        Source::Inbox => None,
+                    })
+                    .collect(),
+            ),
+            // Opening is seen by its answer, which names the mailbox.
+            Request::Send {
+                target: Target::Process(_),
+                ..
+            }
+            | Request::Create { .. }
+            | Request::Open { .. }
+            | Request::OpenOrCreate { .. }
+            | Request::Register { .. }
+            | Request::Whereis { .. }
+            | Request::Monitor { .. }
+            | Request::Demonitor { .. } => Concerns::Nothing,
+            Request::ListMailboxes | Request::ListProcesses | Request::NodeStats => {
+                Concerns::Everything
+            }
+        }
+    }
+}
+
 #[derive(Debug)]
 struct State {
     engine: Engine,
-    /// Waiting requests: their process and their slot.
-    slots: FxHashMap<Ticket, (Pid, Arc<Slot>)>,
+    /// Requests waiting in the engine, by ticket.
+    slots: FxHashMap<Ticket, Waiting>,
+    /// The lane of every mailbox some handle has open, lent or not.
+    lanes: FxHashMap<MailboxId, Arc<Lane>>,
+    /// Lane waiters moved into the engine when their lane was taken back: slot key to ticket.
+    moved: FxHashMap<usize, Ticket>,
 }
 
 impl State {
     fn dispatch(&mut self) {
         while let Some((ticket, completion)) = self.engine.poll_completion() {
-            if let Some((_, slot)) = self.slots.remove(&ticket) {
-                slot.fill(Ok(completion_response(completion)));
+            if let Some(waiting) = self.forget(ticket) {
+                waiting.slot.fill(Ok(completion_response(completion)));
             }
         }
+    }
+
+    /// Registers the slot of a request now waiting in the engine under `ticket`.
+    fn register(&mut self, ticket: Ticket, pid: Pid, slot: Arc<Slot>, from_lane: bool) {
+        if from_lane {
+            self.moved.insert(slot_key(&slot), ticket);
+        }
+        let waiting = Waiting {
+            pid,
+            slot,
+            from_lane,
+        };
+        self.slots.insert(ticket, waiting);
+    }
+
+    /// Unregisters `ticket`'s slot.
+    fn forget(&mut self, ticket: Ticket) -> Option<Waiting> {
+        let waiting = self.slots.remove(&ticket)?;
+        if waiting.from_lane {
+            self.moved.remove(&slot_key(&waiting.slot));
+        }
+        Some(waiting)
+    }
+
+    /// Carries out a request that waited in a lane on the engine, for the same slot.
+    fn carry_over(&mut self, pid: Pid, slot: Arc<Slot>, request: Request, now: Timestamp) {
+        match apply(&mut self.engine, pid, request, now) {
+            Applied::Now(response) => slot.fill(Ok(response)),
+            Applied::Blocked(ticket) => self.register(ticket, pid, slot, true),
+        }
+    }
+
+    /// Takes `mailbox`'s lane back, if lent: the engine gets its queue and statistics, and its
+    /// waiting operations, in the order they waited.
+    fn take_back(&mut self, mailbox: MailboxId, now: Timestamp) {
+        let Some(lane) = self.lanes.get(&mailbox) else {
+            return;
+        };
+        let Some(taken) = lane.take_back() else {
+            return;
+        };
+        self.engine.reclaim(mailbox, taken.handback);
+        for waiting in taken.senders {
+            let request = Request::Send {
+                target: Target::Mailbox(mailbox),
+                message: waiting.message,
+                delivery: Delivery::Queued,
+                wait: Wait::Block,
+            };
+            self.carry_over(waiting.pid, waiting.slot, request, now);
+        }
+        for waiting in taken.receivers {
+            let request = Request::Recv {
+                branches: vec![Branch::new(Source::Mailbox(mailbox), Selector::Any)],
+                wait: Wait::Block,
+            };
+            self.carry_over(waiting.pid, waiting.slot, request, now);
+        }
+    }
+
+    fn take_back_all(&mut self, now: Timestamp) {
+        let lent: Vec<MailboxId> = self.lanes.keys().copied().collect();
+        for mailbox in lent {
+            self.take_back(mailbox, now);
+        }
+    }
+
+    fn take_back_for(&mut self, concerns: &Concerns, now: Timestamp) {
+        match concerns {
+            Concerns::Nothing => {}
+            Concerns::One(mailbox) => self.take_back(*mailbox, now),
+            Concerns::Some(mailboxes) => {
+                for &mailbox in mailboxes {
+                    self.take_back(mailbox, now);
+                }
+            }
+            Concerns::Everything => self.take_back_all(now),
+        }
+    }
+
+    /// Lends `mailbox`'s lane if the engine will delegate it now; forgets the lane of a mailbox
+    /// that no longer exists.
+    fn lend(&mut self, mailbox: MailboxId) {
+        let Some(lane) = self.lanes.get(&mailbox) else {
+            return;
+        };
+        if !self.engine.has_mailbox(mailbox) {
+            self.lanes.remove(&mailbox);
+        } else if !self.engine.is_delegated(mailbox)
+            && let Some(terms) = self.engine.delegate(mailbox)
+        {
+            lane.lend(terms);
+        }
+    }
+
+    fn lend_all(&mut self) {
+        let all: Vec<MailboxId> = self.lanes.keys().copied().collect();
+        for mailbox in all {
+            self.lend(mailbox);
+        }
+    }
+
+    fn lend_for(&mut self, concerns: &Concerns) {
+        match concerns {
+            Concerns::Nothing => {}
+            Concerns::One(mailbox) => self.lend(*mailbox),
+            Concerns::Some(mailboxes) => {
+                for &mailbox in mailboxes {
+                    self.lend(mailbox);
+                }
+            }
+            Concerns::Everything => self.lend_all(),
+        }
+    }
+
+    /// Carries out `request`. A send refused for the quota while lanes hold reservations is
+    /// retried once they are taken back, so reservations never refuse a send the engine alone
+    /// would take.
+    fn apply(&mut self, pid: Pid, request: Request, now: Timestamp) -> Applied {
+        let retry = match &request {
+            Request::Send {
+                target,
+                delivery,
+                wait,
+                ..
+            } => Some((*target, *delivery, *wait)),
+            _ => None,
+        };
+        let applied = apply(&mut self.engine, pid, request, now);
+        let (Applied::Now(Response::SendFailed(error)), Some((target, delivery, wait))) =
+            (&applied, retry)
+        else {
+            return applied;
+        };
+        if error.kind() != SendErrorKind::QuotaExceeded || self.engine.delegated_bytes() == 0 {
+            return applied;
+        }
+        let Applied::Now(Response::SendFailed(error)) = applied else {
+            unreachable!("matched above");
+        };
+        let Some(message) = error.into_message() else {
+            return Applied::Now(Response::SendFailed(SendError::without_message(
+                SendErrorKind::QuotaExceeded,
+            )));
+        };
+        self.take_back_all(now);
+        let request = Request::Send {
+            target,
+            message,
+            delivery,
+            wait,
+        };
+        let applied = apply(&mut self.engine, pid, request, now);
+        self.lend_all();
+        applied
     }
 }
 
@@ -72,6 +300,8 @@ impl InprocNode {
         let state = State {
             engine: Engine::new(limits),
             slots: FxHashMap::default(),
+            lanes: FxHashMap::default(),
+            moved: FxHashMap::default(),
         };
         InprocNode {
             shared: Arc::new(NodeShared {
@@ -135,9 +365,20 @@ impl InprocLink {
     fn withdraw(&self, pending: &Pending) -> Option<Response> {
         let now = now();
         let mut state = self.node.lock();
-        let ticket = Ticket::from_raw(pending.id);
+        let ticket = if pending.id & LANE_WAITER == 0 {
+            Ticket::from_raw(pending.id)
+        } else {
+            let mailbox = MailboxId::from_raw(pending.id & !LANE_WAITER);
+            if let Some(lane) = state.lanes.get(&mailbox)
+                && let Some(response) = lane.withdraw(&pending.slot, now)
+            {
+                return Some(response);
+            }
+            // Moved into the engine with its lane, or answered.
+            *state.moved.get(&slot_key(&pending.slot))?
+        };
         let cancelled = state.engine.cancel(ticket, now);
-        state.slots.remove(&ticket);
+        state.forget(ticket);
         state.dispatch();
         cancelled.map(cancelled_response)
     }
@@ -152,11 +393,23 @@ impl Link for InprocLink {
         // Read the clock before taking the lock: the lock is the node's one point of contention.
         let now = now();
         let mut state = self.node.lock();
-        let call = match apply(&mut state.engine, self.pid, request, now) {
-            Applied::Now(response) => Call::Now(Ok(response)),
+        let concerns = Concerns::of(&request);
+        state.take_back_for(&concerns, now);
+        let applied = state.apply(self.pid, request, now);
+        let call = match applied {
+            Applied::Now(response) => {
+                if let Response::Opened { mailbox, .. } = response {
+                    // A new opener may send or receive: lend again on fresh terms.
+                    let lane = Arc::new(Lane::new(mailbox));
+                    state.lanes.entry(mailbox).or_insert(lane);
+                    state.take_back(mailbox, now);
+                    state.lend(mailbox);
+                }
+                Call::Now(Ok(response))
+            }
             Applied::Blocked(ticket) => {
                 let slot = Arc::new(Slot::default());
-                state.slots.insert(ticket, (self.pid, slot.clone()));
+                state.register(ticket, self.pid, slot.clone(), false);
                 Call::Pending(Pending {
                     id: ticket.as_raw(),
                     slot,
@@ -164,7 +417,12 @@ impl Link for InprocLink {
             }
         };
         state.dispatch();
+        state.lend_for(&concerns);
         call
+    }
+
+    fn lane(&self, mailbox: MailboxId) -> Option<Arc<Lane>> {
+        self.node.lock().lanes.get(&mailbox).cloned()
     }
 
     fn wait(&self, pending: &Pending, deadline: Option<Instant>) -> Answer {
@@ -184,18 +442,20 @@ impl Link for InprocLink {
     fn terminate(&self) {
         let now = now();
         let mut state = self.node.lock();
+        // Termination touches every mailbox the process had open: run them all on the engine.
+        state.take_back_all(now);
         let own: Vec<Ticket> = state
             .slots
             .iter()
-            .filter(|(_, (owner, _))| *owner == self.pid)
+            .filter(|(_, waiting)| waiting.pid == self.pid)
             .map(|(&ticket, _)| ticket)
             .collect();
         for ticket in own {
             // An earlier withdrawal may have completed this one (a waiting sender let in).
-            let Some((_, slot)) = state.slots.remove(&ticket) else {
+            let Some(waiting) = state.forget(ticket) else {
                 continue;
             };
-            slot.fill(match state.engine.cancel(ticket, now) {
+            waiting.slot.fill(match state.engine.cancel(ticket, now) {
                 Some(Cancelled::Send(message)) => Ok(Response::SendFailed(SendError::new(
                     SendErrorKind::Disconnected,
                     message,
@@ -210,5 +470,82 @@ impl Link for InprocLink {
         }
         state.engine.terminate(self.pid, now);
         state.dispatch();
+        state.lend_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use postbox_core::{Capacity, MailboxId, Selector};
+
+    use super::InprocNode;
+
+    fn lent(node: &InprocNode, mailbox: MailboxId) -> bool {
+        node.shared.lock().engine.is_delegated(mailbox)
+    }
+
+    /// Messages the engine itself holds (a lent mailbox's are in its lane).
+    fn engine_queued(node: &InprocNode) -> usize {
+        node.shared.lock().engine.stats().queued_messages
+    }
+
+    #[test]
+    fn plain_traffic_goes_through_the_lane_and_anything_else_through_the_engine() {
+        let node = InprocNode::new();
+        let owner = node.process();
+        let q = owner.mailbox("q").create().unwrap();
+        assert!(lent(&node, q.id()), "lent once created");
+        q.send(&b"fast"[..]).unwrap();
+        assert_eq!(engine_queued(&node), 0, "the lane holds the message");
+        assert!(lent(&node, q.id()));
+        assert_eq!(q.stat().unwrap().messages, 1);
+        assert_eq!(engine_queued(&node), 1, "a stat takes the lane back");
+        assert!(
+            !lent(&node, q.id()),
+            "not lent while the engine holds messages"
+        );
+        assert_eq!(q.recv().unwrap().payload().as_ref(), b"fast");
+        assert!(lent(&node, q.id()), "lent again once idle");
+    }
+
+    #[test]
+    fn a_receiver_waiting_in_the_engine_keeps_the_mailbox_from_being_lent() {
+        let node = InprocNode::new();
+        let owner = node.process();
+        let sender = node.process();
+        let q = owner.mailbox("q").create().unwrap();
+        let to_q = sender.mailbox("q").open().unwrap();
+        std::thread::scope(|s| {
+            let typed = s.spawn(|| q.recv_matching(Selector::Type(5)).unwrap().mtype());
+            let give_up = Instant::now() + Duration::from_secs(10);
+            while to_q.stat().unwrap().blocked_receivers == 0 {
+                assert!(Instant::now() < give_up, "the typed receive never waited");
+                std::thread::yield_now();
+            }
+            assert!(!lent(&node, q.id()));
+            to_q.send(postbox_core::Message::new(&b"five"[..]).with_type(5))
+                .unwrap();
+            assert_eq!(typed.join().unwrap(), 5);
+        });
+        assert!(
+            lent(&node, q.id()),
+            "lent again once the waiter is answered"
+        );
+    }
+
+    #[test]
+    fn a_mailbox_that_is_not_plain_is_never_lent() {
+        let node = InprocNode::new();
+        let owner = node.process();
+        let q = owner
+            .mailbox("q")
+            .capacity(Capacity::Unbounded)
+            .create()
+            .unwrap();
+        q.send(&b"slow"[..]).unwrap();
+        assert!(!lent(&node, q.id()));
+        assert_eq!(engine_queued(&node), 1);
     }
 }

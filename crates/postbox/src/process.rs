@@ -9,7 +9,9 @@ use postbox_core::{
 };
 use postbox_wire::{Request, Response, Target};
 
+use crate::clock::now;
 use crate::future::RequestFuture;
+use crate::lane::{Lane, LaneCall};
 use crate::link::{Answer, Call, Failure, Link};
 use crate::mailbox::MailboxBuilder;
 use crate::wait::Patience;
@@ -85,6 +87,36 @@ impl ProcessCore {
             wait: postbox_core::Wait::Block,
         };
         received(RequestFuture::new(self.link.clone(), request).await)
+    }
+
+    /// A plain send through `lane`; the message back when the lane declines it.
+    pub(crate) fn lane_send(
+        &self,
+        lane: &Lane,
+        message: Message,
+        patience: Patience,
+    ) -> Result<Result<Option<Pid>, SendError>, Message> {
+        match lane.send(self.pid, message, patience.wait(), now()) {
+            LaneCall::Done(result) => Ok(result.map(|()| None)),
+            LaneCall::Waiting(pending) => Ok(sent(self.link.wait(&pending, patience.deadline()))),
+            LaneCall::Declined(message) => Err(message),
+        }
+    }
+
+    /// A plain receive through `lane`; `None` when the lane declines it.
+    pub(crate) fn lane_recv(
+        &self,
+        lane: &Lane,
+        patience: Patience,
+    ) -> Option<Result<Received, SelectError>> {
+        match lane.recv(self.pid, patience.wait(), now()) {
+            LaneCall::Done(result) => Some(result),
+            LaneCall::Waiting(pending) => {
+                let answer = self.link.wait(&pending, patience.deadline());
+                Some(received(answer).map(|(_, message)| message))
+            }
+            LaneCall::Declined(()) => None,
+        }
     }
 
     /// Carries out an administrative request that answers `Done` or an [`AdminError`].
