@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use postbox_core::{
     AdminError, Branch, Capacity, Delivery, Dispatch, MailboxAttrs, MailboxId, MailboxStats,
     Message, MessageSize, Mode, OpenError, Order, Overflow, Owner, Ownership, Pid, Received,
-    Receivers, RecvError, SelectError, Selector, SendError, Source,
+    Receivers, RecvError, SelectError, Selector, SendError, SendErrorKind, Source,
 };
 
 use crate::lane::Lane;
@@ -278,9 +278,22 @@ impl Mailbox {
     ///
     /// As [`Mailbox::send`].
     pub async fn send_async(&self, message: impl Into<Message>) -> Result<Sent, SendError> {
+        let mut message = message.into();
+        // With room in the lane the send completes now; only a wait needs the engine.
+        if let Some(lane) = &self.lane {
+            message = match self.core.lane_send(lane, message, Patience::None) {
+                Ok(Ok(receiver)) => return Ok(Sent { receiver }),
+                Ok(Err(full)) if full.kind() == SendErrorKind::Full => match full.into_message() {
+                    Some(message) => message,
+                    None => return Err(SendError::without_message(SendErrorKind::Full)),
+                },
+                Ok(Err(error)) => return Err(error),
+                Err(declined) => declined,
+            };
+        }
         let target = Target::Mailbox(self.id);
         self.core
-            .send_async(target, message.into(), Delivery::Queued)
+            .send_async(target, message, Delivery::Queued)
             .await
             .map(|receiver| Sent { receiver })
     }
@@ -444,6 +457,13 @@ impl Mailbox {
     ///
     /// As [`Mailbox::recv_matching`].
     pub async fn recv_matching_async(&self, selector: Selector) -> Result<Received, RecvError> {
+        // A message already in the lane is taken now; only a wait needs the engine.
+        if let Some(lane) = &self.lane
+            && selector == Selector::Any
+            && let Some(Ok(received)) = self.core.lane_recv(lane, Patience::None)
+        {
+            return Ok(received);
+        }
         let result: Result<_, SelectError> = self.core.recv_async(self.branch(selector)).await;
         result.map(|(_, message)| message).map_err(|e| e.error)
     }

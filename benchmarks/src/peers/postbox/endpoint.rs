@@ -1,7 +1,8 @@
 //! One role's end of a postbox run: a process, the mailbox it sends to, the one it receives from.
 //!
-//! Ping-pong uses the blocking calls: a round trip is what it measures. The streaming workloads
-//! keep up to [`WINDOW`] operations in flight, the way a client of a daemon gets throughput (a
+//! Ping-pong, and every in-process workload, use the blocking calls: a round trip is what
+//! ping-pong measures, and in-process there is no round trip to hide. Through a daemon, the
+//! streaming workloads keep up to [`WINDOW`] operations in flight, the way a client of a daemon gets throughput (a
 //! raw socket's `write` also returns before the reader has the bytes): each send is issued as an
 //! async request and only its answer is awaited later; a consumer keeps receives waiting in the
 //! mailbox ahead of the messages. Every answer is still checked, and a producer waits for all of

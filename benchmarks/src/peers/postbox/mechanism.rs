@@ -203,6 +203,9 @@ impl Mechanism for Postbox {
             }
         };
         let flow = match case.workload {
+            // In-process there is no round trip to hide: blocking calls are the fast path (a
+            // plain mailbox's lane), as they are crossbeam's.
+            _ if self.transport == Transport::Inproc => Flow::Blocking,
             Workload::PingPong => Flow::Blocking,
             Workload::Competing { .. } => Flow::PipelinedSends,
             Workload::Throughput | Workload::FanIn { .. } => Flow::Pipelined,
