@@ -239,16 +239,17 @@ impl State {
             _ => None,
         };
         let applied = apply(&mut self.engine, pid, request, now);
-        let (Applied::Now(Response::SendFailed(error)), Some((target, delivery, wait))) =
-            (&applied, retry)
-        else {
+        let Some((target, delivery, wait)) = retry else {
             return applied;
         };
-        if error.kind() != SendErrorKind::QuotaExceeded || self.engine.delegated_bytes() == 0 {
-            return applied;
-        }
-        let Applied::Now(Response::SendFailed(error)) = applied else {
-            unreachable!("matched above");
+        let error = match applied {
+            Applied::Now(Response::SendFailed(error))
+                if error.kind() == SendErrorKind::QuotaExceeded
+                    && self.engine.delegated_bytes() > 0 =>
+            {
+                error
+            }
+            other => return other,
         };
         let Some(message) = error.into_message() else {
             return Applied::Now(Response::SendFailed(SendError::without_message(
