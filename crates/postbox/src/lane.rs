@@ -188,6 +188,28 @@ impl Lane {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Locks the lane; an operation that may wait first polls it, briefly, until `ready` says it
+    /// can go ahead (or the lane is no longer lent), so that it rarely has to register and sleep.
+    fn lock_when(
+        &self,
+        wait: Wait,
+        ready: impl Fn(&Delegation, &Queue) -> bool,
+    ) -> MutexGuard<'_, State> {
+        let mut backoff = Backoff::default();
+        loop {
+            let state = self.lock();
+            let go = match &state.terms {
+                Some(terms) => ready(terms, &state.queue),
+                None => true,
+            };
+            if go || wait == Wait::Try || backoff.is_done() {
+                return state;
+            }
+            drop(state);
+            backoff.snooze();
+        }
+    }
+
     fn pending(&self, slot: Arc<Slot>) -> Pending {
         Pending {
             id: LANE_WAITER | self.mailbox.as_raw(),
@@ -228,28 +250,20 @@ impl Lane {
         wait: Wait,
         now: Timestamp,
     ) -> LaneCall<Result<(), SendError>, Message> {
-        let mut backoff = Backoff::default();
-        let mut state = self.lock();
-        let (terms, queue) = loop {
-            let State {
-                terms: Some(terms),
-                queue,
-            } = &mut *state
-            else {
-                return LaneCall::Declined(message);
-            };
-            if !terms.senders.contains(&pid) || !admits(terms, &message) {
-                return LaneCall::Declined(message);
-            }
-            let ready = !queue.receivers.is_empty()
-                || (queue.senders.is_empty() && queue.has_room_for(terms, message.len()));
-            if ready || wait == Wait::Try || backoff.is_done() {
-                break (terms, queue);
-            }
-            drop(state);
-            backoff.snooze();
-            state = self.lock();
+        let mut state = self.lock_when(wait, |terms, queue| {
+            !queue.receivers.is_empty()
+                || (queue.senders.is_empty() && queue.has_room_for(terms, message.len()))
+        });
+        let State {
+            terms: Some(terms),
+            queue,
+        } = &mut *state
+        else {
+            return LaneCall::Declined(message);
         };
+        if !terms.senders.contains(&pid) || !admits(terms, &message) {
+            return LaneCall::Declined(message);
+        }
         if let Some(waiter) = queue.receivers.pop_front() {
             let received = queue.accept(pid, message, now);
             queue.hand_over(waiter.pid, now);
@@ -288,26 +302,17 @@ impl Lane {
         wait: Wait,
         now: Timestamp,
     ) -> LaneCall<Result<Received, SelectError>, ()> {
-        let mut backoff = Backoff::default();
-        let mut state = self.lock();
-        let (terms, queue) = loop {
-            let State {
-                terms: Some(terms),
-                queue,
-            } = &mut *state
-            else {
-                return LaneCall::Declined(());
-            };
-            if !terms.receivers.contains(&pid) {
-                return LaneCall::Declined(());
-            }
-            if !queue.messages.is_empty() || wait == Wait::Try || backoff.is_done() {
-                break (terms, queue);
-            }
-            drop(state);
-            backoff.snooze();
-            state = self.lock();
+        let mut state = self.lock_when(wait, |_, queue| !queue.messages.is_empty());
+        let State {
+            terms: Some(terms),
+            queue,
+        } = &mut *state
+        else {
+            return LaneCall::Declined(());
         };
+        if !terms.receivers.contains(&pid) {
+            return LaneCall::Declined(());
+        }
         if let Some(received) = queue.messages.pop_front() {
             queue.bytes -= received.message.len();
             queue.hand_over(pid, now);
