@@ -20,8 +20,8 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use postbox_core::{
-    Cancelled, Delegation, Handback, MailboxId, Message, MessageKind, MessageSize, Pid, Received,
-    RecvError, SelectError, SendError, SendErrorKind, Timestamp, Wait,
+    Cancelled, Delegation, Handback, MailboxId, Message, MessageKind, Pid, Received, RecvError,
+    SelectError, SendError, SendErrorKind, Timestamp, Wait,
 };
 use postbox_wire::{Response, cancelled_response};
 
@@ -122,16 +122,6 @@ pub(crate) struct Lane {
     state: Mutex<State>,
 }
 
-/// Whether the engine would take `message` into the delegated mailbox by its type and size.
-fn admits(terms: &Delegation, message: &Message) -> bool {
-    let len = message.len();
-    let by_rule = match terms.size {
-        MessageSize::Fixed(size) => len == size,
-        MessageSize::Variable(max) => len <= max,
-    };
-    message.mtype >= 1 && by_rule && len <= terms.max_message_size && len <= terms.bytes
-}
-
 impl Queue {
     fn has_room_for(&self, terms: &Delegation, len: usize) -> bool {
         self.messages.len() < terms.messages && self.bytes + len <= terms.bytes
@@ -160,12 +150,10 @@ impl Queue {
 
     /// Queues waiting senders' messages while the first of them fits, in order.
     fn admit_waiting_senders(&mut self, terms: &Delegation, now: Timestamp) {
-        while let Some(head) = self.senders.front() {
-            if !self.has_room_for(terms, head.message.len()) {
-                return;
-            }
-            let WaitingSend { slot, pid, message } =
-                self.senders.pop_front().expect("front exists");
+        while let Some(head) = self.senders.front()
+            && self.has_room_for(terms, head.message.len())
+            && let Some(WaitingSend { slot, pid, message }) = self.senders.pop_front()
+        {
             self.bytes += message.len();
             let accepted = self.accept(pid, message, now);
             self.messages.push_back(accepted);
@@ -261,7 +249,7 @@ impl Lane {
         else {
             return LaneCall::Declined(message);
         };
-        if !terms.senders.contains(&pid) || !admits(terms, &message) {
+        if !terms.senders.contains(&pid) || !terms.admits(&message) {
             return LaneCall::Declined(message);
         }
         if let Some(waiter) = queue.receivers.pop_front() {
@@ -346,7 +334,7 @@ impl Lane {
             .iter()
             .position(|w| Arc::ptr_eq(&w.slot, slot))
         {
-            let waiting = queue.senders.remove(index).expect("index is in range");
+            let waiting = queue.senders.remove(index)?;
             // Later senders may fit where this one did not.
             if let Some(terms) = terms {
                 queue.admit_waiting_senders(terms, now);

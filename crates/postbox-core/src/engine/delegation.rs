@@ -13,11 +13,12 @@
 //! that the messages the transport holds are always within it.
 
 use super::Engine;
+use super::send::broken_rule;
 use crate::mailbox::{Kind, Mailbox};
 use crate::queue::Entry;
 use crate::{
-    Capacity, Dispatch, MailboxId, MessageKind, MessageSize, Mode, Order, Overflow, Pid, Received,
-    Receivers, Timestamp,
+    Capacity, Dispatch, MailboxId, Message, MessageKind, MessageSize, Mode, Order, Overflow, Pid,
+    Received, Receivers, Timestamp,
 };
 
 /// The terms of a delegated mailbox: what the transport must enforce while it holds the queue.
@@ -56,6 +57,18 @@ pub struct Handback {
     pub last_recv: Option<(Pid, Timestamp)>,
     /// The sequence number of the next message accepted.
     pub next_seq: u64,
+}
+
+impl Delegation {
+    /// Whether the engine would take `message` into the mailbox by its type and size (the
+    /// transport lets the engine answer a message it would not, with the exact error).
+    pub fn admits(&self, message: &Message) -> bool {
+        let capacity = Capacity::Bounded {
+            messages: self.messages,
+            bytes: self.bytes,
+        };
+        broken_rule(message, self.size, capacity, self.max_message_size).is_none()
+    }
 }
 
 impl Engine {

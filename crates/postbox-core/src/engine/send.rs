@@ -115,20 +115,13 @@ impl Engine {
     ) -> Result<SendOutcome, SendError> {
         let mb = &self.mailboxes[&mailbox];
         let len = message.len();
-        let broken_rule = if message.mtype < 1 {
-            Some(SendErrorKind::InvalidType)
-        } else {
-            match mb.attrs.size {
-                MessageSize::Fixed(size) if len != size => Some(SendErrorKind::WrongSize),
-                MessageSize::Variable(max) if len > max => Some(SendErrorKind::TooLarge),
-                _ if len > self.limits.max_message_size => Some(SendErrorKind::TooLarge),
-                _ => match mb.attrs.capacity {
-                    Capacity::Bounded { bytes, .. } if len > bytes => Some(SendErrorKind::TooLarge),
-                    _ => None,
-                },
-            }
-        };
-        if let Some(kind) = broken_rule {
+        let rule = broken_rule(
+            &message,
+            mb.attrs.size,
+            mb.attrs.capacity,
+            self.limits.max_message_size,
+        );
+        if let Some(kind) = rule {
             return Err(SendError::new(kind, message));
         }
         let capacity = mb.attrs.capacity;
@@ -235,5 +228,28 @@ impl Engine {
                 self.complete(ticket, crate::Completion::SendFailed(error));
             }
         }
+    }
+}
+
+/// The rule `message` breaks by its type or size in a mailbox of this size rule and capacity, if
+/// any: the checks every send passes before anything else happens to it.
+pub(crate) fn broken_rule(
+    message: &Message,
+    size: MessageSize,
+    capacity: Capacity,
+    max_message_size: usize,
+) -> Option<SendErrorKind> {
+    let len = message.len();
+    if message.mtype < 1 {
+        return Some(SendErrorKind::InvalidType);
+    }
+    match size {
+        MessageSize::Fixed(size) if len != size => Some(SendErrorKind::WrongSize),
+        MessageSize::Variable(max) if len > max => Some(SendErrorKind::TooLarge),
+        _ if len > max_message_size => Some(SendErrorKind::TooLarge),
+        _ => match capacity {
+            Capacity::Bounded { bytes, .. } if len > bytes => Some(SendErrorKind::TooLarge),
+            _ => None,
+        },
     }
 }
