@@ -26,10 +26,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     let done_by: BTreeMap<u64, usize> = std::thread::scope(|s| {
+        // Every participant opens the mailbox before its thread starts: a consumer opening it
+        // late could find it already deleted (NotFound) once all the jobs are done.
         for producer in 0..2 {
             let process = node.process();
+            let jobs = process.mailbox("jobs").open().expect("open jobs");
             s.spawn(move || {
-                let jobs = process.mailbox("jobs").open().expect("open jobs");
                 for n in 0..JOBS_PER_PRODUCER {
                     jobs.send(format!("job {producer}-{n}")).expect("send");
                 }
@@ -39,8 +41,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let consumers: Vec<_> = (0..3)
             .map(|_| {
                 let process = node.process();
+                let jobs = process.mailbox("jobs").open().expect("open jobs");
                 s.spawn(move || {
-                    let jobs = process.mailbox("jobs").open().expect("open jobs");
                     let mut handled = 0;
                     // Stop once the coordinator deletes the mailbox: Gone.
                     while let Ok(job) = jobs.recv() {
