@@ -44,8 +44,8 @@ use std::time::{Duration, Instant};
 
 use common::{PATIENCE, spin_until, stat, wait_blocked_receivers, wait_blocked_senders};
 use postbox::{
-    AdminError, Bytes, Capacity, Dispatch, InprocNode, Limits, Mailbox, Message, Order, Received,
-    Receivers, RecvError, Selector, SendError, SendErrorKind,
+    AdminError, Bytes, Capacity, Dispatch, EngineStats, InprocNode, Limits, Mailbox, MailboxStats,
+    Message, Order, Received, Receivers, RecvError, Selector, SendError, SendErrorKind,
 };
 
 /// Rounds of a scenario whose most interesting interleaving (the thread already waiting in the
@@ -185,27 +185,11 @@ fn statistics_count_messages_that_went_through_the_lane() {
         assert_eq!(got.sender, sender.pid());
     }
     let after = stat(&jobs);
-    assert_eq!(
-        (
-            after.total_sent,
-            after.total_received,
-            after.messages,
-            after.bytes
-        ),
-        (10, 4, 6, 45)
-    );
+    assert_eq!(traffic(&after), (10, 4, 6, 45));
     assert_eq!(who(after.last_send), Some(sender.pid()));
     assert_eq!(who(after.last_recv), Some(owner.pid()));
     let node_wide = owner.node_stats().unwrap();
-    assert_eq!(
-        (
-            node_wide.total_sent,
-            node_wide.total_received,
-            node_wide.queued_messages,
-            node_wide.queued_bytes
-        ),
-        (10, 4, 6, 45)
-    );
+    assert_eq!(node_traffic(&node_wide), (10, 4, 6, 45));
 
     // Drained, the mailbox is idle and lent again; granting the sender the receive right lends it
     // on new terms. This time node statistics are the first to take the lane back.
@@ -218,27 +202,31 @@ fn statistics_count_messages_that_went_through_the_lane() {
     theirs.send(vec![12; 12]).unwrap();
     assert_eq!(theirs.recv().unwrap().payload().as_ref(), &[11; 11]);
     let node_wide = owner.node_stats().unwrap();
-    assert_eq!(
-        (
-            node_wide.total_sent,
-            node_wide.total_received,
-            node_wide.queued_messages,
-            node_wide.queued_bytes
-        ),
-        (12, 11, 1, 12)
-    );
+    assert_eq!(node_traffic(&node_wide), (12, 11, 1, 12));
     let after = stat(&jobs);
-    assert_eq!(
-        (
-            after.total_sent,
-            after.total_received,
-            after.messages,
-            after.bytes
-        ),
-        (12, 11, 1, 12)
-    );
+    assert_eq!(traffic(&after), (12, 11, 1, 12));
     assert_eq!(who(after.last_send), Some(sender.pid()));
     assert_eq!(who(after.last_recv), Some(sender.pid()));
+}
+
+/// A mailbox's (messages sent, received, queued, bytes queued).
+fn traffic(stats: &MailboxStats) -> (u64, u64, usize, usize) {
+    (
+        stats.total_sent,
+        stats.total_received,
+        stats.messages,
+        stats.bytes,
+    )
+}
+
+/// The node's (messages sent, received, queued, bytes queued), over every mailbox and inbox.
+fn node_traffic(stats: &EngineStats) -> (u64, u64, usize, usize) {
+    (
+        stats.total_sent,
+        stats.total_received,
+        stats.queued_messages,
+        stats.queued_bytes,
+    )
 }
 
 /// Sends message number `next` as `m<next>`, and counts it.

@@ -13,7 +13,8 @@
 
 use postbox::{
     Capacity, Credentials, Dispatch, InprocNode, Limits, Mailbox, MailboxStats, Message,
-    MessageSize, Mode, Pid, Process, Received, Receivers, RecvError, Selector, SendErrorKind,
+    MessageSize, Mode, Pid, Process, Received, Receivers, RecvError, Selector, SendError,
+    SendErrorKind, Sent,
 };
 use proptest::prelude::*;
 
@@ -129,6 +130,13 @@ impl Side {
             .unwrap_or(usize::MAX)
     }
 
+    fn sent(&self, sent: Result<Sent, SendError>) -> Outcome {
+        Outcome::Sent(
+            sent.map(|sent| sent.receiver.map(|pid| self.who(pid)))
+                .map_err(|e| e.kind()),
+        )
+    }
+
     fn received(&self, got: Result<Received, RecvError>) -> Outcome {
         Outcome::Received(got.map(|r| (r.payload().to_vec(), r.mtype(), self.who(r.sender), r.seq)))
     }
@@ -154,12 +162,7 @@ impl Side {
                 None => Outcome::Closed,
                 Some(handle) => {
                     let message = Message::new(vec![who as u8; len]).with_type(mtype);
-                    Outcome::Sent(
-                        handle
-                            .try_send(message)
-                            .map(|sent| sent.receiver.map(|pid| self.who(pid)))
-                            .map_err(|e| e.kind()),
-                    )
+                    self.sent(handle.try_send(message))
                 }
             },
             Op::Recv => self.received(owner.try_recv()),
@@ -168,12 +171,7 @@ impl Side {
                 Ok(stats) => self.stats(&stats),
                 Err(e) => Outcome::Admin(format!("{e:?}")),
             },
-            Op::Spill { len } => Outcome::Sent(
-                self.spill
-                    .try_send(vec![0u8; len])
-                    .map(|sent| sent.receiver.map(|pid| self.who(pid)))
-                    .map_err(|e| e.kind()),
-            ),
+            Op::Spill { len } => self.sent(self.spill.try_send(vec![0u8; len])),
             Op::Unspill => self.received(self.spill.try_recv()),
             Op::SetMode { others_write } => {
                 let mode = Mode::new(if others_write { 0o622 } else { 0o600 });
