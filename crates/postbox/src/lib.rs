@@ -87,25 +87,22 @@
 //! branch), [`OpenError`], [`AdminError`] and [`ConnectError`]. Each variant's documentation says
 //! when it happens.
 
-mod answers;
 mod clock;
-mod future;
-mod lane;
-mod link;
+mod connect_error;
 mod mailbox;
-mod node;
 mod process;
-mod remote;
+mod process_core;
 mod select;
-mod slot;
+mod transport;
 mod url;
 mod wait;
 
+pub use connect_error::ConnectError;
 pub use mailbox::{Mailbox, MailboxBuilder, Sent};
-pub use node::InprocNode;
 pub use process::Process;
 pub use select::{Select, Selected};
-pub use url::{ConnectError, Url, connect, connect_default, connect_with_token, default_url};
+pub use transport::inproc::InprocNode;
+pub use url::{Url, connect, connect_default, connect_with_token, default_url};
 
 pub use postbox_core::{
     AdminError, Capacity, Credentials, Dispatch, EngineStats, Limits, MailboxAttrs, MailboxId,

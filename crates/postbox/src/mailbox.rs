@@ -4,16 +4,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use postbox_core::{
-    AdminError, Branch, Capacity, Delivery, Dispatch, MailboxAttrs, MailboxId, MailboxStats,
-    Message, MessageSize, Mode, OpenError, Order, Overflow, Owner, Ownership, Pid, Received,
-    Receivers, RecvError, SelectError, Selector, SendError, SendErrorKind, Source,
+    AdminError, Capacity, Delivery, Dispatch, MailboxAttrs, MailboxId, MailboxStats, Message,
+    MessageSize, Mode, OpenError, Order, Overflow, Owner, Ownership, Pid, Received, Receivers,
+    RecvError, Selector, SendError,
 };
 
-use crate::lane::Lane;
-use crate::link::Failure;
-use crate::process::{ProcessCore, admin_error};
+use crate::process_core::ProcessCore;
+use crate::transport::{Failure, Flavor, admin_error};
 use crate::wait::Patience;
-use postbox_wire::{Request, Response, Target};
+use postbox_wire::{Request, Response};
 
 /// Builds a mailbox: set attributes, then [`create`](MailboxBuilder::create),
 /// [`open`](MailboxBuilder::open) or [`open_or_create`](MailboxBuilder::open_or_create).
@@ -135,7 +134,7 @@ impl MailboxBuilder {
     fn finish(self, request: Request) -> Result<Mailbox, OpenError> {
         match self.core.call(request, None) {
             Ok(Response::Opened { mailbox, .. }) => Ok(Mailbox {
-                lane: self.core.link.lane(mailbox),
+                flavor: self.core.link.mailbox_flavor(mailbox),
                 core: self.core,
                 id: mailbox,
                 name: self.name,
@@ -170,8 +169,8 @@ pub struct Mailbox {
     core: Arc<ProcessCore>,
     id: MailboxId,
     name: String,
-    /// The in-process transport's fast lane for plain sends and receives.
-    lane: Option<Arc<Lane>>,
+    /// How plain sends and receives travel.
+    flavor: Flavor,
 }
 
 impl Drop for Mailbox {
@@ -207,17 +206,8 @@ impl Mailbox {
         delivery: Delivery,
         patience: Patience,
     ) -> Result<Option<Pid>, SendError> {
-        let message = match &self.lane {
-            Some(lane) if delivery == Delivery::Queued => {
-                match self.core.lane_send(lane, message, patience) {
-                    Ok(result) => return result,
-                    Err(declined) => declined,
-                }
-            }
-            _ => message,
-        };
         self.core
-            .send(Target::Mailbox(self.id), message, delivery, patience)
+            .send_mailbox(&self.flavor, self.id, message, delivery, patience)
     }
 
     /// Sends `message`, waiting for room (bounded, block overflow) or, with zero capacity, until a
@@ -278,22 +268,8 @@ impl Mailbox {
     ///
     /// As [`Mailbox::send`].
     pub async fn send_async(&self, message: impl Into<Message>) -> Result<Sent, SendError> {
-        let mut message = message.into();
-        // With room in the lane the send completes now; only a wait needs the engine.
-        if let Some(lane) = &self.lane {
-            message = match self.core.lane_send(lane, message, Patience::None) {
-                Ok(Ok(receiver)) => return Ok(Sent { receiver }),
-                Ok(Err(full)) if full.kind() == SendErrorKind::Full => match full.into_message() {
-                    Some(message) => message,
-                    None => return Err(SendError::without_message(SendErrorKind::Full)),
-                },
-                Ok(Err(error)) => return Err(error),
-                Err(declined) => declined,
-            };
-        }
-        let target = Target::Mailbox(self.id);
         self.core
-            .send_async(target, message, Delivery::Queued)
+            .send_mailbox_async(&self.flavor, self.id, message.into(), Delivery::Queued)
             .await
             .map(|receiver| Sent { receiver })
     }
@@ -335,29 +311,15 @@ impl Mailbox {
         &self,
         message: impl Into<Message>,
     ) -> Result<Pid, SendError> {
-        let target = Target::Mailbox(self.id);
-        receipt(
+        let sending =
             self.core
-                .send_async(target, message.into(), Delivery::Receipt)
-                .await,
-        )
-    }
-
-    fn branch(&self, selector: Selector) -> Vec<Branch> {
-        vec![Branch::new(Source::Mailbox(self.id), selector)]
+                .send_mailbox_async(&self.flavor, self.id, message.into(), Delivery::Receipt);
+        receipt(sending.await)
     }
 
     fn recv_with(&self, selector: Selector, patience: Patience) -> Result<Received, RecvError> {
-        if let Some(lane) = &self.lane
-            && selector == Selector::Any
-            && let Some(result) = self.core.lane_recv(lane, patience)
-        {
-            return result.map_err(|e| e.error);
-        }
         self.core
-            .recv(self.branch(selector), patience)
-            .map(|(_, message)| message)
-            .map_err(|e| e.error)
+            .recv_mailbox(&self.flavor, self.id, selector, patience)
     }
 
     /// Receives the first message in queue order, waiting for one.
@@ -457,15 +419,9 @@ impl Mailbox {
     ///
     /// As [`Mailbox::recv_matching`].
     pub async fn recv_matching_async(&self, selector: Selector) -> Result<Received, RecvError> {
-        // A message already in the lane is taken now; only a wait needs the engine.
-        if let Some(lane) = &self.lane
-            && selector == Selector::Any
-            && let Some(Ok(received)) = self.core.lane_recv(lane, Patience::None)
-        {
-            return Ok(received);
-        }
-        let result: Result<_, SelectError> = self.core.recv_async(self.branch(selector)).await;
-        result.map(|(_, message)| message).map_err(|e| e.error)
+        self.core
+            .recv_mailbox_async(&self.flavor, self.id, selector)
+            .await
     }
 
     /// A snapshot of the mailbox's statistics.

@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 use postbox_core::{Branch, Received, SelectError, Selector, Source};
 
 use crate::mailbox::Mailbox;
-use crate::process::{Process, ProcessCore};
+use crate::process::Process;
+use crate::process_core::ProcessCore;
 use crate::wait::Patience;
 
 /// The message a select took, and which branch it came from.

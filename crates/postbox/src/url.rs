@@ -1,32 +1,13 @@
 //! Addresses of postbox nodes, and connecting to them.
 
-use thiserror::Error;
-
 use std::sync::Arc;
 
 use postbox_wire::Token;
 
-use crate::node::InprocNode;
+use crate::connect_error::ConnectError;
 use crate::process::Process;
-use crate::remote::{Endpoint, RemoteLink};
-
-/// Why [`connect`] failed.
-#[derive(Clone, PartialEq, Eq, Debug, Error)]
-pub enum ConnectError {
-    /// The address is not a postbox URL (`inproc://[NAME]`, `unix:///PATH`, `tcp://HOST:PORT`).
-    #[error("invalid postbox URL {0:?}: expected inproc://[NAME], unix:///PATH or tcp://HOST:PORT")]
-    InvalidUrl(String),
-    /// The daemon could not be reached: no socket at that path, connection refused, ...
-    #[error("cannot reach the postbox daemon: {0}")]
-    Io(String),
-    /// The daemon refused the connection or answered something that is not postbox: wrong
-    /// token, no common protocol version, garbage.
-    #[error("postbox handshake failed: {0}")]
-    Handshake(String),
-    /// The token (`POSTBOX_TOKEN`, or the file named by `POSTBOX_TOKEN_FILE`) is unusable.
-    #[error("invalid token: {0}")]
-    InvalidToken(String),
-}
+use crate::transport::inproc::InprocNode;
+use crate::transport::socket::{Endpoint, SocketLink};
 
 /// A parsed postbox address.
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -162,8 +143,8 @@ pub fn connect_with_token(url: &str, token: &[u8]) -> Result<Process, ConnectErr
 fn connect_to(url: &str, token: Option<Token>) -> Result<Process, ConnectError> {
     let link = match url.parse::<Url>()? {
         Url::Inproc(name) => return Ok(InprocNode::named(&name).process()),
-        Url::Unix(path) => RemoteLink::connect(Endpoint::Unix(&path), None)?,
-        Url::Tcp(address) => RemoteLink::connect(Endpoint::Tcp(&address), token)?,
+        Url::Unix(path) => SocketLink::connect(Endpoint::Unix(&path), None)?,
+        Url::Tcp(address) => SocketLink::connect(Endpoint::Tcp(&address), token)?,
     };
     Ok(Process::new(Arc::new(link)))
 }

@@ -1,14 +1,14 @@
-//! The socket transports: a process that is a connection to a daemon (`unix://`, `tcp://`).
+//! A process that is one connection to a daemon (`unix://`, `tcp://`).
 //!
 //! Requests are written as frames from the calling thread. Answers are read by whichever thread
-//! waits for one ([`crate::answers`]), or by a background reader once a future waits. Deadlines
+//! waits for one ([`super::answers`]), or by a background reader once a future waits. Deadlines
 //! are the client's: when one passes, the client sends a `Cancel` for the request and waits for
 //! the daemon's final answer (the withdrawal's `Timeout`, or the real answer if it raced ahead),
 //! so a timed-out send always knows whether its message was delivered. If the connection is
 //! lost, every waiting request is answered `Disconnected` at once.
 
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, TcpStream};
+use std::net::TcpStream;
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -21,10 +21,10 @@ use postbox_wire::{
     RequestId, Token, encode_request_into,
 };
 
-use crate::answers::{Answers, ReadHalf};
-use crate::link::{Answer, Call, Failure, Link, Pending};
-use crate::slot::Slot;
-use crate::url::ConnectError;
+use super::answers::{Answers, ReadHalf};
+use super::stream::{Endpoint, Stream};
+use crate::connect_error::ConnectError;
+use crate::transport::{Answer, Call, Failure, Link, Pending, Slot};
 
 /// The largest frame this client accepts: room for the largest message a daemon allows by
 /// default (8 MiB) plus the request around it.
@@ -36,76 +36,6 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long terminating a process waits for the daemon to confirm it by closing the connection
 /// (it does within a second, after flushing what it still had to send).
 const TERMINATE_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// A connected stream of either kind.
-#[derive(Debug)]
-pub(crate) enum Stream {
-    Unix(UnixStream),
-    Tcp(TcpStream),
-}
-
-impl Stream {
-    fn try_clone(&self) -> io::Result<Stream> {
-        Ok(match self {
-            Stream::Unix(s) => Stream::Unix(s.try_clone()?),
-            Stream::Tcp(s) => Stream::Tcp(s.try_clone()?),
-        })
-    }
-
-    pub(crate) fn shutdown(&self) {
-        // Already closed is fine: the aim is only that the reader and the daemon see the end.
-        let _ = match self {
-            Stream::Unix(s) => s.shutdown(Shutdown::Both),
-            Stream::Tcp(s) => s.shutdown(Shutdown::Both),
-        };
-    }
-
-    fn shutdown_write(&self) {
-        // Already closed is fine: the aim is only that the daemon sees the end.
-        let _ = match self {
-            Stream::Unix(s) => s.shutdown(Shutdown::Write),
-            Stream::Tcp(s) => s.shutdown(Shutdown::Write),
-        };
-    }
-
-    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        match self {
-            Stream::Unix(s) => s.set_read_timeout(timeout),
-            Stream::Tcp(s) => s.set_read_timeout(timeout),
-        }
-    }
-}
-
-impl Read for Stream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Stream::Unix(s) => s.read(buf),
-            Stream::Tcp(s) => s.read(buf),
-        }
-    }
-}
-
-impl Write for Stream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            Stream::Unix(s) => s.write(buf),
-            Stream::Tcp(s) => s.write(buf),
-        }
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        match self {
-            Stream::Unix(s) => s.flush(),
-            Stream::Tcp(s) => s.flush(),
-        }
-    }
-}
-
-/// Where to connect.
-pub(crate) enum Endpoint<'a> {
-    Unix(&'a str),
-    Tcp(&'a str),
-}
 
 #[derive(Debug)]
 struct Writer {
@@ -138,19 +68,19 @@ impl Writer {
 
 /// A process that is one connection to a daemon.
 #[derive(Debug)]
-pub(crate) struct RemoteLink {
+pub(crate) struct SocketLink {
     pid: Pid,
     writer: Mutex<Writer>,
     answers: Arc<Answers>,
     next_id: AtomicU64,
 }
 
-impl RemoteLink {
+impl SocketLink {
     /// Connects and runs the handshake.
     pub(crate) fn connect(
         endpoint: Endpoint<'_>,
         token: Option<Token>,
-    ) -> Result<RemoteLink, ConnectError> {
+    ) -> Result<SocketLink, ConnectError> {
         let io_error = |e: io::Error| ConnectError::Io(e.to_string());
         let stream = match endpoint {
             Endpoint::Unix(path) => Stream::Unix(UnixStream::connect(path).map_err(io_error)?),
@@ -204,7 +134,7 @@ impl RemoteLink {
         decoder.set_config(session.frame_config());
         encoder.set_config(session.frame_config());
 
-        Ok(RemoteLink {
+        Ok(SocketLink {
             pid: Pid::from_raw(session.pid),
             writer: Mutex::new(Writer {
                 stream: writer_stream,
@@ -234,7 +164,7 @@ impl RemoteLink {
 /// How much one handshake read takes from the socket at most.
 const HANDSHAKE_CHUNK: usize = 4096;
 
-impl Link for RemoteLink {
+impl Link for SocketLink {
     fn pid(&self) -> Pid {
         self.pid
     }

@@ -20,11 +20,10 @@ use postbox_wire::{
     Applied, Request, Response, Target, apply, cancelled_response, completion_response,
 };
 
+use super::lane::{LANE_WAITER, Lane};
 use crate::clock::{host_credentials, now};
-use crate::lane::{LANE_WAITER, Lane};
-use crate::link::{Answer, Call, Failure, Link, Pending};
 use crate::process::Process;
-use crate::slot::Slot;
+use crate::transport::{Answer, Call, Failure, Flavor, Link, Pending, Slot};
 
 /// A request waiting in the engine.
 #[derive(Debug)]
@@ -422,8 +421,11 @@ impl Link for InprocLink {
         call
     }
 
-    fn lane(&self, mailbox: MailboxId) -> Option<Arc<Lane>> {
-        self.node.lock().lanes.get(&mailbox).cloned()
+    fn mailbox_flavor(&self, mailbox: MailboxId) -> Flavor {
+        match self.node.lock().lanes.get(&mailbox) {
+            Some(lane) => Flavor::Inproc(lane.clone()),
+            None => Flavor::Engine,
+        }
     }
 
     fn wait(&self, pending: &Pending, deadline: Option<Instant>) -> Answer {

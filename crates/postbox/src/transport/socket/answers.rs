@@ -24,9 +24,8 @@ use postbox_wire::{
 };
 use rustc_hash::FxHashMap;
 
-use crate::link::Failure;
-use crate::remote::Stream;
-use crate::slot::{Slot, Waited};
+use super::stream::Stream;
+use crate::transport::{Answer, Failure, Slot, Waited};
 
 /// How much one read takes from the socket at most.
 const READ_CHUNK: usize = 64 * 1024;
@@ -123,11 +122,7 @@ impl Answers {
 
     /// Waits for `slot`'s answer until `deadline` (`None`: for as long as it takes), reading the
     /// socket for everyone while nobody else does. `None` if the deadline passed first.
-    pub(crate) fn wait(
-        &self,
-        slot: &Slot,
-        deadline: Option<Instant>,
-    ) -> Option<crate::link::Answer> {
+    pub(crate) fn wait(&self, slot: &Slot, deadline: Option<Instant>) -> Option<Answer> {
         loop {
             if let Some(answer) = slot.take() {
                 return Some(answer);

@@ -1,6 +1,6 @@
 //! A process's link to its node: the one interface every transport implements.
 //!
-//! A link carries [`Request`]s to the engine and brings back [`Response`]s — the same types the
+//! A link carries [`Request`]s to the engine and brings back [`Response`](postbox_wire::Response)s — the same types the
 //! daemon's protocol carries — so process and mailbox handles are written once for every
 //! transport, and answer identically whichever is underneath.
 
@@ -9,22 +9,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use postbox_core::{MailboxId, Pid};
-use postbox_wire::{Request, Response};
+use postbox_wire::Request;
 
-use crate::lane::Lane;
-use crate::slot::Slot;
-
-/// Why a request got no answer from the engine.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) enum Failure {
-    /// The process terminated, or its transport was lost.
-    Disconnected,
-    /// The other side broke the protocol.
-    Protocol,
-}
-
-/// What a request's answer is, or why there is none.
-pub(crate) type Answer = Result<Response, Failure>;
+use super::answer::Answer;
+use super::flavor::Flavor;
+use super::slot::Slot;
 
 /// A request that waits: where its answer will land.
 #[derive(Debug)]
@@ -59,9 +48,10 @@ pub(crate) trait Link: Send + Sync + fmt::Debug {
     /// answer, if it raced the withdrawal.
     fn wait(&self, pending: &Pending, deadline: Option<Instant>) -> Answer;
 
-    /// The fast lane of `mailbox`, when the transport runs one (in-process only).
-    fn lane(&self, _mailbox: MailboxId) -> Option<Arc<Lane>> {
-        None
+    /// How plain sends and receives on `mailbox`, just opened, travel: the transport's own
+    /// path for them when it has one, else requests like every other operation.
+    fn mailbox_flavor(&self, _mailbox: MailboxId) -> Flavor {
+        Flavor::Engine
     }
 
     /// Withdraws `pending` without waiting for the outcome (a dropped future).

@@ -11,7 +11,7 @@ use std::sync::{Condvar, Mutex, MutexGuard};
 use std::task::Waker;
 use std::time::Instant;
 
-use crate::link::Answer;
+use super::answer::Answer;
 
 /// How many times a waiting thread polls the slot, busy, before it starts yielding.
 const SPINS: u32 = 64;

@@ -25,8 +25,9 @@ use postbox_core::{
 };
 use postbox_wire::{Response, cancelled_response};
 
-use crate::link::Pending;
-use crate::slot::Slot;
+use crate::clock::now;
+use crate::transport::{Link, Pending, Slot, received, sent};
+use crate::wait::Patience;
 
 /// Marks a [`Pending::id`] as a lane waiter's (the low bits are the mailbox id), never an engine
 /// ticket's.
@@ -34,7 +35,7 @@ pub(crate) const LANE_WAITER: u64 = 1 << 63;
 
 /// How a lane took an operation.
 #[derive(Debug)]
-pub(crate) enum LaneCall<T, B> {
+enum LaneCall<T, B> {
     /// Carried out.
     Done(T),
     /// Waiting in the lane; the answer lands in the pending slot.
@@ -198,6 +199,40 @@ impl Lane {
         }
     }
 
+    /// A plain send of `message` from `pid`, waiting (through `link`) as `patience` allows: its
+    /// result, or the message back when the lane declines it.
+    pub(crate) fn send_plain(
+        &self,
+        link: &dyn Link,
+        pid: Pid,
+        message: Message,
+        patience: Patience,
+    ) -> Result<Result<Option<Pid>, SendError>, Message> {
+        match self.send(pid, message, patience.wait(), now()) {
+            LaneCall::Done(result) => Ok(result.map(|()| None)),
+            LaneCall::Waiting(pending) => Ok(sent(link.wait(&pending, patience.deadline()))),
+            LaneCall::Declined(message) => Err(message),
+        }
+    }
+
+    /// A plain receive for `pid`, waiting (through `link`) as `patience` allows: its result, or
+    /// `None` when the lane declines it.
+    pub(crate) fn recv_plain(
+        &self,
+        link: &dyn Link,
+        pid: Pid,
+        patience: Patience,
+    ) -> Option<Result<Received, SelectError>> {
+        match self.recv(pid, patience.wait(), now()) {
+            LaneCall::Done(result) => Some(result),
+            LaneCall::Waiting(pending) => {
+                let answer = link.wait(&pending, patience.deadline());
+                Some(received(answer).map(|(_, message)| message))
+            }
+            LaneCall::Declined(()) => None,
+        }
+    }
+
     fn pending(&self, slot: Arc<Slot>) -> Pending {
         Pending {
             id: LANE_WAITER | self.mailbox.as_raw(),
@@ -231,7 +266,7 @@ impl Lane {
     }
 
     /// Sends `message` from `pid`; with [`Wait::Block`], waits in the lane when there is no room.
-    pub(crate) fn send(
+    fn send(
         &self,
         pid: Pid,
         message: Message,
@@ -284,7 +319,7 @@ impl Lane {
 
     /// Receives the oldest message for `pid`; with [`Wait::Block`], waits in the lane when there
     /// is none.
-    pub(crate) fn recv(
+    fn recv(
         &self,
         pid: Pid,
         wait: Wait,

@@ -15,7 +15,8 @@ use std::task::{Context, Poll};
 
 use postbox_wire::Request;
 
-use crate::link::{Answer, Call, Link, Pending};
+use super::answer::Answer;
+use super::link::{Call, Link, Pending};
 
 enum Step {
     Start(Request),

@@ -1,0 +1,182 @@
+//! What process, mailbox and select handles share: a process's link to its node, and the one send
+//! and one receive primitive that every handle method ends in.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use postbox_core::{
+    AdminError, Branch, Delivery, MailboxId, Message, Pid, Received, RecvError, SelectError,
+    Selector, SendError, SendErrorKind, Source, Wait,
+};
+use postbox_wire::{Request, Response, Target};
+
+use crate::transport::{Answer, Call, Flavor, Link, RequestFuture, admin_error, received, sent};
+use crate::wait::Patience;
+
+/// A process's link to its node, shared by its process handle and every mailbox handle it opens.
+#[derive(Debug)]
+pub(crate) struct ProcessCore {
+    pub(crate) link: Arc<dyn Link>,
+    pub(crate) pid: Pid,
+}
+
+impl ProcessCore {
+    /// Carries `request` and waits for its answer, withdrawing it at `deadline`.
+    pub(crate) fn call(&self, request: Request, deadline: Option<Instant>) -> Answer {
+        match self.link.call(request) {
+            Call::Now(answer) => answer,
+            Call::Pending(pending) => self.link.wait(&pending, deadline),
+        }
+    }
+
+    /// The one send primitive: every send method of every handle ends here. Returns the receiver
+    /// when it is known (rendezvous, receipts).
+    pub(crate) fn send(
+        &self,
+        target: Target,
+        message: Message,
+        delivery: Delivery,
+        patience: Patience,
+    ) -> Result<Option<Pid>, SendError> {
+        let request = Request::Send {
+            target,
+            message,
+            delivery,
+            wait: patience.wait(),
+        };
+        sent(self.call(request, patience.deadline()))
+    }
+
+    /// As [`ProcessCore::send`], as a future that may wait.
+    pub(crate) async fn send_async(
+        &self,
+        target: Target,
+        message: Message,
+        delivery: Delivery,
+    ) -> Result<Option<Pid>, SendError> {
+        let request = Request::Send {
+            target,
+            message,
+            delivery,
+            wait: Wait::Block,
+        };
+        sent(RequestFuture::new(self.link.clone(), request).await)
+    }
+
+    /// The one receive primitive: every receive and select ends here.
+    pub(crate) fn recv(
+        &self,
+        branches: Vec<Branch>,
+        patience: Patience,
+    ) -> Result<(usize, Received), SelectError> {
+        let request = Request::Recv {
+            branches,
+            wait: patience.wait(),
+        };
+        received(self.call(request, patience.deadline()))
+    }
+
+    /// As [`ProcessCore::recv`], as a future that may wait.
+    pub(crate) async fn recv_async(
+        &self,
+        branches: Vec<Branch>,
+    ) -> Result<(usize, Received), SelectError> {
+        let request = Request::Recv {
+            branches,
+            wait: Wait::Block,
+        };
+        received(RequestFuture::new(self.link.clone(), request).await)
+    }
+
+    /// A send to an open mailbox: through the mailbox's transport flavour when it carries plain
+    /// sends itself, else through the engine.
+    pub(crate) fn send_mailbox(
+        &self,
+        flavor: &Flavor,
+        mailbox: MailboxId,
+        message: Message,
+        delivery: Delivery,
+        patience: Patience,
+    ) -> Result<Option<Pid>, SendError> {
+        let message = match delivery {
+            Delivery::Queued => match flavor.send(&*self.link, self.pid, message, patience) {
+                Ok(done) => return done,
+                Err(declined) => declined,
+            },
+            Delivery::Receipt => message,
+        };
+        self.send(Target::Mailbox(mailbox), message, delivery, patience)
+    }
+
+    /// As [`ProcessCore::send_mailbox`], as a future: a flavour completes the send only when it
+    /// need not wait; a send that waits, waits in the engine.
+    pub(crate) async fn send_mailbox_async(
+        &self,
+        flavor: &Flavor,
+        mailbox: MailboxId,
+        message: Message,
+        delivery: Delivery,
+    ) -> Result<Option<Pid>, SendError> {
+        let message = match delivery {
+            Delivery::Queued => match flavor.send(&*self.link, self.pid, message, Patience::None) {
+                Ok(Err(full)) if full.kind() == SendErrorKind::Full => match full.into_message() {
+                    Some(message) => message,
+                    None => return Err(SendError::without_message(SendErrorKind::Full)),
+                },
+                Ok(done) => return done,
+                Err(declined) => declined,
+            },
+            Delivery::Receipt => message,
+        };
+        self.send_async(Target::Mailbox(mailbox), message, delivery)
+            .await
+    }
+
+    /// A receive from an open mailbox: through the mailbox's transport flavour when it carries
+    /// plain receives itself, else through the engine.
+    pub(crate) fn recv_mailbox(
+        &self,
+        flavor: &Flavor,
+        mailbox: MailboxId,
+        selector: Selector,
+        patience: Patience,
+    ) -> Result<Received, RecvError> {
+        if selector == Selector::Any
+            && let Some(result) = flavor.recv(&*self.link, self.pid, patience)
+        {
+            return result.map_err(|e| e.error);
+        }
+        let branches = vec![Branch::new(Source::Mailbox(mailbox), selector)];
+        self.recv(branches, patience)
+            .map(|(_, message)| message)
+            .map_err(|e| e.error)
+    }
+
+    /// As [`ProcessCore::recv_mailbox`], as a future: a flavour completes the receive only when a
+    /// message is there; a receive that waits, waits in the engine.
+    pub(crate) async fn recv_mailbox_async(
+        &self,
+        flavor: &Flavor,
+        mailbox: MailboxId,
+        selector: Selector,
+    ) -> Result<Received, RecvError> {
+        if selector == Selector::Any
+            && let Some(Ok(received)) = flavor.recv(&*self.link, self.pid, Patience::None)
+        {
+            return Ok(received);
+        }
+        let branches = vec![Branch::new(Source::Mailbox(mailbox), selector)];
+        self.recv_async(branches)
+            .await
+            .map(|(_, message)| message)
+            .map_err(|e| e.error)
+    }
+
+    /// Carries out an administrative request that answers `Done` or an [`AdminError`].
+    pub(crate) fn admin(&self, request: Request) -> Result<(), AdminError> {
+        match self.call(request, None) {
+            Ok(Response::Done) => Ok(()),
+            other => Err(admin_error(other)),
+        }
+    }
+}

@@ -1,0 +1,48 @@
+//! What a request's answer is, and how each kind of operation reads it.
+
+use postbox_core::{AdminError, Pid, Received, RecvError, SelectError, SendError, SendErrorKind};
+use postbox_wire::Response;
+
+/// Why a request got no answer from the engine.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Failure {
+    /// The process terminated, or its transport was lost.
+    Disconnected,
+    /// The other side broke the protocol.
+    Protocol,
+}
+
+/// What a request's answer is, or why there is none.
+pub(crate) type Answer = Result<Response, Failure>;
+
+/// A send's answer: the receiver when known.
+pub(crate) fn sent(answer: Answer) -> Result<Option<Pid>, SendError> {
+    match answer {
+        Ok(Response::Sent { receiver }) => Ok(receiver),
+        Ok(Response::SendFailed(error)) => Err(error),
+        Err(Failure::Disconnected) => Err(SendError::without_message(SendErrorKind::Disconnected)),
+        Ok(_) | Err(Failure::Protocol) => Err(SendError::without_message(SendErrorKind::Protocol)),
+    }
+}
+
+/// A receive's answer: the branch the message came from, and the message.
+pub(crate) fn received(answer: Answer) -> Result<(usize, Received), SelectError> {
+    let fail = |error| SelectError { branch: 0, error };
+    match answer {
+        Ok(Response::Received { branch, message }) => {
+            Ok((usize::try_from(branch).unwrap_or(usize::MAX), message))
+        }
+        Ok(Response::RecvFailed(error)) => Err(error),
+        Err(Failure::Disconnected) => Err(fail(RecvError::Disconnected)),
+        Ok(_) | Err(Failure::Protocol) => Err(fail(RecvError::Protocol)),
+    }
+}
+
+/// The error an administrative request's unexpected answer stands for.
+pub(crate) fn admin_error(answer: Answer) -> AdminError {
+    match answer {
+        Ok(Response::AdminFailed(error)) => error,
+        Err(Failure::Disconnected) => AdminError::Disconnected,
+        Ok(_) | Err(Failure::Protocol) => AdminError::Protocol,
+    }
+}

@@ -1,0 +1,51 @@
+//! How a mailbox's plain sends and receives travel, per transport: a private enum in the manner
+//! of crossbeam-channel's flavours, so that a handle's send is a match with one line per flavour
+//! and each flavour's details stay in its own folder.
+
+use std::sync::Arc;
+
+use postbox_core::{Message, Pid, Received, SelectError, SendError};
+
+use super::inproc::Lane;
+use super::link::Link;
+use crate::wait::Patience;
+
+/// The path a mailbox's plain (FIFO, any-message) sends and receives take.
+#[derive(Debug)]
+pub(crate) enum Flavor {
+    /// As requests to the engine, like every other operation.
+    Engine,
+    /// Through the in-process node's fast lane for this mailbox, while the engine lends it one.
+    Inproc(Arc<Lane>),
+}
+
+impl Flavor {
+    /// Carries a plain send of `message` from `pid` on the flavour's own path: its result, or the
+    /// message back when the send must go through the engine.
+    pub(crate) fn send(
+        &self,
+        link: &dyn Link,
+        pid: Pid,
+        message: Message,
+        patience: Patience,
+    ) -> Result<Result<Option<Pid>, SendError>, Message> {
+        match self {
+            Flavor::Engine => Err(message),
+            Flavor::Inproc(lane) => lane.send_plain(link, pid, message, patience),
+        }
+    }
+
+    /// Carries a plain receive for `pid` on the flavour's own path: its result, or `None` when the
+    /// receive must go through the engine.
+    pub(crate) fn recv(
+        &self,
+        link: &dyn Link,
+        pid: Pid,
+        patience: Patience,
+    ) -> Option<Result<Received, SelectError>> {
+        match self {
+            Flavor::Engine => None,
+            Flavor::Inproc(lane) => lane.recv_plain(link, pid, patience),
+        }
+    }
+}

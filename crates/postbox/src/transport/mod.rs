@@ -1,0 +1,28 @@
+//! Transports: how a process reaches its node's engine.
+//!
+//! Every transport implements one interface, [`Link`]: it carries the protocol's
+//! [`Request`](postbox_wire::Request)s to an engine and brings back its
+//! [`Response`](postbox_wire::Response)s, so process, mailbox and select handles are written once
+//! and answer identically over every transport. Each transport is a flavour in its own folder:
+//!
+//! - [`inproc`]: the engine in this OS process, shared by threads, with a fast lane per plain
+//!   mailbox;
+//! - [`socket`]: a daemon over a Unix or TCP socket, driven by the protocol's client session.
+//!
+//! A mailbox handle learns at open which [`Flavor`] its plain sends and receives take; every other
+//! operation is a request over the link. Waiting requests land their answers in a [`Slot`]
+//! (`slot`), which a blocked thread waits on or a future ([`RequestFuture`]) polls.
+
+mod answer;
+mod flavor;
+mod future;
+pub(crate) mod inproc;
+mod link;
+mod slot;
+pub(crate) mod socket;
+
+pub(crate) use answer::{Answer, Failure, admin_error, received, sent};
+pub(crate) use flavor::Flavor;
+pub(crate) use future::RequestFuture;
+pub(crate) use link::{Call, Link, Pending};
+pub(crate) use slot::{Slot, Waited};
