@@ -14,8 +14,8 @@ use std::time::Duration;
 use bytes::BytesMut;
 use postbox_core::{Credentials, Pid};
 use postbox_wire::{
-    ErrorBody, ErrorCode, Frame, FrameDecoder, FrameEncoder, HandshakeError, ServerConfig,
-    ServerHandshake, Session,
+    ErrorBody, ErrorCode, Frame, FrameDecoder, FrameEncoder, HandshakeError, Negotiated,
+    ServerConfig, ServerHandshake,
 };
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
@@ -104,7 +104,7 @@ pub(crate) struct Opened {
     /// Its process.
     pub(crate) pid: Pid,
     /// What was negotiated.
-    pub(crate) session: Session,
+    pub(crate) session: Negotiated,
     /// Its outgoing queue, registered in the hub.
     pub(crate) outbox: Outbox,
     /// The queue's receiving end, for its writer.

@@ -61,7 +61,7 @@ impl FrameDecoder {
     }
 
     /// Changes the version and limit, as the handshake completes
-    /// ([`Session::frame_config`](crate::Session::frame_config)). Applies from the next frame.
+    /// ([`Negotiated::frame_config`](crate::Negotiated::frame_config)). Applies from the next frame.
     pub fn set_config(&mut self, config: FrameConfig) {
         self.config = config;
     }

@@ -315,7 +315,7 @@ impl Frame {
 
 /// What both ends of a connection agree on for every frame: the protocol version in the header
 /// and the largest payload. Before the handshake it is [`FrameConfig::HANDSHAKE`]; afterwards,
-/// [`Session::frame_config`](crate::Session::frame_config).
+/// [`Negotiated::frame_config`](crate::Negotiated::frame_config).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub struct FrameConfig {
     /// The version every frame's header carries; a frame with another version is refused.

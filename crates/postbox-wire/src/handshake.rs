@@ -3,7 +3,7 @@
 //! The client sends `Hello`; the server answers `Welcome` (or an `Error`, then closes). Neither
 //! machine touches a socket: the driver hands each decoded frame to `handle_frame` and writes
 //! out whatever `poll_transmit` returns, encoded under [`FrameConfig::HANDSHAKE`]. When the
-//! handshake succeeds, both sides switch their codec to [`Session::frame_config`] for every later
+//! handshake succeeds, both sides switch their codec to [`Negotiated::frame_config`] for every later
 //! frame. When it fails, the driver still sends what `poll_transmit` returns (an `Error` frame
 //! telling the peer why, when the peer is at fault), then closes the connection.
 //!
@@ -22,7 +22,7 @@ use crate::{
 
 /// What a successful handshake established; the parameters of the rest of the connection.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-pub struct Session {
+pub struct Negotiated {
     /// The version of every frame from now on.
     pub version: Version,
     /// The largest payload either side may send from now on.
@@ -31,7 +31,7 @@ pub struct Session {
     pub pid: u64,
 }
 
-impl Session {
+impl Negotiated {
     /// The codec configuration for every frame after the handshake.
     pub fn frame_config(&self) -> FrameConfig {
         FrameConfig {
@@ -254,7 +254,7 @@ impl ClientHandshake {
     /// - [`HandshakeError::MalformedPayload`], [`HandshakeError::UnexpectedFrame`],
     ///   [`HandshakeError::Closed`]: the server broke the protocol or went away.
     /// - [`HandshakeError::Finished`]: the handshake had already ended.
-    pub fn handle_frame(&mut self, frame: Frame) -> Result<Session, HandshakeError> {
+    pub fn handle_frame(&mut self, frame: Frame) -> Result<Negotiated, HandshakeError> {
         if self.finished {
             return Err(HandshakeError::Finished);
         }
@@ -294,7 +294,7 @@ impl ClientHandshake {
                 },
             ));
         }
-        Ok(Session {
+        Ok(Negotiated {
             version: welcome.version,
             max_frame_len: welcome.max_frame_len,
             pid: welcome.pid,
@@ -475,7 +475,7 @@ impl ServerHandshake {
     ///
     /// [`HandshakeError::Finished`] if the handshake ended while the decision was pending (the
     /// driver handed over another frame, which failed it); no `Welcome` is sent.
-    pub fn accept(&mut self, admission: Admission, pid: u64) -> Result<Session, HandshakeError> {
+    pub fn accept(&mut self, admission: Admission, pid: u64) -> Result<Negotiated, HandshakeError> {
         if self.state != ServerState::Deciding {
             return Err(HandshakeError::Finished);
         }
@@ -486,7 +486,7 @@ impl ServerHandshake {
             pid,
         };
         self.transmit.push_back(welcome.to_frame());
-        Ok(Session {
+        Ok(Negotiated {
             version: welcome.version,
             max_frame_len: welcome.max_frame_len,
             pid,
@@ -529,8 +529,8 @@ mod tests {
         server: ServerConfig,
         pid: u64,
     ) -> (
-        Result<Session, HandshakeError>,
-        Result<Session, HandshakeError>,
+        Result<Negotiated, HandshakeError>,
+        Result<Negotiated, HandshakeError>,
     ) {
         let mut client = ClientHandshake::new(client);
         let mut server = ServerHandshake::new(server);
@@ -547,7 +547,7 @@ mod tests {
     #[test]
     fn smoke() {
         let (client, server) = connect(ClientConfig::new(), ServerConfig::new(), 42);
-        let expected = Session {
+        let expected = Negotiated {
             version: Version::V1,
             max_frame_len: DEFAULT_MAX_FRAME_LEN,
             pid: 42,

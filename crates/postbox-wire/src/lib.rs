@@ -77,6 +77,7 @@
 
 mod address;
 mod apply;
+mod codec;
 mod cursor;
 mod decoder;
 mod encoder;
@@ -87,8 +88,10 @@ mod handshake;
 mod header;
 mod hello;
 mod operation;
+mod session;
 mod token;
 
+pub use codec::Codec;
 pub use decoder::FrameDecoder;
 pub use encoder::FrameEncoder;
 pub use error::{
@@ -100,9 +103,12 @@ pub use frame::{
     MAGIC, RequestId, SUPPORTED_VERSIONS, Version,
 };
 pub use handshake::{
-    Admission, Auth, ClientConfig, ClientHandshake, ServerConfig, ServerHandshake, Session,
+    Admission, Auth, ClientConfig, ClientHandshake, Negotiated, ServerConfig, ServerHandshake,
 };
 pub use hello::{Hello, MAX_OFFERED_VERSIONS, Welcome};
+pub use session::{
+    ClientEvent, ClientSession, Ending, RequestError, RequestFailure, ServerEvent, ServerSession,
+};
 pub use token::{MAX_TOKEN_LEN, Token};
 
 pub use address::default_socket_path;

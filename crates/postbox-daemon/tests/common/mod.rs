@@ -12,7 +12,7 @@ use postbox_core::{Branch, EngineStats, Pid, Selector, Source, Wait};
 use postbox_daemon::{Daemon, DaemonConfig, DaemonError};
 use postbox_wire::{
     ClientConfig, ClientHandshake, ErrorBody, Frame, FrameDecoder, FrameEncoder, FrameKind,
-    HandshakeError, Request, RequestId, Response, Session, decode_response, encode_request,
+    HandshakeError, Negotiated, Request, RequestId, Response, decode_response, encode_request,
 };
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::UnixStream;
@@ -150,7 +150,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
     }
 
     /// Runs the client's side of the handshake.
-    pub async fn hello(&mut self, config: ClientConfig) -> Result<Session, HandshakeError> {
+    pub async fn hello(&mut self, config: ClientConfig) -> Result<Negotiated, HandshakeError> {
         let mut handshake = ClientHandshake::new(config);
         while let Some(frame) = handshake.poll_transmit() {
             self.send(&frame).await;

@@ -19,32 +19,28 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use postbox_core::Pid;
-use postbox_wire::{
-    ErrorBody, ErrorCode, Frame, FrameDecoder, FrameKind, RequestId, decode_response,
-};
-use rustc_hash::FxHashMap;
 
+use super::session::SharedSession;
 use super::stream::Stream;
-use crate::transport::{Answer, Failure, Slot, Waited};
+use super::writer::Writer;
+use crate::transport::{Answer, Slot, Waited};
 
 /// How much one read takes from the socket at most.
 const READ_CHUNK: usize = 64 * 1024;
 
-/// The read half of a connection and the state of decoding it.
+/// The read half of a connection and the bytes read but not yet taken by the session.
 #[derive(Debug)]
 pub(crate) struct ReadHalf {
     stream: Stream,
-    decoder: FrameDecoder,
     input: BytesMut,
     scratch: Vec<u8>,
 }
 
 impl ReadHalf {
     /// A read half that goes on from `input` (bytes already read past the handshake).
-    pub(crate) fn new(stream: Stream, decoder: FrameDecoder, input: BytesMut) -> ReadHalf {
+    pub(crate) fn new(stream: Stream, input: BytesMut) -> ReadHalf {
         ReadHalf {
             stream,
-            decoder,
             input,
             scratch: vec![0; READ_CHUNK],
         }
@@ -63,13 +59,13 @@ enum Pumped {
     Ended,
 }
 
-/// What the connection's writers and readers share.
-#[derive(Debug, Default)]
+/// What the connection's readers share.
+#[derive(Debug)]
 pub(crate) struct Answers {
-    /// Requests waiting for their answer, by request id.
-    pending: Mutex<FxHashMap<u64, Arc<Slot>>>,
-    /// Set once the connection is gone; later requests fail at once.
-    closed: AtomicBool,
+    /// The session, and the slots of the requests in flight.
+    session: Arc<SharedSession>,
+    /// Where bytes the session must send in answer to input (a protocol `Error`) go.
+    writer: Arc<Writer>,
     /// The read half, while nobody reads.
     token: Mutex<Option<ReadHalf>>,
     /// Signalled when the token is given back.
@@ -82,15 +78,15 @@ pub(crate) struct Answers {
 
 impl Answers {
     /// Answers for a connection whose read half is `half`.
-    pub(crate) fn new(half: ReadHalf) -> Answers {
+    pub(crate) fn new(session: Arc<SharedSession>, writer: Arc<Writer>, half: ReadHalf) -> Answers {
         Answers {
+            session,
+            writer,
             token: Mutex::new(Some(half)),
-            ..Answers::default()
+            released: Condvar::new(),
+            background: Mutex::new(None),
+            background_started: AtomicBool::new(false),
         }
-    }
-
-    fn pending(&self) -> MutexGuard<'_, FxHashMap<u64, Arc<Slot>>> {
-        self.pending.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn token(&self) -> MutexGuard<'_, Option<ReadHalf>> {
@@ -99,25 +95,12 @@ impl Answers {
 
     /// Whether the connection is gone.
     pub(crate) fn is_closed(&self) -> bool {
-        self.closed.load(Ordering::Acquire)
-    }
-
-    /// Registers a request about to be written.
-    pub(crate) fn register(&self, id: u64, slot: Arc<Slot>) {
-        self.pending().insert(id, slot);
-    }
-
-    /// Forgets a request that could not be written.
-    pub(crate) fn forget(&self, id: u64) {
-        self.pending().remove(&id);
+        self.session.is_ended()
     }
 
     /// The connection is gone: every waiting request is answered `Disconnected`.
     pub(crate) fn close(&self) {
-        self.closed.store(true, Ordering::Release);
-        for (_, slot) in self.pending().drain() {
-            slot.fill(Err(Failure::Disconnected));
-        }
+        self.session.end().deliver();
     }
 
     /// Waits for `slot`'s answer until `deadline` (`None`: for as long as it takes), reading the
@@ -233,9 +216,7 @@ impl Answers {
     fn give_back(&self, half: ReadHalf) {
         *self.token() = Some(half);
         self.released.notify_all();
-        for slot in self.pending().values() {
-            slot.nudge();
-        }
+        self.session.nudge_all();
     }
 
     /// Reads and delivers answers until `done()`, `deadline` or the end of the connection.
@@ -251,15 +232,13 @@ impl Answers {
         let fresh = if spin { 0 } else { POLL_SPINS };
         let mut spins = fresh;
         let pumped = loop {
-            match half.decoder.decode(&mut half.input) {
-                Ok(Some(frame)) => {
-                    if !self.deliver(frame) {
-                        break Pumped::Ended;
-                    }
-                    continue;
-                }
-                Ok(None) => {}
-                Err(_) => break Pumped::Ended,
+            let (deliveries, output) = self.session.input(&mut half.input);
+            deliveries.deliver();
+            if let Some(output) = output {
+                self.writer.write(&self.session, output);
+            }
+            if self.session.is_ended() {
+                break Pumped::Ended;
             }
             if done() {
                 return Pumped::Done;
@@ -282,37 +261,6 @@ impl Answers {
         let _token = self.token();
         self.released.notify_all();
         pumped
-    }
-
-    /// Puts one frame's answer in its request's slot; `false` when the daemon is ending the
-    /// connection.
-    fn deliver(&self, frame: Frame) -> bool {
-        let id = frame.request_id().map(RequestId::get);
-        match (frame.kind(), id) {
-            (FrameKind::Response, Some(id)) => {
-                if let Some(slot) = self.pending().remove(&id) {
-                    slot.fill(decode_response(frame.payload()).map_err(|_| Failure::Protocol));
-                }
-                true
-            }
-            // An error about one request fails that request only: a daemon shutting down is a
-            // lost transport (`Disconnected`); anything else (over the in-flight limit, say) a
-            // protocol failure.
-            (FrameKind::Error, Some(id)) => {
-                let shutting_down = ErrorBody::decode(frame.payload())
-                    .is_ok_and(|body| body.code() == ErrorCode::SHUTTING_DOWN);
-                if let Some(slot) = self.pending().remove(&id) {
-                    slot.fill(Err(if shutting_down {
-                        Failure::Disconnected
-                    } else {
-                        Failure::Protocol
-                    }));
-                }
-                true
-            }
-            (FrameKind::Event, _) => true,
-            _ => false,
-        }
     }
 }
 

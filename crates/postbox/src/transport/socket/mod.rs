@@ -1,12 +1,16 @@
 //! The socket transports: a process that is one connection to a daemon (`unix://`, `tcp://`).
 //!
-//! [`SocketLink`] writes requests and cancels; [`answers`](self::answers) carries the daemon's
-//! answers to the requests that wait for them; [`stream`](self::stream) is the connected socket
-//! of either kind.
+//! Each connection is driven by the protocol's sans-IO client session, shared by the threads
+//! that use the process ([`session`](self::session)). [`SocketLink`] makes requests and cancels;
+//! one thread at a time [writes](self::writer) what the session queued; [`answers`](self::answers)
+//! reads the daemon's answers into the slots of the requests that wait for them;
+//! [`stream`](self::stream) is the connected socket of either kind.
 
 mod answers;
 mod link;
+mod session;
 mod stream;
+mod writer;
 
 pub(crate) use link::SocketLink;
 pub(crate) use stream::Endpoint;

@@ -1,0 +1,377 @@
+//! The client's session: from `Hello` to the end of the connection.
+
+use std::collections::{BTreeSet, VecDeque};
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+use rustc_hash::FxHashMap;
+
+use super::Ending;
+use crate::{
+    ClientConfig, ClientHandshake, Codec, EncodeError, ErrorBody, ErrorCode, Frame, FrameConfig,
+    FrameKind, HandshakeError, Negotiated, OperationError, Request, RequestId, Response,
+    decode_response, encode_request_into,
+};
+
+/// What happened on a client's connection, in order.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum ClientEvent {
+    /// The handshake completed: requests may be sent from now on.
+    Connected(Negotiated),
+    /// Request `id` ended: its response, or why it has none. Its id is retired.
+    Answer {
+        /// The request.
+        id: RequestId,
+        /// Its response, or why it has none.
+        result: Result<Response, RequestFailure>,
+    },
+    /// The server sent an `Event` (about request `id`, or the connection). Version 1 defines
+    /// none; a driver may ignore them.
+    Event {
+        /// The request it concerns, if any.
+        id: Option<RequestId>,
+        /// Its payload.
+        payload: Bytes,
+    },
+    /// The connection is over. Every request that was in flight has had its `Answer` first.
+    Ended(Ending),
+}
+
+/// Why a request ended without a response.
+#[derive(Clone, PartialEq, Eq, Debug, thiserror::Error)]
+pub enum RequestFailure {
+    /// The server refused to carry it out (`Error` with its id): over a limit, an unreadable
+    /// payload.
+    #[error("refused by the server: {0}")]
+    Refused(ErrorBody),
+    /// The server is shutting down (`Error SHUTTING_DOWN` with its id).
+    #[error("the server is shutting down")]
+    ShuttingDown,
+    /// The server's response could not be read.
+    #[error("unreadable response: {0}")]
+    Malformed(OperationError),
+    /// The connection ended before the request was answered.
+    #[error("the connection ended before an answer")]
+    Disconnected,
+}
+
+/// Why [`ClientSession::request`] did not send a request.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, thiserror::Error)]
+pub enum RequestError {
+    /// The handshake has not completed yet.
+    #[error("the connection is not open yet")]
+    Connecting,
+    /// The connection is closing or over.
+    #[error("the connection is closed")]
+    Closed,
+    /// The encoded request is larger than the frame limit negotiated with the server.
+    #[error("the request is {len} bytes, over the connection's frame limit of {max} bytes")]
+    TooLarge {
+        /// The encoded request's length.
+        len: usize,
+        /// The negotiated frame limit.
+        max: u32,
+    },
+}
+
+#[derive(Debug)]
+enum State {
+    Handshaking(ClientHandshake),
+    Open,
+    /// `Close` is queued; answers still arrive until the server ends the stream.
+    Closing,
+    Ended,
+}
+
+/// A request in flight.
+#[derive(Clone, Copy, Debug)]
+struct InFlight {
+    deadline: Option<Instant>,
+    cancelled: bool,
+}
+
+/// The client's side of a connection, sans-IO. See [the module docs](crate::session).
+///
+/// Requests are numbered from 1; every request ends with exactly one [`ClientEvent::Answer`]
+/// (its response, the server's refusal, or [`RequestFailure::Disconnected`] when the connection
+/// ends first). A request may carry a deadline: once [`handle_timeout`](Self::handle_timeout)
+/// sees it pass, the session sends `Cancel`, and the request still ends with one answer — the
+/// withdrawal's (a send's message handed back) or the real one if it raced ahead.
+///
+/// Requests are encoded straight into [`transmit`](Self::transmit), so requests made between two
+/// writes leave in one write.
+#[derive(Debug)]
+pub struct ClientSession {
+    state: State,
+    codec: Codec,
+    transmit: BytesMut,
+    negotiated: Option<Negotiated>,
+    next_id: u64,
+    in_flight: FxHashMap<RequestId, InFlight>,
+    deadlines: BTreeSet<(Instant, RequestId)>,
+    events: VecDeque<ClientEvent>,
+}
+
+impl ClientSession {
+    /// Starts a connection offering what `config` says; the `Hello` is ready in
+    /// [`transmit`](Self::transmit).
+    pub fn new(config: ClientConfig) -> ClientSession {
+        let mut handshake = ClientHandshake::new(config);
+        let codec = Codec::new(FrameConfig::HANDSHAKE);
+        let mut transmit = BytesMut::new();
+        while let Some(frame) = handshake.poll_transmit() {
+            // A Hello always fits the handshake's limit (protocol.md §4).
+            let _ = codec.encode(&frame, &mut transmit);
+        }
+        ClientSession {
+            state: State::Handshaking(handshake),
+            codec,
+            transmit,
+            negotiated: None,
+            next_id: 1,
+            in_flight: FxHashMap::default(),
+            deadlines: BTreeSet::new(),
+            events: VecDeque::new(),
+        }
+    }
+
+    /// What the handshake negotiated, once it has.
+    pub fn negotiated(&self) -> Option<Negotiated> {
+        self.negotiated
+    }
+
+    /// Whether requests may be sent: the handshake is done and the connection not closing.
+    pub fn is_open(&self) -> bool {
+        matches!(self.state, State::Open)
+    }
+
+    /// Whether the connection is over.
+    pub fn is_ended(&self) -> bool {
+        matches!(self.state, State::Ended)
+    }
+
+    /// How many requests are in flight.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.len()
+    }
+
+    /// The bytes to write to the server, in order. Take what you write (`split`, `advance`).
+    pub fn transmit(&mut self) -> &mut BytesMut {
+        &mut self.transmit
+    }
+
+    /// The next thing that happened, if any.
+    pub fn poll_event(&mut self) -> Option<ClientEvent> {
+        self.events.pop_front()
+    }
+
+    /// Takes every whole frame off the front of `input` (bytes read from the server) and acts on
+    /// it; a partial frame stays for the next call. Nothing is taken once the connection is over.
+    pub fn handle_input(&mut self, input: &mut BytesMut) {
+        while !self.is_ended() {
+            match self.codec.decode(input) {
+                Ok(Some(frame)) => self.handle_frame(frame),
+                Ok(None) => return,
+                Err(error) => {
+                    let body = ErrorBody::new(error.code(), error.to_string());
+                    self.queue(&body.to_frame(None));
+                    self.end(Ending::Corrupt(error));
+                }
+            }
+        }
+    }
+
+    /// The server's stream has ended (a read returned 0 or failed, or a write failed).
+    pub fn handle_end(&mut self) {
+        let ending = match self.state {
+            State::Ended => return,
+            State::Handshaking(_) => Ending::Handshake(HandshakeError::Closed),
+            State::Closing => Ending::Closed,
+            State::Open => Ending::Lost,
+        };
+        self.end(ending);
+    }
+
+    /// Sends `request` under a new id, to be cancelled once `deadline` passes (see
+    /// [`handle_timeout`](Self::handle_timeout)).
+    ///
+    /// # Errors
+    ///
+    /// [`RequestError::TooLarge`] when it does not fit the negotiated frame limit (nothing is
+    /// sent, and the connection carries on); [`RequestError::Connecting`] and
+    /// [`RequestError::Closed`] when no request may be sent now.
+    pub fn request(
+        &mut self,
+        request: &Request,
+        deadline: Option<Instant>,
+    ) -> Result<RequestId, RequestError> {
+        match self.state {
+            State::Open => {}
+            State::Handshaking(_) => return Err(RequestError::Connecting),
+            State::Closing | State::Ended => return Err(RequestError::Closed),
+        }
+        let id = self.fresh_id();
+        let encoded =
+            self.codec
+                .encode_with(FrameKind::Request, Some(id), &mut self.transmit, |dst| {
+                    encode_request_into(request, dst);
+                });
+        if let Err(EncodeError::TooLarge { len, max }) = encoded {
+            return Err(RequestError::TooLarge { len, max });
+        }
+        self.in_flight.insert(
+            id,
+            InFlight {
+                deadline,
+                cancelled: false,
+            },
+        );
+        if let Some(deadline) = deadline {
+            self.deadlines.insert((deadline, id));
+        }
+        Ok(id)
+    }
+
+    /// Asks the server to withdraw request `id` (its caller stopped waiting). The request still
+    /// ends with one answer. Does nothing for a request not in flight or already cancelled.
+    pub fn cancel(&mut self, id: RequestId) {
+        if self.is_ended() {
+            return;
+        }
+        let Some(request) = self.in_flight.get_mut(&id) else {
+            return;
+        };
+        if std::mem::replace(&mut request.cancelled, true) {
+            return;
+        }
+        self.queue(&Frame::cancel(id));
+    }
+
+    /// The earliest deadline of a request in flight and not yet cancelled.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.deadlines.first().map(|&(deadline, _)| deadline)
+    }
+
+    /// Cancels every request whose deadline is `now` or earlier.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some(&(deadline, id)) = self.deadlines.first()
+            && deadline <= now
+        {
+            self.deadlines.pop_first();
+            self.cancel(id);
+        }
+    }
+
+    /// Ends this side: `Close` is queued (it is the termination of the client's process), no
+    /// request may follow, and answers still arriving are delivered until the server ends the
+    /// stream ([`handle_end`](Self::handle_end)).
+    pub fn close(&mut self) {
+        match self.state {
+            State::Open => {
+                self.queue(&Frame::close());
+                self.state = State::Closing;
+            }
+            State::Handshaking(_) => self.end(Ending::Closed),
+            State::Closing | State::Ended => {}
+        }
+    }
+
+    fn fresh_id(&mut self) -> RequestId {
+        loop {
+            let raw = self.next_id;
+            self.next_id = self.next_id.wrapping_add(1);
+            if let Some(id) = RequestId::new(raw)
+                && !self.in_flight.contains_key(&id)
+            {
+                return id;
+            }
+        }
+    }
+
+    fn queue(&mut self, frame: &Frame) {
+        // Only the protocol's own small frames are queued this way; they always fit.
+        let _ = self.codec.encode(frame, &mut self.transmit);
+    }
+
+    fn handle_frame(&mut self, frame: Frame) {
+        if let State::Handshaking(handshake) = &mut self.state {
+            let result = handshake.handle_frame(frame);
+            let refusal: Vec<Frame> = std::iter::from_fn(|| handshake.poll_transmit()).collect();
+            for frame in &refusal {
+                self.queue(frame);
+            }
+            match result {
+                Ok(negotiated) => {
+                    self.codec.set_config(negotiated.frame_config());
+                    self.negotiated = Some(negotiated);
+                    self.state = State::Open;
+                    self.events.push_back(ClientEvent::Connected(negotiated));
+                }
+                Err(error) => self.end(Ending::Handshake(error)),
+            }
+            return;
+        }
+        match (frame.kind(), frame.request_id()) {
+            (FrameKind::Response, Some(id)) if self.in_flight.contains_key(&id) => {
+                let result = decode_response(frame.payload()).map_err(RequestFailure::Malformed);
+                self.answer(id, result);
+            }
+            (FrameKind::Error, Some(id)) if self.in_flight.contains_key(&id) => {
+                match ErrorBody::decode(frame.payload()) {
+                    Ok(body) if body.code() == ErrorCode::SHUTTING_DOWN => {
+                        self.answer(id, Err(RequestFailure::ShuttingDown));
+                    }
+                    Ok(body) => self.answer(id, Err(RequestFailure::Refused(body))),
+                    Err(error) => {
+                        self.violation(format!("the Error for request {id} is unreadable: {error}"))
+                    }
+                }
+            }
+            (FrameKind::Error, None) => {
+                let body = ErrorBody::decode(frame.payload()).unwrap_or_else(|error| {
+                    ErrorBody::new(ErrorCode::MALFORMED_PAYLOAD, error.to_string())
+                });
+                self.end(Ending::PeerError(body));
+            }
+            (FrameKind::Event, id) => self.events.push_back(ClientEvent::Event {
+                id,
+                payload: frame.payload().clone(),
+            }),
+            (FrameKind::Close, _) => self.end(Ending::Closed),
+            (kind @ (FrameKind::Response | FrameKind::Error), Some(id)) => {
+                self.violation(format!("a {kind} for request {id}, which is not in flight"));
+            }
+            (kind, _) => self.violation(format!("a server may not send a {kind} frame")),
+        }
+    }
+
+    fn answer(&mut self, id: RequestId, result: Result<Response, RequestFailure>) {
+        if let Some(request) = self.in_flight.remove(&id)
+            && let Some(deadline) = request.deadline
+        {
+            self.deadlines.remove(&(deadline, id));
+        }
+        self.events.push_back(ClientEvent::Answer { id, result });
+    }
+
+    fn violation(&mut self, message: String) {
+        let body = ErrorBody::new(ErrorCode::PROTOCOL_VIOLATION, message.clone());
+        self.queue(&body.to_frame(None));
+        self.end(Ending::Violation(message));
+    }
+
+    /// The connection is over: every request in flight is answered `Disconnected`, in id order.
+    fn end(&mut self, ending: Ending) {
+        self.state = State::Ended;
+        let mut ids: Vec<RequestId> = self.in_flight.drain().map(|(id, _)| id).collect();
+        ids.sort_unstable();
+        for id in ids {
+            self.events.push_back(ClientEvent::Answer {
+                id,
+                result: Err(RequestFailure::Disconnected),
+            });
+        }
+        self.deadlines.clear();
+        self.events.push_back(ClientEvent::Ended(ending));
+    }
+}

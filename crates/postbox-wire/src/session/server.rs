@@ -1,0 +1,318 @@
+//! The server's session: from the client's `Hello` to the end of the connection.
+
+use std::collections::VecDeque;
+
+use bytes::{Bytes, BytesMut};
+use rustc_hash::FxHashSet;
+
+use super::Ending;
+use crate::{
+    Admission, Codec, EncodeError, ErrorBody, ErrorCode, Frame, FrameConfig, FrameKind,
+    HandshakeError, Negotiated, Request, RequestId, Response, ServerConfig, ServerHandshake,
+    decode_request, encode_response_into,
+};
+
+/// What happened on a server's connection, in order.
+#[derive(Debug)]
+pub enum ServerEvent {
+    /// An acceptable `Hello` arrived: the driver decides, with
+    /// [`ServerSession::accept`] (registering the client's process) or
+    /// [`ServerSession::reject`].
+    Hello(Admission),
+    /// The client asks for `request` under `id`, now in flight: end it with
+    /// [`ServerSession::respond`] or [`ServerSession::fail`].
+    Request {
+        /// The request's id.
+        id: RequestId,
+        /// What it asks.
+        request: Request,
+    },
+    /// The client withdraws request `id`, still in flight: answer it with the withdrawal's
+    /// response, or with its real one if that is already on its way.
+    Cancel {
+        /// The request.
+        id: RequestId,
+    },
+    /// The connection is over: the client's process has ended. Requests still in flight are
+    /// abandoned (nothing more is sent for them).
+    Ended(Ending),
+}
+
+#[derive(Debug)]
+enum State {
+    Handshaking(ServerHandshake),
+    /// The `Hello` is admitted and the driver has not decided yet; input waits.
+    Deciding(ServerHandshake),
+    Open,
+    Ended,
+}
+
+/// The server's side of a connection, sans-IO. See [the module docs](crate::session).
+///
+/// It enforces the client's side of the protocol (§5, §6): a request id already in flight, or a
+/// frame kind a client may not send, ends the connection with `Error PROTOCOL_VIOLATION`; a
+/// request over the in-flight limit is refused `LIMIT_EXCEEDED` and one whose payload cannot be
+/// read `MALFORMED_PAYLOAD` (the connection carries on); a `Cancel` for a request not in flight
+/// is ignored. A request is in flight from its [`ServerEvent::Request`] until the driver
+/// [responds](Self::respond) or [fails](Self::fail) it, and is answered at most once.
+#[derive(Debug)]
+pub struct ServerSession {
+    state: State,
+    codec: Codec,
+    transmit: BytesMut,
+    max_in_flight: usize,
+    in_flight: FxHashSet<RequestId>,
+    events: VecDeque<ServerEvent>,
+}
+
+impl ServerSession {
+    /// Awaits a client's `Hello`, with `config`'s versions, limit and authentication, allowing
+    /// `max_in_flight` requests in flight at once after the handshake.
+    pub fn new(config: ServerConfig, max_in_flight: usize) -> ServerSession {
+        ServerSession {
+            state: State::Handshaking(ServerHandshake::new(config)),
+            codec: Codec::new(FrameConfig::HANDSHAKE),
+            transmit: BytesMut::new(),
+            max_in_flight,
+            in_flight: FxHashSet::default(),
+            events: VecDeque::new(),
+        }
+    }
+
+    /// Whether the handshake has completed and the connection is not over.
+    pub fn is_open(&self) -> bool {
+        matches!(self.state, State::Open)
+    }
+
+    /// Whether the connection is over.
+    pub fn is_ended(&self) -> bool {
+        matches!(self.state, State::Ended)
+    }
+
+    /// How many requests are in flight.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.len()
+    }
+
+    /// The bytes to write to the client, in order. Take what you write (`split`, `advance`).
+    pub fn transmit(&mut self) -> &mut BytesMut {
+        &mut self.transmit
+    }
+
+    /// The next thing that happened, if any.
+    pub fn poll_event(&mut self) -> Option<ServerEvent> {
+        self.events.pop_front()
+    }
+
+    /// Takes every whole frame off the front of `input` (bytes read from the client) and acts on
+    /// it; a partial frame stays for the next call. While a `Hello` awaits the driver's decision
+    /// nothing more is taken: call again after [`accept`](Self::accept).
+    pub fn handle_input(&mut self, input: &mut BytesMut) {
+        while matches!(self.state, State::Handshaking(_) | State::Open) {
+            match self.codec.decode(input) {
+                Ok(Some(frame)) => self.handle_frame(frame),
+                Ok(None) => return,
+                Err(error) => {
+                    let body = ErrorBody::new(error.code(), error.to_string());
+                    self.queue(&body.to_frame(None));
+                    self.end(Ending::Corrupt(error));
+                }
+            }
+        }
+    }
+
+    /// The client's stream has ended (a read returned 0 or failed, or a write failed).
+    pub fn handle_end(&mut self) {
+        match self.state {
+            State::Ended => {}
+            State::Handshaking(_) | State::Deciding(_) => {
+                self.end(Ending::Handshake(HandshakeError::Closed));
+            }
+            State::Open => self.end(Ending::Lost),
+        }
+    }
+
+    /// Lets the client in as process `pid`: the `Welcome` is queued and the session returned.
+    ///
+    /// # Errors
+    ///
+    /// [`HandshakeError::Finished`] when no `Hello` awaits a decision (nothing is queued).
+    pub fn accept(&mut self, admission: Admission, pid: u64) -> Result<Negotiated, HandshakeError> {
+        let State::Deciding(handshake) = &mut self.state else {
+            return Err(HandshakeError::Finished);
+        };
+        let negotiated = handshake.accept(admission, pid)?;
+        let welcome: Vec<Frame> = std::iter::from_fn(|| handshake.poll_transmit()).collect();
+        for frame in &welcome {
+            self.queue(frame);
+        }
+        self.codec.set_config(negotiated.frame_config());
+        self.state = State::Open;
+        Ok(negotiated)
+    }
+
+    /// Turns the client away with `error` (over the connection limit, shutting down): the
+    /// `Error` is queued and the connection is over.
+    pub fn reject(&mut self, admission: Admission, error: ErrorBody) {
+        let State::Deciding(handshake) = &mut self.state else {
+            return;
+        };
+        handshake.reject(admission, error.clone());
+        let refusal: Vec<Frame> = std::iter::from_fn(|| handshake.poll_transmit()).collect();
+        for frame in &refusal {
+            self.queue(frame);
+        }
+        self.end(Ending::Refused(error));
+    }
+
+    /// Ends request `id` with `response`. A response over the negotiated frame limit is replaced
+    /// by `Error LIMIT_EXCEEDED` for the request, so it still ends with one final frame. Does
+    /// nothing for a request not in flight (already answered, or the connection is over).
+    pub fn respond(&mut self, id: RequestId, response: &Response) {
+        if !self.in_flight.remove(&id) {
+            return;
+        }
+        let encoded =
+            self.codec
+                .encode_with(FrameKind::Response, Some(id), &mut self.transmit, |dst| {
+                    encode_response_into(response, dst);
+                });
+        if let Err(EncodeError::TooLarge { len, max }) = encoded {
+            let message =
+                format!("the response is {len} bytes, over the negotiated frame limit of {max}");
+            self.queue(&ErrorBody::new(ErrorCode::LIMIT_EXCEEDED, message).to_frame(Some(id)));
+        }
+    }
+
+    /// Ends request `id` with an `Error` frame (`code`, `message`) instead of a response: the
+    /// request could not be carried out as a request (the server is shutting down, say). Does
+    /// nothing for a request not in flight.
+    pub fn fail(&mut self, id: RequestId, code: ErrorCode, message: impl Into<String>) {
+        if self.in_flight.remove(&id) {
+            self.queue(&ErrorBody::new(code, message).to_frame(Some(id)));
+        }
+    }
+
+    /// Sends an `Event` about request `id` (still in flight) or, with `None`, about the
+    /// connection. Does nothing once the connection is over or for a request not in flight.
+    pub fn send_event(&mut self, id: Option<RequestId>, payload: Bytes) {
+        let open = self.is_open() && id.is_none_or(|id| self.in_flight.contains(&id));
+        if open {
+            // An event too large for the limit is the driver's bug; it is not sent.
+            let _ = self
+                .codec
+                .encode(&Frame::event(id, payload), &mut self.transmit);
+        }
+    }
+
+    /// The server is stopping: every request in flight ends with `Error SHUTTING_DOWN`, then
+    /// `Close` is queued (during the handshake: an `Error SHUTTING_DOWN`), and the connection is
+    /// over.
+    pub fn shut_down(&mut self) {
+        const MESSAGE: &str = "the daemon is shutting down";
+        match self.state {
+            State::Ended => return,
+            State::Handshaking(_) | State::Deciding(_) => {
+                let body = ErrorBody::new(ErrorCode::SHUTTING_DOWN, MESSAGE);
+                self.queue(&body.to_frame(None));
+            }
+            State::Open => {
+                let mut ids: Vec<RequestId> = self.in_flight.drain().collect();
+                ids.sort_unstable();
+                for id in ids {
+                    let body = ErrorBody::new(ErrorCode::SHUTTING_DOWN, MESSAGE);
+                    self.queue(&body.to_frame(Some(id)));
+                }
+                self.queue(&Frame::close());
+            }
+        }
+        self.end(Ending::ShuttingDown);
+    }
+
+    fn queue(&mut self, frame: &Frame) {
+        // Only the protocol's own small frames are queued this way; they always fit.
+        let _ = self.codec.encode(frame, &mut self.transmit);
+    }
+
+    fn handle_frame(&mut self, frame: Frame) {
+        if let State::Handshaking(handshake) = &mut self.state {
+            let result = handshake.handle_frame(frame);
+            let refusal: Vec<Frame> = std::iter::from_fn(|| handshake.poll_transmit()).collect();
+            for frame in &refusal {
+                self.queue(frame);
+            }
+            match result {
+                Ok(admission) => {
+                    let State::Handshaking(handshake) =
+                        std::mem::replace(&mut self.state, State::Ended)
+                    else {
+                        unreachable!("matched above");
+                    };
+                    self.state = State::Deciding(handshake);
+                    self.events.push_back(ServerEvent::Hello(admission));
+                }
+                Err(error) => self.end(Ending::Handshake(error)),
+            }
+            return;
+        }
+        match (frame.kind(), frame.request_id()) {
+            (FrameKind::Request, Some(id)) => self.handle_request(id, frame.payload()),
+            (FrameKind::Cancel, Some(id)) => {
+                if self.in_flight.contains(&id) {
+                    self.events.push_back(ServerEvent::Cancel { id });
+                }
+            }
+            (FrameKind::Close, _) => self.end(Ending::Closed),
+            (FrameKind::Error, None) => {
+                let body = ErrorBody::decode(frame.payload()).unwrap_or_else(|error| {
+                    ErrorBody::new(ErrorCode::MALFORMED_PAYLOAD, error.to_string())
+                });
+                self.end(Ending::PeerError(body));
+            }
+            (kind, id) => {
+                let with_id = id
+                    .map(|id| format!(" with request id {id}"))
+                    .unwrap_or_default();
+                self.violation(format!("a client may not send a {kind} frame{with_id}"));
+            }
+        }
+    }
+
+    fn handle_request(&mut self, id: RequestId, payload: &[u8]) {
+        if self.in_flight.contains(&id) {
+            self.violation(format!("request id {id} is already in flight"));
+            return;
+        }
+        if self.in_flight.len() >= self.max_in_flight {
+            let message = format!(
+                "{} requests are already in flight on this connection (the limit)",
+                self.in_flight.len()
+            );
+            let body = ErrorBody::new(ErrorCode::LIMIT_EXCEEDED, message);
+            self.queue(&body.to_frame(Some(id)));
+            return;
+        }
+        match decode_request(payload) {
+            Ok(request) => {
+                self.in_flight.insert(id);
+                self.events.push_back(ServerEvent::Request { id, request });
+            }
+            Err(error) => {
+                let body = ErrorBody::new(ErrorCode::MALFORMED_PAYLOAD, error.to_string());
+                self.queue(&body.to_frame(Some(id)));
+            }
+        }
+    }
+
+    fn violation(&mut self, message: String) {
+        let body = ErrorBody::new(ErrorCode::PROTOCOL_VIOLATION, message.clone());
+        self.queue(&body.to_frame(None));
+        self.end(Ending::Violation(message));
+    }
+
+    fn end(&mut self, ending: Ending) {
+        self.state = State::Ended;
+        self.in_flight.clear();
+        self.events.push_back(ServerEvent::Ended(ending));
+    }
+}
