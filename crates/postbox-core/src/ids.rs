@@ -95,6 +95,16 @@ impl Timestamp {
     pub const fn as_nanos(self) -> u64 {
         self.0
     }
+
+    /// The timestamp of a wall-clock reading: a driver reads the clock (`SystemTime::now()`),
+    /// the engine only ever sees the value. Before the epoch is the epoch; beyond `u64`
+    /// nanoseconds (the year 2554) is the largest timestamp.
+    pub fn from_system_time(time: std::time::SystemTime) -> Timestamp {
+        let since_epoch = time
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        Timestamp(u64::try_from(since_epoch.as_nanos()).unwrap_or(u64::MAX))
+    }
 }
 
 /// Who a process runs as, for permission checks.

@@ -1,51 +1,41 @@
 //! One connection: one process, many requests in flight, until the peer goes or the daemon stops.
 //!
-//! After the handshake ([`crate::handshake`]), a connection is two tasks: this one, which reads
-//! frames and carries them out on the hub, and a writer ([`crate::outbox`]) which owns the
-//! socket's write half. Frames that arrived together (a pipelining client) are carried out one
-//! after another and their answers queued together, so the writer wakes once for all of them. Reading never waits on the engine: a request that blocks becomes a ticket
-//! in the hub and the reader moves on to the next frame, so a blocked `recv` does not hold up a
-//! `send` or a `stat` behind it on the same connection.
+//! A connection is one task driving its [`ServerSession`](postbox_wire::ServerSession): bytes
+//! read go into the session, whose events are carried out on the hub; answers — the hub's
+//! immediate ones, and completions other connections route here through the outbox — go back into
+//! the session, whose output is written as it accumulates. Reading never waits on the engine: a
+//! request that blocks becomes a ticket in the hub and the task moves on to the next frame, so a
+//! blocked `recv` does not hold up a `send` or a `stat` behind it on the same connection. Every
+//! frame already read is carried out before the answers are written, so a pipelining client's
+//! requests are answered in one write.
 //!
-//! What the reader does with each frame (`docs/protocol.md` §5, §6 and §8):
+//! The session enforces the protocol (`docs/protocol.md` §5, §6 and §8): a request id already in
+//! flight or a frame kind a client may not send ends the connection with `Error
+//! PROTOCOL_VIOLATION`; invalid bytes with the decoder's `Error`; an unreadable request payload is
+//! refused `MALFORMED_PAYLOAD` and a request over the in-flight limit `LIMIT_EXCEEDED`, for its
+//! id only; `Close`, an `Error` with id 0 or the end of the stream end the connection.
 //!
-//! | frame | action |
-//! |---|---|
-//! | `Request` | decoded and carried out; answered at once, or later when its ticket completes. A payload that cannot be decoded: `Error MALFORMED_PAYLOAD` for that id. Over the in-flight limit: `Error LIMIT_EXCEEDED` for that id. |
-//! | `Request` with an id in flight | `Error PROTOCOL_VIOLATION`, close |
-//! | `Cancel` | the request, if still waiting, is withdrawn and answered `Timeout` (a send's message handed back); otherwise ignored |
-//! | `Close`, `Error` with id 0, end of stream, read error | the process terminates; nothing more is sent |
-//! | any other kind | `Error PROTOCOL_VIOLATION`, close |
-//! | bytes that are not a valid frame | `Error` with the decoder's code, close |
+//! **Backpressure.** The task stops reading while more than [`BACKLOG_LIMIT`] bytes of answers
+//! wait to be written, so a client that sends requests without reading the answers is not read
+//! from until it catches up.
 //!
 //! Whatever ends the connection, its process is terminated at once (before any final frame is
 //! flushed), so whoever waits on it learns of it without delay.
 
 use std::sync::Arc;
 
-use bytes::BytesMut;
-use postbox_wire::{
-    ErrorBody, ErrorCode, Frame, FrameDecoder, FrameEncoder, FrameKind, decode_request,
-};
-use tokio::io::{AsyncRead, AsyncWrite};
+use bytes::{Buf, BytesMut};
+use postbox_core::Ticket;
+use postbox_wire::{Ending, RequestId, ServerEvent, ServerSession};
+use rustc_hash::FxHashMap;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use crate::handshake::{self, Admit, Opened, Peer, ServerSide, linger, read_frame};
-use crate::hub::{Deliveries, Violation};
-use crate::outbox::{WriterEnd, write_loop};
+use crate::handshake::{self, Admit, Opened, Peer, READ_CHUNK, ServerSide, linger};
+use crate::hub::{ConnId, Outcome};
 use crate::shutdown::{FLUSH_TIMEOUT, StopSignal};
 
-/// Why a connection ended.
-#[derive(Debug)]
-enum End {
-    /// The peer closed the stream, sent `Close` or an `Error`, or a read failed.
-    PeerLeft,
-    /// The writer stopped: the peer cannot be written to any more.
-    WriterStopped,
-    /// The peer broke the protocol; it is sent this `Error`, then the connection is closed.
-    Violation(ErrorBody),
-    /// The daemon is shutting down (the hub already queued the final frames).
-    Shutdown,
-}
+/// Answer bytes waiting to be written beyond which the connection stops reading.
+pub(crate) const BACKLOG_LIMIT: usize = 4 << 20;
 
 /// Serves one connection from accept to close.
 pub(crate) async fn serve<R, W>(
@@ -59,11 +49,11 @@ pub(crate) async fn serve<R, W>(
     R: AsyncRead + Unpin + Send + 'static,
     W: AsyncWrite + Unpin + Send + 'static,
 {
-    let mut buffer = BytesMut::new();
+    let mut input = BytesMut::new();
     let opened = handshake::open(
         &mut reader,
         &mut writer,
-        &mut buffer,
+        &mut input,
         peer,
         &side,
         admit,
@@ -73,135 +63,122 @@ pub(crate) async fn serve<R, W>(
     let Some(Opened {
         conn,
         pid,
-        session,
-        outbox,
-        receiver,
+        negotiated,
+        mut session,
+        mut receiver,
     }) = opened
     else {
         return;
     };
-    tracing::debug!(%peer, %pid, max_frame_len = session.max_frame_len, "connected");
+    tracing::debug!(%peer, %pid, max_frame_len = negotiated.max_frame_len, "connected");
 
-    let config = session.frame_config();
-    let mut writer_task = tokio::spawn(write_loop(writer, receiver, FrameEncoder::new(config)));
-    let mut decoder = FrameDecoder::new(config);
-    // Answers to the frames carried out since the last wait for input. They are queued together
-    // once the buffer holds no further complete frame, so the writer wakes once and writes them
-    // in one go (a pipelining client sends many frames per read).
-    let mut answers = Deliveries::default();
-    let mut batched = 0;
-    let end = loop {
-        let buffered = if batched < MAX_BATCH {
-            decoder.decode(&mut buffer)
-        } else {
-            Ok(None)
-        };
-        let next = match buffered {
-            Ok(Some(frame)) => Ok(Some(frame)),
-            Err(error) => Err(ErrorBody::new(error.code(), error.to_string())),
-            Ok(None) => {
-                std::mem::take(&mut answers).send();
-                batched = 0;
-                tokio::select! {
-                    biased;
-                    _ = stop.stopped() => break End::Shutdown,
-                    end = &mut writer_task => {
-                        if let Ok(WriterEnd::Failed(error)) = end {
-                            tracing::debug!(%peer, %pid, "write failed: {error}");
-                        }
-                        break End::WriterStopped;
-                    }
-                    next = async {
-                        outbox.room().await;
-                        read_frame(&mut reader, &mut buffer, &mut decoder).await
-                    } => next,
-                }
+    // The tickets of this connection's requests waiting in the engine, for `Cancel`.
+    let mut tickets: FxHashMap<RequestId, Ticket> = FxHashMap::default();
+    // What is being written; the session queues more meanwhile.
+    let mut out = BytesMut::new();
+    session.handle_input(&mut input);
+    drop(input);
+    let ending = loop {
+        if let Some(ending) = carry_out(&mut session, &mut tickets, conn, &side) {
+            break ending;
+        }
+        if out.is_empty() {
+            out = session.transmit().split();
+        }
+        let backlog = out.len() + session.transmit().len();
+        let input = session.read_buffer();
+        if input.capacity() - input.len() < READ_CHUNK / 2 {
+            input.reserve(READ_CHUNK);
+        }
+        tokio::select! {
+            biased;
+            _ = stop.stopped() => session.shut_down(),
+            written = writer.write(&out), if !out.is_empty() => match written {
+                Ok(0) | Err(_) => session.handle_end(),
+                Ok(n) => out.advance(n),
+            },
+            Some((id, response)) = receiver.next() => {
+                tickets.remove(&id);
+                session.respond(id, &response);
             }
-        };
-        let frame = match next {
-            Ok(Some(frame)) => frame,
-            Ok(None) => break End::PeerLeft,
-            Err(body) => break End::Violation(body),
-        };
-        batched += 1;
-        if let Some(end) = handle(frame, conn, &side, &mut answers) {
-            break end;
+            read = reader.read_buf(input), if backlog < BACKLOG_LIMIT => match read {
+                Ok(0) => session.handle_end(),
+                Ok(_) => {}
+                // A read error is the peer going away.
+                Err(error) => {
+                    tracing::trace!(%peer, %pid, "read failed: {error}");
+                    session.handle_end();
+                }
+            },
         }
     };
-    // Answers already produced go out before anything that follows.
-    answers.send();
 
     // Terminate first: whoever waits on this process is told before anything else happens.
-    side.hub.disconnect(conn).send();
-    match &end {
-        End::Violation(body) => {
-            tracing::debug!(%peer, %pid, "closing: {body}");
-            outbox.push(body.to_frame(None));
+    side.hub
+        .disconnect(conn, tickets.into_values())
+        .deliver(conn, |_, _| {});
+    match &ending {
+        Ending::Closed | Ending::Lost | Ending::ShuttingDown => {
+            tracing::debug!(%peer, %pid, "disconnected: {ending}");
         }
-        End::PeerLeft | End::WriterStopped | End::Shutdown => {
-            tracing::debug!(%peer, %pid, "disconnected");
-        }
+        ending => tracing::debug!(%peer, %pid, "closing: {ending}"),
     }
-    outbox.finish();
-    drop(outbox);
-    if !matches!(end, End::WriterStopped) {
-        match tokio::time::timeout(FLUSH_TIMEOUT, &mut writer_task).await {
-            Ok(_) => {}
-            Err(_) => {
-                tracing::debug!(%peer, %pid, "the peer does not read; dropping it");
-                writer_task.abort();
-            }
-        }
+    // What is left to write: answers already produced, then the session's last words (an `Error`
+    // saying why, or `Error SHUTTING_DOWN`s and `Close`).
+    out.extend_from_slice(&session.transmit().split());
+    let flushed = tokio::time::timeout(FLUSH_TIMEOUT, async {
+        writer.write_all(&out).await?;
+        writer.shutdown().await
+    })
+    .await;
+    if flushed.is_err() {
+        tracing::debug!(%peer, %pid, "the peer does not read; dropping it");
     }
-    if matches!(end, End::Violation(_)) {
+    if matches!(ending, Ending::Violation(_) | Ending::Corrupt(_)) {
         linger(&mut reader).await;
     }
 }
 
-/// How many buffered frames a connection carries out before it queues their answers and checks
-/// for shutdown and backpressure again.
-const MAX_BATCH: usize = 64;
-
-/// Carries out one frame, adding its answers to `answers`; `Some` when it ends the connection.
-fn handle(
-    frame: Frame,
-    conn: crate::hub::ConnId,
+/// Carries out every event the session has: requests and cancels on the hub, their answers back
+/// into the session. `Some` when the connection is over.
+fn carry_out(
+    session: &mut ServerSession,
+    tickets: &mut FxHashMap<RequestId, Ticket>,
+    conn: ConnId,
     side: &ServerSide,
-    answers: &mut Deliveries,
-) -> Option<End> {
-    let violation = |message: String| {
-        Some(End::Violation(ErrorBody::new(
-            ErrorCode::PROTOCOL_VIOLATION,
-            message,
-        )))
-    };
-    match (frame.kind(), frame.request_id()) {
-        (FrameKind::Request, Some(id)) => {
-            let request = decode_request(frame.payload());
-            match side.hub.request(conn, id, request) {
-                Ok(deliveries) => answers.append(deliveries),
-                Err(Violation::DuplicateId(id)) => {
-                    return violation(format!("request id {id} is already in flight"));
+) -> Option<Ending> {
+    while let Some(event) = session.poll_event() {
+        let routed = match event {
+            ServerEvent::Request { id, request } => {
+                let (outcome, routed) = side.hub.request(conn, id, request);
+                match outcome {
+                    Outcome::Answered(response) => session.respond(id, &response),
+                    Outcome::Waiting(ticket) => {
+                        tickets.insert(id, ticket);
+                    }
+                    Outcome::Refused(code, message) => session.fail(id, code, message),
                 }
+                routed
             }
-        }
-        (FrameKind::Cancel, Some(id)) => answers.append(side.hub.cancel(conn, id)),
-        (FrameKind::Close, _) => return Some(End::PeerLeft),
-        (FrameKind::Error, None) => {
-            if let Ok(body) = ErrorBody::decode(frame.payload()) {
-                tracing::debug!("the client gave up: {body}");
-            }
-            return Some(End::PeerLeft);
-        }
-        (kind, _) => {
-            return violation(format!(
-                "a client may not send a {kind} frame{}",
-                match frame.request_id() {
-                    Some(id) => format!(" with request id {id}"),
-                    None => String::new(),
+            ServerEvent::Cancel { id } => {
+                // Not among the tickets: answered already, its answer on its way here.
+                let Some(ticket) = tickets.remove(&id) else {
+                    continue;
+                };
+                let (withdrawn, routed) = side.hub.cancel(ticket);
+                if let Some(response) = withdrawn {
+                    session.respond(id, &response);
                 }
-            ));
-        }
+                routed
+            }
+            ServerEvent::Ended(ending) => return Some(ending),
+            // Only the handshake has a `Hello`; it is over.
+            ServerEvent::Hello(_) => continue,
+        };
+        routed.deliver(conn, |id, response| {
+            tickets.remove(&id);
+            session.respond(id, &response);
+        });
     }
     None
 }

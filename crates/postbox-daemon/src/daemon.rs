@@ -122,18 +122,20 @@ impl Daemon {
             None => None,
         };
 
-        let hub = Arc::new(Hub::new(config.limits, config.max_in_flight));
+        let hub = Arc::new(Hub::new(config.limits));
         let base = ServerConfig::new().with_max_frame_len(config.max_frame_len);
         let unix_side = Arc::new(ServerSide {
             hub: hub.clone(),
             handshake: base.clone(),
             handshake_timeout: config.handshake_timeout,
+            max_in_flight: config.max_in_flight,
         });
         let tcp_side = config.tcp.as_ref().map(|tcp| {
             Arc::new(ServerSide {
                 hub: hub.clone(),
                 handshake: base.clone().with_auth(Auth::Token(tcp.token.clone())),
                 handshake_timeout: config.handshake_timeout,
+                max_in_flight: config.max_in_flight,
             })
         });
         let tcp_creds = config
@@ -187,9 +189,9 @@ impl Daemon {
         drop(socket);
         drop(unix);
         drop(tcp);
-        let told = hub.shut_down();
+        let open = hub.shut_down();
         stopping.stop();
-        tracing::debug!(connections = told, "told every connection");
+        tracing::debug!(connections = open, "telling every connection");
         let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
             while tasks.join_next().await.is_some() {}
         })

@@ -1,10 +1,11 @@
 //! Opening a connection: who the peer is, and the handshake that makes it a process.
 //!
-//! The peer has [`ServerSide::handshake_timeout`] to send its `Hello`. The sans-IO
-//! [`ServerHandshake`] checks it (token, versions, frame limit); the daemon then refuses it when
+//! The peer has [`ServerSide::handshake_timeout`] to send its `Hello`. The connection's
+//! [`ServerSession`] checks it (token, versions, frame limit); the daemon then refuses it when
 //! over the connection limit or shutting down, or spawns its process — with the credentials the
-//! socket reports for a Unix peer, never ones the peer claims — and answers `Welcome` with its
-//! pid. A refused or failed handshake is told why in an `Error` frame, then closed.
+//! socket reports for a Unix peer, never ones the peer claims — and accepts it with its pid, for
+//! the session's `Welcome`. A refused or failed handshake is told why in an `Error` frame, then
+//! closed.
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -14,13 +15,13 @@ use std::time::Duration;
 use bytes::BytesMut;
 use postbox_core::{Credentials, Pid};
 use postbox_wire::{
-    ErrorBody, ErrorCode, Frame, FrameDecoder, FrameEncoder, HandshakeError, Negotiated,
-    ServerConfig, ServerHandshake,
+    Ending, ErrorBody, ErrorCode, HandshakeError, Negotiated, ServerConfig, ServerEvent,
+    ServerSession,
 };
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::hub::{ConnId, Hub};
-use crate::outbox::{Outbox, OutboxReceiver, outbox};
+use crate::outbox::{OutboxReceiver, outbox};
 use crate::shutdown::{FLUSH_TIMEOUT, StopSignal};
 
 /// How much a connection reads at a time.
@@ -85,6 +86,8 @@ pub(crate) struct ServerSide {
     pub(crate) handshake: ServerConfig,
     /// How long a peer has to send its `Hello`.
     pub(crate) handshake_timeout: Duration,
+    /// Requests in flight allowed per connection.
+    pub(crate) max_in_flight: usize,
 }
 
 /// Whether a new connection may become a process.
@@ -104,19 +107,20 @@ pub(crate) struct Opened {
     /// Its process.
     pub(crate) pid: Pid,
     /// What was negotiated.
-    pub(crate) session: Negotiated,
-    /// Its outgoing queue, registered in the hub.
-    pub(crate) outbox: Outbox,
-    /// The queue's receiving end, for its writer.
+    pub(crate) negotiated: Negotiated,
+    /// The session, open.
+    pub(crate) session: ServerSession,
+    /// Where other connections route answers to it, registered in the hub.
     pub(crate) receiver: OutboxReceiver,
 }
 
-/// Runs the handshake on a new connection. `None` when it did not open (the peer was told why,
-/// when it was at fault or refused, and the connection is finished with).
+/// Runs the handshake on a new connection; `input` keeps what the peer sent after its `Hello`.
+/// `None` when it did not open (the peer was told why, when it was at fault or refused, and the
+/// connection is finished with).
 pub(crate) async fn open<R, W>(
     reader: &mut R,
     writer: &mut W,
-    buffer: &mut BytesMut,
+    input: &mut BytesMut,
     peer: Peer,
     side: &ServerSide,
     admit: Admit,
@@ -126,144 +130,131 @@ where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
-    let mut decoder = FrameDecoder::default();
-    let hello = tokio::select! {
+    let mut session = ServerSession::new(side.handshake.clone(), side.max_in_flight);
+    let event = tokio::select! {
         biased;
-        _ = stop.stopped() => Err(ErrorBody::new(ErrorCode::SHUTTING_DOWN, "the daemon is shutting down")),
-        read = tokio::time::timeout(side.handshake_timeout, read_frame(reader, buffer, &mut decoder)) => match read {
-            Ok(Ok(Some(frame))) => Ok(frame),
-            Ok(Ok(None)) => {
-                tracing::debug!(%peer, "closed before its Hello");
-                return None;
+        _ = stop.stopped() => None,
+        read = tokio::time::timeout(side.handshake_timeout, next_event(reader, input, &mut session)) => match read {
+            Ok(event) => Some(event),
+            Err(_) => {
+                let message = format!("no Hello within {} ms", side.handshake_timeout.as_millis());
+                session.refuse(ErrorBody::new(ErrorCode::PROTOCOL_VIOLATION, message));
+                None
             }
-            Ok(Err(body)) => Err(body),
-            Err(_) => Err(ErrorBody::new(
-                ErrorCode::PROTOCOL_VIOLATION,
-                format!("no Hello within {} ms", side.handshake_timeout.as_millis()),
-            )),
         },
     };
-    let mut server = ServerHandshake::new(side.handshake.clone());
-    let admission = match hello.map(|frame| server.handle_frame(frame)) {
-        Ok(Ok(admission)) => admission,
-        Ok(Err(error)) => {
-            log_refusal(peer, &error);
-            let frames: Vec<Frame> = std::iter::from_fn(|| server.poll_transmit()).collect();
-            close_with(reader, writer, &frames).await;
+    let admission = match event {
+        Some(ServerEvent::Hello(admission)) => admission,
+        Some(ServerEvent::Ended(ending)) => {
+            log_refusal(peer, &ending);
+            close_with(reader, writer, &mut session).await;
             return None;
         }
-        Err(body) => {
-            tracing::debug!(%peer, "handshake failed: {body}");
-            close_with(reader, writer, &[body.to_frame(None)]).await;
+        Some(_) | None => {
+            // Shutting down, or out of time (already refused).
+            session.shut_down();
+            close_with(reader, writer, &mut session).await;
             return None;
         }
     };
     if admit == Admit::OverLimit {
         tracing::warn!(%peer, "refused: the connection limit is reached");
         let body = ErrorBody::new(ErrorCode::LIMIT_EXCEEDED, "too many connections");
-        server.reject(admission, body);
-        let frames: Vec<Frame> = std::iter::from_fn(|| server.poll_transmit()).collect();
-        close_with(reader, writer, &frames).await;
+        session.reject(admission, body);
+        close_with(reader, writer, &mut session).await;
         return None;
     }
     let (outbox, receiver) = outbox();
-    let Some((conn, pid)) = side.hub.connect(peer.creds(), outbox.clone()) else {
+    let Some((conn, pid)) = side.hub.connect(peer.creds(), outbox) else {
         let body = ErrorBody::new(ErrorCode::SHUTTING_DOWN, "the daemon is shutting down");
-        server.reject(admission, body);
-        let frames: Vec<Frame> = std::iter::from_fn(|| server.poll_transmit()).collect();
-        close_with(reader, writer, &frames).await;
+        session.reject(admission, body);
+        close_with(reader, writer, &mut session).await;
         return None;
     };
-    let session = match server.accept(admission, pid.as_raw()) {
-        Ok(session) => session,
+    let negotiated = match session.accept(admission, pid.as_raw()) {
+        Ok(negotiated) => negotiated,
         Err(error) => {
-            // Cannot happen: nothing else was handed to the handshake in between.
+            // Cannot happen: the admission is the one the session handed out.
             tracing::warn!(%peer, "handshake failed after admission: {error}");
-            side.hub.disconnect(conn).send();
+            side.hub.disconnect(conn, []).deliver(conn, |_, _| {});
             return None;
         }
     };
-    let frames: Vec<Frame> = std::iter::from_fn(|| server.poll_transmit()).collect();
-    if let Err(error) = write_frames(writer, &frames, &FrameEncoder::default()).await {
+    if let Err(error) = write_within(writer, &session.transmit().split()).await {
         tracing::debug!(%peer, %pid, "could not send the Welcome: {error}");
-        side.hub.disconnect(conn).send();
+        side.hub.disconnect(conn, []).deliver(conn, |_, _| {});
         return None;
     }
     Some(Opened {
         conn,
         pid,
+        negotiated,
         session,
-        outbox,
         receiver,
     })
 }
 
-/// The next frame from `reader`: `Ok(None)` at the end of the stream (a partial frame is simply
-/// abandoned), `Err` with the `Error` to send when the bytes are not a valid frame.
-pub(crate) async fn read_frame<R: AsyncRead + Unpin>(
+/// Reads until the session has something to say (during the handshake: the `Hello`, or why
+/// there is none).
+async fn next_event<R: AsyncRead + Unpin>(
     reader: &mut R,
-    buffer: &mut BytesMut,
-    decoder: &mut FrameDecoder,
-) -> Result<Option<Frame>, ErrorBody> {
+    input: &mut BytesMut,
+    session: &mut ServerSession,
+) -> ServerEvent {
     loop {
-        match decoder.decode(buffer) {
-            Ok(Some(frame)) => return Ok(Some(frame)),
-            Ok(None) => {}
-            Err(error) => return Err(ErrorBody::new(error.code(), error.to_string())),
+        if let Some(event) = session.poll_event() {
+            return event;
         }
-        if buffer.capacity() - buffer.len() < READ_CHUNK / 2 {
-            buffer.reserve(READ_CHUNK);
+        if input.capacity() - input.len() < READ_CHUNK / 2 {
+            input.reserve(READ_CHUNK);
         }
-        match reader.read_buf(buffer).await {
-            Ok(0) => return Ok(None),
-            Ok(_) => {}
+        match reader.read_buf(input).await {
+            Ok(0) => session.handle_end(),
+            Ok(_) => session.handle_input(input),
             // A read error is the peer going away; there is nobody to tell.
             Err(error) => {
                 tracing::trace!("read failed: {error}");
-                return Ok(None);
+                session.handle_end();
             }
         }
     }
 }
 
-fn log_refusal(peer: Peer, error: &HandshakeError) {
-    match error {
-        HandshakeError::Unauthorized => tracing::info!(%peer, "refused: missing or wrong token"),
-        HandshakeError::PeerError(body) => tracing::debug!(%peer, "gave up: {body}"),
-        HandshakeError::Closed => tracing::debug!(%peer, "closed during the handshake"),
-        error => tracing::debug!(%peer, "handshake failed: {error}"),
+fn log_refusal(peer: Peer, ending: &Ending) {
+    match ending {
+        Ending::Handshake(HandshakeError::Unauthorized) => {
+            tracing::info!(%peer, "refused: missing or wrong token");
+        }
+        Ending::Handshake(HandshakeError::Closed) => {
+            tracing::debug!(%peer, "closed during the handshake");
+        }
+        ending => tracing::debug!(%peer, "handshake failed: {ending}"),
     }
 }
 
-/// Writes `frames` (handshake configuration) within [`FLUSH_TIMEOUT`].
-async fn write_frames<W: AsyncWrite + Unpin>(
+/// Writes `bytes` within [`FLUSH_TIMEOUT`].
+pub(crate) async fn write_within<W: AsyncWrite + Unpin>(
     writer: &mut W,
-    frames: &[Frame],
-    encoder: &FrameEncoder,
+    bytes: &[u8],
 ) -> std::io::Result<()> {
-    let mut bytes = BytesMut::new();
-    for frame in frames {
-        encoder
-            .encode(frame, &mut bytes)
-            .map_err(std::io::Error::other)?;
-    }
-    match tokio::time::timeout(FLUSH_TIMEOUT, writer.write_all(&bytes)).await {
+    match tokio::time::timeout(FLUSH_TIMEOUT, writer.write_all(bytes)).await {
         Ok(result) => result,
         Err(_) => Err(std::io::ErrorKind::TimedOut.into()),
     }
 }
 
-/// Sends `frames` (best effort), closes the write half, and drains the peer's input for a moment
-/// so that the peer gets to read them.
-pub(crate) async fn close_with<R, W>(reader: &mut R, writer: &mut W, frames: &[Frame])
+/// Sends what the ended session queued (best effort: the `Error` saying why), closes the write
+/// half, and drains the peer's input for a moment so that the peer gets to read it.
+async fn close_with<R, W>(reader: &mut R, writer: &mut W, session: &mut ServerSession)
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
-    if write_frames(writer, frames, &FrameEncoder::default())
-        .await
-        .is_ok()
-    {
+    let bytes = session.transmit().split();
+    if bytes.is_empty() {
+        return;
+    }
+    if write_within(writer, &bytes).await.is_ok() {
         let _ = tokio::time::timeout(FLUSH_TIMEOUT, writer.shutdown()).await;
         linger(reader).await;
     }

@@ -1,27 +1,27 @@
 //! The hub: the one engine every connection shares, and the routing of its completions.
 //!
 //! The engine sits behind a `std` mutex: every operation on it is short and never waits, so the
-//! lock is never held across an `.await`. Each connection is registered with its process's pid,
-//! its [`Outbox`] and its requests in flight (request id → ticket); a table maps each waiting
-//! [`Ticket`] back to its connection and request id.
+//! lock is never held across an `.await`. Each connection is registered with its process's pid
+//! and its [`Outbox`]; the engine's waiting requests are kept by an [`EngineDriver`] whose waiter
+//! is the connection and request id a ticket answers.
 //!
-//! After every engine call the hub drains [`Engine::poll_completion`] under the same lock, so a
-//! route is always registered before its ticket can complete, and a `Cancel` that finds its
+//! After every engine call the hub drains the driver's completions under the same lock, so a
+//! waiter is always registered before its ticket can complete, and a withdrawal that finds its
 //! ticket no longer waiting knows the completion's answer was already routed. The answers
-//! themselves ([`Deliveries`]) are encoded and queued after the lock is released.
+//! themselves ([`Routed`]) are handed over after the lock is released: to the calling
+//! connection's own session directly, to others through their outboxes.
 //!
 //! A request is answered exactly as the in-process transport answers it: [`postbox_wire::apply`],
-//! then [`completion_response`] for a ticket that completes, [`cancelled_response`] for one
+//! then the completion's response for a ticket that completes, [`cancelled_response`] for one
 //! withdrawn by `Cancel`.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use postbox_core::{Credentials, Engine, Limits, Pid, Ticket, Timestamp};
 use postbox_wire::{
-    Applied, ErrorCode, OperationError, Request, RequestId, Response, apply, cancelled_response,
-    completion_response,
+    Applied, EngineDriver, ErrorCode, Request, RequestId, Response, cancelled_response,
 };
 
 use crate::outbox::Outbox;
@@ -30,86 +30,79 @@ use crate::outbox::Outbox;
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub(crate) struct ConnId(u64);
 
-/// An answer to queue on a connection, once the lock is released.
+/// An answer for some connection's request, produced under the lock.
 #[derive(Debug)]
-pub(crate) struct Delivery {
+struct Answer {
+    conn: ConnId,
     outbox: Outbox,
     id: RequestId,
-    answer: Answer,
+    response: Response,
 }
 
-#[derive(Debug)]
-enum Answer {
-    Response(Box<Response>),
-    Error(ErrorCode, String),
-}
-
-/// Answers produced under the lock; [`Deliveries::send`] queues them.
+/// Answers produced under the lock, for any connection; [`Routed::deliver`] hands them over.
 #[derive(Debug, Default)]
-#[must_use = "answers are lost unless sent"]
-pub(crate) struct Deliveries(Vec<Delivery>);
+#[must_use = "answers are lost unless delivered"]
+pub(crate) struct Routed(Vec<Answer>);
 
-impl Deliveries {
-    /// Adds `other`'s answers after these.
-    pub(crate) fn append(&mut self, mut other: Deliveries) {
-        self.0.append(&mut other.0);
-    }
-
-    /// Queues every answer on its connection's outbox (encoding it there).
-    pub(crate) fn send(self) {
-        for Delivery { outbox, id, answer } in self.0 {
-            match answer {
-                Answer::Response(response) => outbox.respond(id, response),
-                Answer::Error(code, message) => outbox.error(Some(id), code, message),
+impl Routed {
+    /// Hands each answer to its connection: `own`'s to `answer` at once, the others' to their
+    /// outboxes.
+    pub(crate) fn deliver(self, own: ConnId, mut answer: impl FnMut(RequestId, Response)) {
+        for routed in self.0 {
+            if routed.conn == own {
+                answer(routed.id, routed.response);
+            } else {
+                routed.outbox.answer(routed.id, routed.response);
             }
         }
     }
 }
 
-/// A request the connection must not carry on after.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Violation {
-    /// A `Request` reused an id still in flight on its connection.
-    DuplicateId(RequestId),
+/// What became of a request.
+#[derive(Debug)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "returned by value once per request and never stored; boxing would allocate per request"
+)]
+pub(crate) enum Outcome {
+    /// Answered at once.
+    Answered(Response),
+    /// Waiting in the engine under this ticket; its answer is routed when it completes.
+    Waiting(Ticket),
+    /// Not carried out: answer the request with this `Error`.
+    Refused(ErrorCode, &'static str),
 }
 
 #[derive(Debug)]
 struct Connection {
     pid: Pid,
     outbox: Outbox,
-    in_flight: HashMap<RequestId, Ticket>,
 }
 
 #[derive(Debug)]
 struct State {
-    engine: Engine,
+    driver: EngineDriver<(ConnId, RequestId)>,
     connections: HashMap<ConnId, Connection>,
-    /// Every waiting ticket: whose it is, and which request it answers.
-    routes: HashMap<Ticket, (ConnId, RequestId)>,
     next_conn: u64,
     shutting_down: bool,
 }
 
-/// The shared engine and its routing table. See the module docs.
+/// The shared engine and its routing. See the module docs.
 #[derive(Debug)]
 pub(crate) struct Hub {
     state: Mutex<State>,
-    max_in_flight: usize,
 }
 
 impl Hub {
-    /// A hub around a new engine with `limits`, allowing `max_in_flight` waiting requests per
-    /// connection.
-    pub(crate) fn new(limits: Limits, max_in_flight: usize) -> Hub {
+    /// A hub around a new engine with `limits`.
+    pub(crate) fn new(limits: Limits) -> Hub {
         Hub {
             state: Mutex::new(State {
-                engine: Engine::new(limits),
+                driver: EngineDriver::new(Engine::new(limits)),
                 connections: HashMap::new(),
-                routes: HashMap::new(),
                 next_conn: 1,
                 shutting_down: false,
             }),
-            max_in_flight,
         }
     }
 
@@ -129,149 +122,77 @@ impl Hub {
         }
         let conn = ConnId(state.next_conn);
         state.next_conn += 1;
-        let pid = state.engine.spawn(creds, now());
-        let connection = Connection {
-            pid,
-            outbox,
-            in_flight: HashMap::new(),
-        };
-        state.connections.insert(conn, connection);
+        let pid = state.driver.engine_mut().spawn(creds, now());
+        state.connections.insert(conn, Connection { pid, outbox });
         Some((conn, pid))
     }
 
-    /// Carries out request `id` of connection `conn`: `request` is its decoded payload, or why it
-    /// could not be decoded (answered `MALFORMED_PAYLOAD`).
-    ///
-    /// # Errors
-    ///
-    /// [`Violation::DuplicateId`] if `id` is already in flight: the connection must be closed.
+    /// Carries out request `id` of connection `conn`.
     pub(crate) fn request(
         &self,
         conn: ConnId,
         id: RequestId,
-        request: Result<Request, OperationError>,
-    ) -> Result<Deliveries, Violation> {
+        request: Request,
+    ) -> (Outcome, Routed) {
         let mut guard = self.lock();
         let state = &mut *guard;
-        let mut out = Deliveries::default();
-        let Some(connection) = state.connections.get_mut(&conn) else {
-            return Ok(out);
+        let Some(connection) = state.connections.get(&conn) else {
+            return (
+                Outcome::Refused(ErrorCode::SHUTTING_DOWN, GONE),
+                Routed::default(),
+            );
         };
-        if connection.in_flight.contains_key(&id) {
-            return Err(Violation::DuplicateId(id));
+        if state.shutting_down {
+            return (
+                Outcome::Refused(ErrorCode::SHUTTING_DOWN, GONE),
+                Routed::default(),
+            );
         }
-        let refuse = |code, message: String| Delivery {
-            outbox: connection.outbox.clone(),
-            id,
-            answer: Answer::Error(code, message),
-        };
-        let request = match request {
-            _ if state.shutting_down => {
-                let message = "the daemon is shutting down".to_owned();
-                out.0.push(refuse(ErrorCode::SHUTTING_DOWN, message));
-                return Ok(out);
-            }
-            Err(error) => {
-                out.0
-                    .push(refuse(ErrorCode::MALFORMED_PAYLOAD, error.to_string()));
-                return Ok(out);
-            }
-            Ok(_) if connection.in_flight.len() >= self.max_in_flight => {
-                let message = format!(
-                    "{} requests are already in flight on this connection (the limit)",
-                    connection.in_flight.len()
-                );
-                out.0.push(refuse(ErrorCode::LIMIT_EXCEEDED, message));
-                return Ok(out);
-            }
-            Ok(request) => request,
-        };
-        match apply(&mut state.engine, connection.pid, request, now()) {
-            Applied::Now(response) => out.0.push(Delivery {
-                outbox: connection.outbox.clone(),
-                id,
-                answer: Answer::Response(Box::new(response)),
-            }),
-            Applied::Blocked(ticket) => {
-                connection.in_flight.insert(id, ticket);
-                state.routes.insert(ticket, (conn, id));
-            }
-        }
-        state.route_completions(&mut out);
-        Ok(out)
-    }
-
-    /// Withdraws request `id` of connection `conn` if it still waits: it is then answered with
-    /// [`cancelled_response`] (`Timeout`, a send's message handed back). An id not in flight is
-    /// ignored: its answer was already queued.
-    pub(crate) fn cancel(&self, conn: ConnId, id: RequestId) -> Deliveries {
-        let mut guard = self.lock();
-        let state = &mut *guard;
-        let mut out = Deliveries::default();
-        let Some(connection) = state.connections.get_mut(&conn) else {
-            return out;
-        };
-        let Some(ticket) = connection.in_flight.remove(&id) else {
-            return out;
-        };
-        state.routes.remove(&ticket);
-        if let Some(cancelled) = state.engine.cancel(ticket, now()) {
-            out.0.push(Delivery {
-                outbox: connection.outbox.clone(),
-                id,
-                answer: Answer::Response(Box::new(cancelled_response(cancelled))),
-            });
-        }
-        state.route_completions(&mut out);
-        out
-    }
-
-    /// Forgets connection `conn` and terminates its process at once: its requests in flight are
-    /// abandoned unanswered, and whoever waits on the process is told (`PeerGone`, `Gone`, down
-    /// notifications).
-    pub(crate) fn disconnect(&self, conn: ConnId) -> Deliveries {
-        let mut guard = self.lock();
-        let state = &mut *guard;
-        let mut out = Deliveries::default();
-        let Some(connection) = state.connections.remove(&conn) else {
-            return out;
-        };
-        for ticket in connection.in_flight.values() {
-            state.routes.remove(ticket);
-        }
-        state.engine.terminate(connection.pid, now());
-        state.route_completions(&mut out);
-        out
-    }
-
-    /// Starts shutting down: no connection or request is accepted any more, and every connection
-    /// is sent `Error SHUTTING_DOWN` for each request in flight, then `Close`, then its writer
-    /// finishes. Returns how many connections were told.
-    pub(crate) fn shut_down(&self) -> usize {
-        let mut told = Vec::new();
+        let outcome = match state
+            .driver
+            .apply(connection.pid, request, now(), || (conn, id))
         {
-            let mut guard = self.lock();
-            let state = &mut *guard;
-            state.shutting_down = true;
-            state.routes.clear();
-            for connection in state.connections.values_mut() {
-                let ids: Vec<RequestId> = connection.in_flight.drain().map(|(id, _)| id).collect();
-                told.push((connection.outbox.clone(), ids));
-            }
+            Applied::Now(response) => Outcome::Answered(response),
+            Applied::Blocked(ticket) => Outcome::Waiting(ticket),
+        };
+        (outcome, state.route_completions())
+    }
+
+    /// Withdraws the request waiting under `ticket`: its withdrawal's answer (`Timeout`, a send's
+    /// message handed back), or `None` when it no longer waits (its answer was already routed).
+    pub(crate) fn cancel(&self, ticket: Ticket) -> (Option<Response>, Routed) {
+        let mut state = self.lock();
+        let withdrawn = state.driver.withdraw(ticket, now());
+        let answer = withdrawn.map(|(_, cancelled)| cancelled_response(cancelled));
+        (answer, state.route_completions())
+    }
+
+    /// Forgets connection `conn` and terminates its process at once: its requests in flight
+    /// (`tickets`) are abandoned unanswered, and whoever waits on the process is told
+    /// (`PeerGone`, `Gone`, down notifications).
+    pub(crate) fn disconnect(
+        &self,
+        conn: ConnId,
+        tickets: impl IntoIterator<Item = Ticket>,
+    ) -> Routed {
+        let mut state = self.lock();
+        let Some(connection) = state.connections.remove(&conn) else {
+            return Routed::default();
+        };
+        for ticket in tickets {
+            state.driver.forget(ticket);
         }
-        let count = told.len();
-        for (outbox, ids) in told {
-            for id in ids {
-                outbox.error(
-                    Some(id),
-                    ErrorCode::SHUTTING_DOWN,
-                    "the daemon is shutting down",
-                );
-            }
-            outbox.push(postbox_wire::Frame::close());
-            outbox.finish();
-        }
-        count
+        state.driver.engine_mut().terminate(connection.pid, now());
+        state.route_completions()
+    }
+
+    /// Starts shutting down: no connection or request is accepted any more. Each connection's
+    /// task, told to stop, answers its own requests in flight. Returns how many connections are
+    /// open.
+    pub(crate) fn shut_down(&self) -> usize {
+        let mut state = self.lock();
+        state.shutting_down = true;
+        state.connections.len()
     }
 
     /// Whether [`Hub::shut_down`] was called.
@@ -281,38 +202,37 @@ impl Hub {
     }
 }
 
+/// Why a request was not carried out during shutdown.
+const GONE: &str = "the daemon is shutting down";
+
 impl State {
     /// Turns every completion the last engine call produced into an answer for its request.
-    fn route_completions(&mut self, out: &mut Deliveries) {
-        while let Some((ticket, completion)) = self.engine.poll_completion() {
-            let Some((conn, id)) = self.routes.remove(&ticket) else {
+    fn route_completions(&mut self) -> Routed {
+        let mut out = Routed::default();
+        while let Some(((conn, id), response)) = self.driver.poll_completion() {
+            let Some(connection) = self.connections.get(&conn) else {
                 continue;
             };
-            let Some(connection) = self.connections.get_mut(&conn) else {
-                continue;
-            };
-            connection.in_flight.remove(&id);
-            out.0.push(Delivery {
+            out.0.push(Answer {
+                conn,
                 outbox: connection.outbox.clone(),
                 id,
-                answer: Answer::Response(Box::new(completion_response(completion))),
+                response,
             });
         }
+        out
     }
 }
 
 /// The current wall-clock time as the engine's timestamp.
 fn now() -> Timestamp {
-    let since_epoch = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    Timestamp::from_nanos(u64::try_from(since_epoch.as_nanos()).unwrap_or(u64::MAX))
+    Timestamp::from_system_time(SystemTime::now())
 }
 
 #[cfg(test)]
 mod tests {
     use postbox_core::{Branch, Message, RecvError, Selector, Source, Wait};
-    use postbox_wire::{Frame, FrameKind, Target, decode_response};
+    use postbox_wire::Target;
 
     use super::*;
     use crate::outbox::{OutboxReceiver, outbox};
@@ -335,110 +255,71 @@ mod tests {
         }
     }
 
-    /// The frames queued so far, written out and decoded.
-    async fn frames(receiver: OutboxReceiver) -> Vec<Frame> {
-        let (ours, mut theirs) = tokio::io::duplex(1 << 20);
-        let writer = tokio::spawn(crate::outbox::write_loop(
-            ours,
-            receiver,
-            postbox_wire::FrameEncoder::default(),
-        ));
-        let mut bytes = Vec::new();
-        tokio::io::AsyncReadExt::read_to_end(&mut theirs, &mut bytes)
-            .await
-            .unwrap();
-        writer.await.unwrap();
-        let mut bytes = bytes::BytesMut::from(&bytes[..]);
-        let mut decoder = postbox_wire::FrameDecoder::default();
-        std::iter::from_fn(|| decoder.decode(&mut bytes).unwrap()).collect()
+    fn waiting(outcome: Outcome) -> Ticket {
+        match outcome {
+            Outcome::Waiting(ticket) => ticket,
+            other => panic!("expected to wait: {other:?}"),
+        }
     }
 
-    #[tokio::test]
-    async fn a_completion_is_routed_to_the_request_that_waited() {
-        let hub = Hub::new(Limits::default(), 8);
-        let (a, a_pid, a_out) = connect(&hub);
-        let (b, b_pid, b_out) = connect(&hub);
-        hub.request(b, id(5), Ok(recv_from(a_pid))).unwrap().send();
+    #[test]
+    fn a_completion_is_routed_to_the_request_that_waited() {
+        let hub = Hub::new(Limits::default());
+        let (a, a_pid, _a_out) = connect(&hub);
+        let (b, b_pid, mut b_out) = connect(&hub);
+        let (outcome, routed) = hub.request(b, id(5), recv_from(a_pid));
+        waiting(outcome);
+        routed.deliver(b, |_, _| panic!("nothing completed yet"));
         let send = Request::Send {
             target: Target::Process(b_pid),
             message: Message::new("hi"),
             delivery: postbox_core::Delivery::Queued,
             wait: Wait::Block,
         };
-        hub.request(a, id(1), Ok(send)).unwrap().send();
-        hub.disconnect(a).send();
-        hub.disconnect(b).send();
-        // Disconnecting drops the hub's outboxes; the writers finish once every sender is gone.
-        let b_frames = frames(b_out).await;
-        assert_eq!(b_frames.len(), 1);
-        assert_eq!(b_frames[0].request_id(), Some(id(5)));
-        let Response::Received { message, .. } = decode_response(b_frames[0].payload()).unwrap()
-        else {
-            panic!("{b_frames:?}")
+        let (outcome, routed) = hub.request(a, id(1), send);
+        assert!(matches!(outcome, Outcome::Answered(Response::Sent { .. })));
+        routed.deliver(a, |_, _| panic!("a's own request was answered at once"));
+        let (answered, response) = b_out.try_next().expect("b's recv was routed to b");
+        assert_eq!(answered, id(5));
+        let Response::Received { message, .. } = response else {
+            panic!("{response:?}")
         };
         assert_eq!(
             (message.sender, message.message.payload.as_ref()),
             (a_pid, &b"hi"[..])
         );
-        let a_frames = frames(a_out).await;
-        assert_eq!(a_frames.len(), 1);
-        assert_eq!(a_frames[0].kind(), FrameKind::Response);
+        hub.disconnect(a, []).deliver(a, |_, _| {});
+        hub.disconnect(b, []).deliver(b, |_, _| {});
     }
 
-    #[tokio::test]
-    async fn cancel_answers_timeout_and_a_second_cancel_is_ignored() {
-        let hub = Hub::new(Limits::default(), 8);
-        let (a, a_pid, a_out) = connect(&hub);
-        hub.request(a, id(3), Ok(recv_from(a_pid))).unwrap().send();
-        hub.cancel(a, id(3)).send();
-        hub.cancel(a, id(3)).send();
-        hub.disconnect(a).send();
-        let frames = frames(a_out).await;
-        assert_eq!(frames.len(), 1);
-        let Response::RecvFailed(error) = decode_response(frames[0].payload()).unwrap() else {
-            panic!("{frames:?}")
+    #[test]
+    fn cancel_answers_timeout_and_a_second_cancel_finds_nothing() {
+        let hub = Hub::new(Limits::default());
+        let (a, a_pid, _a_out) = connect(&hub);
+        let (outcome, _) = hub.request(a, id(3), recv_from(a_pid));
+        let ticket = waiting(outcome);
+        let (answer, _) = hub.cancel(ticket);
+        let Some(Response::RecvFailed(error)) = answer else {
+            panic!("{answer:?}")
         };
         assert_eq!(error.error, RecvError::Timeout);
+        assert!(hub.cancel(ticket).0.is_none());
+        hub.disconnect(a, []).deliver(a, |_, _| {});
     }
 
-    #[tokio::test]
-    async fn duplicate_ids_violate_and_the_limit_refuses_the_excess() {
-        let hub = Hub::new(Limits::default(), 1);
-        let (a, a_pid, a_out) = connect(&hub);
-        hub.request(a, id(1), Ok(recv_from(a_pid))).unwrap().send();
-        assert_eq!(
-            hub.request(a, id(1), Ok(Request::NodeStats)).unwrap_err(),
-            Violation::DuplicateId(id(1))
-        );
-        hub.request(a, id(2), Ok(Request::NodeStats))
-            .unwrap()
-            .send();
-        hub.disconnect(a).send();
-        let frames = frames(a_out).await;
-        assert_eq!(frames.len(), 1);
-        assert_eq!(
-            (frames[0].kind(), frames[0].request_id()),
-            (FrameKind::Error, Some(id(2)))
-        );
-        let body = postbox_wire::ErrorBody::decode(frames[0].payload()).unwrap();
-        assert_eq!(body.code(), ErrorCode::LIMIT_EXCEEDED);
-    }
-
-    #[tokio::test]
-    async fn shutting_down_answers_waiters_then_closes_and_refuses_newcomers() {
-        let hub = Hub::new(Limits::default(), 8);
-        let (a, a_pid, a_out) = connect(&hub);
-        hub.request(a, id(7), Ok(recv_from(a_pid))).unwrap().send();
+    #[test]
+    fn shutting_down_refuses_requests_and_newcomers() {
+        let hub = Hub::new(Limits::default());
+        let (a, _, _a_out) = connect(&hub);
         assert_eq!(hub.shut_down(), 1);
         assert!(hub.is_shutting_down());
+        let (outcome, _) = hub.request(a, id(7), Request::NodeStats);
+        assert!(matches!(
+            outcome,
+            Outcome::Refused(ErrorCode::SHUTTING_DOWN, _)
+        ));
         let (outbox, _receiver) = outbox();
         assert!(hub.connect(Credentials::new(1, 1), outbox).is_none());
-        let frames = frames(a_out).await;
-        let kinds: Vec<_> = frames.iter().map(|f| (f.kind(), f.request_id())).collect();
-        assert_eq!(
-            kinds,
-            [(FrameKind::Error, Some(id(7))), (FrameKind::Close, None)]
-        );
-        hub.disconnect(a).send();
+        hub.disconnect(a, []).deliver(a, |_, _| {});
     }
 }

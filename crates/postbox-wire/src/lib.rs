@@ -81,6 +81,7 @@ mod codec;
 mod cursor;
 mod decoder;
 mod encoder;
+mod engine_driver;
 mod error;
 mod error_body;
 mod frame;
@@ -94,6 +95,7 @@ mod token;
 pub use codec::Codec;
 pub use decoder::FrameDecoder;
 pub use encoder::FrameEncoder;
+pub use engine_driver::EngineDriver;
 pub use error::{
     DecodeError, EncodeError, HandshakeError, InvalidRequestId, InvalidToken, PayloadError,
 };

@@ -1,15 +1,12 @@
 //! Reading the clock and the host identity: the driver's job, never the engine's.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use postbox_core::{Credentials, Timestamp};
 
 /// The current wall-clock time as the engine's timestamp.
 pub(crate) fn now() -> Timestamp {
-    let since_epoch = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    Timestamp::from_nanos(u64::try_from(since_epoch.as_nanos()).unwrap_or(u64::MAX))
+    Timestamp::from_system_time(SystemTime::now())
 }
 
 /// The uid and gid this OS process runs as, which in-process postbox processes take by default.

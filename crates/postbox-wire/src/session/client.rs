@@ -15,6 +15,10 @@ use crate::{
 
 /// What happened on a client's connection, in order.
 #[derive(Clone, PartialEq, Eq, Debug)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "an answer is the common event; boxing it would allocate once per request"
+)]
 pub enum ClientEvent {
     /// The handshake completed: requests may be sent from now on.
     Connected(Negotiated),
@@ -104,6 +108,11 @@ struct InFlight {
 pub struct ClientSession {
     state: State,
     codec: Codec,
+    /// Bytes received and not yet decoded: frames are decoded one at a time as events are
+    /// polled, so that the driver's answers to one frame are in before the next is read.
+    input: BytesMut,
+    /// The stream has ended; the session ends once `input` holds no whole frame.
+    input_ended: bool,
     transmit: BytesMut,
     negotiated: Option<Negotiated>,
     next_id: u64,
@@ -126,6 +135,8 @@ impl ClientSession {
         ClientSession {
             state: State::Handshaking(handshake),
             codec,
+            input: BytesMut::new(),
+            input_ended: false,
             transmit,
             negotiated: None,
             next_id: 1,
@@ -160,18 +171,20 @@ impl ClientSession {
         &mut self.transmit
     }
 
-    /// The next thing that happened, if any.
+    /// The next thing that happened, if any. Frames received are decoded and acted on here, one
+    /// at a time.
     pub fn poll_event(&mut self) -> Option<ClientEvent> {
-        self.events.pop_front()
-    }
-
-    /// Takes every whole frame off the front of `input` (bytes read from the server) and acts on
-    /// it; a partial frame stays for the next call. Nothing is taken once the connection is over.
-    pub fn handle_input(&mut self, input: &mut BytesMut) {
-        while !self.is_ended() {
-            match self.codec.decode(input) {
+        loop {
+            if let Some(event) = self.events.pop_front() {
+                return Some(event);
+            }
+            if self.is_ended() {
+                return None;
+            }
+            match self.codec.decode(&mut self.input) {
                 Ok(Some(frame)) => self.handle_frame(frame),
-                Ok(None) => return,
+                Ok(None) if self.input_ended => self.end_of_input(),
+                Ok(None) => return None,
                 Err(error) => {
                     let body = ErrorBody::new(error.code(), error.to_string());
                     self.queue(&body.to_frame(None));
@@ -181,8 +194,29 @@ impl ClientSession {
         }
     }
 
-    /// The server's stream has ended (a read returned 0 or failed, or a write failed).
+    /// The buffer the driver may read the server's bytes into directly (instead of
+    /// [`handle_input`](Self::handle_input)); they are taken as events are polled.
+    pub fn read_buffer(&mut self) -> &mut BytesMut {
+        &mut self.input
+    }
+
+    /// Takes `input`, bytes read from the server (all of them: a partial frame waits for the
+    /// rest); what they say comes out of [`poll_event`](Self::poll_event).
+    pub fn handle_input(&mut self, input: &mut BytesMut) {
+        if self.input.is_empty() {
+            self.input = input.split();
+        } else {
+            self.input.extend_from_slice(&input.split());
+        }
+    }
+
+    /// The server's stream has ended (a read returned 0 or failed, or a write failed). Frames
+    /// already received are still delivered first.
     pub fn handle_end(&mut self) {
+        self.input_ended = true;
+    }
+
+    fn end_of_input(&mut self) {
         let ending = match self.state {
             State::Ended => return,
             State::Handshaking(_) => Ending::Handshake(HandshakeError::Closed),

@@ -59,6 +59,11 @@ enum State {
 pub struct ServerSession {
     state: State,
     codec: Codec,
+    /// Bytes received and not yet decoded: frames are decoded one at a time as events are
+    /// polled, so that the driver's answers to one frame are in before the next is read.
+    input: BytesMut,
+    /// The stream has ended; the session ends once `input` holds no whole frame.
+    input_ended: bool,
     transmit: BytesMut,
     max_in_flight: usize,
     in_flight: FxHashSet<RequestId>,
@@ -72,6 +77,8 @@ impl ServerSession {
         ServerSession {
             state: State::Handshaking(ServerHandshake::new(config)),
             codec: Codec::new(FrameConfig::HANDSHAKE),
+            input: BytesMut::new(),
+            input_ended: false,
             transmit: BytesMut::new(),
             max_in_flight,
             in_flight: FxHashSet::default(),
@@ -99,19 +106,22 @@ impl ServerSession {
         &mut self.transmit
     }
 
-    /// The next thing that happened, if any.
+    /// The next thing that happened, if any. Frames received are decoded and acted on here, one
+    /// at a time, so a request's answer given before the next poll counts before the next frame
+    /// is read (the in-flight limit sees requests answered at once as answered). While a `Hello`
+    /// awaits the driver's decision, nothing more is read.
     pub fn poll_event(&mut self) -> Option<ServerEvent> {
-        self.events.pop_front()
-    }
-
-    /// Takes every whole frame off the front of `input` (bytes read from the client) and acts on
-    /// it; a partial frame stays for the next call. While a `Hello` awaits the driver's decision
-    /// nothing more is taken: call again after [`accept`](Self::accept).
-    pub fn handle_input(&mut self, input: &mut BytesMut) {
-        while matches!(self.state, State::Handshaking(_) | State::Open) {
-            match self.codec.decode(input) {
+        loop {
+            if let Some(event) = self.events.pop_front() {
+                return Some(event);
+            }
+            if !matches!(self.state, State::Handshaking(_) | State::Open) {
+                return None;
+            }
+            match self.codec.decode(&mut self.input) {
                 Ok(Some(frame)) => self.handle_frame(frame),
-                Ok(None) => return,
+                Ok(None) if self.input_ended => self.end_of_input(),
+                Ok(None) => return None,
                 Err(error) => {
                     let body = ErrorBody::new(error.code(), error.to_string());
                     self.queue(&body.to_frame(None));
@@ -121,8 +131,34 @@ impl ServerSession {
         }
     }
 
-    /// The client's stream has ended (a read returned 0 or failed, or a write failed).
+    /// The buffer the driver may read the client's bytes into directly (instead of
+    /// [`handle_input`](Self::handle_input)); they are taken as events are polled.
+    pub fn read_buffer(&mut self) -> &mut BytesMut {
+        &mut self.input
+    }
+
+    /// Takes `input`, bytes read from the client (all of them: a partial frame waits for the
+    /// rest); what they say comes out of [`poll_event`](Self::poll_event).
+    pub fn handle_input(&mut self, input: &mut BytesMut) {
+        if self.input.is_empty() {
+            self.input = input.split();
+        } else {
+            self.input.extend_from_slice(&input.split());
+        }
+    }
+
+    /// How many bytes received are not yet taken.
+    pub fn buffered_input(&self) -> usize {
+        self.input.len()
+    }
+
+    /// The client's stream has ended (a read returned 0 or failed, or a write failed). Frames
+    /// already received are still carried out first.
     pub fn handle_end(&mut self) {
+        self.input_ended = true;
+    }
+
+    fn end_of_input(&mut self) {
         match self.state {
             State::Ended => {}
             State::Handshaking(_) | State::Deciding(_) => {
@@ -162,6 +198,16 @@ impl ServerSession {
         for frame in &refusal {
             self.queue(frame);
         }
+        self.end(Ending::Refused(error));
+    }
+
+    /// Ends the connection on the driver's decision (no `Hello` in time, say): `error` is
+    /// queued for the client (request id 0) and the connection is over.
+    pub fn refuse(&mut self, error: ErrorBody) {
+        if self.is_ended() {
+            return;
+        }
+        self.queue(&error.to_frame(None));
         self.end(Ending::Refused(error));
     }
 
