@@ -6,12 +6,13 @@
 //!
 //! - [`mechanism`]: the interface every compared mechanism implements; [`peers`]: the mechanisms.
 //! - [`plan`]: what is run (series, workloads, sizes, counts); [`harness`]: how, between pinned
-//!   processes; [`message`] and [`check`]: every message numbered and checked; [`stats`]: the
-//!   arithmetic; [`report`]: tables, targets, JSON and charts.
+//!   processes; [`message`], [`check`] and [`check_error`]: every message numbered and checked;
+//!   [`stats`]: the arithmetic; [`report`]: tables, targets, JSON and charts.
 //! - [`child_process`], [`cpu`], [`clock`]: helper processes that never outlive the harness, CPU
 //!   pinning, the clock every process shares.
 
 pub mod check;
+pub mod check_error;
 pub mod child_process;
 pub mod clock;
 pub mod cpu;

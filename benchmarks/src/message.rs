@@ -4,7 +4,7 @@
 //! little-endian; the rest of the message is padding to the case's size. A message whose producer
 //! and sequence are both [`SENTINEL`] tells a competing consumer that the producer has finished.
 
-use crate::check::CheckError;
+use crate::check_error::CheckError;
 
 /// How many bytes the header takes; every case's size is at least this.
 pub const HEADER_LEN: usize = 16;

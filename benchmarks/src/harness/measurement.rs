@@ -3,7 +3,8 @@
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::check::{CheckError, check_totals};
+use crate::check::check_totals;
+use crate::check_error::CheckError;
 use crate::mechanism::{Case, Workload};
 use crate::plan::RunCounts;
 use crate::stats::LatencySummary;

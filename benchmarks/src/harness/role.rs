@@ -5,7 +5,8 @@ use std::time::{Duration, Instant};
 
 use thiserror::Error;
 
-use crate::check::{CheckError, CompetingCheck, FanInCheck, StreamCheck};
+use crate::check::{CompetingCheck, FanInCheck, StreamCheck};
+use crate::check_error::CheckError;
 use crate::clock::monotonic_ns;
 use crate::mechanism::{Case, Endpoint, Role, Workload};
 use crate::message::Header;

@@ -7,13 +7,15 @@ mod machine;
 mod markdown;
 mod results;
 mod targets;
+mod verdict;
 
 pub use chart::write_charts;
 pub use format::{axis, rate, ratio, sig3};
 pub use machine::{Machine, iso_date, load_average};
 pub use markdown::{render, table};
 pub use results::{CaseRecord, Outcome, Results, Settings, Summary};
-pub use targets::{Bound, TARGETS, Target, Verdict, judge, tally};
+pub use targets::{Bound, TARGETS, Target, judge, tally};
+pub use verdict::Verdict;
 
 use std::path::Path;
 

@@ -8,6 +8,7 @@ use crate::plan::{Counts, CpuPair, Series, WorkloadKind};
 use crate::stats::Spread;
 
 use super::machine::Machine;
+use super::verdict::Verdict;
 
 /// A whole comparison.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -20,7 +21,7 @@ pub struct Results {
     pub cases: Vec<CaseRecord>,
     /// The project's performance targets, judged on these results.
     #[serde(default)]
-    pub targets: Vec<super::targets::Verdict>,
+    pub targets: Vec<Verdict>,
 }
 
 /// How the comparison was run.

@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::plan::{Series, WorkloadKind};
 
-use super::format::ratio;
 use super::results::{Outcome, Results};
+use super::verdict::Verdict;
 
 /// Which side of the bound a ratio must fall.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -117,37 +117,6 @@ pub const TARGETS: [Target; 6] = [
         bound: Bound::AtLeast(0.5),
     },
 ];
-
-/// One target judged at one series and size.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Verdict {
-    /// The target, as [`Target::describe`] says it.
-    pub target: String,
-    /// The series.
-    pub series: Series,
-    /// The size, in bytes.
-    pub size: usize,
-    /// `subject / baseline` of the medians, when both were measured.
-    pub ratio: Option<f64>,
-    /// Whether the ratio is within the bound, when there is one.
-    pub met: Option<bool>,
-    /// Why there is no ratio.
-    pub missing: Option<String>,
-}
-
-impl Verdict {
-    /// The cell of the targets table: `2.10× met`, `0.31× **missed**`, or why not judged.
-    pub fn cell(&self) -> String {
-        match (self.ratio, self.met) {
-            (Some(r), Some(true)) => format!("{} met", ratio(r)),
-            (Some(r), _) => format!("{} **missed**", ratio(r)),
-            _ => format!(
-                "no data ({})",
-                self.missing.as_deref().unwrap_or("not measured")
-            ),
-        }
-    }
-}
 
 /// The median headline figure of a case, or why there is none.
 fn median(

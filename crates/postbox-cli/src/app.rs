@@ -1,14 +1,12 @@
-//! Running a parsed command line: logging, reaching the node, naming processes, dispatching.
+//! Running a parsed command line: logging, then dispatching to the command (see [`crate::node`]
+//! for reaching the node and naming processes).
 
-use anyhow::Context as _;
-use postbox::{Pid, Process};
 use tracing_subscriber::EnvFilter;
 
 use crate::args::{Cli, Command};
 use crate::commands::{admin, bench, daemon, list, monitor, recv, send};
 use crate::demo;
-use crate::exit::CliError;
-use crate::values::ProcessRef;
+use crate::node::Node;
 
 /// Logs to stderr, filtered by `RUST_LOG`; by default the daemon reports at `info` and the other
 /// commands only warnings (their output is for scripts).
@@ -33,7 +31,7 @@ pub(crate) fn init_logging(command: &Command) {
 /// The command's failure, with context naming what it was doing; [`crate::exit`] turns it into an
 /// exit code.
 pub(crate) fn run(cli: Cli) -> anyhow::Result<()> {
-    let node = Node { url: cli.url };
+    let node = Node::new(cli.url);
     match cli.command {
         Command::Daemon(args) => daemon::run(&args),
         Command::Create(args) => admin::create(&node, &args),
@@ -48,45 +46,5 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Monitor(args) => monitor::run(&node, &args),
         Command::Demo => demo::run(),
         Command::Bench(args) => bench::run(&node, &args),
-    }
-}
-
-/// The node a command talks to.
-#[derive(Clone, Debug)]
-pub(crate) struct Node {
-    /// `--url`, when given.
-    url: Option<String>,
-}
-
-impl Node {
-    /// The node's URL: `--url`, else `$POSTBOX_URL`, else the local daemon's default socket.
-    pub(crate) fn url(&self) -> String {
-        self.url.clone().unwrap_or_else(postbox::default_url)
-    }
-
-    /// Joins the node as a new process; it terminates when the returned handle drops (or this
-    /// program exits).
-    ///
-    /// # Errors
-    ///
-    /// The [`postbox::ConnectError`], naming the URL.
-    pub(crate) fn connect(&self) -> anyhow::Result<Process> {
-        let url = self.url();
-        postbox::connect(&url).with_context(|| format!("cannot connect to {url}"))
-    }
-}
-
-/// The pid `target` names: itself, or the live process registered under that name.
-///
-/// # Errors
-///
-/// [`CliError::NoSuchProcess`] when no live process has the name; the lookup's own failure.
-pub(crate) fn resolve(process: &Process, target: &ProcessRef) -> anyhow::Result<Pid> {
-    match target {
-        ProcessRef::Pid(pid) => Ok(*pid),
-        ProcessRef::Name(name) => process
-            .whereis(name)
-            .with_context(|| format!("cannot look up process {name:?}"))?
-            .ok_or_else(|| CliError::NoSuchProcess(name.clone()).into()),
     }
 }

@@ -11,6 +11,7 @@ mod args;
 mod commands;
 mod demo;
 mod exit;
+mod node;
 mod output;
 mod values;
 

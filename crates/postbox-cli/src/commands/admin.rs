@@ -3,8 +3,8 @@
 use anyhow::Context as _;
 use postbox::{Capacity, MailboxBuilder, Owner, Ownership, Process};
 
-use crate::app::Node;
 use crate::args::{CreateArgs, MailboxSpec, OpenArgs, RmArgs, SetArgs, usage_error};
+use crate::node::Node;
 use crate::values::CapacityArg;
 
 /// The capacity `--capacity` and `--max-bytes` ask for together.

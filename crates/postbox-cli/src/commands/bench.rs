@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use postbox::{Capacity, Message};
 
-use crate::app::Node;
 use crate::args::BenchArgs;
+use crate::node::Node;
 use crate::values::show_bytes;
 
 /// `postbox bench`: two processes of this command (two connections) stream `--messages` messages

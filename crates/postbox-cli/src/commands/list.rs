@@ -4,8 +4,8 @@ use std::io::{self, Write as _};
 
 use anyhow::Context as _;
 
-use crate::app::Node;
 use crate::args::{LsArgs, PsArgs, StatArgs};
+use crate::node::Node;
 use crate::output;
 
 /// `postbox ls [--json]`: every mailbox this user may see, by name.

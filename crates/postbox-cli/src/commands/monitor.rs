@@ -6,8 +6,8 @@ use std::time::Instant;
 use anyhow::Context as _;
 use postbox::RecvError;
 
-use crate::app::{Node, resolve};
 use crate::args::MonitorArgs;
+use crate::node::{Node, resolve};
 use crate::values::ProcessRef;
 
 /// `postbox monitor PID|NAME [--timeout DUR]`: prints a line when the process terminates (at once

@@ -6,8 +6,8 @@ use anyhow::Context as _;
 use postbox::{Mailbox, Ownership, Process, Received, RecvError, Select, Selected, Selector};
 use serde_json::json;
 
-use crate::app::{Node, resolve};
 use crate::args::{Patience, RecvArgs, SelectorArgs};
+use crate::node::{Node, resolve};
 use crate::output;
 
 /// The selector the flags ask for (`--from` resolved to a pid).

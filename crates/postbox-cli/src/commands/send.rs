@@ -6,8 +6,8 @@ use std::io::{self, BufRead as _, Read as _, Write as _};
 use anyhow::Context as _;
 use postbox::{Mailbox, Message, Pid, Process, SendError, SendErrorKind};
 
-use crate::app::{Node, resolve};
 use crate::args::{Patience, SendArgs, usage_error};
+use crate::node::{Node, resolve};
 use crate::values;
 
 /// Where the messages go.
