@@ -163,7 +163,9 @@ impl Hub {
     pub(crate) fn cancel(&self, ticket: Ticket) -> (Option<Response>, Routed) {
         let mut state = self.lock();
         let withdrawn = state.driver.withdraw(ticket, now());
-        let answer = withdrawn.map(|(_, cancelled)| cancelled_response(cancelled));
+        let answer = withdrawn
+            .and_then(|(_, cancelled)| cancelled)
+            .map(cancelled_response);
         (answer, state.route_completions())
     }
 

@@ -88,11 +88,12 @@ impl<W> EngineDriver<W> {
     }
 
     /// Withdraws the request waiting under `ticket`: its waiter and what the withdrawal gave
-    /// back (a send's message), or `None` when it no longer waits (answered already).
-    pub fn withdraw(&mut self, ticket: Ticket, now: Timestamp) -> Option<(W, Cancelled)> {
+    /// back (a send's message), or `None` when it has no waiter any more (answered already). The
+    /// engine's part is `None` only if the driver missed a completion (an engine call whose
+    /// completions were not polled).
+    pub fn withdraw(&mut self, ticket: Ticket, now: Timestamp) -> Option<(W, Option<Cancelled>)> {
         let waiter = self.waiters.remove(&ticket)?;
-        let cancelled = self.engine.cancel(ticket, now)?;
-        Some((waiter, cancelled))
+        Some((waiter, self.engine.cancel(ticket, now)))
     }
 
     /// Forgets the waiter of `ticket` without withdrawing the request (its process is

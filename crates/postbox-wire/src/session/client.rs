@@ -267,9 +267,10 @@ impl ClientSession {
     }
 
     /// Asks the server to withdraw request `id` (its caller stopped waiting). The request still
-    /// ends with one answer. Does nothing for a request not in flight or already cancelled.
+    /// ends with one answer. Does nothing for a request not in flight or already cancelled, nor
+    /// once this side has closed (nothing may follow `Close`).
     pub fn cancel(&mut self, id: RequestId) {
-        if self.is_ended() {
+        if !self.is_open() {
             return;
         }
         let Some(request) = self.in_flight.get_mut(&id) else {
@@ -277,6 +278,9 @@ impl ClientSession {
         };
         if std::mem::replace(&mut request.cancelled, true) {
             return;
+        }
+        if let Some(deadline) = request.deadline {
+            self.deadlines.remove(&(deadline, id));
         }
         self.queue(&Frame::cancel(id));
     }

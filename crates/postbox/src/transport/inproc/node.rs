@@ -16,9 +16,7 @@ use postbox_core::{
     Branch, Cancelled, Credentials, Delivery, Engine, Limits, MailboxId, Pid, RecvError,
     SelectError, Selector, SendError, SendErrorKind, Source, Ticket, Timestamp, Wait,
 };
-use postbox_wire::{
-    Applied, Request, Response, Target, apply, cancelled_response, completion_response,
-};
+use postbox_wire::{Applied, EngineDriver, Request, Response, Target, cancelled_response};
 
 use super::lane::{LANE_WAITER, Lane};
 use crate::clock::{host_credentials, now};
@@ -93,9 +91,8 @@ impl Concerns {
 
 #[derive(Debug)]
 struct State {
-    engine: Engine,
-    /// Requests waiting in the engine, by ticket.
-    slots: FxHashMap<Ticket, Waiting>,
+    /// The engine, and the slot of each request waiting in it.
+    driver: EngineDriver<Waiting>,
     /// The lane of every mailbox some handle has open, lent or not.
     lanes: FxHashMap<MailboxId, Arc<Lane>>,
     /// Lane waiters moved into the engine when their lane was taken back: slot key to ticket.
@@ -103,41 +100,40 @@ struct State {
 }
 
 impl State {
+    /// Answers every request the last engine call completed.
     fn dispatch(&mut self) {
-        while let Some((ticket, completion)) = self.engine.poll_completion() {
-            if let Some(waiting) = self.forget(ticket) {
-                waiting.slot.fill(Ok(completion_response(completion)));
-            }
+        while let Some((waiting, response)) = self.driver.poll_completion() {
+            self.unmove(&waiting);
+            waiting.slot.fill(Ok(response));
         }
     }
 
-    /// Registers the slot of a request now waiting in the engine under `ticket`.
-    fn register(&mut self, ticket: Ticket, pid: Pid, slot: Arc<Slot>, from_lane: bool) {
-        if from_lane {
-            self.moved.insert(slot_key(&slot), ticket);
-        }
-        let waiting = Waiting {
-            pid,
-            slot,
-            from_lane,
-        };
-        self.slots.insert(ticket, waiting);
-    }
-
-    /// Unregisters `ticket`'s slot.
-    fn forget(&mut self, ticket: Ticket) -> Option<Waiting> {
-        let waiting = self.slots.remove(&ticket)?;
+    /// Forgets a lane waiter's move into the engine, once it is answered.
+    fn unmove(&mut self, waiting: &Waiting) {
         if waiting.from_lane {
             self.moved.remove(&slot_key(&waiting.slot));
         }
-        Some(waiting)
+    }
+
+    /// Withdraws the request waiting under `ticket`: its slot, and what the withdrawal gave back.
+    fn withdraw(&mut self, ticket: Ticket, now: Timestamp) -> Option<(Waiting, Option<Cancelled>)> {
+        let (waiting, cancelled) = self.driver.withdraw(ticket, now)?;
+        self.unmove(&waiting);
+        Some((waiting, cancelled))
     }
 
     /// Carries out a request that waited in a lane on the engine, for the same slot.
     fn carry_over(&mut self, pid: Pid, slot: Arc<Slot>, request: Request, now: Timestamp) {
-        match apply(&mut self.engine, pid, request, now) {
+        let waiting = || Waiting {
+            pid,
+            slot: slot.clone(),
+            from_lane: true,
+        };
+        match self.driver.apply(pid, request, now, waiting) {
             Applied::Now(response) => slot.fill(Ok(response)),
-            Applied::Blocked(ticket) => self.register(ticket, pid, slot, true),
+            Applied::Blocked(ticket) => {
+                self.moved.insert(slot_key(&slot), ticket);
+            }
         }
     }
 
@@ -150,7 +146,7 @@ impl State {
         let Some(taken) = lane.take_back() else {
             return;
         };
-        self.engine.reclaim(mailbox, taken.handback);
+        self.driver.engine_mut().reclaim(mailbox, taken.handback);
         for waiting in taken.senders {
             let request = Request::Send {
                 target: Target::Mailbox(mailbox),
@@ -195,10 +191,11 @@ impl State {
         let Some(lane) = self.lanes.get(&mailbox) else {
             return;
         };
-        if !self.engine.has_mailbox(mailbox) {
+        let engine = self.driver.engine_mut();
+        if !engine.has_mailbox(mailbox) {
             self.lanes.remove(&mailbox);
-        } else if !self.engine.is_delegated(mailbox)
-            && let Some(terms) = self.engine.delegate(mailbox)
+        } else if !engine.is_delegated(mailbox)
+            && let Some(terms) = engine.delegate(mailbox)
         {
             lane.lend(terms);
         }
@@ -227,7 +224,13 @@ impl State {
     /// Carries out `request`. A send refused for the quota while lanes hold reservations is
     /// retried once they are taken back, so reservations never refuse a send the engine alone
     /// would take.
-    fn apply(&mut self, pid: Pid, request: Request, now: Timestamp) -> Applied {
+    fn apply(
+        &mut self,
+        pid: Pid,
+        request: Request,
+        now: Timestamp,
+        waiting: impl Fn() -> Waiting,
+    ) -> Applied {
         let retry = match &request {
             Request::Send {
                 target,
@@ -237,14 +240,14 @@ impl State {
             } => Some((*target, *delivery, *wait)),
             _ => None,
         };
-        let applied = apply(&mut self.engine, pid, request, now);
+        let applied = self.driver.apply(pid, request, now, &waiting);
         let Some((target, delivery, wait)) = retry else {
             return applied;
         };
         let error = match applied {
             Applied::Now(Response::SendFailed(error))
                 if error.kind() == SendErrorKind::QuotaExceeded
-                    && self.engine.delegated_bytes() > 0 =>
+                    && self.driver.engine().delegated_bytes() > 0 =>
             {
                 error
             }
@@ -262,7 +265,7 @@ impl State {
             delivery,
             wait,
         };
-        let applied = apply(&mut self.engine, pid, request, now);
+        let applied = self.driver.apply(pid, request, now, waiting);
         self.lend_all();
         applied
     }
@@ -298,8 +301,7 @@ impl InprocNode {
     /// A node with the given limits.
     pub fn with_limits(limits: Limits) -> InprocNode {
         let state = State {
-            engine: Engine::new(limits),
-            slots: FxHashMap::default(),
+            driver: EngineDriver::new(Engine::new(limits)),
             lanes: FxHashMap::default(),
             moved: FxHashMap::default(),
         };
@@ -334,7 +336,7 @@ impl InprocNode {
     /// act on behalf of authenticated users.
     pub fn process_as(&self, creds: Credentials) -> Process {
         let now = now();
-        let pid = self.shared.lock().engine.spawn(creds, now);
+        let pid = self.shared.lock().driver.engine_mut().spawn(creds, now);
         Process::new(Arc::new(InprocLink {
             node: self.shared.clone(),
             pid,
@@ -377,10 +379,11 @@ impl InprocLink {
             // Moved into the engine with its lane, or answered.
             *state.moved.get(&slot_key(&pending.slot))?
         };
-        let cancelled = state.engine.cancel(ticket, now);
-        state.forget(ticket);
+        let withdrawn = state.withdraw(ticket, now);
         state.dispatch();
-        cancelled.map(cancelled_response)
+        withdrawn
+            .and_then(|(_, cancelled)| cancelled)
+            .map(cancelled_response)
     }
 }
 
@@ -395,7 +398,13 @@ impl Link for InprocLink {
         let mut state = self.node.lock();
         let concerns = Concerns::of(&request);
         state.take_back_for(&concerns, now);
-        let applied = state.apply(self.pid, request, now);
+        let pid = self.pid;
+        let waiting = || Waiting {
+            pid,
+            slot: Arc::new(Slot::default()),
+            from_lane: false,
+        };
+        let applied = state.apply(pid, request, now, waiting);
         let call = match applied {
             Applied::Now(response) => {
                 if let Response::Opened { mailbox, .. } = response {
@@ -407,14 +416,14 @@ impl Link for InprocLink {
                 }
                 Call::Now(Ok(response))
             }
-            Applied::Blocked(ticket) => {
-                let slot = Arc::new(Slot::default());
-                state.register(ticket, self.pid, slot.clone(), false);
-                Call::Pending(Pending {
+            Applied::Blocked(ticket) => match state.driver.waiter(ticket) {
+                Some(waiting) => Call::Pending(Pending {
                     id: ticket.as_raw(),
-                    slot,
-                })
-            }
+                    slot: waiting.slot.clone(),
+                }),
+                // Registered in the same step it blocked: cannot be missing.
+                None => Call::Now(Err(Failure::Protocol)),
+            },
         };
         state.dispatch();
         state.lend_for(&concerns);
@@ -448,17 +457,17 @@ impl Link for InprocLink {
         // Termination touches every mailbox the process had open: run them all on the engine.
         state.take_back_all(now);
         let own: Vec<Ticket> = state
-            .slots
-            .iter()
+            .driver
+            .waiters()
             .filter(|(_, waiting)| waiting.pid == self.pid)
-            .map(|(&ticket, _)| ticket)
+            .map(|(ticket, _)| ticket)
             .collect();
         for ticket in own {
             // An earlier withdrawal may have completed this one (a waiting sender let in).
-            let Some(waiting) = state.forget(ticket) else {
+            let Some((waiting, cancelled)) = state.withdraw(ticket, now) else {
                 continue;
             };
-            waiting.slot.fill(match state.engine.cancel(ticket, now) {
+            waiting.slot.fill(match cancelled {
                 Some(Cancelled::Send(message)) => Ok(Response::SendFailed(SendError::new(
                     SendErrorKind::Disconnected,
                     message,
@@ -471,7 +480,7 @@ impl Link for InprocLink {
             });
             state.dispatch();
         }
-        state.engine.terminate(self.pid, now);
+        state.driver.engine_mut().terminate(self.pid, now);
         state.dispatch();
         state.lend_all();
     }
@@ -486,12 +495,12 @@ mod tests {
     use super::InprocNode;
 
     fn lent(node: &InprocNode, mailbox: MailboxId) -> bool {
-        node.shared.lock().engine.is_delegated(mailbox)
+        node.shared.lock().driver.engine().is_delegated(mailbox)
     }
 
     /// Messages the engine itself holds (a lent mailbox's are in its lane).
     fn engine_queued(node: &InprocNode) -> usize {
-        node.shared.lock().engine.stats().queued_messages
+        node.shared.lock().driver.engine().stats().queued_messages
     }
 
     #[test]
