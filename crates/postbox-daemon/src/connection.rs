@@ -83,7 +83,9 @@ pub(crate) async fn serve<R, W>(
             break ending;
         }
         if out.is_empty() {
-            out = session.transmit().split();
+            // Trade buffers rather than split: both keep their room, nothing is allocated per write.
+            out.clear();
+            std::mem::swap(&mut out, session.transmit());
         }
         let backlog = out.len() + session.transmit().len();
         let input = session.read_buffer();

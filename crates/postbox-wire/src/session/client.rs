@@ -204,9 +204,11 @@ impl ClientSession {
     /// rest); what they say comes out of [`poll_event`](Self::poll_event).
     pub fn handle_input(&mut self, input: &mut BytesMut) {
         if self.input.is_empty() {
-            self.input = input.split();
+            // Trade buffers: no copy, and each side keeps a buffer with room for the next read.
+            std::mem::swap(&mut self.input, input);
         } else {
-            self.input.extend_from_slice(&input.split());
+            self.input.extend_from_slice(input);
+            input.clear();
         }
     }
 

@@ -19,6 +19,9 @@ struct Inner {
     slots: FxHashMap<RequestId, Arc<Slot>>,
     /// A thread is writing the session's output; whatever is queued meanwhile, it writes too.
     writing: bool,
+    /// An empty buffer with room, traded for the session's output each time a writer takes it,
+    /// so that neither side allocates per write.
+    spare: BytesMut,
 }
 
 /// Bytes a thread has taken on to write: it is the connection's writer until it has written
@@ -65,6 +68,7 @@ impl SharedSession {
                 session,
                 slots: FxHashMap::default(),
                 writing: false,
+                spare: BytesMut::new(),
             }),
         }
     }
@@ -133,10 +137,13 @@ impl SharedSession {
         }
     }
 
-    /// The writer wrote what it had taken on: the next bytes queued since, or `None` when there
-    /// are none and it is no longer the writer.
-    pub(crate) fn written(&self) -> Option<ToWrite> {
+    /// The writer wrote what it had taken on (`done`, given back for reuse): the next bytes
+    /// queued since, or `None` when there are none and it is no longer the writer.
+    pub(crate) fn written(&self, done: ToWrite) -> Option<ToWrite> {
         let mut inner = self.lock();
+        let ToWrite(mut buffer) = done;
+        buffer.clear();
+        inner.spare = buffer;
         inner.writing = false;
         inner.take_output()
     }
@@ -149,7 +156,9 @@ impl Inner {
             return None;
         }
         self.writing = true;
-        Some(ToWrite(self.session.transmit().split()))
+        let mut output = std::mem::take(&mut self.spare);
+        std::mem::swap(&mut output, self.session.transmit());
+        Some(ToWrite(output))
     }
 
     /// The answers the session produced, matched to their slots. A request nobody waits for

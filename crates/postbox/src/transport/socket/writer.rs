@@ -29,13 +29,13 @@ impl Writer {
     pub(crate) fn write(&self, session: &SharedSession, first: ToWrite) {
         let mut stream = self.stream.lock().unwrap_or_else(|p| p.into_inner());
         let mut next = Some(first);
-        while let Some(ToWrite(bytes)) = next {
-            if stream.write_all(&bytes).is_err() {
+        while let Some(output) = next {
+            if stream.write_all(&output.0).is_err() {
                 stream.shutdown();
                 session.end().deliver();
                 return;
             }
-            next = session.written();
+            next = session.written(output);
         }
     }
 
