@@ -36,6 +36,7 @@
 //! | [`cases::termination`] | dropping a process: `Gone`, `PeerGone`, down notifications, `Disconnected` |
 //! | [`cases::select`] | port sets over mailboxes and the inbox |
 //! | [`cases::flavours`] | `*_timeout`, `*_deadline`, `*_async` |
+//! | [`cases::batches`] | `send_batch` as that many sends, `recv_many` as that many receives, at every edge |
 //! | [`cases::stats`] | `stat`, `list_mailboxes`, `node_stats`, `set_mode`, `set_max_bytes` |
 //! | [`cases::limits`] | the queued-bytes quota, the per-uid mailbox quota |
 //! | [`cases::errors`] | readable `Display` for every error; every failed send hands its message back |
@@ -257,6 +258,17 @@ macro_rules! conformance_tests {
                 huge_timeouts_wait_like_blocking_calls,
                 threads_of_one_process_blocked_at_once_each_get_their_answer,
                 a_blocked_call_and_a_waiting_future_of_one_process_are_both_answered,
+            ],
+            batches: [
+                a_batch_is_that_many_sends_in_order,
+                try_send_batch_stops_at_full_and_hands_back_the_rest,
+                a_failing_message_stops_the_batch_where_it_fails,
+                a_blocking_batch_waits_for_room_message_by_message,
+                a_timed_out_batch_hands_back_what_it_did_not_send,
+                recv_many_takes_what_is_ready_up_to_its_maximum,
+                recv_many_waits_for_the_first_message,
+                recv_many_of_large_messages_loses_none,
+                batch_futures_send_and_receive_in_order,
             ],
             stats: [
                 stat_reports_attributes_owner_and_mode,

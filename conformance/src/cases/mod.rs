@@ -7,6 +7,7 @@
 //! waiting polls `stat()` (`blocked_senders`, `blocked_receivers`) or the process list
 //! (`waiting`) until it shows, instead of sleeping.
 
+pub mod batches;
 pub mod capacity;
 pub mod direct;
 pub mod dispatch;

@@ -299,6 +299,11 @@ impl Queue {
             .map(|(slot, _)| slot)
     }
 
+    /// The entry in `slot`.
+    pub(crate) fn entry(&self, slot: Slot) -> &Entry {
+        &self.node(slot).entry
+    }
+
     /// Mutable access to the entry in `slot`.
     pub(crate) fn entry_mut(&mut self, slot: Slot) -> &mut Entry {
         &mut self.node_mut(slot).entry

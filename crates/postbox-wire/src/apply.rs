@@ -2,11 +2,11 @@
 //! the in-process transport and the daemon, so both answer every request identically.
 
 use postbox_core::{
-    AdminError, Cancelled, Completion, Engine, Pid, RecvError, RecvOutcome, SelectError, SendError,
-    SendErrorKind, SendOutcome, Ticket, Timestamp,
+    AdminError, Branch, Cancelled, Completion, Delivery, Engine, Message, Pid, RecvError,
+    RecvOutcome, SelectError, SendError, SendErrorKind, SendOutcome, Ticket, Timestamp, Wait,
 };
 
-use crate::operation::{MAX_BRANCHES, Request, Response, Target};
+use crate::operation::{MAX_BATCH, MAX_BRANCHES, RECEIVED_OVERHEAD, Request, Response, Target};
 
 /// What carrying out a request gave.
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -109,8 +109,111 @@ pub fn apply(engine: &mut Engine, pid: Pid, request: Request, now: Timestamp) ->
         Request::Demonitor { target } => done(engine.demonitor(pid, target)),
         Request::ListProcesses => Response::Processes(engine.processes()),
         Request::NodeStats => Response::NodeStats(engine.stats()),
+        Request::SendBatch { target, messages } => send_batch(engine, pid, target, messages, now),
+        Request::RecvMany {
+            branch,
+            max_messages,
+            max_bytes,
+            wait,
+        } => {
+            let max_messages = usize::try_from(max_messages).unwrap_or(usize::MAX);
+            let max_bytes = usize::try_from(max_bytes).unwrap_or(usize::MAX);
+            return recv_many(engine, pid, branch, max_messages, max_bytes, wait, now);
+        }
     };
     Applied::Now(response)
+}
+
+/// Sends `messages` in order, each as a non-waiting queued send, until one fails.
+fn send_batch(
+    engine: &mut Engine,
+    pid: Pid,
+    target: Target,
+    messages: Vec<Message>,
+    now: Timestamp,
+) -> Response {
+    if messages.len() > MAX_BATCH {
+        return Response::SentBatch {
+            sent: 0,
+            failed: Some(SendError::without_message(SendErrorKind::Protocol)),
+            unsent: messages,
+        };
+    }
+    let mut sent = 0;
+    let mut rest = messages.into_iter();
+    while let Some(message) = rest.next() {
+        let result = match target {
+            Target::Process(to) => {
+                engine.send_to(pid, to, message, Delivery::Queued, Wait::Try, now)
+            }
+            Target::Mailbox(id) => engine.send(pid, id, message, Delivery::Queued, Wait::Try, now),
+        };
+        let failed = match result {
+            Ok(SendOutcome::Sent { .. }) => {
+                sent += 1;
+                continue;
+            }
+            Err(error) => error,
+            // A send that may not wait never blocks; if it ever did, withdraw it and say so.
+            Ok(SendOutcome::Blocked(ticket)) => match engine.cancel(ticket, now) {
+                Some(Cancelled::Send(message)) => SendError::new(SendErrorKind::Protocol, message),
+                _ => SendError::without_message(SendErrorKind::Protocol),
+            },
+        };
+        return Response::SentBatch {
+            sent,
+            failed: Some(failed),
+            unsent: rest.collect(),
+        };
+    }
+    Response::SentBatch {
+        sent,
+        failed: None,
+        unsent: Vec::new(),
+    }
+}
+
+/// Takes the first message as a receive with `wait`, then as many more as are ready and fit.
+fn recv_many(
+    engine: &mut Engine,
+    pid: Pid,
+    branch: Branch,
+    max_messages: usize,
+    max_bytes: usize,
+    wait: Wait,
+    now: Timestamp,
+) -> Applied {
+    if max_messages == 0 || max_messages > MAX_BATCH {
+        let error = SelectError {
+            branch: 0,
+            error: RecvError::Protocol,
+        };
+        return Applied::Now(Response::RecvFailed(error));
+    }
+    let branches = [branch];
+    let first = match engine.recv(pid, &branches, wait, now) {
+        Ok(RecvOutcome::Received { message, .. }) => message,
+        Ok(RecvOutcome::Blocked(ticket)) => return Applied::Blocked(ticket),
+        Err(error) => return Applied::Now(Response::RecvFailed(error)),
+    };
+    let mut budget = max_bytes.saturating_sub(first.message.len() + RECEIVED_OVERHEAD);
+    let mut taken = vec![first];
+    while taken.len() < max_messages {
+        let fits = engine
+            .next_len(pid, &branches[0])
+            .is_some_and(|len| len + RECEIVED_OVERHEAD <= budget);
+        if !fits {
+            break;
+        }
+        match engine.recv(pid, &branches, Wait::Try, now) {
+            Ok(RecvOutcome::Received { message, .. }) => {
+                budget -= message.message.len() + RECEIVED_OVERHEAD;
+                taken.push(message);
+            }
+            Ok(RecvOutcome::Blocked(_)) | Err(_) => break,
+        }
+    }
+    Applied::Now(Response::ReceivedMany(taken))
 }
 
 fn received(branch: usize, message: postbox_core::Received) -> Response {

@@ -16,6 +16,14 @@ use serde::{Deserialize, Serialize};
 /// one request from making the engine register thousands of waiters.
 pub const MAX_BRANCHES: usize = 64;
 
+/// The most messages one `SendBatch` may carry or one `RecvMany` may take: enough to amortise a
+/// request over many messages, few enough that one request never holds the engine for long.
+pub const MAX_BATCH: usize = 1024;
+
+/// What a `RecvMany` answer adds to each message's payload at most (sender, sequence number,
+/// send time, type, priority, kind, length), for the byte budget of one answer.
+pub const RECEIVED_OVERHEAD: usize = 64;
+
 /// Where a send goes.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub enum Target {
@@ -141,6 +149,27 @@ pub enum Request {
     ListProcesses,
     /// Node-wide statistics.
     NodeStats,
+    /// Send several messages in order, each exactly as a `Send` with `Queued` delivery and
+    /// `Wait::Try`, stopping at the first that fails.
+    SendBatch {
+        /// Where to.
+        target: Target,
+        /// The messages, in order (at most [`MAX_BATCH`]).
+        messages: Vec<Message>,
+    },
+    /// Receive up to `max_messages` messages from one branch: the first as a `Recv` with `wait`,
+    /// then as many more as are ready now (each a `Recv` with `Wait::Try`), while the answer
+    /// stays within `max_bytes` of payload plus [`RECEIVED_OVERHEAD`] per message.
+    RecvMany {
+        /// What to receive from.
+        branch: Branch,
+        /// The most messages to take (1 to [`MAX_BATCH`]).
+        max_messages: u32,
+        /// The most payload bytes, with overhead, to take beyond the first message.
+        max_bytes: u64,
+        /// Whether the first may wait.
+        wait: Wait,
+    },
 }
 
 /// The engine's answer to one request. Variant order is part of the protocol: append only.
@@ -185,6 +214,18 @@ pub enum Response {
     Processes(Vec<ProcessInfo>),
     /// Node-wide statistics.
     NodeStats(EngineStats),
+    /// What a `SendBatch` did: how many messages were sent, and if one failed, why (with that
+    /// message handed back) and the messages after it, unsent.
+    SentBatch {
+        /// Messages sent, from the first.
+        sent: u32,
+        /// The failure that stopped the batch, with its message.
+        failed: Option<SendError>,
+        /// The messages after the failed one, not attempted.
+        unsent: Vec<Message>,
+    },
+    /// The messages a `RecvMany` took, in order (at least one).
+    ReceivedMany(Vec<Received>),
 }
 
 /// Why an operation payload could not be decoded: the peer is broken or hostile.

@@ -378,6 +378,50 @@ fn request_19_node_stats() {
     pin_request(&Request::NodeStats, &["13"]); // Request::NodeStats, no fields
 }
 
+#[test]
+fn request_20_send_batch() {
+    pin_request(
+        &Request::SendBatch {
+            target: Target::Mailbox(MailboxId::from_raw(7)),
+            messages: vec![
+                Message::new("hi"),
+                Message::new("a").with_type(2).with_priority(3),
+            ],
+        },
+        &[
+            "14",       // Request::SendBatch
+            "01 07",    // target: Mailbox(7)
+            "02",       // two messages
+            "02 68 69", // payload "hi"
+            "02",       // mtype 1, zigzag
+            "00",       // priority 0
+            "01 61",    // payload "a"
+            "04",       // mtype 2, zigzag
+            "03",       // priority 3
+        ],
+    );
+}
+
+#[test]
+fn request_21_recv_many() {
+    pin_request(
+        &Request::RecvMany {
+            branch: Branch::new(Source::Mailbox(MailboxId::from_raw(7)), Selector::Any),
+            max_messages: 32,
+            max_bytes: 300,
+            wait: Wait::Block,
+        },
+        &[
+            "15",    // Request::RecvMany
+            "01 07", // branch source: Mailbox(7)
+            "00",    // branch selector: Any
+            "20",    // max_messages: 32
+            "ac 02", // max_bytes: 300
+            "01",    // wait: Block
+        ],
+    );
+}
+
 // §7.4 `Response`: one test per variant.
 
 #[test]
@@ -717,6 +761,48 @@ fn response_12_node_stats() {
             "06",       // total_sent: 6
             "07",       // total_received: 7
             "08",       // total_dropped: 8
+        ],
+    );
+}
+
+#[test]
+fn response_13_sent_batch() {
+    pin_response(
+        &Response::SentBatch {
+            sent: 1,
+            failed: Some(SendError::new(SendErrorKind::Full, Message::new("b"))),
+            unsent: vec![Message::new("c")],
+        },
+        &[
+            "0d",             // Response::SentBatch
+            "01",             // sent: 1
+            "01",             // failed: Some
+            "02",             // kind: Full
+            "01 01 62 02 00", // message: Some("b", type 1, priority 0)
+            "01",             // one unsent message
+            "01 63 02 00",    // "c", type 1, priority 0
+        ],
+    );
+}
+
+#[test]
+fn response_14_received_many() {
+    pin_response(
+        &Response::ReceivedMany(vec![Received {
+            message: Message::new("x"),
+            sender: Pid::from_raw(5),
+            seq: 6,
+            sent_at: Timestamp::from_nanos(7),
+            kind: MessageKind::User,
+        }]),
+        &[
+            "0e",          // Response::ReceivedMany
+            "01",          // one message
+            "01 78 02 00", // "x", type 1, priority 0
+            "05",          // sender 5
+            "06",          // seq 6
+            "07",          // sent_at 7
+            "00",          // kind: User
         ],
     );
 }

@@ -75,6 +75,20 @@ fn request() -> impl Strategy<Value = Request> {
             mailbox: MailboxId::from_raw(id)
         }),
         Just(Request::ListProcesses),
+        (any::<u64>(), proptest::collection::vec(message(), 0..4)).prop_map(|(id, messages)| {
+            Request::SendBatch {
+                target: Target::Mailbox(MailboxId::from_raw(id)),
+                messages,
+            }
+        }),
+        (any::<u64>(), selector(), any::<u32>(), any::<u64>()).prop_map(
+            |(id, selector, max_messages, max_bytes)| Request::RecvMany {
+                branch: Branch::new(Source::Mailbox(MailboxId::from_raw(id)), selector),
+                max_messages,
+                max_bytes,
+                wait: Wait::Block,
+            }
+        ),
     ]
 }
 
@@ -215,10 +229,45 @@ fn hostile_request() -> impl Strategy<Value = Request> {
             .prop_map(|(mailbox, grantee)| Request::GrantReceive { mailbox, grantee }),
         (mailbox.clone(), pid.clone())
             .prop_map(|(mailbox, grantee)| Request::RevokeReceive { mailbox, grantee }),
-        mailbox.prop_map(|mailbox| Request::Stat { mailbox }),
+        mailbox
+            .clone()
+            .prop_map(|mailbox| Request::Stat { mailbox }),
         pid.clone().prop_map(|target| Request::Monitor { target }),
         "[ab]".prop_map(|name| Request::Register { name }),
         Just(Request::ListMailboxes),
+        (
+            any::<bool>(),
+            mailbox.clone(),
+            pid.clone(),
+            proptest::collection::vec(message(), 0..6)
+        )
+            .prop_map(|(direct, id, to, messages)| Request::SendBatch {
+                target: if direct {
+                    Target::Process(to)
+                } else {
+                    Target::Mailbox(id)
+                },
+                messages,
+            }),
+        (
+            (any::<bool>(), mailbox.clone(), selector()),
+            0..2000u32,
+            any::<u64>(),
+            prop_oneof![Just(Wait::Try), Just(Wait::Block)]
+        )
+            .prop_map(|((inbox, id, selector), max_messages, max_bytes, wait)| {
+                let source = if inbox {
+                    Source::Inbox
+                } else {
+                    Source::Mailbox(id)
+                };
+                Request::RecvMany {
+                    branch: Branch::new(source, selector),
+                    max_messages,
+                    max_bytes,
+                    wait,
+                }
+            }),
     ]
 }
 

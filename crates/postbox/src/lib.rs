@@ -87,12 +87,14 @@
 //! branch), [`OpenError`], [`AdminError`] and [`ConnectError`]. Each variant's documentation says
 //! when it happens.
 
+mod batch;
 mod clock;
 mod connect_error;
 mod mailbox;
 mod process;
 mod process_core;
 mod select;
+mod send_batch_error;
 mod transport;
 mod url;
 mod wait;
@@ -101,6 +103,7 @@ pub use connect_error::ConnectError;
 pub use mailbox::{Mailbox, MailboxBuilder, Sent};
 pub use process::Process;
 pub use select::{Select, Selected};
+pub use send_batch_error::SendBatchError;
 pub use transport::inproc::InprocNode;
 pub use url::{Url, connect, connect_default, connect_with_token, default_url};
 

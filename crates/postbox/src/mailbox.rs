@@ -10,6 +10,7 @@ use postbox_core::{
 };
 
 use crate::process_core::ProcessCore;
+use crate::send_batch_error::SendBatchError;
 use crate::transport::{Failure, Flavor, admin_error};
 use crate::wait::Patience;
 use postbox_wire::{Request, Response};
@@ -317,6 +318,105 @@ impl Mailbox {
         receipt(sending.await)
     }
 
+    fn send_batch_with<M: Into<Message>>(
+        &self,
+        messages: impl IntoIterator<Item = M>,
+        patience: Patience,
+    ) -> Result<(), SendBatchError> {
+        let messages = messages.into_iter().map(Into::into).collect();
+        self.core
+            .send_mailbox_batch(&self.flavor, self.id, messages, patience)
+    }
+
+    /// Sends `messages` in order, exactly as that many [`Mailbox::send`]s would — each checked,
+    /// counted and dispatched as alone, each waiting for room as it needs — but through a daemon
+    /// in as few requests as fit (a few dozen messages each), instead of one request per message.
+    ///
+    /// # Errors
+    ///
+    /// A [`SendBatchError`] when a message fails: the messages before it were sent; it and the
+    /// ones after come back. The failures are [`Mailbox::send`]'s.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use postbox::{Capacity, InprocNode};
+    ///
+    /// let node = InprocNode::new();
+    /// let p = node.process();
+    /// let q = p.mailbox("q").capacity(Capacity::bounded(2, 1024)).create()?;
+    /// q.send_batch(["a", "b"])?;
+    ///
+    /// // A full mailbox stops a batch that may not wait; what was not sent comes back.
+    /// let stopped = q.try_send_batch(["c", "d"]).unwrap_err();
+    /// assert_eq!((stopped.sent, stopped.kind()), (0, postbox::SendErrorKind::Full));
+    /// assert_eq!(stopped.into_messages().len(), 2);
+    ///
+    /// let got = q.recv_many(10)?;
+    /// assert_eq!(got.len(), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn send_batch<M: Into<Message>>(
+        &self,
+        messages: impl IntoIterator<Item = M>,
+    ) -> Result<(), SendBatchError> {
+        self.send_batch_with(messages, Patience::Forever)
+    }
+
+    /// As [`Mailbox::send_batch`], but a message that finds the mailbox full fails with `Full`
+    /// at once instead of waiting.
+    ///
+    /// # Errors
+    ///
+    /// As [`Mailbox::send_batch`], plus `Full`.
+    pub fn try_send_batch<M: Into<Message>>(
+        &self,
+        messages: impl IntoIterator<Item = M>,
+    ) -> Result<(), SendBatchError> {
+        self.send_batch_with(messages, Patience::None)
+    }
+
+    /// As [`Mailbox::send_batch`], waiting at most until `timeout` from now, for all of it.
+    ///
+    /// # Errors
+    ///
+    /// As [`Mailbox::send_batch`], plus `Timeout`.
+    pub fn send_batch_timeout<M: Into<Message>>(
+        &self,
+        messages: impl IntoIterator<Item = M>,
+        timeout: Duration,
+    ) -> Result<(), SendBatchError> {
+        self.send_batch_with(messages, Patience::timeout(timeout))
+    }
+
+    /// As [`Mailbox::send_batch`], waiting until `deadline` at most.
+    ///
+    /// # Errors
+    ///
+    /// As [`Mailbox::send_batch`], plus `Timeout`.
+    pub fn send_batch_deadline<M: Into<Message>>(
+        &self,
+        messages: impl IntoIterator<Item = M>,
+        deadline: Instant,
+    ) -> Result<(), SendBatchError> {
+        self.send_batch_with(messages, Patience::Until(deadline))
+    }
+
+    /// As [`Mailbox::send_batch`], as a future.
+    ///
+    /// # Errors
+    ///
+    /// As [`Mailbox::send_batch`].
+    pub async fn send_batch_async<M: Into<Message>>(
+        &self,
+        messages: impl IntoIterator<Item = M>,
+    ) -> Result<(), SendBatchError> {
+        let messages = messages.into_iter().map(Into::into).collect();
+        self.core
+            .send_mailbox_batch_async(&self.flavor, self.id, messages)
+            .await
+    }
+
     fn recv_with(&self, selector: Selector, patience: Patience) -> Result<Received, RecvError> {
         self.core
             .recv_mailbox(&self.flavor, self.id, selector, patience)
@@ -421,6 +521,70 @@ impl Mailbox {
     pub async fn recv_matching_async(&self, selector: Selector) -> Result<Received, RecvError> {
         self.core
             .recv_mailbox_async(&self.flavor, self.id, selector)
+            .await
+    }
+
+    /// Receives up to `max` messages in queue order: waits for the first as [`Mailbox::recv`]
+    /// does, then takes those ready now — through a daemon in one request and one answer
+    /// (bounded by the connection's frame limit). `max` counts from 1 to
+    /// [`MAX_BATCH`](postbox_wire::MAX_BATCH) (1024); beyond, it is that.
+    ///
+    /// # Errors
+    ///
+    /// As [`Mailbox::recv`].
+    pub fn recv_many(&self, max: usize) -> Result<Vec<Received>, RecvError> {
+        self.core
+            .recv_mailbox_many(&self.flavor, self.id, max, Patience::Forever)
+    }
+
+    /// As [`Mailbox::recv_many`], but fails with `Empty` at once when no message is ready.
+    ///
+    /// # Errors
+    ///
+    /// As [`Mailbox::recv`], plus `Empty`.
+    pub fn try_recv_many(&self, max: usize) -> Result<Vec<Received>, RecvError> {
+        self.core
+            .recv_mailbox_many(&self.flavor, self.id, max, Patience::None)
+    }
+
+    /// As [`Mailbox::recv_many`], waiting at most `timeout` for the first message.
+    ///
+    /// # Errors
+    ///
+    /// As [`Mailbox::recv`], plus `Timeout`.
+    pub fn recv_many_timeout(
+        &self,
+        max: usize,
+        timeout: Duration,
+    ) -> Result<Vec<Received>, RecvError> {
+        let patience = Patience::timeout(timeout);
+        self.core
+            .recv_mailbox_many(&self.flavor, self.id, max, patience)
+    }
+
+    /// As [`Mailbox::recv_many`], waiting until `deadline` at most for the first message.
+    ///
+    /// # Errors
+    ///
+    /// As [`Mailbox::recv`], plus `Timeout`.
+    pub fn recv_many_deadline(
+        &self,
+        max: usize,
+        deadline: Instant,
+    ) -> Result<Vec<Received>, RecvError> {
+        let patience = Patience::Until(deadline);
+        self.core
+            .recv_mailbox_many(&self.flavor, self.id, max, patience)
+    }
+
+    /// As [`Mailbox::recv_many`], as a future.
+    ///
+    /// # Errors
+    ///
+    /// As [`Mailbox::recv`].
+    pub async fn recv_many_async(&self, max: usize) -> Result<Vec<Received>, RecvError> {
+        self.core
+            .recv_mailbox_many_async(&self.flavor, self.id, max)
             .await
     }
 

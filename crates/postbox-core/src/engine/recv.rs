@@ -237,6 +237,25 @@ impl Engine {
         Some(self.hand_over(mailbox, pid, entry, now))
     }
 
+    /// The payload length of the message a receive of `branch` by `pid` would take now, if one is
+    /// ready — without taking it or checking the right to (the receive itself does), so that a
+    /// driver taking several messages into one answer can stop before one that would not fit.
+    pub fn next_len(&self, pid: Pid, branch: &Branch) -> Option<usize> {
+        let mailbox = match branch.source {
+            Source::Inbox => self.processes.get(&pid)?.inbox,
+            Source::Mailbox(id) => id,
+        };
+        let mb = self.mailboxes.get(&mailbox)?;
+        if let Some(slot) = mb.queue.find(branch.selector) {
+            return Some(mb.queue.entry(slot).message.len());
+        }
+        if mb.attrs.capacity != Capacity::Zero {
+            return None;
+        }
+        let index = pick_waiting_sender(&mb.blocked_senders, branch.selector, mb.attrs.order)?;
+        Some(mb.blocked_senders.get(index)?.message.len())
+    }
+
     /// Why a receive on `mailbox` with `selector` can never be satisfied, when nothing matches now.
     fn never_ready(&self, mailbox: MailboxId, selector: Selector) -> Option<RecvError> {
         if let Selector::From(sender) = selector {

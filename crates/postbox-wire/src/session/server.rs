@@ -38,6 +38,10 @@ pub enum ServerEvent {
     Ended(Ending),
 }
 
+/// What an answer carrying several messages needs beyond their payloads and per-message
+/// overhead: its variant and count.
+const ANSWER_SLACK: u32 = 64;
+
 #[derive(Debug)]
 enum State {
     Handshaking(ServerHandshake),
@@ -341,7 +345,8 @@ impl ServerSession {
             return;
         }
         match decode_request(payload) {
-            Ok(request) => {
+            Ok(mut request) => {
+                self.fit_to_frame(&mut request);
                 self.in_flight.insert(id);
                 self.events.push_back(ServerEvent::Request { id, request });
             }
@@ -349,6 +354,19 @@ impl ServerSession {
                 let body = ErrorBody::new(ErrorCode::MALFORMED_PAYLOAD, error.to_string());
                 self.queue(&body.to_frame(Some(id)));
             }
+        }
+    }
+
+    /// Bounds what a request may ask the answer to hold by the connection's frame limit, so that
+    /// a `RecvMany` never takes messages its answer could not carry.
+    fn fit_to_frame(&self, request: &mut Request) {
+        if let Request::RecvMany { max_bytes, .. } = request {
+            let room = self
+                .codec
+                .config()
+                .max_frame_len
+                .saturating_sub(ANSWER_SLACK);
+            *max_bytes = (*max_bytes).min(u64::from(room));
         }
     }
 

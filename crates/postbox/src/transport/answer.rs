@@ -46,3 +46,15 @@ pub(crate) fn admin_error(answer: Answer) -> AdminError {
         Ok(_) | Err(Failure::Protocol) => AdminError::Protocol,
     }
 }
+
+/// A receive-many's answer: the messages, in order (a wait for the first one is answered with
+/// that one alone).
+pub(crate) fn received_many(answer: Answer) -> Result<Vec<Received>, RecvError> {
+    match answer {
+        Ok(Response::ReceivedMany(messages)) if !messages.is_empty() => Ok(messages),
+        Ok(Response::Received { message, .. }) => Ok(vec![message]),
+        Ok(Response::RecvFailed(error)) => Err(error.error),
+        Err(Failure::Disconnected) => Err(RecvError::Disconnected),
+        Ok(_) | Err(Failure::Protocol) => Err(RecvError::Protocol),
+    }
+}

@@ -21,7 +21,7 @@ mod link;
 mod slot;
 pub(crate) mod socket;
 
-pub(crate) use answer::{Answer, Failure, admin_error, received, sent};
+pub(crate) use answer::{Answer, Failure, admin_error, received, received_many, sent};
 pub(crate) use flavor::Flavor;
 pub(crate) use future::RequestFuture;
 pub(crate) use link::{Call, Link, Pending};

@@ -53,6 +53,18 @@ impl Concerns {
                 target: Target::Mailbox(mailbox),
                 ..
             }
+            | Request::SendBatch {
+                target: Target::Mailbox(mailbox),
+                ..
+            }
+            | Request::RecvMany {
+                branch:
+                    Branch {
+                        source: Source::Mailbox(mailbox),
+                        ..
+                    },
+                ..
+            }
             | Request::Close { mailbox }
             | Request::Delete { mailbox }
             | Request::SetMode { mailbox, .. }
@@ -73,6 +85,18 @@ impl Concerns {
             // Opening is seen by its answer, which names the mailbox.
             Request::Send {
                 target: Target::Process(_),
+                ..
+            }
+            | Request::SendBatch {
+                target: Target::Process(_),
+                ..
+            }
+            | Request::RecvMany {
+                branch:
+                    Branch {
+                        source: Source::Inbox,
+                        ..
+                    },
                 ..
             }
             | Request::Create { .. }

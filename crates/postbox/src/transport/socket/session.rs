@@ -207,6 +207,20 @@ fn too_large(request: Request) -> Response {
         Request::Send { message, .. } => {
             Response::SendFailed(SendError::new(SendErrorKind::TooLarge, message))
         }
+        // The batch as a whole is too large: every message comes back, the first as the failed
+        // one (the caller retries a batch refused whole one message at a time).
+        Request::SendBatch { messages, .. } => {
+            let mut messages = messages.into_iter();
+            let failed = match messages.next() {
+                Some(first) => SendError::new(SendErrorKind::TooLarge, first),
+                None => SendError::without_message(SendErrorKind::TooLarge),
+            };
+            Response::SentBatch {
+                sent: 0,
+                failed: Some(failed),
+                unsent: messages.collect(),
+            }
+        }
         _ => Response::SendFailed(SendError::without_message(SendErrorKind::Protocol)),
     }
 }
