@@ -29,29 +29,29 @@
 //! let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
 //! let serving = tokio::spawn(daemon.serve(async { let _ = stopped.await; }));
 //!
-//! // Hello, Welcome: this connection is now a process.
-//! let (mut decoder, mut encoder) = (FrameDecoder::default(), FrameEncoder::default());
-//! let (mut out, mut input) = (BytesMut::new(), BytesMut::new());
-//! let mut handshake = ClientHandshake::new(ClientConfig::new());
-//! encoder.encode(&handshake.poll_transmit().unwrap(), &mut out)?;
-//! stream.write_all(&out.split()).await?;
-//! let welcome = loop {
-//!     if let Some(frame) = decoder.decode(&mut input)? { break frame; }
-//!     stream.read_buf(&mut input).await?;
-//! };
-//! let session = handshake.handle_frame(welcome)?;
-//! decoder.set_config(session.frame_config());
-//! encoder.set_config(session.frame_config());
-//!
-//! // One request, one response.
-//! let id = RequestId::new(1).unwrap();
-//! encoder.encode(&Frame::request(id, encode_request(&Request::NodeStats)), &mut out)?;
-//! stream.write_all(&out.split()).await?;
+//! // The client is a sans-IO session: write what it transmits, act on what it says, and when it
+//! // has nothing more to say, read and hand it the bytes.
+//! let mut client = ClientSession::new(ClientConfig::new());
+//! let mut input = BytesMut::new();
+//! let mut asked = None;
 //! let answer = loop {
-//!     if let Some(frame) = decoder.decode(&mut input)? { break frame; }
-//!     stream.read_buf(&mut input).await?;
+//!     stream.write_all(&client.transmit().split()).await?;
+//!     match client.poll_event() {
+//!         // Hello, Welcome: this connection is now a process. Then one request.
+//!         Some(ClientEvent::Connected(_)) => {
+//!             asked = Some(client.request(&Request::NodeStats, None)?);
+//!         }
+//!         Some(ClientEvent::Answer { id, result }) if Some(id) == asked => break result?,
+//!         Some(other) => panic!("{other:?}"),
+//!         None => {
+//!             if stream.read_buf(&mut input).await? == 0 {
+//!                 client.handle_end();
+//!             }
+//!             client.handle_input(&mut input);
+//!         }
+//!     }
 //! };
-//! let Response::NodeStats(stats) = decode_response(answer.payload())? else { panic!() };
+//! let Response::NodeStats(stats) = answer else { panic!() };
 //! assert_eq!(stats.processes, 1);
 //!
 //! // Shutting down: the client is sent `Close`, the socket file is removed.

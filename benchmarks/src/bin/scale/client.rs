@@ -4,22 +4,22 @@
 //! `postbox::connect` does the same handshake, but each connection starts a reader thread and
 //! holds two descriptors (the stream and its clone for writing; `crates/postbox/src/remote.rs`):
 //! measured, 1,000 connections cost the benchmark 1,000 threads and 27 MiB, and 10,000 would need
-//! 20,000 descriptors. Here a connection is a socket plus the codec state of its negotiated
-//! session, and requests are pipelined where it helps (creating mailboxes).
+//! 20,000 descriptors. Here a connection is a socket plus its [`ClientSession`], the protocol's
+//! sans-IO state machine (handshake, request ids, answers), which this file only feeds bytes; and
+//! requests are pipelined where it helps (creating mailboxes).
 
+use std::collections::HashMap;
 use std::io::{ErrorKind, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use bytes::BytesMut;
 use postbox_core::{
     Branch, Delivery, EngineStats, MailboxAttrs, MailboxId, Message, Selector, Source, Wait,
 };
 use postbox_wire::{
-    ClientConfig, ClientHandshake, ErrorBody, Frame, FrameDecoder, FrameEncoder, FrameKind,
-    Request, RequestId, Response, Target, decode_response, encode_request,
+    ClientConfig, ClientEvent, ClientSession, Request, RequestFailure, RequestId, Response, Target,
 };
 
 /// How long any read waits for the daemon before the benchmark declares it wedged.
@@ -42,12 +42,9 @@ pub(crate) fn mailbox_name(index: usize) -> String {
 #[derive(Debug)]
 pub(crate) struct Conn {
     stream: UnixStream,
+    /// The daemon's pid for it, once the handshake is done (0 before).
     pid: u64,
-    decoder: FrameDecoder,
-    encoder: FrameEncoder,
-    input: BytesMut,
-    output: BytesMut,
-    next_id: u64,
+    session: ClientSession,
 }
 
 impl Conn {
@@ -55,6 +52,34 @@ impl Conn {
     pub(crate) fn open(socket: &Path) -> Result<Conn> {
         let mut batch = open_batch(socket, 0, 1)?;
         batch.pop().context("no connection was opened")
+    }
+
+    /// Connects to `socket` and sends the `Hello`; [`Conn::handshake`] reads the answer.
+    fn start(socket: &Path) -> Result<Conn> {
+        let stream = UnixStream::connect(socket)
+            .with_context(|| format!("connecting to {}", socket.display()))?;
+        stream
+            .set_read_timeout(Some(IO_TIMEOUT))
+            .context("setting a read timeout")?;
+        let mut conn = Conn {
+            stream,
+            pid: 0,
+            session: ClientSession::new(ClientConfig::new()),
+        };
+        conn.flush().context("sending the Hello")?;
+        Ok(conn)
+    }
+
+    /// Waits for the daemon's answer to the `Hello`.
+    fn handshake(&mut self) -> Result<()> {
+        match self.next_event()? {
+            ClientEvent::Connected(negotiated) => {
+                self.pid = negotiated.pid;
+                Ok(())
+            }
+            ClientEvent::Ended(ending) => Err(ending.into()),
+            other => bail!("unexpected {other:?} during the handshake"),
+        }
     }
 
     /// Sends `request` and waits for its answer. Only for connections with nothing else in
@@ -67,29 +92,24 @@ impl Conn {
 
     /// Queues `request` (written by [`Conn::flush`]) and returns its id.
     fn send(&mut self, request: &Request) -> Result<RequestId> {
-        let id = RequestId::new(self.next_id).context("request ids ran out")?;
-        self.next_id += 1;
-        self.encoder
-            .encode(
-                &Frame::request(id, encode_request(request)),
-                &mut self.output,
-            )
-            .context("encoding a request")?;
-        Ok(id)
+        self.session
+            .request(request, None)
+            .with_context(|| format!("sending a request (process {})", self.pid))
     }
 
-    /// Writes what [`Conn::send`] queued.
+    /// Writes what the session has queued.
     fn flush(&mut self) -> Result<()> {
-        if !self.output.is_empty() {
+        let output = self.session.transmit();
+        if !output.is_empty() {
             self.stream
-                .write_all(&self.output)
+                .write_all(output)
                 .with_context(|| format!("writing to the daemon (process {})", self.pid))?;
-            self.output.clear();
+            output.clear();
         }
         Ok(())
     }
 
-    /// Reads the final frame of request `id`, which must be the next frame on the connection.
+    /// Reads the answer to request `id`, which must be the next answer on the connection.
     fn answer(&mut self, id: RequestId) -> Result<Response> {
         let (got, response) = self.next_answer()?;
         if got != id {
@@ -98,24 +118,59 @@ impl Conn {
         Ok(response)
     }
 
-    /// Reads the next final frame: the request it answers, and its `Response`.
+    /// Reads the next answer: the request it answers, and its `Response`.
     fn next_answer(&mut self) -> Result<(RequestId, Response)> {
-        let frame = read_frame(&mut self.stream, &mut self.decoder, &mut self.input)?;
-        let Some(id) = frame.request_id() else {
-            bail!(
-                "the daemon sent a {} frame about the connection: {}",
-                frame.kind(),
-                describe_error(&frame)
-            );
-        };
-        match frame.kind() {
-            FrameKind::Response => {
-                let response = decode_response(frame.payload())
-                    .with_context(|| format!("decoding the answer to request {id}"))?;
-                Ok((id, response))
+        match self.next_event()? {
+            ClientEvent::Answer {
+                id,
+                result: Ok(response),
+            } => Ok((id, response)),
+            ClientEvent::Answer {
+                id,
+                result: Err(RequestFailure::Disconnected),
+            } => bail!("request {id} got no answer: {}", self.ending()),
+            ClientEvent::Answer {
+                id,
+                result: Err(failure),
+            } => bail!("request {id} failed: {failure}"),
+            ClientEvent::Ended(ending) => bail!("{ending}"),
+            other => bail!("the daemon sent {other:?}, not an answer"),
+        }
+    }
+
+    /// Why the connection ended, once the session has said it did (its remaining events are
+    /// already queued).
+    fn ending(&mut self) -> String {
+        while let Some(event) = self.session.poll_event() {
+            if let ClientEvent::Ended(ending) = event {
+                return ending.to_string();
             }
-            FrameKind::Error => bail!("request {id} was refused: {}", describe_error(&frame)),
-            kind => bail!("unexpected {kind} frame for request {id}"),
+        }
+        "the connection ended".to_owned()
+    }
+
+    /// The session's next event, reading until there is one; fails after [`IO_TIMEOUT`] without a
+    /// byte from the daemon.
+    fn next_event(&mut self) -> Result<ClientEvent> {
+        let mut chunk = [0u8; 4096];
+        loop {
+            if let Some(event) = self.session.poll_event() {
+                return Ok(event);
+            }
+            match self.stream.read(&mut chunk) {
+                Ok(0) => self.session.handle_end(),
+                Ok(read) => self.session.read_buffer().extend_from_slice(&chunk[..read]),
+                Err(error)
+                    if matches!(error.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) =>
+                {
+                    bail!(
+                        "the daemon did not answer within {} s: it is wedged",
+                        IO_TIMEOUT.as_secs()
+                    )
+                }
+                Err(error) if error.kind() == ErrorKind::Interrupted => {}
+                Err(error) => return Err(error).context("reading from the daemon"),
+            }
         }
     }
 
@@ -126,16 +181,14 @@ impl Conn {
         indices: std::ops::Range<usize>,
         attrs: MailboxAttrs,
     ) -> Result<()> {
-        let first_id = self.next_id;
-        let name_of = |id: RequestId| mailbox_name(indices.start + (id.get() - first_id) as usize);
+        // Each create in flight, by request id: the index of its mailbox.
+        let mut in_flight = HashMap::with_capacity(PIPELINE_WINDOW);
         let mut next = indices.start;
-        let mut in_flight = 0;
-        while next < indices.end || in_flight > 0 {
-            while next < indices.end && in_flight < PIPELINE_WINDOW {
+        while next < indices.end || !in_flight.is_empty() {
+            while next < indices.end && in_flight.len() < PIPELINE_WINDOW {
                 let name = mailbox_name(next);
-                self.send(&Request::Create { name, attrs })?;
+                in_flight.insert(self.send(&Request::Create { name, attrs })?, next);
                 next += 1;
-                in_flight += 1;
             }
             self.flush()?;
             // Refill once half the window is answered: one write per half window, not per create.
@@ -144,18 +197,21 @@ impl Conn {
             } else {
                 0
             };
-            while in_flight > refill_at {
+            while in_flight.len() > refill_at {
                 let (id, response) = self.next_answer()?;
-                in_flight -= 1;
+                let name = in_flight
+                    .remove(&id)
+                    .map(mailbox_name)
+                    .with_context(|| format!("an answer to request {id}, which is no create"))?;
                 match response {
                     Response::Opened { created: true, .. } => {}
                     Response::Opened { created: false, .. } => {
-                        bail!("mailbox {} already existed", name_of(id))
+                        bail!("mailbox {name} already existed")
                     }
                     Response::OpenFailed(error) => {
-                        bail!("creating mailbox {} failed: {error:?}", name_of(id))
+                        bail!("creating mailbox {name} failed: {error:?}")
                     }
-                    other => bail!("creating mailbox {} was answered {other:?}", name_of(id)),
+                    other => bail!("creating mailbox {name} was answered {other:?}"),
                 }
             }
         }
@@ -237,46 +293,15 @@ pub(crate) fn open_many(socket: &Path, count: usize, conns: &mut Vec<Conn>) -> R
 /// Connects `count` sockets and sends each its `Hello`, then reads each one's `Welcome`. The
 /// first is connection number `first` (counted from 0), for error messages.
 fn open_batch(socket: &Path, first: usize, count: usize) -> Result<Vec<Conn>> {
-    let mut pending = Vec::with_capacity(count);
-    for n in first..first + count {
-        let mut stream = UnixStream::connect(socket)
-            .with_context(|| format!("connection {}: connecting to {}", n + 1, socket.display()))?;
-        stream
-            .set_read_timeout(Some(IO_TIMEOUT))
-            .context("setting a read timeout")?;
-        let mut handshake = ClientHandshake::new(ClientConfig::new());
-        let mut hello = BytesMut::new();
-        let encoder = FrameEncoder::default();
-        while let Some(frame) = handshake.poll_transmit() {
-            encoder
-                .encode(&frame, &mut hello)
-                .context("encoding the Hello")?;
-        }
-        stream
-            .write_all(&hello)
-            .with_context(|| format!("connection {}: sending the Hello", n + 1))?;
-        pending.push((stream, handshake));
-    }
+    let pending = (first + 1..=first + count)
+        .map(|n| Conn::start(socket).with_context(|| format!("connection {n}")))
+        .collect::<Result<Vec<_>>>()?;
     (first + 1..)
         .zip(pending)
-        .map(|(n, (mut stream, mut handshake))| {
-            let mut decoder = FrameDecoder::default();
-            let mut input = BytesMut::new();
-            let welcome = read_frame(&mut stream, &mut decoder, &mut input)
+        .map(|(n, mut conn)| {
+            conn.handshake()
                 .with_context(|| format!("connection {n}: waiting for the Welcome"))?;
-            let session = handshake
-                .handle_frame(welcome)
-                .with_context(|| format!("connection {n}: the handshake failed"))?;
-            decoder.set_config(session.frame_config());
-            Ok(Conn {
-                stream,
-                pid: session.pid,
-                decoder,
-                encoder: FrameEncoder::new(session.frame_config()),
-                input,
-                output: BytesMut::new(),
-                next_id: 1,
-            })
+            Ok(conn)
         })
         .collect()
 }
@@ -302,47 +327,6 @@ pub(crate) fn ping_all(conns: &mut [Conn]) -> Result<Option<EngineStats>> {
         }
     }
     Ok(last)
-}
-
-/// Reads until `decoder` has a whole frame, failing after [`IO_TIMEOUT`] without one.
-fn read_frame(
-    stream: &mut UnixStream,
-    decoder: &mut FrameDecoder,
-    input: &mut BytesMut,
-) -> Result<Frame> {
-    let mut chunk = [0u8; 4096];
-    loop {
-        if let Some(frame) = decoder
-            .decode(input)
-            .context("the daemon sent bytes that are not a frame")?
-        {
-            return Ok(frame);
-        }
-        let read = match stream.read(&mut chunk) {
-            Ok(0) => bail!("the daemon closed the connection"),
-            Ok(read) => read,
-            Err(error) if matches!(error.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                bail!(
-                    "the daemon did not answer within {} s: it is wedged",
-                    IO_TIMEOUT.as_secs()
-                )
-            }
-            Err(error) if error.kind() == ErrorKind::Interrupted => continue,
-            Err(error) => return Err(error).context("reading from the daemon"),
-        };
-        input.extend_from_slice(&chunk[..read]);
-    }
-}
-
-/// What an `Error` frame says, for messages; `"no error"` for other frames.
-fn describe_error(frame: &Frame) -> String {
-    if frame.kind() != FrameKind::Error {
-        return "no error".to_owned();
-    }
-    match ErrorBody::decode(frame.payload()) {
-        Ok(body) => body.to_string(),
-        Err(error) => format!("an unreadable Error frame: {error}"),
-    }
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! Shared by the daemon's tests: a daemon on a unique socket in a fresh temporary directory, and
-//! a raw client speaking the protocol through `postbox_wire`'s codec (not the `postbox` library).
+//! a raw client speaking the protocol through `postbox_wire`'s session and codec (not the
+//! `postbox` library).
 
 #![allow(dead_code, unreachable_pub)]
 
@@ -11,8 +12,9 @@ use bytes::BytesMut;
 use postbox_core::{Branch, EngineStats, Pid, Selector, Source, Wait};
 use postbox_daemon::{Daemon, DaemonConfig, DaemonError};
 use postbox_wire::{
-    ClientConfig, ClientHandshake, ErrorBody, Frame, FrameDecoder, FrameEncoder, FrameKind,
-    HandshakeError, Negotiated, Request, RequestId, Response, decode_response, encode_request,
+    ClientConfig, ClientEvent, ClientSession, Codec, Ending, ErrorBody, ErrorCode, Frame,
+    FrameKind, HandshakeError, Negotiated, Request, RequestFailure, RequestId, Response,
+    decode_response, encode_request,
 };
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::UnixStream;
@@ -119,12 +121,25 @@ impl Drop for TestDaemon {
 }
 
 /// A raw protocol client.
+///
+/// The ordinary conversation — the handshake, request ids, matching each answer to its request —
+/// is a [`ClientSession`] that this client drives: it writes what the session transmits and hands
+/// it what it reads.
+///
+/// Tests that step outside the protocol have a raw path: [`Client::send_all`],
+/// [`Client::write_raw`] and [`Client::send`] (of anything but a `Cancel`) write frames or bytes
+/// as they are, which a session would refuse to produce; [`Client::next_frame`] and
+/// [`Client::expect_end`] read the daemon's frames as they are. Either way the session could no
+/// longer account for the conversation, so the client leaves it: every later read is raw,
+/// starting with what the session had received and not yet decoded. Reads are raw before [`Client::hello`] and
+/// after the session has ended, too.
 pub struct Client<S> {
     stream: S,
+    /// The conversation, from a successful `hello` until it ends or the test leaves it.
+    session: Option<ClientSession>,
+    /// The raw path: bytes read and not yet decoded, and the codec of the negotiated limits.
     buffer: BytesMut,
-    decoder: FrameDecoder,
-    encoder: FrameEncoder,
-    next_id: u64,
+    codec: Codec,
     /// The pid the daemon assigned, after the handshake.
     pub pid: Pid,
 }
@@ -141,51 +156,125 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
     pub fn new(stream: S) -> Client<S> {
         Client {
             stream,
+            session: None,
             buffer: BytesMut::new(),
-            decoder: FrameDecoder::default(),
-            encoder: FrameEncoder::default(),
-            next_id: 1,
+            codec: Codec::default(),
             pid: Pid::from_raw(0),
         }
     }
 
-    /// Runs the client's side of the handshake.
+    /// Runs the client's side of the handshake, in a new session.
     pub async fn hello(&mut self, config: ClientConfig) -> Result<Negotiated, HandshakeError> {
-        let mut handshake = ClientHandshake::new(config);
-        while let Some(frame) = handshake.poll_transmit() {
-            self.send(&frame).await;
+        let mut session = ClientSession::new(config);
+        session.handle_input(&mut self.buffer);
+        self.session = Some(session);
+        match self.next_event().await {
+            ClientEvent::Connected(negotiated) => {
+                self.codec.set_config(negotiated.frame_config());
+                self.pid = Pid::from_raw(negotiated.pid);
+                Ok(negotiated)
+            }
+            ClientEvent::Ended(Ending::Handshake(error)) => Err(error),
+            other => panic!("the handshake ended with {other:?}"),
         }
-        let answer = self.next_frame().await.ok_or(HandshakeError::Closed)?;
-        let session = handshake.handle_frame(answer)?;
-        self.decoder.set_config(session.frame_config());
-        self.encoder.set_config(session.frame_config());
-        self.pid = Pid::from_raw(session.pid);
-        Ok(session)
     }
 
-    /// Writes one frame.
+    /// The session's next event: writes what it has to send, reads until it has something to
+    /// say. After [`ClientEvent::Ended`], the client reads raw frames.
+    ///
+    /// # Panics
+    ///
+    /// Outside the session, or if nothing happens within [`STEP`].
+    async fn next_event(&mut self) -> ClientEvent {
+        let Client {
+            stream, session, ..
+        } = self;
+        let session = session.as_mut().expect("in the session");
+        let next = async {
+            loop {
+                let event = session.poll_event();
+                let output = session.transmit().split();
+                if !output.is_empty() && stream.write_all(&output).await.is_err() {
+                    session.handle_end();
+                }
+                if let Some(event) = event {
+                    return event;
+                }
+                match stream.read_buf(session.read_buffer()).await {
+                    Ok(0) | Err(_) => session.handle_end(),
+                    Ok(_) => {}
+                }
+            }
+        };
+        let event = tokio::time::timeout(STEP, next)
+            .await
+            .expect("the daemon answers in time");
+        if matches!(event, ClientEvent::Ended(_)) {
+            self.leave_session();
+        }
+        event
+    }
+
+    /// Writes what the session has queued.
+    async fn flush(&mut self) {
+        if let Some(session) = &mut self.session {
+            let output = session.transmit().split();
+            self.stream.write_all(&output).await.expect("write");
+        }
+    }
+
+    /// Goes on without the session: what it had received and not yet decoded is read raw.
+    fn leave_session(&mut self) {
+        if let Some(mut session) = self.session.take() {
+            assert!(
+                self.buffer.is_empty(),
+                "raw bytes are read only outside the session"
+            );
+            self.buffer = session.read_buffer().split();
+        }
+    }
+
+    /// Writes one frame as it is. A `Cancel` stays in the session: for a request in flight the
+    /// session sends it (the same frame), and any other asks nothing of the daemon. Any other
+    /// frame leaves the session.
     pub async fn send(&mut self, frame: &Frame) {
-        let mut bytes = BytesMut::new();
-        self.encoder.encode(frame, &mut bytes).expect("encodable");
-        self.write_raw(&bytes).await;
+        if frame.kind() == FrameKind::Cancel
+            && let Some(id) = frame.request_id()
+            && let Some(session) = &mut self.session
+        {
+            session.cancel(id);
+            if !session.transmit().is_empty() {
+                return self.flush().await;
+            }
+        } else {
+            self.leave_session();
+        }
+        self.write_frames(std::slice::from_ref(frame)).await;
     }
 
-    /// Writes `frames` in one write, as a pipelining client does.
+    /// Writes `frames` in one write, as a pipelining client does. Leaves the session.
     pub async fn send_all(&mut self, frames: &[Frame]) {
+        self.leave_session();
+        self.write_frames(frames).await;
+    }
+
+    /// Writes `frames` as they are, in one write.
+    async fn write_frames(&mut self, frames: &[Frame]) {
         let mut bytes = BytesMut::new();
         for frame in frames {
-            self.encoder.encode(frame, &mut bytes).expect("encodable");
+            self.codec.encode(frame, &mut bytes).expect("encodable");
         }
-        self.write_raw(&bytes).await;
+        self.stream.write_all(&bytes).await.expect("write");
     }
 
-    /// Writes raw bytes.
+    /// Writes raw bytes. Leaves the session.
     pub async fn write_raw(&mut self, bytes: &[u8]) {
-        self.stream.write_all(bytes).await.expect("write");
+        self.try_write_raw(bytes).await.expect("write");
     }
 
-    /// Tries to write raw bytes (the daemon may already have closed).
+    /// Tries to write raw bytes (the daemon may already have closed). Leaves the session.
     pub async fn try_write_raw(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.leave_session();
         self.stream.write_all(bytes).await
     }
 
@@ -194,29 +283,41 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         let _ = self.stream.shutdown().await;
     }
 
-    /// Sends `request` under a fresh id.
+    /// Sends `request` under the session's next id.
+    ///
+    /// # Panics
+    ///
+    /// Outside the session: before `hello`, or once the test has left it (a hand-made request
+    /// goes through [`Client::send`]).
     pub async fn request(&mut self, request: &Request) -> RequestId {
-        let id = RequestId::new(self.next_id).expect("non-zero");
-        self.next_id += 1;
-        self.request_with(id, request).await;
+        let session = self
+            .session
+            .as_mut()
+            .expect("requests go through the session: after hello, before any raw frame");
+        let id = session
+            .request(request, None)
+            .expect("the session sends the request");
+        self.flush().await;
         id
     }
 
-    /// Sends `request` under `id`.
+    /// Sends `request` under `id`, a frame made by hand. Leaves the session.
     pub async fn request_with(&mut self, id: RequestId, request: &Request) {
         self.send(&Frame::request(id, encode_request(request)))
             .await;
     }
 
-    /// The next frame, or `None` at the end of the stream (or a reset).
+    /// The next frame as the daemon sent it, or `None` at the end of the stream (or a reset).
+    /// Leaves the session.
     ///
     /// # Panics
     ///
     /// If nothing arrives within [`STEP`], or the bytes are not valid frames.
     pub async fn next_frame(&mut self) -> Option<Frame> {
+        self.leave_session();
         let read = async {
             loop {
-                if let Some(frame) = self.decoder.decode(&mut self.buffer).expect("valid frames") {
+                if let Some(frame) = self.codec.decode(&mut self.buffer).expect("valid frames") {
                     return Some(frame);
                 }
                 match self.stream.read_buf(&mut self.buffer).await {
@@ -230,23 +331,52 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
             .expect("the daemon answers in time")
     }
 
-    /// The next frame, which must be the `Response` to `id`.
+    /// The response to `id`, which must be the next thing the daemon says.
     pub async fn response(&mut self, id: RequestId) -> Response {
-        let frame = self.next_frame().await.expect("a frame, not the end");
-        assert_eq!(
-            (frame.kind(), frame.request_id()),
-            (FrameKind::Response, Some(id)),
-            "{frame:?}"
-        );
-        decode_response(frame.payload()).expect("a valid response")
+        if self.session.is_none() {
+            let frame = self.next_frame().await.expect("a frame, not the end");
+            assert_eq!(
+                (frame.kind(), frame.request_id()),
+                (FrameKind::Response, Some(id)),
+                "{frame:?}"
+            );
+            return decode_response(frame.payload()).expect("a valid response");
+        }
+        match self.next_event().await {
+            ClientEvent::Answer {
+                id: answered,
+                result: Ok(response),
+            } if answered == id => response,
+            other => panic!("expected the response to request {id}, got {other:?}"),
+        }
     }
 
-    /// The next frame, which must be an `Error`; its request id and body.
+    /// The next thing the daemon says, which must be an `Error`; its request id and body.
+    ///
+    /// In the session, a `SHUTTING_DOWN` refusal of a request comes without its message (the
+    /// session keeps only that the server is shutting down), so its body here has a stand-in.
     pub async fn error(&mut self) -> (Option<RequestId>, ErrorBody) {
-        let frame = self.next_frame().await.expect("a frame, not the end");
-        assert_eq!(frame.kind(), FrameKind::Error, "{frame:?}");
-        let body = ErrorBody::decode(frame.payload()).expect("a valid error body");
-        (frame.request_id(), body)
+        if self.session.is_none() {
+            let frame = self.next_frame().await.expect("a frame, not the end");
+            assert_eq!(frame.kind(), FrameKind::Error, "{frame:?}");
+            let body = ErrorBody::decode(frame.payload()).expect("a valid error body");
+            return (frame.request_id(), body);
+        }
+        match self.next_event().await {
+            ClientEvent::Answer {
+                id,
+                result: Err(RequestFailure::Refused(body)),
+            } => (Some(id), body),
+            ClientEvent::Answer {
+                id,
+                result: Err(RequestFailure::ShuttingDown),
+            } => (
+                Some(id),
+                ErrorBody::new(ErrorCode::SHUTTING_DOWN, "the server is shutting down"),
+            ),
+            ClientEvent::Ended(Ending::PeerError(body)) => (None, body),
+            other => panic!("expected an Error, got {other:?}"),
+        }
     }
 
     /// Sends `request` and waits for its answer (nothing else may arrive in between).
@@ -284,7 +414,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         self.stream
     }
 
-    /// Asserts that the daemon closes the stream without sending anything more.
+    /// Asserts that the daemon closes the stream without sending anything more. Leaves the
+    /// session.
     pub async fn expect_end(&mut self) {
         if let Some(frame) = self.next_frame().await {
             panic!("expected the end of the stream, got {frame:?}");
