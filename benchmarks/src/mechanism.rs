@@ -72,6 +72,11 @@ pub trait Endpoint {
     /// Receives one whole message into `buf`, replacing its contents (so `buf.len()` is the
     /// message's length). Blocks until one arrives.
     fn recv(&mut self, buf: &mut Vec<u8>) -> io::Result<()>;
+    /// Hands on whatever [`send`](Self::send) kept back to send together (a mechanism that
+    /// batches sends); producers call it after their end markers.
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// The resources a run shares between its roles, alive until dropped.

@@ -269,6 +269,8 @@ macro_rules! conformance_tests {
                 recv_many_waits_for_the_first_message,
                 recv_many_of_large_messages_loses_none,
                 batch_futures_send_and_receive_in_order,
+                pipelined_batches_keep_their_order_while_they_wait,
+                a_waiting_batch_whose_mailbox_is_deleted_hands_everything_back,
             ],
             stats: [
                 stat_reports_attributes_owner_and_mode,

@@ -175,6 +175,9 @@ fn produce(
             .send(&message)
             .map_err(io_error("send", crate::message::SENTINEL))?;
     }
+    endpoint
+        .flush()
+        .map_err(io_error("flush", crate::message::SENTINEL))?;
     Ok(RoleResult::Producer {
         index,
         sent,

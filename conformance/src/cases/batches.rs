@@ -191,3 +191,69 @@ pub fn batch_futures_send_and_receive_in_order<T: Transport>(t: &T) {
     };
     assert_eq!(payloads(&got), [b"c".to_vec()]);
 }
+
+/// Batches started one after another keep their order, even when they must wait for room: the
+/// messages of a later batch wait behind the earlier one's, as single sends would.
+pub fn pipelined_batches_keep_their_order_while_they_wait<T: Transport>(t: &T) {
+    let p = t.process();
+    let q = p
+        .mailbox("pipelined")
+        .capacity(Capacity::bounded(3, 1024))
+        .create()
+        .expect("create");
+    let producer = t.process();
+    let to_q = producer.mailbox("pipelined").open().expect("open");
+    let batches: Vec<Vec<String>> = (0..3)
+        .map(|b| (0..5).map(|n| format!("{b}.{n}")).collect())
+        .collect();
+    let mut futures: Vec<_> = batches
+        .iter()
+        .map(|batch| Box::pin(to_q.send_batch_async(batch.clone())))
+        .collect();
+    let mut done = Vec::new();
+    for future in &mut futures {
+        // The first poll sends the batch; what does not fit waits in the mailbox, in order.
+        if let Poll::Ready(result) = future
+            .as_mut()
+            .poll(&mut Context::from_waker(Waker::noop()))
+        {
+            done.push(result);
+        }
+    }
+    let expected: Vec<Vec<u8>> = batches
+        .concat()
+        .iter()
+        .map(|m| m.as_bytes().to_vec())
+        .collect();
+    let mut got = Vec::new();
+    while got.len() < expected.len() {
+        got.extend(payloads(&q.recv_many(4).expect("recv_many")));
+    }
+    assert_eq!(got, expected);
+    for future in futures {
+        pollster::block_on(future).expect("send_batch_async");
+    }
+    assert!(done.into_iter().all(|result| result.is_ok()));
+}
+
+/// A batch waiting for room when its mailbox is deleted fails `Gone` at the message that
+/// waited, and hands that one and every one after it back.
+pub fn a_waiting_batch_whose_mailbox_is_deleted_hands_everything_back<T: Transport>(t: &T) {
+    let p = t.process();
+    let q = p
+        .mailbox("doomed")
+        .capacity(Capacity::bounded(2, 1024))
+        .create()
+        .expect("create");
+    let producer = t.process();
+    let to_q = producer.mailbox("doomed").open().expect("open");
+    std::thread::scope(|s| {
+        let waiting = s.spawn(|| to_q.send_batch(["1", "2", "3", "4", "5"]).unwrap_err());
+        // Each message that must wait waits as a single send would: three of them.
+        crate::support::await_blocked_senders(&q, 3);
+        q.delete().expect("delete");
+        let stopped = waiting.join().expect("producer");
+        assert_eq!((stopped.sent, stopped.kind()), (2, SendErrorKind::Gone));
+        assert_eq!(stopped.into_messages(), ["3", "4", "5"].map(Message::new));
+    });
+}

@@ -12,17 +12,15 @@
 //! connection's own session directly, to others through their outboxes.
 //!
 //! A request is answered exactly as the in-process transport answers it: [`postbox_wire::apply`],
-//! then the completion's response for a ticket that completes, [`cancelled_response`] for one
+//! then the completion's response for a ticket that completes, the withdrawal's `Timeout` for one
 //! withdrawn by `Cancel`.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 use std::time::SystemTime;
 
-use postbox_core::{Credentials, Engine, Limits, Pid, Ticket, Timestamp};
-use postbox_wire::{
-    Applied, EngineDriver, ErrorCode, Request, RequestId, Response, cancelled_response,
-};
+use postbox_core::{Credentials, Engine, Limits, Pid, RecvError, SendErrorKind, Ticket, Timestamp};
+use postbox_wire::{Carried, EngineDriver, ErrorCode, Request, RequestId, Response};
 
 use crate::outbox::Outbox;
 
@@ -152,8 +150,8 @@ impl Hub {
             .driver
             .apply(connection.pid, request, now(), || (conn, id))
         {
-            Applied::Now(response) => Outcome::Answered(response),
-            Applied::Blocked(ticket) => Outcome::Waiting(ticket),
+            Carried::Now(response) => Outcome::Answered(response),
+            Carried::Waiting(ticket) => Outcome::Waiting(ticket),
         };
         (outcome, state.route_completions())
     }
@@ -164,8 +162,8 @@ impl Hub {
         let mut state = self.lock();
         let withdrawn = state.driver.withdraw(ticket, now());
         let answer = withdrawn
-            .and_then(|(_, cancelled)| cancelled)
-            .map(cancelled_response);
+            .and_then(|(_, withdrawal)| withdrawal)
+            .map(|withdrawal| withdrawal.response(SendErrorKind::Timeout, RecvError::Timeout));
         (answer, state.route_completions())
     }
 

@@ -10,10 +10,6 @@ use crate::operation::{MAX_BATCH, MAX_BRANCHES, RECEIVED_OVERHEAD, Request, Resp
 
 /// What carrying out a request gave.
 #[derive(Clone, PartialEq, Eq, Debug)]
-#[expect(
-    clippy::large_enum_variant,
-    reason = "returned by value once per request and never stored; boxing would allocate per request"
-)]
 pub enum Applied {
     /// The answer, now.
     Now(Response),
@@ -21,6 +17,23 @@ pub enum Applied {
     /// [`completion_response`] of the ticket's completion, or [`cancelled_response`] if the
     /// driver cancels it.
     Blocked(Ticket),
+    /// A send batch waits: some of its messages wait in the engine, each under its own ticket,
+    /// in batch order. [`EngineDriver`](crate::EngineDriver) turns their completions into the
+    /// batch's one answer.
+    BlockedBatch(BatchWait),
+}
+
+/// A send batch some of whose messages wait in the engine.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct BatchWait {
+    /// Messages sent before the first one had to wait.
+    pub sent: u32,
+    /// From the first message that waited on, in batch order: its ticket, or `None` for one
+    /// that was sent at once.
+    pub waiting: Vec<Option<Ticket>>,
+    /// The failure that stopped the batch while the rest were being sent, with the messages
+    /// after the failed one.
+    pub stopped: Option<(SendError, Vec<Message>)>,
 }
 
 /// Carries out `request` for process `pid` at time `now`.
@@ -109,7 +122,11 @@ pub fn apply(engine: &mut Engine, pid: Pid, request: Request, now: Timestamp) ->
         Request::Demonitor { target } => done(engine.demonitor(pid, target)),
         Request::ListProcesses => Response::Processes(engine.processes()),
         Request::NodeStats => Response::NodeStats(engine.stats()),
-        Request::SendBatch { target, messages } => send_batch(engine, pid, target, messages, now),
+        Request::SendBatch {
+            target,
+            messages,
+            wait,
+        } => return send_batch(engine, pid, target, messages, wait, now),
         Request::RecvMany {
             branch,
             max_messages,
@@ -124,53 +141,77 @@ pub fn apply(engine: &mut Engine, pid: Pid, request: Request, now: Timestamp) ->
     Applied::Now(response)
 }
 
-/// Sends `messages` in order, each as a non-waiting queued send, until one fails.
+/// Sends `messages` in order as single queued sends would be, until one fails: without waiting
+/// while each fits, then — once one must wait and `wait` allows it — that one and the rest
+/// waiting in order behind it.
 fn send_batch(
     engine: &mut Engine,
     pid: Pid,
     target: Target,
     messages: Vec<Message>,
+    wait: Wait,
     now: Timestamp,
-) -> Response {
+) -> Applied {
     if messages.len() > MAX_BATCH {
-        return Response::SentBatch {
+        return Applied::Now(Response::SentBatch {
             sent: 0,
             failed: Some(SendError::without_message(SendErrorKind::Protocol)),
             unsent: messages,
-        };
+        });
     }
+    let mut send = |message, wait| match target {
+        Target::Process(to) => engine.send_to(pid, to, message, Delivery::Queued, wait, now),
+        Target::Mailbox(id) => engine.send(pid, id, message, Delivery::Queued, wait, now),
+    };
     let mut sent = 0;
+    let mut waiting: Vec<Option<Ticket>> = Vec::new();
+    let mut stopped = None;
     let mut rest = messages.into_iter();
     while let Some(message) = rest.next() {
-        let result = match target {
-            Target::Process(to) => {
-                engine.send_to(pid, to, message, Delivery::Queued, Wait::Try, now)
-            }
-            Target::Mailbox(id) => engine.send(pid, id, message, Delivery::Queued, Wait::Try, now),
-        };
-        let failed = match result {
-            Ok(SendOutcome::Sent { .. }) => {
-                sent += 1;
-                continue;
-            }
-            Err(error) => error,
-            // A send that may not wait never blocks; if it ever did, withdraw it and say so.
-            Ok(SendOutcome::Blocked(ticket)) => match engine.cancel(ticket, now) {
-                Some(Cancelled::Send(message)) => SendError::new(SendErrorKind::Protocol, message),
-                _ => SendError::without_message(SendErrorKind::Protocol),
+        let first_to_wait = waiting.is_empty();
+        let mut result = send(
+            message,
+            if first_to_wait {
+                Wait::Try
+            } else {
+                Wait::Block
             },
+        );
+        if first_to_wait && wait == Wait::Block {
+            result = match result {
+                Err(full) if full.kind() == SendErrorKind::Full => match full.into_message() {
+                    Some(message) => send(message, Wait::Block),
+                    None => Err(SendError::without_message(SendErrorKind::Full)),
+                },
+                other => other,
+            };
+        }
+        match result {
+            Ok(SendOutcome::Sent { .. }) if waiting.is_empty() => sent += 1,
+            Ok(SendOutcome::Sent { .. }) => waiting.push(None),
+            Ok(SendOutcome::Blocked(ticket)) => waiting.push(Some(ticket)),
+            Err(error) => {
+                stopped = Some((error, rest.collect()));
+                break;
+            }
+        }
+    }
+    if waiting.is_empty() {
+        let (failed, unsent) = match stopped {
+            Some((error, unsent)) => (Some(error), unsent),
+            None => (None, Vec::new()),
         };
-        return Response::SentBatch {
+        return Applied::Now(Response::SentBatch {
             sent,
-            failed: Some(failed),
-            unsent: rest.collect(),
-        };
+            failed,
+            unsent,
+        });
     }
-    Response::SentBatch {
+    Applied::BlockedBatch(BatchWait {
         sent,
-        failed: None,
-        unsent: Vec::new(),
-    }
+        waiting,
+        stopped,
+    })
 }
 
 /// Takes the first message as a receive with `wait`, then as many more as are ready and fit.

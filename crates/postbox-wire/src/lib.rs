@@ -95,7 +95,7 @@ mod token;
 pub use codec::Codec;
 pub use decoder::FrameDecoder;
 pub use encoder::FrameEncoder;
-pub use engine_driver::EngineDriver;
+pub use engine_driver::{Carried, EngineDriver, Withdrawal};
 pub use error::{
     DecodeError, EncodeError, HandshakeError, InvalidRequestId, InvalidToken, PayloadError,
 };
@@ -114,7 +114,7 @@ pub use session::{
 pub use token::{MAX_TOKEN_LEN, Token};
 
 pub use address::default_socket_path;
-pub use apply::{Applied, apply, cancelled_response, completion_response};
+pub use apply::{Applied, BatchWait, apply, cancelled_response, completion_response};
 pub use operation::{
     MAX_BATCH, MAX_BRANCHES, OperationError, RECEIVED_OVERHEAD, Request, Response, Target,
     decode_request, decode_response, encode_request, encode_request_into, encode_response,

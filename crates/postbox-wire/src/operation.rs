@@ -150,12 +150,15 @@ pub enum Request {
     /// Node-wide statistics.
     NodeStats,
     /// Send several messages in order, each exactly as a `Send` with `Queued` delivery and
-    /// `Wait::Try`, stopping at the first that fails.
+    /// this `wait` would be, one after another; the first that fails stops the batch. With
+    /// `Wait::Block`, once one message must wait, it and every one after it wait in order.
     SendBatch {
         /// Where to.
         target: Target,
         /// The messages, in order (at most [`MAX_BATCH`]).
         messages: Vec<Message>,
+        /// Whether messages may wait for room.
+        wait: Wait,
     },
     /// Receive up to `max_messages` messages from one branch: the first as a `Recv` with `wait`,
     /// then as many more as are ready now (each a `Recv` with `Wait::Try`), while the answer

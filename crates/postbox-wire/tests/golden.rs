@@ -387,6 +387,7 @@ fn request_20_send_batch() {
                 Message::new("hi"),
                 Message::new("a").with_type(2).with_priority(3),
             ],
+            wait: Wait::Block,
         },
         &[
             "14",       // Request::SendBatch
@@ -398,6 +399,7 @@ fn request_20_send_batch() {
             "01 61",    // payload "a"
             "04",       // mtype 2, zigzag
             "03",       // priority 3
+            "01",       // wait: Block
         ],
     );
 }

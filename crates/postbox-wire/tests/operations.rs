@@ -79,6 +79,7 @@ fn request() -> impl Strategy<Value = Request> {
             Request::SendBatch {
                 target: Target::Mailbox(MailboxId::from_raw(id)),
                 messages,
+                wait: Wait::Block,
             }
         }),
         (any::<u64>(), selector(), any::<u32>(), any::<u64>()).prop_map(
@@ -208,7 +209,7 @@ fn hostile_request() -> impl Strategy<Value = Request> {
                 },
                 wait,
             }),
-        (proptest::collection::vec(branch, 0..3), wait)
+        (proptest::collection::vec(branch, 0..3), wait.clone())
             .prop_map(|(branches, wait)| Request::Recv { branches, wait }),
         ("[ab]", attrs.clone()).prop_map(|(name, attrs)| Request::Create { name, attrs }),
         ("[ab]", attrs).prop_map(|(name, attrs)| Request::OpenOrCreate { name, attrs }),
@@ -239,15 +240,17 @@ fn hostile_request() -> impl Strategy<Value = Request> {
             any::<bool>(),
             mailbox.clone(),
             pid.clone(),
-            proptest::collection::vec(message(), 0..6)
+            proptest::collection::vec(message(), 0..6),
+            wait.clone()
         )
-            .prop_map(|(direct, id, to, messages)| Request::SendBatch {
+            .prop_map(|(direct, id, to, messages, wait)| Request::SendBatch {
                 target: if direct {
                     Target::Process(to)
                 } else {
                     Target::Mailbox(id)
                 },
                 messages,
+                wait,
             }),
         (
             (any::<bool>(), mailbox.clone(), selector()),
@@ -288,8 +291,10 @@ proptest! {
         for (who, request, cancel) in steps {
             // `who` 3 is a process that has terminated (or never existed).
             let pid = pids.get(who as usize).copied().unwrap_or(Pid::from_raw(99));
-            if let Applied::Blocked(ticket) = apply(&mut engine, pid, request, now) {
-                tickets.push(ticket);
+            match apply(&mut engine, pid, request, now) {
+                Applied::Blocked(ticket) => tickets.push(ticket),
+                Applied::BlockedBatch(batch) => tickets.extend(batch.waiting.into_iter().flatten()),
+                Applied::Now(_) => {}
             }
             if cancel {
                 if let Some(ticket) = tickets.pop() {

@@ -3,16 +3,18 @@
 //!
 //! A batch keeps the rules of the single operations exactly: each message of a send batch is
 //! sent as a `send` of it alone would be (checked, counted, dispatched), in order, and the first
-//! that fails stops the batch ([`SendBatchError`]); a receive of many takes the first message as
-//! a `recv` would (waiting as allowed), then as many more as are ready, in queue order. A
-//! mailbox whose transport flavour carries plain operations itself (the in-process lane) runs
-//! them one by one there.
+//! that fails stops the batch ([`SendBatchError`]); once one must wait for room, the rest wait
+//! behind it in the engine, so batches sent one after another keep their order as single sends
+//! do. A receive of many takes the first message as a `recv` would (waiting as allowed), then as
+//! many more as are ready, in queue order. A batch of more than [`MAX_BATCH`] messages or 4 MiB
+//! goes in parts, each waiting for the one before. A mailbox whose transport flavour carries plain
+//! operations itself (the in-process lane) runs them one by one there.
 
 use std::collections::VecDeque;
 
 use postbox_core::{
-    Branch, Delivery, MailboxId, Message, Received, RecvError, Selector, SendError, SendErrorKind,
-    Source,
+    Branch, MailboxId, Message, Received, RecvError, Selector, SendError, SendErrorKind, Source,
+    Wait,
 };
 use postbox_wire::{MAX_BATCH, Request, Response, Target};
 
@@ -21,28 +23,23 @@ use crate::send_batch_error::SendBatchError;
 use crate::transport::{Answer, Failure, Flavor, RequestFuture, received_many};
 use crate::wait::Patience;
 
-/// The most messages one send-batch request carries; a longer batch goes in several.
-const CHUNK_MESSAGES: usize = 64;
+/// The most payload bytes one send-batch request carries (at least one message always goes): a
+/// batch larger than this, or than [`MAX_BATCH`] messages, goes in parts, one after another.
+const PART_BYTES: usize = 4 << 20;
 
-/// The most payload bytes one send-batch request carries (at least one message always goes).
-const CHUNK_BYTES: usize = 256 << 10;
+/// How many payload bytes a receive of many asks for beyond its first message: answers of a few
+/// hundred KiB keep the reader's buffers small and the pipeline moving; a larger one only delays
+/// the first message of the next.
+const ANSWER_BYTES: u64 = 256 << 10;
 
 /// A send batch under way: what was sent, what is left.
 struct SendBatch {
     mailbox: MailboxId,
     sent: usize,
     left: VecDeque<Message>,
-}
-
-/// What to do after a chunk's answer.
-enum Next {
-    /// Send the next chunk (or finish, when nothing is left).
-    Go,
-    /// This message must wait for room (or was refused with its batch): send it alone, with the
-    /// batch's patience, then go on.
-    Alone(Message),
-    /// Stop.
-    Fail(SendBatchError),
+    /// The most messages the next part may carry: halved when a part is refused whole (too large
+    /// for the connection's frames).
+    part: usize,
 }
 
 impl SendBatch {
@@ -51,6 +48,7 @@ impl SendBatch {
             mailbox,
             sent: 0,
             left: messages.into(),
+            part: MAX_BATCH,
         }
     }
 
@@ -63,15 +61,15 @@ impl SendBatch {
         }
     }
 
-    /// The next chunk's request, or `None` when everything was sent.
-    fn next_request(&mut self) -> Option<(Request, usize)> {
+    /// The next part's request, or `None` when everything was sent.
+    fn next_request(&mut self, wait: Wait) -> Option<(Request, usize)> {
         if self.left.is_empty() {
             return None;
         }
         let mut bytes = 0;
         let mut take = 0;
-        for message in self.left.iter().take(CHUNK_MESSAGES) {
-            if take > 0 && bytes + message.len() > CHUNK_BYTES {
+        for message in self.left.iter().take(self.part) {
+            if take > 0 && bytes + message.len() > PART_BYTES {
                 break;
             }
             bytes += message.len();
@@ -81,56 +79,74 @@ impl SendBatch {
         let request = Request::SendBatch {
             target: Target::Mailbox(self.mailbox),
             messages,
+            wait,
         };
         Some((request, take))
     }
 
-    /// Reads a chunk of `len` messages' answer.
-    fn settle(&mut self, answer: Answer, len: usize, patience: Patience) -> Next {
+    /// Reads the answer to a part of `len` messages: `None` to go on, or why the batch stops.
+    fn settle(&mut self, answer: Answer, len: usize) -> Option<SendBatchError> {
         let (sent, failed, unsent) = match answer {
             Ok(Response::SentBatch {
                 sent,
                 failed,
                 unsent,
             }) => (usize::try_from(sent).unwrap_or(usize::MAX), failed, unsent),
-            // The chunk's messages left with the request and cannot be known to be undelivered.
+            // The part's messages left with the request and cannot be known to be undelivered.
             Err(Failure::Disconnected) => {
-                return Next::Fail(
-                    self.take()
-                        .fail(SendError::without_message(SendErrorKind::Disconnected)),
-                );
+                let error = SendError::without_message(SendErrorKind::Disconnected);
+                return Some(self.take().fail(error));
             }
             Ok(_) | Err(Failure::Protocol) => {
-                return Next::Fail(
-                    self.take()
-                        .fail(SendError::without_message(SendErrorKind::Protocol)),
-                );
+                let error = SendError::without_message(SendErrorKind::Protocol);
+                return Some(self.take().fail(error));
             }
         };
         self.sent += sent;
         for message in unsent.into_iter().rev() {
             self.left.push_front(message);
         }
-        let Some(error) = failed else {
-            return Next::Go;
-        };
-        let waits = error.kind() == SendErrorKind::Full && !matches!(patience, Patience::None);
-        // A chunk refused whole (too large for the connection's frames) goes one by one.
-        let refused_whole = error.kind() == SendErrorKind::TooLarge && sent == 0 && len > 1;
-        if waits || refused_whole {
-            match error.into_message() {
-                Some(message) => return Next::Alone(message),
-                None => {
-                    let kind = if waits {
-                        SendErrorKind::Full
-                    } else {
-                        SendErrorKind::TooLarge
-                    };
-                    return Next::Fail(self.take().fail(SendError::without_message(kind)));
+        let error = failed?;
+        if error.kind() == SendErrorKind::TooLarge && sent == 0 && len > 1 {
+            // Refused whole: perhaps too large for one frame together. Send it in halves.
+            if let Some(message) = error.into_message() {
+                self.left.push_front(message);
+                self.part = len / 2;
+                return None;
+            }
+            return Some(
+                self.take()
+                    .fail(SendError::without_message(SendErrorKind::TooLarge)),
+            );
+        }
+        Some(self.take().fail(error))
+    }
+
+    /// Sends what a flavour that carries plain sends takes now, one by one, until one must wait
+    /// or the flavour declines one: the rest goes to the engine as a batch, so that waiting
+    /// messages wait there in order, as they do through a daemon.
+    fn send_through(&mut self, flavor: &Flavor, core: &ProcessCore) -> Result<(), SendBatchError> {
+        while let Some(message) = self.left.pop_front() {
+            match flavor.send(&*core.link, core.pid, message, Patience::None) {
+                Ok(Ok(_)) => self.sent += 1,
+                Ok(Err(error)) if error.kind() == SendErrorKind::Full => {
+                    match error.into_message() {
+                        Some(message) => self.left.push_front(message),
+                        None => {
+                            let error = SendError::without_message(SendErrorKind::Full);
+                            return Err(self.take().fail(error));
+                        }
+                    }
+                    return Ok(());
+                }
+                Ok(Err(error)) => return Err(self.take().fail(error)),
+                Err(declined) => {
+                    self.left.push_front(declined);
+                    return Ok(());
                 }
             }
         }
-        Next::Fail(self.take().fail(error))
+        Ok(())
     }
 
     /// The batch, moved out to end it.
@@ -139,13 +155,14 @@ impl SendBatch {
             mailbox: self.mailbox,
             sent: self.sent,
             left: std::mem::take(&mut self.left),
+            part: self.part,
         }
     }
 }
 
 impl ProcessCore {
     /// Sends `messages` to `mailbox` in order, as many single sends would, waiting as
-    /// `patience` allows for each.
+    /// `patience` allows.
     pub(crate) fn send_mailbox_batch(
         &self,
         flavor: &Flavor,
@@ -154,35 +171,17 @@ impl ProcessCore {
         patience: Patience,
     ) -> Result<(), SendBatchError> {
         let mut batch = SendBatch::new(mailbox, messages);
-        // A flavour that carries plain sends takes them one by one until it declines one.
-        while let Some(message) = batch.left.pop_front() {
-            match flavor.send(&*self.link, self.pid, message, patience) {
-                Ok(Ok(_)) => batch.sent += 1,
-                Ok(Err(error)) => return Err(batch.fail(error)),
-                Err(declined) => {
-                    batch.left.push_front(declined);
-                    break;
-                }
-            }
-        }
-        while let Some((request, len)) = batch.next_request() {
-            match batch.settle(self.call(request, None), len, patience) {
-                Next::Go => {}
-                Next::Alone(message) => {
-                    let target = Target::Mailbox(mailbox);
-                    match self.send(target, message, Delivery::Queued, patience) {
-                        Ok(_) => batch.sent += 1,
-                        Err(error) => return Err(batch.fail(error)),
-                    }
-                }
-                Next::Fail(error) => return Err(error),
+        batch.send_through(flavor, self)?;
+        while let Some((request, len)) = batch.next_request(patience.wait()) {
+            if let Some(stopped) = batch.settle(self.call(request, patience.deadline()), len) {
+                return Err(stopped);
             }
         }
         Ok(())
     }
 
     /// As [`ProcessCore::send_mailbox_batch`], as a future: a message that must wait for room
-    /// waits in the engine.
+    /// waits in the engine, with the rest behind it.
     pub(crate) async fn send_mailbox_batch_async(
         &self,
         flavor: &Flavor,
@@ -190,38 +189,11 @@ impl ProcessCore {
         messages: Vec<Message>,
     ) -> Result<(), SendBatchError> {
         let mut batch = SendBatch::new(mailbox, messages);
-        while let Some(message) = batch.left.pop_front() {
-            match flavor.send(&*self.link, self.pid, message, Patience::None) {
-                Ok(Ok(_)) => batch.sent += 1,
-                // Full: the rest waits in the engine, in order.
-                Ok(Err(error)) if error.kind() == SendErrorKind::Full => {
-                    match error.into_message() {
-                        Some(message) => batch.left.push_front(message),
-                        None => {
-                            return Err(batch.fail(SendError::without_message(SendErrorKind::Full)));
-                        }
-                    }
-                    break;
-                }
-                Ok(Err(error)) => return Err(batch.fail(error)),
-                Err(declined) => {
-                    batch.left.push_front(declined);
-                    break;
-                }
-            }
-        }
-        while let Some((request, len)) = batch.next_request() {
+        batch.send_through(flavor, self)?;
+        while let Some((request, len)) = batch.next_request(Wait::Block) {
             let answer = RequestFuture::new(self.link.clone(), request).await;
-            match batch.settle(answer, len, Patience::Forever) {
-                Next::Go => {}
-                Next::Alone(message) => {
-                    let target = Target::Mailbox(mailbox);
-                    match self.send_async(target, message, Delivery::Queued).await {
-                        Ok(_) => batch.sent += 1,
-                        Err(error) => return Err(batch.fail(error)),
-                    }
-                }
-                Next::Fail(error) => return Err(error),
+            if let Some(stopped) = batch.settle(answer, len) {
+                return Err(stopped);
             }
         }
         Ok(())
@@ -271,12 +243,13 @@ impl ProcessCore {
     }
 }
 
-/// The request for up to `max` messages of `mailbox` (the daemon bounds the bytes by its frames).
+/// The request for up to `max` messages of `mailbox`, within [`ANSWER_BYTES`] (and the daemon's
+/// frame limit) beyond the first.
 fn recv_many(mailbox: MailboxId, max: usize, patience: Patience) -> Request {
     Request::RecvMany {
         branch: Branch::new(Source::Mailbox(mailbox), Selector::Any),
         max_messages: u32::try_from(max).unwrap_or(u32::MAX),
-        max_bytes: u64::MAX,
+        max_bytes: ANSWER_BYTES,
         wait: patience.wait(),
     }
 }

@@ -2,11 +2,14 @@
 //!
 //! Ping-pong, and every in-process workload, use the blocking calls: a round trip is what
 //! ping-pong measures, and in-process there is no round trip to hide. Through a daemon, the
-//! streaming workloads keep up to [`WINDOW`] operations in flight, the way a client of a daemon gets throughput (a
-//! raw socket's `write` also returns before the reader has the bytes): each send is issued as an
-//! async request and only its answer is awaited later; a consumer keeps receives waiting in the
-//! mailbox ahead of the messages. Every answer is still checked, and a producer waits for all of
-//! its sends to be answered before it goes.
+//! streaming workloads use the API a daemon client uses for throughput (a raw socket's `write`
+//! also returns before the reader has the bytes, and ZeroMQ batches behind its sockets): a
+//! producer sends [`BATCH`] messages per `send_batch_async`, keeping up to [`WINDOW`] batches in
+//! flight; a consumer takes up to [`BATCH`] messages per `recv_many_async`, with [`WINDOW`] of
+//! them waiting ahead of the messages. Competing consumers receive one message at a time: they
+//! must not take messages (an end marker meant for another consumer) they will never look at.
+//! Every answer is still checked, and a producer waits for all of its sends to be answered
+//! before it goes.
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -15,10 +18,24 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
-use postbox::{Bytes, Mailbox, Message, Process, Received, RecvError, SendError, Sent};
+use postbox::{
+    Bytes, Mailbox, Message, Process, Received, RecvError, SendBatchError, SendError, Sent,
+};
 
-/// How many sends, and how many receives, a streaming role keeps in flight.
-pub(crate) const WINDOW: usize = 32;
+/// How many batches of sends, and how many receives of many, a streaming role keeps in flight.
+pub(crate) const WINDOW: usize = 4;
+
+/// How many messages a streaming role sends, or takes, per request (fewer when large: see
+/// [`batch_len`]).
+pub(crate) const BATCH: usize = 32;
+
+/// How many bytes of payload one batch of sends carries at most.
+const BATCH_BYTES: usize = 256 << 10;
+
+/// How many messages of `size` bytes a batch of sends carries.
+fn batch_len(size: usize) -> usize {
+    (BATCH_BYTES / size.max(1)).clamp(1, BATCH)
+}
 
 type InFlight<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
@@ -38,10 +55,10 @@ pub(crate) enum SendTo {
 pub(crate) enum Flow {
     /// One blocking call at a time (ping-pong).
     Blocking,
-    /// Sends and receives kept in flight, [`WINDOW`] of each.
+    /// Batches of sends and receives of many kept in flight, [`WINDOW`] of each.
     Pipelined,
-    /// Sends in flight, receives one at a time: competing consumers must not take messages
-    /// (an end marker meant for another consumer) they will never look at.
+    /// Batches of sends in flight, receives one at a time: competing consumers must not take
+    /// messages (an end marker meant for another consumer) they will never look at.
     PipelinedSends,
 }
 
@@ -50,8 +67,12 @@ pub(crate) struct MailboxEnd {
     pub(crate) send_to: SendTo,
     pub(crate) recv_from: Option<Arc<Mailbox>>,
     pub(crate) flow: Flow,
-    pub(crate) sends: VecDeque<InFlight<Result<Sent, SendError>>>,
-    pub(crate) recvs: VecDeque<InFlight<Result<Received, RecvError>>>,
+    /// Messages kept back to be sent in the next batch.
+    pub(crate) batch: Vec<Message>,
+    pub(crate) sends: VecDeque<InFlight<Result<(), SendBatchError>>>,
+    pub(crate) recvs: VecDeque<InFlight<Result<Vec<Received>, RecvError>>>,
+    /// Messages received and not yet handed to the role.
+    pub(crate) received: VecDeque<Received>,
     pub(crate) process: Process,
 }
 
@@ -67,8 +88,10 @@ impl MailboxEnd {
             send_to,
             recv_from: recv_from.map(Arc::new),
             flow,
+            batch: Vec::with_capacity(BATCH),
             sends: VecDeque::new(),
             recvs: VecDeque::new(),
+            received: VecDeque::new(),
             process,
         }
     }
@@ -94,12 +117,30 @@ impl MailboxEnd {
             .ok_or_else(|| io::Error::other("this end only sends"))
     }
 
-    /// Waits for the oldest send in flight and checks its answer.
+    /// Waits for the oldest batch in flight and checks its answer.
     fn settle_oldest_send(&mut self) -> io::Result<()> {
         match self.sends.pop_front() {
-            Some(send) => checked_send(pollster::block_on(send)),
+            Some(send) => checked_batch(pollster::block_on(send)),
             None => Ok(()),
         }
+    }
+
+    /// Sends the messages kept back, as one batch in flight.
+    fn send_batch(&mut self) -> io::Result<()> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let mailbox = self.target()?;
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
+        let mut send: InFlight<_> = Box::pin(async move { mailbox.send_batch_async(batch).await });
+        if let Some(answer) = issue(&mut send) {
+            return checked_batch(answer);
+        }
+        self.sends.push_back(send);
+        if self.sends.len() > WINDOW {
+            self.settle_oldest_send()?;
+        }
+        Ok(())
     }
 }
 
@@ -121,6 +162,10 @@ fn checked_send(answer: Result<Sent, SendError>) -> io::Result<()> {
         .map_err(|e| io::Error::other(format!("send: {e}")))
 }
 
+fn checked_batch(answer: Result<(), SendBatchError>) -> io::Result<()> {
+    answer.map_err(|e| io::Error::other(format!("send batch: {e}")))
+}
+
 fn checked_recv(answer: Result<Received, RecvError>, buf: &mut Vec<u8>) -> io::Result<()> {
     let received = answer.map_err(|e| io::Error::other(format!("receive: {e}")))?;
     if received.is_down() {
@@ -135,18 +180,15 @@ fn checked_recv(answer: Result<Received, RecvError>, buf: &mut Vec<u8>) -> io::R
 
 impl crate::mechanism::Endpoint for MailboxEnd {
     fn send(&mut self, message: &[u8]) -> io::Result<()> {
-        let mailbox = self.target()?;
         let message = Message::new(Bytes::copy_from_slice(message));
         if self.flow == Flow::Blocking {
+            let mailbox = self.target()?;
             return checked_send(mailbox.send(message));
         }
-        let mut send: InFlight<_> = Box::pin(async move { mailbox.send_async(message).await });
-        if let Some(answer) = issue(&mut send) {
-            return checked_send(answer);
-        }
-        self.sends.push_back(send);
-        if self.sends.len() > WINDOW {
-            self.settle_oldest_send()?;
+        let full = batch_len(message.len());
+        self.batch.push(message);
+        if self.batch.len() >= full {
+            self.send_batch()?;
         }
         Ok(())
     }
@@ -156,24 +198,42 @@ impl crate::mechanism::Endpoint for MailboxEnd {
         if self.flow != Flow::Pipelined {
             return checked_recv(mailbox.recv(), buf);
         }
+        if let Some(message) = self.received.pop_front() {
+            return checked_recv(Ok(message), buf);
+        }
         while self.recvs.len() < WINDOW {
             let mailbox = mailbox.clone();
-            let mut recv: InFlight<_> = Box::pin(async move { mailbox.recv_async().await });
+            let mut recv: InFlight<_> =
+                Box::pin(async move { mailbox.recv_many_async(BATCH).await });
             if let Some(answer) = issue(&mut recv) {
                 recv = Box::pin(std::future::ready(answer));
             }
             self.recvs.push_back(recv);
         }
-        match self.recvs.pop_front() {
-            Some(recv) => checked_recv(pollster::block_on(recv), buf),
-            None => Err(io::Error::other("no receive in flight")),
+        let Some(recv) = self.recvs.pop_front() else {
+            return Err(io::Error::other("no receive in flight"));
+        };
+        let messages =
+            pollster::block_on(recv).map_err(|e| io::Error::other(format!("receive many: {e}")))?;
+        self.received.extend(messages);
+        match self.received.pop_front() {
+            Some(message) => checked_recv(Ok(message), buf),
+            None => Err(io::Error::other("a receive of many took nothing")),
         }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.send_batch()
     }
 }
 
 impl Drop for MailboxEnd {
     fn drop(&mut self) {
-        // A process that goes withdraws its waiting sends: wait for every one to be answered.
+        // A process that goes withdraws its waiting sends: send what was kept back, then wait
+        // for every batch to be answered.
+        if let Err(error) = self.send_batch() {
+            eprintln!("postbox: the last batch failed: {error}");
+        }
         while !self.sends.is_empty() {
             if let Err(error) = self.settle_oldest_send() {
                 eprintln!("postbox: a send in flight failed: {error}");

@@ -13,10 +13,10 @@ use std::time::Instant;
 use rustc_hash::FxHashMap;
 
 use postbox_core::{
-    Branch, Cancelled, Credentials, Delivery, Engine, Limits, MailboxId, Pid, RecvError,
-    SelectError, Selector, SendError, SendErrorKind, Source, Ticket, Timestamp, Wait,
+    Branch, Credentials, Delivery, Engine, Limits, MailboxId, Pid, RecvError, Selector, SendError,
+    SendErrorKind, Source, Ticket, Timestamp, Wait,
 };
-use postbox_wire::{Applied, EngineDriver, Request, Response, Target, cancelled_response};
+use postbox_wire::{Carried, EngineDriver, Request, Response, Target, Withdrawal};
 
 use super::lane::{LANE_WAITER, Lane};
 use crate::clock::{host_credentials, now};
@@ -140,10 +140,14 @@ impl State {
     }
 
     /// Withdraws the request waiting under `ticket`: its slot, and what the withdrawal gave back.
-    fn withdraw(&mut self, ticket: Ticket, now: Timestamp) -> Option<(Waiting, Option<Cancelled>)> {
-        let (waiting, cancelled) = self.driver.withdraw(ticket, now)?;
+    fn withdraw(
+        &mut self,
+        ticket: Ticket,
+        now: Timestamp,
+    ) -> Option<(Waiting, Option<Withdrawal>)> {
+        let (waiting, withdrawal) = self.driver.withdraw(ticket, now)?;
         self.unmove(&waiting);
-        Some((waiting, cancelled))
+        Some((waiting, withdrawal))
     }
 
     /// Carries out a request that waited in a lane on the engine, for the same slot.
@@ -154,8 +158,8 @@ impl State {
             from_lane: true,
         };
         match self.driver.apply(pid, request, now, waiting) {
-            Applied::Now(response) => slot.fill(Ok(response)),
-            Applied::Blocked(ticket) => {
+            Carried::Now(response) => slot.fill(Ok(response)),
+            Carried::Waiting(ticket) => {
                 self.moved.insert(slot_key(&slot), ticket);
             }
         }
@@ -254,7 +258,7 @@ impl State {
         request: Request,
         now: Timestamp,
         waiting: impl Fn() -> Waiting,
-    ) -> Applied {
+    ) -> Carried {
         let retry = match &request {
             Request::Send {
                 target,
@@ -269,7 +273,7 @@ impl State {
             return applied;
         };
         let error = match applied {
-            Applied::Now(Response::SendFailed(error))
+            Carried::Now(Response::SendFailed(error))
                 if error.kind() == SendErrorKind::QuotaExceeded
                     && self.driver.engine().delegated_bytes() > 0 =>
             {
@@ -278,7 +282,7 @@ impl State {
             other => return other,
         };
         let Some(message) = error.into_message() else {
-            return Applied::Now(Response::SendFailed(SendError::without_message(
+            return Carried::Now(Response::SendFailed(SendError::without_message(
                 SendErrorKind::QuotaExceeded,
             )));
         };
@@ -406,8 +410,8 @@ impl InprocLink {
         let withdrawn = state.withdraw(ticket, now);
         state.dispatch();
         withdrawn
-            .and_then(|(_, cancelled)| cancelled)
-            .map(cancelled_response)
+            .and_then(|(_, withdrawal)| withdrawal)
+            .map(|withdrawal| withdrawal.response(SendErrorKind::Timeout, RecvError::Timeout))
     }
 }
 
@@ -430,7 +434,7 @@ impl Link for InprocLink {
         };
         let applied = state.apply(pid, request, now, waiting);
         let call = match applied {
-            Applied::Now(response) => {
+            Carried::Now(response) => {
                 if let Response::Opened { mailbox, .. } = response {
                     // A new opener may send or receive: lend again on fresh terms.
                     let lane = Arc::new(Lane::new(mailbox));
@@ -440,7 +444,7 @@ impl Link for InprocLink {
                 }
                 Call::Now(Ok(response))
             }
-            Applied::Blocked(ticket) => match state.driver.waiter(ticket) {
+            Carried::Waiting(ticket) => match state.driver.waiter(ticket) {
                 Some(waiting) => Call::Pending(Pending {
                     id: ticket.as_raw(),
                     slot: waiting.slot.clone(),
@@ -488,18 +492,13 @@ impl Link for InprocLink {
             .collect();
         for ticket in own {
             // An earlier withdrawal may have completed this one (a waiting sender let in).
-            let Some((waiting, cancelled)) = state.withdraw(ticket, now) else {
+            let Some((waiting, withdrawal)) = state.withdraw(ticket, now) else {
                 continue;
             };
-            waiting.slot.fill(match cancelled {
-                Some(Cancelled::Send(message)) => Ok(Response::SendFailed(SendError::new(
-                    SendErrorKind::Disconnected,
-                    message,
-                ))),
-                Some(Cancelled::Recv) => Ok(Response::RecvFailed(SelectError {
-                    branch: 0,
-                    error: RecvError::Disconnected,
-                })),
+            waiting.slot.fill(match withdrawal {
+                Some(withdrawal) => {
+                    Ok(withdrawal.response(SendErrorKind::Disconnected, RecvError::Disconnected))
+                }
                 None => Err(Failure::Disconnected),
             });
             state.dispatch();
