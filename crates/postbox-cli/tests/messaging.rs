@@ -391,6 +391,55 @@ fn size_rules_and_unknown_destinations_have_their_exit_codes() {
     daemon.run(&["send", "--to", "999999", "x"]).code(5);
 }
 
+/// A message larger than a connection's frames used to lose the connection ("disconnected"); it
+/// is refused as too large, saying which limit it broke and what raises it.
+#[test]
+fn a_message_over_every_limit_is_too_large_naming_the_limit_not_disconnected() {
+    let daemon = Daemon::start();
+    daemon
+        .run(&[
+            "create",
+            "big",
+            "--size",
+            "max:8MiB",
+            "--max-bytes",
+            "64MiB",
+        ])
+        .code(0);
+    let ten_mib = "x".repeat(10 << 20);
+    let over_mailbox = daemon.run_with_input(&["send", "big"], &ten_mib).code(1);
+    for expected in [
+        "10485760 bytes",
+        "largest message of 8388608",
+        "--size max:",
+        "too large",
+    ] {
+        assert!(
+            over_mailbox.stderr.contains(expected),
+            "{}",
+            over_mailbox.stderr
+        );
+    }
+    assert!(!over_mailbox.stderr.contains("disconnected"));
+
+    // To an inbox only the daemon's own limit applies (checked before anything is sent, so the
+    // pid need not exist).
+    let direct = daemon
+        .run_with_input(&["send", "--to", "1"], &ten_mib)
+        .code(1);
+    assert!(
+        direct.stderr.contains("--max-message-size"),
+        "{}",
+        direct.stderr
+    );
+
+    // Nothing was lost on the way: the daemon still takes the largest message it allows.
+    daemon
+        .run_with_input(&["send", "big"], &"y".repeat(8 << 20))
+        .code(0);
+    assert_eq!(daemon.run(&["recv", "big"]).ok().len(), (8 << 20) + 1);
+}
+
 #[test]
 fn an_exclusive_mailbox_refuses_a_second_receiver_with_exit_1() {
     let daemon = Daemon::start();

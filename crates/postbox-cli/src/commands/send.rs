@@ -4,7 +4,7 @@ use std::ffi::OsString;
 use std::io::{self, BufRead as _, Read as _, Write as _};
 
 use anyhow::Context as _;
-use postbox::{Mailbox, Message, Pid, Process, SendError, SendErrorKind};
+use postbox::{Capacity, Mailbox, Message, MessageSize, Pid, Process, SendError, SendErrorKind};
 
 use crate::args::{Patience, SendArgs, usage_error};
 use crate::node::{Node, resolve};
@@ -71,6 +71,42 @@ impl Sender<'_> {
     }
 }
 
+impl Sender<'_> {
+    /// Why a message of `len` bytes is too large, and what raises the limit it broke: the
+    /// mailbox's size rule or byte capacity when it is below `len`, else the daemon's largest
+    /// message.
+    fn too_large(&self, len: usize) -> String {
+        let daemon = format!(
+            "the message is {len} bytes, over the daemon's largest message \
+             (`postbox daemon --max-message-size BYTES` raises it; 8 MiB by default)"
+        );
+        let Destination::Mailbox(mailbox) = &self.destination else {
+            return daemon;
+        };
+        let Ok(stats) = mailbox.stat() else {
+            return daemon;
+        };
+        let name = mailbox.name();
+        if let MessageSize::Variable(max) = stats.attrs.size
+            && len > max
+        {
+            return format!(
+                "the message is {len} bytes, over mailbox {name}'s largest message of {max} \
+                 bytes (fixed when it was created: `postbox create NAME --size max:BYTES`)"
+            );
+        }
+        if let Capacity::Bounded { bytes, .. } = stats.attrs.capacity
+            && len > bytes
+        {
+            return format!(
+                "the message is {len} bytes, over mailbox {name}'s byte capacity of {bytes} \
+                 (`postbox set {name} --max-bytes BYTES` raises it)"
+            );
+        }
+        daemon
+    }
+}
+
 /// `postbox send`.
 ///
 /// The payload is DATA, else standard input: all of it as one message, or with `--lines` one
@@ -119,9 +155,15 @@ pub(crate) fn run(node: &Node, args: SendArgs) -> anyhow::Result<()> {
     };
     let mut out = io::stdout().lock();
     let mut deliver = |payload: Vec<u8>, line: Option<usize>| -> anyhow::Result<()> {
-        let receiver = sender.send(message(payload)).with_context(|| match line {
-            Some(line) => format!("cannot send line {line} to {label}"),
-            None => format!("cannot send to {label}"),
+        let len = payload.len();
+        let sent = sender.send(message(payload));
+        let why = match sent {
+            Err(SendErrorKind::TooLarge) => format!(": {}", sender.too_large(len)),
+            _ => String::new(),
+        };
+        let receiver = sent.with_context(|| match line {
+            Some(line) => format!("cannot send line {line} to {label}{why}"),
+            None => format!("cannot send to {label}{why}"),
         })?;
         if let (true, Some(pid)) = (args.receipt, receiver) {
             writeln!(out, "{pid}")?;
