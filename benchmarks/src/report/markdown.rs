@@ -370,7 +370,7 @@ mod tests {
         );
         assert!(
             text.contains(
-                "| RTT p50: postbox unix:// ÷ unix stream ≤ 2.5× | cross-CPU | 2.00× met | – |"
+                "| RTT p50: postbox unix:// ÷ unix stream ≤ 2.2× | cross-CPU | 2.00× met | – |"
             ),
             "{text}"
         );

@@ -46,6 +46,8 @@ pub struct Target {
     pub baseline: &'static str,
     /// The sizes it applies to; `None` for all.
     pub sizes: Option<&'static [usize]>,
+    /// The series it applies to; `None` for both.
+    pub series: Option<Series>,
     /// The bound on the ratio.
     pub bound: Bound,
 }
@@ -70,22 +72,45 @@ impl Target {
     pub fn applies_to(&self, size: usize) -> bool {
         self.sizes.is_none_or(|sizes| sizes.contains(&size))
     }
+
+    /// Whether it applies in `series`.
+    pub fn applies_in(&self, series: Series) -> bool {
+        self.series.is_none_or(|only| only == series)
+    }
 }
 
-/// The project's targets.
-pub const TARGETS: [Target; 6] = [
-    Target {
-        workload: WorkloadKind::PingPong,
-        subject: "postbox unix://",
-        baseline: "unix stream",
-        sizes: Some(&[64, 4 << 10, 64 << 10]),
-        bound: Bound::AtMost(2.5),
-    },
+/// The project's targets (the transport-core issue's table).
+pub const TARGETS: [Target; 8] = [
     Target {
         workload: WorkloadKind::Throughput,
         subject: "postbox unix://",
         baseline: "unix stream",
         sizes: Some(&[64, 1 << 20]),
+        series: None,
+        bound: Bound::AtLeast(0.75),
+    },
+    Target {
+        workload: WorkloadKind::PingPong,
+        subject: "postbox unix://",
+        baseline: "unix stream",
+        sizes: Some(&[64, 4 << 10, 64 << 10]),
+        series: Some(Series::CrossCpu),
+        bound: Bound::AtMost(2.2),
+    },
+    Target {
+        workload: WorkloadKind::PingPong,
+        subject: "postbox unix://",
+        baseline: "unix stream",
+        sizes: Some(&[64, 4 << 10, 64 << 10]),
+        series: Some(Series::SameCpu),
+        bound: Bound::AtMost(3.0),
+    },
+    Target {
+        workload: WorkloadKind::Competing,
+        subject: "postbox unix://",
+        baseline: "posix mq",
+        sizes: Some(&[64]),
+        series: None,
         bound: Bound::AtLeast(0.5),
     },
     Target {
@@ -93,28 +118,32 @@ pub const TARGETS: [Target; 6] = [
         subject: "postbox tcp://",
         baseline: "tcp loopback",
         sizes: None,
-        bound: Bound::AtLeast(0.5),
+        series: None,
+        bound: Bound::AtLeast(0.75),
     },
     Target {
         workload: WorkloadKind::Throughput,
         subject: "postbox inproc://",
         baseline: "crossbeam",
-        sizes: None,
-        bound: Bound::AtLeast(0.5),
+        sizes: Some(&[64]),
+        series: None,
+        bound: Bound::AtLeast(0.75),
     },
     Target {
         workload: WorkloadKind::FanIn,
         subject: "postbox inproc://",
         baseline: "crossbeam",
-        sizes: None,
-        bound: Bound::AtLeast(0.5),
+        sizes: Some(&[64]),
+        series: None,
+        bound: Bound::AtLeast(0.75),
     },
     Target {
         workload: WorkloadKind::Competing,
         subject: "postbox inproc://",
         baseline: "crossbeam",
-        sizes: None,
-        bound: Bound::AtLeast(0.5),
+        sizes: Some(&[64]),
+        series: None,
+        bound: Bound::AtLeast(0.75),
     },
 ];
 
@@ -146,6 +175,9 @@ pub fn judge(results: &Results) -> Vec<Verdict> {
             continue;
         }
         for &series in &results.settings.series {
+            if !target.applies_in(series) {
+                continue;
+            }
             for &size in &results.settings.sizes {
                 if !target.applies_to(size) {
                     continue;
@@ -192,15 +224,16 @@ mod tests {
         assert!(Bound::AtMost(2.5).met(2.5) && !Bound::AtMost(2.5).met(2.6));
         assert!(Bound::AtLeast(0.5).met(0.5) && !Bound::AtLeast(0.5).met(0.49));
         assert_eq!(
-            TARGETS[0].describe(),
-            "RTT p50: postbox unix:// ÷ unix stream ≤ 2.5×"
+            TARGETS[1].describe(),
+            "RTT p50: postbox unix:// ÷ unix stream ≤ 2.2×"
         );
         assert_eq!(
-            TARGETS[4].describe(),
-            "fan-in throughput: postbox inproc:// ÷ crossbeam ≥ 0.5×"
+            TARGETS[6].describe(),
+            "fan-in throughput: postbox inproc:// ÷ crossbeam ≥ 0.75×"
         );
-        assert!(TARGETS[0].applies_to(64 << 10) && !TARGETS[0].applies_to(1 << 20));
-        assert!(TARGETS[2].applies_to(12345));
+        assert!(TARGETS[1].applies_to(64 << 10) && !TARGETS[1].applies_to(1 << 20));
+        assert!(TARGETS[4].applies_to(12345));
+        assert!(TARGETS[1].applies_in(Series::CrossCpu) && !TARGETS[1].applies_in(Series::SameCpu));
     }
 
     #[test]

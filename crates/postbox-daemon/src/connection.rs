@@ -49,16 +49,16 @@ pub(crate) async fn serve<R, W>(
     R: AsyncRead + Unpin + Send + 'static,
     W: AsyncWrite + Unpin + Send + 'static,
 {
-    let mut input = BytesMut::new();
-    let opened = handshake::open(
+    // Boxed: the handshake's state is needed once, not for the connection's whole life (an idle
+    // connection's memory is mostly its task).
+    let opened = Box::pin(handshake::open(
         &mut reader,
         &mut writer,
-        &mut input,
         peer,
         &side,
         admit,
         &mut stop,
-    )
+    ))
     .await;
     let Some(Opened {
         conn,
@@ -76,8 +76,6 @@ pub(crate) async fn serve<R, W>(
     let mut tickets: FxHashMap<RequestId, Ticket> = FxHashMap::default();
     // What is being written; the session queues more meanwhile.
     let mut out = BytesMut::new();
-    session.handle_input(&mut input);
-    drop(input);
     let ending = loop {
         if let Some(ending) = carry_out(&mut session, &mut tickets, conn, &side) {
             break ending;
@@ -128,6 +126,23 @@ pub(crate) async fn serve<R, W>(
     // What is left to write: answers already produced, then the session's last words (an `Error`
     // saying why, or `Error SHUTTING_DOWN`s and `Close`).
     out.extend_from_slice(&session.transmit().split());
+    let linger_after = matches!(ending, Ending::Violation(_) | Ending::Corrupt(_));
+    Box::pin(finish(reader, writer, out, linger_after, peer, pid)).await;
+}
+
+/// Flushes a closed connection's last bytes (for at most [`FLUSH_TIMEOUT`]) and shuts it down;
+/// after a protocol failure, drains the peer's input for a moment so that it reads why.
+async fn finish<R, W>(
+    mut reader: R,
+    mut writer: W,
+    out: BytesMut,
+    linger_after: bool,
+    peer: Peer,
+    pid: postbox_core::Pid,
+) where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
     let flushed = tokio::time::timeout(FLUSH_TIMEOUT, async {
         writer.write_all(&out).await?;
         writer.shutdown().await
@@ -136,7 +151,7 @@ pub(crate) async fn serve<R, W>(
     if flushed.is_err() {
         tracing::debug!(%peer, %pid, "the peer does not read; dropping it");
     }
-    if matches!(ending, Ending::Violation(_) | Ending::Corrupt(_)) {
+    if linger_after {
         linger(&mut reader).await;
     }
 }

@@ -12,7 +12,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::BytesMut;
 use postbox_core::{Credentials, Pid};
 use postbox_wire::{
     Ending, ErrorBody, ErrorCode, HandshakeError, Negotiated, ServerConfig, ServerEvent,
@@ -114,13 +113,12 @@ pub(crate) struct Opened {
     pub(crate) receiver: OutboxReceiver,
 }
 
-/// Runs the handshake on a new connection; `input` keeps what the peer sent after its `Hello`.
+/// Runs the handshake on a new connection; the session keeps what the peer sent after its `Hello`.
 /// `None` when it did not open (the peer was told why, when it was at fault or refused, and the
 /// connection is finished with).
 pub(crate) async fn open<R, W>(
     reader: &mut R,
     writer: &mut W,
-    input: &mut BytesMut,
     peer: Peer,
     side: &ServerSide,
     admit: Admit,
@@ -134,7 +132,7 @@ where
     let event = tokio::select! {
         biased;
         _ = stop.stopped() => None,
-        read = tokio::time::timeout(side.handshake_timeout, next_event(reader, input, &mut session)) => match read {
+        read = tokio::time::timeout(side.handshake_timeout, next_event(reader, &mut session)) => match read {
             Ok(event) => Some(event),
             Err(_) => {
                 let message = format!("no Hello within {} ms", side.handshake_timeout.as_millis());
@@ -198,19 +196,19 @@ where
 /// there is none).
 async fn next_event<R: AsyncRead + Unpin>(
     reader: &mut R,
-    input: &mut BytesMut,
     session: &mut ServerSession,
 ) -> ServerEvent {
     loop {
         if let Some(event) = session.poll_event() {
             return event;
         }
+        let input = session.read_buffer();
         if input.capacity() - input.len() < READ_CHUNK / 2 {
             input.reserve(READ_CHUNK);
         }
         match reader.read_buf(input).await {
             Ok(0) => session.handle_end(),
-            Ok(_) => session.handle_input(input),
+            Ok(_) => {}
             // A read error is the peer going away; there is nobody to tell.
             Err(error) => {
                 tracing::trace!("read failed: {error}");

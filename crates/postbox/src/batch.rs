@@ -122,31 +122,11 @@ impl SendBatch {
         Some(self.take().fail(error))
     }
 
-    /// Sends what a flavour that carries plain sends takes now, one by one, until one must wait
-    /// or the flavour declines one: the rest goes to the engine as a batch, so that waiting
-    /// messages wait there in order, as they do through a daemon.
-    fn send_through(&mut self, flavor: &Flavor, core: &ProcessCore) -> Result<(), SendBatchError> {
-        while let Some(message) = self.left.pop_front() {
-            match flavor.send(&*core.link, core.pid, message, Patience::None) {
-                Ok(Ok(_)) => self.sent += 1,
-                Ok(Err(error)) if error.kind() == SendErrorKind::Full => {
-                    match error.into_message() {
-                        Some(message) => self.left.push_front(message),
-                        None => {
-                            let error = SendError::without_message(SendErrorKind::Full);
-                            return Err(self.take().fail(error));
-                        }
-                    }
-                    return Ok(());
-                }
-                Ok(Err(error)) => return Err(self.take().fail(error)),
-                Err(declined) => {
-                    self.left.push_front(declined);
-                    return Ok(());
-                }
-            }
-        }
-        Ok(())
+    /// Sends what a flavour that carries plain sends takes now, under one lock; the rest goes to
+    /// the engine as a batch, so that waiting messages wait there in order and refused ones are
+    /// answered as single sends would be, as through a daemon.
+    fn send_through(&mut self, flavor: &Flavor, core: &ProcessCore) {
+        self.sent += flavor.send_many(core.pid, &mut self.left);
     }
 
     /// The batch, moved out to end it.
@@ -171,7 +151,7 @@ impl ProcessCore {
         patience: Patience,
     ) -> Result<(), SendBatchError> {
         let mut batch = SendBatch::new(mailbox, messages);
-        batch.send_through(flavor, self)?;
+        batch.send_through(flavor, self);
         while let Some((request, len)) = batch.next_request(patience.wait()) {
             if let Some(stopped) = batch.settle(self.call(request, patience.deadline()), len) {
                 return Err(stopped);
@@ -189,7 +169,7 @@ impl ProcessCore {
         messages: Vec<Message>,
     ) -> Result<(), SendBatchError> {
         let mut batch = SendBatch::new(mailbox, messages);
-        batch.send_through(flavor, self)?;
+        batch.send_through(flavor, self);
         while let Some((request, len)) = batch.next_request(Wait::Block) {
             let answer = RequestFuture::new(self.link.clone(), request).await;
             if let Some(stopped) = batch.settle(answer, len) {
@@ -209,6 +189,11 @@ impl ProcessCore {
         patience: Patience,
     ) -> Result<Vec<Received>, RecvError> {
         let max = max.clamp(1, MAX_BATCH);
+        if let Some(ready) = flavor.recv_many(self.pid, max)
+            && !ready.is_empty()
+        {
+            return Ok(ready);
+        }
         if let Some(first) = flavor.recv(&*self.link, self.pid, patience) {
             return Ok(self.more_from(flavor, first.map_err(|e| e.error)?, max));
         }
@@ -223,8 +208,10 @@ impl ProcessCore {
         max: usize,
     ) -> Result<Vec<Received>, RecvError> {
         let max = max.clamp(1, MAX_BATCH);
-        if let Some(Ok(first)) = flavor.recv(&*self.link, self.pid, Patience::None) {
-            return Ok(self.more_from(flavor, first, max));
+        if let Some(ready) = flavor.recv_many(self.pid, max)
+            && !ready.is_empty()
+        {
+            return Ok(ready);
         }
         let request = recv_many(mailbox, max, Patience::Forever);
         received_many(RequestFuture::new(self.link.clone(), request).await)
@@ -233,11 +220,8 @@ impl ProcessCore {
     /// `first`, then up to `max` in all of the messages `flavor` has ready now.
     fn more_from(&self, flavor: &Flavor, first: Received, max: usize) -> Vec<Received> {
         let mut messages = vec![first];
-        while messages.len() < max {
-            match flavor.recv(&*self.link, self.pid, Patience::None) {
-                Some(Ok(message)) => messages.push(message),
-                _ => break,
-            }
+        if let Some(more) = flavor.recv_many(self.pid, max - 1) {
+            messages.extend(more);
         }
         messages
     }

@@ -80,6 +80,23 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! Many messages at once: [`Mailbox::send_batch`] sends a list as that many sends would (in
+//! order, each checked and counted, the first failure stopping the batch with the rest handed
+//! back in a [`SendBatchError`]), and [`Mailbox::recv_many`] takes up to N ready messages; through
+//! a daemon each is one request and one answer, which is what makes small messages cheap.
+//!
+//! ```
+//! use postbox::InprocNode;
+//!
+//! let node = InprocNode::new();
+//! let p = node.process();
+//! let log = p.mailbox("log").create()?;
+//! log.send_batch(["started", "working", "done"])?;
+//! let lines: Vec<_> = log.recv_many(10)?.iter().map(|m| m.payload().clone()).collect();
+//! assert_eq!(lines, ["started", "working", "done"]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! # Errors
 //!
 //! One error type per operation kind, one shared vocabulary: [`SendError`] (with

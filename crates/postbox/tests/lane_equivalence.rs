@@ -38,6 +38,13 @@ enum Op {
     },
     Recv,
     RecvType(i64),
+    /// A batch that may not wait: several messages, some possibly breaking the size rule.
+    SendBatch {
+        who: usize,
+        lens: Vec<usize>,
+    },
+    /// Up to this many messages at once.
+    RecvMany(usize),
     Stat,
     Spill {
         len: usize,
@@ -62,6 +69,9 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(who, len, mtype)| Op::Send { who, len, mtype }),
         5 => Just(Op::Recv),
         2 => (1..4i64).prop_map(Op::RecvType),
+        2 => (0..PROCESSES, proptest::collection::vec(0..=MAX_SIZE + 5, 0..6))
+            .prop_map(|(who, lens)| Op::SendBatch { who, lens }),
+        2 => (1..6usize).prop_map(Op::RecvMany),
         2 => Just(Op::Stat),
         2 => (1..=60usize).prop_map(|len| Op::Spill { len }),
         1 => Just(Op::Unspill),
@@ -165,6 +175,21 @@ impl Side {
                     self.sent(handle.try_send(message))
                 }
             },
+            Op::SendBatch { who, ref lens } => match &self.handles[who] {
+                None => Outcome::Closed,
+                Some(handle) => {
+                    let batch = lens.iter().map(|&len| Message::new(vec![who as u8; len]));
+                    Outcome::Batch(handle.try_send_batch(batch).map_err(|e| {
+                        let unsent: Vec<usize> = e.unsent.iter().map(Message::len).collect();
+                        (e.sent, e.kind(), unsent)
+                    }))
+                }
+            },
+            Op::RecvMany(max) => Outcome::Many(owner.try_recv_many(max).map(|all| {
+                all.iter()
+                    .map(|r| (r.payload().to_vec(), r.mtype(), self.who(r.sender), r.seq))
+                    .collect()
+            })),
             Op::Recv => self.received(owner.try_recv()),
             Op::RecvType(mtype) => self.received(owner.try_recv_matching(Selector::Type(mtype))),
             Op::Stat => match owner.stat() {
@@ -192,11 +217,16 @@ impl Side {
     }
 }
 
+/// A received message as compared: payload, type, sender's index, sequence number.
+type Got = (Vec<u8>, i64, usize, u64);
+
 /// What one operation answered, with pids as process indices and timestamps left out.
 #[derive(Debug, PartialEq)]
 enum Outcome {
     Sent(Result<Option<usize>, SendErrorKind>),
-    Received(Result<(Vec<u8>, i64, usize, u64), RecvError>),
+    Received(Result<Got, RecvError>),
+    Batch(Result<(), (usize, SendErrorKind, Vec<usize>)>),
+    Many(Result<Vec<Got>, RecvError>),
     Stats {
         messages: usize,
         bytes: usize,

@@ -1,8 +1,9 @@
 //! One role's end of a postbox run: a process, the mailbox it sends to, the one it receives from.
 //!
-//! Ping-pong, and every in-process workload, use the blocking calls: a round trip is what
-//! ping-pong measures, and in-process there is no round trip to hide. Through a daemon, the
-//! streaming workloads use the API a daemon client uses for throughput (a raw socket's `write`
+//! Ping-pong uses the blocking single calls: a round trip is what it measures. The streaming
+//! workloads use the batch API: in-process as blocking calls (there is no round trip to hide,
+//! and the lane takes a batch under one lock); through a daemon the way a daemon client gets
+//! throughput (a raw socket's `write`
 //! also returns before the reader has the bytes, and ZeroMQ batches behind its sockets): a
 //! producer sends [`BATCH`] messages per `send_batch_async`, keeping up to [`WINDOW`] batches in
 //! flight; a consumer takes up to [`BATCH`] messages per `recv_many_async`, with [`WINDOW`] of
@@ -60,6 +61,10 @@ pub(crate) enum Flow {
     /// Batches of sends in flight, receives one at a time: competing consumers must not take
     /// messages (an end marker meant for another consumer) they will never look at.
     PipelinedSends,
+    /// Blocking batches of sends and receives of many, one at a time.
+    Batched,
+    /// Blocking batches of sends, receives one at a time (competing consumers).
+    BatchedSends,
 }
 
 /// A postbox role: the mailboxes are declared before the process, so they close first.
@@ -125,13 +130,16 @@ impl MailboxEnd {
         }
     }
 
-    /// Sends the messages kept back, as one batch in flight.
+    /// Sends the messages kept back, as one batch (in flight, when pipelined).
     fn send_batch(&mut self) -> io::Result<()> {
         if self.batch.is_empty() {
             return Ok(());
         }
         let mailbox = self.target()?;
         let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
+        if matches!(self.flow, Flow::Batched | Flow::BatchedSends) {
+            return checked_batch(mailbox.send_batch(batch));
+        }
         let mut send: InFlight<_> = Box::pin(async move { mailbox.send_batch_async(batch).await });
         if let Some(answer) = issue(&mut send) {
             return checked_batch(answer);
@@ -195,11 +203,24 @@ impl crate::mechanism::Endpoint for MailboxEnd {
 
     fn recv(&mut self, buf: &mut Vec<u8>) -> io::Result<()> {
         let mailbox = self.source()?;
-        if self.flow != Flow::Pipelined {
-            return checked_recv(mailbox.recv(), buf);
-        }
         if let Some(message) = self.received.pop_front() {
             return checked_recv(Ok(message), buf);
+        }
+        match self.flow {
+            Flow::Pipelined => {}
+            Flow::Batched => {
+                let messages = mailbox
+                    .recv_many(BATCH)
+                    .map_err(|e| io::Error::other(format!("receive many: {e}")))?;
+                self.received.extend(messages);
+                return match self.received.pop_front() {
+                    Some(message) => checked_recv(Ok(message), buf),
+                    None => Err(io::Error::other("a receive of many took nothing")),
+                };
+            }
+            Flow::Blocking | Flow::PipelinedSends | Flow::BatchedSends => {
+                return checked_recv(mailbox.recv(), buf);
+            }
         }
         while self.recvs.len() < WINDOW {
             let mailbox = mailbox.clone();

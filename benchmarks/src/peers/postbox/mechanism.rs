@@ -202,13 +202,13 @@ impl Mechanism for Postbox {
                 (SendTo::Open(Arc::new(queue)), None)
             }
         };
-        let flow = match case.workload {
-            // In-process there is no round trip to hide: blocking calls are the fast path (a
-            // plain mailbox's lane), as they are crossbeam's.
-            _ if self.transport == Transport::Inproc => Flow::Blocking,
-            Workload::PingPong => Flow::Blocking,
-            Workload::Competing { .. } => Flow::PipelinedSends,
-            Workload::Throughput | Workload::FanIn { .. } => Flow::Pipelined,
+        let flow = match (case.workload, self.transport) {
+            (Workload::PingPong, _) => Flow::Blocking,
+            // In-process there is no round trip to hide: blocking batches, through the lane.
+            (Workload::Competing { .. }, Transport::Inproc) => Flow::BatchedSends,
+            (Workload::Throughput | Workload::FanIn { .. }, Transport::Inproc) => Flow::Batched,
+            (Workload::Competing { .. }, _) => Flow::PipelinedSends,
+            (Workload::Throughput | Workload::FanIn { .. }, _) => Flow::Pipelined,
         };
         Ok(Box::new(MailboxEnd::new(send_to, recv_from, flow, process)))
     }

@@ -190,6 +190,10 @@ impl ServerSession {
         }
         self.codec.set_config(negotiated.frame_config());
         self.state = State::Open;
+        // An idle connection keeps nothing of its handshake.
+        if self.events.is_empty() {
+            self.events = VecDeque::new();
+        }
         Ok(negotiated)
     }
 

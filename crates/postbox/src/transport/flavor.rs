@@ -2,6 +2,7 @@
 //! of crossbeam-channel's flavours, so that a handle's send is a match with one line per flavour
 //! and each flavour's details stay in its own folder.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use postbox_core::{Message, Pid, Received, SelectError, SendError};
@@ -32,6 +33,24 @@ impl Flavor {
         match self {
             Flavor::Engine => Err(message),
             Flavor::Inproc(lane) => lane.send_plain(link, pid, message, patience),
+        }
+    }
+
+    /// Sends as many of `messages` as the flavour's own path takes now without waiting, in
+    /// order, taking them off the front: how many. The rest go through the engine.
+    pub(crate) fn send_many(&self, pid: Pid, messages: &mut VecDeque<Message>) -> usize {
+        match self {
+            Flavor::Engine => 0,
+            Flavor::Inproc(lane) => lane.send_many(pid, messages),
+        }
+    }
+
+    /// Takes up to `max` messages ready on the flavour's own path, without waiting; `None` when
+    /// receives must go through the engine.
+    pub(crate) fn recv_many(&self, pid: Pid, max: usize) -> Option<Vec<Received>> {
+        match self {
+            Flavor::Engine => None,
+            Flavor::Inproc(lane) => lane.recv_many(pid, max),
         }
     }
 

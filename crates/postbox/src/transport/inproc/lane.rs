@@ -233,6 +233,81 @@ impl Lane {
         }
     }
 
+    /// Sends as many of `messages` from `pid` as fit now, in order, under one lock: how many were
+    /// sent (taken off the front of `messages`). It stops, without waiting, at the first message
+    /// that does not fit or that the lane may not take (not lent, not this sender's, breaking the
+    /// size rule): that one and the rest are the caller's to send through the engine, which
+    /// answers them exactly as it would a single send.
+    pub(crate) fn send_many(&self, pid: Pid, messages: &mut VecDeque<Message>) -> usize {
+        let now = now();
+        let mut state = self.lock();
+        let State {
+            terms: Some(terms),
+            queue,
+        } = &mut *state
+        else {
+            return 0;
+        };
+        if !terms.senders.contains(&pid) {
+            return 0;
+        }
+        let mut sent = 0;
+        while let Some(message) = messages.front() {
+            if !terms.admits(message) {
+                break;
+            }
+            if let Some(waiter) = queue.receivers.pop_front() {
+                let Some(message) = messages.pop_front() else {
+                    break;
+                };
+                let received = queue.accept(pid, message, now);
+                queue.hand_over(waiter.pid, now);
+                waiter.slot.fill(Ok(Response::Received {
+                    branch: 0,
+                    message: received,
+                }));
+            } else if queue.senders.is_empty() && queue.has_room_for(terms, message.len()) {
+                let Some(message) = messages.pop_front() else {
+                    break;
+                };
+                queue.bytes += message.len();
+                let accepted = queue.accept(pid, message, now);
+                queue.messages.push_back(accepted);
+            } else {
+                break;
+            }
+            sent += 1;
+        }
+        sent
+    }
+
+    /// Takes up to `max` messages for `pid`, in order, under one lock; `None` when the lane may
+    /// not (not lent, not this receiver's), an empty list when it has none.
+    pub(crate) fn recv_many(&self, pid: Pid, max: usize) -> Option<Vec<Received>> {
+        let now = now();
+        let mut state = self.lock();
+        let State {
+            terms: Some(terms),
+            queue,
+        } = &mut *state
+        else {
+            return None;
+        };
+        if !terms.receivers.contains(&pid) {
+            return None;
+        }
+        let take = max.min(queue.messages.len());
+        let taken: Vec<Received> = queue.messages.drain(..take).collect();
+        for received in &taken {
+            queue.bytes -= received.message.len();
+            queue.hand_over(pid, now);
+        }
+        if !taken.is_empty() {
+            queue.admit_waiting_senders(terms, now);
+        }
+        Some(taken)
+    }
+
     fn pending(&self, slot: Arc<Slot>) -> Pending {
         Pending {
             id: LANE_WAITER | self.mailbox.as_raw(),
