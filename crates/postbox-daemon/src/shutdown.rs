@@ -6,11 +6,11 @@
 //!
 //! 1. Stop accepting: the listeners are closed and the socket file removed, so a new client fails
 //!    to connect at once instead of hanging.
-//! 2. The hub refuses every later connection and request, and queues on every connection an
-//!    `Error SHUTTING_DOWN` for each request in flight, then a `Close`; clients report both as
-//!    `Disconnected`.
-//! 3. Connection tasks stop reading; each writer flushes its queue and closes its socket, within
-//!    [`FLUSH_TIMEOUT`] (a client that does not read is not waited for).
+//! 2. The hub refuses every later connection and request. Every connection task, told to stop,
+//!    has its session answer each request in flight with `Error SHUTTING_DOWN`, then `Close`;
+//!    clients report both as `Disconnected`.
+//! 3. Each connection task stops reading, flushes what its session queued and closes its socket,
+//!    within [`FLUSH_TIMEOUT`] (a client that does not read is not waited for).
 //! 4. `serve` returns `Ok(())`, and `run` exits 0.
 
 use std::time::Duration;

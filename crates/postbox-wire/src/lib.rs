@@ -89,7 +89,7 @@ mod handshake;
 mod header;
 mod hello;
 mod operation;
-mod session;
+pub mod session;
 mod token;
 
 pub use codec::Codec;

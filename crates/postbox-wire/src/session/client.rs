@@ -7,6 +7,7 @@ use bytes::{Bytes, BytesMut};
 use rustc_hash::FxHashMap;
 
 use super::Ending;
+use super::input::{Input, Next};
 use crate::{
     ClientConfig, ClientHandshake, Codec, EncodeError, ErrorBody, ErrorCode, Frame, FrameConfig,
     FrameKind, HandshakeError, Negotiated, OperationError, Request, RequestId, Response,
@@ -108,11 +109,7 @@ struct InFlight {
 pub struct ClientSession {
     state: State,
     codec: Codec,
-    /// Bytes received and not yet decoded: frames are decoded one at a time as events are
-    /// polled, so that the driver's answers to one frame are in before the next is read.
-    input: BytesMut,
-    /// The stream has ended; the session ends once `input` holds no whole frame.
-    input_ended: bool,
+    input: Input,
     transmit: BytesMut,
     negotiated: Option<Negotiated>,
     next_id: u64,
@@ -135,8 +132,7 @@ impl ClientSession {
         ClientSession {
             state: State::Handshaking(handshake),
             codec,
-            input: BytesMut::new(),
-            input_ended: false,
+            input: Input::default(),
             transmit,
             negotiated: None,
             next_id: 1,
@@ -181,11 +177,11 @@ impl ClientSession {
             if self.is_ended() {
                 return None;
             }
-            match self.codec.decode(&mut self.input) {
-                Ok(Some(frame)) => self.handle_frame(frame),
-                Ok(None) if self.input_ended => self.end_of_input(),
-                Ok(None) => return None,
-                Err(error) => {
+            match self.input.next(&mut self.codec) {
+                Next::Frame(frame) => self.handle_frame(frame),
+                Next::Ended => self.end_of_input(),
+                Next::Wait => return None,
+                Next::Corrupt(error) => {
                     let body = ErrorBody::new(error.code(), error.to_string());
                     self.queue(&body.to_frame(None));
                     self.end(Ending::Corrupt(error));
@@ -197,25 +193,19 @@ impl ClientSession {
     /// The buffer the driver may read the server's bytes into directly (instead of
     /// [`handle_input`](Self::handle_input)); they are taken as events are polled.
     pub fn read_buffer(&mut self) -> &mut BytesMut {
-        &mut self.input
+        self.input.buffer()
     }
 
     /// Takes `input`, bytes read from the server (all of them: a partial frame waits for the
     /// rest); what they say comes out of [`poll_event`](Self::poll_event).
     pub fn handle_input(&mut self, input: &mut BytesMut) {
-        if self.input.is_empty() {
-            // Trade buffers: no copy, and each side keeps a buffer with room for the next read.
-            std::mem::swap(&mut self.input, input);
-        } else {
-            self.input.extend_from_slice(input);
-            input.clear();
-        }
+        self.input.take(input);
     }
 
     /// The server's stream has ended (a read returned 0 or failed, or a write failed). Frames
     /// already received are still delivered first.
     pub fn handle_end(&mut self) {
-        self.input_ended = true;
+        self.input.end();
     }
 
     fn end_of_input(&mut self) {

@@ -52,6 +52,7 @@
 
 mod client;
 mod ending;
+mod input;
 mod server;
 
 pub use client::{ClientEvent, ClientSession, RequestError, RequestFailure};

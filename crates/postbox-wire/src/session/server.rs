@@ -6,6 +6,7 @@ use bytes::{Bytes, BytesMut};
 use rustc_hash::FxHashSet;
 
 use super::Ending;
+use super::input::{Input, Next};
 use crate::{
     Admission, Codec, EncodeError, ErrorBody, ErrorCode, Frame, FrameConfig, FrameKind,
     HandshakeError, Negotiated, Request, RequestId, Response, ServerConfig, ServerHandshake,
@@ -63,11 +64,7 @@ enum State {
 pub struct ServerSession {
     state: State,
     codec: Codec,
-    /// Bytes received and not yet decoded: frames are decoded one at a time as events are
-    /// polled, so that the driver's answers to one frame are in before the next is read.
-    input: BytesMut,
-    /// The stream has ended; the session ends once `input` holds no whole frame.
-    input_ended: bool,
+    input: Input,
     transmit: BytesMut,
     max_in_flight: usize,
     in_flight: FxHashSet<RequestId>,
@@ -81,8 +78,7 @@ impl ServerSession {
         ServerSession {
             state: State::Handshaking(ServerHandshake::new(config)),
             codec: Codec::new(FrameConfig::HANDSHAKE),
-            input: BytesMut::new(),
-            input_ended: false,
+            input: Input::default(),
             transmit: BytesMut::new(),
             max_in_flight,
             in_flight: FxHashSet::default(),
@@ -122,11 +118,11 @@ impl ServerSession {
             if !matches!(self.state, State::Handshaking(_) | State::Open) {
                 return None;
             }
-            match self.codec.decode(&mut self.input) {
-                Ok(Some(frame)) => self.handle_frame(frame),
-                Ok(None) if self.input_ended => self.end_of_input(),
-                Ok(None) => return None,
-                Err(error) => {
+            match self.input.next(&mut self.codec) {
+                Next::Frame(frame) => self.handle_frame(frame),
+                Next::Ended => self.end_of_input(),
+                Next::Wait => return None,
+                Next::Corrupt(error) => {
                     let body = ErrorBody::new(error.code(), error.to_string());
                     self.queue(&body.to_frame(None));
                     self.end(Ending::Corrupt(error));
@@ -138,30 +134,19 @@ impl ServerSession {
     /// The buffer the driver may read the client's bytes into directly (instead of
     /// [`handle_input`](Self::handle_input)); they are taken as events are polled.
     pub fn read_buffer(&mut self) -> &mut BytesMut {
-        &mut self.input
+        self.input.buffer()
     }
 
     /// Takes `input`, bytes read from the client (all of them: a partial frame waits for the
     /// rest); what they say comes out of [`poll_event`](Self::poll_event).
     pub fn handle_input(&mut self, input: &mut BytesMut) {
-        if self.input.is_empty() {
-            // Trade buffers: no copy, and each side keeps a buffer with room for the next read.
-            std::mem::swap(&mut self.input, input);
-        } else {
-            self.input.extend_from_slice(input);
-            input.clear();
-        }
-    }
-
-    /// How many bytes received are not yet taken.
-    pub fn buffered_input(&self) -> usize {
-        self.input.len()
+        self.input.take(input);
     }
 
     /// The client's stream has ended (a read returned 0 or failed, or a write failed). Frames
     /// already received are still carried out first.
     pub fn handle_end(&mut self) {
-        self.input_ended = true;
+        self.input.end();
     }
 
     fn end_of_input(&mut self) {
