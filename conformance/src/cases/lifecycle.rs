@@ -22,7 +22,7 @@ pub fn create_then_open_reach_one_mailbox<T: Transport>(t: &T) {
     let opened = peer.mailbox("jobs").open().expect("open");
     assert_eq!(created.id(), opened.id());
     assert_eq!((created.name(), opened.name()), ("jobs", "jobs"));
-    assert_eq!(opened.owner_process(), peer.pid());
+    assert_eq!(opened.process_pid(), peer.pid());
     opened.send("work").expect("send");
     let got = created.recv().expect("recv");
     assert_eq!(got.payload().as_ref(), b"work");

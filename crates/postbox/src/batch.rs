@@ -194,7 +194,7 @@ impl ProcessCore {
         {
             return Ok(ready);
         }
-        if let Some(first) = flavor.recv(&*self.link, self.pid, patience) {
+        if let Some(first) = flavor.recv(&self.waiter(), self.pid, patience) {
             return Ok(self.more_from(flavor, first.map_err(|e| e.error)?, max));
         }
         received_many(self.call(recv_many(mailbox, max, patience), patience.deadline()))

@@ -192,8 +192,9 @@ impl Mailbox {
         self.id
     }
 
-    /// The pid of the process this handle belongs to.
-    pub fn owner_process(&self) -> Pid {
+    /// The pid of the process this handle belongs to (not the mailbox's owner, which
+    /// [`Mailbox::stat`] reports).
+    pub fn process_pid(&self) -> Pid {
         self.core.pid
     }
 

@@ -10,7 +10,9 @@ use postbox_core::{
 };
 use postbox_wire::{Request, Response, Target};
 
-use crate::transport::{Answer, Call, Flavor, Link, RequestFuture, admin_error, received, sent};
+use crate::transport::{
+    Answer, Call, Flavor, Link, Pending, RequestFuture, admin_error, received, sent,
+};
 use crate::wait::Patience;
 
 /// A process's link to its node, shared by its process handle and every mailbox handle it opens.
@@ -21,6 +23,11 @@ pub(crate) struct ProcessCore {
 }
 
 impl ProcessCore {
+    /// How a request that waits on a transport flavour's own path is waited for: through the link.
+    pub(crate) fn waiter(&self) -> impl Fn(&Pending, Option<Instant>) -> Answer + '_ {
+        |pending, deadline| self.link.wait(pending, deadline)
+    }
+
     /// Carries `request` and waits for its answer, withdrawing it at `deadline`.
     pub(crate) fn call(&self, request: Request, deadline: Option<Instant>) -> Answer {
         match self.link.call(request) {
@@ -99,7 +106,7 @@ impl ProcessCore {
         patience: Patience,
     ) -> Result<Option<Pid>, SendError> {
         let message = match delivery {
-            Delivery::Queued => match flavor.send(&*self.link, self.pid, message, patience) {
+            Delivery::Queued => match flavor.send(&self.waiter(), self.pid, message, patience) {
                 Ok(done) => return done,
                 Err(declined) => declined,
             },
@@ -118,14 +125,18 @@ impl ProcessCore {
         delivery: Delivery,
     ) -> Result<Option<Pid>, SendError> {
         let message = match delivery {
-            Delivery::Queued => match flavor.send(&*self.link, self.pid, message, Patience::None) {
-                Ok(Err(full)) if full.kind() == SendErrorKind::Full => match full.into_message() {
-                    Some(message) => message,
-                    None => return Err(SendError::without_message(SendErrorKind::Full)),
-                },
-                Ok(done) => return done,
-                Err(declined) => declined,
-            },
+            Delivery::Queued => {
+                match flavor.send(&self.waiter(), self.pid, message, Patience::None) {
+                    Ok(Err(full)) if full.kind() == SendErrorKind::Full => {
+                        match full.into_message() {
+                            Some(message) => message,
+                            None => return Err(SendError::without_message(SendErrorKind::Full)),
+                        }
+                    }
+                    Ok(done) => return done,
+                    Err(declined) => declined,
+                }
+            }
             Delivery::Receipt => message,
         };
         self.send_async(Target::Mailbox(mailbox), message, delivery)
@@ -142,7 +153,7 @@ impl ProcessCore {
         patience: Patience,
     ) -> Result<Received, RecvError> {
         if selector == Selector::Any
-            && let Some(result) = flavor.recv(&*self.link, self.pid, patience)
+            && let Some(result) = flavor.recv(&self.waiter(), self.pid, patience)
         {
             return result.map_err(|e| e.error);
         }
@@ -161,7 +172,7 @@ impl ProcessCore {
         selector: Selector,
     ) -> Result<Received, RecvError> {
         if selector == Selector::Any
-            && let Some(Ok(received)) = flavor.recv(&*self.link, self.pid, Patience::None)
+            && let Some(Ok(received)) = flavor.recv(&self.waiter(), self.pid, Patience::None)
         {
             return Ok(received);
         }

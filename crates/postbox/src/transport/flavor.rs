@@ -8,7 +8,7 @@ use std::sync::Arc;
 use postbox_core::{Message, Pid, Received, SelectError, SendError};
 
 use super::inproc::Lane;
-use super::link::Link;
+use super::pending::WaitFor;
 use crate::wait::Patience;
 
 /// The path a mailbox's plain (FIFO, any-message) sends and receives take.
@@ -25,14 +25,14 @@ impl Flavor {
     /// message back when the send must go through the engine.
     pub(crate) fn send(
         &self,
-        link: &dyn Link,
+        wait: WaitFor<'_>,
         pid: Pid,
         message: Message,
         patience: Patience,
     ) -> Result<Result<Option<Pid>, SendError>, Message> {
         match self {
             Flavor::Engine => Err(message),
-            Flavor::Inproc(lane) => lane.send_plain(link, pid, message, patience),
+            Flavor::Inproc(lane) => lane.send_plain(wait, pid, message, patience),
         }
     }
 
@@ -58,13 +58,13 @@ impl Flavor {
     /// receive must go through the engine.
     pub(crate) fn recv(
         &self,
-        link: &dyn Link,
+        wait: WaitFor<'_>,
         pid: Pid,
         patience: Patience,
     ) -> Option<Result<Received, SelectError>> {
         match self {
             Flavor::Engine => None,
-            Flavor::Inproc(lane) => lane.recv_plain(link, pid, patience),
+            Flavor::Inproc(lane) => lane.recv_plain(wait, pid, patience),
         }
     }
 }

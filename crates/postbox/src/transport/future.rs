@@ -16,7 +16,8 @@ use std::task::{Context, Poll};
 use postbox_wire::Request;
 
 use super::answer::Answer;
-use super::link::{Call, Link, Pending};
+use super::link::Link;
+use super::pending::{Call, Pending};
 
 enum Step {
     Start(Request),

@@ -1,11 +1,11 @@
 //! A process's link to its node: the one interface every transport implements.
 //!
-//! A link carries [`Request`]s to the engine and brings back [`Response`](postbox_wire::Response)s — the same types the
-//! daemon's protocol carries — so process and mailbox handles are written once for every
-//! transport, and answer identically whichever is underneath.
+//! A link carries [`Request`]s to the engine and brings back
+//! [`Response`](postbox_wire::Response)s — the same types the daemon's protocol carries — so
+//! process and mailbox handles are written once for every transport, and answer identically
+//! whichever is underneath.
 
 use std::fmt;
-use std::sync::Arc;
 use std::time::Instant;
 
 use postbox_core::{MailboxId, Pid};
@@ -13,27 +13,7 @@ use postbox_wire::Request;
 
 use super::answer::Answer;
 use super::flavor::Flavor;
-use super::slot::Slot;
-
-/// A request that waits: where its answer will land.
-#[derive(Debug)]
-pub(crate) struct Pending {
-    /// The transport's name for the request (an engine ticket, a protocol request id).
-    pub(crate) id: u64,
-    pub(crate) slot: Arc<Slot>,
-}
-
-/// How a request was taken.
-#[expect(
-    clippy::large_enum_variant,
-    reason = "returned by value once per request and never stored; boxing would allocate per request"
-)]
-pub(crate) enum Call {
-    /// Answered at once.
-    Now(Answer),
-    /// Answered later, into the pending slot.
-    Pending(Pending),
-}
+use super::pending::{Call, Pending};
 
 /// A process's connection to its node.
 pub(crate) trait Link: Send + Sync + fmt::Debug {

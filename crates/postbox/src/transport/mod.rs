@@ -18,11 +18,13 @@ mod flavor;
 mod future;
 pub(crate) mod inproc;
 mod link;
+mod pending;
 mod slot;
 pub(crate) mod socket;
 
 pub(crate) use answer::{Answer, Failure, admin_error, received, received_many, sent};
 pub(crate) use flavor::Flavor;
 pub(crate) use future::RequestFuture;
-pub(crate) use link::{Call, Link, Pending};
+pub(crate) use link::Link;
+pub(crate) use pending::{Call, Pending, WaitFor};
 pub(crate) use slot::{Slot, Waited};

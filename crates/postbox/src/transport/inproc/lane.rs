@@ -26,7 +26,7 @@ use postbox_core::{
 use postbox_wire::{Response, cancelled_response};
 
 use crate::clock::now;
-use crate::transport::{Link, Pending, Slot, received, sent};
+use crate::transport::{Pending, Slot, WaitFor, received, sent};
 use crate::wait::Patience;
 
 /// Marks a [`Pending::id`] as a lane waiter's (the low bits are the mailbox id), never an engine
@@ -199,34 +199,34 @@ impl Lane {
         }
     }
 
-    /// A plain send of `message` from `pid`, waiting (through `link`) as `patience` allows: its
+    /// A plain send of `message` from `pid`, waiting (with `wait`) as `patience` allows: its
     /// result, or the message back when the lane declines it.
     pub(crate) fn send_plain(
         &self,
-        link: &dyn Link,
+        wait: WaitFor<'_>,
         pid: Pid,
         message: Message,
         patience: Patience,
     ) -> Result<Result<Option<Pid>, SendError>, Message> {
         match self.send(pid, message, patience.wait(), now()) {
             LaneCall::Done(result) => Ok(result.map(|()| None)),
-            LaneCall::Waiting(pending) => Ok(sent(link.wait(&pending, patience.deadline()))),
+            LaneCall::Waiting(pending) => Ok(sent(wait(&pending, patience.deadline()))),
             LaneCall::Declined(message) => Err(message),
         }
     }
 
-    /// A plain receive for `pid`, waiting (through `link`) as `patience` allows: its result, or
+    /// A plain receive for `pid`, waiting (with `wait`) as `patience` allows: its result, or
     /// `None` when the lane declines it.
     pub(crate) fn recv_plain(
         &self,
-        link: &dyn Link,
+        wait: WaitFor<'_>,
         pid: Pid,
         patience: Patience,
     ) -> Option<Result<Received, SelectError>> {
         match self.recv(pid, patience.wait(), now()) {
             LaneCall::Done(result) => Some(result),
             LaneCall::Waiting(pending) => {
-                let answer = link.wait(&pending, patience.deadline());
+                let answer = wait(&pending, patience.deadline());
                 Some(received(answer).map(|(_, message)| message))
             }
             LaneCall::Declined(()) => None,
