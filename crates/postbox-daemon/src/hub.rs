@@ -281,7 +281,7 @@ mod tests {
         routed.deliver(a, |_, _| panic!("a's own request was answered at once"));
         let (answered, response) = b_out.try_next().expect("b's recv was routed to b");
         assert_eq!(answered, id(5));
-        let Response::Received { message, .. } = response else {
+        let Response::Received { message, .. } = *response else {
             panic!("{response:?}")
         };
         assert_eq!(

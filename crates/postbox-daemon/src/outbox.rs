@@ -3,18 +3,20 @@
 //! session.
 //!
 //! Pushing never waits (it happens under the hub's lock). What other connections can push is
-//! bounded by the connection's in-flight limit: one answer per request in flight.
+//! bounded by the connection's in-flight limit: one answer per request in flight. Answers travel
+//! boxed: the channel allocates its slots in blocks of 32 up front, and an idle connection should
+//! not hold 32 responses' worth of memory.
 
 use postbox_wire::{RequestId, Response};
 use tokio::sync::mpsc;
 
 /// The sending side of a connection's answer queue; cheap to clone.
 #[derive(Clone, Debug)]
-pub(crate) struct Outbox(mpsc::UnboundedSender<(RequestId, Response)>);
+pub(crate) struct Outbox(mpsc::UnboundedSender<(RequestId, Box<Response>)>);
 
 /// The receiving side, for the connection's task.
 #[derive(Debug)]
-pub(crate) struct OutboxReceiver(mpsc::UnboundedReceiver<(RequestId, Response)>);
+pub(crate) struct OutboxReceiver(mpsc::UnboundedReceiver<(RequestId, Box<Response>)>);
 
 /// A new, empty outbox and its receiver.
 pub(crate) fn outbox() -> (Outbox, OutboxReceiver) {
@@ -25,19 +27,19 @@ pub(crate) fn outbox() -> (Outbox, OutboxReceiver) {
 impl Outbox {
     /// Queues the answer to request `id`. Dropped if the connection is gone.
     pub(crate) fn answer(&self, id: RequestId, response: Response) {
-        let _ = self.0.send((id, response));
+        let _ = self.0.send((id, Box::new(response)));
     }
 }
 
 impl OutboxReceiver {
     /// The next answer, waiting for one; `None` once every sender is gone.
-    pub(crate) async fn next(&mut self) -> Option<(RequestId, Response)> {
+    pub(crate) async fn next(&mut self) -> Option<(RequestId, Box<Response>)> {
         self.0.recv().await
     }
 
     /// The next answer if one is queued.
     #[cfg(test)]
-    pub(crate) fn try_next(&mut self) -> Option<(RequestId, Response)> {
+    pub(crate) fn try_next(&mut self) -> Option<(RequestId, Box<Response>)> {
         self.0.try_recv().ok()
     }
 }
