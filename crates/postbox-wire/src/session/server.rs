@@ -284,12 +284,12 @@ impl ServerSession {
             }
             match result {
                 Ok(admission) => {
-                    let State::Handshaking(handshake) =
+                    // Still handshaking (matched above): the handshake waits for the decision.
+                    if let State::Handshaking(handshake) =
                         std::mem::replace(&mut self.state, State::Ended)
-                    else {
-                        unreachable!("matched above");
-                    };
-                    self.state = State::Deciding(handshake);
+                    {
+                        self.state = State::Deciding(handshake);
+                    }
                     self.events.push_back(ServerEvent::Hello(admission));
                 }
                 Err(error) => self.end(Ending::Handshake(error)),
