@@ -90,6 +90,7 @@ mod header;
 mod hello;
 mod operation;
 pub mod session;
+mod shared_payload;
 mod token;
 
 pub use codec::Codec;
@@ -111,6 +112,7 @@ pub use hello::{Hello, MAX_OFFERED_VERSIONS, Welcome};
 pub use session::{
     ClientEvent, ClientSession, Ending, RequestError, RequestFailure, ServerEvent, ServerSession,
 };
+pub use shared_payload::{SHARE_FROM, decode_request_shared, decode_response_shared};
 pub use token::{MAX_TOKEN_LEN, Token};
 
 pub use address::default_socket_path;

@@ -129,6 +129,26 @@ proptest! {
     fn random_bytes_never_panic_the_decoders(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
         let _ = decode_request(&bytes);
         let _ = decode_response(&bytes);
+        let shared = bytes::Bytes::from(bytes);
+        let _ = postbox_wire::decode_request_shared(&shared);
+        let _ = postbox_wire::decode_response_shared(&shared);
+    }
+
+    /// The decoders that let large payloads borrow their frame give exactly what the plain ones
+    /// give, for whole requests and for every mutation or truncation of one.
+    #[test]
+    fn the_sharing_decoders_agree_with_the_plain_ones(request in request(), at in any::<usize>(), byte in any::<u8>(), cut in any::<usize>()) {
+        let whole = encode_request(&request);
+        prop_assert_eq!(postbox_wire::decode_request_shared(&whole), Ok(request));
+        let mut bytes = whole.to_vec();
+        if !bytes.is_empty() {
+            let at = at % bytes.len();
+            bytes[at] = byte;
+            bytes.truncate(cut % (bytes.len() + 1));
+        }
+        let shared = bytes::Bytes::from(bytes.clone());
+        prop_assert_eq!(postbox_wire::decode_request_shared(&shared).ok(), decode_request(&bytes).ok());
+        prop_assert_eq!(postbox_wire::decode_response_shared(&shared).ok(), decode_response(&bytes).ok());
     }
 
     #[test]

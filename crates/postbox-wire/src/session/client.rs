@@ -11,7 +11,7 @@ use super::input::{Input, Next};
 use crate::{
     ClientConfig, ClientHandshake, Codec, EncodeError, ErrorBody, ErrorCode, Frame, FrameConfig,
     FrameKind, HandshakeError, Negotiated, OperationError, Request, RequestId, Response,
-    decode_response, encode_request_into,
+    decode_response_shared, encode_request_into,
 };
 
 /// What happened on a client's connection, in order.
@@ -343,7 +343,8 @@ impl ClientSession {
         }
         match (frame.kind(), frame.request_id()) {
             (FrameKind::Response, Some(id)) if self.in_flight.contains_key(&id) => {
-                let result = decode_response(frame.payload()).map_err(RequestFailure::Malformed);
+                let result =
+                    decode_response_shared(frame.payload()).map_err(RequestFailure::Malformed);
                 self.answer(id, result);
             }
             (FrameKind::Error, Some(id)) if self.in_flight.contains_key(&id) => {

@@ -10,7 +10,7 @@ use super::input::{Input, Next};
 use crate::{
     Admission, Codec, EncodeError, ErrorBody, ErrorCode, Frame, FrameConfig, FrameKind,
     HandshakeError, Negotiated, Request, RequestId, Response, ServerConfig, ServerHandshake,
-    decode_request, encode_response_into,
+    decode_request_shared, encode_response_into,
 };
 
 /// What happened on a server's connection, in order.
@@ -319,7 +319,7 @@ impl ServerSession {
         }
     }
 
-    fn handle_request(&mut self, id: RequestId, payload: &[u8]) {
+    fn handle_request(&mut self, id: RequestId, payload: &Bytes) {
         if self.in_flight.contains(&id) {
             self.violation(format!("request id {id} is already in flight"));
             return;
@@ -333,7 +333,7 @@ impl ServerSession {
             self.queue(&body.to_frame(Some(id)));
             return;
         }
-        match decode_request(payload) {
+        match decode_request_shared(payload) {
             Ok(mut request) => {
                 self.fit_to_frame(&mut request);
                 self.in_flight.insert(id);
