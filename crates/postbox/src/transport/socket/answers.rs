@@ -17,7 +17,6 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use bytes::BytesMut;
 use postbox_core::Pid;
 
 use super::session::SharedSession;
@@ -28,20 +27,18 @@ use crate::transport::{Answer, Slot, Waited};
 /// How much one read takes from the socket at most.
 const READ_CHUNK: usize = 64 * 1024;
 
-/// The read half of a connection and the bytes read but not yet taken by the session.
+/// The read half of a connection, and the buffer each read lands in.
 #[derive(Debug)]
 pub(crate) struct ReadHalf {
     stream: Stream,
-    input: BytesMut,
     scratch: Vec<u8>,
 }
 
 impl ReadHalf {
-    /// A read half that goes on from `input` (bytes already read past the handshake).
-    pub(crate) fn new(stream: Stream, input: BytesMut) -> ReadHalf {
+    /// A read half of `stream` (whatever the handshake read past its end is the session's).
+    pub(crate) fn new(stream: Stream) -> ReadHalf {
         ReadHalf {
             stream,
-            input,
             scratch: vec![0; READ_CHUNK],
         }
     }
@@ -231,8 +228,10 @@ impl Answers {
     ) -> Pumped {
         let fresh = if spin { 0 } else { POLL_SPINS };
         let mut spins = fresh;
+        // Bytes read and not yet handed to the session.
+        let mut read = 0;
         let pumped = loop {
-            let (deliveries, output) = self.session.input(&mut half.input);
+            let (deliveries, output) = self.session.input(&half.scratch[..read]);
             deliveries.deliver();
             if let Some(output) = output {
                 self.writer.write(&self.session, output);
@@ -250,7 +249,10 @@ impl Answers {
             }
             match read_some(half) {
                 Ok(0) | Err(_) => break Pumped::Ended,
-                Ok(_) => spins = fresh,
+                Ok(n) => {
+                    read = n;
+                    spins = fresh;
+                }
             }
         };
         half.stream.shutdown();
@@ -264,15 +266,12 @@ impl Answers {
     }
 }
 
-/// Reads what the socket has (up to the scratch buffer's size) and appends it to the input. The
-/// scratch buffer is reused for every read, so a read costs a copy of what arrived, nothing more.
+/// Reads what the socket has into the scratch buffer (up to its size), which is reused for every
+/// read; the session then copies it once, into the buffer its frame is decoded from.
 fn read_some(half: &mut ReadHalf) -> io::Result<usize> {
     loop {
         match half.stream.read(&mut half.scratch) {
-            Ok(read) => {
-                half.input.extend_from_slice(&half.scratch[..read]);
-                return Ok(read);
-            }
+            Ok(read) => return Ok(read),
             Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
             Err(error) => return Err(error),
         }

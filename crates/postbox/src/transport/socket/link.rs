@@ -103,7 +103,7 @@ impl SocketLink {
 
         let session = Arc::new(SharedSession::new(session));
         let writer = Arc::new(Writer::new(writer_stream, control));
-        let half = ReadHalf::new(reader_stream, input);
+        let half = ReadHalf::new(reader_stream);
         let answers = Arc::new(Answers::new(session.clone(), writer.clone(), half));
         Ok(SocketLink {
             pid: Pid::from_raw(negotiated.pid),

@@ -114,9 +114,11 @@ impl SharedSession {
 
     /// Hands bytes read from the daemon to the session: the answers they complete, and any
     /// bytes the session now has to send (an `Error` telling the daemon it broke the protocol).
-    pub(crate) fn input(&self, input: &mut BytesMut) -> (Deliveries, Option<ToWrite>) {
+    /// They are copied straight into the session's buffer, which has room for the frame they
+    /// belong to.
+    pub(crate) fn input(&self, bytes: &[u8]) -> (Deliveries, Option<ToWrite>) {
         let mut inner = self.lock();
-        inner.session.handle_input(input);
+        inner.session.read_buffer().extend_from_slice(bytes);
         let deliveries = inner.deliveries();
         (deliveries, inner.take_output())
     }
