@@ -325,7 +325,9 @@ pub fn decode_response(payload: &[u8]) -> Result<Response, OperationError> {
     decode(payload)
 }
 
-fn decode<'a, T: Deserialize<'a>>(payload: &'a [u8]) -> Result<T, OperationError> {
+/// Decodes exactly one value from `payload`: trailing bytes are an error, as is anything
+/// malformed.
+pub(crate) fn decode<'a, T: Deserialize<'a>>(payload: &'a [u8]) -> Result<T, OperationError> {
     match postcard::take_from_bytes(payload) {
         Ok((value, [])) => Ok(value),
         Ok((_, rest)) => Err(OperationError::TrailingBytes { count: rest.len() }),

@@ -15,7 +15,7 @@ use postbox_core::{Delivery, Message, MessageKind, Pid, Received, Timestamp, Wai
 use serde::Deserialize;
 
 use crate::operation::{
-    OperationError, Request, Response, Target, decode_request, decode_response,
+    OperationError, Request, Response, Target, decode, decode_request, decode_response,
 };
 
 /// The smallest payload that borrows its frame's buffer rather than being copied.
@@ -105,7 +105,7 @@ impl ReceivedRef<'_> {
 pub fn decode_request_shared(payload: &Bytes) -> Result<Request, OperationError> {
     match payload.split_first() {
         Some((&SEND, body)) => {
-            let send: SendRef<'_> = exactly_one(body)?;
+            let send: SendRef<'_> = decode(body)?;
             Ok(Request::Send {
                 target: send.target,
                 message: send.message.share(payload),
@@ -114,7 +114,7 @@ pub fn decode_request_shared(payload: &Bytes) -> Result<Request, OperationError>
             })
         }
         Some((&SEND_BATCH, body)) => {
-            let batch: SendBatchRef<'_> = exactly_one(body)?;
+            let batch: SendBatchRef<'_> = decode(body)?;
             Ok(Request::SendBatch {
                 target: batch.target,
                 messages: batch.messages.iter().map(|m| m.share(payload)).collect(),
@@ -134,29 +134,19 @@ pub fn decode_request_shared(payload: &Bytes) -> Result<Request, OperationError>
 pub fn decode_response_shared(payload: &Bytes) -> Result<Response, OperationError> {
     match payload.split_first() {
         Some((&RECEIVED, body)) => {
-            let received: BranchReceivedRef<'_> = exactly_one(body)?;
+            let received: BranchReceivedRef<'_> = decode(body)?;
             Ok(Response::Received {
                 branch: received.branch,
                 message: received.message.share(payload),
             })
         }
         Some((&RECEIVED_MANY, body)) => {
-            let all: Vec<ReceivedRef<'_>> = exactly_one(body)?;
+            let all: Vec<ReceivedRef<'_>> = decode(body)?;
             Ok(Response::ReceivedMany(
                 all.iter().map(|r| r.share(payload)).collect(),
             ))
         }
         _ => decode_response(payload),
-    }
-}
-
-fn exactly_one<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, OperationError> {
-    match postcard::take_from_bytes(body) {
-        Ok((value, [])) => Ok(value),
-        Ok((_, rest)) => Err(OperationError::TrailingBytes { count: rest.len() }),
-        Err(error) => Err(OperationError::Malformed {
-            reason: error.to_string(),
-        }),
     }
 }
 
