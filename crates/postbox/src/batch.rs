@@ -53,11 +53,11 @@ impl SendBatch {
     }
 
     /// Stops with `error`; everything left comes back.
-    fn fail(self, error: SendError) -> SendBatchError {
+    fn fail(&mut self, error: SendError) -> SendBatchError {
         SendBatchError {
             sent: self.sent,
             error,
-            unsent: self.left.into(),
+            unsent: std::mem::take(&mut self.left).into(),
         }
     }
 
@@ -95,11 +95,11 @@ impl SendBatch {
             // The part's messages left with the request and cannot be known to be undelivered.
             Err(Failure::Disconnected) => {
                 let error = SendError::without_message(SendErrorKind::Disconnected);
-                return Some(self.take().fail(error));
+                return Some(self.fail(error));
             }
             Ok(_) | Err(Failure::Protocol) => {
                 let error = SendError::without_message(SendErrorKind::Protocol);
-                return Some(self.take().fail(error));
+                return Some(self.fail(error));
             }
         };
         self.sent += sent;
@@ -114,12 +114,9 @@ impl SendBatch {
                 self.part = len / 2;
                 return None;
             }
-            return Some(
-                self.take()
-                    .fail(SendError::without_message(SendErrorKind::TooLarge)),
-            );
+            return Some(self.fail(SendError::without_message(SendErrorKind::TooLarge)));
         }
-        Some(self.take().fail(error))
+        Some(self.fail(error))
     }
 
     /// Sends what a flavour that carries plain sends takes now, under one lock; the rest goes to
@@ -127,16 +124,6 @@ impl SendBatch {
     /// answered as single sends would be, as through a daemon.
     fn send_through(&mut self, flavor: &Flavor, core: &ProcessCore) {
         self.sent += flavor.send_many(core.pid, &mut self.left);
-    }
-
-    /// The batch, moved out to end it.
-    fn take(&mut self) -> SendBatch {
-        SendBatch {
-            mailbox: self.mailbox,
-            sent: self.sent,
-            left: std::mem::take(&mut self.left),
-            part: self.part,
-        }
     }
 }
 
