@@ -13,18 +13,20 @@
 //! mailbox it waits on. Every message is offered to waiting receivers before it is queued.
 
 mod delegation;
+mod leases;
 mod mailboxes;
 mod processes;
 mod recv;
 mod send;
 
 pub use delegation::{Delegation, Handback};
+pub use leases::Settlement;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use rustc_hash::FxHashMap;
 
-use crate::mailbox::{Kind, Mailbox, WaitingReceiver};
+use crate::mailbox::{Kind, Mailbox, Taking, WaitingReceiver};
 use crate::process::Process;
 use crate::queue::Entry;
 use crate::{
@@ -81,7 +83,8 @@ pub struct Engine {
     total_dropped: u64,
     /// Delegated mailboxes, with the bytes each reserves against the quota.
     delegated: FxHashMap<MailboxId, usize>,
-    /// The sum of those reservations.
+    /// Bytes counted against the quota outside every queue: the delegated mailboxes'
+    /// reservations and the payloads of leased messages.
     reserved_bytes: usize,
 }
 
@@ -207,13 +210,14 @@ impl Engine {
     }
 
     /// A message leaves `mailbox` for `receiver`: statistics, round-robin position, and the
-    /// sender's receipt.
+    /// sender's receipt. A leased message stays with the mailbox too, until it is settled.
     fn hand_over(
         &mut self,
         mailbox: MailboxId,
         receiver: Pid,
         entry: Entry,
         now: Timestamp,
+        taking: Taking,
     ) -> Received {
         let mb = self
             .mailboxes
@@ -232,12 +236,20 @@ impl Engine {
                 },
             );
         }
-        Received {
-            message: entry.message,
+        let received = |message| Received {
+            message,
             sender: entry.sender,
             seq: entry.seq,
             sent_at: entry.sent_at,
             kind: entry.kind,
+        };
+        match taking {
+            Taking::Outright => received(entry.message),
+            Taking::Leased => {
+                let copy = received(entry.message.clone());
+                self.keep_leased(mailbox, receiver, entry);
+                copy
+            }
         }
     }
 
@@ -262,7 +274,7 @@ impl Engine {
         now: Timestamp,
     ) {
         self.forget_recv_waiter(waiter.ticket);
-        let message = self.hand_over(mailbox, waiter.pid, entry, now);
+        let message = self.hand_over(mailbox, waiter.pid, entry, now, waiter.taking);
         self.complete(
             waiter.ticket,
             Completion::Received {
@@ -382,6 +394,9 @@ impl Engine {
             self.waiters.remove(&blocked.ticket);
             let error = SendError::new(send_error, blocked.message);
             self.complete(blocked.ticket, Completion::SendFailed(error));
+        }
+        for lease in std::mem::take(&mut mb.leases).into_values() {
+            self.reserved_bytes -= lease.entry.message.len();
         }
         for entry in mb.queue.drain() {
             self.queued_messages -= 1;

@@ -1,10 +1,10 @@
 //! The state of one mailbox (or inbox) inside the engine.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use crate::queue::Queue;
+use crate::queue::{Entry, Queue};
 use crate::{
     Capacity, Credentials, MailboxAttrs, MailboxId, Message, Name, Owner, Pid, Selector, Ticket,
     Timestamp,
@@ -36,6 +36,24 @@ pub(crate) struct WaitingReceiver {
     pub(crate) pid: Pid,
     pub(crate) selector: Selector,
     pub(crate) branch: usize,
+    /// Whether the message it gets is leased rather than taken outright.
+    pub(crate) taking: Taking,
+}
+
+/// How a receive takes its message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Taking {
+    /// For good: the message leaves the mailbox.
+    Outright,
+    /// On lease: the mailbox keeps it until the receiver acknowledges or returns it.
+    Leased,
+}
+
+/// A message on lease to `holder`, kept so that it can go back to the queue.
+#[derive(Debug)]
+pub(crate) struct Lease {
+    pub(crate) holder: Pid,
+    pub(crate) entry: Entry,
 }
 
 /// One end of a pair link.
@@ -72,6 +90,8 @@ pub(crate) struct Mailbox {
     /// The uid whose mailbox quota this mailbox counts against.
     pub(crate) quota_uid: u32,
     pub(crate) queue: Queue,
+    /// Messages on lease, by sequence number.
+    pub(crate) leases: BTreeMap<u64, Lease>,
     pub(crate) blocked_senders: VecDeque<BlockedSend>,
     /// Waiting receivers, longest-waiting first.
     pub(crate) receivers: Vec<WaitingReceiver>,
@@ -104,6 +124,7 @@ impl Mailbox {
             owner_creds,
             quota_uid: owner_creds.uid,
             queue: Queue::new(attrs.order),
+            leases: BTreeMap::new(),
             blocked_senders: VecDeque::new(),
             receivers: Vec::new(),
             grants: FxHashSet::default(),

@@ -310,6 +310,23 @@ impl Queue {
     }
 
     /// Removes every entry, in queue order.
+    /// Puts messages that left the queue back where they were: in queue order by their sequence
+    /// numbers, ahead of everything accepted after them. Rebuilds the queue, which costs its
+    /// length; returns are rare (a consumer stopping or dying), receives are not.
+    pub(crate) fn restore(&mut self, returned: Vec<Entry>) {
+        let mut all = self.drain();
+        all.extend(returned);
+        match self.order {
+            Order::Fifo => all.sort_by_key(|entry| entry.seq),
+            Order::Priority => {
+                all.sort_by_key(|entry| (std::cmp::Reverse(entry.message.priority), entry.seq));
+            }
+        }
+        for entry in all {
+            self.push(entry);
+        }
+    }
+
     pub(crate) fn drain(&mut self) -> Vec<Entry> {
         let mut out = Vec::with_capacity(self.len);
         while let Some(ends) = self.ends {
@@ -383,6 +400,29 @@ mod tests {
         assert_eq!(q.find(Selector::TypeAtMost(2)), None);
         let slot = q.find(Selector::NotType(5)).unwrap();
         assert_eq!(q.remove(slot).seq, 2);
+    }
+
+    #[test]
+    fn restore_puts_entries_back_at_their_sequence_position() {
+        let mut fifo = Queue::new(Order::Fifo);
+        for seq in [3, 5] {
+            fifo.push(entry(seq % 2 + 1, seq, 1, 0));
+        }
+        fifo.restore(vec![entry(2, 4, 1, 0), entry(1, 1, 1, 0)]);
+        assert_eq!(seqs(&fifo), [1, 3, 4, 5]);
+        assert_eq!(fifo.len(), 4);
+        let first_of_2 = fifo.find(Selector::From(Pid::from_raw(2))).unwrap();
+        assert_eq!(
+            fifo.entry(first_of_2).seq,
+            3,
+            "per-sender order follows too"
+        );
+
+        let mut priority = Queue::new(Order::Priority);
+        priority.push(entry(1, 2, 1, 5));
+        priority.push(entry(1, 3, 1, 0));
+        priority.restore(vec![entry(1, 1, 1, 0), entry(1, 0, 1, 5)]);
+        assert_eq!(seqs(&priority), [0, 2, 1, 3]);
     }
 
     #[test]

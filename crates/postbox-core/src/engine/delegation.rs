@@ -91,7 +91,10 @@ impl Engine {
                 mb.attrs.receivers,
                 Receivers::Owner | Receivers::Shared(Dispatch::FirstWaiting)
             );
-        let idle = mb.queue.len() == 0 && mb.blocked_senders.is_empty() && mb.receivers.is_empty();
+        let idle = mb.queue.len() == 0
+            && mb.blocked_senders.is_empty()
+            && mb.receivers.is_empty()
+            && mb.leases.is_empty();
         let headroom =
             self.queued_bytes + self.reserved_bytes + bytes <= self.limits.max_queued_bytes;
         if !plain || !idle || !headroom || self.delegated.contains_key(&mailbox) {

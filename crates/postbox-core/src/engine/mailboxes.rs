@@ -123,8 +123,8 @@ impl Engine {
     }
 
     /// `pid` no longer has `mailbox` open: its rights go, its own waiters there fail with `Gone`
-    /// (the room its senders waited for goes to the next waiting senders), and a pair's other end
-    /// learns that the link is broken.
+    /// (the room its senders waited for goes to the next waiting senders), what it holds on lease
+    /// goes back to the queue, and a pair's other end learns that the link is broken.
     pub(super) fn release(&mut self, pid: Pid, mailbox: MailboxId, now: Timestamp) {
         let Some(mb) = self.mailboxes.get_mut(&mailbox) else {
             return;
@@ -144,6 +144,7 @@ impl Engine {
         self.fail_receivers(mailbox, |waiter| waiter == pid, RecvError::Gone);
         self.fail_waiting_senders(mailbox, |sender| sender == pid, SendErrorKind::Gone);
         self.admit_waiting_senders(mailbox, now);
+        self.return_leases(pid, mailbox, now);
         if sender_left && self.mailboxes[&mailbox].blocked_senders.is_empty() {
             self.fail_receivers(mailbox, |_| true, RecvError::PeerGone);
         }

@@ -3,7 +3,7 @@
 use smallvec::SmallVec;
 
 use super::{Engine, Waiter};
-use crate::mailbox::{BlockedSend, End, Kind, WaitingReceiver};
+use crate::mailbox::{BlockedSend, End, Kind, Taking, WaitingReceiver};
 use crate::{
     Branch, Cancelled, Capacity, Completion, Credentials, MailboxId, Mode, Order, Pid, Received,
     Receivers, RecvError, RecvOutcome, SelectError, Selector, Source, Ticket, Timestamp, Wait,
@@ -29,6 +29,18 @@ impl Engine {
         branches: &[Branch],
         wait: Wait,
         now: Timestamp,
+    ) -> Result<RecvOutcome, SelectError> {
+        self.receive(pid, branches, wait, now, Taking::Outright)
+    }
+
+    /// [`Engine::recv`] and [`Engine::lease`]: they differ only in how the message is taken.
+    pub(super) fn receive(
+        &mut self,
+        pid: Pid,
+        branches: &[Branch],
+        wait: Wait,
+        now: Timestamp,
+        taking: Taking,
     ) -> Result<RecvOutcome, SelectError> {
         let Some(process) = self.processes.get(&pid) else {
             return Err(SelectError {
@@ -56,7 +68,7 @@ impl Engine {
             sources.push(mailbox);
         }
         for (index, (&mailbox, branch)) in sources.iter().zip(branches).enumerate() {
-            if let Some(message) = self.take_now(pid, mailbox, branch.selector, now) {
+            if let Some(message) = self.take_now(pid, mailbox, branch.selector, now, taking) {
                 return Ok(RecvOutcome::Received {
                     branch: index,
                     message,
@@ -86,6 +98,7 @@ impl Engine {
                 pid,
                 selector,
                 branch: index,
+                taking,
             };
             self.mailboxes
                 .get_mut(&mailbox)
@@ -206,11 +219,12 @@ impl Engine {
         mailbox: MailboxId,
         selector: Selector,
         now: Timestamp,
+        taking: Taking,
     ) -> Option<Received> {
         let mb = &self.mailboxes[&mailbox];
         if let Some(slot) = mb.queue.find(selector) {
             let entry = self.remove_entry(mailbox, slot);
-            let message = self.hand_over(mailbox, pid, entry, now);
+            let message = self.hand_over(mailbox, pid, entry, now, taking);
             self.admit_waiting_senders(mailbox, now);
             return Some(message);
         }
@@ -234,7 +248,9 @@ impl Engine {
             blocked.sent_at,
             None,
         );
-        Some(self.hand_over(mailbox, pid, entry, now))
+        // A rendezvous is complete once the receiver has the message, so there is nothing to
+        // lease: the message is taken outright.
+        Some(self.hand_over(mailbox, pid, entry, now, Taking::Outright))
     }
 
     /// The payload length of the message a receive of `branch` by `pid` would take now, if one is
