@@ -37,6 +37,7 @@
 //! | [`cases::select`] | port sets over mailboxes and the inbox |
 //! | [`cases::flavours`] | `*_timeout`, `*_deadline`, `*_async` |
 //! | [`cases::batches`] | `send_batch` as that many sends, `recv_many` as that many receives, at every edge |
+//! | [`cases::consumers`] | a window taken ahead on lease; what was not handed out goes back on stop, drop and death |
 //! | [`cases::stats`] | `stat`, `list_mailboxes`, `node_stats`, `set_mode`, `set_max_bytes` |
 //! | [`cases::limits`] | the queued-bytes quota, the per-uid mailbox quota |
 //! | [`cases::errors`] | readable `Display` for every error; every failed send hands its message back |
@@ -271,6 +272,14 @@ macro_rules! conformance_tests {
                 batch_futures_send_and_receive_in_order,
                 pipelined_batches_keep_their_order_while_they_wait,
                 a_waiting_batch_whose_mailbox_is_deleted_hands_everything_back,
+            ],
+            consumers: [
+                a_consumer_receives_in_order,
+                stopping_returns_what_was_not_handed_out,
+                dropping_a_consumer_returns_too,
+                a_dead_consumers_messages_go_back,
+                competing_consumers_lose_nothing_at_the_end,
+                a_consumer_of_a_deleted_mailbox_gets_gone,
             ],
             stats: [
                 stat_reports_attributes_owner_and_mode,

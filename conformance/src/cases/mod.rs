@@ -9,6 +9,7 @@
 
 pub mod batches;
 pub mod capacity;
+pub mod consumers;
 pub mod direct;
 pub mod dispatch;
 pub mod errors;

@@ -135,8 +135,53 @@ pub fn apply(engine: &mut Engine, pid: Pid, request: Request, now: Timestamp) ->
         } => {
             let max_messages = usize::try_from(max_messages).unwrap_or(usize::MAX);
             let max_bytes = usize::try_from(max_bytes).unwrap_or(usize::MAX);
-            return recv_many(engine, pid, branch, max_messages, max_bytes, wait, now);
+            let take = Take::Outright;
+            return recv_many(
+                engine,
+                pid,
+                branch,
+                max_messages,
+                max_bytes,
+                wait,
+                take,
+                now,
+            );
         }
+        Request::Lease {
+            branch,
+            max_messages,
+            max_bytes,
+            wait,
+        } => {
+            let max_messages = usize::try_from(max_messages).unwrap_or(usize::MAX);
+            let max_bytes = usize::try_from(max_bytes).unwrap_or(usize::MAX);
+            let take = Take::Leased;
+            return recv_many(
+                engine,
+                pid,
+                branch,
+                max_messages,
+                max_bytes,
+                wait,
+                take,
+                now,
+            );
+        }
+        Request::Settle { seqs, .. } if seqs.len() > MAX_BATCH => {
+            Response::RecvFailed(SelectError {
+                branch: 0,
+                error: RecvError::Protocol,
+            })
+        }
+        Request::Settle {
+            source,
+            seqs,
+            settlement,
+        } => match engine.settle(pid, source, &seqs, settlement, now) {
+            // At most MAX_BATCH, far inside u32.
+            Ok(count) => Response::Settled(u32::try_from(count).unwrap_or(u32::MAX)),
+            Err(error) => Response::RecvFailed(SelectError { branch: 0, error }),
+        },
     };
     Applied::Now(response)
 }
@@ -214,7 +259,18 @@ fn send_batch(
     })
 }
 
+/// How `recv_many` takes its messages.
+#[derive(Clone, Copy)]
+enum Take {
+    Outright,
+    Leased,
+}
+
 /// Takes the first message as a receive with `wait`, then as many more as are ready and fit.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the request's fields, unpacked; a struct would only rename them"
+)]
 fn recv_many(
     engine: &mut Engine,
     pid: Pid,
@@ -222,6 +278,7 @@ fn recv_many(
     max_messages: usize,
     max_bytes: usize,
     wait: Wait,
+    take: Take,
     now: Timestamp,
 ) -> Applied {
     if max_messages == 0 || max_messages > MAX_BATCH {
@@ -232,7 +289,11 @@ fn recv_many(
         return Applied::Now(Response::RecvFailed(error));
     }
     let branches = [branch];
-    let first = match engine.recv(pid, &branches, wait, now) {
+    let receive = |engine: &mut Engine, wait| match take {
+        Take::Outright => engine.recv(pid, &branches, wait, now),
+        Take::Leased => engine.lease(pid, &branches, wait, now),
+    };
+    let first = match receive(engine, wait) {
         Ok(RecvOutcome::Received { message, .. }) => message,
         Ok(RecvOutcome::Blocked(ticket)) => return Applied::Blocked(ticket),
         Err(error) => return Applied::Now(Response::RecvFailed(error)),
@@ -246,7 +307,7 @@ fn recv_many(
         if !fits {
             break;
         }
-        match engine.recv(pid, &branches, Wait::Try, now) {
+        match receive(engine, Wait::Try) {
             Ok(RecvOutcome::Received { message, .. }) => {
                 budget -= message.message.len() + RECEIVED_OVERHEAD;
                 taken.push(message);

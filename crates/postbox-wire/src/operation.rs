@@ -8,7 +8,8 @@
 use bytes::{Bytes, BytesMut};
 use postbox_core::{
     AdminError, Branch, Delivery, EngineStats, MailboxAttrs, MailboxId, MailboxStats, Message,
-    Mode, OpenError, Owner, Pid, ProcessInfo, Received, SelectError, SendError, Wait,
+    Mode, OpenError, Owner, Pid, ProcessInfo, Received, SelectError, SendError, Settlement, Source,
+    Wait,
 };
 use serde::{Deserialize, Serialize};
 
@@ -173,6 +174,29 @@ pub enum Request {
         /// Whether the first may wait.
         wait: Wait,
     },
+    /// Exactly as `RecvMany`, except that the messages are taken on lease: the mailbox keeps
+    /// each until a `Settle` acknowledges or returns it, or the process closes the mailbox or
+    /// ends (which returns it).
+    Lease {
+        /// What to receive from.
+        branch: Branch,
+        /// The most messages to take (1 to [`MAX_BATCH`]).
+        max_messages: u32,
+        /// The most payload bytes, with overhead, to take beyond the first message.
+        max_bytes: u64,
+        /// Whether the first may wait.
+        wait: Wait,
+    },
+    /// Acknowledges or returns messages the process holds on lease from `source`, by sequence
+    /// number; numbers it does not hold are skipped.
+    Settle {
+        /// The mailbox (or inbox) they were leased from.
+        source: Source,
+        /// Their sequence numbers (at most [`MAX_BATCH`]).
+        seqs: Vec<u64>,
+        /// Acknowledge or return.
+        settlement: Settlement,
+    },
 }
 
 /// The engine's answer to one request. Variant order is part of the protocol: append only.
@@ -227,8 +251,10 @@ pub enum Response {
         /// The messages after the failed one, not attempted.
         unsent: Vec<Message>,
     },
-    /// The messages a `RecvMany` took, in order (at least one).
+    /// The messages a `RecvMany` or `Lease` took, in order (at least one).
     ReceivedMany(Vec<Received>),
+    /// How many leased messages a `Settle` settled.
+    Settled(u32),
 }
 
 /// Why an operation payload could not be decoded: the peer is broken or hostile.

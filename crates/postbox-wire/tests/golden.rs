@@ -16,7 +16,7 @@ use postbox_core::{
     AdminError, Branch, Capacity, Credentials, Delivery, Dispatch, EngineStats, MailboxAttrs,
     MailboxId, MailboxStats, Message, MessageKind, MessageSize, Mode, OpenError, Order, Overflow,
     Owner, Ownership, Pid, ProcessInfo, Received, Receivers, RecvError, SelectError, Selector,
-    SendError, SendErrorKind, Source, Timestamp, Wait,
+    SendError, SendErrorKind, Settlement, Source, Timestamp, Wait,
 };
 use postbox_wire::{
     Request, Response, Target, decode_request, decode_response, encode_request, encode_response,
@@ -424,6 +424,57 @@ fn request_21_recv_many() {
     );
 }
 
+#[test]
+fn request_22_lease() {
+    pin_request(
+        &Request::Lease {
+            branch: Branch::new(Source::Mailbox(MailboxId::from_raw(7)), Selector::Any),
+            max_messages: 32,
+            max_bytes: 300,
+            wait: Wait::Try,
+        },
+        &[
+            "16",    // Request::Lease
+            "01 07", // branch source: Mailbox(7)
+            "00",    // branch selector: Any
+            "20",    // max_messages: 32
+            "ac 02", // max_bytes: 300
+            "00",    // wait: Try
+        ],
+    );
+}
+
+#[test]
+fn request_23_settle() {
+    pin_request(
+        &Request::Settle {
+            source: Source::Mailbox(MailboxId::from_raw(7)),
+            seqs: vec![5, 300],
+            settlement: Settlement::Ack,
+        },
+        &[
+            "17",       // Request::Settle
+            "01 07",    // source: Mailbox(7)
+            "02",       // two sequence numbers
+            "05 ac 02", // 5, 300
+            "00",       // settlement: Ack
+        ],
+    );
+    pin_request(
+        &Request::Settle {
+            source: Source::Inbox,
+            seqs: vec![],
+            settlement: Settlement::Return,
+        },
+        &[
+            "17", // Request::Settle
+            "00", // source: Inbox
+            "00", // no sequence numbers
+            "01", // settlement: Return
+        ],
+    );
+}
+
 // §7.4 `Response`: one test per variant.
 
 #[test]
@@ -805,6 +856,17 @@ fn response_14_received_many() {
             "06",          // seq 6
             "07",          // sent_at 7
             "00",          // kind: User
+        ],
+    );
+}
+
+#[test]
+fn response_15_settled() {
+    pin_response(
+        &Response::Settled(300),
+        &[
+            "0f",    // Response::Settled
+            "ac 02", // 300 settled
         ],
     );
 }

@@ -3,7 +3,7 @@
 
 use postbox_core::{
     Branch, Capacity, Delivery, MailboxAttrs, MailboxId, Message, MessageSize, Mode, Pid, Selector,
-    Source, Wait,
+    Settlement, Source, Wait,
 };
 use postbox_wire::{Request, Response, Target, decode_request, decode_response, encode_request};
 use proptest::prelude::*;
@@ -90,6 +90,28 @@ fn request() -> impl Strategy<Value = Request> {
                 wait: Wait::Block,
             }
         ),
+        (any::<u64>(), selector(), any::<u32>(), any::<u64>()).prop_map(
+            |(id, selector, max_messages, max_bytes)| Request::Lease {
+                branch: Branch::new(Source::Mailbox(MailboxId::from_raw(id)), selector),
+                max_messages,
+                max_bytes,
+                wait: Wait::Try,
+            }
+        ),
+        (
+            any::<u64>(),
+            proptest::collection::vec(any::<u64>(), 0..4),
+            any::<bool>()
+        )
+            .prop_map(|(id, seqs, ack)| Request::Settle {
+                source: Source::Mailbox(MailboxId::from_raw(id)),
+                seqs,
+                settlement: if ack {
+                    Settlement::Ack
+                } else {
+                    Settlement::Return
+                },
+            }),
     ]
 }
 
@@ -290,6 +312,39 @@ fn hostile_request() -> impl Strategy<Value = Request> {
                     max_bytes,
                     wait,
                 }
+            }),
+        (
+            (any::<bool>(), mailbox.clone(), selector()),
+            0..2000u32,
+            any::<u64>(),
+            prop_oneof![Just(Wait::Try), Just(Wait::Block)]
+        )
+            .prop_map(|((inbox, id, selector), max_messages, max_bytes, wait)| {
+                let source = if inbox {
+                    Source::Inbox
+                } else {
+                    Source::Mailbox(id)
+                };
+                Request::Lease {
+                    branch: Branch::new(source, selector),
+                    max_messages,
+                    max_bytes,
+                    wait,
+                }
+            }),
+        (
+            mailbox.clone(),
+            proptest::collection::vec(0..8u64, 0..1100),
+            any::<bool>()
+        )
+            .prop_map(|(id, seqs, ack)| Request::Settle {
+                source: Source::Mailbox(id),
+                seqs,
+                settlement: if ack {
+                    Settlement::Ack
+                } else {
+                    Settlement::Return
+                },
             }),
     ]
 }

@@ -30,7 +30,7 @@ const PART_BYTES: usize = 4 << 20;
 /// How many payload bytes a receive of many asks for beyond its first message: answers of a few
 /// hundred KiB keep the reader's buffers small and the pipeline moving; a larger one only delays
 /// the first message of the next.
-const ANSWER_BYTES: u64 = 256 << 10;
+pub(crate) const ANSWER_BYTES: u64 = 256 << 10;
 
 /// A send batch under way: what was sent, what is left.
 struct SendBatch {

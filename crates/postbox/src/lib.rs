@@ -107,6 +107,7 @@
 mod batch;
 mod clock;
 mod connect_error;
+mod consumer;
 mod mailbox;
 mod process;
 mod process_core;
@@ -117,6 +118,7 @@ mod url;
 mod wait;
 
 pub use connect_error::ConnectError;
+pub use consumer::Consumer;
 pub use mailbox::{Mailbox, MailboxBuilder, Sent};
 pub use process::Process;
 pub use select::{Select, Selected};

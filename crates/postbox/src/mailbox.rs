@@ -9,6 +9,7 @@ use postbox_core::{
     RecvError, Selector, SendError,
 };
 
+use crate::consumer::Consumer;
 use crate::process_core::ProcessCore;
 use crate::send_batch_error::SendBatchError;
 use crate::transport::{Failure, Flavor, admin_error};
@@ -523,6 +524,35 @@ impl Mailbox {
         self.core
             .recv_mailbox_async(&self.flavor, self.id, selector)
             .await
+    }
+
+    /// A consumer of this mailbox that keeps up to `window` messages (1 to 1024) coming ahead of
+    /// its receives, on lease: what it took but never handed out goes back to the front of the
+    /// queue when it stops, is dropped, or its process dies. Through a daemon, this is how one of
+    /// several competing receivers gets throughput without a round trip per message.
+    ///
+    /// ```
+    /// use postbox::{Dispatch, InprocNode, Receivers};
+    ///
+    /// let node = InprocNode::new();
+    /// let (producer, worker) = (node.process(), node.process());
+    /// let jobs = producer.mailbox("jobs")
+    ///     .receivers(Receivers::Shared(Dispatch::FirstWaiting))
+    ///     .mode(postbox::Mode::new(0o666))
+    ///     .create()?;
+    /// for job in ["a", "b", "c"] {
+    ///     jobs.send(job)?;
+    /// }
+    /// let mine = worker.mailbox("jobs").open()?;
+    /// let mut consumer = mine.consumer(8);
+    /// assert_eq!(consumer.recv()?.payload().as_ref(), b"a");
+    /// // "b" and "c" arrived too, on lease; stopping gives them back.
+    /// assert_eq!(consumer.stop()?, 2);
+    /// assert_eq!(jobs.try_recv()?.payload().as_ref(), b"b");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn consumer(&self, window: usize) -> Consumer<'_> {
+        Consumer::new(&self.core, self.id, window)
     }
 
     /// Receives up to `max` messages in queue order: waits for the first as [`Mailbox::recv`]

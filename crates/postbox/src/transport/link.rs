@@ -28,6 +28,13 @@ pub(crate) trait Link: Send + Sync + fmt::Debug {
     /// answer, if it raced the withdrawal.
     fn wait(&self, pending: &Pending, deadline: Option<Instant>) -> Answer;
 
+    /// Waits for `pending`'s answer until `deadline`, leaving the request in flight when it
+    /// passes (`None`): for a caller that keeps several requests in flight and only stops
+    /// waiting for a while.
+    fn wait_until(&self, pending: &Pending, deadline: Option<Instant>) -> Option<Answer> {
+        pending.slot.wait(deadline)
+    }
+
     /// How plain sends and receives on `mailbox`, just opened, travel: the transport's own
     /// path for them when it has one, else requests like every other operation.
     fn mailbox_flavor(&self, _mailbox: MailboxId) -> Flavor {

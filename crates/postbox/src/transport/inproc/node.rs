@@ -65,6 +65,18 @@ impl Concerns {
                     },
                 ..
             }
+            | Request::Lease {
+                branch:
+                    Branch {
+                        source: Source::Mailbox(mailbox),
+                        ..
+                    },
+                ..
+            }
+            | Request::Settle {
+                source: Source::Mailbox(mailbox),
+                ..
+            }
             | Request::Close { mailbox }
             | Request::Delete { mailbox }
             | Request::SetMode { mailbox, .. }
@@ -97,6 +109,18 @@ impl Concerns {
                         source: Source::Inbox,
                         ..
                     },
+                ..
+            }
+            | Request::Lease {
+                branch:
+                    Branch {
+                        source: Source::Inbox,
+                        ..
+                    },
+                ..
+            }
+            | Request::Settle {
+                source: Source::Inbox,
                 ..
             }
             | Request::Create { .. }

@@ -152,6 +152,10 @@ impl Link for SocketLink {
             .unwrap_or(Err(Failure::Disconnected))
     }
 
+    fn wait_until(&self, pending: &Pending, deadline: Option<Instant>) -> Option<Answer> {
+        self.answers.wait(&pending.slot, deadline)
+    }
+
     fn abandon(&self, pending: &Pending) {
         // The daemon still answers; whoever reads then finds no slot and drops the answer.
         self.cancel(pending.id);

@@ -1,0 +1,286 @@
+//! A consumer: a receiver that keeps a window of messages coming from one mailbox, so that a
+//! daemon's round trip is not paid once per message — and that never loses a message it took
+//! ahead but did not hand out.
+//!
+//! A plain receive asks for one message and waits for the answer; through a daemon that is a
+//! round trip per message, and several receives in flight would take messages the receiver may
+//! never read (one meant for another consumer, say). A consumer instead keeps *lease* requests
+//! in flight for up to `window` messages: the mailbox hands them over but keeps each until it is
+//! settled (docs/semantics.md, "Leases and receive windows"):
+//!
+//! - a message the consumer hands out is acknowledged the next time the consumer has to wait for
+//!   one, after every half window, and when it stops;
+//! - [`Consumer::stop`] (or dropping the consumer) withdraws the requests in flight and returns
+//!   every message that arrived but was not handed out to its old place at the front of the queue,
+//!   for the mailbox's other receivers;
+//! - if the process dies, the mailbox takes back what it still holds on lease: messages that
+//!   never reached the consumer, and those handed out since the last acknowledgement (at most half
+//!   a window), which are then delivered again — at least once, never lost.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use postbox_core::{Branch, MailboxId, Received, RecvError, Selector, Settlement, Source, Wait};
+use postbox_wire::{MAX_BATCH, Request, Response};
+
+use crate::batch::ANSWER_BYTES;
+use crate::process_core::ProcessCore;
+use crate::transport::{Answer, Call, Failure, Pending, received_many};
+use crate::wait::Patience;
+
+/// A request the consumer sent: answered at once, or waiting for its answer.
+#[derive(Debug)]
+enum Sent {
+    Answered(Box<Answer>),
+    Waiting(Pending),
+}
+
+impl From<Call> for Sent {
+    fn from(call: Call) -> Sent {
+        match call {
+            Call::Now(answer) => Sent::Answered(Box::new(answer)),
+            Call::Pending(pending) => Sent::Waiting(pending),
+        }
+    }
+}
+
+/// A receiver with a window of messages coming from one mailbox. Made by
+/// [`Mailbox::consumer`](crate::Mailbox::consumer); see the module docs above for what it
+/// promises.
+#[derive(Debug)]
+pub struct Consumer<'a> {
+    core: &'a ProcessCore,
+    mailbox: MailboxId,
+    window: usize,
+    /// Messages one lease request asks for: half the window, so that one request can be
+    /// answered while the next is already waiting.
+    chunk: usize,
+    /// Lease requests sent, oldest first, with how many messages each asked for.
+    requests: VecDeque<(Sent, usize)>,
+    /// The sum of what `requests` asked for.
+    requested: usize,
+    /// Messages that arrived and were not handed out yet, in order.
+    ready: VecDeque<Received>,
+    /// Sequence numbers handed out and not yet acknowledged.
+    handed: Vec<u64>,
+    /// Settle requests whose answers were not read yet.
+    settling: VecDeque<Sent>,
+    /// The first failure of a settlement, reported by [`Consumer::stop`].
+    settle_error: Option<RecvError>,
+    finished: bool,
+}
+
+impl<'a> Consumer<'a> {
+    pub(crate) fn new(core: &'a ProcessCore, mailbox: MailboxId, window: usize) -> Consumer<'a> {
+        let window = window.clamp(1, MAX_BATCH);
+        Consumer {
+            core,
+            mailbox,
+            window,
+            chunk: (window / 2).max(1),
+            requests: VecDeque::new(),
+            requested: 0,
+            ready: VecDeque::new(),
+            handed: Vec::new(),
+            settling: VecDeque::new(),
+            settle_error: None,
+            finished: false,
+        }
+    }
+
+    /// The most messages this consumer takes ahead.
+    pub fn window(&self) -> usize {
+        self.window
+    }
+
+    /// The next message, waiting for one as long as it takes.
+    ///
+    /// # Errors
+    ///
+    /// As [`Mailbox::recv`](crate::Mailbox::recv): `Gone`, `PermissionDenied`, `Busy`,
+    /// `Disconnected`, ...
+    pub fn recv(&mut self) -> Result<Received, RecvError> {
+        self.next(Patience::Forever)
+    }
+
+    /// The next message if one has arrived; `Empty` otherwise (the requests stay in flight).
+    ///
+    /// # Errors
+    ///
+    /// As [`Consumer::recv`], plus `Empty`.
+    pub fn try_recv(&mut self) -> Result<Received, RecvError> {
+        self.next(Patience::None)
+    }
+
+    /// As [`Consumer::recv`], waiting at most `timeout`; the requests stay in flight after a
+    /// timeout.
+    ///
+    /// # Errors
+    ///
+    /// As [`Consumer::recv`], plus `Timeout`.
+    pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Received, RecvError> {
+        self.next(Patience::timeout(timeout))
+    }
+
+    /// As [`Consumer::recv`], waiting until `deadline` at most.
+    ///
+    /// # Errors
+    ///
+    /// As [`Consumer::recv`], plus `Timeout`.
+    pub fn recv_deadline(&mut self, deadline: Instant) -> Result<Received, RecvError> {
+        self.next(Patience::Until(deadline))
+    }
+
+    /// Stops: acknowledges every message handed out, withdraws the requests in flight, and
+    /// returns every message that arrived but was not handed out to the front of the mailbox's
+    /// queue, in order. Returns how many messages went back. Dropping a consumer does the same,
+    /// without the report.
+    ///
+    /// # Errors
+    ///
+    /// The first failure to settle (`Gone` when the mailbox was deleted meanwhile: its messages
+    /// went with it; `Disconnected`).
+    pub fn stop(mut self) -> Result<usize, RecvError> {
+        self.finish()
+    }
+
+    fn next(&mut self, patience: Patience) -> Result<Received, RecvError> {
+        loop {
+            if let Some(message) = self.ready.pop_front() {
+                self.handed.push(message.seq);
+                if self.handed.len() >= self.chunk {
+                    self.acknowledge();
+                }
+                self.request_more();
+                return Ok(message);
+            }
+            // About to wait: what was handed out is done with.
+            self.acknowledge();
+            self.request_more();
+            let answer = match self.requests.front() {
+                Some((Sent::Answered(_), _)) => match self.requests.pop_front() {
+                    Some((Sent::Answered(answer), asked)) => {
+                        self.requested -= asked;
+                        *answer
+                    }
+                    _ => unreachable!("the front was an answered request"),
+                },
+                Some((Sent::Waiting(pending), asked)) => {
+                    let asked = *asked;
+                    let deadline = match patience {
+                        Patience::None => Some(Instant::now()),
+                        Patience::Forever => None,
+                        Patience::Until(deadline) => Some(deadline),
+                    };
+                    let Some(answer) = self.core.link.wait_until(pending, deadline) else {
+                        return Err(match patience {
+                            Patience::None => RecvError::Empty,
+                            _ => RecvError::Timeout,
+                        });
+                    };
+                    self.requests.pop_front();
+                    self.requested -= asked;
+                    answer
+                }
+                None => return Err(RecvError::Protocol),
+            };
+            self.ready.extend(received_many(answer)?);
+        }
+    }
+
+    /// Sends lease requests while the window has room for another half window.
+    fn request_more(&mut self) {
+        while self.ready.len() + self.requested + self.chunk <= self.window {
+            let request = Request::Lease {
+                branch: Branch::new(Source::Mailbox(self.mailbox), Selector::Any),
+                max_messages: u32::try_from(self.chunk).unwrap_or(u32::MAX),
+                max_bytes: ANSWER_BYTES,
+                wait: Wait::Block,
+            };
+            let sent = Sent::from(self.core.link.call(request));
+            self.requests.push_back((sent, self.chunk));
+            self.requested += self.chunk;
+        }
+    }
+
+    /// Acknowledges what was handed out, without waiting for the answer (answers already read
+    /// are looked at on the way).
+    fn acknowledge(&mut self) {
+        while let Some(Sent::Waiting(pending)) = self.settling.front() {
+            let Some(answer) = pending.slot.take() else {
+                break;
+            };
+            self.note_settled(answer);
+            self.settling.pop_front();
+        }
+        if self.handed.is_empty() {
+            return;
+        }
+        let seqs = std::mem::take(&mut self.handed);
+        match self.settle(seqs, Settlement::Ack) {
+            Sent::Answered(answer) => self.note_settled(*answer),
+            waiting => self.settling.push_back(waiting),
+        }
+    }
+
+    fn settle(&self, seqs: Vec<u64>, settlement: Settlement) -> Sent {
+        Sent::from(self.core.link.call(Request::Settle {
+            source: Source::Mailbox(self.mailbox),
+            seqs,
+            settlement,
+        }))
+    }
+
+    fn note_settled(&mut self, answer: Answer) {
+        let error = match answer {
+            Ok(Response::Settled(_)) => return,
+            Ok(Response::RecvFailed(error)) => error.error,
+            Err(Failure::Disconnected) => RecvError::Disconnected,
+            Ok(_) | Err(Failure::Protocol) => RecvError::Protocol,
+        };
+        self.settle_error.get_or_insert(error);
+    }
+
+    fn finish(&mut self) -> Result<usize, RecvError> {
+        if std::mem::replace(&mut self.finished, true) {
+            return Ok(0);
+        }
+        self.acknowledge();
+        // A withdrawn request is answered `Timeout`, or with what it took if that crossed the
+        // withdrawal: those messages go back too.
+        for (sent, _) in std::mem::take(&mut self.requests) {
+            let answer = match sent {
+                Sent::Answered(answer) => *answer,
+                Sent::Waiting(pending) => self.core.link.wait(&pending, Some(Instant::now())),
+            };
+            if let Ok(messages) = received_many(answer) {
+                self.ready.extend(messages);
+            }
+        }
+        self.requested = 0;
+        let unused: Vec<u64> = self.ready.drain(..).map(|message| message.seq).collect();
+        let returned = unused.len();
+        if returned > 0 {
+            let sent = self.settle(unused, Settlement::Return);
+            self.settling.push_back(sent);
+        }
+        for sent in std::mem::take(&mut self.settling) {
+            let answer = match sent {
+                Sent::Answered(answer) => *answer,
+                Sent::Waiting(pending) => self.core.link.wait(&pending, None),
+            };
+            self.note_settled(answer);
+        }
+        match self.settle_error {
+            Some(error) => Err(error),
+            None => Ok(returned),
+        }
+    }
+}
+
+impl Drop for Consumer<'_> {
+    fn drop(&mut self) {
+        // Nothing to report to: a lost transport or a deleted mailbox took the messages anyway.
+        let _ = self.finish();
+    }
+}
