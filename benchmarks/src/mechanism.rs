@@ -77,6 +77,12 @@ pub trait Endpoint {
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
+    /// Gives back whatever [`recv`](Self::recv) took ahead and did not hand out (a mechanism
+    /// whose receiver keeps a window); competing consumers call it after their end marker, so
+    /// that the markers meant for the others reach them.
+    fn stop_receiving(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// The resources a run shares between its roles, alive until dropped.

@@ -254,11 +254,15 @@ fn consume_competing(
         }
         check.accept(header)?;
     }
+    let finished_ns = monotonic_ns();
+    endpoint
+        .stop_receiving()
+        .map_err(io_error("stop receiving", check.received()))?;
     Ok(RoleResult::Consumer {
         index,
         per_producer: vec![check.received()],
         seq_sum: to_u64(check.sum())?,
-        finished_ns: monotonic_ns(),
+        finished_ns,
     })
 }
 

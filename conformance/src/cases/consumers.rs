@@ -32,8 +32,11 @@ pub fn a_consumer_receives_in_order<T: Transport>(t: &T) {
     let q = shared_mailbox(&owner, "work");
     q.send_batch(texts(0..10)).expect("send");
     let worker = t.process();
-    let handle = worker.mailbox("work").open().expect("open");
-    let mut consumer = handle.consumer(4);
+    let mut consumer = worker
+        .mailbox("work")
+        .open()
+        .expect("open")
+        .into_consumer(4);
     let got: Vec<String> = (0..10)
         .map(|_| text(&consumer.recv_timeout(LONG).expect("recv")))
         .collect();
@@ -55,8 +58,11 @@ pub fn stopping_returns_what_was_not_handed_out<T: Transport>(t: &T) {
     let q = shared_mailbox(&owner, "work");
     q.send_batch(texts(0..6)).expect("send");
     let worker = t.process();
-    let handle = worker.mailbox("work").open().expect("open");
-    let mut consumer = handle.consumer(8);
+    let mut consumer = worker
+        .mailbox("work")
+        .open()
+        .expect("open")
+        .into_consumer(8);
     let first = consumer.recv_timeout(LONG).expect("recv");
     let second = consumer.recv_timeout(LONG).expect("recv");
     assert_eq!((text(&first), text(&second)), ("m0".into(), "m1".into()));
@@ -79,9 +85,12 @@ pub fn dropping_a_consumer_returns_too<T: Transport>(t: &T) {
     let q = shared_mailbox(&owner, "work");
     q.send_batch(texts(0..3)).expect("send");
     let worker = t.process();
-    let handle = worker.mailbox("work").open().expect("open");
     {
-        let mut consumer = handle.consumer(4);
+        let mut consumer = worker
+            .mailbox("work")
+            .open()
+            .expect("open")
+            .into_consumer(4);
         assert_eq!(text(&consumer.recv_timeout(LONG).expect("recv")), "m0");
     }
     let rest: Vec<String> = q
@@ -101,8 +110,11 @@ pub fn a_dead_consumers_messages_go_back<T: Transport>(t: &T) {
     let q = shared_mailbox(&owner, "work");
     q.send_batch(texts(0..4)).expect("send");
     let worker = t.process();
-    let handle = worker.mailbox("work").open().expect("open");
-    let mut consumer = handle.consumer(8);
+    let mut consumer = worker
+        .mailbox("work")
+        .open()
+        .expect("open")
+        .into_consumer(8);
     assert_eq!(text(&consumer.recv_timeout(LONG).expect("recv")), "m0");
     drop(worker);
     let back: Vec<String> = q
@@ -129,10 +141,10 @@ pub fn competing_consumers_lose_nothing_at_the_end<T: Transport>(t: &T) {
         .collect();
     let results: Vec<Vec<String>> = std::thread::scope(|s| {
         let running: Vec<_> = handles
-            .iter()
+            .into_iter()
             .map(|handle| {
                 s.spawn(move || {
-                    let mut consumer = handle.consumer(16);
+                    let mut consumer = handle.into_consumer(16);
                     let mut got = Vec::new();
                     loop {
                         let message = text(&consumer.recv_timeout(LONG).expect("recv"));
@@ -177,8 +189,8 @@ pub fn a_consumer_of_a_deleted_mailbox_gets_gone<T: Transport>(t: &T) {
     let worker = t.process();
     let handle = worker.mailbox("work").open().expect("open");
     std::thread::scope(|s| {
-        let waiting = s.spawn(|| {
-            let mut consumer = handle.consumer(2);
+        let waiting = s.spawn(move || {
+            let mut consumer = handle.into_consumer(2);
             consumer.recv_timeout(LONG)
         });
         wait_until("the consumer waits", || {

@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 use postbox_core::{Branch, MailboxId, Received, RecvError, Selector, Settlement, Source, Wait};
 use postbox_wire::{MAX_BATCH, Request, Response};
 
+use crate::Mailbox;
 use crate::batch::ANSWER_BYTES;
 use crate::process_core::ProcessCore;
 use crate::transport::{Answer, Call, Failure, Pending, received_many};
@@ -44,12 +45,14 @@ impl From<Call> for Sent {
     }
 }
 
-/// A receiver with a window of messages coming from one mailbox. Made by
-/// [`Mailbox::consumer`](crate::Mailbox::consumer); see the module docs above for what it
-/// promises.
+/// A receiver with a window of messages coming from one mailbox, whose handle it owns. Made by
+/// [`Mailbox::into_consumer`](crate::Mailbox::into_consumer); see the module docs above for what
+/// it promises.
 #[derive(Debug)]
-pub struct Consumer<'a> {
-    core: &'a ProcessCore,
+pub struct Consumer {
+    /// Declared first so that it is dropped last: the messages go back before the handle
+    /// closes.
+    handle: Mailbox,
     mailbox: MailboxId,
     window: usize,
     /// Messages one lease request asks for: half the window, so that one request can be
@@ -70,12 +73,12 @@ pub struct Consumer<'a> {
     finished: bool,
 }
 
-impl<'a> Consumer<'a> {
-    pub(crate) fn new(core: &'a ProcessCore, mailbox: MailboxId, window: usize) -> Consumer<'a> {
+impl Consumer {
+    pub(crate) fn new(handle: Mailbox, window: usize) -> Consumer {
         let window = window.clamp(1, MAX_BATCH);
         Consumer {
-            core,
-            mailbox,
+            mailbox: handle.id(),
+            handle,
             window,
             chunk: (window / 2).max(1),
             requests: VecDeque::new(),
@@ -91,6 +94,15 @@ impl<'a> Consumer<'a> {
     /// The most messages this consumer takes ahead.
     pub fn window(&self) -> usize {
         self.window
+    }
+
+    /// The mailbox handle it consumes from, for everything else (`send`, `stat`, ...).
+    pub fn mailbox(&self) -> &Mailbox {
+        &self.handle
+    }
+
+    fn core(&self) -> &ProcessCore {
+        self.handle.core()
     }
 
     /// The next message, waiting for one as long as it takes.
@@ -172,7 +184,7 @@ impl<'a> Consumer<'a> {
                         Patience::Forever => None,
                         Patience::Until(deadline) => Some(deadline),
                     };
-                    let Some(answer) = self.core.link.wait_until(pending, deadline) else {
+                    let Some(answer) = self.core().link.wait_until(pending, deadline) else {
                         return Err(match patience {
                             Patience::None => RecvError::Empty,
                             _ => RecvError::Timeout,
@@ -197,7 +209,7 @@ impl<'a> Consumer<'a> {
                 max_bytes: ANSWER_BYTES,
                 wait: Wait::Block,
             };
-            let sent = Sent::from(self.core.link.call(request));
+            let sent = Sent::from(self.core().link.call(request));
             self.requests.push_back((sent, self.chunk));
             self.requested += self.chunk;
         }
@@ -224,7 +236,7 @@ impl<'a> Consumer<'a> {
     }
 
     fn settle(&self, seqs: Vec<u64>, settlement: Settlement) -> Sent {
-        Sent::from(self.core.link.call(Request::Settle {
+        Sent::from(self.core().link.call(Request::Settle {
             source: Source::Mailbox(self.mailbox),
             seqs,
             settlement,
@@ -251,7 +263,7 @@ impl<'a> Consumer<'a> {
         for (sent, _) in std::mem::take(&mut self.requests) {
             let answer = match sent {
                 Sent::Answered(answer) => *answer,
-                Sent::Waiting(pending) => self.core.link.wait(&pending, Some(Instant::now())),
+                Sent::Waiting(pending) => self.core().link.wait(&pending, Some(Instant::now())),
             };
             if let Ok(messages) = received_many(answer) {
                 self.ready.extend(messages);
@@ -267,7 +279,7 @@ impl<'a> Consumer<'a> {
         for sent in std::mem::take(&mut self.settling) {
             let answer = match sent {
                 Sent::Answered(answer) => *answer,
-                Sent::Waiting(pending) => self.core.link.wait(&pending, None),
+                Sent::Waiting(pending) => self.core().link.wait(&pending, None),
             };
             self.note_settled(answer);
         }
@@ -278,7 +290,7 @@ impl<'a> Consumer<'a> {
     }
 }
 
-impl Drop for Consumer<'_> {
+impl Drop for Consumer {
     fn drop(&mut self) {
         // Nothing to report to: a lost transport or a deleted mailbox took the messages anyway.
         let _ = self.finish();

@@ -526,10 +526,12 @@ impl Mailbox {
             .await
     }
 
-    /// A consumer of this mailbox that keeps up to `window` messages (1 to 1024) coming ahead of
-    /// its receives, on lease: what it took but never handed out goes back to the front of the
+    /// Makes this handle a consumer that keeps up to `window` messages (1 to 1024) coming ahead
+    /// of its receives, on lease: what it took but never handed out goes back to the front of the
     /// queue when it stops, is dropped, or its process dies. Through a daemon, this is how one of
-    /// several competing receivers gets throughput without a round trip per message.
+    /// several competing receivers gets throughput without a round trip per message. The
+    /// consumer owns the handle (so the mailbox stays open while it holds messages);
+    /// [`Consumer::mailbox`] lends it back.
     ///
     /// ```
     /// use postbox::{Dispatch, InprocNode, Receivers};
@@ -543,16 +545,15 @@ impl Mailbox {
     /// for job in ["a", "b", "c"] {
     ///     jobs.send(job)?;
     /// }
-    /// let mine = worker.mailbox("jobs").open()?;
-    /// let mut consumer = mine.consumer(8);
+    /// let mut consumer = worker.mailbox("jobs").open()?.into_consumer(8);
     /// assert_eq!(consumer.recv()?.payload().as_ref(), b"a");
     /// // "b" and "c" arrived too, on lease; stopping gives them back.
     /// assert_eq!(consumer.stop()?, 2);
     /// assert_eq!(jobs.try_recv()?.payload().as_ref(), b"b");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn consumer(&self, window: usize) -> Consumer<'_> {
-        Consumer::new(&self.core, self.id, window)
+    pub fn into_consumer(self, window: usize) -> Consumer {
+        Consumer::new(self, window)
     }
 
     /// Receives up to `max` messages in queue order: waits for the first as [`Mailbox::recv`]

@@ -7,8 +7,10 @@
 //! also returns before the reader has the bytes, and ZeroMQ batches behind its sockets): a
 //! producer sends [`BATCH`] messages per `send_batch_async`, keeping up to [`WINDOW`] batches in
 //! flight; a consumer takes up to [`BATCH`] messages per `recv_many_async`, with [`WINDOW`] of
-//! them waiting ahead of the messages. Competing consumers receive one message at a time: they
-//! must not take messages (an end marker meant for another consumer) they will never look at.
+//! them waiting ahead of the messages. Competing consumers must not take messages (an end marker
+//! meant for another consumer) they will never look at: through a daemon each is a
+//! [`Consumer`] with a window of [`CONSUMER_WINDOW`] messages on lease, which gives back what it
+//! did not hand out when it stops; in-process they receive one message at a time.
 //! Every answer is still checked, and a producer waits for all of its sends to be answered
 //! before it goes.
 
@@ -20,7 +22,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use postbox::{
-    Bytes, Mailbox, Message, Process, Received, RecvError, SendBatchError, SendError, Sent,
+    Bytes, Consumer, Mailbox, Message, Process, Received, RecvError, SendBatchError, SendError,
+    Sent,
 };
 
 /// How many batches of sends, and how many receives of many, a streaming role keeps in flight.
@@ -29,6 +32,9 @@ pub(crate) const WINDOW: usize = 4;
 /// How many messages a streaming role sends, or takes, per request (fewer when large: see
 /// [`batch_len`]).
 pub(crate) const BATCH: usize = 32;
+
+/// How many messages a competing consumer takes ahead on lease: two requests of [`BATCH`].
+const CONSUMER_WINDOW: usize = 2 * BATCH;
 
 /// How many bytes of payload one batch of sends carries at most.
 const BATCH_BYTES: usize = 256 << 10;
@@ -58,9 +64,8 @@ pub(crate) enum Flow {
     Blocking,
     /// Batches of sends and receives of many kept in flight, [`WINDOW`] of each.
     Pipelined,
-    /// Batches of sends in flight, receives one at a time: competing consumers must not take
-    /// messages (an end marker meant for another consumer) they will never look at.
-    PipelinedSends,
+    /// Batches of sends in flight; a consumer with a window on lease (competing consumers).
+    PipelinedConsumer,
     /// Blocking batches of sends and receives of many, one at a time.
     Batched,
     /// Blocking batches of sends, receives one at a time (competing consumers).
@@ -71,6 +76,8 @@ pub(crate) enum Flow {
 pub(crate) struct MailboxEnd {
     pub(crate) send_to: SendTo,
     pub(crate) recv_from: Option<Arc<Mailbox>>,
+    /// Where a competing consumer receives from, instead, through a daemon.
+    pub(crate) consumer: Option<Consumer>,
     pub(crate) flow: Flow,
     /// Messages kept back to be sent in the next batch.
     pub(crate) batch: Vec<Message>,
@@ -89,9 +96,16 @@ impl MailboxEnd {
         flow: Flow,
         process: Process,
     ) -> MailboxEnd {
+        let (recv_from, consumer) = match (recv_from, flow) {
+            (Some(mailbox), Flow::PipelinedConsumer) => {
+                (None, Some(mailbox.into_consumer(CONSUMER_WINDOW)))
+            }
+            (recv_from, _) => (recv_from.map(Arc::new), None),
+        };
         MailboxEnd {
             send_to,
-            recv_from: recv_from.map(Arc::new),
+            recv_from,
+            consumer,
             flow,
             batch: Vec::with_capacity(BATCH),
             sends: VecDeque::new(),
@@ -202,6 +216,9 @@ impl crate::mechanism::Endpoint for MailboxEnd {
     }
 
     fn recv(&mut self, buf: &mut Vec<u8>) -> io::Result<()> {
+        if let Some(consumer) = &mut self.consumer {
+            return checked_recv(consumer.recv(), buf);
+        }
         let mailbox = self.source()?;
         if let Some(message) = self.received.pop_front() {
             return checked_recv(Ok(message), buf);
@@ -218,7 +235,7 @@ impl crate::mechanism::Endpoint for MailboxEnd {
                     None => Err(io::Error::other("a receive of many took nothing")),
                 };
             }
-            Flow::Blocking | Flow::PipelinedSends | Flow::BatchedSends => {
+            Flow::Blocking | Flow::PipelinedConsumer | Flow::BatchedSends => {
                 return checked_recv(mailbox.recv(), buf);
             }
         }
@@ -245,6 +262,16 @@ impl crate::mechanism::Endpoint for MailboxEnd {
 
     fn flush(&mut self) -> io::Result<()> {
         self.send_batch()
+    }
+
+    fn stop_receiving(&mut self) -> io::Result<()> {
+        match self.consumer.take() {
+            Some(consumer) => consumer
+                .stop()
+                .map(drop)
+                .map_err(|e| io::Error::other(format!("stop consuming: {e}"))),
+            None => Ok(()),
+        }
     }
 }
 

@@ -207,7 +207,7 @@ impl Mechanism for Postbox {
             // In-process there is no round trip to hide: blocking batches, through the lane.
             (Workload::Competing { .. }, Transport::Inproc) => Flow::BatchedSends,
             (Workload::Throughput | Workload::FanIn { .. }, Transport::Inproc) => Flow::Batched,
-            (Workload::Competing { .. }, _) => Flow::PipelinedSends,
+            (Workload::Competing { .. }, _) => Flow::PipelinedConsumer,
             (Workload::Throughput | Workload::FanIn { .. }, _) => Flow::Pipelined,
         };
         Ok(Box::new(MailboxEnd::new(send_to, recv_from, flow, process)))
