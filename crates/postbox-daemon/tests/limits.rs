@@ -296,3 +296,71 @@ async fn senders_left_waiting_are_charged_and_refused_at_the_quota() {
     drop(owner);
     daemon.stop().await;
 }
+
+/// Whether a mailbox called `name` exists, as another client sees it.
+async fn exists<S>(client: &mut Client<S>, name: &str) -> bool
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    match client
+        .call(&Request::Open {
+            name: name.to_owned(),
+        })
+        .await
+    {
+        Response::Opened { .. } => true,
+        Response::OpenFailed(postbox_core::OpenError::NotFound) => false,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_already_read_wait_while_a_client_does_not_read_its_answers() {
+    let daemon = TestDaemon::start("unread-answers");
+    let mut observer = daemon.client().await;
+    let mut hoarder = daemon.client().await;
+    // 250 mailboxes with long names: each list of them is an answer of about 90 KB.
+    for index in 0..250 {
+        let name = format!("{index:03}-{}", "n".repeat(250));
+        unbounded(&mut hoarder, &name).await;
+    }
+    // One small write: a creation, 100 lists (about 9 MB of answers), another creation.
+    let create = |name: &str| Request::Create {
+        name: name.to_owned(),
+        attrs: MailboxAttrs::process_owned(),
+    };
+    let mut frames = vec![Frame::request(
+        RequestId::new(1).unwrap(),
+        encode_request(&create("first")),
+    )];
+    for id in 2..=101 {
+        frames.push(Frame::request(
+            RequestId::new(id).unwrap(),
+            encode_request(&Request::ListMailboxes),
+        ));
+    }
+    frames.push(Frame::request(
+        RequestId::new(102).unwrap(),
+        encode_request(&create("marker")),
+    ));
+    hoarder.send_all(&frames).await;
+
+    // The daemon carries the pipeline out in order until 4 MiB of answers wait, then stops:
+    // the creation behind the lists is not carried out while the hoarder does not read.
+    let deadline = Instant::now() + STEP;
+    while !exists(&mut observer, "first").await {
+        assert!(Instant::now() < deadline, "the pipeline is never started");
+    }
+    assert!(
+        !exists(&mut observer, "marker").await,
+        "requests were carried out past the answer backlog"
+    );
+    // Reading the answers lets the rest through.
+    for id in 1..=102 {
+        let frame = hoarder.next_frame().await.expect("an answer");
+        assert_eq!(frame.request_id(), RequestId::new(id));
+    }
+    assert!(exists(&mut observer, "marker").await);
+    drop((observer, hoarder));
+    daemon.stop().await;
+}
