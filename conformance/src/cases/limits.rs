@@ -2,7 +2,7 @@
 //! unbounded mailboxes from taking unbounded memory) and the per-uid mailbox quota. Each is
 //! reported as a clear error and recovers once room is made.
 
-use postbox::{Bytes, Capacity, MessageSize, OpenError, SendErrorKind};
+use postbox::{Bytes, Capacity, MESSAGE_CHARGE, MessageSize, OpenError, SendErrorKind};
 
 use crate::Transport;
 use crate::support::skip;
@@ -11,12 +11,17 @@ use crate::support::skip;
 /// slow); the case is skipped instead.
 const MAX_STEPS: usize = 10_000;
 
-/// Queued bytes across the node stop at the quota: the send that would pass it fails with
-/// `QuotaExceeded`, message back, and succeeds once a receive makes room.
+/// Queued messages across the node stop at the quota, each charged its payload plus
+/// `MESSAGE_CHARGE`: the send that would pass it fails with `QuotaExceeded`, message back, and
+/// succeeds once a receive makes room.
 pub fn the_queued_bytes_quota_is_enforced<T: Transport>(t: &T) {
     let limits = t.limits();
-    let chunk = limits.max_message_size.min(limits.max_queued_bytes).max(1);
-    if limits.max_queued_bytes / chunk > MAX_STEPS {
+    let chunk = limits
+        .max_message_size
+        .min(limits.max_queued_bytes.saturating_sub(MESSAGE_CHARGE))
+        .max(1);
+    let charge = chunk + MESSAGE_CHARGE;
+    if limits.max_queued_bytes / charge > MAX_STEPS {
         skip(
             t,
             "limits::the_queued_bytes_quota_is_enforced",
@@ -46,9 +51,9 @@ pub fn the_queued_bytes_quota_is_enforced<T: Transport>(t: &T) {
     };
     assert_eq!(error.kind(), SendErrorKind::QuotaExceeded);
     assert_eq!(error.into_message().map(|m| m.len()), Some(chunk));
-    assert_eq!(accepted, limits.max_queued_bytes / chunk);
+    assert_eq!(accepted, limits.max_queued_bytes / charge);
     let stats = p.node_stats().expect("node stats");
-    assert!(stats.queued_bytes <= limits.max_queued_bytes);
+    assert!(stats.queued_bytes + stats.queued_messages * MESSAGE_CHARGE <= limits.max_queued_bytes);
     assert_eq!(stats.max_queued_bytes, limits.max_queued_bytes);
     hoard.recv().expect("recv");
     hoard.try_send(payload).expect("room again");

@@ -129,9 +129,29 @@ pub(crate) struct LimitArgs {
     #[arg(long, value_name = "N")]
     pub(crate) max_mailboxes_per_uid: Option<usize>,
 
-    /// How many clients may be connected at once.
+    /// How many clients may be connected at once, past their handshake.
     #[arg(long, value_name = "N")]
     pub(crate) max_connections: Option<usize>,
+
+    /// How many connections may be in their handshake at once, on each listener.
+    #[arg(long, value_name = "N")]
+    pub(crate) max_handshakes: Option<usize>,
+
+    /// How many connections one peer (a uid other than the daemon's, or a TCP address) may have.
+    #[arg(long, value_name = "N")]
+    pub(crate) max_connections_per_peer: Option<usize>,
+
+    /// How many connections one peer may have in their handshake at once.
+    #[arg(long, value_name = "N")]
+    pub(crate) max_handshakes_per_peer: Option<usize>,
+
+    /// How long a new connection has to send its Hello, e.g. 3s.
+    #[arg(long, value_name = "DURATION", value_parser = values::duration)]
+    pub(crate) handshake_timeout: Option<Duration>,
+
+    /// How soon a TCP client that vanished without closing is noticed, e.g. 30s (at least 3s).
+    #[arg(long, value_name = "DURATION", value_parser = values::duration)]
+    pub(crate) tcp_dead_peer_timeout: Option<Duration>,
 
     /// How many operations one connection may have waiting at once.
     #[arg(long, value_name = "N", alias = "max-pending")]

@@ -18,6 +18,7 @@ mod mailboxes;
 mod processes;
 mod recv;
 mod send;
+mod usage;
 
 pub use delegation::{Delegation, Handback};
 pub use leases::Settlement;
@@ -26,6 +27,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use rustc_hash::FxHashMap;
 
+use crate::limits::{MESSAGE_CHARGE, message_charge};
 use crate::mailbox::{Kind, Mailbox, Taking, WaitingReceiver};
 use crate::process::Process;
 use crate::queue::Entry;
@@ -78,14 +80,17 @@ pub struct Engine {
     completions: VecDeque<(Ticket, Completion)>,
     queued_messages: usize,
     queued_bytes: usize,
+    /// The charge (see [`Limits`]) of the messages waiting senders hold.
+    waiting_charge: usize,
     total_sent: u64,
     total_received: u64,
     total_dropped: u64,
     /// Delegated mailboxes, with the bytes each reserves against the quota.
     delegated: FxHashMap<MailboxId, usize>,
-    /// Bytes counted against the quota outside every queue: the delegated mailboxes'
-    /// reservations and the payloads of leased messages.
+    /// What the delegated mailboxes reserve against the quota, in all.
     reserved_bytes: usize,
+    /// The charge of the messages on lease.
+    leased_charge: usize,
 }
 
 impl Default for Engine {
@@ -112,11 +117,13 @@ impl Engine {
             completions: VecDeque::new(),
             queued_messages: 0,
             queued_bytes: 0,
+            waiting_charge: 0,
             total_sent: 0,
             total_received: 0,
             total_dropped: 0,
             delegated: FxHashMap::default(),
             reserved_bytes: 0,
+            leased_charge: 0,
         }
     }
 
@@ -134,6 +141,29 @@ impl Engine {
     /// Whether `ticket` is still waiting.
     pub fn is_waiting(&self, ticket: Ticket) -> bool {
         self.waiters.contains_key(&ticket)
+    }
+
+    /// What the messages the engine holds are charged against the quota now, with what lent
+    /// lanes reserve: the accounting rule of [`Limits`].
+    fn quota_used(&self) -> usize {
+        self.queued_bytes
+            .saturating_add(self.queued_messages.saturating_mul(MESSAGE_CHARGE))
+            .saturating_add(self.waiting_charge)
+            .saturating_add(self.leased_charge)
+            .saturating_add(self.reserved_bytes)
+    }
+
+    /// Whether `charge` more bytes fit in the quota once `freed` have been released.
+    fn quota_fits(&self, charge: usize, freed: usize) -> bool {
+        self.quota_used()
+            .saturating_sub(freed)
+            .saturating_add(charge)
+            <= self.limits.max_queued_bytes
+    }
+
+    /// A waiting sender's message leaves the engine's waiting senders: its charge is released.
+    fn release_waiting(&mut self, message: &Message) {
+        self.waiting_charge -= message_charge(message.len());
     }
 
     fn new_ticket(&mut self) -> Ticket {
@@ -227,6 +257,11 @@ impl Engine {
         mb.counters.last_recv = Some((receiver, now));
         mb.last_served = Some(receiver);
         self.total_received += 1;
+        if entry.kind == MessageKind::Down {
+            if let Some(process) = self.processes.get_mut(&receiver) {
+                process.downs_queued.remove(&entry.sender);
+            }
+        }
         if let Some(ticket) = entry.receipt {
             self.waiters.remove(&ticket);
             self.complete(
@@ -243,13 +278,15 @@ impl Engine {
             sent_at: entry.sent_at,
             kind: entry.kind,
         };
+        // A down notification is never leased: it stands for a fact, not work to hand back,
+        // and it is bounded by being queued at most once per watcher.
         match taking {
-            Taking::Outright => received(entry.message),
-            Taking::Leased => {
+            Taking::Leased if entry.kind == MessageKind::User => {
                 let copy = received(entry.message.clone());
                 self.keep_leased(mailbox, receiver, entry);
                 copy
             }
+            Taking::Leased | Taking::Outright => received(entry.message),
         }
     }
 
@@ -339,12 +376,9 @@ impl Engine {
                 _ => return,
             }
             let blocked = mb.blocked_senders.pop_front().expect("front exists");
-            if self.queued_bytes + blocked.message.len() > self.limits.max_queued_bytes {
-                self.waiters.remove(&blocked.ticket);
-                let error = SendError::new(SendErrorKind::QuotaExceeded, blocked.message);
-                self.complete(blocked.ticket, Completion::SendFailed(error));
-                continue;
-            }
+            // Its charge moves from the waiting senders to the queue: the quota was checked
+            // when it began to wait.
+            self.release_waiting(&blocked.message);
             let receipt = blocked.wants_receipt.then_some(blocked.ticket);
             let entry = self.accept(
                 mailbox,
@@ -392,11 +426,12 @@ impl Engine {
         }
         for blocked in std::mem::take(&mut mb.blocked_senders) {
             self.waiters.remove(&blocked.ticket);
+            self.release_waiting(&blocked.message);
             let error = SendError::new(send_error, blocked.message);
             self.complete(blocked.ticket, Completion::SendFailed(error));
         }
         for lease in std::mem::take(&mut mb.leases).into_values() {
-            self.reserved_bytes -= lease.entry.message.len();
+            self.leased_charge -= message_charge(lease.entry.message.len());
         }
         for entry in mb.queue.drain() {
             self.queued_messages -= 1;

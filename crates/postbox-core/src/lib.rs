@@ -57,11 +57,11 @@ pub use attrs::{
 pub use engine::{Delegation, Engine, Handback, Settlement};
 pub use error::{AdminError, OpenError, RecvError, SelectError, SendError, SendErrorKind};
 pub use ids::{Credentials, MailboxId, Pid, Ticket, Timestamp};
-pub use limits::Limits;
+pub use limits::{Limits, MESSAGE_CHARGE, message_charge};
 pub use message::{Message, MessageKind, Received};
 pub use name::{InvalidName, MAX_NAME_LEN, Name};
 pub use outcome::{
     Branch, Cancelled, Completion, Delivery, RecvOutcome, SendOutcome, Source, Wait,
 };
 pub use selector::Selector;
-pub use stats::{EngineStats, MailboxStats, ProcessInfo};
+pub use stats::{EngineStats, MailboxStats, ProcessInfo, Usage};

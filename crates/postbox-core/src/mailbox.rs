@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
+use crate::limits::message_charge;
 use crate::queue::{Entry, Queue};
 use crate::{
     Capacity, Credentials, MailboxAttrs, MailboxId, Message, Name, Owner, Pid, Selector, Ticket,
@@ -163,10 +164,10 @@ impl Mailbox {
         }
     }
 
-    /// The payload bytes drop-oldest overflow discards to make room for `len` more bytes: the
-    /// oldest entries first (in a priority mailbox, of the lowest priority first), as
-    /// `Queue::oldest_to_drop` picks them.
-    pub(crate) fn bytes_dropped_for(&self, len: usize) -> usize {
+    /// The quota charge (payload plus [`MESSAGE_CHARGE`](crate::MESSAGE_CHARGE) each) of what drop-oldest overflow
+    /// discards to make room for `len` more bytes: the oldest entries first (in a priority
+    /// mailbox, of the lowest priority first), as `Queue::oldest_to_drop` picks them.
+    pub(crate) fn charge_dropped_for(&self, len: usize) -> usize {
         let Capacity::Bounded { messages, bytes } = self.attrs.capacity else {
             return 0;
         };
@@ -187,7 +188,7 @@ impl Mailbox {
             }
             count -= 1;
             queued -= size;
-            freed += size;
+            freed += message_charge(size);
         }
         freed
     }

@@ -20,6 +20,8 @@ pub(crate) struct Process {
     pub(crate) monitored_by: BTreeSet<Pid>,
     /// Processes this one monitors.
     pub(crate) monitoring: BTreeSet<Pid>,
+    /// Dead processes whose down notification waits in this one's inbox: at most one each.
+    pub(crate) downs_queued: BTreeSet<Pid>,
 }
 
 impl Process {
@@ -32,6 +34,7 @@ impl Process {
             owned: BTreeSet::new(),
             monitored_by: BTreeSet::new(),
             monitoring: BTreeSet::new(),
+            downs_queued: BTreeSet::new(),
         }
     }
 }

@@ -87,3 +87,47 @@ pub struct ProcessInfo {
     /// Operations it has waiting.
     pub waiting: usize,
 }
+
+/// What an engine holds now, counted by walking its tables: the figures its resource bounds are
+/// about, for checking them (see [`Engine::usage`](crate::Engine::usage)).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct Usage {
+    /// Live processes (each with an inbox).
+    pub processes: usize,
+    /// Registered process names.
+    pub names: usize,
+    /// Named mailboxes.
+    pub mailboxes: usize,
+    /// The most named mailboxes charged to one uid.
+    pub most_mailboxes_of_one_uid: usize,
+    /// Messages queued in mailboxes and inboxes, down notifications included.
+    pub queued_messages: usize,
+    /// Down notifications among them.
+    pub down_notifications: usize,
+    /// The most messages other than down notifications queued in one inbox.
+    pub fullest_inbox: usize,
+    /// Senders waiting for room or a rendezvous, each holding its message.
+    pub waiting_senders: usize,
+    /// Messages on lease, kept by their mailboxes until settled.
+    pub leased: usize,
+    /// The charge of every message held, queued, waiting or on lease, by the accounting rule of
+    /// [`Limits`](crate::Limits), counted message by message.
+    pub held_charge: usize,
+    /// The charge of the down notifications among them.
+    pub down_charge: usize,
+    /// What lent in-process lanes reserve against the quota.
+    pub reserved: usize,
+    /// What the engine's running totals say is used of the quota: `held_charge + reserved`, or
+    /// the totals have drifted.
+    pub quota_used: usize,
+    /// Operations waiting (tickets).
+    pub waiting: usize,
+    /// Waiting receives as registered in mailboxes: one per branch.
+    pub waiting_branches: usize,
+    /// Monitors held by live processes on live processes.
+    pub monitors: usize,
+    /// Receive rights granted, over all mailboxes.
+    pub grants: usize,
+    /// Completions not yet collected by the driver.
+    pub completions: usize,
+}

@@ -5,9 +5,18 @@ mod common;
 
 use common::*;
 use postbox_core::{
-    Capacity, Completion, Delivery, Engine, Limits, MailboxAttrs, MailboxId, Message, MessageSize,
-    Order, Overflow, Pid, Selector, SendErrorKind, SendOutcome,
+    Capacity, Completion, Delivery, Engine, Limits, MESSAGE_CHARGE, MailboxAttrs, MailboxId,
+    Message, MessageSize, Order, Overflow, Pid, Selector, SendErrorKind, SendOutcome,
 };
+
+/// A quota that holds exactly `messages` messages of `payload` bytes in all: each message is
+/// charged its payload plus `MESSAGE_CHARGE`.
+fn quota(messages: usize, payload: usize) -> Limits {
+    Limits {
+        max_queued_bytes: messages * MESSAGE_CHARGE + payload,
+        ..Limits::default()
+    }
+}
 
 /// An engine with an owner (who receives) and a sender, both with `name` open.
 fn setup(engine: &mut Engine, attrs: MailboxAttrs) -> (Pid, Pid, MailboxId) {
@@ -129,10 +138,7 @@ fn bounded_mailbox_is_full_when_the_payload_bytes_would_not_fit() {
 
 #[test]
 fn unbounded_mailbox_takes_messages_until_the_engine_byte_quota() {
-    let mut engine = Engine::new(Limits {
-        max_queued_bytes: 40,
-        ..Limits::default()
-    });
+    let mut engine = Engine::new(quota(4, 40));
     let (owner, sender, q) = setup(&mut engine, with_capacity(Capacity::Unbounded));
     for _ in 0..4 {
         send(&mut engine, sender, q, vec![0; 10]);
@@ -158,11 +164,27 @@ fn unbounded_mailbox_takes_messages_until_the_engine_byte_quota() {
 }
 
 #[test]
+fn empty_messages_are_charged_and_refused_at_the_quota() {
+    // Room for exactly 4096 empty messages: each is charged MESSAGE_CHARGE bytes.
+    let mut engine = Engine::new(quota(4096, 0));
+    let (_, sender, q) = setup(&mut engine, with_capacity(Capacity::Unbounded));
+    let mut sent = 0;
+    let refused = loop {
+        match try_send(&mut engine, sender, q, "") {
+            Ok(_) => sent += 1,
+            Err(error) => break error,
+        }
+        assert!(sent <= 4096, "the quota does not bound empty messages");
+    };
+    assert_eq!(refused.kind(), SendErrorKind::QuotaExceeded);
+    assert_eq!(sent, 4096);
+    let stats = engine.stats();
+    assert_eq!((stats.queued_messages, stats.queued_bytes), (4096, 0));
+}
+
+#[test]
 fn the_engine_quota_counts_bytes_queued_in_other_mailboxes_and_inboxes() {
-    let mut engine = Engine::new(Limits {
-        max_queued_bytes: 20,
-        ..Limits::default()
-    });
+    let mut engine = Engine::new(quota(2, 20));
     let (_, sender, q) = setup(&mut engine, with_capacity(Capacity::bounded(10, 16)));
     let bystander = spawn(&mut engine);
     send_to(&mut engine, sender, bystander, vec![0; 12]);
@@ -247,10 +269,7 @@ fn drop_oldest_fails_a_sender_awaiting_its_receipt_with_dropped_and_hands_the_me
 
 #[test]
 fn drop_oldest_at_the_engine_quota_still_fits_the_newest_when_the_drops_free_enough() {
-    let mut engine = Engine::new(Limits {
-        max_queued_bytes: 16,
-        ..Limits::default()
-    });
+    let mut engine = Engine::new(quota(2, 16));
     let (owner, sender, q) = setup(
         &mut engine,
         drop_oldest(Capacity::bounded(2, 16), Order::Fifo),
@@ -266,10 +285,7 @@ fn drop_oldest_at_the_engine_quota_still_fits_the_newest_when_the_drops_free_eno
 
 #[test]
 fn drop_oldest_at_the_engine_quota_counts_what_the_priority_drop_order_frees() {
-    let mut engine = Engine::new(Limits {
-        max_queued_bytes: 20,
-        ..Limits::default()
-    });
+    let mut engine = Engine::new(quota(3, 20));
     let (owner, sender, q) = setup(
         &mut engine,
         drop_oldest(Capacity::bounded(2, 16), Order::Priority),
@@ -302,10 +318,7 @@ fn drop_oldest_at_the_engine_quota_counts_what_the_priority_drop_order_frees() {
 
 #[test]
 fn drop_oldest_fails_with_quota_exceeded_and_drops_nothing_when_drops_cannot_free_enough() {
-    let mut engine = Engine::new(Limits {
-        max_queued_bytes: 20,
-        ..Limits::default()
-    });
+    let mut engine = Engine::new(quota(2, 20));
     let (owner, sender, q) = setup(
         &mut engine,
         drop_oldest(Capacity::bounded(1, 16), Order::Fifo),
@@ -371,21 +384,46 @@ fn a_large_blocked_sender_is_not_overtaken_by_a_smaller_one_that_would_fit() {
 }
 
 #[test]
-fn a_blocked_sender_admitted_past_the_engine_quota_fails_with_quota_exceeded() {
-    let mut engine = Engine::new(Limits {
-        max_queued_bytes: 20,
-        ..Limits::default()
-    });
+fn a_waiting_sender_is_charged_against_the_quota_while_it_waits() {
+    let mut engine = Engine::new(quota(2, 24));
     let (owner, sender, q) = setup(&mut engine, with_capacity(Capacity::bounded(1, 16)));
     let bystander = spawn(&mut engine);
     send(&mut engine, owner, q, vec![0; 8]);
     let ticket = send_blocked(&mut engine, sender, q, vec![1; 16], Delivery::Queued);
-    send_to(&mut engine, owner, bystander, vec![0; 12]);
-
-    take(&mut engine, owner, on(q, Selector::Any));
-    let error = send_failed(only_completion(&mut engine, ticket));
+    // The waiting message holds its share of the quota: nothing more fits, even empty.
+    let error = engine
+        .send_to(
+            owner,
+            bystander,
+            Message::new(""),
+            Delivery::Queued,
+            postbox_core::Wait::Try,
+            at(1),
+        )
+        .unwrap_err();
     assert_eq!(error.kind(), SendErrorKind::QuotaExceeded);
-    assert_eq!(error.into_message(), Some(Message::new(vec![1; 16])));
+    // A blocking send that could not even wait within the quota fails at once.
+    let error = engine
+        .send(
+            sender,
+            q,
+            Message::new("x"),
+            Delivery::Queued,
+            postbox_core::Wait::Block,
+            at(1),
+        )
+        .unwrap_err();
+    assert_eq!(error.kind(), SendErrorKind::QuotaExceeded);
+    assert_eq!(error.into_message(), Some(Message::new("x")));
+
+    // Admitted, it keeps its charge; the one taken frees room for another.
+    take(&mut engine, owner, on(q, Selector::Any));
+    assert_eq!(
+        only_completion(&mut engine, ticket),
+        Completion::Sent { receiver: None }
+    );
+    send_to(&mut engine, owner, bystander, vec![0; 8]);
+    assert_eq!(engine.usage().quota_used, 2 * MESSAGE_CHARGE + 24);
 }
 
 #[test]

@@ -6,8 +6,8 @@ mod common;
 use bytes::Bytes;
 use common::*;
 use postbox_core::{
-    Capacity, Credentials, Dispatch, Engine, Handback, Limits, MailboxAttrs, Message, MessageKind,
-    Mode, Order, Overflow, Received, Receivers, Selector, SendErrorKind,
+    Capacity, Credentials, Dispatch, Engine, Handback, Limits, MESSAGE_CHARGE, MailboxAttrs,
+    Message, MessageKind, Mode, Order, Overflow, Received, Receivers, Selector, SendErrorKind,
 };
 
 fn bounded(messages: usize, bytes: usize) -> MailboxAttrs {
@@ -125,8 +125,10 @@ fn the_terms_name_the_bounds_and_who_may_send_and_receive() {
 
 #[test]
 fn a_delegated_mailbox_reserves_its_bytes_against_the_quota() {
+    // A lent mailbox reserves its byte capacity plus the charge of as many messages as it holds.
+    let reserve = 600 + 4 * MESSAGE_CHARGE;
     let limits = Limits {
-        max_queued_bytes: 1000,
+        max_queued_bytes: reserve + 400 + MESSAGE_CHARGE,
         ..Limits::default()
     };
     let mut engine = Engine::new(limits);
@@ -134,7 +136,7 @@ fn a_delegated_mailbox_reserves_its_bytes_against_the_quota() {
     let lent = create(&mut engine, owner, "lent", bounded(4, 600));
     let other = create(&mut engine, owner, "other", bounded(4, 600));
     assert!(engine.delegate(lent).is_some());
-    assert_eq!(engine.delegated_bytes(), 600);
+    assert_eq!(engine.delegated_bytes(), reserve);
     assert!(
         engine.delegate(other).is_none(),
         "600 + 600 exceeds the quota"

@@ -5,8 +5,9 @@ mod common;
 
 use common::*;
 use postbox_core::{
-    Capacity, Engine, Limits, MailboxAttrs, MailboxId, Message, MessageSize, Order, Pid, Received,
-    Receivers, RecvError, RecvOutcome, Selector, SendErrorKind, Settlement, Source, Wait,
+    Capacity, Engine, Limits, MESSAGE_CHARGE, MailboxAttrs, MailboxId, Message, MessageSize, Order,
+    Pid, Received, Receivers, RecvError, RecvOutcome, Selector, SendErrorKind, Settlement, Source,
+    Wait,
 };
 
 /// A shared mailbox `q` created by an owner, opened by two consumers.
@@ -227,7 +228,7 @@ fn a_rendezvous_is_taken_outright_even_on_lease() {
 #[test]
 fn leased_bytes_count_against_the_quota_until_settled() {
     let mut engine = Engine::new(Limits {
-        max_queued_bytes: 10,
+        max_queued_bytes: 2 * MESSAGE_CHARGE + 10,
         ..Limits::default()
     });
     let attrs = MailboxAttrs {
@@ -238,6 +239,13 @@ fn leased_bytes_count_against_the_quota_until_settled() {
     let (owner, a, _, q) = setup(&mut engine, attrs);
     send(&mut engine, owner, q, "12345678");
     let got = lease(&mut engine, a, q);
+    let usage = engine.usage();
+    assert_eq!(usage.leased, 1);
+    assert_eq!(
+        (usage.quota_used, usage.held_charge),
+        (MESSAGE_CHARGE + 8, MESSAGE_CHARGE + 8),
+        "a leased message is charged as a queued one"
+    );
     let refused = try_send(&mut engine, owner, q, "abc").unwrap_err();
     assert_eq!(refused.kind(), SendErrorKind::QuotaExceeded);
     settle(&mut engine, a, q, &[got.seq], Settlement::Ack);
@@ -247,7 +255,7 @@ fn leased_bytes_count_against_the_quota_until_settled() {
 #[test]
 fn a_deleted_mailbox_takes_its_leases_with_it() {
     let mut engine = Engine::new(Limits {
-        max_queued_bytes: 10,
+        max_queued_bytes: MESSAGE_CHARGE + 10,
         ..Limits::default()
     });
     let (owner, a, _, q) = setup(&mut engine, shared());
@@ -272,4 +280,49 @@ fn a_mailbox_with_leases_out_is_not_delegated() {
     assert!(engine.delegate(q).is_none());
     settle(&mut engine, a, q, &[got.seq], Settlement::Ack);
     assert!(engine.delegate(q).is_some());
+}
+
+#[test]
+fn a_send_to_a_waiting_lease_is_charged_and_refused_past_the_quota() {
+    let mut engine = Engine::new(Limits {
+        max_queued_bytes: MESSAGE_CHARGE + 10,
+        ..Limits::default()
+    });
+    let (owner, a, _, q) = setup(&mut engine, shared());
+    for _ in 0..2 {
+        match engine.lease(a, &[on(q, Selector::Any)], Wait::Block, at(1)) {
+            Ok(RecvOutcome::Blocked(_)) => {}
+            other => panic!("expected the lease to wait, got {other:?}"),
+        }
+    }
+    send(&mut engine, owner, q, "first");
+    let refused = try_send(&mut engine, owner, q, "second").unwrap_err();
+    assert_eq!(
+        refused.kind(),
+        SendErrorKind::QuotaExceeded,
+        "held on lease, the first message still fills the quota"
+    );
+}
+
+#[test]
+fn a_down_notification_is_taken_outright_even_on_lease() {
+    let mut engine = Engine::default();
+    let watcher = spawn(&mut engine);
+    let doomed = spawn(&mut engine);
+    engine.monitor(watcher, doomed, at(1)).unwrap();
+    engine.terminate(doomed, at(2));
+    let down = match engine.lease(watcher, &[inbox(Selector::Any)], Wait::Try, at(3)) {
+        Ok(RecvOutcome::Received { message, .. }) => message,
+        other => panic!("expected the down notification, got {other:?}"),
+    };
+    assert!(down.is_down());
+    assert_eq!(engine.usage().leased, 0);
+    let settled = engine.settle(
+        watcher,
+        Source::Inbox,
+        &[down.seq],
+        Settlement::Return,
+        at(4),
+    );
+    assert_eq!(settled, Ok(0));
 }

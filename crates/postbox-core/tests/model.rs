@@ -33,16 +33,19 @@ use std::cmp::Reverse;
 
 use postbox_core::{
     AdminError, Branch, Cancelled, Capacity, Completion, Credentials, Delivery, Dispatch, Engine,
-    EngineStats, Limits, MailboxAttrs, MailboxId, Message, MessageKind, MessageSize, Mode,
-    OpenError, Order, Overflow, Owner, Ownership, Pid, Received, Receivers, RecvError, RecvOutcome,
-    SelectError, Selector, SendError, SendErrorKind, SendOutcome, Source, Ticket, Timestamp, Wait,
+    EngineStats, Limits, MESSAGE_CHARGE, MailboxAttrs, MailboxId, Message, MessageKind,
+    MessageSize, Mode, OpenError, Order, Overflow, Owner, Ownership, Pid, Received, Receivers,
+    RecvError, RecvOutcome, SelectError, Selector, SendError, SendErrorKind, SendOutcome, Source,
+    Ticket, Timestamp, Wait,
 };
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 
 const MAX_MESSAGE_SIZE: usize = 8;
 const INBOX_CAPACITY: usize = 2;
-const MAX_QUEUED_BYTES: usize = 20;
+/// Room for three messages and 20 payload bytes: each message is charged its payload plus
+/// `MESSAGE_CHARGE`, so both the count of small messages and the bytes of large ones bind.
+const MAX_QUEUED_BYTES: usize = 3 * MESSAGE_CHARGE + 20;
 const NAMES: [&str; 3] = ["mb0", "mb1", "mb2"];
 
 fn limits() -> Limits {
@@ -355,6 +358,20 @@ impl Model {
             .sum()
     }
 
+    /// What the quota counts: every message held, queued or by a waiting sender, its payload
+    /// plus `MESSAGE_CHARGE`.
+    fn charged(&self) -> usize {
+        let charge = |message: &Message| message.len() + MESSAGE_CHARGE;
+        self.boxes
+            .iter()
+            .filter(|b| b.alive)
+            .map(|b| {
+                b.queue.iter().map(|q| charge(&q.message)).sum::<usize>()
+                    + b.senders.iter().map(|s| charge(&s.message)).sum::<usize>()
+            })
+            .sum()
+    }
+
     fn recv_waiting(&self, ticket: u64) -> bool {
         self.boxes
             .iter()
@@ -528,12 +545,8 @@ impl Model {
             if !b.has_room_for(b.senders[head].message.len()) {
                 return;
             }
+            // Charged since it began to wait: admitting it changes nothing in the quota.
             let s = self.bx_mut(id).senders.remove(head);
-            if self.queued_bytes() + s.message.len() > MAX_QUEUED_BYTES {
-                let error = SendError::new(SendErrorKind::QuotaExceeded, s.message);
-                self.complete(s.ticket, Completion::SendFailed(error));
-                continue;
-            }
             let receipt = s.wants_receipt.then_some(s.ticket);
             let q = self.accept(
                 id,
@@ -757,6 +770,22 @@ impl Model {
             return Err(AdminError::Disconnected);
         }
         if self.has_terminated(target) {
+            // At most one notification about a dead process waits in an inbox; with none
+            // waiting, one is queued if the inbox has room and the quota allows, and otherwise
+            // the answer itself says the target is gone.
+            let inbox = self.bx(self.procs[watcher as usize - 1].inbox);
+            let queued = inbox
+                .queue
+                .iter()
+                .any(|q| q.kind == MessageKind::Down && q.sender == target);
+            if queued {
+                return Ok(());
+            }
+            if inbox.queue.len() >= INBOX_CAPACITY
+                || self.charged() + MESSAGE_CHARGE > MAX_QUEUED_BYTES
+            {
+                return Err(AdminError::PeerGone);
+            }
             self.deliver_down(watcher, target, now);
             return Ok(());
         }
@@ -866,7 +895,7 @@ impl Model {
         if capacity == Capacity::Zero {
             return match wait {
                 Wait::Try => Err(SendError::new(SendErrorKind::Full, message)),
-                Wait::Block => Ok(Sent::Waits(self.block(id, from, message, true, now))),
+                Wait::Block => self.block(id, from, message, true, now).map(Sent::Waits),
             };
         }
         let b = self.bx(id);
@@ -876,13 +905,8 @@ impl Model {
                 Wait::Try => Err(SendError::new(SendErrorKind::Full, message)),
                 Wait::Block => {
                     let wants_receipt = delivery == Delivery::Receipt;
-                    Ok(Sent::Waits(self.block(
-                        id,
-                        from,
-                        message,
-                        wants_receipt,
-                        now,
-                    )))
+                    self.block(id, from, message, wants_receipt, now)
+                        .map(Sent::Waits)
                 }
             };
         }
@@ -898,9 +922,9 @@ impl Model {
             .queue
             .iter()
             .filter(|q| victims.contains(&q.seq))
-            .map(|q| q.message.len())
+            .map(|q| q.message.len() + MESSAGE_CHARGE)
             .sum();
-        if self.queued_bytes() - freed + len > MAX_QUEUED_BYTES {
+        if self.charged() - freed + len + MESSAGE_CHARGE > MAX_QUEUED_BYTES {
             return Err(SendError::new(SendErrorKind::QuotaExceeded, message));
         }
         for seq in victims {
@@ -949,7 +973,11 @@ impl Model {
         message: Message,
         wants_receipt: bool,
         now: u64,
-    ) -> u64 {
+    ) -> Result<u64, SendError> {
+        // A waiting sender holds its message: it must fit in the quota to wait.
+        if self.charged() + message.len() + MESSAGE_CHARGE > MAX_QUEUED_BYTES {
+            return Err(SendError::new(SendErrorKind::QuotaExceeded, message));
+        }
         let ticket = self.new_ticket();
         self.bx_mut(id).senders.push(BlockedSender {
             ticket,
@@ -958,7 +986,7 @@ impl Model {
             sent_at: now,
             wants_receipt,
         });
-        ticket
+        Ok(ticket)
     }
 
     fn may_receive(&mut self, p: u64, creds: Credentials, id: u64) -> Result<(), RecvError> {

@@ -289,6 +289,25 @@ fn revoking_fails_the_grantees_waiting_receive_with_permission_denied() {
 }
 
 #[test]
+fn grants_to_terminated_processes_do_not_pile_up() {
+    let mut engine = Engine::default();
+    let owner = spawn(&mut engine);
+    let q = create(&mut engine, owner, "q", MailboxAttrs::process_owned());
+    for _ in 0..1000 {
+        let passing = spawn(&mut engine);
+        engine
+            .grant_receive(owner, q, passing, Timestamp::ZERO)
+            .unwrap();
+        engine.terminate(passing, Timestamp::ZERO);
+    }
+    assert!(
+        engine.usage().grants <= 1,
+        "{} grants kept for processes that are gone",
+        engine.usage().grants
+    );
+}
+
+#[test]
 fn grant_receive_is_refused_for_non_owners_other_policies_and_absent_grantees() {
     let mut engine = Engine::default();
     let owner = spawn(&mut engine);

@@ -299,6 +299,83 @@ fn monitoring_a_dead_process_delivers_down_at_once_and_an_unknown_one_is_not_fou
 }
 
 #[test]
+fn monitoring_a_dead_process_again_and_again_leaves_one_notification() {
+    let mut engine = Engine::default();
+    let dead = spawn(&mut engine);
+    let watcher = spawn(&mut engine);
+    engine.terminate(dead, at(1));
+    for _ in 0..50_000 {
+        engine.monitor(watcher, dead, at(2)).unwrap();
+    }
+    assert_eq!(engine.usage().down_notifications, 1);
+    let down = try_recv(&mut engine, watcher, inbox(Selector::Any)).unwrap();
+    assert_eq!((down.is_down(), down.sender), (true, dead));
+    assert_eq!(
+        try_recv(&mut engine, watcher, inbox(Selector::Any)),
+        Err(RecvError::Empty)
+    );
+    // Asked again once the first is taken, it is told again: at most one waits at a time.
+    engine.monitor(watcher, dead, at(3)).unwrap();
+    assert!(
+        try_recv(&mut engine, watcher, inbox(Selector::Any))
+            .unwrap()
+            .is_down()
+    );
+}
+
+#[test]
+fn a_dead_process_monitored_into_a_full_inbox_is_answered_peer_gone() {
+    let mut engine = Engine::new(Limits {
+        inbox_capacity: 2,
+        ..Limits::default()
+    });
+    let watcher = spawn(&mut engine);
+    let dead: Vec<Pid> = (0..3).map(|_| spawn(&mut engine)).collect();
+    for &pid in &dead {
+        engine.terminate(pid, at(1));
+    }
+    engine.monitor(watcher, dead[0], at(2)).unwrap();
+    engine.monitor(watcher, dead[1], at(2)).unwrap();
+    // The inbox holds its capacity: no third notification is queued, the answer says it.
+    assert_eq!(
+        engine.monitor(watcher, dead[2], at(2)),
+        Err(AdminError::PeerGone)
+    );
+    assert_eq!(engine.usage().down_notifications, 2);
+    // One already queued is still answered as done: monitoring is idempotent.
+    assert_eq!(engine.monitor(watcher, dead[0], at(2)), Ok(()));
+}
+
+#[test]
+fn down_notifications_count_in_the_quota_and_the_inbox() {
+    let mut engine = Engine::new(Limits {
+        inbox_capacity: 2,
+        ..Limits::default()
+    });
+    let watcher = spawn(&mut engine);
+    let sender = spawn(&mut engine);
+    let dying = spawn(&mut engine);
+    engine.monitor(watcher, dying, at(1)).unwrap();
+    send_to(&mut engine, sender, watcher, "one");
+    engine.terminate(dying, at(2));
+    let usage = engine.usage();
+    assert_eq!((usage.queued_messages, usage.down_notifications), (2, 1));
+    assert_eq!(usage.quota_used, 2 * postbox_core::MESSAGE_CHARGE + 3);
+    // The notification took the inbox's last place: a sender now finds it full.
+    let full = engine
+        .send_to(
+            sender,
+            watcher,
+            Message::new("two"),
+            Delivery::Queued,
+            Wait::Try,
+            at(3),
+        )
+        .unwrap_err();
+    assert_eq!(full.kind(), SendErrorKind::Full);
+}
+
+#[test]
 fn demonitor_stops_the_down_notification() {
     let mut engine = Engine::default();
     let dying = spawn(&mut engine);

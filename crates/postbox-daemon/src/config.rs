@@ -18,14 +18,28 @@ pub const MESSAGE_OVERHEAD: usize = 4096;
 /// The default socket mode: read and write for the daemon's own user only.
 pub const DEFAULT_SOCKET_MODE: u32 = 0o600;
 
-/// The default limit on connections open at once.
+/// The default limit on connections past their handshake (processes) at once.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+
+/// The default limit on connections in their handshake at once, per listener.
+pub const DEFAULT_MAX_HANDSHAKES: usize = 128;
+
+/// The default limit on connections at once from one peer (a uid on the Unix socket, a source
+/// address on TCP), handshakes included.
+pub const DEFAULT_MAX_CONNECTIONS_PER_PEER: usize = 256;
+
+/// The default limit on connections in their handshake at once from one peer.
+pub const DEFAULT_MAX_HANDSHAKES_PER_PEER: usize = 16;
+
+/// The default time within which a TCP peer that vanished without a word (power lost, cable
+/// pulled) is noticed and its process terminated.
+pub const DEFAULT_TCP_DEAD_PEER_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The default limit on requests in flight (waiting in the engine) per connection.
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 256;
 
 /// The default time a client has to complete the handshake after connecting.
-pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// How a daemon is configured. [`DaemonConfig::new`] gives the defaults each field documents.
 ///
@@ -54,9 +68,24 @@ pub struct DaemonConfig {
     /// tell the transports apart: 8 MiB messages, 1024-message inboxes, 256 MiB queued, 1024
     /// mailboxes per uid.
     pub limits: Limits,
-    /// Connections open at once, counting those still in their handshake; the next one is
-    /// refused with `LIMIT_EXCEEDED`. Default 1024 (keep `ulimit -n` above it).
+    /// Connections past their handshake (processes) at once, all listeners together; a `Hello`
+    /// beyond it is refused `LIMIT_EXCEEDED`. Default 1024 (keep `ulimit -n` above it plus
+    /// twice [`max_handshakes`](Self::max_handshakes)).
     pub max_connections: usize,
+    /// Connections in their handshake at once, per listener: the Unix socket and TCP each have
+    /// this many, so strangers on TCP never take a Unix client's place. A connection beyond it is
+    /// told `LIMIT_EXCEEDED` and closed at once. Default 128.
+    pub max_handshakes: usize,
+    /// Connections at once from one peer — a uid on the Unix socket, a source address on TCP
+    /// (for IPv6, its /64 network) — handshakes included; the next is told `LIMIT_EXCEEDED`
+    /// ("too many connections from uid N") and closed at once. Default 256.
+    pub max_connections_per_peer: usize,
+    /// Connections in their handshake at once from one peer; the next is told `LIMIT_EXCEEDED`
+    /// and closed at once. Default 16.
+    pub max_handshakes_per_peer: usize,
+    /// Whether the per-peer limits hold the daemon's own user (and root) on the Unix socket.
+    /// Default [`OwnUser::Unlimited`]: the socket is theirs.
+    pub own_user: OwnUser,
     /// Requests in flight (blocked in the engine) per connection; with that many waiting, the next
     /// request is refused with `LIMIT_EXCEEDED` for its id. Default 256.
     pub max_in_flight: usize,
@@ -64,8 +93,22 @@ pub struct DaemonConfig {
     /// one). At least 4096, and room for the largest message plus [`MESSAGE_OVERHEAD`]. Default
     /// 8 MiB + 4 KiB: the default largest message plus its overhead.
     pub max_frame_len: u32,
-    /// How long a new connection has to complete its handshake. Default 5 s.
+    /// How long a new connection has to complete its handshake. Default 3 s.
     pub handshake_timeout: Duration,
+    /// How soon a TCP peer that vanished without closing (no FIN, no RST: power lost, cable
+    /// pulled) is noticed — by TCP keepalive probes and a bound on unacknowledged data — and its
+    /// process terminated, releasing its waiters and mailboxes. At least 3 s; default 30 s.
+    pub tcp_dead_peer_timeout: Duration,
+}
+
+/// Whether the per-peer connection limits hold the daemon's own user and root on the Unix socket.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum OwnUser {
+    /// Only other users are limited per uid (the default): the daemon's user and root may use
+    /// the whole connection budget, as a single-user daemon (socket mode 0600) needs.
+    Unlimited,
+    /// The daemon's user and root are limited per uid like everyone else.
+    Limited,
 }
 
 /// A TCP listener: where, the token every client must present, and who its clients run as.
@@ -118,9 +161,14 @@ impl DaemonConfig {
             tcp: None,
             limits,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_handshakes: DEFAULT_MAX_HANDSHAKES,
+            max_connections_per_peer: DEFAULT_MAX_CONNECTIONS_PER_PEER,
+            max_handshakes_per_peer: DEFAULT_MAX_HANDSHAKES_PER_PEER,
+            own_user: OwnUser::Unlimited,
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             max_frame_len,
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+            tcp_dead_peer_timeout: DEFAULT_TCP_DEAD_PEER_TIMEOUT,
         }
     }
 
@@ -150,8 +198,8 @@ impl DaemonConfig {
     /// # Errors
     ///
     /// [`DaemonError::Config`] when a limit is zero, the frame limit is below 4096, the socket mode
-    /// has bits beyond 0o777, or the largest message (plus [`MESSAGE_OVERHEAD`]) does not fit in
-    /// a frame.
+    /// has bits beyond 0o777, the largest message (plus [`MESSAGE_OVERHEAD`]) does not fit in
+    /// a frame, or the dead-peer timeout is below 3 s (keepalive probes count in seconds).
     pub fn validate(&self) -> Result<(), DaemonError> {
         let invalid = |reason: String| Err(DaemonError::Config { reason });
         if self.max_frame_len < HANDSHAKE_MAX_FRAME_LEN {
@@ -181,6 +229,9 @@ impl DaemonConfig {
         }
         let zero = [
             ("max connections", self.max_connections),
+            ("max handshakes", self.max_handshakes),
+            ("max connections per peer", self.max_connections_per_peer),
+            ("max handshakes per peer", self.max_handshakes_per_peer),
             ("max in-flight requests", self.max_in_flight),
             ("max message size", self.limits.max_message_size),
             ("inbox capacity", self.limits.inbox_capacity),
@@ -191,6 +242,13 @@ impl DaemonConfig {
         }
         if self.handshake_timeout.is_zero() {
             return invalid("the handshake timeout must not be zero".to_owned());
+        }
+        if self.tcp_dead_peer_timeout < MIN_TCP_DEAD_PEER_TIMEOUT {
+            return invalid(format!(
+                "the TCP dead-peer timeout must be at least {} s, not {:?}",
+                MIN_TCP_DEAD_PEER_TIMEOUT.as_secs(),
+                self.tcp_dead_peer_timeout
+            ));
         }
         Ok(())
     }
@@ -210,6 +268,10 @@ impl Default for DaemonConfig {
         DaemonConfig::new()
     }
 }
+
+/// The shortest dead-peer timeout: TCP keepalive counts in whole seconds, and needs one for the
+/// idle time, one between probes and one more for the probes to go unanswered.
+const MIN_TCP_DEAD_PEER_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// The largest message that fits in a frame of `max_frame_len` bytes.
 fn max_message_size_for(max_frame_len: u32) -> usize {

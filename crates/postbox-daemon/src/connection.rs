@@ -17,7 +17,9 @@
 //!
 //! **Backpressure.** The task stops reading while more than [`BACKLOG_LIMIT`] bytes of answers
 //! wait to be written, so a client that sends requests without reading the answers is not read
-//! from until it catches up.
+//! from until it catches up — and stops carrying out requests already read, too, so that a
+//! chunk of small requests with large answers (`ListMailboxes`, say) cannot queue more than
+//! [`BACKLOG_LIMIT`] plus one answer.
 //!
 //! Whatever ends the connection, its process is terminated at once (before any final frame is
 //! flushed), so whoever waits on it learns of it without delay.
@@ -30,7 +32,8 @@ use postbox_wire::{Ending, RequestId, ServerEvent, ServerSession};
 use rustc_hash::FxHashMap;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use crate::handshake::{self, Admit, Opened, Peer, READ_CHUNK, ServerSide, linger};
+use crate::budget::Permit;
+use crate::handshake::{self, Opened, Peer, READ_CHUNK, ServerSide, linger};
 use crate::hub::{ConnId, Outcome};
 use crate::shutdown::{FLUSH_TIMEOUT, StopSignal};
 
@@ -43,7 +46,7 @@ pub(crate) async fn serve<R, W>(
     mut writer: W,
     peer: Peer,
     side: Arc<ServerSide>,
-    admit: Admit,
+    permit: &mut Permit,
     mut stop: StopSignal,
 ) where
     R: AsyncRead + Unpin + Send + 'static,
@@ -56,7 +59,7 @@ pub(crate) async fn serve<R, W>(
         &mut writer,
         peer,
         &side,
-        admit,
+        permit,
         &mut stop,
     ))
     .await;
@@ -77,7 +80,7 @@ pub(crate) async fn serve<R, W>(
     // What is being written; the session queues more meanwhile.
     let mut out = BytesMut::new();
     let ending = loop {
-        if let Some(ending) = carry_out(&mut session, &mut tickets, conn, &side) {
+        if let Some(ending) = carry_out(&mut session, out.len(), &mut tickets, conn, &side) {
             break ending;
         }
         if out.is_empty() {
@@ -156,15 +159,21 @@ async fn finish<R, W>(
     }
 }
 
-/// Carries out every event the session has: requests and cancels on the hub, their answers back
-/// into the session. `Some` when the connection is over.
+/// Carries out the events the session has — requests and cancels on the hub, their answers back
+/// into the session — while fewer than [`BACKLOG_LIMIT`] bytes of answers, counting `writing`
+/// being written, wait; the rest wait in the session's input (an ended session's last event is
+/// always taken). `Some` when the connection is over.
 fn carry_out(
     session: &mut ServerSession,
+    writing: usize,
     tickets: &mut FxHashMap<RequestId, Ticket>,
     conn: ConnId,
     side: &ServerSide,
 ) -> Option<Ending> {
-    while let Some(event) = session.poll_event() {
+    while writing + session.transmit().len() < BACKLOG_LIMIT || session.is_ended() {
+        let Some(event) = session.poll_event() else {
+            break;
+        };
         let routed = match event {
             ServerEvent::Request { id, request } => {
                 let (outcome, routed) = side.hub.request(conn, id, request);

@@ -6,21 +6,26 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::time::Instant;
+
+use bytes::BytesMut;
 use postbox_core::Credentials;
-use postbox_wire::{Auth, ServerConfig};
-use tokio::net::{TcpListener, UnixListener, UnixStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use postbox_wire::{Auth, ErrorBody, ErrorCode, FrameConfig, FrameEncoder, ServerConfig};
+use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 use tokio::task::JoinSet;
 
-use crate::handshake::{Admit, Peer, ServerSide};
+use crate::budget::{Budget, BudgetLimits, Listener, PeerKey, Permit, Refusal};
+use crate::config::own_credentials;
+use crate::dead_peer::watch_for_vanishing;
+use crate::handshake::{Peer, ServerSide};
 use crate::hub::Hub;
 use crate::listener::{SocketFile, bind_tcp, bind_unix};
 use crate::shutdown::{SHUTDOWN_GRACE, Stopping};
-use crate::{DaemonConfig, DaemonError, connection};
+use crate::{DaemonConfig, DaemonError, OwnUser, connection};
 
-/// How many connections over the limit may be in their handshake at once, waiting to be told
-/// `LIMIT_EXCEEDED`; beyond that, new connections are closed without a word.
-const REFUSING_LIMIT: usize = 64;
+/// The least time between two warnings that refusals are happening, so that a flood of refused
+/// connections does not flood the log too.
+const REFUSAL_WARNING_INTERVAL: Duration = Duration::from_secs(10);
 
 /// How long the accept loop pauses after a failed accept (typically out of file descriptors), so
 /// that it does not spin.
@@ -145,13 +150,23 @@ impl Daemon {
             tracing::warn!("TCP clients run as root: every permission check passes for them");
         }
 
-        let connections = Arc::new(Semaphore::new(config.max_connections));
-        let refusing = Arc::new(Semaphore::new(REFUSING_LIMIT));
+        let budget = Budget::new(BudgetLimits {
+            processes: config.max_connections,
+            handshakes: config.max_handshakes,
+            per_peer: config.max_connections_per_peer,
+            handshakes_per_peer: config.max_handshakes_per_peer,
+        });
+        let unlimited_uid = match config.own_user {
+            OwnUser::Unlimited => Some(own_credentials().uid),
+            OwnUser::Limited => None,
+        };
         let stopping = Stopping::new();
         let mut tasks = JoinSet::new();
         let mut accepter = Accepter {
-            connections,
-            refusing,
+            budget,
+            unlimited_uid,
+            dead_peer_timeout: config.tcp_dead_peer_timeout,
+            last_refusal_warning: None,
             stopping: &stopping,
             tasks: &mut tasks,
         };
@@ -172,10 +187,8 @@ impl Daemon {
                 },
                 accepted = accept_tcp(tcp.as_ref()) => match (accepted, &tcp_side) {
                     (Ok((stream, address)), Some(side)) => {
-                        let _ = stream.set_nodelay(true);
                         let peer = Peer::Tcp { address, creds: tcp_creds };
-                        let (reader, writer) = stream.into_split();
-                        accepter.spawn(reader, writer, peer, side);
+                        accepter.tcp(stream, peer, side);
                     }
                     (Ok(_), None) => {}
                     (Err(error), _) => backoff("tcp", error).await,
@@ -208,10 +221,13 @@ impl Daemon {
     }
 }
 
-/// Starts connection tasks, enforcing the connection limit.
+/// Starts connection tasks, within the admission budgets.
 struct Accepter<'a> {
-    connections: Arc<Semaphore>,
-    refusing: Arc<Semaphore>,
+    budget: Arc<Budget>,
+    /// The uid the per-peer limits do not hold (with root), if any.
+    unlimited_uid: Option<u32>,
+    dead_peer_timeout: Duration,
+    last_refusal_warning: Option<Instant>,
     stopping: &'a Stopping,
     tasks: &'a mut JoinSet<()>,
 }
@@ -225,37 +241,114 @@ impl Accepter<'_> {
                 return;
             }
         };
+        let creds = Credentials::new(cred.uid(), cred.gid());
         let peer = Peer::Unix {
-            creds: Credentials::new(cred.uid(), cred.gid()),
+            creds,
             os_pid: cred.pid(),
         };
-        let (reader, writer) = stream.into_split();
-        self.spawn(reader, writer, peer, side);
+        let unlimited = self
+            .unlimited_uid
+            .is_some_and(|uid| creds.uid == uid || creds.is_root());
+        let key = (!unlimited).then_some(PeerKey::Uid(creds.uid));
+        match self.budget.admit(Listener::Unix, key) {
+            Ok(permit) => {
+                let (reader, writer) = stream.into_split();
+                self.spawn(reader, writer, peer, side, permit);
+            }
+            Err(refusal) => {
+                self.warn_refusing(peer, refusal);
+                refuse_at_once(
+                    refusal,
+                    |bytes| stream.try_write(bytes),
+                    |buf| stream.try_read(buf),
+                );
+            }
+        }
     }
 
-    fn spawn<R, W>(&mut self, reader: R, writer: W, peer: Peer, side: &Arc<ServerSide>)
-    where
+    fn tcp(&mut self, stream: TcpStream, peer: Peer, side: &Arc<ServerSide>) {
+        let Peer::Tcp { address, .. } = peer else {
+            return;
+        };
+        match self
+            .budget
+            .admit(Listener::Tcp, Some(PeerKey::address(address.ip())))
+        {
+            Ok(permit) => {
+                let _ = stream.set_nodelay(true);
+                if let Err(error) = watch_for_vanishing(&stream, self.dead_peer_timeout) {
+                    tracing::warn!(%peer, "cannot set TCP keepalive, closing: {error}");
+                    return;
+                }
+                let (reader, writer) = stream.into_split();
+                self.spawn(reader, writer, peer, side, permit);
+            }
+            Err(refusal) => {
+                self.warn_refusing(peer, refusal);
+                refuse_at_once(
+                    refusal,
+                    |bytes| stream.try_write(bytes),
+                    |buf| stream.try_read(buf),
+                );
+            }
+        }
+    }
+
+    fn spawn<R, W>(
+        &mut self,
+        reader: R,
+        writer: W,
+        peer: Peer,
+        side: &Arc<ServerSide>,
+        permit: Permit,
+    ) where
         R: tokio::io::AsyncRead + Unpin + Send + 'static,
         W: tokio::io::AsyncWrite + Unpin + Send + 'static,
     {
-        let (permit, admit): (OwnedSemaphorePermit, Admit) =
-            match self.connections.clone().try_acquire_owned() {
-                Ok(permit) => (permit, Admit::Accept),
-                Err(_) => match self.refusing.clone().try_acquire_owned() {
-                    Ok(permit) => (permit, Admit::OverLimit),
-                    Err(_) => {
-                        tracing::warn!(%peer, "closed at once: far over the connection limit");
-                        return;
-                    }
-                },
-            };
         tracing::trace!(%peer, "accepted");
         let stop = self.stopping.subscribe();
         let side = side.clone();
         self.tasks.spawn(async move {
-            connection::serve(reader, writer, peer, side, admit, stop).await;
+            let mut permit = permit;
+            connection::serve(reader, writer, peer, side, &mut permit, stop).await;
             drop(permit);
         });
+    }
+
+    /// Logs a refusal: every one at `debug`, and at `warn` no more than once in
+    /// [`REFUSAL_WARNING_INTERVAL`].
+    fn warn_refusing(&mut self, peer: Peer, refusal: Refusal) {
+        let now = Instant::now();
+        let quiet = self
+            .last_refusal_warning
+            .is_some_and(|last| now.duration_since(last) < REFUSAL_WARNING_INTERVAL);
+        if quiet {
+            tracing::debug!(%peer, "refused: {refusal}");
+        } else {
+            self.last_refusal_warning = Some(now);
+            tracing::warn!(%peer, "refused: {refusal} (further refusals are logged at debug)");
+        }
+    }
+}
+
+/// Tells a connection refused at `accept` why, in one `Error LIMIT_EXCEEDED` frame (handshake
+/// framing, which every client reads), without waiting: a new socket's buffer always has room
+/// for it. What the client already sent is read and discarded first, so that closing does not
+/// turn into a reset that could overtake the frame. Then the socket is dropped, closing it.
+fn refuse_at_once(
+    refusal: Refusal,
+    write: impl Fn(&[u8]) -> std::io::Result<usize>,
+    read: impl Fn(&mut [u8]) -> std::io::Result<usize>,
+) {
+    let mut discard = [0u8; 2048];
+    let _ = read(&mut discard);
+    let body = ErrorBody::new(ErrorCode::LIMIT_EXCEEDED, refusal.to_string());
+    let mut bytes = BytesMut::new();
+    if FrameEncoder::new(FrameConfig::HANDSHAKE)
+        .encode(&body.to_frame(None), &mut bytes)
+        .is_ok()
+    {
+        let _ = write(&bytes);
     }
 }
 

@@ -1,10 +1,11 @@
 //! Opening a connection: who the peer is, and the handshake that makes it a process.
 //!
-//! The peer has [`ServerSide::handshake_timeout`] to send its `Hello`. The connection's
-//! [`ServerSession`] checks it (token, versions, frame limit); the daemon then refuses it when
-//! over the connection limit or shutting down, or spawns its process — with the credentials the
-//! socket reports for a Unix peer, never ones the peer claims — and accepts it with its pid, for
-//! the session's `Welcome`. A refused or failed handshake is told why in an `Error` frame, then
+//! The peer has [`ServerSide::handshake_timeout`] to send its `Hello`, holding a handshake place
+//! of the admission [`Budget`](crate::budget) meanwhile. The connection's [`ServerSession`]
+//! checks the `Hello` (token, versions, frame limit); the daemon then refuses it when no process
+//! place is free or it is shutting down, or spawns its process — with the credentials the socket
+//! reports for a Unix peer, never ones the peer claims — and accepts it with its pid, for the
+//! session's `Welcome`. A refused or failed handshake is told why in an `Error` frame, then
 //! closed.
 
 use std::fmt;
@@ -19,12 +20,17 @@ use postbox_wire::{
 };
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
+use crate::budget::Permit;
 use crate::hub::{ConnId, Hub};
 use crate::outbox::{OutboxReceiver, outbox};
 use crate::shutdown::{FLUSH_TIMEOUT, StopSignal};
 
 /// How much a connection reads at a time.
 pub(crate) const READ_CHUNK: usize = 16 << 10;
+
+/// How much a connection in its handshake reads at a time: a `Hello` is at most 1,308 bytes, and
+/// a crowd of connections that never send one should cost little.
+const HANDSHAKE_READ_CHUNK: usize = 2 << 10;
 
 /// How long a connection closed for an error keeps draining what the peer still sends, so that
 /// closing with unread bytes does not reset the connection before the peer reads the `Error`.
@@ -89,15 +95,6 @@ pub(crate) struct ServerSide {
     pub(crate) max_in_flight: usize,
 }
 
-/// Whether a new connection may become a process.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) enum Admit {
-    /// Yes.
-    Accept,
-    /// No: the daemon is at its connection limit. The peer is told `LIMIT_EXCEEDED`.
-    OverLimit,
-}
-
 /// A connection the handshake made into a process.
 #[derive(Debug)]
 pub(crate) struct Opened {
@@ -121,7 +118,7 @@ pub(crate) async fn open<R, W>(
     writer: &mut W,
     peer: Peer,
     side: &ServerSide,
-    admit: Admit,
+    permit: &mut Permit,
     stop: &mut StopSignal,
 ) -> Option<Opened>
 where
@@ -155,9 +152,9 @@ where
             return None;
         }
     };
-    if admit == Admit::OverLimit {
-        tracing::warn!(%peer, "refused: the connection limit is reached");
-        let body = ErrorBody::new(ErrorCode::LIMIT_EXCEEDED, "too many connections");
+    if let Err(refusal) = permit.promote() {
+        tracing::warn!(%peer, "refused: {refusal}");
+        let body = ErrorBody::new(ErrorCode::LIMIT_EXCEEDED, refusal.to_string());
         session.reject(admission, body);
         close_with(reader, writer, &mut session).await;
         return None;
@@ -203,8 +200,8 @@ async fn next_event<R: AsyncRead + Unpin>(
             return event;
         }
         let input = session.read_buffer();
-        if input.capacity() - input.len() < READ_CHUNK / 2 {
-            input.reserve(READ_CHUNK);
+        if input.capacity() - input.len() < HANDSHAKE_READ_CHUNK / 2 {
+            input.reserve(HANDSHAKE_READ_CHUNK);
         }
         match reader.read_buf(input).await {
             Ok(0) => session.handle_end(),

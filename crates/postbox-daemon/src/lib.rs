@@ -97,9 +97,11 @@
 //! 3. each connection's queued frames are flushed (for at most a second) and its socket closed;
 //! 4. `serve` returns `Ok(())` and [`run`] returns, for an exit status of 0.
 
+mod budget;
 mod config;
 mod connection;
 mod daemon;
+mod dead_peer;
 mod error;
 mod handshake;
 mod hub;
@@ -108,8 +110,10 @@ mod outbox;
 mod shutdown;
 
 pub use config::{
-    DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_IN_FLIGHT, DEFAULT_SOCKET_MODE,
-    DaemonConfig, MESSAGE_OVERHEAD, TcpIdentity, TcpListen,
+    DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_PEER,
+    DEFAULT_MAX_HANDSHAKES, DEFAULT_MAX_HANDSHAKES_PER_PEER, DEFAULT_MAX_IN_FLIGHT,
+    DEFAULT_SOCKET_MODE, DEFAULT_TCP_DEAD_PEER_TIMEOUT, DaemonConfig, MESSAGE_OVERHEAD, OwnUser,
+    TcpIdentity, TcpListen,
 };
 pub use daemon::Daemon;
 pub use error::DaemonError;

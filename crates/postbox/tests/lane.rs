@@ -14,9 +14,8 @@
 //!   and are admitted in order;
 //! - a send the lane refuses (`Full`, `Timeout`) hands its message back and counts nowhere;
 //! - the lane's reservation against the queued-bytes quota never refuses a send the engine alone
-//!   would take; the quota is passed only as `docs/semantics.md` allows (senders let in after
-//!   waiting do not count reservations: by at most the lent byte capacity), and is exact once
-//!   the lanes are back;
+//!   would take, and the quota is never passed: a sender waiting beside a lent lane is charged
+//!   while it waits;
 //! - an async receiver and a plain sender on the lane pass every message in order;
 //! - termination wakes operations that waited in the lane, with the same errors as in the engine.
 //!
@@ -44,8 +43,9 @@ use std::time::{Duration, Instant};
 
 use common::{PATIENCE, spin_until, stat, wait_blocked_receivers, wait_blocked_senders};
 use postbox::{
-    AdminError, Bytes, Capacity, Dispatch, EngineStats, InprocNode, Limits, Mailbox, MailboxStats,
-    Message, Order, Received, Receivers, RecvError, Selector, SendError, SendErrorKind,
+    AdminError, Bytes, Capacity, Dispatch, EngineStats, InprocNode, Limits, MESSAGE_CHARGE,
+    Mailbox, MailboxStats, Message, Order, Received, Receivers, RecvError, Selector, SendError,
+    SendErrorKind,
 };
 
 /// Rounds of a scenario whose most interesting interleaving (the thread already waiting in the
@@ -479,15 +479,27 @@ fn a_sender_seen_waiting_in_the_lane_is_moved_into_the_engine_and_admitted_in_or
     }
 }
 
+/// What a lane lent a `bounded(messages, bytes)` mailbox reserves against the quota: its byte
+/// capacity and the charge of as many messages.
+fn reserve(messages: usize, bytes: usize) -> usize {
+    bytes + messages * MESSAGE_CHARGE
+}
+
+/// The node's queued messages as the quota counts them: payload plus `MESSAGE_CHARGE` each.
+fn charged(stats: &EngineStats) -> usize {
+    stats.queued_bytes + stats.queued_messages * MESSAGE_CHARGE
+}
+
 #[test]
 fn quota_reservations_never_refuse_a_send_the_engine_alone_would_take() {
+    let quota = reserve(64, 4096);
     let node = InprocNode::with_limits(Limits {
-        max_queued_bytes: 4096,
+        max_queued_bytes: quota,
         ..Limits::default()
     });
     let owner = node.process();
     let other = node.process();
-    // Plain and idle: lent at once, reserving its whole byte capacity — the whole quota.
+    // Plain and idle: lent at once, reserving what it can hold — the whole quota.
     let lent = owner
         .mailbox("lent")
         .capacity(Capacity::Bounded {
@@ -511,9 +523,11 @@ fn quota_reservations_never_refuse_a_send_the_engine_alone_would_take() {
     owner.try_send_to(other.pid(), vec![1; 100]).unwrap();
     assert_eq!(other.try_recv_any().unwrap().payload().len(), 100);
 
-    // And the quota is still exact: with 100 bytes queued, 3996 more fit, and not one more.
+    // And the quota is still exact: with one 100-byte message queued, one more of the rest
+    // fits, and not one byte more.
     unbounded.try_send(vec![2; 100]).unwrap();
-    lent.try_send(vec![3; 3996]).unwrap();
+    let rest = quota - 2 * MESSAGE_CHARGE - 100;
+    unbounded.try_send(vec![3; rest]).unwrap();
     for mailbox in [&lent, &unbounded] {
         let error = mailbox.try_send(vec![4; 1]).unwrap_err();
         assert_eq!(error.kind(), SendErrorKind::QuotaExceeded);
@@ -521,15 +535,18 @@ fn quota_reservations_never_refuse_a_send_the_engine_alone_would_take() {
     }
     let node_wide = owner.node_stats().unwrap();
     assert_eq!(
-        (node_wide.queued_bytes, node_wide.max_queued_bytes),
-        (4096, 4096)
+        (charged(&node_wide), node_wide.max_queued_bytes),
+        (quota, quota)
     );
 }
 
 #[test]
-fn senders_let_in_past_a_reservation_pass_the_quota_by_at_most_the_lent_capacity() {
+fn a_sender_waiting_beside_a_lent_lane_is_charged_and_the_quota_is_never_passed() {
+    let lent_reserve = reserve(64, 2048);
+    // Room for the lane's reservation, a 10-byte message and a 3000-byte one, exactly.
+    let quota = lent_reserve + 2 * MESSAGE_CHARGE + 3010;
     let node = InprocNode::with_limits(Limits {
-        max_queued_bytes: 4096,
+        max_queued_bytes: quota,
         ..Limits::default()
     });
     let owner = node.process();
@@ -548,7 +565,7 @@ fn senders_let_in_past_a_reservation_pass_the_quota_by_at_most_the_lent_capacity
         .unwrap();
     let theirs = producer.mailbox("engine-run").open().unwrap();
     engine_run.send(vec![0; 10]).unwrap();
-    // 10 bytes queued and 2048 reserved fit the quota: lent at once.
+    // The 10 bytes queued and the reservation fit the quota: lent at once.
     let lent = owner
         .mailbox("lent")
         .capacity(Capacity::bounded(64, 2048))
@@ -557,20 +574,18 @@ fn senders_let_in_past_a_reservation_pass_the_quota_by_at_most_the_lent_capacity
 
     thread::scope(|s| {
         let _unblock = UnblockOnPanic(&engine_run);
-        // The engine-run mailbox holds its one message: a 3000-byte send waits for room.
+        // The engine-run mailbox holds its one message: a 3000-byte send waits for room,
+        // charged while it waits (it just fits beside the reservation).
         let blocked = s.spawn(|| theirs.send(vec![1; 3000]));
         wait_blocked_senders(&engine_run, 1);
-        // Taking the 10 bytes out lets it in (the engine alone would too): 3000 bytes queued,
-        // and 2048 still reserved by the lane.
+        // Taking the 10 bytes out lets it in.
         let got = engine_run.recv_timeout(PATIENCE).unwrap();
         assert_eq!(got.payload().len(), 10);
         join(blocked).unwrap();
     });
     assert_eq!(stat(&engine_run).bytes, 3000);
 
-    // A sender let in after waiting does not count reservations (docs/semantics.md), so the
-    // node's queued bytes may now pass the quota — by at most the lent byte capacity. Offer the
-    // lane more than its capacity.
+    // Offer the lane more than its capacity: it takes what fits in it, within its reservation.
     let mut taken = 0;
     for _ in 0..3 {
         match lent.try_send(vec![2; 1024]) {
@@ -590,25 +605,24 @@ fn senders_let_in_past_a_reservation_pass_the_quota_by_at_most_the_lent_capacity
     let node_wide = owner.node_stats().unwrap();
     assert_eq!(node_wide.queued_bytes, 3000 + taken);
     assert!(
-        node_wide.queued_bytes <= node_wide.max_queued_bytes + 2048,
-        "{} bytes queued pass the {}-byte quota by more than the 2048 bytes lent",
-        node_wide.queued_bytes,
-        node_wide.max_queued_bytes
+        charged(&node_wide) <= quota,
+        "{} bytes charged pass the {quota}-byte quota",
+        charged(&node_wide)
     );
 
-    // Every lane is back now. Once the lent mailbox drains (it cannot be lent again: the quota
-    // has no room for its reservation) the quota is exact: 1096 bytes fit, and not one more.
+    // Once the lent mailbox drains, the quota is exact: the rest fits, and not one byte more.
     for _ in 0..taken / 1024 {
         assert_eq!(lent.try_recv().unwrap().payload().len(), 1024);
     }
     assert_eq!(lent.try_recv().unwrap_err(), RecvError::Empty);
-    spare.try_send(vec![3; 1096]).unwrap();
+    let rest = quota - 2 * MESSAGE_CHARGE - 3000;
+    spare.try_send(vec![3; rest]).unwrap();
     for mailbox in [&spare, &lent] {
         let error = mailbox.try_send(vec![4; 1]).unwrap_err();
         assert_eq!(error.kind(), SendErrorKind::QuotaExceeded);
         assert_eq!(error.into_message(), Some(Message::new(vec![4; 1])));
     }
-    assert_eq!(owner.node_stats().unwrap().queued_bytes, 4096);
+    assert_eq!(charged(&owner.node_stats().unwrap()), quota);
 }
 
 #[test]

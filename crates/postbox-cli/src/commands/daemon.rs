@@ -50,6 +50,21 @@ fn apply_limits(mut config: DaemonConfig, limits: &LimitArgs) -> DaemonConfig {
     if let Some(count) = limits.max_in_flight {
         config.max_in_flight = count;
     }
+    if let Some(count) = limits.max_handshakes {
+        config.max_handshakes = count;
+    }
+    if let Some(count) = limits.max_connections_per_peer {
+        config.max_connections_per_peer = count;
+    }
+    if let Some(count) = limits.max_handshakes_per_peer {
+        config.max_handshakes_per_peer = count;
+    }
+    if let Some(timeout) = limits.handshake_timeout {
+        config.handshake_timeout = timeout;
+    }
+    if let Some(timeout) = limits.tcp_dead_peer_timeout {
+        config.tcp_dead_peer_timeout = timeout;
+    }
     config
 }
 
@@ -120,6 +135,16 @@ mod tests {
             "9",
             "--max-in-flight",
             "4",
+            "--max-handshakes",
+            "5",
+            "--max-connections-per-peer",
+            "6",
+            "--max-handshakes-per-peer",
+            "2",
+            "--handshake-timeout",
+            "1s",
+            "--tcp-dead-peer-timeout",
+            "10s",
         ]);
         assert_eq!(config.socket_path, Path::new("/tmp/x/pb.sock"));
         assert_eq!(config.socket_mode, 0o666);
@@ -128,6 +153,19 @@ mod tests {
         assert_eq!(config.limits.max_mailboxes_per_uid, 3);
         assert_eq!(config.max_connections, 9);
         assert_eq!(config.max_in_flight, 4);
+        assert_eq!(
+            (
+                config.max_handshakes,
+                config.max_connections_per_peer,
+                config.max_handshakes_per_peer
+            ),
+            (5, 6, 2)
+        );
+        assert_eq!(config.handshake_timeout, std::time::Duration::from_secs(1));
+        assert_eq!(
+            config.tcp_dead_peer_timeout,
+            std::time::Duration::from_secs(10)
+        );
         assert!(config.tcp.is_none());
         assert!(config.validate().is_ok());
     }

@@ -9,11 +9,13 @@
 //! next sequence number. [`Engine::reclaim`] takes it back with what happened meanwhile — the
 //! messages still queued and the statistics — before any other operation touches the mailbox.
 //!
-//! While delegated, the mailbox's byte capacity is reserved against the queued-bytes quota, so
-//! that the messages the transport holds are always within it.
+//! While delegated, what the mailbox can hold is reserved against the queued-bytes quota — its
+//! byte capacity plus the charge of as many messages as it holds (see [`Limits`](crate::Limits))
+//! — so that the messages the transport holds are always within it.
 
 use super::Engine;
 use super::send::broken_rule;
+use crate::limits::MESSAGE_CHARGE;
 use crate::mailbox::{Kind, Mailbox};
 use crate::queue::Entry;
 use crate::{
@@ -95,15 +97,15 @@ impl Engine {
             && mb.blocked_senders.is_empty()
             && mb.receivers.is_empty()
             && mb.leases.is_empty();
-        let headroom =
-            self.queued_bytes + self.reserved_bytes + bytes <= self.limits.max_queued_bytes;
+        let reserve = bytes.saturating_add(messages.saturating_mul(MESSAGE_CHARGE));
+        let headroom = self.quota_fits(reserve, 0);
         if !plain || !idle || !headroom || self.delegated.contains_key(&mailbox) {
             return None;
         }
         let (senders, receivers) = self.rights(mb);
         let next_seq = mb.next_seq;
-        self.delegated.insert(mailbox, bytes);
-        self.reserved_bytes += bytes;
+        self.delegated.insert(mailbox, reserve);
+        self.reserved_bytes += reserve;
         Some(Delegation {
             messages,
             bytes,

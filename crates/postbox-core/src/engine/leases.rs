@@ -7,9 +7,11 @@
 //! mailbox, or terminates, returns every lease it still holds there.
 //!
 //! Accounting: a leased message counts as received (and stops counting when it is returned),
-//! is no longer queued, and its payload still counts against the byte quota until it is settled.
+//! is no longer queued, and is still charged against the quota, as a queued message is, until it
+//! is settled.
 
 use super::Engine;
+use crate::limits::message_charge;
 use crate::mailbox::{Lease, Taking};
 use crate::queue::Entry;
 use crate::{Branch, MailboxId, Pid, RecvError, RecvOutcome, SelectError, Source, Timestamp, Wait};
@@ -29,7 +31,7 @@ impl Engine {
     /// settles it with [`Engine::settle`] by its sequence number, and takes it back when `pid`
     /// closes the mailbox or terminates first. From a zero-capacity mailbox the message is taken
     /// outright (the rendezvous completed when the receiver got it; there is no place to return
-    /// it to).
+    /// it to), and so is a down notification (a fact, not work to hand back).
     ///
     /// # Errors
     ///
@@ -77,7 +79,7 @@ impl Engine {
         match settlement {
             Settlement::Ack => {
                 for entry in settled {
-                    self.reserved_bytes -= entry.message.len();
+                    self.leased_charge -= message_charge(entry.message.len());
                 }
             }
             Settlement::Return => self.put_back(mailbox, settled, now),
@@ -92,7 +94,7 @@ impl Engine {
 
     /// Keeps a message just handed to `holder` on lease.
     pub(super) fn keep_leased(&mut self, mailbox: MailboxId, holder: Pid, entry: Entry) {
-        self.reserved_bytes += entry.message.len();
+        self.leased_charge += message_charge(entry.message.len());
         let mb = self
             .mailboxes
             .get_mut(&mailbox)
@@ -136,7 +138,7 @@ impl Engine {
         self.total_received -= returned;
         let mut unclaimed = Vec::new();
         for entry in entries {
-            self.reserved_bytes -= entry.message.len();
+            self.leased_charge -= message_charge(entry.message.len());
             if let Err(entry) = self.offer(mailbox, entry, now) {
                 unclaimed.push(entry);
             }

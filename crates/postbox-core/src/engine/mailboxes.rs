@@ -186,6 +186,7 @@ impl Engine {
         mb.blocked_senders = kept;
         for blocked in failed {
             self.waiters.remove(&blocked.ticket);
+            self.release_waiting(&blocked.message);
             self.complete(
                 blocked.ticket,
                 Completion::SendFailed(SendError::new(kind, blocked.message)),
@@ -296,6 +297,7 @@ impl Engine {
         mb.blocked_senders = kept;
         for blocked in too_large {
             self.waiters.remove(&blocked.ticket);
+            self.release_waiting(&blocked.message);
             let error = SendError::new(SendErrorKind::TooLarge, blocked.message);
             self.complete(blocked.ticket, Completion::SendFailed(error));
         }
@@ -405,7 +407,11 @@ impl Engine {
                 AdminError::NotFound
             });
         }
+        let processes = &self.processes;
         let mb = self.mailboxes.get_mut(&mailbox).expect("checked");
+        // Grants of terminated processes go first, so that the set stays within the live
+        // processes however many come and go.
+        mb.grants.retain(|pid| processes.contains_key(pid));
         mb.grants.insert(grantee);
         mb.counters.changed = now;
         Ok(())

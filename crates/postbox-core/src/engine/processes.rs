@@ -1,6 +1,7 @@
 //! Processes: spawning, names, monitors and termination.
 
 use super::{Engine, Waiter};
+use crate::limits::message_charge;
 use crate::mailbox::{Kind, Mailbox};
 use crate::process::Process;
 use crate::{
@@ -81,14 +82,26 @@ impl Engine {
     /// Makes `watcher` receive a down notification in its inbox when `target` terminates — at
     /// once if it already has.
     ///
+    /// Idempotent: monitoring a live target twice still gives one notification, and monitoring a
+    /// dead one while its notification is still queued adds none.
+    ///
     /// # Errors
     ///
-    /// `Disconnected` (the watcher is not live), `NotFound` (`target` never existed).
+    /// `Disconnected` (the watcher is not live), `NotFound` (`target` never existed), `PeerGone`
+    /// (`target` has terminated and no notification could be queued: the watcher's inbox is full,
+    /// or the quota spent — the answer itself says it is gone).
     pub fn monitor(&mut self, watcher: Pid, target: Pid, now: Timestamp) -> Result<(), AdminError> {
-        if !self.processes.contains_key(&watcher) {
+        let Some(process) = self.processes.get(&watcher) else {
             return Err(AdminError::Disconnected);
-        }
+        };
         if self.has_terminated(target) {
+            if process.downs_queued.contains(&target) {
+                return Ok(());
+            }
+            let full = self.mailboxes[&process.inbox].queue.len() >= self.limits.inbox_capacity;
+            if full || !self.quota_fits(message_charge(0), 0) {
+                return Err(AdminError::PeerGone);
+            }
             self.deliver_down(watcher, target, now);
             return Ok(());
         }
@@ -206,7 +219,10 @@ impl Engine {
             Some(&Waiter::Send { mailbox, .. }) => {
                 self.waiters.remove(&ticket);
                 if let Some(mb) = self.mailboxes.get_mut(&mailbox) {
-                    mb.blocked_senders.retain(|b| b.ticket != ticket);
+                    let index = mb.blocked_senders.iter().position(|b| b.ticket == ticket);
+                    if let Some(blocked) = index.and_then(|i| mb.blocked_senders.remove(i)) {
+                        self.release_waiting(&blocked.message);
+                    }
                 }
                 return Some(mailbox);
             }
@@ -231,14 +247,21 @@ impl Engine {
         None
     }
 
-    /// Puts a down notification about `dead` into `watcher`'s inbox. It bypasses the inbox's
-    /// capacity and the byte quota (it is empty): a down notification is never lost.
+    /// Puts a down notification about `dead` into `watcher`'s inbox. When `dead` terminates, its
+    /// monitors' notifications bypass the inbox's capacity and the quota — they are never lost,
+    /// and there is at most one per monitor, so they are bounded by the monitors of live processes
+    /// — but they count in both like any message.
     fn deliver_down(&mut self, watcher: Pid, dead: Pid, now: Timestamp) {
         let Some(inbox) = self.processes.get(&watcher).map(|p| p.inbox) else {
             return;
         };
         let mut entry = self.accept(inbox, dead, Message::new(Vec::new()), now, None);
         entry.kind = MessageKind::Down;
-        self.offer_or_queue(inbox, entry, now);
+        if let Err(entry) = self.offer(inbox, entry, now) {
+            self.push_entry(inbox, entry);
+            if let Some(process) = self.processes.get_mut(&watcher) {
+                process.downs_queued.insert(dead);
+            }
+        }
     }
 }

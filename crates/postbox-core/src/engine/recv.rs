@@ -144,6 +144,7 @@ impl Engine {
                     .expect("waiting senders live in live mailboxes");
                 let index = mb.blocked_senders.iter().position(|b| b.ticket == ticket)?;
                 let blocked = mb.blocked_senders.remove(index).expect("index is in range");
+                self.release_waiting(&blocked.message);
                 self.admit_waiting_senders(mailbox, now);
                 Some(Cancelled::Send(blocked.message))
             }
@@ -234,6 +235,7 @@ impl Engine {
         let index = pick_waiting_sender(&mb.blocked_senders, selector, mb.attrs.order)?;
         let mb = self.mailboxes.get_mut(&mailbox).expect("live mailbox");
         let blocked = mb.blocked_senders.remove(index).expect("index is in range");
+        self.release_waiting(&blocked.message);
         self.waiters.remove(&blocked.ticket);
         self.complete(
             blocked.ticket,

@@ -1,7 +1,8 @@
 //! Sending: to a mailbox, or directly to a process's inbox.
 
 use super::{Engine, Waiter};
-use crate::mailbox::{BlockedSend, End};
+use crate::limits::message_charge;
+use crate::mailbox::{BlockedSend, End, Taking};
 use crate::{
     Capacity, Credentials, Delivery, MailboxId, Message, MessageSize, Mode, Overflow, Pid,
     Receivers, SendError, SendErrorKind, SendOutcome, Timestamp, Wait,
@@ -18,7 +19,8 @@ impl Engine {
     ///
     /// Every failure hands the message back: `Disconnected` (the caller is not a live process),
     /// `Gone`, `PermissionDenied` (mode, or mailbox not open), `Busy` / `PeerGone` (pair links),
-    /// `InvalidType`, `TooLarge`, `WrongSize`, `Full` ([`Wait::Try`] only), `QuotaExceeded`.
+    /// `InvalidType`, `TooLarge`, `WrongSize`, `Full` ([`Wait::Try`] only), `QuotaExceeded` (the
+    /// message, queued or waiting, would pass [`Limits::max_queued_bytes`](crate::Limits)).
     pub fn send(
         &mut self,
         from: Pid,
@@ -130,6 +132,10 @@ impl Engine {
         // A waiting receiver takes the message directly: by the engine's invariant nothing
         // queued matches it, so this keeps every receiver's order.
         if let Some(waiter) = mb.choose_receiver(message.mtype, from) {
+            // Taken on lease, the message is still held, and charged as if it were queued.
+            if waiter.taking == Taking::Leased && !self.quota_fits(message_charge(len), 0) {
+                return Err(SendError::new(SendErrorKind::QuotaExceeded, message));
+            }
             let entry = self.accept(mailbox, from, message, now, None);
             self.deliver(mailbox, waiter, entry, now);
             let known = delivery == Delivery::Receipt || capacity == Capacity::Zero;
@@ -141,7 +147,7 @@ impl Engine {
         if capacity == Capacity::Zero {
             return match wait {
                 Wait::Try => Err(SendError::new(SendErrorKind::Full, message)),
-                Wait::Block => Ok(self.block_sender(from, mailbox, message, true, now)),
+                Wait::Block => self.block_sender(from, mailbox, message, true, now),
             };
         }
 
@@ -152,7 +158,7 @@ impl Engine {
                 Wait::Try => Err(SendError::new(SendErrorKind::Full, message)),
                 Wait::Block => {
                     let wants_receipt = delivery == Delivery::Receipt;
-                    Ok(self.block_sender(from, mailbox, message, wants_receipt, now))
+                    self.block_sender(from, mailbox, message, wants_receipt, now)
                 }
             };
         }
@@ -160,9 +166,9 @@ impl Engine {
         let freed = if has_room {
             0
         } else {
-            self.mailboxes[&mailbox].bytes_dropped_for(len)
+            self.mailboxes[&mailbox].charge_dropped_for(len)
         };
-        if self.queued_bytes + self.reserved_bytes - freed + len > self.limits.max_queued_bytes {
+        if !self.quota_fits(message_charge(len), freed) {
             return Err(SendError::new(SendErrorKind::QuotaExceeded, message));
         }
         if !has_room {
@@ -181,6 +187,8 @@ impl Engine {
         })
     }
 
+    /// Makes the send wait in `mailbox`, holding its message — charged against the quota like a
+    /// queued one, so that waiting senders cannot hold unbounded memory either.
     fn block_sender(
         &mut self,
         sender: Pid,
@@ -188,7 +196,12 @@ impl Engine {
         message: Message,
         wants_receipt: bool,
         now: Timestamp,
-    ) -> SendOutcome {
+    ) -> Result<SendOutcome, SendError> {
+        let charge = message_charge(message.len());
+        if !self.quota_fits(charge, 0) {
+            return Err(SendError::new(SendErrorKind::QuotaExceeded, message));
+        }
+        self.waiting_charge += charge;
         let ticket = self.new_ticket();
         let mb = self
             .mailboxes
@@ -208,7 +221,7 @@ impl Engine {
                 mailbox,
             },
         );
-        SendOutcome::Blocked(ticket)
+        Ok(SendOutcome::Blocked(ticket))
     }
 
     /// Discards the oldest messages until `len` more bytes fit; senders awaiting a receipt for

@@ -437,3 +437,24 @@ pub fn own_ids() -> (u32, u32) {
     let meta = std::fs::metadata("/proc/self").expect("/proc/self");
     (meta.uid(), meta.gid())
 }
+
+/// Raises this test process's open-file limit (the soft one, up to the hard one) so that
+/// `wanted` descriptors fit, for tests that hold thousands of sockets. Returns the limit now in
+/// force; the test checks that it is enough.
+pub fn raise_fd_limit(wanted: u64) -> u64 {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    let current = limit.current.unwrap_or(u64::MAX);
+    if current >= wanted {
+        return current;
+    }
+    let raised = limit.maximum.map_or(wanted, |hard| hard.min(wanted));
+    let _ = setrlimit(
+        Resource::Nofile,
+        Rlimit {
+            current: Some(raised),
+            maximum: limit.maximum,
+        },
+    );
+    getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX)
+}
