@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use postbox::{Dispatch, Mailbox, Process, Receivers, RecvError};
 
 use crate::Transport;
-use crate::support::{LONG, wait_until};
+use crate::support::{LONG, SHORT, wait_until};
 
 /// A mailbox every process may open and receive from, first waiting served first.
 fn shared_mailbox(owner: &Process, name: &str) -> Mailbox {
@@ -124,6 +124,42 @@ pub fn a_dead_consumers_messages_go_back<T: Transport>(t: &T) {
         .map(text)
         .collect();
     assert_eq!(back, texts(0..4));
+    drop(consumer);
+}
+
+/// What a consumer handed out is acknowledged once it has to wait for more: a crash after that
+/// gives nothing back but what it never handed out.
+pub fn what_was_handed_out_is_acknowledged_when_the_consumer_waits<T: Transport>(t: &T) {
+    let owner = t.process();
+    let q = shared_mailbox(&owner, "work");
+    q.send_batch(texts(0..2)).expect("send");
+    let worker = t.process();
+    let mut consumer = worker
+        .mailbox("work")
+        .open()
+        .expect("open")
+        .into_consumer(8);
+    for _ in 0..2 {
+        consumer.recv_timeout(LONG).expect("recv");
+    }
+    assert_eq!(
+        consumer.recv_timeout(SHORT).unwrap_err(),
+        RecvError::Timeout
+    );
+    q.send("after").expect("send");
+    drop(worker);
+    let back: Vec<String> = q
+        .recv_many_timeout(10, LONG)
+        .expect("recv_many")
+        .iter()
+        .map(text)
+        .collect();
+    assert_eq!(
+        back,
+        ["after"],
+        "m0 and m1 were acknowledged before the consumer waited"
+    );
+    assert_eq!(q.stat().expect("stat").total_received, 3);
     drop(consumer);
 }
 
