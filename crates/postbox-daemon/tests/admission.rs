@@ -88,17 +88,19 @@ async fn a_crowd_from_many_addresses_fills_only_the_tcp_handshake_places() {
     for index in 0..STRANGERS {
         strangers.push(connect_from(10 + (index / 16) as u8, server).await);
     }
-    // The Unix socket has its own places: local clients come and go as usual.
+    // The Unix socket has its own places: local clients come and go as usual. One stays to
+    // watch the others go, so that each is seen gone before the next comes.
+    let mut watcher = daemon.client().await;
     for _ in 0..3 {
-        let mut local = daemon.client().await;
-        assert_eq!(local.node_stats().await.processes, 1);
+        let local = daemon.client().await;
+        assert_eq!(watcher.node_stats().await.processes, 2);
         drop(local);
-        daemon.client().await.wait_for_processes(1).await;
+        watcher.wait_for_processes(1).await;
     }
     // A TCP newcomer finds every TCP handshake place taken, and is told so.
     let newcomer = connect_from(200, server).await;
     assert_refused(newcomer, "too many connections are opening at once").await;
-    drop(strangers);
+    drop((watcher, strangers));
     daemon.stop().await;
 }
 
@@ -159,8 +161,9 @@ async fn a_uid_holds_at_most_its_share_of_connections() {
         }
     }
     let mut fourth = Client::connect(&daemon.path).await;
-    let Err(HandshakeError::PeerError(body)) = fourth.hello(ClientConfig::new()).await else {
-        panic!("refused")
+    let hello = fourth.hello(ClientConfig::new()).await;
+    let Err(HandshakeError::PeerError(body)) = hello else {
+        panic!("a fourth connection of the uid was not told it is refused: {hello:?}")
     };
     assert!(
         body.message().contains(&format!(

@@ -194,8 +194,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
             loop {
                 let event = session.poll_event();
                 let output = session.transmit().split();
-                if !output.is_empty() && stream.write_all(&output).await.is_err() {
-                    session.handle_end();
+                // A failed write does not end the conversation: a daemon that refuses a
+                // connection at `accept` writes why and closes at once, so a `Hello` written
+                // after that fails while the refusal waits to be read. The reads tell how the
+                // conversation ended.
+                if !output.is_empty() {
+                    let _ = stream.write_all(&output).await;
                 }
                 if let Some(event) = event {
                     return event;
