@@ -78,9 +78,15 @@ impl SocketLink {
             .map_err(io_error)?;
         let mut input = BytesMut::with_capacity(HANDSHAKE_CHUNK);
         let mut scratch = vec![0; HANDSHAKE_CHUNK];
+        // A daemon that refuses a connection at once (too many connections) writes its reason
+        // and closes, and the `Hello` may then fail to go out: the reason is still there to read,
+        // and says more than the failed write.
+        let mut write_failed = None;
         let negotiated = loop {
             let hello = session.transmit().split();
-            writer_stream.write_all(&hello).map_err(io_error)?;
+            if write_failed.is_none() {
+                write_failed = writer_stream.write_all(&hello).err();
+            }
             match session.poll_event() {
                 Some(ClientEvent::Connected(negotiated)) => break negotiated,
                 Some(ClientEvent::Ended(Ending::Handshake(error))) => {
@@ -92,7 +98,9 @@ impl SocketLink {
                 Some(_) => continue,
                 None => {}
             }
-            let read = reader_stream.read(&mut scratch).map_err(io_error)?;
+            let read = reader_stream
+                .read(&mut scratch)
+                .map_err(|e| io_error(write_failed.take().unwrap_or(e)))?;
             if read == 0 {
                 session.handle_end();
             }
