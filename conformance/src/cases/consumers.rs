@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use postbox::{Dispatch, Mailbox, Process, Receivers, RecvError};
+use postbox::{Consumer, Dispatch, Mailbox, Process, Receivers, RecvError};
 
 use crate::Transport;
 use crate::support::{LONG, SHORT, wait_until};
@@ -26,20 +26,60 @@ fn text(message: &postbox::Received) -> String {
     String::from_utf8_lossy(message.payload()).into_owned()
 }
 
-/// A consumer hands out every message in order, and what it handed out counts as received once.
-pub fn a_consumer_receives_in_order<T: Transport>(t: &T) {
+/// A shared mailbox "work" of a new process, holding `m0`, `m1`, … up to `queued` messages,
+/// and a consumer of it with `window` in another process. The processes are returned so that
+/// each case decides when they end.
+fn consumer_of<T: Transport>(t: &T, queued: usize, window: usize) -> Consuming {
     let owner = t.process();
     let q = shared_mailbox(&owner, "work");
-    q.send_batch(texts(0..10)).expect("send");
+    if queued > 0 {
+        q.send_batch(texts(0..queued)).expect("send");
+    }
     let worker = t.process();
-    let mut consumer = worker
+    let consumer = worker
         .mailbox("work")
         .open()
         .expect("open")
-        .into_consumer(4);
-    let got: Vec<String> = (0..10)
-        .map(|_| text(&consumer.recv_timeout(LONG).expect("recv")))
-        .collect();
+        .into_consumer(window);
+    Consuming {
+        _owner: owner,
+        worker,
+        q,
+        consumer,
+    }
+}
+
+/// What [`consumer_of`] sets up. Bind every field (`..` would end the processes at once), the
+/// processes first, so that the handles go before them.
+struct Consuming {
+    _owner: Process,
+    worker: Process,
+    q: Mailbox,
+    consumer: Consumer,
+}
+
+/// The messages queued in `q` now (waiting for the first), as text.
+fn queued_texts(q: &Mailbox) -> Vec<String> {
+    q.recv_many_timeout(10, LONG)
+        .expect("recv_many")
+        .iter()
+        .map(text)
+        .collect()
+}
+
+fn next_text(consumer: &mut Consumer) -> String {
+    text(&consumer.recv_timeout(LONG).expect("recv"))
+}
+
+/// A consumer hands out every message in order, and what it handed out counts as received once.
+pub fn a_consumer_receives_in_order<T: Transport>(t: &T) {
+    let Consuming {
+        _owner,
+        worker: _worker,
+        q,
+        mut consumer,
+    } = consumer_of(t, 10, 4);
+    let got: Vec<String> = (0..10).map(|_| next_text(&mut consumer)).collect();
     assert_eq!(got, texts(0..10));
     assert_eq!(consumer.try_recv().unwrap_err(), RecvError::Empty);
     assert_eq!(
@@ -54,18 +94,16 @@ pub fn a_consumer_receives_in_order<T: Transport>(t: &T) {
 /// Stopping gives back, in order and ahead of later messages, every message that arrived but was
 /// not handed out: the same messages (sequence numbers), no longer counted as received.
 pub fn stopping_returns_what_was_not_handed_out<T: Transport>(t: &T) {
-    let owner = t.process();
-    let q = shared_mailbox(&owner, "work");
-    q.send_batch(texts(0..6)).expect("send");
-    let worker = t.process();
-    let mut consumer = worker
-        .mailbox("work")
-        .open()
-        .expect("open")
-        .into_consumer(8);
-    let first = consumer.recv_timeout(LONG).expect("recv");
-    let second = consumer.recv_timeout(LONG).expect("recv");
-    assert_eq!((text(&first), text(&second)), ("m0".into(), "m1".into()));
+    let Consuming {
+        _owner,
+        worker: _worker,
+        q,
+        mut consumer,
+    } = consumer_of(t, 6, 8);
+    assert_eq!(
+        [next_text(&mut consumer), next_text(&mut consumer)],
+        ["m0", "m1"]
+    );
     assert_eq!(consumer.stop().expect("stop"), 4);
     q.send("later").expect("send");
     let stats = q.stat().expect("stat");
@@ -81,86 +119,57 @@ pub fn stopping_returns_what_was_not_handed_out<T: Transport>(t: &T) {
 
 /// Dropping a consumer gives back what it did not hand out, as stopping does.
 pub fn dropping_a_consumer_returns_too<T: Transport>(t: &T) {
-    let owner = t.process();
-    let q = shared_mailbox(&owner, "work");
-    q.send_batch(texts(0..3)).expect("send");
-    let worker = t.process();
-    {
-        let mut consumer = worker
-            .mailbox("work")
-            .open()
-            .expect("open")
-            .into_consumer(4);
-        assert_eq!(text(&consumer.recv_timeout(LONG).expect("recv")), "m0");
-    }
-    let rest: Vec<String> = q
-        .recv_many_timeout(10, LONG)
-        .expect("recv_many")
-        .iter()
-        .map(text)
-        .collect();
-    assert_eq!(rest, ["m1", "m2"]);
+    let Consuming {
+        _owner,
+        worker: _worker,
+        q,
+        mut consumer,
+    } = consumer_of(t, 3, 4);
+    assert_eq!(next_text(&mut consumer), "m0");
+    drop(consumer);
+    assert_eq!(queued_texts(&q), ["m1", "m2"]);
 }
 
 /// A consumer whose process ends gives back everything it still held on lease — including the
 /// message it was handed last and never acknowledged, which is delivered again (at least once,
 /// never lost).
 pub fn a_dead_consumers_messages_go_back<T: Transport>(t: &T) {
-    let owner = t.process();
-    let q = shared_mailbox(&owner, "work");
-    q.send_batch(texts(0..4)).expect("send");
-    let worker = t.process();
-    let mut consumer = worker
-        .mailbox("work")
-        .open()
-        .expect("open")
-        .into_consumer(8);
-    assert_eq!(text(&consumer.recv_timeout(LONG).expect("recv")), "m0");
+    let Consuming {
+        _owner,
+        worker,
+        q,
+        mut consumer,
+    } = consumer_of(t, 4, 8);
+    assert_eq!(next_text(&mut consumer), "m0");
     drop(worker);
-    let back: Vec<String> = q
-        .recv_many_timeout(10, LONG)
-        .expect("recv_many")
-        .iter()
-        .map(text)
-        .collect();
-    assert_eq!(back, texts(0..4));
-    drop(consumer);
+    assert_eq!(queued_texts(&q), texts(0..4));
 }
 
 /// What a consumer handed out is acknowledged once it has to wait for more: a crash after that
 /// gives nothing back but what it never handed out.
 pub fn what_was_handed_out_is_acknowledged_when_the_consumer_waits<T: Transport>(t: &T) {
-    let owner = t.process();
-    let q = shared_mailbox(&owner, "work");
-    q.send_batch(texts(0..2)).expect("send");
-    let worker = t.process();
-    let mut consumer = worker
-        .mailbox("work")
-        .open()
-        .expect("open")
-        .into_consumer(8);
-    for _ in 0..2 {
-        consumer.recv_timeout(LONG).expect("recv");
-    }
+    let Consuming {
+        _owner,
+        worker,
+        q,
+        mut consumer,
+    } = consumer_of(t, 2, 8);
+    assert_eq!(
+        [next_text(&mut consumer), next_text(&mut consumer)],
+        ["m0", "m1"]
+    );
     assert_eq!(
         consumer.recv_timeout(SHORT).unwrap_err(),
         RecvError::Timeout
     );
     q.send("after").expect("send");
     drop(worker);
-    let back: Vec<String> = q
-        .recv_many_timeout(10, LONG)
-        .expect("recv_many")
-        .iter()
-        .map(text)
-        .collect();
     assert_eq!(
-        back,
+        queued_texts(&q),
         ["after"],
         "m0 and m1 were acknowledged before the consumer waited"
     );
     assert_eq!(q.stat().expect("stat").total_received, 3);
-    drop(consumer);
 }
 
 /// Competing consumers that each stop at their end marker: every message reaches exactly one of

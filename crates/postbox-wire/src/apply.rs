@@ -133,19 +133,8 @@ pub fn apply(engine: &mut Engine, pid: Pid, request: Request, now: Timestamp) ->
             max_bytes,
             wait,
         } => {
-            let max_messages = usize::try_from(max_messages).unwrap_or(usize::MAX);
-            let max_bytes = usize::try_from(max_bytes).unwrap_or(usize::MAX);
-            let take = Take::Outright;
-            return recv_many(
-                engine,
-                pid,
-                branch,
-                max_messages,
-                max_bytes,
-                wait,
-                take,
-                now,
-            );
+            let many = Many::new(branch, max_messages, max_bytes, wait, Take::Outright);
+            return recv_many(engine, pid, many, now);
         }
         Request::Lease {
             branch,
@@ -153,19 +142,8 @@ pub fn apply(engine: &mut Engine, pid: Pid, request: Request, now: Timestamp) ->
             max_bytes,
             wait,
         } => {
-            let max_messages = usize::try_from(max_messages).unwrap_or(usize::MAX);
-            let max_bytes = usize::try_from(max_bytes).unwrap_or(usize::MAX);
-            let take = Take::Leased;
-            return recv_many(
-                engine,
-                pid,
-                branch,
-                max_messages,
-                max_bytes,
-                wait,
-                take,
-                now,
-            );
+            let many = Many::new(branch, max_messages, max_bytes, wait, Take::Leased);
+            return recv_many(engine, pid, many, now);
         }
         Request::Settle { seqs, .. } if seqs.len() > MAX_BATCH => {
             Response::RecvFailed(SelectError {
@@ -266,21 +244,36 @@ enum Take {
     Leased,
 }
 
-/// Takes the first message as a receive with `wait`, then as many more as are ready and fit.
-#[expect(
-    clippy::too_many_arguments,
-    reason = "the request's fields, unpacked; a struct would only rename them"
-)]
-fn recv_many(
-    engine: &mut Engine,
-    pid: Pid,
+/// A receive of many (`RecvMany` or `Lease`), its limits in the engine's units.
+struct Many {
     branch: Branch,
     max_messages: usize,
     max_bytes: usize,
     wait: Wait,
     take: Take,
-    now: Timestamp,
-) -> Applied {
+}
+
+impl Many {
+    fn new(branch: Branch, max_messages: u32, max_bytes: u64, wait: Wait, take: Take) -> Many {
+        Many {
+            branch,
+            max_messages: usize::try_from(max_messages).unwrap_or(usize::MAX),
+            max_bytes: usize::try_from(max_bytes).unwrap_or(usize::MAX),
+            wait,
+            take,
+        }
+    }
+}
+
+/// Takes the first message as a receive with `wait`, then as many more as are ready and fit.
+fn recv_many(engine: &mut Engine, pid: Pid, many: Many, now: Timestamp) -> Applied {
+    let Many {
+        branch,
+        max_messages,
+        max_bytes,
+        wait,
+        take,
+    } = many;
     if max_messages == 0 || max_messages > MAX_BATCH {
         let error = SelectError {
             branch: 0,
