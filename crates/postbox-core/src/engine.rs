@@ -245,7 +245,7 @@ impl Engine {
         &mut self,
         mailbox: MailboxId,
         receiver: Pid,
-        entry: Entry,
+        mut entry: Entry,
         now: Timestamp,
         taking: Taking,
     ) -> Received {
@@ -262,7 +262,8 @@ impl Engine {
                 process.downs_queued.remove(&entry.sender);
             }
         }
-        if let Some(ticket) = entry.receipt {
+        // Taken: a message that comes back (returned from a lease) has no receipt left to give.
+        if let Some(ticket) = entry.receipt.take() {
             self.waiters.remove(&ticket);
             self.complete(
                 ticket,

@@ -326,3 +326,27 @@ fn a_down_notification_is_taken_outright_even_on_lease() {
     );
     assert_eq!(settled, Ok(0));
 }
+
+#[test]
+fn a_receipt_is_given_once_even_when_its_message_comes_back() {
+    let mut engine = Engine::default();
+    let (owner, a, b, q) = setup(&mut engine, shared());
+    let ticket = send_blocked(
+        &mut engine,
+        owner,
+        q,
+        "signed",
+        postbox_core::Delivery::Receipt,
+    );
+    let got = lease(&mut engine, a, q);
+    assert!(matches!(
+        only_completion(&mut engine, ticket),
+        postbox_core::Completion::Sent { receiver: Some(r) } if r == a
+    ));
+    settle(&mut engine, a, q, &[got.seq], Settlement::Return);
+    assert_eq!(take(&mut engine, b, on(q, Selector::Any)), b"signed");
+    assert!(
+        completions(&mut engine).is_empty(),
+        "the receipt was given when the lease was taken"
+    );
+}

@@ -35,8 +35,8 @@ use postbox_core::{
     AdminError, Branch, Cancelled, Capacity, Completion, Credentials, Delivery, Dispatch, Engine,
     EngineStats, Limits, MESSAGE_CHARGE, MailboxAttrs, MailboxId, Message, MessageKind,
     MessageSize, Mode, OpenError, Order, Overflow, Owner, Ownership, Pid, Received, Receivers,
-    RecvError, RecvOutcome, SelectError, Selector, SendError, SendErrorKind, SendOutcome, Source,
-    Ticket, Timestamp, Wait,
+    RecvError, RecvOutcome, SelectError, Selector, SendError, SendErrorKind, SendOutcome,
+    Settlement, Source, Ticket, Timestamp, Wait,
 };
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
@@ -112,6 +112,8 @@ struct Waiting {
     pid: u64,
     selector: Selector,
     branch: usize,
+    /// A lease: the message it gets stays with the mailbox until settled.
+    leased: bool,
 }
 
 /// A mailbox or an inbox (`name == None`).
@@ -126,6 +128,8 @@ struct ModelBox {
     queue: Vec<Queued>,
     senders: Vec<BlockedSender>,
     receivers: Vec<Waiting>,
+    /// Messages on lease, with their holders.
+    leases: Vec<(u64, Queued)>,
     /// Open handles per process.
     opens: Vec<(u64, usize)>,
     exclusive: Option<u64>,
@@ -158,6 +162,7 @@ impl ModelBox {
             queue: Vec::new(),
             senders: Vec::new(),
             receivers: Vec::new(),
+            leases: Vec::new(),
             opens: Vec::new(),
             exclusive: None,
             pair_sender: End::Vacant,
@@ -368,6 +373,10 @@ impl Model {
             .map(|b| {
                 b.queue.iter().map(|q| charge(&q.message)).sum::<usize>()
                     + b.senders.iter().map(|s| charge(&s.message)).sum::<usize>()
+                    + b.leases
+                        .iter()
+                        .map(|(_, q)| charge(&q.message))
+                        .sum::<usize>()
             })
             .sum()
     }
@@ -443,8 +452,9 @@ impl Model {
         }
     }
 
-    /// A message leaves `id` for `receiver`; a sender awaiting its receipt learns who took it.
-    fn hand_over(&mut self, id: u64, receiver: u64, q: Queued, now: u64) -> Received {
+    /// A message leaves `id` for `receiver`; a sender awaiting its receipt learns who took it. A
+    /// leased user message stays with the mailbox too.
+    fn hand_over(&mut self, id: u64, receiver: u64, q: Queued, now: u64, leased: bool) -> Received {
         let b = self.bx_mut(id);
         b.received += 1;
         b.last_recv = Some((receiver, now));
@@ -458,13 +468,18 @@ impl Model {
                 },
             );
         }
-        Received {
-            message: q.message,
+        let received = Received {
+            message: q.message.clone(),
             sender: pid(q.sender),
             seq: q.seq,
             sent_at: ts(q.sent_at),
             kind: q.kind,
+        };
+        if leased && q.kind == MessageKind::User {
+            let kept = Queued { receipt: None, ..q };
+            self.bx_mut(id).leases.push((receiver, kept));
         }
+        received
     }
 
     /// The waiting receiver of `id` that gets a message of `mtype` from `sender`: the
@@ -515,7 +530,7 @@ impl Model {
 
     fn deliver(&mut self, id: u64, w: Waiting, q: Queued, now: u64) {
         self.forget_recv(w.ticket);
-        let message = self.hand_over(id, w.pid, q, now);
+        let message = self.hand_over(id, w.pid, q, now, w.leased);
         self.complete(
             w.ticket,
             Completion::Received {
@@ -576,6 +591,7 @@ impl Model {
         b.opens.clear();
         let mut senders = std::mem::take(&mut b.senders);
         let queue = std::mem::take(&mut b.queue);
+        b.leases.clear();
         senders.sort_by_key(|s| s.ticket);
         for s in senders {
             let error = SendError::new(send_error, s.message);
@@ -614,6 +630,13 @@ impl Model {
         self.fail_senders(id, |s| s.sender == p, SendErrorKind::Gone);
         // The room its senders held goes to the next waiting senders.
         self.admit(id, now);
+        // What it holds on lease goes back.
+        let b = self.bx_mut(id);
+        let (returned, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut b.leases)
+            .into_iter()
+            .partition(|(holder, _)| *holder == p);
+        b.leases = kept;
+        self.put_back(id, returned.into_iter().map(|(_, q)| q).collect(), now);
         if sender_left && self.bx(id).senders.is_empty() {
             let mut all = self.bx(id).receivers.clone();
             all.sort_by_key(|w| (w.ticket, w.branch));
@@ -885,8 +908,12 @@ impl Model {
         }
         let capacity = b.attrs.capacity;
         let overflow = b.attrs.overflow;
-        // A waiting receiver that matches takes the message at once.
+        // A waiting receiver that matches takes the message at once; on lease, the message is
+        // still held, so it must fit in the quota.
         if let Some(w) = self.choose_receiver(id, message.mtype, from) {
+            if w.leased && self.charged() + len + MESSAGE_CHARGE > MAX_QUEUED_BYTES {
+                return Err(SendError::new(SendErrorKind::QuotaExceeded, message));
+            }
             let q = self.accept(id, from, message, now, None, MessageKind::User);
             self.deliver(id, w, q, now);
             let known = delivery == Delivery::Receipt || capacity == Capacity::Zero;
@@ -1035,14 +1062,21 @@ impl Model {
 
     /// Takes the message `selector` picks from `id` now: from the queue, or with zero capacity
     /// from a waiting sender (whose send then completes with this receiver).
-    fn take_now(&mut self, p: u64, id: u64, selector: Selector, now: u64) -> Option<Received> {
+    fn take_now(
+        &mut self,
+        p: u64,
+        id: u64,
+        selector: Selector,
+        now: u64,
+        leased: bool,
+    ) -> Option<Received> {
         let b = self.bx(id);
         let order = b.attrs.order;
         if let Some(i) = take_index(&b.queue, order, selector, |q| {
             (q.message.mtype, q.sender, q.message.priority, q.seq)
         }) {
             let q = self.bx_mut(id).queue.remove(i);
-            let message = self.hand_over(id, p, q, now);
+            let message = self.hand_over(id, p, q, now, leased);
             self.admit(id, now);
             return Some(message);
         }
@@ -1060,7 +1094,8 @@ impl Model {
             },
         );
         let q = self.accept(id, s.sender, s.message, s.sent_at, None, MessageKind::User);
-        Some(self.hand_over(id, p, q, now))
+        // A rendezvous is taken outright, even on lease.
+        Some(self.hand_over(id, p, q, now, false))
     }
 
     fn never_ready(&self, id: u64, selector: Selector) -> Option<RecvError> {
@@ -1080,6 +1115,7 @@ impl Model {
         branches: &[Branch],
         wait: Wait,
         now: u64,
+        leased: bool,
     ) -> Result<Got, SelectError> {
         let Some(proc_) = self.live(p) else {
             return Err(SelectError {
@@ -1102,7 +1138,7 @@ impl Model {
             ids.push(id);
         }
         for (branch, (&id, b)) in ids.iter().zip(branches).enumerate() {
-            if let Some(message) = self.take_now(p, id, b.selector, now) {
+            if let Some(message) = self.take_now(p, id, b.selector, now, leased) {
                 return Ok(Got::Message(branch, message));
             }
         }
@@ -1124,9 +1160,66 @@ impl Model {
                 pid: p,
                 selector: b.selector,
                 branch,
+                leased,
             });
         }
         Ok(Got::Waits(ticket))
+    }
+
+    /// Acknowledges or returns what `p` holds on lease from `source` with these numbers.
+    fn settle(
+        &mut self,
+        p: u64,
+        source: Source,
+        seqs: &[u64],
+        settlement: Settlement,
+        now: u64,
+    ) -> Result<usize, RecvError> {
+        let Some(proc_) = self.live(p) else {
+            return Err(RecvError::Disconnected);
+        };
+        let id = match source {
+            Source::Inbox => proc_.inbox,
+            Source::Mailbox(m) => m.as_raw(),
+        };
+        if !self.box_alive(id) {
+            return Err(RecvError::Gone);
+        }
+        let mut settled = Vec::new();
+        for &seq in seqs {
+            let b = self.bx_mut(id);
+            if let Some(i) = b
+                .leases
+                .iter()
+                .position(|(holder, q)| *holder == p && q.seq == seq)
+            {
+                settled.push(b.leases.remove(i).1);
+            }
+        }
+        let count = settled.len();
+        if settlement == Settlement::Return {
+            self.put_back(id, settled, now);
+        }
+        Ok(count)
+    }
+
+    /// Returned messages: each, by sequence number, to a waiting receiver that matches it, else
+    /// back into the queue at its place; none counts as received any more.
+    fn put_back(&mut self, id: u64, mut returned: Vec<Queued>, now: u64) {
+        returned.sort_by_key(|q| q.seq);
+        let n = returned.len() as u64;
+        self.bx_mut(id).received -= n;
+        self.total_received -= n;
+        for q in returned {
+            match self.choose_receiver(id, q.message.mtype, q.sender) {
+                Some(w) => self.deliver(id, w, q, now),
+                None => {
+                    let b = self.bx_mut(id);
+                    let at = b.queue.partition_point(|queued| queued.seq < q.seq);
+                    b.queue.insert(at, q);
+                }
+            }
+        }
     }
 
     fn cancel(&mut self, ticket: u64, now: u64) -> Option<Cancelled> {
@@ -1281,6 +1374,17 @@ enum Op {
         p: usize,
         branch: BranchSpec,
         block: bool,
+    },
+    Lease {
+        p: usize,
+        branch: BranchSpec,
+        block: bool,
+    },
+    Settle {
+        p: usize,
+        mailbox: Option<usize>,
+        seq: u64,
+        ack: bool,
     },
     Select {
         p: usize,
@@ -1439,6 +1543,10 @@ fn op() -> impl Strategy<Value = Op> {
         ),
         22 => (p(), branch(), prop::bool::weighted(0.7))
             .prop_map(|(p, branch, block)| Op::Recv { p, branch, block }),
+        8 => (p(), branch(), prop::bool::weighted(0.7))
+            .prop_map(|(p, branch, block)| Op::Lease { p, branch, block }),
+        6 => (p(), prop_oneof![1 => Just(None), 3 => (0usize..8).prop_map(Some)], 0u64..6, any::<bool>())
+            .prop_map(|(p, mailbox, seq, ack)| Op::Settle { p, mailbox, seq, ack }),
         8 => (p(), branch(), branch(), prop::bool::weighted(0.7)).prop_map(
             |(p, first, second, block)| Op::Select { p, first, second, block }
         ),
@@ -1700,7 +1808,38 @@ impl Harness {
                 prop_assert_eq!(got, want, "\n{}", self.context());
             }
             Op::Recv { p, branch, block } => {
-                self.recv(p, &[branch], block)?;
+                self.recv(p, &[branch], block, false)?;
+            }
+            Op::Lease { p, branch, block } => {
+                self.recv(p, &[branch], block, true)?;
+            }
+            Op::Settle {
+                p,
+                mailbox,
+                seq,
+                ack,
+            } => {
+                let who = self.actor(p);
+                let source = self
+                    .branch(BranchSpec {
+                        mailbox,
+                        selector: SelSpec::Any,
+                    })
+                    .source;
+                let settlement = if ack {
+                    Settlement::Ack
+                } else {
+                    Settlement::Return
+                };
+                // Mostly a number the process may hold: sequence numbers start at 0 per mailbox.
+                let seqs = [seq, seq + 1];
+                let got = self
+                    .engine
+                    .settle(who, source, &seqs, settlement, ts(self.now));
+                let want = self
+                    .model
+                    .settle(who.as_raw(), source, &seqs, settlement, self.now);
+                prop_assert_eq!(got, want, "settle\n{}", self.context());
             }
             Op::Select {
                 p,
@@ -1708,7 +1847,7 @@ impl Harness {
                 second,
                 block,
             } => {
-                self.recv(p, &[first, second], block)?;
+                self.recv(p, &[first, second], block, false)?;
             }
             Op::Cancel { ticket } => {
                 // Mostly a ticket that still waits; from 48 up, any ticket ever issued.
@@ -1770,13 +1909,19 @@ impl Harness {
         self.check()
     }
 
-    fn recv(&mut self, p: usize, specs: &[BranchSpec], block: bool) -> Checked {
+    fn recv(&mut self, p: usize, specs: &[BranchSpec], block: bool, leased: bool) -> Checked {
         let who = self.actor(p);
         let branches: Vec<Branch> = specs.iter().map(|&s| self.branch(s)).collect();
         let wait = if block { Wait::Block } else { Wait::Try };
-        let got = self.engine.recv(who, &branches, wait, ts(self.now));
+        let got = if leased {
+            self.engine.lease(who, &branches, wait, ts(self.now))
+        } else {
+            self.engine.recv(who, &branches, wait, ts(self.now))
+        };
         let got = self.note_recv(got);
-        let want = self.model.recv(who.as_raw(), &branches, wait, self.now);
+        let want = self
+            .model
+            .recv(who.as_raw(), &branches, wait, self.now, leased);
         prop_assert_eq!(got, want, "{:?}\n{}", branches, self.context());
         Ok(())
     }
