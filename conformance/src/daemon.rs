@@ -59,6 +59,13 @@ impl UnixTransport {
     }
 }
 
+impl UnixTransport {
+    /// The daemon's URL, for processes started outside this one (a fault test's children).
+    pub fn url(&self) -> &str {
+        &self.daemon.url
+    }
+}
+
 impl TcpTransport {
     /// Starts a daemon as [`UnixTransport::start`] does, also listening on TCP with a token.
     ///
