@@ -350,3 +350,24 @@ fn a_receipt_is_given_once_even_when_its_message_comes_back() {
         "the receipt was given when the lease was taken"
     );
 }
+
+#[test]
+fn a_leased_message_leaves_the_room_it_took_in_a_bounded_mailbox() {
+    let mut engine = Engine::default();
+    let attrs = MailboxAttrs {
+        capacity: Capacity::bounded(2, 64),
+        ..shared()
+    };
+    let (owner, a, _, q) = setup(&mut engine, attrs);
+    send(&mut engine, owner, q, "1");
+    send(&mut engine, owner, q, "2");
+    assert_eq!(
+        try_send(&mut engine, owner, q, "3").unwrap_err().kind(),
+        SendErrorKind::Full
+    );
+    let got = lease(&mut engine, a, q);
+    try_send(&mut engine, owner, q, "3").expect("the lease left the queue");
+    // Returned, it goes back even past the capacity: it was there first.
+    settle(&mut engine, a, q, &[got.seq], Settlement::Return);
+    assert_eq!(engine.stat(owner, q).unwrap().messages, 3);
+}
