@@ -279,6 +279,7 @@ macro_rules! conformance_tests {
                 dropping_a_consumer_returns_too,
                 a_dead_consumers_messages_go_back,
                 what_was_handed_out_is_acknowledged_when_the_consumer_waits,
+                a_consumer_receives_asynchronously,
                 competing_consumers_lose_nothing_at_the_end,
                 a_consumer_of_a_deleted_mailbox_gets_gone,
             ],

@@ -3,6 +3,7 @@
 //! dropped or dies; competing consumers each get exactly their share.
 
 use std::collections::BTreeSet;
+use std::future::Future;
 
 use postbox::{Consumer, Dispatch, Mailbox, Process, Receivers, RecvError};
 
@@ -170,6 +171,39 @@ pub fn what_was_handed_out_is_acknowledged_when_the_consumer_waits<T: Transport>
         "m0 and m1 were acknowledged before the consumer waited"
     );
     assert_eq!(q.stat().expect("stat").total_received, 3);
+}
+
+/// A consumer's receive as a future: it waits for a message sent later, on any executor, and a
+/// future dropped while it waits loses nothing.
+pub fn a_consumer_receives_asynchronously<T: Transport>(t: &T) {
+    let Consuming {
+        _owner,
+        worker: _worker,
+        q,
+        mut consumer,
+    } = consumer_of(t, 0, 4);
+    {
+        let mut abandoned = std::pin::pin!(consumer.recv_async());
+        let waker = std::task::Waker::noop();
+        let polled = abandoned
+            .as_mut()
+            .poll(&mut std::task::Context::from_waker(waker));
+        assert!(polled.is_pending(), "nothing was sent yet");
+    }
+    std::thread::scope(|s| {
+        let waiting = s.spawn(|| pollster::block_on(consumer.recv_async()));
+        wait_until("the consumer waits", || {
+            q.stat().expect("stat").blocked_receivers > 0
+        });
+        q.send_batch(["late", "later"]).expect("send");
+        let got = waiting.join().expect("consumer").expect("recv_async");
+        assert_eq!(text(&got), "late");
+    });
+    assert_eq!(
+        text(&pollster::block_on(consumer.recv_async()).expect("recv_async")),
+        "later"
+    );
+    assert_eq!(consumer.stop().expect("stop"), 0);
 }
 
 /// Competing consumers that each stop at their end marker: every message reaches exactly one of

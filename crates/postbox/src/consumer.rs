@@ -18,6 +18,7 @@
 //!   a window), which are then delivered again — at least once, never lost.
 
 use std::collections::VecDeque;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use postbox_core::{Branch, MailboxId, Received, RecvError, Selector, Settlement, Source, Wait};
@@ -43,6 +44,17 @@ impl From<Call> for Sent {
             Call::Pending(pending) => Sent::Waiting(pending),
         }
     }
+}
+
+/// The oldest request in flight, as [`Consumer::oldest_request`] found it.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "returned by value once per wait and never stored; boxing would allocate per answer"
+)]
+enum Oldest {
+    Answered(Answer),
+    /// Its id and slot (shared with the request, which stays in the window until answered).
+    Waiting(Pending),
 }
 
 /// A receiver with a window of messages coming from one mailbox, whose handle it owns. Made by
@@ -158,45 +170,102 @@ impl Consumer {
 
     fn next(&mut self, patience: Patience) -> Result<Received, RecvError> {
         loop {
-            if let Some(message) = self.ready.pop_front() {
-                self.handed.push(message.seq);
-                if self.handed.len() >= self.chunk {
-                    self.acknowledge();
-                }
-                self.request_more();
+            if let Some(message) = self.hand_out() {
                 return Ok(message);
             }
-            // About to wait: what was handed out is done with.
-            self.acknowledge();
-            self.request_more();
-            let answer = match self.requests.front() {
-                Some((Sent::Answered(_), _)) => match self.requests.pop_front() {
-                    Some((Sent::Answered(answer), asked)) => {
-                        self.requested -= asked;
-                        *answer
-                    }
-                    _ => unreachable!("the front was an answered request"),
-                },
-                Some((Sent::Waiting(pending), asked)) => {
-                    let asked = *asked;
+            let answer = match self.oldest_request()? {
+                Oldest::Answered(answer) => answer,
+                Oldest::Waiting(pending) => {
                     let deadline = match patience {
                         Patience::None => Some(Instant::now()),
                         Patience::Forever => None,
                         Patience::Until(deadline) => Some(deadline),
                     };
-                    let Some(answer) = self.core().link.wait_until(pending, deadline) else {
+                    let Some(answer) = self.core().link.wait_until(&pending, deadline) else {
                         return Err(match patience {
                             Patience::None => RecvError::Empty,
                             _ => RecvError::Timeout,
                         });
                     };
-                    self.requests.pop_front();
-                    self.requested -= asked;
+                    self.answered_oldest();
                     answer
                 }
-                None => return Err(RecvError::Protocol),
             };
             self.ready.extend(received_many(answer)?);
+        }
+    }
+
+    /// The next message as a future, which works on any executor. Dropping it while it waits
+    /// loses nothing: the requests stay in flight for the next receive.
+    ///
+    /// # Errors
+    ///
+    /// As [`Consumer::recv`].
+    pub async fn recv_async(&mut self) -> Result<Received, RecvError> {
+        loop {
+            if let Some(message) = self.hand_out() {
+                return Ok(message);
+            }
+            let answer = match self.oldest_request()? {
+                Oldest::Answered(answer) => answer,
+                Oldest::Waiting(pending) => {
+                    let link = self.core().link.clone();
+                    let answer = std::future::poll_fn(|cx| {
+                        match pending.slot.take_or_register(cx.waker()) {
+                            Some(answer) => Poll::Ready(answer),
+                            None => {
+                                // Nobody may be reading the socket for this thread.
+                                link.serve_wakers();
+                                Poll::Pending
+                            }
+                        }
+                    })
+                    .await;
+                    self.answered_oldest();
+                    answer
+                }
+            };
+            self.ready.extend(received_many(answer)?);
+        }
+    }
+
+    /// Hands out the next message that has arrived, if one has: it counts as handed out (and is
+    /// acknowledged with the rest of its half window), and the window is refilled.
+    fn hand_out(&mut self) -> Option<Received> {
+        let message = self.ready.pop_front()?;
+        self.handed.push(message.seq);
+        if self.handed.len() >= self.chunk {
+            self.acknowledge();
+        }
+        self.request_more();
+        Some(message)
+    }
+
+    /// Before waiting: acknowledges what was handed out (it is done with), refills the window,
+    /// and looks at the oldest request — taking its answer if it came with the request.
+    fn oldest_request(&mut self) -> Result<Oldest, RecvError> {
+        self.acknowledge();
+        self.request_more();
+        match self.requests.front() {
+            Some((Sent::Answered(_), _)) => match self.requests.pop_front() {
+                Some((Sent::Answered(answer), asked)) => {
+                    self.requested -= asked;
+                    Ok(Oldest::Answered(*answer))
+                }
+                _ => unreachable!("the front was an answered request"),
+            },
+            Some((Sent::Waiting(pending), _)) => Ok(Oldest::Waiting(Pending {
+                id: pending.id,
+                slot: pending.slot.clone(),
+            })),
+            None => Err(RecvError::Protocol),
+        }
+    }
+
+    /// The oldest request's answer was taken: it leaves the window.
+    fn answered_oldest(&mut self) {
+        if let Some((_, asked)) = self.requests.pop_front() {
+            self.requested -= asked;
         }
     }
 
