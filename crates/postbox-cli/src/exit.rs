@@ -8,7 +8,7 @@
 //! | 3 | would block: `Full` (send) or `Empty` (recv) with `--nowait` |
 //! | 4 | timeout: `--timeout` passed |
 //! | 5 | not found: no such mailbox, pid or registered name |
-//! | 6 | permission denied |
+//! | 6 | permission denied (by a mailbox's mode, or on the daemon's socket) |
 //! | 7 | gone: the mailbox was deleted, or the peer process terminated |
 //!
 //! Commands return `anyhow` errors whose chain holds the library's error (with context naming the
@@ -18,6 +18,7 @@
 //! through as a silent `1`: the build breaks here until someone decides.
 
 use std::io;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use postbox::{AdminError, ConnectError, OpenError, RecvError, SelectError, SendErrorKind};
@@ -54,6 +55,28 @@ pub(crate) enum CliError {
     /// No live process is registered under this name.
     #[error("no process is registered as {0:?}")]
     NoSuchProcess(String),
+    /// Nothing listens on the Unix socket: no such file, or a stale one (connection refused).
+    #[error("no postbox daemon is listening on {} ({why}); start one with `{start}`", socket.display())]
+    NoDaemon {
+        /// The socket tried.
+        socket: PathBuf,
+        /// The operating system's reason.
+        why: String,
+        /// The command that starts a daemon on that socket.
+        start: String,
+    },
+    /// The user may not connect to the Unix socket (its mode, or its directory's).
+    #[error(
+        "permission denied on the daemon's socket {} ({why}); the daemon's `--mode` and the \
+         socket directory's permissions decide who may connect",
+        socket.display()
+    )]
+    SocketPermissionDenied {
+        /// The socket tried.
+        socket: PathBuf,
+        /// The operating system's reason.
+        why: String,
+    },
 }
 
 /// The exit code for a send that failed with `kind`.
@@ -140,6 +163,8 @@ fn daemon(error: &DaemonError) -> Code {
 fn cli(error: &CliError) -> Code {
     match error {
         CliError::NoSuchProcess(_) => Code::NotFound,
+        CliError::NoDaemon { .. } => Code::Error,
+        CliError::SocketPermissionDenied { .. } => Code::PermissionDenied,
     }
 }
 
@@ -226,6 +251,13 @@ mod tests {
         );
         assert_eq!(
             code_of(AdminError::PermissionDenied),
+            Code::PermissionDenied
+        );
+        assert_eq!(
+            code_of(CliError::SocketPermissionDenied {
+                socket: PathBuf::from("/run/pb.sock"),
+                why: "Permission denied (os error 13)".into()
+            }),
             Code::PermissionDenied
         );
         assert_eq!(code_of(SendErrorKind::Gone), Code::Gone);

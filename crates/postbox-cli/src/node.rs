@@ -3,8 +3,13 @@
 //! Kept apart from [`crate::app`], which dispatches to the commands, so that the commands can
 //! reach the node without importing the dispatcher that calls them.
 
+use std::io;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+
 use anyhow::Context as _;
-use postbox::{Pid, Process};
+use postbox::{ConnectError, Pid, Process, Url};
+use postbox_daemon::DaemonConfig;
 
 use crate::exit::CliError;
 use crate::values::ProcessRef;
@@ -32,10 +37,47 @@ impl Node {
     ///
     /// # Errors
     ///
-    /// The [`postbox::ConnectError`], naming the URL.
+    /// The [`postbox::ConnectError`], naming the URL; for a Unix socket, [`explain`]'s reading
+    /// of it instead.
     pub(crate) fn connect(&self) -> anyhow::Result<Process> {
         let url = self.url();
-        postbox::connect(&url).with_context(|| format!("cannot connect to {url}"))
+        postbox::connect(&url)
+            .map_err(|error| explain(&url, error))
+            .with_context(|| format!("cannot connect to {url}"))
+    }
+}
+
+/// What a failed connection to `url` means to the user: for a Unix socket that nothing listens
+/// on, [`CliError::NoDaemon`] (saying how to start one); for a socket the user may not open,
+/// [`CliError::SocketPermissionDenied`] (exit 6); otherwise `error` as it is.
+fn explain(url: &str, error: ConnectError) -> anyhow::Error {
+    let (ConnectError::Io(why), Ok(Url::Unix(path))) = (&error, url.parse::<Url>()) else {
+        return error.into();
+    };
+    // The library keeps only the text of the I/O error; connecting once more recovers its kind.
+    // Only on this failure path, so a daemon that has since come up merely sees a connection
+    // close before its handshake.
+    let socket = PathBuf::from(path);
+    let why = why.clone();
+    match UnixStream::connect(&socket).map_err(|e| e.kind()) {
+        Err(io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused) => {
+            let start = start_command(&socket);
+            CliError::NoDaemon { socket, why, start }.into()
+        }
+        Err(io::ErrorKind::PermissionDenied) => {
+            CliError::SocketPermissionDenied { socket, why }.into()
+        }
+        _ => error.into(),
+    }
+}
+
+/// The command that starts a daemon listening on `socket`: `postbox daemon` when that is the
+/// daemon's default socket here, else with `--socket`.
+fn start_command(socket: &Path) -> String {
+    if DaemonConfig::new().socket_path == socket {
+        "postbox daemon".to_owned()
+    } else {
+        format!("postbox daemon --socket {}", socket.display())
     }
 }
 

@@ -4,6 +4,9 @@
 
 mod support;
 
+use std::fs::Permissions;
+use std::os::unix::fs::PermissionsExt as _;
+
 use support::{Daemon, can_switch_user};
 
 /// A daemon whose socket every user may reach, with mailbox `name` created by root with `mode`.
@@ -91,12 +94,29 @@ fn a_mailbox_another_user_creates_belongs_to_that_user() {
 }
 
 #[test]
-fn a_socket_with_the_default_mode_keeps_other_users_out_exit_1() {
-    if !can_switch_user("a_socket_with_the_default_mode_keeps_other_users_out_exit_1") {
+fn a_socket_with_the_default_mode_keeps_other_users_out_exit_6() {
+    if !can_switch_user("a_socket_with_the_default_mode_keeps_other_users_out_exit_6") {
         return;
     }
     let daemon = Daemon::start();
     daemon.open_directory_to_all();
-    let out = daemon.run_as_nobody(&["ls"]).code(1);
+    let out = daemon.run_as_nobody(&["ls"]).code(6);
     assert!(out.stderr.contains("cannot connect"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("permission denied on the daemon's socket"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_socket_directory_closed_to_other_users_keeps_them_out_exit_6() {
+    if !can_switch_user("a_socket_directory_closed_to_other_users_keeps_them_out_exit_6") {
+        return;
+    }
+    // The socket's own mode lets everyone in, but its directory does not.
+    let daemon = Daemon::start_with(&["--mode", "0666"]);
+    std::fs::set_permissions(daemon.dir(), Permissions::from_mode(0o700)).unwrap();
+    daemon.run_as_nobody(&["ls"]).code(6);
 }

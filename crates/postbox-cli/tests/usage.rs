@@ -82,14 +82,51 @@ fn contradictions_found_after_parsing_are_usage_errors_too() {
 #[test]
 fn no_daemon_at_the_url_is_an_error_exit_1_naming_it() {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("unix://{}/absent.sock", dir.path().display());
+    let socket = format!("{}/absent.sock", dir.path().display());
+    let url = format!("unix://{socket}");
     for args in [&["ls"][..], &["recv", "q"], &["send", "q", "x"], &["ps"]] {
         let mut cmd = command(args);
         cmd.env("POSTBOX_URL", &url);
         let out = run_command(cmd, None).code(1);
         assert!(out.stderr.contains(&url), "{}", out.stderr);
         assert!(out.stderr.starts_with("postbox: "), "{}", out.stderr);
+        // Not the default socket: the advice names it.
+        let start = format!("start one with `postbox daemon --socket {socket}`");
+        assert!(out.stderr.contains(&start), "{}", out.stderr);
     }
+}
+
+#[test]
+fn no_daemon_on_the_default_socket_says_to_start_postbox_daemon() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = format!("{}/absent.sock", dir.path().display());
+    let mut cmd = command(&["ls"]);
+    cmd.env("POSTBOX_SOCKET", &socket);
+    let out = run_command(cmd, None).code(1);
+    let expected = format!("no postbox daemon is listening on {socket}");
+    assert!(out.stderr.contains(&expected), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("start one with `postbox daemon`"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_stale_socket_with_no_daemon_behind_it_says_to_start_one() {
+    let mut daemon = Daemon::start();
+    let socket = daemon.url().trim_start_matches("unix://").to_owned();
+    // SIGKILL leaves the socket file behind: connecting to it is refused.
+    daemon.kill();
+    assert!(std::path::Path::new(&socket).exists());
+    let out = daemon.run(&["ls"]).code(1);
+    let expected = format!("no postbox daemon is listening on {socket}");
+    assert!(out.stderr.contains(&expected), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("postbox daemon --socket"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]

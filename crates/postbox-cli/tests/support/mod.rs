@@ -342,6 +342,12 @@ impl Daemon {
         }
     }
 
+    /// Kills the daemon with SIGKILL and waits for it, leaving its socket file behind.
+    pub(crate) fn kill(&mut self) {
+        self.child.kill().expect("cannot kill the daemon");
+        self.child.wait().expect("cannot wait for the daemon");
+    }
+
     /// `postbox stat NAME --json`.
     #[track_caller]
     pub(crate) fn stat(&self, name: &str) -> Value {
