@@ -146,11 +146,13 @@ pub(crate) struct LimitArgs {
     pub(crate) max_handshakes_per_peer: Option<usize>,
 
     /// How long a new connection has to send its Hello, e.g. 3s.
-    #[arg(long, value_name = "DURATION", value_parser = values::duration)]
+    #[arg(long, value_name = "DURATION", value_parser = values::duration,
+          allow_hyphen_values = true)]
     pub(crate) handshake_timeout: Option<Duration>,
 
     /// How soon a TCP client that vanished without closing is noticed, e.g. 30s (at least 3s).
-    #[arg(long, value_name = "DURATION", value_parser = values::duration)]
+    #[arg(long, value_name = "DURATION", value_parser = values::duration,
+          allow_hyphen_values = true)]
     pub(crate) tcp_dead_peer_timeout: Option<Duration>,
 
     /// How many operations one connection may have waiting at once.
@@ -349,7 +351,8 @@ pub(crate) struct PatienceArgs {
     pub(crate) nowait: bool,
 
     /// Wait at most this long (500ms, 2s, 1m), then fail with exit 4.
-    #[arg(long, value_name = "DURATION", value_parser = values::duration)]
+    #[arg(long, value_name = "DURATION", value_parser = values::duration,
+          allow_hyphen_values = true)]
     pub(crate) timeout: Option<Duration>,
 }
 
@@ -485,7 +488,8 @@ pub(crate) struct MonitorArgs {
     pub(crate) target: ProcessRef,
 
     /// Give up after this long (exit 4).
-    #[arg(long, value_name = "DURATION", value_parser = values::duration)]
+    #[arg(long, value_name = "DURATION", value_parser = values::duration,
+          allow_hyphen_values = true)]
     pub(crate) timeout: Option<Duration>,
 }
 

@@ -10,8 +10,18 @@ use postbox_core::{Credentials, MessageSize, Mode, Name, Pid};
 
 /// A duration such as `500ms`, `2s`, `1.5s`, `1m` or `1h` (also `us` and `ns`).
 ///
-/// A unit is required: a bare `5` could mean seconds or milliseconds, so it is refused.
+/// A unit is required: a bare `5` could mean seconds or milliseconds, so it is refused. A
+/// negative one is refused as such (the flags taking durations accept values starting with `-`
+/// so that this, not clap's `-- -1` tip, is what the user reads).
 pub(crate) fn duration(text: &str) -> Result<Duration, String> {
+    if text
+        .strip_prefix('-')
+        .is_some_and(|magnitude| magnitude.starts_with(|c: char| c.is_ascii_digit() || c == '.'))
+    {
+        return Err(format!(
+            "invalid duration {text:?}: a duration cannot be negative (0s is the shortest)"
+        ));
+    }
     let invalid =
         || format!("invalid duration {text:?}: expected a number and a unit, like 500ms, 2s or 1m");
     let split = text
@@ -207,8 +217,15 @@ mod tests {
         assert_eq!(duration("1h"), Ok(Duration::from_secs(3600)));
         assert_eq!(duration("250us"), Ok(Duration::from_micros(250)));
         assert_eq!(duration("0s"), Ok(Duration::ZERO));
-        for bad in ["", "5", "s", "1x", "-1s", "1.2.3s", "ms500"] {
+        for bad in ["", "5", "s", "1x", "-1s", "1.2.3s", "ms500", "--nowait"] {
             assert!(duration(bad).is_err(), "{bad:?}");
+        }
+        for negative in ["-1s", "-0.5ms", "-.5s", "-5"] {
+            let error = duration(negative).unwrap_err();
+            assert!(
+                error.contains("cannot be negative"),
+                "{negative:?}: {error}"
+            );
         }
     }
 

@@ -58,6 +58,24 @@ fn malformed_flags_and_values_are_usage_errors_exit_2() {
 }
 
 #[test]
+fn a_negative_duration_is_refused_as_negative_not_with_clap_tip() {
+    for args in [
+        &["recv", "q", "--timeout", "-1s"][..],
+        &["send", "q", "x", "--timeout", "-1s"],
+        &["monitor", "1", "--timeout", "-500ms"],
+        &["daemon", "--handshake-timeout", "-3s"],
+    ] {
+        let out = postbox(args).code(2);
+        assert!(
+            out.stderr.contains("cannot be negative"),
+            "{args:?}: {}",
+            out.stderr
+        );
+        assert!(!out.stderr.contains("-- -1"), "{args:?}: {}", out.stderr);
+    }
+}
+
+#[test]
 fn contradictions_found_after_parsing_are_usage_errors_too() {
     // These are checked before connecting: no daemon is needed to reject them.
     for args in [
