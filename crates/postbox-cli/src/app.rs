@@ -3,7 +3,7 @@
 
 use tracing_subscriber::EnvFilter;
 
-use crate::args::{Cli, Command};
+use crate::args::{Cli, Command, NodeArgs, usage_error};
 use crate::commands::{admin, bench, daemon, list, monitor, recv, send};
 use crate::demo;
 use crate::node::Node;
@@ -28,23 +28,38 @@ pub(crate) fn init_logging(command: &Command) {
 ///
 /// # Errors
 ///
-/// The command's failure, with context naming what it was doing; [`crate::exit`] turns it into an
+/// Usage: `--url` given twice (before and after the command), or to `daemon` or `demo`; else the
+/// command's failure, with context naming what it was doing; [`crate::exit`] turns it into an
 /// exit code.
 pub(crate) fn run(cli: Cli) -> anyhow::Result<()> {
-    let node = Node::new(cli.url);
+    let before = cli.url;
+    let node = |after: &NodeArgs| match (&before, &after.url) {
+        (Some(_), Some(_)) => Err(usage_error("give --url once, before or after the command")),
+        (url, None) | (None, url) => Ok(Node::new(url.clone())),
+    };
+    let no_url = |refusal: &str| match before {
+        Some(_) => Err(usage_error(refusal)),
+        None => Ok(()),
+    };
     match cli.command {
-        Command::Daemon(args) => daemon::run(&args),
-        Command::Create(args) => admin::create(&node, &args),
-        Command::Open(args) => admin::open(&node, &args),
-        Command::Rm(args) => admin::rm(&node, &args),
-        Command::Set(args) => admin::set(&node, &args),
-        Command::Ls(args) => list::ls(&node, &args),
-        Command::Stat(args) => list::stat(&node, &args),
-        Command::Ps(args) => list::ps(&node, &args),
-        Command::Send(args) => send::run(&node, args),
-        Command::Recv(args) => recv::run(&node, &args),
-        Command::Monitor(args) => monitor::run(&node, &args),
-        Command::Demo => demo::run(),
-        Command::Bench(args) => bench::run(&node, &args),
+        Command::Daemon(args) => {
+            no_url("`postbox daemon` takes no --url: it listens on --socket (and --listen)")?;
+            daemon::run(&args)
+        }
+        Command::Create(args) => admin::create(&node(&args.node)?, &args),
+        Command::Open(args) => admin::open(&node(&args.node)?, &args),
+        Command::Rm(args) => admin::rm(&node(&args.node)?, &args),
+        Command::Set(args) => admin::set(&node(&args.node)?, &args),
+        Command::Ls(args) => list::ls(&node(&args.node)?, &args),
+        Command::Stat(args) => list::stat(&node(&args.node)?, &args),
+        Command::Ps(args) => list::ps(&node(&args.node)?, &args),
+        Command::Send(args) => send::run(&node(&args.node)?, args),
+        Command::Recv(args) => recv::run(&node(&args.node)?, &args),
+        Command::Monitor(args) => monitor::run(&node(&args.node)?, &args),
+        Command::Demo => {
+            no_url("`postbox demo` takes no --url: it starts a daemon of its own")?;
+            demo::run()
+        }
+        Command::Bench(args) => bench::run(&node(&args.node)?, &args),
     }
 }

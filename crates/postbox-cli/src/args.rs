@@ -20,15 +20,27 @@ use crate::values::{self, CapacityArg, OwnerArg, ProcessRef};
 #[derive(Parser, Debug)]
 #[command(name = "postbox", version, propagate_version = true)]
 pub(crate) struct Cli {
-    /// The node to talk to: unix:///PATH or tcp://HOST:PORT [default: $POSTBOX_URL, else the
-    /// local daemon's socket: $POSTBOX_SOCKET, else $XDG_RUNTIME_DIR/postbox.sock, else
-    /// /tmp/postbox-$UID/postbox.sock]
-    #[arg(long, global = true, value_name = "URL", value_parser = values::url)]
+    /// The node the client commands talk to (also accepted after the command; not by `daemon`
+    /// and `demo`, which serve their own): unix:///PATH or tcp://HOST:PORT [default:
+    /// $POSTBOX_URL, else the local daemon's socket: $POSTBOX_SOCKET, else
+    /// $XDG_RUNTIME_DIR/postbox.sock, else /tmp/postbox-$UID/postbox.sock]
+    #[arg(long, value_name = "URL", value_parser = values::url)]
     pub(crate) url: Option<String>,
 
     /// What to do.
     #[command(subcommand)]
     pub(crate) command: Command,
+}
+
+/// The node a client command talks to. Not a global flag: `daemon` and `demo` serve a node of
+/// their own, and must not show a `--url` they would ignore.
+#[derive(Args, Debug)]
+pub(crate) struct NodeArgs {
+    /// The node to talk to: unix:///PATH or tcp://HOST:PORT [default: $POSTBOX_URL, else the
+    /// local daemon's socket: $POSTBOX_SOCKET, else $XDG_RUNTIME_DIR/postbox.sock, else
+    /// /tmp/postbox-$UID/postbox.sock]
+    #[arg(long, value_name = "URL", value_parser = values::url)]
+    pub(crate) url: Option<String>,
 }
 
 /// The commands.
@@ -82,6 +94,9 @@ pub(crate) struct BenchArgs {
     /// How many ping-pong round trips to time.
     #[arg(long, value_name = "N", default_value_t = 1_000)]
     pub(crate) round_trips: usize,
+    /// The node to talk to.
+    #[command(flatten)]
+    pub(crate) node: NodeArgs,
 }
 
 /// `postbox daemon`.
@@ -266,6 +281,9 @@ pub(crate) struct CreateArgs {
     /// Its attributes.
     #[command(flatten)]
     pub(crate) spec: MailboxSpec,
+    /// The node to talk to.
+    #[command(flatten)]
+    pub(crate) node: NodeArgs,
 }
 
 /// `postbox open`.
@@ -283,6 +301,9 @@ pub(crate) struct OpenArgs {
     /// The attributes it is created with (ignored when it exists).
     #[command(flatten)]
     pub(crate) spec: MailboxSpec,
+    /// The node to talk to.
+    #[command(flatten)]
+    pub(crate) node: NodeArgs,
 }
 
 /// `postbox rm`.
@@ -291,6 +312,9 @@ pub(crate) struct RmArgs {
     /// The mailbox to delete.
     #[arg(value_parser = values::name)]
     pub(crate) name: String,
+    /// The node to talk to.
+    #[command(flatten)]
+    pub(crate) node: NodeArgs,
 }
 
 /// `postbox ls`.
@@ -299,6 +323,9 @@ pub(crate) struct LsArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub(crate) json: bool,
+    /// The node to talk to.
+    #[command(flatten)]
+    pub(crate) node: NodeArgs,
 }
 
 /// `postbox stat`.
@@ -311,6 +338,9 @@ pub(crate) struct StatArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub(crate) json: bool,
+    /// The node to talk to.
+    #[command(flatten)]
+    pub(crate) node: NodeArgs,
 }
 
 /// `postbox set`.
@@ -332,6 +362,9 @@ pub(crate) struct SetArgs {
     /// New byte limit of a bounded mailbox, e.g. 2MiB.
     #[arg(long, value_name = "BYTES", value_parser = values::bytes, group = "change")]
     pub(crate) max_bytes: Option<usize>,
+    /// The node to talk to.
+    #[command(flatten)]
+    pub(crate) node: NodeArgs,
 }
 
 /// `postbox ps`.
@@ -340,6 +373,9 @@ pub(crate) struct PsArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub(crate) json: bool,
+    /// The node to talk to.
+    #[command(flatten)]
+    pub(crate) node: NodeArgs,
 }
 
 /// How long an operation may wait: `--nowait` or `--timeout`; neither waits as long as it takes.
@@ -414,6 +450,9 @@ pub(crate) struct SendArgs {
     /// Wait until a receiver has taken each message, and print the receiver's pid.
     #[arg(long, conflicts_with = "nowait")]
     pub(crate) receipt: bool,
+    /// The node to talk to.
+    #[command(flatten)]
+    pub(crate) node: NodeArgs,
 }
 
 /// Which messages a receive takes; at most one of these, the first message otherwise.
@@ -478,6 +517,9 @@ pub(crate) struct RecvArgs {
     /// Print each message as a line of JSON with its sender, type, priority and sequence number.
     #[arg(long)]
     pub(crate) json: bool,
+    /// The node to talk to.
+    #[command(flatten)]
+    pub(crate) node: NodeArgs,
 }
 
 /// `postbox monitor`.
@@ -491,6 +533,9 @@ pub(crate) struct MonitorArgs {
     #[arg(long, value_name = "DURATION", value_parser = values::duration,
           allow_hyphen_values = true)]
     pub(crate) timeout: Option<Duration>,
+    /// The node to talk to.
+    #[command(flatten)]
+    pub(crate) node: NodeArgs,
 }
 
 /// A usage error found after parsing (a combination of flags clap cannot express), reported like

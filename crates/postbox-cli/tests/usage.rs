@@ -156,6 +156,30 @@ fn the_url_flag_beats_the_environment() {
 }
 
 #[test]
+fn the_url_flag_may_follow_the_command() {
+    let daemon = Daemon::start();
+    let mut cmd = command(&["ls", "--url", &daemon.url()]);
+    cmd.env("POSTBOX_URL", "unix:///nonexistent/postbox.sock");
+    run_command(cmd, None).code(0);
+    let twice = postbox(&["--url", &daemon.url(), "ls", "--url", &daemon.url()]).code(2);
+    assert!(twice.stderr.contains("give --url once"), "{}", twice.stderr);
+}
+
+#[test]
+fn the_daemon_and_the_demo_neither_show_nor_take_a_url() {
+    for command in ["daemon", "demo"] {
+        let help = postbox(&[command, "--help"]).ok();
+        assert!(!help.contains("--url"), "{command} --help: {help}");
+        postbox(&[command, "--url", "unix:///tmp/x.sock"]).code(2);
+        let before = postbox(&["--url", "unix:///tmp/x.sock", command]).code(2);
+        let refusal = format!("`postbox {command}` takes no --url");
+        assert!(before.stderr.contains(&refusal), "{}", before.stderr);
+    }
+    // The client commands still show it.
+    assert!(postbox(&["send", "--help"]).ok().contains("--url"));
+}
+
+#[test]
 fn the_default_socket_comes_from_postbox_socket() {
     let daemon = Daemon::start();
     let socket = daemon.url().trim_start_matches("unix://").to_owned();
