@@ -1,14 +1,14 @@
 //! `postbox send`: one message, or one per line of input, to a mailbox or a process's inbox.
 
 use std::ffi::OsString;
-use std::io::{self, BufRead as _, Read as _, Write as _};
+use std::io::{self, BufRead as _, IsTerminal as _, Read as _, Write as _};
 
 use anyhow::Context as _;
 use postbox::{Capacity, Mailbox, Message, MessageSize, Pid, Process, SendError, SendErrorKind};
 
 use crate::args::{Patience, SendArgs, usage_error};
 use crate::node::{Node, resolve};
-use crate::values;
+use crate::{output, values};
 
 /// Where the messages go.
 enum Destination {
@@ -107,6 +107,17 @@ impl Sender<'_> {
     }
 }
 
+/// What `send` says on stderr before reading its messages from standard input, when that is a
+/// terminal: a person typing would otherwise face a command that waits in silence. Nothing when
+/// the input is a pipe or a file, which a script gave on purpose.
+fn stdin_prompt(lines: bool, stdin_is_terminal: bool) -> Option<&'static str> {
+    match (stdin_is_terminal, lines) {
+        (false, _) => None,
+        (true, false) => Some("reading the message from stdin, Ctrl-D to end"),
+        (true, true) => Some("reading messages from stdin, one per line, Ctrl-D to end"),
+    }
+}
+
 /// `postbox send`.
 ///
 /// The payload is DATA, else standard input: all of it as one message, or with `--lines` one
@@ -172,6 +183,11 @@ pub(crate) fn run(node: &Node, args: SendArgs) -> anyhow::Result<()> {
         Ok(())
     };
     let data = data.map(OsString::into_encoded_bytes);
+    if data.is_none()
+        && let Some(prompt) = stdin_prompt(args.lines, io::stdin().is_terminal())
+    {
+        output::note(prompt);
+    }
     match (args.lines, data) {
         (false, Some(payload)) => deliver(payload, None),
         (false, None) => {
@@ -210,5 +226,18 @@ pub(crate) fn run(node: &Node, args: SendArgs) -> anyhow::Result<()> {
             }
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_terminal_on_stdin_is_told_how_to_end_the_message() {
+        assert_eq!(stdin_prompt(false, false), None);
+        assert_eq!(stdin_prompt(true, false), None);
+        assert!(stdin_prompt(false, true).is_some_and(|p| p.contains("Ctrl-D")));
+        assert!(stdin_prompt(true, true).is_some_and(|p| p.contains("one per line")));
     }
 }

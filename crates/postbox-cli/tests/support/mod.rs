@@ -169,6 +169,14 @@ impl Background {
             .expect("no line on stdout in time")
     }
 
+    /// The next line of its stderr, within [`PATIENCE`].
+    #[track_caller]
+    pub(crate) fn stderr_line(&self) -> String {
+        self.stderr
+            .recv_timeout(PATIENCE)
+            .expect("no line on stderr in time")
+    }
+
     /// The postbox pid it announces on stderr (`postbox: pid N, ...`), within [`PATIENCE`].
     #[track_caller]
     pub(crate) fn announced_pid(&self) -> u64 {
