@@ -1,21 +1,6 @@
-//! A consumer: a receiver that keeps a window of messages coming from one mailbox, so that a
-//! daemon's round trip is not paid once per message — and that never loses a message it took
-//! ahead but did not hand out.
-//!
-//! A plain receive asks for one message and waits for the answer; through a daemon that is a
-//! round trip per message, and several receives in flight would take messages the receiver may
-//! never read (one meant for another consumer, say). A consumer instead keeps *lease* requests
-//! in flight for up to `window` messages: the mailbox hands them over but keeps each until it is
-//! settled (docs/semantics.md, "Leases and receive windows"):
-//!
-//! - a message the consumer hands out is acknowledged the next time the consumer has to wait for
-//!   one, after every half window, and when it stops;
-//! - [`Consumer::stop`] (or dropping the consumer) withdraws the requests in flight and returns
-//!   every message that arrived but was not handed out to its old place at the front of the queue,
-//!   for the mailbox's other receivers;
-//! - if the process dies, the mailbox takes back what it still holds on lease: messages that
-//!   never reached the consumer, and those handed out since the last acknowledgement (at most half
-//!   a window), which are then delivered again — at least once, never lost.
+//! A consumer: a receiver that keeps a window of messages coming from one mailbox, on lease (see
+//! [`Consumer`] for what it promises, docs/semantics.md "Leases and receive windows" for the
+//! rules).
 
 use std::collections::VecDeque;
 use std::task::Poll;
@@ -57,13 +42,28 @@ enum Oldest {
     Waiting(Pending),
 }
 
-/// A receiver with a window of messages coming from one mailbox, whose handle it owns. Made by
-/// [`Mailbox::into_consumer`](crate::Mailbox::into_consumer); see the module docs above for what
-/// it promises.
+/// A receiver that keeps a window of messages coming from one mailbox, so that a daemon's round
+/// trip is not paid once per message — and that never loses a message it took ahead but did not
+/// hand out. Made by [`Mailbox::into_consumer`](crate::Mailbox::into_consumer); it owns the
+/// handle, so the mailbox stays open while it holds messages.
+///
+/// A plain receive asks for one message and waits for the answer; several receives in flight
+/// would take messages the receiver may never read (one meant for another consumer, say). A
+/// consumer keeps *lease* requests in flight for up to `window` messages: the mailbox hands them
+/// over but keeps each until it is settled.
+///
+/// - A message it hands out is acknowledged the next time it has to wait for one, after every
+///   half window, and when it stops.
+/// - [`Consumer::stop`] (or dropping it) withdraws the requests in flight and returns every
+///   message that arrived but was not handed out to its old place at the front of the queue, for
+///   the mailbox's other receivers.
+/// - If its process dies, the mailbox takes back what it still holds on lease: messages that
+///   never reached the consumer, and those handed out since the last acknowledgement (at most
+///   half a window), which are then delivered again — at least once, never lost.
 #[derive(Debug)]
 pub struct Consumer {
-    /// Declared first so that it is dropped last: the messages go back before the handle
-    /// closes.
+    /// The handle it consumes from. Dropping the consumer returns its messages (in `Drop`)
+    /// before this field is dropped and closes the handle.
     handle: Mailbox,
     mailbox: MailboxId,
     window: usize,
