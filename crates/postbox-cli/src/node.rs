@@ -12,7 +12,7 @@ use postbox::{ConnectError, Pid, Process, Url};
 use postbox_daemon::DaemonConfig;
 
 use crate::exit::CliError;
-use crate::values::ProcessRef;
+use crate::values::{ProcessRef, show_bytes};
 
 /// The node a command talks to.
 #[derive(Clone, Debug)]
@@ -79,6 +79,17 @@ fn start_command(socket: &Path) -> String {
     } else {
         format!("postbox daemon --socket {}", socket.display())
     }
+}
+
+/// How to raise the daemon's largest message, for errors about a message over it (a client
+/// cannot ask the daemon for its limit, so this names the flag and the default).
+pub(crate) fn raise_max_message_size() -> String {
+    let default = DaemonConfig::new().limits.max_message_size;
+    format!(
+        "`postbox daemon --max-message-size BYTES` raises the daemon's largest message, {} by \
+         default",
+        show_bytes(default)
+    )
 }
 
 /// The pid `target` names: itself, or the live process registered under that name.

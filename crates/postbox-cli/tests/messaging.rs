@@ -428,7 +428,9 @@ fn a_message_over_every_limit_is_too_large_naming_the_limit_not_disconnected() {
         .run_with_input(&["send", "--to", "1"], &ten_mib)
         .code(1);
     assert!(
-        direct.stderr.contains("--max-message-size"),
+        direct.stderr.contains(
+            "--max-message-size BYTES` raises the daemon's largest message, 8MiB by default"
+        ),
         "{}",
         direct.stderr
     );

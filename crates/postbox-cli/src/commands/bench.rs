@@ -6,11 +6,25 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use postbox::{Capacity, Message};
+use postbox::{Capacity, Message, MessageSize, SendErrorKind};
 
 use crate::args::BenchArgs;
-use crate::node::Node;
+use crate::node::{Node, raise_max_message_size};
 use crate::values::show_bytes;
+
+/// A send of `size` bytes that failed with `kind`, in context `what`; when it was too large,
+/// with how the daemon's limit is raised.
+fn failed(kind: SendErrorKind, size: usize, what: &str) -> anyhow::Error {
+    let error = anyhow::Error::new(kind);
+    match kind {
+        SendErrorKind::TooLarge => error.context(format!(
+            "{what}: messages of {} are over the daemon's largest message ({})",
+            show_bytes(size),
+            raise_max_message_size()
+        )),
+        _ => error.context(what.to_owned()),
+    }
+}
 
 /// `postbox bench`: two processes of this command (two connections) stream `--messages` messages
 /// of `--size` bytes through a mailbox of `--capacity`, then play ping-pong `--round-trips`
@@ -23,11 +37,22 @@ pub(crate) fn run(node: &Node, args: &BenchArgs) -> anyhow::Result<()> {
     let sender = node.connect()?;
     let receiver = node.connect()?;
     let name = format!("postbox-bench-{}", std::process::id());
+    // Its size rule takes messages of --size, so only the daemon's own limit can refuse them:
+    // that is the one creating it fails on.
     let inbound = receiver
         .mailbox(&name)
         .capacity(Capacity::bounded(args.capacity, usize::MAX / 2))
+        .size(MessageSize::Variable(args.size))
         .create()
-        .with_context(|| format!("cannot create mailbox {name}"))?;
+        .with_context(|| match args.size {
+            0 => format!("cannot create mailbox {name}"),
+            size => format!(
+                "cannot create mailbox {name} for messages of {} (bench a smaller --size, or \
+                 {})",
+                show_bytes(size),
+                raise_max_message_size()
+            ),
+        })?;
     let outbound = sender
         .mailbox(&name)
         .open()
@@ -43,10 +68,15 @@ pub(crate) fn run(node: &Node, args: &BenchArgs) -> anyhow::Result<()> {
             Ok(())
         });
         for _ in 0..args.messages {
-            outbound
+            let sent = outbound
                 .send(Message::new(payload.clone()))
-                .map_err(|e| e.kind())
-                .context("send failed")?;
+                .map_err(|e| failed(e.kind(), args.size, "send failed"));
+            if sent.is_err() {
+                // The consumer waits for messages that will not come: deleting the mailbox ends
+                // its wait (Gone), and the send's failure is the one to report.
+                let _ = inbound.delete();
+            }
+            sent?;
         }
         consumer
             .join()
@@ -61,16 +91,14 @@ pub(crate) fn run(node: &Node, args: &BenchArgs) -> anyhow::Result<()> {
             for _ in 0..args.round_trips {
                 let got = pong.recv_from(ping.pid()).context("echo receive failed")?;
                 pong.send_to(ping.pid(), got.message)
-                    .map_err(|e| e.kind())
-                    .context("echo send failed")?;
+                    .map_err(|e| failed(e.kind(), args.size, "echo send failed"))?;
             }
             Ok(())
         });
         for _ in 0..args.round_trips {
             let sent = Instant::now();
             ping.send_to(pong.pid(), Message::new(payload.clone()))
-                .map_err(|e| e.kind())
-                .context("ping failed")?;
+                .map_err(|e| failed(e.kind(), args.size, "ping failed"))?;
             ping.recv_from(pong.pid()).context("pong failed")?;
             round_trips.push(sent.elapsed());
         }

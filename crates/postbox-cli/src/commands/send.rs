@@ -7,7 +7,7 @@ use anyhow::Context as _;
 use postbox::{Capacity, Mailbox, Message, MessageSize, Pid, Process, SendError, SendErrorKind};
 
 use crate::args::{Patience, SendArgs, usage_error};
-use crate::node::{Node, resolve};
+use crate::node::{Node, raise_max_message_size, resolve};
 use crate::{output, values};
 
 /// Where the messages go.
@@ -77,8 +77,8 @@ impl Sender<'_> {
     /// message.
     fn too_large(&self, len: usize) -> String {
         let daemon = format!(
-            "the message is {len} bytes, over the daemon's largest message \
-             (`postbox daemon --max-message-size BYTES` raises it; 8 MiB by default)"
+            "the message is {len} bytes, over the daemon's largest message ({})",
+            raise_max_message_size()
         );
         let Destination::Mailbox(mailbox) = &self.destination else {
             return daemon;
