@@ -3,6 +3,8 @@
 
 mod support;
 
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt as _;
 use std::time::{Duration, Instant};
 
 use support::Daemon;
@@ -170,6 +172,25 @@ fn recv_json_reports_sender_type_priority_and_sequence() {
         message["sender"].as_u64().is_some() && message["seq"].as_u64().is_some(),
         "{message}"
     );
+}
+
+#[test]
+fn recv_json_gives_a_payload_as_text_or_as_hex_never_both() {
+    let daemon = Daemon::start();
+    daemon.run(&["create", "q"]).code(0);
+    daemon.run(&["send", "q", "text"]).code(0);
+    let mut binary = daemon.command(&["send", "q"]);
+    binary.arg(OsStr::from_bytes(b"\xff\xfe"));
+    support::run_command(binary, None).code(0);
+    let out = daemon.run(&["recv", "q", "-n", "2", "--json"]).ok();
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(lines[0]["payload"], "text", "{out}");
+    assert!(lines[0].get("payload_hex").is_none(), "{out}");
+    assert_eq!(lines[1]["payload_hex"], "fffe", "{out}");
+    assert!(lines[1].get("payload").is_none(), "{out}");
 }
 
 #[test]

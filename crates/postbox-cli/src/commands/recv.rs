@@ -56,7 +56,7 @@ fn mailboxes(process: &Process, args: &RecvArgs) -> anyhow::Result<Vec<Mailbox>>
 }
 
 /// Writes one received message: its payload and a newline, or with `--json` a line of JSON with
-/// its metadata (`payload` when it is UTF-8, else `payload_hex`).
+/// its metadata and either `payload` (UTF-8) or `payload_hex` (any other bytes), never both.
 fn print(
     out: &mut impl io::Write,
     source: &str,
@@ -72,14 +72,14 @@ fn print(
             "seq": message.seq,
             "sent_at_ns": message.sent_at.as_nanos(),
         });
+        // Exactly one of the two keys, so that a reader tells text from bytes by which is there.
         let payload = message.payload();
-        line["payload"] = match std::str::from_utf8(payload) {
-            Ok(text) => json!(text),
-            Err(_) => json!(null),
-        };
-        if line["payload"].is_null() {
-            let hex: String = payload.iter().map(|b| format!("{b:02x}")).collect();
-            line["payload_hex"] = json!(hex);
+        match std::str::from_utf8(payload) {
+            Ok(text) => line["payload"] = json!(text),
+            Err(_) => {
+                let hex: String = payload.iter().map(|b| format!("{b:02x}")).collect();
+                line["payload_hex"] = json!(hex);
+            }
         }
         serde_json::to_writer(&mut *out, &line)?;
         writeln!(out)?;
