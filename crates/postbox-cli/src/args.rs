@@ -175,7 +175,8 @@ pub(crate) struct LimitArgs {
     pub(crate) max_in_flight: Option<usize>,
 }
 
-/// The attributes of a mailbox being created. Each defaults as in the design's table.
+/// The attributes of a mailbox being created. Each defaults as in the attribute table of
+/// docs/semantics.md.
 #[derive(Args, Debug)]
 pub(crate) struct MailboxSpec {
     /// How many messages it buffers: zero (rendezvous), N, or unbounded [default: 64]

@@ -44,7 +44,7 @@ fn create_passes_every_attribute_to_the_daemon() {
 }
 
 #[test]
-fn create_defaults_follow_the_design_table_for_system_owned_mailboxes() {
+fn create_defaults_follow_the_semantics_table_for_system_owned_mailboxes() {
     let daemon = Daemon::start();
     daemon.run(&["create", "plain"]).code(0);
     daemon

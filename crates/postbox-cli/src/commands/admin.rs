@@ -13,7 +13,7 @@ use crate::values::CapacityArg;
 ///
 /// A usage error for `--max-bytes` with a capacity that has no byte limit.
 fn capacity(spec: &MailboxSpec) -> anyhow::Result<Capacity> {
-    // The design's default (64 messages, 1 MiB), as the library defines it.
+    // The default of docs/semantics.md (64 messages, 1 MiB), as the library defines it.
     let (default_messages, default_bytes) = match Capacity::default() {
         Capacity::Bounded { messages, bytes } => (messages, bytes),
         Capacity::Zero | Capacity::Unbounded => (64, 1 << 20),
