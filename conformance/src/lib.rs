@@ -19,7 +19,7 @@
 //!
 //! # What is covered
 //!
-//! The user-visible contract of `DESIGN.md`, through the public `postbox` API only, one module
+//! The user-visible contract of `docs/semantics.md`, through the public `postbox` API only, one module
 //! of [`cases`] per concept:
 //!
 //! | module | what it pins |

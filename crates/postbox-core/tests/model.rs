@@ -1,7 +1,7 @@
 //! Model-based property test of the engine.
 //!
 //! Random sequences of operations by several processes run against the real [`Engine`] and
-//! against a deliberately plain reference model written in this file from DESIGN.md and the
+//! against a deliberately plain reference model written in this file from docs/semantics.md and the
 //! engine's docs: plain `Vec`s, linear scans, and every ordering rule spelled out as a sort key.
 //! After every step the two must agree on the immediate result (including errors and handed-back
 //! messages), on the completions each ticket received (compared per ticket), on which tickets

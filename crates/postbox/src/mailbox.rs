@@ -20,7 +20,7 @@ use postbox_wire::{Request, Response};
 /// [`open`](MailboxBuilder::open) or [`open_or_create`](MailboxBuilder::open_or_create).
 ///
 /// Attributes matter only when the mailbox is created; opening an existing one ignores them.
-/// Unset attributes take the defaults of DESIGN's table; the receivers policy defaults by
+/// Unset attributes take the defaults in docs/semantics.md ("Mailboxes"); the receivers policy defaults by
 /// ownership (owner-only for process-owned, shared first-waiting for system-owned).
 #[derive(Debug)]
 #[must_use = "a builder does nothing until create, open or open_or_create"]
