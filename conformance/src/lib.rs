@@ -37,6 +37,7 @@
 //! | [`cases::select`] | port sets over mailboxes and the inbox |
 //! | [`cases::flavours`] | `*_timeout`, `*_deadline`, `*_async` |
 //! | [`cases::batches`] | `send_batch` as that many sends, `recv_many` as that many receives, at every edge |
+//! | [`cases::leases`] | acknowledged receive: ack, nack, a dropped lease, a dead receiver, every flavour |
 //! | [`cases::consumers`] | a window taken ahead on lease; what was not handed out goes back on stop, drop and death |
 //! | [`cases::stats`] | `stat`, `list_mailboxes`, `node_stats`, `set_mode`, `set_max_bytes` |
 //! | [`cases::limits`] | the queued-bytes quota, the per-uid mailbox quota |
@@ -272,6 +273,12 @@ macro_rules! conformance_tests {
                 batch_futures_send_and_receive_in_order,
                 pipelined_batches_keep_their_order_while_they_wait,
                 a_waiting_batch_whose_mailbox_is_deleted_hands_everything_back,
+            ],
+            leases: [
+                an_acknowledged_lease_is_received_once,
+                a_nacked_lease_goes_back_to_the_front,
+                a_dropped_lease_or_a_dead_receiver_gives_the_message_back,
+                lease_flavours_wait_as_receives_do,
             ],
             consumers: [
                 a_consumer_receives_in_order,

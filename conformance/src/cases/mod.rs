@@ -14,6 +14,7 @@ pub mod direct;
 pub mod dispatch;
 pub mod errors;
 pub mod flavours;
+pub mod leases;
 pub mod lifecycle;
 pub mod limits;
 pub mod permissions;

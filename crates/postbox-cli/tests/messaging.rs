@@ -491,3 +491,42 @@ fn a_reader_that_stops_reading_is_not_an_error() {
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(String::from_utf8_lossy(&out.stderr), "");
 }
+
+#[test]
+fn recv_follow_into_a_reader_that_stops_consumes_only_what_it_wrote() {
+    use std::io::{BufRead as _, BufReader};
+    use std::process::Stdio;
+
+    let daemon = Daemon::start();
+    daemon.run(&["create", "box"]).code(0);
+    let mut follower = daemon
+        .command(&["recv", "box", "--follow"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start recv --follow");
+    // What `| head -3` does: read three lines, then close the pipe.
+    let mut lines = BufReader::new(follower.stdout.take().expect("piped")).lines();
+    for n in 0..3 {
+        daemon.run(&["send", "box", &format!("m{n}")]).code(0);
+        let line = lines.next().expect("a line").expect("readable");
+        assert_eq!(line, format!("m{n}"));
+    }
+    drop(lines);
+    // The fourth cannot be written: it must go back to the mailbox, not be lost.
+    daemon.run(&["send", "box", "m3"]).code(0);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = follower.try_wait().expect("wait") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = follower.kill();
+            panic!("recv --follow did not end once its reader had gone");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    assert!(status.success(), "a closed reader is not a failure: {status}");
+    let rest = daemon.run(&["recv", "box", "--nowait"]).ok();
+    assert_eq!(rest, "m3\n", "the message that could not be written is still there");
+}

@@ -108,6 +108,7 @@ mod batch;
 mod clock;
 mod connect_error;
 mod consumer;
+mod leased;
 mod mailbox;
 mod process;
 mod process_core;
@@ -119,6 +120,7 @@ mod wait;
 
 pub use connect_error::ConnectError;
 pub use consumer::Consumer;
+pub use leased::Leased;
 pub use mailbox::{Mailbox, MailboxBuilder, Sent};
 pub use process::Process;
 pub use select::{Select, Selected};

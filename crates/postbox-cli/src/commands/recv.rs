@@ -3,7 +3,9 @@
 use std::io;
 
 use anyhow::Context as _;
-use postbox::{Mailbox, Ownership, Process, Received, RecvError, Select, Selected, Selector};
+use postbox::{
+    Leased, Mailbox, Ownership, Process, Received, RecvError, Select, Selected, Selector,
+};
 use serde_json::json;
 
 use crate::args::{Patience, RecvArgs, SelectorArgs};
@@ -90,7 +92,24 @@ fn print(
     out.flush()
 }
 
+/// The next message `selector` picks from `mailbox`, on lease.
+fn lease(
+    mailbox: &Mailbox,
+    selector: Selector,
+    patience: Patience,
+) -> Result<Leased<'_>, RecvError> {
+    match patience {
+        Patience::Forever => mailbox.lease_matching(selector),
+        Patience::NoWait => mailbox.try_lease_matching(selector),
+        Patience::Timeout(timeout) => mailbox.lease_matching_timeout(selector, timeout),
+    }
+}
+
 /// `postbox recv`.
+///
+/// From one mailbox, each message is received on lease and acknowledged only once it is written
+/// to stdout: a message that cannot be written (the reader went away: `recv --follow | head -3`)
+/// goes back to the mailbox, and so does one held when the command is killed.
 ///
 /// Receives from every named mailbox and, with `--inbox`, this command's own inbox — whichever
 /// has a matching message first — `COUNT` messages (default 1), or with `--follow` until
@@ -137,20 +156,32 @@ pub(crate) fn run(node: &Node, args: &RecvArgs) -> anyhow::Result<()> {
     let patience = args.patience.patience();
     let mut out = io::stdout().lock();
     let mut received = 0;
+    // Nothing arriving in time is about all the sources, not the one an error names.
+    let failed = |error: RecvError, branch: usize| {
+        let source = match error {
+            RecvError::Empty | RecvError::Timeout => sources.join(", "),
+            _ => sources.get(branch).cloned().unwrap_or_default(),
+        };
+        anyhow::Error::new(error).context(format!("cannot receive from {source}"))
+    };
+    if let ([only], false) = (mailboxes.as_slice(), args.inbox) {
+        while args.follow || received < args.count {
+            let leased = lease(only, selector, patience).map_err(|error| failed(error, 0))?;
+            // Written first, then acknowledged: if writing fails, dropping the lease gives the
+            // message back.
+            print(&mut out, &sources[0], &leased, args.json)?;
+            leased.ack().map_err(|error| failed(error, 0))?;
+            received += 1;
+        }
+        return Ok(());
+    }
     while args.follow || received < args.count {
         let waited = match patience {
             Patience::Forever => select.wait(),
             Patience::NoWait => select.try_wait(),
             Patience::Timeout(timeout) => select.wait_timeout(timeout),
         };
-        let Selected { index, message } = waited.map_err(|failed| {
-            // Nothing arriving in time is about all the sources, not the one the error names.
-            let source = match failed.error {
-                RecvError::Empty | RecvError::Timeout => sources.join(", "),
-                _ => sources.get(failed.branch).cloned().unwrap_or_default(),
-            };
-            anyhow::Error::new(failed.error).context(format!("cannot receive from {source}"))
-        })?;
+        let Selected { index, message } = waited.map_err(|e| failed(e.error, e.branch))?;
         let source = sources.get(index).map_or("", String::as_str);
         if message.is_down() {
             output::note(&format!("process {} terminated", message.sender));
