@@ -526,7 +526,13 @@ fn recv_follow_into_a_reader_that_stops_consumes_only_what_it_wrote() {
         }
         std::thread::sleep(Duration::from_millis(5));
     };
-    assert!(status.success(), "a closed reader is not a failure: {status}");
+    assert!(
+        status.success(),
+        "a closed reader is not a failure: {status}"
+    );
     let rest = daemon.run(&["recv", "box", "--nowait"]).ok();
-    assert_eq!(rest, "m3\n", "the message that could not be written is still there");
+    assert_eq!(
+        rest, "m3\n",
+        "the message that could not be written is still there"
+    );
 }
