@@ -4,7 +4,7 @@
 use tracing_subscriber::EnvFilter;
 
 use crate::args::{Cli, Command, NodeArgs, usage_error};
-use crate::commands::{admin, bench, daemon, list, monitor, recv, send};
+use crate::commands::{admin, bench, daemon, docs, list, monitor, recv, send};
 use crate::demo;
 use crate::node::Node;
 
@@ -61,5 +61,13 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<()> {
             demo::run()
         }
         Command::Bench(args) => bench::run(&node(&args.node)?, &args),
+        Command::Completions(args) => {
+            no_url("`postbox completions` takes no --url: it talks to no node")?;
+            docs::completions(&args)
+        }
+        Command::Man(args) => {
+            no_url("`postbox man` takes no --url: it talks to no node")?;
+            docs::man(&args)
+        }
     }
 }

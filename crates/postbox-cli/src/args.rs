@@ -73,6 +73,27 @@ pub(crate) enum Command {
     Demo,
     /// Measure throughput and round-trip latency against the node.
     Bench(BenchArgs),
+    /// Print the shell completion script for bash, zsh or fish (e.g. `postbox completions bash >
+    /// ~/.local/share/bash-completion/completions/postbox`).
+    Completions(CompletionsArgs),
+    /// Write the manual pages (postbox.1 and one per command) into a directory.
+    Man(ManArgs),
+}
+
+/// `postbox completions`.
+#[derive(Args, Debug)]
+pub(crate) struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub(crate) shell: clap_complete::Shell,
+}
+
+/// `postbox man`.
+#[derive(Args, Debug)]
+pub(crate) struct ManArgs {
+    /// Where to write them (created if missing).
+    #[arg(value_name = "DIR")]
+    pub(crate) dir: PathBuf,
 }
 
 /// `postbox bench`.

@@ -4,6 +4,7 @@
 pub(crate) mod admin;
 pub(crate) mod bench;
 pub(crate) mod daemon;
+pub(crate) mod docs;
 pub(crate) mod list;
 pub(crate) mod monitor;
 pub(crate) mod recv;
