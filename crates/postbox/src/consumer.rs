@@ -52,8 +52,9 @@ enum Oldest {
 /// consumer keeps *lease* requests in flight for up to `window` messages: the mailbox hands them
 /// over but keeps each until it is settled.
 ///
-/// - A message it hands out is acknowledged the next time it has to wait for one, after every
-///   half window, and when it stops.
+/// - A message it hands out is acknowledged only once it is asked for another (its receiver is
+///   done with it): when it then has to wait, when half a window of them has gathered, and when
+///   it stops — never while the message may still be in use.
 /// - [`Consumer::stop`] (or dropping it) withdraws the requests in flight and returns every
 ///   message that arrived but was not handed out to its old place at the front of the queue, for
 ///   the mailbox's other receivers.
@@ -229,14 +230,16 @@ impl Consumer {
         }
     }
 
-    /// Hands out the next message that has arrived, if one has: it counts as handed out (and is
-    /// acknowledged with the rest of its half window), and the window is refilled.
+    /// Hands out the next message that has arrived, if one has, and refills the window. Asking
+    /// for another message means being done with the ones handed out before: once half a window
+    /// of them has gathered, they are acknowledged — never the one being handed out now, which
+    /// its receiver has not used yet (acknowledging it here would lose it to a crash before use).
     fn hand_out(&mut self) -> Option<Received> {
         let message = self.ready.pop_front()?;
-        self.handed.push(message.seq);
         if self.handed.len() >= self.chunk {
             self.acknowledge();
         }
+        self.handed.push(message.seq);
         self.request_more();
         Some(message)
     }
