@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use postbox_core::{Branch, MailboxId, Received, RecvError, Selector, Settlement, Source, Wait};
+use postbox_core::{Branch, Received, RecvError, Selector, Settlement, Source, Wait};
 use postbox_wire::{MAX_BATCH, Request, Response};
 
 use crate::Mailbox;
@@ -66,7 +66,6 @@ pub struct Consumer {
     /// The handle it consumes from. Dropping the consumer returns its messages (in `Drop`)
     /// before this field is dropped and closes the handle.
     handle: Mailbox,
-    mailbox: MailboxId,
     window: usize,
     /// Messages one lease request asks for: half the window, so that one request can be
     /// answered while the next is already waiting.
@@ -90,7 +89,6 @@ impl Consumer {
     pub(crate) fn new(handle: Mailbox, window: usize) -> Consumer {
         let window = window.clamp(1, MAX_BATCH);
         Consumer {
-            mailbox: handle.id(),
             handle,
             window,
             chunk: (window / 2).max(1),
@@ -276,7 +274,7 @@ impl Consumer {
     fn request_more(&mut self) {
         while self.ready.len() + self.requested + self.chunk <= self.window {
             let request = Request::Lease {
-                branch: Branch::new(Source::Mailbox(self.mailbox), Selector::Any),
+                branch: Branch::new(Source::Mailbox(self.handle.id()), Selector::Any),
                 max_messages: u32::try_from(self.chunk).unwrap_or(u32::MAX),
                 max_bytes: ANSWER_BYTES,
                 wait: Wait::Block,
@@ -309,7 +307,7 @@ impl Consumer {
 
     fn settle(&self, seqs: Vec<u64>, settlement: Settlement) -> Sent {
         Sent::from(self.core().link.call(Request::Settle {
-            source: Source::Mailbox(self.mailbox),
+            source: Source::Mailbox(self.handle.id()),
             seqs,
             settlement,
         }))

@@ -23,17 +23,16 @@ use crate::wait::Patience;
 #[must_use = "a lease is given back when dropped: ack it once the message is used"]
 pub struct Leased<'a> {
     mailbox: &'a Mailbox,
-    /// `None` once settled.
-    message: Option<Received>,
+    message: Received,
+    /// Acknowledged or given back already (by `ack` or `nack`, before `Drop` runs).
+    settled: bool,
 }
 
 impl Deref for Leased<'_> {
     type Target = Received;
 
     fn deref(&self) -> &Received {
-        self.message
-            .as_ref()
-            .expect("a lease holds its message until it is settled")
+        &self.message
     }
 }
 
@@ -58,12 +57,12 @@ impl Leased<'_> {
     }
 
     fn settle(&mut self, settlement: Settlement) -> Result<(), RecvError> {
-        let Some(message) = self.message.take() else {
+        if std::mem::replace(&mut self.settled, true) {
             return Ok(());
-        };
+        }
         let request = Request::Settle {
             source: Source::Mailbox(self.mailbox.id()),
-            seqs: vec![message.seq],
+            seqs: vec![self.message.seq],
             settlement,
         };
         settled(self.mailbox.core().call(request, None))
@@ -224,7 +223,8 @@ impl Mailbox {
         let message = one(RequestFuture::new(self.core().link.clone(), request).await)?;
         Ok(Leased {
             mailbox: self,
-            message: Some(message),
+            message,
+            settled: false,
         })
     }
 
@@ -233,7 +233,8 @@ impl Mailbox {
         let message = one(self.core().call(request, patience.deadline()))?;
         Ok(Leased {
             mailbox: self,
-            message: Some(message),
+            message,
+            settled: false,
         })
     }
 }
