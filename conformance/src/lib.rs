@@ -280,6 +280,11 @@ macro_rules! conformance_tests {
                 a_dropped_lease_or_a_dead_receiver_gives_the_message_back,
                 lease_flavours_wait_as_receives_do,
             ],
+            redelivery: [
+                an_unsettled_lease_ends_after_the_lease_time,
+                a_lease_settled_in_time_stays_settled,
+                a_message_delivered_its_most_times_moves_to_the_dead_letter_mailbox,
+            ],
             consumers: [
                 a_consumer_receives_in_order,
                 stopping_returns_what_was_not_handed_out,

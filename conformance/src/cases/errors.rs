@@ -73,11 +73,12 @@ fn recv_errors() -> Vec<RecvError> {
         Busy,
         Disconnected,
         Protocol,
+        LeaseEnded,
     ];
     for error in &all {
         match error {
             PermissionDenied | Empty | Timeout | Gone | PeerGone | Busy | Disconnected
-            | Protocol => {}
+            | Protocol | LeaseEnded => {}
         }
     }
     all

@@ -18,6 +18,7 @@ pub mod leases;
 pub mod lifecycle;
 pub mod limits;
 pub mod permissions;
+pub mod redelivery;
 pub mod rights;
 pub mod select;
 pub mod selectors;

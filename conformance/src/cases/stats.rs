@@ -3,8 +3,9 @@
 
 use postbox::{
     AdminError, Capacity, Dispatch, MailboxAttrs, Message, MessageSize, Mode, Order, Overflow,
-    Owner, Ownership, Receivers,
+    Owner, Ownership, Receivers, Redelivery,
 };
+use std::time::Duration;
 
 use crate::Transport;
 use crate::support::{LONG, await_blocked_senders, uid_of};
@@ -20,6 +21,11 @@ pub fn stat_reports_attributes_owner_and_mode<T: Transport>(t: &T) {
         ownership: Ownership::System,
         receivers: Receivers::Shared(Dispatch::RoundRobin),
         mode: Mode::new(0o640),
+        redelivery: Redelivery {
+            lease_time: Some(Duration::from_secs(30)),
+            max_deliveries: Some(5),
+            dead_letter: None,
+        },
     };
     let system = p
         .mailbox("system")
@@ -30,6 +36,8 @@ pub fn stat_reports_attributes_owner_and_mode<T: Transport>(t: &T) {
         .ownership(attrs.ownership)
         .receivers(attrs.receivers)
         .mode(attrs.mode)
+        .lease_time(Duration::from_secs(30))
+        .max_deliveries(5)
         .create()
         .expect("create");
     let stats = system.stat().expect("stat");

@@ -227,6 +227,20 @@ pub(crate) struct MailboxSpec {
     /// Permission bits: w (2) = may send, r (4) = may receive, for owner, group and others.
     #[arg(long, value_name = "MODE", value_parser = values::mode, default_value = "0600")]
     pub(crate) mode: Mode,
+
+    /// How long a receiver may hold a message unacknowledged before it is delivered again, e.g.
+    /// 30s [default: until the receiver acknowledges, gives it back or ends]
+    #[arg(long, value_name = "DURATION", value_parser = values::duration)]
+    pub(crate) lease_time: Option<Duration>,
+
+    /// The most deliveries of one message: after that an unacknowledged message goes to the
+    /// --dead-letter mailbox, or without one is dropped [default: no limit]
+    #[arg(long, value_name = "N")]
+    pub(crate) max_deliveries: Option<u32>,
+
+    /// The mailbox (existing, one you may send to) that messages go to after --max-deliveries
+    #[arg(long, value_name = "NAME", value_parser = values::name, requires = "max_deliveries")]
+    pub(crate) dead_letter: Option<String>,
 }
 
 /// `--order`.

@@ -105,7 +105,9 @@ fn recv(error: RecvError) -> Code {
         RecvError::Timeout => Code::Timeout,
         RecvError::PermissionDenied => Code::PermissionDenied,
         RecvError::Gone | RecvError::PeerGone => Code::Gone,
-        RecvError::Busy | RecvError::Disconnected | RecvError::Protocol => Code::Error,
+        RecvError::Busy | RecvError::Disconnected | RecvError::Protocol | RecvError::LeaseEnded => {
+            Code::Error
+        }
     }
 }
 

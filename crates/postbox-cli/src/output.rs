@@ -260,8 +260,13 @@ pub(crate) fn mailbox_table(out: &mut impl Write, mailboxes: &[MailboxStats]) ->
     table.write(out)
 }
 
-/// The `stat NAME` list.
-pub(crate) fn mailbox_stats(out: &mut impl Write, stats: &MailboxStats) -> io::Result<()> {
+/// The `stat NAME` list; `dead_letter` names the dead-letter mailbox when it still exists.
+pub(crate) fn mailbox_stats(
+    out: &mut impl Write,
+    stats: &MailboxStats,
+    dead_letter: Option<&str>,
+) -> io::Result<()> {
+    let redelivery = &stats.attrs.redelivery;
     let attrs = &stats.attrs;
     let ownership = match attrs.ownership {
         Ownership::Process => "process",
@@ -280,11 +285,33 @@ pub(crate) fn mailbox_stats(out: &mut impl Write, stats: &MailboxStats) -> io::R
             ("order", order(attrs.order).to_owned()),
             ("overflow", overflow(attrs.overflow).to_owned()),
             ("receivers", receivers(attrs.receivers).to_owned()),
+            (
+                "lease time",
+                redelivery
+                    .lease_time
+                    .map_or_else(|| "until settled".to_owned(), |t| format!("{t:?}")),
+            ),
+            (
+                "max deliveries",
+                redelivery
+                    .max_deliveries
+                    .map_or_else(|| "unlimited".to_owned(), |n| n.to_string()),
+            ),
+            (
+                "dead letter",
+                match (redelivery.dead_letter, dead_letter) {
+                    (None, _) => "-".to_owned(),
+                    (Some(_), Some(name)) => name.to_owned(),
+                    (Some(id), None) => format!("{id} (deleted)"),
+                },
+            ),
             ("messages", stats.messages.to_string()),
+            ("leased", stats.leased.to_string()),
             ("bytes", stats.bytes.to_string()),
             ("sent", stats.total_sent.to_string()),
             ("received", stats.total_received.to_string()),
             ("dropped", stats.dropped.to_string()),
+            ("dead-lettered", stats.dead_lettered.to_string()),
             ("last send", last(stats.last_send)),
             ("last receive", last(stats.last_recv)),
             ("created", time(stats.created)),
@@ -309,6 +336,7 @@ pub(crate) fn node_stats(out: &mut impl Write, stats: &EngineStats) -> io::Resul
             ("sent", stats.total_sent.to_string()),
             ("received", stats.total_received.to_string()),
             ("dropped", stats.total_dropped.to_string()),
+            ("dead-lettered", stats.total_dead_lettered.to_string()),
         ],
     )
 }

@@ -273,3 +273,81 @@ fn ps_lists_live_processes_with_their_names() {
     let entry = listed.iter().find(|p| p["pid"] == pid).unwrap();
     assert_eq!(entry["name"], "worker");
 }
+
+#[test]
+fn create_sets_redelivery_and_stat_shows_it() {
+    let daemon = Daemon::start();
+    daemon.run(&["create", "dead"]).code(0);
+    daemon
+        .run(&[
+            "create",
+            "jobs",
+            "--lease-time",
+            "30s",
+            "--max-deliveries",
+            "5",
+            "--dead-letter",
+            "dead",
+        ])
+        .code(0);
+    let stats = daemon.stat("jobs");
+    let redelivery = &stats["attrs"]["redelivery"];
+    assert_eq!(redelivery["lease_time"]["secs"], 30);
+    assert_eq!(redelivery["max_deliveries"], 5);
+    assert_eq!(redelivery["dead_letter"], daemon.stat("dead")["id"]);
+    assert_eq!(
+        (stats["leased"].as_u64(), stats["dead_lettered"].as_u64()),
+        (Some(0), Some(0))
+    );
+
+    let text = daemon.run(&["stat", "jobs"]).ok();
+    for line in [
+        "lease time",
+        "30s",
+        "max deliveries",
+        "5",
+        "dead letter",
+        "dead",
+    ] {
+        assert!(text.contains(line), "{line:?} in\n{text}");
+    }
+}
+
+#[test]
+fn a_dead_letter_mailbox_must_exist_and_needs_max_deliveries() {
+    let daemon = Daemon::start();
+    let missing = daemon
+        .run(&[
+            "create",
+            "jobs",
+            "--max-deliveries",
+            "3",
+            "--dead-letter",
+            "nowhere",
+        ])
+        .code(5);
+    assert!(
+        missing
+            .stderr
+            .contains("cannot open the dead-letter mailbox nowhere (create it first)"),
+        "{}",
+        missing.stderr
+    );
+    daemon.run(&["create", "dead"]).code(0);
+    let usage = daemon
+        .run(&["create", "jobs", "--dead-letter", "dead"])
+        .code(2);
+    assert!(
+        usage.stderr.contains("--max-deliveries"),
+        "{}",
+        usage.stderr
+    );
+    let zero = daemon
+        .run(&["create", "jobs", "--lease-time", "0s"])
+        .code(1);
+    assert!(
+        zero.stderr.contains("lease time must be above zero"),
+        "{}",
+        zero.stderr
+    );
+}

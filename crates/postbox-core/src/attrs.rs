@@ -1,8 +1,9 @@
 //! Mailbox attributes: every axis of the design space as an explicit setting.
 
 use std::fmt;
+use std::time::Duration;
 
-use crate::{Credentials, Pid};
+use crate::{Credentials, MailboxId, Pid};
 
 /// How many messages a mailbox holds before senders wait.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
@@ -189,6 +190,51 @@ impl fmt::Display for Mode {
     }
 }
 
+/// What becomes of leased messages that are not acknowledged: when a lease ends by itself, and
+/// where a message goes after too many deliveries. Leases (see `Engine::lease`) are the
+/// receiver's promise to acknowledge; this is the mailbox's answer to a receiver that never does.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Redelivery {
+    /// How long a lease lasts: a message neither acknowledged nor returned this long after it
+    /// was handed out goes back to the queue, as if returned. `None` (the default): a lease
+    /// lasts until its holder settles it, closes the mailbox or terminates.
+    pub lease_time: Option<Duration>,
+    /// The most deliveries of one message: when a message delivered this many times comes back
+    /// unacknowledged, it leaves the mailbox — into [`dead_letter`](Self::dead_letter) when set
+    /// (and it has room), else dropped and counted. `None` (the default): redelivered forever.
+    pub max_deliveries: Option<u32>,
+    /// Where messages go after `max_deliveries`: a named mailbox the creator may send to.
+    pub dead_letter: Option<MailboxId>,
+}
+
+impl Redelivery {
+    /// The longest lease time accepted: a week (a lease is a unit of work in progress, not
+    /// storage).
+    pub const MAX_LEASE_TIME: Duration = Duration::from_secs(7 * 24 * 3600);
+
+    fn validate(&self) -> Result<(), &'static str> {
+        match *self {
+            Redelivery {
+                lease_time: Some(time),
+                ..
+            } if time.is_zero() || time > Redelivery::MAX_LEASE_TIME => {
+                Err("a lease time must be above zero and at most a week")
+            }
+            Redelivery {
+                max_deliveries: Some(0),
+                ..
+            } => Err("max deliveries must be at least 1"),
+            Redelivery {
+                max_deliveries: None,
+                dead_letter: Some(_),
+                ..
+            } => Err("a dead-letter mailbox needs max deliveries"),
+            _ => Ok(()),
+        }
+    }
+}
+
 /// Everything fixed about a mailbox when it is created.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
@@ -207,6 +253,8 @@ pub struct MailboxAttrs {
     pub receivers: Receivers,
     /// Permission bits.
     pub mode: Mode,
+    /// What becomes of leased messages never acknowledged.
+    pub redelivery: Redelivery,
 }
 
 impl MailboxAttrs {
@@ -221,6 +269,7 @@ impl MailboxAttrs {
             ownership: Ownership::Process,
             receivers: Receivers::Owner,
             mode: Mode::default(),
+            redelivery: Redelivery::default(),
         }
     }
 
@@ -243,6 +292,7 @@ impl MailboxAttrs {
         if largest > max_message_size {
             return Err("message size is above the engine's maximum message size");
         }
+        self.redelivery.validate()?;
         match (self.capacity, self.overflow) {
             (Capacity::Bounded { messages: 0, .. }, _) => {
                 Err("a bounded capacity holds at least one message")

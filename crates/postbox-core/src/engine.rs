@@ -21,9 +21,9 @@ mod send;
 mod usage;
 
 pub use delegation::{Delegation, Handback};
-pub use leases::Settlement;
+pub use leases::{LeaseId, Settlement};
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 use rustc_hash::FxHashMap;
 
@@ -85,12 +85,18 @@ pub struct Engine {
     total_sent: u64,
     total_received: u64,
     total_dropped: u64,
+    total_dead_lettered: u64,
     /// Delegated mailboxes, with the bytes each reserves against the quota.
     delegated: FxHashMap<MailboxId, usize>,
     /// What the delegated mailboxes reserve against the quota, in all.
     reserved_bytes: usize,
     /// The charge of the messages on lease.
     leased_charge: usize,
+    /// Mailboxes some live mailbox names as its dead-letter mailbox, with how many do: never
+    /// delegated, so that a message can always be moved in.
+    dead_letter_targets: FxHashMap<MailboxId, usize>,
+    /// Leases with a lease time, by when they end: `(expires, mailbox, seq)`.
+    lease_expiries: BTreeSet<(Timestamp, MailboxId, u64)>,
 }
 
 impl Default for Engine {
@@ -121,9 +127,12 @@ impl Engine {
             total_sent: 0,
             total_received: 0,
             total_dropped: 0,
+            total_dead_lettered: 0,
             delegated: FxHashMap::default(),
             reserved_bytes: 0,
             leased_charge: 0,
+            dead_letter_targets: FxHashMap::default(),
+            lease_expiries: BTreeSet::new(),
         }
     }
 
@@ -215,6 +224,7 @@ impl Engine {
             sent_at,
             receipt,
             kind: MessageKind::User,
+            deliveries: 0,
         }
     }
 
@@ -256,6 +266,7 @@ impl Engine {
         mb.counters.received += 1;
         mb.counters.last_recv = Some((receiver, now));
         mb.last_served = Some(receiver);
+        let rendezvous = mb.attrs.capacity == crate::Capacity::Zero;
         self.total_received += 1;
         if entry.kind == MessageKind::Down {
             if let Some(process) = self.processes.get_mut(&receiver) {
@@ -272,19 +283,22 @@ impl Engine {
                 },
             );
         }
+        entry.deliveries = entry.deliveries.saturating_add(1);
         let received = |message| Received {
             message,
             sender: entry.sender,
             seq: entry.seq,
             sent_at: entry.sent_at,
             kind: entry.kind,
+            attempt: entry.deliveries,
         };
         // A down notification is never leased: it stands for a fact, not work to hand back,
-        // and it is bounded by being queued at most once per watcher.
+        // and it is bounded by being queued at most once per watcher. Nor is a rendezvous: it
+        // completed when the receiver got the message, and there is no queue to return it to.
         match taking {
-            Taking::Leased if entry.kind == MessageKind::User => {
+            Taking::Leased if entry.kind == MessageKind::User && !rendezvous => {
                 let copy = received(entry.message.clone());
-                self.keep_leased(mailbox, receiver, entry);
+                self.keep_leased(mailbox, receiver, entry, now);
                 copy
             }
             Taking::Leased | Taking::Outright => received(entry.message),
@@ -406,6 +420,14 @@ impl Engine {
         let Some(mut mb) = self.mailboxes.remove(&mailbox) else {
             return;
         };
+        if let Some(target) = mb.attrs.redelivery.dead_letter
+            && let Some(count) = self.dead_letter_targets.get_mut(&target)
+        {
+            *count -= 1;
+            if *count == 0 {
+                self.dead_letter_targets.remove(&target);
+            }
+        }
         if let Kind::Named(name) = &mb.kind {
             self.mailbox_names.remove(name);
             if let Some(count) = self.mailboxes_per_uid.get_mut(&mb.quota_uid) {
@@ -433,6 +455,9 @@ impl Engine {
         }
         for lease in std::mem::take(&mut mb.leases).into_values() {
             self.leased_charge -= message_charge(lease.entry.message.len());
+            if let Some(at) = lease.expires {
+                self.lease_expiries.remove(&(at, mailbox, lease.entry.seq));
+            }
         }
         for entry in mb.queue.drain() {
             self.queued_messages -= 1;

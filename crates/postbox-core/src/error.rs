@@ -136,6 +136,10 @@ pub enum RecvError {
     /// The peer broke the protocol.
     #[error("protocol error")]
     Protocol,
+    /// An acknowledgement came too late: the lease had already ended (its lease time was up),
+    /// so the message went back and may be delivered again.
+    #[error("lease ended before the acknowledgement: the message may be delivered again")]
+    LeaseEnded,
 }
 
 /// Why `create`, `open` or `open_or_create` failed.

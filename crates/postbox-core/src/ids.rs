@@ -96,6 +96,12 @@ impl Timestamp {
         self.0
     }
 
+    /// `duration` later, or the largest timestamp when that is beyond it.
+    pub fn saturating_add(self, duration: std::time::Duration) -> Timestamp {
+        let nanos = u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);
+        Timestamp(self.0.saturating_add(nanos))
+    }
+
     /// The timestamp of a wall-clock reading: a driver reads the clock (`SystemTime::now()`),
     /// the engine only ever sees the value. Before the epoch is the epoch; beyond `u64`
     /// nanoseconds (the year 2554) is the largest timestamp.

@@ -52,9 +52,9 @@ mod stats;
 
 pub use attrs::{
     Capacity, Dispatch, MailboxAttrs, MessageSize, Mode, Order, Overflow, Owner, Ownership,
-    Receivers,
+    Receivers, Redelivery,
 };
-pub use engine::{Delegation, Engine, Handback, Settlement};
+pub use engine::{Delegation, Engine, Handback, LeaseId, Settlement};
 pub use error::{AdminError, OpenError, RecvError, SelectError, SendError, SendErrorKind};
 pub use ids::{Credentials, MailboxId, Pid, Ticket, Timestamp};
 pub use limits::{Limits, MESSAGE_CHARGE, message_charge};

@@ -55,6 +55,8 @@ pub(crate) enum Taking {
 pub(crate) struct Lease {
     pub(crate) holder: Pid,
     pub(crate) entry: Entry,
+    /// When it ends by itself (the mailbox's lease time after it was handed out), if ever.
+    pub(crate) expires: Option<Timestamp>,
 }
 
 /// One end of a pair link.
@@ -74,6 +76,8 @@ pub(crate) struct Counters {
     pub(crate) sent: u64,
     pub(crate) received: u64,
     pub(crate) dropped: u64,
+    /// Moved to the dead-letter mailbox after their last delivery.
+    pub(crate) dead_lettered: u64,
     pub(crate) last_send: Option<(Pid, Timestamp)>,
     pub(crate) last_recv: Option<(Pid, Timestamp)>,
     pub(crate) created: Timestamp,

@@ -114,6 +114,11 @@ pub struct Received {
     pub sent_at: Timestamp,
     /// A user message or a down notification.
     pub kind: MessageKind,
+    /// Which delivery of the message this is: 1 the first time it is handed out, `n` when
+    /// `n - 1` leases of it ended without an acknowledgement (returned, expired, or their
+    /// holder gone). With [`seq`](Self::seq) it names one lease, so that settling an old attempt
+    /// can never settle a newer one.
+    pub attempt: u32,
 }
 
 impl Received {

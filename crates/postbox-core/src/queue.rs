@@ -22,6 +22,8 @@ pub(crate) struct Entry {
     /// The sender waits for this message's receipt under this ticket.
     pub(crate) receipt: Option<Ticket>,
     pub(crate) kind: MessageKind,
+    /// How many times it was handed out on lease and came back.
+    pub(crate) deliveries: u32,
 }
 
 type Slot = usize;
@@ -350,6 +352,7 @@ mod tests {
             sent_at: Timestamp::ZERO,
             receipt: None,
             kind: MessageKind::User,
+            deliveries: 0,
         }
     }
 

@@ -28,7 +28,8 @@ pub struct MailboxStats {
     pub total_sent: u64,
     /// Messages received since creation.
     pub total_received: u64,
-    /// Messages discarded by drop-oldest overflow since creation.
+    /// Messages discarded since creation: by drop-oldest overflow, or after their last
+    /// delivery (see [`Redelivery`](crate::Redelivery)) with no dead-letter mailbox to go to.
     pub dropped: u64,
     /// The last process to send, and when.
     pub last_send: Option<(Pid, Timestamp)>,
@@ -44,6 +45,10 @@ pub struct MailboxStats {
     pub blocked_receivers: usize,
     /// Processes that have it open now.
     pub openers: usize,
+    /// Messages on lease now: handed out, not yet acknowledged (not counted in `messages`).
+    pub leased: usize,
+    /// Messages moved to the dead-letter mailbox since creation.
+    pub dead_lettered: u64,
 }
 
 /// A snapshot of the whole engine.
@@ -64,8 +69,12 @@ pub struct EngineStats {
     pub total_sent: u64,
     /// Messages received since the engine started.
     pub total_received: u64,
-    /// Messages discarded by drop-oldest overflow since the engine started.
+    /// Messages discarded since the engine started: by drop-oldest overflow, or after their
+    /// last delivery with no dead-letter mailbox.
     pub total_dropped: u64,
+    /// Messages moved to a dead-letter mailbox since the engine started (each counts as sent
+    /// again there).
+    pub total_dead_lettered: u64,
 }
 
 /// A snapshot of one process, for `ps`.

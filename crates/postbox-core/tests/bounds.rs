@@ -15,7 +15,7 @@
 //! 256 cases by default; `BOUNDS_CASES=n` runs more.
 
 use postbox_core::{
-    Branch, Capacity, Credentials, Delivery, Engine, Limits, MESSAGE_CHARGE, MailboxAttrs,
+    Branch, Capacity, Credentials, Delivery, Engine, LeaseId, Limits, MESSAGE_CHARGE, MailboxAttrs,
     MailboxId, Message, Ownership, Pid, Receivers, Selector, Settlement, Source, Ticket, Timestamp,
     Wait,
 };
@@ -286,7 +286,8 @@ impl Run {
                     Settlement::Return
                 };
                 let source = Source::Mailbox(mailbox);
-                let _ = self.engine.settle(pid, source, &[seq], settlement, now);
+                let lease = LeaseId { seq, attempt: 1 };
+                let _ = self.engine.settle(pid, source, &[lease], settlement, now);
             }
             Op::Close {
                 who: index,

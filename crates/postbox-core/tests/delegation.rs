@@ -175,6 +175,7 @@ fn reclaiming_restores_the_queue_sequence_numbers_and_statistics() {
         seq,
         sent_at: at(10 + seq),
         kind: MessageKind::User,
+        attempt: 1,
     };
     engine.reclaim(
         q,

@@ -5,9 +5,9 @@ mod common;
 
 use common::*;
 use postbox_core::{
-    Capacity, Engine, Limits, MESSAGE_CHARGE, MailboxAttrs, MailboxId, Message, MessageSize, Order,
-    Pid, Received, Receivers, RecvError, RecvOutcome, Selector, SendErrorKind, Settlement, Source,
-    Wait,
+    Capacity, Engine, LeaseId, Limits, MESSAGE_CHARGE, MailboxAttrs, MailboxId, Message,
+    MessageSize, Order, Pid, Received, Receivers, RecvError, RecvOutcome, Selector, SendErrorKind,
+    Settlement, Source, Wait,
 };
 
 /// A shared mailbox `q` created by an owner, opened by two consumers.
@@ -35,9 +35,15 @@ fn lease(engine: &mut Engine, pid: Pid, q: MailboxId) -> Received {
     }
 }
 
-fn settle(engine: &mut Engine, pid: Pid, q: MailboxId, seqs: &[u64], how: Settlement) -> usize {
+fn settle(
+    engine: &mut Engine,
+    pid: Pid,
+    q: MailboxId,
+    leases: &[LeaseId],
+    how: Settlement,
+) -> usize {
     engine
-        .settle(pid, Source::Mailbox(q), seqs, how, at(6))
+        .settle(pid, Source::Mailbox(q), leases, how, at(6))
         .expect("settle")
 }
 
@@ -58,9 +64,12 @@ fn an_acknowledged_lease_is_gone_and_counted_once() {
     let stat = engine.stat(owner, q).unwrap();
     assert_eq!((stat.messages, stat.total_received), (0, 1));
 
-    assert_eq!(settle(&mut engine, a, q, &[got.seq], Settlement::Ack), 1);
     assert_eq!(
-        settle(&mut engine, a, q, &[got.seq], Settlement::Ack),
+        settle(&mut engine, a, q, &[LeaseId::from(&got)], Settlement::Ack),
+        1
+    );
+    assert_eq!(
+        settle(&mut engine, a, q, &[LeaseId::from(&got)], Settlement::Ack),
         0,
         "settling twice is idempotent"
     );
@@ -89,7 +98,7 @@ fn returned_leases_go_back_ahead_of_later_messages_in_their_order() {
             &mut engine,
             a,
             q,
-            &[second.seq, first.seq],
+            &[LeaseId::from(&second), LeaseId::from(&first)],
             Settlement::Return
         ),
         2
@@ -102,8 +111,12 @@ fn returned_leases_go_back_ahead_of_later_messages_in_their_order() {
     );
     let again = try_recv(&mut engine, b, on(q, Selector::Any)).unwrap();
     assert_eq!(
-        again, first,
-        "the same message: sender, sequence number and send time"
+        again,
+        Received {
+            attempt: 2,
+            ..first
+        },
+        "the same message (sender, sequence number, send time), on its second delivery"
     );
     assert_eq!(queued_seqs(&mut engine, b, q), [1, 2, 3]);
 }
@@ -115,7 +128,13 @@ fn a_returned_lease_goes_to_a_waiting_receiver_first() {
     send(&mut engine, owner, q, "only");
     let got = lease(&mut engine, a, q);
     let waiting = recv_blocked(&mut engine, b, &[on(q, Selector::Any)]);
-    settle(&mut engine, a, q, &[got.seq], Settlement::Return);
+    settle(
+        &mut engine,
+        a,
+        q,
+        &[LeaseId::from(&got)],
+        Settlement::Return,
+    );
     let (_, message) = received(only_completion(&mut engine, waiting));
     assert_eq!(message.seq, got.seq);
     assert_eq!(engine.stat(owner, q).unwrap().messages, 0);
@@ -132,7 +151,13 @@ fn a_waiting_lease_gets_its_message_on_lease() {
     send(&mut engine, owner, q, "late");
     let (_, message) = received(only_completion(&mut engine, ticket));
     assert_eq!(engine.leased(q), 1);
-    settle(&mut engine, a, q, &[message.seq], Settlement::Return);
+    settle(
+        &mut engine,
+        a,
+        q,
+        &[LeaseId::from(&message)],
+        Settlement::Return,
+    );
     assert_eq!(take(&mut engine, b, on(q, Selector::Any)), b"late");
 }
 
@@ -142,15 +167,33 @@ fn nobody_settles_a_lease_they_do_not_hold() {
     let (owner, a, b, q) = setup(&mut engine, shared());
     send(&mut engine, owner, q, "x");
     let got = lease(&mut engine, a, q);
-    assert_eq!(settle(&mut engine, b, q, &[got.seq], Settlement::Ack), 0);
     assert_eq!(
-        settle(&mut engine, a, q, &[got.seq, 99], Settlement::Return),
+        settle(&mut engine, b, q, &[LeaseId::from(&got)], Settlement::Ack),
+        0
+    );
+    assert_eq!(
+        settle(
+            &mut engine,
+            a,
+            q,
+            &[
+                LeaseId::from(&got),
+                LeaseId {
+                    seq: 99,
+                    attempt: 1
+                }
+            ],
+            Settlement::Return
+        ),
         1
     );
     // Leased again by b: a's late settlement must not touch b's lease.
     let again = lease(&mut engine, b, q);
     assert_eq!(again.seq, got.seq);
-    assert_eq!(settle(&mut engine, a, q, &[got.seq], Settlement::Ack), 0);
+    assert_eq!(
+        settle(&mut engine, a, q, &[LeaseId::from(&got)], Settlement::Ack),
+        0
+    );
     assert_eq!(engine.leased(q), 1);
 }
 
@@ -193,7 +236,13 @@ fn a_priority_mailbox_takes_a_return_back_at_its_priority() {
         q,
         Message::new("high again").with_priority(9),
     );
-    settle(&mut engine, a, q, &[high.seq], Settlement::Return);
+    settle(
+        &mut engine,
+        a,
+        q,
+        &[LeaseId::from(&high)],
+        Settlement::Return,
+    );
     let order: Vec<Vec<u8>> =
         std::iter::from_fn(|| try_recv(&mut engine, b, on(q, Selector::Any)).ok())
             .map(|m| payload(&m))
@@ -222,7 +271,32 @@ fn a_rendezvous_is_taken_outright_even_on_lease() {
         postbox_core::Completion::Sent { .. }
     ));
     assert_eq!(engine.leased(q), 0);
-    assert_eq!(settle(&mut engine, a, q, &[got.seq], Settlement::Return), 0);
+    assert_eq!(
+        settle(
+            &mut engine,
+            a,
+            q,
+            &[LeaseId::from(&got)],
+            Settlement::Return
+        ),
+        0
+    );
+    assert_eq!(
+        settle(&mut engine, a, q, &[LeaseId::from(&got)], Settlement::Ack),
+        1,
+        "acknowledging a rendezvous is settled already"
+    );
+
+    // The receiver waiting first: the same, and its end gives nothing back to the mailbox.
+    let waiting = match engine.lease(a, &[on(q, Selector::Any)], Wait::Block, at(7)) {
+        Ok(RecvOutcome::Blocked(ticket)) => ticket,
+        other => panic!("expected the lease to wait, got {other:?}"),
+    };
+    send(&mut engine, owner, q, "meet");
+    let (_, got) = received(only_completion(&mut engine, waiting));
+    assert_eq!((payload(&got), engine.leased(q)), (b"meet".to_vec(), 0));
+    engine.terminate(a, at(8));
+    assert_eq!(engine.stat(owner, q).unwrap().messages, 0);
 }
 
 #[test]
@@ -248,7 +322,7 @@ fn leased_bytes_count_against_the_quota_until_settled() {
     );
     let refused = try_send(&mut engine, owner, q, "abc").unwrap_err();
     assert_eq!(refused.kind(), SendErrorKind::QuotaExceeded);
-    settle(&mut engine, a, q, &[got.seq], Settlement::Ack);
+    settle(&mut engine, a, q, &[LeaseId::from(&got)], Settlement::Ack);
     try_send(&mut engine, owner, q, "abc").expect("the acknowledged bytes are free again");
 }
 
@@ -263,7 +337,13 @@ fn a_deleted_mailbox_takes_its_leases_with_it() {
     let got = lease(&mut engine, a, q);
     engine.delete(owner, q).unwrap();
     assert_eq!(
-        engine.settle(a, Source::Mailbox(q), &[got.seq], Settlement::Ack, at(9)),
+        engine.settle(
+            a,
+            Source::Mailbox(q),
+            &[LeaseId::from(&got)],
+            Settlement::Ack,
+            at(9)
+        ),
         Err(RecvError::Gone)
     );
     let r = create(&mut engine, owner, "r", MailboxAttrs::default());
@@ -278,7 +358,7 @@ fn a_mailbox_with_leases_out_is_not_delegated() {
     send(&mut engine, owner, q, "x");
     let got = lease(&mut engine, a, q);
     assert!(engine.delegate(q).is_none());
-    settle(&mut engine, a, q, &[got.seq], Settlement::Ack);
+    settle(&mut engine, a, q, &[LeaseId::from(&got)], Settlement::Ack);
     assert!(engine.delegate(q).is_some());
 }
 
@@ -320,7 +400,7 @@ fn a_down_notification_is_taken_outright_even_on_lease() {
     let settled = engine.settle(
         watcher,
         Source::Inbox,
-        &[down.seq],
+        &[LeaseId::from(&down)],
         Settlement::Return,
         at(4),
     );
@@ -343,7 +423,13 @@ fn a_receipt_is_given_once_even_when_its_message_comes_back() {
         only_completion(&mut engine, ticket),
         postbox_core::Completion::Sent { receiver: Some(r) } if r == a
     ));
-    settle(&mut engine, a, q, &[got.seq], Settlement::Return);
+    settle(
+        &mut engine,
+        a,
+        q,
+        &[LeaseId::from(&got)],
+        Settlement::Return,
+    );
     assert_eq!(take(&mut engine, b, on(q, Selector::Any)), b"signed");
     assert!(
         completions(&mut engine).is_empty(),
@@ -368,6 +454,12 @@ fn a_leased_message_leaves_the_room_it_took_in_a_bounded_mailbox() {
     let got = lease(&mut engine, a, q);
     try_send(&mut engine, owner, q, "3").expect("the lease left the queue");
     // Returned, it goes back even past the capacity: it was there first.
-    settle(&mut engine, a, q, &[got.seq], Settlement::Return);
+    settle(
+        &mut engine,
+        a,
+        q,
+        &[LeaseId::from(&got)],
+        Settlement::Return,
+    );
     assert_eq!(engine.stat(owner, q).unwrap().messages, 3);
 }

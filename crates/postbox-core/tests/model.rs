@@ -30,13 +30,14 @@
 //! scenarios at the end replay, through the same harness, the engine bugs this model exposed.
 
 use std::cmp::Reverse;
+use std::time::Duration;
 
 use postbox_core::{
     AdminError, Branch, Cancelled, Capacity, Completion, Credentials, Delivery, Dispatch, Engine,
-    EngineStats, Limits, MESSAGE_CHARGE, MailboxAttrs, MailboxId, Message, MessageKind,
+    EngineStats, LeaseId, Limits, MESSAGE_CHARGE, MailboxAttrs, MailboxId, Message, MessageKind,
     MessageSize, Mode, OpenError, Order, Overflow, Owner, Ownership, Pid, Received, Receivers,
-    RecvError, RecvOutcome, SelectError, Selector, SendError, SendErrorKind, SendOutcome,
-    Settlement, Source, Ticket, Timestamp, Wait,
+    RecvError, RecvOutcome, Redelivery, SelectError, Selector, SendError, SendErrorKind,
+    SendOutcome, Settlement, Source, Ticket, Timestamp, Wait,
 };
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
@@ -93,6 +94,17 @@ struct Queued {
     /// The ticket of a sender waiting for this message's receipt.
     receipt: Option<u64>,
     kind: MessageKind,
+    /// Times handed out on lease and come back.
+    deliveries: u32,
+}
+
+/// A message on lease.
+#[derive(Clone, Debug)]
+struct ModelLease {
+    holder: u64,
+    q: Queued,
+    /// When it ends by itself, if the mailbox has a lease time.
+    expires: Option<u64>,
 }
 
 /// A sender waiting for room (or, with zero capacity, for a receiver).
@@ -128,8 +140,8 @@ struct ModelBox {
     queue: Vec<Queued>,
     senders: Vec<BlockedSender>,
     receivers: Vec<Waiting>,
-    /// Messages on lease, with their holders.
-    leases: Vec<(u64, Queued)>,
+    /// Messages on lease.
+    leases: Vec<ModelLease>,
     /// Open handles per process.
     opens: Vec<(u64, usize)>,
     exclusive: Option<u64>,
@@ -140,6 +152,7 @@ struct ModelBox {
     sent: u64,
     received: u64,
     dropped: u64,
+    dead_lettered: u64,
     last_send: Option<(u64, u64)>,
     last_recv: Option<(u64, u64)>,
     created: u64,
@@ -172,6 +185,7 @@ impl ModelBox {
             sent: 0,
             received: 0,
             dropped: 0,
+            dead_lettered: 0,
             last_send: None,
             last_recv: None,
             created,
@@ -220,6 +234,7 @@ struct Model {
     total_sent: u64,
     total_received: u64,
     total_dropped: u64,
+    total_dead_lettered: u64,
     /// Accepted messages thrown away by a delete or a termination (some handed back to a sender
     /// awaiting their receipt).
     discarded: u64,
@@ -299,6 +314,7 @@ fn inbox_attrs() -> MailboxAttrs {
         ownership: Ownership::Process,
         receivers: Receivers::Owner,
         mode: Mode::new(0o622),
+        redelivery: Redelivery::default(),
     }
 }
 
@@ -375,7 +391,7 @@ impl Model {
                     + b.senders.iter().map(|s| charge(&s.message)).sum::<usize>()
                     + b.leases
                         .iter()
-                        .map(|(_, q)| charge(&q.message))
+                        .map(|lease| charge(&lease.q.message))
                         .sum::<usize>()
             })
             .sum()
@@ -449,12 +465,21 @@ impl Model {
             sent_at,
             receipt,
             kind,
+            deliveries: 0,
         }
     }
 
     /// A message leaves `id` for `receiver`; a sender awaiting its receipt learns who took it. A
     /// leased user message stays with the mailbox too.
-    fn hand_over(&mut self, id: u64, receiver: u64, q: Queued, now: u64, leased: bool) -> Received {
+    fn hand_over(
+        &mut self,
+        id: u64,
+        receiver: u64,
+        mut q: Queued,
+        now: u64,
+        leased: bool,
+    ) -> Received {
+        q.deliveries += 1;
         let b = self.bx_mut(id);
         b.received += 1;
         b.last_recv = Some((receiver, now));
@@ -474,10 +499,22 @@ impl Model {
             seq: q.seq,
             sent_at: ts(q.sent_at),
             kind: q.kind,
+            attempt: q.deliveries,
         };
-        if leased && q.kind == MessageKind::User {
-            let kept = Queued { receipt: None, ..q };
-            self.bx_mut(id).leases.push((receiver, kept));
+        let rendezvous = self.bx(id).attrs.capacity == Capacity::Zero;
+        if leased && q.kind == MessageKind::User && !rendezvous {
+            let b = self.bx_mut(id);
+            let expires = b
+                .attrs
+                .redelivery
+                .lease_time
+                .map(|t| now + t.as_nanos() as u64);
+            let q = Queued { receipt: None, ..q };
+            b.leases.push(ModelLease {
+                holder: receiver,
+                q,
+                expires,
+            });
         }
         received
     }
@@ -634,9 +671,9 @@ impl Model {
         let b = self.bx_mut(id);
         let (returned, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut b.leases)
             .into_iter()
-            .partition(|(holder, _)| *holder == p);
+            .partition(|lease| lease.holder == p);
         b.leases = kept;
-        self.put_back(id, returned.into_iter().map(|(_, q)| q).collect(), now);
+        self.put_back(id, returned.into_iter().map(|lease| lease.q).collect(), now);
         if sender_left && self.bx(id).senders.is_empty() {
             let mut all = self.bx(id).receivers.clone();
             all.sort_by_key(|w| (w.ticket, w.branch));
@@ -723,6 +760,24 @@ impl Model {
         now: u64,
     ) -> Result<u64, OpenError> {
         let creds = self.live(p).ok_or(OpenError::Disconnected)?.creds;
+        if let Some(target) = attrs.redelivery.dead_letter {
+            let target = target.as_raw();
+            let why = if !self.box_alive(target) || self.bx(target).name.is_none() {
+                Some("the dead-letter mailbox does not exist")
+            } else if !mode_allows(
+                self.bx(target).attrs.mode,
+                creds,
+                self.bx(target).owner_creds,
+                Mode::WRITE,
+            ) {
+                Some("the dead-letter mailbox does not let its creator send to it")
+            } else {
+                None
+            };
+            if let Some(why) = why {
+                return Err(OpenError::InvalidAttributes(why.to_owned()));
+            }
+        }
         if self.boxes.iter().any(|b| b.alive && b.name == Some(name)) {
             return Err(OpenError::AlreadyExists);
         }
@@ -1171,7 +1226,7 @@ impl Model {
         &mut self,
         p: u64,
         source: Source,
-        seqs: &[u64],
+        leases: &[LeaseId],
         settlement: Settlement,
         now: u64,
     ) -> Result<usize, RecvError> {
@@ -1185,15 +1240,24 @@ impl Model {
         if !self.box_alive(id) {
             return Err(RecvError::Gone);
         }
+        let b = self.bx(id);
+        if b.attrs.capacity == Capacity::Zero {
+            // Taken outright: acknowledging what the mailbox accepted is settled already.
+            return Ok(match settlement {
+                Settlement::Ack => leases
+                    .iter()
+                    .filter(|l| l.seq < b.next_seq && l.attempt == 1)
+                    .count(),
+                Settlement::Return => 0,
+            });
+        }
         let mut settled = Vec::new();
-        for &seq in seqs {
+        for lease in leases {
             let b = self.bx_mut(id);
-            if let Some(i) = b
-                .leases
-                .iter()
-                .position(|(holder, q)| *holder == p && q.seq == seq)
-            {
-                settled.push(b.leases.remove(i).1);
+            if let Some(i) = b.leases.iter().position(|held| {
+                held.holder == p && held.q.seq == lease.seq && held.q.deliveries == lease.attempt
+            }) {
+                settled.push(b.leases.remove(i).q);
             }
         }
         let count = settled.len();
@@ -1211,6 +1275,29 @@ impl Model {
         self.bx_mut(id).received -= n;
         self.total_received -= n;
         for q in returned {
+            let redelivery = self.bx(id).attrs.redelivery;
+            let q = if redelivery
+                .max_deliveries
+                .is_some_and(|max| q.deliveries >= max)
+            {
+                match redelivery.dead_letter {
+                    None => {
+                        self.bx_mut(id).dropped += 1;
+                        self.total_dropped += 1;
+                        continue;
+                    }
+                    Some(target) => match self.dead_letter(id, target.as_raw(), q, now) {
+                        Ok(()) => {
+                            self.bx_mut(id).dead_lettered += 1;
+                            self.total_dead_lettered += 1;
+                            continue;
+                        }
+                        Err(q) => q,
+                    },
+                }
+            } else {
+                q
+            };
             match self.choose_receiver(id, q.message.mtype, q.sender) {
                 Some(w) => self.deliver(id, w, q, now),
                 None => {
@@ -1220,6 +1307,65 @@ impl Model {
                 }
             }
         }
+    }
+
+    /// A message of `from` delivered its most times moves into `target` if it can take it at
+    /// once: a live named mailbox (not `from`) that `from`'s owner may send to, whose rules
+    /// the message keeps, with a waiting receiver or room (and quota).
+    fn dead_letter(&mut self, from: u64, target: u64, q: Queued, now: u64) -> Result<(), Queued> {
+        let creds = self.bx(from).owner_creds;
+        if target == from || !self.box_alive(target) {
+            return Err(q);
+        }
+        let t = self.bx(target);
+        let len = q.message.len();
+        let fits_rules = match t.attrs.size {
+            MessageSize::Fixed(n) => len == n,
+            MessageSize::Variable(n) => len <= n && len <= MAX_MESSAGE_SIZE,
+        } && match t.attrs.capacity {
+            Capacity::Bounded { bytes, .. } => len <= bytes,
+            _ => true,
+        } && q.message.mtype >= 1;
+        if t.name.is_none()
+            || !mode_allows(t.attrs.mode, creds, t.owner_creds, Mode::WRITE)
+            || !fits_rules
+        {
+            return Err(q);
+        }
+        let fits_quota = self.charged() + len + MESSAGE_CHARGE <= MAX_QUEUED_BYTES;
+        if let Some(w) = self.choose_receiver(target, q.message.mtype, q.sender) {
+            if w.leased && !fits_quota {
+                return Err(q);
+            }
+            let fresh = self.accept(target, q.sender, q.message, now, None, MessageKind::User);
+            self.deliver(target, w, fresh, now);
+            return Ok(());
+        }
+        let t = self.bx(target);
+        let room =
+            t.attrs.capacity != Capacity::Zero && t.senders.is_empty() && t.has_room_for(len);
+        if !room || !fits_quota {
+            return Err(q);
+        }
+        let fresh = self.accept(target, q.sender, q.message, now, None, MessageKind::User);
+        self.bx_mut(target).queue.push(fresh);
+        Ok(())
+    }
+
+    /// Ends the leases whose time is up, by mailbox (lowest id first), each mailbox's like
+    /// returns.
+    fn expire_leases(&mut self, now: u64) -> usize {
+        let mut count = 0;
+        for id in self.alive_ids() {
+            let b = self.bx_mut(id);
+            let (expired, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut b.leases)
+                .into_iter()
+                .partition(|lease| lease.expires.is_some_and(|at| at <= now));
+            b.leases = kept;
+            count += expired.len();
+            self.put_back(id, expired.into_iter().map(|lease| lease.q).collect(), now);
+        }
+        count
     }
 
     fn cancel(&mut self, ticket: u64, now: u64) -> Option<Cancelled> {
@@ -1384,7 +1530,12 @@ enum Op {
         p: usize,
         mailbox: Option<usize>,
         seq: u64,
+        attempt: u32,
         ack: bool,
+    },
+    /// Time passes by `advance` and the driver ends the leases whose time is up.
+    Expire {
+        advance: u64,
     },
     Select {
         p: usize,
@@ -1439,6 +1590,23 @@ fn creds() -> impl Strategy<Value = Credentials> {
         .prop_map(|(uid, gid)| Credentials::new(uid, gid))
 }
 
+/// Lease times of a few ticks, a few deliveries at most, and a dead-letter mailbox by raw id:
+/// any id the scenario may have — an inbox, a named mailbox, or none yet.
+fn redelivery() -> impl Strategy<Value = Redelivery> {
+    let lease_time =
+        prop_oneof![1 => Just(None), 2 => (2u64..30).prop_map(|n| Some(Duration::from_nanos(n)))];
+    let max_deliveries = prop_oneof![1 => Just(None), 2 => (1u32..=3).prop_map(Some)];
+    let dead_letter =
+        prop_oneof![1 => Just(None), 3 => (1u64..=14).prop_map(|id| Some(MailboxId::from_raw(id)))];
+    (lease_time, max_deliveries, dead_letter).prop_map(
+        |(lease_time, max_deliveries, dead_letter)| Redelivery {
+            lease_time,
+            max_deliveries,
+            dead_letter: dead_letter.filter(|_| max_deliveries.is_some()),
+        },
+    )
+}
+
 fn attrs() -> impl Strategy<Value = MailboxAttrs> {
     let size = prop_oneof![
         4 => (2usize..=6).prop_map(MessageSize::Variable),
@@ -1467,9 +1635,21 @@ fn attrs() -> impl Strategy<Value = MailboxAttrs> {
         any::<bool>(),
         receivers,
         mode,
+        redelivery(),
     )
         .prop_map(
-            |(size, capacity, messages, extra, priority, drop, system, receivers, mode)| {
+            |(
+                size,
+                capacity,
+                messages,
+                extra,
+                priority,
+                drop,
+                system,
+                receivers,
+                mode,
+                redelivery,
+            )| {
                 let largest = match size {
                     MessageSize::Fixed(n) | MessageSize::Variable(n) => n,
                 };
@@ -1499,6 +1679,7 @@ fn attrs() -> impl Strategy<Value = MailboxAttrs> {
                     },
                     receivers,
                     mode: Mode::new(mode),
+                    redelivery,
                 }
             },
         )
@@ -1545,8 +1726,9 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(p, branch, block)| Op::Recv { p, branch, block }),
         8 => (p(), branch(), prop::bool::weighted(0.7))
             .prop_map(|(p, branch, block)| Op::Lease { p, branch, block }),
-        6 => (p(), prop_oneof![1 => Just(None), 3 => (0usize..8).prop_map(Some)], 0u64..6, any::<bool>())
-            .prop_map(|(p, mailbox, seq, ack)| Op::Settle { p, mailbox, seq, ack }),
+        6 => (p(), prop_oneof![1 => Just(None), 3 => (0usize..8).prop_map(Some)], 0u64..6, 1u32..=3, any::<bool>())
+            .prop_map(|(p, mailbox, seq, attempt, ack)| Op::Settle { p, mailbox, seq, attempt, ack }),
+        4 => (0u64..24).prop_map(|advance| Op::Expire { advance }),
         8 => (p(), branch(), branch(), prop::bool::weighted(0.7)).prop_map(
             |(p, first, second, block)| Op::Select { p, first, second, block }
         ),
@@ -1587,6 +1769,8 @@ struct BoxView {
     total_sent: u64,
     total_received: u64,
     dropped: u64,
+    dead_lettered: u64,
+    leased: usize,
     last_send: Option<(Pid, Timestamp)>,
     last_recv: Option<(Pid, Timestamp)>,
     blocked_senders: usize,
@@ -1635,7 +1819,11 @@ impl Harness {
         }
         h.observer = h.engine.spawn(Credentials::ROOT, ts(0));
         prop_assert_eq!(h.observer.as_raw(), h.model.spawn(Credentials::ROOT));
-        for (index, &(creator, attrs)) in scenario.mailboxes.iter().enumerate() {
+        for (index, &(creator, mut attrs)) in scenario.mailboxes.iter().enumerate() {
+            // The first always exists, so that every scenario has a mailbox.
+            if index == 0 {
+                attrs.redelivery.dead_letter = None;
+            }
             h.create(creator, index, attrs)?;
         }
         for (p, _) in scenario.creds.iter().enumerate() {
@@ -1817,6 +2005,7 @@ impl Harness {
                 p,
                 mailbox,
                 seq,
+                attempt,
                 ack,
             } => {
                 let who = self.actor(p);
@@ -1832,14 +2021,26 @@ impl Harness {
                     Settlement::Return
                 };
                 // Mostly a number the process may hold: sequence numbers start at 0 per mailbox.
-                let seqs = [seq, seq + 1];
+                let leases = [
+                    LeaseId { seq, attempt },
+                    LeaseId {
+                        seq: seq + 1,
+                        attempt,
+                    },
+                ];
                 let got = self
                     .engine
-                    .settle(who, source, &seqs, settlement, ts(self.now));
+                    .settle(who, source, &leases, settlement, ts(self.now));
                 let want = self
                     .model
-                    .settle(who.as_raw(), source, &seqs, settlement, self.now);
+                    .settle(who.as_raw(), source, &leases, settlement, self.now);
                 prop_assert_eq!(got, want, "settle\n{}", self.context());
+            }
+            Op::Expire { advance } => {
+                self.now += advance;
+                let got = self.engine.expire_leases(ts(self.now));
+                let want = self.model.expire_leases(self.now);
+                prop_assert_eq!(got, want, "expire\n{}", self.context());
             }
             Op::Select {
                 p,
@@ -1972,11 +2173,16 @@ impl Harness {
             total_sent: m.total_sent,
             total_received: m.total_received,
             total_dropped: m.total_dropped,
+            total_dead_lettered: m.total_dead_lettered,
         };
         prop_assert_eq!(stats, want, "stats\n{}", self.context());
         prop_assert_eq!(
             stats.total_sent,
-            stats.total_received + stats.total_dropped + stats.queued_messages as u64 + m.discarded,
+            stats.total_received
+                + stats.total_dropped
+                + stats.total_dead_lettered
+                + stats.queued_messages as u64
+                + m.discarded,
             "conservation\n{}",
             self.context()
         );
@@ -1989,6 +2195,8 @@ impl Harness {
                 total_sent: s.total_sent,
                 total_received: s.total_received,
                 dropped: s.dropped,
+                dead_lettered: s.dead_lettered,
+                leased: s.leased,
                 last_send: s.last_send,
                 last_recv: s.last_recv,
                 blocked_senders: s.blocked_senders,
@@ -2008,6 +2216,8 @@ impl Harness {
                     total_sent: b.sent,
                     total_received: b.received,
                     dropped: b.dropped,
+                    dead_lettered: b.dead_lettered,
+                    leased: b.leases.len(),
                     last_send: b.last_send.map(|(p, t)| (pid(p), ts(t))),
                     last_recv: b.last_recv.map(|(p, t)| (pid(p), ts(t))),
                     blocked_senders: b.senders.len(),
@@ -2065,7 +2275,10 @@ impl Harness {
         prop_assert_eq!(stats.queued_messages, 0);
         prop_assert_eq!(
             stats.total_sent,
-            stats.total_received + stats.total_dropped + self.model.discarded
+            stats.total_received
+                + stats.total_dropped
+                + stats.total_dead_lettered
+                + self.model.discarded
         );
         for &ticket in &self.tickets {
             prop_assert!(!self.engine.is_waiting(ticket));

@@ -19,6 +19,7 @@ use crate::config::own_credentials;
 use crate::dead_peer::watch_for_vanishing;
 use crate::handshake::{Peer, ServerSide};
 use crate::hub::Hub;
+use crate::lease_clock;
 use crate::listener::{SocketFile, bind_tcp, bind_unix};
 use crate::shutdown::{SHUTDOWN_GRACE, Stopping};
 use crate::{DaemonConfig, DaemonError, OwnUser, connection};
@@ -128,6 +129,7 @@ impl Daemon {
         };
 
         let hub = Arc::new(Hub::new(config.limits));
+        let lease_clock = tokio::spawn(lease_clock::run(hub.clone()));
         let base = ServerConfig::new().with_max_frame_len(config.max_frame_len);
         let unix_side = Arc::new(ServerSide {
             hub: hub.clone(),
@@ -202,6 +204,7 @@ impl Daemon {
         drop(socket);
         drop(unix);
         drop(tcp);
+        lease_clock.abort();
         let open = hub.shut_down();
         stopping.stop();
         tracing::debug!(connections = open, "telling every connection");

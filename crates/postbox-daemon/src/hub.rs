@@ -19,6 +19,8 @@ use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 use std::time::SystemTime;
 
+use tokio::sync::Notify;
+
 use postbox_core::{Credentials, Engine, Limits, Pid, RecvError, SendErrorKind, Ticket, Timestamp};
 use postbox_wire::{Carried, EngineDriver, ErrorCode, Request, RequestId, Response};
 
@@ -43,6 +45,13 @@ struct Answer {
 pub(crate) struct Routed(Vec<Answer>);
 
 impl Routed {
+    /// Hands every answer to its connection's outbox.
+    pub(crate) fn post(self) {
+        for routed in self.0 {
+            routed.outbox.answer(routed.id, routed.response);
+        }
+    }
+
     /// Hands each answer to its connection: `own`'s to `answer` at once, the others' to their
     /// outboxes.
     pub(crate) fn deliver(self, own: ConnId, mut answer: impl FnMut(RequestId, Response)) {
@@ -58,10 +67,6 @@ impl Routed {
 
 /// What became of a request.
 #[derive(Debug)]
-#[expect(
-    clippy::large_enum_variant,
-    reason = "returned by value once per request and never stored; boxing would allocate per request"
-)]
 pub(crate) enum Outcome {
     /// Answered at once.
     Answered(Response),
@@ -89,6 +94,8 @@ struct State {
 #[derive(Debug)]
 pub(crate) struct Hub {
     state: Mutex<State>,
+    /// Told when a lease now ends sooner than the lease clock was waiting for.
+    lease_clock: Notify,
 }
 
 impl Hub {
@@ -101,6 +108,7 @@ impl Hub {
                 next_conn: 1,
                 shutting_down: false,
             }),
+            lease_clock: Notify::new(),
         }
     }
 
@@ -146,6 +154,7 @@ impl Hub {
                 Routed::default(),
             );
         }
+        let lease_ended = state.driver.engine().next_lease_expiry();
         let outcome = match state
             .driver
             .apply(connection.pid, request, now(), || (conn, id))
@@ -153,7 +162,33 @@ impl Hub {
             Carried::Now(response) => Outcome::Answered(response),
             Carried::Waiting(ticket) => Outcome::Waiting(ticket),
         };
+        let lease_ends = state.driver.engine().next_lease_expiry();
+        if lease_ends.is_some_and(|at| lease_ended.is_none_or(|before| at < before)) {
+            self.lease_clock.notify_one();
+        }
         (outcome, state.route_completions())
+    }
+
+    /// Ends the leases whose time is up, answering whoever their messages went to; returns when
+    /// the next lease ends, if any does.
+    pub(crate) fn expire_leases(&self) -> Option<Timestamp> {
+        let mut state = self.lock();
+        let now = now();
+        let engine = state.driver.engine_mut();
+        if engine.next_lease_expiry().is_some_and(|at| at <= now) {
+            engine.expire_leases(now);
+        }
+        let next = state.driver.engine().next_lease_expiry();
+        let routed = state.route_completions();
+        drop(state);
+        routed.post();
+        next
+    }
+
+    /// Resolves when a lease was taken that ends sooner than any before it (or already was,
+    /// since the last call): the lease clock then looks again.
+    pub(crate) async fn lease_taken(&self) {
+        self.lease_clock.notified().await;
     }
 
     /// Withdraws the request waiting under `ticket`: its withdrawal's answer (`Timeout`, a send's
@@ -225,7 +260,7 @@ impl State {
 }
 
 /// The current wall-clock time as the engine's timestamp.
-fn now() -> Timestamp {
+pub(crate) fn now() -> Timestamp {
     Timestamp::from_system_time(SystemTime::now())
 }
 

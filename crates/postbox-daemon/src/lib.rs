@@ -105,6 +105,7 @@ mod dead_peer;
 mod error;
 mod handshake;
 mod hub;
+mod lease_clock;
 mod listener;
 mod outbox;
 mod shutdown;

@@ -109,7 +109,7 @@ pub fn apply(engine: &mut Engine, pid: Pid, request: Request, now: Timestamp) ->
             done(engine.revoke_receive(pid, mailbox, grantee, now))
         }
         Request::Stat { mailbox } => match engine.stat(pid, mailbox) {
-            Ok(stats) => Response::Stat(stats),
+            Ok(stats) => Response::Stat(Box::new(stats)),
             Err(error) => Response::AdminFailed(error),
         },
         Request::ListMailboxes => match engine.list(pid) {
@@ -145,7 +145,7 @@ pub fn apply(engine: &mut Engine, pid: Pid, request: Request, now: Timestamp) ->
             let many = Many::new(branch, max_messages, max_bytes, wait, Take::Leased);
             return recv_many(engine, pid, many, now);
         }
-        Request::Settle { seqs, .. } if seqs.len() > MAX_BATCH => {
+        Request::Settle { leases, .. } if leases.len() > MAX_BATCH => {
             Response::RecvFailed(SelectError {
                 branch: 0,
                 error: RecvError::Protocol,
@@ -153,9 +153,9 @@ pub fn apply(engine: &mut Engine, pid: Pid, request: Request, now: Timestamp) ->
         }
         Request::Settle {
             source,
-            seqs,
+            leases,
             settlement,
-        } => match engine.settle(pid, source, &seqs, settlement, now) {
+        } => match engine.settle(pid, source, &leases, settlement, now) {
             // At most MAX_BATCH, far inside u32.
             Ok(count) => Response::Settled(u32::try_from(count).unwrap_or(u32::MAX)),
             Err(error) => Response::RecvFailed(SelectError { branch: 0, error }),

@@ -74,10 +74,6 @@ enum Position {
 
 /// What became of a request the driver carried out.
 #[derive(Clone, PartialEq, Eq, Debug)]
-#[expect(
-    clippy::large_enum_variant,
-    reason = "returned by value once per request and never stored; boxing would allocate per request"
-)]
 pub enum Carried {
     /// Its answer, now.
     Now(Response),

@@ -7,9 +7,9 @@
 
 use bytes::{Bytes, BytesMut};
 use postbox_core::{
-    AdminError, Branch, Delivery, EngineStats, MailboxAttrs, MailboxId, MailboxStats, Message,
-    Mode, OpenError, Owner, Pid, ProcessInfo, Received, SelectError, SendError, Settlement, Source,
-    Wait,
+    AdminError, Branch, Delivery, EngineStats, LeaseId, MailboxAttrs, MailboxId, MailboxStats,
+    Message, Mode, OpenError, Owner, Pid, ProcessInfo, Received, SelectError, SendError,
+    Settlement, Source, Wait,
 };
 use serde::{Deserialize, Serialize};
 
@@ -188,12 +188,12 @@ pub enum Request {
         wait: Wait,
     },
     /// Acknowledges or returns messages the process holds on lease from `source`, by sequence
-    /// number; numbers it does not hold are skipped.
+    /// number and attempt; leases it does not hold are skipped.
     Settle {
         /// The mailbox (or inbox) they were leased from.
         source: Source,
-        /// Their sequence numbers (at most [`MAX_BATCH`]).
-        seqs: Vec<u64>,
+        /// The leases (at most [`MAX_BATCH`]).
+        leases: Vec<LeaseId>,
         /// Acknowledge or return.
         settlement: Settlement,
     },
@@ -231,8 +231,8 @@ pub enum Response {
     Done,
     /// An administrative request failed.
     AdminFailed(AdminError),
-    /// A mailbox's statistics.
-    Stat(MailboxStats),
+    /// A mailbox's statistics (boxed: the largest answer by far, and a rare one).
+    Stat(Box<MailboxStats>),
     /// Every visible mailbox's statistics.
     Mailboxes(Vec<MailboxStats>),
     /// The pid a name is registered to.

@@ -60,6 +60,7 @@ struct ReceivedRef<'a> {
     seq: u64,
     sent_at: Timestamp,
     kind: MessageKind,
+    attempt: u32,
 }
 
 #[derive(Deserialize)]
@@ -92,6 +93,7 @@ impl ReceivedRef<'_> {
             seq: self.seq,
             sent_at: self.sent_at,
             kind: self.kind,
+            attempt: self.attempt,
         }
     }
 }
@@ -191,6 +193,7 @@ mod tests {
             seq: 4,
             sent_at: Timestamp::from_nanos(5),
             kind: MessageKind::User,
+            attempt: 2,
         };
         for response in [
             Response::Received {

@@ -12,11 +12,14 @@
 //! encodes; within a table row `|` separates the groups. Varints are LEB128 (`300` is `ac 02`),
 //! `i64`s are zigzagged first (`-3` is `05`), and an enum starts with its variant index.
 
+use std::time::Duration;
+
 use postbox_core::{
-    AdminError, Branch, Capacity, Credentials, Delivery, Dispatch, EngineStats, MailboxAttrs,
-    MailboxId, MailboxStats, Message, MessageKind, MessageSize, Mode, OpenError, Order, Overflow,
-    Owner, Ownership, Pid, ProcessInfo, Received, Receivers, RecvError, SelectError, Selector,
-    SendError, SendErrorKind, Settlement, Source, Timestamp, Wait,
+    AdminError, Branch, Capacity, Credentials, Delivery, Dispatch, EngineStats, LeaseId,
+    MailboxAttrs, MailboxId, MailboxStats, Message, MessageKind, MessageSize, Mode, OpenError,
+    Order, Overflow, Owner, Ownership, Pid, ProcessInfo, Received, Receivers, RecvError,
+    Redelivery, SelectError, Selector, SendError, SendErrorKind, Settlement, Source, Timestamp,
+    Wait,
 };
 use postbox_wire::{
     Request, Response, Target, decode_request, decode_response, encode_request, encode_response,
@@ -76,8 +79,9 @@ fn message() -> Message {
 /// `message()`'s bytes: payload (length 2, "hi"), mtype (zigzag -3 = 5), priority 7.
 const MESSAGE: &str = "02 68 69 | 05 | 07";
 
-/// Attributes with every enum at index 0 except the capacity: `02 | 00 01 | 00 | 00 | 00 | 00 |
-/// 00`. The attribute tables vary one field at a time from here.
+/// Attributes with every enum at index 0 except the capacity, and no redelivery settings: `02 |
+/// 00 01 | 00 | 00 | 00 | 00 | 00 | 00 00 00`. The attribute tables vary one field at a time
+/// from here.
 fn base_attrs() -> MailboxAttrs {
     MailboxAttrs {
         capacity: Capacity::Unbounded,
@@ -87,6 +91,7 @@ fn base_attrs() -> MailboxAttrs {
         ownership: Ownership::Process,
         receivers: Receivers::Owner,
         mode: Mode::new(0),
+        redelivery: Redelivery::default(),
     }
 }
 
@@ -165,6 +170,7 @@ fn request_2_create() {
             "00",       // attrs.ownership: Ownership::Process
             "00",       // attrs.receivers: Receivers::Owner
             "00",       // attrs.mode: 0
+            "00 00 00", // attrs.redelivery: no lease time, max deliveries, dead letter
         ],
     );
 }
@@ -195,6 +201,7 @@ fn request_4_open_or_create() {
             "02 61 62",                 // name: length 2, "ab"
             "02 | 00 01 | 00 00 00 00", // attrs: Unbounded, Fixed(1), then four index-0 enums
             "a0 03",                    // attrs.mode: 0o640 = 416
+            "00 00 00",                 // attrs.redelivery: none
         ],
     );
 }
@@ -449,27 +456,34 @@ fn request_23_settle() {
     pin_request(
         &Request::Settle {
             source: Source::Mailbox(MailboxId::from_raw(7)),
-            seqs: vec![5, 300],
+            leases: vec![
+                LeaseId { seq: 5, attempt: 1 },
+                LeaseId {
+                    seq: 300,
+                    attempt: 2,
+                },
+            ],
             settlement: Settlement::Ack,
         },
         &[
             "17",       // Request::Settle
             "01 07",    // source: Mailbox(7)
-            "02",       // two sequence numbers
-            "05 ac 02", // 5, 300
+            "02",       // two leases
+            "05 01",    // seq 5, attempt 1
+            "ac 02 02", // seq 300, attempt 2
             "00",       // settlement: Ack
         ],
     );
     pin_request(
         &Request::Settle {
             source: Source::Inbox,
-            seqs: vec![],
+            leases: vec![],
             settlement: Settlement::Return,
         },
         &[
             "17", // Request::Settle
             "00", // source: Inbox
-            "00", // no sequence numbers
+            "00", // no leases
             "01", // settlement: Return
         ],
     );
@@ -522,6 +536,7 @@ fn response_2_received() {
                 seq: 9,
                 sent_at: Timestamp::from_nanos(300),
                 kind: MessageKind::Down,
+                attempt: 1,
             },
         },
         &[
@@ -532,6 +547,7 @@ fn response_2_received() {
             "09",    // message.seq: 9
             "ac 02", // message.sent_at: 300 ns
             "01",    // message.kind: MessageKind::Down
+            "01",    // message.attempt: 1
         ],
     );
 }
@@ -619,6 +635,11 @@ fn full_stats() -> MailboxStats {
             ownership: Ownership::System,
             receivers: Receivers::Exclusive,
             mode: Mode::new(0o30),
+            redelivery: Redelivery {
+                lease_time: Some(Duration::new(25, 26)),
+                max_deliveries: Some(27),
+                dead_letter: Some(MailboxId::from_raw(28)),
+            },
         },
         owner: Owner::System(Credentials::new(2, 3)),
         uid: 4,
@@ -636,13 +657,15 @@ fn full_stats() -> MailboxStats {
         blocked_senders: 18,
         blocked_receivers: 19,
         openers: 20,
+        leased: 29,
+        dead_lettered: 30,
     }
 }
 
 #[test]
 fn response_8_stat() {
     pin_response(
-        &Response::Stat(full_stats()),
+        &Response::Stat(Box::new(full_stats())),
         &[
             "08",       // Response::Stat
             "01",       // id: 1
@@ -654,6 +677,9 @@ fn response_8_stat() {
             "01",       // attrs.ownership: Ownership::System
             "01",       // attrs.receivers: Receivers::Exclusive
             "18",       // attrs.mode: 0o30 = 24
+            "01 19 1a", // attrs.redelivery.lease_time: Some(25 s 26 ns)
+            "01 1b",    // attrs.redelivery.max_deliveries: Some(27)
+            "01 1c",    // attrs.redelivery.dead_letter: Some(28)
             "01 02 03", // owner: Owner::System(Credentials { uid: 2, gid: 3 })
             "04",       // uid: 4
             "05",       // gid: 5
@@ -670,6 +696,8 @@ fn response_8_stat() {
             "12",       // blocked_senders: 18
             "13",       // blocked_receivers: 19
             "14",       // openers: 20
+            "1d",       // leased: 29
+            "1e",       // dead_lettered: 30
         ],
     );
 }
@@ -696,27 +724,30 @@ fn response_9_mailboxes() {
         blocked_senders: 0,
         blocked_receivers: 0,
         openers: 1,
+        leased: 0,
+        dead_lettered: 0,
     };
     pin_response(
         &Response::Mailboxes(vec![fresh]),
         &[
-            "09",                            // Response::Mailboxes
-            "01",                            // 1 mailbox
-            "02",                            // id: 2
-            "01 74",                         // name: length 1, "t"
-            "02 | 00 01 | 00 00 00 00 | 00", // attrs: base_attrs()
-            "00 03",                         // owner: Owner::Process(Pid 3)
-            "e8 07",                         // uid: 1000
-            "64",                            // gid: 100
-            "80 03",                         // mode: 0o600 = 384
-            "00 00",                         // messages, bytes: 0
-            "00 00 00",                      // total_sent, total_received, dropped: 0
-            "00",                            // last_send: None
-            "00",                            // last_recv: None
-            "05",                            // created: 5
-            "06",                            // changed: 6
-            "00 00",                         // blocked_senders, blocked_receivers: 0
-            "01",                            // openers: 1
+            "09",                                       // Response::Mailboxes
+            "01",                                       // 1 mailbox
+            "02",                                       // id: 2
+            "01 74",                                    // name: length 1, "t"
+            "02 | 00 01 | 00 00 00 00 | 00 | 00 00 00", // attrs: base_attrs()
+            "00 03",                                    // owner: Owner::Process(Pid 3)
+            "e8 07",                                    // uid: 1000
+            "64",                                       // gid: 100
+            "80 03",                                    // mode: 0o600 = 384
+            "00 00",                                    // messages, bytes: 0
+            "00 00 00",                                 // total_sent, total_received, dropped: 0
+            "00",                                       // last_send: None
+            "00",                                       // last_recv: None
+            "05",                                       // created: 5
+            "06",                                       // changed: 6
+            "00 00",                                    // blocked_senders, blocked_receivers: 0
+            "01",                                       // openers: 1
+            "00 00",                                    // leased, dead_lettered: 0
         ],
     );
     pin_response(
@@ -803,6 +834,7 @@ fn response_12_node_stats() {
             total_sent: 6,
             total_received: 7,
             total_dropped: 8,
+            total_dead_lettered: 9,
         }),
         &[
             "0c",       // Response::NodeStats
@@ -814,6 +846,7 @@ fn response_12_node_stats() {
             "06",       // total_sent: 6
             "07",       // total_received: 7
             "08",       // total_dropped: 8
+            "09",       // total_dead_lettered: 9
         ],
     );
 }
@@ -847,6 +880,7 @@ fn response_14_received_many() {
             seq: 6,
             sent_at: Timestamp::from_nanos(7),
             kind: MessageKind::User,
+            attempt: 3,
         }]),
         &[
             "0e",          // Response::ReceivedMany
@@ -856,6 +890,7 @@ fn response_14_received_many() {
             "06",          // seq 6
             "07",          // sent_at 7
             "00",          // kind: User
+            "03",          // attempt 3
         ],
     );
 }
@@ -977,86 +1012,102 @@ fn wait_delivery_and_target_variants() {
 #[test]
 fn mailbox_attrs_variants() {
     // Request::Create { name: "m", attrs }: `02` Create | `01 6d` name | capacity | size | order
-    // | overflow | ownership | receivers | mode. Each row changes one field of base_attrs().
+    // | overflow | ownership | receivers | mode | redelivery. Each row changes one field of
+    // base_attrs().
     let base = base_attrs();
     let rows = [
-        (base, "02 | 01 6d | 02 | 00 01 | 00 | 00 | 00 | 00 | 00"),
+        (
+            base,
+            "02 | 01 6d | 02 | 00 01 | 00 | 00 | 00 | 00 | 00 | 00 00 00",
+        ),
         (
             MailboxAttrs {
                 capacity: Capacity::Zero,
                 ..base
             },
-            "02 | 01 6d | 00 | 00 01 | 00 | 00 | 00 | 00 | 00",
+            "02 | 01 6d | 00 | 00 01 | 00 | 00 | 00 | 00 | 00 | 00 00 00",
         ),
         (
             MailboxAttrs {
                 capacity: Capacity::bounded(2, 3),
                 ..base
             },
-            "02 | 01 6d | 01 02 03 | 00 01 | 00 | 00 | 00 | 00 | 00",
+            "02 | 01 6d | 01 02 03 | 00 01 | 00 | 00 | 00 | 00 | 00 | 00 00 00",
         ),
         (
             MailboxAttrs {
                 size: MessageSize::Variable(4),
                 ..base
             },
-            "02 | 01 6d | 02 | 01 04 | 00 | 00 | 00 | 00 | 00",
+            "02 | 01 6d | 02 | 01 04 | 00 | 00 | 00 | 00 | 00 | 00 00 00",
         ),
         (
             MailboxAttrs {
                 order: Order::Priority,
                 ..base
             },
-            "02 | 01 6d | 02 | 00 01 | 01 | 00 | 00 | 00 | 00",
+            "02 | 01 6d | 02 | 00 01 | 01 | 00 | 00 | 00 | 00 | 00 00 00",
         ),
         (
             MailboxAttrs {
                 overflow: Overflow::DropOldest,
                 ..base
             },
-            "02 | 01 6d | 02 | 00 01 | 00 | 01 | 00 | 00 | 00",
+            "02 | 01 6d | 02 | 00 01 | 00 | 01 | 00 | 00 | 00 | 00 00 00",
         ),
         (
             MailboxAttrs {
                 ownership: Ownership::System,
                 ..base
             },
-            "02 | 01 6d | 02 | 00 01 | 00 | 00 | 01 | 00 | 00",
+            "02 | 01 6d | 02 | 00 01 | 00 | 00 | 01 | 00 | 00 | 00 00 00",
         ),
         (
             MailboxAttrs {
                 receivers: Receivers::Exclusive,
                 ..base
             },
-            "02 | 01 6d | 02 | 00 01 | 00 | 00 | 00 | 01 | 00",
+            "02 | 01 6d | 02 | 00 01 | 00 | 00 | 00 | 01 | 00 | 00 00 00",
         ),
         (
             MailboxAttrs {
                 receivers: Receivers::Shared(Dispatch::RoundRobin),
                 ..base
             },
-            "02 | 01 6d | 02 | 00 01 | 00 | 00 | 00 | 02 00 | 00",
+            "02 | 01 6d | 02 | 00 01 | 00 | 00 | 00 | 02 00 | 00 | 00 00 00",
         ),
         (
             MailboxAttrs {
                 receivers: Receivers::Shared(Dispatch::FirstWaiting),
                 ..base
             },
-            "02 | 01 6d | 02 | 00 01 | 00 | 00 | 00 | 02 01 | 00",
+            "02 | 01 6d | 02 | 00 01 | 00 | 00 | 00 | 02 01 | 00 | 00 00 00",
         ),
         (
             MailboxAttrs {
                 receivers: Receivers::Pair,
                 ..base
             },
-            "02 | 01 6d | 02 | 00 01 | 00 | 00 | 00 | 03 | 00",
+            "02 | 01 6d | 02 | 00 01 | 00 | 00 | 00 | 03 | 00 | 00 00 00",
         ),
         (
             MailboxAttrs {
                 mode: Mode::new(0o777),
                 ..base
             },
-            "02 | 01 6d | 02 | 00 01 | 00 | 00 | 00 | 00 | ff 03",
+            "02 | 01 6d | 02 | 00 01 | 00 | 00 | 00 | 00 | ff 03 | 00 00 00",
+        ),
+        (
+            MailboxAttrs {
+                redelivery: Redelivery {
+                    lease_time: Some(Duration::from_secs(30)),
+                    max_deliveries: Some(5),
+                    dead_letter: Some(MailboxId::from_raw(9)),
+                },
+                ..base
+            },
+            // lease_time: Some(30 s, 0 ns) | max_deliveries: Some(5) | dead_letter: Some(9)
+            "02 | 01 6d | 02 | 00 01 | 00 | 00 | 00 | 00 | 00 | 01 1e 00 01 05 01 09",
         ),
     ];
     for (attrs, expected) in rows {
@@ -1091,10 +1142,17 @@ fn owner_variants() {
 #[test]
 fn message_kind_variants() {
     // Response::Received { branch: 0, message }: `02` Received | `00` branch | `00 02 00`
-    // message "" (type 1, priority 0) | `05` sender | `06` seq | `07` sent_at | kind.
+    // message "" (type 1, priority 0) | `05` sender | `06` seq | `07` sent_at | kind | `01`
+    // attempt.
     let rows = [
-        (MessageKind::User, "02 | 00 | 00 02 00 | 05 | 06 | 07 | 00"),
-        (MessageKind::Down, "02 | 00 | 00 02 00 | 05 | 06 | 07 | 01"),
+        (
+            MessageKind::User,
+            "02 | 00 | 00 02 00 | 05 | 06 | 07 | 00 | 01",
+        ),
+        (
+            MessageKind::Down,
+            "02 | 00 | 00 02 00 | 05 | 06 | 07 | 01 | 01",
+        ),
     ];
     for (kind, expected) in rows {
         pin_response(
@@ -1106,6 +1164,7 @@ fn message_kind_variants() {
                     seq: 6,
                     sent_at: Timestamp::from_nanos(7),
                     kind,
+                    attempt: 1,
                 },
             },
             &[expected],
@@ -1152,6 +1211,7 @@ fn recv_error_variants() {
         (RecvError::Busy, "03 | 09 | 05"),
         (RecvError::Disconnected, "03 | 09 | 06"),
         (RecvError::Protocol, "03 | 09 | 07"),
+        (RecvError::LeaseEnded, "03 | 09 | 08"),
     ];
     for (error, expected) in rows {
         pin_response(

@@ -2,8 +2,8 @@
 //! truncated or mutated — makes the decoders panic.
 
 use postbox_core::{
-    Branch, Capacity, Delivery, MailboxAttrs, MailboxId, Message, MessageSize, Mode, Pid, Selector,
-    Settlement, Source, Wait,
+    Branch, Capacity, Delivery, LeaseId, MailboxAttrs, MailboxId, Message, MessageSize, Mode, Pid,
+    Selector, Settlement, Source, Wait,
 };
 use postbox_wire::{Request, Response, Target, decode_request, decode_response, encode_request};
 use proptest::prelude::*;
@@ -100,12 +100,15 @@ fn request() -> impl Strategy<Value = Request> {
         ),
         (
             any::<u64>(),
-            proptest::collection::vec(any::<u64>(), 0..4),
+            proptest::collection::vec((any::<u64>(), any::<u32>()), 0..4),
             any::<bool>()
         )
-            .prop_map(|(id, seqs, ack)| Request::Settle {
+            .prop_map(|(id, leases, ack)| Request::Settle {
                 source: Source::Mailbox(MailboxId::from_raw(id)),
-                seqs,
+                leases: leases
+                    .into_iter()
+                    .map(|(seq, attempt)| LeaseId { seq, attempt })
+                    .collect(),
                 settlement: if ack {
                     Settlement::Ack
                 } else {
@@ -140,6 +143,7 @@ proptest! {
                 seq: 12,
                 sent_at: postbox_core::Timestamp::from_nanos(5_000),
                 kind: postbox_core::MessageKind::User,
+                attempt: 1,
             },
         };
         let mut in_place = bytes::BytesMut::new();
@@ -334,12 +338,15 @@ fn hostile_request() -> impl Strategy<Value = Request> {
             }),
         (
             mailbox.clone(),
-            proptest::collection::vec(0..8u64, 0..1100),
+            proptest::collection::vec((0..8u64, 1..3u32), 0..1100),
             any::<bool>()
         )
-            .prop_map(|(id, seqs, ack)| Request::Settle {
+            .prop_map(|(id, leases, ack)| Request::Settle {
                 source: Source::Mailbox(id),
-                seqs,
+                leases: leases
+                    .into_iter()
+                    .map(|(seq, attempt)| LeaseId { seq, attempt })
+                    .collect(),
                 settlement: if ack {
                     Settlement::Ack
                 } else {

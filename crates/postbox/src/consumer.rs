@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use postbox_core::{Branch, Received, RecvError, Selector, Settlement, Source, Wait};
+use postbox_core::{Branch, LeaseId, Received, RecvError, Selector, Settlement, Source, Wait};
 use postbox_wire::{MAX_BATCH, Request, Response};
 
 use crate::Mailbox;
@@ -32,10 +32,6 @@ impl From<Call> for Sent {
 }
 
 /// The oldest request in flight, as [`Consumer::oldest_request`] found it.
-#[expect(
-    clippy::large_enum_variant,
-    reason = "returned by value once per wait and never stored; boxing would allocate per answer"
-)]
 enum Oldest {
     Answered(Answer),
     /// Its id and slot (shared with the request, which stays in the window until answered).
@@ -76,8 +72,8 @@ pub struct Consumer {
     requested: usize,
     /// Messages that arrived and were not handed out yet, in order.
     ready: VecDeque<Received>,
-    /// Sequence numbers handed out and not yet acknowledged.
-    handed: Vec<u64>,
+    /// Leases handed out and not yet acknowledged.
+    handed: Vec<LeaseId>,
     /// Settle requests whose answers were not read yet.
     settling: VecDeque<Sent>,
     /// The first failure of a settlement, reported by [`Consumer::stop`].
@@ -237,7 +233,7 @@ impl Consumer {
         if self.handed.len() >= self.chunk {
             self.acknowledge();
         }
-        self.handed.push(message.seq);
+        self.handed.push(LeaseId::from(&message));
         self.request_more();
         Some(message)
     }
@@ -298,17 +294,17 @@ impl Consumer {
         if self.handed.is_empty() {
             return;
         }
-        let seqs = std::mem::take(&mut self.handed);
-        match self.settle(seqs, Settlement::Ack) {
+        let leases = std::mem::take(&mut self.handed);
+        match self.settle(leases, Settlement::Ack) {
             Sent::Answered(answer) => self.note_settled(*answer),
             waiting => self.settling.push_back(waiting),
         }
     }
 
-    fn settle(&self, seqs: Vec<u64>, settlement: Settlement) -> Sent {
+    fn settle(&self, leases: Vec<LeaseId>, settlement: Settlement) -> Sent {
         Sent::from(self.core().link.call(Request::Settle {
             source: Source::Mailbox(self.handle.id()),
-            seqs,
+            leases,
             settlement,
         }))
     }
@@ -340,7 +336,7 @@ impl Consumer {
             }
         }
         self.requested = 0;
-        let unused: Vec<u64> = self.ready.drain(..).map(|message| message.seq).collect();
+        let unused: Vec<LeaseId> = self.ready.drain(..).map(|m| LeaseId::from(&m)).collect();
         let returned = unused.len();
         if returned > 0 {
             let sent = self.settle(unused, Settlement::Return);

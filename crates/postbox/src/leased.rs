@@ -4,7 +4,7 @@
 use std::ops::Deref;
 use std::time::{Duration, Instant};
 
-use postbox_core::{Branch, Received, RecvError, Selector, Settlement, Source};
+use postbox_core::{Branch, LeaseId, Received, RecvError, Selector, Settlement, Source};
 use postbox_wire::{Request, Response};
 
 use crate::Mailbox;
@@ -41,9 +41,16 @@ impl Leased<'_> {
     ///
     /// # Errors
     ///
-    /// `Gone` (the mailbox was deleted, and the message with it), `Disconnected`.
+    /// `LeaseEnded` (the mailbox's lease time was up first: the message went back and may be
+    /// delivered again), `Gone` (the mailbox was deleted, and the message with it),
+    /// `Disconnected`.
     pub fn ack(mut self) -> Result<(), RecvError> {
-        self.settle(Settlement::Ack)
+        let down = self.message.is_down();
+        match self.settle(Settlement::Ack)? {
+            // A down notification is never leased: it was taken outright.
+            0 if !down => Err(RecvError::LeaseEnded),
+            _ => Ok(()),
+        }
     }
 
     /// Gives the message back, unused: it returns to its old place at the front of the queue
@@ -53,16 +60,18 @@ impl Leased<'_> {
     ///
     /// As [`Leased::ack`].
     pub fn nack(mut self) -> Result<(), RecvError> {
-        self.settle(Settlement::Return)
+        // Ended already, the lease gave the message back by itself: all the same.
+        self.settle(Settlement::Return).map(drop)
     }
 
-    fn settle(&mut self, settlement: Settlement) -> Result<(), RecvError> {
+    /// Settles the lease: how many messages that settled (1, or 0 when the lease had ended).
+    fn settle(&mut self, settlement: Settlement) -> Result<u32, RecvError> {
         if std::mem::replace(&mut self.settled, true) {
-            return Ok(());
+            return Ok(0);
         }
         let request = Request::Settle {
             source: Source::Mailbox(self.mailbox.id()),
-            seqs: vec![self.message.seq],
+            leases: vec![LeaseId::from(&self.message)],
             settlement,
         };
         settled(self.mailbox.core().call(request, None))
@@ -76,9 +85,9 @@ impl Drop for Leased<'_> {
     }
 }
 
-fn settled(answer: Answer) -> Result<(), RecvError> {
+fn settled(answer: Answer) -> Result<u32, RecvError> {
     match answer {
-        Ok(Response::Settled(_)) => Ok(()),
+        Ok(Response::Settled(count)) => Ok(count),
         Ok(Response::RecvFailed(error)) => Err(error.error),
         Err(Failure::Disconnected) => Err(RecvError::Disconnected),
         Ok(_) | Err(Failure::Protocol) => Err(RecvError::Protocol),

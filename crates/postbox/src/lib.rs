@@ -131,8 +131,8 @@ pub use url::{Url, connect, connect_default, connect_with_token, default_url};
 pub use postbox_core::{
     AdminError, Capacity, Credentials, Dispatch, EngineStats, Limits, MESSAGE_CHARGE, MailboxAttrs,
     MailboxId, MailboxStats, Message, MessageKind, MessageSize, Mode, OpenError, Order, Overflow,
-    Owner, Ownership, Pid, ProcessInfo, Received, Receivers, RecvError, SelectError, Selector,
-    SendError, SendErrorKind, Timestamp,
+    Owner, Ownership, Pid, ProcessInfo, Received, Receivers, RecvError, Redelivery, SelectError,
+    Selector, SendError, SendErrorKind, Timestamp,
 };
 
 /// The payload type: reference-counted bytes, moved through queues without copying.

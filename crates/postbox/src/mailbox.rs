@@ -83,6 +83,28 @@ impl MailboxBuilder {
         self
     }
 
+    /// How long a lease lasts before the message goes back by itself (default: until its
+    /// holder settles it, closes the mailbox or ends). See [`Redelivery::lease_time`](crate::Redelivery::lease_time).
+    pub fn lease_time(mut self, time: Duration) -> Self {
+        self.attrs.redelivery.lease_time = Some(time);
+        self
+    }
+
+    /// The most deliveries of one message; after that, an unacknowledged message goes to the
+    /// dead-letter mailbox, or without one is dropped (default: no limit). See
+    /// [`Redelivery::max_deliveries`](crate::Redelivery::max_deliveries).
+    pub fn max_deliveries(mut self, deliveries: u32) -> Self {
+        self.attrs.redelivery.max_deliveries = Some(deliveries);
+        self
+    }
+
+    /// Where messages go after [`max_deliveries`](Self::max_deliveries): an open mailbox this
+    /// process may send to.
+    pub fn dead_letter(mut self, mailbox: &Mailbox) -> Self {
+        self.attrs.redelivery.dead_letter = Some(mailbox.id());
+        self
+    }
+
     fn attrs(&self) -> MailboxAttrs {
         let receivers = self.receivers.unwrap_or(match self.attrs.ownership {
             Ownership::Process => Receivers::Owner,
@@ -627,7 +649,7 @@ impl Mailbox {
     /// `Gone`, `PermissionDenied`, `Disconnected`.
     pub fn stat(&self) -> Result<MailboxStats, AdminError> {
         match self.core.call(Request::Stat { mailbox: self.id }, None) {
-            Ok(Response::Stat(stats)) => Ok(stats),
+            Ok(Response::Stat(stats)) => Ok(*stats),
             other => Err(admin_error(other)),
         }
     }

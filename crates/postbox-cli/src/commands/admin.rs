@@ -1,7 +1,7 @@
 //! `create`, `open`, `rm` and `set`: a mailbox's lifecycle and its changeable attributes.
 
 use anyhow::Context as _;
-use postbox::{Capacity, MailboxBuilder, Owner, Ownership, Process};
+use postbox::{Capacity, Mailbox, MailboxBuilder, Owner, Ownership, Process};
 
 use crate::args::{CreateArgs, MailboxSpec, OpenArgs, RmArgs, SetArgs, usage_error};
 use crate::node::Node;
@@ -34,14 +34,16 @@ fn capacity(spec: &MailboxSpec) -> anyhow::Result<Capacity> {
 }
 
 /// A builder for a system-owned mailbox called `name` with the attributes of `spec` and
-/// `capacity` (checked before connecting, see [`capacity`]).
+/// `capacity` (checked before connecting, see [`capacity`]), and `dead_letter` opened by
+/// [`dead_letter`].
 fn builder(
     process: &Process,
     name: &str,
     spec: &MailboxSpec,
     capacity: Capacity,
+    dead_letter: Option<&Mailbox>,
 ) -> MailboxBuilder {
-    let builder = process
+    let mut builder = process
         .mailbox(name)
         .ownership(Ownership::System)
         .capacity(capacity)
@@ -49,10 +51,35 @@ fn builder(
         .overflow(spec.overflow.into())
         .receivers(spec.receivers.into())
         .mode(spec.mode);
-    match spec.size {
-        Some(size) => builder.size(size),
+    if let Some(size) = spec.size {
+        builder = builder.size(size);
+    }
+    if let Some(time) = spec.lease_time {
+        builder = builder.lease_time(time);
+    }
+    if let Some(deliveries) = spec.max_deliveries {
+        builder = builder.max_deliveries(deliveries);
+    }
+    match dead_letter {
+        Some(mailbox) => builder.dead_letter(mailbox),
         None => builder,
     }
+}
+
+/// The `--dead-letter` mailbox, opened.
+///
+/// # Errors
+///
+/// When it cannot be opened (it must exist before the mailbox that names it).
+fn dead_letter(process: &Process, spec: &MailboxSpec) -> anyhow::Result<Option<Mailbox>> {
+    let Some(name) = &spec.dead_letter else {
+        return Ok(None);
+    };
+    let mailbox = process
+        .mailbox(name)
+        .open()
+        .with_context(|| format!("cannot open the dead-letter mailbox {name} (create it first)"))?;
+    Ok(Some(mailbox))
 }
 
 /// `postbox create NAME [attributes]`: a system-owned mailbox, living until `rm`.
@@ -65,9 +92,16 @@ pub(crate) fn create(node: &Node, args: &CreateArgs) -> anyhow::Result<()> {
     let capacity = capacity(&args.spec)?;
     // The process must outlive the request: dropping it terminates it.
     let process = node.connect()?;
-    builder(&process, &args.name, &args.spec, capacity)
-        .create()
-        .with_context(|| format!("cannot create mailbox {}", args.name))?;
+    let dead_letter = dead_letter(&process, &args.spec)?;
+    builder(
+        &process,
+        &args.name,
+        &args.spec,
+        capacity,
+        dead_letter.as_ref(),
+    )
+    .create()
+    .with_context(|| format!("cannot create mailbox {}", args.name))?;
     Ok(())
 }
 
@@ -81,7 +115,15 @@ pub(crate) fn open(node: &Node, args: &OpenArgs) -> anyhow::Result<()> {
     let capacity = capacity(&args.spec)?;
     let process = node.connect()?;
     let opened = if args.or_create {
-        builder(&process, &args.name, &args.spec, capacity).open_or_create()
+        let dead_letter = dead_letter(&process, &args.spec)?;
+        builder(
+            &process,
+            &args.name,
+            &args.spec,
+            capacity,
+            dead_letter.as_ref(),
+        )
+        .open_or_create()
     } else {
         process.mailbox(&args.name).open()
     };

@@ -51,8 +51,8 @@ pub(crate) fn stat(node: &Node, args: &StatArgs) -> anyhow::Result<()> {
     };
     let context = || format!("cannot stat mailbox {name}");
     let listed = process.list_mailboxes().with_context(context)?;
-    let stats = match listed.into_iter().find(|stats| &stats.name == name) {
-        Some(stats) => stats,
+    let stats = match listed.iter().find(|stats| &stats.name == name) {
+        Some(stats) => stats.clone(),
         None => {
             let mailbox = process.mailbox(name).open().with_context(context)?;
             mailbox.stat().with_context(context)?
@@ -61,7 +61,13 @@ pub(crate) fn stat(node: &Node, args: &StatArgs) -> anyhow::Result<()> {
     if args.json {
         output::json(&mut out, &stats)?;
     } else {
-        output::mailbox_stats(&mut out, &stats)?;
+        let dead_letter = stats.attrs.redelivery.dead_letter.and_then(|id| {
+            listed
+                .iter()
+                .find(|other| other.id == id)
+                .map(|other| other.name.as_str())
+        });
+        output::mailbox_stats(&mut out, &stats, dead_letter)?;
     }
     Ok(out.flush()?)
 }

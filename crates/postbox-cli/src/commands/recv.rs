@@ -72,6 +72,7 @@ fn print(
             "type": message.mtype(),
             "priority": message.priority(),
             "seq": message.seq,
+            "attempt": message.attempt,
             "sent_at_ns": message.sent_at.as_nanos(),
         });
         // Exactly one of the two keys, so that a reader tells text from bytes by which is there.

@@ -77,9 +77,12 @@ impl Engine {
     /// Lends `mailbox`'s queue to the transport, if its rules allow it and nothing is queued or
     /// waiting on it now; `None` otherwise (the transport keeps using the engine).
     ///
+    /// A mailbox that another names as its dead-letter mailbox is never lent (returns may move
+    /// messages into it at any time).
+    ///
     /// Until [`Engine::reclaim`], the transport must not pass any operation on `mailbox` to the
     /// engine, nor any operation that could affect it (terminating a process that has it open,
-    /// statistics that count it).
+    /// creating a mailbox that names it as dead-letter mailbox, statistics that count it).
     pub fn delegate(&mut self, mailbox: MailboxId) -> Option<Delegation> {
         let mb = self.mailboxes.get(&mailbox)?;
         let Capacity::Bounded { messages, bytes } = mb.attrs.capacity else {
@@ -99,7 +102,13 @@ impl Engine {
             && mb.leases.is_empty();
         let reserve = bytes.saturating_add(messages.saturating_mul(MESSAGE_CHARGE));
         let headroom = self.quota_fits(reserve, 0);
-        if !plain || !idle || !headroom || self.delegated.contains_key(&mailbox) {
+        let dead_letter_target = self.dead_letter_targets.contains_key(&mailbox);
+        if !plain
+            || !idle
+            || !headroom
+            || dead_letter_target
+            || self.delegated.contains_key(&mailbox)
+        {
             return None;
         }
         let (senders, receivers) = self.rights(mb);
@@ -148,6 +157,7 @@ impl Engine {
                 sent_at: received.sent_at,
                 receipt: None,
                 kind: MessageKind::User,
+                deliveries: received.attempt.saturating_sub(1),
             };
             self.push_entry(mailbox, entry);
         }

@@ -28,6 +28,9 @@ impl Engine {
         attrs
             .validate(self.limits.max_message_size)
             .map_err(|why| OpenError::InvalidAttributes(why.to_owned()))?;
+        if let Some(target) = attrs.redelivery.dead_letter {
+            self.check_dead_letter(creds, target)?;
+        }
         if self.mailbox_names.contains_key(&name) {
             return Err(OpenError::AlreadyExists);
         }
@@ -36,6 +39,9 @@ impl Engine {
             return Err(OpenError::QuotaExceeded);
         }
         *count += 1;
+        if let Some(target) = attrs.redelivery.dead_letter {
+            *self.dead_letter_targets.entry(target).or_default() += 1;
+        }
         let id = self.new_mailbox_id();
         let owner = match attrs.ownership {
             Ownership::Process => Owner::Process(pid),
@@ -51,6 +57,22 @@ impl Engine {
             process.owned.insert(id);
         }
         Ok(id)
+    }
+
+    /// Checks that a mailbox created by `creds` may name `target` as its dead-letter mailbox:
+    /// a named mailbox they may send to.
+    fn check_dead_letter(&self, creds: Credentials, target: MailboxId) -> Result<(), OpenError> {
+        let invalid = |why: &str| Err(OpenError::InvalidAttributes(why.to_owned()));
+        match self.mailboxes.get(&target) {
+            Some(mb) if matches!(mb.kind, Kind::Named(_)) => {
+                if mb.attrs.mode.allows(creds, mb.owner_creds, Mode::WRITE) {
+                    Ok(())
+                } else {
+                    invalid("the dead-letter mailbox does not let its creator send to it")
+                }
+            }
+            _ => invalid("the dead-letter mailbox does not exist"),
+        }
     }
 
     /// Opens the existing mailbox `name` for `pid`. Each open is a handle; [`Engine::close`]
@@ -498,6 +520,7 @@ impl Engine {
             total_sent: self.total_sent,
             total_received: self.total_received,
             total_dropped: self.total_dropped,
+            total_dead_lettered: self.total_dead_lettered,
         }
     }
 
@@ -569,5 +592,7 @@ fn snapshot(mb: &Mailbox) -> MailboxStats {
         blocked_senders: mb.blocked_senders.len(),
         blocked_receivers: waiting_receives(mb),
         openers: mb.opens.len(),
+        leased: mb.leases.len(),
+        dead_lettered: mb.counters.dead_lettered,
     }
 }

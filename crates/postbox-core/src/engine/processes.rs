@@ -6,8 +6,8 @@ use crate::mailbox::{Kind, Mailbox};
 use crate::process::Process;
 use crate::{
     AdminError, Capacity, Credentials, MailboxAttrs, Message, MessageKind, MessageSize, Mode, Name,
-    Order, Overflow, Owner, Ownership, Pid, ProcessInfo, Receivers, RecvError, SendErrorKind,
-    Timestamp,
+    Order, Overflow, Owner, Ownership, Pid, ProcessInfo, Receivers, RecvError, Redelivery,
+    SendErrorKind, Timestamp,
 };
 
 impl Engine {
@@ -27,6 +27,7 @@ impl Engine {
             ownership: Ownership::Process,
             receivers: Receivers::Owner,
             mode: Mode::new(0o622),
+            redelivery: Redelivery::default(),
         };
         let mailbox = Mailbox::new(
             inbox,

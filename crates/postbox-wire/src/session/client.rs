@@ -16,10 +16,6 @@ use crate::{
 
 /// What happened on a client's connection, in order.
 #[derive(Clone, PartialEq, Eq, Debug)]
-#[expect(
-    clippy::large_enum_variant,
-    reason = "an answer is the common event; boxing it would allocate once per request"
-)]
 pub enum ClientEvent {
     /// The handshake completed: requests may be sent from now on.
     Connected(Negotiated),

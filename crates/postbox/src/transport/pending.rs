@@ -15,10 +15,6 @@ pub(crate) struct Pending {
 }
 
 /// How a request was taken.
-#[expect(
-    clippy::large_enum_variant,
-    reason = "returned by value once per request and never stored; boxing would allocate per request"
-)]
 pub(crate) enum Call {
     /// Answered at once.
     Now(Answer),

@@ -31,10 +31,6 @@ struct State {
 
 /// How [`Slot::wait_or_nudged`] ended.
 #[derive(Debug)]
-#[expect(
-    clippy::large_enum_variant,
-    reason = "returned by value once per wait and never stored; boxing would allocate per answer"
-)]
 pub(crate) enum Waited {
     /// With the answer.
     Filled(Answer),

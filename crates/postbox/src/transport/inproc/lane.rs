@@ -140,6 +140,8 @@ impl Queue {
             seq,
             sent_at: now,
             kind: MessageKind::User,
+            // A lane only ever hands a message out once: leases reclaim the mailbox first.
+            attempt: 1,
         }
     }
 

@@ -3,6 +3,7 @@
 //! contend only with each other.
 
 mod lane;
+mod lease_clock;
 mod node;
 
 pub(crate) use lane::Lane;

@@ -7,7 +7,7 @@
 //! the answer is already in the slot.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::Instant;
 
 use rustc_hash::FxHashMap;
@@ -19,6 +19,7 @@ use postbox_core::{
 use postbox_wire::{Carried, EngineDriver, Request, Response, Target, Withdrawal};
 
 use super::lane::{LANE_WAITER, Lane};
+use super::lease_clock;
 use crate::clock::{host_credentials, now};
 use crate::process::Process;
 use crate::transport::{Answer, Call, Failure, Flavor, Link, Pending, Slot};
@@ -49,6 +50,12 @@ enum Concerns {
 impl Concerns {
     fn of(request: &Request) -> Concerns {
         match request {
+            // A mailbox named as dead-letter mailbox is never lent again once named.
+            Request::Create { attrs, .. } | Request::OpenOrCreate { attrs, .. }
+                if attrs.redelivery.dead_letter.is_some() =>
+            {
+                Concerns::Some(attrs.redelivery.dead_letter.into_iter().collect())
+            }
             Request::Send {
                 target: Target::Mailbox(mailbox),
                 ..
@@ -138,16 +145,33 @@ impl Concerns {
 }
 
 #[derive(Debug)]
-struct State {
+pub(super) struct State {
     /// The engine, and the slot of each request waiting in it.
     driver: EngineDriver<Waiting>,
     /// The lane of every mailbox some handle has open, lent or not.
     lanes: FxHashMap<MailboxId, Arc<Lane>>,
     /// Lane waiters moved into the engine when their lane was taken back: slot key to ticket.
     moved: FxHashMap<usize, Ticket>,
+    /// Whether the lease clock's thread runs.
+    pub(super) lease_clock_running: bool,
 }
 
 impl State {
+    /// When the next lease with a lease time ends.
+    pub(super) fn next_lease_expiry(&self) -> Option<Timestamp> {
+        self.driver.engine().next_lease_expiry()
+    }
+
+    /// Ends the leases whose time is up at `now`, answering whoever their messages went to.
+    pub(super) fn expire_leases(&mut self, now: Timestamp) {
+        if self.next_lease_expiry().is_some_and(|at| at <= now) {
+            self.driver.engine_mut().expire_leases(now);
+            self.dispatch();
+            // A mailbox with no lease left may be lent again.
+            self.lend_all();
+        }
+    }
+
     /// Answers every request the last engine call completed.
     fn dispatch(&mut self) {
         while let Some((waiting, response)) = self.driver.poll_completion() {
@@ -334,8 +358,10 @@ pub struct InprocNode {
 }
 
 #[derive(Debug)]
-struct NodeShared {
+pub(super) struct NodeShared {
     state: Mutex<State>,
+    /// Wakes the lease clock (see [`lease_clock`]): a lease ends sooner, or a process ended.
+    pub(super) lease_clock: Condvar,
 }
 
 impl Default for InprocNode {
@@ -356,10 +382,12 @@ impl InprocNode {
             driver: EngineDriver::new(Engine::new(limits)),
             lanes: FxHashMap::default(),
             moved: FxHashMap::default(),
+            lease_clock_running: false,
         };
         InprocNode {
             shared: Arc::new(NodeShared {
                 state: Mutex::new(state),
+                lease_clock: Condvar::new(),
             }),
         }
     }
@@ -397,7 +425,7 @@ impl InprocNode {
 }
 
 impl NodeShared {
-    fn lock(&self) -> MutexGuard<'_, State> {
+    pub(super) fn lock(&self) -> MutexGuard<'_, State> {
         // Engine operations do not panic on any input; if one ever did, the engine's state is
         // still the last consistent one, so carrying on is better than poisoning every process.
         self.state
@@ -450,6 +478,7 @@ impl Link for InprocLink {
         let mut state = self.node.lock();
         let concerns = Concerns::of(&request);
         state.take_back_for(&concerns, now);
+        let lease_ended = state.next_lease_expiry();
         let pid = self.pid;
         let waiting = || Waiting {
             pid,
@@ -479,6 +508,7 @@ impl Link for InprocLink {
         };
         state.dispatch();
         state.lend_for(&concerns);
+        lease_clock::lease_taken(&self.node, &mut state, lease_ended);
         call
     }
 
@@ -530,6 +560,8 @@ impl Link for InprocLink {
         state.driver.engine_mut().terminate(self.pid, now);
         state.dispatch();
         state.lend_all();
+        // Its leases went back: the clock may have nothing left to wait for.
+        self.node.lease_clock.notify_one();
     }
 }
 
