@@ -1,4 +1,5 @@
-//! What `ls`, `stat` and `ps` print: aligned tables for people, JSON for programs.
+//! What `ls`, `stat` and `ps` print: aligned tables for people, JSON for programs; and how
+//! `recv` and `peek` print messages.
 //!
 //! JSON is the library's own types serialised as they are (`postbox-core`'s `serde` form), so a
 //! program reading it sees exactly the fields documented on `MailboxStats`, `EngineStats` and
@@ -10,9 +11,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use postbox_core::{
     Capacity, Dispatch, EngineStats, MailboxStats, MessageSize, Order, Overflow, Owner, Ownership,
-    Pid, ProcessInfo, Receivers, Timestamp,
+    Pid, ProcessInfo, Received, Receivers, Timestamp,
 };
 use serde::Serialize;
+use serde_json::json;
 
 use crate::values::show_bytes;
 
@@ -94,6 +96,41 @@ impl Table {
 /// left to say anything, and it is no reason to fail the command.
 pub(crate) fn note(text: &str) {
     let _ = writeln!(io::stderr(), "postbox: {text}");
+}
+
+/// Writes one received message: its payload and a newline, or with `--json` a line of JSON with
+/// its metadata and either `payload` (UTF-8) or `payload_hex` (any other bytes), never both.
+pub(crate) fn received(
+    out: &mut impl io::Write,
+    source: &str,
+    message: &Received,
+    as_json: bool,
+) -> io::Result<()> {
+    if as_json {
+        let mut line = json!({
+            "source": source,
+            "sender": message.sender.as_raw(),
+            "type": message.mtype(),
+            "priority": message.priority(),
+            "seq": message.seq,
+            "sent_at_ns": message.sent_at.as_nanos(),
+        });
+        // Exactly one of the two keys, so that a reader tells text from bytes by which is there.
+        let payload = message.payload();
+        match std::str::from_utf8(payload) {
+            Ok(text) => line["payload"] = json!(text),
+            Err(_) => {
+                let hex: String = payload.iter().map(|b| format!("{b:02x}")).collect();
+                line["payload_hex"] = json!(hex);
+            }
+        }
+        serde_json::to_writer(&mut *out, &line)?;
+        writeln!(out)?;
+    } else {
+        out.write_all(message.payload())?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()
 }
 
 /// Writes `value` as pretty JSON and a newline.

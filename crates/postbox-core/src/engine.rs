@@ -15,7 +15,9 @@
 mod delegation;
 mod leases;
 mod mailboxes;
+mod peek;
 mod processes;
+mod purge;
 mod recv;
 mod send;
 mod usage;

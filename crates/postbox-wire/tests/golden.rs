@@ -475,6 +475,53 @@ fn request_23_settle() {
     );
 }
 
+#[test]
+fn request_24_peek() {
+    pin_request(
+        &Request::Peek {
+            source: Source::Mailbox(MailboxId::from_raw(7)),
+            selector: Selector::TypeAtMost(-3),
+            max_messages: 32,
+            max_bytes: 300,
+        },
+        &[
+            "18",    // Request::Peek
+            "01 07", // source: Mailbox(7)
+            "03 05", // selector: TypeAtMost(-3)
+            "20",    // max_messages: 32
+            "ac 02", // max_bytes: 300
+        ],
+    );
+    pin_request(
+        &Request::Peek {
+            source: Source::Inbox,
+            selector: Selector::Any,
+            max_messages: 1,
+            max_bytes: 0,
+        },
+        &[
+            "18", // Request::Peek
+            "00", // source: Inbox
+            "00", // selector: Any
+            "01", // max_messages: 1
+            "00", // max_bytes: 0
+        ],
+    );
+}
+
+#[test]
+fn request_25_purge() {
+    pin_request(
+        &Request::Purge {
+            mailbox: MailboxId::from_raw(300),
+        },
+        &[
+            "19",    // Request::Purge
+            "ac 02", // mailbox: 300
+        ],
+    );
+}
+
 // §7.4 `Response`: one test per variant.
 
 #[test]
@@ -867,6 +914,46 @@ fn response_15_settled() {
         &[
             "0f",    // Response::Settled
             "ac 02", // 300 settled
+        ],
+    );
+}
+
+#[test]
+fn response_16_peeked() {
+    pin_response(
+        &Response::Peeked(vec![Received {
+            message: message(),
+            sender: Pid::from_raw(5),
+            seq: 6,
+            sent_at: Timestamp::from_nanos(7),
+            kind: MessageKind::Down,
+        }]),
+        &[
+            "10",    // Response::Peeked
+            "01",    // one message
+            MESSAGE, // message
+            "05",    // sender 5
+            "06",    // seq 6
+            "07",    // sent_at 7
+            "01",    // kind: Down
+        ],
+    );
+    pin_response(
+        &Response::Peeked(vec![]),
+        &[
+            "10", // Response::Peeked
+            "00", // nothing queued matched
+        ],
+    );
+}
+
+#[test]
+fn response_17_purged() {
+    pin_response(
+        &Response::Purged(300),
+        &[
+            "11",    // Response::Purged
+            "ac 02", // 300 dropped
         ],
     );
 }

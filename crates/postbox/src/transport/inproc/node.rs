@@ -77,6 +77,11 @@ impl Concerns {
                 source: Source::Mailbox(mailbox),
                 ..
             }
+            | Request::Peek {
+                source: Source::Mailbox(mailbox),
+                ..
+            }
+            | Request::Purge { mailbox }
             | Request::Close { mailbox }
             | Request::Delete { mailbox }
             | Request::SetMode { mailbox, .. }
@@ -120,6 +125,10 @@ impl Concerns {
                 ..
             }
             | Request::Settle {
+                source: Source::Inbox,
+                ..
+            }
+            | Request::Peek {
                 source: Source::Inbox,
                 ..
             }
