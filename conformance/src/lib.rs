@@ -300,6 +300,7 @@ macro_rules! conformance_tests {
                 list_mailboxes_is_sorted_by_name,
                 node_stats_count_the_whole_node,
                 lowering_max_bytes_fails_senders_that_can_never_fit,
+                the_process_list_says_what_each_process_waits_for,
             ],
             peek: [
                 peek_shows_the_queue_in_receive_order_and_takes_nothing,

@@ -106,6 +106,7 @@ mod error;
 mod handshake;
 mod hub;
 mod listener;
+mod os_process;
 mod outbox;
 mod shutdown;
 
