@@ -63,6 +63,8 @@ pub(crate) enum Command {
     Peek(PeekArgs),
     /// Drop every queued message of a mailbox (owner or root only) and say how many.
     Purge(PurgeArgs),
+    /// A live view of mailboxes and processes, busiest first, with message rates (q quits).
+    Top(TopArgs),
     /// Change a mailbox's mode, owner or byte limit.
     Set(SetArgs),
     /// List processes.
@@ -439,6 +441,17 @@ pub(crate) struct PurgeArgs {
     /// Print JSON (`{"name": ..., "purged": N}`) instead of a sentence.
     #[arg(long)]
     pub(crate) json: bool,
+    /// The node to talk to.
+    #[command(flatten)]
+    pub(crate) node: NodeArgs,
+}
+
+/// `postbox top`.
+#[derive(Args, Debug)]
+pub(crate) struct TopArgs {
+    /// How often to refresh, e.g. 500ms or 2s (at least 10ms).
+    #[arg(long, value_name = "DURATION", value_parser = values::interval, default_value = "1s")]
+    pub(crate) interval: Duration,
     /// The node to talk to.
     #[command(flatten)]
     pub(crate) node: NodeArgs,

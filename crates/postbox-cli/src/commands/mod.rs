@@ -11,3 +11,4 @@ pub(crate) mod peek;
 pub(crate) mod purge;
 pub(crate) mod recv;
 pub(crate) mod send;
+pub(crate) mod top;
