@@ -305,6 +305,20 @@ macro_rules! conformance_tests {
                 list_mailboxes_is_sorted_by_name,
                 node_stats_count_the_whole_node,
                 lowering_max_bytes_fails_senders_that_can_never_fit,
+                the_process_list_says_what_each_process_waits_for,
+            ],
+            peek: [
+                peek_shows_the_queue_in_receive_order_and_takes_nothing,
+                peek_with_a_selector_shows_what_that_receive_would_take,
+                peek_leaves_waiting_receivers_waiting,
+                peek_needs_the_right_to_receive,
+                a_peek_of_large_messages_is_bounded_by_one_answer,
+            ],
+            purge: [
+                purge_drops_every_queued_message_and_counts_them,
+                purge_lets_waiting_senders_in,
+                purge_fails_waiting_receipts_with_dropped,
+                only_the_owner_or_root_purges,
             ],
             limits: [
                 the_queued_bytes_quota_is_enforced,

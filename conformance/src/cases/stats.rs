@@ -288,3 +288,30 @@ pub fn lowering_max_bytes_fails_senders_that_can_never_fit<T: Transport>(t: &T) 
     let stats = mine.stat().expect("stat");
     assert_eq!((stats.messages, stats.blocked_senders), (1, 0));
 }
+
+/// The process list says what each waiting operation waits for, and since when.
+pub fn the_process_list_says_what_each_process_waits_for<T: Transport>(t: &T) {
+    let owner = t.process();
+    let peer = t.process();
+    let q = owner.mailbox("q").create().expect("create");
+    let before = postbox::Timestamp::from_system_time(std::time::SystemTime::now());
+    std::thread::scope(|s| {
+        let receiver = s.spawn(|| q.recv_timeout(LONG));
+        crate::support::await_waiting(&peer, owner.pid(), 1);
+        let listed = peer.list_processes().expect("list processes");
+        let info = listed
+            .iter()
+            .find(|info| info.pid == owner.pid())
+            .expect("listed");
+        assert_eq!(info.waits.len(), 1);
+        let wait = &info.waits[0];
+        assert_eq!(wait.kind, postbox::WaitKind::Recv);
+        assert_eq!(wait.on, [postbox::WaitTarget::Mailbox("q".into())]);
+        assert!(wait.since >= before, "{wait:?} began after {before:?}");
+        assert!(info.started.as_nanos() > 0);
+        let me = listed.iter().find(|info| info.pid == peer.pid()).unwrap();
+        assert!(me.waits.is_empty());
+        q.send("done").expect("send");
+        receiver.join().expect("receiver").expect("recv");
+    });
+}

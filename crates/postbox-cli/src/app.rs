@@ -4,7 +4,7 @@
 use tracing_subscriber::EnvFilter;
 
 use crate::args::{Cli, Command, NodeArgs, usage_error};
-use crate::commands::{admin, bench, daemon, docs, list, monitor, recv, send};
+use crate::commands::{admin, bench, daemon, docs, list, monitor, peek, purge, recv, send, top};
 use crate::demo;
 use crate::node::Node;
 
@@ -52,7 +52,10 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Set(args) => admin::set(&node(&args.node)?, &args),
         Command::Ls(args) => list::ls(&node(&args.node)?, &args),
         Command::Stat(args) => list::stat(&node(&args.node)?, &args),
+        Command::Peek(args) => peek::run(&node(&args.node)?, &args),
+        Command::Purge(args) => purge::run(&node(&args.node)?, &args),
         Command::Ps(args) => list::ps(&node(&args.node)?, &args),
+        Command::Top(args) => top::run(&node(&args.node)?, &args),
         Command::Send(args) => send::run(&node(&args.node)?, args),
         Command::Recv(args) => recv::run(&node(&args.node)?, &args),
         Command::Monitor(args) => monitor::run(&node(&args.node)?, &args),

@@ -59,6 +59,12 @@ pub(crate) enum Command {
     Ls(LsArgs),
     /// Show a mailbox's statistics, or the node's without NAME.
     Stat(StatArgs),
+    /// Show queued messages of a mailbox without taking them, in the order receives would.
+    Peek(PeekArgs),
+    /// Drop every queued message of a mailbox (owner or root only) and say how many.
+    Purge(PurgeArgs),
+    /// A live view of mailboxes and processes, busiest first, with message rates (q quits).
+    Top(TopArgs),
     /// Change a mailbox's mode, owner or byte limit.
     Set(SetArgs),
     /// List processes.
@@ -409,6 +415,57 @@ pub(crate) struct PsArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub(crate) json: bool,
+    /// The node to talk to.
+    #[command(flatten)]
+    pub(crate) node: NodeArgs,
+}
+
+/// `postbox peek`.
+#[derive(Args, Debug)]
+pub(crate) struct PeekArgs {
+    /// The mailbox to look into.
+    #[arg(value_parser = values::name)]
+    pub(crate) name: String,
+
+    /// Show at most this many messages (one peek shows at most 1024, and 256KiB of payload
+    /// beyond the first).
+    #[arg(short = 'n', long = "count", value_name = "COUNT", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) count: u64,
+
+    /// Which messages to show.
+    #[command(flatten)]
+    pub(crate) selector: SelectorArgs,
+
+    /// Print each message as a line of JSON with its sender, type, priority and sequence number.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// The node to talk to.
+    #[command(flatten)]
+    pub(crate) node: NodeArgs,
+}
+
+/// `postbox purge`.
+#[derive(Args, Debug)]
+pub(crate) struct PurgeArgs {
+    /// The mailbox to empty.
+    #[arg(value_parser = values::name)]
+    pub(crate) name: String,
+
+    /// Print JSON (`{"name": ..., "purged": N}`) instead of a sentence.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// The node to talk to.
+    #[command(flatten)]
+    pub(crate) node: NodeArgs,
+}
+
+/// `postbox top`.
+#[derive(Args, Debug)]
+pub(crate) struct TopArgs {
+    /// How often to refresh, e.g. 500ms or 2s (at least 10ms).
+    #[arg(long, value_name = "DURATION", value_parser = values::interval, default_value = "1s")]
+    pub(crate) interval: Duration,
     /// The node to talk to.
     #[command(flatten)]
     pub(crate) node: NodeArgs,

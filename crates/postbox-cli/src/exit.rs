@@ -65,6 +65,12 @@ pub(crate) enum CliError {
         /// The command that starts a daemon on that socket.
         start: String,
     },
+    /// `top` was run with its output not on a terminal.
+    #[error(
+        "`postbox top` draws on a terminal, and standard output is not one; for scripts use \
+         `postbox ls --json`, `postbox ps --json` or `postbox stat --json`"
+    )]
+    NotATerminal,
     /// The user may not connect to the Unix socket (its mode, or its directory's).
     #[error(
         "permission denied on the daemon's socket {} ({why}); the daemon's `--mode` and the \
@@ -165,7 +171,7 @@ fn daemon(error: &DaemonError) -> Code {
 fn cli(error: &CliError) -> Code {
     match error {
         CliError::NoSuchProcess(_) => Code::NotFound,
-        CliError::NoDaemon { .. } => Code::Error,
+        CliError::NoDaemon { .. } | CliError::NotATerminal => Code::Error,
         CliError::SocketPermissionDenied { .. } => Code::PermissionDenied,
     }
 }
@@ -275,6 +281,7 @@ mod tests {
             Code::Gone
         );
         assert_eq!(code_of(OpenError::AlreadyExists), Code::Error);
+        assert_eq!(code_of(CliError::NotATerminal), Code::Error);
         assert_eq!(code_of(RecvError::Busy), Code::Error);
         assert_eq!(code_of(ConnectError::Io("refused".into())), Code::Error);
         assert_eq!(classify(&anyhow::anyhow!("plain")), Code::Error);

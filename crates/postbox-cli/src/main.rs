@@ -6,6 +6,7 @@
 
 #![warn(clippy::missing_docs_in_private_items)]
 
+mod activity;
 mod app;
 mod args;
 mod commands;

@@ -8,9 +8,10 @@ use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
-use postbox::{ConnectError, Pid, Process, Url};
+use postbox::{ConnectError, Pid, Process, Selector, Url};
 use postbox_daemon::DaemonConfig;
 
+use crate::args::SelectorArgs;
 use crate::exit::CliError;
 use crate::values::{ProcessRef, show_bytes};
 
@@ -105,4 +106,25 @@ pub(crate) fn resolve(process: &Process, target: &ProcessRef) -> anyhow::Result<
             .with_context(|| format!("cannot look up process {name:?}"))?
             .ok_or_else(|| CliError::NoSuchProcess(name.clone()).into()),
     }
+}
+
+/// The selector the flags ask for (`--from` resolved to a pid).
+///
+/// # Errors
+///
+/// `--from NAME` naming no live process.
+pub(crate) fn selector(process: &Process, args: &SelectorArgs) -> anyhow::Result<Selector> {
+    Ok(match args {
+        SelectorArgs { mtype: Some(t), .. } => Selector::Type(*t),
+        SelectorArgs {
+            not_type: Some(t), ..
+        } => Selector::NotType(*t),
+        SelectorArgs {
+            max_type: Some(t), ..
+        } => Selector::TypeAtMost(*t),
+        SelectorArgs {
+            from: Some(from), ..
+        } => Selector::From(resolve(process, from)?),
+        _ => Selector::Any,
+    })
 }

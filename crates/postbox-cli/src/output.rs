@@ -1,4 +1,5 @@
-//! What `ls`, `stat` and `ps` print: aligned tables for people, JSON for programs.
+//! What `ls`, `stat` and `ps` print: aligned tables for people, JSON for programs; and how
+//! `recv` and `peek` print messages.
 //!
 //! JSON is the library's own types serialised as they are (`postbox-core`'s `serde` form), so a
 //! program reading it sees exactly the fields documented on `MailboxStats`, `EngineStats` and
@@ -6,13 +7,14 @@
 //! `64KiB`).
 
 use std::io::{self, Write};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use postbox_core::{
     Capacity, Dispatch, EngineStats, MailboxStats, MessageSize, Order, Overflow, Owner, Ownership,
-    Pid, ProcessInfo, Receivers, Timestamp,
+    Pid, ProcessInfo, Received, Receivers, Timestamp, WaitInfo, WaitKind, WaitTarget,
 };
 use serde::Serialize;
+use serde_json::json;
 
 use crate::values::show_bytes;
 
@@ -94,6 +96,42 @@ impl Table {
 /// left to say anything, and it is no reason to fail the command.
 pub(crate) fn note(text: &str) {
     let _ = writeln!(io::stderr(), "postbox: {text}");
+}
+
+/// Writes one received message: its payload and a newline, or with `--json` a line of JSON with
+/// its metadata and either `payload` (UTF-8) or `payload_hex` (any other bytes), never both.
+pub(crate) fn received(
+    out: &mut impl io::Write,
+    source: &str,
+    message: &Received,
+    as_json: bool,
+) -> io::Result<()> {
+    if as_json {
+        let mut line = json!({
+            "source": source,
+            "sender": message.sender.as_raw(),
+            "type": message.mtype(),
+            "priority": message.priority(),
+            "seq": message.seq,
+            "attempt": message.attempt,
+            "sent_at_ns": message.sent_at.as_nanos(),
+        });
+        // Exactly one of the two keys, so that a reader tells text from bytes by which is there.
+        let payload = message.payload();
+        match std::str::from_utf8(payload) {
+            Ok(text) => line["payload"] = json!(text),
+            Err(_) => {
+                let hex: String = payload.iter().map(|b| format!("{b:02x}")).collect();
+                line["payload_hex"] = json!(hex);
+            }
+        }
+        serde_json::to_writer(&mut *out, &line)?;
+        writeln!(out)?;
+    } else {
+        out.write_all(message.payload())?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()
 }
 
 /// Writes `value` as pretty JSON and a newline.
@@ -341,29 +379,74 @@ pub(crate) fn node_stats(out: &mut impl Write, stats: &EngineStats) -> io::Resul
     )
 }
 
-/// The `ps` table.
+/// The `ps` table: each process's postbox and OS pids, name, user, inbox, what it owns, what
+/// each of its waiting operations waits for and for how long, and its command line.
 pub(crate) fn process_table(out: &mut impl Write, processes: &[ProcessInfo]) -> io::Result<()> {
+    let now = Timestamp::from_system_time(SystemTime::now());
     let mut table = Table::new(&[
         ("PID", Align::Right),
+        ("OS-PID", Align::Right),
         ("NAME", Align::Left),
         ("UID", Align::Right),
         ("GID", Align::Right),
         ("INBOX", Align::Right),
         ("OWNS", Align::Right),
-        ("WAITING", Align::Right),
+        ("WAITING", Align::Left),
+        ("COMMAND", Align::Left),
     ]);
+    let or_dash = |text: Option<String>| text.unwrap_or_else(|| "-".to_owned());
     for process in processes {
+        let waits: Vec<String> = process.waits.iter().map(|w| wait(w, now)).collect();
         table.row(vec![
             process.pid.to_string(),
-            process.name.clone().unwrap_or_else(|| "-".to_owned()),
+            or_dash(process.os_pid.map(|pid| pid.to_string())),
+            or_dash(process.name.clone()),
             process.uid.to_string(),
             process.gid.to_string(),
             process.inbox_messages.to_string(),
             process.owned_mailboxes.to_string(),
-            process.waiting.to_string(),
+            or_dash((!waits.is_empty()).then(|| waits.join("; "))),
+            or_dash(process.command.clone()),
         ]);
     }
     table.write(out)
+}
+
+/// One waiting operation as `ps` shows it: `recv jobs 3s`, `send pid 7 250ms`, a select as
+/// `recv jobs|inbox|from pid 4 1m`.
+pub(crate) fn wait(wait: &WaitInfo, now: Timestamp) -> String {
+    let kind = match wait.kind {
+        WaitKind::Recv => "recv",
+        WaitKind::Lease => "lease",
+        WaitKind::Send => "send",
+        WaitKind::Receipt => "receipt",
+    };
+    let receiving = matches!(wait.kind, WaitKind::Recv | WaitKind::Lease);
+    let targets: Vec<String> = wait
+        .on
+        .iter()
+        .map(|target| match target {
+            WaitTarget::Mailbox(name) => name.clone(),
+            WaitTarget::Inbox => "inbox".to_owned(),
+            WaitTarget::Process(pid) if receiving => format!("from pid {pid}"),
+            WaitTarget::Process(pid) => format!("pid {pid}"),
+        })
+        .collect();
+    let waited = Duration::from_nanos(now.as_nanos().saturating_sub(wait.since.as_nanos()));
+    format!("{kind} {} {}", targets.join("|"), duration(waited))
+}
+
+/// A duration, roughly, in its largest unit: `250ms`, `3s`, `5m`, `2h`, `4d`.
+pub(crate) fn duration(duration: Duration) -> String {
+    let millis = duration.as_millis();
+    let seconds = duration.as_secs();
+    match seconds {
+        0 => format!("{millis}ms"),
+        1..60 => format!("{seconds}s"),
+        60..3600 => format!("{}m", seconds / 60),
+        3600..86_400 => format!("{}h", seconds / 3600),
+        _ => format!("{}d", seconds / 86_400),
+    }
 }
 
 #[cfg(test)]
@@ -399,6 +482,31 @@ mod tests {
             time(Timestamp::from_nanos(951_782_400_000_000_000)),
             "2000-02-29 00:00:00.000 UTC"
         );
+    }
+
+    #[test]
+    fn waits_say_what_they_wait_on_and_for_how_long() {
+        let since = Timestamp::from_nanos(10_000_000_000);
+        let select = WaitInfo {
+            kind: WaitKind::Recv,
+            on: vec![
+                WaitTarget::Mailbox("jobs".into()),
+                WaitTarget::Inbox,
+                WaitTarget::Process(Pid::from_raw(4)),
+            ],
+            since,
+        };
+        let later = Timestamp::from_nanos(13_500_000_000);
+        assert_eq!(wait(&select, later), "recv jobs|inbox|from pid 4 3s");
+        let send = WaitInfo {
+            kind: WaitKind::Send,
+            on: vec![WaitTarget::Process(Pid::from_raw(7))],
+            since,
+        };
+        assert_eq!(wait(&send, since), "send pid 7 0ms");
+        assert_eq!(duration(Duration::from_millis(250)), "250ms");
+        assert_eq!(duration(Duration::from_secs(125)), "2m");
+        assert_eq!(duration(Duration::from_secs(3 * 86_400)), "3d");
     }
 
     #[test]

@@ -41,6 +41,19 @@ pub(crate) fn duration(text: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(number * unit_seconds).map_err(|_| invalid())
 }
 
+/// A refresh interval: a [`duration`] of at least 10ms.
+///
+/// # Errors
+///
+/// As [`duration`]; and for anything shorter than 10ms.
+pub(crate) fn interval(text: &str) -> Result<Duration, String> {
+    let interval = duration(text)?;
+    if interval < Duration::from_millis(10) {
+        return Err(format!("invalid interval {text:?}: the shortest is 10ms"));
+    }
+    Ok(interval)
+}
+
 /// The binary multiples byte sizes are written in, largest first.
 const BYTE_UNITS: [(&str, usize); 3] = [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)];
 

@@ -351,3 +351,79 @@ fn a_dead_letter_mailbox_must_exist_and_needs_max_deliveries() {
         zero.stderr
     );
 }
+
+#[test]
+fn ps_shows_os_pids_command_lines_and_what_each_process_waits_for() {
+    let daemon = Daemon::start();
+    daemon.run(&["create", "full", "--capacity", "1"]).code(0);
+    daemon.run(&["send", "full", "x"]).code(0);
+    let worker = daemon.spawn(&["recv", "--inbox", "--as", "worker"]);
+    let pid = worker.announced_pid();
+    let sender = daemon.spawn(&["send", "full", "waits for room"]);
+    daemon.wait_for_stat("full", "blocked_senders", 1);
+    daemon.wait_until_waiting(pid);
+
+    let json = daemon.run(&["ps", "--json"]).code(0).json();
+    let listed = json.as_array().unwrap();
+    let find = |os_pid: u32| {
+        listed
+            .iter()
+            .find(|p| p["os_pid"] == os_pid)
+            .unwrap_or_else(|| panic!("OS pid {os_pid} is not listed: {json}"))
+    };
+    let entry = find(worker.os_pid());
+    assert_eq!(entry["pid"], pid);
+    let command = entry["command"].as_str().expect("a command line");
+    assert!(command.starts_with(support::BIN), "{command}");
+    assert!(command.ends_with(" recv --inbox --as worker"), "{command}");
+    let waits = entry["waits"].as_array().unwrap();
+    assert_eq!(waits.len(), 1, "{json}");
+    assert_eq!(waits[0]["kind"], "Recv");
+    assert_eq!(waits[0]["on"], serde_json::json!(["Inbox"]));
+    assert!(waits[0]["since"].as_u64() > Some(0));
+
+    let entry = find(sender.os_pid());
+    assert!(
+        entry["command"]
+            .as_str()
+            .unwrap()
+            .ends_with(" send full waits for room")
+    );
+    assert_eq!(entry["waits"][0]["kind"], "Send");
+    assert_eq!(
+        entry["waits"][0]["on"],
+        serde_json::json!([{"Mailbox": "full"}])
+    );
+
+    // The table: the OS pid beside the postbox pid, what it waits for, the command last.
+    let table = daemon.run(&["ps"]).ok();
+    let header: Vec<&str> = table.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(
+        header,
+        [
+            "PID", "OS-PID", "NAME", "UID", "GID", "INBOX", "OWNS", "WAITING", "COMMAND"
+        ]
+    );
+    let row = table
+        .lines()
+        .find(|line| line.contains("worker"))
+        .unwrap_or_else(|| panic!("worker missing: {table}"));
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(
+        cells[..3],
+        [
+            pid.to_string().as_str(),
+            &worker.os_pid().to_string(),
+            "worker"
+        ]
+    );
+    assert!(row.contains("recv inbox "), "{row}");
+    assert!(row.ends_with("recv --inbox --as worker"), "{row}");
+    let row = table
+        .lines()
+        .find(|line| line.contains("send full"))
+        .unwrap();
+    assert!(row.contains(" send full "), "{row}");
+    drop(sender);
+    drop(worker);
+}

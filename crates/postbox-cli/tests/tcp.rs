@@ -43,6 +43,17 @@ fn a_client_with_the_token_uses_the_daemon_over_tcp_and_one_without_is_refused()
     with_env_token.env("POSTBOX_TOKEN", "correct-horse-battery-staple");
     support::run_command(with_env_token, None).code(0);
 
+    // Over TCP the daemon knows no OS pid or command line: `ps` shows none for that client.
+    let mut tcp_ps = daemon.command(&["--url", &listen, "ps", "--json"]);
+    tcp_ps.env("POSTBOX_TOKEN_FILE", &token_file);
+    let listed = support::run_command(tcp_ps, None).code(0).json();
+    let only = listed.as_array().expect("an array");
+    assert_eq!(only.len(), 1, "{listed}");
+    assert!(
+        only[0]["os_pid"].is_null() && only[0]["command"].is_null(),
+        "{listed}"
+    );
+
     let mut wrong = daemon.command(&["--url", &listen, "ls"]);
     wrong.env("POSTBOX_TOKEN", "wrong-token-entirely");
     let out = support::run_command(wrong, None).code(1);

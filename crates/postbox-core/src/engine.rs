@@ -15,10 +15,13 @@
 mod delegation;
 mod leases;
 mod mailboxes;
+mod peek;
 mod processes;
+mod purge;
 mod recv;
 mod send;
 mod usage;
+mod waits;
 
 pub use delegation::{Delegation, Handback};
 pub use leases::{LeaseId, Settlement};
@@ -36,7 +39,8 @@ use crate::{
     RecvError, SelectError, SendError, SendErrorKind, Ticket, Timestamp,
 };
 
-/// Where a waiting ticket waits, so that it can be found, completed or cancelled.
+/// Where a waiting ticket waits, so that it can be found, completed or cancelled; and since
+/// when, for `ps`.
 #[derive(Debug)]
 enum Waiter {
     /// A receive or select, registered in each mailbox of its branches.
@@ -44,11 +48,20 @@ enum Waiter {
         pid: Pid,
         mailboxes: Vec<MailboxId>,
         from: Vec<Pid>,
+        since: Timestamp,
     },
     /// A send waiting for room or a rendezvous, in the mailbox's waiting senders.
-    Send { pid: Pid, mailbox: MailboxId },
+    Send {
+        pid: Pid,
+        mailbox: MailboxId,
+        since: Timestamp,
+    },
     /// A send whose message is queued, waiting for a receiver to take it.
-    Receipt { pid: Pid, mailbox: MailboxId },
+    Receipt {
+        pid: Pid,
+        mailbox: MailboxId,
+        since: Timestamp,
+    },
 }
 
 impl Waiter {
@@ -403,9 +416,12 @@ impl Engine {
                 receipt,
             );
             if blocked.wants_receipt {
-                let pid = blocked.sender;
-                self.waiters
-                    .insert(blocked.ticket, Waiter::Receipt { pid, mailbox });
+                let waiter = Waiter::Receipt {
+                    pid: blocked.sender,
+                    mailbox,
+                    since: blocked.sent_at,
+                };
+                self.waiters.insert(blocked.ticket, waiter);
             } else {
                 self.waiters.remove(&blocked.ticket);
                 self.complete(blocked.ticket, Completion::Sent { receiver: None });

@@ -140,3 +140,25 @@ impl Credentials {
         self.uid == 0
     }
 }
+
+/// Which operating-system process a postbox process is, as far as its transport could tell: for
+/// `ps`, never for permission checks (those use [`Credentials`]).
+///
+/// A daemon learns a local peer's OS pid from its Unix socket (`SO_PEERCRED`) and reads its
+/// command line when it connects; over TCP it knows neither. The engine only keeps and reports
+/// what the transport passed to [`Engine::spawn_with`](crate::Engine::spawn_with).
+#[derive(Clone, PartialEq, Eq, Hash, Debug, Default)]
+pub struct OsProcess {
+    /// The OS process id, when known.
+    pub pid: Option<u32>,
+    /// Its command line, arguments joined by spaces, when known.
+    pub command: Option<String>,
+}
+
+impl OsProcess {
+    /// Nothing known: what [`Engine::spawn`](crate::Engine::spawn) records.
+    pub const UNKNOWN: OsProcess = OsProcess {
+        pid: None,
+        command: None,
+    };
+}

@@ -56,7 +56,7 @@ pub use attrs::{
 };
 pub use engine::{Delegation, Engine, Handback, LeaseId, Settlement};
 pub use error::{AdminError, OpenError, RecvError, SelectError, SendError, SendErrorKind};
-pub use ids::{Credentials, MailboxId, Pid, Ticket, Timestamp};
+pub use ids::{Credentials, MailboxId, OsProcess, Pid, Ticket, Timestamp};
 pub use limits::{Limits, MESSAGE_CHARGE, message_charge};
 pub use message::{Message, MessageKind, Received};
 pub use name::{InvalidName, MAX_NAME_LEN, Name};
@@ -64,4 +64,4 @@ pub use outcome::{
     Branch, Cancelled, Completion, Delivery, RecvOutcome, SendOutcome, Source, Wait,
 };
 pub use selector::Selector;
-pub use stats::{EngineStats, MailboxStats, ProcessInfo, Usage};
+pub use stats::{EngineStats, MailboxStats, ProcessInfo, Usage, WaitInfo, WaitKind, WaitTarget};

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::{Credentials, MailboxId, Name, Pid};
+use crate::{Credentials, MailboxId, Name, OsProcess, Pid, Timestamp};
 
 /// Ordered sets, so that termination visits mailboxes and monitors in a fixed order (by id): the
 /// engine stays deterministic, e.g. in which branch of a select over two of a dying process's
@@ -10,6 +10,10 @@ use crate::{Credentials, MailboxId, Name, Pid};
 #[derive(Debug)]
 pub(crate) struct Process {
     pub(crate) creds: Credentials,
+    /// The OS process it is, as its transport reported it.
+    pub(crate) os: OsProcess,
+    /// When it was spawned.
+    pub(crate) started: Timestamp,
     pub(crate) name: Option<Name>,
     pub(crate) inbox: MailboxId,
     /// Mailboxes this process has open (counted per mailbox in the mailbox itself).
@@ -25,9 +29,16 @@ pub(crate) struct Process {
 }
 
 impl Process {
-    pub(crate) fn new(creds: Credentials, inbox: MailboxId) -> Process {
+    pub(crate) fn new(
+        creds: Credentials,
+        os: OsProcess,
+        inbox: MailboxId,
+        started: Timestamp,
+    ) -> Process {
         Process {
             creds,
+            os,
+            started,
             name: None,
             inbox,
             opened: BTreeSet::new(),

@@ -95,6 +95,53 @@ pub struct ProcessInfo {
     pub owned_mailboxes: usize,
     /// Operations it has waiting.
     pub waiting: usize,
+    /// Its OS process id, when its transport knows it (a daemon's local peers).
+    pub os_pid: Option<u32>,
+    /// Its OS command line, when its transport knows it.
+    pub command: Option<String>,
+    /// When it started.
+    pub started: Timestamp,
+    /// What each of its waiting operations waits for, oldest first.
+    pub waits: Vec<WaitInfo>,
+}
+
+/// One waiting operation of a process, for `ps`.
+#[derive(Clone, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct WaitInfo {
+    /// What kind of operation waits.
+    pub kind: WaitKind,
+    /// What it waits on: one target, or for a select one per branch, in branch order.
+    pub on: Vec<WaitTarget>,
+    /// Since when.
+    pub since: Timestamp,
+}
+
+/// What kind of operation waits.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum WaitKind {
+    /// A receive, or a select over several sources, for a matching message.
+    Recv,
+    /// A receive on lease, for a matching message.
+    Lease,
+    /// A send, for room (bounded) or for a receiver (zero capacity).
+    Send,
+    /// A send whose message is queued, for a receiver to take it.
+    Receipt,
+}
+
+/// What a waiting operation waits on.
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum WaitTarget {
+    /// A named mailbox.
+    Mailbox(String),
+    /// The process's own inbox (a receive there with any selector but `From`).
+    Inbox,
+    /// Another process: a receive from its messages (`From(pid)` on the inbox), or a send to its
+    /// inbox.
+    Process(Pid),
 }
 
 /// What an engine holds now, counted by walking its tables: the figures its resource bounds are

@@ -4,7 +4,8 @@
 //! of the admission [`Budget`](crate::budget) meanwhile. The connection's [`ServerSession`]
 //! checks the `Hello` (token, versions, frame limit); the daemon then refuses it when no process
 //! place is free or it is shutting down, or spawns its process — with the credentials the socket
-//! reports for a Unix peer, never ones the peer claims — and accepts it with its pid, for the
+//! reports for a Unix peer, never ones the peer claims, and the OS pid and command line it
+//! learns for one (see [`crate::os_process`]) — and accepts it with its pid, for the
 //! session's `Welcome`. A refused or failed handshake is told why in an `Error` frame, then
 //! closed.
 
@@ -13,7 +14,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use postbox_core::{Credentials, Pid};
+use postbox_core::{Credentials, OsProcess, Pid};
 use postbox_wire::{
     Ending, ErrorBody, ErrorCode, HandshakeError, Negotiated, ServerConfig, ServerEvent,
     ServerSession,
@@ -22,6 +23,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::budget::Permit;
 use crate::hub::{ConnId, Hub};
+use crate::os_process::identify;
 use crate::outbox::{OutboxReceiver, outbox};
 use crate::shutdown::{FLUSH_TIMEOUT, StopSignal};
 
@@ -39,7 +41,7 @@ pub(crate) enum Peer {
     Unix {
         /// The credentials the kernel reports.
         creds: Credentials,
-        /// The peer's OS process id, for logs.
+        /// The peer's OS process id, for logs and `ps`.
         os_pid: Option<i32>,
     },
     /// A remote peer; its process runs with the configured TCP identity.
@@ -155,8 +157,12 @@ where
         close_with(reader, writer, &mut session).await;
         return None;
     }
+    let os = match peer {
+        Peer::Unix { os_pid, .. } => identify(os_pid).await,
+        Peer::Tcp { .. } => OsProcess::UNKNOWN,
+    };
     let (outbox, receiver) = outbox();
-    let Some((conn, pid)) = side.hub.connect(peer.creds(), outbox) else {
+    let Some((conn, pid)) = side.hub.connect(peer.creds(), os, outbox) else {
         let body = ErrorBody::new(ErrorCode::SHUTTING_DOWN, "the daemon is shutting down");
         session.reject(admission, body);
         close_with(reader, writer, &mut session).await;

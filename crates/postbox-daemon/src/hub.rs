@@ -21,7 +21,9 @@ use std::time::SystemTime;
 
 use tokio::sync::Notify;
 
-use postbox_core::{Credentials, Engine, Limits, Pid, RecvError, SendErrorKind, Ticket, Timestamp};
+use postbox_core::{
+    Credentials, Engine, Limits, OsProcess, Pid, RecvError, SendErrorKind, Ticket, Timestamp,
+};
 use postbox_wire::{Carried, EngineDriver, ErrorCode, Request, RequestId, Response};
 
 use crate::outbox::Outbox;
@@ -120,15 +122,21 @@ impl Hub {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Registers a connection: spawns its process with `creds`. `None` once shutting down.
-    pub(crate) fn connect(&self, creds: Credentials, outbox: Outbox) -> Option<(ConnId, Pid)> {
+    /// Registers a connection: spawns its process with `creds`, recording which OS process it is
+    /// (`os`, for `ps`). `None` once shutting down.
+    pub(crate) fn connect(
+        &self,
+        creds: Credentials,
+        os: OsProcess,
+        outbox: Outbox,
+    ) -> Option<(ConnId, Pid)> {
         let mut state = self.lock();
         if state.shutting_down {
             return None;
         }
         let conn = ConnId(state.next_conn);
         state.next_conn += 1;
-        let pid = state.driver.engine_mut().spawn(creds, now());
+        let pid = state.driver.engine_mut().spawn_with(creds, os, now());
         state.connections.insert(conn, Connection { pid, outbox });
         Some((conn, pid))
     }
@@ -279,7 +287,9 @@ mod tests {
     /// A connection whose outbox the test reads directly.
     fn connect(hub: &Hub) -> (ConnId, Pid, OutboxReceiver) {
         let (outbox, receiver) = outbox();
-        let (conn, pid) = hub.connect(Credentials::new(1000, 1000), outbox).unwrap();
+        let (conn, pid) = hub
+            .connect(Credentials::new(1000, 1000), OsProcess::UNKNOWN, outbox)
+            .unwrap();
         (conn, pid, receiver)
     }
 
@@ -354,7 +364,10 @@ mod tests {
             Outcome::Refused(ErrorCode::SHUTTING_DOWN, _)
         ));
         let (outbox, _receiver) = outbox();
-        assert!(hub.connect(Credentials::new(1, 1), outbox).is_none());
+        assert!(
+            hub.connect(Credentials::new(1, 1), OsProcess::UNKNOWN, outbox)
+                .is_none()
+        );
         hub.disconnect(a, []).deliver(a, |_, _| {});
     }
 }

@@ -107,6 +107,7 @@ mod handshake;
 mod hub;
 mod lease_clock;
 mod listener;
+mod os_process;
 mod outbox;
 mod shutdown;
 

@@ -3,7 +3,8 @@
 
 use postbox_core::{
     AdminError, Branch, Cancelled, Completion, Delivery, Engine, Message, Pid, RecvError,
-    RecvOutcome, SelectError, SendError, SendErrorKind, SendOutcome, Ticket, Timestamp, Wait,
+    RecvOutcome, SelectError, Selector, SendError, SendErrorKind, SendOutcome, Source, Ticket,
+    Timestamp, Wait,
 };
 
 use crate::operation::{MAX_BATCH, MAX_BRANCHES, RECEIVED_OVERHEAD, Request, Response, Target};
@@ -160,6 +161,16 @@ pub fn apply(engine: &mut Engine, pid: Pid, request: Request, now: Timestamp) ->
             Ok(count) => Response::Settled(u32::try_from(count).unwrap_or(u32::MAX)),
             Err(error) => Response::RecvFailed(SelectError { branch: 0, error }),
         },
+        Request::Peek {
+            source,
+            selector,
+            max_messages,
+            max_bytes,
+        } => peek(engine, pid, source, selector, max_messages, max_bytes),
+        Request::Purge { mailbox } => match engine.purge(pid, mailbox, now) {
+            Ok(count) => Response::Purged(u64::try_from(count).unwrap_or(u64::MAX)),
+            Err(error) => Response::AdminFailed(error),
+        },
     };
     Applied::Now(response)
 }
@@ -309,6 +320,39 @@ fn recv_many(engine: &mut Engine, pid: Pid, many: Many, now: Timestamp) -> Appli
         }
     }
     Applied::Now(Response::ReceivedMany(taken))
+}
+
+/// Copies of up to `max_messages` messages a receive of `selector` on `source` would take, the
+/// first always, the others while they fit in `max_bytes` beyond it.
+fn peek(
+    engine: &Engine,
+    pid: Pid,
+    source: Source,
+    selector: Selector,
+    max_messages: u32,
+    max_bytes: u64,
+) -> Response {
+    let max_messages = usize::try_from(max_messages).unwrap_or(usize::MAX);
+    if max_messages == 0 || max_messages > MAX_BATCH {
+        return Response::AdminFailed(AdminError::Protocol);
+    }
+    let mut seen = match engine.peek(pid, source, selector, max_messages) {
+        Ok(seen) => seen,
+        Err(error) => return Response::AdminFailed(error),
+    };
+    let mut budget = usize::try_from(max_bytes).unwrap_or(usize::MAX);
+    let fitting = seen
+        .iter()
+        .enumerate()
+        .take_while(|(index, message)| {
+            let cost = message.message.len() + RECEIVED_OVERHEAD;
+            let fits = *index == 0 || cost <= budget;
+            budget = budget.saturating_sub(cost);
+            fits
+        })
+        .count();
+    seen.truncate(fitting);
+    Response::Peeked(seen)
 }
 
 fn received(branch: usize, message: postbox_core::Received) -> Response {

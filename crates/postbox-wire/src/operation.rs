@@ -8,7 +8,7 @@
 use bytes::{Bytes, BytesMut};
 use postbox_core::{
     AdminError, Branch, Delivery, EngineStats, LeaseId, MailboxAttrs, MailboxId, MailboxStats,
-    Message, Mode, OpenError, Owner, Pid, ProcessInfo, Received, SelectError, SendError,
+    Message, Mode, OpenError, Owner, Pid, ProcessInfo, Received, SelectError, Selector, SendError,
     Settlement, Source, Wait,
 };
 use serde::{Deserialize, Serialize};
@@ -197,6 +197,26 @@ pub enum Request {
         /// Acknowledge or return.
         settlement: Settlement,
     },
+    /// Copies of up to `max_messages` queued messages of `source` that `selector` matches, in
+    /// the order receives would take them, without taking them (System V's `MSG_COPY`): the
+    /// first one whatever its size, then more while their payloads plus [`RECEIVED_OVERHEAD`]
+    /// each, the first's included, stay within `max_bytes` (as `RecvMany` counts). Needs the
+    /// right to receive.
+    Peek {
+        /// The mailbox (or inbox) to look into.
+        source: Source,
+        /// Which messages to show.
+        selector: Selector,
+        /// The most messages to show (1 to [`MAX_BATCH`]).
+        max_messages: u32,
+        /// The most payload bytes, with overhead, to show (the first message is shown anyway).
+        max_bytes: u64,
+    },
+    /// Drops every queued message of a mailbox (owner or uid 0 only).
+    Purge {
+        /// The mailbox.
+        mailbox: MailboxId,
+    },
 }
 
 /// The engine's answer to one request. Variant order is part of the protocol: append only.
@@ -255,6 +275,10 @@ pub enum Response {
     ReceivedMany(Vec<Received>),
     /// How many leased messages a `Settle` settled.
     Settled(u32),
+    /// What a `Peek` saw, in receive order (possibly none).
+    Peeked(Vec<Received>),
+    /// How many messages a `Purge` dropped.
+    Purged(u64),
 }
 
 /// Why an operation payload could not be decoded: the peer is broken or hostile.

@@ -19,7 +19,7 @@ use postbox_core::{
     MailboxAttrs, MailboxId, MailboxStats, Message, MessageKind, MessageSize, Mode, OpenError,
     Order, Overflow, Owner, Ownership, Pid, ProcessInfo, Received, Receivers, RecvError,
     Redelivery, SelectError, Selector, SendError, SendErrorKind, Settlement, Source, Timestamp,
-    Wait,
+    Wait, WaitInfo, WaitKind, WaitTarget,
 };
 use postbox_wire::{
     Request, Response, Target, decode_request, decode_response, encode_request, encode_response,
@@ -489,6 +489,53 @@ fn request_23_settle() {
     );
 }
 
+#[test]
+fn request_24_peek() {
+    pin_request(
+        &Request::Peek {
+            source: Source::Mailbox(MailboxId::from_raw(7)),
+            selector: Selector::TypeAtMost(-3),
+            max_messages: 32,
+            max_bytes: 300,
+        },
+        &[
+            "18",    // Request::Peek
+            "01 07", // source: Mailbox(7)
+            "03 05", // selector: TypeAtMost(-3)
+            "20",    // max_messages: 32
+            "ac 02", // max_bytes: 300
+        ],
+    );
+    pin_request(
+        &Request::Peek {
+            source: Source::Inbox,
+            selector: Selector::Any,
+            max_messages: 1,
+            max_bytes: 0,
+        },
+        &[
+            "18", // Request::Peek
+            "00", // source: Inbox
+            "00", // selector: Any
+            "01", // max_messages: 1
+            "00", // max_bytes: 0
+        ],
+    );
+}
+
+#[test]
+fn request_25_purge() {
+    pin_request(
+        &Request::Purge {
+            mailbox: MailboxId::from_raw(300),
+        },
+        &[
+            "19",    // Request::Purge
+            "ac 02", // mailbox: 300
+        ],
+    );
+}
+
 // §7.4 `Response`: one test per variant.
 
 #[test]
@@ -790,6 +837,35 @@ fn response_11_processes() {
                 inbox_messages: 4,
                 owned_mailboxes: 5,
                 waiting: 6,
+                os_pid: Some(300),
+                command: Some("ab".into()),
+                started: Timestamp::from_nanos(7),
+                waits: vec![
+                    WaitInfo {
+                        kind: WaitKind::Recv,
+                        on: vec![
+                            WaitTarget::Mailbox("q".into()),
+                            WaitTarget::Inbox,
+                            WaitTarget::Process(Pid::from_raw(8)),
+                        ],
+                        since: Timestamp::from_nanos(9),
+                    },
+                    WaitInfo {
+                        kind: WaitKind::Lease,
+                        on: vec![],
+                        since: Timestamp::from_nanos(10),
+                    },
+                    WaitInfo {
+                        kind: WaitKind::Send,
+                        on: vec![],
+                        since: Timestamp::from_nanos(11),
+                    },
+                    WaitInfo {
+                        kind: WaitKind::Receipt,
+                        on: vec![],
+                        since: Timestamp::from_nanos(12),
+                    },
+                ],
             },
             ProcessInfo {
                 pid: Pid::from_raw(7),
@@ -799,25 +875,46 @@ fn response_11_processes() {
                 inbox_messages: 10,
                 owned_mailboxes: 11,
                 waiting: 12,
+                os_pid: None,
+                command: None,
+                started: Timestamp::ZERO,
+                waits: vec![],
             },
         ]),
         &[
-            "0b",       // Response::Processes
-            "02",       // 2 processes
-            "01",       // pid: 1
-            "01 01 70", // name: Some, length 1, "p"
-            "02",       // uid: 2
-            "03",       // gid: 3
-            "04",       // inbox_messages: 4
-            "05",       // owned_mailboxes: 5
-            "06",       // waiting: 6
-            "07",       // pid: 7
-            "00",       // name: None
-            "08",       // uid: 8
-            "09",       // gid: 9
-            "0a",       // inbox_messages: 10
-            "0b",       // owned_mailboxes: 11
-            "0c",       // waiting: 12
+            "0b",          // Response::Processes
+            "02",          // 2 processes
+            "01",          // pid: 1
+            "01 01 70",    // name: Some, length 1, "p"
+            "02",          // uid: 2
+            "03",          // gid: 3
+            "04",          // inbox_messages: 4
+            "05",          // owned_mailboxes: 5
+            "06",          // waiting: 6
+            "01 ac 02",    // os_pid: Some(300)
+            "01 02 61 62", // command: Some, length 2, "ab"
+            "07",          // started: 7
+            "04",          // 4 waits
+            "00",          // kind: Recv
+            "03",          // on: 3 targets
+            "00 01 71",    // Mailbox, length 1, "q"
+            "01",          // Inbox
+            "02 08",       // Process(8)
+            "09",          // since: 9
+            "01 00 0a",    // kind: Lease, on: none, since: 10
+            "02 00 0b",    // kind: Send, on: none, since: 11
+            "03 00 0c",    // kind: Receipt, on: none, since: 12
+            "07",          // pid: 7
+            "00",          // name: None
+            "08",          // uid: 8
+            "09",          // gid: 9
+            "0a",          // inbox_messages: 10
+            "0b",          // owned_mailboxes: 11
+            "0c",          // waiting: 12
+            "00",          // os_pid: None
+            "00",          // command: None
+            "00",          // started: 0
+            "00",          // no waits
         ],
     );
 }
@@ -902,6 +999,48 @@ fn response_15_settled() {
         &[
             "0f",    // Response::Settled
             "ac 02", // 300 settled
+        ],
+    );
+}
+
+#[test]
+fn response_16_peeked() {
+    pin_response(
+        &Response::Peeked(vec![Received {
+            message: message(),
+            sender: Pid::from_raw(5),
+            seq: 6,
+            sent_at: Timestamp::from_nanos(7),
+            kind: MessageKind::Down,
+            attempt: 1,
+        }]),
+        &[
+            "10",    // Response::Peeked
+            "01",    // one message
+            MESSAGE, // message
+            "05",    // sender 5
+            "06",    // seq 6
+            "07",    // sent_at 7
+            "01",    // kind: Down
+            "01",    // attempt 1
+        ],
+    );
+    pin_response(
+        &Response::Peeked(vec![]),
+        &[
+            "10", // Response::Peeked
+            "00", // nothing queued matched
+        ],
+    );
+}
+
+#[test]
+fn response_17_purged() {
+    pin_response(
+        &Response::Purged(300),
+        &[
+            "11",    // Response::Purged
+            "ac 02", // 300 dropped
         ],
     );
 }

@@ -115,6 +115,28 @@ fn request() -> impl Strategy<Value = Request> {
                     Settlement::Return
                 },
             }),
+        (
+            any::<bool>(),
+            any::<u64>(),
+            selector(),
+            any::<u32>(),
+            any::<u64>()
+        )
+            .prop_map(
+                |(inbox, id, selector, max_messages, max_bytes)| Request::Peek {
+                    source: if inbox {
+                        Source::Inbox
+                    } else {
+                        Source::Mailbox(MailboxId::from_raw(id))
+                    },
+                    selector,
+                    max_messages,
+                    max_bytes,
+                }
+            ),
+        any::<u64>().prop_map(|id| Request::Purge {
+            mailbox: MailboxId::from_raw(id)
+        }),
     ]
 }
 
@@ -353,6 +375,26 @@ fn hostile_request() -> impl Strategy<Value = Request> {
                     Settlement::Return
                 },
             }),
+        (
+            (any::<bool>(), mailbox.clone(), selector()),
+            0..2000u32,
+            any::<u64>()
+        )
+            .prop_map(
+                |((inbox, id, selector), max_messages, max_bytes)| Request::Peek {
+                    source: if inbox {
+                        Source::Inbox
+                    } else {
+                        Source::Mailbox(id)
+                    },
+                    selector,
+                    max_messages,
+                    max_bytes,
+                }
+            ),
+        mailbox
+            .clone()
+            .prop_map(|mailbox| Request::Purge { mailbox }),
     ]
 }
 
@@ -391,4 +433,52 @@ proptest! {
             let _ = engine.cancel(ticket, now);
         }
     }
+}
+
+/// `Peek` copies the first matching message whatever its size, then more while they fit in its
+/// byte budget; it takes nothing, and a count of 0 or above `MAX_BATCH` is a protocol error.
+#[test]
+fn peek_answers_within_its_byte_budget_and_takes_nothing() {
+    use postbox_core::{AdminError, Credentials, Engine, Timestamp};
+    use postbox_wire::{Applied, MAX_BATCH, RECEIVED_OVERHEAD, apply};
+    let now = Timestamp::ZERO;
+    let mut engine = Engine::default();
+    let pid = engine.spawn(Credentials::new(1000, 1000), now);
+    let q = engine
+        .create(pid, "q", MailboxAttrs::default(), now)
+        .expect("create");
+    for byte in 0..4u8 {
+        let message = Message::new(vec![byte; 100]);
+        engine
+            .send(pid, q, message, Delivery::Queued, Wait::Try, now)
+            .expect("send");
+    }
+    let mut peek = |max_messages, max_bytes| {
+        let request = Request::Peek {
+            source: Source::Mailbox(q),
+            selector: Selector::Any,
+            max_messages,
+            max_bytes,
+        };
+        match apply(&mut engine, pid, request, now) {
+            Applied::Now(Response::Peeked(seen)) => Ok(seen.iter().map(|m| m.seq).collect()),
+            Applied::Now(Response::AdminFailed(error)) => Err(error),
+            other => panic!("{other:?}"),
+        }
+    };
+    let one = (100 + RECEIVED_OVERHEAD) as u64;
+    assert_eq!(peek(10, 0), Ok(vec![0]), "the first always");
+    // As for `RecvMany`, the budget counts the first message too, though it never stops it.
+    assert_eq!(peek(10, 2 * one - 1), Ok(vec![0]));
+    assert_eq!(peek(10, 2 * one), Ok(vec![0, 1]));
+    assert_eq!(peek(10, 3 * one), Ok(vec![0, 1, 2]));
+    assert_eq!(peek(2, u64::MAX), Ok(vec![0, 1]));
+    assert_eq!(
+        peek(10, u64::MAX),
+        Ok(vec![0, 1, 2, 3]),
+        "nothing was taken"
+    );
+    assert_eq!(peek(0, u64::MAX), Err(AdminError::Protocol));
+    let too_many = u32::try_from(MAX_BATCH + 1).unwrap();
+    assert_eq!(peek(too_many, u64::MAX), Err(AdminError::Protocol));
 }

@@ -132,7 +132,7 @@ pub use postbox_core::{
     AdminError, Capacity, Credentials, Dispatch, EngineStats, Limits, MESSAGE_CHARGE, MailboxAttrs,
     MailboxId, MailboxStats, Message, MessageKind, MessageSize, Mode, OpenError, Order, Overflow,
     Owner, Ownership, Pid, ProcessInfo, Received, Receivers, RecvError, Redelivery, SelectError,
-    Selector, SendError, SendErrorKind, Timestamp,
+    Selector, SendError, SendErrorKind, Timestamp, WaitInfo, WaitKind, WaitTarget,
 };
 
 /// The payload type: reference-counted bytes, moved through queues without copying.

@@ -6,15 +6,16 @@ use std::time::{Duration, Instant};
 use postbox_core::{
     AdminError, Capacity, Delivery, Dispatch, MailboxAttrs, MailboxId, MailboxStats, Message,
     MessageSize, Mode, OpenError, Order, Overflow, Owner, Ownership, Pid, Received, Receivers,
-    RecvError, Selector, SendError,
+    RecvError, Selector, SendError, Source,
 };
 
+use crate::batch::ANSWER_BYTES;
 use crate::consumer::Consumer;
 use crate::process_core::ProcessCore;
 use crate::send_batch_error::SendBatchError;
 use crate::transport::{Failure, Flavor, admin_error};
 use crate::wait::Patience;
-use postbox_wire::{Request, Response};
+use postbox_wire::{MAX_BATCH, Request, Response};
 
 /// Builds a mailbox: set attributes, then [`create`](MailboxBuilder::create),
 /// [`open`](MailboxBuilder::open) or [`open_or_create`](MailboxBuilder::open_or_create).
@@ -650,6 +651,85 @@ impl Mailbox {
     pub fn stat(&self) -> Result<MailboxStats, AdminError> {
         match self.core.call(Request::Stat { mailbox: self.id }, None) {
             Ok(Response::Stat(stats)) => Ok(*stats),
+            other => Err(admin_error(other)),
+        }
+    }
+
+    /// Copies of up to `max` queued messages that `selector` matches, in the order receives
+    /// with that selector would take them (System V's `MSG_COPY`): the queue, the statistics,
+    /// waiting receivers and receive rights stay exactly as they were.
+    ///
+    /// Only queued messages are shown: not those on lease to a receiver, nor those waiting
+    /// senders still hold. One peek shows at most [`MAX_BATCH`](postbox_wire::MAX_BATCH) (1024)
+    /// messages and, through a daemon, what fits in one answer (256 KiB of payload, or the
+    /// connection's frame limit, beyond the first); `max` beyond either is cut to it.
+    ///
+    /// # Errors
+    ///
+    /// `PermissionDenied` (who may receive may peek: the mode's `r`, and under owner-only
+    /// receive the owner or a grantee; no exclusive or pair right is needed or claimed),
+    /// `Gone`, `Disconnected`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use postbox::{InprocNode, Message, Selector};
+    ///
+    /// let node = InprocNode::new();
+    /// let process = node.process();
+    /// let jobs = process.mailbox("jobs").create()?;
+    /// jobs.send(Message::new("a").with_type(2))?;
+    /// jobs.send(Message::new("b").with_type(1))?;
+    /// let seen = jobs.peek(10, Selector::Any)?;
+    /// assert_eq!(seen.len(), 2);
+    /// assert_eq!(jobs.peek(10, Selector::Type(1))?[0].payload().as_ref(), b"b");
+    /// // Nothing was taken.
+    /// assert_eq!(jobs.try_recv()?.payload().as_ref(), b"a");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn peek(&self, max: usize, selector: Selector) -> Result<Vec<Received>, AdminError> {
+        if max == 0 {
+            return Ok(Vec::new());
+        }
+        let request = Request::Peek {
+            source: Source::Mailbox(self.id),
+            selector,
+            max_messages: u32::try_from(max.min(MAX_BATCH)).unwrap_or(u32::MAX),
+            max_bytes: ANSWER_BYTES,
+        };
+        match self.core.call(request, None) {
+            Ok(Response::Peeked(messages)) => Ok(messages),
+            other => Err(admin_error(other)),
+        }
+    }
+
+    /// Drops every message queued in the mailbox and returns how many it dropped; they count as
+    /// dropped in its statistics. A sender awaiting the receipt of one gets `Dropped` with its
+    /// message back; senders waiting for room are let in (so the mailbox may hold their messages
+    /// afterwards). Messages on lease stay with their receivers.
+    ///
+    /// # Errors
+    ///
+    /// `PermissionDenied` (only the owner may purge — the owning process, or a process of the
+    /// owning uid of a system-owned mailbox — or uid 0), `Gone`, `Disconnected`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use postbox::InprocNode;
+    ///
+    /// let node = InprocNode::new();
+    /// let process = node.process();
+    /// let jobs = process.mailbox("jobs").create()?;
+    /// jobs.send("a")?;
+    /// jobs.send("b")?;
+    /// assert_eq!(jobs.purge()?, 2);
+    /// assert_eq!(jobs.stat()?.dropped, 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn purge(&self) -> Result<usize, AdminError> {
+        match self.core.call(Request::Purge { mailbox: self.id }, None) {
+            Ok(Response::Purged(count)) => Ok(usize::try_from(count).unwrap_or(usize::MAX)),
             other => Err(admin_error(other)),
         }
     }

@@ -7,5 +7,8 @@ pub(crate) mod daemon;
 pub(crate) mod docs;
 pub(crate) mod list;
 pub(crate) mod monitor;
+pub(crate) mod peek;
+pub(crate) mod purge;
 pub(crate) mod recv;
 pub(crate) mod send;
+pub(crate) mod top;

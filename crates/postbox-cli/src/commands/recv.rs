@@ -3,35 +3,11 @@
 use std::io;
 
 use anyhow::Context as _;
-use postbox::{
-    Leased, Mailbox, Ownership, Process, Received, RecvError, Select, Selected, Selector,
-};
-use serde_json::json;
+use postbox::{Leased, Mailbox, Ownership, Process, RecvError, Select, Selected, Selector};
 
-use crate::args::{Patience, RecvArgs, SelectorArgs};
-use crate::node::{Node, resolve};
+use crate::args::{Patience, RecvArgs};
+use crate::node::{Node, selector};
 use crate::output;
-
-/// The selector the flags ask for (`--from` resolved to a pid).
-///
-/// # Errors
-///
-/// `--from NAME` naming no live process.
-fn selector(process: &Process, args: &SelectorArgs) -> anyhow::Result<Selector> {
-    Ok(match args {
-        SelectorArgs { mtype: Some(t), .. } => Selector::Type(*t),
-        SelectorArgs {
-            not_type: Some(t), ..
-        } => Selector::NotType(*t),
-        SelectorArgs {
-            max_type: Some(t), ..
-        } => Selector::TypeAtMost(*t),
-        SelectorArgs {
-            from: Some(from), ..
-        } => Selector::From(resolve(process, from)?),
-        _ => Selector::Any,
-    })
-}
 
 /// Opens (or, with `--create-owned`, creates as this process's own) every named mailbox.
 ///
@@ -55,42 +31,6 @@ fn mailboxes(process: &Process, args: &RecvArgs) -> anyhow::Result<Vec<Mailbox>>
             }
         })
         .collect()
-}
-
-/// Writes one received message: its payload and a newline, or with `--json` a line of JSON with
-/// its metadata and either `payload` (UTF-8) or `payload_hex` (any other bytes), never both.
-fn print(
-    out: &mut impl io::Write,
-    source: &str,
-    message: &Received,
-    as_json: bool,
-) -> io::Result<()> {
-    if as_json {
-        let mut line = json!({
-            "source": source,
-            "sender": message.sender.as_raw(),
-            "type": message.mtype(),
-            "priority": message.priority(),
-            "seq": message.seq,
-            "attempt": message.attempt,
-            "sent_at_ns": message.sent_at.as_nanos(),
-        });
-        // Exactly one of the two keys, so that a reader tells text from bytes by which is there.
-        let payload = message.payload();
-        match std::str::from_utf8(payload) {
-            Ok(text) => line["payload"] = json!(text),
-            Err(_) => {
-                let hex: String = payload.iter().map(|b| format!("{b:02x}")).collect();
-                line["payload_hex"] = json!(hex);
-            }
-        }
-        serde_json::to_writer(&mut *out, &line)?;
-        writeln!(out)?;
-    } else {
-        out.write_all(message.payload())?;
-        out.write_all(b"\n")?;
-    }
-    out.flush()
 }
 
 /// The next message `selector` picks from `mailbox`, on lease.
@@ -170,7 +110,7 @@ pub(crate) fn run(node: &Node, args: &RecvArgs) -> anyhow::Result<()> {
             let leased = lease(only, selector, patience).map_err(|error| failed(error, 0))?;
             // Written first, then acknowledged: if writing fails, dropping the lease gives the
             // message back.
-            print(&mut out, &sources[0], &leased, args.json)?;
+            output::received(&mut out, &sources[0], &leased, args.json)?;
             leased.ack().map_err(|error| failed(error, 0))?;
             received += 1;
         }
@@ -188,7 +128,7 @@ pub(crate) fn run(node: &Node, args: &RecvArgs) -> anyhow::Result<()> {
             output::note(&format!("process {} terminated", message.sender));
             continue;
         }
-        print(&mut out, source, &message, args.json)?;
+        output::received(&mut out, source, &message, args.json)?;
         received += 1;
     }
     Ok(())

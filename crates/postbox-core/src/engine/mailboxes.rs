@@ -524,7 +524,7 @@ impl Engine {
         }
     }
 
-    fn check_owner(&self, pid: Pid, mailbox: MailboxId) -> Result<(), AdminError> {
+    pub(super) fn check_owner(&self, pid: Pid, mailbox: MailboxId) -> Result<(), AdminError> {
         let creds = self.creds(pid).ok_or(AdminError::Disconnected)?;
         let mb = self.mailboxes.get(&mailbox).ok_or(AdminError::Gone)?;
         if mb.is_inbox() || !is_owner(mb, pid, creds) {

@@ -6,13 +6,20 @@ use crate::mailbox::{Kind, Mailbox};
 use crate::process::Process;
 use crate::{
     AdminError, Capacity, Credentials, MailboxAttrs, Message, MessageKind, MessageSize, Mode, Name,
-    Order, Overflow, Owner, Ownership, Pid, ProcessInfo, Receivers, RecvError, Redelivery,
-    SendErrorKind, Timestamp,
+    Order, OsProcess, Overflow, Owner, Ownership, Pid, ProcessInfo, Receivers, RecvError,
+    Redelivery, SendErrorKind, Timestamp, WaitInfo,
 };
+use rustc_hash::FxHashMap;
 
 impl Engine {
     /// Starts a new process running as `creds`, with an empty inbox. Its pid has never been used.
     pub fn spawn(&mut self, creds: Credentials, now: Timestamp) -> Pid {
+        self.spawn_with(creds, OsProcess::UNKNOWN, now)
+    }
+
+    /// As [`Engine::spawn`], recording which OS process the new process is (for
+    /// [`Engine::processes`] only: permissions go by `creds`).
+    pub fn spawn_with(&mut self, creds: Credentials, os: OsProcess, now: Timestamp) -> Pid {
         let pid = Pid::from_raw(self.next_pid);
         self.next_pid += 1;
         let inbox = self.new_mailbox_id();
@@ -38,7 +45,8 @@ impl Engine {
             now,
         );
         self.mailboxes.insert(inbox, mailbox);
-        self.processes.insert(pid, Process::new(creds, inbox));
+        self.processes
+            .insert(pid, Process::new(creds, os, inbox, now));
         pid
     }
 
@@ -136,19 +144,32 @@ impl Engine {
         Ok(())
     }
 
-    /// Every live process, by pid.
+    /// Every live process, by pid, with what each of its waiting operations waits for.
     pub fn processes(&self) -> Vec<ProcessInfo> {
+        let mut waits: FxHashMap<Pid, Vec<WaitInfo>> = FxHashMap::default();
+        // By ticket: oldest first.
+        for (&ticket, waiter) in &self.waiters {
+            let info = self.describe_wait(ticket, waiter);
+            waits.entry(waiter.pid()).or_default().push(info);
+        }
         let mut all: Vec<ProcessInfo> = self
             .processes
             .iter()
-            .map(|(&pid, process)| ProcessInfo {
-                pid,
-                name: process.name.as_ref().map(|name| name.to_string()),
-                uid: process.creds.uid,
-                gid: process.creds.gid,
-                inbox_messages: self.mailboxes[&process.inbox].queue.len(),
-                owned_mailboxes: process.owned.len(),
-                waiting: self.waiters.values().filter(|w| w.pid() == pid).count(),
+            .map(|(&pid, process)| {
+                let waits = waits.remove(&pid).unwrap_or_default();
+                ProcessInfo {
+                    pid,
+                    name: process.name.as_ref().map(|name| name.to_string()),
+                    uid: process.creds.uid,
+                    gid: process.creds.gid,
+                    inbox_messages: self.mailboxes[&process.inbox].queue.len(),
+                    owned_mailboxes: process.owned.len(),
+                    waiting: waits.len(),
+                    os_pid: process.os.pid,
+                    command: process.os.command.clone(),
+                    started: process.started,
+                    waits,
+                }
             })
             .collect();
         all.sort_by_key(|info| info.pid);

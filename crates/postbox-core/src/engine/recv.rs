@@ -121,6 +121,7 @@ impl Engine {
                 pid,
                 mailboxes: sources.into_vec(),
                 from,
+                since: now,
             },
         );
         Ok(RecvOutcome::Blocked(ticket))

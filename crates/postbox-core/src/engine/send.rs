@@ -179,8 +179,12 @@ impl Engine {
         self.push_entry(mailbox, entry);
         Ok(match receipt {
             Some(ticket) => {
-                self.waiters
-                    .insert(ticket, Waiter::Receipt { pid: from, mailbox });
+                let waiter = Waiter::Receipt {
+                    pid: from,
+                    mailbox,
+                    since: now,
+                };
+                self.waiters.insert(ticket, waiter);
                 SendOutcome::Blocked(ticket)
             }
             None => SendOutcome::Sent { receiver: None },
@@ -219,6 +223,7 @@ impl Engine {
             Waiter::Send {
                 pid: sender,
                 mailbox,
+                since: now,
             },
         );
         Ok(SendOutcome::Blocked(ticket))

@@ -347,9 +347,13 @@ impl ServerSession {
     }
 
     /// Bounds what a request may ask the answer to hold by the connection's frame limit, so that
-    /// a `RecvMany` or `Lease` never takes messages its answer could not carry.
+    /// a `RecvMany` or `Lease` never takes (and a `Peek` never copies) messages its answer could
+    /// not carry.
     fn fit_to_frame(&self, request: &mut Request) {
-        if let Request::RecvMany { max_bytes, .. } | Request::Lease { max_bytes, .. } = request {
+        if let Request::RecvMany { max_bytes, .. }
+        | Request::Lease { max_bytes, .. }
+        | Request::Peek { max_bytes, .. } = request
+        {
             let room = self
                 .codec
                 .config()

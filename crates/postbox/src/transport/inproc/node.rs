@@ -13,8 +13,8 @@ use std::time::Instant;
 use rustc_hash::FxHashMap;
 
 use postbox_core::{
-    Branch, Credentials, Delivery, Engine, Limits, MailboxId, Pid, RecvError, Selector, SendError,
-    SendErrorKind, Source, Ticket, Timestamp, Wait,
+    Branch, Credentials, Delivery, Engine, Limits, MailboxId, OsProcess, Pid, RecvError, Selector,
+    SendError, SendErrorKind, Source, Ticket, Timestamp, Wait,
 };
 use postbox_wire::{Carried, EngineDriver, Request, Response, Target, Withdrawal};
 
@@ -84,6 +84,11 @@ impl Concerns {
                 source: Source::Mailbox(mailbox),
                 ..
             }
+            | Request::Peek {
+                source: Source::Mailbox(mailbox),
+                ..
+            }
+            | Request::Purge { mailbox }
             | Request::Close { mailbox }
             | Request::Delete { mailbox }
             | Request::SetMode { mailbox, .. }
@@ -127,6 +132,10 @@ impl Concerns {
                 ..
             }
             | Request::Settle {
+                source: Source::Inbox,
+                ..
+            }
+            | Request::Peek {
                 source: Source::Inbox,
                 ..
             }
@@ -413,10 +422,20 @@ impl InprocNode {
     }
 
     /// Starts a new process running as `creds` — for tests of permissions, and for servers that
-    /// act on behalf of authenticated users.
+    /// act on behalf of authenticated users. The process list shows it as this OS process (its
+    /// pid; no command line).
     pub fn process_as(&self, creds: Credentials) -> Process {
         let now = now();
-        let pid = self.shared.lock().driver.engine_mut().spawn(creds, now);
+        let os = OsProcess {
+            pid: Some(std::process::id()),
+            command: None,
+        };
+        let pid = self
+            .shared
+            .lock()
+            .driver
+            .engine_mut()
+            .spawn_with(creds, os, now);
         Process::new(Arc::new(InprocLink {
             node: self.shared.clone(),
             pid,
