@@ -9,8 +9,10 @@
 mod app;
 mod args;
 mod commands;
+mod config_file;
 mod demo;
 mod exit;
+mod logging;
 mod node;
 mod output;
 mod values;
