@@ -20,6 +20,7 @@ use crate::dead_peer::watch_for_vanishing;
 use crate::handshake::{Peer, ServerSide};
 use crate::hub::Hub;
 use crate::listener::{SocketFile, bind_tcp, bind_unix};
+use crate::metrics::{self, Metrics};
 use crate::shutdown::{SHUTDOWN_GRACE, Stopping};
 use crate::{DaemonConfig, DaemonError, OwnUser, connection};
 
@@ -56,6 +57,7 @@ pub struct Daemon {
     socket: SocketFile,
     unix: std::os::unix::net::UnixListener,
     tcp: Option<std::net::TcpListener>,
+    metrics: Option<std::net::TcpListener>,
 }
 
 impl Daemon {
@@ -75,11 +77,16 @@ impl Daemon {
             Some(tcp) => Some(bind_tcp(tcp.address)?),
             None => None,
         };
+        let metrics = match config.metrics {
+            Some(address) => Some(bind_tcp(address)?),
+            None => None,
+        };
         Ok(Daemon {
             config,
             unix,
             socket,
             tcp,
+            metrics,
         })
     }
 
@@ -91,6 +98,12 @@ impl Daemon {
     /// The TCP address it listens on, when configured (with the actual port if port 0 was asked).
     pub fn local_tcp_addr(&self) -> Option<SocketAddr> {
         self.tcp.as_ref().and_then(|tcp| tcp.local_addr().ok())
+    }
+
+    /// The address the metrics endpoint listens on, when configured (with the actual port if
+    /// port 0 was asked).
+    pub fn local_metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     /// Serves clients until `shutdown` completes, then shuts down as
@@ -112,6 +125,7 @@ impl Daemon {
             unix,
             socket,
             tcp,
+            metrics,
         } = self;
         let path = socket.path().display().to_string();
         let unix = UnixListener::from_std(unix)
@@ -128,12 +142,34 @@ impl Daemon {
         };
 
         let hub = Arc::new(Hub::new(config.limits));
+        let budget = Budget::new(BudgetLimits {
+            processes: config.max_connections,
+            handshakes: config.max_handshakes,
+            per_peer: config.max_connections_per_peer,
+            handshakes_per_peer: config.max_handshakes_per_peer,
+        });
+        let metrics = match metrics {
+            Some(listener) => {
+                let address = listener
+                    .local_addr()
+                    .map(|a| a.to_string())
+                    .unwrap_or_default();
+                let listener = TcpListener::from_std(listener)
+                    .map_err(|e| DaemonError::io("listening on", &address, e))?;
+                let registry =
+                    Metrics::new(hub.clone(), budget.clone(), config.metrics_max_mailboxes);
+                Some((listener, Arc::new(registry), address))
+            }
+            None => None,
+        };
+        let request_metrics = metrics.as_ref().map(|(_, m, _)| m.requests().clone());
         let base = ServerConfig::new().with_max_frame_len(config.max_frame_len);
         let unix_side = Arc::new(ServerSide {
             hub: hub.clone(),
             handshake: base.clone(),
             handshake_timeout: config.handshake_timeout,
             max_in_flight: config.max_in_flight,
+            metrics: request_metrics.clone(),
         });
         let tcp_side = config.tcp.as_ref().map(|tcp| {
             Arc::new(ServerSide {
@@ -141,6 +177,7 @@ impl Daemon {
                 handshake: base.clone().with_auth(Auth::Token(tcp.token.clone())),
                 handshake_timeout: config.handshake_timeout,
                 max_in_flight: config.max_in_flight,
+                metrics: request_metrics.clone(),
             })
         });
         let tcp_creds = config
@@ -150,12 +187,6 @@ impl Daemon {
             tracing::warn!("TCP clients run as root: every permission check passes for them");
         }
 
-        let budget = Budget::new(BudgetLimits {
-            processes: config.max_connections,
-            handshakes: config.max_handshakes,
-            per_peer: config.max_connections_per_peer,
-            handshakes_per_peer: config.max_handshakes_per_peer,
-        });
         let unlimited_uid = match config.own_user {
             OwnUser::Unlimited => Some(own_credentials().uid),
             OwnUser::Limited => None,
@@ -170,6 +201,16 @@ impl Daemon {
             stopping: &stopping,
             tasks: &mut tasks,
         };
+        if let Some((listener, registry, address)) = metrics {
+            tracing::info!(
+                address = %address,
+                "metrics endpoint listening on http://{address}/metrics"
+            );
+            let stop = stopping.subscribe();
+            accepter
+                .tasks
+                .spawn(metrics::http::serve(listener, registry, stop));
+        }
         tracing::info!(
             socket = %path,
             tcp = ?tcp.as_ref().and_then(|l| l.local_addr().ok()),

@@ -19,7 +19,9 @@ use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 use std::time::SystemTime;
 
-use postbox_core::{Credentials, Engine, Limits, Pid, RecvError, SendErrorKind, Ticket, Timestamp};
+use postbox_core::{
+    Census, Credentials, Engine, Limits, Pid, RecvError, SendErrorKind, Ticket, Timestamp,
+};
 use postbox_wire::{Carried, EngineDriver, ErrorCode, Request, RequestId, Response};
 
 use crate::outbox::Outbox;
@@ -193,6 +195,12 @@ impl Hub {
         let mut state = self.lock();
         state.shutting_down = true;
         state.connections.len()
+    }
+
+    /// The engine-wide statistics and the first `max_mailboxes` mailboxes' by name, for the
+    /// metrics endpoint: see [`Engine::census`].
+    pub(crate) fn census(&self, max_mailboxes: usize) -> Census {
+        self.lock().driver.engine().census(max_mailboxes)
     }
 
     /// Whether [`Hub::shut_down`] was called.

@@ -106,6 +106,7 @@ mod error;
 mod handshake;
 mod hub;
 mod listener;
+mod metrics;
 mod outbox;
 mod shutdown;
 
