@@ -118,3 +118,50 @@ fn a_bad_config_file_is_refused_naming_the_file_and_the_key() {
     .code(1);
     assert!(out.stderr.contains("missing.toml"), "{out:?}");
 }
+
+#[test]
+fn the_packaged_example_config_is_accepted() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../../packaging/postbox.toml");
+    let printed = support::run_command(
+        support::command(&["daemon", "--config", example, "--print-config"]),
+        None,
+    )
+    .ok();
+    assert!(
+        printed.contains("\nmetrics = \"tcp://127.0.0.1:9464\"\n"),
+        "{printed}"
+    );
+}
+
+#[test]
+fn the_packaged_service_runs_a_command_line_the_daemon_accepts() {
+    let unit = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../packaging/postbox.service"
+    ))
+    .unwrap();
+    let exec = unit
+        .lines()
+        .find_map(|line| line.strip_prefix("ExecStart="))
+        .expect("an ExecStart line");
+    let mut words = exec.split_whitespace();
+    assert!(words.next().unwrap().ends_with("/postbox"));
+    let args: Vec<&str> = words.collect();
+    assert_eq!(args[..2], ["daemon", "--config"]);
+    // The file it names, with the example in its place.
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../../packaging/postbox.toml");
+    let mut with_example: Vec<&str> = args.clone();
+    with_example[2] = example;
+    with_example.push("--print-config");
+    support::run_command(support::command(&with_example), None).code(0);
+    let socket = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../packaging/postbox.socket"
+    ))
+    .unwrap();
+    assert!(socket.contains("\nListenStream=%t/postbox.sock\n"));
+    assert!(
+        socket.contains("\nSocketMode=0600\n"),
+        "systemd's default would be 0666"
+    );
+}

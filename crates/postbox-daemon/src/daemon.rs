@@ -2,7 +2,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,6 +14,7 @@ use postbox_wire::{Auth, ErrorBody, ErrorCode, FrameConfig, FrameEncoder, Server
 use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 use tokio::task::JoinSet;
 
+use crate::activation::inherited_listener;
 use crate::budget::{Budget, BudgetLimits, Listener, PeerKey, Permit, Refusal};
 use crate::config::own_credentials;
 use crate::dead_peer::watch_for_vanishing;
@@ -22,7 +23,7 @@ use crate::hub::Hub;
 use crate::listener::{SocketFile, bind_tcp, bind_unix};
 use crate::metrics::{self, Metrics};
 use crate::shutdown::{SHUTDOWN_GRACE, Stopping};
-use crate::{DaemonConfig, DaemonError, OwnUser, connection};
+use crate::{DaemonConfig, DaemonError, OwnUser, SocketActivation, connection};
 
 /// The least time between two warnings that refusals are happening, so that a flood of refused
 /// connections does not flood the log too.
@@ -52,9 +53,12 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 #[derive(Debug)]
 pub struct Daemon {
     config: DaemonConfig,
+    /// Where the Unix socket is.
+    socket_path: PathBuf,
     // Declared before the listener, so that dropping an unserved daemon removes the file while
-    // the listener still pins its inode (see `SocketFile`).
-    socket: SocketFile,
+    // the listener still pins its inode (see `SocketFile`). `None` for a socket systemd passed:
+    // its file is systemd's.
+    socket: Option<SocketFile>,
     unix: std::os::unix::net::UnixListener,
     tcp: Option<std::net::TcpListener>,
     metrics: Option<std::net::TcpListener>,
@@ -62,17 +66,34 @@ pub struct Daemon {
 
 impl Daemon {
     /// Checks `config`, prepares the socket directory, clears a stale socket, and binds the Unix
-    /// socket (and the TCP listener, when configured). Needs no async runtime.
+    /// socket — or takes the one systemd passed (socket activation, see
+    /// [`SocketActivation`]) — and the TCP and metrics listeners, when configured. Needs no
+    /// async runtime.
     ///
     /// # Errors
     ///
     /// [`DaemonError::Config`] for an invalid configuration; [`DaemonError::AlreadyRunning`] when
     /// another daemon answers on the socket; [`DaemonError::NotASocket`],
-    /// [`DaemonError::UnsafeDirectory`] and [`DaemonError::Io`] when the socket or port cannot be
-    /// set up. Nothing is left behind on failure.
+    /// [`DaemonError::UnsafeDirectory`] and [`DaemonError::Io`] when the socket or a port cannot
+    /// be set up; [`DaemonError::SocketActivation`] when systemd passed something other than
+    /// one listening Unix stream socket. Nothing is left behind on failure.
     pub fn bind(config: DaemonConfig) -> Result<Daemon, DaemonError> {
         config.validate()?;
-        let (unix, socket) = bind_unix(&config.socket_path, config.socket_mode)?;
+        let inherited = match config.socket_activation {
+            SocketActivation::Accept => inherited_listener()?,
+            SocketActivation::Ignore => None,
+        };
+        let (unix, socket, socket_path) = match inherited {
+            Some((listener, path)) => {
+                tracing::info!(socket = %path.display(), "using the socket systemd passed");
+                (listener, None, path)
+            }
+            None => {
+                let (listener, file) = bind_unix(&config.socket_path, config.socket_mode)?;
+                let path = file.path().to_owned();
+                (listener, Some(file), path)
+            }
+        };
         let tcp = match &config.tcp {
             Some(tcp) => Some(bind_tcp(tcp.address)?),
             None => None,
@@ -83,6 +104,7 @@ impl Daemon {
         };
         Ok(Daemon {
             config,
+            socket_path,
             unix,
             socket,
             tcp,
@@ -92,7 +114,7 @@ impl Daemon {
 
     /// The Unix socket it listens on.
     pub fn socket_path(&self) -> &Path {
-        self.socket.path()
+        &self.socket_path
     }
 
     /// The TCP address it listens on, when configured (with the actual port if port 0 was asked).
@@ -122,12 +144,13 @@ impl Daemon {
     pub async fn serve(self, shutdown: impl Future<Output = ()>) -> Result<(), DaemonError> {
         let Daemon {
             config,
+            socket_path,
             unix,
             socket,
             tcp,
             metrics,
         } = self;
-        let path = socket.path().display().to_string();
+        let path = socket_path.display().to_string();
         let unix = UnixListener::from_std(unix)
             .map_err(|error| DaemonError::io("listening on", &path, error))?;
         let tcp = match tcp {

@@ -97,6 +97,7 @@
 //! 3. each connection's queued frames are flushed (for at most a second) and its socket closed;
 //! 4. `serve` returns `Ok(())` and [`run`] returns, for an exit status of 0.
 
+mod activation;
 mod budget;
 mod config;
 mod connection;
@@ -109,6 +110,7 @@ mod listener;
 mod metrics;
 mod outbox;
 mod shutdown;
+mod sys;
 
 pub use config::{
     DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_PEER,

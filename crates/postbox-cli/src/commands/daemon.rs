@@ -7,7 +7,7 @@ use std::net::{SocketAddr, ToSocketAddrs as _};
 use std::path::Path;
 
 use anyhow::Context as _;
-use postbox_daemon::{DaemonConfig, MESSAGE_OVERHEAD, TcpListen};
+use postbox_daemon::{DaemonConfig, DaemonError, MESSAGE_OVERHEAD, TcpListen};
 use postbox_wire::Token;
 
 use crate::args::{DaemonArgs, LimitArgs, usage_error};
@@ -193,7 +193,11 @@ pub(crate) fn run(args: &DaemonArgs) -> anyhow::Result<()> {
     logging::init(settings.log.as_deref().unwrap_or("info"))?;
     let config = config(&settings)?;
     let socket = config.socket_path.display().to_string();
-    postbox_daemon::run(config).with_context(|| format!("daemon on {socket}"))
+    postbox_daemon::run(config).map_err(|error| match error {
+        // Not the configured socket's fault: systemd's.
+        DaemonError::SocketActivation { .. } => anyhow::Error::new(error).context("daemon"),
+        error => anyhow::Error::new(error).context(format!("daemon on {socket}")),
+    })
 }
 
 #[cfg(test)]
