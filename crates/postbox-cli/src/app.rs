@@ -1,27 +1,26 @@
 //! Running a parsed command line: logging, then dispatching to the command (see [`crate::node`]
 //! for reaching the node and naming processes).
 
-use tracing_subscriber::EnvFilter;
-
 use crate::args::{Cli, Command, NodeArgs, usage_error};
 use crate::commands::{admin, bench, daemon, docs, list, monitor, peek, purge, recv, send, top};
 use crate::demo;
+use crate::logging;
 use crate::node::Node;
 
-/// Logs to stderr, filtered by `RUST_LOG`; by default the daemon reports at `info` and the other
-/// commands only warnings (their output is for scripts).
+/// Logs to stderr, filtered by `RUST_LOG`; by default only warnings (the commands' output is for
+/// scripts). The daemon sets up its own logging once it has read its configuration (its `log`
+/// setting, default `info`).
 pub(crate) fn init_logging(command: &Command) {
-    let default = match command {
-        Command::Daemon(_) => "info",
-        _ => "warn",
-    };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        // Colour only for a person at a terminal, never into log files or pipes.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    if matches!(command, Command::Daemon(_)) {
+        return;
+    }
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|filter| !filter.is_empty())
+        .unwrap_or_else(|| "warn".to_owned());
+    if logging::init(&filter).is_err() {
+        let _ = logging::init("warn");
+    }
 }
 
 /// Runs the command `cli` asks for.

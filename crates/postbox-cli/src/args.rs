@@ -126,26 +126,52 @@ pub(crate) struct BenchArgs {
     pub(crate) node: NodeArgs,
 }
 
-/// `postbox daemon`.
+/// `postbox daemon`. Every flag but --config and --print-config can also be set in the config
+/// file, under the flag's name; a flag given here wins over the file.
 #[derive(Args, Debug)]
 pub(crate) struct DaemonArgs {
+    /// Read settings from this TOML file (keys are the flags' names, e.g. `max-connections =
+    /// 64`; see --print-config); flags given here override it.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+
+    /// Print the effective configuration (defaults, then the --config file, then these flags) as
+    /// TOML that --config accepts, each setting documented, and exit.
+    #[arg(long)]
+    pub(crate) print_config: bool,
+
     /// The Unix socket to listen on [default: $POSTBOX_SOCKET, else
     /// $XDG_RUNTIME_DIR/postbox.sock, else /tmp/postbox-$UID/postbox.sock]
     #[arg(long, value_name = "PATH")]
     pub(crate) socket: Option<PathBuf>,
 
-    /// Permission bits of the socket.
-    #[arg(long, value_name = "MODE", value_parser = values::mode, default_value = "0600")]
-    pub(crate) mode: Mode,
+    /// Permission bits of the socket [default: 0600]
+    #[arg(long, value_name = "MODE", value_parser = values::mode)]
+    pub(crate) mode: Option<Mode>,
 
-    /// Also listen on TCP at tcp://ADDR:PORT (requires --token-file).
-    #[arg(long, value_name = "URL", value_parser = values::tcp_listen, requires = "token_file")]
+    /// Also listen on TCP at tcp://ADDR:PORT (requires --token-file, here or in the config file).
+    #[arg(long, value_name = "URL", value_parser = values::tcp_listen)]
     pub(crate) listen: Option<String>,
 
     /// The file holding the token TCP clients must present (they read it from
     /// $POSTBOX_TOKEN_FILE or $POSTBOX_TOKEN).
-    #[arg(long, value_name = "FILE", requires = "listen")]
+    #[arg(long, value_name = "FILE")]
     pub(crate) token_file: Option<PathBuf>,
+
+    /// Serve Prometheus metrics at http://ADDR:PORT/metrics (tcp://127.0.0.1:9464, say; port 0
+    /// picks a free port, logged at start). No authentication: keep it on loopback or a
+    /// monitoring network.
+    #[arg(long, value_name = "URL", value_parser = values::tcp_listen)]
+    pub(crate) metrics: Option<String>,
+
+    /// How many mailboxes the metrics report one by one: the first N by name [default: 1000]
+    #[arg(long, value_name = "N")]
+    pub(crate) metrics_max_mailboxes: Option<usize>,
+
+    /// What to log, in RUST_LOG's syntax (e.g. `info`, `postbox_daemon=debug`) [default:
+    /// $RUST_LOG, else the config file's `log`, else info]
+    #[arg(long, value_name = "FILTER")]
+    pub(crate) log: Option<String>,
 
     /// Limits on what clients may use.
     #[command(flatten)]
@@ -658,6 +684,5 @@ mod tests {
         assert!(parse(&["postbox", "recv", "--inbox"]).is_ok());
         assert!(parse(&["postbox", "send", "q", "--type", "0"]).is_err());
         assert!(parse(&["postbox", "set", "q"]).is_err());
-        assert!(parse(&["postbox", "daemon", "--listen", "tcp://0.0.0.0:1"]).is_err());
     }
 }

@@ -163,6 +163,7 @@ fn daemon(error: &DaemonError) -> Code {
         | DaemonError::NotASocket { .. }
         | DaemonError::UnsafeDirectory { .. }
         | DaemonError::Io { .. }
+        | DaemonError::SocketActivation { .. }
         | DaemonError::Runtime(_) => Code::Error,
     }
 }

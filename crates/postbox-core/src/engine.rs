@@ -12,6 +12,7 @@
 //! Invariant kept by every operation: no waiting receiver has a matching message queued in any
 //! mailbox it waits on. Every message is offered to waiting receivers before it is queued.
 
+mod census;
 mod delegation;
 mod leases;
 mod mailboxes;
@@ -23,6 +24,7 @@ mod send;
 mod usage;
 mod waits;
 
+pub use census::Census;
 pub use delegation::{Delegation, Handback};
 pub use leases::{LeaseId, Settlement};
 

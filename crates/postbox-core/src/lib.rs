@@ -54,7 +54,7 @@ pub use attrs::{
     Capacity, Dispatch, MailboxAttrs, MessageSize, Mode, Order, Overflow, Owner, Ownership,
     Receivers, Redelivery,
 };
-pub use engine::{Delegation, Engine, Handback, LeaseId, Settlement};
+pub use engine::{Census, Delegation, Engine, Handback, LeaseId, Settlement};
 pub use error::{AdminError, OpenError, RecvError, SelectError, SendError, SendErrorKind};
 pub use ids::{Credentials, MailboxId, OsProcess, Pid, Ticket, Timestamp};
 pub use limits::{Limits, MESSAGE_CHARGE, message_charge};

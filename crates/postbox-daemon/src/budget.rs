@@ -226,6 +226,14 @@ impl Budget {
     }
 }
 
+impl Budget {
+    /// Connections holding a place now: in their handshake, or processes.
+    pub(crate) fn open_connections(&self) -> usize {
+        let counts = self.lock();
+        counts.unix_handshakes + counts.tcp_handshakes + counts.processes
+    }
+}
+
 impl Permit {
     /// Trades the handshake place for a process place: the `Hello` was accepted.
     ///

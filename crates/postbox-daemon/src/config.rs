@@ -41,6 +41,10 @@ pub const DEFAULT_MAX_IN_FLIGHT: usize = 256;
 /// The default time a client has to complete the handshake after connecting.
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// The default cap on the mailboxes the metrics endpoint reports one by one: the first this many
+/// by name (the daemon-wide figures always cover every mailbox).
+pub const DEFAULT_METRICS_MAX_MAILBOXES: usize = 1000;
+
 /// How a daemon is configured. [`DaemonConfig::new`] gives the defaults each field documents.
 ///
 /// ```
@@ -99,6 +103,30 @@ pub struct DaemonConfig {
     /// pulled) is noticed — by TCP keepalive probes and a bound on unacknowledged data — and its
     /// process terminated, releasing its waiters and mailboxes. At least 3 s; default 30 s.
     pub tcp_dead_peer_timeout: Duration,
+    /// Where to serve Prometheus metrics over HTTP (`GET /metrics`), e.g. `127.0.0.1:9464`;
+    /// port 0 picks a free port (see
+    /// [`Daemon::local_metrics_addr`](crate::Daemon::local_metrics_addr)). Default: none. The
+    /// endpoint has no authentication: bind it to loopback or a monitoring network.
+    pub metrics: Option<SocketAddr>,
+    /// How many mailboxes the metrics endpoint reports one by one (the first this many by name),
+    /// so that a scrape stays bounded however many mailboxes there are; the daemon-wide figures
+    /// cover them all. Default [`DEFAULT_METRICS_MAX_MAILBOXES`]; 0 reports none one by one.
+    pub metrics_max_mailboxes: usize,
+    /// Whether to take a listening socket passed by systemd (`LISTEN_FDS`) instead of binding
+    /// [`socket_path`](Self::socket_path). Default [`SocketActivation::Accept`].
+    pub socket_activation: SocketActivation,
+}
+
+/// Whether the daemon takes its Unix socket from systemd's socket activation.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum SocketActivation {
+    /// When `LISTEN_PID` is this process's pid, take the one socket `LISTEN_FDS` passes (fd 3):
+    /// it must be a listening Unix stream socket, or the daemon refuses to start. Without those
+    /// variables (or with another process's `LISTEN_PID`), bind `socket_path` as usual. The
+    /// default.
+    Accept,
+    /// Always bind `socket_path`; ignore `LISTEN_FDS`.
+    Ignore,
 }
 
 /// Whether the per-peer connection limits hold the daemon's own user and root on the Unix socket.
@@ -169,6 +197,9 @@ impl DaemonConfig {
             max_frame_len,
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             tcp_dead_peer_timeout: DEFAULT_TCP_DEAD_PEER_TIMEOUT,
+            metrics: None,
+            metrics_max_mailboxes: DEFAULT_METRICS_MAX_MAILBOXES,
+            socket_activation: SocketActivation::Accept,
         }
     }
 

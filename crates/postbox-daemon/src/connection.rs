@@ -25,6 +25,7 @@
 //! flushed), so whoever waits on it learns of it without delay.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::{Buf, BytesMut};
 use postbox_core::Ticket;
@@ -176,6 +177,7 @@ fn carry_out(
         };
         let routed = match event {
             ServerEvent::Request { id, request } => {
+                let started = side.metrics.as_ref().map(|_| Instant::now());
                 let (outcome, routed) = side.hub.request(conn, id, request);
                 match outcome {
                     Outcome::Answered(response) => session.respond(id, &response),
@@ -183,6 +185,9 @@ fn carry_out(
                         tickets.insert(id, ticket);
                     }
                     Outcome::Refused(code, message) => session.fail(id, code, message),
+                }
+                if let (Some(metrics), Some(started)) = (&side.metrics, started) {
+                    metrics.observe(started.elapsed());
                 }
                 routed
             }

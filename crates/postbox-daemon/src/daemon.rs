@@ -2,7 +2,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,6 +14,7 @@ use postbox_wire::{Auth, ErrorBody, ErrorCode, FrameConfig, FrameEncoder, Server
 use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 use tokio::task::JoinSet;
 
+use crate::activation::inherited_listener;
 use crate::budget::{Budget, BudgetLimits, Listener, PeerKey, Permit, Refusal};
 use crate::config::own_credentials;
 use crate::dead_peer::watch_for_vanishing;
@@ -21,8 +22,9 @@ use crate::handshake::{Peer, ServerSide};
 use crate::hub::Hub;
 use crate::lease_clock;
 use crate::listener::{SocketFile, bind_tcp, bind_unix};
+use crate::metrics::{self, Metrics};
 use crate::shutdown::{SHUTDOWN_GRACE, Stopping};
-use crate::{DaemonConfig, DaemonError, OwnUser, connection};
+use crate::{DaemonConfig, DaemonError, OwnUser, SocketActivation, connection};
 
 /// The least time between two warnings that refusals are happening, so that a flood of refused
 /// connections does not flood the log too.
@@ -52,46 +54,79 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 #[derive(Debug)]
 pub struct Daemon {
     config: DaemonConfig,
+    /// Where the Unix socket is.
+    socket_path: PathBuf,
     // Declared before the listener, so that dropping an unserved daemon removes the file while
-    // the listener still pins its inode (see `SocketFile`).
-    socket: SocketFile,
+    // the listener still pins its inode (see `SocketFile`). `None` for a socket systemd passed:
+    // its file is systemd's.
+    socket: Option<SocketFile>,
     unix: std::os::unix::net::UnixListener,
     tcp: Option<std::net::TcpListener>,
+    metrics: Option<std::net::TcpListener>,
 }
 
 impl Daemon {
     /// Checks `config`, prepares the socket directory, clears a stale socket, and binds the Unix
-    /// socket (and the TCP listener, when configured). Needs no async runtime.
+    /// socket — or takes the one systemd passed (socket activation, see
+    /// [`SocketActivation`]) — and the TCP and metrics listeners, when configured. Needs no
+    /// async runtime.
     ///
     /// # Errors
     ///
     /// [`DaemonError::Config`] for an invalid configuration; [`DaemonError::AlreadyRunning`] when
     /// another daemon answers on the socket; [`DaemonError::NotASocket`],
-    /// [`DaemonError::UnsafeDirectory`] and [`DaemonError::Io`] when the socket or port cannot be
-    /// set up. Nothing is left behind on failure.
+    /// [`DaemonError::UnsafeDirectory`] and [`DaemonError::Io`] when the socket or a port cannot
+    /// be set up; [`DaemonError::SocketActivation`] when systemd passed something other than
+    /// one listening Unix stream socket. Nothing is left behind on failure.
     pub fn bind(config: DaemonConfig) -> Result<Daemon, DaemonError> {
         config.validate()?;
-        let (unix, socket) = bind_unix(&config.socket_path, config.socket_mode)?;
+        let inherited = match config.socket_activation {
+            SocketActivation::Accept => inherited_listener()?,
+            SocketActivation::Ignore => None,
+        };
+        let (unix, socket, socket_path) = match inherited {
+            Some((listener, path)) => {
+                tracing::info!(socket = %path.display(), "using the socket systemd passed");
+                (listener, None, path)
+            }
+            None => {
+                let (listener, file) = bind_unix(&config.socket_path, config.socket_mode)?;
+                let path = file.path().to_owned();
+                (listener, Some(file), path)
+            }
+        };
         let tcp = match &config.tcp {
             Some(tcp) => Some(bind_tcp(tcp.address)?),
             None => None,
         };
+        let metrics = match config.metrics {
+            Some(address) => Some(bind_tcp(address)?),
+            None => None,
+        };
         Ok(Daemon {
             config,
+            socket_path,
             unix,
             socket,
             tcp,
+            metrics,
         })
     }
 
     /// The Unix socket it listens on.
     pub fn socket_path(&self) -> &Path {
-        self.socket.path()
+        &self.socket_path
     }
 
     /// The TCP address it listens on, when configured (with the actual port if port 0 was asked).
     pub fn local_tcp_addr(&self) -> Option<SocketAddr> {
         self.tcp.as_ref().and_then(|tcp| tcp.local_addr().ok())
+    }
+
+    /// The address the metrics endpoint listens on, when configured (with the actual port if
+    /// port 0 was asked).
+    pub fn local_metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     /// Serves clients until `shutdown` completes, then shuts down as
@@ -110,11 +145,13 @@ impl Daemon {
     pub async fn serve(self, shutdown: impl Future<Output = ()>) -> Result<(), DaemonError> {
         let Daemon {
             config,
+            socket_path,
             unix,
             socket,
             tcp,
+            metrics,
         } = self;
-        let path = socket.path().display().to_string();
+        let path = socket_path.display().to_string();
         let unix = UnixListener::from_std(unix)
             .map_err(|error| DaemonError::io("listening on", &path, error))?;
         let tcp = match tcp {
@@ -130,12 +167,34 @@ impl Daemon {
 
         let hub = Arc::new(Hub::new(config.limits));
         let lease_clock = tokio::spawn(lease_clock::run(hub.clone()));
+        let budget = Budget::new(BudgetLimits {
+            processes: config.max_connections,
+            handshakes: config.max_handshakes,
+            per_peer: config.max_connections_per_peer,
+            handshakes_per_peer: config.max_handshakes_per_peer,
+        });
+        let metrics = match metrics {
+            Some(listener) => {
+                let address = listener
+                    .local_addr()
+                    .map(|a| a.to_string())
+                    .unwrap_or_default();
+                let listener = TcpListener::from_std(listener)
+                    .map_err(|e| DaemonError::io("listening on", &address, e))?;
+                let registry =
+                    Metrics::new(hub.clone(), budget.clone(), config.metrics_max_mailboxes);
+                Some((listener, Arc::new(registry), address))
+            }
+            None => None,
+        };
+        let request_metrics = metrics.as_ref().map(|(_, m, _)| m.requests().clone());
         let base = ServerConfig::new().with_max_frame_len(config.max_frame_len);
         let unix_side = Arc::new(ServerSide {
             hub: hub.clone(),
             handshake: base.clone(),
             handshake_timeout: config.handshake_timeout,
             max_in_flight: config.max_in_flight,
+            metrics: request_metrics.clone(),
         });
         let tcp_side = config.tcp.as_ref().map(|tcp| {
             Arc::new(ServerSide {
@@ -143,6 +202,7 @@ impl Daemon {
                 handshake: base.clone().with_auth(Auth::Token(tcp.token.clone())),
                 handshake_timeout: config.handshake_timeout,
                 max_in_flight: config.max_in_flight,
+                metrics: request_metrics.clone(),
             })
         });
         let tcp_creds = config
@@ -152,12 +212,6 @@ impl Daemon {
             tracing::warn!("TCP clients run as root: every permission check passes for them");
         }
 
-        let budget = Budget::new(BudgetLimits {
-            processes: config.max_connections,
-            handshakes: config.max_handshakes,
-            per_peer: config.max_connections_per_peer,
-            handshakes_per_peer: config.max_handshakes_per_peer,
-        });
         let unlimited_uid = match config.own_user {
             OwnUser::Unlimited => Some(own_credentials().uid),
             OwnUser::Limited => None,
@@ -172,6 +226,16 @@ impl Daemon {
             stopping: &stopping,
             tasks: &mut tasks,
         };
+        if let Some((listener, registry, address)) = metrics {
+            tracing::info!(
+                address = %address,
+                "metrics endpoint listening on http://{address}/metrics"
+            );
+            let stop = stopping.subscribe();
+            accepter
+                .tasks
+                .spawn(metrics::http::serve(listener, registry, stop));
+        }
         tracing::info!(
             socket = %path,
             tcp = ?tcp.as_ref().and_then(|l| l.local_addr().ok()),

@@ -47,6 +47,13 @@ pub enum DaemonError {
         /// The operating system's error.
         source: io::Error,
     },
+    /// systemd socket activation was asked for (`LISTEN_PID` is this process) but what was
+    /// passed is not one listening Unix stream socket (see `docs/operations.md`).
+    #[error("socket activation: {reason}")]
+    SocketActivation {
+        /// What is wrong with what systemd passed.
+        reason: String,
+    },
     /// The async runtime or the signal handlers could not be set up.
     #[error("starting the runtime: {0}")]
     Runtime(#[source] io::Error),

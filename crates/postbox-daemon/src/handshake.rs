@@ -23,6 +23,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::budget::Permit;
 use crate::hub::{ConnId, Hub};
+use crate::metrics::RequestMetrics;
 use crate::os_process::identify;
 use crate::outbox::{OutboxReceiver, outbox};
 use crate::shutdown::{FLUSH_TIMEOUT, StopSignal};
@@ -91,6 +92,8 @@ pub(crate) struct ServerSide {
     pub(crate) handshake_timeout: Duration,
     /// Requests in flight allowed per connection.
     pub(crate) max_in_flight: usize,
+    /// Where requests are counted and timed, when metrics are served.
+    pub(crate) metrics: Option<RequestMetrics>,
 }
 
 /// A connection the handshake made into a process.

@@ -22,7 +22,8 @@ use std::time::SystemTime;
 use tokio::sync::Notify;
 
 use postbox_core::{
-    Credentials, Engine, Limits, OsProcess, Pid, RecvError, SendErrorKind, Ticket, Timestamp,
+    Census, Credentials, Engine, Limits, OsProcess, Pid, RecvError, SendErrorKind, Ticket,
+    Timestamp,
 };
 use postbox_wire::{Carried, EngineDriver, ErrorCode, Request, RequestId, Response};
 
@@ -236,6 +237,12 @@ impl Hub {
         let mut state = self.lock();
         state.shutting_down = true;
         state.connections.len()
+    }
+
+    /// The engine-wide statistics and the first `max_mailboxes` mailboxes' by name, for the
+    /// metrics endpoint: see [`Engine::census`].
+    pub(crate) fn census(&self, max_mailboxes: usize) -> Census {
+        self.lock().driver.engine().census(max_mailboxes)
     }
 
     /// Whether [`Hub::shut_down`] was called.

@@ -97,6 +97,7 @@
 //! 3. each connection's queued frames are flushed (for at most a second) and its socket closed;
 //! 4. `serve` returns `Ok(())` and [`run`] returns, for an exit status of 0.
 
+mod activation;
 mod budget;
 mod config;
 mod connection;
@@ -107,15 +108,17 @@ mod handshake;
 mod hub;
 mod lease_clock;
 mod listener;
+mod metrics;
 mod os_process;
 mod outbox;
 mod shutdown;
+mod sys;
 
 pub use config::{
     DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_PEER,
     DEFAULT_MAX_HANDSHAKES, DEFAULT_MAX_HANDSHAKES_PER_PEER, DEFAULT_MAX_IN_FLIGHT,
-    DEFAULT_SOCKET_MODE, DEFAULT_TCP_DEAD_PEER_TIMEOUT, DaemonConfig, MESSAGE_OVERHEAD, OwnUser,
-    TcpIdentity, TcpListen,
+    DEFAULT_METRICS_MAX_MAILBOXES, DEFAULT_SOCKET_MODE, DEFAULT_TCP_DEAD_PEER_TIMEOUT,
+    DaemonConfig, MESSAGE_OVERHEAD, OwnUser, SocketActivation, TcpIdentity, TcpListen,
 };
 pub use daemon::Daemon;
 pub use error::DaemonError;

@@ -1,13 +1,20 @@
 //! `postbox daemon`: serve the engine on a Unix socket (and TCP when asked), until SIGTERM.
+//!
+//! Its settings come from the defaults ([`DaemonConfig::new`]), then the `--config` file, then
+//! `$RUST_LOG` (the log filter only), then the flags given: each later one wins.
 
-use std::net::ToSocketAddrs as _;
+use std::net::{SocketAddr, ToSocketAddrs as _};
 use std::path::Path;
 
 use anyhow::Context as _;
-use postbox_daemon::{DaemonConfig, MESSAGE_OVERHEAD, TcpListen};
+use postbox_daemon::{DaemonConfig, DaemonError, MESSAGE_OVERHEAD, TcpListen};
 use postbox_wire::Token;
 
-use crate::args::{DaemonArgs, LimitArgs};
+use crate::args::{DaemonArgs, LimitArgs, usage_error};
+use crate::config_file::{
+    ByteSize, ConfigFile, Count, DurationValue, ListenUrl, ModeValue, PositiveCount,
+};
+use crate::logging;
 
 /// The token in `file`, without trailing whitespace — read as the clients read
 /// `$POSTBOX_TOKEN_FILE`, so that one file serves both ends.
@@ -25,9 +32,111 @@ fn read_token(file: &Path) -> anyhow::Result<Token> {
     Token::new(text[..end].to_vec()).with_context(|| format!("invalid token in {}", file.display()))
 }
 
-/// Applies the limit flags that were given to `config`; the others keep the daemon's defaults.
-fn apply_limits(mut config: DaemonConfig, limits: &LimitArgs) -> DaemonConfig {
-    if let Some(size) = limits.max_message_size {
+/// The settings the command line gives: every flag that was given, nothing else.
+fn flag_settings(args: &DaemonArgs) -> ConfigFile {
+    let LimitArgs {
+        max_message_size,
+        inbox_capacity,
+        max_queued_bytes,
+        max_mailboxes_per_uid,
+        max_connections,
+        max_handshakes,
+        max_connections_per_peer,
+        max_handshakes_per_peer,
+        handshake_timeout,
+        tcp_dead_peer_timeout,
+        max_in_flight,
+    } = args.limits;
+    let url = |address: &Option<String>| address.as_ref().map(|a| ListenUrl(format!("tcp://{a}")));
+    ConfigFile {
+        socket: args.socket.clone(),
+        mode: args.mode.map(ModeValue),
+        listen: url(&args.listen),
+        token_file: args.token_file.clone(),
+        metrics: url(&args.metrics),
+        metrics_max_mailboxes: args.metrics_max_mailboxes.map(Count),
+        log: args.log.clone(),
+        max_message_size: max_message_size.map(ByteSize),
+        inbox_capacity: inbox_capacity.map(PositiveCount),
+        max_queued_bytes: max_queued_bytes.map(ByteSize),
+        max_mailboxes_per_uid: max_mailboxes_per_uid.map(PositiveCount),
+        max_connections: max_connections.map(PositiveCount),
+        max_handshakes: max_handshakes.map(PositiveCount),
+        max_connections_per_peer: max_connections_per_peer.map(PositiveCount),
+        max_handshakes_per_peer: max_handshakes_per_peer.map(PositiveCount),
+        handshake_timeout: handshake_timeout.map(DurationValue),
+        tcp_dead_peer_timeout: tcp_dead_peer_timeout.map(DurationValue),
+        max_in_flight: max_in_flight.map(PositiveCount),
+    }
+}
+
+/// The effective settings: the defaults, then the `--config` file, then `$RUST_LOG` (for the
+/// log only), then the flags.
+///
+/// # Errors
+///
+/// The config file's: unreadable, not TOML, an unknown key or an invalid value.
+fn settings(args: &DaemonArgs, rust_log: Option<String>) -> anyhow::Result<ConfigFile> {
+    let mut settings = ConfigFile::defaults();
+    if let Some(file) = &args.config {
+        settings = settings.overlay(ConfigFile::load(file)?);
+    }
+    let from_env = ConfigFile {
+        log: rust_log.filter(|filter| !filter.is_empty()),
+        ..ConfigFile::default()
+    };
+    Ok(settings.overlay(from_env).overlay(flag_settings(args)))
+}
+
+/// Resolves `tcp://ADDR:PORT`'s address.
+fn resolve(url: &ListenUrl, what: &str) -> anyhow::Result<SocketAddr> {
+    let address = url.address();
+    address
+        .to_socket_addrs()
+        .with_context(|| format!("cannot resolve the {what} address {address}"))?
+        .next()
+        .with_context(|| format!("the {what} address {address} resolves to nothing"))
+}
+
+/// The daemon's configuration from effective settings.
+///
+/// # Errors
+///
+/// `listen` without `token-file` (or the reverse), an unreadable token file, or a listen
+/// address that does not resolve.
+fn config(settings: &ConfigFile) -> anyhow::Result<DaemonConfig> {
+    let mut config = DaemonConfig::new();
+    if let Some(socket) = &settings.socket {
+        config = config.with_socket_path(socket);
+    }
+    if let Some(ModeValue(mode)) = settings.mode {
+        config.socket_mode = u32::from(mode.bits());
+    }
+    match (&settings.listen, &settings.token_file) {
+        (Some(listen), Some(token_file)) => {
+            let address = resolve(listen, "listen")?;
+            config = config.with_tcp(TcpListen::new(address, read_token(token_file)?));
+        }
+        (Some(_), None) => {
+            return Err(usage_error(
+                "listening on TCP needs a token: give --token-file (or token-file in the config \
+                 file)",
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(usage_error(
+                "a token file is only used with --listen (or listen in the config file)",
+            ));
+        }
+        (None, None) => {}
+    }
+    if let Some(metrics) = &settings.metrics {
+        config.metrics = Some(resolve(metrics, "metrics")?);
+    }
+    if let Some(Count(count)) = settings.metrics_max_mailboxes {
+        config.metrics_max_mailboxes = count;
+    }
+    if let Some(ByteSize(size)) = settings.max_message_size {
         // A message must fit in one frame: raise the frame limit with it when needed.
         let needed = u32::try_from(size.saturating_add(MESSAGE_OVERHEAD)).unwrap_or(u32::MAX);
         if needed > config.max_frame_len {
@@ -35,72 +144,60 @@ fn apply_limits(mut config: DaemonConfig, limits: &LimitArgs) -> DaemonConfig {
         }
         config.limits.max_message_size = size;
     }
-    if let Some(capacity) = limits.inbox_capacity {
-        config.limits.inbox_capacity = capacity;
-    }
-    if let Some(bytes) = limits.max_queued_bytes {
+    let count = |value: Option<PositiveCount>, default: usize| value.map_or(default, |c| c.0);
+    config.limits.inbox_capacity = count(settings.inbox_capacity, config.limits.inbox_capacity);
+    if let Some(ByteSize(bytes)) = settings.max_queued_bytes {
         config.limits.max_queued_bytes = bytes;
     }
-    if let Some(count) = limits.max_mailboxes_per_uid {
-        config.limits.max_mailboxes_per_uid = count;
-    }
-    if let Some(count) = limits.max_connections {
-        config.max_connections = count;
-    }
-    if let Some(count) = limits.max_in_flight {
-        config.max_in_flight = count;
-    }
-    if let Some(count) = limits.max_handshakes {
-        config.max_handshakes = count;
-    }
-    if let Some(count) = limits.max_connections_per_peer {
-        config.max_connections_per_peer = count;
-    }
-    if let Some(count) = limits.max_handshakes_per_peer {
-        config.max_handshakes_per_peer = count;
-    }
-    if let Some(timeout) = limits.handshake_timeout {
+    config.limits.max_mailboxes_per_uid = count(
+        settings.max_mailboxes_per_uid,
+        config.limits.max_mailboxes_per_uid,
+    );
+    config.max_connections = count(settings.max_connections, config.max_connections);
+    config.max_in_flight = count(settings.max_in_flight, config.max_in_flight);
+    config.max_handshakes = count(settings.max_handshakes, config.max_handshakes);
+    config.max_connections_per_peer = count(
+        settings.max_connections_per_peer,
+        config.max_connections_per_peer,
+    );
+    config.max_handshakes_per_peer = count(
+        settings.max_handshakes_per_peer,
+        config.max_handshakes_per_peer,
+    );
+    if let Some(DurationValue(timeout)) = settings.handshake_timeout {
         config.handshake_timeout = timeout;
     }
-    if let Some(timeout) = limits.tcp_dead_peer_timeout {
+    if let Some(DurationValue(timeout)) = settings.tcp_dead_peer_timeout {
         config.tcp_dead_peer_timeout = timeout;
     }
-    config
+    Ok(config)
 }
 
-/// The daemon's configuration from the command line.
-///
-/// # Errors
-///
-/// An unreadable token file, or a listen address that does not resolve.
-fn config(args: &DaemonArgs) -> anyhow::Result<DaemonConfig> {
-    let mut config = DaemonConfig::new();
-    if let Some(socket) = &args.socket {
-        config = config.with_socket_path(socket);
-    }
-    config.socket_mode = u32::from(args.mode.bits());
-    if let (Some(listen), Some(token_file)) = (&args.listen, &args.token_file) {
-        let address = listen
-            .to_socket_addrs()
-            .with_context(|| format!("cannot resolve the listen address {listen}"))?
-            .next()
-            .with_context(|| format!("the listen address {listen} resolves to nothing"))?;
-        config = config.with_tcp(TcpListen::new(address, read_token(token_file)?));
-    }
-    Ok(apply_limits(config, &args.limits))
-}
-
-/// `postbox daemon [--socket PATH] [--mode M] [--listen tcp://ADDR:PORT --token-file FILE]
-/// [limits]`: serves until SIGTERM or SIGINT, then shuts down cleanly and succeeds.
+/// `postbox daemon [--config FILE] [--print-config] [--socket PATH] [--mode M] [--listen
+/// tcp://ADDR:PORT --token-file FILE] [--metrics tcp://ADDR:PORT] [--log FILTER] [limits]`:
+/// serves until SIGTERM or SIGINT, then shuts down cleanly and succeeds; with --print-config,
+/// prints the effective configuration instead.
 ///
 /// # Errors
 ///
 /// A bad configuration; the daemon's own failure to start (another daemon on the socket, an
 /// unsafe directory, ...) as a [`postbox_daemon::DaemonError`].
 pub(crate) fn run(args: &DaemonArgs) -> anyhow::Result<()> {
-    let config = config(args)?;
+    let settings = settings(args, std::env::var("RUST_LOG").ok())?;
+    if args.print_config {
+        // Checked as for a start, so that what is printed is a configuration that starts.
+        config(&settings)?.validate()?;
+        print!("{}", settings.to_documented_toml());
+        return Ok(());
+    }
+    logging::init(settings.log.as_deref().unwrap_or("info"))?;
+    let config = config(&settings)?;
     let socket = config.socket_path.display().to_string();
-    postbox_daemon::run(config).with_context(|| format!("daemon on {socket}"))
+    postbox_daemon::run(config).map_err(|error| match error {
+        // Not the configured socket's fault: systemd's.
+        DaemonError::SocketActivation { .. } => anyhow::Error::new(error).context("daemon"),
+        error => anyhow::Error::new(error).context(format!("daemon on {socket}")),
+    })
 }
 
 #[cfg(test)]
@@ -110,44 +207,82 @@ mod tests {
     use super::*;
     use crate::args::{Cli, Command};
 
-    fn parsed(args: &[&str]) -> DaemonConfig {
+    fn args(args: &[&str]) -> DaemonArgs {
         let cli = Cli::try_parse_from(["postbox", "daemon"].iter().chain(args)).unwrap();
         let Command::Daemon(args) = cli.command else {
             panic!("not the daemon command")
         };
-        config(&args).unwrap()
+        args
+    }
+
+    fn parsed(flags: &[&str]) -> DaemonConfig {
+        config(&settings(&args(flags), None).unwrap()).unwrap()
+    }
+
+    /// Every daemon flag but --config and --print-config, each with a value unlike its default.
+    const EVERY_FLAG: &[&str] = &[
+        "--socket",
+        "/tmp/x/pb.sock",
+        "--mode",
+        "0666",
+        "--listen",
+        "tcp://127.0.0.1:0",
+        "--token-file",
+        "TOKEN",
+        "--metrics",
+        "tcp://127.0.0.1:0",
+        "--metrics-max-mailboxes",
+        "7",
+        "--log",
+        "debug",
+        "--max-message-size",
+        "1MiB",
+        "--inbox-capacity",
+        "8",
+        "--max-queued-bytes",
+        "1MiB",
+        "--max-mailboxes-per-uid",
+        "3",
+        "--max-connections",
+        "9",
+        "--max-in-flight",
+        "4",
+        "--max-handshakes",
+        "5",
+        "--max-connections-per-peer",
+        "6",
+        "--max-handshakes-per-peer",
+        "2",
+        "--handshake-timeout",
+        "1s",
+        "--tcp-dead-peer-timeout",
+        "10s",
+    ];
+
+    fn with_token(dir: &Path) -> Vec<String> {
+        let token = dir.join("token");
+        std::fs::write(&token, "s3cret-token-of-some-length\n").unwrap();
+        EVERY_FLAG
+            .iter()
+            .map(|flag| {
+                if *flag == "TOKEN" {
+                    token.display().to_string()
+                } else {
+                    (*flag).to_owned()
+                }
+            })
+            .collect()
     }
 
     #[test]
     fn flags_reach_the_daemon_configuration() {
-        let config = parsed(&[
-            "--socket",
-            "/tmp/x/pb.sock",
-            "--mode",
-            "0666",
-            "--inbox-capacity",
-            "8",
-            "--max-queued-bytes",
-            "1MiB",
-            "--max-mailboxes-per-uid",
-            "3",
-            "--max-connections",
-            "9",
-            "--max-in-flight",
-            "4",
-            "--max-handshakes",
-            "5",
-            "--max-connections-per-peer",
-            "6",
-            "--max-handshakes-per-peer",
-            "2",
-            "--handshake-timeout",
-            "1s",
-            "--tcp-dead-peer-timeout",
-            "10s",
-        ]);
+        let dir = tempfile::tempdir().unwrap();
+        let flags = with_token(dir.path());
+        let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+        let config = parsed(&flags);
         assert_eq!(config.socket_path, Path::new("/tmp/x/pb.sock"));
         assert_eq!(config.socket_mode, 0o666);
+        assert_eq!(config.limits.max_message_size, 1 << 20);
         assert_eq!(config.limits.inbox_capacity, 8);
         assert_eq!(config.limits.max_queued_bytes, 1 << 20);
         assert_eq!(config.limits.max_mailboxes_per_uid, 3);
@@ -166,8 +301,82 @@ mod tests {
             config.tcp_dead_peer_timeout,
             std::time::Duration::from_secs(10)
         );
-        assert!(config.tcp.is_none());
+        assert_eq!(config.metrics.unwrap().to_string(), "127.0.0.1:0");
+        assert_eq!(config.metrics_max_mailboxes, 7);
+        let tcp = config.tcp.as_ref().unwrap();
+        assert_eq!(tcp.token.as_bytes(), b"s3cret-token-of-some-length");
         assert!(config.validate().is_ok());
+    }
+
+    #[test]
+    fn every_flag_is_a_key_of_the_file_and_wins_over_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let flags = with_token(dir.path());
+        let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+        let from_flags = settings(&args(&flags), None).unwrap();
+
+        // A file giving every key a third value, different from the defaults and the flags.
+        let file = dir.path().join("postbox.toml");
+        let other_token = dir.path().join("other-token");
+        std::fs::write(&other_token, "another-token-of-some-length").unwrap();
+        std::fs::write(
+            &file,
+            format!(
+                "socket = \"/tmp/y/pb.sock\"\nmode = \"0640\"\nlisten = \"tcp://127.0.0.1:1\"\n\
+                 token-file = \"{}\"\nmetrics = \"tcp://127.0.0.1:2\"\n\
+                 metrics-max-mailboxes = 70\nlog = \"trace\"\nmax-message-size = \"2MiB\"\n\
+                 inbox-capacity = 80\nmax-queued-bytes = \"2MiB\"\nmax-mailboxes-per-uid = 30\n\
+                 max-connections = 90\nmax-in-flight = 40\nmax-handshakes = 50\n\
+                 max-connections-per-peer = 60\nmax-handshakes-per-peer = 20\n\
+                 handshake-timeout = \"2s\"\ntcp-dead-peer-timeout = \"20s\"\n",
+                other_token.display()
+            ),
+        )
+        .unwrap();
+        let from_file = ConfigFile::load(&file).unwrap();
+        let file_table = toml::Table::try_from(&from_file).unwrap();
+        let flag_table = toml::Table::try_from(&from_flags).unwrap();
+        for (key, value) in &flag_table {
+            assert_ne!(
+                file_table.get(key),
+                Some(value),
+                "{key}: pick another value"
+            );
+        }
+        assert_eq!(
+            file_table.len(),
+            crate::config_file::KEYS.len(),
+            "the file sets every key"
+        );
+
+        let file_arg = file.display().to_string();
+        let mut both = vec!["--config", file_arg.as_str()];
+        both.extend_from_slice(&flags);
+        assert_eq!(settings(&args(&both), None).unwrap(), from_flags);
+        let only_file = settings(&args(&["--config", &file_arg]), None).unwrap();
+        assert_eq!(only_file, ConfigFile::defaults().overlay(from_file));
+        assert_eq!(config(&only_file).unwrap().max_connections, 90);
+    }
+
+    #[test]
+    fn rust_log_wins_over_the_file_and_loses_to_the_flag() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("postbox.toml");
+        std::fs::write(&file, "log = \"warn\"\n").unwrap();
+        let file = file.display().to_string();
+        let log = |flags: &[&str], env: Option<&str>| {
+            settings(&args(flags), env.map(str::to_owned)).unwrap().log
+        };
+        assert_eq!(log(&[], None).as_deref(), Some("info"));
+        assert_eq!(log(&["--config", &file], None).as_deref(), Some("warn"));
+        assert_eq!(
+            log(&["--config", &file], Some("debug")).as_deref(),
+            Some("debug")
+        );
+        assert_eq!(
+            log(&["--config", &file, "--log", "trace"], Some("debug")).as_deref(),
+            Some("trace")
+        );
     }
 
     #[test]
@@ -191,18 +400,18 @@ mod tests {
         assert_eq!(tcp.token.as_bytes(), b"s3cret-token-of-some-length");
         assert_eq!(tcp.address.to_string(), "127.0.0.1:0");
 
-        let cli = Cli::try_parse_from([
-            "postbox",
-            "daemon",
+        let fails = |flags: &[&str]| {
+            let settings = settings(&args(flags), None).unwrap();
+            format!("{:#}", super::config(&settings).unwrap_err())
+        };
+        let unreadable = fails(&[
             "--listen",
             "tcp://127.0.0.1:0",
             "--token-file",
             "/nonexistent/token",
-        ])
-        .unwrap();
-        let Command::Daemon(args) = cli.command else {
-            panic!("not the daemon command")
-        };
-        assert!(super::config(&args).is_err());
+        ]);
+        assert!(unreadable.contains("/nonexistent/token"), "{unreadable}");
+        assert!(fails(&["--listen", "tcp://127.0.0.1:0"]).contains("token"));
+        assert!(fails(&["--token-file", &path]).contains("--listen"));
     }
 }

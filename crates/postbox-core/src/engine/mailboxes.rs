@@ -567,7 +567,8 @@ fn waiting_receives(mb: &Mailbox) -> usize {
     tickets.len()
 }
 
-fn snapshot(mb: &Mailbox) -> MailboxStats {
+/// A mailbox's statistics now.
+pub(super) fn snapshot(mb: &Mailbox) -> MailboxStats {
     let name = match &mb.kind {
         Kind::Named(name) => name.to_string(),
         Kind::Inbox(pid) => format!("inbox of {pid}"),

@@ -1,0 +1,621 @@
+//! The daemon's configuration file: TOML whose keys are the `postbox daemon` flags' names.
+//!
+//! ```toml
+//! socket = "/run/postbox/postbox.sock"
+//! mode = "0660"
+//! max-connections = 4096
+//! max-queued-bytes = "1GiB"
+//! handshake-timeout = "5s"
+//! metrics = "tcp://127.0.0.1:9464"
+//! ```
+//!
+//! Values are written as the flags take them (`8MiB`, `3s`, `0600`, `tcp://ADDR:PORT`); byte
+//! sizes and counts may also be plain TOML integers, and a mode an octal integer (`0o600`). An
+//! unknown key, or a value a flag would refuse, is an error naming the file, the line and the
+//! key. [`ConfigFile`] is also the layer the defaults, the file and the flags are merged in
+//! (each a `ConfigFile` with the settings it gives): the defaults come from
+//! [`DaemonConfig::new`], the only place they are written down.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use postbox_core::Mode;
+use postbox_daemon::DaemonConfig;
+use serde::de::{self, Deserializer, Visitor};
+use serde::{Deserialize, Serialize, Serializer};
+
+use crate::values;
+
+/// The largest configuration file read, checked before reading it.
+const MAX_FILE_SIZE: u64 = 1 << 20;
+
+/// Every setting of the daemon, each optional: a file, the flags, or the defaults.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Default, Debug)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(crate) struct ConfigFile {
+    /// `--socket`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) socket: Option<PathBuf>,
+    /// `--mode`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) mode: Option<ModeValue>,
+    /// `--listen`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) listen: Option<ListenUrl>,
+    /// `--token-file`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) token_file: Option<PathBuf>,
+    /// `--metrics`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) metrics: Option<ListenUrl>,
+    /// `--metrics-max-mailboxes`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) metrics_max_mailboxes: Option<Count>,
+    /// `--log`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) log: Option<String>,
+    /// `--max-message-size`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) max_message_size: Option<ByteSize>,
+    /// `--inbox-capacity`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) inbox_capacity: Option<PositiveCount>,
+    /// `--max-queued-bytes`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) max_queued_bytes: Option<ByteSize>,
+    /// `--max-mailboxes-per-uid`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) max_mailboxes_per_uid: Option<PositiveCount>,
+    /// `--max-connections`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) max_connections: Option<PositiveCount>,
+    /// `--max-handshakes`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) max_handshakes: Option<PositiveCount>,
+    /// `--max-connections-per-peer`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) max_connections_per_peer: Option<PositiveCount>,
+    /// `--max-handshakes-per-peer`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) max_handshakes_per_peer: Option<PositiveCount>,
+    /// `--handshake-timeout`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) handshake_timeout: Option<DurationValue>,
+    /// `--tcp-dead-peer-timeout`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) tcp_dead_peer_timeout: Option<DurationValue>,
+    /// `--max-in-flight`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) max_in_flight: Option<PositiveCount>,
+}
+
+/// Each key of the file, in the order `--print-config` writes them, with what it means and an
+/// example for the keys that are unset by default (printed commented out). The defaults
+/// themselves are [`ConfigFile::defaults`]', printed beside.
+pub(crate) const KEYS: &[(&str, &str, Option<&str>)] = &[
+    (
+        "socket",
+        "The Unix socket to listen on: $POSTBOX_SOCKET, else $XDG_RUNTIME_DIR/postbox.sock, \
+         else /tmp/postbox-$UID/postbox.sock by default. Under systemd socket activation the \
+         socket systemd passes is used instead.",
+        None,
+    ),
+    (
+        "mode",
+        "Permission bits of the socket file (octal); 0600 lets in the daemon's user only.",
+        None,
+    ),
+    (
+        "listen",
+        "Also listen on TCP at tcp://ADDR:PORT; needs token-file.",
+        Some("\"tcp://127.0.0.1:7070\""),
+    ),
+    (
+        "token-file",
+        "The file holding the token TCP clients must present.",
+        Some("\"/etc/postbox/token\""),
+    ),
+    (
+        "metrics",
+        "Serve Prometheus metrics at http://ADDR:PORT/metrics. No authentication.",
+        Some("\"tcp://127.0.0.1:9464\""),
+    ),
+    (
+        "metrics-max-mailboxes",
+        "How many mailboxes the metrics report one by one: the first N by name.",
+        None,
+    ),
+    (
+        "log",
+        "What to log, in RUST_LOG's syntax; $RUST_LOG and --log win over it.",
+        None,
+    ),
+    (
+        "max-message-size",
+        "The largest message any mailbox accepts.",
+        None,
+    ),
+    (
+        "inbox-capacity",
+        "How many messages each process's inbox holds.",
+        None,
+    ),
+    (
+        "max-queued-bytes",
+        "The quota: bytes of messages held daemon-wide (payload + 256 each).",
+        None,
+    ),
+    (
+        "max-mailboxes-per-uid",
+        "How many mailboxes one uid may have.",
+        None,
+    ),
+    (
+        "max-connections",
+        "How many clients may be connected at once, past their handshake.",
+        None,
+    ),
+    (
+        "max-handshakes",
+        "Connections in their handshake at once, per listener.",
+        None,
+    ),
+    (
+        "max-connections-per-peer",
+        "Connections one peer (a uid other than the daemon's, or a TCP address) may have.",
+        None,
+    ),
+    (
+        "max-handshakes-per-peer",
+        "Connections one peer may have in their handshake at once.",
+        None,
+    ),
+    (
+        "handshake-timeout",
+        "How long a new connection has to send its Hello.",
+        None,
+    ),
+    (
+        "tcp-dead-peer-timeout",
+        "How soon a TCP client that vanished without closing is noticed (at least 3s).",
+        None,
+    ),
+    (
+        "max-in-flight",
+        "How many operations one connection may have waiting at once.",
+        None,
+    ),
+];
+
+impl ConfigFile {
+    /// Reads and parses the file at `path`.
+    ///
+    /// # Errors
+    ///
+    /// When the file cannot be read, is larger than 1 MiB, is no valid TOML, has a key that is
+    /// no setting, or a value the setting does not take; the error names the file, and for a
+    /// key or value, the line and the key.
+    pub(crate) fn load(path: &Path) -> anyhow::Result<ConfigFile> {
+        let shown = path.display();
+        let size = std::fs::metadata(path)
+            .with_context(|| format!("cannot read the config file {shown}"))?
+            .len();
+        anyhow::ensure!(
+            size <= MAX_FILE_SIZE,
+            "the config file {shown} is {size} bytes; a config file is at most {MAX_FILE_SIZE}"
+        );
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the config file {shown}"))?;
+        ConfigFile::parse(&text).with_context(|| format!("invalid config file {shown}"))
+    }
+
+    /// Parses `text`.
+    ///
+    /// # Errors
+    ///
+    /// As [`ConfigFile::load`], without the file's name.
+    pub(crate) fn parse(text: &str) -> anyhow::Result<ConfigFile> {
+        toml::from_str(text).map_err(|error| anyhow::anyhow!("{}", describe(&error, text)))
+    }
+
+    /// The daemon's defaults, as settings: [`DaemonConfig::new`]'s, and `info` for the log.
+    pub(crate) fn defaults() -> ConfigFile {
+        let config = DaemonConfig::new();
+        ConfigFile {
+            socket: Some(config.socket_path),
+            mode: Some(ModeValue(Mode::new(
+                u16::try_from(config.socket_mode).unwrap_or(0o600),
+            ))),
+            listen: None,
+            token_file: None,
+            metrics: None,
+            metrics_max_mailboxes: Some(Count(config.metrics_max_mailboxes)),
+            log: Some("info".to_owned()),
+            max_message_size: Some(ByteSize(config.limits.max_message_size)),
+            inbox_capacity: Some(PositiveCount(config.limits.inbox_capacity)),
+            max_queued_bytes: Some(ByteSize(config.limits.max_queued_bytes)),
+            max_mailboxes_per_uid: Some(PositiveCount(config.limits.max_mailboxes_per_uid)),
+            max_connections: Some(PositiveCount(config.max_connections)),
+            max_handshakes: Some(PositiveCount(config.max_handshakes)),
+            max_connections_per_peer: Some(PositiveCount(config.max_connections_per_peer)),
+            max_handshakes_per_peer: Some(PositiveCount(config.max_handshakes_per_peer)),
+            handshake_timeout: Some(DurationValue(config.handshake_timeout)),
+            tcp_dead_peer_timeout: Some(DurationValue(config.tcp_dead_peer_timeout)),
+            max_in_flight: Some(PositiveCount(config.max_in_flight)),
+        }
+    }
+
+    /// These settings, with those `over` gives replacing them.
+    pub(crate) fn overlay(self, over: ConfigFile) -> ConfigFile {
+        ConfigFile {
+            socket: over.socket.or(self.socket),
+            mode: over.mode.or(self.mode),
+            listen: over.listen.or(self.listen),
+            token_file: over.token_file.or(self.token_file),
+            metrics: over.metrics.or(self.metrics),
+            metrics_max_mailboxes: over.metrics_max_mailboxes.or(self.metrics_max_mailboxes),
+            log: over.log.or(self.log),
+            max_message_size: over.max_message_size.or(self.max_message_size),
+            inbox_capacity: over.inbox_capacity.or(self.inbox_capacity),
+            max_queued_bytes: over.max_queued_bytes.or(self.max_queued_bytes),
+            max_mailboxes_per_uid: over.max_mailboxes_per_uid.or(self.max_mailboxes_per_uid),
+            max_connections: over.max_connections.or(self.max_connections),
+            max_handshakes: over.max_handshakes.or(self.max_handshakes),
+            max_connections_per_peer: over
+                .max_connections_per_peer
+                .or(self.max_connections_per_peer),
+            max_handshakes_per_peer: over
+                .max_handshakes_per_peer
+                .or(self.max_handshakes_per_peer),
+            handshake_timeout: over.handshake_timeout.or(self.handshake_timeout),
+            tcp_dead_peer_timeout: over.tcp_dead_peer_timeout.or(self.tcp_dead_peer_timeout),
+            max_in_flight: over.max_in_flight.or(self.max_in_flight),
+        }
+    }
+
+    /// The settings as a TOML file `--config` reads back: every key in [`KEYS`]' order, each
+    /// after a comment saying what it means and its default; unset keys commented out with an
+    /// example.
+    pub(crate) fn to_documented_toml(&self) -> String {
+        let table = toml::Table::try_from(self).unwrap_or_default();
+        let mut out = String::from(
+            "# postbox daemon configuration: `postbox daemon --config FILE`.\n\
+             # Keys are the flags' names; a flag given on the command line wins over the file.\n",
+        );
+        let defaults = toml::Table::try_from(ConfigFile::defaults()).unwrap_or_default();
+        for (key, doc, example) in KEYS {
+            out.push('\n');
+            let default = match defaults.get(*key) {
+                Some(value) => format!("Default: {value}."),
+                None => "Default: unset.".to_owned(),
+            };
+            for line in wrap(&format!("{doc} {default}"), 96) {
+                let _ = writeln!(out, "# {line}");
+            }
+            match (table.get(*key), example) {
+                (Some(value), _) => {
+                    let _ = writeln!(out, "{key} = {value}");
+                }
+                (None, Some(example)) => {
+                    let _ = writeln!(out, "# {key} = {example}");
+                }
+                (None, None) => {
+                    let _ = writeln!(out, "# {key} =");
+                }
+            }
+        }
+        out
+    }
+}
+
+/// A TOML error as one message: where (line), which key, and what is wrong.
+fn describe(error: &toml::de::Error, text: &str) -> String {
+    let message = error.message().trim_end();
+    let Some(span) = error.span() else {
+        return message.to_owned();
+    };
+    let start = span.start.min(text.len());
+    let line_number = text[..start].matches('\n').count() + 1;
+    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+    let line = text[line_start..].lines().next().unwrap_or("");
+    // The key of a bad value is what stands before the `=` on its line.
+    let key = line
+        .split_once('=')
+        .map(|(key, _)| key.trim().trim_matches('"'))
+        .filter(|key| !key.is_empty() && !key.starts_with('['));
+    match key {
+        Some(key) if !message.contains(&format!("`{key}`")) => {
+            format!("line {line_number}, key `{key}`: {message}")
+        }
+        _ => format!("line {line_number}: {message}"),
+    }
+}
+
+/// `text` in lines of at most `width` characters, broken at spaces.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = vec![String::new()];
+    for word in text.split_whitespace() {
+        let line = lines.last_mut().expect("never empty");
+        if !line.is_empty() && line.len() + 1 + word.len() > width {
+            lines.push(word.to_owned());
+        } else {
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line.push_str(word);
+        }
+    }
+    lines
+}
+
+/// A value written as text a flag's parser reads, or (for some) a TOML integer.
+macro_rules! text_value {
+    ($name:ident, $inner:ty, $expecting:literal, from_str = $parse:expr, from_int = $int:expr,
+     show = $show:expr) => {
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<$name, D::Error> {
+                struct Expect;
+                impl Visitor<'_> for Expect {
+                    type Value = $name;
+                    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        f.write_str($expecting)
+                    }
+                    fn visit_str<E: de::Error>(self, text: &str) -> Result<$name, E> {
+                        let parse: fn(&str) -> Result<$inner, String> = $parse;
+                        parse(text).map($name).map_err(E::custom)
+                    }
+                    fn visit_i64<E: de::Error>(self, value: i64) -> Result<$name, E> {
+                        let int: fn(i64) -> Result<$inner, String> = $int;
+                        int(value).map($name).map_err(E::custom)
+                    }
+                    fn visit_u64<E: de::Error>(self, value: u64) -> Result<$name, E> {
+                        self.visit_i64(i64::try_from(value).unwrap_or(i64::MAX))
+                    }
+                }
+                deserializer.deserialize_any(Expect)
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                let show: fn(&$inner) -> Shown = $show;
+                match show(&self.0) {
+                    Shown::Text(text) => serializer.serialize_str(&text),
+                    Shown::Int(value) => serializer.serialize_u64(value),
+                }
+            }
+        }
+    };
+}
+
+/// How a value is written back.
+enum Shown {
+    /// As a TOML string.
+    Text(String),
+    /// As a TOML integer.
+    Int(u64),
+}
+
+/// A byte size: `"8MiB"`, `"64KiB"`, or an integer number of bytes.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct ByteSize(pub(crate) usize);
+
+text_value!(
+    ByteSize,
+    usize,
+    "a byte size such as \"8MiB\" or a number of bytes",
+    from_str = values::bytes,
+    from_int = |value| usize::try_from(value)
+        .map_err(|_| format!("invalid byte size {value}: it cannot be negative")),
+    show = |bytes| Shown::Text(values::show_bytes(*bytes))
+);
+
+/// A count that may be zero.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct Count(pub(crate) usize);
+
+text_value!(
+    Count,
+    usize,
+    "a number",
+    from_str = |text| Err(format!("expected a number, not the string {text:?}")),
+    from_int = |value| usize::try_from(value)
+        .map_err(|_| format!("invalid count {value}: it cannot be negative")),
+    show = |count| Shown::Int(*count as u64)
+);
+
+/// A count of at least 1.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct PositiveCount(pub(crate) usize);
+
+text_value!(
+    PositiveCount,
+    usize,
+    "a number of at least 1",
+    from_str = |text| Err(format!("expected a number, not the string {text:?}")),
+    from_int = |value| match usize::try_from(value) {
+        Ok(count) if count >= 1 => Ok(count),
+        _ => Err(format!("invalid count {value}: it must be at least 1")),
+    },
+    show = |count| Shown::Int(*count as u64)
+);
+
+/// A duration: `"3s"`, `"500ms"`, `"1m"`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct DurationValue(pub(crate) Duration);
+
+text_value!(
+    DurationValue,
+    Duration,
+    "a duration such as \"3s\" or \"500ms\"",
+    from_str = values::duration,
+    from_int = |value| Err(format!(
+        "invalid duration {value}: write it with a unit, like \"{value}s\""
+    )),
+    show = |duration| Shown::Text(show_duration(*duration))
+);
+
+/// Permission bits: `"0600"`, or a TOML octal integer `0o600`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct ModeValue(pub(crate) Mode);
+
+text_value!(
+    ModeValue,
+    Mode,
+    "permission bits such as \"0600\"",
+    from_str = values::mode,
+    from_int = |value| match u16::try_from(value) {
+        Ok(bits) if bits <= 0o777 => Ok(Mode::new(bits)),
+        _ => Err(format!(
+            "invalid mode {value:#o}: at most 0o777 (write it as a string, \"0600\", or 0o600)"
+        )),
+    },
+    show = |mode| Shown::Text(format!("{:04o}", mode.bits()))
+);
+
+/// A listen address, `tcp://ADDR:PORT`, kept as written.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub(crate) struct ListenUrl(pub(crate) String);
+
+impl ListenUrl {
+    /// The `ADDR:PORT` part.
+    pub(crate) fn address(&self) -> &str {
+        self.0.strip_prefix("tcp://").unwrap_or(&self.0)
+    }
+}
+
+text_value!(
+    ListenUrl,
+    String,
+    "an address such as \"tcp://127.0.0.1:9464\"",
+    from_str = |text| values::tcp_listen(text).map(|_| text.to_owned()),
+    from_int = |value| Err(format!(
+        "invalid listen address {value}: expected \"tcp://ADDR:PORT\""
+    )),
+    show = |url| Shown::Text(url.clone())
+);
+
+/// Writes a duration the way [`values::duration`] reads it, in the largest unit that is exact.
+fn show_duration(duration: Duration) -> String {
+    let nanos = duration.as_nanos();
+    [
+        ("h", 3_600_000_000_000),
+        ("m", 60_000_000_000),
+        ("s", 1_000_000_000),
+        ("ms", 1_000_000),
+        ("us", 1_000),
+    ]
+    .iter()
+    .find(|(_, unit)| nanos != 0 && nanos % unit == 0)
+    .map_or_else(
+        || format!("{nanos}ns"),
+        |(name, unit)| format!("{}{name}", nanos / unit),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_key_is_documented_and_every_setting_printed() {
+        let all = toml::Table::try_from(ConfigFile::defaults().overlay(ConfigFile {
+            listen: Some(ListenUrl("tcp://127.0.0.1:1".into())),
+            token_file: Some("/t".into()),
+            metrics: Some(ListenUrl("tcp://127.0.0.1:2".into())),
+            ..ConfigFile::default()
+        }))
+        .unwrap();
+        let documented: Vec<&str> = KEYS.iter().map(|(key, _, _)| *key).collect();
+        let mut serialized: Vec<&str> = all.keys().map(String::as_str).collect();
+        let mut sorted = documented.clone();
+        sorted.sort_unstable();
+        serialized.sort_unstable();
+        assert_eq!(sorted, serialized, "KEYS lists exactly the file's keys");
+    }
+
+    #[test]
+    fn values_are_read_as_the_flags_read_them() {
+        let file = ConfigFile::parse(
+            "mode = 0o640\nmax-message-size = \"1MiB\"\nmax-queued-bytes = 4096\n\
+             handshake-timeout = \"1.5s\"\nmetrics = \"tcp://127.0.0.1:0\"\n",
+        )
+        .unwrap();
+        assert_eq!(file.mode, Some(ModeValue(Mode::new(0o640))));
+        assert_eq!(file.max_message_size, Some(ByteSize(1 << 20)));
+        assert_eq!(file.max_queued_bytes, Some(ByteSize(4096)));
+        assert_eq!(
+            file.handshake_timeout,
+            Some(DurationValue(Duration::from_millis(1500)))
+        );
+        assert_eq!(file.metrics.unwrap().address(), "127.0.0.1:0");
+    }
+
+    #[test]
+    fn an_unknown_key_is_named() {
+        let error = ConfigFile::parse("socket = \"/x\"\nmax-conections = 3\n").unwrap_err();
+        let text = format!("{error:#}");
+        assert!(text.contains("max-conections"), "{text}");
+        assert!(text.contains("line 2"), "{text}");
+    }
+
+    #[test]
+    fn an_invalid_value_names_its_key_and_line() {
+        for (file, key, why) in [
+            (
+                "max-message-size = \"lots\"",
+                "max-message-size",
+                "invalid byte size",
+            ),
+            ("max-connections = 0", "max-connections", "at least 1"),
+            ("handshake-timeout = 3", "handshake-timeout", "with a unit"),
+            ("\n\nmode = \"0999\"", "mode", "line 3"),
+            ("metrics = \"http://x:1\"", "metrics", "tcp://"),
+            ("inbox-capacity = -4", "inbox-capacity", "at least 1"),
+            ("log = 3", "log", "string"),
+        ] {
+            let text = format!("{:#}", ConfigFile::parse(file).unwrap_err());
+            assert!(text.contains(&format!("`{key}`")), "{file}: {text}");
+            assert!(text.contains(why), "{file}: {text}");
+        }
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        for text in [
+            "[",
+            "= 3",
+            "socket = ",
+            "\u{0}",
+            "[limits]\nx = 1",
+            "socket = 3",
+        ] {
+            assert!(ConfigFile::parse(text).is_err(), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn the_documented_defaults_read_back_as_they_were() {
+        let defaults = ConfigFile::defaults();
+        let printed = defaults.to_documented_toml();
+        assert_eq!(ConfigFile::parse(&printed).unwrap(), defaults);
+        assert!(printed.contains("# metrics = \"tcp://127.0.0.1:9464\""));
+        assert!(printed.contains("max-message-size = \"8MiB\""));
+        assert!(printed.contains("handshake-timeout = \"3s\""));
+        assert!(printed.contains("mode = \"0600\""));
+    }
+
+    #[test]
+    fn durations_print_in_their_largest_exact_unit() {
+        assert_eq!(show_duration(Duration::from_secs(30)), "30s");
+        assert_eq!(show_duration(Duration::from_millis(1500)), "1500ms");
+        assert_eq!(show_duration(Duration::from_secs(120)), "2m");
+        assert_eq!(show_duration(Duration::ZERO), "0ns");
+        assert_eq!(
+            values::duration(&show_duration(Duration::from_nanos(7))).unwrap(),
+            Duration::from_nanos(7)
+        );
+    }
+}
