@@ -2,9 +2,9 @@
 //! API in Python's idiom.
 //!
 //! - Processes and mailboxes are classes whose blocking calls release the GIL, take timeouts as
-//!   float seconds and raise one Python exception class per error kind (see [`errors`]).
+//!   float seconds and raise one Python exception class per error kind (see `errors.rs`).
 //! - `*_async` methods return coroutines that drive the library's own futures on the asyncio
-//!   event loop (see [`aio`]).
+//!   event loop (see `aio.rs`).
 //! - Payloads go in as `bytes`-like or `str` (UTF-8) and come out as `bytes`.
 //!
 //! The pure-Python part (`python/postbox/`) re-exports these classes, defines the exceptions and
