@@ -7,22 +7,31 @@ thread ever takes the GIL to wake us, and cancellation happens here, in step wit
 Cancellation: when the task is cancelled while the operation waits, ``op.cancel()`` withdraws it
 (the library drops the request: a receive stops waiting and takes nothing, a send is not
 delivered). If the operation had completed by then (its result crossed the cancellation), the
-result is not thrown away: the coroutine returns it, and the task's cancellation is requested
-again so that it takes effect at the task's next ``await``.
+result is not thrown away: the coroutine returns it (see ``_completed_despite_cancel``).
 """
 
 import asyncio
+import sys
 
 
-def _cancel_again() -> None:
-    """Re-requests the current task's cancellation, leaving its cancel count as it was."""
+def _completed_despite_cancel(frame) -> None:
+    """The operation completed as the task was cancelled: keep the result, and settle the
+    cancellation so that it costs nothing.
+
+    If ``run``'s coroutine (running ``frame``) is the task itself
+    (``asyncio.ensure_future(box.recv_async())``), the task completes with the result: a
+    cancellation still pending when its coroutine returns would cancel the task and throw the
+    result away. Otherwise the cancellation is requested again, so that it takes effect at the
+    task's next ``await``, after the caller has the result.
+    """
     task = asyncio.current_task()
     if task is None:
         return
-    uncancel = getattr(task, "uncancel", None)  # Python 3.11+
+    uncancel = getattr(task, "uncancel", None)  # Python 3.11+: keep the cancel count balanced
     if uncancel is not None:
         uncancel()
-    task.cancel()
+    if getattr(task.get_coro(), "cr_frame", None) is not frame:
+        task.cancel()
 
 
 async def run(op):
@@ -44,7 +53,7 @@ async def run(op):
             except asyncio.CancelledError:
                 if not op.cancel():
                     raise
-                _cancel_again()
+                _completed_despite_cancel(sys._getframe())
                 break
     finally:
         loop.remove_reader(fd)

@@ -71,9 +71,15 @@ def test_cancelling_a_waiting_recv_loses_nothing(process, name):
 def test_wait_for_timeout_withdraws_the_receive(connect):
     alice, bob = connect(), connect()
 
+    def bob_waits():
+        return any(info.pid == bob.pid and info.waiting for info in alice.ps())
+
     async def main():
         with pytest.raises(asyncio.TimeoutError):
             await asyncio.wait_for(bob.recv_from_async(alice.pid), 0.05)
+        # The withdrawal travels to the daemon on its own (see docs/python.md, "asyncio"): a
+        # message sent before it arrives would go to the withdrawn receive.
+        await until(lambda: not bob_waits(), "the receive is withdrawn")
         alice.send_to(bob.pid, b"later")
         return bob.recv_from(alice.pid, timeout=PATIENCE)
 
@@ -127,3 +133,43 @@ def test_many_concurrent_receivers_each_get_one(connect, name):
 
     got = sorted(m.payload for m in asyncio.run(main()))
     assert got == [b"m0", b"m1", b"m2", b"m3"]
+
+
+def completed_then_cancelled(make_task):
+    """A receive whose message is in (an in-process send completes it at once) but whose task
+    is cancelled before it resumes: the race between completion and cancellation, made certain."""
+    node = postbox.InprocNode()
+    owner, other = node.process(), node.process()
+    box = owner.create("raced", mode=0o666, receivers="first-waiting")
+    theirs = other.open("raced")
+
+    async def main():
+        task = make_task(theirs)
+        await until(lambda: box.stat().blocked_receivers == 1, "the receive waits")
+        box.send(b"raced")  # completes the waiting receive now, inside this call
+        task.cancel()  # before the task has run again
+        return await asyncio.gather(task, return_exceptions=True)
+
+    (outcome,) = asyncio.run(main())
+    return outcome, box, owner  # the owner too: its mailbox lives while it does
+
+
+def test_a_receive_completed_as_its_task_is_cancelled_returns_the_message():
+    outcome, box, _owner = completed_then_cancelled(
+        lambda mb: asyncio.ensure_future(mb.recv_async())
+    )
+    assert isinstance(outcome, postbox.Message) and outcome.payload == b"raced"
+    with pytest.raises(postbox.Empty):
+        box.try_recv()
+
+
+def test_a_caller_gets_the_raced_message_then_the_cancellation():
+    got = []
+
+    async def consumer(mailbox):
+        got.append(await mailbox.recv_async())
+        await asyncio.sleep(3600)  # the cancellation arrives here
+
+    outcome, _, _ = completed_then_cancelled(lambda mb: asyncio.ensure_future(consumer(mb)))
+    assert isinstance(outcome, asyncio.CancelledError)
+    assert [m.payload for m in got] == [b"raced"]
