@@ -86,6 +86,11 @@ class Protocol(Error):
     """The daemon broke the protocol."""
 
 
+class LeaseEnded(Error):
+    """An acknowledgement came too late: the mailbox's lease time was up first, so the message
+    went back and may be delivered again."""
+
+
 class ConnectError(Error, ConnectionError):
     """The daemon could not be reached (no socket there, connection refused, ...)."""
 

@@ -68,6 +68,7 @@ fn recv_kind(error: RecvError) -> &'static str {
         RecvError::Busy => "Busy",
         RecvError::Disconnected => "Disconnected",
         RecvError::Protocol => "Protocol",
+        RecvError::LeaseEnded => "LeaseEnded",
     }
 }
 

@@ -16,7 +16,8 @@ pub(crate) fn seconds(at: Timestamp) -> f64 {
 }
 
 /// A received message: `payload` (`bytes`), its `type` and `priority`, the `sender`'s pid, the
-/// mailbox's sequence number `seq`, `sent_at` (seconds since the epoch), and `is_down` for a
+/// mailbox's sequence number `seq`, which delivery of it this is (`attempt`, above 1 when it came
+/// back unacknowledged before), `sent_at` (seconds since the epoch), and `is_down` for a
 /// monitor's down notification (whose sender is the process that terminated).
 #[pyclass(module = "postbox", frozen, name = "Message")]
 pub(crate) struct PyMessage {
@@ -29,6 +30,8 @@ pub(crate) struct PyMessage {
     sender: u64,
     #[pyo3(get)]
     seq: u64,
+    #[pyo3(get)]
+    attempt: u32,
     #[pyo3(get)]
     sent_at: f64,
     #[pyo3(get)]
@@ -44,6 +47,7 @@ impl PyMessage {
             priority: received.priority(),
             sender: received.sender.as_raw(),
             seq: received.seq,
+            attempt: received.attempt,
             sent_at: seconds(received.sent_at),
             is_down: received.is_down(),
         }

@@ -91,12 +91,13 @@ def test_lease_ack_and_nack(process, name):
     box.send_batch([b"a", b"b"])
     first = box.lease(timeout=PATIENCE)
     assert (first.payload, first.message.type, first.settled) == (b"a", 1, False)
+    assert first.message.attempt == 1
     first.nack()
     assert first.settled
     with pytest.raises(ValueError, match="already settled"):
         first.ack()
     again = box.lease(timeout=PATIENCE)
-    assert again.payload == b"a"
+    assert (again.payload, again.message.attempt) == (b"a", 2), "delivered a second time"
     again.ack()
     assert box.try_recv().payload == b"b"
     with pytest.raises(postbox.Empty):
