@@ -26,6 +26,7 @@ pub fn stat_reports_attributes_owner_and_mode<T: Transport>(t: &T) {
             max_deliveries: Some(5),
             dead_letter: None,
         },
+        durability: postbox::Durability::Memory,
     };
     let system = p
         .mailbox("system")

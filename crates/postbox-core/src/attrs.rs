@@ -190,6 +190,20 @@ impl fmt::Display for Mode {
     }
 }
 
+/// Where a mailbox's messages live.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum Durability {
+    /// In memory: gone when the daemon stops.
+    #[default]
+    Memory,
+    /// On disk as well: a send is answered once its message is on stable storage, and the
+    /// mailbox with its messages outlives a restart or crash of the daemon. System-owned
+    /// mailboxes only; the engine journals every change (see `Engine::drain_journal`), its host
+    /// makes it durable.
+    Disk,
+}
+
 /// What becomes of leased messages that are not acknowledged: when a lease ends by itself, and
 /// where a message goes after too many deliveries. Leases (see `Engine::lease`) are the
 /// receiver's promise to acknowledge; this is the mailbox's answer to a receiver that never does.
@@ -255,6 +269,8 @@ pub struct MailboxAttrs {
     pub mode: Mode,
     /// What becomes of leased messages never acknowledged.
     pub redelivery: Redelivery,
+    /// Memory or disk.
+    pub durability: Durability,
 }
 
 impl MailboxAttrs {
@@ -270,6 +286,7 @@ impl MailboxAttrs {
             receivers: Receivers::Owner,
             mode: Mode::default(),
             redelivery: Redelivery::default(),
+            durability: Durability::Memory,
         }
     }
 
@@ -293,6 +310,14 @@ impl MailboxAttrs {
             return Err("message size is above the engine's maximum message size");
         }
         self.redelivery.validate()?;
+        if self.durability == Durability::Disk {
+            if self.ownership != Ownership::System {
+                return Err("a durable mailbox must be system-owned");
+            }
+            if self.capacity == Capacity::Zero {
+                return Err("a zero-capacity mailbox holds no messages to keep on disk");
+            }
+        }
         match (self.capacity, self.overflow) {
             (Capacity::Bounded { messages: 0, .. }, _) => {
                 Err("a bounded capacity holds at least one message")

@@ -14,6 +14,7 @@
 
 mod census;
 mod delegation;
+mod journal;
 mod leases;
 mod mailboxes;
 mod peek;
@@ -26,6 +27,7 @@ mod waits;
 
 pub use census::Census;
 pub use delegation::{Delegation, Handback};
+pub use journal::{Change, DurableMailbox, StoredMessage};
 pub use leases::{LeaseId, Settlement};
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
@@ -110,6 +112,10 @@ pub struct Engine {
     /// Mailboxes some live mailbox names as its dead-letter mailbox, with how many do: never
     /// delegated, so that a message can always be moved in.
     dead_letter_targets: FxHashMap<MailboxId, usize>,
+    /// Changes to durable mailboxes not yet drained by the host.
+    journal: Vec<Change>,
+    /// Whether the host keeps durable mailboxes on disk (a daemon with a state directory).
+    durable_store: bool,
     /// Leases with a lease time, by when they end: `(expires, mailbox, seq)`.
     lease_expiries: BTreeSet<(Timestamp, MailboxId, u64)>,
 }
@@ -147,6 +153,8 @@ impl Engine {
             reserved_bytes: 0,
             leased_charge: 0,
             dead_letter_targets: FxHashMap::default(),
+            journal: Vec::new(),
+            durable_store: false,
             lease_expiries: BTreeSet::new(),
         }
     }
@@ -232,7 +240,7 @@ impl Engine {
         mb.counters.sent += 1;
         mb.counters.last_send = Some((sender, sent_at));
         self.total_sent += 1;
-        Entry {
+        let entry = Entry {
             message,
             sender,
             seq,
@@ -240,7 +248,9 @@ impl Engine {
             receipt,
             kind: MessageKind::User,
             deliveries: 0,
-        }
+        };
+        self.journal_stored(mailbox, &entry);
+        entry
     }
 
     fn push_entry(&mut self, mailbox: MailboxId, entry: Entry) {
@@ -261,6 +271,7 @@ impl Engine {
         let entry = mb.queue.remove(slot);
         self.queued_messages -= 1;
         self.queued_bytes -= entry.message.len();
+        self.journal_removed(mailbox, entry.seq);
         entry
     }
 
@@ -313,10 +324,14 @@ impl Engine {
         match taking {
             Taking::Leased if entry.kind == MessageKind::User && !rendezvous => {
                 let copy = received(entry.message.clone());
+                self.journal_stored(mailbox, &entry);
                 self.keep_leased(mailbox, receiver, entry, now);
                 copy
             }
-            Taking::Leased | Taking::Outright => received(entry.message),
+            Taking::Leased | Taking::Outright => {
+                self.journal_removed(mailbox, entry.seq);
+                received(entry.message)
+            }
         }
     }
 
@@ -435,6 +450,7 @@ impl Engine {
     /// Deletes `mailbox`: waiting receivers get `recv_error`, waiting senders and senders awaiting
     /// a receipt get `send_error` with their message back, queued messages are discarded.
     fn destroy(&mut self, mailbox: MailboxId, send_error: SendErrorKind, recv_error: RecvError) {
+        self.journal_deleted(mailbox);
         let Some(mut mb) = self.mailboxes.remove(&mailbox) else {
             return;
         };

@@ -51,10 +51,13 @@ mod selector;
 mod stats;
 
 pub use attrs::{
-    Capacity, Dispatch, MailboxAttrs, MessageSize, Mode, Order, Overflow, Owner, Ownership,
-    Receivers, Redelivery,
+    Capacity, Dispatch, Durability, MailboxAttrs, MessageSize, Mode, Order, Overflow, Owner,
+    Ownership, Receivers, Redelivery,
 };
-pub use engine::{Census, Delegation, Engine, Handback, LeaseId, Settlement};
+pub use engine::{
+    Census, Change, Delegation, DurableMailbox, Engine, Handback, LeaseId, Settlement,
+    StoredMessage,
+};
 pub use error::{AdminError, OpenError, RecvError, SelectError, SendError, SendErrorKind};
 pub use ids::{Credentials, MailboxId, OsProcess, Pid, Ticket, Timestamp};
 pub use limits::{Limits, MESSAGE_CHARGE, message_charge};

@@ -33,11 +33,11 @@ use std::cmp::Reverse;
 use std::time::Duration;
 
 use postbox_core::{
-    AdminError, Branch, Cancelled, Capacity, Completion, Credentials, Delivery, Dispatch, Engine,
-    EngineStats, LeaseId, Limits, MESSAGE_CHARGE, MailboxAttrs, MailboxId, Message, MessageKind,
-    MessageSize, Mode, OpenError, Order, Overflow, Owner, Ownership, Pid, Received, Receivers,
-    RecvError, RecvOutcome, Redelivery, SelectError, Selector, SendError, SendErrorKind,
-    SendOutcome, Settlement, Source, Ticket, Timestamp, Wait,
+    AdminError, Branch, Cancelled, Capacity, Change, Completion, Credentials, Delivery, Dispatch,
+    Durability, Engine, EngineStats, LeaseId, Limits, MESSAGE_CHARGE, MailboxAttrs, MailboxId,
+    Message, MessageKind, MessageSize, Mode, OpenError, Order, Overflow, Owner, Ownership, Pid,
+    Received, Receivers, RecvError, RecvOutcome, Redelivery, SelectError, Selector, SendError,
+    SendErrorKind, SendOutcome, Settlement, Source, StoredMessage, Ticket, Timestamp, Wait,
 };
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
@@ -315,6 +315,7 @@ fn inbox_attrs() -> MailboxAttrs {
         receivers: Receivers::Owner,
         mode: Mode::new(0o622),
         redelivery: Redelivery::default(),
+        durability: Durability::Memory,
     }
 }
 
@@ -1533,6 +1534,15 @@ enum Op {
         attempt: u32,
         ack: bool,
     },
+    /// Settles a lease some process was handed (`pick` among all handed out so far, perhaps
+    /// settled or ended since): by its holder or a `stranger`, naming its attempt or — `stale`
+    /// — the one before it.
+    SettleHeld {
+        pick: usize,
+        stranger: Option<usize>,
+        stale: bool,
+        ack: bool,
+    },
     /// Time passes by `advance` and the driver ends the leases whose time is up.
     Expire {
         advance: u64,
@@ -1636,6 +1646,7 @@ fn attrs() -> impl Strategy<Value = MailboxAttrs> {
         receivers,
         mode,
         redelivery(),
+        any::<bool>(),
     )
         .prop_map(
             |(
@@ -1649,6 +1660,7 @@ fn attrs() -> impl Strategy<Value = MailboxAttrs> {
                 receivers,
                 mode,
                 redelivery,
+                durable,
             )| {
                 let largest = match size {
                     MessageSize::Fixed(n) | MessageSize::Variable(n) => n,
@@ -1680,6 +1692,11 @@ fn attrs() -> impl Strategy<Value = MailboxAttrs> {
                     receivers,
                     mode: Mode::new(mode),
                     redelivery,
+                    durability: if durable && system && capacity != Capacity::Zero {
+                        Durability::Disk
+                    } else {
+                        Durability::Memory
+                    },
                 }
             },
         )
@@ -1728,6 +1745,8 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(p, branch, block)| Op::Lease { p, branch, block }),
         6 => (p(), prop_oneof![1 => Just(None), 3 => (0usize..8).prop_map(Some)], 0u64..6, 1u32..=3, any::<bool>())
             .prop_map(|(p, mailbox, seq, attempt, ack)| Op::Settle { p, mailbox, seq, attempt, ack }),
+        10 => (any::<usize>(), prop::option::weighted(0.15, p()), prop::bool::weighted(0.15), any::<bool>())
+            .prop_map(|(pick, stranger, stale, ack)| Op::SettleHeld { pick, stranger, stale, ack }),
         4 => (0u64..24).prop_map(|advance| Op::Expire { advance }),
         8 => (p(), branch(), branch(), prop::bool::weighted(0.7)).prop_map(
             |(p, first, second, block)| Op::Select { p, first, second, block }
@@ -1795,6 +1814,12 @@ struct Harness {
     completed: Vec<u64>,
     now: u64,
     log: Vec<String>,
+    /// Every lease handed out: its holder, where from, and its id.
+    handed: Vec<(Pid, Source, LeaseId)>,
+    /// Waiting lease requests: their process and sources, by ticket.
+    lease_waits: std::collections::BTreeMap<u64, (Pid, Vec<Source>)>,
+    /// What the engine's journal says durable mailboxes hold: `(mailbox, seq)` to message.
+    store: std::collections::BTreeMap<(u64, u64), StoredMessage>,
 }
 
 type Checked = Result<(), TestCaseError>;
@@ -1802,7 +1827,11 @@ type Checked = Result<(), TestCaseError>;
 impl Harness {
     fn new(scenario: &Scenario) -> Result<Harness, TestCaseError> {
         let mut h = Harness {
-            engine: Engine::new(limits()),
+            engine: {
+                let mut engine = Engine::new(limits());
+                engine.enable_durability();
+                engine
+            },
             model: Model::new(),
             actors: Vec::new(),
             observer: Pid::from_raw(0),
@@ -1811,6 +1840,9 @@ impl Harness {
             completed: Vec::new(),
             now: 0,
             log: Vec::new(),
+            store: std::collections::BTreeMap::new(),
+            handed: Vec::new(),
+            lease_waits: std::collections::BTreeMap::new(),
         };
         for &creds in &scenario.creds {
             let p = h.engine.spawn(creds, ts(0));
@@ -2036,6 +2068,35 @@ impl Harness {
                     .settle(who.as_raw(), source, &leases, settlement, self.now);
                 prop_assert_eq!(got, want, "settle\n{}", self.context());
             }
+            Op::SettleHeld {
+                pick,
+                stranger,
+                stale,
+                ack,
+            } => {
+                let Some(&(holder, source, lease)) =
+                    self.handed.get(pick % self.handed.len().max(1))
+                else {
+                    return self.check();
+                };
+                let who = stranger.map_or(holder, |p| self.actor(p));
+                let lease = LeaseId {
+                    attempt: lease.attempt - u32::from(stale && lease.attempt > 1),
+                    ..lease
+                };
+                let settlement = if ack {
+                    Settlement::Ack
+                } else {
+                    Settlement::Return
+                };
+                let got = self
+                    .engine
+                    .settle(who, source, &[lease], settlement, ts(self.now));
+                let want = self
+                    .model
+                    .settle(who.as_raw(), source, &[lease], settlement, self.now);
+                prop_assert_eq!(got, want, "settle held\n{}", self.context());
+            }
             Op::Expire { advance } => {
                 self.now += advance;
                 let got = self.engine.expire_leases(ts(self.now));
@@ -2123,7 +2184,18 @@ impl Harness {
         let want = self
             .model
             .recv(who.as_raw(), &branches, wait, self.now, leased);
-        prop_assert_eq!(got, want, "{:?}\n{}", branches, self.context());
+        prop_assert_eq!(&got, &want, "{:?}\n{}", branches, self.context());
+        let sources = branches.iter().map(|b| b.source).collect::<Vec<_>>();
+        match got {
+            Ok(Got::Message(branch, message)) if leased => {
+                self.handed
+                    .push((who, sources[branch], LeaseId::from(&message)));
+            }
+            Ok(Got::Waits(ticket)) if leased => {
+                self.lease_waits.insert(ticket, (who, sources));
+            }
+            _ => {}
+        }
         Ok(())
     }
 
@@ -2146,6 +2218,14 @@ impl Harness {
                 self.context()
             );
             self.completed.push(*ticket);
+        }
+        for (ticket, completion) in &got {
+            if let (Some((who, sources)), Completion::Received { branch, message }) =
+                (self.lease_waits.remove(ticket), completion)
+            {
+                self.handed
+                    .push((who, sources[*branch], LeaseId::from(message)));
+            }
         }
         // Which tickets still wait.
         for &ticket in &self.tickets {
@@ -2186,6 +2266,46 @@ impl Harness {
             "conservation\n{}",
             self.context()
         );
+        // The journal: applied in order, it holds exactly what each durable mailbox holds —
+        // queued or on lease — with each message's delivery count.
+        for change in self.engine.drain_journal() {
+            match change {
+                Change::Mailbox(_) => {}
+                Change::Deleted(id) => {
+                    let id = id.as_raw();
+                    self.store.retain(|&(mailbox, _), _| mailbox != id);
+                }
+                Change::Stored {
+                    mailbox,
+                    seq,
+                    message,
+                } => {
+                    self.store.insert((mailbox.as_raw(), seq), message);
+                }
+                Change::Removed { mailbox, seq } => {
+                    self.store.remove(&(mailbox.as_raw(), seq));
+                }
+            }
+        }
+        let mut held = std::collections::BTreeMap::new();
+        for id in m.alive_ids() {
+            let b = m.bx(id);
+            if b.attrs.durability != Durability::Disk {
+                continue;
+            }
+            let queued = b.queue.iter().map(|q| (q, q.deliveries));
+            let leased = b.leases.iter().map(|l| (&l.q, l.q.deliveries));
+            for (q, deliveries) in queued.chain(leased) {
+                let stored = StoredMessage {
+                    message: q.message.clone(),
+                    sender: pid(q.sender),
+                    sent_at: ts(q.sent_at),
+                    deliveries,
+                };
+                held.insert((id, q.seq), stored);
+            }
+        }
+        prop_assert_eq!(&self.store, &held, "journal\n{}", self.context());
         // Per-mailbox statistics (while the observer lives).
         let observing = self.engine.is_alive(self.observer);
         for &id in self.mailboxes.iter().filter(|_| observing) {

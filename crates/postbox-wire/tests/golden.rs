@@ -15,9 +15,9 @@
 use std::time::Duration;
 
 use postbox_core::{
-    AdminError, Branch, Capacity, Credentials, Delivery, Dispatch, EngineStats, LeaseId,
-    MailboxAttrs, MailboxId, MailboxStats, Message, MessageKind, MessageSize, Mode, OpenError,
-    Order, Overflow, Owner, Ownership, Pid, ProcessInfo, Received, Receivers, RecvError,
+    AdminError, Branch, Capacity, Credentials, Delivery, Dispatch, Durability, EngineStats,
+    LeaseId, MailboxAttrs, MailboxId, MailboxStats, Message, MessageKind, MessageSize, Mode,
+    OpenError, Order, Overflow, Owner, Ownership, Pid, ProcessInfo, Received, Receivers, RecvError,
     Redelivery, SelectError, Selector, SendError, SendErrorKind, Settlement, Source, Timestamp,
     Wait, WaitInfo, WaitKind, WaitTarget,
 };
@@ -80,7 +80,7 @@ fn message() -> Message {
 const MESSAGE: &str = "02 68 69 | 05 | 07";
 
 /// Attributes with every enum at index 0 except the capacity, and no redelivery settings: `02 |
-/// 00 01 | 00 | 00 | 00 | 00 | 00 | 00 00 00`. The attribute tables vary one field at a time
+/// 00 01 | 00 | 00 | 00 | 00 | 00 | 00 00 00 | 00`. The attribute tables vary one field at a time
 /// from here.
 fn base_attrs() -> MailboxAttrs {
     MailboxAttrs {
@@ -92,6 +92,7 @@ fn base_attrs() -> MailboxAttrs {
         receivers: Receivers::Owner,
         mode: Mode::new(0),
         redelivery: Redelivery::default(),
+        durability: Durability::Memory,
     }
 }
 
@@ -171,6 +172,7 @@ fn request_2_create() {
             "00",       // attrs.receivers: Receivers::Owner
             "00",       // attrs.mode: 0
             "00 00 00", // attrs.redelivery: no lease time, max deliveries, dead letter
+            "00",       // attrs.durability: Durability::Memory
         ],
     );
 }
@@ -202,6 +204,7 @@ fn request_4_open_or_create() {
             "02 | 00 01 | 00 00 00 00", // attrs: Unbounded, Fixed(1), then four index-0 enums
             "a0 03",                    // attrs.mode: 0o640 = 416
             "00 00 00",                 // attrs.redelivery: none
+            "00",                       // attrs.durability: Memory
         ],
     );
 }
@@ -687,6 +690,7 @@ fn full_stats() -> MailboxStats {
                 max_deliveries: Some(27),
                 dead_letter: Some(MailboxId::from_raw(28)),
             },
+            durability: Durability::Disk,
         },
         owner: Owner::System(Credentials::new(2, 3)),
         uid: 4,
@@ -727,6 +731,7 @@ fn response_8_stat() {
             "01 19 1a", // attrs.redelivery.lease_time: Some(25 s 26 ns)
             "01 1b",    // attrs.redelivery.max_deliveries: Some(27)
             "01 1c",    // attrs.redelivery.dead_letter: Some(28)
+            "01",       // attrs.durability: Durability::Disk
             "01 02 03", // owner: Owner::System(Credentials { uid: 2, gid: 3 })
             "04",       // uid: 4
             "05",       // gid: 5
@@ -777,24 +782,24 @@ fn response_9_mailboxes() {
     pin_response(
         &Response::Mailboxes(vec![fresh]),
         &[
-            "09",                                       // Response::Mailboxes
-            "01",                                       // 1 mailbox
-            "02",                                       // id: 2
-            "01 74",                                    // name: length 1, "t"
-            "02 | 00 01 | 00 00 00 00 | 00 | 00 00 00", // attrs: base_attrs()
-            "00 03",                                    // owner: Owner::Process(Pid 3)
-            "e8 07",                                    // uid: 1000
-            "64",                                       // gid: 100
-            "80 03",                                    // mode: 0o600 = 384
-            "00 00",                                    // messages, bytes: 0
-            "00 00 00",                                 // total_sent, total_received, dropped: 0
-            "00",                                       // last_send: None
-            "00",                                       // last_recv: None
-            "05",                                       // created: 5
-            "06",                                       // changed: 6
-            "00 00",                                    // blocked_senders, blocked_receivers: 0
-            "01",                                       // openers: 1
-            "00 00",                                    // leased, dead_lettered: 0
+            "09",                                            // Response::Mailboxes
+            "01",                                            // 1 mailbox
+            "02",                                            // id: 2
+            "01 74",                                         // name: length 1, "t"
+            "02 | 00 01 | 00 00 00 00 | 00 | 00 00 00 | 00", // attrs: base_attrs()
+            "00 03",                                         // owner: Owner::Process(Pid 3)
+            "e8 07",                                         // uid: 1000
+            "64",                                            // gid: 100
+            "80 03",                                         // mode: 0o600 = 384
+            "00 00",                                         // messages, bytes: 0
+            "00 00 00", // total_sent, total_received, dropped: 0
+            "00",       // last_send: None
+            "00",       // last_recv: None
+            "05",       // created: 5
+            "06",       // changed: 6
+            "00 00",    // blocked_senders, blocked_receivers: 0
+            "01",       // openers: 1
+            "00 00",    // leased, dead_lettered: 0
         ],
     );
     pin_response(
@@ -1151,90 +1156,90 @@ fn wait_delivery_and_target_variants() {
 #[test]
 fn mailbox_attrs_variants() {
     // Request::Create { name: "m", attrs }: `02` Create | `01 6d` name | capacity | size | order
-    // | overflow | ownership | receivers | mode | redelivery. Each row changes one field of
-    // base_attrs().
+    // | overflow | ownership | receivers | mode | redelivery | durability. Each row changes one
+    // field of base_attrs().
     let base = base_attrs();
     let rows = [
         (
             base,
-            "02 | 01 6d | 02 | 00 01 | 00 | 00 | 00 | 00 | 00 | 00 00 00",
+            "02 | 01 6d | 02 | 00 01 | 00 | 00 | 00 | 00 | 00 | 00 00 00 | 00",
         ),
         (
             MailboxAttrs {
                 capacity: Capacity::Zero,
                 ..base
             },
-            "02 | 01 6d | 00 | 00 01 | 00 | 00 | 00 | 00 | 00 | 00 00 00",
+            "02 | 01 6d | 00 | 00 01 | 00 | 00 | 00 | 00 | 00 | 00 00 00 | 00",
         ),
         (
             MailboxAttrs {
                 capacity: Capacity::bounded(2, 3),
                 ..base
             },
-            "02 | 01 6d | 01 02 03 | 00 01 | 00 | 00 | 00 | 00 | 00 | 00 00 00",
+            "02 | 01 6d | 01 02 03 | 00 01 | 00 | 00 | 00 | 00 | 00 | 00 00 00 | 00",
         ),
         (
             MailboxAttrs {
                 size: MessageSize::Variable(4),
                 ..base
             },
-            "02 | 01 6d | 02 | 01 04 | 00 | 00 | 00 | 00 | 00 | 00 00 00",
+            "02 | 01 6d | 02 | 01 04 | 00 | 00 | 00 | 00 | 00 | 00 00 00 | 00",
         ),
         (
             MailboxAttrs {
                 order: Order::Priority,
                 ..base
             },
-            "02 | 01 6d | 02 | 00 01 | 01 | 00 | 00 | 00 | 00 | 00 00 00",
+            "02 | 01 6d | 02 | 00 01 | 01 | 00 | 00 | 00 | 00 | 00 00 00 | 00",
         ),
         (
             MailboxAttrs {
                 overflow: Overflow::DropOldest,
                 ..base
             },
-            "02 | 01 6d | 02 | 00 01 | 00 | 01 | 00 | 00 | 00 | 00 00 00",
+            "02 | 01 6d | 02 | 00 01 | 00 | 01 | 00 | 00 | 00 | 00 00 00 | 00",
         ),
         (
             MailboxAttrs {
                 ownership: Ownership::System,
                 ..base
             },
-            "02 | 01 6d | 02 | 00 01 | 00 | 00 | 01 | 00 | 00 | 00 00 00",
+            "02 | 01 6d | 02 | 00 01 | 00 | 00 | 01 | 00 | 00 | 00 00 00 | 00",
         ),
         (
             MailboxAttrs {
                 receivers: Receivers::Exclusive,
                 ..base
             },
-            "02 | 01 6d | 02 | 00 01 | 00 | 00 | 00 | 01 | 00 | 00 00 00",
+            "02 | 01 6d | 02 | 00 01 | 00 | 00 | 00 | 01 | 00 | 00 00 00 | 00",
         ),
         (
             MailboxAttrs {
                 receivers: Receivers::Shared(Dispatch::RoundRobin),
                 ..base
             },
-            "02 | 01 6d | 02 | 00 01 | 00 | 00 | 00 | 02 00 | 00 | 00 00 00",
+            "02 | 01 6d | 02 | 00 01 | 00 | 00 | 00 | 02 00 | 00 | 00 00 00 | 00",
         ),
         (
             MailboxAttrs {
                 receivers: Receivers::Shared(Dispatch::FirstWaiting),
                 ..base
             },
-            "02 | 01 6d | 02 | 00 01 | 00 | 00 | 00 | 02 01 | 00 | 00 00 00",
+            "02 | 01 6d | 02 | 00 01 | 00 | 00 | 00 | 02 01 | 00 | 00 00 00 | 00",
         ),
         (
             MailboxAttrs {
                 receivers: Receivers::Pair,
                 ..base
             },
-            "02 | 01 6d | 02 | 00 01 | 00 | 00 | 00 | 03 | 00 | 00 00 00",
+            "02 | 01 6d | 02 | 00 01 | 00 | 00 | 00 | 03 | 00 | 00 00 00 | 00",
         ),
         (
             MailboxAttrs {
                 mode: Mode::new(0o777),
                 ..base
             },
-            "02 | 01 6d | 02 | 00 01 | 00 | 00 | 00 | 00 | ff 03 | 00 00 00",
+            "02 | 01 6d | 02 | 00 01 | 00 | 00 | 00 | 00 | ff 03 | 00 00 00 | 00",
         ),
         (
             MailboxAttrs {
@@ -1246,7 +1251,7 @@ fn mailbox_attrs_variants() {
                 ..base
             },
             // lease_time: Some(30 s, 0 ns) | max_deliveries: Some(5) | dead_letter: Some(9)
-            "02 | 01 6d | 02 | 00 01 | 00 | 00 | 00 | 00 | 00 | 01 1e 00 01 05 01 09",
+            "02 | 01 6d | 02 | 00 01 | 00 | 00 | 00 | 00 | 00 | 01 1e 00 01 05 01 09 | 00",
         ),
     ];
     for (attrs, expected) in rows {

@@ -129,10 +129,11 @@ pub use transport::inproc::InprocNode;
 pub use url::{Url, connect, connect_default, connect_with_token, default_url};
 
 pub use postbox_core::{
-    AdminError, Capacity, Credentials, Dispatch, EngineStats, Limits, MESSAGE_CHARGE, MailboxAttrs,
-    MailboxId, MailboxStats, Message, MessageKind, MessageSize, Mode, OpenError, Order, Overflow,
-    Owner, Ownership, Pid, ProcessInfo, Received, Receivers, RecvError, Redelivery, SelectError,
-    Selector, SendError, SendErrorKind, Timestamp, WaitInfo, WaitKind, WaitTarget,
+    AdminError, Capacity, Credentials, Dispatch, Durability, EngineStats, Limits, MESSAGE_CHARGE,
+    MailboxAttrs, MailboxId, MailboxStats, Message, MessageKind, MessageSize, Mode, OpenError,
+    Order, Overflow, Owner, Ownership, Pid, ProcessInfo, Received, Receivers, RecvError,
+    Redelivery, SelectError, Selector, SendError, SendErrorKind, Timestamp, WaitInfo, WaitKind,
+    WaitTarget,
 };
 
 /// The payload type: reference-counted bytes, moved through queues without copying.

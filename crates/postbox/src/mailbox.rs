@@ -84,6 +84,15 @@ impl MailboxBuilder {
         self
     }
 
+    /// Memory (the default) or disk: a durable mailbox outlives a daemon restart or crash, and
+    /// a send to it is answered once its message is on stable storage. System-owned mailboxes
+    /// only, through a daemon with a state directory. See
+    /// [`Durability`](crate::Durability).
+    pub fn durability(mut self, durability: crate::Durability) -> Self {
+        self.attrs.durability = durability;
+        self
+    }
+
     /// How long a lease lasts before the message goes back by itself (default: until its
     /// holder settles it, closes the mailbox or ends). See [`Redelivery::lease_time`](crate::Redelivery::lease_time).
     pub fn lease_time(mut self, time: Duration) -> Self {

@@ -90,6 +90,7 @@ impl Engine {
         };
         let plain = messages > 0
             && matches!(mb.kind, Kind::Named(_))
+            && mb.attrs.durability == crate::Durability::Memory
             && mb.attrs.order == Order::Fifo
             && mb.attrs.overflow == Overflow::Block
             && matches!(

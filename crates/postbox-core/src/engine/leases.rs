@@ -128,6 +128,7 @@ impl Engine {
             Settlement::Ack => {
                 for entry in settled {
                     self.leased_charge -= message_charge(entry.message.len());
+                    self.journal_removed(mailbox, entry.seq);
                 }
             }
             Settlement::Return => self.put_back(mailbox, settled, now),
@@ -269,8 +270,10 @@ impl Engine {
     fn retire(&mut self, mailbox: MailboxId, entry: Entry, now: Timestamp) -> Option<Entry> {
         let mb = &self.mailboxes[&mailbox];
         let (target, creds) = (mb.attrs.redelivery.dead_letter, mb.owner_creds);
+        let seq = entry.seq;
         let moved = match target {
             None => {
+                self.journal_removed(mailbox, seq);
                 let mb = self.mailboxes.get_mut(&mailbox).expect("live mailbox");
                 mb.counters.dropped += 1;
                 self.total_dropped += 1;
@@ -281,6 +284,7 @@ impl Engine {
         };
         match moved {
             Ok(()) => {
+                self.journal_removed(mailbox, seq);
                 let mb = self.mailboxes.get_mut(&mailbox).expect("live mailbox");
                 mb.counters.dead_lettered += 1;
                 self.total_dead_lettered += 1;

@@ -28,6 +28,13 @@ impl Engine {
         attrs
             .validate(self.limits.max_message_size)
             .map_err(|why| OpenError::InvalidAttributes(why.to_owned()))?;
+        if attrs.durability == crate::Durability::Disk && !self.durable_store {
+            return Err(OpenError::InvalidAttributes(
+                "durable mailboxes need a daemon with a state directory; this node keeps \
+                 everything in memory"
+                    .to_owned(),
+            ));
+        }
         if let Some(target) = attrs.redelivery.dead_letter {
             self.check_dead_letter(creds, target)?;
         }
@@ -56,6 +63,7 @@ impl Engine {
         if attrs.ownership == Ownership::Process {
             process.owned.insert(id);
         }
+        self.journal_mailbox(id);
         Ok(id)
     }
 
@@ -276,6 +284,7 @@ impl Engine {
         let mb = self.mailboxes.get_mut(&mailbox).expect("checked");
         mb.attrs.mode = mode;
         mb.counters.changed = now;
+        self.journal_mailbox(mailbox);
         self.fail_unentitled_receivers(mailbox);
         Ok(())
     }
@@ -312,6 +321,8 @@ impl Engine {
         }
         mb.attrs.capacity = Capacity::Bounded { messages, bytes };
         mb.counters.changed = now;
+        self.journal_mailbox(mailbox);
+        let mb = self.mailboxes.get_mut(&mailbox).expect("checked");
         let (too_large, kept): (std::collections::VecDeque<_>, _) =
             std::mem::take(&mut mb.blocked_senders)
                 .into_iter()
@@ -344,6 +355,12 @@ impl Engine {
         now: Timestamp,
     ) -> Result<(), AdminError> {
         self.check_owner(pid, mailbox)?;
+        let durable = self.mailboxes[&mailbox].attrs.durability == crate::Durability::Disk;
+        if durable && matches!(owner, Owner::Process(_)) {
+            return Err(AdminError::InvalidArgument(
+                "a durable mailbox stays system-owned: give it to a uid and gid".into(),
+            ));
+        }
         let owner_creds = match owner {
             Owner::Process(new) => match self.processes.get(&new) {
                 Some(process) => process.creds,
@@ -360,6 +377,7 @@ impl Engine {
             Owner::System(_) => Ownership::System,
         };
         mb.counters.changed = now;
+        self.journal_mailbox(mailbox);
         if let Owner::Process(old) = old {
             if let Some(process) = self.processes.get_mut(&old) {
                 process.owned.remove(&mailbox);

@@ -35,6 +35,7 @@ impl Engine {
             receivers: Receivers::Owner,
             mode: Mode::new(0o622),
             redelivery: Redelivery::default(),
+            durability: crate::Durability::Memory,
         };
         let mailbox = Mailbox::new(
             inbox,

@@ -34,6 +34,7 @@ impl Engine {
         mb.counters.dropped += count as u64;
         self.total_dropped += count as u64;
         for entry in dropped {
+            self.journal_removed(mailbox, entry.seq);
             self.queued_messages -= 1;
             self.queued_bytes -= entry.message.len();
             if let Some(ticket) = entry.receipt {

@@ -1,0 +1,222 @@
+//! The journal of durable mailboxes: every change to what a mailbox with
+//! [`Durability::Disk`](crate::Durability::Disk) holds, in order, for its host to make durable
+//! before it answers the requests that caused them.
+//!
+//! The engine stays pure: it never writes a file. It records what changed — a message stored
+//! (accepted, or handed out on lease with its new delivery count), a message removed for good, a
+//! mailbox's record created or changed, a mailbox deleted — and the driver drains the journal
+//! after each call ([`Engine::drain_journal`]), commits it, and only then releases the answers.
+//! A message is stored from the moment it is accepted until it leaves for good: taken outright,
+//! acknowledged, dropped, withdrawn or moved on; a message on lease stays stored, so a crash
+//! gives it back. Changes of one key may repeat within a drain; the last one wins.
+//!
+//! [`Engine::restore`] rebuilds a durable mailbox from what was stored.
+
+use super::Engine;
+use crate::mailbox::{Kind, Mailbox};
+use crate::queue::Entry;
+use crate::{
+    Credentials, Durability, MailboxAttrs, MailboxId, Message, MessageKind, Name, Owner, Pid,
+    Timestamp,
+};
+
+/// A change to a durable mailbox.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum Change {
+    /// A durable mailbox was created, or its record changed (mode, byte limit, owner).
+    Mailbox(DurableMailbox),
+    /// A durable mailbox was deleted, with every message it held.
+    Deleted(MailboxId),
+    /// A message entered the mailbox, or was handed out on lease (its delivery count changed).
+    Stored {
+        /// Where.
+        mailbox: MailboxId,
+        /// Its sequence number there.
+        seq: u64,
+        /// The message and what the engine records about it.
+        message: StoredMessage,
+    },
+    /// A message left the mailbox for good.
+    Removed {
+        /// Where from.
+        mailbox: MailboxId,
+        /// Its sequence number there.
+        seq: u64,
+    },
+}
+
+/// What a durable mailbox is, apart from its messages.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct DurableMailbox {
+    /// Its id (kept across restarts, so that dead-letter references stay valid).
+    pub id: MailboxId,
+    /// Its name.
+    pub name: String,
+    /// Its attributes as they are now (mode and byte limit included).
+    pub attrs: MailboxAttrs,
+    /// The user and group that own it.
+    pub owner: Credentials,
+    /// The uid whose mailbox quota it counts against.
+    pub quota_uid: u32,
+    /// When it was created.
+    pub created: Timestamp,
+    /// When its attributes or owner last changed.
+    pub changed: Timestamp,
+}
+
+/// A stored message.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct StoredMessage {
+    /// The message as sent.
+    pub message: Message,
+    /// Who sent it (a pid of the daemon run that accepted it).
+    pub sender: Pid,
+    /// When it was sent.
+    pub sent_at: Timestamp,
+    /// How many times it was handed out on lease without being acknowledged.
+    pub deliveries: u32,
+}
+
+impl Engine {
+    /// Declares that the host makes the journal durable, so that durable mailboxes may be
+    /// created (without it, creating one fails `InvalidAttributes`: nothing would keep it).
+    pub fn enable_durability(&mut self) {
+        self.durable_store = true;
+    }
+
+    /// Whether durable mailboxes may be created here.
+    pub fn durability_enabled(&self) -> bool {
+        self.durable_store
+    }
+
+    /// Takes every change to durable mailboxes since the last call, oldest first.
+    pub fn drain_journal(&mut self) -> Vec<Change> {
+        std::mem::take(&mut self.journal)
+    }
+
+    /// Whether changes wait in the journal.
+    pub fn has_journal(&self) -> bool {
+        !self.journal.is_empty()
+    }
+
+    /// Rebuilds a durable mailbox from its stored record and messages (in sequence order), as
+    /// the daemon does when it starts. The mailbox is system-owned by `record.owner`, opened by
+    /// nobody, and keeps its id and sequence numbers: the next message gets `next_seq` (or one
+    /// past the last stored, if higher).
+    ///
+    /// # Errors
+    ///
+    /// When the record is not a durable system-owned mailbox's, its attributes are invalid, or
+    /// its name or id is taken: the store is not what this engine wrote.
+    pub fn restore(
+        &mut self,
+        record: DurableMailbox,
+        messages: Vec<(u64, StoredMessage)>,
+        next_seq: u64,
+    ) -> Result<(), String> {
+        let attrs = record.attrs;
+        if attrs.durability != Durability::Disk {
+            return Err(format!("mailbox {} is not durable", record.name));
+        }
+        attrs
+            .validate(self.limits.max_message_size)
+            .map_err(|why| format!("mailbox {}: {why}", record.name))?;
+        let name = Name::new(&record.name)
+            .map_err(|_| format!("invalid mailbox name {:?}", record.name))?;
+        if self.mailbox_names.contains_key(&name) || self.mailboxes.contains_key(&record.id) {
+            return Err(format!("mailbox {} is stored twice", record.name));
+        }
+        let mut mailbox = Mailbox::new(
+            record.id,
+            Kind::Named(name.clone()),
+            attrs,
+            Owner::System(record.owner),
+            record.owner,
+            record.created,
+        );
+        mailbox.quota_uid = record.quota_uid;
+        mailbox.counters.changed = record.changed;
+        let last = messages.last().map_or(0, |(seq, _)| seq.saturating_add(1));
+        mailbox.next_seq = next_seq.max(last);
+        self.next_mailbox = self.next_mailbox.max(record.id.as_raw().saturating_add(1));
+        *self.mailboxes_per_uid.entry(record.quota_uid).or_default() += 1;
+        if let Some(target) = attrs.redelivery.dead_letter {
+            *self.dead_letter_targets.entry(target).or_default() += 1;
+        }
+        self.mailboxes.insert(record.id, mailbox);
+        self.mailbox_names.insert(name, record.id);
+        for (seq, stored) in messages {
+            let entry = Entry {
+                message: stored.message,
+                sender: stored.sender,
+                seq,
+                sent_at: stored.sent_at,
+                receipt: None,
+                kind: MessageKind::User,
+                deliveries: stored.deliveries,
+            };
+            self.push_entry(record.id, entry);
+        }
+        Ok(())
+    }
+
+    /// Journals the record of `mailbox`, when it is durable.
+    pub(super) fn journal_mailbox(&mut self, mailbox: MailboxId) {
+        let Some(mb) = self.mailboxes.get(&mailbox) else {
+            return;
+        };
+        let Kind::Named(name) = &mb.kind else {
+            return;
+        };
+        if mb.attrs.durability != Durability::Disk {
+            return;
+        }
+        let record = DurableMailbox {
+            id: mailbox,
+            name: name.to_string(),
+            attrs: mb.attrs,
+            owner: mb.owner_creds,
+            quota_uid: mb.quota_uid,
+            created: mb.counters.created,
+            changed: mb.counters.changed,
+        };
+        self.journal.push(Change::Mailbox(record));
+    }
+
+    /// Journals that `entry` is in `mailbox` now (accepted, or on lease with a new count).
+    pub(super) fn journal_stored(&mut self, mailbox: MailboxId, entry: &Entry) {
+        if !self.is_durable(mailbox) || entry.kind != MessageKind::User {
+            return;
+        }
+        self.journal.push(Change::Stored {
+            mailbox,
+            seq: entry.seq,
+            message: StoredMessage {
+                message: entry.message.clone(),
+                sender: entry.sender,
+                sent_at: entry.sent_at,
+                deliveries: entry.deliveries,
+            },
+        });
+    }
+
+    /// Journals that message `seq` left `mailbox` for good.
+    pub(super) fn journal_removed(&mut self, mailbox: MailboxId, seq: u64) {
+        if self.is_durable(mailbox) {
+            self.journal.push(Change::Removed { mailbox, seq });
+        }
+    }
+
+    /// Journals the deletion of `mailbox`, when it was durable (call before it is removed).
+    pub(super) fn journal_deleted(&mut self, mailbox: MailboxId) {
+        if self.is_durable(mailbox) {
+            self.journal.push(Change::Deleted(mailbox));
+        }
+    }
+
+    fn is_durable(&self, mailbox: MailboxId) -> bool {
+        self.mailboxes
+            .get(&mailbox)
+            .is_some_and(|mb| mb.attrs.durability == Durability::Disk)
+    }
+}
