@@ -58,7 +58,14 @@ def daemon_url():
     directory = tempfile.mkdtemp(prefix="postbox-py-")
     socket = os.path.join(directory, "postbox.sock")
     daemon = subprocess.Popen(
-        [daemon_binary(), "daemon", "--socket", socket],
+        [
+            daemon_binary(),
+            "daemon",
+            "--socket",
+            socket,
+            "--state-dir",
+            os.path.join(directory, "state"),
+        ],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

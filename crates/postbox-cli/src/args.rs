@@ -158,6 +158,11 @@ pub(crate) struct DaemonArgs {
     #[arg(long, value_name = "FILE")]
     pub(crate) token_file: Option<PathBuf>,
 
+    /// Where durable mailboxes are kept [default: /var/lib/postbox for root, else
+    /// $XDG_STATE_HOME/postbox, else ~/.local/state/postbox]
+    #[arg(long, value_name = "DIR")]
+    pub(crate) state_dir: Option<PathBuf>,
+
     /// Serve Prometheus metrics at http://ADDR:PORT/metrics (tcp://127.0.0.1:9464, say; port 0
     /// picks a free port, logged at start). No authentication: keep it on loopback or a
     /// monitoring network.
@@ -259,6 +264,11 @@ pub(crate) struct MailboxSpec {
     /// Permission bits: w (2) = may send, r (4) = may receive, for owner, group and others.
     #[arg(long, value_name = "MODE", value_parser = values::mode, default_value = "0600")]
     pub(crate) mode: Mode,
+
+    /// Keep it and its messages on disk: it outlives a daemon restart or crash, and a send is
+    /// answered once its message is on stable storage (the daemon's --state-dir)
+    #[arg(long)]
+    pub(crate) durable: bool,
 
     /// How long a receiver may hold a message unacknowledged before it is delivered again, e.g.
     /// 30s [default: until the receiver acknowledges, gives it back or ends]

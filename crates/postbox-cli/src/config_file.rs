@@ -47,6 +47,9 @@ pub(crate) struct ConfigFile {
     /// `--token-file`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) token_file: Option<PathBuf>,
+    /// `--state-dir`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) state_dir: Option<PathBuf>,
     /// `--metrics`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) metrics: Option<ListenUrl>,
@@ -116,6 +119,13 @@ pub(crate) const KEYS: &[(&str, &str, Option<&str>)] = &[
         "token-file",
         "The file holding the token TCP clients must present.",
         Some("\"/etc/postbox/token\""),
+    ),
+    (
+        "state-dir",
+        "Where durable mailboxes are kept (postbox.redb, created with the first one): \
+         /var/lib/postbox for root, else $XDG_STATE_HOME/postbox, else \
+         ~/.local/state/postbox by default.",
+        None,
     ),
     (
         "metrics",
@@ -230,6 +240,7 @@ impl ConfigFile {
             ))),
             listen: None,
             token_file: None,
+            state_dir: postbox_daemon::own_default_state_dir(),
             metrics: None,
             metrics_max_mailboxes: Some(Count(config.metrics_max_mailboxes)),
             log: Some("info".to_owned()),
@@ -254,6 +265,7 @@ impl ConfigFile {
             mode: over.mode.or(self.mode),
             listen: over.listen.or(self.listen),
             token_file: over.token_file.or(self.token_file),
+            state_dir: over.state_dir.or(self.state_dir),
             metrics: over.metrics.or(self.metrics),
             metrics_max_mailboxes: over.metrics_max_mailboxes.or(self.metrics_max_mailboxes),
             log: over.log.or(self.log),

@@ -74,9 +74,12 @@ pub(crate) fn run() -> anyhow::Result<()> {
 /// When it exits, or does not accept within [`STEP`]; with what it printed.
 fn start_daemon(exe: &Path, socket: &Path) -> anyhow::Result<Running> {
     let path = socket.to_string_lossy();
+    // Its own state directory too: the demo never touches the user's durable mailboxes.
+    let state = socket.with_file_name("state");
+    let state = state.to_string_lossy();
     let mut daemon = Running::spawn(
         exe,
-        &["daemon", "--socket", &path],
+        &["daemon", "--socket", &path, "--state-dir", &state],
         None,
         &[("RUST_LOG", "warn")],
     )?;

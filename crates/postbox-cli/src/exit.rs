@@ -164,6 +164,8 @@ fn daemon(error: &DaemonError) -> Code {
         | DaemonError::UnsafeDirectory { .. }
         | DaemonError::Io { .. }
         | DaemonError::SocketActivation { .. }
+        | DaemonError::Store(_)
+        | DaemonError::Restore(_)
         | DaemonError::Runtime(_) => Code::Error,
     }
 }

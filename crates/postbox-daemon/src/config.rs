@@ -45,6 +45,27 @@ pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(3);
 /// by name (the daemon-wide figures always cover every mailbox).
 pub const DEFAULT_METRICS_MAX_MAILBOXES: usize = 1000;
 
+/// The default state directory for a daemon running as `uid`, from its environment (`var`):
+/// `/var/lib/postbox` for root, else `$XDG_STATE_HOME/postbox`, else
+/// `$HOME/.local/state/postbox` (the XDG base directory default), else none.
+pub fn default_state_dir(var: impl Fn(&str) -> Option<String>, uid: u32) -> Option<PathBuf> {
+    if uid == 0 {
+        return Some(PathBuf::from("/var/lib/postbox"));
+    }
+    let absolute = |value: String| Some(PathBuf::from(value)).filter(|p| p.is_absolute());
+    if let Some(state) = var("XDG_STATE_HOME").and_then(absolute) {
+        return Some(state.join("postbox"));
+    }
+    var("HOME")
+        .and_then(absolute)
+        .map(|home| home.join(".local/state/postbox"))
+}
+
+/// [`default_state_dir`] for this process's uid and environment.
+pub fn own_default_state_dir() -> Option<PathBuf> {
+    default_state_dir(|name| std::env::var(name).ok(), own_credentials().uid)
+}
+
 /// How a daemon is configured. [`DaemonConfig::new`] gives the defaults each field documents.
 ///
 /// ```
@@ -103,6 +124,10 @@ pub struct DaemonConfig {
     /// pulled) is noticed — by TCP keepalive probes and a bound on unacknowledged data — and its
     /// process terminated, releasing its waiters and mailboxes. At least 3 s; default 30 s.
     pub tcp_dead_peer_timeout: Duration,
+    /// The state directory, where durable mailboxes are kept (the file `postbox.redb`, created
+    /// with the first durable mailbox). Default: none, and durable mailboxes cannot be created;
+    /// `postbox daemon` defaults to [`default_state_dir`].
+    pub state_dir: Option<PathBuf>,
     /// Where to serve Prometheus metrics over HTTP (`GET /metrics`), e.g. `127.0.0.1:9464`;
     /// port 0 picks a free port (see
     /// [`Daemon::local_metrics_addr`](crate::Daemon::local_metrics_addr)). Default: none. The
@@ -199,6 +224,7 @@ impl DaemonConfig {
             tcp_dead_peer_timeout: DEFAULT_TCP_DEAD_PEER_TIMEOUT,
             metrics: None,
             metrics_max_mailboxes: DEFAULT_METRICS_MAX_MAILBOXES,
+            state_dir: None,
             socket_activation: SocketActivation::Accept,
         }
     }

@@ -36,6 +36,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use crate::budget::Permit;
 use crate::handshake::{self, Opened, Peer, READ_CHUNK, ServerSide, linger};
 use crate::hub::{ConnId, Outcome};
+use crate::outbox::Reply;
 use crate::shutdown::{FLUSH_TIMEOUT, StopSignal};
 
 /// Answer bytes waiting to be written beyond which the connection stops reading.
@@ -101,9 +102,12 @@ pub(crate) async fn serve<R, W>(
                 Ok(0) | Err(_) => session.handle_end(),
                 Ok(n) => out.advance(n),
             },
-            Some((id, response)) = receiver.next() => {
+            Some((id, reply)) = receiver.next() => {
                 tickets.remove(&id);
-                session.respond(id, &response);
+                match reply {
+                    Reply::Answer(response) => session.respond(id, &response),
+                    Reply::Fail(code, message) => session.fail(id, code, &message),
+                }
             }
             read = reader.read_buf(input), if backlog < BACKLOG_LIMIT => match read {
                 Ok(0) => session.handle_end(),
@@ -185,6 +189,8 @@ fn carry_out(
                         tickets.insert(id, ticket);
                     }
                     Outcome::Refused(code, message) => session.fail(id, code, message),
+                    // Its answer comes through the outbox once the store has it.
+                    Outcome::Deferred => {}
                 }
                 if let (Some(metrics), Some(started)) = (&side.metrics, started) {
                     metrics.observe(started.elapsed());
@@ -196,7 +202,7 @@ fn carry_out(
                 let Some(ticket) = tickets.remove(&id) else {
                     continue;
                 };
-                let (withdrawn, routed) = side.hub.cancel(ticket);
+                let (withdrawn, routed) = side.hub.cancel(conn, id, ticket);
                 if let Some(response) = withdrawn {
                     session.respond(id, &response);
                 }

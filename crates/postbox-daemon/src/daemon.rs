@@ -24,6 +24,8 @@ use crate::lease_clock;
 use crate::listener::{SocketFile, bind_tcp, bind_unix};
 use crate::metrics::{self, Metrics};
 use crate::shutdown::{SHUTDOWN_GRACE, Stopping};
+use crate::store::Store;
+use crate::store_writer::StoreWriter;
 use crate::{DaemonConfig, DaemonError, OwnUser, SocketActivation, connection};
 
 /// The least time between two warnings that refusals are happening, so that a flood of refused
@@ -165,7 +167,7 @@ impl Daemon {
             None => None,
         };
 
-        let hub = Arc::new(Hub::new(config.limits));
+        let hub = Arc::new(hub(&config)?);
         let lease_clock = tokio::spawn(lease_clock::run(hub.clone()));
         let budget = Budget::new(BudgetLimits {
             processes: config.max_connections,
@@ -433,4 +435,38 @@ async fn accept_tcp(
 async fn backoff(listener: &str, error: std::io::Error) {
     tracing::warn!(listener, "accept failed: {error}");
     tokio::time::sleep(ACCEPT_BACKOFF).await;
+}
+
+/// The hub, with the durable mailboxes of the state directory restored when there is one.
+///
+/// # Errors
+///
+/// When the store exists but cannot be opened or read, or holds what the engine cannot take
+/// back: the daemon refuses to start rather than run without what was stored.
+fn hub(config: &DaemonConfig) -> Result<Hub, DaemonError> {
+    let Some(dir) = &config.state_dir else {
+        return Ok(Hub::new(config.limits));
+    };
+    let (store, stored) = if Store::exists(dir) {
+        let store = Store::open(dir)?;
+        let stored = store.load()?;
+        let messages: usize = stored.iter().map(|m| m.messages.len()).sum();
+        tracing::info!(
+            store = %store.path().display(),
+            mailboxes = stored.len(),
+            messages,
+            "restored the durable mailboxes"
+        );
+        (Some(store), stored)
+    } else {
+        (None, Vec::new())
+    };
+    let writer = StoreWriter::start(dir.clone(), store).map_err(|e| {
+        DaemonError::io(
+            "starting the store writer for",
+            dir.display().to_string(),
+            e,
+        )
+    })?;
+    Hub::with_store(config.limits, writer, stored).map_err(DaemonError::Restore)
 }

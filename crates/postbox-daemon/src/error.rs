@@ -54,6 +54,12 @@ pub enum DaemonError {
         /// What is wrong with what systemd passed.
         reason: String,
     },
+    /// The store of durable mailboxes could not be opened or read.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// The store holds a mailbox the engine cannot take back.
+    #[error("restoring the durable mailboxes: {0}; move the store away (keep it) to start empty")]
+    Restore(String),
     /// The async runtime or the signal handlers could not be set up.
     #[error("starting the runtime: {0}")]
     Runtime(#[source] io::Error),

@@ -28,6 +28,8 @@ use postbox_core::{
 use postbox_wire::{Carried, EngineDriver, ErrorCode, Request, RequestId, Response};
 
 use crate::outbox::Outbox;
+use crate::store::StoredMailbox;
+use crate::store_writer::{Held, StoreWriter};
 
 /// A connection, as the hub knows it.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
@@ -77,6 +79,8 @@ pub(crate) enum Outcome {
     Waiting(Ticket),
     /// Not carried out: answer the request with this `Error`.
     Refused(ErrorCode, &'static str),
+    /// Answered through the connection's outbox, once the store has what it changed.
+    Deferred,
 }
 
 #[derive(Debug)]
@@ -97,6 +101,8 @@ struct State {
 #[derive(Debug)]
 pub(crate) struct Hub {
     state: Mutex<State>,
+    /// The store of durable mailboxes, when the daemon has a state directory.
+    writer: Option<StoreWriter>,
     /// Told when a lease now ends sooner than the lease clock was waiting for.
     lease_clock: Notify,
 }
@@ -112,7 +118,33 @@ impl Hub {
                 shutting_down: false,
             }),
             lease_clock: Notify::new(),
+            writer: None,
         }
+    }
+
+    /// A hub whose durable mailboxes `writer` keeps, restored from `stored`.
+    ///
+    /// # Errors
+    ///
+    /// When a stored mailbox cannot be restored: the store is not what a daemon wrote.
+    pub(crate) fn with_store(
+        limits: Limits,
+        writer: StoreWriter,
+        stored: Vec<StoredMailbox>,
+    ) -> Result<Hub, String> {
+        let mut hub = Hub::new(limits);
+        hub.writer = Some(writer);
+        {
+            let state = hub.state.get_mut().unwrap_or_else(|p| p.into_inner());
+            let engine = state.driver.engine_mut();
+            engine.enable_durability();
+            for mailbox in stored {
+                engine.restore(mailbox.record, mailbox.messages, mailbox.next_seq)?;
+            }
+            // Restoring journals nothing; anything it did is already stored.
+            let _ = engine.drain_journal();
+        }
+        Ok(hub)
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -175,7 +207,52 @@ impl Hub {
         if lease_ends.is_some_and(|at| lease_ended.is_none_or(|before| at < before)) {
             self.lease_clock.notify_one();
         }
-        (outcome, state.route_completions())
+        let routed = state.route_completions();
+        match outcome {
+            Outcome::Answered(response) => {
+                let (answer, routed) =
+                    self.hold_if_stored(state, routed, Some((conn, id, response)));
+                (answer.map_or(Outcome::Deferred, Outcome::Answered), routed)
+            }
+            waiting => (waiting, self.hold_if_stored(state, routed, None).1),
+        }
+    }
+
+    /// When the last engine call changed durable mailboxes: hands the changes to the store
+    /// writer with every answer the call produced (`own`: the caller's answer to request
+    /// `own.1` of connection `own.0`), to be released once they are durable. Otherwise gives
+    /// them back to be delivered now.
+    fn hold_if_stored(
+        &self,
+        state: &mut State,
+        routed: Routed,
+        own: Option<(ConnId, RequestId, Response)>,
+    ) -> (Option<Response>, Routed) {
+        let journaled = state.driver.engine().has_journal();
+        let (Some(writer), true) = (&self.writer, journaled) else {
+            return (own.map(|(_, _, response)| response), routed);
+        };
+        let changes = state.driver.engine_mut().drain_journal();
+        let mut held: Vec<Held> = routed
+            .0
+            .into_iter()
+            .map(|answer| Held {
+                outbox: answer.outbox,
+                id: answer.id,
+                response: answer.response,
+            })
+            .collect();
+        if let Some((conn, id, response)) = own {
+            if let Some(connection) = state.connections.get(&conn) {
+                held.push(Held {
+                    outbox: connection.outbox.clone(),
+                    id,
+                    response,
+                });
+            }
+        }
+        writer.submit(changes, held);
+        (None, Routed::default())
     }
 
     /// Ends the leases whose time is up, answering whoever their messages went to; returns when
@@ -189,6 +266,7 @@ impl Hub {
         }
         let next = state.driver.engine().next_lease_expiry();
         let routed = state.route_completions();
+        let routed = self.hold_if_stored(&mut state, routed, None).1;
         drop(state);
         routed.post();
         next
@@ -202,13 +280,20 @@ impl Hub {
 
     /// Withdraws the request waiting under `ticket`: its withdrawal's answer (`Timeout`, a send's
     /// message handed back), or `None` when it no longer waits (its answer was already routed).
-    pub(crate) fn cancel(&self, ticket: Ticket) -> (Option<Response>, Routed) {
-        let mut state = self.lock();
+    pub(crate) fn cancel(
+        &self,
+        conn: ConnId,
+        id: RequestId,
+        ticket: Ticket,
+    ) -> (Option<Response>, Routed) {
+        let mut guard = self.lock();
+        let state = &mut *guard;
         let withdrawn = state.driver.withdraw(ticket, now());
         let answer = withdrawn
             .and_then(|(_, withdrawal)| withdrawal)
             .map(|withdrawal| withdrawal.response(SendErrorKind::Timeout, RecvError::Timeout));
-        (answer, state.route_completions())
+        let routed = state.route_completions();
+        self.hold_if_stored(state, routed, answer.map(|response| (conn, id, response)))
     }
 
     /// Forgets connection `conn` and terminates its process at once: its requests in flight
@@ -227,7 +312,8 @@ impl Hub {
             state.driver.forget(ticket);
         }
         state.driver.engine_mut().terminate(connection.pid, now());
-        state.route_completions()
+        let routed = state.route_completions();
+        self.hold_if_stored(&mut state, routed, None).1
     }
 
     /// Starts shutting down: no connection or request is accepted any more. Each connection's
@@ -333,6 +419,9 @@ mod tests {
         routed.deliver(a, |_, _| panic!("a's own request was answered at once"));
         let (answered, response) = b_out.try_next().expect("b's recv was routed to b");
         assert_eq!(answered, id(5));
+        let crate::outbox::Reply::Answer(response) = response else {
+            panic!("{response:?}")
+        };
         let Response::Received { message, .. } = *response else {
             panic!("{response:?}")
         };
@@ -350,12 +439,12 @@ mod tests {
         let (a, a_pid, _a_out) = connect(&hub);
         let (outcome, _) = hub.request(a, id(3), recv_from(a_pid));
         let ticket = waiting(outcome);
-        let (answer, _) = hub.cancel(ticket);
+        let (answer, _) = hub.cancel(ConnId(0), id(1), ticket);
         let Some(Response::RecvFailed(error)) = answer else {
             panic!("{answer:?}")
         };
         assert_eq!(error.error, RecvError::Timeout);
-        assert!(hub.cancel(ticket).0.is_none());
+        assert!(hub.cancel(ConnId(0), id(1), ticket).0.is_none());
         hub.disconnect(a, []).deliver(a, |_, _| {});
     }
 

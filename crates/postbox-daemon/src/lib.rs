@@ -112,6 +112,8 @@ mod metrics;
 mod os_process;
 mod outbox;
 mod shutdown;
+pub(crate) mod store;
+mod store_writer;
 mod sys;
 
 pub use config::{
@@ -119,10 +121,12 @@ pub use config::{
     DEFAULT_MAX_HANDSHAKES, DEFAULT_MAX_HANDSHAKES_PER_PEER, DEFAULT_MAX_IN_FLIGHT,
     DEFAULT_METRICS_MAX_MAILBOXES, DEFAULT_SOCKET_MODE, DEFAULT_TCP_DEAD_PEER_TIMEOUT,
     DaemonConfig, MESSAGE_OVERHEAD, OwnUser, SocketActivation, TcpIdentity, TcpListen,
+    default_state_dir, own_default_state_dir,
 };
 pub use daemon::Daemon;
 pub use error::DaemonError;
 pub use shutdown::termination_signal;
+pub use store::{STORE_FILE, StoreError};
 
 use std::future::Future;
 

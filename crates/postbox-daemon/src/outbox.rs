@@ -7,16 +7,25 @@
 //! boxed: the channel allocates its slots in blocks of 32 up front, and an idle connection should
 //! not hold 32 responses' worth of memory.
 
-use postbox_wire::{RequestId, Response};
+use postbox_wire::{ErrorCode, RequestId, Response};
 use tokio::sync::mpsc;
+
+/// What a request gets through the outbox.
+#[derive(Debug)]
+pub(crate) enum Reply {
+    /// Its answer.
+    Answer(Box<Response>),
+    /// An `Error` instead: the daemon could not carry it out (its store failed).
+    Fail(ErrorCode, String),
+}
 
 /// The sending side of a connection's answer queue; cheap to clone.
 #[derive(Clone, Debug)]
-pub(crate) struct Outbox(mpsc::UnboundedSender<(RequestId, Box<Response>)>);
+pub(crate) struct Outbox(mpsc::UnboundedSender<(RequestId, Reply)>);
 
 /// The receiving side, for the connection's task.
 #[derive(Debug)]
-pub(crate) struct OutboxReceiver(mpsc::UnboundedReceiver<(RequestId, Box<Response>)>);
+pub(crate) struct OutboxReceiver(mpsc::UnboundedReceiver<(RequestId, Reply)>);
 
 /// A new, empty outbox and its receiver.
 pub(crate) fn outbox() -> (Outbox, OutboxReceiver) {
@@ -27,19 +36,24 @@ pub(crate) fn outbox() -> (Outbox, OutboxReceiver) {
 impl Outbox {
     /// Queues the answer to request `id`. Dropped if the connection is gone.
     pub(crate) fn answer(&self, id: RequestId, response: Response) {
-        let _ = self.0.send((id, Box::new(response)));
+        let _ = self.0.send((id, Reply::Answer(Box::new(response))));
+    }
+
+    /// Queues an `Error` for request `id`. Dropped if the connection is gone.
+    pub(crate) fn fail(&self, id: RequestId, code: ErrorCode, message: String) {
+        let _ = self.0.send((id, Reply::Fail(code, message)));
     }
 }
 
 impl OutboxReceiver {
     /// The next answer, waiting for one; `None` once every sender is gone.
-    pub(crate) async fn next(&mut self) -> Option<(RequestId, Box<Response>)> {
+    pub(crate) async fn next(&mut self) -> Option<(RequestId, Reply)> {
         self.0.recv().await
     }
 
     /// The next answer if one is queued.
     #[cfg(test)]
-    pub(crate) fn try_next(&mut self) -> Option<(RequestId, Box<Response>)> {
+    pub(crate) fn try_next(&mut self) -> Option<(RequestId, Reply)> {
         self.0.try_recv().ok()
     }
 }

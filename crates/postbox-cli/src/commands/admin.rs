@@ -1,7 +1,7 @@
 //! `create`, `open`, `rm` and `set`: a mailbox's lifecycle and its changeable attributes.
 
 use anyhow::Context as _;
-use postbox::{Capacity, Mailbox, MailboxBuilder, Owner, Ownership, Process};
+use postbox::{Capacity, Durability, Mailbox, MailboxBuilder, Owner, Ownership, Process};
 
 use crate::args::{CreateArgs, MailboxSpec, OpenArgs, RmArgs, SetArgs, usage_error};
 use crate::node::Node;
@@ -53,6 +53,9 @@ fn builder(
         .mode(spec.mode);
     if let Some(size) = spec.size {
         builder = builder.size(size);
+    }
+    if spec.durable {
+        builder = builder.durability(Durability::Disk);
     }
     if let Some(time) = spec.lease_time {
         builder = builder.lease_time(time);

@@ -53,6 +53,7 @@ fn flag_settings(args: &DaemonArgs) -> ConfigFile {
         mode: args.mode.map(ModeValue),
         listen: url(&args.listen),
         token_file: args.token_file.clone(),
+        state_dir: args.state_dir.clone(),
         metrics: url(&args.metrics),
         metrics_max_mailboxes: args.metrics_max_mailboxes.map(Count),
         log: args.log.clone(),
@@ -133,6 +134,7 @@ fn config(settings: &ConfigFile) -> anyhow::Result<DaemonConfig> {
     if let Some(metrics) = &settings.metrics {
         config.metrics = Some(resolve(metrics, "metrics")?);
     }
+    config.state_dir.clone_from(&settings.state_dir);
     if let Some(Count(count)) = settings.metrics_max_mailboxes {
         config.metrics_max_mailboxes = count;
     }
@@ -229,6 +231,8 @@ mod tests {
         "tcp://127.0.0.1:0",
         "--token-file",
         "TOKEN",
+        "--state-dir",
+        "/tmp/x/state",
         "--metrics",
         "tcp://127.0.0.1:0",
         "--metrics-max-mailboxes",
@@ -323,7 +327,8 @@ mod tests {
             &file,
             format!(
                 "socket = \"/tmp/y/pb.sock\"\nmode = \"0640\"\nlisten = \"tcp://127.0.0.1:1\"\n\
-                 token-file = \"{}\"\nmetrics = \"tcp://127.0.0.1:2\"\n\
+                 token-file = \"{}\"\nstate-dir = \"/tmp/y/state\"\n\
+                 metrics = \"tcp://127.0.0.1:2\"\n\
                  metrics-max-mailboxes = 70\nlog = \"trace\"\nmax-message-size = \"2MiB\"\n\
                  inbox-capacity = 80\nmax-queued-bytes = \"2MiB\"\nmax-mailboxes-per-uid = 30\n\
                  max-connections = 90\nmax-in-flight = 40\nmax-handshakes = 50\n\

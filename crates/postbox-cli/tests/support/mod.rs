@@ -246,6 +246,39 @@ pub(crate) struct Daemon {
     socket: PathBuf,
     /// The directory holding the socket, removed on drop (after the daemon is killed).
     dir: TempDir,
+    /// The flags it was started with, for a restart.
+    flags: Vec<String>,
+}
+
+/// Starts `postbox daemon` on `socket` with `state` as its state directory.
+fn spawn_daemon(socket: &Path, state: &Path, flags: &[String]) -> Child {
+    spawn_daemon_with(socket, state, flags, Stdio::inherit())
+}
+
+/// As [`spawn_daemon`], its standard error going to `stderr`.
+fn spawn_daemon_with(socket: &Path, state: &Path, flags: &[String], stderr: Stdio) -> Child {
+    let mut args = vec![
+        "daemon".to_owned(),
+        "--socket".to_owned(),
+        socket
+            .to_str()
+            .expect("temporary paths are UTF-8")
+            .to_owned(),
+        "--state-dir".to_owned(),
+        state
+            .to_str()
+            .expect("temporary paths are UTF-8")
+            .to_owned(),
+    ];
+    args.extend(flags.iter().cloned());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    command(&args)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .expect("cannot start the daemon")
 }
 
 impl Daemon {
@@ -254,30 +287,80 @@ impl Daemon {
         Daemon::start_with(&[])
     }
 
-    /// As [`Daemon::start`], with extra daemon flags.
+    /// As [`Daemon::start`], with extra daemon flags. Its state directory (durable mailboxes)
+    /// is its own too: `state` beside the socket.
     pub(crate) fn start_with(flags: &[&str]) -> Daemon {
         let dir = tempfile::Builder::new()
             .prefix("postbox-cli-test-")
             .tempdir()
             .expect("cannot create a temporary directory");
         let socket = dir.path().join("postbox.sock");
-        let socket_arg = socket
-            .to_str()
-            .expect("temporary paths are UTF-8")
-            .to_owned();
-        let mut args = vec!["daemon", "--socket", &socket_arg];
-        args.extend_from_slice(flags);
-        let child = command(&args)
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("cannot start the daemon");
-        let mut daemon = Daemon { child, socket, dir };
+        let flags: Vec<String> = flags.iter().map(|&f| f.to_owned()).collect();
+        let child = spawn_daemon(&socket, &dir.path().join("state"), &flags);
+        let mut daemon = Daemon {
+            child,
+            socket,
+            dir,
+            flags,
+        };
+        daemon.await_accepting();
+        daemon
+    }
+
+    /// Kills the daemon with SIGKILL — no chance to tidy up — and starts it again on the same
+    /// socket and state directory, waiting until it accepts connections.
+    pub(crate) fn crash_and_restart(&mut self) {
+        self.child.kill().expect("cannot kill the daemon");
+        self.child.wait().expect("cannot reap the daemon");
+        self.child = spawn_daemon(&self.socket, &self.state_dir(), &self.flags);
+        self.await_accepting();
+    }
+
+    /// Kills the daemon, runs `meanwhile`, then starts the daemon again in the foreground
+    /// expecting it to refuse: its exit code and output (code -1 if it started after all; it is
+    /// killed then, and started again for the rest of the test).
+    pub(crate) fn stop_and_run_daemon(&mut self, meanwhile: impl FnOnce()) -> Out {
+        self.child.kill().expect("cannot kill the daemon");
+        self.child.wait().expect("cannot reap the daemon");
+        meanwhile();
+        let mut child =
+            spawn_daemon_with(&self.socket, &self.state_dir(), &self.flags, Stdio::piped());
         let deadline = Instant::now() + PATIENCE;
-        while UnixStream::connect(&daemon.socket).is_err() {
-            if let Ok(Some(status)) = daemon.child.try_wait() {
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("wait") {
+                break Some(status);
+            }
+            if Instant::now() > deadline {
+                break None;
+            }
+            thread::sleep(Duration::from_millis(5));
+        };
+        let code = status.and_then(|s| s.code()).unwrap_or(-1);
+        let mut stderr = String::new();
+        if let Some(mut pipe) = child.stderr.take() {
+            let _ = pipe.read_to_string(&mut stderr);
+        }
+        if status.is_none() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        self.child = spawn_daemon(&self.socket, &self.state_dir(), &self.flags);
+        Out {
+            code,
+            stdout: String::new(),
+            stderr,
+        }
+    }
+
+    /// Where the daemon keeps its durable mailboxes.
+    pub(crate) fn state_dir(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+
+    fn await_accepting(&mut self) {
+        let deadline = Instant::now() + PATIENCE;
+        while UnixStream::connect(&self.socket).is_err() {
+            if let Ok(Some(status)) = self.child.try_wait() {
                 panic!("the daemon exited during start-up: {status}");
             }
             assert!(
@@ -286,7 +369,6 @@ impl Daemon {
             );
             thread::sleep(Duration::from_millis(2));
         }
-        daemon
     }
 
     /// The daemon's URL.

@@ -47,6 +47,7 @@ pub enum Change {
 
 /// What a durable mailbox is, apart from its messages.
 #[derive(Clone, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct DurableMailbox {
     /// Its id (kept across restarts, so that dead-letter references stay valid).
     pub id: MailboxId,
@@ -66,6 +67,7 @@ pub struct DurableMailbox {
 
 /// A stored message.
 #[derive(Clone, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct StoredMessage {
     /// The message as sent.
     pub message: Message,

@@ -1,0 +1,121 @@
+//! Durable mailboxes through the real binary: what survives a `kill -9` of the daemon, and what
+//! a broken store does.
+
+mod support;
+
+use support::Daemon;
+
+#[test]
+fn durable_messages_survive_a_kill_9_in_order_and_numbering_goes_on() {
+    let mut daemon = Daemon::start();
+    daemon.run(&["create", "jobs", "--durable"]).code(0);
+    daemon.run(&["create", "scratch"]).code(0);
+    daemon
+        .run_with_input(&["send", "jobs", "--lines"], "one\ntwo\nthree\n")
+        .code(0);
+    daemon.run(&["send", "scratch", "gone"]).code(0);
+    assert_eq!(daemon.run(&["recv", "jobs"]).ok(), "one\n");
+
+    daemon.crash_and_restart();
+
+    let stat = daemon.stat("jobs");
+    assert_eq!(stat["attrs"]["durability"], "Disk");
+    assert_eq!(stat["messages"], 2);
+    let rest = daemon.run(&["recv", "jobs", "-n", "2", "--json"]).ok();
+    let seqs: Vec<u64> = rest
+        .lines()
+        .map(|line| {
+            serde_json::from_str::<serde_json::Value>(line).unwrap()["seq"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    let payloads: Vec<String> = rest
+        .lines()
+        .map(|line| {
+            serde_json::from_str::<serde_json::Value>(line).unwrap()["payload"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(payloads, ["two", "three"]);
+    assert_eq!(seqs, [1, 2]);
+    daemon.run(&["send", "jobs", "four"]).code(0);
+    let next = daemon.run(&["recv", "jobs", "--json"]).ok();
+    let next: serde_json::Value = serde_json::from_str(next.trim()).unwrap();
+    assert_eq!(next["seq"], 3, "sequence numbers are never reused");
+
+    // Memory mailboxes are gone after a restart, as documented.
+    let missing = daemon.run(&["stat", "scratch"]).code(5);
+    assert!(
+        missing.stderr.contains("no such mailbox"),
+        "{}",
+        missing.stderr
+    );
+}
+
+#[test]
+fn deleting_a_durable_mailbox_is_durable_too() {
+    let mut daemon = Daemon::start();
+    daemon.run(&["create", "jobs", "--durable"]).code(0);
+    daemon.run(&["send", "jobs", "x"]).code(0);
+    daemon.run(&["rm", "jobs"]).code(0);
+    daemon.crash_and_restart();
+    daemon.run(&["stat", "jobs"]).code(5);
+    // A new one of the same name starts empty.
+    daemon.run(&["create", "jobs", "--durable"]).code(0);
+    assert_eq!(daemon.stat("jobs")["messages"], 0);
+}
+
+#[test]
+fn mode_and_owner_changes_survive_a_restart() {
+    let mut daemon = Daemon::start();
+    daemon
+        .run(&["create", "jobs", "--durable", "--mode", "0600"])
+        .code(0);
+    daemon.run(&["set", "jobs", "--mode", "0640"]).code(0);
+    daemon.crash_and_restart();
+    assert_eq!(daemon.stat("jobs")["mode"], 0o640);
+}
+
+#[test]
+fn a_daemon_without_durable_mailboxes_writes_no_store() {
+    let daemon = Daemon::start();
+    daemon.run(&["create", "jobs"]).code(0);
+    daemon.run(&["send", "jobs", "x"]).code(0);
+    assert!(!daemon.state_dir().join("postbox.redb").exists());
+}
+
+#[test]
+fn a_durable_process_owned_mailbox_is_refused_with_the_reason() {
+    let daemon = Daemon::start();
+    let refused = daemon
+        .run(&["create", "jobs", "--durable", "--capacity", "zero"])
+        .code(1);
+    assert!(
+        refused.stderr.contains("zero-capacity"),
+        "{}",
+        refused.stderr
+    );
+}
+
+#[test]
+fn a_damaged_store_stops_the_daemon_with_what_to_do() {
+    let mut daemon = Daemon::start();
+    daemon.run(&["create", "jobs", "--durable"]).code(0);
+    daemon.run(&["send", "jobs", "x"]).code(0);
+    let store = daemon.state_dir().join("postbox.redb");
+    daemon.crash_and_restart();
+    // Overwrite the file with garbage while no daemon holds it.
+    let out =
+        daemon.stop_and_run_daemon(|| std::fs::write(&store, b"not a database at all").unwrap());
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("move it away"), "{}", out.stderr);
+    assert!(out.stderr.contains("postbox.redb"), "{}", out.stderr);
+    assert_eq!(
+        std::fs::read(&store).unwrap(),
+        b"not a database at all",
+        "nothing repaired, nothing truncated"
+    );
+}

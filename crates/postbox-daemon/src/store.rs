@@ -1,0 +1,501 @@
+//! The store of durable mailboxes: one redb database in the daemon's state directory.
+//!
+//! redb rather than a log of our own: a copy-on-write B-tree whose commits are checksummed and
+//! made durable with fsync before `commit` returns (`Durability::Immediate`), tested by its
+//! authors with a crash-simulating fuzzer. A commit either happened in full or not at all, so a
+//! crash (even `kill -9` between two writes) leaves the last committed state.
+//!
+//! Tables: `mailboxes` (id → the mailbox's record), `next_seq` (id → the sequence number its
+//! next message gets) and `messages` ((id, seq) → the message), each value postcard-encoded.
+//! [`Store::commit`] applies an engine journal ([`Change`]s, in order) in one transaction.
+
+use std::path::{Path, PathBuf};
+
+use postbox_core::{Change, DurableMailbox, StoredMessage};
+use redb::{Database, ReadableTable, TableDefinition};
+
+/// The file in the state directory.
+pub const STORE_FILE: &str = "postbox.redb";
+
+const MAILBOXES: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("mailboxes");
+const NEXT_SEQ: TableDefinition<'_, u64, u64> = TableDefinition::new("next_seq");
+const MESSAGES: TableDefinition<'_, (u64, u64), &[u8]> = TableDefinition::new("messages");
+const META: TableDefinition<'_, &str, u64> = TableDefinition::new("meta");
+
+/// The layout this daemon writes; a store with another refuses to open.
+const FORMAT: u64 = 1;
+
+/// A durable mailbox as stored: its record, its messages in sequence order, and the sequence
+/// number its next message gets.
+#[derive(Debug)]
+pub(crate) struct StoredMailbox {
+    pub(crate) record: DurableMailbox,
+    pub(crate) messages: Vec<(u64, StoredMessage)>,
+    pub(crate) next_seq: u64,
+}
+
+/// Why the store failed. Every message names the file and says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The store could not be opened or created.
+    #[error(
+        "cannot open the store {path}: {why}. If another daemon uses this state directory, stop \
+         it or give this one another --state-dir; if the file is damaged, move it away (keep it) \
+         to start with an empty store"
+    )]
+    Open {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        why: String,
+    },
+    /// Reading or writing failed (a full disk, an I/O error).
+    #[error("the store {path} failed: {why}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        why: String,
+    },
+    /// The store holds something this daemon did not write.
+    #[error(
+        "the store {path} is not readable by this daemon: {why}. Move it away (keep it) to start \
+         with an empty store"
+    )]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What was wrong.
+        why: String,
+    },
+}
+
+/// The open store.
+#[derive(Debug)]
+pub(crate) struct Store {
+    db: Database,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens the store in `dir`, creating the directory (mode 0700) and the file when missing.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Open`]: the directory cannot be made, the file is locked by another daemon,
+    /// or it is no redb database; [`StoreError::Corrupt`]: written in another format.
+    pub(crate) fn open(dir: &Path) -> Result<Store, StoreError> {
+        let path = dir.join(STORE_FILE);
+        let open_error = |why: String| StoreError::Open {
+            path: path.clone(),
+            why,
+        };
+        create_private_dir(dir)
+            .map_err(|e| open_error(format!("cannot create {}: {e}", dir.display())))?;
+        let db = Database::create(&path).map_err(|e| open_error(e.to_string()))?;
+        let store = Store { db, path };
+        store.check_format()?;
+        Ok(store)
+    }
+
+    /// Whether `dir` holds a store already.
+    pub(crate) fn exists(dir: &Path) -> bool {
+        dir.join(STORE_FILE).exists()
+    }
+
+    /// Every durable mailbox with its messages.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Io`] when reading fails, [`StoreError::Corrupt`] when a value cannot be
+    /// decoded or a message has no mailbox.
+    pub(crate) fn load(&self) -> Result<Vec<StoredMailbox>, StoreError> {
+        let read = self.db.begin_read().map_err(|e| self.io(e))?;
+        let mailboxes = read.open_table(MAILBOXES).map_err(|e| self.io(e))?;
+        let next_seq = read.open_table(NEXT_SEQ).map_err(|e| self.io(e))?;
+        let messages = read.open_table(MESSAGES).map_err(|e| self.io(e))?;
+        let mut all = std::collections::BTreeMap::new();
+        for entry in mailboxes.iter().map_err(|e| self.io(e))? {
+            let (id, value) = entry.map_err(|e| self.io(e))?;
+            let id = id.value();
+            let record: DurableMailbox = postcard::from_bytes(value.value())
+                .map_err(|e| self.corrupt(format!("mailbox {id}: {e}")))?;
+            let next = next_seq
+                .get(id)
+                .map_err(|e| self.io(e))?
+                .map_or(0, |seq| seq.value());
+            let mailbox = StoredMailbox {
+                record,
+                messages: Vec::new(),
+                next_seq: next,
+            };
+            all.insert(id, mailbox);
+        }
+        // One pass in key order: each mailbox's messages in sequence order. A message whose
+        // mailbox is not stored would be lost unseen: refuse instead.
+        for entry in messages.iter().map_err(|e| self.io(e))? {
+            let (key, value) = entry.map_err(|e| self.io(e))?;
+            let (id, seq) = key.value();
+            let Some(mailbox) = all.get_mut(&id) else {
+                return Err(
+                    self.corrupt(format!("messages of mailbox {id}, which it does not hold"))
+                );
+            };
+            let message: StoredMessage = postcard::from_bytes(value.value())
+                .map_err(|e| self.corrupt(format!("message {seq} of mailbox {id}: {e}")))?;
+            mailbox.messages.push((seq, message));
+        }
+        let all = all.into_values().collect();
+        Ok(all)
+    }
+
+    /// Applies `changes`, in order, in one transaction made durable before returning.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Io`]: nothing of `changes` was stored.
+    pub(crate) fn commit(&self, changes: &[Change]) -> Result<(), StoreError> {
+        let write = self.db.begin_write().map_err(|e| self.io(e))?;
+        {
+            let mut mailboxes = write.open_table(MAILBOXES).map_err(|e| self.io(e))?;
+            let mut next_seq = write.open_table(NEXT_SEQ).map_err(|e| self.io(e))?;
+            let mut messages = write.open_table(MESSAGES).map_err(|e| self.io(e))?;
+            for change in changes {
+                match change {
+                    Change::Mailbox(record) => {
+                        let value = encode(record)?;
+                        mailboxes
+                            .insert(record.id.as_raw(), value.as_slice())
+                            .map_err(|e| self.io(e))?;
+                    }
+                    Change::Deleted(id) => {
+                        let id = id.as_raw();
+                        mailboxes.remove(id).map_err(|e| self.io(e))?;
+                        next_seq.remove(id).map_err(|e| self.io(e))?;
+                        messages
+                            .retain_in((id, 0)..=(id, u64::MAX), |_, _| false)
+                            .map_err(|e| self.io(e))?;
+                    }
+                    Change::Stored {
+                        mailbox,
+                        seq,
+                        message,
+                    } => {
+                        let id = mailbox.as_raw();
+                        let value = encode(message)?;
+                        messages
+                            .insert((id, *seq), value.as_slice())
+                            .map_err(|e| self.io(e))?;
+                        let next = next_seq
+                            .get(id)
+                            .map_err(|e| self.io(e))?
+                            .map_or(0, |v| v.value());
+                        if *seq >= next {
+                            next_seq.insert(id, seq + 1).map_err(|e| self.io(e))?;
+                        }
+                    }
+                    Change::Removed { mailbox, seq } => {
+                        messages
+                            .remove((mailbox.as_raw(), *seq))
+                            .map_err(|e| self.io(e))?;
+                    }
+                }
+            }
+        }
+        write.commit().map_err(|e| self.io(e))
+    }
+
+    /// The file.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn check_format(&self) -> Result<(), StoreError> {
+        let write = self.db.begin_write().map_err(|e| self.io(e))?;
+        {
+            let mut meta = write.open_table(META).map_err(|e| self.io(e))?;
+            let format = meta
+                .get("format")
+                .map_err(|e| self.io(e))?
+                .map(|v| v.value());
+            match format {
+                None => {
+                    meta.insert("format", FORMAT).map_err(|e| self.io(e))?;
+                }
+                Some(FORMAT) => {}
+                Some(other) => {
+                    return Err(
+                        self.corrupt(format!("format {other}, this daemon writes {FORMAT}"))
+                    );
+                }
+            }
+        }
+        write.commit().map_err(|e| self.io(e))
+    }
+
+    fn io(&self, error: impl std::fmt::Display) -> StoreError {
+        StoreError::Io {
+            path: self.path.clone(),
+            why: error.to_string(),
+        }
+    }
+
+    fn corrupt(&self, why: String) -> StoreError {
+        StoreError::Corrupt {
+            path: self.path.clone(),
+            why,
+        }
+    }
+}
+
+fn encode(value: &impl serde::Serialize) -> Result<Vec<u8>, StoreError> {
+    postcard::to_allocvec(value).map_err(|e| StoreError::Io {
+        path: PathBuf::new(),
+        why: format!("cannot encode: {e}"),
+    })
+}
+
+/// Creates `dir` (and its parents) readable by its owner only, when missing.
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt as _;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    //! The store's transactions, and its storage failing under it: a full disk, an I/O error.
+
+    use std::sync::atomic::{AtomicU8, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    use postbox_core::{Credentials, Durability, MailboxAttrs, MailboxId, Message, Pid, Timestamp};
+    use redb::StorageBackend;
+
+    use super::*;
+
+    const HEALTHY: u8 = 0;
+    const DISK_FULL: u8 = 1;
+    const SYNC_FAILS: u8 = 2;
+
+    /// Bytes in memory that can start failing, and outlive the database on them (a restart).
+    #[derive(Debug, Clone, Default)]
+    struct Faulty {
+        bytes: Arc<Mutex<Vec<u8>>>,
+        fault: Arc<AtomicU8>,
+    }
+
+    impl StorageBackend for Faulty {
+        fn len(&self) -> Result<u64, std::io::Error> {
+            Ok(self.bytes.lock().unwrap().len() as u64)
+        }
+
+        fn read(&self, offset: u64, len: usize) -> Result<Vec<u8>, std::io::Error> {
+            let bytes = self.bytes.lock().unwrap();
+            let start = usize::try_from(offset).unwrap();
+            Ok(bytes[start..start + len].to_vec())
+        }
+
+        fn set_len(&self, len: u64) -> Result<(), std::io::Error> {
+            if self.fault.load(Ordering::SeqCst) == DISK_FULL {
+                return Err(std::io::Error::from_raw_os_error(28)); // ENOSPC
+            }
+            self.bytes
+                .lock()
+                .unwrap()
+                .resize(usize::try_from(len).unwrap(), 0);
+            Ok(())
+        }
+
+        fn sync_data(&self, _eventual: bool) -> Result<(), std::io::Error> {
+            if self.fault.load(Ordering::SeqCst) == SYNC_FAILS {
+                return Err(std::io::Error::from_raw_os_error(5)); // EIO
+            }
+            Ok(())
+        }
+
+        fn write(&self, offset: u64, data: &[u8]) -> Result<(), std::io::Error> {
+            if self.fault.load(Ordering::SeqCst) == DISK_FULL {
+                return Err(std::io::Error::from_raw_os_error(28));
+            }
+            let mut bytes = self.bytes.lock().unwrap();
+            let start = usize::try_from(offset).unwrap();
+            bytes[start..start + data.len()].copy_from_slice(data);
+            Ok(())
+        }
+    }
+
+    fn open(backend: &Faulty) -> Store {
+        let db = Database::builder()
+            .create_with_backend(backend.clone())
+            .expect("a fresh or healthy database opens");
+        let store = Store {
+            db,
+            path: PathBuf::from("memory"),
+        };
+        store.check_format().unwrap();
+        store
+    }
+
+    fn record(id: u64) -> Change {
+        Change::Mailbox(DurableMailbox {
+            id: MailboxId::from_raw(id),
+            name: format!("m{id}"),
+            attrs: MailboxAttrs {
+                durability: Durability::Disk,
+                ..MailboxAttrs::system_owned()
+            },
+            owner: Credentials::new(1000, 1000),
+            quota_uid: 1000,
+            created: Timestamp::from_nanos(1),
+            changed: Timestamp::from_nanos(1),
+        })
+    }
+
+    fn stored(id: u64, seq: u64, text: &str) -> Change {
+        Change::Stored {
+            mailbox: MailboxId::from_raw(id),
+            seq,
+            message: StoredMessage {
+                message: Message::new(text.to_owned()),
+                sender: Pid::from_raw(3),
+                sent_at: Timestamp::from_nanos(seq),
+                deliveries: 0,
+            },
+        }
+    }
+
+    fn removed(id: u64, seq: u64) -> Change {
+        Change::Removed {
+            mailbox: MailboxId::from_raw(id),
+            seq,
+        }
+    }
+
+    /// A stored mailbox, readably: `(mailbox, [(seq, payload)], next_seq)`.
+    type Contents = (u64, Vec<(u64, String)>, u64);
+
+    /// What each stored mailbox holds.
+    fn contents(store: &Store) -> Vec<Contents> {
+        store
+            .load()
+            .unwrap()
+            .into_iter()
+            .map(|m| {
+                let messages = m
+                    .messages
+                    .into_iter()
+                    .map(|(seq, s)| {
+                        (
+                            seq,
+                            String::from_utf8_lossy(&s.message.payload).into_owned(),
+                        )
+                    })
+                    .collect();
+                (m.record.id.as_raw(), messages, m.next_seq)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_commit_applies_the_journal_in_order() {
+        let backend = Faulty::default();
+        let store = open(&backend);
+        store
+            .commit(&[
+                record(7),
+                stored(7, 0, "a"),
+                stored(7, 1, "b"),
+                stored(7, 2, "c"),
+                removed(7, 0),
+            ])
+            .unwrap();
+        assert_eq!(
+            contents(&store),
+            [(7, vec![(1, "b".into()), (2, "c".into())], 3)]
+        );
+        store.commit(&[removed(7, 1), removed(7, 2)]).unwrap();
+        assert_eq!(
+            contents(&store),
+            [(7, vec![], 3)],
+            "the next number is kept when empty"
+        );
+        store
+            .commit(&[stored(7, 3, "d"), Change::Deleted(MailboxId::from_raw(7))])
+            .unwrap();
+        assert_eq!(contents(&store), []);
+    }
+
+    #[test]
+    fn a_full_disk_fails_the_commit_and_keeps_what_was_committed() {
+        let backend = Faulty::default();
+        let store = open(&backend);
+        store.commit(&[record(1), stored(1, 0, "kept")]).unwrap();
+        let before = contents(&store);
+
+        backend.fault.store(DISK_FULL, Ordering::SeqCst);
+        let big = "x".repeat(1 << 20);
+        let error = store
+            .commit(&[stored(1, 1, &big), removed(1, 0)])
+            .expect_err("no room");
+        assert!(matches!(error, StoreError::Io { .. }), "{error}");
+        assert!(error.to_string().contains("No space left"), "{error}");
+        drop(store);
+
+        // After a restart on the same bytes: exactly the last committed state.
+        backend.fault.store(HEALTHY, Ordering::SeqCst);
+        let store = open(&backend);
+        assert_eq!(contents(&store), before);
+        store.commit(&[stored(1, 1, "after")]).unwrap();
+        assert_eq!(contents(&store)[0].1.len(), 2);
+    }
+
+    #[test]
+    fn a_failing_sync_fails_the_commit_and_a_restart_finds_a_consistent_store() {
+        let backend = Faulty::default();
+        let store = open(&backend);
+        store.commit(&[record(1), stored(1, 0, "kept")]).unwrap();
+        backend.fault.store(SYNC_FAILS, Ordering::SeqCst);
+        let error = store.commit(&[removed(1, 0)]).expect_err("sync fails");
+        assert!(error.to_string().contains("Input/output error"), "{error}");
+        drop(store);
+
+        backend.fault.store(HEALTHY, Ordering::SeqCst);
+        let store = open(&backend);
+        // The failed commit is either wholly there or wholly absent: never half.
+        let messages = &contents(&store)[0].1;
+        assert!(
+            messages.is_empty() || messages == &[(0, "kept".to_owned())],
+            "{messages:?}"
+        );
+    }
+
+    #[test]
+    fn messages_without_their_mailbox_are_reported_not_dropped() {
+        let backend = Faulty::default();
+        let store = open(&backend);
+        store
+            .commit(&[record(1), stored(1, 0, "fine"), stored(9, 0, "orphan")])
+            .unwrap();
+        let error = store.load().expect_err("an orphan message");
+        assert!(matches!(error, StoreError::Corrupt { .. }), "{error}");
+        assert!(error.to_string().contains("mailbox 9"), "{error}");
+    }
+
+    #[test]
+    fn a_store_of_another_format_is_refused() {
+        let backend = Faulty::default();
+        let store = open(&backend);
+        let write = store.db.begin_write().unwrap();
+        write
+            .open_table(META)
+            .unwrap()
+            .insert("format", 99)
+            .unwrap();
+        write.commit().unwrap();
+        let error = store.check_format().expect_err("another format");
+        assert!(error.to_string().contains("format 99"), "{error}");
+    }
+}
