@@ -9,8 +9,8 @@
 //! node's answer (a message arrived meanwhile); the message is then handed back, without the
 //! drop waiting for it — to its old place at the front of its mailbox when it was taken on
 //! lease, as every receive of one branch takes it, else to the process's next receive that
-//! matches it (see [`returns`](super::returns)). A receive of many is the same, for every
-//! message it took. So `select!`ing a receive against a timer, and dropping it when the timer
+//! matches it (see [`returns`](super::returns)); a receive of many, for every message it took.
+//! So `select!`ing a receive against a timer, and dropping it when the timer
 //! wins, is safe.
 
 use std::future::Future;

@@ -6,8 +6,8 @@
 //! not be lost, so the future orphans its slot ([`Slot::orphan`](super::Slot::orphan)) with a
 //! handler that gives the message back ([`hand_back`]):
 //!
-//! - A receive of one branch (every mailbox or inbox receive, `recv_many`, a select of one
-//!   branch, `lease`) asks the engine for its messages *on lease* ([`Taking::Acked`],
+//! - A receive of one branch (every mailbox or inbox receive, a select of one branch, `lease`)
+//!   asks the engine for its messages *on lease* ([`Taking::Acked`],
 //!   [`Taking::Leased`]): a future that returns them to its caller acknowledges them then (one
 //!   fire-and-forget `Settle`, pipelined), and a late answer's messages are returned instead — to
 //!   their old place at the front of the queue, offered to waiting receivers first, no longer
@@ -15,7 +15,8 @@
 //! - What the engine never leases cannot go back: a message from a zero-capacity mailbox (the
 //!   rendezvous completed, its sender was told this process took it) and a down notification (a
 //!   fact about this process's inbox). A select of several branches cannot lease at all (a lease
-//!   has one branch) and takes its message outright ([`Taking::Outright`]). These are *kept* here,
+//!   has one branch) and takes its message outright ([`Taking::Outright`]); so does a receive of
+//!   many, the throughput path, which an acknowledgement per answer would slow measurably. These are *kept* here,
 //!   per process, and the next receive of this process that matches one — same source, selector
 //!   matching — gets it first, ahead of anything queued. The message counts as received once,
 //!   when it was taken.
