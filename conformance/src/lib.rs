@@ -37,6 +37,7 @@
 //! | [`cases::select`] | port sets over mailboxes and the inbox |
 //! | [`cases::flavours`] | `*_timeout`, `*_deadline`, `*_async` |
 //! | [`cases::batches`] | `send_batch` as that many sends, `recv_many` as that many receives, at every edge |
+//! | [`cases::cancel`] | a dropped waiting `*_async` receive loses no message, on every transport |
 //! | [`cases::leases`] | acknowledged receive: ack, nack, a dropped lease, a dead receiver, every flavour |
 //! | [`cases::consumers`] | a window taken ahead on lease; what was not handed out goes back on stop, drop and death |
 //! | [`cases::stats`] | `stat`, `list_mailboxes`, `node_stats`, `set_mode`, `set_max_bytes` |
@@ -273,6 +274,15 @@ macro_rules! conformance_tests {
                 batch_futures_send_and_receive_in_order,
                 pipelined_batches_keep_their_order_while_they_wait,
                 a_waiting_batch_whose_mailbox_is_deleted_hands_everything_back,
+            ],
+            cancel: [
+                a_dropped_mailbox_receive_loses_nothing,
+                a_dropped_selective_or_many_receive_loses_nothing,
+                a_dropped_inbox_receive_loses_nothing,
+                a_dropped_lease_gives_the_message_back_at_once,
+                a_dropped_select_loses_nothing,
+                a_dropped_rendezvous_receive_loses_nothing,
+                a_dropped_receive_of_a_down_notification_loses_nothing,
             ],
             leases: [
                 an_acknowledged_lease_is_received_once,

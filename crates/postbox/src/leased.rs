@@ -9,7 +9,7 @@ use postbox_wire::{Request, Response};
 
 use crate::Mailbox;
 use crate::batch::ANSWER_BYTES;
-use crate::transport::{Answer, Failure, RequestFuture, received_many};
+use crate::transport::{Answer, Failure, Taking, received_many};
 use crate::wait::Patience;
 
 /// A message received on lease from a [`Mailbox`]: the mailbox keeps it until [`Leased::ack`]
@@ -168,7 +168,8 @@ impl Mailbox {
     }
 
     /// As [`Mailbox::lease`], as a future. Dropping it while it waits withdraws the receive; a
-    /// message that was leased meanwhile stays with the mailbox until it closes.
+    /// message that was leased meanwhile goes back to its old place at the front of the queue,
+    /// as if the lease had been given back.
     ///
     /// # Errors
     ///
@@ -228,8 +229,16 @@ impl Mailbox {
     ///
     /// As [`Mailbox::recv_matching`].
     pub async fn lease_matching_async(&self, selector: Selector) -> Result<Leased<'_>, RecvError> {
+        if let Some(message) = self.kept(selector) {
+            return Ok(Leased {
+                mailbox: self,
+                message,
+                settled: false,
+            });
+        }
         let request = lease_request(self, selector, Patience::Forever);
-        let message = one(RequestFuture::new(self.core().link.clone(), request).await)?;
+        let taking = Taking::Leased(Source::Mailbox(self.id()));
+        let message = one(self.core().receive_async(request, taking).await)?;
         Ok(Leased {
             mailbox: self,
             message,
@@ -237,7 +246,23 @@ impl Mailbox {
         })
     }
 
+    /// A message a dropped receive of this process took and could not give back to the mailbox
+    /// (from a zero-capacity mailbox, never leased): the next receive that matches it gets it,
+    /// leases too (acknowledging it settles it; giving it back has nowhere to put it).
+    fn kept(&self, selector: Selector) -> Option<Received> {
+        self.core()
+            .returns
+            .take_one(Source::Mailbox(self.id()), selector)
+    }
+
     fn lease_with(&self, selector: Selector, patience: Patience) -> Result<Leased<'_>, RecvError> {
+        if let Some(message) = self.kept(selector) {
+            return Ok(Leased {
+                mailbox: self,
+                message,
+                settled: false,
+            });
+        }
         let request = lease_request(self, selector, patience);
         let message = one(self.core().call(request, patience.deadline()))?;
         Ok(Leased {

@@ -45,9 +45,8 @@ fn plain(result: Result<(usize, Received), SelectError>) -> Result<Received, Rec
 
 impl Process {
     pub(crate) fn new(link: Arc<dyn Link>) -> Process {
-        let pid = link.pid();
         Process {
-            core: Arc::new(ProcessCore { link, pid }),
+            core: Arc::new(ProcessCore::new(link)),
         }
     }
 

@@ -10,8 +10,10 @@ use postbox_core::{
 };
 use postbox_wire::{Request, Response, Target};
 
+use crate::batch::ANSWER_BYTES;
 use crate::transport::{
-    Answer, Call, Flavor, Link, Pending, RequestFuture, admin_error, received, sent,
+    Answer, Call, Flavor, Link, Pending, RequestFuture, Returns, Taking, admin_error, received,
+    received_many, sent,
 };
 use crate::wait::Patience;
 
@@ -20,9 +22,21 @@ use crate::wait::Patience;
 pub(crate) struct ProcessCore {
     pub(crate) link: Arc<dyn Link>,
     pub(crate) pid: Pid,
+    /// What dropped receive futures took and gave back to this process (see
+    /// [`Returns`]): every receive looks there first.
+    pub(crate) returns: Arc<Returns>,
 }
 
 impl ProcessCore {
+    /// The core of the process `link` is.
+    pub(crate) fn new(link: Arc<dyn Link>) -> ProcessCore {
+        ProcessCore {
+            pid: link.pid(),
+            link,
+            returns: Arc::default(),
+        }
+    }
+
     /// How a request that waits on a transport flavour's own path is waited for: through the link.
     pub(crate) fn waiter(&self) -> impl Fn(&Pending, Option<Instant>) -> Answer + '_ {
         |pending, deadline| self.link.wait(pending, deadline)
@@ -76,6 +90,9 @@ impl ProcessCore {
         branches: Vec<Branch>,
         patience: Patience,
     ) -> Result<(usize, Received), SelectError> {
+        if let Some(kept) = self.returns.take(&branches) {
+            return Ok(kept);
+        }
         let request = Request::Recv {
             branches,
             wait: patience.wait(),
@@ -83,16 +100,46 @@ impl ProcessCore {
         received(self.call(request, patience.deadline()))
     }
 
-    /// As [`ProcessCore::recv`], as a future that may wait.
+    /// As [`ProcessCore::recv`], as a future that may wait. A receive of one branch takes its
+    /// message on lease and acknowledges it as it returns it, so that dropping the future gives a
+    /// message that crossed the withdrawal back to its mailbox (see [`Returns`]).
     pub(crate) async fn recv_async(
         &self,
         branches: Vec<Branch>,
     ) -> Result<(usize, Received), SelectError> {
+        if let Some(kept) = self.returns.take(&branches) {
+            return Ok(kept);
+        }
+        if let [branch] = branches[..] {
+            let request = Request::Lease {
+                branch,
+                max_messages: 1,
+                max_bytes: ANSWER_BYTES,
+                wait: Wait::Block,
+            };
+            let taking = Taking::Acked(branch.source);
+            let answer = self.receive_async(request, taking).await;
+            let message = received_many(answer)
+                .map_err(|error| SelectError { branch: 0, error })?
+                .into_iter()
+                .next()
+                .ok_or(SelectError {
+                    branch: 0,
+                    error: RecvError::Protocol,
+                })?;
+            return Ok((0, message));
+        }
+        let sources = branches.iter().map(|branch| branch.source).collect();
         let request = Request::Recv {
             branches,
             wait: Wait::Block,
         };
-        received(RequestFuture::new(self.link.clone(), request).await)
+        received(self.receive_async(request, Taking::Outright(sources)).await)
+    }
+
+    /// The future of a receive `request` that takes its messages as `taking` says.
+    pub(crate) fn receive_async(&self, request: Request, taking: Taking) -> RequestFuture {
+        RequestFuture::receive(self.link.clone(), request, taking, self.returns.clone())
     }
 
     /// A send to an open mailbox: through the mailbox's transport flavour when it carries plain
@@ -152,6 +199,9 @@ impl ProcessCore {
         selector: Selector,
         patience: Patience,
     ) -> Result<Received, RecvError> {
+        if let Some(kept) = self.returns.take_one(Source::Mailbox(mailbox), selector) {
+            return Ok(kept);
+        }
         if selector == Selector::Any
             && let Some(result) = flavor.recv(&self.waiter(), self.pid, patience)
         {
@@ -171,6 +221,9 @@ impl ProcessCore {
         mailbox: MailboxId,
         selector: Selector,
     ) -> Result<Received, RecvError> {
+        if let Some(kept) = self.returns.take_one(Source::Mailbox(mailbox), selector) {
+            return Ok(kept);
+        }
         if selector == Selector::Any
             && let Some(Ok(received)) = flavor.recv(&self.waiter(), self.pid, Patience::None)
         {

@@ -41,7 +41,9 @@ pub(crate) trait Link: Send + Sync + fmt::Debug {
         Flavor::Engine
     }
 
-    /// Withdraws `pending` without waiting for the outcome (a dropped future).
+    /// Withdraws `pending` without waiting for the outcome (a dropped future). An answer that
+    /// crossed the withdrawal still lands in the slot, now or later; the caller orphans the
+    /// slot to hand it on ([`Slot::orphan`](super::Slot::orphan)).
     fn abandon(&self, pending: &Pending);
 
     /// A future waits for an answer with no thread blocked in [`Link::wait`]: make sure answers

@@ -11,7 +11,8 @@
 //!
 //! A mailbox handle learns at open which [`Flavor`] its plain sends and receives take; every other
 //! operation is a request over the link. Waiting requests land their answers in a [`Slot`]
-//! (`slot`), which a blocked thread waits on or a future ([`RequestFuture`]) polls.
+//! (`slot`), which a blocked thread waits on or a future ([`RequestFuture`]) polls. What a dropped
+//! receive future took after all goes back through the process's [`Returns`] (`returns`).
 
 mod answer;
 mod flavor;
@@ -19,6 +20,7 @@ mod future;
 pub(crate) mod inproc;
 mod link;
 mod pending;
+mod returns;
 mod slot;
 pub(crate) mod socket;
 
@@ -27,4 +29,5 @@ pub(crate) use flavor::Flavor;
 pub(crate) use future::RequestFuture;
 pub(crate) use link::Link;
 pub(crate) use pending::{Call, Pending, WaitFor};
+pub(crate) use returns::{Returns, Taking};
 pub(crate) use slot::{Slot, Waited};

@@ -5,6 +5,10 @@
 //! in it. Spinning and yielding first matter: a producer and consumer on two CPUs usually hand
 //! over within microseconds, far sooner than a park/unpark round trip, and the filler only pays
 //! for a wake-up system call when the waiter has really parked.
+//!
+//! A slot whose waiter has gone (a dropped future) may be *orphaned* with a handler
+//! ([`Slot::orphan`]): its answer, already in or still to come, goes to the handler instead of
+//! being dropped, so that a message the answer carries can be handed back.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
@@ -19,14 +23,31 @@ const SPINS: u32 = 64;
 /// How many times it then yields its CPU before parking.
 const YIELDS: u32 = 32;
 
-#[derive(Debug, Default)]
+/// What an orphaned slot's answer goes to (see [`Slot::orphan`]).
+pub(crate) type Orphaned = Box<dyn FnOnce(Answer) + Send>;
+
+#[derive(Default)]
 struct State {
     done: Option<Answer>,
     waker: Option<Waker>,
+    /// Nobody waits any more: the answer goes here when it comes.
+    orphaned: Option<Orphaned>,
     /// A thread sleeps on the condition variable and must be notified.
     parked: bool,
     /// Something changed for the waiter other than its answer (see [`Slot::nudge`]).
     nudged: bool,
+}
+
+impl std::fmt::Debug for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("State")
+            .field("done", &self.done)
+            .field("waker", &self.waker)
+            .field("orphaned", &self.orphaned.is_some())
+            .field("parked", &self.parked)
+            .field("nudged", &self.nudged)
+            .finish()
+    }
 }
 
 /// How [`Slot::wait_or_nudged`] ended.
@@ -58,10 +79,19 @@ impl Slot {
 
     /// Stores the answer and wakes the waiter. A slot is filled at most once; later fills are
     /// ignored, so a transport may race a withdrawal against an answer safely.
+    /// An orphaned slot hands the answer to its handler instead, on the filling thread (outside
+    /// the slot's lock; a transport must not fill an orphaned slot under a lock the handler may
+    /// take — the in-process transport never fills one late: its withdrawal is immediate).
     pub(crate) fn fill(&self, answer: Answer) {
         let (waker, parked) = {
             let mut state = self.lock();
             if self.ready.load(Ordering::Acquire) {
+                return;
+            }
+            if let Some(orphaned) = state.orphaned.take() {
+                self.ready.store(true, Ordering::Release);
+                drop(state);
+                orphaned(answer);
                 return;
             }
             state.done = Some(answer);
@@ -73,6 +103,21 @@ impl Slot {
         }
         if let Some(waker) = waker {
             waker.wake();
+        }
+    }
+
+    /// Nobody will wait for the answer any more: `handler` gets it — at once if it is in, else
+    /// when it is filled. A slot dropped unfilled drops the handler unrun (the request was
+    /// withdrawn, or the link is gone).
+    pub(crate) fn orphan(&self, handler: Orphaned) {
+        let mut state = self.lock();
+        match state.done.take() {
+            Some(answer) => {
+                drop(state);
+                handler(answer);
+            }
+            None if self.ready.load(Ordering::Acquire) => {}
+            None => state.orphaned = Some(handler),
         }
     }
 

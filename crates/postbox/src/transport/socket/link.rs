@@ -165,7 +165,9 @@ impl Link for SocketLink {
     }
 
     fn abandon(&self, pending: &Pending) {
-        // The daemon still answers; whoever reads then finds no slot and drops the answer.
+        // The daemon still answers (the withdrawal's `Timeout`, or the real answer if it crossed
+        // the `Cancel`): its slot stays registered until then, and the reader fills it — an
+        // orphaned slot hands the answer to its handler (see `transport::returns`).
         self.cancel(pending.id);
     }
 

@@ -164,7 +164,8 @@ impl Inner {
     }
 
     /// The answers the session produced, matched to their slots. A request nobody waits for
-    /// any more (a dropped future) has no slot; its answer is dropped.
+    /// any more (a dropped future) still has its slot, orphaned: its answer goes to the slot's
+    /// handler.
     fn deliveries(&mut self) -> Deliveries {
         let mut out = Deliveries::default();
         while let Some(event) = self.session.poll_event() {
