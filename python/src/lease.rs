@@ -16,7 +16,7 @@ use pyo3::types::PyBytes;
 
 use crate::errors::py_result;
 use crate::message::PyMessage;
-use crate::process::Wait;
+use crate::wait::Wait;
 
 /// What Python decided about a leased message.
 #[derive(Clone, Copy)]

@@ -19,6 +19,7 @@ mod mailbox;
 mod message;
 mod process;
 mod stats;
+mod wait;
 
 use pyo3::prelude::*;
 

@@ -12,8 +12,8 @@ use crate::errors::py_result;
 use crate::handle::Handle;
 use crate::lease::PyLease;
 use crate::message::{PyMessage, to_py};
-use crate::process::Wait;
 use crate::stats::PyMailboxStats;
+use crate::wait::Wait;
 
 /// An open mailbox. Closing it (`close()`, the end of its `with` block, or garbage collection)
 /// closes this handle only; the mailbox lives on until deleted or, if process-owned, until its

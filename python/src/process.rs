@@ -1,7 +1,5 @@
 //! The `Process` class: one participant, its pid and inbox, direct messaging and administration.
 
-use std::time::Duration;
-
 use postbox::{Pid, Process, Received, Select, SelectError, Selector};
 use pyo3::prelude::*;
 use pyo3::types::PyAny;
@@ -13,6 +11,7 @@ use crate::handle::Handle;
 use crate::mailbox::PyMailbox;
 use crate::message::{PyMessage, to_py};
 use crate::stats::{PyMailboxStats, PyNodeStats, PyProcessInfo};
+use crate::wait::Wait;
 
 /// A postbox process: a connection to a daemon (or a process of an in-process node). Closing it
 /// — `close()`, the end of its `with` block, or garbage collection — terminates the process: its
@@ -87,24 +86,6 @@ impl PyProcess {
             }
         };
         Ok(PyMailbox::new(py_result(opened)?))
-    }
-}
-
-/// How long a blocking call may wait.
-#[derive(Clone, Copy)]
-pub(crate) enum Wait {
-    /// Not at all (`try_*`).
-    Try,
-    /// Until it completes.
-    Forever,
-    /// At most this long.
-    For(Duration),
-}
-
-impl Wait {
-    /// From a `timeout=` argument in seconds.
-    pub(crate) fn timeout(seconds: Option<f64>) -> PyResult<Wait> {
-        Ok(args::timeout(seconds)?.map_or(Wait::Forever, Wait::For))
     }
 }
 

@@ -20,17 +20,14 @@ use postbox_wire::{MAX_BATCH, Request, Response, Target};
 
 use crate::process_core::ProcessCore;
 use crate::send_batch_error::SendBatchError;
-use crate::transport::{Answer, Failure, Flavor, RequestFuture, Taking, received_many};
+use crate::transport::{
+    ANSWER_BYTES, Answer, Failure, Flavor, RequestFuture, Taking, received_many,
+};
 use crate::wait::Patience;
 
 /// The most payload bytes one send-batch request carries (at least one message always goes): a
 /// batch larger than this, or than [`MAX_BATCH`] messages, goes in parts, one after another.
 const PART_BYTES: usize = 4 << 20;
-
-/// How many payload bytes a receive of many asks for beyond its first message: answers of a few
-/// hundred KiB keep the reader's buffers small and the pipeline moving; a larger one only delays
-/// the first message of the next.
-pub(crate) const ANSWER_BYTES: u64 = 256 << 10;
 
 /// A send batch under way: what was sent, what is left.
 struct SendBatch {

@@ -10,8 +10,8 @@ use postbox_core::{Branch, LeaseId, Received, RecvError, Selector, Settlement, S
 use postbox_wire::{MAX_BATCH, Request, Response};
 
 use crate::Mailbox;
-use crate::batch::ANSWER_BYTES;
 use crate::process_core::ProcessCore;
+use crate::transport::ANSWER_BYTES;
 use crate::transport::{Answer, Call, Failure, Pending, received_many};
 use crate::wait::Patience;
 

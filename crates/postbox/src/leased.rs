@@ -8,7 +8,7 @@ use postbox_core::{Branch, LeaseId, Received, RecvError, Selector, Settlement, S
 use postbox_wire::{Request, Response};
 
 use crate::Mailbox;
-use crate::batch::ANSWER_BYTES;
+use crate::transport::ANSWER_BYTES;
 use crate::transport::{Answer, Failure, Taking, received_many};
 use crate::wait::Patience;
 

@@ -9,10 +9,10 @@ use postbox_core::{
     RecvError, Selector, SendError, Source,
 };
 
-use crate::batch::ANSWER_BYTES;
 use crate::consumer::Consumer;
 use crate::process_core::ProcessCore;
 use crate::send_batch_error::SendBatchError;
+use crate::transport::ANSWER_BYTES;
 use crate::transport::{Failure, Flavor, admin_error};
 use crate::wait::Patience;
 use postbox_wire::{MAX_BATCH, Request, Response};

@@ -10,7 +10,7 @@ use postbox_core::{
 };
 use postbox_wire::{Request, Response, Target};
 
-use crate::batch::ANSWER_BYTES;
+use crate::transport::ANSWER_BYTES;
 use crate::transport::{
     Answer, Call, Flavor, Link, Pending, RequestFuture, Returns, Taking, admin_error, received,
     received_many, sent,

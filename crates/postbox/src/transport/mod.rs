@@ -14,6 +14,11 @@
 //! (`slot`), which a blocked thread waits on or a future ([`RequestFuture`]) polls. What a dropped
 //! receive future took after all goes back through the process's [`Returns`] (`returns`).
 
+/// How many payload bytes a receive of many asks for beyond its first message: answers of a few
+/// hundred KiB keep the reader's buffers small and the pipeline moving; a larger one only delays
+/// the first message of the next.
+pub(crate) const ANSWER_BYTES: u64 = 256 << 10;
+
 mod answer;
 mod flavor;
 mod future;

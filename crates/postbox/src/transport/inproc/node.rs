@@ -7,7 +7,7 @@
 //! the answer is already in the slot.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::Instant;
 
 use rustc_hash::FxHashMap;
@@ -19,7 +19,7 @@ use postbox_core::{
 use postbox_wire::{Carried, EngineDriver, Request, Response, Target, Withdrawal};
 
 use super::lane::{LANE_WAITER, Lane};
-use super::lease_clock;
+use super::lease_clock::{LeaseClock, LeaseHost};
 use crate::clock::{host_credentials, now};
 use crate::process::Process;
 use crate::transport::{Answer, Call, Failure, Flavor, Link, Pending, Slot};
@@ -154,25 +154,23 @@ impl Concerns {
 }
 
 #[derive(Debug)]
-pub(super) struct State {
+struct State {
     /// The engine, and the slot of each request waiting in it.
     driver: EngineDriver<Waiting>,
     /// The lane of every mailbox some handle has open, lent or not.
     lanes: FxHashMap<MailboxId, Arc<Lane>>,
     /// Lane waiters moved into the engine when their lane was taken back: slot key to ticket.
     moved: FxHashMap<usize, Ticket>,
-    /// Whether the lease clock's thread runs.
-    pub(super) lease_clock_running: bool,
 }
 
 impl State {
     /// When the next lease with a lease time ends.
-    pub(super) fn next_lease_expiry(&self) -> Option<Timestamp> {
+    fn next_lease_expiry(&self) -> Option<Timestamp> {
         self.driver.engine().next_lease_expiry()
     }
 
     /// Ends the leases whose time is up at `now`, answering whoever their messages went to.
-    pub(super) fn expire_leases(&mut self, now: Timestamp) {
+    fn expire_leases(&mut self, now: Timestamp) {
         if self.next_lease_expiry().is_some_and(|at| at <= now) {
             self.driver.engine_mut().expire_leases(now);
             self.dispatch();
@@ -367,10 +365,22 @@ pub struct InprocNode {
 }
 
 #[derive(Debug)]
-pub(super) struct NodeShared {
+struct NodeShared {
     state: Mutex<State>,
-    /// Wakes the lease clock (see [`lease_clock`]): a lease ends sooner, or a process ended.
-    pub(super) lease_clock: Condvar,
+    /// Ends leases whose time is up (the lease clock module).
+    lease_clock: LeaseClock,
+}
+
+impl LeaseHost for NodeShared {
+    fn expire_due(&self, now: Timestamp) -> Option<Timestamp> {
+        let mut state = self.lock();
+        state.expire_leases(now);
+        state.next_lease_expiry()
+    }
+
+    fn lease_clock(&self) -> &LeaseClock {
+        &self.lease_clock
+    }
 }
 
 impl Default for InprocNode {
@@ -391,12 +401,11 @@ impl InprocNode {
             driver: EngineDriver::new(Engine::new(limits)),
             lanes: FxHashMap::default(),
             moved: FxHashMap::default(),
-            lease_clock_running: false,
         };
         InprocNode {
             shared: Arc::new(NodeShared {
                 state: Mutex::new(state),
-                lease_clock: Condvar::new(),
+                lease_clock: LeaseClock::default(),
             }),
         }
     }
@@ -444,7 +453,7 @@ impl InprocNode {
 }
 
 impl NodeShared {
-    pub(super) fn lock(&self) -> MutexGuard<'_, State> {
+    fn lock(&self) -> MutexGuard<'_, State> {
         // Engine operations do not panic on any input; if one ever did, the engine's state is
         // still the last consistent one, so carrying on is better than poisoning every process.
         self.state
@@ -527,7 +536,11 @@ impl Link for InprocLink {
         };
         state.dispatch();
         state.lend_for(&concerns);
-        lease_clock::lease_taken(&self.node, &mut state, lease_ended);
+        let lease_ends = state.next_lease_expiry();
+        drop(state);
+        if lease_ends.is_some_and(|at| lease_ended.is_none_or(|before| at < before)) {
+            LeaseClock::lease_taken(&self.node);
+        }
         call
     }
 
@@ -579,8 +592,9 @@ impl Link for InprocLink {
         state.driver.engine_mut().terminate(self.pid, now);
         state.dispatch();
         state.lend_all();
+        drop(state);
         // Its leases went back: the clock may have nothing left to wait for.
-        self.node.lease_clock.notify_one();
+        self.node.lease_clock.nudge();
     }
 }
 
