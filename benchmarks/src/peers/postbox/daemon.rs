@@ -55,10 +55,6 @@ pub(crate) struct RunningDaemon {
 pub(crate) fn start(socket: &Path, token_file: Option<&Path>) -> std::io::Result<RunningDaemon> {
     let mut command = Command::new(std::env::current_exe()?);
     command.arg(DAEMON_SUBCOMMAND).arg("--socket").arg(socket);
-    // A state directory of its own, beside the socket: never the user's durable mailboxes.
-    command
-        .arg("--state-dir")
-        .arg(socket.with_file_name("postbox-state"));
     if let Some(token_file) = token_file {
         command
             .args(["--tcp", "127.0.0.1:0", "--token-file"])
