@@ -238,13 +238,6 @@ typedef struct {
   uint64_t pid;
 } postbox_selector;
 
-// Attributes for `postbox_mailbox_create` and `postbox_mailbox_open_or_create`. 0 is the null
-// handle, which those functions read as "every default".
-typedef struct {
-  // Opaque; 0 is never a live options object.
-  uint64_t id;
-} postbox_mailbox_options;
-
 // A snapshot of one mailbox (`postbox_mailbox_stat`). Plain data: nothing to free. Times are
 // nanoseconds since the Unix epoch; a pid or time of 0 means "none yet".
 typedef struct {
@@ -320,6 +313,47 @@ typedef struct {
   // Messages moved to the dead-letter mailbox since creation.
   uint64_t dead_lettered;
 } postbox_mailbox_stats;
+
+// One live process of a node (`postbox_process_list_processes`). Plain data.
+typedef struct {
+  // Its pid.
+  uint64_t pid;
+  // Its registered name, NUL-terminated; "" when it has none.
+  char name[256];
+  // Its user id.
+  uint32_t uid;
+  // Its group id.
+  uint32_t gid;
+  // Its OS process id when its transport knows it (a daemon's local peers); else 0.
+  uint32_t os_pid;
+  // Messages waiting in its inbox.
+  size_t inbox_messages;
+  // Mailboxes it owns.
+  size_t owned_mailboxes;
+  // Operations it has waiting.
+  size_t waiting;
+  // When it started: nanoseconds since the Unix epoch.
+  uint64_t started_ns;
+} postbox_process_info;
+
+// Attributes for `postbox_mailbox_create` and `postbox_mailbox_open_or_create`. 0 is the null
+// handle, which those functions read as "every default".
+typedef struct {
+  // Opaque; 0 is never a live options object.
+  uint64_t id;
+} postbox_mailbox_options;
+
+// One message of a batch to send (`postbox_mailbox_send_batch`).
+typedef struct {
+  // The payload: `len` readable bytes, read during the call only (NULL when `len` is 0).
+  const uint8_t *payload;
+  // The payload's length in bytes.
+  size_t len;
+  // The message type (at least 1).
+  int64_t mtype;
+  // The priority.
+  uint16_t priority;
+} postbox_outgoing;
 
 // A snapshot of a whole node (`postbox_process_node_stats`). Plain data: nothing to free.
 typedef struct {
@@ -494,6 +528,27 @@ const char *postbox_status_name(int status);
 // Pointers: the returned string is static: never NULL, never to be freed.
 const char *postbox_version(void);
 
+// Writes the statistics of every mailbox the process may see into `stats` (at most `capacity`
+// of them), and how many there are in all to `*total`.
+//
+// Pointers: `stats` points to an array of `capacity` `postbox_mailbox_stats` to write (NULL
+// when `capacity` is 0, to ask for the total); `total` points to a `size_t` to write.
+//
+// Returns `POSTBOX_STATUS_OK`, `POSTBOX_STATUS_DISCONNECTED`, `POSTBOX_STATUS_BAD_HANDLE`.
+int postbox_process_list_mailboxes(postbox_process process,
+                                   postbox_mailbox_stats *stats,
+                                   size_t capacity,
+                                   size_t *total);
+
+// Writes every live process of the node into `processes` (at most `capacity` of them), and how
+// many there are in all to `*total`.
+//
+// Pointers: as in `postbox_process_list_mailboxes`, with `postbox_process_info`s.
+int postbox_process_list_processes(postbox_process process,
+                                   postbox_process_info *processes,
+                                   size_t capacity,
+                                   size_t *total);
+
 // Creates the mailbox `name` with the attributes of `options` (the null handle `{0}`: every
 // default) and opens it, written to `*out`.
 //
@@ -612,6 +667,76 @@ int postbox_mailbox_grant_receive(postbox_mailbox mailbox,
 // `POSTBOX_STATUS_GONE`, `POSTBOX_STATUS_DISCONNECTED`, `POSTBOX_STATUS_BAD_HANDLE`.
 int postbox_mailbox_revoke_receive(postbox_mailbox mailbox,
                                    uint64_t pid);
+
+// Sends the `count` messages at `messages` in order, exactly as that many
+// `postbox_mailbox_send`s would (each checked, counted and waiting for room as it needs), in as
+// few requests as fit. Payloads are copied.
+//
+// Pointers: `messages` points to `count` `postbox_outgoing`s, read during the call only (NULL
+// when `count` is 0). `sent`, when not NULL, receives how many were sent — all of them on
+// success; on failure, those before the one that failed (it and the rest were not sent).
+//
+// Returns what `postbox_mailbox_send` returns, for the first message that failed.
+int postbox_mailbox_send_batch(postbox_mailbox mailbox,
+                               const postbox_outgoing *messages,
+                               size_t count,
+                               size_t *sent);
+
+// As `postbox_mailbox_send_batch`, but a message that finds the mailbox full fails with
+// `POSTBOX_STATUS_FULL` at once instead of waiting.
+int postbox_mailbox_try_send_batch(postbox_mailbox mailbox,
+                                   const postbox_outgoing *messages,
+                                   size_t count,
+                                   size_t *sent);
+
+// As `postbox_mailbox_send_batch`, waiting at most `timeout_ms` milliseconds for all of it.
+int postbox_mailbox_send_batch_timeout(postbox_mailbox mailbox,
+                                       const postbox_outgoing *messages,
+                                       size_t count,
+                                       uint64_t timeout_ms,
+                                       size_t *sent);
+
+// Receives up to `max` messages in queue order: waits for the first as `postbox_mailbox_recv`
+// does, then takes those ready now (at most 1024).
+//
+// Pointers: `messages` points to an array of `max` `postbox_message`s to write; `count`
+// receives how many were written (0 on failure). The caller frees each of those with
+// `postbox_message_free`.
+//
+// Returns what `postbox_mailbox_recv` returns; `POSTBOX_STATUS_INVALID_ARGUMENT` when `max` is
+// 0.
+int postbox_mailbox_recv_many(postbox_mailbox mailbox,
+                              size_t max,
+                              postbox_message *messages,
+                              size_t *count);
+
+// As `postbox_mailbox_recv_many`, but fails with `POSTBOX_STATUS_EMPTY` at once when no message
+// is ready.
+int postbox_mailbox_try_recv_many(postbox_mailbox mailbox,
+                                  size_t max,
+                                  postbox_message *messages,
+                                  size_t *count);
+
+// As `postbox_mailbox_recv_many`, waiting at most `timeout_ms` milliseconds for the first.
+int postbox_mailbox_recv_many_timeout(postbox_mailbox mailbox,
+                                      size_t max,
+                                      uint64_t timeout_ms,
+                                      postbox_message *messages,
+                                      size_t *count);
+
+// Copies of up to `max` queued messages that `selector` matches, in the order receives with
+// that selector would take them (System V's `MSG_COPY`): nothing is taken, and the statistics,
+// waiting receivers and receive rights stay as they were. Messages on lease are not shown.
+//
+// Pointers: as in `postbox_mailbox_recv_many`; each copy is freed with `postbox_message_free`.
+//
+// Returns `POSTBOX_STATUS_OK`, `POSTBOX_STATUS_PERMISSION_DENIED`, `POSTBOX_STATUS_GONE`,
+// `POSTBOX_STATUS_DISCONNECTED`, `POSTBOX_STATUS_INVALID_ARGUMENT`, `POSTBOX_STATUS_BAD_HANDLE`.
+int postbox_mailbox_peek(postbox_mailbox mailbox,
+                         postbox_selector selector,
+                         size_t max,
+                         postbox_message *messages,
+                         size_t *count);
 
 // Receives the first message in queue order, waiting for one; writes it to `*message`.
 //

@@ -90,15 +90,18 @@ pub struct PostboxMailboxStats {
     pub dead_lettered: u64,
 }
 
+/// `name` as a NUL-terminated C array (names are at most 255 bytes; a longer one is cut).
+pub(crate) fn c_name(name: &str) -> [c_char; NAME_CAPACITY] {
+    let mut array = [0; NAME_CAPACITY];
+    for (to, from) in array.iter_mut().zip(name.bytes().take(NAME_CAPACITY - 1)) {
+        *to = from as c_char;
+    }
+    array
+}
+
 impl PostboxMailboxStats {
     pub(crate) fn new(stats: &MailboxStats) -> PostboxMailboxStats {
-        let mut name = [0; NAME_CAPACITY];
-        for (to, from) in name
-            .iter_mut()
-            .zip(stats.name.bytes().take(NAME_CAPACITY - 1))
-        {
-            *to = from as c_char;
-        }
+        let name = c_name(&stats.name);
         let attrs = &stats.attrs;
         let (capacity, max_messages, max_bytes) = match attrs.capacity {
             Capacity::Zero => (PostboxCapacity::Zero, 0, 0),

@@ -81,6 +81,62 @@ pub(crate) fn read<T: Copy>(from: *const T, what: &str) -> Outcome<T> {
     Ok(unsafe { from.read() })
 }
 
+/// The caller's array of `len` values at `items`, borrowed for the call. A null `items` is
+/// allowed only when `len` is 0.
+pub(crate) fn slice<'a, T: Copy>(items: *const T, len: usize, what: &str) -> Outcome<&'a [T]> {
+    if len == 0 {
+        return Ok(&[]);
+    }
+    if items.is_null() {
+        return Err(Error::null(what));
+    }
+    if !items.is_aligned() {
+        return Err(Error::invalid(format!("{what} is misaligned")));
+    }
+    if len
+        .checked_mul(size_of::<T>())
+        .is_none_or(|bytes| isize::try_from(bytes).is_err())
+    {
+        return Err(Error::invalid(format!(
+            "{what}: {len} items are impossibly many"
+        )));
+    }
+    // SAFETY: `items` is non-null, aligned, and `len` items fit an isize; the caller promises
+    // (postbox.h) `len` initialised values there, unchanged until the call returns. `T` is
+    // `Copy` plain data (integers and pointers), valid for every bit pattern C may leave.
+    Ok(unsafe { std::slice::from_raw_parts(items, len) })
+}
+
+/// The caller's storage for `len` values at `items`, to write during the call (it may be
+/// uninitialised, so it is only ever written). A null `items` is allowed only when `len` is 0.
+pub(crate) fn slice_out<'a, T>(
+    items: *mut T,
+    len: usize,
+    what: &str,
+) -> Outcome<&'a mut [std::mem::MaybeUninit<T>]> {
+    if len == 0 {
+        return Ok(&mut []);
+    }
+    if items.is_null() {
+        return Err(Error::null(what));
+    }
+    if !items.is_aligned() {
+        return Err(Error::invalid(format!("{what} is misaligned")));
+    }
+    if len
+        .checked_mul(size_of::<T>())
+        .is_none_or(|bytes| isize::try_from(bytes).is_err())
+    {
+        return Err(Error::invalid(format!(
+            "{what}: {len} items are impossibly many"
+        )));
+    }
+    // SAFETY: `items` is non-null, aligned, and `len` items fit an isize; the caller promises
+    // (postbox.h) writable storage for `len` values there, used by nothing else during the call.
+    // As `MaybeUninit`, its old contents are never read or dropped.
+    Ok(unsafe { std::slice::from_raw_parts_mut(items.cast(), len) })
+}
+
 /// Copies `text` and a terminating NUL into the caller's buffer `buffer` of `capacity` bytes,
 /// and its length (without the NUL) into `len` when not null. When it does not fit, nothing is
 /// written to `buffer` and the error says how much is needed (also reported in `len`).
