@@ -3,8 +3,9 @@
 //! hosts on a unique temporary socket. Any non-zero exit fails the test, with the program's output.
 //!
 //! Each `c/tests/*.c` is one concern (basics, errors, attributes, direct messages, select,
-//! leases, threads); each takes the node's URL as its first argument. The example is also built
-//! through `pkg-config` with the generated `postbox.pc`, and linked statically.
+//! leases, many at once, threads); each takes the node's URL as its first argument. The example
+//! is built as a user would: installed by `install.sh` into a temporary prefix, then compiled
+//! with `pkg-config --cflags --libs postbox`, and once more linked statically.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -183,16 +184,19 @@ fn c_tests_pass_through_a_daemon() {
     run_c_tests(dir.path(), &daemon.url);
 }
 
-/// `postbox.pc` for a library in `lib_dir` and headers in `include_dir`, from the template the
-/// install script uses.
-fn pkg_config_file(dir: &Path, lib_dir: &Path, include_dir: &Path) {
-    let template = std::fs::read_to_string(crate_dir().join("postbox.pc.in")).unwrap();
-    let pc = template
-        .replace("@PREFIX@", "/unused")
-        .replace("@LIBDIR@", &lib_dir.display().to_string())
-        .replace("@INCLUDEDIR@", &include_dir.display().to_string())
-        .replace("@VERSION@", env!("CARGO_PKG_VERSION"));
-    std::fs::write(dir.join("postbox.pc"), pc).unwrap();
+/// Installs libpostbox with `install.sh` (from this build, not rebuilding it) under `prefix`;
+/// the directory holding the installed `postbox.pc`.
+fn install(prefix: &Path) -> PathBuf {
+    let mut script = Command::new("bash");
+    script
+        .arg(crate_dir().join("install.sh"))
+        .arg(prefix)
+        .env("POSTBOX_LIB_DIR", lib_dir());
+    run(&mut script, "install.sh");
+    for installed in ["lib/libpostbox.so", "lib/libpostbox.a", "include/postbox.h"] {
+        assert!(prefix.join(installed).exists(), "{installed} not installed");
+    }
+    prefix.join("lib/pkgconfig")
 }
 
 fn pkg_config(pc_dir: &Path, args: &[&str]) -> Vec<String> {
@@ -211,9 +215,10 @@ fn pkg_config(pc_dir: &Path, args: &[&str]) -> Vec<String> {
 #[test]
 fn the_example_builds_with_pkg_config_and_runs() {
     let dir = tempfile::tempdir().unwrap();
-    pkg_config_file(dir.path(), &lib_dir(), &crate_dir().join("include"));
-    let mut flags = pkg_config(dir.path(), &["--cflags", "--libs"]);
-    flags.push(format!("-Wl,-rpath,{}", lib_dir().display()));
+    let prefix = dir.path().join("prefix");
+    let pc_dir = install(&prefix);
+    let mut flags = pkg_config(&pc_dir, &["--cflags", "--libs"]);
+    flags.push(format!("-Wl,-rpath,{}", prefix.join("lib").display()));
     let program = dir.path().join("example");
     compile(&crate_dir().join("c/examples/workers.c"), &program, &flags);
     let out = run_c(&program, &[]);
@@ -223,11 +228,12 @@ fn the_example_builds_with_pkg_config_and_runs() {
 #[test]
 fn the_example_links_statically() {
     let dir = tempfile::tempdir().unwrap();
-    pkg_config_file(dir.path(), &lib_dir(), &crate_dir().join("include"));
+    let prefix = dir.path().join("prefix");
+    let pc_dir = install(&prefix);
     // `--static` adds Libs.private: what the Rust standard library needs from the system.
-    let mut flags = vec![lib_dir().join("libpostbox.a").display().to_string()];
+    let mut flags = vec![prefix.join("lib/libpostbox.a").display().to_string()];
     flags.extend(
-        pkg_config(dir.path(), &["--static", "--libs-only-l"])
+        pkg_config(&pc_dir, &["--static", "--libs-only-l"])
             .into_iter()
             .filter(|flag| flag != "-lpostbox"),
     );
