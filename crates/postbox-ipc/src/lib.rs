@@ -1,9 +1,12 @@
-//! libpostbox_ipc: System V message queues on postbox, for programs that do not change.
+//! libpostbox_ipc: System V and POSIX message queues on postbox, for programs that do not
+//! change.
 //!
-//! Loaded with `LD_PRELOAD`, this library's `msgget`, `msgsnd`, `msgrcv` and `msgctl` replace the
-//! C library's: a program written against the System V man pages then uses postbox mailboxes
-//! instead of kernel queues — visible with `postbox ls`, subject to postbox's limits, and (once
-//! nodes exist) able to span machines — while `ipcs -q` stays empty.
+//! Loaded with `LD_PRELOAD`, this library's `msgget`, `msgsnd`, `msgrcv`, `msgctl` and `mq_*`
+//! functions replace the C library's: a program written against those man pages then uses
+//! postbox mailboxes instead of kernel queues — visible with `postbox ls`, subject to postbox's
+//! limits, and (once nodes exist) able to span machines — while `ipcs -q` stays empty. The POSIX
+//! side is in `mq` (queue `/NAME` is the priority-ordered mailbox `posix.NAME`); what follows is
+//! the System V side. docs/compat.md lists every known difference from Linux.
 //!
 //! - A key names the mailbox `sysv.KKKKKKKK` (the key in 8 hex digits); `IPC_PRIVATE` creates a
 //!   fresh `sysv.private.*` one. Queues are system-owned mailboxes (they outlive their creator
@@ -22,12 +25,18 @@
 mod connection;
 mod errno;
 mod limits;
+mod mq;
+mod mq_table;
 mod msgctl;
 mod msgget;
 mod msgop;
 mod names;
 mod sys;
 
+pub use mq::{
+    mq_close, mq_getattr, mq_notify, mq_open, mq_receive, mq_send, mq_setattr, mq_timedreceive,
+    mq_timedsend, mq_unlink,
+};
 pub use msgctl::msgctl;
 pub use msgget::msgget;
 pub use msgop::{msgrcv, msgsnd};

@@ -36,3 +36,23 @@ pub(crate) fn msgmnb() -> usize {
             .max(1)
     })
 }
+
+/// A new POSIX queue's defaults when `mq_open` gets no attributes: (most messages, largest
+/// message) from /proc/sys/fs/mqueue/msg_default and msgsize_default (message size at most 1 MiB).
+pub(crate) fn mq_defaults() -> (usize, usize) {
+    let messages = read("/proc/sys/fs/mqueue/msg_default").unwrap_or(10).max(1);
+    let size = read("/proc/sys/fs/mqueue/msgsize_default")
+        .unwrap_or(8192)
+        .clamp(1, MESSAGE_CAP);
+    (messages, size)
+}
+
+/// The largest `mq_maxmsg` and `mq_msgsize` a queue may ask for (/proc/sys/fs/mqueue/msg_max
+/// and msgsize_max, the latter at most 1 MiB).
+pub(crate) fn mq_maxima() -> (usize, usize) {
+    let messages = read("/proc/sys/fs/mqueue/msg_max").unwrap_or(10);
+    let size = read("/proc/sys/fs/mqueue/msgsize_max")
+        .unwrap_or(8192)
+        .min(MESSAGE_CAP);
+    (messages, size)
+}

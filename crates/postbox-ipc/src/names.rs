@@ -39,6 +39,37 @@ pub(crate) fn key_of(name: &str) -> Option<key_t> {
     u32::from_str_radix(hex, 16).ok().map(|key| key as key_t)
 }
 
+/// The mailbox of POSIX queue `name` ("/NAME": one leading slash, no other, 1 to 255 bytes
+/// after it): `posix.` and NAME, every byte outside `[A-Za-z0-9.-]` written `_XX` (hex), so that
+/// any valid queue name is a valid mailbox name and two queues never share one. Fails as
+/// mq_open(3) does: `EINVAL` without the leading slash or with nothing after it, `EACCES` with
+/// another slash, `ENAMETOOLONG` when too long.
+pub(crate) fn of_queue(name: &[u8]) -> Result<String, libc::c_int> {
+    let rest = match name.split_first() {
+        Some((b'/', rest)) if !rest.is_empty() => rest,
+        _ => return Err(libc::EINVAL),
+    };
+    if rest.contains(&b'/') {
+        return Err(libc::EACCES);
+    }
+    if rest.len() > 255 {
+        return Err(libc::ENAMETOOLONG);
+    }
+    let mut mailbox = String::from("posix.");
+    for &byte in rest {
+        if byte.is_ascii_alphanumeric() || byte == b'.' || byte == b'-' {
+            mailbox.push(char::from(byte));
+        } else {
+            mailbox.push_str(&format!("_{byte:02x}"));
+        }
+    }
+    // Mailbox names are at most 255 bytes: a queue name that encodes longer cannot be one.
+    if mailbox.len() > 255 {
+        return Err(libc::ENAMETOOLONG);
+    }
+    Ok(mailbox)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -53,5 +84,16 @@ mod tests {
         assert_ne!(private(), private());
         assert_eq!(key_of("jobs"), None);
         assert_eq!(key_of("sysv.12"), None);
+    }
+
+    #[test]
+    fn queue_names_are_checked_and_encoded() {
+        assert_eq!(of_queue(b"/jobs-1.q"), Ok("posix.jobs-1.q".to_owned()));
+        assert_eq!(of_queue(b"/a b_c"), Ok("posix.a_20b_5fc".to_owned()));
+        assert_eq!(of_queue(b"jobs"), Err(libc::EINVAL));
+        assert_eq!(of_queue(b"/"), Err(libc::EINVAL));
+        assert_eq!(of_queue(b"/a/b"), Err(libc::EACCES));
+        let long = [b"/".as_slice(), &[b'a'; 256]].concat();
+        assert_eq!(of_queue(&long), Err(libc::ENAMETOOLONG));
     }
 }

@@ -82,3 +82,112 @@ pub(crate) fn write_msqid_ds(buf: *mut libc::msqid_ds, ds: libc::msqid_ds) -> Re
     unsafe { buf.write_unaligned(ds) };
     Ok(())
 }
+
+/// The NUL-terminated name at `name`, as bytes. `EFAULT` for null.
+pub(crate) fn c_bytes<'a>(name: *const std::ffi::c_char) -> Result<&'a [u8], c_int> {
+    if name.is_null() {
+        return Err(libc::EFAULT);
+    }
+    // SAFETY: `name` is non-null; mq_open(3) and mq_unlink(3) require a NUL-terminated string,
+    // unchanged during the call.
+    Ok(unsafe { std::ffi::CStr::from_ptr(name) }.to_bytes())
+}
+
+/// The caller's `mq_attr` at `attr`, or `None` for null.
+pub(crate) fn read_mq_attr(attr: *const libc::mq_attr) -> Option<libc::mq_attr> {
+    if attr.is_null() {
+        return None;
+    }
+    // SAFETY: `attr` is non-null; mq_open(3)/mq_setattr(3) require it to point to a `struct
+    // mq_attr`: integers only, so any bytes there are a valid value. Read unaligned to be safe.
+    Some(unsafe { attr.read_unaligned() })
+}
+
+/// Writes `attr` to the caller's `mq_attr` at `out`. `EFAULT` for null.
+pub(crate) fn write_mq_attr(out: *mut libc::mq_attr, attr: libc::mq_attr) -> Result<(), c_int> {
+    if out.is_null() {
+        return Err(libc::EFAULT);
+    }
+    // SAFETY: `out` is non-null; mq_getattr(3) requires writable storage for a `struct mq_attr`.
+    unsafe { out.write_unaligned(attr) };
+    Ok(())
+}
+
+/// An `mq_attr` of zeroes, to fill in (its padding is private in `libc`).
+pub(crate) fn empty_mq_attr() -> libc::mq_attr {
+    // SAFETY: `mq_attr` is a C struct of integers only, for which all zeroes is a valid value.
+    unsafe { std::mem::zeroed() }
+}
+
+/// The `len` bytes at `data` (a message to send). `EFAULT` for null unless `len` is 0.
+pub(crate) fn bytes<'a>(data: *const std::ffi::c_char, len: usize) -> Result<&'a [u8], c_int> {
+    if len == 0 {
+        return Ok(&[]);
+    }
+    if data.is_null() || isize::try_from(len).is_err() {
+        return Err(libc::EFAULT);
+    }
+    // SAFETY: `data` is non-null; mq_send(3) requires `len` readable bytes there, unchanged
+    // during the call.
+    Ok(unsafe { std::slice::from_raw_parts(data.cast::<u8>(), len) })
+}
+
+/// Copies `text` into the caller's buffer at `data` (which the caller checked holds it).
+pub(crate) fn copy_out(data: *mut std::ffi::c_char, text: &[u8]) -> Result<(), c_int> {
+    if data.is_null() {
+        return Err(libc::EFAULT);
+    }
+    // SAFETY: `data` is non-null; mq_receive(3) requires `msg_len` writable bytes there, and the
+    // caller checked `text.len() <= msg_len`. A Rust slice cannot overlap the caller's buffer.
+    unsafe { std::ptr::copy_nonoverlapping(text.as_ptr(), data.cast::<u8>(), text.len()) };
+    Ok(())
+}
+
+/// Writes a received message's priority when the caller asked for it (`msg_prio` not null).
+pub(crate) fn write_priority(out: *mut std::ffi::c_uint, priority: std::ffi::c_uint) {
+    if !out.is_null() {
+        // SAFETY: `out` is non-null; mq_receive(3) requires it to point to an `unsigned int`.
+        unsafe { out.write_unaligned(priority) };
+    }
+}
+
+/// The caller's absolute timeout at `abs_timeout`. `EFAULT` for null.
+pub(crate) fn read_timespec(abs_timeout: *const libc::timespec) -> Result<libc::timespec, c_int> {
+    if abs_timeout.is_null() {
+        return Err(libc::EFAULT);
+    }
+    // SAFETY: `abs_timeout` is non-null; mq_timedsend(3) requires it to point to a `struct
+    // timespec` (integers only).
+    Ok(unsafe { abs_timeout.read_unaligned() })
+}
+
+/// A new descriptor number for a queue: an eventfd, so that the number is a real descriptor
+/// (unique, inherited by `fork`, closed by `close`) as a Linux `mqd_t` is.
+pub(crate) fn new_descriptor(cloexec: bool) -> Result<c_int, c_int> {
+    let flags = if cloexec { libc::EFD_CLOEXEC } else { 0 };
+    // SAFETY: eventfd takes plain integers and returns a new descriptor or -1.
+    let fd = unsafe { libc::eventfd(0, flags) };
+    if fd < 0 {
+        Err(std::io::Error::last_os_error()
+            .raw_os_error()
+            .unwrap_or(libc::EMFILE))
+    } else {
+        Ok(fd)
+    }
+}
+
+/// Closes a queue's descriptor number.
+pub(crate) fn close_descriptor(fd: c_int) {
+    // SAFETY: `fd` is a descriptor this library made with `new_descriptor` and owns.
+    unsafe { libc::close(fd) };
+}
+
+/// The process's umask, which a new queue's mode is masked with (read by setting it back).
+pub(crate) fn umask() -> libc::mode_t {
+    // SAFETY: umask only swaps the process's file mode mask; it is set straight back.
+    unsafe {
+        let mask = libc::umask(0o022);
+        libc::umask(mask);
+        mask
+    }
+}

@@ -1,8 +1,8 @@
-//! The System V tests: each `c/tests/sysv_*.c`, written from the msgget(2), msgop(2) and
-//! msgctl(2) man pages, runs twice — natively against the kernel (which proves the test right)
+//! The System V and POSIX queue tests: each `c/tests/*.c`, written from the msgget(2),
+//! msgop(2), msgctl(2), mq_overview(7) and mq_*(3) man pages, runs twice — natively against the kernel (which proves the test right)
 //! and under `LD_PRELOAD=libpostbox_ipc.so` against a daemon this test hosts on a unique
-//! temporary socket — and must pass both ways. A last test checks that a preloaded program's
-//! queue is a postbox mailbox and not a kernel queue.
+//! temporary socket — and must pass both ways. Two more check that a preloaded program's System
+//! V and POSIX queues are postbox mailboxes, not kernel queues.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -43,7 +43,8 @@ fn compile(source: &Path, out: &Path) {
         .args(["-std=gnu11", "-Wall", "-Wextra", "-Werror", "-O1", "-g"])
         .arg(source)
         .arg("-o")
-        .arg(out);
+        .arg(out)
+        .arg("-lrt"); // the mq_* functions, on C libraries before glibc 2.34
     run(&mut command, &format!("cc {}", source.display()));
 }
 
@@ -66,14 +67,14 @@ fn run_program(program: &Path, args: &[&str], preload: Option<&str>) -> String {
     run(&mut command, &format!("{} ({how})", program.display()))
 }
 
-fn sysv_tests() -> Vec<PathBuf> {
+fn queue_tests() -> Vec<PathBuf> {
     let mut tests: Vec<PathBuf> = std::fs::read_dir(crate_dir().join("c/tests"))
         .unwrap()
         .map(|entry| entry.unwrap().path())
         .filter(|path| path.extension().is_some_and(|ext| ext == "c"))
         .collect();
     tests.sort();
-    assert!(tests.len() >= 2, "the C tests are missing: {tests:?}");
+    assert!(tests.len() >= 4, "the C tests are missing: {tests:?}");
     tests
 }
 
@@ -130,10 +131,10 @@ impl Drop for HostedDaemon {
 }
 
 #[test]
-fn sysv_tests_pass_natively_and_on_postbox() {
+fn queue_tests_pass_natively_and_on_postbox() {
     let daemon = HostedDaemon::start();
     let dir = tempfile::tempdir().unwrap();
-    for source in sysv_tests() {
+    for source in queue_tests() {
         let stem = source.file_stem().unwrap().to_string_lossy().into_owned();
         let program = dir.path().join(&stem);
         compile(&source, &program);
@@ -175,5 +176,27 @@ fn a_preloaded_programs_queue_is_a_postbox_mailbox_not_a_kernel_queue() {
         .find(|stats| stats.name == name)
         .unwrap_or_else(|| panic!("no mailbox {name} in {mailboxes:?}"));
     assert_eq!(queue.messages, 1);
+    observer.mailbox(&name).open().unwrap().delete().unwrap();
+}
+
+#[test]
+fn a_preloaded_programs_posix_queue_is_a_postbox_mailbox_not_a_kernel_queue() {
+    let daemon = HostedDaemon::start();
+    let dir = tempfile::tempdir().unwrap();
+    let program = dir.path().join("leave_mq");
+    compile(&crate_dir().join("c/tools/leave_mq.c"), &program);
+    let queue = format!("postbox-left-{}", std::process::id());
+    run_program(&program, &[&format!("/{queue}")], Some(&daemon.url));
+
+    // The kernel's queues are files in the mqueue file system, where one is mounted.
+    assert!(!Path::new("/dev/mqueue").join(&queue).exists());
+    let observer = postbox::connect(&daemon.url).unwrap();
+    let name = format!("posix.{queue}");
+    let mailboxes = observer.list_mailboxes().unwrap();
+    let found = mailboxes
+        .iter()
+        .find(|stats| stats.name == name)
+        .unwrap_or_else(|| panic!("no mailbox {name} in {mailboxes:?}"));
+    assert_eq!(found.messages, 1);
     observer.mailbox(&name).open().unwrap().delete().unwrap();
 }
