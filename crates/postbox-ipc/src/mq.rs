@@ -1,0 +1,343 @@
+//! POSIX message queues (mq_overview(7)): `mq_open`, `mq_close`, `mq_unlink`, `mq_send`,
+//! `mq_timedsend`, `mq_receive`, `mq_timedreceive`, `mq_getattr`, `mq_setattr` and `mq_notify`
+//! (which answers `ENOSYS`).
+//!
+//! A queue `/NAME` is the system-owned, priority-ordered mailbox `posix.NAME`, bounded by its
+//! `mq_maxmsg` messages of at most `mq_msgsize` bytes.
+
+// Exports C symbols (`#[unsafe(no_mangle)]`); unsafe blocks stay in `sys` (tests/unsafe_audit.rs).
+#![allow(unsafe_code)]
+
+use std::ffi::{c_char, c_int, c_long, c_uint};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use postbox::{
+    Capacity, Dispatch, Mailbox, MessageSize, Mode, OpenError, Order, Ownership, Receivers,
+    RecvError, SendErrorKind,
+};
+
+use crate::connection;
+use crate::errno::entry;
+use crate::limits::{mq_defaults, mq_maxima};
+use crate::mq_table::{self, Descriptor, Flags};
+use crate::names;
+use crate::sys;
+
+/// Priorities are below this (`MQ_PRIO_MAX` on Linux).
+const MQ_PRIO_MAX: c_uint = 32768;
+
+/// mq_open(3). Declared with the optional `mode` and `attr` as fixed parameters: on Linux's
+/// x86-64 and AArch64 calling conventions a variadic caller passes them in the same registers,
+/// and they are read only with `O_CREAT`, when the caller must pass them.
+#[unsafe(no_mangle)]
+pub extern "C" fn mq_open(
+    name: *const c_char,
+    oflag: c_int,
+    mode: libc::mode_t,
+    attr: *const libc::mq_attr,
+) -> libc::mqd_t {
+    entry(|| open(name, oflag, mode, attr))
+}
+
+fn open(
+    name: *const c_char,
+    oflag: c_int,
+    mode: libc::mode_t,
+    attr: *const libc::mq_attr,
+) -> Result<c_int, c_int> {
+    let name = names::of_queue(sys::c_bytes(name)?)?;
+    let (read, write) = match oflag & libc::O_ACCMODE {
+        libc::O_RDONLY => (true, false),
+        libc::O_WRONLY => (false, true),
+        libc::O_RDWR => (true, true),
+        _ => return Err(libc::EINVAL),
+    };
+    let creating = oflag & libc::O_CREAT != 0;
+    let (maxmsg, msgsize) = if creating {
+        sizes(sys::read_mq_attr(attr))?
+    } else {
+        mq_defaults()
+    };
+    let process = connection::process()?;
+    let mode = Mode::new(((mode & 0o777) & !sys::umask()) as u16);
+    let builder = process
+        .mailbox(&name)
+        .capacity(Capacity::bounded(maxmsg, maxmsg.saturating_mul(msgsize)))
+        .size(MessageSize::Variable(msgsize))
+        .order(Order::Priority)
+        .ownership(Ownership::System)
+        .receivers(Receivers::Shared(Dispatch::FirstWaiting))
+        .mode(mode);
+    let opened = match (creating, oflag & libc::O_EXCL != 0) {
+        (true, true) => builder.create(),
+        (true, false) => builder.open_or_create(),
+        (false, _) => builder.open(),
+    };
+    let mailbox = opened.map_err(|error| match error {
+        OpenError::NotFound => libc::ENOENT,
+        OpenError::AlreadyExists => libc::EEXIST,
+        OpenError::PermissionDenied => libc::EACCES,
+        OpenError::InvalidName | OpenError::InvalidAttributes(_) => libc::EINVAL,
+        OpenError::QuotaExceeded => libc::ENOSPC,
+        OpenError::Disconnected | OpenError::Protocol => libc::EIO,
+    })?;
+    let msgsize = match mailbox.stat().map(|stats| stats.attrs.size) {
+        Ok(MessageSize::Variable(n) | MessageSize::Fixed(n)) => n,
+        Err(_) => return Err(libc::EIO),
+    };
+    let fd = sys::new_descriptor(oflag & libc::O_CLOEXEC != 0)?;
+    let nonblock = oflag & libc::O_NONBLOCK != 0;
+    mq_table::insert(
+        fd,
+        Descriptor::new(name, read, write, nonblock, msgsize, mailbox),
+    );
+    Ok(fd)
+}
+
+/// A new queue's (most messages, largest message): `attr`'s, checked against the maxima, or
+/// the defaults.
+fn sizes(attr: Option<libc::mq_attr>) -> Result<(usize, usize), c_int> {
+    let Some(attr) = attr else {
+        return Ok(mq_defaults());
+    };
+    let (most_messages, largest) = mq_maxima();
+    let maxmsg = usize::try_from(attr.mq_maxmsg).map_err(|_| libc::EINVAL)?;
+    let msgsize = usize::try_from(attr.mq_msgsize).map_err(|_| libc::EINVAL)?;
+    if maxmsg == 0 || msgsize == 0 || maxmsg > most_messages || msgsize > largest {
+        return Err(libc::EINVAL);
+    }
+    Ok((maxmsg, msgsize))
+}
+
+/// mq_close(3).
+#[unsafe(no_mangle)]
+pub extern "C" fn mq_close(mqdes: libc::mqd_t) -> c_int {
+    entry(|| {
+        mq_table::remove(mqdes)?;
+        sys::close_descriptor(mqdes);
+        Ok(0)
+    })
+}
+
+/// mq_unlink(3): removes the queue. Unlike Linux, descriptors still open on it stop working too
+/// (they get `EBADF`): a postbox mailbox cannot outlive its deletion.
+#[unsafe(no_mangle)]
+pub extern "C" fn mq_unlink(name: *const c_char) -> c_int {
+    entry(|| {
+        let name = names::of_queue(sys::c_bytes(name)?)?;
+        let process = connection::process()?;
+        let mailbox = process.mailbox(&name).open().map_err(|error| match error {
+            OpenError::NotFound => libc::ENOENT,
+            OpenError::PermissionDenied => libc::EACCES,
+            _ => libc::EINVAL,
+        })?;
+        mailbox.delete().map_err(|error| match error {
+            postbox::AdminError::PermissionDenied => libc::EACCES,
+            postbox::AdminError::Gone => libc::ENOENT,
+            _ => libc::EIO,
+        })?;
+        Ok(0)
+    })
+}
+
+/// How long a timed call may wait: `None` without a timeout, else the time left until the
+/// absolute `CLOCK_REALTIME` time `abs_timeout` (zero once it has passed).
+fn time_left(abs_timeout: Option<*const libc::timespec>) -> Result<Option<Duration>, c_int> {
+    let Some(abs_timeout) = abs_timeout else {
+        return Ok(None);
+    };
+    let at = sys::read_timespec(abs_timeout)?;
+    if at.tv_sec < 0 || !(0..1_000_000_000).contains(&at.tv_nsec) {
+        return Err(libc::EINVAL);
+    }
+    let deadline = UNIX_EPOCH + Duration::new(at.tv_sec as u64, at.tv_nsec as u32);
+    Ok(Some(
+        deadline
+            .duration_since(SystemTime::now())
+            .unwrap_or_default(),
+    ))
+}
+
+fn send(
+    mqdes: libc::mqd_t,
+    data: *const c_char,
+    len: usize,
+    priority: c_uint,
+    abs_timeout: Option<*const libc::timespec>,
+) -> Result<c_int, c_int> {
+    let (flags, mailbox): (Flags, Arc<Mailbox>) = mq_table::get(mqdes)?;
+    if !flags.write {
+        return Err(libc::EBADF);
+    }
+    if priority >= MQ_PRIO_MAX {
+        return Err(libc::EINVAL);
+    }
+    let payload = sys::bytes(data, len)?;
+    let left = time_left(abs_timeout)?;
+    let message = postbox::Message::new(Bytes::copy_from_slice(payload))
+        .with_priority(u16::try_from(priority).map_err(|_| libc::EINVAL)?);
+    let sent = match (flags.nonblock, left) {
+        (true, _) => mailbox.try_send(message),
+        (false, None) => mailbox.send(message),
+        (false, Some(left)) if left.is_zero() => mailbox.try_send(message).map_err(|e| {
+            if e.kind() == SendErrorKind::Full {
+                postbox::SendError::without_message(SendErrorKind::Timeout)
+            } else {
+                e
+            }
+        }),
+        (false, Some(left)) => mailbox.send_timeout(message, left),
+    };
+    sent.map(|_| 0).map_err(|error| match error.kind() {
+        SendErrorKind::Full => libc::EAGAIN,
+        SendErrorKind::Timeout => libc::ETIMEDOUT,
+        SendErrorKind::TooLarge | SendErrorKind::WrongSize => libc::EMSGSIZE,
+        SendErrorKind::Gone | SendErrorKind::PermissionDenied => libc::EBADF,
+        SendErrorKind::QuotaExceeded => libc::ENOMEM,
+        _ => libc::EIO,
+    })
+}
+
+/// mq_send(3).
+#[unsafe(no_mangle)]
+pub extern "C" fn mq_send(
+    mqdes: libc::mqd_t,
+    msg_ptr: *const c_char,
+    msg_len: usize,
+    msg_prio: c_uint,
+) -> c_int {
+    entry(|| send(mqdes, msg_ptr, msg_len, msg_prio, None))
+}
+
+/// mq_timedsend(3): as `mq_send`, waiting until `abs_timeout` (`CLOCK_REALTIME`) at most.
+#[unsafe(no_mangle)]
+pub extern "C" fn mq_timedsend(
+    mqdes: libc::mqd_t,
+    msg_ptr: *const c_char,
+    msg_len: usize,
+    msg_prio: c_uint,
+    abs_timeout: *const libc::timespec,
+) -> c_int {
+    entry(|| send(mqdes, msg_ptr, msg_len, msg_prio, Some(abs_timeout)))
+}
+
+fn receive(
+    mqdes: libc::mqd_t,
+    data: *mut c_char,
+    len: usize,
+    priority: *mut c_uint,
+    abs_timeout: Option<*const libc::timespec>,
+) -> Result<isize, c_int> {
+    let (flags, mailbox) = mq_table::get(mqdes)?;
+    if !flags.read {
+        return Err(libc::EBADF);
+    }
+    if len < flags.msgsize {
+        return Err(libc::EMSGSIZE);
+    }
+    let left = time_left(abs_timeout)?;
+    let received = match (flags.nonblock, left) {
+        (true, _) => mailbox.try_recv(),
+        (false, None) => mailbox.recv(),
+        (false, Some(left)) if left.is_zero() => mailbox.try_recv().map_err(|e| {
+            if e == RecvError::Empty {
+                RecvError::Timeout
+            } else {
+                e
+            }
+        }),
+        (false, Some(left)) => mailbox.recv_timeout(left),
+    };
+    let message = received.map_err(|error| match error {
+        RecvError::Empty => libc::EAGAIN,
+        RecvError::Timeout => libc::ETIMEDOUT,
+        RecvError::Gone | RecvError::PermissionDenied => libc::EBADF,
+        _ => libc::EIO,
+    })?;
+    let payload = message.payload();
+    if payload.len() > len {
+        return Err(libc::EMSGSIZE); // cannot happen: len >= the queue's largest message
+    }
+    sys::copy_out(data, payload)?;
+    sys::write_priority(priority, c_uint::from(message.priority()));
+    isize::try_from(payload.len()).map_err(|_| libc::EMSGSIZE)
+}
+
+/// mq_receive(3): the oldest message of the highest priority.
+#[unsafe(no_mangle)]
+pub extern "C" fn mq_receive(
+    mqdes: libc::mqd_t,
+    msg_ptr: *mut c_char,
+    msg_len: usize,
+    msg_prio: *mut c_uint,
+) -> isize {
+    entry(|| receive(mqdes, msg_ptr, msg_len, msg_prio, None))
+}
+
+/// mq_timedreceive(3): as `mq_receive`, waiting until `abs_timeout` (`CLOCK_REALTIME`) at most.
+#[unsafe(no_mangle)]
+pub extern "C" fn mq_timedreceive(
+    mqdes: libc::mqd_t,
+    msg_ptr: *mut c_char,
+    msg_len: usize,
+    msg_prio: *mut c_uint,
+    abs_timeout: *const libc::timespec,
+) -> isize {
+    entry(|| receive(mqdes, msg_ptr, msg_len, msg_prio, Some(abs_timeout)))
+}
+
+/// The queue's attributes as `mq_getattr` reports them.
+fn attributes(mqdes: libc::mqd_t) -> Result<libc::mq_attr, c_int> {
+    let (flags, mailbox) = mq_table::get(mqdes)?;
+    let stats = mailbox.stat().map_err(|_| libc::EBADF)?;
+    let mut attr = sys::empty_mq_attr();
+    attr.mq_flags = if flags.nonblock {
+        c_long::from(libc::O_NONBLOCK)
+    } else {
+        0
+    };
+    attr.mq_maxmsg = match stats.attrs.capacity {
+        Capacity::Bounded { messages, .. } => c_long::try_from(messages).unwrap_or(c_long::MAX),
+        _ => 0,
+    };
+    attr.mq_msgsize = c_long::try_from(flags.msgsize).unwrap_or(c_long::MAX);
+    attr.mq_curmsgs = c_long::try_from(stats.messages).unwrap_or(c_long::MAX);
+    Ok(attr)
+}
+
+/// mq_getattr(3).
+#[unsafe(no_mangle)]
+pub extern "C" fn mq_getattr(mqdes: libc::mqd_t, attr: *mut libc::mq_attr) -> c_int {
+    entry(|| {
+        sys::write_mq_attr(attr, attributes(mqdes)?)?;
+        Ok(0)
+    })
+}
+
+/// mq_setattr(3): only `O_NONBLOCK` of `mq_flags` can change; the other fields are ignored.
+#[unsafe(no_mangle)]
+pub extern "C" fn mq_setattr(
+    mqdes: libc::mqd_t,
+    newattr: *const libc::mq_attr,
+    oldattr: *mut libc::mq_attr,
+) -> c_int {
+    entry(|| {
+        let old = attributes(mqdes)?;
+        if let Some(new) = sys::read_mq_attr(newattr) {
+            mq_table::set_nonblock(mqdes, new.mq_flags & c_long::from(libc::O_NONBLOCK) != 0)?;
+        }
+        if !oldattr.is_null() {
+            sys::write_mq_attr(oldattr, old)?;
+        }
+        Ok(0)
+    })
+}
+
+/// mq_notify(3): not supported (`ENOSYS`); see docs/compat.md.
+#[unsafe(no_mangle)]
+pub extern "C" fn mq_notify(mqdes: libc::mqd_t, sevp: *const libc::sigevent) -> c_int {
+    let _ = (mqdes, sevp);
+    entry(|| Err::<c_int, c_int>(libc::ENOSYS))
+}

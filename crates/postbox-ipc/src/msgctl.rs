@@ -1,0 +1,136 @@
+//! msgctl(2): a queue's status (`IPC_STAT`), changing it (`IPC_SET`) and removing it
+//! (`IPC_RMID`).
+
+// Exports C symbols (`#[unsafe(no_mangle)]`); unsafe blocks stay in `sys` (tests/unsafe_audit.rs).
+#![allow(unsafe_code)]
+
+use std::ffi::c_int;
+
+use postbox::{Capacity, Credentials, MailboxStats, Mode, Owner, Pid, Timestamp};
+
+use crate::connection::{self, Queue};
+use crate::errno::{self, entry};
+use crate::sys;
+
+/// msgctl(2) for `IPC_STAT`, `IPC_SET` and `IPC_RMID`; other commands are `EINVAL`.
+#[unsafe(no_mangle)]
+pub extern "C" fn msgctl(msqid: c_int, cmd: c_int, buf: *mut libc::msqid_ds) -> c_int {
+    entry(|| control(msqid, cmd, buf))
+}
+
+fn control(msqid: c_int, cmd: c_int, buf: *mut libc::msqid_ds) -> Result<c_int, c_int> {
+    if msqid < 0 {
+        return Err(libc::EINVAL);
+    }
+    match cmd {
+        libc::IPC_STAT => {
+            let queue = connection::queue(msqid)?;
+            let ds = status(&queue).inspect_err(|_| forget_if_gone(&queue, msqid))?;
+            sys::write_msqid_ds(buf, ds)?;
+            Ok(0)
+        }
+        libc::IPC_SET => {
+            let wanted = sys::read_msqid_ds(buf)?;
+            let queue = connection::queue(msqid)?;
+            set(&queue, &wanted)?;
+            Ok(0)
+        }
+        libc::IPC_RMID => {
+            let queue = connection::queue(msqid)?;
+            let removed = queue.mailbox.delete();
+            connection::forget(msqid);
+            removed.map_err(|e| errno::admin(&e, libc::EPERM))?;
+            Ok(0)
+        }
+        _ => Err(libc::EINVAL),
+    }
+}
+
+fn forget_if_gone(queue: &Queue, msqid: c_int) {
+    if queue.mailbox.stat().is_err() {
+        connection::forget(msqid);
+    }
+}
+
+fn seconds(time: Timestamp) -> libc::time_t {
+    libc::time_t::try_from(time.as_nanos() / 1_000_000_000).unwrap_or(libc::time_t::MAX)
+}
+
+/// The queue's `msqid_ds`, from its mailbox's statistics.
+fn status(queue: &Queue) -> Result<libc::msqid_ds, c_int> {
+    let stats = queue
+        .mailbox
+        .stat()
+        .map_err(|e| errno::admin(&e, libc::EACCES))?;
+    let mut ds = sys::empty_msqid_ds();
+    ds.msg_perm.__key = queue.key;
+    ds.msg_perm.uid = stats.uid;
+    ds.msg_perm.gid = stats.gid;
+    // postbox keeps no separate creator: the owner stands for it.
+    ds.msg_perm.cuid = stats.uid;
+    ds.msg_perm.cgid = stats.gid;
+    #[allow(clippy::useless_conversion)] // `mode` is 16 bits on some targets, 32 on others
+    let mode = stats.mode.bits().into();
+    ds.msg_perm.mode = mode;
+    ds.msg_stime = stats.last_send.map_or(0, |(_, at)| seconds(at));
+    ds.msg_rtime = stats.last_recv.map_or(0, |(_, at)| seconds(at));
+    ds.msg_ctime = seconds(stats.changed);
+    ds.__msg_cbytes = stats.bytes as libc::c_ulong;
+    ds.msg_qnum = stats.messages as libc::msgqnum_t;
+    ds.msg_qbytes = max_bytes(&stats) as libc::msglen_t;
+    let (lspid, lrpid) = os_pids(&stats);
+    ds.msg_lspid = lspid;
+    ds.msg_lrpid = lrpid;
+    Ok(ds)
+}
+
+fn max_bytes(stats: &MailboxStats) -> usize {
+    match stats.attrs.capacity {
+        Capacity::Bounded { bytes, .. } => bytes,
+        Capacity::Zero => 0,
+        Capacity::Unbounded => usize::MAX,
+    }
+}
+
+/// The OS pids of the last sender and receiver, when their transport knows them and they still
+/// live (postbox records its own pids); 0 otherwise.
+fn os_pids(stats: &MailboxStats) -> (libc::pid_t, libc::pid_t) {
+    let wanted = [stats.last_send, stats.last_recv].map(|last| last.map(|(pid, _)| pid));
+    if wanted.iter().all(Option::is_none) {
+        return (0, 0);
+    }
+    let processes = connection::process()
+        .ok()
+        .and_then(|process| process.list_processes().ok())
+        .unwrap_or_default();
+    let os_pid = |pid: Option<Pid>| {
+        processes
+            .iter()
+            .find(|info| Some(info.pid) == pid)
+            .and_then(|info| info.os_pid)
+            .and_then(|os| libc::pid_t::try_from(os).ok())
+            .unwrap_or(0)
+    };
+    (os_pid(wanted[0]), os_pid(wanted[1]))
+}
+
+/// `IPC_SET`: the owner's uid and gid, the permission bits and the byte limit.
+fn set(queue: &Queue, wanted: &libc::msqid_ds) -> Result<(), c_int> {
+    let denied = |e: postbox::AdminError| errno::admin(&e, libc::EPERM);
+    let stats = queue.mailbox.stat().map_err(denied)?;
+    let perm = &wanted.msg_perm;
+    if (perm.uid, perm.gid) != (stats.uid, stats.gid) {
+        let owner = Owner::System(Credentials::new(perm.uid, perm.gid));
+        queue.mailbox.set_owner(owner).map_err(denied)?;
+    }
+    #[allow(clippy::unnecessary_cast)] // `mode` is 16 bits on some targets, 32 on others
+    let mode = Mode::new((perm.mode & 0o777) as u16);
+    if mode != stats.mode {
+        queue.mailbox.set_mode(mode).map_err(denied)?;
+    }
+    let bytes = usize::try_from(wanted.msg_qbytes).map_err(|_| libc::EINVAL)?;
+    if bytes != max_bytes(&stats) {
+        queue.mailbox.set_max_bytes(bytes).map_err(denied)?;
+    }
+    Ok(())
+}
