@@ -47,7 +47,12 @@ fn connected(state: &mut Option<Connection>) -> Result<&mut Connection, c_int> {
         std::mem::forget(state.take());
     }
     if state.is_none() {
-        let process = postbox::connect_default().map_err(|_| libc::ECONNREFUSED)?;
+        // The connection's reader thread inherits this thread's signal mask: with every signal
+        // blocked, it never takes a signal meant for the program's own threads (crate::wait).
+        let caller = crate::sys::block_signals();
+        let connected = postbox::connect_default();
+        crate::sys::set_signal_mask(&caller);
+        let process = connected.map_err(|_| libc::ECONNREFUSED)?;
         *state = Some(Connection {
             os_pid,
             process: Arc::new(process),

@@ -32,6 +32,7 @@ mod msgget;
 mod msgop;
 mod names;
 mod sys;
+mod wait;
 
 pub use mq::{
     mq_close, mq_getattr, mq_notify, mq_open, mq_receive, mq_send, mq_setattr, mq_timedreceive,

@@ -3,14 +3,16 @@
 //! (which answers `ENOSYS`).
 //!
 //! A queue `/NAME` is the system-owned, priority-ordered mailbox `posix.NAME`, bounded by its
-//! `mq_maxmsg` messages of at most `mq_msgsize` bytes.
+//! `mq_maxmsg` messages of at most `mq_msgsize` bytes. A blocked send or receive returns `EINTR`
+//! when a signal handler installed without `SA_RESTART` runs, and keeps waiting after one
+//! installed with it (see `wait`).
 
 // Exports C symbols (`#[unsafe(no_mangle)]`); unsafe blocks stay in `sys` (tests/unsafe_audit.rs).
 #![allow(unsafe_code)]
 
 use std::ffi::{c_char, c_int, c_long, c_uint};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use postbox::{
@@ -24,6 +26,7 @@ use crate::limits::{mq_defaults, mq_maxima};
 use crate::mq_table::{self, Descriptor, Flags};
 use crate::names;
 use crate::sys;
+use crate::wait::{Restart, Waited, wait};
 
 /// Priorities are below this (`MQ_PRIO_MAX` on Linux).
 const MQ_PRIO_MAX: c_uint = 32768;
@@ -180,7 +183,6 @@ fn send(
         .with_priority(u16::try_from(priority).map_err(|_| libc::EINVAL)?);
     let sent = match (flags.nonblock, left) {
         (true, _) => mailbox.try_send(message),
-        (false, None) => mailbox.send(message),
         (false, Some(left)) if left.is_zero() => mailbox.try_send(message).map_err(|e| {
             if e.kind() == SendErrorKind::Full {
                 postbox::SendError::without_message(SendErrorKind::Timeout)
@@ -188,7 +190,18 @@ fn send(
                 e
             }
         }),
-        (false, Some(left)) => mailbox.send_timeout(message, left),
+        (false, left) => {
+            let deadline = left.map(|left| Instant::now() + left);
+            match wait(
+                mailbox.send_async(message),
+                deadline,
+                Restart::WithSaRestart,
+            )? {
+                Waited::Done(sent) => sent,
+                Waited::Interrupted => return Err(libc::EINTR),
+                Waited::TimedOut => return Err(libc::ETIMEDOUT),
+            }
+        }
     };
     sent.map(|_| 0).map_err(|error| match error.kind() {
         SendErrorKind::Full => libc::EAGAIN,
@@ -240,7 +253,6 @@ fn receive(
     let left = time_left(abs_timeout)?;
     let received = match (flags.nonblock, left) {
         (true, _) => mailbox.try_recv(),
-        (false, None) => mailbox.recv(),
         (false, Some(left)) if left.is_zero() => mailbox.try_recv().map_err(|e| {
             if e == RecvError::Empty {
                 RecvError::Timeout
@@ -248,7 +260,14 @@ fn receive(
                 e
             }
         }),
-        (false, Some(left)) => mailbox.recv_timeout(left),
+        (false, left) => {
+            let deadline = left.map(|left| Instant::now() + left);
+            match wait(mailbox.recv_async(), deadline, Restart::WithSaRestart)? {
+                Waited::Done(received) => received,
+                Waited::Interrupted => return Err(libc::EINTR),
+                Waited::TimedOut => return Err(libc::ETIMEDOUT),
+            }
+        }
     };
     let message = received.map_err(|error| match error {
         RecvError::Empty => libc::EAGAIN,

@@ -1,4 +1,5 @@
-//! msgsnd(2) and msgrcv(2): sending and receiving System V messages.
+//! msgsnd(2) and msgrcv(2): sending and receiving System V messages. A blocked call returns
+//! `EINTR` when a signal handler runs, with or without `SA_RESTART` (see `wait`).
 
 // Exports C symbols (`#[unsafe(no_mangle)]`); unsafe blocks stay in `sys` (tests/unsafe_audit.rs).
 #![allow(unsafe_code)]
@@ -12,6 +13,7 @@ use crate::connection;
 use crate::errno::{self, entry};
 use crate::limits::msgmax;
 use crate::sys;
+use crate::wait::{Restart, Waited, wait};
 
 /// `MSG_COPY` (Linux): take a copy of the message at an index. Not supported.
 const MSG_COPY: c_int = 0o40000;
@@ -37,7 +39,10 @@ fn send(msqid: c_int, msgp: *const c_void, msgsz: usize, msgflg: c_int) -> Resul
     let message = Message::new(Bytes::copy_from_slice(text)).with_type(mtype);
     let waits = msgflg & libc::IPC_NOWAIT == 0;
     let sent = if waits {
-        queue.mailbox.send(message)
+        match wait(queue.mailbox.send_async(message), None, Restart::Never)? {
+            Waited::Done(sent) => sent,
+            Waited::Interrupted | Waited::TimedOut => return Err(libc::EINTR),
+        }
     } else {
         queue.mailbox.try_send(message)
     };
@@ -111,7 +116,7 @@ fn recv(
     let received: Received = if msgflg & libc::MSG_NOERROR != 0 || msgsz >= msgmax() {
         // Whatever is taken fits, or may be cut: one plain receive.
         let taken = if waits {
-            mailbox.recv_matching(selector)
+            interruptible(mailbox.recv_matching_async(selector))?
         } else {
             mailbox.try_recv_matching(selector)
         };
@@ -119,7 +124,7 @@ fn recv(
     } else {
         // A message too long must stay queued: take it on lease, and give it back if so.
         let leased = if waits {
-            mailbox.lease_matching(selector)
+            interruptible(mailbox.lease_matching_async(selector))?
         } else {
             mailbox.try_lease_matching(selector)
         }
@@ -136,6 +141,15 @@ fn recv(
     let mtype = c_long::try_from(received.mtype()).map_err(|_| libc::EINVAL)?;
     sys::write_msgbuf(msgp, mtype, text)?;
     isize::try_from(text.len()).map_err(|_| libc::EINVAL)
+}
+
+/// Waits for a System V receive: `EINTR` when a signal handler runs meanwhile, whatever its
+/// `SA_RESTART` (signal(7)); the withdrawn receive loses no message (see `wait`).
+fn interruptible<T>(receive: impl std::future::Future<Output = T>) -> Result<T, c_int> {
+    match wait(receive, None, Restart::Never)? {
+        Waited::Done(taken) => Ok(taken),
+        Waited::Interrupted | Waited::TimedOut => Err(libc::EINTR),
+    }
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 #![allow(unsafe_code)]
 
 use std::ffi::{c_int, c_long, c_void};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 /// The offset of `mtext` in `struct msgbuf { long mtype; char mtext[]; }`.
 const TEXT_OFFSET: usize = size_of::<c_long>();
@@ -190,4 +191,225 @@ pub(crate) fn umask() -> libc::mode_t {
         libc::umask(mask);
         mask
     }
+}
+
+// ---- Waiting interruptibly (see `wait`): an eventfd to be woken by, signal masks, ppoll. ----
+
+/// An eventfd that a future's waker writes to and a waiting thread polls.
+#[derive(Debug)]
+pub(crate) struct EventFd(OwnedFd);
+
+impl EventFd {
+    /// A new non-blocking, close-on-exec eventfd.
+    pub(crate) fn new() -> Result<EventFd, c_int> {
+        let fd = new_descriptor(true)?;
+        // SAFETY: `fd` is a descriptor eventfd just returned, owned by nobody else.
+        let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+        set_nonblocking(owned.as_raw_fd());
+        Ok(EventFd(owned))
+    }
+
+    /// Makes the eventfd readable.
+    pub(crate) fn notify(&self) {
+        let one: u64 = 1;
+        // SAFETY: writes 8 bytes from a live `u64` to a descriptor this value owns; a full
+        // counter (EAGAIN) already means readable, so the result needs no handling.
+        unsafe { libc::write(self.0.as_raw_fd(), (&raw const one).cast(), 8) };
+    }
+
+    /// Makes the eventfd unreadable again (reads its counter).
+    pub(crate) fn drain(&self) {
+        let mut count: u64 = 0;
+        // SAFETY: reads at most 8 bytes into a live `u64` from a descriptor this value owns; it
+        // is non-blocking, and EAGAIN (nothing to read) is fine.
+        unsafe { libc::read(self.0.as_raw_fd(), (&raw mut count).cast(), 8) };
+    }
+}
+
+fn set_nonblocking(fd: c_int) {
+    // SAFETY: fcntl on a descriptor the caller owns, with plain integer arguments.
+    unsafe {
+        let flags = libc::fcntl(fd, libc::F_GETFL);
+        libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK);
+    }
+}
+
+/// A set of signals.
+#[derive(Clone, Copy)]
+pub(crate) struct SignalSet(libc::sigset_t);
+
+impl SignalSet {
+    /// No signal.
+    pub(crate) fn empty() -> SignalSet {
+        let mut set = empty_sigset();
+        // SAFETY: `set` is a live `sigset_t`.
+        unsafe { libc::sigemptyset(&raw mut set) };
+        SignalSet(set)
+    }
+
+    /// Every signal.
+    pub(crate) fn full() -> SignalSet {
+        let mut set = empty_sigset();
+        // SAFETY: `set` is a live `sigset_t`.
+        unsafe { libc::sigfillset(&raw mut set) };
+        SignalSet(set)
+    }
+
+    pub(crate) fn contains(&self, signal: c_int) -> bool {
+        // SAFETY: reads a live, initialised `sigset_t`; an invalid number answers -1.
+        unsafe { libc::sigismember(&raw const self.0, signal) == 1 }
+    }
+
+    pub(crate) fn insert(&mut self, signal: c_int) {
+        // SAFETY: changes a live, initialised `sigset_t`; an invalid number is refused (-1).
+        unsafe { libc::sigaddset(&raw mut self.0, signal) };
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        !(1..=libc::SIGRTMAX()).any(|signal| self.contains(signal))
+    }
+}
+
+impl std::fmt::Debug for SignalSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let members: Vec<c_int> = (1..=libc::SIGRTMAX())
+            .filter(|&s| self.contains(s))
+            .collect();
+        f.debug_set().entries(members).finish()
+    }
+}
+
+fn empty_sigset() -> libc::sigset_t {
+    // SAFETY: `sigset_t` is an array of integers, for which all zeroes is a valid value.
+    unsafe { std::mem::zeroed() }
+}
+
+/// Sets the calling thread's signal mask to `how` applied to `set`; returns the mask before.
+fn thread_mask(how: c_int, set: &SignalSet) -> SignalSet {
+    let mut old = empty_sigset();
+    // SAFETY: both pointers are to live `sigset_t`s; pthread_sigmask changes only this
+    // thread's mask (it cannot fail with a valid `how`).
+    unsafe { libc::pthread_sigmask(how, &raw const set.0, &raw mut old) };
+    SignalSet(old)
+}
+
+/// Blocks every signal in the calling thread; returns the mask before.
+pub(crate) fn block_signals() -> SignalSet {
+    thread_mask(libc::SIG_BLOCK, &SignalSet::full())
+}
+
+/// Sets the calling thread's signal mask to `mask` (signals pending and now unblocked are
+/// delivered, their handlers run, before this returns).
+pub(crate) fn set_signal_mask(mask: &SignalSet) {
+    thread_mask(libc::SIG_SETMASK, mask);
+}
+
+/// The signals not in `blocked` whose handlers were installed with `SA_RESTART`.
+pub(crate) fn restarting_handlers(blocked: &SignalSet) -> SignalSet {
+    let mut set = SignalSet::empty();
+    for signal in 1..=libc::SIGRTMAX() {
+        if blocked.contains(signal) {
+            continue;
+        }
+        let mut action: libc::sigaction = {
+            // SAFETY: `sigaction` is a C struct of integers, pointers and a `sigset_t`, for
+            // which all zeroes is a valid value.
+            unsafe { std::mem::zeroed() }
+        };
+        // SAFETY: a null new action only reads the current one into `action`, a live struct.
+        let read = unsafe { libc::sigaction(signal, std::ptr::null(), &raw mut action) };
+        let handled = action.sa_sigaction != libc::SIG_DFL && action.sa_sigaction != libc::SIG_IGN;
+        if read == 0 && handled && action.sa_flags & libc::SA_RESTART != 0 {
+            set.insert(signal);
+        }
+    }
+    set
+}
+
+/// A signalfd, readable while one of its signals is pending (it is never read: the signal
+/// stays pending, for its handler).
+#[derive(Debug)]
+pub(crate) struct SignalFd(OwnedFd);
+
+impl SignalFd {
+    pub(crate) fn new(signals: &SignalSet) -> Result<SignalFd, c_int> {
+        // SAFETY: `signals` is a live, initialised `sigset_t`; -1 asks for a new descriptor.
+        let fd = unsafe {
+            libc::signalfd(
+                -1,
+                &raw const signals.0,
+                libc::SFD_CLOEXEC | libc::SFD_NONBLOCK,
+            )
+        };
+        if fd < 0 {
+            return Err(last_errno());
+        }
+        // SAFETY: `fd` is a descriptor signalfd just returned, owned by nobody else.
+        Ok(SignalFd(unsafe { OwnedFd::from_raw_fd(fd) }))
+    }
+}
+
+fn last_errno() -> c_int {
+    std::io::Error::last_os_error()
+        .raw_os_error()
+        .unwrap_or(libc::EIO)
+}
+
+/// What a [`ppoll`] came back with.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Polled {
+    /// The eventfd is readable.
+    Woken,
+    /// The signalfd is readable (and the eventfd is not).
+    SignalPending,
+    /// A signal handler ran (`EINTR`).
+    Interrupted,
+    /// The timeout passed.
+    TimedOut,
+}
+
+/// Waits until `events` (or `signals`, when given) is readable, a signal handler runs, or
+/// `timeout` passes — with the thread's signal mask set to `mask` for the wait alone, atomically
+/// (so a signal blocked until now and pending is delivered here, and interrupts the wait).
+pub(crate) fn ppoll(
+    events: &EventFd,
+    signals: Option<&SignalFd>,
+    timeout: Option<std::time::Duration>,
+    mask: &SignalSet,
+) -> Result<Polled, c_int> {
+    let mut fds = [
+        libc::pollfd {
+            fd: events.0.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        },
+        libc::pollfd {
+            fd: signals.map_or(-1, |s| s.0.as_raw_fd()), // a negative fd is skipped
+            events: libc::POLLIN,
+            revents: 0,
+        },
+    ];
+    let time = timeout.map(|left| libc::timespec {
+        tv_sec: libc::time_t::try_from(left.as_secs()).unwrap_or(libc::time_t::MAX),
+        tv_nsec: libc::c_long::from(left.subsec_nanos() as i32),
+    });
+    let time_ptr = time.as_ref().map_or(std::ptr::null(), std::ptr::from_ref);
+    // SAFETY: `fds` is a live array of two `pollfd`s, `time_ptr` null or a live `timespec`,
+    // `mask` a live, initialised `sigset_t`; ppoll writes only `revents`.
+    let ready = unsafe { libc::ppoll(fds.as_mut_ptr(), 2, time_ptr, &raw const mask.0) };
+    if ready < 0 {
+        let errno = last_errno();
+        return if errno == libc::EINTR {
+            Ok(Polled::Interrupted)
+        } else {
+            Err(errno)
+        };
+    }
+    Ok(if fds[0].revents != 0 {
+        Polled::Woken
+    } else if fds[1].revents != 0 {
+        Polled::SignalPending
+    } else {
+        Polled::TimedOut
+    })
 }
