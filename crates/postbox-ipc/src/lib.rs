@@ -31,6 +31,7 @@ mod msgctl;
 mod msgget;
 mod msgop;
 mod names;
+mod notify;
 mod sys;
 mod wait;
 

@@ -1,6 +1,6 @@
 //! POSIX message queues (mq_overview(7)): `mq_open`, `mq_close`, `mq_unlink`, `mq_send`,
 //! `mq_timedsend`, `mq_receive`, `mq_timedreceive`, `mq_getattr`, `mq_setattr` and `mq_notify`
-//! (which answers `ENOSYS`).
+//! (see `notify`).
 //!
 //! A queue `/NAME` is the system-owned, priority-ordered mailbox `posix.NAME`, bounded by its
 //! `mq_maxmsg` messages of at most `mq_msgsize` bytes. A blocked send or receive returns `EINTR`
@@ -25,6 +25,7 @@ use crate::errno::entry;
 use crate::limits::{mq_defaults, mq_maxima};
 use crate::mq_table::{self, Descriptor, Flags};
 use crate::names;
+use crate::notify;
 use crate::sys;
 use crate::wait::{Restart, Waited, wait};
 
@@ -114,12 +115,14 @@ fn sizes(attr: Option<libc::mq_attr>) -> Result<(usize, usize), c_int> {
     Ok((maxmsg, msgsize))
 }
 
-/// mq_close(3).
+/// mq_close(3). Ends this process's `mq_notify` registration on the queue, if any, as Linux
+/// does.
 #[unsafe(no_mangle)]
 pub extern "C" fn mq_close(mqdes: libc::mqd_t) -> c_int {
     entry(|| {
-        mq_table::remove(mqdes)?;
+        let queue = mq_table::remove(mqdes)?;
         sys::close_descriptor(mqdes);
+        notify::unregister(&queue);
         Ok(0)
     })
 }
@@ -354,9 +357,18 @@ pub extern "C" fn mq_setattr(
     })
 }
 
-/// mq_notify(3): not supported (`ENOSYS`); see docs/compat.md.
+/// mq_notify(3): registers this process to be told, once, when a message arrives on the empty
+/// queue and no receiver is waiting for it (`SIGEV_SIGNAL`, `SIGEV_THREAD` or `SIGEV_NONE`), or
+/// with `sevp` null ends its registration. `EBUSY` when a process is registered already.
+/// See `notify` for how.
 #[unsafe(no_mangle)]
 pub extern "C" fn mq_notify(mqdes: libc::mqd_t, sevp: *const libc::sigevent) -> c_int {
-    let _ = (mqdes, sevp);
-    entry(|| Err::<c_int, c_int>(libc::ENOSYS))
+    entry(|| {
+        let (_, mailbox) = mq_table::get(mqdes)?;
+        match sys::read_sigevent(sevp) {
+            Some(event) => notify::register(mailbox.name(), event)?,
+            None => notify::unregister(mailbox.name()),
+        }
+        Ok(0)
+    })
 }

@@ -62,14 +62,14 @@ pub(crate) fn insert(fd: c_int, descriptor: Descriptor) {
 }
 
 /// Removes descriptor `fd` (`EBADF` if there is none); its mailbox is closed when it belongs to
-/// this OS process.
-pub(crate) fn remove(fd: c_int) -> Result<(), c_int> {
+/// this OS process. Returns the queue's mailbox name.
+pub(crate) fn remove(fd: c_int) -> Result<String, c_int> {
     let removed = table()
         .as_mut()
         .and_then(|t| t.remove(&fd))
         .ok_or(libc::EBADF)?;
     release(removed.handle);
-    Ok(())
+    Ok(removed.name)
 }
 
 /// Lets go of a mailbox handle: closed if this OS process opened it, else forgotten (a forked

@@ -413,3 +413,105 @@ pub(crate) fn ppoll(
         Polled::TimedOut
     })
 }
+
+// ---- mq_notify: the caller's `sigevent`, and delivering a notification. ----
+
+/// The leading fields of glibc's `struct sigevent` (64 bytes in all): the value, the signal, how
+/// to notify, and for `SIGEV_THREAD` the function and its thread attributes (a union with
+/// `sigev_notify_thread_id`, which the `libc` crate exposes instead).
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct CSigevent {
+    value: libc::sigval,
+    signo: c_int,
+    notify: c_int,
+    function: Option<extern "C" fn(libc::sigval)>,
+    _attributes: *mut c_void,
+}
+
+/// What a caller's `sigevent` asks for, read out of it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Sigevent {
+    /// `sigev_notify`.
+    pub(crate) notify: c_int,
+    /// `sigev_signo`.
+    pub(crate) signo: c_int,
+    /// `sigev_value`, as the pointer-sized integer it is passed as.
+    pub(crate) value: usize,
+    /// `sigev_notify_function`.
+    pub(crate) function: Option<extern "C" fn(libc::sigval)>,
+}
+
+/// The caller's `sigevent` at `sevp`, or `None` for null.
+pub(crate) fn read_sigevent(sevp: *const libc::sigevent) -> Option<Sigevent> {
+    if sevp.is_null() {
+        return None;
+    }
+    // SAFETY: `sevp` is non-null; mq_notify(3) requires it to point to a `struct sigevent`
+    // (64 bytes), whose first 32 bytes `CSigevent` lays out as glibc does: a pointer-sized value,
+    // two ints, then a function pointer (null or a function, as `Option` of a fn pointer
+    // allows) and a pointer. Read unaligned.
+    let raw = unsafe { sevp.cast::<CSigevent>().read_unaligned() };
+    Some(Sigevent {
+        notify: raw.notify,
+        signo: raw.signo,
+        value: raw.value.sival_ptr as usize,
+        function: raw.function,
+    })
+}
+
+/// Calls a `SIGEV_THREAD` notification function with its value.
+pub(crate) fn call_notify_function(function: extern "C" fn(libc::sigval), value: usize) {
+    function(libc::sigval {
+        sival_ptr: value as *mut c_void,
+    });
+}
+
+/// `si_code` of a message queue notification.
+const SI_MESGQ: c_int = -3;
+
+/// The leading fields of Linux's `siginfo_t` (128 bytes) for a queued signal: `si_pid`,
+/// `si_uid` and `si_value` follow the three ints at offset 16.
+#[repr(C)]
+#[allow(dead_code)] // read by the kernel
+struct CSiginfo {
+    signo: c_int,
+    errno: c_int,
+    code: c_int,
+    pad: c_int,
+    pid: libc::pid_t,
+    uid: libc::uid_t,
+    value: usize,
+    rest: [u64; 12],
+}
+
+/// Sends `signo` to this process as the kernel sends a queue notification: `si_code`
+/// `SI_MESGQ`, the sender's pid and uid, and the registration's value.
+pub(crate) fn queue_signal(signo: c_int, value: usize, sender_pid: libc::pid_t, sender_uid: u32) {
+    let info = CSiginfo {
+        signo,
+        errno: 0,
+        code: SI_MESGQ,
+        pad: 0,
+        pid: sender_pid,
+        uid: sender_uid,
+        value,
+        rest: [0; 12],
+    };
+    // SAFETY: rt_sigqueueinfo reads a 128-byte `siginfo_t` from a live `CSiginfo` of that size;
+    // a process may send itself any negative `si_code`.
+    unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigqueueinfo,
+            libc::getpid(),
+            signo,
+            &raw const info,
+        )
+    };
+}
+
+/// The real uid of this process.
+pub(crate) fn uid() -> u32 {
+    // SAFETY: getuid cannot fail and touches no memory.
+    unsafe { libc::getuid() }
+}

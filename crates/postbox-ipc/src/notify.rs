@@ -1,0 +1,285 @@
+//! mq_notify(3): telling a process that a message has arrived on an empty queue.
+//!
+//! Linux keeps one registration per queue, in the kernel. postbox has no such thing, so the
+//! shim builds it from two postbox pieces, in the registering process:
+//!
+//! - **Who is registered** is a *lock mailbox*, `posix.NAME/notify` (a queue's own mailbox
+//!   name never holds a `/`), created process-owned by a connection made for the registration.
+//!   Creating it fails with `AlreadyExists` while any process holds the registration (`EBUSY`);
+//!   deleting it (unregistering, or notifying) frees it at once, and if the process dies its
+//!   connection closes and the daemon deletes the mailbox with it.
+//! - **Noticing the message** is a *watcher* thread on that connection. While the queue is
+//!   empty it waits to take a message on lease; when it gets one it looks at whether any other
+//!   receiver is waiting, puts the message back at the front of the queue (`nack`) and — if no
+//!   receiver was waiting, as Linux requires — deletes the lock and notifies: a signal sent to
+//!   this process (`si_code` `SI_MESGQ`, the sender's pid and uid, `sigev_value`), or
+//!   `sigev_notify_function` called on a new thread, or nothing (`SIGEV_NONE`). One-shot: the
+//!   registration ends there. While the queue holds messages, the watcher checks every
+//!   [`SLICE`] until it is empty again (only an arrival on an empty queue notifies).
+//!
+//! `mq_notify(mqdes, NULL)` and `mq_close` on the queue end this process's registration: the
+//! watcher is told to stop and joined (it wakes within [`SLICE`]). A forked child does not
+//! inherit a registration (its watcher thread does not exist there), as on Linux.
+
+use std::ffi::c_int;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use postbox::{Mailbox, Ownership, Pid, Process, RecvError};
+
+use crate::sys::{self, Sigevent};
+
+/// How often a watcher checks whether it should stop, and whether a queue holding messages has
+/// become empty.
+const SLICE: Duration = Duration::from_millis(20);
+
+/// One registration this process made.
+#[derive(Debug)]
+struct Registration {
+    /// The OS process that registered (a forked child ignores its parent's).
+    os_pid: u32,
+    /// The queue's mailbox.
+    queue: String,
+    /// Set to make the watcher stop without notifying.
+    stop: Arc<AtomicBool>,
+    /// Set by the watcher once it has ended (notified, stopped, or the queue is gone).
+    ended: Arc<AtomicBool>,
+    watcher: Option<JoinHandle<()>>,
+}
+
+static REGISTRATIONS: Mutex<Vec<Registration>> = Mutex::new(Vec::new());
+
+fn registrations() -> MutexGuard<'static, Vec<Registration>> {
+    REGISTRATIONS.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The lock mailbox of queue mailbox `queue`.
+fn lock_name(queue: &str) -> String {
+    format!("{queue}/notify")
+}
+
+/// Takes this process's registration for `queue` out of the table, if it has one; a forked
+/// child's inherited entries and ended ones are cleared on the way.
+fn take(queue: &str) -> Option<Registration> {
+    let me = std::process::id();
+    let mut table = registrations();
+    let mut found = None;
+    let mut index = 0;
+    while index < table.len() {
+        let entry = &table[index];
+        if entry.os_pid != me {
+            std::mem::forget(table.swap_remove(index)); // the parent's thread: not ours to join
+        } else if entry.queue == queue {
+            found = Some(table.swap_remove(index));
+        } else {
+            index += 1;
+        }
+    }
+    found
+}
+
+/// Stops a registration's watcher and waits for it (it deletes the lock as it ends).
+fn end(mut registration: Registration) {
+    registration.stop.store(true, Ordering::SeqCst);
+    if let Some(watcher) = registration.watcher.take() {
+        let _ = watcher.join();
+    }
+}
+
+/// `mq_notify(mqdes, NULL)`, and `mq_close`: ends this process's registration for `queue`.
+pub(crate) fn unregister(queue: &str) {
+    if let Some(registration) = take(queue) {
+        end(registration);
+    }
+}
+
+/// `mq_notify(mqdes, sevp)`: registers this process for one notification on `queue`. `EBUSY`
+/// when a process (this one included) is registered already; `EINVAL` for a `sigev_notify` or
+/// signal that is not valid.
+pub(crate) fn register(queue: &str, event: Sigevent) -> Result<(), c_int> {
+    let how = How::of(event)?;
+    if let Some(registration) = take(queue) {
+        if !registration.ended.load(Ordering::SeqCst) {
+            registrations().push(registration);
+            return Err(libc::EBUSY);
+        }
+        end(registration);
+    }
+    // The watcher's connection, and its thread, with every signal blocked: they never take the
+    // program's signals (see `wait`).
+    let caller = sys::block_signals();
+    let started = start(queue, how);
+    sys::set_signal_mask(&caller);
+    registrations().push(started?);
+    Ok(())
+}
+
+fn start(queue: &str, how: How) -> Result<Registration, c_int> {
+    let process = postbox::connect_default().map_err(|_| libc::ECONNREFUSED)?;
+    let mailbox = process.mailbox(queue).open().map_err(|error| match error {
+        postbox::OpenError::NotFound => libc::EBADF,
+        postbox::OpenError::PermissionDenied => libc::EACCES,
+        _ => libc::EIO,
+    })?;
+    let lock = process
+        .mailbox(&lock_name(queue))
+        .ownership(Ownership::Process)
+        .create()
+        .map_err(|error| match error {
+            postbox::OpenError::AlreadyExists => libc::EBUSY,
+            _ => libc::EIO,
+        })?;
+    let empty_at_registration = mailbox.stat().map_err(|_| libc::EBADF)?.messages == 0;
+    let stop = Arc::new(AtomicBool::new(false));
+    let ended = Arc::new(AtomicBool::new(false));
+    let watcher = Watcher {
+        empty_at_registration,
+        process,
+        mailbox,
+        lock,
+        how,
+        stop: stop.clone(),
+        ended: ended.clone(),
+    };
+    let thread = std::thread::Builder::new()
+        .name("postbox-mq-notify".to_owned())
+        .spawn(move || watcher.run())
+        .map_err(|_| libc::EAGAIN)?;
+    Ok(Registration {
+        os_pid: std::process::id(),
+        queue: queue.to_owned(),
+        stop,
+        ended,
+        watcher: Some(thread),
+    })
+}
+
+/// What a notification does.
+#[derive(Clone, Copy, Debug)]
+enum How {
+    /// `SIGEV_NONE`: nothing (the registration still ends).
+    Nothing,
+    /// `SIGEV_SIGNAL`.
+    Signal { signo: c_int, value: usize },
+    /// `SIGEV_THREAD` (`sigev_notify_attributes` is not used: the thread has default ones).
+    Thread {
+        function: extern "C" fn(libc::sigval),
+        value: usize,
+    },
+}
+
+impl How {
+    fn of(event: Sigevent) -> Result<How, c_int> {
+        match event.notify {
+            libc::SIGEV_NONE => Ok(How::Nothing),
+            libc::SIGEV_SIGNAL if (1..=libc::SIGRTMAX()).contains(&event.signo) => {
+                Ok(How::Signal {
+                    signo: event.signo,
+                    value: event.value,
+                })
+            }
+            libc::SIGEV_THREAD => match event.function {
+                Some(function) => Ok(How::Thread {
+                    function,
+                    value: event.value,
+                }),
+                None => Err(libc::EINVAL),
+            },
+            _ => Err(libc::EINVAL),
+        }
+    }
+}
+
+/// A registration's watcher: its own postbox process, the queue, and the lock it holds.
+struct Watcher {
+    /// Whether the queue was empty when the registration was made.
+    empty_at_registration: bool,
+    process: Process,
+    mailbox: Mailbox,
+    lock: Mailbox,
+    how: How,
+    stop: Arc<AtomicBool>,
+    ended: Arc<AtomicBool>,
+}
+
+impl Watcher {
+    fn run(self) {
+        let sender = self.watch();
+        // Free the registration before notifying, so that a handler may register again.
+        let _ = self.lock.delete();
+        self.ended.store(true, Ordering::SeqCst);
+        if let Some(sender) = sender {
+            self.notify(sender);
+        }
+    }
+
+    /// Waits for a message to arrive on the empty queue with no receiver waiting; its sender's
+    /// (OS pid, uid) — 0 for a sender that has gone already, which Linux would name — or `None`
+    /// when told to stop or the queue is gone.
+    fn watch(&self) -> Option<(libc::pid_t, u32)> {
+        // Whether the queue was empty when last seen: a message found then arrived on it empty.
+        let mut armed = self.empty_at_registration;
+        while !self.stop.load(Ordering::SeqCst) {
+            let stats = self.mailbox.stat().ok()?;
+            if stats.messages > 0 {
+                if armed && stats.blocked_receivers == 0 {
+                    // It arrived between two looks, not during a lease.
+                    return Some(self.sender(stats.last_send.map(|(pid, _)| pid)));
+                }
+                armed = false;
+                std::thread::sleep(SLICE);
+                continue;
+            }
+            armed = true;
+            let leased = match self.mailbox.lease_timeout(SLICE) {
+                Ok(leased) => leased,
+                Err(RecvError::Timeout) => continue,
+                Err(_) => return None,
+            };
+            let waiting = self.mailbox.stat().map_or(0, |s| s.blocked_receivers);
+            let sender = leased.sender;
+            let _ = leased.nack();
+            if waiting > 0 {
+                // A receiver gets the message; the registration stays. Wait for the queue to
+                // be empty again.
+                armed = false;
+                continue;
+            }
+            if self.stop.load(Ordering::SeqCst) {
+                return None;
+            }
+            return Some(self.sender(Some(sender)));
+        }
+        None
+    }
+
+    /// The OS pid and uid of postbox process `sender` (0 and this process's uid when unknown).
+    fn sender(&self, sender: Option<Pid>) -> (libc::pid_t, u32) {
+        let info = sender.and_then(|sender| {
+            self.process
+                .list_processes()
+                .ok()
+                .and_then(|all| all.into_iter().find(|info| info.pid == sender))
+        });
+        let os_pid = info
+            .as_ref()
+            .and_then(|info| info.os_pid)
+            .and_then(|os| libc::pid_t::try_from(os).ok())
+            .unwrap_or(0);
+        (os_pid, info.map_or_else(sys::uid, |info| info.uid))
+    }
+
+    fn notify(&self, (pid, uid): (libc::pid_t, u32)) {
+        match self.how {
+            How::Nothing => {}
+            How::Signal { signo, value } => sys::queue_signal(signo, value, pid, uid),
+            How::Thread { function, value } => {
+                let _ = std::thread::Builder::new()
+                    .name("postbox-mq-notify-fn".to_owned())
+                    .spawn(move || sys::call_notify_function(function, value));
+            }
+        }
+    }
+}
