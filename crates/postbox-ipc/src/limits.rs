@@ -11,6 +11,7 @@ const MESSAGE_CAP: usize = 1 << 20;
 /// Linux's compiled-in defaults, for when /proc/sys/kernel says nothing.
 const DEFAULT_MSGMAX: usize = 8192;
 const DEFAULT_MSGMNB: usize = 16384;
+const DEFAULT_MSGMNI: usize = 32000;
 
 fn read(path: &str) -> Option<usize> {
     std::fs::read_to_string(path).ok()?.trim().parse().ok()
@@ -35,6 +36,12 @@ pub(crate) fn msgmnb() -> usize {
             .unwrap_or(DEFAULT_MSGMNB)
             .max(1)
     })
+}
+
+/// The most queues (`MSGMNI`: /proc/sys/kernel/msgmni), which `IPC_INFO` reports; postbox
+/// limits mailboxes per uid in the daemon instead.
+pub(crate) fn msgmni() -> usize {
+    read("/proc/sys/kernel/msgmni").unwrap_or(DEFAULT_MSGMNI)
 }
 
 /// A new POSIX queue's defaults when `mq_open` gets no attributes: (most messages, largest

@@ -1,5 +1,11 @@
 //! msgctl(2): a queue's status (`IPC_STAT`), changing it (`IPC_SET`) and removing it
-//! (`IPC_RMID`).
+//! (`IPC_RMID`); the limits and usage of all queues (`IPC_INFO`, `MSG_INFO`) and a queue's
+//! status by index (`MSG_STAT`, `MSG_STAT_ANY`).
+//!
+//! The index of `MSG_STAT` is a queue's position among the daemon's System V mailboxes
+//! (`sysv.*`) in the order of their identifiers, so indexes run 0 to one less than the number
+//! of queues, and `IPC_INFO`/`MSG_INFO` return the highest (0 when there is none). Like Linux's
+//! slots, an index names another queue once queues are created or removed.
 
 // Exports C symbols (`#[unsafe(no_mangle)]`); unsafe blocks stay in `sys` (tests/unsafe_audit.rs).
 #![allow(unsafe_code)]
@@ -10,19 +16,50 @@ use postbox::{Capacity, Credentials, MailboxStats, Mode, Owner, Pid, Timestamp};
 
 use crate::connection::{self, Queue};
 use crate::errno::{self, entry};
+use crate::limits::{msgmax, msgmnb, msgmni};
+use crate::names;
 use crate::sys;
 
-/// msgctl(2) for `IPC_STAT`, `IPC_SET` and `IPC_RMID`; other commands are `EINVAL`.
+/// msgctl(2) for `IPC_STAT`, `IPC_SET`, `IPC_RMID`, `IPC_INFO`, `MSG_INFO`, `MSG_STAT` and
+/// `MSG_STAT_ANY`; other commands are `EINVAL`.
 #[unsafe(no_mangle)]
 pub extern "C" fn msgctl(msqid: c_int, cmd: c_int, buf: *mut libc::msqid_ds) -> c_int {
     entry(|| control(msqid, cmd, buf))
 }
+
+/// `MSG_STAT_ANY` (Linux 4.17): `MSG_STAT` without the read permission check.
+const MSG_STAT_ANY: c_int = 13;
+
+/// Linux's compiled-in `MSGMAP`, `MSGPOOL`, `MSGTQL`, `MSGSSZ` and `MSGSEG`, which `IPC_INFO`
+/// reports (they limit nothing there either).
+const MSGMAP: c_int = 16384;
+const MSGPOOL: c_int = 32000 * 16384 / 1024;
+const MSGTQL: c_int = 16384;
+const MSGSSZ: c_int = 16;
+const MSGSEG: libc::c_ushort = 0xffff;
 
 fn control(msqid: c_int, cmd: c_int, buf: *mut libc::msqid_ds) -> Result<c_int, c_int> {
     if msqid < 0 {
         return Err(libc::EINVAL);
     }
     match cmd {
+        libc::IPC_INFO | libc::MSG_INFO => {
+            let queues = queues()?;
+            let info = info(&queues, cmd == libc::MSG_INFO);
+            sys::write_msginfo(buf.cast(), info)?;
+            Ok(c_int::try_from(queues.len().saturating_sub(1)).unwrap_or(c_int::MAX))
+        }
+        libc::MSG_STAT | MSG_STAT_ANY => {
+            let queues = queues()?;
+            let index = usize::try_from(msqid).map_err(|_| libc::EINVAL)?;
+            let (stats, key) = queues.get(index).ok_or(libc::EINVAL)?;
+            if cmd == libc::MSG_STAT && !may_read(stats) {
+                return Err(libc::EACCES);
+            }
+            let id = c_int::try_from(stats.id.as_raw()).map_err(|_| libc::EINVAL)?;
+            sys::write_msqid_ds(buf, ds_of(stats, *key))?;
+            Ok(id)
+        }
         libc::IPC_STAT => {
             let queue = connection::queue(msqid)?;
             let ds = status(&queue).inspect_err(|_| forget_if_gone(&queue, msqid))?;
@@ -62,8 +99,65 @@ fn status(queue: &Queue) -> Result<libc::msqid_ds, c_int> {
         .mailbox
         .stat()
         .map_err(|e| errno::admin(&e, libc::EACCES))?;
+    Ok(ds_of(&stats, queue.key))
+}
+
+/// The daemon's System V queues, in the order of their identifiers, with their keys.
+fn queues() -> Result<Vec<(MailboxStats, libc::key_t)>, c_int> {
+    let process = connection::process()?;
+    let all = process.list_mailboxes().map_err(|_| libc::EIO)?;
+    let mut queues: Vec<_> = all
+        .into_iter()
+        .filter_map(|stats| names::key_of(&stats.name).map(|key| (stats, key)))
+        .collect();
+    queues.sort_by_key(|(stats, _)| stats.id.as_raw());
+    Ok(queues)
+}
+
+/// `IPC_INFO`'s limits (those the shim enforces, and Linux's constants), or with `usage`
+/// (`MSG_INFO`) the queues, messages and bytes there are.
+fn info(queues: &[(MailboxStats, libc::key_t)], usage: bool) -> libc::msginfo {
+    let int = |n: usize| c_int::try_from(n).unwrap_or(c_int::MAX);
+    let (msgpool, msgmap, msgtql) = if usage {
+        (
+            int(queues.len()),
+            int(queues.iter().map(|(stats, _)| stats.messages).sum()),
+            int(queues.iter().map(|(stats, _)| stats.bytes).sum()),
+        )
+    } else {
+        (MSGPOOL, MSGMAP, MSGTQL)
+    };
+    libc::msginfo {
+        msgpool,
+        msgmap,
+        msgmax: int(msgmax()),
+        msgmnb: int(msgmnb()),
+        msgmni: int(msgmni()),
+        msgssz: MSGSSZ,
+        msgtql,
+        msgseg: MSGSEG,
+    }
+}
+
+/// Whether this process may read the queue (`MSG_STAT`): its mode's `r` bit for the owner, the
+/// group or others, as the caller is; uid 0 always.
+fn may_read(stats: &MailboxStats) -> bool {
+    let (uid, gid) = sys::credentials();
+    let bits = stats.mode.bits();
+    uid == 0
+        || if uid == stats.uid {
+            bits & 0o400 != 0
+        } else if gid == stats.gid {
+            bits & 0o040 != 0
+        } else {
+            bits & 0o004 != 0
+        }
+}
+
+/// A `msqid_ds` from a mailbox's statistics and its key.
+fn ds_of(stats: &MailboxStats, key: libc::key_t) -> libc::msqid_ds {
     let mut ds = sys::empty_msqid_ds();
-    ds.msg_perm.__key = queue.key;
+    ds.msg_perm.__key = key;
     ds.msg_perm.uid = stats.uid;
     ds.msg_perm.gid = stats.gid;
     // postbox keeps no separate creator: the owner stands for it.
@@ -77,11 +171,11 @@ fn status(queue: &Queue) -> Result<libc::msqid_ds, c_int> {
     ds.msg_ctime = seconds(stats.changed);
     ds.__msg_cbytes = stats.bytes as libc::c_ulong;
     ds.msg_qnum = stats.messages as libc::msgqnum_t;
-    ds.msg_qbytes = max_bytes(&stats) as libc::msglen_t;
-    let (lspid, lrpid) = os_pids(&stats);
+    ds.msg_qbytes = max_bytes(stats) as libc::msglen_t;
+    let (lspid, lrpid) = os_pids(stats);
     ds.msg_lspid = lspid;
     ds.msg_lrpid = lrpid;
-    Ok(ds)
+    ds
 }
 
 fn max_bytes(stats: &MailboxStats) -> usize {

@@ -84,6 +84,24 @@ pub(crate) fn write_msqid_ds(buf: *mut libc::msqid_ds, ds: libc::msqid_ds) -> Re
     Ok(())
 }
 
+/// Writes `info` to the caller's `msginfo` at `buf` (`IPC_INFO`, `MSG_INFO`: msgctl(2) passes
+/// it where a `msqid_ds` would be). `EFAULT` for null.
+pub(crate) fn write_msginfo(buf: *mut libc::msginfo, info: libc::msginfo) -> Result<(), c_int> {
+    if buf.is_null() {
+        return Err(libc::EFAULT);
+    }
+    // SAFETY: `buf` is non-null; msgctl(2) requires it to point to writable storage for a
+    // `struct msginfo` with these commands. Written unaligned, without reading the old contents.
+    unsafe { buf.write_unaligned(info) };
+    Ok(())
+}
+
+/// This process's effective uid and gid.
+pub(crate) fn credentials() -> (u32, u32) {
+    // SAFETY: geteuid and getegid cannot fail and touch no memory.
+    unsafe { (libc::geteuid(), libc::getegid()) }
+}
+
 /// The NUL-terminated name at `name`, as bytes. `EFAULT` for null.
 pub(crate) fn c_bytes<'a>(name: *const std::ffi::c_char) -> Result<&'a [u8], c_int> {
     if name.is_null() {
