@@ -64,10 +64,38 @@ fn open(
     } else {
         mq_defaults()
     };
+    // The descriptor first, before any round trip: out of descriptors is `EMFILE`, as the kernel
+    // answers, and leaves the connection alone.
+    let fd = sys::new_descriptor(oflag & libc::O_CLOEXEC != 0)?;
+    let nonblock = oflag & libc::O_NONBLOCK != 0;
+    match open_mailbox(&name, oflag, mode, maxmsg, msgsize) {
+        Ok((mailbox, msgsize)) => {
+            mq_table::insert(
+                fd,
+                Descriptor::new(name, read, write, nonblock, msgsize, mailbox),
+            );
+            Ok(fd)
+        }
+        Err(errno) => {
+            sys::close_descriptor(fd);
+            Err(errno)
+        }
+    }
+}
+
+/// Opens or creates the queue's mailbox; returns it and its largest message size.
+fn open_mailbox(
+    name: &str,
+    oflag: c_int,
+    mode: libc::mode_t,
+    maxmsg: usize,
+    msgsize: usize,
+) -> Result<(Mailbox, usize), c_int> {
+    let creating = oflag & libc::O_CREAT != 0;
     let process = connection::process()?;
     let mode = Mode::new(((mode & 0o777) & !sys::umask()) as u16);
     let builder = process
-        .mailbox(&name)
+        .mailbox(name)
         .capacity(Capacity::bounded(maxmsg, maxmsg.saturating_mul(msgsize)))
         .size(MessageSize::Variable(msgsize))
         .order(Order::Priority)
@@ -91,13 +119,7 @@ fn open(
         Ok(MessageSize::Variable(n) | MessageSize::Fixed(n)) => n,
         Err(_) => return Err(libc::EIO),
     };
-    let fd = sys::new_descriptor(oflag & libc::O_CLOEXEC != 0)?;
-    let nonblock = oflag & libc::O_NONBLOCK != 0;
-    mq_table::insert(
-        fd,
-        Descriptor::new(name, read, write, nonblock, msgsize, mailbox),
-    );
-    Ok(fd)
+    Ok((mailbox, msgsize))
 }
 
 /// A new queue's (most messages, largest message): `attr`'s, checked against the maxima, or
@@ -236,7 +258,10 @@ pub extern "C" fn mq_timedsend(
     msg_prio: c_uint,
     abs_timeout: *const libc::timespec,
 ) -> c_int {
-    entry(|| send(mqdes, msg_ptr, msg_len, msg_prio, Some(abs_timeout)))
+    // A null `abs_timeout` waits without a limit, as the system call does (glibc's `mq_send`
+    // is `mq_timedsend` with null).
+    let abs_timeout = (!abs_timeout.is_null()).then_some(abs_timeout);
+    entry(|| send(mqdes, msg_ptr, msg_len, msg_prio, abs_timeout))
 }
 
 fn receive(
@@ -307,7 +332,9 @@ pub extern "C" fn mq_timedreceive(
     msg_prio: *mut c_uint,
     abs_timeout: *const libc::timespec,
 ) -> isize {
-    entry(|| receive(mqdes, msg_ptr, msg_len, msg_prio, Some(abs_timeout)))
+    // A null `abs_timeout` waits without a limit, as for `mq_timedsend`.
+    let abs_timeout = (!abs_timeout.is_null()).then_some(abs_timeout);
+    entry(|| receive(mqdes, msg_ptr, msg_len, msg_prio, abs_timeout))
 }
 
 /// The queue's attributes as `mq_getattr` reports them.
@@ -364,9 +391,11 @@ pub extern "C" fn mq_setattr(
 #[unsafe(no_mangle)]
 pub extern "C" fn mq_notify(mqdes: libc::mqd_t, sevp: *const libc::sigevent) -> c_int {
     entry(|| {
+        // The notification is checked before the descriptor, as Linux does.
+        let how = sys::read_sigevent(sevp).map(notify::How::of).transpose()?;
         let (_, mailbox) = mq_table::get(mqdes)?;
-        match sys::read_sigevent(sevp) {
-            Some(event) => notify::register(mailbox.name(), event)?,
+        match how {
+            Some(how) => notify::register(mailbox.name(), how)?,
             None => notify::unregister(mailbox.name()),
         }
         Ok(0)

@@ -9,13 +9,17 @@
 //!   deleting it (unregistering, or notifying) frees it at once, and if the process dies its
 //!   connection closes and the daemon deletes the mailbox with it.
 //! - **Noticing the message** is a *watcher* thread on that connection. While the queue is
-//!   empty it waits to take a message on lease; when it gets one it looks at whether any other
-//!   receiver is waiting, puts the message back at the front of the queue (`nack`) and — if no
-//!   receiver was waiting, as Linux requires — deletes the lock and notifies: a signal sent to
+//!   empty it waits to take a message on lease; when it gets one it looks whether another
+//!   receiver had been waiting on the queue since before the message was sent (the daemon
+//!   reports every wait and since when), puts the message back at the front of the queue
+//!   (`nack`) and — if none had, as Linux requires — deletes the lock and notifies: a signal sent to
 //!   this process (`si_code` `SI_MESGQ`, the sender's pid and uid, `sigev_value`), or
 //!   `sigev_notify_function` called on a new thread, or nothing (`SIGEV_NONE`). One-shot: the
 //!   registration ends there. While the queue holds messages, the watcher checks every
-//!   [`SLICE`] until it is empty again (only an arrival on an empty queue notifies).
+//!   [`SLICE`] until it is empty again (only an arrival on an empty queue notifies). An
+//!   arrival it did not take on lease (between two looks, or before its first — the count of
+//!   messages sent, taken when `mq_notify` registers, tells) notifies the same way, judged by
+//!   the queue's last send.
 //!
 //! `mq_notify(mqdes, NULL)` and `mq_close` on the queue end this process's registration: the
 //! watcher is told to stop and joined (it wakes within [`SLICE`]). A forked child does not
@@ -25,15 +29,18 @@ use std::ffi::c_int;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use postbox::{Mailbox, Ownership, Pid, Process, RecvError};
+use postbox::{Mailbox, Ownership, Pid, Process, RecvError, Timestamp, WaitKind, WaitTarget};
 
 use crate::sys::{self, Sigevent};
 
 /// How often a watcher checks whether it should stop, and whether a queue holding messages has
 /// become empty.
 const SLICE: Duration = Duration::from_millis(20);
+
+/// How long a registration waits for one that is ending before it answers `EBUSY`.
+const GRACE: Duration = Duration::from_millis(100);
 
 /// One registration this process made.
 #[derive(Debug)]
@@ -96,10 +103,20 @@ pub(crate) fn unregister(queue: &str) {
 }
 
 /// `mq_notify(mqdes, sevp)`: registers this process for one notification on `queue`. `EBUSY`
-/// when a process (this one included) is registered already; `EINVAL` for a `sigev_notify` or
-/// signal that is not valid.
-pub(crate) fn register(queue: &str, event: Sigevent) -> Result<(), c_int> {
-    let how = How::of(event)?;
+/// when a process (this one included) is registered already.
+pub(crate) fn register(queue: &str, how: How) -> Result<(), c_int> {
+    // A registration whose message has just arrived ends a moment later here than on Linux
+    // (where it ends inside `mq_send`): give it that moment before answering `EBUSY`.
+    let deadline = Instant::now() + GRACE;
+    loop {
+        match try_register(queue, how) {
+            Err(libc::EBUSY) if Instant::now() < deadline => std::thread::sleep(GRACE / 10),
+            other => return other,
+        }
+    }
+}
+
+fn try_register(queue: &str, how: How) -> Result<(), c_int> {
     if let Some(registration) = take(queue) {
         if !registration.ended.load(Ordering::SeqCst) {
             registrations().push(registration);
@@ -131,11 +148,13 @@ fn start(queue: &str, how: How) -> Result<Registration, c_int> {
             postbox::OpenError::AlreadyExists => libc::EBUSY,
             _ => libc::EIO,
         })?;
-    let empty_at_registration = mailbox.stat().map_err(|_| libc::EBADF)?.messages == 0;
+    let at_registration = mailbox.stat().map_err(|_| libc::EBADF)?;
     let stop = Arc::new(AtomicBool::new(false));
     let ended = Arc::new(AtomicBool::new(false));
     let watcher = Watcher {
-        empty_at_registration,
+        empty_at_registration: at_registration.messages == 0
+            && at_registration.blocked_receivers == 0,
+        sent_at_registration: at_registration.total_sent,
         process,
         mailbox,
         lock,
@@ -158,7 +177,7 @@ fn start(queue: &str, how: How) -> Result<Registration, c_int> {
 
 /// What a notification does.
 #[derive(Clone, Copy, Debug)]
-enum How {
+pub(crate) enum How {
     /// `SIGEV_NONE`: nothing (the registration still ends).
     Nothing,
     /// `SIGEV_SIGNAL`.
@@ -171,7 +190,8 @@ enum How {
 }
 
 impl How {
-    fn of(event: Sigevent) -> Result<How, c_int> {
+    /// What `event` asks for; `EINVAL` for a `sigev_notify` or signal that is not valid.
+    pub(crate) fn of(event: Sigevent) -> Result<How, c_int> {
         match event.notify {
             libc::SIGEV_NONE => Ok(How::Nothing),
             libc::SIGEV_SIGNAL if (1..=libc::SIGRTMAX()).contains(&event.signo) => {
@@ -194,8 +214,10 @@ impl How {
 
 /// A registration's watcher: its own postbox process, the queue, and the lock it holds.
 struct Watcher {
-    /// Whether the queue was empty when the registration was made.
+    /// Whether the queue was empty, and no receiver waiting, when the registration was made.
     empty_at_registration: bool,
+    /// How many messages had been sent to the queue then.
+    sent_at_registration: u64,
     process: Process,
     mailbox: Mailbox,
     lock: Mailbox,
@@ -219,15 +241,25 @@ impl Watcher {
     /// (OS pid, uid) — 0 for a sender that has gone already, which Linux would name — or `None`
     /// when told to stop or the queue is gone.
     fn watch(&self) -> Option<(libc::pid_t, u32)> {
-        // Whether the queue was empty when last seen: a message found then arrived on it empty.
+        // Whether the queue was empty, with no receiver waiting, when last seen; and how many
+        // messages had been sent to it then.
         let mut armed = self.empty_at_registration;
+        let mut last_sent = self.sent_at_registration;
         while !self.stop.load(Ordering::SeqCst) {
             let stats = self.mailbox.stat().ok()?;
-            if stats.messages > 0 {
-                if armed && stats.blocked_receivers == 0 {
-                    // It arrived between two looks, not during a lease.
-                    return Some(self.sender(stats.last_send.map(|(pid, _)| pid)));
+            if armed && stats.total_sent > last_sent {
+                // A message arrived since the last look, not taken on lease here (it may be
+                // received already).
+                if let Some((sender, at)) = stats.last_send {
+                    if !self.receiver_waited_since_before(at) {
+                        return Some(self.sender(Some(sender)));
+                    }
                 }
+            }
+            last_sent = stats.total_sent;
+            if stats.messages > 0 || stats.blocked_receivers > 0 {
+                // Not empty, or a receiver waits (and gets what arrives): no notification
+                // for now.
                 armed = false;
                 std::thread::sleep(SLICE);
                 continue;
@@ -238,12 +270,12 @@ impl Watcher {
                 Err(RecvError::Timeout) => continue,
                 Err(_) => return None,
             };
-            let waiting = self.mailbox.stat().map_or(0, |s| s.blocked_receivers);
+            let waited = self.receiver_waited_since_before(leased.sent_at);
             let sender = leased.sender;
             let _ = leased.nack();
-            if waiting > 0 {
-                // A receiver gets the message; the registration stays. Wait for the queue to
-                // be empty again.
+            if waited {
+                // A receiver was waiting when it arrived: it gets the message, and the
+                // registration stays.
                 armed = false;
                 continue;
             }
@@ -253,6 +285,22 @@ impl Watcher {
             return Some(self.sender(Some(sender)));
         }
         None
+    }
+
+    /// Whether a receiver other than this watcher has been waiting on the queue since before
+    /// `at` (then a message arriving at `at` was its, and Linux notifies nobody).
+    fn receiver_waited_since_before(&self, at: Timestamp) -> bool {
+        let me = self.process.pid();
+        let queue = WaitTarget::Mailbox(self.mailbox.name().to_owned());
+        self.process.list_processes().is_ok_and(|all| {
+            all.iter().filter(|info| info.pid != me).any(|info| {
+                info.waits.iter().any(|wait| {
+                    matches!(wait.kind, WaitKind::Recv | WaitKind::Lease)
+                        && wait.on.contains(&queue)
+                        && wait.since <= at
+                })
+            })
+        })
     }
 
     /// The OS pid and uid of postbox process `sender` (0 and this process's uid when unknown).

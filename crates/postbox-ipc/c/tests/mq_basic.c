@@ -2,6 +2,7 @@
  * mq_getattr(3) and mq_unlink(3) man pages define them. */
 #include <fcntl.h>
 #include <mqueue.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "check.h"
@@ -84,6 +85,24 @@ int main(void) {
         CHECK(mq_receive(q, buf, sizeof buf, NULL) == 4);
     }
     FAILS_WITH(EAGAIN, mq_receive(q, buf, sizeof buf, NULL));
+
+    /* A null timeout waits without a limit, as the system calls do (glibc declares it
+     * nonnull, but passes it through; LTP calls them so). */
+    struct mq_attr blocking = {0};
+    CHECK(mq_setattr(q, &blocking, NULL) == 0);
+    const struct timespec *volatile no_limit = NULL;
+    CHECK(mq_timedsend(q, "null", 4, 1, no_limit) == 0);
+    CHECK(mq_timedreceive(q, buf, sizeof buf, NULL, no_limit) == 4);
+
+    /* Out of descriptors: EMFILE, and the queue still works afterwards. */
+    struct rlimit files, none;
+    CHECK(getrlimit(RLIMIT_NOFILE, &files) == 0);
+    none = files;
+    none.rlim_cur = 0;
+    CHECK(setrlimit(RLIMIT_NOFILE, &none) == 0);
+    FAILS_WITH(EMFILE, mq_open(name, O_RDWR));
+    CHECK(setrlimit(RLIMIT_NOFILE, &files) == 0);
+    CHECK(mq_send(q, "more", 4, 1) == 0 && mq_receive(q, buf, sizeof buf, NULL) == 4);
 
     /* Closing and unlinking. */
     CHECK(mq_close(reader) == 0);

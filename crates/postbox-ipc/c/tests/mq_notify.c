@@ -78,6 +78,7 @@ int main(void) {
     struct sigevent bad = event;
     bad.sigev_notify = 12345;
     FAILS_WITH(EINVAL, mq_notify(q, &bad));
+    FAILS_WITH(EINVAL, mq_notify((mqd_t)12345, &bad)); /* the event is checked first */
 
     /* SIGEV_SIGNAL: registered, others busy (this process too), told once. */
     CHECK(mq_notify(q, &event) == 0);
