@@ -2,10 +2,10 @@
 //! (`IPC_RMID`); the limits and usage of all queues (`IPC_INFO`, `MSG_INFO`) and a queue's
 //! status by index (`MSG_STAT`, `MSG_STAT_ANY`).
 //!
-//! The index of `MSG_STAT` is a queue's position among the daemon's System V mailboxes
-//! (`sysv.*`) in the order of their identifiers, so indexes run 0 to one less than the number
-//! of queues, and `IPC_INFO`/`MSG_INFO` return the highest (0 when there is none). Like Linux's
-//! slots, an index names another queue once queues are created or removed.
+//! The index of `MSG_STAT` is the queue's identifier itself (on Linux the index is the low bits
+//! of the identifier, so `msgctl(msqid, MSG_STAT, ...)` finds that queue there too); indexes
+//! that are no System V queue's are `EINVAL`, and `IPC_INFO`/`MSG_INFO` return the highest
+//! (0 when there is none).
 
 // Exports C symbols (`#[unsafe(no_mangle)]`); unsafe blocks stay in `sys` (tests/unsafe_audit.rs).
 #![allow(unsafe_code)]
@@ -47,12 +47,16 @@ fn control(msqid: c_int, cmd: c_int, buf: *mut libc::msqid_ds) -> Result<c_int, 
             let queues = queues()?;
             let info = info(&queues, cmd == libc::MSG_INFO);
             sys::write_msginfo(buf.cast(), info)?;
-            Ok(c_int::try_from(queues.len().saturating_sub(1)).unwrap_or(c_int::MAX))
+            let highest = queues.last().map_or(0, |(stats, _)| stats.id.as_raw());
+            Ok(c_int::try_from(highest).unwrap_or(c_int::MAX))
         }
         libc::MSG_STAT | MSG_STAT_ANY => {
             let queues = queues()?;
-            let index = usize::try_from(msqid).map_err(|_| libc::EINVAL)?;
-            let (stats, key) = queues.get(index).ok_or(libc::EINVAL)?;
+            let index = u64::try_from(msqid).map_err(|_| libc::EINVAL)?;
+            let (stats, key) = queues
+                .iter()
+                .find(|(stats, _)| stats.id.as_raw() == index)
+                .ok_or(libc::EINVAL)?;
             if cmd == libc::MSG_STAT && !may_read(stats) {
                 return Err(libc::EACCES);
             }

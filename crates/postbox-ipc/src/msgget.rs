@@ -10,7 +10,7 @@ use postbox::{Capacity, Dispatch, MessageSize, Mode, OpenError, Ownership, Recei
 
 use crate::connection::{self, Queue};
 use crate::errno::{self, entry};
-use crate::limits::{msgmax, msgmnb};
+use crate::limits::{msgmax, msgmnb, msgmni};
 use crate::names;
 
 /// How many fresh names an `IPC_PRIVATE` queue tries before giving up with `ENOSPC`.
@@ -41,6 +41,7 @@ fn get(key: key_t, msgflg: c_int) -> Result<c_int, c_int> {
     let creating = msgflg & libc::IPC_CREAT != 0;
     let exclusive = msgflg & libc::IPC_EXCL != 0;
     let opened = if key == libc::IPC_PRIVATE {
+        room_for_one_more(&process)?;
         let mut tries = 0;
         loop {
             match builder(&names::private()).create() {
@@ -52,8 +53,17 @@ fn get(key: key_t, msgflg: c_int) -> Result<c_int, c_int> {
     } else {
         let name = names::of_key(key);
         let opened = match (creating, exclusive) {
-            (true, true) => builder(&name).create(),
-            (true, false) => builder(&name).open_or_create(),
+            (true, true) => {
+                room_for_one_more(&process)?;
+                builder(&name).create()
+            }
+            (true, false) => match builder(&name).open() {
+                Err(OpenError::NotFound) => {
+                    room_for_one_more(&process)?;
+                    builder(&name).open_or_create()
+                }
+                other => other,
+            },
             (false, _) => builder(&name).open(),
         };
         opened.map_err(|e| errno::open(&e))
@@ -62,4 +72,18 @@ fn get(key: key_t, msgflg: c_int) -> Result<c_int, c_int> {
     let msqid = c_int::try_from(mailbox.id().as_raw()).map_err(|_| libc::ENOSPC)?;
     connection::remember(msqid, Queue { mailbox, key });
     Ok(msqid)
+}
+
+/// `ENOSPC` when the daemon holds `msgmni` System V queues already (/proc/sys/kernel/msgmni, as
+/// the kernel counts its own).
+fn room_for_one_more(process: &postbox::Process) -> Result<(), c_int> {
+    let all = process.list_mailboxes().map_err(|_| libc::EIO)?;
+    let queues = all
+        .iter()
+        .filter(|stats| names::key_of(&stats.name).is_some())
+        .count();
+    if queues >= msgmni() {
+        return Err(libc::ENOSPC);
+    }
+    Ok(())
 }

@@ -15,7 +15,7 @@ use crate::limits::msgmax;
 use crate::sys;
 use crate::wait::{Restart, Waited, wait};
 
-/// `MSG_COPY` (Linux): take a copy of the message at an index. Not supported.
+/// `MSG_COPY` (Linux): a copy of the message at an index (`msgtyp`), left in the queue.
 const MSG_COPY: c_int = 0o40000;
 
 /// msgsnd(2): appends a copy of the message at `msgp` (a `long` type >= 1, then `msgsz` bytes
@@ -98,7 +98,7 @@ fn recv(
         return Err(libc::EINVAL);
     }
     if msgflg & MSG_COPY != 0 {
-        return Err(libc::ENOSYS);
+        return copy(msqid, msgp, msgsz, msgtyp, msgflg);
     }
     if msgp.is_null() {
         return Err(libc::EFAULT);
@@ -139,6 +139,41 @@ fn recv(
     };
     let text = &received.payload()[..received.payload().len().min(msgsz)];
     let mtype = c_long::try_from(received.mtype()).map_err(|_| libc::EINVAL)?;
+    sys::write_msgbuf(msgp, mtype, text)?;
+    isize::try_from(text.len()).map_err(|_| libc::EINVAL)
+}
+
+/// `MSG_COPY`: the message at index `msgtyp` (0 the first, in queue order) copied into the
+/// buffer, left in the queue. Needs `IPC_NOWAIT` and refuses `MSG_EXCEPT` (`EINVAL`); no message
+/// there is `ENOMSG`; one longer than `msgsz` is `E2BIG` (with `MSG_NOERROR`, `EINVAL`).
+fn copy(
+    msqid: c_int,
+    msgp: *mut c_void,
+    msgsz: usize,
+    msgtyp: c_long,
+    msgflg: c_int,
+) -> Result<isize, c_int> {
+    if msgflg & libc::MSG_EXCEPT != 0 || msgflg & libc::IPC_NOWAIT == 0 {
+        return Err(libc::EINVAL);
+    }
+    let queue = connection::queue(msqid)?;
+    let index = usize::try_from(msgtyp).map_err(|_| libc::ENOMSG)?;
+    let seen = queue
+        .mailbox
+        .peek(index.saturating_add(1), Selector::Any)
+        .map_err(|e| errno::admin(&e, libc::EACCES))?;
+    let message = seen.get(index).ok_or(libc::ENOMSG)?;
+    let payload = message.payload();
+    if payload.len() > msgsz {
+        // Linux cuts no copy: `MSG_NOERROR` makes it `EINVAL` instead.
+        return Err(if msgflg & libc::MSG_NOERROR == 0 {
+            libc::E2BIG
+        } else {
+            libc::EINVAL
+        });
+    }
+    let text = payload.as_ref();
+    let mtype = c_long::try_from(message.mtype()).map_err(|_| libc::EINVAL)?;
     sys::write_msgbuf(msgp, mtype, text)?;
     isize::try_from(text.len()).map_err(|_| libc::EINVAL)
 }

@@ -66,6 +66,9 @@ int main(void) {
         FAILS_WITH(EACCES, msgctl(at, MSG_STAT, &ds));
     }
 
+    /* A queue's identifier is an index that finds it (on Linux its low bits are the index). */
+    CHECK(msgctl(first, MSG_STAT, &ds) == first && ds.msg_perm.__key == test_key(1));
+
     /* Past the highest index, and a negative one. */
     FAILS_WITH(EINVAL, msgctl(max_index + 1, MSG_STAT, &ds));
     FAILS_WITH(EINVAL, msgctl(-1, MSG_STAT, &ds));
