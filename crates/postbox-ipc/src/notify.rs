@@ -8,18 +8,18 @@
 //!   Creating it fails with `AlreadyExists` while any process holds the registration (`EBUSY`);
 //!   deleting it (unregistering, or notifying) frees it at once, and if the process dies its
 //!   connection closes and the daemon deletes the mailbox with it.
-//! - **Noticing the message** is a *watcher* thread on that connection. While the queue is
-//!   empty it waits to take a message on lease; when it gets one it looks whether another
-//!   receiver had been waiting on the queue since before the message was sent (the daemon
-//!   reports every wait and since when), puts the message back at the front of the queue
-//!   (`nack`) and — if none had, as Linux requires — deletes the lock and notifies: a signal sent to
-//!   this process (`si_code` `SI_MESGQ`, the sender's pid and uid, `sigev_value`), or
-//!   `sigev_notify_function` called on a new thread, or nothing (`SIGEV_NONE`). One-shot: the
-//!   registration ends there. While the queue holds messages, the watcher checks every
-//!   [`SLICE`] until it is empty again (only an arrival on an empty queue notifies). An
-//!   arrival it did not take on lease (between two looks, or before its first — the count of
-//!   messages sent, taken when `mq_notify` registers, tells) notifies the same way, judged by
-//!   the queue's last send.
+//! - **Noticing the message** is a *watcher* thread on that connection. It looks at the queue's
+//!   statistics every [`SLICE`], never touching its messages: when the count of messages ever
+//!   sent has grown since a look that found the queue empty with no receiver waiting, a message
+//!   arrived on the empty queue. Unless a receiver had been waiting on it since before the last
+//!   send (the daemon reports every wait and since when) — the case where Linux hands the
+//!   message to that receiver and notifies nobody — the watcher deletes the lock and notifies:
+//!   a signal sent to this process (`si_code` `SI_MESGQ`, the sender's pid and uid,
+//!   `sigev_value`), or `sigev_notify_function` called on a new thread, or nothing
+//!   (`SIGEV_NONE`). One-shot: the registration ends there. A message received at once is
+//!   still noticed (the count tells), and the queue's contents are never disturbed; the price is
+//!   a notification up to [`SLICE`] late, and a look (one round trip) per [`SLICE`] while
+//!   registered.
 //!
 //! `mq_notify(mqdes, NULL)` and `mq_close` on the queue end this process's registration: the
 //! watcher is told to stop and joined (it wakes within [`SLICE`]). A forked child does not
@@ -31,12 +31,11 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use postbox::{Mailbox, Ownership, Pid, Process, RecvError, Timestamp, WaitKind, WaitTarget};
+use postbox::{Mailbox, Ownership, Pid, Process, Timestamp, WaitKind, WaitTarget};
 
 use crate::sys::{self, Sigevent};
 
-/// How often a watcher checks whether it should stop, and whether a queue holding messages has
-/// become empty.
+/// How often a watcher looks at its queue.
 const SLICE: Duration = Duration::from_millis(20);
 
 /// How long a registration waits for one that is ending before it answers `EBUSY`.
@@ -248,7 +247,7 @@ impl Watcher {
         while !self.stop.load(Ordering::SeqCst) {
             let stats = self.mailbox.stat().ok()?;
             if armed && stats.total_sent > last_sent {
-                // A message arrived since the last look, not taken on lease here (it may be
+                // A message arrived on the empty queue since the last look (it may have been
                 // received already).
                 if let Some((sender, at)) = stats.last_send {
                     if !self.receiver_waited_since_before(at) {
@@ -257,32 +256,8 @@ impl Watcher {
                 }
             }
             last_sent = stats.total_sent;
-            if stats.messages > 0 || stats.blocked_receivers > 0 {
-                // Not empty, or a receiver waits (and gets what arrives): no notification
-                // for now.
-                armed = false;
-                std::thread::sleep(SLICE);
-                continue;
-            }
-            armed = true;
-            let leased = match self.mailbox.lease_timeout(SLICE) {
-                Ok(leased) => leased,
-                Err(RecvError::Timeout) => continue,
-                Err(_) => return None,
-            };
-            let waited = self.receiver_waited_since_before(leased.sent_at);
-            let sender = leased.sender;
-            let _ = leased.nack();
-            if waited {
-                // A receiver was waiting when it arrived: it gets the message, and the
-                // registration stays.
-                armed = false;
-                continue;
-            }
-            if self.stop.load(Ordering::SeqCst) {
-                return None;
-            }
-            return Some(self.sender(Some(sender)));
+            armed = stats.messages == 0 && stats.blocked_receivers == 0;
+            std::thread::sleep(SLICE);
         }
         None
     }
