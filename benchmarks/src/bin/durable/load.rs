@@ -1,8 +1,9 @@
 //! The load every system gets: `producers` producers, each sending one message at a time and
 //! waiting for its acknowledgement, for a warm-up and then a measured window. The rate counts
-//! the sends begun and acknowledged inside the window; the latencies, every send begun inside it
-//! (however long its acknowledgement took, so that a producer starved of the lock or of a
-//! commit is not left out of them).
+//! the sends begun and acknowledged inside the window; the latencies, every send in progress
+//! during it (begun before it closed, acknowledged after it opened), so that a send that waited
+//! longer than the window, or a producer starved of a lock, is not left out of them. How many
+//! producers got no acknowledgement at all inside the window is counted too.
 
 use std::sync::{Barrier, OnceLock};
 use std::time::{Duration, Instant};
@@ -43,7 +44,7 @@ impl Window {
 /// One producer's sends in the window.
 #[derive(Debug, Default)]
 pub(crate) struct Tally {
-    /// Of every send begun in the window.
+    /// Of every send in progress during the window.
     latencies_ns: Vec<u64>,
     /// Sends begun and acknowledged in the window.
     acknowledged: u64,
@@ -52,11 +53,11 @@ pub(crate) struct Tally {
 impl Tally {
     /// Records a send begun at `began` and acknowledged at `acked`.
     pub(crate) fn record(&mut self, window: &Window, began: Instant, acked: Instant) {
-        if began >= window.from && began < window.until {
+        if began < window.until && acked >= window.from {
             let ns = acked.duration_since(began).as_nanos();
             self.latencies_ns
                 .push(u64::try_from(ns).unwrap_or(u64::MAX));
-            if acked <= window.until {
+            if began >= window.from && acked <= window.until {
                 self.acknowledged += 1;
             }
         }
@@ -72,9 +73,11 @@ pub(crate) struct Run {
     pub(crate) seconds: f64,
     /// `messages / seconds`.
     pub(crate) messages_per_s: f64,
-    /// The latency of one send (from the call to its acknowledgement), of every send begun
-    /// inside the window.
+    /// The latency of one send (from the call to its acknowledgement), of every send in
+    /// progress during the window.
     pub(crate) latency: LatencySummary,
+    /// Producers with no send begun and acknowledged inside the window (starved).
+    pub(crate) starved_producers: usize,
     /// The median fsync of the same disk, measured just before this run (the disk's speed
     /// changes with what else the machine is writing), in nanoseconds.
     pub(crate) fsync_p50_ns: u64,
@@ -88,15 +91,17 @@ impl Run {
     /// When no send at all was acknowledged inside the window.
     pub(crate) fn of(tallies: Vec<Tally>, window: &Window) -> Result<Run> {
         let messages = tallies.iter().map(|t| t.acknowledged).sum();
+        let starved_producers = tallies.iter().filter(|t| t.acknowledged == 0).count();
         let samples: Vec<u64> = tallies.into_iter().flat_map(|t| t.latencies_ns).collect();
         let seconds = window.until.duration_since(window.from).as_secs_f64();
         let latency = LatencySummary::from_samples(samples)
-            .ok_or_else(|| anyhow!("no send began within the {seconds} s window"))?;
+            .ok_or_else(|| anyhow!("no send was in progress within the {seconds} s window"))?;
         Ok(Run {
             messages,
             seconds,
             messages_per_s: messages as f64 / seconds,
             latency,
+            starved_producers,
             fsync_p50_ns: 0,
         })
     }

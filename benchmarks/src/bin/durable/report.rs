@@ -79,6 +79,8 @@ pub(crate) struct Medians {
     pub(crate) fsync_p50_ms: f64,
     /// The send p50 over the fsync p50 beside it, run by run.
     pub(crate) p50_per_fsync: f64,
+    /// The most producers starved (no acknowledgement in the window) in any repetition.
+    pub(crate) starved_producers: usize,
 }
 
 impl Case {
@@ -91,6 +93,7 @@ impl Case {
             p99_ms: of(|r| r.latency.p99_ns as f64 / 1e6)?,
             fsync_p50_ms: of(|r| r.fsync_p50_ns as f64 / 1e6)?,
             p50_per_fsync: of(|r| r.latency.p50_ns as f64 / r.fsync_p50_ns.max(1) as f64)?,
+            starved_producers: self.runs.iter().map(|r| r.starved_producers).max()?,
         })
     }
 }
@@ -242,7 +245,8 @@ impl Report {
              before every run; all {} samples together): p10 {} ms, p50 {} ms, p99 {} ms, \
              mean {} ms. Each table's `fsync p50` row is the median of those measured beside \
              its runs. Throughput counts the sends begun and acknowledged in the window; the \
-             latencies, every send begun in it.\n",
+             latencies, every send in progress during it; a starved producer had no send \
+             acknowledged in it.\n",
             self.fsync.round_trips,
             sig3(self.fsync_p10_ns as f64 / 1e6),
             sig3(self.fsync.p50_ns as f64 / 1e6),
@@ -336,6 +340,11 @@ impl Report {
                 "latency p99 (ms)",
                 cells(|m| sig3(m.p99_ms)),
                 ratios(|m| m.p99_ms),
+            ),
+            row(
+                "producers starved (most in a run)",
+                cells(|m| m.starved_producers.to_string()),
+                vec![String::new(), String::new()],
             ),
             row(
                 "fsync p50 beside (ms)",
