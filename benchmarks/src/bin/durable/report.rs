@@ -154,6 +154,9 @@ impl Report {
     /// Judges the issue's two performance targets, for every size measured.
     pub(crate) fn judge(&mut self) {
         let mut targets = Vec::new();
+        // Against every probe together: on a disk whose fsync is bimodal, the 100 samples
+        // beside one run may all fall in one mode.
+        let fsync_ms = self.fsync.p50_ns as f64 / 1e6;
         for &size in &self.sizes {
             let size_label = format_size(size);
             let postbox = self.medians(System::Postbox, 64, size);
@@ -178,12 +181,15 @@ impl Report {
             let one = self.medians(System::Postbox, 1, size);
             targets.push(Target {
                 target: format!(
-                    "{size_label}: 1-producer latency (p50) ≤ 1.5× one fsync (p50, measured beside it)"
+                    "{size_label}: 1-producer latency (p50) ≤ 1.5× one fsync (p50 of every probe)"
                 ),
                 measured: match one {
                     Some(p) => format!(
-                        "{} ms vs {} ms: {} (against the fsync's fast mode, p10 of all {} ms: {})",
+                        "{} ms vs {} ms: {} (vs the probes beside its runs, p50 {} ms: {}; vs \
+                         the fsync's fast mode, p10 {} ms: {})",
                         sig3(p.p50_ms),
+                        sig3(fsync_ms),
+                        ratio(p.p50_ms / fsync_ms),
                         sig3(p.fsync_p50_ms),
                         ratio(p.p50_per_fsync),
                         sig3(self.fsync_p10_ns as f64 / 1e6),
@@ -191,7 +197,9 @@ impl Report {
                     ),
                     None => "not measured".to_owned(),
                 },
-                verdict: one.map_or(Verdict::NotMeasured, |p| verdict(p.p50_per_fsync <= 1.5)),
+                verdict: one.map_or(Verdict::NotMeasured, |p| {
+                    verdict(p.p50_ms <= 1.5 * fsync_ms)
+                }),
             });
         }
         self.targets = targets;
@@ -363,7 +371,10 @@ impl Report {
         {
             let _ = writeln!(
                 text,
-                "\npostbox's 1-producer p50 is {} the fsync p50 measured beside it (target ≤ 1.50×).",
+                "\npostbox's 1-producer p50 is {} the p50 of every fsync probe ({} ms; target \
+                 ≤ 1.50×), {} the probes' beside its runs.",
+                ratio(p.p50_ms / (self.fsync.p50_ns as f64 / 1e6)),
+                sig3(self.fsync.p50_ns as f64 / 1e6),
                 ratio(p.p50_per_fsync),
             );
         }
