@@ -4,7 +4,7 @@
 //!
 //! ```sh
 //! cargo build --release -p postbox-cli -p postbox-benchmarks
-//! target/release/durable --nats-server "$(command -v nats-server)"   # about 4-5 minutes
+//! target/release/durable --nats-server "$(command -v nats-server)"   # about 6 minutes
 //! target/release/durable --smoke                                      # seconds, for CI
 //! ```
 //!
