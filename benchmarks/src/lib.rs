@@ -1,8 +1,8 @@
 //! The postbox comparison benchmarks: the same workloads, run between real processes, over postbox
 //! and over the mechanisms people already use, so the results can be read as ratios.
 //!
-//! This crate is the library of the `compare` program (and of the daemon scale benchmark), not
-//! an API: its orchestration reports errors with `anyhow`, as a binary does.
+//! This crate is the library of the `compare` program (and of the daemon scale and durable send
+//! benchmarks), not an API: its orchestration reports errors with `anyhow`, as a binary does.
 //!
 //! - [`mechanism`]: the interface every compared mechanism implements; [`peers`]: the mechanisms.
 //! - [`plan`]: what is run (series, workloads, sizes, counts); [`harness`]: how, between pinned
