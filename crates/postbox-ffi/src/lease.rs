@@ -16,7 +16,7 @@ use postbox_lib::{Leased, RecvError, Selector};
 use self_cell::self_cell;
 
 use crate::guard::call;
-use crate::mailbox::{MAILBOXES, MailboxEntry, PostboxMailbox};
+use crate::mailbox_handle::{MAILBOXES, MailboxEntry, PostboxMailbox};
 use crate::message::PostboxMessage;
 use crate::registry::Registry;
 use crate::selector::PostboxSelector;

@@ -24,6 +24,7 @@ mod lease;
 mod library;
 mod listing;
 mod mailbox;
+mod mailbox_handle;
 mod mailbox_many;
 mod mailbox_recv;
 mod mailbox_send;

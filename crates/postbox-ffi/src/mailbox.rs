@@ -8,33 +8,15 @@
 use std::ffi::{c_char, c_int};
 use std::sync::PoisonError;
 
-use postbox_lib::{Credentials, Mailbox, MailboxBuilder, Owner, Pid};
+use postbox_lib::{Credentials, MailboxBuilder, Owner, Pid};
 
 use crate::guard::call;
+use crate::mailbox_handle::{MAILBOXES, MailboxEntry, PostboxMailbox};
 use crate::options::{OPTIONS, PostboxMailboxOptions, permission_bits};
 use crate::process::{PROCESSES, PostboxProcess};
-use crate::registry::Registry;
 use crate::stats::PostboxMailboxStats;
 use crate::status::Outcome;
 use crate::sys;
-
-/// An open mailbox, as the process that opened it sees it. 0 is the null handle.
-#[repr(C)]
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub struct PostboxMailbox {
-    /// Opaque; 0 is never a live mailbox.
-    pub id: u64,
-}
-
-/// An open mailbox and the process handle it was opened from (a select's branches must all
-/// belong to one process).
-#[derive(Debug)]
-pub(crate) struct MailboxEntry {
-    pub(crate) mailbox: Mailbox,
-    pub(crate) process: u64,
-}
-
-pub(crate) static MAILBOXES: Registry<MailboxEntry> = Registry::new("postbox_mailbox");
 
 /// How a mailbox comes to be: the three ends of the library's builder.
 enum Opening {

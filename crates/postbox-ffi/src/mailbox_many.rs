@@ -10,7 +10,7 @@ use std::ffi::c_int;
 use postbox_lib::{Message, Received, SendError};
 
 use crate::guard::call;
-use crate::mailbox::{MAILBOXES, PostboxMailbox};
+use crate::mailbox_handle::{MAILBOXES, PostboxMailbox};
 use crate::message::PostboxMessage;
 use crate::process::message;
 use crate::selector::PostboxSelector;

@@ -9,7 +9,7 @@ use std::ffi::c_int;
 use postbox_lib::Selector;
 
 use crate::guard::call;
-use crate::mailbox::{MAILBOXES, PostboxMailbox};
+use crate::mailbox_handle::{MAILBOXES, PostboxMailbox};
 use crate::message::PostboxMessage;
 use crate::selector::PostboxSelector;
 use crate::status::Outcome;

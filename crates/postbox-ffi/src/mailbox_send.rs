@@ -8,7 +8,7 @@ use std::ffi::c_int;
 use postbox_lib::Message;
 
 use crate::guard::call;
-use crate::mailbox::{MAILBOXES, PostboxMailbox};
+use crate::mailbox_handle::{MAILBOXES, PostboxMailbox};
 use crate::process::message;
 use crate::status::Outcome;
 use crate::sys;

@@ -17,7 +17,7 @@ use postbox_lib::{
 
 use crate::attrs::{self, PostboxCapacity, PostboxSize};
 use crate::guard::call;
-use crate::mailbox::{MAILBOXES, MailboxEntry, PostboxMailbox};
+use crate::mailbox_handle::{MAILBOXES, MailboxEntry, PostboxMailbox};
 use crate::registry::Registry;
 use crate::status::{Error, Outcome};
 use crate::sys;

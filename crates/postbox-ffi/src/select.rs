@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use postbox_lib::{Process, Select, Selector};
 
 use crate::guard::call;
-use crate::mailbox::{MAILBOXES, MailboxEntry, PostboxMailbox};
+use crate::mailbox_handle::{MAILBOXES, MailboxEntry, PostboxMailbox};
 use crate::message::PostboxMessage;
 use crate::process::{PROCESSES, PostboxProcess};
 use crate::registry::Registry;
