@@ -92,7 +92,7 @@ pub(crate) struct ProcessRow {
     pub(crate) inbox: usize,
     /// What its waiting operations wait for, as `ps` writes them.
     pub(crate) waits: Vec<String>,
-    /// Its command line, if known.
+    /// Its command line, if known, with the program's directory left out (see [`short_command`]).
     pub(crate) command: Option<String>,
 }
 
@@ -159,7 +159,7 @@ impl View {
                     .iter()
                     .map(|wait| output::wait(wait, current.now))
                     .collect(),
-                command: process.command.clone(),
+                command: process.command.as_deref().map(short_command),
             })
             .collect();
         // Busiest first: by what waits in its inbox and what it waits for, then by pid.
@@ -183,6 +183,18 @@ impl View {
 /// A rate as `top` prints it: `-` before it is known, else one decimal.
 pub(crate) fn rate(rate: Option<f64>) -> String {
     rate.map_or_else(|| "-".to_owned(), |rate| format!("{rate:.1}"))
+}
+
+/// `command` with its program named by file name only: `top`'s column is narrow, and a long
+/// install or build path would push out the arguments, which tell the processes apart.
+fn short_command(command: &str) -> String {
+    let (program, arguments) = command.split_once(' ').unwrap_or((command, ""));
+    let program = program.rsplit_once('/').map_or(program, |(_, name)| name);
+    if arguments.is_empty() {
+        program.to_owned()
+    } else {
+        format!("{program} {arguments}")
+    }
 }
 
 #[cfg(test)]
@@ -343,6 +355,15 @@ mod tests {
         assert_eq!(view.processes[1].waits, ["recv jobs 3s"]);
         assert_eq!(view.processes[1].os_pid, Some(1002));
         assert_eq!(view.processes[1].command.as_deref(), Some("worker 2"));
+    }
+
+    #[test]
+    fn commands_name_their_program_without_its_directory() {
+        let long = "/tmp/a/very/long/build/tree/target/debug/postbox recv replies";
+        assert_eq!(short_command(long), "postbox recv replies");
+        assert_eq!(short_command("/usr/bin/worker"), "worker");
+        assert_eq!(short_command("worker --id /a/b"), "worker --id /a/b");
+        assert_eq!(short_command(""), "");
     }
 
     #[test]
