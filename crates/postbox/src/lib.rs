@@ -108,6 +108,7 @@ mod batch;
 mod clock;
 mod connect_error;
 mod consumer;
+pub mod events;
 mod leased;
 mod mailbox;
 mod process;
