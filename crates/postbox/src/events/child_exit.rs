@@ -56,38 +56,45 @@ impl ChildExit {
         process: Process,
         destination: impl Into<Destination>,
     ) -> Result<EventSource, StartError> {
-        let mut signals = signal_hook::iterator::Signals::new([Signal::CHLD.number()]).map_err(
-            |error| StartError::Signals {
-                signals: Signal::CHLD.name().to_owned(),
-                error,
-            },
-        )?;
+        let mut signals =
+            signal_hook::iterator::Signals::new([Signal::CHLD.number()]).map_err(|error| {
+                StartError::Signals {
+                    signals: Signal::CHLD.name().to_owned(),
+                    error,
+                }
+            })?;
         let wakeup = Wakeup::Signals(signals.handle());
         let mut child = self.child;
-        EventSource::spawn("child", process, destination.into(), wakeup, move |poster| {
-            loop {
-                // The handler is installed before the first look, and a SIGCHLD that arrives
-                // between a look and the wait makes the wait return at once: no exit is missed.
-                if let Some(status) = child.try_wait().map_err(SourceError::Wait)? {
-                    let status = match (status.code(), status.signal()) {
-                        (Some(code), _) => ExitStatus::Code(code),
-                        (None, Some(number)) => match Signal::from_number(number) {
-                            Some(signal) => ExitStatus::Signal(signal),
-                            None => ExitStatus::Code(128 + number),
-                        },
-                        (None, None) => ExitStatus::Code(-1),
-                    };
-                    poster.post(Event::Exit(status).to_message())?;
-                    return Ok(());
+        EventSource::spawn(
+            "child",
+            process,
+            destination.into(),
+            wakeup,
+            move |poster| {
+                loop {
+                    // The handler is installed before the first look, and a SIGCHLD that arrives
+                    // between a look and the wait makes the wait return at once: no exit is missed.
+                    if let Some(status) = child.try_wait().map_err(SourceError::Wait)? {
+                        let status = match (status.code(), status.signal()) {
+                            (Some(code), _) => ExitStatus::Code(code),
+                            (None, Some(number)) => match Signal::from_number(number) {
+                                Some(signal) => ExitStatus::Signal(signal),
+                                None => ExitStatus::Code(128 + number),
+                            },
+                            (None, None) => ExitStatus::Code(-1),
+                        };
+                        poster.post(Event::Exit(status).to_message())?;
+                        return Ok(());
+                    }
+                    if poster.stop().is_stopped() {
+                        return Ok(());
+                    }
+                    signals.wait().for_each(drop);
+                    if signals.is_closed() {
+                        return Ok(());
+                    }
                 }
-                if poster.stop().is_stopped() {
-                    return Ok(());
-                }
-                signals.wait().for_each(drop);
-                if signals.is_closed() {
-                    return Ok(());
-                }
-            }
-        })
+            },
+        )
     }
 }

@@ -55,7 +55,9 @@ impl EventKind {
 
     /// The kind whose message type is `mtype`, if any.
     pub fn from_mtype(mtype: i64) -> Option<EventKind> {
-        EventKind::ALL.into_iter().find(|kind| kind.mtype() == mtype)
+        EventKind::ALL
+            .into_iter()
+            .find(|kind| kind.mtype() == mtype)
     }
 }
 
@@ -129,9 +131,8 @@ impl Event {
             },
             EventKind::Exit => match text()?.split(' ').collect::<Vec<_>>()[..] {
                 ["exit", code] => Some(Event::Exit(ExitStatus::Code(code.parse().ok()?))),
-                ["signal", number, _] => {
-                    Signal::from_number(number.parse().ok()?).map(|s| Event::Exit(ExitStatus::Signal(s)))
-                }
+                ["signal", number, _] => Signal::from_number(number.parse().ok()?)
+                    .map(|s| Event::Exit(ExitStatus::Signal(s))),
                 _ => None,
             },
         }

@@ -78,24 +78,30 @@ impl Signals {
         let numbers: Vec<i32> = self.signals.iter().map(|s| s.number()).collect();
         let mut iterator = signal_hook::iterator::Signals::new(&numbers).map_err(refuse)?;
         let wakeup = Wakeup::Signals(iterator.handle());
-        EventSource::spawn("signals", process, destination.into(), wakeup, move |poster| {
-            loop {
-                if poster.stop().is_stopped() {
-                    return Ok(());
-                }
-                // Ends at once, empty, when the stop closes the iterator.
-                for number in iterator.wait() {
-                    let Some(signal) = Signal::from_number(number) else {
-                        continue;
-                    };
-                    if let Posted::Stopped = poster.post(Event::Signal(signal).to_message())? {
+        EventSource::spawn(
+            "signals",
+            process,
+            destination.into(),
+            wakeup,
+            move |poster| {
+                loop {
+                    if poster.stop().is_stopped() {
+                        return Ok(());
+                    }
+                    // Ends at once, empty, when the stop closes the iterator.
+                    for number in iterator.wait() {
+                        let Some(signal) = Signal::from_number(number) else {
+                            continue;
+                        };
+                        if let Posted::Stopped = poster.post(Event::Signal(signal).to_message())? {
+                            return Ok(());
+                        }
+                    }
+                    if iterator.is_closed() {
                         return Ok(());
                     }
                 }
-                if iterator.is_closed() {
-                    return Ok(());
-                }
-            }
-        })
+            },
+        )
     }
 }

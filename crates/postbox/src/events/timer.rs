@@ -125,7 +125,8 @@ impl Timer {
                 // Ticks whose time passed while this thread was late (not scheduled, or a slow
                 // node) are folded in, as ticks that found no room are.
                 let elapsed = Instant::now().saturating_duration_since(started);
-                let now_tick = u64::try_from(elapsed.as_nanos() / period.as_nanos()).unwrap_or(tick);
+                let now_tick =
+                    u64::try_from(elapsed.as_nanos() / period.as_nanos()).unwrap_or(tick);
                 if now_tick > tick {
                     missed += now_tick - tick;
                     tick = now_tick;
