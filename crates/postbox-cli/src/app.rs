@@ -2,7 +2,9 @@
 //! for reaching the node and naming processes).
 
 use crate::args::{Cli, Command, NodeArgs, usage_error};
-use crate::commands::{admin, bench, daemon, docs, list, monitor, peek, purge, recv, send, top};
+use crate::commands::{
+    admin, bench, daemon, docs, list, monitor, peek, purge, recv, send, signal, timer, top,
+};
 use crate::demo;
 use crate::logging;
 use crate::node::Node;
@@ -58,6 +60,8 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Send(args) => send::run(&node(&args.node)?, args),
         Command::Recv(args) => recv::run(&node(&args.node)?, &args),
         Command::Monitor(args) => monitor::run(&node(&args.node)?, &args),
+        Command::Timer(args) => timer::run(&node(&args.node)?, &args),
+        Command::Signal(args) => signal::run(&node(&args.node)?, &args),
         Command::Demo => {
             no_url("`postbox demo` takes no --url: it starts a daemon of its own")?;
             demo::run()

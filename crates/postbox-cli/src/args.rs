@@ -75,6 +75,10 @@ pub(crate) enum Command {
     Recv(RecvArgs),
     /// Wait until a process terminates, print it, exit 0.
     Monitor(MonitorArgs),
+    /// Post a tick into a mailbox every period (or once, --after), from a process of its own.
+    Timer(TimerArgs),
+    /// Forward the named signals this command receives into a mailbox, until SIGINT or SIGTERM.
+    Signal(SignalArgs),
     /// Start a throwaway daemon and run the classic message-passing scenarios across processes.
     Demo,
     /// Measure throughput and round-trip latency against the node.
@@ -665,6 +669,57 @@ pub(crate) struct MonitorArgs {
     /// The node to talk to.
     #[command(flatten)]
     pub(crate) node: NodeArgs,
+}
+
+/// `postbox timer`.
+#[derive(Args, Debug)]
+pub(crate) struct TimerArgs {
+    /// The mailbox to post ticks to (type 101, payload `TICK MISSED`: the tick's number and how
+    /// many ticks before it found the mailbox full and were folded into it).
+    #[arg(value_name = "NAME", value_parser = values::name)]
+    pub(crate) name: String,
+
+    /// Tick every DURATION, the first tick one DURATION after the start (at least 10ms).
+    #[arg(long, value_name = "DURATION", value_parser = values::interval,
+          required_unless_present = "after", conflicts_with = "after")]
+    pub(crate) every: Option<Duration>,
+
+    /// Tick once, DURATION after the start, then exit.
+    #[arg(long, value_name = "DURATION", value_parser = values::duration)]
+    pub(crate) after: Option<Duration>,
+
+    /// With --every: exit after N ticks (the last one waits for room in a full mailbox).
+    #[arg(long, value_name = "N", conflicts_with = "after",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) count: Option<u64>,
+    /// The node to talk to.
+    #[command(flatten)]
+    pub(crate) node: NodeArgs,
+}
+
+/// `postbox signal`.
+#[derive(Args, Debug)]
+pub(crate) struct SignalArgs {
+    /// The mailbox to post signals to (type 102, payload `NUMBER NAME`, e.g. `10 SIGUSR1`).
+    #[arg(value_name = "NAME", value_parser = values::name)]
+    pub(crate) name: String,
+
+    /// The signals to forward: names with or without SIG (SIGUSR1, usr1) or numbers. SIGINT,
+    /// SIGTERM, SIGHUP and SIGQUIT stop the command unless named here.
+    #[arg(value_name = "SIGNAL", required = true, value_parser = signal)]
+    pub(crate) signals: Vec<postbox::events::Signal>,
+    /// The node to talk to.
+    #[command(flatten)]
+    pub(crate) node: NodeArgs,
+}
+
+/// A signal a program may catch, by name or number.
+fn signal(text: &str) -> Result<postbox::events::Signal, String> {
+    let signal: postbox::events::Signal = text.parse().map_err(|e| format!("{e}"))?;
+    if !signal.can_watch() {
+        return Err(format!("{signal} cannot be caught by a program"));
+    }
+    Ok(signal)
 }
 
 /// A usage error found after parsing (a combination of flags clap cannot express), reported like

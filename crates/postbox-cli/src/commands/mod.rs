@@ -11,4 +11,7 @@ pub(crate) mod peek;
 pub(crate) mod purge;
 pub(crate) mod recv;
 pub(crate) mod send;
+pub(crate) mod signal;
+pub(crate) mod source;
+pub(crate) mod timer;
 pub(crate) mod top;
