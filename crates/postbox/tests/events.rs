@@ -449,13 +449,78 @@ fn dropping_a_source_withdraws_a_post_waiting_for_room() {
 fn stopping_a_reader_that_waits_for_input_is_immediate() {
     let node = InprocNode::new();
     let me = node.process();
-    let (theirs, _ours) = UnixStream::pair().expect("socket pair");
+    let (theirs, ours) = UnixStream::pair().expect("socket pair");
     let source = Reader::lines(theirs)
         .start(node.process(), me.pid())
         .expect("start");
     let pid = source.pid();
     join_soon(thread::spawn(move || source.stop())).expect("stopped, not failed");
     assert_terminated(&me, pid);
+    // The source owned its end, and closed it.
+    let mut ours = ours;
+    let error = ours.write_all(b"anyone?\n").unwrap_err();
+    assert_eq!(error.kind(), std::io::ErrorKind::BrokenPipe);
+}
+
+#[test]
+fn a_read_error_posts_its_text_at_end_of_file_and_ends_the_source() {
+    let node = InprocNode::new();
+    let me = node.process();
+    // Reading a directory fails (EISDIR) where polling it succeeds.
+    let directory = std::fs::File::open(std::env::temp_dir()).expect("open a directory");
+    let source = Reader::lines(directory)
+        .start(node.process(), me.pid())
+        .expect("start");
+    match event(me.recv_from(source.pid()).expect("the end")) {
+        Event::Eof(Some(error)) => assert!(!error.is_empty()),
+        other => panic!("not an end-of-file with an error: {other:?}"),
+    }
+    let error = source.join().unwrap_err();
+    assert!(matches!(error, SourceError::Read(_)), "{error:?}");
+}
+
+#[test]
+fn every_source_watching_a_signal_posts_it_and_a_stopped_one_leaves_it_ignored() {
+    let node = InprocNode::new();
+    let me = node.process();
+    let first = Signals::new([Signal::ALRM])
+        .start(node.process(), me.pid())
+        .expect("start");
+    let second = Signals::new([Signal::ALRM])
+        .start(node.process(), me.pid())
+        .expect("start");
+    signal_hook::low_level::raise(Signal::ALRM.number()).expect("raise");
+    for source in [&first, &second] {
+        let got = event(me.recv_from(source.pid()).expect("the signal"));
+        assert_eq!(got, Event::Signal(Signal::ALRM));
+    }
+    first.stop().expect("stopped");
+    second.stop().expect("stopped");
+    // SIGALRM's default action would end this test program.
+    signal_hook::low_level::raise(Signal::ALRM.number()).expect("raise");
+    assert!(me.try_recv_any().is_err(), "a stopped source posted");
+}
+
+#[test]
+fn stopping_a_child_exit_source_leaves_the_child_running() {
+    let node = InprocNode::new();
+    let me = node.process();
+    let child = Command::new("sleep")
+        .arg("60")
+        .spawn()
+        .expect("spawn sleep");
+    let guard = KillOnDrop(Some(child.id()));
+    let source = ChildExit::watch(child)
+        .start(node.process(), me.pid())
+        .expect("start");
+    let pid = source.pid();
+    join_soon(thread::spawn(move || source.stop())).expect("stopped, not failed");
+    assert_terminated(&me, pid);
+    let alive = Command::new("kill")
+        .args(["-0", &guard.0.expect("pid").to_string()])
+        .status()
+        .expect("run kill");
+    assert!(alive.success(), "the child was killed with its source");
 }
 
 #[test]
