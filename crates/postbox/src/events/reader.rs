@@ -20,12 +20,15 @@ use crate::process::Process;
 /// mailbox's largest message.
 pub const DEFAULT_MAX: usize = 64 << 10;
 
+/// How much one read asks for.
+const READ_SIZE: usize = 64 << 10;
+
 /// How the bytes read are cut into events.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Framing {
     /// One event per line, without its newline; a line longer than the bound in pieces.
     Lines(usize),
-    /// One event per read, of at most this many bytes.
+    /// One event per read, or per piece of this many bytes of a larger read.
     Chunks(usize),
 }
 
@@ -36,7 +39,8 @@ enum Framing {
 /// `\r` before it); a last line without a newline is posted at end-of-file; a line longer than
 /// the maximum (default [`DEFAULT_MAX`], the default mailbox's largest message) is posted in
 /// pieces of the maximum, so that memory stays bounded whatever the input. In chunk mode each
-/// [`Chunk`](super::EventKind::Chunk) event is what one read returned, at most the maximum.
+/// [`Chunk`](super::EventKind::Chunk) event is what one read returned (up to 64 KiB), cut into
+/// pieces of at most the maximum.
 ///
 /// Posting waits while the destination is full, and reading waits for it: a full mailbox stops
 /// the reading, and a writer to the pipe is held back in turn. A read error ends the source: it
@@ -76,7 +80,7 @@ impl<R: Read + AsFd + Send + 'static> Reader<R> {
         }
     }
 
-    /// A source posting what each read of `input` returns, at most `max` bytes at a time.
+    /// A source posting what each read of `input` returns, in chunks of at most `max` bytes.
     ///
     /// # Panics
     ///
@@ -167,7 +171,9 @@ fn run(
     };
     // A line in the making; never more than `max` bytes.
     let mut line = BytesMut::new();
-    let mut buffer = vec![0; max.min(DEFAULT_MAX)];
+    // Always large, whatever `max`: a reader with a buffer of its own (`Stdin`'s 8 KiB) reads
+    // straight into a larger one, leaving nothing in its buffer that the poll would not see.
+    let mut buffer = vec![0; READ_SIZE];
     let post = |event: Event| -> Result<bool, SourceError> {
         Ok(!matches!(poster.post(event.to_message())?, Posted::Stopped))
     };
@@ -194,8 +200,10 @@ fn run(
         let bytes = &buffer[..read];
         match framing {
             Framing::Chunks(_) => {
-                if !post(Event::Chunk(Bytes::copy_from_slice(bytes)))? {
-                    return Ok(());
+                for chunk in bytes.chunks(max) {
+                    if !post(Event::Chunk(Bytes::copy_from_slice(chunk)))? {
+                        return Ok(());
+                    }
                 }
             }
             Framing::Lines(_) => {
