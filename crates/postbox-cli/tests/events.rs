@@ -207,3 +207,24 @@ fn signal_usage_errors_exit_2() {
         daemon.run(args).code(2);
     }
 }
+
+#[test]
+fn sigterm_stops_a_forwarder_waiting_for_room_and_withdraws_its_post() {
+    let daemon = Daemon::start();
+    daemon.run(&["create", "q", "--capacity", "1"]).code(0);
+    daemon.run(&["send", "q", "filler"]).code(0);
+    let (forwarder, pid) = forwarder(&daemon, &["q", "USR1"]);
+    kill("-USR1", forwarder.os_pid());
+    daemon.wait_for_stat("q", "blocked_senders", 1);
+    kill("-TERM", forwarder.os_pid());
+    forwarder.finish().code(0);
+    assert!(!alive(&daemon, pid));
+    assert_eq!(daemon.stat("q")["blocked_senders"], 0);
+    assert_eq!(
+        daemon
+            .run(&["recv", "q", "-n", "2", "--nowait"])
+            .code(3)
+            .stdout,
+        "filler\n"
+    );
+}
