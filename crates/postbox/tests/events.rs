@@ -114,6 +114,27 @@ fn timer_ticks_arrive_from_the_sources_pid_with_increasing_numbers() {
 }
 
 #[test]
+fn tick_n_is_never_posted_before_n_periods_have_passed() {
+    let node = InprocNode::new();
+    let me = node.process();
+    let period = Duration::from_millis(3);
+    let started = Instant::now();
+    let timer = Timer::every(period)
+        .count(4)
+        .start(node.process(), me.pid())
+        .expect("start");
+    for _ in 0..4 {
+        let (number, _) = tick(event(me.recv_from(timer.pid()).expect("a tick")));
+        let number = u32::try_from(number).expect("a small tick number");
+        assert!(
+            started.elapsed() >= period * number,
+            "tick {number} came early"
+        );
+    }
+    timer.join().expect("ended");
+}
+
+#[test]
 fn a_full_bounded_mailbox_makes_the_timer_coalesce_and_never_block() {
     let node = InprocNode::new();
     let me = node.process();
