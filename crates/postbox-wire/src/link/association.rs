@@ -316,7 +316,10 @@ impl Association {
             return;
         }
         let goodbye = self.is_up();
+        // The bytes already in `transmit` still go out, before the Goodbye.
+        let transmit = std::mem::take(&mut self.transmit);
         self.forget_connection();
+        self.transmit = transmit;
         if goodbye {
             self.write(LinkFrame::Goodbye {
                 ack: self.delivered,
@@ -488,8 +491,16 @@ impl Association {
             self.reset(reason, Some(body));
             return;
         }
-        let resumed = self.peer_incarnation == Some(hello.incarnation)
-            && hello.known == Some(self.incarnation);
+        let same_peer = self.peer_incarnation == Some(hello.incarnation);
+        let resumed = same_peer && hello.known == Some(self.incarnation);
+        // The peer knows nothing of this node, and nothing was ever acknowledged or delivered
+        // either way: its end of the session never got going (a connection cut before it read
+        // this node's Hello). The messages waiting are still numbered from 1: carry on.
+        let unstarted = same_peer
+            && hello.known.is_none()
+            && hello.delivered == Seq::ZERO
+            && self.acked == Seq::ZERO
+            && self.delivered == Seq::ZERO;
         if resumed {
             if hello.delivered > self.written || hello.delivered < self.acked {
                 self.violation(format!(
@@ -499,7 +510,7 @@ impl Association {
                 return;
             }
             self.acknowledged(hello.delivered);
-        } else if let Some(old) = self.peer_incarnation {
+        } else if !unstarted && let Some(old) = self.peer_incarnation {
             // A new session: whatever the old one had not settled is failed, never delivered.
             let unsent = self.resend.take_all();
             self.next_seq = Seq::new(1);
