@@ -643,3 +643,518 @@ impl Association {
         self.transmit.clear();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::link::{LinkDecodeError, LinkFrameKind, Origin};
+
+    const A: u64 = 0xa;
+    const B: u64 = 0xb;
+
+    fn name(raw: &str) -> NodeName {
+        NodeName::new(raw).unwrap()
+    }
+
+    fn association(local: &str, incarnation: u64, peer: &str, now: Instant) -> Association {
+        let incarnation = Incarnation::new(incarnation).unwrap();
+        Association::new(LinkConfig::new(), name(local), incarnation, name(peer), now)
+    }
+
+    fn up(association: &mut Association, now: Instant, origin: Origin) -> ConnectionId {
+        match association.connection_up(now, origin) {
+            Admission::Use(id) => id,
+            Admission::Refuse => panic!("refused"),
+        }
+    }
+
+    /// Two associations on one connection, and the ids each gave it.
+    struct Pair {
+        now: Instant,
+        a: Association,
+        b: Association,
+        at_a: ConnectionId,
+        at_b: ConnectionId,
+    }
+
+    impl Pair {
+        fn connected() -> Pair {
+            let mut pair = Pair::new(association("a", A, "b", Instant::now()));
+            pair.pump();
+            pair
+        }
+
+        fn new(mut a: Association) -> Pair {
+            let now = Instant::now();
+            let mut b = association("b", B, "a", now);
+            let at_a = up(&mut a, now, Origin::Dialed);
+            let at_b = up(&mut b, now, Origin::Accepted);
+            Pair {
+                now,
+                a,
+                b,
+                at_a,
+                at_b,
+            }
+        }
+
+        /// Moves bytes both ways until neither side has any to write.
+        fn pump(&mut self) {
+            for _ in 0..16 {
+                let mut to_b = self.a.transmit().split();
+                let mut to_a = self.b.transmit().split();
+                if to_a.is_empty() && to_b.is_empty() {
+                    return;
+                }
+                self.b.handle_input(self.now, self.at_b, &mut to_b);
+                self.a.handle_input(self.now, self.at_a, &mut to_a);
+            }
+            panic!("the two sides keep talking");
+        }
+
+        fn events(association: &mut Association) -> Vec<LinkEvent> {
+            std::iter::from_fn(|| association.poll_event()).collect()
+        }
+    }
+
+    /// Decodes every frame in `bytes`.
+    fn frames(bytes: &[u8]) -> Vec<LinkFrame> {
+        let mut bytes = BytesMut::from(bytes);
+        let decoder = LinkDecoder::new(LinkConfig::new().frame_limit());
+        std::iter::from_fn(|| decoder.decode(&mut bytes).unwrap()).collect()
+    }
+
+    fn encoded(frame: LinkFrame) -> BytesMut {
+        let mut bytes = BytesMut::new();
+        frame.encode(&mut bytes);
+        bytes
+    }
+
+    fn only_reset(events: Vec<LinkEvent>) -> ResetReason {
+        match events.as_slice() {
+            [LinkEvent::Reset { reason, .. }] => reason.clone(),
+            other => panic!("expected one reset, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_handshake_brings_both_sides_up_and_delivers_what_waited() {
+        let mut a = association("a", A, "b", Instant::now());
+        a.send(Bytes::from_static(b"early")).unwrap();
+        let mut pair = Pair::new(a);
+        assert_eq!(pair.a.stats().state, LinkState::Connecting);
+        pair.pump();
+        let up_b = Incarnation::new(B).unwrap();
+        assert_eq!(
+            Pair::events(&mut pair.a),
+            [LinkEvent::Up {
+                incarnation: up_b,
+                resumed: false
+            }]
+        );
+        assert_eq!(
+            Pair::events(&mut pair.b)[1..],
+            [LinkEvent::Delivered(Bytes::from_static(b"early"))]
+        );
+        assert_eq!(pair.a.stats().state, LinkState::Up);
+        assert_eq!(pair.a.stats().peer_incarnation, Some(up_b));
+        assert_eq!(pair.a.stats().retransmissions, 0);
+    }
+
+    #[test]
+    fn a_hello_from_another_node_is_refused_and_told_why() {
+        let now = Instant::now();
+        let mut a = association("a", A, "b", now);
+        let id = up(&mut a, now, Origin::Dialed);
+        a.transmit().clear();
+        let mut hello = encoded(LinkFrame::Hello(LinkHello {
+            node: name("c"),
+            incarnation: Incarnation::new(3).unwrap(),
+            known: None,
+            delivered: Seq::ZERO,
+            max_frame_len: LinkConfig::new().frame_limit(),
+        }));
+        a.handle_input(now, id, &mut hello);
+        assert_eq!(
+            only_reset(Pair::events(&mut a)),
+            ResetReason::WrongNode {
+                expected: name("b"),
+                found: name("c")
+            }
+        );
+        let told = frames(a.transmit());
+        assert!(
+            matches!(&told[..], [LinkFrame::Error(body)] if body.message().contains("expected node b"))
+        );
+        assert_eq!(a.connection(), None);
+        assert_eq!(a.stats().peer_incarnation, None);
+    }
+
+    #[test]
+    fn a_hello_with_another_frame_limit_is_refused() {
+        let now = Instant::now();
+        let mut a = association("a", A, "b", now);
+        let id = up(&mut a, now, Origin::Dialed);
+        let mut hello = encoded(LinkFrame::Hello(LinkHello {
+            node: name("b"),
+            incarnation: Incarnation::new(B).unwrap(),
+            known: None,
+            delivered: Seq::ZERO,
+            max_frame_len: 8192,
+        }));
+        a.handle_input(now, id, &mut hello);
+        assert_eq!(
+            only_reset(Pair::events(&mut a)),
+            ResetReason::FrameLimitMismatch {
+                ours: LinkConfig::new().frame_limit(),
+                theirs: 8192
+            }
+        );
+    }
+
+    #[test]
+    fn frames_out_of_turn_are_violations() {
+        let now = Instant::now();
+        let mut a = association("a", A, "b", now);
+        let id = up(&mut a, now, Origin::Dialed);
+        let mut data = encoded(LinkFrame::Data {
+            seq: Seq::new(1),
+            ack: Seq::ZERO,
+            payload: Bytes::from_static(b"x"),
+        });
+        a.handle_input(now, id, &mut data);
+        assert!(matches!(
+            only_reset(Pair::events(&mut a)),
+            ResetReason::Violation(message) if message.contains("before the hello")
+        ));
+
+        let mut pair = Pair::connected();
+        Pair::events(&mut pair.a);
+        let mut hello_again = BytesMut::new();
+        LinkFrame::Hello(LinkHello {
+            node: name("b"),
+            incarnation: Incarnation::new(B).unwrap(),
+            known: Some(Incarnation::new(A).unwrap()),
+            delivered: Seq::ZERO,
+            max_frame_len: LinkConfig::new().frame_limit(),
+        })
+        .encode(&mut hello_again);
+        pair.a.handle_input(pair.now, pair.at_a, &mut hello_again);
+        assert!(matches!(
+            only_reset(Pair::events(&mut pair.a)),
+            ResetReason::Violation(message) if message.contains("second hello")
+        ));
+    }
+
+    #[test]
+    fn an_ack_of_a_message_never_written_is_a_violation() {
+        let mut pair = Pair::connected();
+        Pair::events(&mut pair.a);
+        let mut ack = encoded(LinkFrame::Ack { ack: Seq::new(1) });
+        pair.a.handle_input(pair.now, pair.at_a, &mut ack);
+        assert!(matches!(
+            only_reset(Pair::events(&mut pair.a)),
+            ResetReason::Violation(message) if message.contains("acknowledgement of message 1")
+        ));
+    }
+
+    #[test]
+    fn a_skipped_sequence_number_resets_the_connection_and_delivers_nothing() {
+        let mut pair = Pair::connected();
+        Pair::events(&mut pair.b);
+        let mut gap = encoded(LinkFrame::Data {
+            seq: Seq::new(2),
+            ack: Seq::ZERO,
+            payload: Bytes::from_static(b"two"),
+        });
+        pair.b.handle_input(pair.now, pair.at_b, &mut gap);
+        assert_eq!(
+            only_reset(Pair::events(&mut pair.b)),
+            ResetReason::Gap {
+                expected: 1,
+                found: 2
+            }
+        );
+    }
+
+    #[test]
+    fn a_corrupted_frame_resets_the_connection_and_is_never_delivered() {
+        let mut pair = Pair::connected();
+        Pair::events(&mut pair.b);
+        pair.a.send(Bytes::from_static(b"payload")).unwrap();
+        let mut wire = pair.a.transmit().split();
+        let last = wire.len() - 1;
+        wire[last] ^= 0x10;
+        pair.b.handle_input(pair.now, pair.at_b, &mut wire);
+        assert!(matches!(
+            only_reset(Pair::events(&mut pair.b)),
+            ResetReason::Corrupt(LinkDecodeError::BadChecksum { .. })
+        ));
+        assert_eq!(pair.b.stats().delivered, 0);
+    }
+
+    #[test]
+    fn a_duplicate_is_dropped_and_counted() {
+        let mut pair = Pair::connected();
+        Pair::events(&mut pair.b);
+        pair.a.send(Bytes::from_static(b"once")).unwrap();
+        let wire = pair.a.transmit().split();
+        for _ in 0..3 {
+            pair.b.handle_input(pair.now, pair.at_b, &mut wire.clone());
+        }
+        assert_eq!(
+            Pair::events(&mut pair.b),
+            [LinkEvent::Delivered(Bytes::from_static(b"once"))]
+        );
+        assert_eq!(pair.b.stats().duplicates, 2);
+        assert_eq!(pair.b.stats().delivered, 1);
+    }
+
+    #[test]
+    fn acknowledgements_ride_on_data_or_go_alone_after_the_delay_or_the_count() {
+        let mut pair = Pair::connected();
+        pair.a.send(Bytes::from_static(b"1")).unwrap();
+        pair.pump();
+        assert_eq!(pair.a.stats().unacked, 1, "no acknowledgement yet");
+        let due = pair.b.poll_timeout().unwrap();
+        assert_eq!(due, pair.now + LinkConfig::new().ack_delay);
+        pair.b.handle_timeout(due);
+        assert!(
+            matches!(frames(pair.b.transmit())[..], [LinkFrame::Ack { ack }] if ack == Seq::new(1))
+        );
+        pair.pump();
+        assert_eq!(pair.a.stats().unacked, 0);
+
+        // Data going the other way carries the acknowledgement: no Ack is owed after it.
+        pair.a.send(Bytes::from_static(b"2")).unwrap();
+        pair.pump();
+        pair.b.send(Bytes::from_static(b"reply")).unwrap();
+        assert!(
+            matches!(frames(pair.b.transmit())[..], [LinkFrame::Data { ack, .. }] if ack == Seq::new(2))
+        );
+        assert_ne!(
+            pair.b.poll_timeout(),
+            Some(pair.now + LinkConfig::new().ack_delay)
+        );
+        pair.pump();
+        assert_eq!(pair.a.stats().unacked, 0);
+
+        // Thirty-two deliveries send an Ack at once.
+        for _ in 0..LinkConfig::new().ack_every {
+            pair.a.send(Bytes::from_static(b"n")).unwrap();
+        }
+        let mut wire = pair.a.transmit().split();
+        pair.b.handle_input(pair.now, pair.at_b, &mut wire);
+        assert!(
+            matches!(frames(pair.b.transmit())[..], [.., LinkFrame::Ack { ack }] if ack == Seq::new(34))
+        );
+    }
+
+    #[test]
+    fn an_idle_connection_pings_and_the_pong_measures_the_round_trip() {
+        let mut pair = Pair::connected();
+        let interval = LinkConfig::new().heartbeat_interval;
+        let tick = pair.now + interval;
+        assert_eq!(pair.a.poll_timeout(), Some(tick));
+        pair.a.handle_timeout(tick);
+        assert!(matches!(
+            frames(pair.a.transmit())[..],
+            [LinkFrame::Ping { .. }]
+        ));
+        let mut ping = pair.a.transmit().split();
+        pair.b.handle_input(tick, pair.at_b, &mut ping);
+        let mut pong = pair.b.transmit().split();
+        assert!(matches!(frames(&pong)[..], [LinkFrame::Pong { .. }]));
+        let later = tick + Duration::from_millis(7);
+        pair.a.handle_input(later, pair.at_a, &mut pong);
+        assert_eq!(pair.a.stats().rtt, Some(Duration::from_millis(7)));
+        assert_eq!(pair.a.stats().last_heard, later);
+
+        // A connection busy with data does not ping every interval, but at least every fourth.
+        let mut pings = 0;
+        for n in 1..=8u32 {
+            let at = later + interval * n;
+            pair.a.send(Bytes::from_static(b"busy")).unwrap();
+            pair.a.transmit().clear();
+            // The peer keeps talking too, so neither timeout strikes.
+            let mut heard = encoded(LinkFrame::Ack { ack: Seq::ZERO });
+            pair.a.handle_input(at, pair.at_a, &mut heard);
+            pair.a.handle_timeout(at);
+            pings += frames(&pair.a.transmit().split())
+                .iter()
+                .filter(|f| f.kind() == LinkFrameKind::Ping)
+                .count();
+        }
+        assert_eq!(pings, 2);
+    }
+
+    #[test]
+    fn input_and_loss_of_a_forgotten_connection_are_ignored() {
+        let mut pair = Pair::connected();
+        let old = pair.at_b;
+        pair.a
+            .send(Bytes::from_static(b"for the old connection"))
+            .unwrap();
+        let mut stale = pair.a.transmit().split();
+        let new = up(&mut pair.b, pair.now, Origin::Accepted);
+        Pair::events(&mut pair.b);
+        pair.b.handle_input(pair.now, old, &mut stale);
+        assert!(stale.is_empty());
+        assert_eq!(Pair::events(&mut pair.b), []);
+        pair.b.connection_lost(pair.now, old);
+        assert_eq!(pair.b.connection(), Some(new));
+    }
+
+    #[test]
+    fn when_both_dial_at_once_both_keep_the_connection_the_lower_name_dialled() {
+        let now = Instant::now();
+        let mut a = association("a", A, "b", now);
+        let mut b = association("b", B, "a", now);
+        assert_eq!(
+            (a.preferred_origin(), b.preferred_origin()),
+            (Origin::Dialed, Origin::Accepted)
+        );
+        // In either order of arrival, a keeps what it dialled and b what it accepted.
+        let dialled = up(&mut a, now, Origin::Dialed);
+        assert_eq!(a.connection_up(now, Origin::Accepted), Admission::Refuse);
+        assert_eq!(a.connection(), Some(dialled));
+        let _ = up(&mut b, now, Origin::Dialed);
+        let accepted = up(&mut b, now, Origin::Accepted);
+        assert_eq!(b.connection(), Some(accepted));
+        assert_eq!(b.connection_up(now, Origin::Dialed), Admission::Refuse);
+        // A newer connection of the preferred origin replaces the current one.
+        let again = up(&mut a, now, Origin::Dialed);
+        assert_ne!(again, dialled);
+    }
+
+    #[test]
+    fn send_refuses_what_can_never_fit_and_what_does_not_fit_now() {
+        let now = Instant::now();
+        let config = LinkConfig {
+            max_unacked_messages: 2,
+            max_unacked_bytes: 10,
+            ..LinkConfig::new()
+        };
+        let mut a = Association::new(
+            config,
+            name("a"),
+            Incarnation::new(A).unwrap(),
+            name("b"),
+            now,
+        );
+        let big = Bytes::from(vec![0u8; 11]);
+        assert_eq!(a.send(big.clone()), Err(LinkSendError::TooLarge(big)));
+        let frame_sized = Bytes::from(vec![0u8; config.frame_limit() as usize - DATA_OVERHEAD + 1]);
+        assert!(matches!(
+            a.send(frame_sized),
+            Err(LinkSendError::TooLarge(_))
+        ));
+        assert_eq!(a.send(Bytes::from(vec![0u8; 6])), Ok(Seq::new(1)));
+        let five = Bytes::from(vec![0u8; 5]);
+        assert_eq!(a.send(five.clone()), Err(LinkSendError::Full(five)));
+        assert_eq!(a.send(Bytes::from(vec![0u8; 4])), Ok(Seq::new(2)));
+        assert!(matches!(a.send(Bytes::new()), Err(LinkSendError::Full(_))));
+        assert_eq!((a.stats().unacked, a.stats().unacked_bytes), (2, 10));
+    }
+
+    #[test]
+    fn a_peer_never_heard_from_is_down_once_after_the_node_timeout() {
+        let now = Instant::now();
+        let mut a = association("a", A, "b", now);
+        let deadline = now + LinkConfig::new().node_timeout;
+        assert_eq!(a.poll_timeout(), Some(deadline));
+        a.handle_timeout(deadline - Duration::from_millis(1));
+        assert_eq!(Pair::events(&mut a), []);
+        a.handle_timeout(deadline);
+        assert_eq!(
+            Pair::events(&mut a),
+            [LinkEvent::Down {
+                reason: DownReason::Timeout
+            }]
+        );
+        a.handle_timeout(deadline + Duration::from_secs(60));
+        assert_eq!(Pair::events(&mut a), []);
+        assert_eq!(a.poll_timeout(), None);
+        assert_eq!(a.stats().state, LinkState::Down);
+    }
+
+    #[test]
+    fn a_peer_that_lost_its_state_is_fenced_even_with_the_same_incarnation() {
+        let mut pair = Pair::connected();
+        pair.a.send(Bytes::from_static(b"acknowledged")).unwrap();
+        pair.pump();
+        pair.b.handle_timeout(pair.now + Duration::from_secs(1));
+        pair.pump();
+        pair.a.send(Bytes::from_static(b"in flight")).unwrap();
+        Pair::events(&mut pair.a);
+        // b's driver drops its association and makes a new one, same incarnation.
+        let b = association("b", B, "a", pair.now);
+        pair.b = b;
+        pair.at_a = up(&mut pair.a, pair.now, Origin::Dialed);
+        pair.at_b = up(&mut pair.b, pair.now, Origin::Accepted);
+        pair.pump();
+        let same = Incarnation::new(B).unwrap();
+        assert_eq!(
+            Pair::events(&mut pair.a),
+            [
+                LinkEvent::PeerRestarted {
+                    old: same,
+                    new: same,
+                    unsent: vec![Bytes::from_static(b"in flight")]
+                },
+                LinkEvent::Up {
+                    incarnation: same,
+                    resumed: false
+                }
+            ]
+        );
+        assert_eq!(pair.a.send(Bytes::from_static(b"new")), Ok(Seq::new(1)));
+    }
+
+    #[test]
+    fn a_cut_before_the_peer_read_the_hello_does_not_fence() {
+        let now = Instant::now();
+        let mut a = association("a", A, "b", now);
+        let mut b = association("b", B, "a", now);
+        a.send(Bytes::from_static(b"m")).unwrap();
+        let at_a = up(&mut a, now, Origin::Dialed);
+        let _ = up(&mut b, now, Origin::Accepted);
+        // Only b's Hello arrives; a is up and writes its message, which is lost with the cut.
+        let mut hello = b.transmit().split();
+        a.handle_input(now, at_a, &mut hello);
+        let mut pair = Pair::new(a);
+        pair.b = b;
+        pair.at_b = up(&mut pair.b, now, Origin::Accepted);
+        pair.pump();
+        let a_events = Pair::events(&mut pair.a);
+        assert!(
+            !a_events
+                .iter()
+                .any(|e| matches!(e, LinkEvent::PeerRestarted { .. }))
+        );
+        assert_eq!(
+            Pair::events(&mut pair.b).last(),
+            Some(&LinkEvent::Delivered(Bytes::from_static(b"m")))
+        );
+        assert_eq!(pair.a.stats().retransmissions, 1);
+    }
+
+    #[test]
+    fn close_writes_goodbye_after_pending_data_and_refuses_everything_after() {
+        let mut pair = Pair::connected();
+        pair.a.send(Bytes::from_static(b"last")).unwrap();
+        pair.a.close(pair.now);
+        let kinds: Vec<_> = frames(pair.a.transmit())
+            .iter()
+            .map(LinkFrame::kind)
+            .collect();
+        assert_eq!(kinds, [LinkFrameKind::Data, LinkFrameKind::Goodbye]);
+        assert_eq!(pair.a.connection(), None);
+        assert_eq!(
+            pair.a.connection_up(pair.now, Origin::Dialed),
+            Admission::Refuse
+        );
+        assert_eq!(pair.a.poll_timeout(), None);
+        assert_eq!(pair.a.stats().state, LinkState::Down);
+    }
+}
