@@ -220,3 +220,174 @@ fn parse(kind: LinkFrameKind, number: u64, payload: &[u8]) -> Result<LinkFrame, 
         LinkFrameKind::Error => LinkFrame::Error(ErrorBody::decode(payload).map_err(malformed)?),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMIT: u32 = 64;
+
+    /// A header with the given raw fields and a correct checksum over `payload`.
+    fn raw(version: u8, kind: u8, flags: u16, number: u64, len: u32, payload: &[u8]) -> BytesMut {
+        let mut header = Header {
+            magic: LINK_MAGIC,
+            version,
+            kind,
+            flags,
+            request_id: number,
+            payload_len: len,
+            checksum: 0,
+        };
+        header.checksum = header.compute_checksum(payload);
+        let mut bytes = BytesMut::from(&header.to_bytes()[..]);
+        bytes.extend_from_slice(payload);
+        bytes
+    }
+
+    fn decode(mut bytes: BytesMut) -> Result<Option<LinkFrame>, LinkDecodeError> {
+        LinkDecoder::new(LIMIT).decode(&mut bytes)
+    }
+
+    #[test]
+    fn a_client_frame_is_refused_at_its_first_bytes() {
+        assert_eq!(
+            decode(BytesMut::from(&b"PB"[..])),
+            Err(LinkDecodeError::BadMagic)
+        );
+        assert_eq!(decode(BytesMut::from(&b"P"[..])), Ok(None));
+        assert_eq!(decode(BytesMut::new()), Ok(None));
+    }
+
+    #[test]
+    fn header_fields_are_checked_before_the_payload_arrives() {
+        let cases = [
+            (
+                raw(2, 3, 0, 0, 8, b""),
+                LinkDecodeError::UnsupportedVersion { found: 2 },
+            ),
+            (
+                raw(1, 0, 0, 0, 8, b""),
+                LinkDecodeError::UnknownKind { kind: 0 },
+            ),
+            (
+                raw(1, 8, 0, 0, 8, b""),
+                LinkDecodeError::UnknownKind { kind: 8 },
+            ),
+            (
+                raw(1, 3, 1, 0, 8, b""),
+                LinkDecodeError::UnknownFlags {
+                    kind: LinkFrameKind::Ack,
+                    flags: 1,
+                },
+            ),
+            (
+                raw(1, 2, 0, 0, 8, b""),
+                LinkDecodeError::BadNumber {
+                    kind: LinkFrameKind::Data,
+                    number: 0,
+                },
+            ),
+            (
+                raw(1, 3, 0, 4, 8, b""),
+                LinkDecodeError::BadNumber {
+                    kind: LinkFrameKind::Ack,
+                    number: 4,
+                },
+            ),
+        ];
+        for (bytes, expected) in cases {
+            assert_eq!(decode(bytes), Err(expected));
+        }
+        // Pings and pongs may carry any id.
+        assert!(decode(raw(1, 4, 0, u64::MAX, 8, &[0; 8])).is_ok());
+    }
+
+    #[test]
+    fn too_large_is_refused_from_the_header_without_reserving_room() {
+        let mut bytes = raw(1, 2, 0, 1, u32::MAX, b"");
+        let capacity = bytes.capacity();
+        assert_eq!(
+            LinkDecoder::new(LIMIT).decode(&mut bytes),
+            Err(LinkDecodeError::TooLarge {
+                len: u32::MAX,
+                max: LIMIT
+            })
+        );
+        assert_eq!(bytes.capacity(), capacity);
+        let mut at_limit = raw(1, 2, 0, 1, LIMIT, b"");
+        assert_eq!(LinkDecoder::new(LIMIT).decode(&mut at_limit), Ok(None));
+        assert!(at_limit.capacity() >= HEADER_LEN + LIMIT as usize);
+    }
+
+    #[test]
+    fn a_flipped_bit_fails_the_checksum_and_nothing_is_consumed() {
+        let mut good = BytesMut::new();
+        LinkFrame::Data {
+            seq: Seq::new(1),
+            ack: Seq::ZERO,
+            payload: Bytes::from_static(b"payload"),
+        }
+        .encode(&mut good);
+        for at in (6..14).chain(18..good.len()) {
+            let mut bad = good.clone();
+            bad[at] ^= 0x04;
+            let len = bad.len();
+            let result = LinkDecoder::new(LIMIT).decode(&mut bad);
+            assert!(
+                matches!(result, Err(LinkDecodeError::BadChecksum { .. })),
+                "byte {at}: {result:?}"
+            );
+            assert_eq!(bad.len(), len);
+        }
+    }
+
+    #[test]
+    fn short_or_invalid_payloads_are_malformed() {
+        let truncated = LinkDecodeError::Malformed {
+            kind: LinkFrameKind::Ack,
+            source: PayloadError::Truncated { field: "ack" },
+        };
+        assert_eq!(decode(raw(1, 3, 0, 0, 7, &[0; 7])), Err(truncated));
+        let mut hello = vec![2, b'a', b' '];
+        hello.extend_from_slice(&[1; 28]);
+        let len = hello.len() as u32;
+        assert_eq!(
+            decode(raw(1, 1, 0, 0, len, &hello)),
+            Err(LinkDecodeError::BadNodeName(InvalidNodeName::Character {
+                byte: b' ',
+                at: 1
+            }))
+        );
+        let mut hello = vec![1, b'a'];
+        hello.extend_from_slice(&[0; 28]);
+        assert_eq!(
+            decode(raw(1, 1, 0, 0, 30, &hello)),
+            Err(LinkDecodeError::ZeroIncarnation)
+        );
+        let mut hello = vec![1, b'a', 1, 0, 0, 0, 0, 0, 0, 0];
+        hello.extend_from_slice(&[0; 10]);
+        assert_eq!(
+            decode(raw(1, 1, 0, 0, 20, &hello)),
+            Err(LinkDecodeError::Malformed {
+                kind: LinkFrameKind::Hello,
+                source: PayloadError::Truncated { field: "delivered" },
+            })
+        );
+        assert!(matches!(
+            decode(raw(1, 7, 0, 0, 1, &[5])),
+            Err(LinkDecodeError::Malformed {
+                kind: LinkFrameKind::Error,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn kinds_round_trip_through_their_wire_byte() {
+        for kind in LinkFrameKind::ALL {
+            assert_eq!(LinkFrameKind::from_u8(kind.as_u8()), Some(kind));
+        }
+        let bytes: Vec<u8> = LinkFrameKind::ALL.iter().map(|k| k.as_u8()).collect();
+        assert_eq!(bytes, (1..=7).collect::<Vec<u8>>());
+    }
+}
