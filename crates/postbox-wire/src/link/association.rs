@@ -17,6 +17,15 @@ use crate::{ErrorBody, ErrorCode};
 /// that the round-trip time stays fresh.
 const PING_AT_LEAST_EVERY: u32 = 4;
 
+/// The longest wait a configured duration can cause (a century), so that no setting, however
+/// large, overflows an `Instant`.
+const MAX_WAIT: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
+
+/// `at + after`, with `after` capped at [`MAX_WAIT`].
+fn later(at: Instant, after: Duration) -> Instant {
+    at.checked_add(after.min(MAX_WAIT)).unwrap_or(at)
+}
+
 /// The transport connection an association currently runs on.
 #[derive(Debug)]
 struct Connection {
@@ -337,11 +346,11 @@ impl Association {
     /// The next instant at which [`handle_timeout`](Self::handle_timeout) has something to do.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let node = (self.down.is_none() && !self.closed)
-            .then(|| self.last_heard + self.config.node_timeout);
+            .then(|| later(self.last_heard, self.config.node_timeout));
         let connection = self
             .connection
             .as_ref()
-            .map(|c| c.last_heard + self.config.connection_timeout);
+            .map(|c| later(c.last_heard, self.config.connection_timeout));
         let heartbeat = self.heartbeat.as_ref().map(|h| h.next_tick);
         [node, connection, heartbeat, self.ack_due]
             .into_iter()
@@ -352,7 +361,9 @@ impl Association {
     /// Does what is due at `now`: the node timeout (`Down`), the connection timeout (`Reset`),
     /// a standalone `Ack`, a heartbeat `Ping`.
     pub fn handle_timeout(&mut self, now: Instant) {
-        if self.down.is_none() && !self.closed && now >= self.last_heard + self.config.node_timeout
+        if self.down.is_none()
+            && !self.closed
+            && now >= later(self.last_heard, self.config.node_timeout)
         {
             if self.connection.is_some() {
                 self.reset(ResetReason::Down, None);
@@ -363,7 +374,7 @@ impl Association {
             });
         }
         if let Some(connection) = &self.connection
-            && now >= connection.last_heard + self.config.connection_timeout
+            && now >= later(connection.last_heard, self.config.connection_timeout)
         {
             self.reset(ResetReason::Silent, None);
         }
@@ -374,10 +385,10 @@ impl Association {
         }
         let ping = match &mut self.heartbeat {
             Some(heartbeat) if now >= heartbeat.next_tick => {
-                heartbeat.ticks_since_ping += 1;
+                heartbeat.ticks_since_ping = heartbeat.ticks_since_ping.saturating_add(1);
                 let ping = !heartbeat.wrote || heartbeat.ticks_since_ping >= PING_AT_LEAST_EVERY;
                 heartbeat.wrote = false;
-                heartbeat.next_tick = now + self.config.heartbeat_interval;
+                heartbeat.next_tick = later(now, self.config.heartbeat_interval);
                 if ping {
                     heartbeat.ticks_since_ping = 0;
                 }
@@ -533,7 +544,7 @@ impl Association {
             self.down = None;
         }
         self.heartbeat = Some(Heartbeat {
-            next_tick: now + self.config.heartbeat_interval,
+            next_tick: later(now, self.config.heartbeat_interval),
             wrote: false,
             ticks_since_ping: 0,
         });
@@ -573,13 +584,13 @@ impl Association {
         if seq == expected {
             self.delivered = seq;
             self.events.push_back(LinkEvent::Delivered(payload));
-            self.unacked_deliveries += 1;
+            self.unacked_deliveries = self.unacked_deliveries.saturating_add(1);
             if self.unacked_deliveries >= self.config.ack_every {
                 self.write(LinkFrame::Ack {
                     ack: self.delivered,
                 });
             } else if self.ack_due.is_none() {
-                self.ack_due = Some(now + self.config.ack_delay);
+                self.ack_due = Some(later(now, self.config.ack_delay));
             }
         } else if seq < expected {
             self.duplicates += 1;
@@ -1137,6 +1148,32 @@ mod tests {
             Some(&LinkEvent::Delivered(Bytes::from_static(b"m")))
         );
         assert_eq!(pair.a.stats().retransmissions, 1);
+    }
+
+    #[test]
+    fn huge_timeouts_mean_never_rather_than_an_overflow() {
+        let now = Instant::now();
+        let config = LinkConfig {
+            heartbeat_interval: Duration::MAX,
+            node_timeout: Duration::MAX,
+            connection_timeout: Duration::MAX,
+            ack_delay: Duration::MAX,
+            ..LinkConfig::new()
+        };
+        let mut pair = Pair::new(Association::new(
+            config,
+            name("a"),
+            Incarnation::new(A).unwrap(),
+            name("b"),
+            now,
+        ));
+        pair.pump();
+        pair.b.send(Bytes::from_static(b"x")).unwrap();
+        pair.pump();
+        let next = pair.a.poll_timeout().unwrap();
+        assert!(next > now + Duration::from_secs(1 << 30));
+        pair.a.handle_timeout(now + Duration::from_secs(1 << 20));
+        assert!(pair.a.is_up());
     }
 
     #[test]
