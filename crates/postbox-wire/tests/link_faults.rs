@@ -193,6 +193,7 @@ struct Net {
     silenced: (bool, bool),
     rng: Rng,
     cuts: u64,
+    races: u64,
     flips: u64,
     duplicates: u64,
     drops: u64,
@@ -213,21 +214,45 @@ impl Net {
             silenced: (false, false),
             rng: Rng(seed),
             cuts: 0,
+            races: 0,
             flips: 0,
             duplicates: 0,
             drops: 0,
         }
     }
 
+    /// A new connection, dialled by a ("alpha", the lower name). Now and then b dials at the
+    /// same moment, and each side is offered the two connections in a random order: both must
+    /// end up on the one a dialled (the other is closed before it carries anything).
     fn connect(&mut self) {
+        let race = self.rng.chance(300_000);
+        let race_first_at_a = self.rng.chance(500_000);
+        let race_first_at_b = self.rng.chance(500_000);
+        if race && race_first_at_a {
+            let _ = self.a.association.connection_up(self.now, Origin::Accepted);
+        }
         let Admission::Use(at_a) = self.a.association.connection_up(self.now, Origin::Dialed)
         else {
-            panic!("a refused its only connection")
+            panic!("a refused the connection it dialled")
         };
+        if race && !race_first_at_a {
+            let refused = self.a.association.connection_up(self.now, Origin::Accepted);
+            assert_eq!(refused, Admission::Refuse);
+        }
+        if race && race_first_at_b {
+            let _ = self.b.association.connection_up(self.now, Origin::Dialed);
+        }
         let Admission::Use(at_b) = self.b.association.connection_up(self.now, Origin::Accepted)
         else {
-            panic!("b refused its only connection")
+            panic!("b refused the connection a dialled")
         };
+        if race && !race_first_at_b {
+            let refused = self.b.association.connection_up(self.now, Origin::Dialed);
+            assert_eq!(refused, Admission::Refuse);
+        }
+        assert_eq!(self.a.association.connection(), Some(at_a));
+        assert_eq!(self.b.association.connection(), Some(at_b));
+        self.races += u64::from(race);
         self.a.connection = Some(at_a);
         self.b.connection = Some(at_b);
         self.pipes = Some((Pipe::default(), Pipe::default()));
@@ -426,7 +451,13 @@ fn faults_lose_duplicate_and_reorder_nothing() {
     let mut total = Verdict::default();
     let (mut cuts, mut flips, mut duplicates, mut drops) = (0, 0, 0, 0);
     let (mut retransmissions, mut dropped_duplicates) = (0, 0);
-    for seed in 0..12 {
+    // POSTBOX_LINK_SEEDS=n runs n seeds instead of the default (for a longer hunt).
+    let seeds: u64 = std::env::var("POSTBOX_LINK_SEEDS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(24);
+    let mut races = 0;
+    for seed in 0..seeds {
         let mut net = Net::new(seed, faults);
         for _ in 0..2_500 {
             net.send_some(8);
@@ -461,19 +492,20 @@ fn faults_lose_duplicate_and_reorder_nothing() {
             dropped_duplicates += stats.duplicates;
         }
         cuts += net.cuts;
+        races += net.races;
         flips += net.flips;
         duplicates += net.duplicates;
         drops += net.drops;
     }
     eprintln!(
         "checker: {total:?}; faults: {cuts} broken connections ({drops} dropped writes), \
-         {flips} flipped bytes, {duplicates} duplicated writes; \
+         {flips} flipped bytes, {duplicates} duplicated writes, {races} simultaneous dials; \
          {retransmissions} retransmissions, {dropped_duplicates} duplicates dropped"
     );
     assert!(total.sent >= 100_000, "too few messages: {}", total.sent);
     assert!(cuts >= 100, "too few cuts: {cuts}");
     assert_eq!(total.once, total.sent);
-    assert!(flips > 0 && duplicates > 0 && drops > 0 && dropped_duplicates > 0);
+    assert!(flips > 0 && duplicates > 0 && drops > 0 && races > 0 && dropped_duplicates > 0);
 }
 
 #[test]
