@@ -5,49 +5,27 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 
-use super::resend_buffer::ResendBuffer;
+use super::heartbeat::Heartbeat;
+use super::inbound::{Inbound, Receipt};
+use super::link_config::later;
+use super::outbound::Outbound;
 use super::{
-    Admission, ConnectionId, DATA_OVERHEAD, DownReason, Incarnation, LinkConfig, LinkDecoder,
-    LinkEvent, LinkFrame, LinkHello, LinkSendError, LinkState, LinkStats, NodeName, Origin,
-    ResetReason, Seq,
+    Admission, ConnectionId, DownReason, Incarnation, LinkConfig, LinkDecoder, LinkEvent,
+    LinkFrame, LinkHello, LinkSendError, LinkState, LinkStats, NodeName, Origin, ResetReason, Seq,
 };
 use crate::{ErrorBody, ErrorCode};
-
-/// A `Ping` goes out at least every this many heartbeat intervals, even on a busy connection, so
-/// that the round-trip time stays fresh.
-const PING_AT_LEAST_EVERY: u32 = 4;
-
-/// The longest wait a configured duration can cause (a century), so that no setting, however
-/// large, overflows an `Instant`.
-const MAX_WAIT: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
-
-/// `at + after`, with `after` capped at [`MAX_WAIT`].
-fn later(at: Instant, after: Duration) -> Instant {
-    at.checked_add(after.min(MAX_WAIT)).unwrap_or(at)
-}
 
 /// The transport connection an association currently runs on.
 #[derive(Debug)]
 struct Connection {
     id: ConnectionId,
     origin: Origin,
-    /// Whether the peer's `Hello` has arrived on it.
-    established: bool,
+    /// Set when the peer's `Hello` has arrived on it.
+    heartbeat: Option<Heartbeat>,
     /// Bytes received and not yet a whole frame.
     input: BytesMut,
     /// When a valid frame last arrived on it (its start, before any).
     last_heard: Instant,
-}
-
-/// Heartbeat bookkeeping on an established connection.
-#[derive(Debug)]
-struct Heartbeat {
-    /// When the next interval ends.
-    next_tick: Instant,
-    /// Whether anything was written since the last tick.
-    wrote: bool,
-    /// Ticks since the last `Ping`.
-    ticks_since_ping: u32,
 }
 
 /// The association between this node and one peer node, sans-IO. See [the module
@@ -67,38 +45,16 @@ pub struct Association {
     peer: NodeName,
     peer_incarnation: Option<Incarnation>,
     decoder: LinkDecoder,
-
-    /// The sequence number the next message sent gets.
-    next_seq: Seq,
-    /// The last message the peer acknowledged.
-    acked: Seq,
-    /// The last message written to any connection in this session.
-    written: Seq,
-    resend: ResendBuffer,
-
-    /// The last message delivered from the peer.
-    delivered: Seq,
-    /// Messages delivered since an acknowledgement last went out.
-    unacked_deliveries: u32,
-    /// When a standalone `Ack` is due.
-    ack_due: Option<Instant>,
-
+    outbound: Outbound,
+    inbound: Inbound,
     connection: Option<Connection>,
     next_connection: u64,
     transmit: BytesMut,
-    heartbeat: Option<Heartbeat>,
-    /// The `Ping` awaiting its `Pong`: its id and when it went out.
-    ping: Option<(u64, Instant)>,
-    next_ping_id: u64,
     rtt: Option<Duration>,
-
     last_heard: Instant,
     /// Why the peer is down, once reported (cleared by the next handshake, unless closed).
     down: Option<DownReason>,
     closed: bool,
-
-    retransmissions: u64,
-    duplicates: u64,
     events: VecDeque<LinkEvent>,
 }
 
@@ -120,25 +76,15 @@ impl Association {
             incarnation,
             peer,
             peer_incarnation: None,
-            next_seq: Seq::new(1),
-            acked: Seq::ZERO,
-            written: Seq::ZERO,
-            resend: ResendBuffer::default(),
-            delivered: Seq::ZERO,
-            unacked_deliveries: 0,
-            ack_due: None,
+            outbound: Outbound::new(),
+            inbound: Inbound::new(),
             connection: None,
             next_connection: 1,
             transmit: BytesMut::new(),
-            heartbeat: None,
-            ping: None,
-            next_ping_id: 1,
             rtt: None,
             last_heard: now,
             down: None,
             closed: false,
-            retransmissions: 0,
-            duplicates: 0,
             events: VecDeque::new(),
         }
     }
@@ -165,7 +111,13 @@ impl Association {
 
     /// Whether a handshake has completed on the current connection.
     pub fn is_up(&self) -> bool {
-        self.down.is_none() && self.connection.as_ref().is_some_and(|c| c.established)
+        self.down.is_none() && self.established()
+    }
+
+    fn established(&self) -> bool {
+        self.connection
+            .as_ref()
+            .is_some_and(|c| c.heartbeat.is_some())
     }
 
     /// Which connection origin wins when two are offered at once: the one dialled by the node
@@ -198,23 +150,21 @@ impl Association {
                 return Admission::Refuse;
             }
         }
+        self.forget_connection();
         let id = ConnectionId(self.next_connection);
         self.next_connection += 1;
         self.connection = Some(Connection {
             id,
             origin,
-            established: false,
+            heartbeat: None,
             input: BytesMut::new(),
             last_heard: now,
         });
-        self.heartbeat = None;
-        self.ping = None;
-        self.transmit.clear();
         let hello = LinkHello {
             node: self.local.clone(),
             incarnation: self.incarnation,
             known: self.peer_incarnation,
-            delivered: self.delivered,
+            delivered: self.inbound.delivered(),
             max_frame_len: self.config.frame_limit(),
         };
         LinkFrame::Hello(hello).encode(&mut self.transmit);
@@ -297,21 +247,10 @@ impl Association {
         if self.down.is_some() || self.closed {
             return Err(LinkSendError::Down(payload));
         }
-        let max_message = self.config.frame_limit() as usize - DATA_OVERHEAD;
-        if payload.len() > max_message || payload.len() > self.config.max_unacked_bytes {
-            return Err(LinkSendError::TooLarge(payload));
-        }
-        if self.resend.len() >= self.config.max_unacked_messages
-            || self.resend.bytes() + payload.len() > self.config.max_unacked_bytes
-        {
-            return Err(LinkSendError::Full(payload));
-        }
-        let seq = self.next_seq;
-        self.next_seq = seq.next();
+        let seq = self.outbound.push(payload.clone(), &self.config)?;
         if self.is_up() {
-            self.write_data(seq, payload.clone());
+            self.write_data(seq, payload);
         }
-        self.resend.push(seq, payload);
         Ok(seq)
     }
 
@@ -325,15 +264,15 @@ impl Association {
             return;
         }
         let goodbye = self.is_up();
-        // The bytes already in `transmit` still go out, before the Goodbye.
+        if goodbye {
+            self.write(LinkFrame::Goodbye {
+                ack: self.inbound.delivered(),
+            });
+        }
+        // What is in `transmit` (the Goodbye last) still goes out.
         let transmit = std::mem::take(&mut self.transmit);
         self.forget_connection();
         self.transmit = transmit;
-        if goodbye {
-            self.write(LinkFrame::Goodbye {
-                ack: self.delivered,
-            });
-        }
         self.closed = true;
         if self.down.is_none() {
             self.down = Some(DownReason::Closed);
@@ -351,8 +290,12 @@ impl Association {
             .connection
             .as_ref()
             .map(|c| later(c.last_heard, self.config.connection_timeout));
-        let heartbeat = self.heartbeat.as_ref().map(|h| h.next_tick);
-        [node, connection, heartbeat, self.ack_due]
+        let heartbeat = self
+            .connection
+            .as_ref()
+            .and_then(|c| c.heartbeat.as_ref())
+            .map(Heartbeat::next_tick);
+        [node, connection, heartbeat, self.inbound.ack_due()]
             .into_iter()
             .flatten()
             .min()
@@ -365,9 +308,7 @@ impl Association {
             && !self.closed
             && now >= later(self.last_heard, self.config.node_timeout)
         {
-            if self.connection.is_some() {
-                self.reset(ResetReason::Down, None);
-            }
+            self.reset(ResetReason::Down, None);
             self.down = Some(DownReason::Timeout);
             self.events.push_back(LinkEvent::Down {
                 reason: DownReason::Timeout,
@@ -378,35 +319,19 @@ impl Association {
         {
             self.reset(ResetReason::Silent, None);
         }
-        if self.ack_due.is_some_and(|due| now >= due) {
+        if self.inbound.ack_due().is_some_and(|due| now >= due) {
             self.write(LinkFrame::Ack {
-                ack: self.delivered,
+                ack: self.inbound.delivered(),
             });
         }
-        let ping = match &mut self.heartbeat {
-            Some(heartbeat) if now >= heartbeat.next_tick => {
-                heartbeat.ticks_since_ping = heartbeat.ticks_since_ping.saturating_add(1);
-                let ping = !heartbeat.wrote || heartbeat.ticks_since_ping >= PING_AT_LEAST_EVERY;
-                heartbeat.wrote = false;
-                heartbeat.next_tick = later(now, self.config.heartbeat_interval);
-                if ping {
-                    heartbeat.ticks_since_ping = 0;
-                }
-                ping
-            }
-            _ => false,
-        };
-        if ping {
-            let id = self.next_ping_id;
-            self.next_ping_id = self.next_ping_id.wrapping_add(1);
-            self.ping = Some((id, now));
+        let interval = self.config.heartbeat_interval;
+        if let Some(heartbeat) = self.heartbeat_mut()
+            && let Some(id) = heartbeat.tick(now, interval)
+        {
             self.write(LinkFrame::Ping {
                 id,
-                ack: self.delivered,
+                ack: self.inbound.delivered(),
             });
-            if let Some(heartbeat) = &mut self.heartbeat {
-                heartbeat.wrote = false;
-            }
         }
     }
 
@@ -423,18 +348,21 @@ impl Association {
             state,
             peer_incarnation: self.peer_incarnation,
             rtt: self.rtt,
-            unacked: self.resend.len(),
-            unacked_bytes: self.resend.bytes(),
-            retransmissions: self.retransmissions,
-            duplicates: self.duplicates,
-            delivered: self.delivered.get(),
+            unacked: self.outbound.unacked(),
+            unacked_bytes: self.outbound.unacked_bytes(),
+            retransmissions: self.outbound.retransmissions(),
+            duplicates: self.inbound.duplicates(),
+            delivered: self.inbound.delivered().get(),
             last_heard: self.last_heard,
         }
     }
 
+    fn heartbeat_mut(&mut self) -> Option<&mut Heartbeat> {
+        self.connection.as_mut()?.heartbeat.as_mut()
+    }
+
     fn handle_frame(&mut self, now: Instant, frame: LinkFrame) {
-        let established = self.connection.as_ref().is_some_and(|c| c.established);
-        if !established {
+        if !self.established() {
             match frame {
                 LinkFrame::Hello(hello) => self.handshake(now, hello),
                 LinkFrame::Error(body) => self.reset(ResetReason::PeerError(body), None),
@@ -456,17 +384,15 @@ impl Association {
                 if self.acknowledged(ack) {
                     self.write(LinkFrame::Pong {
                         id,
-                        ack: self.delivered,
+                        ack: self.inbound.delivered(),
                     });
                 }
             }
             LinkFrame::Pong { id, ack } => {
                 if self.acknowledged(ack)
-                    && let Some((sent_id, sent_at)) = self.ping
-                    && sent_id == id
+                    && let Some(rtt) = self.heartbeat_mut().and_then(|h| h.pong(id, now))
                 {
-                    self.ping = None;
-                    self.rtt = Some(now.saturating_duration_since(sent_at));
+                    self.rtt = Some(rtt);
                 }
             }
             LinkFrame::Goodbye { ack } => {
@@ -510,26 +436,17 @@ impl Association {
         let unstarted = same_peer
             && hello.known.is_none()
             && hello.delivered == Seq::ZERO
-            && self.acked == Seq::ZERO
-            && self.delivered == Seq::ZERO;
+            && !self.outbound.any_acknowledged()
+            && self.inbound.delivered() == Seq::ZERO;
         if resumed {
-            if hello.delivered > self.written || hello.delivered < self.acked {
-                self.violation(format!(
-                    "the hello says message {} was delivered, but {} were written and {} acknowledged",
-                    hello.delivered, self.written, self.acked
-                ));
+            if let Err(message) = self.outbound.resume(hello.delivered) {
+                self.violation(message);
                 return;
             }
-            self.acknowledged(hello.delivered);
         } else if !unstarted && let Some(old) = self.peer_incarnation {
             // A new session: whatever the old one had not settled is failed, never delivered.
-            let unsent = self.resend.take_all();
-            self.next_seq = Seq::new(1);
-            self.acked = Seq::ZERO;
-            self.written = Seq::ZERO;
-            self.delivered = Seq::ZERO;
-            self.unacked_deliveries = 0;
-            self.ack_due = None;
+            let unsent = self.outbound.fence();
+            self.inbound.restart();
             self.events.push_back(LinkEvent::PeerRestarted {
                 old,
                 new: hello.incarnation,
@@ -538,25 +455,16 @@ impl Association {
         }
         self.peer_incarnation = Some(hello.incarnation);
         if let Some(connection) = &mut self.connection {
-            connection.established = true;
+            connection.heartbeat = Some(Heartbeat::new(now, self.config.heartbeat_interval));
         }
         if !self.closed {
             self.down = None;
         }
-        self.heartbeat = Some(Heartbeat {
-            next_tick: later(now, self.config.heartbeat_interval),
-            wrote: false,
-            ticks_since_ping: 0,
-        });
         self.events.push_back(LinkEvent::Up {
             incarnation: hello.incarnation,
             resumed,
         });
-        let pending: Vec<(Seq, Bytes)> = self.resend.iter().cloned().collect();
-        for (seq, payload) in pending {
-            if seq <= self.written {
-                self.retransmissions += 1;
-            }
+        for (seq, payload) in self.outbound.resend_all() {
             self.write_data(seq, payload);
         }
     }
@@ -564,52 +472,42 @@ impl Association {
     /// The peer acknowledges every message up to `ack`. False (and the connection reset) if it
     /// acknowledges one never written.
     fn acknowledged(&mut self, ack: Seq) -> bool {
-        if ack > self.written {
-            self.violation(format!(
-                "an acknowledgement of message {ack}, but only {} were written",
-                self.written
-            ));
-            return false;
+        match self.outbound.acknowledge(ack) {
+            Ok(()) => true,
+            Err(message) => {
+                self.violation(message);
+                false
+            }
         }
-        if ack > self.acked {
-            self.acked = ack;
-            self.resend.acknowledge(ack);
-        }
-        true
     }
 
     /// Data frame `seq`: deliver it if it is the next, drop it if it is old, reset on a gap.
     fn receive(&mut self, now: Instant, seq: Seq, payload: Bytes) {
-        let expected = self.delivered.next();
-        if seq == expected {
-            self.delivered = seq;
-            self.events.push_back(LinkEvent::Delivered(payload));
-            self.unacked_deliveries = self.unacked_deliveries.saturating_add(1);
-            if self.unacked_deliveries >= self.config.ack_every {
-                self.write(LinkFrame::Ack {
-                    ack: self.delivered,
-                });
-            } else if self.ack_due.is_none() {
-                self.ack_due = Some(later(now, self.config.ack_delay));
+        match self.inbound.receive(seq, now, &self.config) {
+            Receipt::Deliver => {
+                self.events.push_back(LinkEvent::Delivered(payload));
+                if self.inbound.ack_urgent(&self.config) {
+                    self.write(LinkFrame::Ack {
+                        ack: self.inbound.delivered(),
+                    });
+                }
             }
-        } else if seq < expected {
-            self.duplicates += 1;
-        } else {
-            self.reset(
+            Receipt::Duplicate => {}
+            Receipt::Gap { expected } => self.reset(
                 ResetReason::Gap {
                     expected: expected.get(),
                     found: seq.get(),
                 },
                 None,
-            );
+            ),
         }
     }
 
     fn write_data(&mut self, seq: Seq, payload: Bytes) {
-        self.written = self.written.max(seq);
+        self.outbound.wrote(seq);
         self.write(LinkFrame::Data {
             seq,
-            ack: self.delivered,
+            ack: self.inbound.delivered(),
             payload,
         });
     }
@@ -618,11 +516,10 @@ impl Association {
     /// standalone one is owed after it.
     fn write(&mut self, frame: LinkFrame) {
         if !matches!(frame, LinkFrame::Hello(_) | LinkFrame::Error(_)) {
-            self.unacked_deliveries = 0;
-            self.ack_due = None;
+            self.inbound.acknowledged();
         }
-        if let Some(heartbeat) = &mut self.heartbeat {
-            heartbeat.wrote = true;
+        if let Some(heartbeat) = self.heartbeat_mut() {
+            heartbeat.wrote();
         }
         frame.encode(&mut self.transmit);
     }
@@ -633,7 +530,7 @@ impl Association {
     }
 
     /// Lets the current connection go and asks the driver to close it, after writing `farewell`
-    /// if there is one.
+    /// if there is one. Does nothing without a connection.
     fn reset(&mut self, reason: ResetReason, farewell: Option<ErrorBody>) {
         let Some(connection) = self.connection() else {
             return;
@@ -646,11 +543,11 @@ impl Association {
             .push_back(LinkEvent::Reset { connection, reason });
     }
 
+    /// Drops the connection, what was queued for it, and the acknowledgement timer (the next
+    /// `Hello` carries the acknowledgement).
     fn forget_connection(&mut self) {
         self.connection = None;
-        self.heartbeat = None;
-        self.ping = None;
-        self.ack_due = None;
+        self.inbound.acknowledged();
         self.transmit.clear();
     }
 }
@@ -741,6 +638,17 @@ mod tests {
         bytes
     }
 
+    /// The bytes of a `Hello` from `node` (incarnation `incarnation`, knowing `known`).
+    fn hello(node: &str, incarnation: u64, known: u64, max_frame_len: u32) -> BytesMut {
+        encoded(LinkFrame::Hello(LinkHello {
+            node: name(node),
+            incarnation: Incarnation::new(incarnation).unwrap(),
+            known: Incarnation::new(known),
+            delivered: Seq::ZERO,
+            max_frame_len,
+        }))
+    }
+
     fn only_reset(events: Vec<LinkEvent>) -> ResetReason {
         match events.as_slice() {
             [LinkEvent::Reset { reason, .. }] => reason.clone(),
@@ -778,13 +686,7 @@ mod tests {
         let mut a = association("a", A, "b", now);
         let id = up(&mut a, now, Origin::Dialed);
         a.transmit().clear();
-        let mut hello = encoded(LinkFrame::Hello(LinkHello {
-            node: name("c"),
-            incarnation: Incarnation::new(3).unwrap(),
-            known: None,
-            delivered: Seq::ZERO,
-            max_frame_len: LinkConfig::new().frame_limit(),
-        }));
+        let mut hello = hello("c", 3, 0, LinkConfig::new().frame_limit());
         a.handle_input(now, id, &mut hello);
         assert_eq!(
             only_reset(Pair::events(&mut a)),
@@ -806,14 +708,7 @@ mod tests {
         let now = Instant::now();
         let mut a = association("a", A, "b", now);
         let id = up(&mut a, now, Origin::Dialed);
-        let mut hello = encoded(LinkFrame::Hello(LinkHello {
-            node: name("b"),
-            incarnation: Incarnation::new(B).unwrap(),
-            known: None,
-            delivered: Seq::ZERO,
-            max_frame_len: 8192,
-        }));
-        a.handle_input(now, id, &mut hello);
+        a.handle_input(now, id, &mut hello("b", B, 0, 8192));
         assert_eq!(
             only_reset(Pair::events(&mut a)),
             ResetReason::FrameLimitMismatch {
@@ -841,16 +736,8 @@ mod tests {
 
         let mut pair = Pair::connected();
         Pair::events(&mut pair.a);
-        let mut hello_again = BytesMut::new();
-        LinkFrame::Hello(LinkHello {
-            node: name("b"),
-            incarnation: Incarnation::new(B).unwrap(),
-            known: Some(Incarnation::new(A).unwrap()),
-            delivered: Seq::ZERO,
-            max_frame_len: LinkConfig::new().frame_limit(),
-        })
-        .encode(&mut hello_again);
-        pair.a.handle_input(pair.now, pair.at_a, &mut hello_again);
+        let mut again = hello("b", B, A, LinkConfig::new().frame_limit());
+        pair.a.handle_input(pair.now, pair.at_a, &mut again);
         assert!(matches!(
             only_reset(Pair::events(&mut pair.a)),
             ResetReason::Violation(message) if message.contains("second hello")
@@ -980,23 +867,6 @@ mod tests {
         pair.a.handle_input(later, pair.at_a, &mut pong);
         assert_eq!(pair.a.stats().rtt, Some(Duration::from_millis(7)));
         assert_eq!(pair.a.stats().last_heard, later);
-
-        // A connection busy with data does not ping every interval, but at least every fourth.
-        let mut pings = 0;
-        for n in 1..=8u32 {
-            let at = later + interval * n;
-            pair.a.send(Bytes::from_static(b"busy")).unwrap();
-            pair.a.transmit().clear();
-            // The peer keeps talking too, so neither timeout strikes.
-            let mut heard = encoded(LinkFrame::Ack { ack: Seq::ZERO });
-            pair.a.handle_input(at, pair.at_a, &mut heard);
-            pair.a.handle_timeout(at);
-            pings += frames(&pair.a.transmit().split())
-                .iter()
-                .filter(|f| f.kind() == LinkFrameKind::Ping)
-                .count();
-        }
-        assert_eq!(pings, 2);
     }
 
     #[test]
@@ -1036,36 +906,6 @@ mod tests {
         // A newer connection of the preferred origin replaces the current one.
         let again = up(&mut a, now, Origin::Dialed);
         assert_ne!(again, dialled);
-    }
-
-    #[test]
-    fn send_refuses_what_can_never_fit_and_what_does_not_fit_now() {
-        let now = Instant::now();
-        let config = LinkConfig {
-            max_unacked_messages: 2,
-            max_unacked_bytes: 10,
-            ..LinkConfig::new()
-        };
-        let mut a = Association::new(
-            config,
-            name("a"),
-            Incarnation::new(A).unwrap(),
-            name("b"),
-            now,
-        );
-        let big = Bytes::from(vec![0u8; 11]);
-        assert_eq!(a.send(big.clone()), Err(LinkSendError::TooLarge(big)));
-        let frame_sized = Bytes::from(vec![0u8; config.frame_limit() as usize - DATA_OVERHEAD + 1]);
-        assert!(matches!(
-            a.send(frame_sized),
-            Err(LinkSendError::TooLarge(_))
-        ));
-        assert_eq!(a.send(Bytes::from(vec![0u8; 6])), Ok(Seq::new(1)));
-        let five = Bytes::from(vec![0u8; 5]);
-        assert_eq!(a.send(five.clone()), Err(LinkSendError::Full(five)));
-        assert_eq!(a.send(Bytes::from(vec![0u8; 4])), Ok(Seq::new(2)));
-        assert!(matches!(a.send(Bytes::new()), Err(LinkSendError::Full(_))));
-        assert_eq!((a.stats().unacked, a.stats().unacked_bytes), (2, 10));
     }
 
     #[test]
@@ -1148,32 +988,6 @@ mod tests {
             Some(&LinkEvent::Delivered(Bytes::from_static(b"m")))
         );
         assert_eq!(pair.a.stats().retransmissions, 1);
-    }
-
-    #[test]
-    fn huge_timeouts_mean_never_rather_than_an_overflow() {
-        let now = Instant::now();
-        let config = LinkConfig {
-            heartbeat_interval: Duration::MAX,
-            node_timeout: Duration::MAX,
-            connection_timeout: Duration::MAX,
-            ack_delay: Duration::MAX,
-            ..LinkConfig::new()
-        };
-        let mut pair = Pair::new(Association::new(
-            config,
-            name("a"),
-            Incarnation::new(A).unwrap(),
-            name("b"),
-            now,
-        ));
-        pair.pump();
-        pair.b.send(Bytes::from_static(b"x")).unwrap();
-        pair.pump();
-        let next = pair.a.poll_timeout().unwrap();
-        assert!(next > now + Duration::from_secs(1 << 30));
-        pair.a.handle_timeout(now + Duration::from_secs(1 << 20));
-        assert!(pair.a.is_up());
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The settings of an association.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::{DEFAULT_MAX_FRAME_LEN, HANDSHAKE_MAX_FRAME_LEN};
 
@@ -62,5 +62,39 @@ impl LinkConfig {
 impl Default for LinkConfig {
     fn default() -> LinkConfig {
         LinkConfig::new()
+    }
+}
+
+/// The longest wait a configured duration can cause (a century), so that no setting, however
+/// large, overflows an `Instant`.
+const MAX_WAIT: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
+
+/// `at + after`, with `after` capped at a century: a huge setting means "never", not a panic.
+pub(crate) fn later(at: Instant, after: Duration) -> Instant {
+    at.checked_add(after.min(MAX_WAIT)).unwrap_or(at)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_huge_duration_means_a_century_rather_than_an_overflow() {
+        let now = Instant::now();
+        assert_eq!(
+            later(now, Duration::from_secs(1)),
+            now + Duration::from_secs(1)
+        );
+        assert_eq!(later(now, Duration::MAX), now + MAX_WAIT);
+    }
+
+    #[test]
+    fn a_frame_limit_below_the_minimum_is_raised_so_a_hello_fits() {
+        let config = LinkConfig {
+            max_frame_len: 10,
+            ..LinkConfig::new()
+        };
+        assert_eq!(config.frame_limit(), HANDSHAKE_MAX_FRAME_LEN);
+        assert_eq!(LinkConfig::new().frame_limit(), DEFAULT_MAX_FRAME_LEN);
     }
 }

@@ -79,12 +79,15 @@
 //! ```
 
 mod association;
+mod heartbeat;
+mod inbound;
 mod link_config;
 mod link_decoder;
 mod link_event;
 mod link_frame;
 mod link_stats;
 mod node_name;
+mod outbound;
 mod resend_buffer;
 
 pub use association::Association;
