@@ -60,7 +60,8 @@ struct Verdict {
     duplicated: u64,
     unexpected: u64,
     reordered: u64,
-    fenced: u64,
+    /// Sends failed by a fence (handed back) or lost in a crash of the sender.
+    failed: u64,
 }
 
 impl std::ops::AddAssign for Verdict {
@@ -71,12 +72,13 @@ impl std::ops::AddAssign for Verdict {
         self.duplicated += other.duplicated;
         self.unexpected += other.unexpected;
         self.reordered += other.reordered;
-        self.fenced += other.fenced;
+        self.failed += other.failed;
     }
 }
 
-/// Classifies every message: `sent` are the ids sent (in order), `fenced` those handed back by a
-/// fence, `delivered` the ids the other side delivered, in delivery order.
+/// Classifies every message: `sent` are the ids sent (in order), `fenced` those whose send failed
+/// (handed back by a fence, or lost in the sender's crash), `delivered` the ids the other side
+/// delivered, in delivery order.
 fn check(sent: &[u64], fenced: &[u64], delivered: &[u64]) -> Verdict {
     let limit = sent.iter().max().map_or(0, |max| max + 1) as usize;
     let mut was_sent = vec![false; limit];
@@ -86,7 +88,7 @@ fn check(sent: &[u64], fenced: &[u64], delivered: &[u64]) -> Verdict {
     let mut times = vec![0u32; limit];
     let mut verdict = Verdict {
         sent: sent.len() as u64,
-        fenced: fenced.len() as u64,
+        failed: fenced.len() as u64,
         ..Verdict::default()
     };
     let mut last = None;
@@ -191,6 +193,8 @@ struct Net {
     /// Writes from a (first) or b (second) vanish without breaking the connection: a
     /// partition, or a peer that stopped answering.
     silenced: (bool, bool),
+    /// What b's earlier incarnations sent and delivered before they crashed.
+    crashed_b: (Vec<u64>, Vec<u64>),
     rng: Rng,
     cuts: u64,
     races: u64,
@@ -212,6 +216,7 @@ impl Net {
             reconnect_at: Some(now),
             faults,
             silenced: (false, false),
+            crashed_b: (Vec::new(), Vec::new()),
             rng: Rng(seed),
             cuts: 0,
             races: 0,
@@ -431,10 +436,26 @@ impl Net {
         );
     }
 
+    /// b crashes and starts again as `incarnation`, knowing nothing: what its dead incarnation
+    /// sent and a has not delivered is lost with it (the checker counts those sends as failed).
+    fn restart_b(&mut self, incarnation: u64) {
+        self.break_connection();
+        let mut new = Node::new(LinkConfig::new(), "beta", incarnation, "alpha", self.now);
+        new.next_id = self.b.next_id;
+        let old = std::mem::replace(&mut self.b, new);
+        self.crashed_b.0.extend(old.sent);
+        self.crashed_b.1.extend(old.delivered);
+    }
+
+    /// The checker's verdict on a → b, then b → a, across b's incarnations.
     fn verdicts(&self) -> (Verdict, Verdict) {
+        let (crashed_sent, crashed_delivered) = &self.crashed_b;
+        let b_delivered = [&crashed_delivered[..], &self.b.delivered[..]].concat();
+        let b_sent = [&crashed_sent[..], &self.b.sent[..]].concat();
+        let b_failed = [&crashed_sent[..], &self.b.fenced[..]].concat();
         (
-            check(&self.a.sent, &self.a.fenced, &self.b.delivered),
-            check(&self.b.sent, &self.b.fenced, &self.a.delivered),
+            check(&self.a.sent, &self.a.fenced, &b_delivered),
+            check(&b_sent, &b_failed, &self.a.delivered),
         )
     }
 }
@@ -457,13 +478,28 @@ fn faults_lose_duplicate_and_reorder_nothing() {
         .and_then(|n| n.parse().ok())
         .unwrap_or(24);
     let mut races = 0;
+    let (mut restarts, mut handed_back) = (0, 0);
     for seed in 0..seeds {
         let mut net = Net::new(seed, faults);
-        for _ in 0..2_500 {
+        // Every third run, b crashes once, mid-stream, and comes back as a new incarnation.
+        let crash_at = (seed % 3 == 2).then(|| 500 + net.rng.below(1_500));
+        for tick in 0..2_500 {
+            if crash_at == Some(tick) {
+                net.restart_b(1_000 + seed);
+                restarts += 1;
+            }
             net.send_some(8);
             net.tick();
         }
         net.settle();
+        let fences = net
+            .a
+            .events
+            .iter()
+            .filter(|e| matches!(e, LinkEvent::PeerRestarted { .. }))
+            .count();
+        assert_eq!(fences, usize::from(crash_at.is_some()), "seed {seed}");
+        handed_back += net.a.fenced.len();
         let (ab, ba) = net.verdicts();
         for verdict in [ab, ba] {
             assert_eq!(
@@ -476,7 +512,9 @@ fn faults_lose_duplicate_and_reorder_nothing() {
                 (0, 0, 0, 0),
                 "seed {seed}: {verdict:?}"
             );
-            assert_eq!(verdict.fenced, 0, "seed {seed}: no incarnation changed");
+            if crash_at.is_none() {
+                assert_eq!(verdict.failed, 0, "seed {seed}: no incarnation changed");
+            }
             total += verdict;
         }
         for node in [&net.a, &net.b] {
@@ -499,12 +537,13 @@ fn faults_lose_duplicate_and_reorder_nothing() {
     }
     eprintln!(
         "checker: {total:?}; faults: {cuts} broken connections ({drops} dropped writes), \
-         {flips} flipped bytes, {duplicates} duplicated writes, {races} simultaneous dials; \
+         {flips} flipped bytes, {duplicates} duplicated writes, {races} simultaneous dials, \
+         {restarts} restarts of b ({handed_back} messages handed back by fences); \
          {retransmissions} retransmissions, {dropped_duplicates} duplicates dropped"
     );
     assert!(total.sent >= 100_000, "too few messages: {}", total.sent);
     assert!(cuts >= 100, "too few cuts: {cuts}");
-    assert_eq!(total.once, total.sent);
+    assert!(restarts > 0 && handed_back > 0, "fences were exercised");
     assert!(flips > 0 && duplicates > 0 && drops > 0 && races > 0 && dropped_duplicates > 0);
 }
 
@@ -527,7 +566,7 @@ fn the_checker_catches_every_kind_of_failure() {
             verdict.duplicated,
             verdict.reordered,
             verdict.unexpected,
-            verdict.fenced
+            verdict.failed
         ),
         (2, 1, 1, 1, 1, 1)
     );
