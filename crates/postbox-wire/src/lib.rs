@@ -88,6 +88,7 @@ mod frame;
 mod handshake;
 mod header;
 mod hello;
+pub mod link;
 mod operation;
 pub mod session;
 mod shared_payload;

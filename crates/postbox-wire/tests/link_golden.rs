@@ -1,0 +1,142 @@
+//! Golden bytes for every link frame kind of `docs/protocol.md` ("Node links"), written out by
+//! hand from the documented layout; the checksums were computed by an independent CRC32C.
+//! Each is encoded and compared byte for byte, then decoded back.
+
+use bytes::{Bytes, BytesMut};
+use postbox_wire::link::{Incarnation, LinkDecoder, LinkFrame, LinkHello, NodeName, Seq};
+use postbox_wire::{ErrorBody, ErrorCode};
+
+fn hex(text: &str) -> Vec<u8> {
+    text.split_whitespace()
+        .map(|byte| u8::from_str_radix(byte, 16).expect("hex digits"))
+        .collect()
+}
+
+fn show(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The header of a link frame: magic, version 1, `kind`, no flags, then `rest` (number, length,
+/// checksum), as hex.
+fn header(kind: &str, rest: &str) -> String {
+    format!("50 4e 01 {kind} 00 00 {rest}")
+}
+
+#[track_caller]
+fn pin(frame: LinkFrame, expected: &str) {
+    let expected = hex(expected);
+    let mut wire = BytesMut::new();
+    frame.encode(&mut wire);
+    assert_eq!(show(&wire), show(&expected), "encoding of {frame:?}");
+    let mut input = BytesMut::from(&expected[..]);
+    assert_eq!(LinkDecoder::new(4096).decode(&mut input), Ok(Some(frame)));
+    assert!(input.is_empty());
+}
+
+#[test]
+fn hello() {
+    let frame = LinkFrame::Hello(LinkHello {
+        node: NodeName::new("beta").unwrap(),
+        incarnation: Incarnation::new(0x0102_0304_0506_0708).unwrap(),
+        known: Incarnation::new(0x1112_1314_1516_1718),
+        delivered: Seq::new(0x21),
+        max_frame_len: 0x0010_0000,
+    });
+    let expected = [
+        header("01", "00 00 00 00 00 00 00 00"), // number 0
+        "21 00 00 00".into(),                    // payload length 33
+        "29 78 6a 6d".into(),                    // CRC32C
+        "04 62 65 74 61".into(),                 // name length 4, "beta"
+        "08 07 06 05 04 03 02 01".into(),        // incarnation
+        "18 17 16 15 14 13 12 11".into(),        // the receiver's incarnation as known
+        "21 00 00 00 00 00 00 00".into(),        // last delivered from the receiver
+        "00 00 10 00".into(),                    // max frame length 1 MiB
+    ];
+    pin(frame, &expected.join(" "));
+}
+
+#[test]
+fn data() {
+    let frame = LinkFrame::Data {
+        seq: Seq::new(5),
+        ack: Seq::new(3),
+        payload: Bytes::from_static(b"hi"),
+    };
+    let expected = [
+        header("02", "05 00 00 00 00 00 00 00"), // sequence number 5
+        "0a 00 00 00".into(),                    // payload length 10
+        "0f e4 6b 11".into(),                    // CRC32C
+        "03 00 00 00 00 00 00 00".into(),        // ack 3
+        "68 69".into(),                          // the message, "hi"
+    ];
+    pin(frame, &expected.join(" "));
+}
+
+#[test]
+fn ack() {
+    let expected = [
+        header("03", "00 00 00 00 00 00 00 00"),
+        "08 00 00 00".into(),
+        "e0 03 c5 27".into(),
+        "07 00 00 00 00 00 00 00".into(), // ack 7
+    ];
+    pin(LinkFrame::Ack { ack: Seq::new(7) }, &expected.join(" "));
+}
+
+#[test]
+fn ping_and_pong() {
+    let ping = [
+        header("04", "09 00 00 00 00 00 00 00"), // ping id 9
+        "08 00 00 00".into(),
+        "57 66 83 8b".into(),
+        "02 00 00 00 00 00 00 00".into(), // ack 2
+    ];
+    pin(
+        LinkFrame::Ping {
+            id: 9,
+            ack: Seq::new(2),
+        },
+        &ping.join(" "),
+    );
+    let pong = [
+        header("05", "09 00 00 00 00 00 00 00"), // echoes id 9
+        "08 00 00 00".into(),
+        "6f 96 50 fe".into(),
+        "02 00 00 00 00 00 00 00".into(),
+    ];
+    pin(
+        LinkFrame::Pong {
+            id: 9,
+            ack: Seq::new(2),
+        },
+        &pong.join(" "),
+    );
+}
+
+#[test]
+fn goodbye() {
+    let expected = [
+        header("06", "00 00 00 00 00 00 00 00"),
+        "08 00 00 00".into(),
+        "a0 c2 f1 5b".into(),
+        "04 00 00 00 00 00 00 00".into(), // ack 4
+    ];
+    pin(LinkFrame::Goodbye { ack: Seq::new(4) }, &expected.join(" "));
+}
+
+#[test]
+fn error() {
+    let body = ErrorBody::new(ErrorCode::PROTOCOL_VIOLATION, "no");
+    let expected = [
+        header("07", "00 00 00 00 00 00 00 00"),
+        "04 00 00 00".into(),
+        "35 3a b0 73".into(),
+        "05 00".into(), // PROTOCOL_VIOLATION
+        "6e 6f".into(), // "no"
+    ];
+    pin(LinkFrame::Error(body), &expected.join(" "));
+}
