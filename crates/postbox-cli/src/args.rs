@@ -79,11 +79,68 @@ pub(crate) enum Command {
     Demo,
     /// Measure throughput and round-trip latency against the node.
     Bench(BenchArgs),
+    /// Make a cluster's certificate authority, and certificates it signs, for tls:// daemons and
+    /// clients (init, then issue one per daemon, node or client).
+    #[command(subcommand)]
+    Certs(CertsCommand),
     /// Print the shell completion script for bash, zsh or fish (e.g. `postbox completions bash >
     /// ~/.local/share/bash-completion/completions/postbox`).
     Completions(CompletionsArgs),
     /// Write the manual pages (postbox.1 and one per command) into a directory.
     Man(ManArgs),
+}
+
+/// `postbox certs`.
+#[derive(Subcommand, Debug)]
+pub(crate) enum CertsCommand {
+    /// Make a certificate authority: DIR/ca.pem (give it to daemons and clients to trust) and
+    /// DIR/ca.key (keep it secret: it signs).
+    Init(CertsInitArgs),
+    /// Make DIR/NAME.pem and DIR/NAME.key, signed by DIR's CA, for a daemon, node or client
+    /// called NAME (usable for server and client authentication).
+    Issue(CertsIssueArgs),
+}
+
+/// `postbox certs init`.
+#[derive(Args, Debug)]
+pub(crate) struct CertsInitArgs {
+    /// The directory to write into (created with mode 0700 if missing).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) dir: PathBuf,
+
+    /// Replace a CA already in DIR (certificates it signed are no longer trusted by the new one).
+    #[arg(long)]
+    pub(crate) force: bool,
+}
+
+/// `postbox certs issue`.
+#[derive(Args, Debug)]
+pub(crate) struct CertsIssueArgs {
+    /// The name: the certificate's common name and first DNS name (the host or node name a
+    /// client connects to, or the name a client or node is known by).
+    #[arg(value_name = "NAME")]
+    pub(crate) name: String,
+
+    /// The directory holding the CA (from `postbox certs init`); the files are written there.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) dir: PathBuf,
+
+    /// Another DNS name the certificate is valid for (repeatable).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) dns: Vec<String>,
+
+    /// An IP address the certificate is valid for (repeatable), to connect by address.
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) ip: Vec<std::net::IpAddr>,
+
+    /// How many days the certificate is valid.
+    #[arg(long, value_name = "N", default_value_t = 825,
+          value_parser = clap::builder::RangedU64ValueParser::<u32>::new().range(1..=36500))]
+    pub(crate) days: u32,
+
+    /// Replace a certificate for NAME already in DIR.
+    #[arg(long)]
+    pub(crate) force: bool,
 }
 
 /// `postbox completions`.
