@@ -206,14 +206,35 @@ pub(crate) struct DaemonArgs {
     #[arg(long, value_name = "MODE", value_parser = values::mode)]
     pub(crate) mode: Option<Mode>,
 
-    /// Also listen on TCP at tcp://ADDR:PORT (requires --token-file, here or in the config file).
-    #[arg(long, value_name = "URL", value_parser = values::tcp_listen)]
+    /// Also listen for network clients at tcp://ADDR:PORT, or with TLS at tls://ADDR:PORT
+    /// (requires --token-file, and for tls:// --tls-cert and --tls-key, here or in the config
+    /// file).
+    #[arg(long, value_name = "URL", value_parser = values::listen)]
     pub(crate) listen: Option<String>,
 
     /// The file holding the token TCP clients must present (they read it from
     /// $POSTBOX_TOKEN_FILE or $POSTBOX_TOKEN).
     #[arg(long, value_name = "FILE")]
     pub(crate) token_file: Option<PathBuf>,
+
+    /// The daemon's certificate for tls:// (PEM, its chain after it), e.g. from `postbox certs
+    /// issue`.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) tls_cert: Option<PathBuf>,
+
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) tls_key: Option<PathBuf>,
+
+    /// Require tls:// clients to present a certificate signed by a CA in this PEM file (e.g. the
+    /// ca.pem of `postbox certs init`).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) tls_client_ca: Option<PathBuf>,
+
+    /// The uid and gid the processes of network (tcp:// and tls://) clients act as, UID:GID
+    /// [default: the daemon's own]
+    #[arg(long, value_name = "UID:GID", value_parser = values::identity)]
+    pub(crate) tcp_identity: Option<postbox_core::Credentials>,
 
     /// Where durable mailboxes are kept [default: /var/lib/postbox for root, else
     /// $XDG_STATE_HOME/postbox, else ~/.local/state/postbox]
