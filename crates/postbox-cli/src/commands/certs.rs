@@ -9,7 +9,6 @@
 //! overwritten without `--force`.
 
 use std::io::Write as _;
-use std::net::IpAddr;
 use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
 
@@ -50,7 +49,15 @@ pub(crate) fn init(args: &CertsInitArgs) -> anyhow::Result<()> {
     }
     let key = KeyPair::generate().context("cannot generate the CA's key")?;
     let mut params = CertificateParams::default();
-    params.distinguished_name = distinguished_name("postbox cluster CA");
+    // A name of its own (from its public key): verifiers look an issuer up by name, so two
+    // clusters' CAs with one name would make a foreign certificate fail as a bad signature
+    // rather than as an unknown CA.
+    let raw = key.public_key_raw();
+    let id: String = raw[raw.len().saturating_sub(4)..]
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    params.distinguished_name = distinguished_name(&format!("postbox cluster CA {id}"));
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     params.key_usages = vec![
         KeyUsagePurpose::KeyCertSign,
@@ -243,6 +250,7 @@ fn issued_paths(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
 
 #[cfg(test)]
 mod tests {
+    use std::net::IpAddr;
     use std::os::unix::fs::PermissionsExt as _;
 
     use super::*;
