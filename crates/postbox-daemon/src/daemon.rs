@@ -405,8 +405,14 @@ impl Accepter<'_> {
     }
 
     /// Starts a TLS connection's task: the TLS handshake (within the handshake timeout), then the
-    /// connection as on plain TCP. The permit is held throughout, so a handshake counts against
-    /// the handshake budgets like a `Hello` does.
+    /// connection as on plain TCP, through an in-memory pipe that a [`tls_pipe`] drives.
+    ///
+    /// Why the pipe: the connection writes answers and moves on without flushing, which on a
+    /// socket means they are sent; a TLS stream may keep the last record in its buffer until the
+    /// next write or flush, which never comes when the client waits for that very answer. The
+    /// pipe's copy flushes whenever it has nothing more to read, so the connection's code stays
+    /// the same for every listener. The permit is held from the handshake to the end of the
+    /// connection, so a TLS handshake counts against the handshake budgets like a `Hello` does.
     fn spawn_tls(
         &mut self,
         acceptor: tokio_rustls::TlsAcceptor,
@@ -421,15 +427,24 @@ impl Accepter<'_> {
         let timeout = self.handshake_timeout;
         self.tasks.spawn(async move {
             let mut permit = permit;
-            match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
-                Ok(Ok(tls)) => {
-                    let (reader, writer) = tokio::io::split(tls);
-                    connection::serve(reader, writer, peer, side, &mut permit, stop).await;
+            let tls = match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
+                Ok(Ok(tls)) => tls,
+                Ok(Err(error)) => {
+                    tracing::debug!(%peer, "TLS handshake failed: {error}");
+                    return;
                 }
-                Ok(Err(error)) => tracing::debug!(%peer, "TLS handshake failed: {error}"),
-                Err(_) => tracing::debug!(%peer, "TLS handshake timed out after {timeout:?}"),
-            }
-            drop(permit);
+                Err(_) => {
+                    tracing::debug!(%peer, "TLS handshake timed out after {timeout:?}");
+                    return;
+                }
+            };
+            let (plain, pipe_end) = tokio::io::duplex(TLS_PIPE_BUFFER);
+            let (reader, writer) = tokio::io::split(plain);
+            let serving = async move {
+                connection::serve(reader, writer, peer, side, &mut permit, stop).await;
+                drop(permit);
+            };
+            tokio::join!(serving, tls_pipe(pipe_end, tls, peer));
         });
     }
 
@@ -467,6 +482,29 @@ fn refuse_at_once(
         .is_ok()
     {
         let _ = write(&bytes);
+    }
+}
+
+/// How much each direction of a TLS connection's pipe holds, and the copy's buffers.
+const TLS_PIPE_BUFFER: usize = 64 << 10;
+
+/// Copies between a TLS connection and its connection task's end of the pipe until both
+/// directions end: the task's end of writing becomes `close_notify`, the client's end of TLS the
+/// task's end of input.
+async fn tls_pipe(
+    mut pipe_end: tokio::io::DuplexStream,
+    mut tls: tokio_rustls::server::TlsStream<TcpStream>,
+    peer: Peer,
+) {
+    let copied = tokio::io::copy_bidirectional_with_sizes(
+        &mut pipe_end,
+        &mut tls,
+        TLS_PIPE_BUFFER,
+        TLS_PIPE_BUFFER,
+    )
+    .await;
+    if let Err(error) = copied {
+        tracing::trace!(%peer, "TLS connection ended: {error}");
     }
 }
 
