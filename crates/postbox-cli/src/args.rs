@@ -21,7 +21,8 @@ use crate::values::{self, CapacityArg, OwnerArg, ProcessRef};
 #[command(name = "postbox", version, propagate_version = true)]
 pub(crate) struct Cli {
     /// The node the client commands talk to (also accepted after the command; not by `daemon`
-    /// and `demo`, which serve their own): unix:///PATH or tcp://HOST:PORT [default:
+    /// and `demo`, which serve their own): unix:///PATH, tcp://HOST:PORT or
+    /// tls://HOST:PORT[?ca=PATH&name=NODE&cert=PATH&key=PATH] [default:
     /// $POSTBOX_URL, else the local daemon's socket: $POSTBOX_SOCKET, else
     /// $XDG_RUNTIME_DIR/postbox.sock, else /tmp/postbox-$UID/postbox.sock]
     #[arg(long, value_name = "URL", value_parser = values::url)]
@@ -36,7 +37,8 @@ pub(crate) struct Cli {
 /// their own, and must not show a `--url` they would ignore.
 #[derive(Args, Debug)]
 pub(crate) struct NodeArgs {
-    /// The node to talk to: unix:///PATH or tcp://HOST:PORT [default: $POSTBOX_URL, else the
+    /// The node to talk to: unix:///PATH, tcp://HOST:PORT or
+    /// tls://HOST:PORT[?ca=PATH&name=NODE&cert=PATH&key=PATH] [default: $POSTBOX_URL, else the
     /// local daemon's socket: $POSTBOX_SOCKET, else $XDG_RUNTIME_DIR/postbox.sock, else
     /// /tmp/postbox-$UID/postbox.sock]
     #[arg(long, value_name = "URL", value_parser = values::url)]

@@ -108,7 +108,8 @@ pub(crate) fn name(text: &str) -> Result<String, String> {
         .map_err(|e| format!("{text:?}: {e}"))
 }
 
-/// A postbox URL: `unix:///PATH`, `tcp://HOST:PORT` or `inproc://[NAME]`.
+/// A postbox URL: `unix:///PATH`, `tcp://HOST:PORT`, `tls://HOST:PORT[?OPTIONS]` or
+/// `inproc://[NAME]`.
 pub(crate) fn url(text: &str) -> Result<String, String> {
     text.parse::<postbox::Url>()
         .map(|_| text.to_owned())

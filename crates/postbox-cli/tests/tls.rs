@@ -309,3 +309,75 @@ fn a_daemon_without_a_usable_certificate_refuses_to_start() {
         printed.stdout
     );
 }
+
+#[test]
+fn a_plain_tcp_daemon_reached_with_tls_is_named_as_such() {
+    let certs = Certs::init();
+    let token = certs.path("token");
+    std::fs::write(&token, TOKEN).unwrap();
+    let daemon = Daemon::start_with(&[
+        "--listen",
+        "tcp://127.0.0.1:0",
+        "--token-file",
+        token.to_str().unwrap(),
+    ]);
+    let url = format!(
+        "tls://127.0.0.1:{}?ca={}",
+        daemon.tcp_port(),
+        certs.arg("ca.pem")
+    );
+    let out = over(&url, &["ls"], &[]).code(1);
+    assert!(
+        out.stderr.contains("does not speak TLS there"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_connection_over_the_peer_limit_is_closed_and_the_client_says_so() {
+    let certs = Certs::init();
+    certs.issue("node-a", &["--ip", "127.0.0.1"]);
+    let (daemon, address) = tls_daemon(&certs, &["--max-connections-per-peer", "1"]);
+    let url = format!("tls://{address}?ca={}", certs.arg("ca.pem"));
+    daemon.run(&["create", "q"]).code(0);
+    let mut waiting = support::command(&["--url", &url, "recv", "q"]);
+    waiting
+        .env("POSTBOX_TOKEN", TOKEN)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let waiting = support::Background::spawn(waiting);
+    // The Unix socket's own user is not limited per peer: `ps` there sees the TLS client.
+    support::eventually("the TLS client is connected", || {
+        daemon.run(&["ps", "--json"]).json().as_array().unwrap().len() == 2
+    });
+    let refused = over(&url, &["ls"], &[]).code(1);
+    assert!(
+        refused
+            .stderr
+            .contains("closed the connection during the TLS handshake"),
+        "{}",
+        refused.stderr
+    );
+    drop(waiting);
+}
+
+#[test]
+fn a_client_that_never_finishes_its_tls_handshake_is_dropped_in_time() {
+    use std::io::Read as _;
+    let certs = Certs::init();
+    certs.issue("node-a", &["--ip", "127.0.0.1"]);
+    let (_daemon, address) = tls_daemon(&certs, &["--handshake-timeout", "200ms"]);
+    let mut silent = std::net::TcpStream::connect(&address).unwrap();
+    silent.set_read_timeout(Some(support::PATIENCE)).unwrap();
+    let started = std::time::Instant::now();
+    let mut buf = [0u8; 64];
+    // The daemon closes it: end of stream (or a reset), not a read that times out.
+    let read = silent.read(&mut buf);
+    assert!(
+        matches!(read, Ok(0)) || read.is_err() && started.elapsed() < support::PATIENCE,
+        "{read:?}"
+    );
+    assert!(started.elapsed() < support::PATIENCE / 2);
+}

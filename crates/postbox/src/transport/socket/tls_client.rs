@@ -358,4 +358,40 @@ mod tests {
         assert!(TlsOptions::default().client_config().is_ok(), "the public roots");
         std::fs::remove_dir_all(&dir).unwrap();
     }
+
+    #[test]
+    fn each_failure_says_what_to_do() {
+        use rustls::Error;
+        let options = TlsOptions::default();
+        let says = |error: Error, what: &str| {
+            let text = describe_tls(&error, "node-a", &options);
+            assert!(text.contains(what), "{error:?}: {text}");
+        };
+        says(
+            Error::InvalidCertificate(CertificateError::UnknownIssuer),
+            "?ca=PATH",
+        );
+        says(
+            Error::InvalidCertificate(CertificateError::BadSignature),
+            "webpki-roots",
+        );
+        says(
+            Error::InvalidCertificate(CertificateError::NotValidForName),
+            "?name=NODE",
+        );
+        says(
+            Error::InvalidCertificate(CertificateError::Expired),
+            "postbox certs issue",
+        );
+        says(
+            Error::AlertReceived(AlertDescription::CertificateRequired),
+            "?cert=PATH&key=PATH",
+        );
+        says(
+            Error::AlertReceived(AlertDescription::UnknownCA),
+            "--tls-client-ca",
+        );
+        let timeout = io::Error::from(io::ErrorKind::TimedOut);
+        assert!(describe(&timeout, "node-a", &options).contains("timed out"));
+    }
 }
