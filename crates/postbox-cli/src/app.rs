@@ -2,7 +2,9 @@
 //! for reaching the node and naming processes).
 
 use crate::args::{CertsCommand, Cli, Command, NodeArgs, usage_error};
-use crate::commands::{admin, bench, certs, daemon, docs, list, monitor, peek, purge, recv, send, top};
+use crate::commands::{
+    admin, bench, certs, daemon, docs, list, monitor, peek, purge, recv, send, top,
+};
 use crate::demo;
 use crate::logging;
 use crate::node::Node;

@@ -49,7 +49,7 @@ pub(crate) struct NodeArgs {
 #[derive(Subcommand, Debug)]
 pub(crate) enum Command {
     /// Run the postbox daemon: serve mailboxes on a Unix socket (and TCP when asked).
-    Daemon(DaemonArgs),
+    Daemon(Box<DaemonArgs>),
     /// Create a mailbox (system-owned: it lives until `postbox rm`).
     Create(CreateArgs),
     /// Check that a mailbox exists and may be used (exit 0, 5 or 6); with --or-create, create it

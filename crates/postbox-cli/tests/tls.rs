@@ -95,7 +95,10 @@ fn three_commands_make_a_cluster_and_messages_cross_tls() {
     certs.issue("node-b", &[]);
     for file in ["ca.key", "node-a.key", "node-b.key"] {
         use std::os::unix::fs::PermissionsExt as _;
-        let mode = std::fs::metadata(certs.path(file)).unwrap().permissions().mode();
+        let mode = std::fs::metadata(certs.path(file))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600, "{file}");
     }
     let (daemon, address) = tls_daemon(&certs, &[]);
@@ -174,7 +177,12 @@ fn a_certificate_for_another_name_is_refused() {
             out.stderr
         );
     }
-    over(&format!("tls://{address}?ca={ca}&name=node-a"), &["ls"], &[]).code(0);
+    over(
+        &format!("tls://{address}?ca={ca}&name=node-a"),
+        &["ls"],
+        &[],
+    )
+    .code(0);
 }
 
 #[test]
@@ -235,7 +243,8 @@ fn a_client_ca_makes_certificates_required() {
     );
     let out = over(&foreign, &["ls"], &[]).code(1);
     assert!(
-        out.stderr.contains("does not trust this client's certificate"),
+        out.stderr
+            .contains("does not trust this client's certificate"),
         "{}",
         out.stderr
     );
@@ -350,7 +359,13 @@ fn a_connection_over_the_peer_limit_is_closed_and_the_client_says_so() {
     let waiting = support::Background::spawn(waiting);
     // The Unix socket's own user is not limited per peer: `ps` there sees the TLS client.
     support::eventually("the TLS client is connected", || {
-        daemon.run(&["ps", "--json"]).json().as_array().unwrap().len() == 2
+        daemon
+            .run(&["ps", "--json"])
+            .json()
+            .as_array()
+            .unwrap()
+            .len()
+            == 2
     });
     let refused = over(&url, &["ls"], &[]).code(1);
     assert!(

@@ -124,15 +124,14 @@ pub use config::{
     DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_PEER,
     DEFAULT_MAX_HANDSHAKES, DEFAULT_MAX_HANDSHAKES_PER_PEER, DEFAULT_MAX_IN_FLIGHT,
     DEFAULT_METRICS_MAX_MAILBOXES, DEFAULT_SOCKET_MODE, DEFAULT_TCP_DEAD_PEER_TIMEOUT,
-    DaemonConfig, MESSAGE_OVERHEAD, OwnUser, SocketActivation, TcpIdentity, TcpListen,
-    TcpSecurity,
+    DaemonConfig, MESSAGE_OVERHEAD, OwnUser, SocketActivation, TcpIdentity, TcpListen, TcpSecurity,
     default_state_dir, own_default_state_dir,
 };
 pub use daemon::Daemon;
 pub use error::DaemonError;
 pub use shutdown::termination_signal;
-pub use tls::{ClientCertificates, MAX_PEM_FILE_SIZE, TlsError, TlsServer};
 pub use store::{STORE_FILE, StoreError};
+pub use tls::{ClientCertificates, MAX_PEM_FILE_SIZE, TlsError, TlsServer};
 
 use std::future::Future;
 

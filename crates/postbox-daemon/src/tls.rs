@@ -244,7 +244,10 @@ mod tests {
 
         let empty = write(dir.path(), "empty.pem", "");
         let error = load_certificates(&empty, "certificate").unwrap_err();
-        assert!(error.to_string().contains("holds no certificate"), "{error}");
+        assert!(
+            error.to_string().contains("holds no certificate"),
+            "{error}"
+        );
 
         let garbled = write(
             dir.path(),
@@ -255,7 +258,10 @@ mod tests {
         assert!(error.to_string().contains("not valid PEM"), "{error}");
 
         let error = load_private_key(&empty).unwrap_err();
-        assert!(error.to_string().contains("holds no private key"), "{error}");
+        assert!(
+            error.to_string().contains("holds no private key"),
+            "{error}"
+        );
         let no_key = write(dir.path(), "cert-only.pem", "just text\n");
         assert!(matches!(
             load_private_key(&no_key),
@@ -302,7 +308,10 @@ mod tests {
         let (ca, other_key) = issued(dir.path(), "b");
         let server =
             TlsServer::from_files(&cert, &key, ClientCertificates::Required(ca.clone())).unwrap();
-        assert_eq!(server.client_certificates(), &ClientCertificates::Required(ca));
+        assert_eq!(
+            server.client_certificates(),
+            &ClientCertificates::Required(ca)
+        );
         let error =
             TlsServer::from_files(&cert, &other_key, ClientCertificates::NotRequired).unwrap_err();
         assert!(matches!(error, TlsError::Rejected { .. }), "{error:?}");

@@ -301,7 +301,9 @@ mod tests {
     #[test]
     fn issue_without_a_ca_says_to_run_init() {
         let root = tempfile::tempdir().unwrap();
-        let error = issue(&issue_args(root.path(), "a")).unwrap_err().to_string();
+        let error = issue(&issue_args(root.path(), "a"))
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("run `postbox certs init"), "{error}");
     }
 

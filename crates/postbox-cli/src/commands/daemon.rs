@@ -274,7 +274,7 @@ mod tests {
         let Command::Daemon(args) = cli.command else {
             panic!("not the daemon command")
         };
-        args
+        *args
     }
 
     fn parsed(flags: &[&str]) -> DaemonConfig {
@@ -554,7 +554,10 @@ mod tests {
 
         let cert_only = settings(&args(&["--tls-cert", &cert]), None).unwrap();
         let unused = format!("{:#}", super::config(&cert_only).unwrap_err());
-        assert!(unused.contains("only used with --listen tls://"), "{unused}");
+        assert!(
+            unused.contains("only used with --listen tls://"),
+            "{unused}"
+        );
         let identity_only = settings(&args(&["--tcp-identity", "1:1"]), None).unwrap();
         let unused = format!("{:#}", super::config(&identity_only).unwrap_err());
         assert!(unused.contains("--tcp-identity is only used"), "{unused}");

@@ -383,7 +383,12 @@ impl Daemon {
             .filter_map(|entry| std::fs::read_link(entry.ok()?.path()).ok())
             .filter_map(|target| {
                 let target = target.to_str()?;
-                Some(target.strip_prefix("socket:[")?.strip_suffix(']')?.to_owned())
+                Some(
+                    target
+                        .strip_prefix("socket:[")?
+                        .strip_suffix(']')?
+                        .to_owned(),
+                )
             })
             .collect();
         for table in ["/proc/net/tcp", "/proc/net/tcp6"] {

@@ -23,8 +23,8 @@ use postbox_wire::{ClientConfig, ClientEvent, ClientSession, Ending, Request, Re
 use super::answers::{Answers, ReadHalf};
 use super::session::{Sent, SharedSession, ToWrite};
 use super::stream::{Endpoint, Stream};
-use super::{tls_client, tls_pump};
 use super::writer::Writer;
+use super::{tls_client, tls_pump};
 use crate::connect_error::ConnectError;
 use crate::transport::{Answer, Call, Failure, Link, Pending, Slot};
 
@@ -125,9 +125,13 @@ impl SocketLink {
             // TLS 1.3 reports a refused client certificate after the client's handshake: the
             // stream then just ends, and the pump knows why.
             match (reader_stream.tls_failure(), tls) {
-                (Some(failure), Some((options, host))) => ConnectError::Tls(
-                    tls_client::describe_tls(&failure, options.name.as_deref().unwrap_or(host), options),
-                ),
+                (Some(failure), Some((options, host))) => {
+                    ConnectError::Tls(tls_client::describe_tls(
+                        &failure,
+                        options.name.as_deref().unwrap_or(host),
+                        options,
+                    ))
+                }
                 _ => error,
             }
         })?;

@@ -46,7 +46,8 @@ impl TlsOptions {
             let (name, value) = pair
                 .split_once('=')
                 .ok_or_else(|| format!("{pair:?} has no value"))?;
-            let value = percent_decode(value).ok_or_else(|| format!("{pair:?} is badly escaped"))?;
+            let value =
+                percent_decode(value).ok_or_else(|| format!("{pair:?} is badly escaped"))?;
             if value.is_empty() {
                 return Err(format!("{name} is empty"));
             }
@@ -105,14 +106,16 @@ impl TlsOptions {
             Some((cert, key)) => {
                 let chain = load_certificates(cert, "client certificate")?;
                 let key_der = load_private_key(key)?;
-                builder.with_client_auth_cert(chain, key_der).map_err(|error| {
-                    ConnectError::Tls(format!(
-                        "the client certificate {} and key {}: {error} (is the key the \
+                builder
+                    .with_client_auth_cert(chain, key_der)
+                    .map_err(|error| {
+                        ConnectError::Tls(format!(
+                            "the client certificate {} and key {}: {error} (is the key the \
                          certificate's?)",
-                        cert.display(),
-                        key.display()
-                    ))
-                })
+                            cert.display(),
+                            key.display()
+                        ))
+                    })
             }
         }
     }
@@ -166,7 +169,10 @@ pub(crate) fn handshake(
 /// What a failed TLS exchange means and what to do about it; `name` is the name the daemon's
 /// certificate was checked against.
 pub(crate) fn describe(error: &io::Error, name: &str, options: &TlsOptions) -> String {
-    let Some(tls) = error.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()) else {
+    let Some(tls) = error
+        .get_ref()
+        .and_then(|e| e.downcast_ref::<rustls::Error>())
+    else {
         return match error.kind() {
             io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
                 "the TLS handshake timed out: is the daemon listening with tls:// there?".to_owned()
@@ -249,7 +255,10 @@ fn read_limited(path: &Path, what: &str) -> Result<Vec<u8>, ConnectError> {
 }
 
 /// Every certificate in the PEM file `path`; at least one.
-fn load_certificates(path: &Path, what: &str) -> Result<Vec<CertificateDer<'static>>, ConnectError> {
+fn load_certificates(
+    path: &Path,
+    what: &str,
+) -> Result<Vec<CertificateDer<'static>>, ConnectError> {
     let pem = read_limited(path, what)?;
     let certs = CertificateDer::pem_slice_iter(&pem)
         .collect::<Result<Vec<_>, _>>()
@@ -303,8 +312,8 @@ mod tests {
 
     #[test]
     fn the_query_gives_each_option_once_decoded_and_refuses_the_rest() {
-        let options = TlsOptions::from_query("ca=/etc/ca.pem&name=node-a&cert=/c%20d.pem&key=/k")
-            .unwrap();
+        let options =
+            TlsOptions::from_query("ca=/etc/ca.pem&name=node-a&cert=/c%20d.pem&key=/k").unwrap();
         assert_eq!(options.ca.as_deref(), Some(Path::new("/etc/ca.pem")));
         assert_eq!(options.name.as_deref(), Some("node-a"));
         assert_eq!(
@@ -328,8 +337,14 @@ mod tests {
         let filled = TlsOptions::default().or_from_env(env);
         assert_eq!(filled.ca.as_deref(), Some(Path::new("/env/ca.pem")));
         assert!(filled.identity.is_some());
-        let url = TlsOptions::from_query("ca=/url/ca.pem").unwrap().or_from_env(env);
-        assert_eq!(url.ca.as_deref(), Some(Path::new("/url/ca.pem")), "the URL wins");
+        let url = TlsOptions::from_query("ca=/url/ca.pem")
+            .unwrap()
+            .or_from_env(env);
+        assert_eq!(
+            url.ca.as_deref(),
+            Some(Path::new("/url/ca.pem")),
+            "the URL wins"
+        );
     }
 
     #[test]
@@ -340,8 +355,20 @@ mod tests {
         std::fs::write(&empty, "").unwrap();
         let missing = dir.join("missing.pem");
         for (options, file) in [
-            (TlsOptions { ca: Some(empty.clone()), ..TlsOptions::default() }, "empty.pem"),
-            (TlsOptions { ca: Some(missing.clone()), ..TlsOptions::default() }, "missing.pem"),
+            (
+                TlsOptions {
+                    ca: Some(empty.clone()),
+                    ..TlsOptions::default()
+                },
+                "empty.pem",
+            ),
+            (
+                TlsOptions {
+                    ca: Some(missing.clone()),
+                    ..TlsOptions::default()
+                },
+                "missing.pem",
+            ),
             (
                 TlsOptions {
                     identity: Some((empty.clone(), missing.clone())),
@@ -355,7 +382,10 @@ mod tests {
                 other => panic!("expected a TLS error, got {other:?}"),
             }
         }
-        assert!(TlsOptions::default().client_config().is_ok(), "the public roots");
+        assert!(
+            TlsOptions::default().client_config().is_ok(),
+            "the public roots"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
