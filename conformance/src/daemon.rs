@@ -1,10 +1,11 @@
-//! The daemon transports under test (`unix://`, `tcp://`): a fresh, embedded daemon per value.
+//! The daemon transports under test (`unix://`, `tcp://`, `tls://`): a fresh, embedded daemon
+//! per value.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use postbox::{Credentials, Limits, Process};
-use postbox_daemon::{Daemon, DaemonConfig, TcpListen};
+use postbox_daemon::{ClientCertificates, Daemon, DaemonConfig, TcpListen, TlsServer};
 use postbox_wire::Token;
 
 use crate::Transport;
@@ -35,6 +36,26 @@ pub struct TcpTransport {
     daemon: EmbeddedDaemon,
 }
 
+/// Runs the suite against a daemon over TLS (`tls://127.0.0.1:PORT?ca=…`), with a token.
+///
+/// As [`TcpTransport`], with a CA and a certificate for 127.0.0.1 made for each daemon in its
+/// directory; processes trust that CA through the URL's `ca=`.
+#[derive(Debug)]
+pub struct TlsTransport {
+    daemon: EmbeddedDaemon,
+}
+
+/// Which listeners an embedded daemon has besides its Unix socket.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Network {
+    /// None.
+    None,
+    /// TCP on a loopback port, with a token.
+    Tcp,
+    /// TLS on a loopback port, with a token.
+    Tls,
+}
+
 /// A daemon running inside the test process, on a unique socket in a fresh temporary directory.
 #[derive(Debug)]
 struct EmbeddedDaemon {
@@ -54,7 +75,7 @@ impl UnixTransport {
     /// When the daemon cannot start: the suite cannot run at all.
     pub fn start() -> UnixTransport {
         UnixTransport {
-            daemon: EmbeddedDaemon::start(false),
+            daemon: EmbeddedDaemon::start(Network::None),
         }
     }
 }
@@ -74,22 +95,72 @@ impl TcpTransport {
     /// When the daemon cannot start: the suite cannot run at all.
     pub fn start() -> TcpTransport {
         TcpTransport {
-            daemon: EmbeddedDaemon::start(true),
+            daemon: EmbeddedDaemon::start(Network::Tcp),
         }
     }
 }
 
+impl TlsTransport {
+    /// Starts a daemon as [`TcpTransport::start`] does, listening with TLS instead of plain TCP.
+    ///
+    /// # Panics
+    ///
+    /// When the certificates cannot be made or the daemon cannot start.
+    pub fn start() -> TlsTransport {
+        TlsTransport {
+            daemon: EmbeddedDaemon::start(Network::Tls),
+        }
+    }
+}
+
+/// Writes a CA (`ca.pem`) and a certificate for 127.0.0.1 it signed (`server.pem`,
+/// `server.key`) into `dir`.
+fn make_certificates(dir: &std::path::Path) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().expect("a CA key");
+    let mut ca = CertificateParams::default();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_cert = ca.self_signed(&ca_key).expect("a CA certificate");
+    let key = KeyPair::generate().expect("a key");
+    let params = CertificateParams::new(vec!["127.0.0.1".to_owned()]).expect("params");
+    let cert = params
+        .signed_by(&key, &Issuer::new(ca, ca_key))
+        .expect("a certificate");
+    let write = |name: &str, text: String| {
+        std::fs::write(dir.join(name), text).expect("write a certificate file");
+    };
+    write("ca.pem", ca_cert.pem());
+    write("server.pem", cert.pem());
+    write("server.key", key.serialize_pem());
+}
+
 impl EmbeddedDaemon {
-    fn start(tcp: bool) -> EmbeddedDaemon {
+    fn start(network: Network) -> EmbeddedDaemon {
         static STARTED: AtomicU64 = AtomicU64::new(0);
         let n = STARTED.fetch_add(1, Ordering::Relaxed);
         let dir = std::env::temp_dir().join(format!("postbox-conf-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let mut config = DaemonConfig::new().with_socket_path(dir.join("postbox.sock"));
-        if tcp {
-            let token = Token::new(TCP_TOKEN).expect("a valid token");
-            let loopback = "127.0.0.1:0".parse().expect("a socket address");
-            config = config.with_tcp(TcpListen::new(loopback, token));
+        let token = Token::new(TCP_TOKEN).expect("a valid token");
+        let loopback = "127.0.0.1:0".parse().expect("a socket address");
+        match network {
+            Network::None => {}
+            Network::Tcp => config = config.with_tcp(TcpListen::new(loopback, token)),
+            Network::Tls => {
+                use std::os::unix::fs::DirBuilderExt as _;
+                std::fs::DirBuilder::new()
+                    .mode(0o700)
+                    .create(&dir)
+                    .expect("the daemon's directory");
+                make_certificates(&dir);
+                let tls = TlsServer::from_files(
+                    &dir.join("server.pem"),
+                    &dir.join("server.key"),
+                    ClientCertificates::NotRequired,
+                )
+                .expect("the daemon's certificate loads");
+                config = config.with_tcp(TcpListen::new(loopback, token).with_tls(tls));
+            }
         }
         config.limits.max_queued_bytes = 64 << 20;
         let limits = config.limits;
@@ -101,9 +172,12 @@ impl EmbeddedDaemon {
         let daemon = runtime
             .block_on(async { Daemon::bind(config) })
             .expect("the daemon binds");
-        let url = match daemon.local_tcp_addr() {
-            Some(address) => format!("tcp://{address}"),
-            None => format!("unix://{}", daemon.socket_path().display()),
+        let url = match (network, daemon.local_tcp_addr()) {
+            (Network::Tcp, Some(address)) => format!("tcp://{address}"),
+            (Network::Tls, Some(address)) => {
+                format!("tls://{address}?ca={}", dir.join("ca.pem").display())
+            }
+            _ => format!("unix://{}", daemon.socket_path().display()),
         };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         runtime.spawn(daemon.serve(async {
@@ -152,6 +226,24 @@ impl Transport for UnixTransport {
 impl Transport for TcpTransport {
     fn name(&self) -> &str {
         "tcp"
+    }
+
+    fn process(&self) -> Process {
+        postbox::connect_with_token(&self.daemon.url, TCP_TOKEN).expect("connect to the daemon")
+    }
+
+    fn process_as(&self, _creds: Credentials) -> Option<Process> {
+        None
+    }
+
+    fn limits(&self) -> Limits {
+        self.daemon.limits
+    }
+}
+
+impl Transport for TlsTransport {
+    fn name(&self) -> &str {
+        "tls"
     }
 
     fn process(&self) -> Process {

@@ -81,7 +81,7 @@ mod support;
 
 pub mod cases;
 
-pub use daemon::{TcpTransport, UnixTransport};
+pub use daemon::{TcpTransport, TlsTransport, UnixTransport};
 pub use inproc::InprocTransport;
 
 use postbox::{Credentials, Limits, Process};

@@ -1,9 +1,9 @@
 //! Running a parsed command line: logging, then dispatching to the command (see [`crate::node`]
 //! for reaching the node and naming processes).
 
-use crate::args::{Cli, Command, NodeArgs, usage_error};
+use crate::args::{CertsCommand, Cli, Command, NodeArgs, usage_error};
 use crate::commands::{
-    admin, bench, daemon, docs, list, monitor, peek, purge, recv, send, signal, timer, top,
+    admin, bench, certs, daemon, docs, list, monitor, peek, purge, recv, send, signal, timer, top,
 };
 use crate::demo;
 use crate::logging;
@@ -67,6 +67,13 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<()> {
             demo::run()
         }
         Command::Bench(args) => bench::run(&node(&args.node)?, &args),
+        Command::Certs(command) => {
+            no_url("`postbox certs` takes no --url: it talks to no node")?;
+            match command {
+                CertsCommand::Init(args) => certs::init(&args),
+                CertsCommand::Issue(args) => certs::issue(&args),
+            }
+        }
         Command::Completions(args) => {
             no_url("`postbox completions` takes no --url: it talks to no node")?;
             docs::completions(&args)

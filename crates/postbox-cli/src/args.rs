@@ -21,7 +21,8 @@ use crate::values::{self, CapacityArg, OwnerArg, ProcessRef};
 #[command(name = "postbox", version, propagate_version = true)]
 pub(crate) struct Cli {
     /// The node the client commands talk to (also accepted after the command; not by `daemon`
-    /// and `demo`, which serve their own): unix:///PATH or tcp://HOST:PORT [default:
+    /// and `demo`, which serve their own): unix:///PATH, tcp://HOST:PORT or
+    /// tls://HOST:PORT[?ca=PATH&name=NODE&cert=PATH&key=PATH] [default:
     /// $POSTBOX_URL, else the local daemon's socket: $POSTBOX_SOCKET, else
     /// $XDG_RUNTIME_DIR/postbox.sock, else /tmp/postbox-$UID/postbox.sock]
     #[arg(long, value_name = "URL", value_parser = values::url)]
@@ -36,7 +37,8 @@ pub(crate) struct Cli {
 /// their own, and must not show a `--url` they would ignore.
 #[derive(Args, Debug)]
 pub(crate) struct NodeArgs {
-    /// The node to talk to: unix:///PATH or tcp://HOST:PORT [default: $POSTBOX_URL, else the
+    /// The node to talk to: unix:///PATH, tcp://HOST:PORT or
+    /// tls://HOST:PORT[?ca=PATH&name=NODE&cert=PATH&key=PATH] [default: $POSTBOX_URL, else the
     /// local daemon's socket: $POSTBOX_SOCKET, else $XDG_RUNTIME_DIR/postbox.sock, else
     /// /tmp/postbox-$UID/postbox.sock]
     #[arg(long, value_name = "URL", value_parser = values::url)]
@@ -47,7 +49,7 @@ pub(crate) struct NodeArgs {
 #[derive(Subcommand, Debug)]
 pub(crate) enum Command {
     /// Run the postbox daemon: serve mailboxes on a Unix socket (and TCP when asked).
-    Daemon(DaemonArgs),
+    Daemon(Box<DaemonArgs>),
     /// Create a mailbox (system-owned: it lives until `postbox rm`).
     Create(CreateArgs),
     /// Check that a mailbox exists and may be used (exit 0, 5 or 6); with --or-create, create it
@@ -83,11 +85,68 @@ pub(crate) enum Command {
     Demo,
     /// Measure throughput and round-trip latency against the node.
     Bench(BenchArgs),
+    /// Make a cluster's certificate authority, and certificates it signs, for tls:// daemons and
+    /// clients (init, then issue one per daemon, node or client).
+    #[command(subcommand)]
+    Certs(CertsCommand),
     /// Print the shell completion script for bash, zsh or fish (e.g. `postbox completions bash >
     /// ~/.local/share/bash-completion/completions/postbox`).
     Completions(CompletionsArgs),
     /// Write the manual pages (postbox.1 and one per command) into a directory.
     Man(ManArgs),
+}
+
+/// `postbox certs`.
+#[derive(Subcommand, Debug)]
+pub(crate) enum CertsCommand {
+    /// Make a certificate authority: DIR/ca.pem (give it to daemons and clients to trust) and
+    /// DIR/ca.key (keep it secret: it signs).
+    Init(CertsInitArgs),
+    /// Make DIR/NAME.pem and DIR/NAME.key, signed by DIR's CA, for a daemon, node or client
+    /// called NAME (usable for server and client authentication).
+    Issue(CertsIssueArgs),
+}
+
+/// `postbox certs init`.
+#[derive(Args, Debug)]
+pub(crate) struct CertsInitArgs {
+    /// The directory to write into (created with mode 0700 if missing).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) dir: PathBuf,
+
+    /// Replace a CA already in DIR (certificates it signed are no longer trusted by the new one).
+    #[arg(long)]
+    pub(crate) force: bool,
+}
+
+/// `postbox certs issue`.
+#[derive(Args, Debug)]
+pub(crate) struct CertsIssueArgs {
+    /// The name: the certificate's common name and first DNS name (the host or node name a
+    /// client connects to, or the name a client or node is known by).
+    #[arg(value_name = "NAME")]
+    pub(crate) name: String,
+
+    /// The directory holding the CA (from `postbox certs init`); the files are written there.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) dir: PathBuf,
+
+    /// Another DNS name the certificate is valid for (repeatable).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) dns: Vec<String>,
+
+    /// An IP address the certificate is valid for (repeatable), to connect by address.
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) ip: Vec<std::net::IpAddr>,
+
+    /// How many days the certificate is valid.
+    #[arg(long, value_name = "N", default_value_t = 825,
+          value_parser = clap::builder::RangedU64ValueParser::<u32>::new().range(1..=36500))]
+    pub(crate) days: u32,
+
+    /// Replace a certificate for NAME already in DIR.
+    #[arg(long)]
+    pub(crate) force: bool,
 }
 
 /// `postbox completions`.
@@ -153,14 +212,35 @@ pub(crate) struct DaemonArgs {
     #[arg(long, value_name = "MODE", value_parser = values::mode)]
     pub(crate) mode: Option<Mode>,
 
-    /// Also listen on TCP at tcp://ADDR:PORT (requires --token-file, here or in the config file).
-    #[arg(long, value_name = "URL", value_parser = values::tcp_listen)]
+    /// Also listen for network clients at tcp://ADDR:PORT, or with TLS at tls://ADDR:PORT
+    /// (requires --token-file, and for tls:// --tls-cert and --tls-key, here or in the config
+    /// file).
+    #[arg(long, value_name = "URL", value_parser = values::listen)]
     pub(crate) listen: Option<String>,
 
     /// The file holding the token TCP clients must present (they read it from
     /// $POSTBOX_TOKEN_FILE or $POSTBOX_TOKEN).
     #[arg(long, value_name = "FILE")]
     pub(crate) token_file: Option<PathBuf>,
+
+    /// The daemon's certificate for tls:// (PEM, its chain after it), e.g. from `postbox certs
+    /// issue`.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) tls_cert: Option<PathBuf>,
+
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) tls_key: Option<PathBuf>,
+
+    /// Require tls:// clients to present a certificate signed by a CA in this PEM file (e.g. the
+    /// ca.pem of `postbox certs init`).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) tls_client_ca: Option<PathBuf>,
+
+    /// The uid and gid the processes of network (tcp:// and tls://) clients act as, UID:GID
+    /// [default: the daemon's own]
+    #[arg(long, value_name = "UID:GID", value_parser = values::identity)]
+    pub(crate) tcp_identity: Option<postbox_core::Credentials>,
 
     /// Where durable mailboxes are kept [default: /var/lib/postbox for root, else
     /// $XDG_STATE_HOME/postbox, else ~/.local/state/postbox]

@@ -47,6 +47,18 @@ pub(crate) struct ConfigFile {
     /// `--token-file`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) token_file: Option<PathBuf>,
+    /// `--tls-cert`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) tls_cert: Option<PathBuf>,
+    /// `--tls-key`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) tls_key: Option<PathBuf>,
+    /// `--tls-client-ca`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) tls_client_ca: Option<PathBuf>,
+    /// `--tcp-identity`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) tcp_identity: Option<IdentityValue>,
     /// `--state-dir`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) state_dir: Option<PathBuf>,
@@ -112,13 +124,35 @@ pub(crate) const KEYS: &[(&str, &str, Option<&str>)] = &[
     ),
     (
         "listen",
-        "Also listen on TCP at tcp://ADDR:PORT; needs token-file.",
-        Some("\"tcp://127.0.0.1:7070\""),
+        "Also listen for network clients at tcp://ADDR:PORT, or with TLS at tls://ADDR:PORT; \
+         needs token-file, and tls:// needs tls-cert and tls-key.",
+        Some("\"tls://0.0.0.0:7070\""),
     ),
     (
         "token-file",
-        "The file holding the token TCP clients must present.",
+        "The file holding the token network clients must present.",
         Some("\"/etc/postbox/token\""),
+    ),
+    (
+        "tls-cert",
+        "The daemon's certificate for tls:// (PEM, its chain after it).",
+        Some("\"/etc/postbox/certs/node-a.pem\""),
+    ),
+    (
+        "tls-key",
+        "The private key of tls-cert (PEM).",
+        Some("\"/etc/postbox/certs/node-a.key\""),
+    ),
+    (
+        "tls-client-ca",
+        "Require tls:// clients to present a certificate signed by a CA in this PEM file.",
+        Some("\"/etc/postbox/certs/ca.pem\""),
+    ),
+    (
+        "tcp-identity",
+        "The uid and gid (UID:GID) network clients' processes act as; the daemon's own by \
+         default.",
+        Some("\"65534:65534\""),
     ),
     (
         "state-dir",
@@ -240,6 +274,10 @@ impl ConfigFile {
             ))),
             listen: None,
             token_file: None,
+            tls_cert: None,
+            tls_key: None,
+            tls_client_ca: None,
+            tcp_identity: None,
             state_dir: postbox_daemon::own_default_state_dir(),
             metrics: None,
             metrics_max_mailboxes: Some(Count(config.metrics_max_mailboxes)),
@@ -265,6 +303,10 @@ impl ConfigFile {
             mode: over.mode.or(self.mode),
             listen: over.listen.or(self.listen),
             token_file: over.token_file.or(self.token_file),
+            tls_cert: over.tls_cert.or(self.tls_cert),
+            tls_key: over.tls_key.or(self.tls_key),
+            tls_client_ca: over.tls_client_ca.or(self.tls_client_ca),
+            tcp_identity: over.tcp_identity.or(self.tcp_identity),
             state_dir: over.state_dir.or(self.state_dir),
             metrics: over.metrics.or(self.metrics),
             metrics_max_mailboxes: over.metrics_max_mailboxes.or(self.metrics_max_mailboxes),
@@ -487,14 +529,22 @@ text_value!(
     show = |mode| Shown::Text(format!("{:04o}", mode.bits()))
 );
 
-/// A listen address, `tcp://ADDR:PORT`, kept as written.
+/// A listen address, `tcp://ADDR:PORT` or `tls://ADDR:PORT`, kept as written.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub(crate) struct ListenUrl(pub(crate) String);
 
 impl ListenUrl {
     /// The `ADDR:PORT` part.
     pub(crate) fn address(&self) -> &str {
-        self.0.strip_prefix("tcp://").unwrap_or(&self.0)
+        self.0
+            .strip_prefix("tcp://")
+            .or_else(|| self.0.strip_prefix("tls://"))
+            .unwrap_or(&self.0)
+    }
+
+    /// Whether it is `tls://`.
+    pub(crate) fn is_tls(&self) -> bool {
+        self.0.starts_with("tls://")
     }
 }
 
@@ -502,11 +552,26 @@ text_value!(
     ListenUrl,
     String,
     "an address such as \"tcp://127.0.0.1:9464\"",
-    from_str = |text| values::tcp_listen(text).map(|_| text.to_owned()),
+    from_str = values::listen,
     from_int = |value| Err(format!(
-        "invalid listen address {value}: expected \"tcp://ADDR:PORT\""
+        "invalid listen address {value}: expected \"tcp://ADDR:PORT\" or \"tls://ADDR:PORT\""
     )),
     show = |url| Shown::Text(url.clone())
+);
+
+/// The uid and gid network clients act as: `"UID:GID"`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct IdentityValue(pub(crate) postbox_core::Credentials);
+
+text_value!(
+    IdentityValue,
+    postbox_core::Credentials,
+    "a uid and gid such as \"65534:65534\"",
+    from_str = values::identity,
+    from_int = |value| Err(format!(
+        "invalid identity {value}: expected \"UID:GID\", two numbers in a string"
+    )),
+    show = |creds| Shown::Text(format!("{}:{}", creds.uid, creds.gid))
 );
 
 /// Writes a duration the way [`values::duration`] reads it, in the largest unit that is exact.
@@ -534,8 +599,12 @@ mod tests {
     #[test]
     fn every_key_is_documented_and_every_setting_printed() {
         let all = toml::Table::try_from(ConfigFile::defaults().overlay(ConfigFile {
-            listen: Some(ListenUrl("tcp://127.0.0.1:1".into())),
+            listen: Some(ListenUrl("tls://127.0.0.1:1".into())),
             token_file: Some("/t".into()),
+            tls_cert: Some("/c.pem".into()),
+            tls_key: Some("/c.key".into()),
+            tls_client_ca: Some("/ca.pem".into()),
+            tcp_identity: Some(IdentityValue(postbox_core::Credentials::new(1, 2))),
             metrics: Some(ListenUrl("tcp://127.0.0.1:2".into())),
             ..ConfigFile::default()
         }))

@@ -151,6 +151,7 @@ fn connect(error: &ConnectError) -> Code {
         ConnectError::InvalidUrl(_)
         | ConnectError::Io(_)
         | ConnectError::Handshake(_)
+        | ConnectError::Tls(_)
         | ConnectError::InvalidToken(_) => Code::Error,
     }
 }

@@ -108,11 +108,39 @@ pub(crate) fn name(text: &str) -> Result<String, String> {
         .map_err(|e| format!("{text:?}: {e}"))
 }
 
-/// A postbox URL: `unix:///PATH`, `tcp://HOST:PORT` or `inproc://[NAME]`.
+/// A postbox URL: `unix:///PATH`, `tcp://HOST:PORT`, `tls://HOST:PORT[?OPTIONS]` or
+/// `inproc://[NAME]`.
 pub(crate) fn url(text: &str) -> Result<String, String> {
     text.parse::<postbox::Url>()
         .map(|_| text.to_owned())
         .map_err(|e| e.to_string())
+}
+
+/// Where a daemon listens for network clients: `tcp://ADDR:PORT` or `tls://ADDR:PORT`, kept as
+/// written.
+pub(crate) fn listen(text: &str) -> Result<String, String> {
+    let address = text
+        .strip_prefix("tcp://")
+        .or_else(|| text.strip_prefix("tls://"));
+    match address.map(|address| tcp_listen(&format!("tcp://{address}"))) {
+        Some(Ok(_)) => Ok(text.to_owned()),
+        _ => Err(format!(
+            "invalid listen address {text:?}: expected tcp://ADDR:PORT or tls://ADDR:PORT"
+        )),
+    }
+}
+
+/// The uid and gid network clients act as: `UID:GID`, both numbers.
+pub(crate) fn identity(text: &str) -> Result<postbox_core::Credentials, String> {
+    let parsed = text
+        .split_once(':')
+        .and_then(|(uid, gid)| Some((uid.parse().ok()?, gid.parse().ok()?)));
+    match parsed {
+        Some((uid, gid)) => Ok(postbox_core::Credentials::new(uid, gid)),
+        None => Err(format!(
+            "invalid identity {text:?}: expected UID:GID, two numbers (e.g. 65534:65534)"
+        )),
+    }
 }
 
 /// The TCP address a daemon listens on: `tcp://ADDR:PORT`, returned as `ADDR:PORT`.

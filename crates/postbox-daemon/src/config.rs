@@ -8,6 +8,7 @@ use postbox_core::{Credentials, Limits};
 use postbox_wire::{HANDSHAKE_MAX_FRAME_LEN, Token, default_socket_path};
 
 use crate::DaemonError;
+use crate::tls::TlsServer;
 
 /// Room a frame needs around a message's payload: the `Request` or `Response` encoding (message
 /// type, priority, sender, sequence number, send time, ids). A message of
@@ -174,6 +175,8 @@ pub struct TcpListen {
     pub token: Token,
     /// The credentials TCP clients' processes run as.
     pub identity: TcpIdentity,
+    /// Plain TCP, or TLS around every connection (`tls://`).
+    pub security: TcpSecurity,
 }
 
 impl TcpListen {
@@ -183,8 +186,26 @@ impl TcpListen {
             address,
             token,
             identity: TcpIdentity::DaemonUser,
+            security: TcpSecurity::Plain,
         }
     }
+
+    /// Wraps every connection in TLS with `tls`.
+    pub fn with_tls(mut self, tls: TlsServer) -> TcpListen {
+        self.security = TcpSecurity::Tls(tls);
+        self
+    }
+}
+
+/// What a TCP listener's connections run over.
+#[derive(Clone, Debug)]
+pub enum TcpSecurity {
+    /// Plain TCP (`tcp://`): the token and every message cross the network in clear text. The
+    /// default.
+    Plain,
+    /// TLS 1.3 (`tls://`): the daemon proves its identity with its certificate, and with
+    /// [`ClientCertificates::Required`](crate::ClientCertificates::Required) clients prove theirs.
+    Tls(TlsServer),
 }
 
 /// Who a TCP client's process runs as, for permission checks. A TCP peer has no kernel-verified

@@ -26,7 +26,7 @@ use crate::metrics::{self, Metrics};
 use crate::shutdown::{SHUTDOWN_GRACE, Stopping};
 use crate::store::Store;
 use crate::store_writer::StoreWriter;
-use crate::{DaemonConfig, DaemonError, OwnUser, SocketActivation, connection};
+use crate::{DaemonConfig, DaemonError, OwnUser, SocketActivation, TcpSecurity, connection};
 
 /// The least time between two warnings that refusals are happening, so that a flood of refused
 /// connections does not flood the log too.
@@ -220,10 +220,16 @@ impl Daemon {
         };
         let stopping = Stopping::new();
         let mut tasks = JoinSet::new();
+        let tls = config.tcp.as_ref().and_then(|tcp| match &tcp.security {
+            TcpSecurity::Plain => None,
+            TcpSecurity::Tls(server) => Some(server.acceptor()),
+        });
         let mut accepter = Accepter {
             budget,
             unlimited_uid,
             dead_peer_timeout: config.tcp_dead_peer_timeout,
+            tls,
+            handshake_timeout: config.handshake_timeout,
             last_refusal_warning: None,
             stopping: &stopping,
             tasks: &mut tasks,
@@ -241,6 +247,7 @@ impl Daemon {
         tracing::info!(
             socket = %path,
             tcp = ?tcp.as_ref().and_then(|l| l.local_addr().ok()),
+            tls = accepter.tls.is_some(),
             "postbox daemon listening"
         );
 
@@ -296,6 +303,10 @@ struct Accepter<'a> {
     /// The uid the per-peer limits do not hold (with root), if any.
     unlimited_uid: Option<u32>,
     dead_peer_timeout: Duration,
+    /// The TLS acceptor when TCP connections are TLS (`tls://`).
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    /// How long a TLS handshake may take (the `Hello` then gets as long again).
+    handshake_timeout: Duration,
     last_refusal_warning: Option<Instant>,
     stopping: &'a Stopping,
     tasks: &'a mut JoinSet<()>,
@@ -349,11 +360,20 @@ impl Accepter<'_> {
                     tracing::warn!(%peer, "cannot set TCP keepalive, closing: {error}");
                     return;
                 }
-                let (reader, writer) = stream.into_split();
-                self.spawn(reader, writer, peer, side, permit);
+                match &self.tls {
+                    None => {
+                        let (reader, writer) = stream.into_split();
+                        self.spawn(reader, writer, peer, side, permit);
+                    }
+                    Some(acceptor) => self.spawn_tls(acceptor.clone(), stream, peer, side, permit),
+                }
             }
             Err(refusal) => {
                 self.warn_refusing(peer, refusal);
+                if self.tls.is_some() {
+                    // A TLS client could not read a plain frame: closing is all it can be told.
+                    return;
+                }
                 refuse_at_once(
                     refusal,
                     |bytes| stream.try_write(bytes),
@@ -381,6 +401,50 @@ impl Accepter<'_> {
             let mut permit = permit;
             connection::serve(reader, writer, peer, side, &mut permit, stop).await;
             drop(permit);
+        });
+    }
+
+    /// Starts a TLS connection's task: the TLS handshake (within the handshake timeout), then the
+    /// connection as on plain TCP, through an in-memory pipe that a [`tls_pipe`] drives.
+    ///
+    /// Why the pipe: the connection writes answers and moves on without flushing, which on a
+    /// socket means they are sent; a TLS stream may keep the last record in its buffer until the
+    /// next write or flush, which never comes when the client waits for that very answer. The
+    /// pipe's copy flushes whenever it has nothing more to read, so the connection's code stays
+    /// the same for every listener. The permit is held from the handshake to the end of the
+    /// connection, so a TLS handshake counts against the handshake budgets like a `Hello` does.
+    fn spawn_tls(
+        &mut self,
+        acceptor: tokio_rustls::TlsAcceptor,
+        stream: TcpStream,
+        peer: Peer,
+        side: &Arc<ServerSide>,
+        permit: Permit,
+    ) {
+        tracing::trace!(%peer, "accepted, TLS handshake");
+        let stop = self.stopping.subscribe();
+        let side = side.clone();
+        let timeout = self.handshake_timeout;
+        self.tasks.spawn(async move {
+            let mut permit = permit;
+            let tls = match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
+                Ok(Ok(tls)) => tls,
+                Ok(Err(error)) => {
+                    tracing::debug!(%peer, "TLS handshake failed: {error}");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(%peer, "TLS handshake timed out after {timeout:?}");
+                    return;
+                }
+            };
+            let (plain, pipe_end) = tokio::io::duplex(TLS_PIPE_BUFFER);
+            let (reader, writer) = tokio::io::split(plain);
+            let serving = async move {
+                connection::serve(reader, writer, peer, side, &mut permit, stop).await;
+                drop(permit);
+            };
+            tokio::join!(serving, tls_pipe(pipe_end, tls, peer));
         });
     }
 
@@ -418,6 +482,29 @@ fn refuse_at_once(
         .is_ok()
     {
         let _ = write(&bytes);
+    }
+}
+
+/// How much each direction of a TLS connection's pipe holds, and the copy's buffers.
+const TLS_PIPE_BUFFER: usize = 64 << 10;
+
+/// Copies between a TLS connection and its connection task's end of the pipe until both
+/// directions end: the task's end of writing becomes `close_notify`, the client's end of TLS the
+/// task's end of input.
+async fn tls_pipe(
+    mut pipe_end: tokio::io::DuplexStream,
+    mut tls: tokio_rustls::server::TlsStream<TcpStream>,
+    peer: Peer,
+) {
+    let copied = tokio::io::copy_bidirectional_with_sizes(
+        &mut pipe_end,
+        &mut tls,
+        TLS_PIPE_BUFFER,
+        TLS_PIPE_BUFFER,
+    )
+    .await;
+    if let Err(error) = copied {
+        tracing::trace!(%peer, "TLS connection ended: {error}");
     }
 }
 

@@ -69,7 +69,10 @@
 //! (`SO_PEERCRED`), never ones the client claims; the socket's mode (0600 by default) decides who
 //! may connect at all. A TCP client must present the configured token in its `Hello` (compared in
 //! constant time) and runs with the configured [`TcpIdentity`] — by default the daemon's own uid
-//! and gid, so anyone holding the token acts as the daemon's user.
+//! and gid, so anyone holding the token acts as the daemon's user. With [`TcpSecurity::Tls`]
+//! (`tls://`) every TCP connection is TLS 1.3 first, so the token and the messages travel
+//! encrypted and the daemon proves who it is; with [`ClientCertificates::Required`] a client must
+//! also present a certificate signed by the given CA before its `Hello` is read.
 //!
 //! # Requests
 //!
@@ -115,18 +118,20 @@ mod shutdown;
 pub(crate) mod store;
 mod store_writer;
 mod sys;
+mod tls;
 
 pub use config::{
     DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_PEER,
     DEFAULT_MAX_HANDSHAKES, DEFAULT_MAX_HANDSHAKES_PER_PEER, DEFAULT_MAX_IN_FLIGHT,
     DEFAULT_METRICS_MAX_MAILBOXES, DEFAULT_SOCKET_MODE, DEFAULT_TCP_DEAD_PEER_TIMEOUT,
-    DaemonConfig, MESSAGE_OVERHEAD, OwnUser, SocketActivation, TcpIdentity, TcpListen,
+    DaemonConfig, MESSAGE_OVERHEAD, OwnUser, SocketActivation, TcpIdentity, TcpListen, TcpSecurity,
     default_state_dir, own_default_state_dir,
 };
 pub use daemon::Daemon;
 pub use error::DaemonError;
 pub use shutdown::termination_signal;
 pub use store::{STORE_FILE, StoreError};
+pub use tls::{ClientCertificates, MAX_PEM_FILE_SIZE, TlsError, TlsServer};
 
 use std::future::Future;
 

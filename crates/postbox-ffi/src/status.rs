@@ -261,7 +261,7 @@ impl From<ConnectError> for Error {
         let status = match &error {
             ConnectError::InvalidUrl(_) => PostboxStatus::InvalidUrl,
             ConnectError::Io(_) => PostboxStatus::Unreachable,
-            ConnectError::Handshake(_) => PostboxStatus::Handshake,
+            ConnectError::Handshake(_) | ConnectError::Tls(_) => PostboxStatus::Handshake,
             ConnectError::InvalidToken(_) => PostboxStatus::InvalidToken,
         };
         Error::new(status, error.to_string())

@@ -7,7 +7,7 @@ use postbox_wire::Token;
 use crate::connect_error::ConnectError;
 use crate::process::Process;
 use crate::transport::inproc::InprocNode;
-use crate::transport::socket::{Endpoint, SocketLink};
+use crate::transport::socket::{Endpoint, SocketLink, TlsOptions};
 
 /// A parsed postbox address.
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -18,6 +18,25 @@ pub enum Url {
     Unix(String),
     /// `tcp://HOST:PORT`: a remote daemon.
     Tcp(String),
+    /// `tls://HOST:PORT[?ca=PATH&name=NODE&cert=PATH&key=PATH]`: a remote daemon over TLS; the
+    /// string is what follows `tls://`, options included.
+    Tls(String),
+}
+
+/// Whether `address` is `HOST:PORT` with a host and a port number.
+fn is_host_port(address: &str) -> bool {
+    address
+        .rsplit_once(':')
+        .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok())
+}
+
+/// `HOST:PORT` and the options of a `tls://` URL's rest.
+fn tls_parts(rest: &str) -> Result<(&str, TlsOptions), String> {
+    let (address, query) = rest.split_once('?').unwrap_or((rest, ""));
+    if !is_host_port(address) {
+        return Err(format!("{address:?} is not HOST:PORT"));
+    }
+    Ok((address, TlsOptions::from_query(query)?))
 }
 
 impl std::str::FromStr for Url {
@@ -37,13 +56,8 @@ impl std::str::FromStr for Url {
                     }
                 }),
             "unix" if rest.starts_with('/') => Ok(Url::Unix(rest.to_owned())),
-            "tcp"
-                if rest.rsplit_once(':').is_some_and(|(host, port)| {
-                    !host.is_empty() && port.parse::<u16>().is_ok()
-                }) =>
-            {
-                Ok(Url::Tcp(rest.to_owned()))
-            }
+            "tcp" if is_host_port(rest) => Ok(Url::Tcp(rest.to_owned())),
+            "tls" if tls_parts(rest).is_ok() => Ok(Url::Tls(rest.to_owned())),
             _ => Err(invalid()),
         }
     }
@@ -104,6 +118,11 @@ fn token_from_env() -> Result<Option<Token>, ConnectError> {
 ///   gid from the socket.
 /// - `tcp://HOST:PORT` — a daemon listening on TCP, with the token from `$POSTBOX_TOKEN_FILE` or
 ///   `$POSTBOX_TOKEN`.
+/// - `tls://HOST:PORT` — a daemon listening with TLS 1.3, with the token as for `tcp://`. Its
+///   certificate must be valid for HOST (or the name `?name=NODE` gives) and signed by the CAs in
+///   `?ca=PATH` (else `$POSTBOX_TLS_CA`, else the public roots of `webpki-roots`). A daemon that
+///   requires client certificates gets `?cert=PATH&key=PATH` (else `$POSTBOX_TLS_CERT` and
+///   `$POSTBOX_TLS_KEY`). Option values are percent-decoded.
 ///
 /// A daemon connection **is** the process: dropping the [`Process`] closes it, and the daemon
 /// terminates the process at once.
@@ -119,16 +138,17 @@ fn token_from_env() -> Result<Option<Token>, ConnectError> {
 /// # Errors
 ///
 /// `InvalidUrl`; `Io` when the daemon cannot be reached; `Handshake` when it refuses;
-/// `InvalidToken`.
+/// `InvalidToken`; `Tls` when TLS fails (an untrusted certificate, a name mismatch, a refused
+/// client certificate, an unusable file), saying what to do.
 pub fn connect(url: &str) -> Result<Process, ConnectError> {
     let token = match url.parse::<Url>()? {
-        Url::Tcp(_) => token_from_env()?,
+        Url::Tcp(_) | Url::Tls(_) => token_from_env()?,
         _ => None,
     };
     connect_to(url, token)
 }
 
-/// As [`connect`], presenting `token` to a TCP daemon instead of reading it from the environment
+/// As [`connect`], presenting `token` to a TCP or TLS daemon instead of reading it from the environment
 /// (for programs that keep their secrets elsewhere). Other transports ignore it.
 ///
 /// # Errors
@@ -145,6 +165,12 @@ fn connect_to(url: &str, token: Option<Token>) -> Result<Process, ConnectError> 
         Url::Inproc(name) => return Ok(InprocNode::named(&name).process()),
         Url::Unix(path) => SocketLink::connect(Endpoint::Unix(&path), None)?,
         Url::Tcp(address) => SocketLink::connect(Endpoint::Tcp(&address), token)?,
+        Url::Tls(rest) => {
+            let (address, options) =
+                tls_parts(&rest).map_err(|_| ConnectError::InvalidUrl(url.to_owned()))?;
+            let options = options.or_from_env(|name| std::env::var(name).ok());
+            SocketLink::connect(Endpoint::Tls(address, &options), token)?
+        }
     };
     Ok(Process::new(Arc::new(link)))
 }
@@ -165,7 +191,15 @@ mod tests {
             "tcp://127.0.0.1:7000".parse(),
             Ok(Url::Tcp("127.0.0.1:7000".into()))
         );
+        assert_eq!(
+            "tls://node-a:7070?ca=/c.pem&name=a".parse(),
+            Ok(Url::Tls("node-a:7070?ca=/c.pem&name=a".into()))
+        );
+        assert_eq!("tls://[::1]:1".parse(), Ok(Url::Tls("[::1]:1".into())));
         for bad in [
+            "tls://host",
+            "tls://h:1?what=1",
+            "tls://h:1?cert=/only-cert",
             "",
             "inproc:/",
             "inproc://a b",

@@ -7,12 +7,15 @@ use std::net::{SocketAddr, ToSocketAddrs as _};
 use std::path::Path;
 
 use anyhow::Context as _;
-use postbox_daemon::{DaemonConfig, DaemonError, MESSAGE_OVERHEAD, TcpListen};
+use postbox_daemon::{
+    ClientCertificates, DaemonConfig, DaemonError, MESSAGE_OVERHEAD, TcpIdentity, TcpListen,
+    TlsServer,
+};
 use postbox_wire::Token;
 
 use crate::args::{DaemonArgs, LimitArgs, usage_error};
 use crate::config_file::{
-    ByteSize, ConfigFile, Count, DurationValue, ListenUrl, ModeValue, PositiveCount,
+    ByteSize, ConfigFile, Count, DurationValue, IdentityValue, ListenUrl, ModeValue, PositiveCount,
 };
 use crate::logging;
 
@@ -51,8 +54,12 @@ fn flag_settings(args: &DaemonArgs) -> ConfigFile {
     ConfigFile {
         socket: args.socket.clone(),
         mode: args.mode.map(ModeValue),
-        listen: url(&args.listen),
+        listen: args.listen.clone().map(ListenUrl),
         token_file: args.token_file.clone(),
+        tls_cert: args.tls_cert.clone(),
+        tls_key: args.tls_key.clone(),
+        tls_client_ca: args.tls_client_ca.clone(),
+        tcp_identity: args.tcp_identity.map(IdentityValue),
         state_dir: args.state_dir.clone(),
         metrics: url(&args.metrics),
         metrics_max_mailboxes: args.metrics_max_mailboxes.map(Count),
@@ -89,6 +96,27 @@ fn settings(args: &DaemonArgs, rust_log: Option<String>) -> anyhow::Result<Confi
     Ok(settings.overlay(from_env).overlay(flag_settings(args)))
 }
 
+/// The TLS side of a `tls://` listener from `tls-cert`, `tls-key` and `tls-client-ca`.
+///
+/// # Errors
+///
+/// Usage: a certificate without its key or the reverse. A file that cannot be read or holds no
+/// usable certificate or key.
+fn tls_server(settings: &ConfigFile) -> anyhow::Result<TlsServer> {
+    let (Some(cert), Some(key)) = (&settings.tls_cert, &settings.tls_key) else {
+        return Err(usage_error(
+            "listening on tls:// needs the daemon's certificate and key: give --tls-cert and \
+             --tls-key (or tls-cert and tls-key in the config file); `postbox certs` makes them",
+        ));
+    };
+    let clients = match &settings.tls_client_ca {
+        Some(ca) => ClientCertificates::Required(ca.clone()),
+        None => ClientCertificates::NotRequired,
+    };
+    TlsServer::from_files(cert, key, clients)
+        .context("cannot listen on tls://; fix the file or give another")
+}
+
 /// Resolves `tcp://ADDR:PORT`'s address.
 fn resolve(url: &ListenUrl, what: &str) -> anyhow::Result<SocketAddr> {
     let address = url.address();
@@ -104,7 +132,8 @@ fn resolve(url: &ListenUrl, what: &str) -> anyhow::Result<SocketAddr> {
 /// # Errors
 ///
 /// `listen` without `token-file` (or the reverse), an unreadable token file, or a listen
-/// address that does not resolve.
+/// address that does not resolve; `tls://` without a usable certificate and key, TLS or identity
+/// settings without a listener they apply to, a `tls://` metrics address.
 fn config(settings: &ConfigFile) -> anyhow::Result<DaemonConfig> {
     let mut config = DaemonConfig::new();
     if let Some(socket) = &settings.socket {
@@ -116,7 +145,14 @@ fn config(settings: &ConfigFile) -> anyhow::Result<DaemonConfig> {
     match (&settings.listen, &settings.token_file) {
         (Some(listen), Some(token_file)) => {
             let address = resolve(listen, "listen")?;
-            config = config.with_tcp(TcpListen::new(address, read_token(token_file)?));
+            let mut tcp = TcpListen::new(address, read_token(token_file)?);
+            if listen.is_tls() {
+                tcp = tcp.with_tls(tls_server(settings)?);
+            }
+            if let Some(IdentityValue(creds)) = settings.tcp_identity {
+                tcp.identity = TcpIdentity::Fixed(creds);
+            }
+            config = config.with_tcp(tcp);
         }
         (Some(_), None) => {
             return Err(usage_error(
@@ -130,6 +166,26 @@ fn config(settings: &ConfigFile) -> anyhow::Result<DaemonConfig> {
             ));
         }
         (None, None) => {}
+    }
+    let tls_given = settings.tls_cert.is_some()
+        || settings.tls_key.is_some()
+        || settings.tls_client_ca.is_some();
+    if tls_given && !settings.listen.as_ref().is_some_and(ListenUrl::is_tls) {
+        return Err(usage_error(
+            "--tls-cert, --tls-key and --tls-client-ca are only used with --listen tls://ADDR:PORT \
+             (or listen in the config file)",
+        ));
+    }
+    if settings.tcp_identity.is_some() && settings.listen.is_none() {
+        return Err(usage_error(
+            "--tcp-identity is only used with --listen (or listen in the config file)",
+        ));
+    }
+    if let Some(metrics) = settings.metrics.as_ref().filter(|m| m.is_tls()) {
+        return Err(usage_error(format!(
+            "the metrics endpoint is plain HTTP: give tcp://{}, not tls://",
+            metrics.address()
+        )));
     }
     if let Some(metrics) = &settings.metrics {
         config.metrics = Some(resolve(metrics, "metrics")?);
@@ -176,7 +232,9 @@ fn config(settings: &ConfigFile) -> anyhow::Result<DaemonConfig> {
 }
 
 /// `postbox daemon [--config FILE] [--print-config] [--socket PATH] [--mode M] [--listen
-/// tcp://ADDR:PORT --token-file FILE] [--metrics tcp://ADDR:PORT] [--log FILTER] [limits]`:
+/// tcp://ADDR:PORT|tls://ADDR:PORT --token-file FILE [--tls-cert FILE --tls-key FILE
+/// [--tls-client-ca FILE]] [--tcp-identity UID:GID]] [--metrics tcp://ADDR:PORT] [--log FILTER]
+/// [limits]`:
 /// serves until SIGTERM or SIGINT, then shuts down cleanly and succeeds; with --print-config,
 /// prints the effective configuration instead.
 ///
@@ -206,6 +264,8 @@ pub(crate) fn run(args: &DaemonArgs) -> anyhow::Result<()> {
 mod tests {
     use clap::Parser as _;
 
+    use postbox_daemon::TcpSecurity;
+
     use super::*;
     use crate::args::{Cli, Command};
 
@@ -214,7 +274,7 @@ mod tests {
         let Command::Daemon(args) = cli.command else {
             panic!("not the daemon command")
         };
-        args
+        *args
     }
 
     fn parsed(flags: &[&str]) -> DaemonConfig {
@@ -228,9 +288,17 @@ mod tests {
         "--mode",
         "0666",
         "--listen",
-        "tcp://127.0.0.1:0",
+        "tls://127.0.0.1:0",
         "--token-file",
         "TOKEN",
+        "--tls-cert",
+        "CERT",
+        "--tls-key",
+        "KEY",
+        "--tls-client-ca",
+        "CA",
+        "--tcp-identity",
+        "1234:5678",
         "--state-dir",
         "/tmp/x/state",
         "--metrics",
@@ -263,17 +331,41 @@ mod tests {
         "10s",
     ];
 
+    /// A CA in `dir` and a certificate it signed for "node": the CA's, the certificate's and the
+    /// key's paths.
+    fn certs(dir: &Path) -> [String; 3] {
+        use crate::args::{CertsInitArgs, CertsIssueArgs};
+        use crate::commands::certs;
+        let dir = dir.to_owned();
+        certs::init(&CertsInitArgs {
+            dir: dir.clone(),
+            force: false,
+        })
+        .unwrap();
+        certs::issue(&CertsIssueArgs {
+            name: "node".to_owned(),
+            dir: dir.clone(),
+            dns: Vec::new(),
+            ip: Vec::new(),
+            days: 1,
+            force: false,
+        })
+        .unwrap();
+        ["ca.pem", "node.pem", "node.key"].map(|file| dir.join(file).display().to_string())
+    }
+
     fn with_token(dir: &Path) -> Vec<String> {
         let token = dir.join("token");
         std::fs::write(&token, "s3cret-token-of-some-length\n").unwrap();
+        let [ca, cert, key] = certs(&dir.join("flag-certs"));
         EVERY_FLAG
             .iter()
-            .map(|flag| {
-                if *flag == "TOKEN" {
-                    token.display().to_string()
-                } else {
-                    (*flag).to_owned()
-                }
+            .map(|flag| match *flag {
+                "TOKEN" => token.display().to_string(),
+                "CA" => ca.clone(),
+                "CERT" => cert.clone(),
+                "KEY" => key.clone(),
+                flag => flag.to_owned(),
             })
             .collect()
     }
@@ -309,6 +401,17 @@ mod tests {
         assert_eq!(config.metrics_max_mailboxes, 7);
         let tcp = config.tcp.as_ref().unwrap();
         assert_eq!(tcp.token.as_bytes(), b"s3cret-token-of-some-length");
+        assert_eq!(
+            tcp.identity,
+            TcpIdentity::Fixed(postbox_core::Credentials::new(1234, 5678))
+        );
+        let TcpSecurity::Tls(tls) = &tcp.security else {
+            panic!("tls:// listens with TLS")
+        };
+        assert!(matches!(
+            tls.client_certificates(),
+            ClientCertificates::Required(_)
+        ));
         assert!(config.validate().is_ok());
     }
 
@@ -323,11 +426,14 @@ mod tests {
         let file = dir.path().join("postbox.toml");
         let other_token = dir.path().join("other-token");
         std::fs::write(&other_token, "another-token-of-some-length").unwrap();
+        let [ca, cert, key] = certs(&dir.path().join("file-certs"));
         std::fs::write(
             &file,
             format!(
-                "socket = \"/tmp/y/pb.sock\"\nmode = \"0640\"\nlisten = \"tcp://127.0.0.1:1\"\n\
+                "socket = \"/tmp/y/pb.sock\"\nmode = \"0640\"\nlisten = \"tls://127.0.0.1:1\"\n\
                  token-file = \"{}\"\nstate-dir = \"/tmp/y/state\"\n\
+                 tls-cert = \"{cert}\"\ntls-key = \"{key}\"\ntls-client-ca = \"{ca}\"\n\
+                 tcp-identity = \"4321:8765\"\n\
                  metrics = \"tcp://127.0.0.1:2\"\n\
                  metrics-max-mailboxes = 70\nlog = \"trace\"\nmax-message-size = \"2MiB\"\n\
                  inbox-capacity = 80\nmax-queued-bytes = \"2MiB\"\nmax-mailboxes-per-uid = 30\n\
@@ -418,5 +524,56 @@ mod tests {
         assert!(unreadable.contains("/nonexistent/token"), "{unreadable}");
         assert!(fails(&["--listen", "tcp://127.0.0.1:0"]).contains("token"));
         assert!(fails(&["--token-file", &path]).contains("--listen"));
+    }
+
+    #[test]
+    fn tls_needs_a_certificate_and_key_that_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let token = dir.path().join("token");
+        std::fs::write(&token, "s3cret-token-of-some-length\n").unwrap();
+        let token = token.display().to_string();
+        let [_, cert, key] = certs(&dir.path().join("certs"));
+        let fails = |extra: &[&str]| {
+            let mut flags = vec!["--listen", "tls://127.0.0.1:0", "--token-file", &token];
+            flags.extend_from_slice(extra);
+            let settings = settings(&args(&flags), None).unwrap();
+            format!("{:#}", super::config(&settings).unwrap_err())
+        };
+        assert!(fails(&[]).contains("--tls-cert and --tls-key"));
+        assert!(fails(&["--tls-cert", &cert]).contains("--tls-key"));
+        let garbled = dir.path().join("garbled.pem");
+        std::fs::write(&garbled, "not PEM at all").unwrap();
+        let garbled = garbled.display().to_string();
+        let bad_key = fails(&["--tls-cert", &cert, "--tls-key", &garbled]);
+        assert!(
+            bad_key.contains("garbled.pem") && bad_key.contains("no private key"),
+            "{bad_key}"
+        );
+        let missing = fails(&["--tls-cert", "/nonexistent/c.pem", "--tls-key", &key]);
+        assert!(missing.contains("/nonexistent/c.pem"), "{missing}");
+
+        let cert_only = settings(&args(&["--tls-cert", &cert]), None).unwrap();
+        let unused = format!("{:#}", super::config(&cert_only).unwrap_err());
+        assert!(
+            unused.contains("only used with --listen tls://"),
+            "{unused}"
+        );
+        let identity_only = settings(&args(&["--tcp-identity", "1:1"]), None).unwrap();
+        let unused = format!("{:#}", super::config(&identity_only).unwrap_err());
+        assert!(unused.contains("--tcp-identity is only used"), "{unused}");
+
+        let config = parsed(&[
+            "--listen",
+            "tls://127.0.0.1:0",
+            "--token-file",
+            &token,
+            "--tls-cert",
+            &cert,
+            "--tls-key",
+            &key,
+        ]);
+        let tcp = config.tcp.unwrap();
+        assert_eq!(tcp.identity, TcpIdentity::DaemonUser, "the default stays");
+        assert!(matches!(tcp.security, TcpSecurity::Tls(_)));
     }
 }

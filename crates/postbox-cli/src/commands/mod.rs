@@ -3,6 +3,7 @@
 
 pub(crate) mod admin;
 pub(crate) mod bench;
+pub(crate) mod certs;
 pub(crate) mod daemon;
 pub(crate) mod docs;
 pub(crate) mod list;

@@ -82,6 +82,9 @@ pub(crate) fn command(args: &[&str]) -> Command {
         .env_remove("POSTBOX_SOCKET")
         .env_remove("POSTBOX_TOKEN")
         .env_remove("POSTBOX_TOKEN_FILE")
+        .env_remove("POSTBOX_TLS_CA")
+        .env_remove("POSTBOX_TLS_CERT")
+        .env_remove("POSTBOX_TLS_KEY")
         .env_remove("RUST_LOG");
     command
 }
@@ -369,6 +372,44 @@ impl Daemon {
             );
             thread::sleep(Duration::from_millis(2));
         }
+    }
+
+    /// The port of the daemon's TCP listener (`--listen ...:0` picks it), from `/proc`: the
+    /// listening TCP socket among the daemon's descriptors.
+    pub(crate) fn tcp_port(&self) -> u16 {
+        let pid = self.child.id();
+        let inodes: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .expect("cannot list the daemon's descriptors")
+            .filter_map(|entry| std::fs::read_link(entry.ok()?.path()).ok())
+            .filter_map(|target| {
+                let target = target.to_str()?;
+                Some(
+                    target
+                        .strip_prefix("socket:[")?
+                        .strip_suffix(']')?
+                        .to_owned(),
+                )
+            })
+            .collect();
+        for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+            let Ok(text) = std::fs::read_to_string(table) else {
+                continue;
+            };
+            for line in text.lines().skip(1) {
+                let fields: Vec<&str> = line.split_whitespace().collect();
+                // local_address is HEXIP:HEXPORT, st 0A is LISTEN, the inode is field 9.
+                let (Some(local), Some(&"0A"), Some(inode)) =
+                    (fields.get(1), fields.get(3), fields.get(9))
+                else {
+                    continue;
+                };
+                if inodes.iter().any(|ours| ours == inode) {
+                    let port = local.rsplit(':').next().expect("HEXIP:HEXPORT");
+                    return u16::from_str_radix(port, 16).expect("a hex port");
+                }
+            }
+        }
+        panic!("the daemon has no listening TCP socket");
     }
 
     /// The daemon's URL.

@@ -316,6 +316,7 @@ fn wait_readable(stream: &Stream, deadline: Option<Instant>, spins: &mut u32) ->
         let mut fds = [match stream {
             Stream::Unix(s) => PollFd::new(s, PollFlags::IN),
             Stream::Tcp(s) => PollFd::new(s, PollFlags::IN),
+            Stream::Tls(s, _) => PollFd::new(s, PollFlags::IN),
         }];
         match poll(&mut fds, timeout.as_ref()) {
             Ok(0) if spinning => {

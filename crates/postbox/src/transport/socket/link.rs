@@ -1,4 +1,4 @@
-//! A process that is one connection to a daemon (`unix://`, `tcp://`): a thin driver of the
+//! A process that is one connection to a daemon (`unix://`, `tcp://`, `tls://`): a thin driver of the
 //! protocol's [`ClientSession`].
 //!
 //! Requests are encoded into the session from the calling thread; whichever thread finds nobody
@@ -24,6 +24,7 @@ use super::answers::{Answers, ReadHalf};
 use super::session::{Sent, SharedSession, ToWrite};
 use super::stream::{Endpoint, Stream};
 use super::writer::Writer;
+use super::{tls_client, tls_pump};
 use crate::connect_error::ConnectError;
 use crate::transport::{Answer, Call, Failure, Link, Pending, Slot};
 
@@ -57,12 +58,23 @@ impl SocketLink {
         token: Option<Token>,
     ) -> Result<SocketLink, ConnectError> {
         let io_error = |e: io::Error| ConnectError::Io(e.to_string());
+        // For tls://: the options and the host, to explain a failure TLS reports only now.
+        let mut tls = None;
         let stream = match endpoint {
             Endpoint::Unix(path) => Stream::Unix(UnixStream::connect(path).map_err(io_error)?),
             Endpoint::Tcp(address) => {
                 let stream = TcpStream::connect(address).map_err(io_error)?;
                 stream.set_nodelay(true).map_err(io_error)?;
                 Stream::Tcp(stream)
+            }
+            Endpoint::Tls(address, options) => {
+                let mut tcp = TcpStream::connect(address).map_err(io_error)?;
+                tcp.set_nodelay(true).map_err(io_error)?;
+                let host = host_of(address);
+                let conn = tls_client::handshake(&mut tcp, host, options, HANDSHAKE_TIMEOUT)?;
+                let (plain, failure) = tls_pump::start(tcp, conn).map_err(io_error)?;
+                tls = Some((options, host));
+                Stream::Tls(plain, failure)
             }
         };
         let mut config = ClientConfig::new().with_max_frame_len(MAX_FRAME_LEN);
@@ -82,31 +94,47 @@ impl SocketLink {
         // and closes, and the `Hello` may then fail to go out: the reason is still there to read,
         // and says more than the failed write.
         let mut write_failed = None;
-        let negotiated = loop {
-            let hello = session.transmit().split();
-            if write_failed.is_none() {
-                write_failed = writer_stream.write_all(&hello).err();
-            }
-            match session.poll_event() {
-                Some(ClientEvent::Connected(negotiated)) => break negotiated,
-                Some(ClientEvent::Ended(Ending::Handshake(error))) => {
-                    return Err(ConnectError::Handshake(error.to_string()));
+        let mut handshake = || -> Result<_, ConnectError> {
+            loop {
+                let hello = session.transmit().split();
+                if write_failed.is_none() {
+                    write_failed = writer_stream.write_all(&hello).err();
                 }
-                Some(ClientEvent::Ended(ending)) => {
-                    return Err(ConnectError::Handshake(ending.to_string()));
+                match session.poll_event() {
+                    Some(ClientEvent::Connected(negotiated)) => return Ok(negotiated),
+                    Some(ClientEvent::Ended(Ending::Handshake(error))) => {
+                        return Err(ConnectError::Handshake(error.to_string()));
+                    }
+                    Some(ClientEvent::Ended(ending)) => {
+                        return Err(ConnectError::Handshake(ending.to_string()));
+                    }
+                    Some(_) => continue,
+                    None => {}
                 }
-                Some(_) => continue,
-                None => {}
+                let read = reader_stream
+                    .read(&mut scratch)
+                    .map_err(|e| io_error(write_failed.take().unwrap_or(e)))?;
+                if read == 0 {
+                    session.handle_end();
+                }
+                input.extend_from_slice(&scratch[..read]);
+                session.handle_input(&mut input);
             }
-            let read = reader_stream
-                .read(&mut scratch)
-                .map_err(|e| io_error(write_failed.take().unwrap_or(e)))?;
-            if read == 0 {
-                session.handle_end();
-            }
-            input.extend_from_slice(&scratch[..read]);
-            session.handle_input(&mut input);
         };
+        let negotiated = handshake().map_err(|error| {
+            // TLS 1.3 reports a refused client certificate after the client's handshake: the
+            // stream then just ends, and the pump knows why.
+            match (reader_stream.tls_failure(), tls) {
+                (Some(failure), Some((options, host))) => {
+                    ConnectError::Tls(tls_client::describe_tls(
+                        &failure,
+                        options.name.as_deref().unwrap_or(host),
+                        options,
+                    ))
+                }
+                _ => error,
+            }
+        })?;
         reader_stream.set_read_timeout(None).map_err(io_error)?;
 
         let session = Arc::new(SharedSession::new(session));
@@ -132,6 +160,14 @@ impl SocketLink {
             self.write(self.session.cancel(id));
         }
     }
+}
+
+/// The host part of `HOST:PORT`, without the brackets of an IPv6 address.
+fn host_of(address: &str) -> &str {
+    let host = address.rsplit_once(':').map_or(address, |(host, _)| host);
+    host.strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host)
 }
 
 impl Link for SocketLink {

@@ -1,15 +1,21 @@
-//! The connected socket under a daemon connection, of either kind.
+//! The connected socket under a daemon connection, of any kind.
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
-/// A connected stream of either kind.
+use super::tls_client::TlsOptions;
+use super::tls_pump::TlsFailure;
+
+/// A connected stream of any kind.
 #[derive(Debug)]
 pub(crate) enum Stream {
     Unix(UnixStream),
     Tcp(TcpStream),
+    /// The plaintext end of a `tls://` connection's [pump](super::tls_pump), and where the pump
+    /// keeps why TLS failed.
+    Tls(UnixStream, TlsFailure),
 }
 
 impl Stream {
@@ -17,7 +23,16 @@ impl Stream {
         Ok(match self {
             Stream::Unix(s) => Stream::Unix(s.try_clone()?),
             Stream::Tcp(s) => Stream::Tcp(s.try_clone()?),
+            Stream::Tls(s, failure) => Stream::Tls(s.try_clone()?, failure.clone()),
         })
+    }
+
+    /// Why TLS failed, if this is a `tls://` connection whose TLS did.
+    pub(crate) fn tls_failure(&self) -> Option<rustls::Error> {
+        match self {
+            Stream::Tls(_, failure) => failure.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+            Stream::Unix(_) | Stream::Tcp(_) => None,
+        }
     }
 
     pub(crate) fn shutdown(&self) {
@@ -25,6 +40,7 @@ impl Stream {
         let _ = match self {
             Stream::Unix(s) => s.shutdown(Shutdown::Both),
             Stream::Tcp(s) => s.shutdown(Shutdown::Both),
+            Stream::Tls(s, _) => s.shutdown(Shutdown::Both),
         };
     }
 
@@ -33,6 +49,7 @@ impl Stream {
         let _ = match self {
             Stream::Unix(s) => s.shutdown(Shutdown::Write),
             Stream::Tcp(s) => s.shutdown(Shutdown::Write),
+            Stream::Tls(s, _) => s.shutdown(Shutdown::Write),
         };
     }
 
@@ -40,6 +57,7 @@ impl Stream {
         match self {
             Stream::Unix(s) => s.set_read_timeout(timeout),
             Stream::Tcp(s) => s.set_read_timeout(timeout),
+            Stream::Tls(s, _) => s.set_read_timeout(timeout),
         }
     }
 }
@@ -49,6 +67,7 @@ impl Read for Stream {
         match self {
             Stream::Unix(s) => s.read(buf),
             Stream::Tcp(s) => s.read(buf),
+            Stream::Tls(s, _) => s.read(buf),
         }
     }
 }
@@ -58,6 +77,7 @@ impl Write for Stream {
         match self {
             Stream::Unix(s) => s.write(buf),
             Stream::Tcp(s) => s.write(buf),
+            Stream::Tls(s, _) => s.write(buf),
         }
     }
 
@@ -65,6 +85,7 @@ impl Write for Stream {
         match self {
             Stream::Unix(s) => s.flush(),
             Stream::Tcp(s) => s.flush(),
+            Stream::Tls(s, _) => s.flush(),
         }
     }
 }
@@ -73,4 +94,6 @@ impl Write for Stream {
 pub(crate) enum Endpoint<'a> {
     Unix(&'a str),
     Tcp(&'a str),
+    /// `HOST:PORT`, with TLS as the options say.
+    Tls(&'a str, &'a TlsOptions),
 }
