@@ -539,6 +539,7 @@ impl Engine {
             total_received: self.total_received,
             total_dropped: self.total_dropped,
             total_dead_lettered: self.total_dead_lettered,
+            total_late_replies: self.total_late_replies,
         }
     }
 
