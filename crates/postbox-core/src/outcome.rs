@@ -88,10 +88,9 @@ pub enum Cancelled {
     Send(Message),
     /// A receive that had not completed.
     Recv,
-    /// A call whose request a server had already taken: its reply right is revoked, and an
-    /// answer it gives later is dropped and counted. (A call whose request nobody took yet
-    /// gives its request back as [`Cancelled::Send`].)
-    Revoked,
+    /// A call: its request, handed back, when nobody had taken it yet; `None` when a server
+    /// had, whose reply right is now revoked (an answer it gives later is dropped and counted).
+    Call(Option<Message>),
 }
 
 /// A server's answer to a request.

@@ -34,8 +34,8 @@ pub(super) struct Call {
 impl Engine {
     /// Calls the open mailbox `mailbox` from `from`: sends `request` and waits for the answer
     /// under the ticket returned. The ticket completes with [`Completion::Replied`] or
-    /// [`Completion::CallFailed`]; cancelling it hands the request back while nobody took it
-    /// ([`Cancelled::Send`]) and revokes the reply right after ([`Cancelled::Revoked`]).
+    /// [`Completion::CallFailed`]; cancelling it ([`Cancelled::Call`]) hands the request back
+    /// while nobody took it, and revokes the reply right after.
     ///
     /// With [`Wait::Try`] the request must be queued or taken at once (`Full` otherwise); the
     /// answer is still awaited.
@@ -233,7 +233,7 @@ impl Engine {
                 let blocked = mb.blocked_senders.remove(index).expect("index is in range");
                 self.release_waiting(&blocked.message);
                 self.calls.remove(&call);
-                return Cancelled::Send(blocked.message);
+                return Cancelled::Call(Some(blocked.message));
             }
             if let Some(slot) = mb.queue.find_receipt(ticket) {
                 let entry = self.remove_entry(mailbox, slot);
@@ -242,7 +242,7 @@ impl Engine {
                 mb.counters.sent -= 1;
                 self.total_sent -= 1;
                 self.calls.remove(&call);
-                return Cancelled::Send(entry.message);
+                return Cancelled::Call(Some(entry.message));
             }
         }
         match self.calls.get_mut(&call) {
@@ -251,7 +251,7 @@ impl Engine {
                 self.calls.remove(&call);
             }
         }
-        Cancelled::Revoked
+        Cancelled::Call(None)
     }
 
     /// `holder` terminated holding these reply rights: their callers fail with `PeerGone` now.

@@ -60,6 +60,10 @@ impl Concerns {
                 target: Target::Mailbox(mailbox),
                 ..
             }
+            | Request::Call {
+                target: Target::Mailbox(mailbox),
+                ..
+            }
             | Request::SendBatch {
                 target: Target::Mailbox(mailbox),
                 ..
@@ -111,6 +115,11 @@ impl Concerns {
                 target: Target::Process(_),
                 ..
             }
+            | Request::Call {
+                target: Target::Process(_),
+                ..
+            }
+            | Request::Reply { .. }
             | Request::SendBatch {
                 target: Target::Process(_),
                 ..
