@@ -2697,7 +2697,9 @@ impl Harness {
             let queued = b.queue.iter().map(|q| (q, q.deliveries));
             let leased = b.leases.iter().map(|l| (&l.q, l.q.deliveries));
             // A request is never stored: it lives and dies with its caller.
-            let stored = queued.chain(leased).filter(|(q, _)| q.kind == MessageKind::User);
+            let stored = queued
+                .chain(leased)
+                .filter(|(q, _)| q.kind == MessageKind::User);
             for (q, deliveries) in stored {
                 let stored = StoredMessage {
                     message: q.message.clone(),
