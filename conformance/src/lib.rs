@@ -350,6 +350,7 @@ macro_rules! conformance_tests {
                 queued_requests_of_a_deleted_or_purged_mailbox_fail_their_calls,
                 peek_shows_requests_without_the_right_to_answer,
                 a_full_mailbox_makes_the_call_wait_under_its_deadline,
+                a_dropped_receive_keeps_the_request_it_took,
             ],
             errors: [
                 every_error_displays_as_lowercase_human_text,

@@ -460,3 +460,30 @@ pub fn a_full_mailbox_makes_the_call_wait_under_its_deadline<T: Transport>(t: &T
         );
     });
 }
+
+/// A waiting async receive dropped after it took a request loses nothing: the request (whose
+/// reply right the process holds) goes to the process's next receive, and the answer reaches
+/// the caller.
+pub fn a_dropped_receive_keeps_the_request_it_took<T: Transport>(t: &T) {
+    let server = t.process();
+    let client = t.process();
+    let served = server.mailbox("svc").create().expect("create");
+    let svc = client.mailbox("svc").open().expect("open");
+    std::thread::scope(|s| {
+        let call = {
+            let mut receive = pin!(served.recv_async());
+            assert!(poll_once(receive.as_mut()).is_pending());
+            await_blocked_receivers(&served, 1);
+            let call = s.spawn(|| svc.call_timeout("kept", LONG));
+            // The request went to the waiting receive: nobody waits and nothing is queued.
+            await_blocked_receivers(&served, 0);
+            call
+            // The receive is dropped here, its answer unread.
+        };
+        let request = served.recv_timeout(LONG).expect("the request is kept");
+        assert_eq!(request.payload().as_ref(), b"kept");
+        server.reply(&request, "answered").expect("reply");
+        let answer = call.join().expect("the caller thread").expect("call");
+        assert_eq!(answer.payload.as_ref(), b"answered");
+    });
+}
