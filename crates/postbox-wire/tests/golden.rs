@@ -15,12 +15,11 @@
 use std::time::Duration;
 
 use postbox_core::{
-    AdminError, Branch, CallError, CallErrorKind, CallId, Capacity, Credentials, Delivery, Dispatch, Durability, EngineStats,
-    LeaseId, MailboxAttrs, MailboxId, MailboxStats, Message, MessageKind, MessageSize, Mode,
-    OpenError, Order, Overflow, Owner, Ownership, Pid, ProcessInfo, Received, Receivers, RecvError,
-    Redelivery, Reply, ReplyError, SelectError, Selector, SendError, SendErrorKind, Settlement,
-    Source, Timestamp,
-    Wait, WaitInfo, WaitKind, WaitTarget,
+    AdminError, Branch, CallError, CallErrorKind, CallId, Capacity, Credentials, Delivery,
+    Dispatch, Durability, EngineStats, LeaseId, MailboxAttrs, MailboxId, MailboxStats, Message,
+    MessageKind, MessageSize, Mode, OpenError, Order, Overflow, Owner, Ownership, Pid, ProcessInfo,
+    Received, Receivers, RecvError, Redelivery, Reply, ReplyError, SelectError, Selector,
+    SendError, SendErrorKind, Settlement, Source, Timestamp, Wait, WaitInfo, WaitKind, WaitTarget,
 };
 use postbox_wire::{
     Request, Response, Target, decode_request, decode_response, encode_request, encode_response,
