@@ -2,7 +2,9 @@
 //! for reaching the node and naming processes).
 
 use crate::args::{Cli, Command, NodeArgs, usage_error};
-use crate::commands::{admin, bench, daemon, docs, list, monitor, peek, purge, recv, send, top};
+use crate::commands::{
+    admin, bench, call, daemon, docs, list, monitor, peek, purge, recv, send, serve, top,
+};
 use crate::demo;
 use crate::logging;
 use crate::node::Node;
@@ -57,6 +59,8 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Top(args) => top::run(&node(&args.node)?, &args),
         Command::Send(args) => send::run(&node(&args.node)?, args),
         Command::Recv(args) => recv::run(&node(&args.node)?, &args),
+        Command::Call(args) => call::run(&node(&args.node)?, args),
+        Command::Serve(args) => serve::run(&node(&args.node)?, &args),
         Command::Monitor(args) => monitor::run(&node(&args.node)?, &args),
         Command::Demo => {
             no_url("`postbox demo` takes no --url: it starts a daemon of its own")?;
