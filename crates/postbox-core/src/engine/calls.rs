@@ -297,3 +297,138 @@ impl Engine {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::{
+        Branch, CallErrorKind, Completion, Credentials, Engine, Limits, MailboxAttrs, Message,
+        Receivers, RecvOutcome, Reply, ReplyError, Selector, Source, Ticket, Timestamp, Wait,
+    };
+
+    const NOW: Timestamp = Timestamp::ZERO;
+    const USER: Credentials = Credentials::new(1000, 1000);
+
+    fn take(engine: &mut Engine, server: crate::Pid, source: Source) -> crate::CallId {
+        let branch = [Branch::new(source, Selector::Any)];
+        match engine.recv(server, &branch, Wait::Try, NOW) {
+            Ok(RecvOutcome::Received { message, .. }) => message.call().expect("a request"),
+            other => panic!("no request: {other:?}"),
+        }
+    }
+
+    fn completions(engine: &mut Engine) -> Vec<(Ticket, Completion)> {
+        std::iter::from_fn(|| engine.poll_completion()).collect()
+    }
+
+    #[test]
+    fn an_exclusive_right_the_caller_holds_leaves_no_responder() {
+        let mut engine = Engine::new(Limits::default());
+        let (owner, other, caller) = (
+            engine.spawn(USER, NOW),
+            engine.spawn(USER, NOW),
+            engine.spawn(USER, NOW),
+        );
+        let attrs = MailboxAttrs {
+            receivers: Receivers::Exclusive,
+            ownership: crate::Ownership::System,
+            ..MailboxAttrs::default()
+        };
+        let id = engine.create(owner, "x", attrs, NOW).expect("create");
+        engine.close(owner, id, NOW);
+        engine.open(caller, "x").expect("open");
+        let alone = engine.call(caller, id, Message::new("q"), Wait::Block, NOW);
+        assert_eq!(alone.unwrap_err().kind(), CallErrorKind::NoResponders);
+        // The caller claims the exclusive right (its receive finds nothing); another opener
+        // may then not receive, so it cannot answer either.
+        let branch = [Branch::new(Source::Mailbox(id), Selector::Any)];
+        assert!(engine.recv(caller, &branch, Wait::Try, NOW).is_err());
+        engine.open(other, "x").expect("open");
+        let held = engine.call(caller, id, Message::new("q"), Wait::Block, NOW);
+        assert_eq!(held.unwrap_err().kind(), CallErrorKind::NoResponders);
+        // Closing gives the right up: the other opener may take the request now.
+        engine.close(caller, id, NOW);
+        engine.open(caller, "x").expect("open");
+        assert!(
+            engine
+                .call(caller, id, Message::new("q"), Wait::Block, NOW)
+                .is_ok()
+        );
+        take(&mut engine, other, Source::Mailbox(id));
+    }
+
+    #[test]
+    fn a_refused_answer_keeps_the_right() {
+        let mut engine = Engine::new(Limits {
+            max_message_size: 4,
+            ..Limits::default()
+        });
+        let (server, caller) = (engine.spawn(USER, NOW), engine.spawn(USER, NOW));
+        let ticket = engine
+            .call_to(caller, server, Message::new("q"), Wait::Block, NOW)
+            .expect("call");
+        let call = take(&mut engine, server, Source::Inbox);
+        let big = Reply::Answer(Message::new("too big"));
+        assert_eq!(
+            engine.reply(server, call, big, NOW),
+            Err(ReplyError::TooLarge)
+        );
+        let untyped = Reply::Answer(Message::new("ok").with_type(0));
+        assert_eq!(
+            engine.reply(server, call, untyped, NOW),
+            Err(ReplyError::InvalidType)
+        );
+        let answer = Reply::Answer(Message::new("ok"));
+        assert_eq!(engine.reply(server, call, answer, NOW), Ok(()));
+        assert_eq!(
+            completions(&mut engine),
+            [(ticket, Completion::Replied(Message::new("ok")))]
+        );
+        assert_eq!(engine.calls_in_flight(), 0);
+    }
+
+    #[test]
+    fn a_server_dying_with_several_requests_fails_them_all() {
+        let mut engine = Engine::new(Limits::default());
+        let (server, a, b) = (
+            engine.spawn(USER, NOW),
+            engine.spawn(USER, NOW),
+            engine.spawn(USER, NOW),
+        );
+        let first = engine.call_to(a, server, Message::new("1"), Wait::Block, NOW);
+        let second = engine.call_to(b, server, Message::new("2"), Wait::Block, NOW);
+        take(&mut engine, server, Source::Inbox);
+        take(&mut engine, server, Source::Inbox);
+        engine.terminate(server, NOW);
+        let mut failed: Vec<(Ticket, CallErrorKind)> = completions(&mut engine)
+            .into_iter()
+            .map(|(ticket, completion)| match completion {
+                Completion::CallFailed(error) => (ticket, error.kind()),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        failed.sort_by_key(|(ticket, _)| *ticket);
+        let want = [
+            (first.expect("call"), CallErrorKind::PeerGone),
+            (second.expect("call"), CallErrorKind::PeerGone),
+        ];
+        assert_eq!(failed, want);
+        assert_eq!(engine.calls_in_flight(), 0);
+    }
+
+    #[test]
+    fn a_process_calling_itself_and_dying_leaves_nothing_behind() {
+        let mut engine = Engine::new(Limits::default());
+        let p = engine.spawn(USER, NOW);
+        engine
+            .call_to(p, p, Message::new("me"), Wait::Block, NOW)
+            .expect("call");
+        take(&mut engine, p, Source::Inbox);
+        engine.terminate(p, NOW);
+        assert!(
+            completions(&mut engine).is_empty(),
+            "nobody is left to tell"
+        );
+        assert_eq!(engine.calls_in_flight(), 0);
+        assert_eq!(engine.stats().total_late_replies, 0);
+    }
+}
