@@ -42,6 +42,7 @@
 //! | [`cases::consumers`] | a window taken ahead on lease; what was not handed out goes back on stop, drop and death |
 //! | [`cases::stats`] | `stat`, `list_mailboxes`, `node_stats`, `set_mode`, `set_max_bytes` |
 //! | [`cases::limits`] | the queued-bytes quota, the per-uid mailbox quota |
+//! | [`cases::calls`] | call / reply / fail to a pid and a mailbox, revoked rights and late replies, `PeerGone`, no responders |
 //! | [`cases::errors`] | readable `Display` for every error; every failed send hands its message back |
 //!
 //! Cases that need thread timing are kept few and deterministic: a case that needs an operation
@@ -333,6 +334,23 @@ macro_rules! conformance_tests {
             limits: [
                 the_queued_bytes_quota_is_enforced,
                 the_mailboxes_per_uid_quota_is_enforced,
+            ],
+            calls: [
+                a_call_to_a_pid_returns_the_reply,
+                a_call_to_a_mailbox_is_answered_by_its_receiver,
+                a_failed_request_carries_the_servers_bytes,
+                a_late_reply_is_counted_and_never_delivered_to_a_later_call,
+                a_timed_out_call_nobody_took_hands_its_request_back,
+                a_dropped_call_future_withdraws_or_revokes,
+                a_servers_death_fails_its_calls_at_once,
+                a_call_nobody_can_answer_fails_at_once,
+                a_callers_death_revokes_the_reply_right,
+                a_second_reply_is_refused,
+                only_the_receiver_may_reply,
+                queued_requests_of_a_deleted_or_purged_mailbox_fail_their_calls,
+                peek_shows_requests_without_the_right_to_answer,
+                a_full_mailbox_makes_the_call_wait_under_its_deadline,
+                a_dropped_receive_keeps_the_request_it_took,
             ],
             errors: [
                 every_error_displays_as_lowercase_human_text,

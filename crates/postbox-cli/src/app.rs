@@ -3,7 +3,8 @@
 
 use crate::args::{CertsCommand, Cli, Command, NodeArgs, usage_error};
 use crate::commands::{
-    admin, bench, certs, daemon, docs, list, monitor, peek, purge, recv, send, signal, timer, top,
+    admin, bench, call, certs, daemon, docs, list, monitor, peek, purge, recv, send, serve, signal,
+    timer, top,
 };
 use crate::demo;
 use crate::logging;
@@ -59,6 +60,8 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Top(args) => top::run(&node(&args.node)?, &args),
         Command::Send(args) => send::run(&node(&args.node)?, args),
         Command::Recv(args) => recv::run(&node(&args.node)?, &args),
+        Command::Call(args) => call::run(&node(&args.node)?, args),
+        Command::Serve(args) => serve::run(&node(&args.node)?, &args),
         Command::Monitor(args) => monitor::run(&node(&args.node)?, &args),
         Command::Timer(args) => timer::run(&node(&args.node)?, &args),
         Command::Signal(args) => signal::run(&node(&args.node)?, &args),

@@ -73,6 +73,11 @@ pub(crate) enum Command {
     Ps(PsArgs),
     /// Send a message to a mailbox, or to a process with --to.
     Send(SendArgs),
+    /// Send a request to a mailbox, or to a process with --to, and print the answer.
+    Call(CallArgs),
+    /// Answer requests by running a command for each: the request on its stdin, its stdout the
+    /// answer.
+    Serve(ServeArgs),
     /// Receive messages from mailboxes or from this process's inbox, and print their payloads.
     Recv(RecvArgs),
     /// Wait until a process terminates, print it, exit 0.
@@ -663,6 +668,69 @@ pub(crate) struct SendArgs {
     /// Wait until a receiver has taken each message, and print the receiver's pid.
     #[arg(long, conflicts_with = "nowait")]
     pub(crate) receipt: bool,
+
+    /// Register this command's process as NAME while it sends, so that receivers can select
+    /// its messages with `recv --from NAME`.
+    #[arg(long = "as", value_name = "NAME", value_parser = values::name)]
+    pub(crate) register: Option<String>,
+    /// The node to talk to.
+    #[command(flatten)]
+    pub(crate) node: NodeArgs,
+}
+
+/// `postbox call`.
+#[derive(Args, Debug)]
+pub(crate) struct CallArgs {
+    /// The mailbox to call (with --to, NAME is the request instead).
+    #[arg(value_name = "NAME")]
+    pub(crate) name: Option<String>,
+
+    /// The request [default: all of standard input]
+    #[arg(value_name = "REQUEST")]
+    pub(crate) data: Option<OsString>,
+
+    /// Call this process instead of a mailbox: a pid, or a name registered with `serve --as` or
+    /// `recv --as`.
+    #[arg(long, value_name = "PID|NAME", value_parser = values::process)]
+    pub(crate) to: Option<ProcessRef>,
+
+    /// The request's message type (at least 1).
+    #[arg(long = "type", value_name = "T", default_value_t = 1,
+          value_parser = clap::value_parser!(i64).range(1..))]
+    pub(crate) mtype: i64,
+
+    /// How long to wait for the request to be queued and answered (`--nowait`: fail with exit 3
+    /// when it cannot be queued at once, then wait for the answer).
+    #[command(flatten)]
+    pub(crate) patience: PatienceArgs,
+    /// The node to talk to.
+    #[command(flatten)]
+    pub(crate) node: NodeArgs,
+}
+
+/// `postbox serve`.
+#[derive(Args, Debug)]
+pub(crate) struct ServeArgs {
+    /// The mailbox whose requests to answer [default: this command's own inbox; its pid is
+    /// printed on stderr first]
+    #[arg(value_name = "NAME", value_parser = values::name)]
+    pub(crate) name: Option<String>,
+
+    /// Register this command's process as NAME while it serves, so that `call --to NAME`
+    /// reaches it.
+    #[arg(long = "as", value_name = "NAME", value_parser = values::name)]
+    pub(crate) register: Option<String>,
+
+    /// Answer this many requests, then exit [default: until interrupted]
+    #[arg(short = 'n', long = "count", value_name = "COUNT",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) count: Option<u64>,
+
+    /// The command run for each request, after `--`: the request on its standard input; exit 0
+    /// answers with its standard output, any other status fails the request with its standard
+    /// error.
+    #[arg(last = true, required = true, value_name = "CMD")]
+    pub(crate) command: Vec<OsString>,
     /// The node to talk to.
     #[command(flatten)]
     pub(crate) node: NodeArgs,

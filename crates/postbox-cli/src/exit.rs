@@ -7,7 +7,7 @@
 //! | 2 | usage: a bad flag or value (clap's own code) |
 //! | 3 | would block: `Full` (send) or `Empty` (recv) with `--nowait` |
 //! | 4 | timeout: `--timeout` passed |
-//! | 5 | not found: no such mailbox, pid or registered name |
+//! | 5 | not found: no such mailbox, pid or registered name; a call nobody could answer |
 //! | 6 | permission denied (by a mailbox's mode, or on the daemon's socket) |
 //! | 7 | gone: the mailbox was deleted, or the peer process terminated |
 //!
@@ -21,7 +21,10 @@ use std::io;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use postbox::{AdminError, ConnectError, OpenError, RecvError, SelectError, SendErrorKind};
+use postbox::{
+    AdminError, CallErrorKind, ConnectError, OpenError, RecvError, ReplyError, SelectError,
+    SendErrorKind,
+};
 use postbox_daemon::DaemonError;
 
 /// What a command's failure means to a shell script.
@@ -101,6 +104,39 @@ fn send(kind: SendErrorKind) -> Code {
         | SendErrorKind::Dropped
         | SendErrorKind::Disconnected
         | SendErrorKind::Protocol => Code::Error,
+    }
+}
+
+/// The exit code for a call that failed with `kind`. **Decision:** no responders is "not
+/// found" (5): nobody is there to answer, as for a name no process holds.
+fn call(kind: CallErrorKind) -> Code {
+    match kind {
+        CallErrorKind::Full => Code::WouldBlock,
+        CallErrorKind::Timeout => Code::Timeout,
+        CallErrorKind::NotFound | CallErrorKind::NoResponders => Code::NotFound,
+        CallErrorKind::PermissionDenied => Code::PermissionDenied,
+        CallErrorKind::Gone | CallErrorKind::PeerGone => Code::Gone,
+        CallErrorKind::TooLarge
+        | CallErrorKind::WrongSize
+        | CallErrorKind::InvalidType
+        | CallErrorKind::Busy
+        | CallErrorKind::QuotaExceeded
+        | CallErrorKind::Dropped
+        | CallErrorKind::Failed
+        | CallErrorKind::Disconnected
+        | CallErrorKind::Protocol => Code::Error,
+    }
+}
+
+/// The exit code for an answer that was refused: always a plain error.
+fn reply(error: ReplyError) -> Code {
+    match error {
+        ReplyError::NoRight
+        | ReplyError::Revoked
+        | ReplyError::TooLarge
+        | ReplyError::InvalidType
+        | ReplyError::Disconnected
+        | ReplyError::Protocol => Code::Error,
     }
 }
 
@@ -185,6 +221,10 @@ pub(crate) fn classify(error: &anyhow::Error) -> Code {
     for cause in error.chain() {
         let code = if let Some(&kind) = cause.downcast_ref::<SendErrorKind>() {
             send(kind)
+        } else if let Some(&kind) = cause.downcast_ref::<CallErrorKind>() {
+            call(kind)
+        } else if let Some(&error) = cause.downcast_ref::<ReplyError>() {
+            reply(error)
         } else if let Some(&error) = cause.downcast_ref::<RecvError>() {
             recv(error)
         } else if let Some(error) = cause.downcast_ref::<SelectError>() {
@@ -284,6 +324,12 @@ mod tests {
             }),
             Code::Gone
         );
+        assert_eq!(code_of(CallErrorKind::Full), Code::WouldBlock);
+        assert_eq!(code_of(CallErrorKind::Timeout), Code::Timeout);
+        assert_eq!(code_of(CallErrorKind::NoResponders), Code::NotFound);
+        assert_eq!(code_of(CallErrorKind::PeerGone), Code::Gone);
+        assert_eq!(code_of(CallErrorKind::Failed), Code::Error);
+        assert_eq!(code_of(ReplyError::NoRight), Code::Error);
         assert_eq!(code_of(OpenError::AlreadyExists), Code::Error);
         assert_eq!(code_of(CliError::NotATerminal), Code::Error);
         assert_eq!(code_of(RecvError::Busy), Code::Error);

@@ -420,6 +420,7 @@ pub(crate) fn wait(wait: &WaitInfo, now: Timestamp) -> String {
         WaitKind::Lease => "lease",
         WaitKind::Send => "send",
         WaitKind::Receipt => "receipt",
+        WaitKind::Call => "call",
     };
     let receiving = matches!(wait.kind, WaitKind::Recv | WaitKind::Lease);
     let targets: Vec<String> = wait

@@ -12,6 +12,7 @@
 //! Invariant kept by every operation: no waiting receiver has a matching message queued in any
 //! mailbox it waits on. Every message is offered to waiting receivers before it is queued.
 
+mod calls;
 mod census;
 mod delegation;
 mod journal;
@@ -39,7 +40,7 @@ use crate::mailbox::{Kind, Mailbox, Taking, WaitingReceiver};
 use crate::process::Process;
 use crate::queue::Entry;
 use crate::{
-    Completion, Credentials, Limits, MailboxId, Message, MessageKind, Name, Pid, Received,
+    CallId, Completion, Credentials, Limits, MailboxId, Message, MessageKind, Name, Pid, Received,
     RecvError, SelectError, SendError, SendErrorKind, Ticket, Timestamp,
 };
 
@@ -66,14 +67,23 @@ enum Waiter {
         mailbox: MailboxId,
         since: Timestamp,
     },
+    /// A call, from its send until its answer: its request waits with the senders of `mailbox`,
+    /// or is queued there, or a server holds it (see [`calls`]).
+    Call {
+        pid: Pid,
+        call: CallId,
+        mailbox: MailboxId,
+        since: Timestamp,
+    },
 }
 
 impl Waiter {
     fn pid(&self) -> Pid {
         match self {
-            Waiter::Recv { pid, .. } | Waiter::Send { pid, .. } | Waiter::Receipt { pid, .. } => {
-                *pid
-            }
+            Waiter::Recv { pid, .. }
+            | Waiter::Send { pid, .. }
+            | Waiter::Receipt { pid, .. }
+            | Waiter::Call { pid, .. } => *pid,
         }
     }
 }
@@ -118,6 +128,11 @@ pub struct Engine {
     durable_store: bool,
     /// Leases with a lease time, by when they end: `(expires, mailbox, seq)`.
     lease_expiries: BTreeSet<(Timestamp, MailboxId, u64)>,
+    next_call: u64,
+    /// Every call whose request was sent and not yet answered, or whose server still holds a
+    /// revoked reply right.
+    calls: FxHashMap<CallId, calls::Call>,
+    total_late_replies: u64,
 }
 
 impl Default for Engine {
@@ -156,6 +171,9 @@ impl Engine {
             journal: Vec::new(),
             durable_store: false,
             lease_expiries: BTreeSet::new(),
+            next_call: 1,
+            calls: FxHashMap::default(),
+            total_late_replies: 0,
         }
     }
 
@@ -231,6 +249,7 @@ impl Engine {
         message: Message,
         sent_at: Timestamp,
         receipt: Option<Ticket>,
+        kind: MessageKind,
     ) -> Entry {
         let mb = self
             .mailboxes
@@ -246,7 +265,7 @@ impl Engine {
             seq,
             sent_at,
             receipt,
-            kind: MessageKind::User,
+            kind,
             deliveries: 0,
         };
         self.journal_stored(mailbox, &entry);
@@ -301,13 +320,7 @@ impl Engine {
         }
         // Taken: a message that comes back (returned from a lease) has no receipt left to give.
         if let Some(ticket) = entry.receipt.take() {
-            self.waiters.remove(&ticket);
-            self.complete(
-                ticket,
-                Completion::Sent {
-                    receiver: Some(receiver),
-                },
-            );
+            self.receipt_taken(ticket, receiver);
         }
         entry.deliveries = entry.deliveries.saturating_add(1);
         let received = |message| Received {
@@ -431,8 +444,11 @@ impl Engine {
                 blocked.message,
                 blocked.sent_at,
                 receipt,
+                blocked.kind,
             );
-            if blocked.wants_receipt {
+            if let MessageKind::Request(_) = blocked.kind {
+                // The call's waiter stays as it is: the request is queued now.
+            } else if blocked.wants_receipt {
                 let waiter = Waiter::Receipt {
                     pid: blocked.sender,
                     mailbox,
@@ -482,10 +498,8 @@ impl Engine {
             self.fail_recv_waiter(waiter.ticket, waiter.branch, recv_error);
         }
         for blocked in std::mem::take(&mut mb.blocked_senders) {
-            self.waiters.remove(&blocked.ticket);
             self.release_waiting(&blocked.message);
-            let error = SendError::new(send_error, blocked.message);
-            self.complete(blocked.ticket, Completion::SendFailed(error));
+            self.fail_sender(blocked.ticket, send_error, blocked.message);
         }
         for lease in std::mem::take(&mut mb.leases).into_values() {
             self.leased_charge -= message_charge(lease.entry.message.len());
@@ -497,8 +511,38 @@ impl Engine {
             self.queued_messages -= 1;
             self.queued_bytes -= entry.message.len();
             if let Some(ticket) = entry.receipt {
-                self.waiters.remove(&ticket);
-                let error = SendError::new(send_error, entry.message);
+                self.fail_sender(ticket, send_error, entry.message);
+            }
+        }
+    }
+
+    /// A message whose sender waits for it to be taken (a receipt, a call) was taken by
+    /// `receiver`: a receipt completes; a call's request is now held, and its reply right with it.
+    fn receipt_taken(&mut self, ticket: Ticket, receiver: Pid) {
+        if let Some(&Waiter::Call { call, .. }) = self.waiters.get(&ticket) {
+            self.hold(call, receiver);
+            return;
+        }
+        self.waiters.remove(&ticket);
+        self.complete(
+            ticket,
+            Completion::Sent {
+                receiver: Some(receiver),
+            },
+        );
+    }
+
+    /// A message whose sender waits on it (blocked, or awaiting a receipt or an answer) will never
+    /// be taken: the send or call fails with `kind`, its message handed back.
+    fn fail_sender(&mut self, ticket: Ticket, kind: SendErrorKind, message: Message) {
+        match self.waiters.remove(&ticket) {
+            Some(Waiter::Call { call, .. }) => {
+                self.calls.remove(&call);
+                let error = crate::CallError::new(kind.into(), message);
+                self.complete(ticket, Completion::CallFailed(error));
+            }
+            _ => {
+                let error = SendError::new(kind, message);
                 self.complete(ticket, Completion::SendFailed(error));
             }
         }

@@ -6,6 +6,8 @@
 
 use std::fmt;
 
+use bytes::Bytes;
+
 use crate::Message;
 
 /// Why a send failed.
@@ -215,4 +217,180 @@ pub struct SelectError {
     pub branch: usize,
     /// Why it failed.
     pub error: RecvError,
+}
+
+/// Why a call failed.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, thiserror::Error)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum CallErrorKind {
+    /// The called process never existed.
+    #[error("no such process")]
+    NotFound,
+    /// The mailbox's mode does not let this process send, or it does not have it open.
+    #[error("permission denied")]
+    PermissionDenied,
+    /// The request could not be queued at once and the call was not allowed to wait for room.
+    #[error("mailbox is full")]
+    Full,
+    /// The deadline passed before the answer came: before the request was taken it is handed
+    /// back; after, the server's reply right is revoked and its late answer dropped.
+    #[error("timed out")]
+    Timeout,
+    /// The request is larger than the mailbox's size rule, byte capacity or the engine's maximum.
+    #[error("request too large")]
+    TooLarge,
+    /// The request is not exactly the size a fixed-size mailbox requires.
+    #[error("request has the wrong size for this fixed-size mailbox")]
+    WrongSize,
+    /// The request's message type is below 1.
+    #[error("message type must be at least 1")]
+    InvalidType,
+    /// The mailbox was deleted before anyone took the request.
+    #[error("mailbox is gone")]
+    Gone,
+    /// The called process terminated (before or while the call waited), or the process that
+    /// had taken the request terminated without answering.
+    #[error("peer process is gone")]
+    PeerGone,
+    /// A pair mailbox already has its sending end held by another process.
+    #[error("mailbox is busy: another process holds the right")]
+    Busy,
+    /// Queuing the request would pass the engine-wide limit on queued bytes.
+    #[error("queued-bytes quota exceeded")]
+    QuotaExceeded,
+    /// The request was discarded before anyone took it: by a purge, or by drop-oldest overflow.
+    #[error("request was dropped before it was received")]
+    Dropped,
+    /// No process but the caller holds a right to receive from the mailbox: nobody could answer.
+    #[error("no responders: no process may receive from this mailbox")]
+    NoResponders,
+    /// The server answered with a failure; its bytes are in [`CallError::failure`].
+    #[error("the server failed the request")]
+    Failed,
+    /// The calling process has terminated, or its transport was lost.
+    #[error("disconnected")]
+    Disconnected,
+    /// The peer broke the protocol.
+    #[error("protocol error")]
+    Protocol,
+}
+
+impl From<SendErrorKind> for CallErrorKind {
+    fn from(kind: SendErrorKind) -> CallErrorKind {
+        match kind {
+            SendErrorKind::NotFound => CallErrorKind::NotFound,
+            SendErrorKind::PermissionDenied => CallErrorKind::PermissionDenied,
+            SendErrorKind::Full => CallErrorKind::Full,
+            SendErrorKind::Timeout => CallErrorKind::Timeout,
+            SendErrorKind::TooLarge => CallErrorKind::TooLarge,
+            SendErrorKind::WrongSize => CallErrorKind::WrongSize,
+            SendErrorKind::InvalidType => CallErrorKind::InvalidType,
+            SendErrorKind::Gone => CallErrorKind::Gone,
+            SendErrorKind::PeerGone => CallErrorKind::PeerGone,
+            SendErrorKind::Busy => CallErrorKind::Busy,
+            SendErrorKind::QuotaExceeded => CallErrorKind::QuotaExceeded,
+            SendErrorKind::Dropped => CallErrorKind::Dropped,
+            SendErrorKind::Disconnected => CallErrorKind::Disconnected,
+            SendErrorKind::Protocol => CallErrorKind::Protocol,
+        }
+    }
+}
+
+/// A failed call: why, the request handed back whenever no server took it, and for
+/// [`CallErrorKind::Failed`] what the server said.
+#[derive(Clone, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct CallError {
+    kind: CallErrorKind,
+    request: Option<Message>,
+    failure: Option<Bytes>,
+}
+
+impl CallError {
+    /// A failure before any server took the request, which comes back.
+    pub fn new(kind: CallErrorKind, request: Message) -> CallError {
+        CallError {
+            kind,
+            request: Some(request),
+            failure: None,
+        }
+    }
+
+    /// A failure after a server took the request (or with the transport lost): nothing to hand
+    /// back.
+    pub fn without_message(kind: CallErrorKind) -> CallError {
+        CallError {
+            kind,
+            request: None,
+            failure: None,
+        }
+    }
+
+    /// The server's failed answer, carrying its bytes.
+    pub fn failed(failure: impl Into<Bytes>) -> CallError {
+        CallError {
+            kind: CallErrorKind::Failed,
+            request: None,
+            failure: Some(failure.into()),
+        }
+    }
+
+    /// Why the call failed.
+    pub fn kind(&self) -> CallErrorKind {
+        self.kind
+    }
+
+    /// The request, handed back: `Some` only when no server took it.
+    pub fn into_message(self) -> Option<Message> {
+        self.request
+    }
+
+    /// The request, by reference.
+    pub fn message(&self) -> Option<&Message> {
+        self.request.as_ref()
+    }
+
+    /// What the server said when it failed the request ([`CallErrorKind::Failed`] only).
+    pub fn failure(&self) -> Option<&Bytes> {
+        self.failure.as_ref()
+    }
+}
+
+impl fmt::Display for CallError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "call failed: {}", self.kind)?;
+        if let Some(failure) = &self.failure {
+            write!(f, ": {}", String::from_utf8_lossy(failure))?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for CallError {}
+
+/// Why an answer (`reply` or `fail`) was refused.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, thiserror::Error)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum ReplyError {
+    /// This process holds no reply right for the call: it never received the request (another
+    /// process did, or it was only peeked at), or it has answered it already.
+    #[error("no reply right: this process did not receive the request, or answered it already")]
+    NoRight,
+    /// The caller stopped waiting (timeout, cancel, termination) and the right was revoked: the
+    /// answer was dropped, and counted in the late replies of the node's statistics.
+    #[error("the caller stopped waiting: the reply was dropped")]
+    Revoked,
+    /// The answer is larger than the engine's maximum message size; the right is kept, so a
+    /// smaller answer or a failure may follow.
+    #[error("reply too large")]
+    TooLarge,
+    /// The answer's message type is below 1; the right is kept.
+    #[error("message type must be at least 1")]
+    InvalidType,
+    /// The answering process has terminated, or its transport was lost.
+    #[error("disconnected")]
+    Disconnected,
+    /// The peer broke the protocol.
+    #[error("protocol error")]
+    Protocol,
 }

@@ -54,6 +54,33 @@ impl fmt::Display for MailboxId {
     }
 }
 
+/// One call: names the request a server received, so that it can answer it.
+///
+/// The id alone grants nothing: the engine keeps the *reply right* itself, held by the process
+/// that received the request until it answers, and revoked when the caller stops waiting. Ids are
+/// never reused, so an answer meant for an abandoned call can never reach a later one.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct CallId(u64);
+
+impl CallId {
+    /// Wraps a raw call id, as received from a transport.
+    pub const fn from_raw(raw: u64) -> CallId {
+        CallId(raw)
+    }
+
+    /// The raw value, for transports and display.
+    pub const fn as_raw(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for CallId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
 /// A blocked operation, waiting in the engine for an event to complete it.
 ///
 /// The engine hands out a ticket instead of blocking; the driver waits for the ticket's

@@ -58,13 +58,16 @@ pub use engine::{
     Census, Change, Delegation, DurableMailbox, Engine, Handback, LeaseId, Settlement,
     StoredMessage,
 };
-pub use error::{AdminError, OpenError, RecvError, SelectError, SendError, SendErrorKind};
-pub use ids::{Credentials, MailboxId, OsProcess, Pid, Ticket, Timestamp};
+pub use error::{
+    AdminError, CallError, CallErrorKind, OpenError, RecvError, ReplyError, SelectError, SendError,
+    SendErrorKind,
+};
+pub use ids::{CallId, Credentials, MailboxId, OsProcess, Pid, Ticket, Timestamp};
 pub use limits::{Limits, MESSAGE_CHARGE, message_charge};
 pub use message::{Message, MessageKind, Received};
 pub use name::{InvalidName, MAX_NAME_LEN, Name};
 pub use outcome::{
-    Branch, Cancelled, Completion, Delivery, RecvOutcome, SendOutcome, Source, Wait,
+    Branch, Cancelled, Completion, Delivery, RecvOutcome, Reply, SendOutcome, Source, Wait,
 };
 pub use selector::Selector;
 pub use stats::{EngineStats, MailboxStats, ProcessInfo, Usage, WaitInfo, WaitKind, WaitTarget};

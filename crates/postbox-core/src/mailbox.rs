@@ -7,8 +7,8 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use crate::limits::message_charge;
 use crate::queue::{Entry, Queue};
 use crate::{
-    Capacity, Credentials, MailboxAttrs, MailboxId, Message, Name, Owner, Pid, Selector, Ticket,
-    Timestamp,
+    Capacity, Credentials, MailboxAttrs, MailboxId, Message, MessageKind, Name, Owner, Pid,
+    Selector, Ticket, Timestamp,
 };
 
 /// What a mailbox is to the engine.
@@ -28,6 +28,8 @@ pub(crate) struct BlockedSend {
     pub(crate) message: Message,
     pub(crate) sent_at: Timestamp,
     pub(crate) wants_receipt: bool,
+    /// A user message, or a call's request (whose waiter is the call's).
+    pub(crate) kind: MessageKind,
 }
 
 /// A receiver waiting for a matching message (one branch of its receive or select).

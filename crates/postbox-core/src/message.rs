@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 
-use crate::{Pid, Timestamp};
+use crate::{CallId, Pid, Timestamp};
 
 /// A message to send: payload bytes plus a System V type and a POSIX priority.
 ///
@@ -98,6 +98,9 @@ pub enum MessageKind {
     /// A *down* notification: the process in [`Received::sender`] has terminated. Delivered to the
     /// inbox of every process that monitored it, after every message that process sent.
     Down,
+    /// A request: the sender waits in a call for the answer. The process that received it holds
+    /// the one-shot right to answer it (`reply` or `fail`, naming this call).
+    Request(CallId),
 }
 
 /// A received message, with what the engine recorded about it.
@@ -140,5 +143,14 @@ impl Received {
     /// Whether this is a down notification rather than a message.
     pub fn is_down(&self) -> bool {
         self.kind == MessageKind::Down
+    }
+
+    /// The call this message is the request of, if it is one: what the receiver names to answer
+    /// it.
+    pub fn call(&self) -> Option<CallId> {
+        match self.kind {
+            MessageKind::Request(call) => Some(call),
+            MessageKind::User | MessageKind::Down => None,
+        }
     }
 }

@@ -1,7 +1,11 @@
 //! What engine operations return: immediate results, tickets for blocked operations, and the
 //! completions that later events produce for those tickets.
 
-use crate::{MailboxId, Message, Pid, Received, SelectError, Selector, SendError, Ticket};
+use bytes::Bytes;
+
+use crate::{
+    CallError, MailboxId, Message, Pid, Received, SelectError, Selector, SendError, Ticket,
+};
 
 /// Whether an operation may wait.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
@@ -70,6 +74,11 @@ pub enum Completion {
     },
     /// A blocked receive failed.
     RecvFailed(SelectError),
+    /// A call got its answer.
+    Replied(Message),
+    /// A call failed: the server failed the request, terminated holding it, or it never reached
+    /// one.
+    CallFailed(CallError),
 }
 
 /// What cancelling a still-pending ticket gave back.
@@ -79,6 +88,20 @@ pub enum Cancelled {
     Send(Message),
     /// A receive that had not completed.
     Recv,
+    /// A call: its request, handed back, when nobody had taken it yet; `None` when a server
+    /// had, whose reply right is now revoked (an answer it gives later is dropped and counted).
+    Call(Option<Message>),
+}
+
+/// A server's answer to a request.
+#[derive(Clone, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum Reply {
+    /// The answer: the caller's call returns this message.
+    Answer(Message),
+    /// An application error: the caller's call fails with
+    /// [`CallErrorKind::Failed`](crate::CallErrorKind::Failed), carrying these bytes.
+    Failure(Bytes),
 }
 
 /// Where a receive looks.

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::{Credentials, MailboxId, Name, OsProcess, Pid, Timestamp};
+use crate::{CallId, Credentials, MailboxId, Name, OsProcess, Pid, Timestamp};
 
 /// Ordered sets, so that termination visits mailboxes and monitors in a fixed order (by id): the
 /// engine stays deterministic, e.g. in which branch of a select over two of a dying process's
@@ -26,6 +26,9 @@ pub(crate) struct Process {
     pub(crate) monitoring: BTreeSet<Pid>,
     /// Dead processes whose down notification waits in this one's inbox: at most one each.
     pub(crate) downs_queued: BTreeSet<Pid>,
+    /// Calls whose request this process received and has not answered: it holds their reply
+    /// rights.
+    pub(crate) holding: BTreeSet<CallId>,
 }
 
 impl Process {
@@ -46,6 +49,7 @@ impl Process {
             monitored_by: BTreeSet::new(),
             monitoring: BTreeSet::new(),
             downs_queued: BTreeSet::new(),
+            holding: BTreeSet::new(),
         }
     }
 }

@@ -75,6 +75,9 @@ pub struct EngineStats {
     /// Messages moved to a dead-letter mailbox since the engine started (each counts as sent
     /// again there).
     pub total_dead_lettered: u64,
+    /// Answers dropped since the engine started because their caller had stopped waiting
+    /// (timeout, cancel, termination) before they came.
+    pub total_late_replies: u64,
 }
 
 /// A snapshot of one process, for `ps`.
@@ -129,6 +132,8 @@ pub enum WaitKind {
     Send,
     /// A send whose message is queued, for a receiver to take it.
     Receipt,
+    /// A call, for its request to be taken and answered.
+    Call,
 }
 
 /// What a waiting operation waits on.

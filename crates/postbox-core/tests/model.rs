@@ -18,8 +18,11 @@
 //! `send` and `send_to` with `Wait::Try`/`Wait::Block` and `Delivery::Queued`/`Delivery::Receipt`
 //! (including oversized, wrongly sized and invalid-type messages), `recv` with every selector and
 //! both waits, two-branch selects over inboxes and mailboxes, `cancel` of any ticket ever issued,
-//! `open`, `close`, `delete`, `create`, `terminate` and `monitor`, plus the engine-wide
-//! queued-bytes quota.
+//! `open`, `close`, `delete`, `create`, `terminate` and `monitor`, calls to mailboxes and
+//! processes (both waits; no responders; requests blocked, queued, taken, withdrawn by `cancel`
+//! or termination, failed with their mailbox) and answers to them (by the holder or a stranger,
+//! answers and failures, oversized and invalid ones, after a revocation: late replies counted),
+//! plus the engine-wide queued-bytes quota.
 //!
 //! Left out: `set_mode`, `set_max_bytes`, `set_owner`, `grant_receive`/`revoke_receive`,
 //! `register`/`whereis`, `demonitor`, `open_or_create`, `list`/`lookup`, invalid names and
@@ -33,11 +36,12 @@ use std::cmp::Reverse;
 use std::time::Duration;
 
 use postbox_core::{
-    AdminError, Branch, Cancelled, Capacity, Change, Completion, Credentials, Delivery, Dispatch,
-    Durability, Engine, EngineStats, LeaseId, Limits, MESSAGE_CHARGE, MailboxAttrs, MailboxId,
-    Message, MessageKind, MessageSize, Mode, OpenError, Order, Overflow, Owner, Ownership, Pid,
-    Received, Receivers, RecvError, RecvOutcome, Redelivery, SelectError, Selector, SendError,
-    SendErrorKind, SendOutcome, Settlement, Source, StoredMessage, Ticket, Timestamp, Wait,
+    AdminError, Branch, CallError, CallErrorKind, CallId, Cancelled, Capacity, Change, Completion,
+    Credentials, Delivery, Dispatch, Durability, Engine, EngineStats, LeaseId, Limits,
+    MESSAGE_CHARGE, MailboxAttrs, MailboxId, Message, MessageKind, MessageSize, Mode, OpenError,
+    Order, Overflow, Owner, Ownership, Pid, Received, Receivers, RecvError, RecvOutcome,
+    Redelivery, Reply, ReplyError, SelectError, Selector, SendError, SendErrorKind, SendOutcome,
+    Settlement, Source, StoredMessage, Ticket, Timestamp, Wait,
 };
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
@@ -115,6 +119,18 @@ struct BlockedSender {
     message: Message,
     sent_at: u64,
     wants_receipt: bool,
+    /// The call whose request this is, if it is one (its ticket is the call's).
+    call: Option<u64>,
+}
+
+/// A call the engine still knows: waiting for its answer, or held with a revoked right.
+#[derive(Clone, Debug)]
+struct ModelCall {
+    id: u64,
+    /// The caller's ticket; `None` once it stopped waiting.
+    ticket: Option<u64>,
+    /// Who took the request.
+    holder: Option<u64>,
 }
 
 /// One branch of a waiting receive.
@@ -238,6 +254,19 @@ struct Model {
     /// Accepted messages thrown away by a delete or a termination (some handed back to a sender
     /// awaiting their receipt).
     discarded: u64,
+    calls: Vec<ModelCall>,
+    /// Every call ever made, to its caller.
+    call_callers: std::collections::BTreeMap<u64, u64>,
+    next_call: u64,
+    late_replies: u64,
+}
+
+/// The kind of a message: a user message, or the request of call `call`.
+fn kind_of(call: Option<u64>) -> MessageKind {
+    match call {
+        Some(call) => MessageKind::Request(CallId::from_raw(call)),
+        None => MessageKind::User,
+    }
 }
 
 /// Whether a message of `mtype` from `sender` is one `selector` may take.
@@ -331,6 +360,7 @@ impl Model {
     fn new() -> Model {
         Model {
             next_ticket: 1,
+            next_call: 1,
             ..Model::default()
         }
     }
@@ -407,6 +437,7 @@ impl Model {
 
     fn is_waiting(&self, ticket: u64) -> bool {
         self.recv_waiting(ticket)
+            || self.calls.iter().any(|c| c.ticket == Some(ticket))
             || self.boxes.iter().filter(|b| b.alive).any(|b| {
                 b.senders.iter().any(|s| s.ticket == ticket)
                     || b.queue.iter().any(|q| q.receipt == Some(ticket))
@@ -425,6 +456,15 @@ impl Model {
                     .filter(|q| q.sender == p)
                     .filter_map(|q| q.receipt),
             );
+        }
+        // A call waits for its answer from its send on, whoever holds its request.
+        let held = self.calls.iter().filter(|c| c.holder.is_some());
+        for call in held {
+            let Some(ticket) = call.ticket else { continue };
+            let caller = self.call_callers.get(&call.id).copied();
+            if caller == Some(p) {
+                tickets.push(ticket);
+            }
         }
         tickets.sort_unstable();
         tickets.dedup();
@@ -487,12 +527,7 @@ impl Model {
         b.last_served = Some(receiver);
         self.total_received += 1;
         if let Some(ticket) = q.receipt {
-            self.complete(
-                ticket,
-                Completion::Sent {
-                    receiver: Some(pid(receiver)),
-                },
-            );
+            self.taken(ticket, receiver);
         }
         let received = Received {
             message: q.message.clone(),
@@ -601,14 +636,7 @@ impl Model {
             // Charged since it began to wait: admitting it changes nothing in the quota.
             let s = self.bx_mut(id).senders.remove(head);
             let receipt = s.wants_receipt.then_some(s.ticket);
-            let q = self.accept(
-                id,
-                s.sender,
-                s.message,
-                s.sent_at,
-                receipt,
-                MessageKind::User,
-            );
+            let q = self.accept(id, s.sender, s.message, s.sent_at, receipt, kind_of(s.call));
             if !s.wants_receipt {
                 self.complete(s.ticket, Completion::Sent { receiver: None });
             }
@@ -632,14 +660,12 @@ impl Model {
         b.leases.clear();
         senders.sort_by_key(|s| s.ticket);
         for s in senders {
-            let error = SendError::new(send_error, s.message);
-            self.complete(s.ticket, Completion::SendFailed(error));
+            self.fail_sender(s.ticket, send_error, s.message);
         }
         for q in queue {
             self.discarded += 1;
             if let Some(ticket) = q.receipt {
-                let error = SendError::new(send_error, q.message);
-                self.complete(ticket, Completion::SendFailed(error));
+                self.fail_sender(ticket, send_error, q.message);
             }
         }
     }
@@ -693,11 +719,8 @@ impl Model {
                 // Withdrawn and handed back: it no longer counts as sent.
                 self.bx_mut(id).sent -= 1;
                 self.total_sent -= 1;
-                let error = SendError::new(SendErrorKind::PeerGone, q.message);
-                self.complete(
-                    q.receipt.expect("partitioned"),
-                    Completion::SendFailed(error),
-                );
+                let ticket = q.receipt.expect("partitioned");
+                self.fail_sender(ticket, SendErrorKind::PeerGone, q.message);
             }
         }
     }
@@ -714,8 +737,37 @@ impl Model {
         b.senders = kept;
         failed.sort_by_key(|s| s.ticket);
         for s in failed {
-            let error = SendError::new(kind, s.message);
-            self.complete(s.ticket, Completion::SendFailed(error));
+            self.fail_sender(s.ticket, kind, s.message);
+        }
+    }
+
+    /// The message a sender waits on (blocked, or awaiting a receipt or an answer) will never be
+    /// taken: its send or call fails with `kind`, the message handed back.
+    fn fail_sender(&mut self, ticket: u64, kind: SendErrorKind, message: Message) {
+        match self.calls.iter().position(|c| c.ticket == Some(ticket)) {
+            Some(i) => {
+                self.calls.remove(i);
+                let error = CallError::new(kind.into(), message);
+                self.complete(ticket, Completion::CallFailed(error));
+            }
+            None => {
+                let error = SendError::new(kind, message);
+                self.complete(ticket, Completion::SendFailed(error));
+            }
+        }
+    }
+
+    /// The message whose sender waits under `ticket` was taken by `receiver`: a receipt
+    /// completes; a call's request is held, with its reply right.
+    fn taken(&mut self, ticket: u64, receiver: u64) {
+        match self.calls.iter_mut().find(|c| c.ticket == Some(ticket)) {
+            Some(call) => call.holder = Some(receiver),
+            None => self.complete(
+                ticket,
+                Completion::Sent {
+                    receiver: Some(pid(receiver)),
+                },
+            ),
         }
     }
 
@@ -910,7 +962,7 @@ impl Model {
                 return Err(SendError::new(SendErrorKind::PeerGone, message));
             }
         }
-        self.send_checked(from, id, message, delivery, wait, now)
+        self.send_checked(from, id, message, delivery, wait, now, None)
     }
 
     fn send_to(
@@ -932,9 +984,10 @@ impl Model {
             }
             None => return Err(SendError::new(SendErrorKind::NotFound, message)),
         };
-        self.send_checked(from, inbox, message, delivery, wait, now)
+        self.send_checked(from, inbox, message, delivery, wait, now, None)
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn send_checked(
         &mut self,
         from: u64,
@@ -943,6 +996,7 @@ impl Model {
         delivery: Delivery,
         wait: Wait,
         now: u64,
+        call: Option<(u64, u64)>,
     ) -> Result<Sent, SendError> {
         let b = self.bx(id);
         let len = message.len();
@@ -970,7 +1024,8 @@ impl Model {
             if w.leased && self.charged() + len + MESSAGE_CHARGE > MAX_QUEUED_BYTES {
                 return Err(SendError::new(SendErrorKind::QuotaExceeded, message));
             }
-            let q = self.accept(id, from, message, now, None, MessageKind::User);
+            let receipt = call.map(|(ticket, _)| ticket);
+            let q = self.accept(id, from, message, now, receipt, kind_of(call.map(|c| c.1)));
             self.deliver(id, w, q, now);
             let known = delivery == Delivery::Receipt || capacity == Capacity::Zero;
             return Ok(Sent::Done(known.then_some(pid(w.pid))));
@@ -978,7 +1033,9 @@ impl Model {
         if capacity == Capacity::Zero {
             return match wait {
                 Wait::Try => Err(SendError::new(SendErrorKind::Full, message)),
-                Wait::Block => self.block(id, from, message, true, now).map(Sent::Waits),
+                Wait::Block => self
+                    .block(id, from, message, true, now, call)
+                    .map(Sent::Waits),
             };
         }
         let b = self.bx(id);
@@ -988,7 +1045,7 @@ impl Model {
                 Wait::Try => Err(SendError::new(SendErrorKind::Full, message)),
                 Wait::Block => {
                     let wants_receipt = delivery == Delivery::Receipt;
-                    self.block(id, from, message, wants_receipt, now)
+                    self.block(id, from, message, wants_receipt, now, call)
                         .map(Sent::Waits)
                 }
             };
@@ -1017,9 +1074,13 @@ impl Model {
             b.dropped += 1;
             self.total_dropped += 1;
             if let Some(ticket) = q.receipt {
-                let error = SendError::new(SendErrorKind::Dropped, q.message);
-                self.complete(ticket, Completion::SendFailed(error));
+                self.fail_sender(ticket, SendErrorKind::Dropped, q.message);
             }
+        }
+        if let Some((ticket, call)) = call {
+            let q = self.accept(id, from, message, now, Some(ticket), kind_of(Some(call)));
+            self.bx_mut(id).queue.push(q);
+            return Ok(Sent::Waits(ticket));
         }
         let receipt = (delivery == Delivery::Receipt).then(|| self.new_ticket());
         let q = self.accept(id, from, message, now, receipt, MessageKind::User);
@@ -1056,18 +1117,23 @@ impl Model {
         message: Message,
         wants_receipt: bool,
         now: u64,
+        call: Option<(u64, u64)>,
     ) -> Result<u64, SendError> {
         // A waiting sender holds its message: it must fit in the quota to wait.
         if self.charged() + message.len() + MESSAGE_CHARGE > MAX_QUEUED_BYTES {
             return Err(SendError::new(SendErrorKind::QuotaExceeded, message));
         }
-        let ticket = self.new_ticket();
+        let ticket = match call {
+            Some((ticket, _)) => ticket,
+            None => self.new_ticket(),
+        };
         self.bx_mut(id).senders.push(BlockedSender {
             ticket,
             sender,
             message,
             sent_at: now,
-            wants_receipt,
+            wants_receipt: wants_receipt || call.is_some(),
+            call: call.map(|(_, id)| id),
         });
         Ok(ticket)
     }
@@ -1143,13 +1209,9 @@ impl Model {
             (s.message.mtype, s.sender, s.message.priority, s.ticket)
         })?;
         let s = self.bx_mut(id).senders.remove(i);
-        self.complete(
-            s.ticket,
-            Completion::Sent {
-                receiver: Some(pid(p)),
-            },
-        );
-        let q = self.accept(id, s.sender, s.message, s.sent_at, None, MessageKind::User);
+        self.taken(s.ticket, p);
+        let kind = kind_of(s.call);
+        let q = self.accept(id, s.sender, s.message, s.sent_at, None, kind);
         // A rendezvous is taken outright, even on lease.
         Some(self.hand_over(id, p, q, now, false))
     }
@@ -1370,6 +1432,13 @@ impl Model {
     }
 
     fn cancel(&mut self, ticket: u64, now: u64) -> Option<Cancelled> {
+        if let Some(i) = self.calls.iter().position(|c| c.ticket == Some(ticket)) {
+            let (cancelled, admit) = self.withdraw_call(i);
+            if let Some(id) = admit {
+                self.admit(id, now);
+            }
+            return Some(cancelled);
+        }
         if self.recv_waiting(ticket) {
             self.forget_recv(ticket);
             return Some(Cancelled::Recv);
@@ -1403,6 +1472,24 @@ impl Model {
         //    messages awaiting a receipt stay queued with nobody awaiting it. Then the room the
         //    withdrawn senders held goes to the next waiting senders.
         let mut withdrawn: Vec<(u64, u64)> = Vec::new();
+        // Its calls stop waiting: requests not taken are withdrawn, taken ones revoked.
+        let mut own: Vec<(u64, usize)> = Vec::new();
+        for (i, call) in self.calls.iter().enumerate() {
+            if let Some(ticket) = call.ticket
+                && self.call_callers.get(&call.id) == Some(&p)
+            {
+                own.push((ticket, i));
+            }
+        }
+        own.sort_unstable();
+        let own_calls: Vec<u64> = own.iter().map(|&(_, i)| self.calls[i].id).collect();
+        for call in own_calls {
+            let i = self.calls.iter().position(|c| c.id == call).expect("known");
+            let ticket = self.calls[i].ticket.expect("waiting");
+            if let (_, Some(id)) = self.withdraw_call(i) {
+                withdrawn.push((ticket, id));
+            }
+        }
         for id in self.alive_ids() {
             let b = self.bx_mut(id);
             b.receivers.retain(|w| w.pid != p);
@@ -1461,6 +1548,204 @@ impl Model {
         for w in from_it {
             self.fail_recv(w.ticket, w.branch, RecvError::PeerGone);
         }
+        // 7. Every call whose request it held fails `PeerGone`.
+        let (held, kept): (Vec<ModelCall>, Vec<ModelCall>) = std::mem::take(&mut self.calls)
+            .into_iter()
+            .partition(|c| c.holder == Some(p));
+        self.calls = kept;
+        for call in held {
+            if let Some(ticket) = call.ticket {
+                let error = CallError::without_message(CallErrorKind::PeerGone);
+                self.complete(ticket, Completion::CallFailed(error));
+            }
+        }
+    }
+
+    // --- calls ---
+
+    /// The caller of `self.calls[i]` stops waiting: a request still blocked or queued is
+    /// withdrawn (with the mailbox whose senders then get its room), a held one is revoked.
+    fn withdraw_call(&mut self, i: usize) -> (Cancelled, Option<u64>) {
+        let ticket = self.calls[i].ticket.expect("a waiting call");
+        for id in self.alive_ids() {
+            let b = self.bx_mut(id);
+            if let Some(j) = b.senders.iter().position(|s| s.ticket == ticket) {
+                let s = b.senders.remove(j);
+                self.calls.remove(i);
+                return (Cancelled::Call(Some(s.message)), Some(id));
+            }
+            if let Some(j) = b.queue.iter().position(|q| q.receipt == Some(ticket)) {
+                let q = b.queue.remove(j);
+                b.sent -= 1;
+                self.total_sent -= 1;
+                self.calls.remove(i);
+                return (Cancelled::Call(Some(q.message)), Some(id));
+            }
+        }
+        if self.calls[i].holder.is_some() {
+            self.calls[i].ticket = None;
+        } else {
+            self.calls.remove(i);
+        }
+        (Cancelled::Call(None), None)
+    }
+
+    /// Whether a live process other than `caller` may receive from `id` now.
+    fn has_responder(&self, caller: u64, id: u64) -> bool {
+        let b = self.bx(id);
+        if b.name.is_none() {
+            return self.procs.iter().any(|p| p.alive && p.inbox == id);
+        }
+        b.opens.iter().any(|&(holder, _)| {
+            let Some(proc_) = self.live(holder) else {
+                return false;
+            };
+            let creds = proc_.creds;
+            holder != caller
+                && mode_allows(b.attrs.mode, creds, b.owner_creds, Mode::READ)
+                && match b.attrs.receivers {
+                    Receivers::Owner => match b.owner {
+                        Owner::Process(owner) => owner.as_raw() == holder,
+                        Owner::System(owner) => owner.uid == creds.uid || creds.uid == 0,
+                    },
+                    Receivers::Exclusive => b.exclusive.is_none_or(|h| h == holder),
+                    Receivers::Shared(_) => true,
+                    Receivers::Pair => match b.pair_receiver {
+                        End::Vacant => true,
+                        End::Held(h) => h == holder,
+                        End::Departed => false,
+                    },
+                }
+        })
+    }
+
+    fn call(
+        &mut self,
+        from: u64,
+        id: u64,
+        request: Message,
+        wait: Wait,
+        now: u64,
+    ) -> Result<u64, CallError> {
+        let Some(creds) = self.live(from).map(|p| p.creds) else {
+            return Err(CallError::new(CallErrorKind::Disconnected, request));
+        };
+        if !self.box_alive(id) {
+            return Err(CallError::new(CallErrorKind::Gone, request));
+        }
+        let b = self.bx_mut(id);
+        if b.opens_of(from) == 0 || !mode_allows(b.attrs.mode, creds, b.owner_creds, Mode::WRITE) {
+            return Err(CallError::new(CallErrorKind::PermissionDenied, request));
+        }
+        if b.attrs.receivers == Receivers::Pair {
+            match b.pair_sender {
+                End::Vacant => b.pair_sender = End::Held(from),
+                End::Held(holder) if holder == from => {}
+                End::Held(_) | End::Departed => {
+                    return Err(CallError::new(CallErrorKind::Busy, request));
+                }
+            }
+            if b.pair_receiver == End::Departed {
+                return Err(CallError::new(CallErrorKind::PeerGone, request));
+            }
+        }
+        if !self.has_responder(from, id) {
+            return Err(CallError::new(CallErrorKind::NoResponders, request));
+        }
+        self.call_checked(from, id, request, wait, now)
+    }
+
+    fn call_to(
+        &mut self,
+        from: u64,
+        to: u64,
+        request: Message,
+        wait: Wait,
+        now: u64,
+    ) -> Result<u64, CallError> {
+        if self.live(from).is_none() {
+            return Err(CallError::new(CallErrorKind::Disconnected, request));
+        }
+        let inbox = match self.live(to) {
+            Some(target) => target.inbox,
+            None if self.has_terminated(to) => {
+                return Err(CallError::new(CallErrorKind::PeerGone, request));
+            }
+            None => return Err(CallError::new(CallErrorKind::NotFound, request)),
+        };
+        self.call_checked(from, inbox, request, wait, now)
+    }
+
+    fn call_checked(
+        &mut self,
+        from: u64,
+        id: u64,
+        request: Message,
+        wait: Wait,
+        now: u64,
+    ) -> Result<u64, CallError> {
+        let ticket = self.new_ticket();
+        let call = self.next_call;
+        self.next_call += 1;
+        self.call_callers.insert(call, from);
+        self.calls.push(ModelCall {
+            id: call,
+            ticket: Some(ticket),
+            holder: None,
+        });
+        match self.send_checked(
+            from,
+            id,
+            request,
+            Delivery::Receipt,
+            wait,
+            now,
+            Some((ticket, call)),
+        ) {
+            Ok(_) => Ok(ticket),
+            Err(error) => {
+                self.calls.retain(|c| c.id != call);
+                let kind = error.kind().into();
+                Err(CallError::new(
+                    kind,
+                    error.into_message().expect("handed back"),
+                ))
+            }
+        }
+    }
+
+    fn reply(&mut self, server: u64, call: u64, reply: Reply) -> Result<(), ReplyError> {
+        if self.live(server).is_none() {
+            return Err(ReplyError::Disconnected);
+        }
+        let Some(i) = self
+            .calls
+            .iter()
+            .position(|c| c.id == call && c.holder == Some(server))
+        else {
+            return Err(ReplyError::NoRight);
+        };
+        match &reply {
+            Reply::Answer(answer) if answer.mtype < 1 => return Err(ReplyError::InvalidType),
+            Reply::Answer(answer) if answer.len() > MAX_MESSAGE_SIZE => {
+                return Err(ReplyError::TooLarge);
+            }
+            Reply::Failure(bytes) if bytes.len() > MAX_MESSAGE_SIZE => {
+                return Err(ReplyError::TooLarge);
+            }
+            _ => {}
+        }
+        let held = self.calls.remove(i);
+        let Some(ticket) = held.ticket else {
+            self.late_replies += 1;
+            return Err(ReplyError::Revoked);
+        };
+        let completion = match reply {
+            Reply::Answer(answer) => Completion::Replied(answer),
+            Reply::Failure(bytes) => Completion::CallFailed(CallError::failed(bytes)),
+        };
+        self.complete(ticket, completion);
+        Ok(())
     }
 }
 
@@ -1579,6 +1864,23 @@ enum Op {
     Monitor {
         p: usize,
         target: usize,
+    },
+    /// A call: to mailbox `mailbox` (as `Send` picks it), or with `None` to process `to`.
+    Call {
+        p: usize,
+        mailbox: Option<usize>,
+        to: usize,
+        msg: MsgSpec,
+        block: bool,
+    },
+    /// Answers a request some process received (`pick` among all received so far, perhaps
+    /// answered or revoked since): by its holder, or by `stranger`; with an answer of `msg`, or
+    /// with a failure.
+    Reply {
+        pick: usize,
+        stranger: Option<usize>,
+        msg: MsgSpec,
+        fail: bool,
     },
 }
 
@@ -1758,6 +2060,10 @@ fn op() -> impl Strategy<Value = Op> {
         3 => (p(), 0usize..3, attrs()).prop_map(|(p, name, attrs)| Op::Create { p, name, attrs }),
         1 => p().prop_map(|p| Op::Terminate { p }),
         3 => (p(), p()).prop_map(|(p, target)| Op::Monitor { p, target }),
+        10 => (p(), prop_oneof![1 => Just(None), 2 => (0usize..8).prop_map(Some)], p(), msg(), prop::bool::weighted(0.8))
+            .prop_map(|(p, mailbox, to, msg, block)| Op::Call { p, mailbox, to, msg, block }),
+        10 => (any::<usize>(), prop::option::weighted(0.15, p()), msg(), prop::bool::weighted(0.2))
+            .prop_map(|(pick, stranger, msg, fail)| Op::Reply { pick, stranger, msg, fail }),
     ]
 }
 
@@ -1820,6 +2126,8 @@ struct Harness {
     lease_waits: std::collections::BTreeMap<u64, (Pid, Vec<Source>)>,
     /// What the engine's journal says durable mailboxes hold: `(mailbox, seq)` to message.
     store: std::collections::BTreeMap<(u64, u64), StoredMessage>,
+    /// Every request some process received, in order.
+    requests: Vec<CallId>,
 }
 
 type Checked = Result<(), TestCaseError>;
@@ -1843,6 +2151,7 @@ impl Harness {
             store: std::collections::BTreeMap::new(),
             handed: Vec::new(),
             lease_waits: std::collections::BTreeMap::new(),
+            requests: Vec::new(),
         };
         for &creds in &scenario.creds {
             let p = h.engine.spawn(creds, ts(0));
@@ -2167,6 +2476,79 @@ impl Harness {
                 let want = self.model.monitor(who.as_raw(), target.as_raw(), now);
                 prop_assert_eq!(got, want, "\n{}", self.context());
             }
+            Op::Call {
+                p,
+                mailbox,
+                to,
+                msg,
+                block,
+            } => {
+                let from = self.actor(p);
+                let wait = if block { Wait::Block } else { Wait::Try };
+                let (got, want) = match mailbox {
+                    Some(m) => {
+                        let id = self.mailbox(m);
+                        let request = self.message(msg, self.model.bx(id.as_raw()).attrs.size);
+                        let got = self.engine.call(from, id, request.clone(), wait, ts(now));
+                        let want = self
+                            .model
+                            .call(from.as_raw(), id.as_raw(), request, wait, now);
+                        (got, want)
+                    }
+                    None => {
+                        let to = self.actor(to);
+                        let request = self.message(msg, MessageSize::Variable(MAX_MESSAGE_SIZE));
+                        let got = self
+                            .engine
+                            .call_to(from, to, request.clone(), wait, ts(now));
+                        let want =
+                            self.model
+                                .call_to(from.as_raw(), to.as_raw(), request, wait, now);
+                        (got, want)
+                    }
+                };
+                if let Ok(ticket) = got {
+                    self.tickets.push(ticket);
+                }
+                prop_assert_eq!(got.map(Ticket::as_raw), want, "\n{}", self.context());
+            }
+            Op::Reply {
+                pick,
+                stranger,
+                msg,
+                fail,
+            } => {
+                let call = match self.requests.len() {
+                    0 => CallId::from_raw(pick as u64 % 4 + 1),
+                    n => self.requests[pick % n],
+                };
+                let holder = self
+                    .model
+                    .calls
+                    .iter()
+                    .find(|c| c.id == call.as_raw())
+                    .and_then(|c| c.holder);
+                let server = match (stranger, holder) {
+                    (None, Some(holder)) => pid(holder),
+                    (Some(_), _) | (None, None) => self.actor(stranger.unwrap_or(p_of(pick))),
+                };
+                let answer = self.message(msg, MessageSize::Variable(MAX_MESSAGE_SIZE + 1));
+                let reply = if fail {
+                    Reply::Failure(answer.payload.clone())
+                } else {
+                    Reply::Answer(answer)
+                };
+                let got = self.engine.reply(server, call, reply.clone(), ts(now));
+                let want = self.model.reply(server.as_raw(), call.as_raw(), reply);
+                prop_assert_eq!(
+                    got,
+                    want,
+                    "reply to {:?} by {}\n{}",
+                    call,
+                    server,
+                    self.context()
+                );
+            }
         }
         self.check()
     }
@@ -2186,6 +2568,11 @@ impl Harness {
             .recv(who.as_raw(), &branches, wait, self.now, leased);
         prop_assert_eq!(&got, &want, "{:?}\n{}", branches, self.context());
         let sources = branches.iter().map(|b| b.source).collect::<Vec<_>>();
+        if let Ok(Got::Message(_, message)) = &got
+            && let Some(call) = message.call()
+        {
+            self.requests.push(call);
+        }
         match got {
             Ok(Got::Message(branch, message)) if leased => {
                 self.handed
@@ -2218,6 +2605,13 @@ impl Harness {
                 self.context()
             );
             self.completed.push(*ticket);
+        }
+        for (_, completion) in &got {
+            if let Completion::Received { message, .. } = completion
+                && let Some(call) = message.call()
+            {
+                self.requests.push(call);
+            }
         }
         for (ticket, completion) in &got {
             if let (Some((who, sources)), Completion::Received { branch, message }) =
@@ -2254,8 +2648,15 @@ impl Harness {
             total_received: m.total_received,
             total_dropped: m.total_dropped,
             total_dead_lettered: m.total_dead_lettered,
+            total_late_replies: m.late_replies,
         };
         prop_assert_eq!(stats, want, "stats\n{}", self.context());
+        prop_assert_eq!(
+            self.engine.calls_in_flight(),
+            m.calls.len(),
+            "calls in flight\n{}",
+            self.context()
+        );
         prop_assert_eq!(
             stats.total_sent,
             stats.total_received
@@ -2295,7 +2696,11 @@ impl Harness {
             }
             let queued = b.queue.iter().map(|q| (q, q.deliveries));
             let leased = b.leases.iter().map(|l| (&l.q, l.q.deliveries));
-            for (q, deliveries) in queued.chain(leased) {
+            // A request is never stored: it lives and dies with its caller.
+            let stored = queued
+                .chain(leased)
+                .filter(|(q, _)| q.kind == MessageKind::User);
+            for (q, deliveries) in stored {
                 let stored = StoredMessage {
                     message: q.message.clone(),
                     sender: pid(q.sender),
@@ -2405,6 +2810,11 @@ impl Harness {
         }
         Ok(())
     }
+}
+
+/// A process index from a pick.
+fn p_of(pick: usize) -> usize {
+    pick % 4
 }
 
 fn run(scenario: &Scenario) -> Checked {

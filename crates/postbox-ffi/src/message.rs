@@ -68,7 +68,8 @@ impl PostboxMessage {
             mtype: received.mtype(),
             priority: received.priority(),
             kind: match received.kind {
-                MessageKind::User => PostboxMessageKind::User as c_int,
+                // The C ABI has no call/reply yet: a request reads as the message it carries.
+                MessageKind::User | MessageKind::Request(_) => PostboxMessageKind::User as c_int,
                 MessageKind::Down => PostboxMessageKind::Down as c_int,
             },
             sender: received.sender.as_raw(),

@@ -2,9 +2,9 @@
 //! the in-process transport and the daemon, so both answer every request identically.
 
 use postbox_core::{
-    AdminError, Branch, Cancelled, Completion, Delivery, Engine, Message, Pid, RecvError,
-    RecvOutcome, SelectError, Selector, SendError, SendErrorKind, SendOutcome, Source, Ticket,
-    Timestamp, Wait,
+    AdminError, Branch, CallError, CallErrorKind, Cancelled, Completion, Delivery, Engine, Message,
+    Pid, RecvError, RecvOutcome, SelectError, Selector, SendError, SendErrorKind, SendOutcome,
+    Source, Ticket, Timestamp, Wait,
 };
 
 use crate::operation::{MAX_BATCH, MAX_BRANCHES, RECEIVED_OVERHEAD, Request, Response, Target};
@@ -170,6 +170,24 @@ pub fn apply(engine: &mut Engine, pid: Pid, request: Request, now: Timestamp) ->
         Request::Purge { mailbox } => match engine.purge(pid, mailbox, now) {
             Ok(count) => Response::Purged(u64::try_from(count).unwrap_or(u64::MAX)),
             Err(error) => Response::AdminFailed(error),
+        },
+        Request::Call {
+            target,
+            request,
+            wait,
+        } => {
+            let result = match target {
+                Target::Process(to) => engine.call_to(pid, to, request, wait, now),
+                Target::Mailbox(id) => engine.call(pid, id, request, wait, now),
+            };
+            match result {
+                Ok(ticket) => return Applied::Blocked(ticket),
+                Err(error) => Response::CallFailed(error),
+            }
+        }
+        Request::Reply { call, reply } => match engine.reply(pid, call, reply, now) {
+            Ok(()) => Response::Done,
+            Err(error) => Response::ReplyFailed(error),
         },
     };
     Applied::Now(response)
@@ -370,6 +388,8 @@ pub fn completion_response(completion: Completion) -> Response {
         Completion::SendFailed(error) => Response::SendFailed(error),
         Completion::Received { branch, message } => received(branch, message),
         Completion::RecvFailed(error) => Response::RecvFailed(error),
+        Completion::Replied(answer) => Response::Replied(answer),
+        Completion::CallFailed(error) => Response::CallFailed(error),
     }
 }
 
@@ -384,5 +404,16 @@ pub fn cancelled_response(cancelled: Cancelled) -> Response {
             branch: 0,
             error: RecvError::Timeout,
         }),
+        Cancelled::Call(request) => {
+            Response::CallFailed(call_error(CallErrorKind::Timeout, request))
+        }
+    }
+}
+
+/// A call's failure, its request handed back when there is one.
+pub(crate) fn call_error(kind: CallErrorKind, request: Option<Message>) -> CallError {
+    match request {
+        Some(request) => CallError::new(kind, request),
+        None => CallError::without_message(kind),
     }
 }

@@ -6,6 +6,7 @@ use postbox_core::{
 };
 use rustc_hash::FxHashMap;
 
+use crate::apply::call_error;
 use crate::{Applied, BatchWait, Request, Response, apply, completion_response};
 
 /// An engine and the waiter of each of its waiting requests — the bookkeeping that the
@@ -90,6 +91,9 @@ pub enum Withdrawal {
     Recv,
     /// A send, withdrawn: its message, not delivered.
     Send(Message),
+    /// A call, withdrawn: its request when no server had taken it, else `None` (the server's
+    /// reply right is revoked).
+    Call(Option<Message>),
     /// A send batch: its answer, given the failure the withdrawn message counts as.
     Batch {
         /// Messages sent.
@@ -102,9 +106,9 @@ pub enum Withdrawal {
 }
 
 impl Withdrawal {
-    /// The answer of the withdrawn request, the withdrawal counting as `send` for a send (with
-    /// its message handed back: `Timeout` when a deadline passed, `Disconnected` when its process
-    /// terminated) and `recv` for a receive.
+    /// The answer of the withdrawn request, the withdrawal counting as `send` for a send or a
+    /// call (with its message handed back: `Timeout` when a deadline passed, `Disconnected` when
+    /// its process terminated) and `recv` for a receive.
     pub fn response(self, send: SendErrorKind, recv: RecvError) -> Response {
         match self {
             Withdrawal::Recv => Response::RecvFailed(SelectError {
@@ -112,6 +116,7 @@ impl Withdrawal {
                 error: recv,
             }),
             Withdrawal::Send(message) => Response::SendFailed(SendError::new(send, message)),
+            Withdrawal::Call(request) => Response::CallFailed(call_error(send.into(), request)),
             Withdrawal::Batch {
                 sent,
                 mut unsent,
@@ -329,6 +334,7 @@ impl<W> EngineDriver<W> {
             let withdrawal = match self.engine.cancel(ticket, now) {
                 Some(Cancelled::Send(message)) => Some(Withdrawal::Send(message)),
                 Some(Cancelled::Recv) => Some(Withdrawal::Recv),
+                Some(Cancelled::Call(request)) => Some(Withdrawal::Call(request)),
                 None => None,
             };
             return Some((waiter, withdrawal));

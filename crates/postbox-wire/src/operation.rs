@@ -7,9 +7,9 @@
 
 use bytes::{Bytes, BytesMut};
 use postbox_core::{
-    AdminError, Branch, Delivery, EngineStats, LeaseId, MailboxAttrs, MailboxId, MailboxStats,
-    Message, Mode, OpenError, Owner, Pid, ProcessInfo, Received, SelectError, Selector, SendError,
-    Settlement, Source, Wait,
+    AdminError, Branch, CallError, CallId, Delivery, EngineStats, LeaseId, MailboxAttrs, MailboxId,
+    MailboxStats, Message, Mode, OpenError, Owner, Pid, ProcessInfo, Received, Reply, ReplyError,
+    SelectError, Selector, SendError, Settlement, Source, Wait,
 };
 use serde::{Deserialize, Serialize};
 
@@ -217,6 +217,23 @@ pub enum Request {
         /// The mailbox.
         mailbox: MailboxId,
     },
+    /// Sends `request` as a call's request and waits for its answer: `Replied` or `CallFailed`.
+    /// `wait` is for the send phase only (`Try`: fail `Full` if it cannot be queued at once).
+    Call {
+        /// Where to: a process's inbox, or an open mailbox.
+        target: Target,
+        /// The request.
+        request: Message,
+        /// Whether the send phase may wait for room.
+        wait: Wait,
+    },
+    /// Answers the request of `call`, which this process received: `Done` or `ReplyFailed`.
+    Reply {
+        /// The call, as the request's kind named it.
+        call: CallId,
+        /// The answer, or an application failure.
+        reply: Reply,
+    },
 }
 
 /// The engine's answer to one request. Variant order is part of the protocol: append only.
@@ -279,6 +296,12 @@ pub enum Response {
     Peeked(Vec<Received>),
     /// How many messages a `Purge` dropped.
     Purged(u64),
+    /// A call's answer.
+    Replied(Message),
+    /// A call failed; the request is handed back inside when no server took it.
+    CallFailed(CallError),
+    /// A `Reply` was refused.
+    ReplyFailed(ReplyError),
 }
 
 /// Why an operation payload could not be decoded: the peer is broken or hostile.

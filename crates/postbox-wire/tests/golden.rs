@@ -15,11 +15,11 @@
 use std::time::Duration;
 
 use postbox_core::{
-    AdminError, Branch, Capacity, Credentials, Delivery, Dispatch, Durability, EngineStats,
-    LeaseId, MailboxAttrs, MailboxId, MailboxStats, Message, MessageKind, MessageSize, Mode,
-    OpenError, Order, Overflow, Owner, Ownership, Pid, ProcessInfo, Received, Receivers, RecvError,
-    Redelivery, SelectError, Selector, SendError, SendErrorKind, Settlement, Source, Timestamp,
-    Wait, WaitInfo, WaitKind, WaitTarget,
+    AdminError, Branch, CallError, CallErrorKind, CallId, Capacity, Credentials, Delivery,
+    Dispatch, Durability, EngineStats, LeaseId, MailboxAttrs, MailboxId, MailboxStats, Message,
+    MessageKind, MessageSize, Mode, OpenError, Order, Overflow, Owner, Ownership, Pid, ProcessInfo,
+    Received, Receivers, RecvError, Redelivery, Reply, ReplyError, SelectError, Selector,
+    SendError, SendErrorKind, Settlement, Source, Timestamp, Wait, WaitInfo, WaitKind, WaitTarget,
 };
 use postbox_wire::{
     Request, Response, Target, decode_request, decode_response, encode_request, encode_response,
@@ -539,6 +539,64 @@ fn request_25_purge() {
     );
 }
 
+#[test]
+fn request_26_call() {
+    pin_request(
+        &Request::Call {
+            target: Target::Process(Pid::from_raw(3)),
+            request: message(),
+            wait: Wait::Try,
+        },
+        &[
+            "1a",    // Request::Call
+            "00 03", // target: Target::Process(3)
+            MESSAGE, // request: payload "hi", mtype -3, priority 7
+            "00",    // wait: Wait::Try
+        ],
+    );
+    pin_request(
+        &Request::Call {
+            target: Target::Mailbox(MailboxId::from_raw(300)),
+            request: Message::new(""),
+            wait: Wait::Block,
+        },
+        &[
+            "1a",       // Request::Call
+            "01 ac 02", // target: Target::Mailbox(300)
+            "00 02 00", // request: payload "", mtype 1, priority 0
+            "01",       // wait: Wait::Block
+        ],
+    );
+}
+
+#[test]
+fn request_27_reply() {
+    pin_request(
+        &Request::Reply {
+            call: CallId::from_raw(300),
+            reply: Reply::Answer(message()),
+        },
+        &[
+            "1b",    // Request::Reply
+            "ac 02", // call: 300
+            "00",    // reply: Reply::Answer
+            MESSAGE, //   payload "hi", mtype -3, priority 7
+        ],
+    );
+    pin_request(
+        &Request::Reply {
+            call: CallId::from_raw(5),
+            reply: Reply::Failure("no".into()),
+        },
+        &[
+            "1b",       // Request::Reply
+            "05",       // call: 5
+            "01",       // reply: Reply::Failure
+            "02 6e 6f", //   length 2, "no"
+        ],
+    );
+}
+
 // §7.4 `Response`: one test per variant.
 
 #[test]
@@ -870,6 +928,11 @@ fn response_11_processes() {
                         on: vec![],
                         since: Timestamp::from_nanos(12),
                     },
+                    WaitInfo {
+                        kind: WaitKind::Call,
+                        on: vec![],
+                        since: Timestamp::from_nanos(13),
+                    },
                 ],
             },
             ProcessInfo {
@@ -899,7 +962,7 @@ fn response_11_processes() {
             "01 ac 02",    // os_pid: Some(300)
             "01 02 61 62", // command: Some, length 2, "ab"
             "07",          // started: 7
-            "04",          // 4 waits
+            "05",          // 5 waits
             "00",          // kind: Recv
             "03",          // on: 3 targets
             "00 01 71",    // Mailbox, length 1, "q"
@@ -909,6 +972,7 @@ fn response_11_processes() {
             "01 00 0a",    // kind: Lease, on: none, since: 10
             "02 00 0b",    // kind: Send, on: none, since: 11
             "03 00 0c",    // kind: Receipt, on: none, since: 12
+            "04 00 0d",    // kind: Call, on: none, since: 13
             "07",          // pid: 7
             "00",          // name: None
             "08",          // uid: 8
@@ -937,6 +1001,7 @@ fn response_12_node_stats() {
             total_received: 7,
             total_dropped: 8,
             total_dead_lettered: 9,
+            total_late_replies: 10,
         }),
         &[
             "0c",       // Response::NodeStats
@@ -949,6 +1014,7 @@ fn response_12_node_stats() {
             "07",       // total_received: 7
             "08",       // total_dropped: 8
             "09",       // total_dead_lettered: 9
+            "0a",       // total_late_replies: 10
         ],
     );
 }
@@ -1048,6 +1114,98 @@ fn response_17_purged() {
             "ac 02", // 300 dropped
         ],
     );
+}
+
+#[test]
+fn response_18_replied() {
+    pin_response(
+        &Response::Replied(message()),
+        &[
+            "12",    // Response::Replied
+            MESSAGE, // payload "hi", mtype -3, priority 7
+        ],
+    );
+}
+
+#[test]
+fn response_19_call_failed() {
+    pin_response(
+        &Response::CallFailed(CallError::new(CallErrorKind::TooLarge, message())),
+        &[
+            "13",    // Response::CallFailed
+            "04",    // kind: CallErrorKind::TooLarge
+            "01",    // request: Some
+            MESSAGE, //   payload "hi", mtype -3, priority 7
+            "00",    // failure: None
+        ],
+    );
+    pin_response(
+        &Response::CallFailed(CallError::failed("no")),
+        &[
+            "13",       // Response::CallFailed
+            "0d",       // kind: CallErrorKind::Failed
+            "00",       // request: None
+            "01",       // failure: Some
+            "02 6e 6f", //   length 2, "no"
+        ],
+    );
+}
+
+#[test]
+fn response_20_reply_failed() {
+    pin_response(
+        &Response::ReplyFailed(ReplyError::Revoked),
+        &[
+            "14", // Response::ReplyFailed
+            "01", // ReplyError::Revoked
+        ],
+    );
+}
+
+#[test]
+fn call_error_kind_variants() {
+    // Response::CallFailed(CallError { kind, request: None, failure: None }): `13` CallFailed |
+    // kind | `00` None | `00` None.
+    let rows = [
+        (CallErrorKind::NotFound, "13 | 00 | 00 00"),
+        (CallErrorKind::PermissionDenied, "13 | 01 | 00 00"),
+        (CallErrorKind::Full, "13 | 02 | 00 00"),
+        (CallErrorKind::Timeout, "13 | 03 | 00 00"),
+        (CallErrorKind::TooLarge, "13 | 04 | 00 00"),
+        (CallErrorKind::WrongSize, "13 | 05 | 00 00"),
+        (CallErrorKind::InvalidType, "13 | 06 | 00 00"),
+        (CallErrorKind::Gone, "13 | 07 | 00 00"),
+        (CallErrorKind::PeerGone, "13 | 08 | 00 00"),
+        (CallErrorKind::Busy, "13 | 09 | 00 00"),
+        (CallErrorKind::QuotaExceeded, "13 | 0a | 00 00"),
+        (CallErrorKind::Dropped, "13 | 0b | 00 00"),
+        (CallErrorKind::NoResponders, "13 | 0c | 00 00"),
+        (CallErrorKind::Failed, "13 | 0d | 00 00"),
+        (CallErrorKind::Disconnected, "13 | 0e | 00 00"),
+        (CallErrorKind::Protocol, "13 | 0f | 00 00"),
+    ];
+    for (kind, expected) in rows {
+        pin_response(
+            &Response::CallFailed(CallError::without_message(kind)),
+            &[expected],
+        );
+    }
+}
+
+#[test]
+fn reply_error_variants() {
+    // Response::ReplyFailed(error): `14` ReplyFailed | error.
+    let rows = [
+        (ReplyError::NoRight, "14 | 00"),
+        (ReplyError::Revoked, "14 | 01"),
+        (ReplyError::TooLarge, "14 | 02"),
+        (ReplyError::InvalidType, "14 | 03"),
+        (ReplyError::Disconnected, "14 | 04"),
+        (ReplyError::Protocol, "14 | 05"),
+    ];
+    for (error, expected) in rows {
+        pin_response(&Response::ReplyFailed(error), &[expected]);
+    }
 }
 
 // §7.2 shared enums: every variant at its documented index, inside the operation that carries it.
@@ -1296,6 +1454,10 @@ fn message_kind_variants() {
         (
             MessageKind::Down,
             "02 | 00 | 00 02 00 | 05 | 06 | 07 | 01 | 01",
+        ),
+        (
+            MessageKind::Request(CallId::from_raw(300)),
+            "02 | 00 | 00 02 00 | 05 | 06 | 07 | 02 ac 02 | 01",
         ),
     ];
     for (kind, expected) in rows {

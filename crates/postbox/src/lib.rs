@@ -97,14 +97,43 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! Call and reply: [`Process::call`] sends a request to a process or a mailbox and waits for the
+//! answer. The process that receives the request holds the one right to answer it, once:
+//! [`Process::reply`] or [`Process::fail`], which never wait. A caller that stops waiting
+//! revokes that right, so a late answer is dropped (and counted), never delivered to a later
+//! call; a server that terminates holding a request fails its call with `PeerGone` at once.
+//!
+//! ```
+//! use postbox::{CallErrorKind, InprocNode};
+//!
+//! let node = InprocNode::new();
+//! let server = node.process();
+//! let client = node.process();
+//! let server_pid = server.pid();
+//! std::thread::scope(|s| {
+//!     s.spawn(move || {
+//!         let request = server.recv_any().unwrap();
+//!         server.reply(&request, format!("hello, {}", String::from_utf8_lossy(request.payload()))).unwrap();
+//!         let request = server.recv_any().unwrap();
+//!         server.fail(&request, "no such user").unwrap();
+//!     });
+//!     assert_eq!(client.call(server_pid, "ada").unwrap().payload.as_ref(), b"hello, ada");
+//!     let failed = client.call(server_pid, "bob").unwrap_err();
+//!     assert_eq!(failed.kind(), CallErrorKind::Failed);
+//!     assert_eq!(failed.failure().unwrap().as_ref(), b"no such user");
+//! });
+//! ```
+//!
 //! # Errors
 //!
 //! One error type per operation kind, one shared vocabulary: [`SendError`] (with
 //! [`SendErrorKind`], and the message handed back), [`RecvError`], [`SelectError`] (naming the
-//! branch), [`OpenError`], [`AdminError`] and [`ConnectError`]. Each variant's documentation says
+//! branch), [`OpenError`], [`AdminError`], [`CallError`] (with [`CallErrorKind`], the request
+//! handed back when no server took it), [`ReplyError`] and [`ConnectError`]. Each variant's documentation says
 //! when it happens.
 
 mod batch;
+mod callee;
 mod clock;
 mod connect_error;
 mod consumer;
@@ -119,6 +148,7 @@ mod transport;
 mod url;
 mod wait;
 
+pub use callee::Callee;
 pub use connect_error::ConnectError;
 pub use consumer::Consumer;
 pub use leased::Leased;
@@ -130,11 +160,11 @@ pub use transport::inproc::InprocNode;
 pub use url::{Url, connect, connect_default, connect_with_token, default_url};
 
 pub use postbox_core::{
-    AdminError, Capacity, Credentials, Dispatch, Durability, EngineStats, Limits, MESSAGE_CHARGE,
-    MailboxAttrs, MailboxId, MailboxStats, Message, MessageKind, MessageSize, Mode, OpenError,
-    Order, Overflow, Owner, Ownership, Pid, ProcessInfo, Received, Receivers, RecvError,
-    Redelivery, SelectError, Selector, SendError, SendErrorKind, Timestamp, WaitInfo, WaitKind,
-    WaitTarget,
+    AdminError, CallError, CallErrorKind, CallId, Capacity, Credentials, Dispatch, Durability,
+    EngineStats, Limits, MESSAGE_CHARGE, MailboxAttrs, MailboxId, MailboxStats, Message,
+    MessageKind, MessageSize, Mode, OpenError, Order, Overflow, Owner, Ownership, Pid, ProcessInfo,
+    Received, Receivers, RecvError, Redelivery, ReplyError, SelectError, Selector, SendError,
+    SendErrorKind, Timestamp, WaitInfo, WaitKind, WaitTarget,
 };
 
 /// The payload type: reference-counted bytes, moved through queues without copying.

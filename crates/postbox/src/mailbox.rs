@@ -4,9 +4,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use postbox_core::{
-    AdminError, Capacity, Delivery, Dispatch, MailboxAttrs, MailboxId, MailboxStats, Message,
-    MessageSize, Mode, OpenError, Order, Overflow, Owner, Ownership, Pid, Received, Receivers,
-    RecvError, Selector, SendError, Source,
+    AdminError, CallError, Capacity, Delivery, Dispatch, MailboxAttrs, MailboxId, MailboxStats,
+    Message, MessageSize, Mode, OpenError, Order, Overflow, Owner, Ownership, Pid, Received,
+    Receivers, RecvError, Selector, SendError, Source,
 };
 
 use crate::consumer::Consumer;
@@ -15,7 +15,7 @@ use crate::send_batch_error::SendBatchError;
 use crate::transport::ANSWER_BYTES;
 use crate::transport::{Failure, Flavor, admin_error};
 use crate::wait::Patience;
-use postbox_wire::{MAX_BATCH, Request, Response};
+use postbox_wire::{MAX_BATCH, Request, Response, Target};
 
 /// Builds a mailbox: set attributes, then [`create`](MailboxBuilder::create),
 /// [`open`](MailboxBuilder::open) or [`open_or_create`](MailboxBuilder::open_or_create).
@@ -350,6 +350,72 @@ impl Mailbox {
             self.core
                 .send_mailbox_async(&self.flavor, self.id, message.into(), Delivery::Receipt);
         receipt(sending.await)
+    }
+
+    /// Calls this mailbox: sends `request` and waits for the answer of whichever process
+    /// receives it, exactly as [`Process::call`](crate::Process::call) with this mailbox.
+    ///
+    /// # Errors
+    ///
+    /// As [`Process::call`](crate::Process::call).
+    pub fn call(&self, request: impl Into<Message>) -> Result<Message, CallError> {
+        self.core
+            .call_target(self.target(), request.into(), Patience::Forever)
+    }
+
+    /// As [`Mailbox::call`], failing with `Full` at once when the request cannot be queued now.
+    ///
+    /// # Errors
+    ///
+    /// As [`Mailbox::call`], plus `Full`.
+    pub fn try_call(&self, request: impl Into<Message>) -> Result<Message, CallError> {
+        self.core
+            .call_target(self.target(), request.into(), Patience::None)
+    }
+
+    /// As [`Mailbox::call`], waiting at most `timeout` (see
+    /// [`Process::call_timeout`](crate::Process::call_timeout)).
+    ///
+    /// # Errors
+    ///
+    /// As [`Mailbox::call`], plus `Timeout`.
+    pub fn call_timeout(
+        &self,
+        request: impl Into<Message>,
+        timeout: Duration,
+    ) -> Result<Message, CallError> {
+        self.core
+            .call_target(self.target(), request.into(), Patience::timeout(timeout))
+    }
+
+    /// As [`Mailbox::call`], waiting until `deadline` at most.
+    ///
+    /// # Errors
+    ///
+    /// As [`Mailbox::call`], plus `Timeout`.
+    pub fn call_deadline(
+        &self,
+        request: impl Into<Message>,
+        deadline: Instant,
+    ) -> Result<Message, CallError> {
+        self.core
+            .call_target(self.target(), request.into(), Patience::Until(deadline))
+    }
+
+    /// As [`Mailbox::call`], as a future; dropping it while it waits withdraws the request or
+    /// revokes the server's reply right.
+    ///
+    /// # Errors
+    ///
+    /// As [`Mailbox::call`].
+    pub async fn call_async(&self, request: impl Into<Message>) -> Result<Message, CallError> {
+        self.core
+            .call_target_async(self.target(), request.into())
+            .await
+    }
+
+    fn target(&self) -> Target {
+        Target::Mailbox(self.id)
     }
 
     fn send_batch_with<M: Into<Message>>(

@@ -3,12 +3,14 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use postbox_core::{
-    AdminError, Branch, Delivery, EngineStats, MailboxStats, Message, Pid, ProcessInfo, Received,
-    RecvError, SelectError, Selector, SendError, Source,
+    AdminError, Branch, CallError, Delivery, EngineStats, MailboxStats, Message, Pid, ProcessInfo,
+    Received, RecvError, Reply, ReplyError, SelectError, Selector, SendError, Source,
 };
 use postbox_wire::{Request, Response, Target};
 
+use crate::callee::Callee;
 use crate::mailbox::MailboxBuilder;
 use crate::process_core::ProcessCore;
 use crate::transport::{Link, admin_error};
@@ -400,5 +402,122 @@ impl Process {
     /// `PeerGone`, `Disconnected`.
     pub async fn recv_matching_async(&self, selector: Selector) -> Result<Received, RecvError> {
         plain(self.core.recv_async(inbox(selector)).await)
+    }
+
+    /// Calls `to` — a process (its pid) or a mailbox this process has open: sends `request`
+    /// and waits for the answer, which it returns. Whoever receives the request answers it with
+    /// [`Process::reply`] (or [`Process::fail`]). A full mailbox makes the send wait, as a send
+    /// would; once a process holds the request, its termination fails the call at once.
+    ///
+    /// # Errors
+    ///
+    /// [`CallError`], its kind saying why: `Failed` (the server failed the request; its bytes in
+    /// [`CallError::failure`]), `PeerGone` (the called process is gone, or the server that held
+    /// the request terminated), `NoResponders` (nobody but this process may receive from the
+    /// mailbox), `NotFound`, `Gone`, `Dropped`, `PermissionDenied`, `Busy`, `TooLarge`,
+    /// `WrongSize`, `InvalidType`, `QuotaExceeded`, `Disconnected`. The request comes back in
+    /// the error whenever no server took it.
+    pub fn call(
+        &self,
+        to: impl Into<Callee>,
+        request: impl Into<Message>,
+    ) -> Result<Message, CallError> {
+        let target = to.into().into();
+        self.core
+            .call_target(target, request.into(), Patience::Forever)
+    }
+
+    /// As [`Process::call`], but fails with `Full` at once, request handed back, when the
+    /// request cannot be queued now; the answer is still awaited.
+    ///
+    /// # Errors
+    ///
+    /// As [`Process::call`], plus `Full`.
+    pub fn try_call(
+        &self,
+        to: impl Into<Callee>,
+        request: impl Into<Message>,
+    ) -> Result<Message, CallError> {
+        let target = to.into().into();
+        self.core
+            .call_target(target, request.into(), Patience::None)
+    }
+
+    /// As [`Process::call`], waiting at most `timeout` for the send and the answer together.
+    /// On `Timeout` the request comes back if no server took it; if one did, its reply right is
+    /// revoked, and its answer, when it comes, is dropped and counted in
+    /// [`EngineStats::total_late_replies`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Process::call`], plus `Timeout`.
+    pub fn call_timeout(
+        &self,
+        to: impl Into<Callee>,
+        request: impl Into<Message>,
+        timeout: Duration,
+    ) -> Result<Message, CallError> {
+        let target = to.into().into();
+        self.core
+            .call_target(target, request.into(), Patience::timeout(timeout))
+    }
+
+    /// As [`Process::call_timeout`], waiting until `deadline` at most.
+    ///
+    /// # Errors
+    ///
+    /// As [`Process::call`], plus `Timeout`.
+    pub fn call_deadline(
+        &self,
+        to: impl Into<Callee>,
+        request: impl Into<Message>,
+        deadline: Instant,
+    ) -> Result<Message, CallError> {
+        let target = to.into().into();
+        self.core
+            .call_target(target, request.into(), Patience::Until(deadline))
+    }
+
+    /// As [`Process::call`], as a future. Dropping it while it waits withdraws the request if
+    /// no server took it, and revokes the server's reply right if one did.
+    ///
+    /// # Errors
+    ///
+    /// As [`Process::call`].
+    pub async fn call_async(
+        &self,
+        to: impl Into<Callee>,
+        request: impl Into<Message>,
+    ) -> Result<Message, CallError> {
+        let target = to.into().into();
+        self.core.call_target_async(target, request.into()).await
+    }
+
+    /// Answers `request`, a call's request this process received: the caller's call returns
+    /// `response`. Never waits (QNX's `MsgReply`).
+    ///
+    /// # Errors
+    ///
+    /// `NoRight` (`request` is not a request, this process did not receive it, or it was
+    /// answered already), `Revoked` (the caller stopped waiting: the answer is dropped and
+    /// counted), `TooLarge`, `InvalidType` (the right is kept: answer again), `Disconnected`.
+    pub fn reply(
+        &self,
+        request: &Received,
+        response: impl Into<Message>,
+    ) -> Result<(), ReplyError> {
+        let call = request.call().ok_or(ReplyError::NoRight)?;
+        self.core.reply(call, Reply::Answer(response.into()))
+    }
+
+    /// Fails `request` with an application error: the caller's call fails with
+    /// [`CallErrorKind::Failed`](crate::CallErrorKind::Failed), carrying `error`. Never waits.
+    ///
+    /// # Errors
+    ///
+    /// As [`Process::reply`].
+    pub fn fail(&self, request: &Received, error: impl Into<Bytes>) -> Result<(), ReplyError> {
+        let call = request.call().ok_or(ReplyError::NoRight)?;
+        self.core.reply(call, Reply::Failure(error.into()))
     }
 }

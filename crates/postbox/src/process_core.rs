@@ -5,15 +5,15 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use postbox_core::{
-    AdminError, Branch, Delivery, MailboxId, Message, Pid, Received, RecvError, SelectError,
-    Selector, SendError, SendErrorKind, Source, Wait,
+    AdminError, Branch, CallError, CallId, Delivery, MailboxId, Message, Pid, Received, RecvError,
+    Reply, ReplyError, SelectError, Selector, SendError, SendErrorKind, Source, Wait,
 };
 use postbox_wire::{Request, Response, Target};
 
 use crate::transport::ANSWER_BYTES;
 use crate::transport::{
-    Answer, Call, Flavor, Link, Pending, RequestFuture, Returns, Taking, admin_error, received,
-    received_many, sent,
+    Answer, Call, Flavor, Link, Pending, RequestFuture, Returns, Taking, admin_error, called,
+    received, received_many, replied, sent,
 };
 use crate::wait::Patience;
 
@@ -234,6 +234,42 @@ impl ProcessCore {
             .await
             .map(|(_, message)| message)
             .map_err(|e| e.error)
+    }
+
+    /// The one call primitive: every call method ends here. `patience` governs the send phase
+    /// and the wait for the answer alike (`None`: the request must be queued at once, the
+    /// answer is awaited without limit).
+    pub(crate) fn call_target(
+        &self,
+        target: Target,
+        request: Message,
+        patience: Patience,
+    ) -> Result<Message, CallError> {
+        let request = Request::Call {
+            target,
+            request,
+            wait: patience.wait(),
+        };
+        called(self.call(request, patience.deadline()))
+    }
+
+    /// As [`ProcessCore::call_target`], as a future; dropping it revokes the call.
+    pub(crate) async fn call_target_async(
+        &self,
+        target: Target,
+        request: Message,
+    ) -> Result<Message, CallError> {
+        let request = Request::Call {
+            target,
+            request,
+            wait: Wait::Block,
+        };
+        called(RequestFuture::new(self.link.clone(), request).await)
+    }
+
+    /// Answers the request of `call`.
+    pub(crate) fn reply(&self, call: CallId, reply: Reply) -> Result<(), ReplyError> {
+        replied(self.call(Request::Reply { call, reply }, None))
     }
 
     /// Carries out an administrative request that answers `Done` or an [`AdminError`].

@@ -491,6 +491,47 @@ fn charged(stats: &EngineStats) -> usize {
 }
 
 #[test]
+fn quota_reservations_never_refuse_a_call_the_engine_alone_would_take() {
+    let quota = reserve(64, 4096);
+    let node = InprocNode::with_limits(Limits {
+        max_queued_bytes: quota,
+        ..Limits::default()
+    });
+    let caller = node.process();
+    let server = node.process();
+    // Lent at once, reserving the whole quota.
+    let _lent = caller
+        .mailbox("lent")
+        .capacity(Capacity::Bounded {
+            messages: 64,
+            bytes: 4096,
+        })
+        .create()
+        .unwrap();
+    std::thread::scope(|s| {
+        let call = s.spawn(|| caller.try_call(server.pid(), vec![0; 100]));
+        // The request is queued in the inbox (nobody was receiving): the quota had room.
+        let queued = || {
+            let all = server.list_processes().unwrap();
+            all.iter()
+                .any(|p| p.pid == server.pid() && p.inbox_messages == 1)
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while !queued() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the request never queued"
+            );
+            std::thread::yield_now();
+        }
+        let request = server.recv_any().unwrap();
+        server.reply(&request, "done").unwrap();
+        let answer = call.join().unwrap().unwrap();
+        assert_eq!(answer.payload.as_ref(), b"done");
+    });
+}
+
+#[test]
 fn quota_reservations_never_refuse_a_send_the_engine_alone_would_take() {
     let quota = reserve(64, 4096);
     let node = InprocNode::with_limits(Limits {

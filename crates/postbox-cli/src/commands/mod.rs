@@ -3,6 +3,7 @@
 
 pub(crate) mod admin;
 pub(crate) mod bench;
+pub(crate) mod call;
 pub(crate) mod certs;
 pub(crate) mod daemon;
 pub(crate) mod docs;
@@ -12,6 +13,7 @@ pub(crate) mod peek;
 pub(crate) mod purge;
 pub(crate) mod recv;
 pub(crate) mod send;
+pub(crate) mod serve;
 pub(crate) mod signal;
 pub(crate) mod source;
 pub(crate) mod timer;

@@ -141,6 +141,11 @@ pub(crate) fn run(node: &Node, args: SendArgs) -> anyhow::Result<()> {
         (None, Some(name), data) => (Some(values::name(&name).map_err(usage_error)?), data),
     };
     let process = node.connect()?;
+    if let Some(name) = &args.register {
+        process
+            .register(name)
+            .with_context(|| format!("cannot register this process as {name:?}"))?;
+    }
     let (destination, label) = match (&args.to, mailbox) {
         (Some(to), _) => (Destination::Process(resolve(&process, to)?), to.to_string()),
         (None, Some(name)) => {

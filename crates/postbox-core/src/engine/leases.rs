@@ -23,8 +23,8 @@ use crate::limits::message_charge;
 use crate::mailbox::{Kind, Lease, Taking};
 use crate::queue::Entry;
 use crate::{
-    Branch, Credentials, MailboxId, Mode, Pid, Received, RecvError, RecvOutcome, SelectError,
-    Source, Timestamp, Wait,
+    Branch, Credentials, MailboxId, MessageKind, Mode, Pid, Received, RecvError, RecvOutcome,
+    SelectError, Source, Timestamp, Wait,
 };
 
 /// What to do with leased messages.
@@ -325,7 +325,14 @@ impl Engine {
             if waiter.taking == Taking::Leased && !self.quota_fits(message_charge(len), 0) {
                 return Err(entry);
             }
-            let fresh = self.accept(target, entry.sender, entry.message, now, None);
+            let fresh = self.accept(
+                target,
+                entry.sender,
+                entry.message,
+                now,
+                None,
+                MessageKind::User,
+            );
             self.deliver(target, waiter, fresh, now);
             return Ok(());
         }
@@ -335,7 +342,14 @@ impl Engine {
         if !has_room || !self.quota_fits(message_charge(len), 0) {
             return Err(entry);
         }
-        let fresh = self.accept(target, entry.sender, entry.message, now, None);
+        let fresh = self.accept(
+            target,
+            entry.sender,
+            entry.message,
+            now,
+            None,
+            MessageKind::User,
+        );
         self.push_entry(target, fresh);
         Ok(())
     }

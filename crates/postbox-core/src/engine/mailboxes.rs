@@ -3,9 +3,8 @@
 use super::Engine;
 use crate::mailbox::{End, Kind, Mailbox};
 use crate::{
-    AdminError, Capacity, Completion, Credentials, EngineStats, MailboxAttrs, MailboxId,
-    MailboxStats, Mode, Name, OpenError, Owner, Ownership, Pid, Receivers, RecvError, SendError,
-    SendErrorKind, Timestamp,
+    AdminError, Capacity, Credentials, EngineStats, MailboxAttrs, MailboxId, MailboxStats, Mode,
+    Name, OpenError, Owner, Ownership, Pid, Receivers, RecvError, SendErrorKind, Timestamp,
 };
 
 impl Engine {
@@ -215,12 +214,8 @@ impl Engine {
                 .partition(|b| which(b.sender));
         mb.blocked_senders = kept;
         for blocked in failed {
-            self.waiters.remove(&blocked.ticket);
             self.release_waiting(&blocked.message);
-            self.complete(
-                blocked.ticket,
-                Completion::SendFailed(SendError::new(kind, blocked.message)),
-            );
+            self.fail_sender(blocked.ticket, kind, blocked.message);
         }
     }
 
@@ -236,15 +231,11 @@ impl Engine {
         for slot in slots {
             let entry = self.remove_entry(mailbox, slot);
             let ticket = entry.receipt.expect("filtered on receipts");
-            self.waiters.remove(&ticket);
             // Withdrawn before anyone took it: it no longer counts as sent.
             let mb = self.mailboxes.get_mut(&mailbox).expect("live mailbox");
             mb.counters.sent -= 1;
             self.total_sent -= 1;
-            self.complete(
-                ticket,
-                Completion::SendFailed(SendError::new(kind, entry.message)),
-            );
+            self.fail_sender(ticket, kind, entry.message);
         }
     }
 
@@ -329,10 +320,8 @@ impl Engine {
                 .partition(|b| b.message.len() > bytes);
         mb.blocked_senders = kept;
         for blocked in too_large {
-            self.waiters.remove(&blocked.ticket);
             self.release_waiting(&blocked.message);
-            let error = SendError::new(SendErrorKind::TooLarge, blocked.message);
-            self.complete(blocked.ticket, Completion::SendFailed(error));
+            self.fail_sender(blocked.ticket, SendErrorKind::TooLarge, blocked.message);
         }
         self.admit_waiting_senders(mailbox, now);
         Ok(())
@@ -539,6 +528,7 @@ impl Engine {
             total_received: self.total_received,
             total_dropped: self.total_dropped,
             total_dead_lettered: self.total_dead_lettered,
+            total_late_replies: self.total_late_replies,
         }
     }
 

@@ -185,7 +185,10 @@ impl Engine {
     /// - its inbox goes: senders waiting on it, and later `send_to` it, get `PeerGone`;
     /// - its monitors get a down notification, after every message it sent them;
     /// - every receiver waiting with `From(pid)` gets `PeerGone` (unless the down notification
-    ///   satisfied it).
+    ///   satisfied it);
+    /// - its own calls stop waiting: a request not yet taken is withdrawn, a taken one's reply
+    ///   right is revoked;
+    /// - every call whose request it had taken and not answered fails with `PeerGone`.
     ///
     /// Messages it sent before terminating stay queued and are delivered. Terminating a process
     /// that is not live does nothing.
@@ -232,6 +235,7 @@ impl Engine {
         for (ticket, branch) in self.from_index.remove(&pid).unwrap_or_default() {
             self.fail_recv_waiter(ticket, branch, RecvError::PeerGone);
         }
+        self.drop_held_calls(&process.holding);
     }
 
     /// Removes a waiting operation of a terminating process without completing it. Returns the
@@ -265,6 +269,10 @@ impl Engine {
                         .receipt = None;
                 }
             }
+            Some(&Waiter::Call { call, mailbox, .. }) => {
+                self.withdraw_call(ticket, call, mailbox);
+                return Some(mailbox);
+            }
             None => {}
         }
         None
@@ -278,8 +286,14 @@ impl Engine {
         let Some(inbox) = self.processes.get(&watcher).map(|p| p.inbox) else {
             return;
         };
-        let mut entry = self.accept(inbox, dead, Message::new(Vec::new()), now, None);
-        entry.kind = MessageKind::Down;
+        let entry = self.accept(
+            inbox,
+            dead,
+            Message::new(Vec::new()),
+            now,
+            None,
+            MessageKind::Down,
+        );
         if let Err(entry) = self.offer(inbox, entry, now) {
             self.push_entry(inbox, entry);
             if let Some(process) = self.processes.get_mut(&watcher) {

@@ -1,12 +1,13 @@
 //! Purging: dropping everything queued in a mailbox at once.
 
 use super::Engine;
-use crate::{AdminError, Completion, MailboxId, Pid, SendError, SendErrorKind, Timestamp};
+use crate::{AdminError, MailboxId, Pid, SendErrorKind, Timestamp};
 
 impl Engine {
     /// Drops every message queued in `mailbox` and returns how many it dropped. They count as
     /// dropped in the mailbox's and the engine's statistics, as drop-oldest overflow's do, and a
-    /// sender awaiting the receipt of one gets `Dropped` with its message back. Senders waiting
+    /// sender awaiting the receipt of one gets `Dropped` with its message back, and so does a caller
+    /// whose request it was. Senders waiting
     /// for room are let in at once, in order, as far as the room allows (so the queue may not be
     /// empty afterwards); their messages are not dropped.
     ///
@@ -38,9 +39,7 @@ impl Engine {
             self.queued_messages -= 1;
             self.queued_bytes -= entry.message.len();
             if let Some(ticket) = entry.receipt {
-                self.waiters.remove(&ticket);
-                let error = SendError::new(SendErrorKind::Dropped, entry.message);
-                self.complete(ticket, Completion::SendFailed(error));
+                self.fail_sender(ticket, SendErrorKind::Dropped, entry.message);
             }
         }
         self.admit_waiting_senders(mailbox, now);

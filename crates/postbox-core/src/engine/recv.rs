@@ -5,8 +5,8 @@ use smallvec::SmallVec;
 use super::{Engine, Waiter};
 use crate::mailbox::{BlockedSend, End, Kind, Taking, WaitingReceiver};
 use crate::{
-    Branch, Cancelled, Capacity, Completion, Credentials, MailboxId, Mode, Order, Pid, Received,
-    Receivers, RecvError, RecvOutcome, SelectError, Selector, Source, Ticket, Timestamp, Wait,
+    Branch, Cancelled, Capacity, Credentials, MailboxId, Mode, Order, Pid, Received, Receivers,
+    RecvError, RecvOutcome, SelectError, Selector, Source, Ticket, Timestamp, Wait,
 };
 
 impl Engine {
@@ -160,6 +160,11 @@ impl Engine {
                 self.admit_waiting_senders(mailbox, now);
                 Some(Cancelled::Send(entry.message))
             }
+            Waiter::Call { call, mailbox, .. } => {
+                let cancelled = self.withdraw_call(ticket, call, mailbox);
+                self.admit_waiting_senders(mailbox, now);
+                Some(cancelled)
+            }
         }
     }
 
@@ -237,19 +242,14 @@ impl Engine {
         let mb = self.mailboxes.get_mut(&mailbox).expect("live mailbox");
         let blocked = mb.blocked_senders.remove(index).expect("index is in range");
         self.release_waiting(&blocked.message);
-        self.waiters.remove(&blocked.ticket);
-        self.complete(
-            blocked.ticket,
-            Completion::Sent {
-                receiver: Some(pid),
-            },
-        );
+        self.receipt_taken(blocked.ticket, pid);
         let entry = self.accept(
             mailbox,
             blocked.sender,
             blocked.message,
             blocked.sent_at,
             None,
+            blocked.kind,
         );
         // A rendezvous is complete once the receiver has the message, so there is nothing to
         // lease: the message is taken outright.

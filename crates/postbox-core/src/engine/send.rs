@@ -4,8 +4,8 @@ use super::{Engine, Waiter};
 use crate::limits::message_charge;
 use crate::mailbox::{BlockedSend, End, Taking};
 use crate::{
-    Capacity, Credentials, Delivery, MailboxId, Message, MessageSize, Mode, Overflow, Pid,
-    Receivers, SendError, SendErrorKind, SendOutcome, Timestamp, Wait,
+    CallId, Capacity, Credentials, Delivery, MailboxId, Message, MessageKind, MessageSize, Mode,
+    Overflow, Pid, Receivers, SendError, SendErrorKind, SendOutcome, Ticket, Timestamp, Wait,
 };
 
 impl Engine {
@@ -39,7 +39,7 @@ impl Engine {
         if let Err(kind) = self.may_send(from, creds, mailbox) {
             return Err(SendError::new(kind, message));
         }
-        self.send_checked(from, mailbox, message, delivery, wait, now)
+        self.send_checked(from, mailbox, message, delivery, wait, now, None)
     }
 
     /// Sends `message` from `from` to the inbox of process `to`.
@@ -71,11 +71,11 @@ impl Engine {
             }
             None => return Err(SendError::new(SendErrorKind::NotFound, message)),
         };
-        self.send_checked(from, inbox, message, delivery, wait, now)
+        self.send_checked(from, inbox, message, delivery, wait, now, None)
     }
 
     /// Checks `from`'s right to send to `mailbox`, claiming the sending end of a pair.
-    fn may_send(
+    pub(super) fn may_send(
         &mut self,
         from: Pid,
         creds: Credentials,
@@ -106,7 +106,11 @@ impl Engine {
         Ok(())
     }
 
-    fn send_checked(
+    /// Sends a checked sender's message: a user message, or with `call` (the call's waiting
+    /// ticket, registered already, and its id) the request of that call, which waits for a
+    /// receiver to take it as a receipt does.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn send_checked(
         &mut self,
         from: Pid,
         mailbox: MailboxId,
@@ -114,7 +118,10 @@ impl Engine {
         delivery: Delivery,
         wait: Wait,
         now: Timestamp,
+        call: Option<(Ticket, CallId)>,
     ) -> Result<SendOutcome, SendError> {
+        let kind = call.map_or(MessageKind::User, |(_, id)| MessageKind::Request(id));
+        let call_ticket = call.map(|(ticket, _)| ticket);
         let mb = &self.mailboxes[&mailbox];
         let len = message.len();
         let rule = broken_rule(
@@ -136,7 +143,7 @@ impl Engine {
             if waiter.taking == Taking::Leased && !self.quota_fits(message_charge(len), 0) {
                 return Err(SendError::new(SendErrorKind::QuotaExceeded, message));
             }
-            let entry = self.accept(mailbox, from, message, now, None);
+            let entry = self.accept(mailbox, from, message, now, call_ticket, kind);
             self.deliver(mailbox, waiter, entry, now);
             let known = delivery == Delivery::Receipt || capacity == Capacity::Zero;
             return Ok(SendOutcome::Sent {
@@ -147,7 +154,7 @@ impl Engine {
         if capacity == Capacity::Zero {
             return match wait {
                 Wait::Try => Err(SendError::new(SendErrorKind::Full, message)),
-                Wait::Block => self.block_sender(from, mailbox, message, true, now),
+                Wait::Block => self.block_sender(from, mailbox, message, true, now, call),
             };
         }
 
@@ -158,7 +165,7 @@ impl Engine {
                 Wait::Try => Err(SendError::new(SendErrorKind::Full, message)),
                 Wait::Block => {
                     let wants_receipt = delivery == Delivery::Receipt;
-                    self.block_sender(from, mailbox, message, wants_receipt, now)
+                    self.block_sender(from, mailbox, message, wants_receipt, now, call)
                 }
             };
         }
@@ -174,8 +181,13 @@ impl Engine {
         if !has_room {
             self.drop_oldest_until_room(mailbox, len);
         }
+        if let Some(ticket) = call_ticket {
+            let entry = self.accept(mailbox, from, message, now, Some(ticket), kind);
+            self.push_entry(mailbox, entry);
+            return Ok(SendOutcome::Blocked(ticket));
+        }
         let receipt = (delivery == Delivery::Receipt).then(|| self.new_ticket());
-        let entry = self.accept(mailbox, from, message, now, receipt);
+        let entry = self.accept(mailbox, from, message, now, receipt, kind);
         self.push_entry(mailbox, entry);
         Ok(match receipt {
             Some(ticket) => {
@@ -192,7 +204,8 @@ impl Engine {
     }
 
     /// Makes the send wait in `mailbox`, holding its message — charged against the quota like a
-    /// queued one, so that waiting senders cannot hold unbounded memory either.
+    /// queued one, so that waiting senders cannot hold unbounded memory either. A call's request
+    /// waits under the call's ticket, whose waiter is the call's.
     fn block_sender(
         &mut self,
         sender: Pid,
@@ -200,12 +213,28 @@ impl Engine {
         message: Message,
         wants_receipt: bool,
         now: Timestamp,
+        call: Option<(Ticket, CallId)>,
     ) -> Result<SendOutcome, SendError> {
         let charge = message_charge(message.len());
         if !self.quota_fits(charge, 0) {
             return Err(SendError::new(SendErrorKind::QuotaExceeded, message));
         }
         self.waiting_charge += charge;
+        if let Some((ticket, id)) = call {
+            let mb = self
+                .mailboxes
+                .get_mut(&mailbox)
+                .expect("blocking on a live mailbox");
+            mb.blocked_senders.push_back(BlockedSend {
+                ticket,
+                sender,
+                message,
+                sent_at: now,
+                wants_receipt: true,
+                kind: MessageKind::Request(id),
+            });
+            return Ok(SendOutcome::Blocked(ticket));
+        }
         let ticket = self.new_ticket();
         let mb = self
             .mailboxes
@@ -217,6 +246,7 @@ impl Engine {
             message,
             sent_at: now,
             wants_receipt,
+            kind: MessageKind::User,
         });
         self.waiters.insert(
             ticket,
@@ -241,9 +271,7 @@ impl Engine {
             mb.counters.dropped += 1;
             self.total_dropped += 1;
             if let Some(ticket) = entry.receipt {
-                self.waiters.remove(&ticket);
-                let error = SendError::new(SendErrorKind::Dropped, entry.message);
-                self.complete(ticket, crate::Completion::SendFailed(error));
+                self.fail_sender(ticket, SendErrorKind::Dropped, entry.message);
             }
         }
     }

@@ -50,6 +50,11 @@ impl Engine {
                 on: self.send_target(*mailbox).into_iter().collect(),
                 since: *since,
             },
+            Waiter::Call { mailbox, since, .. } => WaitInfo {
+                kind: WaitKind::Call,
+                on: self.send_target(*mailbox).into_iter().collect(),
+                since: *since,
+            },
         }
     }
 

@@ -1,6 +1,9 @@
 //! What a request's answer is, and how each kind of operation reads it.
 
-use postbox_core::{AdminError, Pid, Received, RecvError, SelectError, SendError, SendErrorKind};
+use postbox_core::{
+    AdminError, CallError, CallErrorKind, Message, Pid, Received, RecvError, ReplyError,
+    SelectError, SendError, SendErrorKind,
+};
 use postbox_wire::Response;
 
 /// Why a request got no answer from the engine.
@@ -56,5 +59,25 @@ pub(crate) fn received_many(answer: Answer) -> Result<Vec<Received>, RecvError> 
         Ok(Response::RecvFailed(error)) => Err(error.error),
         Err(Failure::Disconnected) => Err(RecvError::Disconnected),
         Ok(_) | Err(Failure::Protocol) => Err(RecvError::Protocol),
+    }
+}
+
+/// A call's answer: the server's reply.
+pub(crate) fn called(answer: Answer) -> Result<Message, CallError> {
+    match answer {
+        Ok(Response::Replied(reply)) => Ok(reply),
+        Ok(Response::CallFailed(error)) => Err(error),
+        Err(Failure::Disconnected) => Err(CallError::without_message(CallErrorKind::Disconnected)),
+        Ok(_) | Err(Failure::Protocol) => Err(CallError::without_message(CallErrorKind::Protocol)),
+    }
+}
+
+/// An answer's (`reply`, `fail`) answer.
+pub(crate) fn replied(answer: Answer) -> Result<(), ReplyError> {
+    match answer {
+        Ok(Response::Done) => Ok(()),
+        Ok(Response::ReplyFailed(error)) => Err(error),
+        Err(Failure::Disconnected) => Err(ReplyError::Disconnected),
+        Ok(_) | Err(Failure::Protocol) => Err(ReplyError::Protocol),
     }
 }

@@ -29,7 +29,9 @@ mod returns;
 mod slot;
 pub(crate) mod socket;
 
-pub(crate) use answer::{Answer, Failure, admin_error, received, received_many, sent};
+pub(crate) use answer::{
+    Answer, Failure, admin_error, called, received, received_many, replied, sent,
+};
 pub(crate) use flavor::Flavor;
 pub(crate) use future::RequestFuture;
 pub(crate) use link::Link;

@@ -243,7 +243,9 @@ pub(crate) fn hand_back(
     };
     let mut users = Vec::with_capacity(taken.len());
     for (_, message) in taken {
-        if message.is_down() {
+        // Neither a down notification nor a request is ever leased (a request's reply right
+        // cannot go back): they are kept for the process's next receive.
+        if message.is_down() || message.call().is_some() {
             returns.keep(source, message);
         } else {
             users.push(message);

@@ -13,8 +13,8 @@ use std::time::Instant;
 use rustc_hash::FxHashMap;
 
 use postbox_core::{
-    Branch, Credentials, Delivery, Engine, Limits, MailboxId, OsProcess, Pid, RecvError, Selector,
-    SendError, SendErrorKind, Source, Ticket, Timestamp, Wait,
+    Branch, CallError, CallErrorKind, Credentials, Delivery, Engine, Limits, MailboxId, OsProcess,
+    Pid, RecvError, Selector, SendError, SendErrorKind, Source, Ticket, Timestamp, Wait,
 };
 use postbox_wire::{Carried, EngineDriver, Request, Response, Target, Withdrawal};
 
@@ -57,6 +57,10 @@ impl Concerns {
                 Concerns::Some(attrs.redelivery.dead_letter.into_iter().collect())
             }
             Request::Send {
+                target: Target::Mailbox(mailbox),
+                ..
+            }
+            | Request::Call {
                 target: Target::Mailbox(mailbox),
                 ..
             }
@@ -111,6 +115,11 @@ impl Concerns {
                 target: Target::Process(_),
                 ..
             }
+            | Request::Call {
+                target: Target::Process(_),
+                ..
+            }
+            | Request::Reply { .. }
             | Request::SendBatch {
                 target: Target::Process(_),
                 ..
@@ -304,9 +313,9 @@ impl State {
         }
     }
 
-    /// Carries out `request`. A send refused for the quota while lanes hold reservations is
-    /// retried once they are taken back, so reservations never refuse a send the engine alone
-    /// would take.
+    /// Carries out `request`. A send or call refused for the quota while lanes hold
+    /// reservations is retried once they are taken back, so reservations never refuse a send the
+    /// engine alone would take.
     fn apply(
         &mut self,
         pid: Pid,
@@ -314,6 +323,35 @@ impl State {
         now: Timestamp,
         waiting: impl Fn() -> Waiting,
     ) -> Carried {
+        if let Request::Call { target, wait, .. } = &request {
+            let (target, wait) = (*target, *wait);
+            let applied = self.driver.apply(pid, request, now, &waiting);
+            let request = match applied {
+                Carried::Now(Response::CallFailed(error))
+                    if error.kind() == CallErrorKind::QuotaExceeded
+                        && self.driver.engine().delegated_bytes() > 0 =>
+                {
+                    match error.into_message() {
+                        Some(request) => request,
+                        None => {
+                            return Carried::Now(Response::CallFailed(CallError::without_message(
+                                CallErrorKind::QuotaExceeded,
+                            )));
+                        }
+                    }
+                }
+                other => return other,
+            };
+            self.take_back_all(now);
+            let request = Request::Call {
+                target,
+                request,
+                wait,
+            };
+            let applied = self.driver.apply(pid, request, now, waiting);
+            self.lend_all();
+            return applied;
+        }
         let retry = match &request {
             Request::Send {
                 target,

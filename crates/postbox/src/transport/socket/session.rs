@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::BytesMut;
-use postbox_core::{SendError, SendErrorKind};
+use postbox_core::{CallError, CallErrorKind, ReplyError, SendError, SendErrorKind};
 use postbox_wire::{
     ClientEvent, ClientSession, Request, RequestError, RequestFailure, RequestId, Response,
 };
@@ -203,8 +203,9 @@ fn answer(result: Result<Response, RequestFailure>) -> Answer {
 }
 
 /// The answer to a request too large for the connection's frame limit: a send fails `TooLarge`
-/// with its message handed back, as the engine answers a message over its size limit. Only a send
-/// can be that large (names and branch lists are bounded far below the smallest frame limit).
+/// with its message handed back, as the engine answers a message over its size limit (a call
+/// likewise, and an answer is refused `TooLarge`, its right kept). Only these can be that large
+/// (names and branch lists are bounded far below the smallest frame limit).
 fn too_large(request: Request) -> Response {
     match request {
         Request::Send { message, .. } => {
@@ -224,6 +225,10 @@ fn too_large(request: Request) -> Response {
                 unsent: messages.collect(),
             }
         }
+        Request::Call { request, .. } => {
+            Response::CallFailed(CallError::new(CallErrorKind::TooLarge, request))
+        }
+        Request::Reply { .. } => Response::ReplyFailed(ReplyError::TooLarge),
         _ => Response::SendFailed(SendError::without_message(SendErrorKind::Protocol)),
     }
 }
