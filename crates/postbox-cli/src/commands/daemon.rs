@@ -576,4 +576,32 @@ mod tests {
         assert_eq!(tcp.identity, TcpIdentity::DaemonUser, "the default stays");
         assert!(matches!(tcp.security, TcpSecurity::Tls(_)));
     }
+
+    #[test]
+    fn metrics_over_tls_is_refused_and_tcp_listen_stays_plain() {
+        let file = ConfigFile::parse("metrics = \"tls://127.0.0.1:0\"\n").unwrap();
+        let refused = format!(
+            "{:#}",
+            super::config(&ConfigFile::defaults().overlay(file)).unwrap_err()
+        );
+        assert!(refused.contains("plain HTTP"), "{refused}");
+
+        let dir = tempfile::tempdir().unwrap();
+        let token = dir.path().join("token");
+        std::fs::write(&token, "s3cret-token-of-some-length\n").unwrap();
+        let config = parsed(&[
+            "--listen",
+            "tcp://127.0.0.1:0",
+            "--token-file",
+            token.to_str().unwrap(),
+            "--tcp-identity",
+            "7:8",
+        ]);
+        let tcp = config.tcp.unwrap();
+        assert!(matches!(tcp.security, TcpSecurity::Plain));
+        assert_eq!(
+            tcp.identity,
+            TcpIdentity::Fixed(postbox_core::Credentials::new(7, 8))
+        );
+    }
 }
