@@ -134,7 +134,7 @@ impl IntoPyErr for ConnectError {
         let kind = match &self {
             ConnectError::InvalidUrl(_) => "InvalidUrl",
             ConnectError::Io(_) => "ConnectError",
-            ConnectError::Handshake(_) => "HandshakeError",
+            ConnectError::Handshake(_) | ConnectError::Tls(_) => "HandshakeError",
             ConnectError::InvalidToken(_) => "InvalidToken",
         };
         raise(kind, self.to_string())

@@ -219,7 +219,7 @@ pub(crate) struct DaemonArgs {
 
     /// Also listen for network clients at tcp://ADDR:PORT, or with TLS at tls://ADDR:PORT
     /// (requires --token-file, and for tls:// --tls-cert and --tls-key, here or in the config
-    /// file).
+    /// file; tls:// with --tls-client-ca may go without a token).
     #[arg(long, value_name = "URL", value_parser = values::listen)]
     pub(crate) listen: Option<String>,
 

@@ -125,7 +125,8 @@ pub(crate) const KEYS: &[(&str, &str, Option<&str>)] = &[
     (
         "listen",
         "Also listen for network clients at tcp://ADDR:PORT, or with TLS at tls://ADDR:PORT; \
-         needs token-file, and tls:// needs tls-cert and tls-key.",
+         needs token-file (tls:// with tls-client-ca may go without), and tls:// needs tls-cert \
+         and tls-key.",
         Some("\"tls://0.0.0.0:7070\""),
     ),
     (

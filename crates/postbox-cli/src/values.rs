@@ -250,6 +250,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn listen_addresses_are_tcp_or_tls_and_identities_two_numbers() {
+        assert_eq!(
+            listen("tls://0.0.0.0:7070").as_deref(),
+            Ok("tls://0.0.0.0:7070")
+        );
+        assert_eq!(
+            listen("tcp://127.0.0.1:0").as_deref(),
+            Ok("tcp://127.0.0.1:0")
+        );
+        for bad in ["tls://host", "http://h:1", "tls://h:1?ca=/x", "127.0.0.1:1"] {
+            assert!(listen(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(
+            identity("65534:100"),
+            Ok(postbox_core::Credentials::new(65534, 100))
+        );
+        for bad in ["", "1", "1:", ":1", "a:b", "1:2:3", "-1:0"] {
+            assert!(identity(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
     fn durations_need_a_unit_and_read_every_unit() {
         assert_eq!(duration("500ms"), Ok(Duration::from_millis(500)));
         assert_eq!(duration("2s"), Ok(Duration::from_secs(2)));

@@ -396,3 +396,50 @@ fn a_client_that_never_finishes_its_tls_handshake_is_dropped_in_time() {
     );
     assert!(started.elapsed() < support::PATIENCE / 2);
 }
+
+#[test]
+fn with_client_certificates_required_the_token_may_be_left_out() {
+    let certs = Certs::init();
+    certs.issue("node-a", &["--ip", "127.0.0.1"]);
+    certs.issue("client-1", &[]);
+    let (cert, key, ca) = (
+        certs.arg("node-a.pem"),
+        certs.arg("node-a.key"),
+        certs.arg("ca.pem"),
+    );
+    let server = [
+        "--listen",
+        "tls://127.0.0.1:0",
+        "--tls-cert",
+        &cert,
+        "--tls-key",
+        &key,
+    ];
+    // Without client certificates a token stays required.
+    let mut print = vec!["daemon", "--print-config"];
+    print.extend_from_slice(&server);
+    let refused = support::run_command(support::command(&print), None).code(2);
+    assert!(
+        refused.stderr.contains("needs a token"),
+        "{}",
+        refused.stderr
+    );
+
+    let mut flags = server.to_vec();
+    flags.extend_from_slice(&["--tls-client-ca", &ca]);
+    let daemon = Daemon::start_with(&flags);
+    let url = format!("tls://127.0.0.1:{}?ca={ca}", daemon.tcp_port());
+    let with_cert = format!(
+        "{url}&cert={}&key={}",
+        certs.arg("client-1.pem"),
+        certs.arg("client-1.key")
+    );
+    // No token in the environment at all.
+    support::run_command(daemon.command(&["--url", &with_cert, "ls"]), None).code(0);
+    let without = support::run_command(daemon.command(&["--url", &url, "ls"]), None).code(1);
+    assert!(
+        without.stderr.contains("requires a client certificate"),
+        "{}",
+        without.stderr
+    );
+}

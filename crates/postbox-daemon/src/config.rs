@@ -171,8 +171,11 @@ pub struct TcpListen {
     /// The address to bind, e.g. `127.0.0.1:7070`; port 0 picks a free port (see
     /// [`Daemon::local_tcp_addr`](crate::Daemon::local_tcp_addr)).
     pub address: SocketAddr,
-    /// The shared secret each client's `Hello` must carry (compared in constant time).
-    pub token: Token,
+    /// The shared secret each client's `Hello` must carry (compared in constant time). `None`
+    /// only on TLS with [`ClientCertificates::Required`](crate::ClientCertificates::Required),
+    /// where the certificate is the client's credential; [`DaemonConfig::validate`] refuses it
+    /// anywhere else, so that a network listener is never open to anyone who can reach it.
+    pub token: Option<Token>,
     /// The credentials TCP clients' processes run as.
     pub identity: TcpIdentity,
     /// Plain TCP, or TLS around every connection (`tls://`).
@@ -184,10 +187,28 @@ impl TcpListen {
     pub fn new(address: SocketAddr, token: Token) -> TcpListen {
         TcpListen {
             address,
-            token,
+            token: Some(token),
             identity: TcpIdentity::DaemonUser,
             security: TcpSecurity::Plain,
         }
+    }
+
+    /// Listens on `address` with TLS that requires client certificates and no token: the
+    /// certificate is the client's credential.
+    pub fn with_client_certificates_only(address: SocketAddr, tls: TlsServer) -> TcpListen {
+        TcpListen {
+            address,
+            token: None,
+            identity: TcpIdentity::DaemonUser,
+            security: TcpSecurity::Tls(tls),
+        }
+    }
+
+    /// Whether clients must prove who they are: a token, or a client certificate.
+    fn authenticates(&self) -> bool {
+        self.token.is_some()
+            || matches!(&self.security, TcpSecurity::Tls(tls)
+                if matches!(tls.client_certificates(), crate::ClientCertificates::Required(_)))
     }
 
     /// Wraps every connection in TLS with `tls`.
@@ -277,9 +298,16 @@ impl DaemonConfig {
     ///
     /// [`DaemonError::Config`] when a limit is zero, the frame limit is below 4096, the socket mode
     /// has bits beyond 0o777, the largest message (plus [`MESSAGE_OVERHEAD`]) does not fit in
-    /// a frame, or the dead-peer timeout is below 3 s (keepalive probes count in seconds).
+    /// a frame, the dead-peer timeout is below 3 s (keepalive probes count in seconds), or a TCP
+    /// listener has neither a token nor TLS client certificates.
     pub fn validate(&self) -> Result<(), DaemonError> {
         let invalid = |reason: String| Err(DaemonError::Config { reason });
+        if self.tcp.as_ref().is_some_and(|tcp| !tcp.authenticates()) {
+            return invalid(
+                "a network listener needs a token, or TLS that requires client certificates"
+                    .to_owned(),
+            );
+        }
         if self.max_frame_len < HANDSHAKE_MAX_FRAME_LEN {
             return invalid(format!(
                 "the frame limit must be at least {HANDSHAKE_MAX_FRAME_LEN} bytes, not {}",
@@ -406,6 +434,15 @@ mod tests {
         let mut mode = DaemonConfig::new();
         mode.socket_mode = 0o4600;
         assert!(reason(&mode).contains("0o777"));
+
+        let address = "127.0.0.1:0".parse().unwrap();
+        let mut open = DaemonConfig::new()
+            .with_tcp(TcpListen::new(address, Token::new(b"t".to_vec()).unwrap()));
+        assert!(open.validate().is_ok());
+        if let Some(tcp) = open.tcp.as_mut() {
+            tcp.token = None;
+        }
+        assert!(reason(&open).contains("needs a token"));
 
         let mut in_flight = DaemonConfig::new();
         in_flight.max_in_flight = 0;

@@ -201,7 +201,11 @@ impl Daemon {
         let tcp_side = config.tcp.as_ref().map(|tcp| {
             Arc::new(ServerSide {
                 hub: hub.clone(),
-                handshake: base.clone().with_auth(Auth::Token(tcp.token.clone())),
+                handshake: base.clone().with_auth(match &tcp.token {
+                    Some(token) => Auth::Token(token.clone()),
+                    // Validated: TLS has already checked the client's certificate.
+                    None => Auth::Open,
+                }),
                 handshake_timeout: config.handshake_timeout,
                 max_in_flight: config.max_in_flight,
                 metrics: request_metrics.clone(),

@@ -131,7 +131,8 @@ fn resolve(url: &ListenUrl, what: &str) -> anyhow::Result<SocketAddr> {
 ///
 /// # Errors
 ///
-/// `listen` without `token-file` (or the reverse), an unreadable token file, or a listen
+/// `listen` without `token-file` (unless `tls://` with `tls-client-ca`), `token-file` without
+/// `listen`, an unreadable token file, or a listen
 /// address that does not resolve; `tls://` without a usable certificate and key, TLS or identity
 /// settings without a listener they apply to, a `tls://` metrics address.
 fn config(settings: &ConfigFile) -> anyhow::Result<DaemonConfig> {
@@ -142,23 +143,35 @@ fn config(settings: &ConfigFile) -> anyhow::Result<DaemonConfig> {
     if let Some(ModeValue(mode)) = settings.mode {
         config.socket_mode = u32::from(mode.bits());
     }
+    let client_certificates = settings.tls_client_ca.is_some();
     match (&settings.listen, &settings.token_file) {
-        (Some(listen), Some(token_file)) => {
+        (Some(listen), token_file) => {
             let address = resolve(listen, "listen")?;
-            let mut tcp = TcpListen::new(address, read_token(token_file)?);
-            if listen.is_tls() {
-                tcp = tcp.with_tls(tls_server(settings)?);
-            }
+            let mut tcp = match (token_file, listen.is_tls() && client_certificates) {
+                (Some(token_file), _) => {
+                    let tcp = TcpListen::new(address, read_token(token_file)?);
+                    if listen.is_tls() {
+                        tcp.with_tls(tls_server(settings)?)
+                    } else {
+                        tcp
+                    }
+                }
+                // Client certificates are the credential: no token needed.
+                (None, true) => {
+                    TcpListen::with_client_certificates_only(address, tls_server(settings)?)
+                }
+                (None, false) => {
+                    return Err(usage_error(
+                        "listening on the network needs a token: give --token-file (or \
+                         token-file in the config file), or for tls:// require client \
+                         certificates with --tls-client-ca",
+                    ));
+                }
+            };
             if let Some(IdentityValue(creds)) = settings.tcp_identity {
                 tcp.identity = TcpIdentity::Fixed(creds);
             }
             config = config.with_tcp(tcp);
-        }
-        (Some(_), None) => {
-            return Err(usage_error(
-                "listening on TCP needs a token: give --token-file (or token-file in the config \
-                 file)",
-            ));
         }
         (None, Some(_)) => {
             return Err(usage_error(
@@ -400,7 +413,10 @@ mod tests {
         assert_eq!(config.metrics.unwrap().to_string(), "127.0.0.1:0");
         assert_eq!(config.metrics_max_mailboxes, 7);
         let tcp = config.tcp.as_ref().unwrap();
-        assert_eq!(tcp.token.as_bytes(), b"s3cret-token-of-some-length");
+        assert_eq!(
+            tcp.token.as_ref().map(|t| t.as_bytes()),
+            Some(&b"s3cret-token-of-some-length"[..])
+        );
         assert_eq!(
             tcp.identity,
             TcpIdentity::Fixed(postbox_core::Credentials::new(1234, 5678))
@@ -508,7 +524,10 @@ mod tests {
         let path = file.to_string_lossy();
         let config = parsed(&["--listen", "tcp://127.0.0.1:0", "--token-file", &path]);
         let tcp = config.tcp.unwrap();
-        assert_eq!(tcp.token.as_bytes(), b"s3cret-token-of-some-length");
+        assert_eq!(
+            tcp.token.as_ref().map(|t| t.as_bytes()),
+            Some(&b"s3cret-token-of-some-length"[..])
+        );
         assert_eq!(tcp.address.to_string(), "127.0.0.1:0");
 
         let fails = |flags: &[&str]| {
@@ -575,5 +594,33 @@ mod tests {
         let tcp = config.tcp.unwrap();
         assert_eq!(tcp.identity, TcpIdentity::DaemonUser, "the default stays");
         assert!(matches!(tcp.security, TcpSecurity::Tls(_)));
+    }
+
+    #[test]
+    fn metrics_over_tls_is_refused_and_tcp_listen_stays_plain() {
+        let file = ConfigFile::parse("metrics = \"tls://127.0.0.1:0\"\n").unwrap();
+        let refused = format!(
+            "{:#}",
+            super::config(&ConfigFile::defaults().overlay(file)).unwrap_err()
+        );
+        assert!(refused.contains("plain HTTP"), "{refused}");
+
+        let dir = tempfile::tempdir().unwrap();
+        let token = dir.path().join("token");
+        std::fs::write(&token, "s3cret-token-of-some-length\n").unwrap();
+        let config = parsed(&[
+            "--listen",
+            "tcp://127.0.0.1:0",
+            "--token-file",
+            token.to_str().unwrap(),
+            "--tcp-identity",
+            "7:8",
+        ]);
+        let tcp = config.tcp.unwrap();
+        assert!(matches!(tcp.security, TcpSecurity::Plain));
+        assert_eq!(
+            tcp.identity,
+            TcpIdentity::Fixed(postbox_core::Credentials::new(7, 8))
+        );
     }
 }
