@@ -18,7 +18,11 @@ fn ring(capacity: usize) -> Arc<Ring<HeapMemory>> {
 }
 
 fn meta(sender: u64) -> Meta {
-    Meta { sender, mtype: 1, priority: 0 }
+    Meta {
+        sender,
+        mtype: 1,
+        priority: 0,
+    }
 }
 
 fn model(f: impl Fn() + Sync + Send + 'static) {
@@ -81,7 +85,9 @@ fn one_producer_two_consumers_across_a_wrap() {
         let producer = {
             let ring = ring.clone();
             thread::spawn(move || {
-                (0..3u8).filter(|&i| ring.try_push(&[i], meta(0)).is_ok()).collect::<Vec<_>>()
+                (0..3u8)
+                    .filter(|&i| ring.try_push(&[i], meta(0)).is_ok())
+                    .collect::<Vec<_>>()
             })
         };
         let consumers: Vec<_> = (0..2)
@@ -125,7 +131,11 @@ fn reclaim_racing_a_producer_loses_and_duplicates_nothing() {
         };
         let reclaimed = ring.reclaim().unwrap();
         let pushed = producer.join().unwrap();
-        let payloads: Vec<&[u8]> = reclaimed.messages.iter().map(|m| m.payload.as_slice()).collect();
+        let payloads: Vec<&[u8]> = reclaimed
+            .messages
+            .iter()
+            .map(|m| m.payload.as_slice())
+            .collect();
         match pushed {
             // Committed before the reclaim tore it: reclaimed after "a".
             Ok(()) => assert_eq!(payloads, [&b"a"[..], b"b"]),

@@ -339,10 +339,17 @@ fn timeouts_when_nothing_happens() {
     assert_eq!(ring.stats().senders_waiting, 0);
 }
 
-/// CPU time of the calling thread.
+/// CPU time of the calling thread, from `/proc/thread-self/schedstat` (nanoseconds on CPU).
+/// Read from /proc rather than by `clock_gettime`, whose vDSO lookup in rustix faults under
+/// valgrind, where these tests also run.
 fn thread_cpu_time() -> Duration {
-    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
-    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap();
+    let nanos = stat
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    Duration::from_nanos(nanos)
 }
 
 /// An idle receiver costs (nearly) no CPU: after its short spin it sleeps in the futex. A
@@ -415,7 +422,11 @@ fn mpmc_threads_lose_duplicate_and_reorder_nothing() {
                             u64::from_le_bytes(m.payload.try_into().unwrap()),
                         )),
                         Err(PopError::Timeout) if done.load(Ordering::SeqCst) => return seen,
-                        Err(PopError::Timeout) => assert!(Instant::now() < deadline),
+                        // A producer preempted between claim and commit for the whole 20 ms:
+                        // legitimate on a loaded machine (or under valgrind); try again.
+                        Err(PopError::Timeout | PopError::Stalled) => {
+                            assert!(Instant::now() < deadline)
+                        }
                         Err(other) => panic!("pop failed: {other}"),
                     }
                 }
