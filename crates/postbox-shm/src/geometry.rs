@@ -98,3 +98,28 @@ impl Geometry {
         HEADER_WORDS + slot * self.slot_words() + word
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout_of_a_small_ring() {
+        let geometry = Geometry::new(4, 20).unwrap();
+        assert_eq!(geometry.slot_payload(), 24);
+        assert_eq!(geometry.slot_words(), 7);
+        assert_eq!(geometry.bytes(), (48 + 4 * 7) * 8);
+        assert_eq!(geometry.slot_word(0, S_SEQ), 48);
+        assert_eq!(geometry.slot_word(3, S_SENDER), 48 + 3 * 7 + 3);
+        assert_eq!(MAGIC.to_le_bytes(), *b"PBXRING1");
+    }
+
+    #[test]
+    fn the_largest_ring_fits_its_limit() {
+        // Slots of 4 KiB (header included) would pass 4 GiB by the ring header.
+        assert!(Geometry::new(MAX_CAPACITY, 4096 - 32).is_err());
+        let geometry = Geometry::new(MAX_CAPACITY, 4096 - 40).unwrap();
+        assert_eq!(geometry.bytes(), 48 * 8 + MAX_CAPACITY * 4088);
+        assert!(geometry.bytes() <= MAX_RING_BYTES);
+    }
+}

@@ -35,9 +35,12 @@ pub(crate) fn memfd(name: &str) -> io::Result<OwnedFd> {
     )?)
 }
 
-/// Gives the file its length for good, then forbids further seals unless `more_seals_later`.
+/// Gives the file its length for good, its pages allocated now (so that a later first touch
+/// cannot fail for want of memory with `SIGBUS`), then forbids further seals unless
+/// `more_seals_later`.
 pub(crate) fn size_and_seal(fd: &OwnedFd, len: u64, more_seals_later: bool) -> io::Result<()> {
     rustix::fs::ftruncate(fd, len)?;
+    rustix::fs::fallocate(fd, rustix::fs::FallocateFlags::empty(), 0, len)?;
     let mut seals = SealFlags::SHRINK | SealFlags::GROW;
     if !more_seals_later {
         seals |= SealFlags::SEAL;
@@ -210,4 +213,73 @@ pub(crate) fn futex_wait(word: &AtomicU64, expected: u64, timeout: Duration) {
 /// Wakes every sleeper of `futex_wait` on `word`, in any process.
 pub(crate) fn futex_wake_all(word: &AtomicU64) {
     let _ = futex::wake(futex_half(word), futex::Flags::empty(), i32::MAX as u32);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::Ordering;
+
+    fn file(len: u64) -> OwnedFd {
+        let fd = memfd("sys-test").unwrap();
+        size_and_seal(&fd, len, false).unwrap();
+        fd
+    }
+
+    #[test]
+    fn sealed_file_cannot_change_size_or_take_more_seals() {
+        let fd = file(4096);
+        assert_eq!(file_len(&fd).unwrap(), 4096);
+        assert!(
+            seals(&fd)
+                .unwrap()
+                .contains(SealFlags::SHRINK | SealFlags::GROW | SealFlags::SEAL)
+        );
+        assert!(rustix::fs::ftruncate(&fd, 100).is_err());
+        assert!(rustix::fs::ftruncate(&fd, 8192).is_err());
+        assert!(seal_future_writes(&fd).is_err());
+    }
+
+    #[test]
+    fn copies_are_bounds_checked() {
+        let mapping = Mapping::map(file(100), 100, Access::ReadWrite).unwrap();
+        assert!(mapping.write(96, &[1, 2, 3, 4]));
+        assert!(!mapping.write(97, &[1, 2, 3, 4]));
+        assert!(!mapping.write(usize::MAX, &[1]));
+        let mut buf = [0; 4];
+        assert!(mapping.read(96, &mut buf));
+        assert_eq!(buf, [1, 2, 3, 4]);
+        assert!(!mapping.read(97, &mut buf));
+        assert!(!mapping.read(usize::MAX - 1, &mut buf));
+    }
+
+    #[test]
+    fn words_need_alignment_and_write_access() {
+        let fd = file(64);
+        let rw = Mapping::map(&fd, 64, Access::ReadWrite).unwrap();
+        assert_eq!(rw.words(0).unwrap().len(), 8);
+        assert_eq!(rw.words(56).unwrap().len(), 1);
+        assert_eq!(rw.words(64).unwrap().len(), 0);
+        assert!(rw.words(4).is_none());
+        assert!(rw.words(72).is_none());
+        rw.words(0).unwrap()[1].store(0x0102, Ordering::Relaxed);
+        let ro = Mapping::map(&fd, 64, Access::ReadOnly).unwrap();
+        assert!(ro.words(0).is_none());
+        assert!(!ro.write(0, &[1]));
+        let mut buf = [0; 2];
+        assert!(ro.read(8, &mut buf));
+        assert_eq!(buf, 0x0102u64.to_ne_bytes()[..2]);
+        assert!(Mapping::map(&fd, 0, Access::ReadOnly).is_err());
+    }
+
+    #[test]
+    fn futex_wait_returns_at_once_when_the_value_differs_and_after_the_timeout_otherwise() {
+        let word = AtomicU64::new(5);
+        let start = std::time::Instant::now();
+        futex_wait(&word, 6, Duration::from_secs(10));
+        assert!(start.elapsed() < Duration::from_secs(5));
+        futex_wait(&word, 5, Duration::from_millis(20));
+        assert!(start.elapsed() >= Duration::from_millis(20));
+        futex_wake_all(&word);
+    }
 }

@@ -1,6 +1,9 @@
 //! The ring's behaviour in one process: FIFO order, limits, claims, torn slots and reclaim,
 //! header validation, statistics, waiting and waking, and a multi-threaded stress run.
 
+// Real memory, threads and processes: not part of the loom build (see tests/loom.rs).
+#![cfg(not(loom))]
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;

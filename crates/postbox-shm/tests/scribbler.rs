@@ -3,6 +3,9 @@
 //! mapping. Every operation is bounded, so the whole run is too: a watchdog fails the test if a
 //! worker does not finish.
 
+// Real memory, threads and processes: not part of the loom build (see tests/loom.rs).
+#![cfg(not(loom))]
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
@@ -99,7 +102,7 @@ fn round(seed: u64, target_header: bool) -> Tally {
     for worker in 0..4u64 {
         let (ring, done_tx) = (ring.clone(), done_tx.clone());
         thread::spawn(move || {
-            let mut random = Random(seed ^ (worker + 1) * 0x1234_5678);
+            let mut random = Random(seed ^ ((worker + 1) * 0x1234_5678));
             let mut tally = Tally::default();
             let mut buf = Vec::new();
             for _ in 0..OPERATIONS {

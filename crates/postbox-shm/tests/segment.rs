@@ -1,6 +1,9 @@
 //! Segments and descriptor passing: what an attacher accepts, what it refuses, and read-only
 //! views of frozen payloads.
 
+// Real memory, threads and processes: not part of the loom build (see tests/loom.rs).
+#![cfg(not(loom))]
+
 use std::io::Write;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;

@@ -4,6 +4,9 @@
 //! The child is this test binary again, running the ignored `child` entry with its role and
 //! socket in the environment.
 
+// Real memory, threads and processes: not part of the loom build (see tests/loom.rs).
+#![cfg(not(loom))]
+
 use std::io::{Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::process::{Child, Command};
