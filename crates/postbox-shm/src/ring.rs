@@ -133,6 +133,10 @@ impl<M: Memory> Ring<M> {
                 available: words.len() * 8,
             });
         }
+        // Nobody attaches before the creator passes the memory on; clearing the magic first and
+        // writing it last (release) is for an attacher that comes too early anyway: it is
+        // refused rather than shown an old ring's header.
+        words[W_MAGIC].store(0, Ordering::Relaxed);
         for word in &words[1..needed / 8] {
             word.store(0, Ordering::Relaxed);
         }
