@@ -1,0 +1,667 @@
+//! The ring: a bounded multi-producer multi-consumer FIFO of fixed-size slots in shared memory,
+//! after Dmitry Vyukov's bounded queue (as in crossbeam's `ArrayQueue`), made safe against peers
+//! that die mid-operation or write garbage. docs/shm.md describes every word and the protocol.
+
+#[cfg(not(loom))]
+use std::time::{Duration, Instant};
+
+use crate::error::{AttachError, Corruption, CreateError, ReclaimError, TryPopError, TryPushError};
+#[cfg(not(loom))]
+use crate::error::{PopError, PushError};
+use crate::geometry::{
+    Geometry, HEADER_WORDS, MAGIC, S_LEN, S_MTYPE, S_SENDER, S_SEQ, SLOT_HEADER_WORDS, VERSION,
+    W_ABANDONED, W_CAPACITY, W_HEAD, W_MAGIC, W_RECV_EVENT, W_RECV_WAITERS, W_SEND_EVENT,
+    W_SEND_WAITERS, W_SLOT_PAYLOAD, W_TAIL, W_VERSION,
+};
+use crate::memory::Memory;
+use crate::message::{Message, Meta};
+use crate::sync::{AtomicU64, Ordering, spin_hint, wake_all};
+
+/// Set in the head and tail positions once the ring is reclaimed: no slot is claimed after.
+const CLOSED: u64 = 1 << 63;
+/// Set in a slot's length word when its writer gave the claim up: readers skip the slot.
+const ABANDONED: u64 = 1 << 48;
+/// Bits of the length word holding the payload length.
+const LEN_MASK: u64 = 0xffff_ffff;
+/// Attempts after which positions that keep moving under an operation count as corruption.
+/// Honest contention loses a compare-and-swap only when another operation succeeds; a million
+/// losses in a row means a peer is rewriting the positions.
+const MAX_ATTEMPTS: u32 = 1 << 20;
+/// Rounds of busy polling before yielding, the pause between polls growing to 8 spin hints (a
+/// longer pause answers a steady stream late; 1,007 hints in all).
+#[cfg(not(loom))]
+const SPIN_ROUNDS: u32 = 128;
+/// Rounds of `yield_now` polling before sleeping.
+#[cfg(not(loom))]
+const YIELD_ROUNDS: u32 = 8;
+/// The longest single futex sleep: a sleeper re-checks at least this often, so a wake lost to a
+/// hostile peer (which can zero the waiters count) costs latency, never liveness.
+#[cfg(not(loom))]
+const SLEEP_SLICE: Duration = Duration::from_millis(100);
+
+/// A ring in `M`: created by its owner, attached by its users, reclaimed by the daemon.
+///
+/// Every operation takes `&self`; share a ring among threads with `Arc`. Geometry is read once
+/// (and validated) when the ring is created or attached; positions, sequence and length words
+/// are re-read and checked on every operation, because any process mapping the memory can
+/// write them.
+#[derive(Debug)]
+pub struct Ring<M: Memory> {
+    memory: M,
+    geometry: Geometry,
+    /// `capacity - 1`: a position's slot index is `pos & mask`.
+    mask: u64,
+}
+
+/// Counts read from the ring's shared words (so only as honest as its peers).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Slots ever claimed by senders: messages pushed, plus claims abandoned or torn.
+    pub pushed: u64,
+    /// Slots ever taken by receivers: messages popped, plus abandoned slots skipped.
+    pub popped: u64,
+    /// `pushed - popped`: messages queued, including any still being written.
+    pub queued: u64,
+    /// Claims given up by their writers (a [`Claim`] dropped without commit).
+    pub abandoned: u64,
+    /// Receivers registered as sleeping (or about to sleep) in [`Ring::pop`].
+    pub receivers_waiting: u64,
+    /// Senders registered as sleeping (or about to sleep) in [`Ring::push`].
+    pub senders_waiting: u64,
+    /// Whether the ring has been reclaimed.
+    pub reclaimed: bool,
+}
+
+/// What [`Ring::reclaim`] recovered: the whole queue, in order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Reclaimed {
+    /// Every complete message that was queued, oldest first.
+    pub messages: Vec<Message>,
+    /// Slots claimed but never committed (their writer died, or was still writing and is told
+    /// [`TryPushError::Reclaimed`]): skipped.
+    pub torn: u64,
+    /// Slots whose writer gave the claim up: skipped.
+    pub abandoned: u64,
+}
+
+/// A slot claimed and written but not yet visible to receivers: [`Claim::commit`] publishes it.
+///
+/// Dropping a claim without committing abandons the slot: receivers skip it. A writer that
+/// dies holding a claim leaves the slot *torn*: receivers behind it see
+/// [`TryPopError::Incomplete`] until the daemon reclaims the ring.
+#[derive(Debug)]
+#[must_use = "a claim that is not committed is abandoned"]
+pub struct Claim<'a, M: Memory> {
+    ring: &'a Ring<M>,
+    pos: u64,
+    done: bool,
+}
+
+impl<M: Memory> Claim<'_, M> {
+    /// Publishes the message: receivers can take it from now on.
+    ///
+    /// # Errors
+    ///
+    /// [`TryPushError::Reclaimed`] if the daemon reclaimed the ring first (the message is not
+    /// queued); [`TryPushError::Corrupt`] if a peer rewrote the slot.
+    pub fn commit(mut self) -> Result<(), TryPushError> {
+        self.done = true;
+        self.ring.commit(self.pos)
+    }
+}
+
+impl<M: Memory> Drop for Claim<'_, M> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.ring.abandon(self.pos);
+        }
+    }
+}
+
+impl<M: Memory> Ring<M> {
+    /// Formats `memory` as an empty ring of `geometry`, writing its header last.
+    ///
+    /// # Errors
+    ///
+    /// [`CreateError::TooSmall`] when `memory` holds fewer than
+    /// [`Geometry::bytes`] bytes.
+    pub fn create(memory: M, geometry: Geometry) -> Result<Self, CreateError> {
+        let words = memory.words();
+        let needed = geometry.bytes();
+        if words.len() * 8 < needed {
+            return Err(CreateError::TooSmall {
+                needed,
+                available: words.len() * 8,
+            });
+        }
+        // Nobody attaches before the creator passes the memory on; clearing the magic first and
+        // writing it last (release) is for an attacher that comes too early anyway: it is
+        // refused rather than shown an old ring's header.
+        words[W_MAGIC].store(0, Ordering::Relaxed);
+        for word in &words[1..needed / 8] {
+            word.store(0, Ordering::Relaxed);
+        }
+        for slot in 0..geometry.capacity() {
+            words[geometry.slot_word(slot, S_SEQ)].store(slot as u64, Ordering::Relaxed);
+        }
+        words[W_VERSION].store(VERSION, Ordering::Relaxed);
+        words[W_CAPACITY].store(geometry.capacity() as u64, Ordering::Relaxed);
+        words[W_SLOT_PAYLOAD].store(geometry.slot_payload() as u64, Ordering::Relaxed);
+        words[W_MAGIC].store(MAGIC, Ordering::Release);
+        Ok(Self::new(memory, geometry))
+    }
+
+    /// Attaches to a ring another process created in `memory`, after validating its header.
+    ///
+    /// # Errors
+    ///
+    /// [`AttachError`] when the memory does not hold a valid ring header of this version, or
+    /// is smaller than the header's geometry needs.
+    pub fn attach(memory: M) -> Result<Self, AttachError> {
+        let words = memory.words();
+        if words.len() < HEADER_WORDS {
+            return Err(AttachError::TooShort {
+                available: words.len() * 8,
+            });
+        }
+        let magic = words[W_MAGIC].load(Ordering::Acquire);
+        if magic != MAGIC {
+            return Err(AttachError::Magic { found: magic });
+        }
+        let version = words[W_VERSION].load(Ordering::Relaxed);
+        if version != VERSION {
+            return Err(AttachError::Version { found: version });
+        }
+        let capacity = words[W_CAPACITY].load(Ordering::Relaxed);
+        let slot_payload = words[W_SLOT_PAYLOAD].load(Ordering::Relaxed);
+        let geometry = Geometry::new(
+            usize::try_from(capacity).unwrap_or(usize::MAX),
+            usize::try_from(slot_payload).unwrap_or(usize::MAX),
+        )
+        .map_err(AttachError::Geometry)?;
+        if geometry.slot_payload() as u64 != slot_payload {
+            // `Geometry::new` rounds up; a stored value must already be a multiple of 8.
+            return Err(AttachError::Geometry(
+                crate::error::GeometryError::SlotPayload {
+                    slot_payload: slot_payload as usize,
+                },
+            ));
+        }
+        if words.len() * 8 < geometry.bytes() {
+            return Err(AttachError::TooSmall {
+                needed: geometry.bytes(),
+                available: words.len() * 8,
+            });
+        }
+        Ok(Self::new(memory, geometry))
+    }
+
+    fn new(memory: M, geometry: Geometry) -> Self {
+        let mask = geometry.capacity() as u64 - 1;
+        Self {
+            memory,
+            geometry,
+            mask,
+        }
+    }
+
+    /// The ring's geometry, as validated when it was created or attached.
+    pub fn geometry(&self) -> Geometry {
+        self.geometry
+    }
+
+    /// The memory the ring lives in (for a [`Segment`](crate::Segment), its descriptor to pass
+    /// on).
+    pub fn memory(&self) -> &M {
+        &self.memory
+    }
+
+    fn word(&self, index: usize) -> &AtomicU64 {
+        &self.memory.words()[index]
+    }
+
+    fn slot_word(&self, pos: u64, word: usize) -> &AtomicU64 {
+        self.word(self.geometry.slot_word((pos & self.mask) as usize, word))
+    }
+
+    /// Queues a message if a slot is free, without waiting.
+    ///
+    /// # Errors
+    ///
+    /// [`TryPushError::Full`] when no slot is free, [`TryPushError::TooLarge`] when `payload`
+    /// exceeds [`Geometry::slot_payload`], [`TryPushError::Reclaimed`] once the daemon has
+    /// reclaimed the ring, [`TryPushError::Corrupt`] when a peer broke the ring.
+    pub fn try_push(&self, payload: &[u8], meta: Meta) -> Result<(), TryPushError> {
+        self.try_claim(payload, meta)?.commit()
+    }
+
+    /// Claims a free slot and writes the message into it, without publishing it yet: the
+    /// first half of [`try_push`](Self::try_push). Receivers cannot pass the claimed slot
+    /// until it is committed or abandoned, so commit promptly.
+    ///
+    /// # Errors
+    ///
+    /// As [`try_push`](Self::try_push).
+    pub fn try_claim(&self, payload: &[u8], meta: Meta) -> Result<Claim<'_, M>, TryPushError> {
+        let max = self.geometry.slot_payload();
+        if payload.len() > max {
+            return Err(TryPushError::TooLarge {
+                len: payload.len(),
+                max,
+            });
+        }
+        let pos = self.claim_slot()?;
+        let words = self.memory.words();
+        let base = self.geometry.slot_word((pos & self.mask) as usize, 0);
+        let len_word = payload.len() as u64 | u64::from(meta.priority) << 32;
+        words[base + S_LEN].store(len_word, Ordering::Relaxed);
+        words[base + S_MTYPE].store(meta.mtype as u64, Ordering::Relaxed);
+        words[base + S_SENDER].store(meta.sender, Ordering::Relaxed);
+        let payload_words = &words[base + SLOT_HEADER_WORDS..];
+        for (word, chunk) in payload_words.iter().zip(payload.chunks(8)) {
+            let mut bytes = [0u8; 8];
+            bytes[..chunk.len()].copy_from_slice(chunk);
+            word.store(u64::from_le_bytes(bytes), Ordering::Relaxed);
+        }
+        Ok(Claim {
+            ring: self,
+            pos,
+            done: false,
+        })
+    }
+
+    /// Moves the tail past a free slot and returns its position.
+    fn claim_slot(&self) -> Result<u64, TryPushError> {
+        let tail_word = self.word(W_TAIL);
+        let mut tail = tail_word.load(Ordering::Relaxed);
+        for _ in 0..MAX_ATTEMPTS {
+            if tail & CLOSED != 0 {
+                return Err(TryPushError::Reclaimed);
+            }
+            let seq = self.slot_word(tail, S_SEQ).load(Ordering::Acquire);
+            let ahead = seq.wrapping_sub(tail) as i64;
+            if ahead == 0 {
+                // Acquire-release, so the reclaimer (which reads the tail with an
+                // acquire-release read-modify-write) sees the slot as free or later.
+                match tail_word.compare_exchange(
+                    tail,
+                    tail + 1,
+                    Ordering::AcqRel,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => return Ok(tail),
+                    Err(now) => tail = now,
+                }
+            } else if ahead < 0 {
+                // The slot's previous message is unread, or still being written or read.
+                return Err(TryPushError::Full);
+            } else {
+                // Another sender took this position; the tail must have moved on.
+                let now = tail_word.load(Ordering::Relaxed);
+                if now == tail {
+                    return Err(TryPushError::Corrupt(Corruption::Sequence {
+                        pos: tail,
+                        seq,
+                    }));
+                }
+                tail = now;
+            }
+            spin_hint();
+        }
+        Err(TryPushError::Corrupt(Corruption::NoProgress {
+            attempts: MAX_ATTEMPTS,
+        }))
+    }
+
+    /// Publishes the slot at `pos`. A compare-and-swap, not a store, so that the reclaimer
+    /// tearing the slot and this writer committing it cannot both win.
+    fn commit(&self, pos: u64) -> Result<(), TryPushError> {
+        let seq = self.slot_word(pos, S_SEQ);
+        match seq.compare_exchange(pos, pos + 1, Ordering::SeqCst, Ordering::Acquire) {
+            Ok(_) => {
+                self.wake(W_RECV_WAITERS, W_RECV_EVENT);
+                Ok(())
+            }
+            Err(found) => {
+                if self.word(W_TAIL).load(Ordering::Acquire) & CLOSED != 0 {
+                    Err(TryPushError::Reclaimed)
+                } else {
+                    Err(TryPushError::Corrupt(Corruption::Sequence {
+                        pos,
+                        seq: found,
+                    }))
+                }
+            }
+        }
+    }
+
+    /// Marks the slot at `pos` given up, then publishes it so receivers pass it.
+    fn abandon(&self, pos: u64) {
+        let len = self.slot_word(pos, S_LEN);
+        len.store(len.load(Ordering::Relaxed) | ABANDONED, Ordering::Relaxed);
+        self.word(W_ABANDONED).fetch_add(1, Ordering::Relaxed);
+        // Failing means the ring was reclaimed (or corrupted): nobody will read the slot.
+        let _ = self.commit(pos);
+    }
+
+    /// Wakes the sleepers counted in `waiters`, if any: a load on the fast path, a system call
+    /// only when someone sleeps. The load is sequentially consistent, and so is the write that
+    /// precedes it (the commit or release), pairing with the sleeper's increment and fence.
+    fn wake(&self, waiters: usize, event: usize) {
+        if self.word(waiters).load(Ordering::SeqCst) != 0 {
+            let event = self.word(event);
+            event.fetch_add(1, Ordering::SeqCst);
+            wake_all(event);
+        }
+    }
+
+    /// Takes the oldest message, if one is complete, without waiting.
+    ///
+    /// `Ok(None)` means the ring is empty.
+    ///
+    /// # Errors
+    ///
+    /// [`TryPopError::Incomplete`] when the oldest message is claimed but not committed (its
+    /// writer is writing it, or died: see [`Ring::reclaim`]), [`TryPopError::Reclaimed`] once
+    /// the daemon has reclaimed the ring, [`TryPopError::Corrupt`] when a peer broke the ring.
+    pub fn try_pop(&self) -> Result<Option<Message>, TryPopError> {
+        let mut payload = Vec::new();
+        Ok(self
+            .try_pop_into(&mut payload)?
+            .map(|meta| Message { payload, meta }))
+    }
+
+    /// As [`try_pop`](Self::try_pop), but writes the payload into `payload` (replacing its
+    /// contents, reusing its allocation) and returns the message's [`Meta`].
+    ///
+    /// # Errors
+    ///
+    /// As [`try_pop`](Self::try_pop).
+    pub fn try_pop_into(&self, payload: &mut Vec<u8>) -> Result<Option<Meta>, TryPopError> {
+        let head_word = self.word(W_HEAD);
+        let mut head = head_word.load(Ordering::Relaxed);
+        for _ in 0..MAX_ATTEMPTS {
+            if head & CLOSED != 0 {
+                return Err(TryPopError::Reclaimed);
+            }
+            let seq_word = self.slot_word(head, S_SEQ);
+            let seq = seq_word.load(Ordering::Acquire);
+            let ahead = seq.wrapping_sub(head + 1) as i64;
+            if ahead == 0 {
+                match head_word.compare_exchange(
+                    head,
+                    head + 1,
+                    Ordering::AcqRel,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => {
+                        let read = self.read_slot(head, payload);
+                        // Free the slot for the sender one lap later.
+                        seq_word.store(head + self.geometry.capacity() as u64, Ordering::SeqCst);
+                        self.wake(W_SEND_WAITERS, W_SEND_EVENT);
+                        match read {
+                            Ok(Some(meta)) => return Ok(Some(meta)),
+                            Ok(None) => head += 1, // abandoned: skip it
+                            Err(corruption) => return Err(TryPopError::Corrupt(corruption)),
+                        }
+                        continue;
+                    }
+                    Err(now) => head = now,
+                }
+            } else if ahead < 0 {
+                let tail = self.word(W_TAIL).load(Ordering::Acquire);
+                if tail & CLOSED != 0 {
+                    return Err(TryPopError::Reclaimed);
+                }
+                return if tail > head {
+                    Err(TryPopError::Incomplete)
+                } else {
+                    Ok(None)
+                };
+            } else {
+                // Another receiver took this position; the head must have moved on.
+                let now = head_word.load(Ordering::Relaxed);
+                if now == head {
+                    return Err(TryPopError::Corrupt(Corruption::Sequence {
+                        pos: head,
+                        seq,
+                    }));
+                }
+                head = now;
+            }
+            spin_hint();
+        }
+        Err(TryPopError::Corrupt(Corruption::NoProgress {
+            attempts: MAX_ATTEMPTS,
+        }))
+    }
+
+    /// Copies the committed slot at `pos` out: `Ok(None)` if it was abandoned.
+    fn read_slot(&self, pos: u64, payload: &mut Vec<u8>) -> Result<Option<Meta>, Corruption> {
+        let words = self.memory.words();
+        let base = self.geometry.slot_word((pos & self.mask) as usize, 0);
+        let len_word = words[base + S_LEN].load(Ordering::Relaxed);
+        if len_word & ABANDONED != 0 {
+            return Ok(None);
+        }
+        let len = len_word & LEN_MASK;
+        let max = self.geometry.slot_payload();
+        if len > max as u64 {
+            return Err(Corruption::Length { len, max });
+        }
+        let len = len as usize;
+        let meta = Meta {
+            sender: words[base + S_SENDER].load(Ordering::Relaxed),
+            mtype: words[base + S_MTYPE].load(Ordering::Relaxed) as i64,
+            priority: (len_word >> 32) as u16,
+        };
+        payload.clear();
+        payload.reserve(len);
+        for word in &words[base + SLOT_HEADER_WORDS..][..len.div_ceil(8)] {
+            payload.extend_from_slice(&word.load(Ordering::Relaxed).to_le_bytes());
+        }
+        payload.truncate(len);
+        Ok(Some(meta))
+    }
+
+    /// Closes the ring for good and takes back the whole queue: every complete message, in
+    /// order, skipping torn and abandoned slots. For the trusted side (the daemon), when it
+    /// takes the mailbox back or a user of the ring died.
+    ///
+    /// From the moment it starts, no slot can be claimed or taken: senders get `Reclaimed`
+    /// (including a live sender whose claimed slot is torn here: its commit fails, so it still
+    /// holds its message), receivers get `Reclaimed`, and every sleeper wakes. A second call
+    /// recovers nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`ReclaimError::Corrupt`] when a peer broke the ring; it carries the complete messages
+    /// recovered before the corruption.
+    pub fn reclaim(&self) -> Result<Reclaimed, ReclaimError> {
+        let tail = self.word(W_TAIL).fetch_or(CLOSED, Ordering::AcqRel);
+        let head = self.word(W_HEAD).fetch_or(CLOSED, Ordering::AcqRel);
+        for event in [W_RECV_EVENT, W_SEND_EVENT] {
+            self.word(event).fetch_add(1, Ordering::SeqCst);
+            wake_all(self.word(event));
+        }
+        let mut out = Reclaimed::default();
+        if head & CLOSED != 0 {
+            return Ok(out);
+        }
+        let tail = tail & !CLOSED;
+        let capacity = self.geometry.capacity() as u64;
+        if tail < head || tail - head > capacity {
+            let corruption = Corruption::Positions { head, tail };
+            return Err(ReclaimError::Corrupt {
+                corruption,
+                recovered: out.messages,
+            });
+        }
+        for pos in head..tail {
+            let seq_word = self.slot_word(pos, S_SEQ);
+            let mut seq = seq_word.load(Ordering::Acquire);
+            if seq == pos {
+                // Claimed, not committed: tear it, unless its writer commits first.
+                match seq_word.compare_exchange(
+                    pos,
+                    pos + capacity,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                ) {
+                    Ok(_) => {
+                        out.torn += 1;
+                        continue;
+                    }
+                    Err(now) => seq = now,
+                }
+            }
+            if seq != pos + 1 {
+                let corruption = Corruption::Sequence { pos, seq };
+                return Err(ReclaimError::Corrupt {
+                    corruption,
+                    recovered: out.messages,
+                });
+            }
+            let mut payload = Vec::new();
+            match self.read_slot(pos, &mut payload) {
+                Ok(Some(meta)) => out.messages.push(Message { payload, meta }),
+                Ok(None) => out.abandoned += 1,
+                Err(corruption) => {
+                    return Err(ReclaimError::Corrupt {
+                        corruption,
+                        recovered: out.messages,
+                    });
+                }
+            }
+            seq_word.store(pos + capacity, Ordering::Release);
+        }
+        Ok(out)
+    }
+
+    /// The ring's counts, read from its shared words.
+    pub fn stats(&self) -> Stats {
+        let tail = self.word(W_TAIL).load(Ordering::Relaxed);
+        let head = self.word(W_HEAD).load(Ordering::Relaxed);
+        let pushed = tail & !CLOSED;
+        let popped = head & !CLOSED;
+        Stats {
+            pushed,
+            popped,
+            queued: pushed.saturating_sub(popped),
+            abandoned: self.word(W_ABANDONED).load(Ordering::Relaxed),
+            receivers_waiting: self.word(W_RECV_WAITERS).load(Ordering::Relaxed),
+            senders_waiting: self.word(W_SEND_WAITERS).load(Ordering::Relaxed),
+            reclaimed: (tail | head) & CLOSED != 0,
+        }
+    }
+}
+
+#[cfg(not(loom))]
+impl<M: Memory> Ring<M> {
+    /// Queues a message, waiting for a free slot until `deadline` (`None`: as long as it
+    /// takes): busy polling briefly, then yielding, then sleeping on a futex in the ring that
+    /// receivers wake when they free a slot (only when someone sleeps, so the fast path makes
+    /// no system call).
+    ///
+    /// # Errors
+    ///
+    /// [`PushError::Timeout`] when the deadline passes with the ring full; the others as
+    /// [`try_push`](Self::try_push).
+    pub fn push(
+        &self,
+        payload: &[u8],
+        meta: Meta,
+        deadline: Option<Instant>,
+    ) -> Result<(), PushError> {
+        let attempt = || match self.try_push(payload, meta) {
+            Ok(()) => Some(Ok(())),
+            Err(TryPushError::Full) => None,
+            Err(TryPushError::TooLarge { len, max }) => Some(Err(PushError::TooLarge { len, max })),
+            Err(TryPushError::Reclaimed) => Some(Err(PushError::Reclaimed)),
+            Err(TryPushError::Corrupt(c)) => Some(Err(PushError::Corrupt(c))),
+        };
+        self.wait(W_SEND_WAITERS, W_SEND_EVENT, deadline, attempt)
+            .unwrap_or(Err(PushError::Timeout))
+    }
+
+    /// Takes the oldest message, waiting until `deadline` (`None`: as long as it takes) as
+    /// [`push`](Self::push) does, woken by senders' commits.
+    ///
+    /// # Errors
+    ///
+    /// [`PopError::Timeout`] when the deadline passes with the ring empty;
+    /// [`PopError::Stalled`] when it passes with the oldest message still uncommitted (ask the
+    /// daemon, which reclaims the ring if its writer is dead); [`PopError::Reclaimed`] and
+    /// [`PopError::Corrupt`] as for [`try_pop`](Self::try_pop).
+    pub fn pop(&self, deadline: Option<Instant>) -> Result<Message, PopError> {
+        let mut stalled = false;
+        let attempt = || match self.try_pop() {
+            Ok(Some(message)) => Some(Ok(message)),
+            Ok(None) => {
+                stalled = false;
+                None
+            }
+            Err(TryPopError::Incomplete) => {
+                stalled = true;
+                None
+            }
+            Err(TryPopError::Reclaimed) => Some(Err(PopError::Reclaimed)),
+            Err(TryPopError::Corrupt(c)) => Some(Err(PopError::Corrupt(c))),
+        };
+        let outcome = self.wait(W_RECV_WAITERS, W_RECV_EVENT, deadline, attempt);
+        outcome.unwrap_or(Err(if stalled {
+            PopError::Stalled
+        } else {
+            PopError::Timeout
+        }))
+    }
+
+    /// Calls `attempt` until it answers or `deadline` passes (then `None`): spinning, yielding,
+    /// then sleeping on the `event` futex, counted in `waiters` so wakers know to call.
+    fn wait<T>(
+        &self,
+        waiters: usize,
+        event: usize,
+        deadline: Option<Instant>,
+        mut attempt: impl FnMut() -> Option<T>,
+    ) -> Option<T> {
+        for round in 0..SPIN_ROUNDS {
+            if let Some(answer) = attempt() {
+                return Some(answer);
+            }
+            for _ in 0..1u32 << round.min(3) {
+                spin_hint();
+            }
+        }
+        for _ in 0..YIELD_ROUNDS {
+            if let Some(answer) = attempt() {
+                return Some(answer);
+            }
+            if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+                return None;
+            }
+            std::thread::yield_now();
+        }
+        let (waiters, event) = (self.word(waiters), self.word(event));
+        waiters.fetch_add(1, Ordering::SeqCst);
+        let answer = loop {
+            let seen = event.load(Ordering::SeqCst);
+            // Pairs with the waker's sequentially consistent commit and waiters load: either
+            // the waker sees this sleeper counted, or this attempt sees its commit.
+            crate::sync::fence(Ordering::SeqCst);
+            if let Some(answer) = attempt() {
+                break Some(answer);
+            }
+            let slice = match deadline {
+                None => SLEEP_SLICE,
+                Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
+                    Some(left) if !left.is_zero() => left.min(SLEEP_SLICE),
+                    _ => break None,
+                },
+            };
+            crate::sys::futex_wait(event, seen, slice);
+        };
+        waiters.fetch_sub(1, Ordering::SeqCst);
+        answer
+    }
+}

@@ -1,0 +1,285 @@
+//! Every `unsafe` block of the crate: mapping memory, viewing a mapping as atomic words, copying
+//! bytes in and out of a mapping, and the futex calls on a word of it.
+//!
+//! The memory behind a [`Mapping`] is shared with other processes, which may write to it at any
+//! moment. So no Rust reference to its bytes is ever handed out: the ring sees it as a slice of
+//! `AtomicU64` (atomics allow concurrent writers), and raw bytes are only copied in or out with
+//! bounds checked here. The file is sealed against shrinking before anyone maps it (see
+//! `Segment`), so a peer cannot turn an access into `SIGBUS` by truncating it.
+
+use std::ffi::c_void;
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU32, AtomicU64};
+use std::time::Duration;
+
+use rustix::fs::{MemfdFlags, SealFlags};
+use rustix::mm::{MapFlags, ProtFlags};
+use rustix::thread::futex;
+
+/// How a mapping may be used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Access {
+    /// Loads only: the pages are mapped `PROT_READ`.
+    ReadOnly,
+    /// Loads and stores: the pages are mapped `PROT_READ | PROT_WRITE`.
+    ReadWrite,
+}
+
+/// A new anonymous memory file, close-on-exec and open to seals.
+pub(crate) fn memfd(name: &str) -> io::Result<OwnedFd> {
+    Ok(rustix::fs::memfd_create(
+        name,
+        MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING,
+    )?)
+}
+
+/// Gives the file its length for good, its pages allocated now (so that a later first touch
+/// cannot fail for want of memory with `SIGBUS`), then forbids further seals unless
+/// `more_seals_later`.
+pub(crate) fn size_and_seal(fd: &OwnedFd, len: u64, more_seals_later: bool) -> io::Result<()> {
+    rustix::fs::ftruncate(fd, len)?;
+    rustix::fs::fallocate(fd, rustix::fs::FallocateFlags::empty(), 0, len)?;
+    let mut seals = SealFlags::SHRINK | SealFlags::GROW;
+    if !more_seals_later {
+        seals |= SealFlags::SEAL;
+    }
+    rustix::fs::fcntl_add_seals(fd, seals)?;
+    Ok(())
+}
+
+/// Forbids every later write and writable mapping (existing mappings keep their access), then
+/// any further seal.
+pub(crate) fn seal_future_writes(fd: &OwnedFd) -> io::Result<()> {
+    rustix::fs::fcntl_add_seals(fd, SealFlags::FUTURE_WRITE | SealFlags::SEAL)?;
+    Ok(())
+}
+
+/// The seals a file carries (`EINVAL` for a file that is no memfd).
+pub(crate) fn seals(fd: &OwnedFd) -> io::Result<SealFlags> {
+    Ok(rustix::fs::fcntl_get_seals(fd)?)
+}
+
+/// The file's length in bytes.
+pub(crate) fn file_len(fd: &OwnedFd) -> io::Result<u64> {
+    let stat = rustix::fs::fstat(fd)?;
+    u64::try_from(stat.st_size).map_err(|_| io::Error::from(io::ErrorKind::InvalidData))
+}
+
+/// `len` bytes of a file mapped shared, unmapped on drop.
+#[derive(Debug)]
+pub(crate) struct Mapping {
+    base: NonNull<u8>,
+    len: usize,
+    access: Access,
+}
+
+// SAFETY: a `Mapping` owns its pages; every access to them goes through atomics or through
+// `read`/`write`, which copy bytes and never hand out references, so sharing or sending the
+// handle across threads is as safe as across the processes that map the same file.
+unsafe impl Send for Mapping {}
+// SAFETY: as above: `&Mapping` only allows atomic accesses and bounds-checked copies.
+unsafe impl Sync for Mapping {}
+
+impl Mapping {
+    /// Maps the first `len` bytes of `fd`, shared. The caller has checked that the file is at
+    /// least `len` bytes long and sealed against shrinking.
+    pub(crate) fn map(fd: impl AsFd, len: usize, access: Access) -> io::Result<Self> {
+        if len == 0 {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "empty mapping"));
+        }
+        let prot = match access {
+            Access::ReadOnly => ProtFlags::READ,
+            Access::ReadWrite => ProtFlags::READ | ProtFlags::WRITE,
+        };
+        // SAFETY: a null hint lets the kernel choose fresh addresses, so no existing Rust object
+        // is replaced; the result is checked, and owned by the returned `Mapping` alone.
+        let ptr =
+            unsafe { rustix::mm::mmap(std::ptr::null_mut(), len, prot, MapFlags::SHARED, fd, 0)? };
+        let base = NonNull::new(ptr.cast::<u8>())
+            .ok_or_else(|| io::Error::other("mmap returned a null address"))?;
+        Ok(Self { base, len, access })
+    }
+
+    /// The mapping's length in bytes.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// How the pages are mapped.
+    pub(crate) fn access(&self) -> Access {
+        self.access
+    }
+
+    /// The words from byte `offset` to the end, as atomics; `None` if the mapping is
+    /// read-only (atomic stores would fault) or `offset` is past the end or not 8-aligned.
+    pub(crate) fn words(&self, offset: usize) -> Option<&[AtomicU64]> {
+        if self.access != Access::ReadWrite || offset > self.len || offset % 8 != 0 {
+            return None;
+        }
+        let count = (self.len - offset) / 8;
+        // SAFETY: `mmap` returns page-aligned memory and `offset` is a multiple of 8, so the
+        // pointer is aligned for `AtomicU64`; `offset + count * 8 <= len`, so the slice lies
+        // inside the mapping, which is readable and writable and lives as long as `&self`.
+        // `AtomicU64` has interior mutability, so other processes (and threads) writing the
+        // same words is allowed; any bit pattern is a valid `u64`.
+        Some(unsafe {
+            std::slice::from_raw_parts(self.base.as_ptr().add(offset).cast::<AtomicU64>(), count)
+        })
+    }
+
+    /// Copies `dst.len()` bytes from byte `offset` of the mapping into `dst`; `false` (nothing
+    /// copied) if that range is not inside the mapping.
+    pub(crate) fn read(&self, offset: usize, dst: &mut [u8]) -> bool {
+        if offset
+            .checked_add(dst.len())
+            .is_none_or(|end| end > self.len)
+        {
+            return false;
+        }
+        // SAFETY: the range `offset..offset + dst.len()` is inside the mapping (checked above),
+        // which is readable for as long as `&self` lives; `dst` is a distinct Rust buffer, so the
+        // two cannot overlap. A peer writing the same bytes meanwhile can only make `dst` hold
+        // any mix of old and new bytes, and every bit pattern is a valid `u8`; no reference to
+        // the shared bytes is created.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                self.base.as_ptr().add(offset),
+                dst.as_mut_ptr(),
+                dst.len(),
+            );
+        }
+        true
+    }
+
+    /// Copies `src` to byte `offset` of the mapping; `false` (nothing copied) if the mapping is
+    /// read-only or that range is not inside it.
+    pub(crate) fn write(&self, offset: usize, src: &[u8]) -> bool {
+        if self.access != Access::ReadWrite
+            || offset
+                .checked_add(src.len())
+                .is_none_or(|end| end > self.len)
+        {
+            return false;
+        }
+        // SAFETY: the range is inside a writable mapping (checked above) that lives as long as
+        // `&self`; `src` is a distinct Rust buffer. No reference to the shared bytes is created,
+        // so a peer reading or writing them meanwhile affects only the bytes it sees.
+        unsafe {
+            std::ptr::copy_nonoverlapping(src.as_ptr(), self.base.as_ptr().add(offset), src.len());
+        }
+        true
+    }
+}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        // SAFETY: `base` and `len` are exactly what `mmap` returned and accepted; every slice of
+        // `words` borrows `self`, so none outlives this call.
+        let _ = unsafe { rustix::mm::munmap(self.base.as_ptr().cast::<c_void>(), self.len) };
+    }
+}
+
+/// The 32 bits of `word` that the kernel compares in a futex call: its low half.
+fn futex_half(word: &AtomicU64) -> &AtomicU32 {
+    let base = std::ptr::from_ref(word).cast::<AtomicU32>();
+    let low = if cfg!(target_endian = "little") { 0 } else { 1 };
+    // SAFETY: an `AtomicU64` is 8-aligned and 8 bytes, so either half is an aligned 4-byte
+    // location inside it, living as long as `word`. The reference is only passed to the futex
+    // system call, which reads the location in the kernel; Rust code never accesses it at 32
+    // bits, so no mixed-size atomic access happens in the program.
+    unsafe { &*base.add(low) }
+}
+
+/// Sleeps while the low 32 bits of `word` equal those of `expected`, at most `timeout`. Process-
+/// shared (not `FUTEX_PRIVATE`), so a writer in another process wakes it. Spurious returns are
+/// possible; the caller re-checks its condition.
+pub(crate) fn futex_wait(word: &AtomicU64, expected: u64, timeout: Duration) {
+    let timeout = rustix::time::Timespec {
+        tv_sec: i64::try_from(timeout.as_secs()).unwrap_or(i64::MAX),
+        tv_nsec: i64::from(timeout.subsec_nanos()),
+    };
+    // Returns on a wake, a changed value (EAGAIN), a signal (EINTR) or the timeout
+    // (ETIMEDOUT): the caller's loop treats them alike.
+    let _ = futex::wait(
+        futex_half(word),
+        futex::Flags::empty(),
+        expected as u32,
+        Some(&timeout),
+    );
+}
+
+/// Wakes every sleeper of `futex_wait` on `word`, in any process.
+pub(crate) fn futex_wake_all(word: &AtomicU64) {
+    let _ = futex::wake(futex_half(word), futex::Flags::empty(), i32::MAX as u32);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::Ordering;
+
+    fn file(len: u64) -> OwnedFd {
+        let fd = memfd("sys-test").unwrap();
+        size_and_seal(&fd, len, false).unwrap();
+        fd
+    }
+
+    #[test]
+    fn sealed_file_cannot_change_size_or_take_more_seals() {
+        let fd = file(4096);
+        assert_eq!(file_len(&fd).unwrap(), 4096);
+        assert!(
+            seals(&fd)
+                .unwrap()
+                .contains(SealFlags::SHRINK | SealFlags::GROW | SealFlags::SEAL)
+        );
+        assert!(rustix::fs::ftruncate(&fd, 100).is_err());
+        assert!(rustix::fs::ftruncate(&fd, 8192).is_err());
+        assert!(seal_future_writes(&fd).is_err());
+    }
+
+    #[test]
+    fn copies_are_bounds_checked() {
+        let mapping = Mapping::map(file(100), 100, Access::ReadWrite).unwrap();
+        assert!(mapping.write(96, &[1, 2, 3, 4]));
+        assert!(!mapping.write(97, &[1, 2, 3, 4]));
+        assert!(!mapping.write(usize::MAX, &[1]));
+        let mut buf = [0; 4];
+        assert!(mapping.read(96, &mut buf));
+        assert_eq!(buf, [1, 2, 3, 4]);
+        assert!(!mapping.read(97, &mut buf));
+        assert!(!mapping.read(usize::MAX - 1, &mut buf));
+    }
+
+    #[test]
+    fn words_need_alignment_and_write_access() {
+        let fd = file(64);
+        let rw = Mapping::map(&fd, 64, Access::ReadWrite).unwrap();
+        assert_eq!(rw.words(0).unwrap().len(), 8);
+        assert_eq!(rw.words(56).unwrap().len(), 1);
+        assert_eq!(rw.words(64).unwrap().len(), 0);
+        assert!(rw.words(4).is_none());
+        assert!(rw.words(72).is_none());
+        rw.words(0).unwrap()[1].store(0x0102, Ordering::Relaxed);
+        let ro = Mapping::map(&fd, 64, Access::ReadOnly).unwrap();
+        assert!(ro.words(0).is_none());
+        assert!(!ro.write(0, &[1]));
+        let mut buf = [0; 2];
+        assert!(ro.read(8, &mut buf));
+        assert_eq!(buf, 0x0102u64.to_ne_bytes()[..2]);
+        assert!(Mapping::map(&fd, 0, Access::ReadOnly).is_err());
+    }
+
+    #[test]
+    fn futex_wait_returns_at_once_when_the_value_differs_and_after_the_timeout_otherwise() {
+        let word = AtomicU64::new(5);
+        let start = std::time::Instant::now();
+        futex_wait(&word, 6, Duration::from_secs(10));
+        assert!(start.elapsed() < Duration::from_secs(5));
+        futex_wait(&word, 5, Duration::from_millis(20));
+        assert!(start.elapsed() >= Duration::from_millis(20));
+        futex_wake_all(&word);
+    }
+}
