@@ -13,6 +13,8 @@ use postbox_core::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::node_links::NodeLinks;
+
 /// The most branches one select may have: a select is a handful of mailboxes, and the limit keeps
 /// one request from making the engine register thousands of waiters.
 pub const MAX_BRANCHES: usize = 64;
@@ -217,6 +219,9 @@ pub enum Request {
         /// The mailbox.
         mailbox: MailboxId,
     },
+    /// This node and the nodes it links with (`postbox nodes`). Answered by the daemon, not the
+    /// engine: `NodeLinks`.
+    NodeLinks,
 }
 
 /// The engine's answer to one request. Variant order is part of the protocol: append only.
@@ -279,6 +284,8 @@ pub enum Response {
     Peeked(Vec<Received>),
     /// How many messages a `Purge` dropped.
     Purged(u64),
+    /// This node and the nodes it links with.
+    NodeLinks(NodeLinks),
 }
 
 /// Why an operation payload could not be decoded: the peer is broken or hostile.

@@ -137,6 +137,9 @@ pub use postbox_core::{
     WaitTarget,
 };
 
+/// What [`Process::node_links`] answers: this node and the nodes it links with.
+pub use postbox_wire::{LocalNode, NodeLinks, PeerLink, PeerState};
+
 /// The payload type: reference-counted bytes, moved through queues without copying.
 pub use bytes::Bytes;
 

@@ -7,7 +7,7 @@ use postbox_core::{
     AdminError, Branch, Delivery, EngineStats, MailboxStats, Message, Pid, ProcessInfo, Received,
     RecvError, SelectError, Selector, SendError, Source,
 };
-use postbox_wire::{Request, Response, Target};
+use postbox_wire::{NodeLinks, Request, Response, Target};
 
 use crate::mailbox::MailboxBuilder;
 use crate::process_core::ProcessCore;
@@ -141,6 +141,19 @@ impl Process {
     pub fn node_stats(&self) -> Result<EngineStats, AdminError> {
         match self.core.call(Request::NodeStats, None) {
             Ok(Response::NodeStats(stats)) => Ok(stats),
+            other => Err(admin_error(other)),
+        }
+    }
+
+    /// This node and the nodes it links with (`postbox nodes`): empty in-process, and from a
+    /// daemon without node links.
+    ///
+    /// # Errors
+    ///
+    /// `Disconnected`.
+    pub fn node_links(&self) -> Result<NodeLinks, AdminError> {
+        match self.core.call(Request::NodeLinks, None) {
+            Ok(Response::NodeLinks(links)) => Ok(links),
             other => Err(admin_error(other)),
         }
     }
