@@ -132,7 +132,7 @@ pub use daemon::Daemon;
 pub use error::DaemonError;
 pub use node::{
     DEFAULT_NODE_TIMEOUT, InvalidPeerAddress, MAX_NODES, MIN_NODE_TIMEOUT, NodeConfig, NodeDriver,
-    NodeEvent, NodeEvents, NodeSendError, NodeTls, PeerAddress,
+    NodeEvent, NodeEvents, NodeSendError, NodeTls, PeerAddress, host_name,
 };
 pub use shutdown::termination_signal;
 pub use store::{STORE_FILE, StoreError};

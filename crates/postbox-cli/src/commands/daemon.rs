@@ -8,14 +8,16 @@ use std::path::Path;
 
 use anyhow::Context as _;
 use postbox_daemon::{
-    ClientCertificates, DaemonConfig, DaemonError, MESSAGE_OVERHEAD, TcpIdentity, TcpListen,
-    TlsServer,
+    ClientCertificates, DaemonConfig, DaemonError, MESSAGE_OVERHEAD, NodeConfig, NodeTls,
+    PeerAddress, TcpIdentity, TcpListen, TlsServer,
 };
 use postbox_wire::Token;
+use postbox_wire::link::NodeName;
 
 use crate::args::{DaemonArgs, LimitArgs, usage_error};
 use crate::config_file::{
-    ByteSize, ConfigFile, Count, DurationValue, IdentityValue, ListenUrl, ModeValue, PositiveCount,
+    ByteSize, ConfigFile, Count, DurationValue, IdentityValue, ListenUrl, ModeValue, NodeListen,
+    NodeNameValue, PeerValue, PositiveCount,
 };
 use crate::logging;
 
@@ -75,6 +77,13 @@ fn flag_settings(args: &DaemonArgs) -> ConfigFile {
         handshake_timeout: handshake_timeout.map(DurationValue),
         tcp_dead_peer_timeout: tcp_dead_peer_timeout.map(DurationValue),
         max_in_flight: max_in_flight.map(PositiveCount),
+        node: args.node.clone().map(NodeNameValue),
+        node_listen: args.node_listen.clone().map(NodeListen),
+        peer: (!args.peers.is_empty()).then(|| args.peers.iter().cloned().map(PeerValue).collect()),
+        node_timeout: args.node_timeout.map(DurationValue),
+        node_cert: args.node_cert.clone(),
+        node_key: args.node_key.clone(),
+        node_ca: args.node_ca.clone(),
     }
 }
 
@@ -115,6 +124,68 @@ fn tls_server(settings: &ConfigFile) -> anyhow::Result<TlsServer> {
     };
     TlsServer::from_files(cert, key, clients)
         .context("cannot listen on tls://; fix the file or give another")
+}
+
+/// Node links from `node`, `node-listen`, `peer`, `node-timeout` and `node-cert`, `node-key`,
+/// `node-ca`: `None` without `node-listen` or `peer`.
+///
+/// # Errors
+///
+/// Usage: node settings without `node-listen` or `peer`; links without all three TLS files;
+/// no `node` and a host name that is no node name. A TLS file that cannot be read or holds
+/// nothing usable; a `node-listen` address that does not resolve.
+fn node_config(settings: &ConfigFile) -> anyhow::Result<Option<NodeConfig>> {
+    let peers: Vec<PeerAddress> = settings
+        .peer
+        .iter()
+        .flatten()
+        .map(|PeerValue(peer)| peer.clone())
+        .collect();
+    if settings.node_listen.is_none() && peers.is_empty() {
+        if settings.node.is_some()
+            || settings.node_cert.is_some()
+            || settings.node_key.is_some()
+            || settings.node_ca.is_some()
+        {
+            return Err(usage_error(
+                "--node, --node-cert, --node-key and --node-ca are only used with --node-listen \
+                 or --peer (or node-listen or peer in the config file)",
+            ));
+        }
+        return Ok(None);
+    }
+    let (Some(cert), Some(key), Some(ca)) =
+        (&settings.node_cert, &settings.node_key, &settings.node_ca)
+    else {
+        return Err(usage_error(
+            "node links are mutual TLS: give --node-cert, --node-key and --node-ca (or node-cert, \
+             node-key and node-ca in the config file); `postbox certs init` and `postbox certs \
+             issue NAME` make them",
+        ));
+    };
+    let name = match &settings.node {
+        Some(NodeNameValue(name)) => name.clone(),
+        None => postbox_daemon::host_name().unwrap_or_default(),
+    };
+    let name = NodeName::new(&name).map_err(|error| {
+        usage_error(format!(
+            "the host name {name:?} is no node name ({error}); give --node NAME"
+        ))
+    })?;
+    let tls = NodeTls::from_files(cert, key, ca)
+        .context("cannot set up node links' TLS; fix the file or give another")?;
+    let mut node = NodeConfig::new(name, tls);
+    if let Some(listen) = &settings.node_listen {
+        node.listen = Some(resolve(
+            &ListenUrl(format!("tcp://{}", listen.0)),
+            "node listen",
+        )?);
+    }
+    node.peers = peers;
+    if let Some(DurationValue(timeout)) = settings.node_timeout {
+        node.node_timeout = timeout;
+    }
+    Ok(Some(node))
 }
 
 /// Resolves `tcp://ADDR:PORT`'s address.
@@ -228,13 +299,15 @@ fn config(settings: &ConfigFile) -> anyhow::Result<DaemonConfig> {
     if let Some(DurationValue(timeout)) = settings.tcp_dead_peer_timeout {
         config.tcp_dead_peer_timeout = timeout;
     }
+    config.node = node_config(settings)?;
     Ok(config)
 }
 
 /// `postbox daemon [--config FILE] [--print-config] [--socket PATH] [--mode M] [--listen
 /// tcp://ADDR:PORT|tls://ADDR:PORT --token-file FILE [--tls-cert FILE --tls-key FILE
-/// [--tls-client-ca FILE]] [--tcp-identity UID:GID]] [--metrics tcp://ADDR:PORT] [--log FILTER]
-/// [limits]`:
+/// [--tls-client-ca FILE]] [--tcp-identity UID:GID]] [--metrics tcp://ADDR:PORT] [--node NAME
+/// --node-listen ADDR:PORT --peer NAME=HOST:PORT... --node-timeout D --node-cert FILE --node-key
+/// FILE --node-ca FILE] [--log FILTER] [limits]`:
 /// serves until SIGTERM or SIGINT, then shuts down cleanly and succeeds; with --print-config,
 /// prints the effective configuration instead.
 ///

@@ -22,7 +22,7 @@ mod node_tls;
 mod peer_driver;
 
 pub use node_config::{
-    DEFAULT_NODE_TIMEOUT, InvalidPeerAddress, MIN_NODE_TIMEOUT, NodeConfig, PeerAddress,
+    DEFAULT_NODE_TIMEOUT, InvalidPeerAddress, MIN_NODE_TIMEOUT, NodeConfig, PeerAddress, host_name,
 };
 pub(crate) use node_driver::NodeStatus;
 pub use node_driver::{MAX_NODES, NodeDriver, NodeEvents};

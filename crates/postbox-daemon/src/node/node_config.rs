@@ -16,6 +16,15 @@ pub const DEFAULT_NODE_TIMEOUT: Duration = Duration::from_secs(3);
 /// would be mostly noise.
 pub const MIN_NODE_TIMEOUT: Duration = Duration::from_millis(500);
 
+/// The host name (`uname -n`), the default node name; `None` if it is not UTF-8.
+pub fn host_name() -> Option<String> {
+    rustix::system::uname()
+        .nodename()
+        .to_str()
+        .ok()
+        .map(str::to_owned)
+}
+
 /// How node links are configured.
 #[derive(Clone, Debug)]
 pub struct NodeConfig {
