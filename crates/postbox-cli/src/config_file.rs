@@ -721,6 +721,12 @@ mod tests {
             tls_client_ca: Some("/ca.pem".into()),
             tcp_identity: Some(IdentityValue(postbox_core::Credentials::new(1, 2))),
             metrics: Some(ListenUrl("tcp://127.0.0.1:2".into())),
+            node: Some(NodeNameValue("a".into())),
+            node_listen: Some(NodeListen("127.0.0.1:3".into())),
+            peer: Some(vec![PeerValue("b=h:4".parse().unwrap())]),
+            node_cert: Some("/a.pem".into()),
+            node_key: Some("/a.key".into()),
+            node_ca: Some("/ca.pem".into()),
             ..ConfigFile::default()
         }))
         .unwrap();
@@ -730,6 +736,28 @@ mod tests {
         sorted.sort_unstable();
         serialized.sort_unstable();
         assert_eq!(sorted, serialized, "KEYS lists exactly the file's keys");
+    }
+
+    #[test]
+    fn peers_are_a_list_and_node_values_are_checked_naming_the_line() {
+        let file = ConfigFile::parse(
+            "node = \"a\"\nnode-listen = \"127.0.0.1:0\"\npeer = [\"b=h:1\", \"c=h:2\"]\n",
+        )
+        .unwrap();
+        let peers: Vec<String> = file.peer.iter().flatten().map(|p| p.0.to_string()).collect();
+        assert_eq!(peers, ["b=h:1", "c=h:2"]);
+        assert_eq!(file.node, Some(NodeNameValue("a".into())));
+        let shown = file.to_documented_toml();
+        assert!(shown.contains("peer = [\"b=h:1\", \"c=h:2\"]"), "{shown}");
+        assert_eq!(ConfigFile::parse(&shown).unwrap().peer, file.peer);
+        for (text, complaint) in [
+            ("node = \"a b\"\n", "invalid node name"),
+            ("peer = [\"b\"]\n", "NAME=HOST:PORT"),
+            ("node-listen = \"nowhere\"\n", "ADDR:PORT"),
+        ] {
+            let error = format!("{:#}", ConfigFile::parse(text).unwrap_err());
+            assert!(error.contains("line 1") && error.contains(complaint), "{error}");
+        }
     }
 
     #[test]

@@ -402,6 +402,22 @@ mod tests {
         "1s",
         "--tcp-dead-peer-timeout",
         "10s",
+        "--node",
+        "node",
+        "--node-listen",
+        "127.0.0.1:0",
+        "--peer",
+        "b=127.0.0.1:7071",
+        "--peer",
+        "c=127.0.0.1:7072",
+        "--node-timeout",
+        "2s",
+        "--node-cert",
+        "CERT",
+        "--node-key",
+        "KEY",
+        "--node-ca",
+        "CA",
     ];
 
     /// A CA in `dir` and a certificate it signed for "node": the CA's, the certificate's and the
@@ -472,6 +488,12 @@ mod tests {
         );
         assert_eq!(config.metrics.unwrap().to_string(), "127.0.0.1:0");
         assert_eq!(config.metrics_max_mailboxes, 7);
+        let node = config.node.as_ref().unwrap();
+        assert_eq!(node.name.as_str(), "node");
+        assert_eq!(node.listen.unwrap().to_string(), "127.0.0.1:0");
+        let peers: Vec<String> = node.peers.iter().map(ToString::to_string).collect();
+        assert_eq!(peers, ["b=127.0.0.1:7071", "c=127.0.0.1:7072"]);
+        assert_eq!(node.node_timeout, std::time::Duration::from_secs(2));
         let tcp = config.tcp.as_ref().unwrap();
         assert_eq!(tcp.token.as_bytes(), b"s3cret-token-of-some-length");
         assert_eq!(
@@ -512,7 +534,10 @@ mod tests {
                  inbox-capacity = 80\nmax-queued-bytes = \"2MiB\"\nmax-mailboxes-per-uid = 30\n\
                  max-connections = 90\nmax-in-flight = 40\nmax-handshakes = 50\n\
                  max-connections-per-peer = 60\nmax-handshakes-per-peer = 20\n\
-                 handshake-timeout = \"2s\"\ntcp-dead-peer-timeout = \"20s\"\n",
+                 handshake-timeout = \"2s\"\ntcp-dead-peer-timeout = \"20s\"\n\
+                 node = \"other\"\nnode-listen = \"127.0.0.1:1\"\npeer = [\"d=h:9\"]\n\
+                 node-timeout = \"4s\"\nnode-cert = \"{cert}\"\nnode-key = \"{key}\"\n\
+                 node-ca = \"{ca}\"\n",
                 other_token.display()
             ),
         )
@@ -597,6 +622,48 @@ mod tests {
         assert!(unreadable.contains("/nonexistent/token"), "{unreadable}");
         assert!(fails(&["--listen", "tcp://127.0.0.1:0"]).contains("token"));
         assert!(fails(&["--token-file", &path]).contains("--listen"));
+    }
+
+    #[test]
+    fn node_links_need_their_tls_files_and_a_valid_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let [ca, cert, key] = certs(&dir.path().join("certs"));
+        let fails = |flags: &[&str]| {
+            let settings = settings(&args(flags), None).unwrap();
+            format!("{:#}", super::config(&settings).unwrap_err())
+        };
+        let listen = ["--node-listen", "127.0.0.1:0"];
+        assert!(fails(&listen).contains("--node-cert, --node-key and --node-ca"));
+        assert!(fails(&["--node-cert", &cert]).contains("only used with --node-listen"));
+        assert!(fails(&["--node", "a"]).contains("only used with --node-listen"));
+        let mut flags = vec![
+            "--node-cert",
+            cert.as_str(),
+            "--node-key",
+            key.as_str(),
+            "--node-ca",
+            ca.as_str(),
+            "--peer",
+            "b=127.0.0.1:7071",
+        ];
+        let config = parsed(&flags);
+        let node = config.node.unwrap();
+        assert_eq!(node.listen, None, "dialling only");
+        assert_eq!(node.node_timeout, postbox_daemon::DEFAULT_NODE_TIMEOUT);
+        assert_eq!(
+            Some(node.name.as_str().to_owned()),
+            postbox_daemon::host_name(),
+            "the host name by default"
+        );
+        flags.extend(["--node", "b"]);
+        let own = settings(&args(&flags), None).unwrap();
+        let refused = format!("{:#}", super::config(&own).unwrap().validate().unwrap_err());
+        assert!(refused.contains("own name"), "{refused}");
+        assert!(
+            Cli::try_parse_from(["postbox", "daemon", "--node", "a b"]).is_err(),
+            "a bad node name is a usage error"
+        );
+        assert!(Cli::try_parse_from(["postbox", "daemon", "--peer", "b"]).is_err());
     }
 
     #[test]
