@@ -744,7 +744,12 @@ mod tests {
             "node = \"a\"\nnode-listen = \"127.0.0.1:0\"\npeer = [\"b=h:1\", \"c=h:2\"]\n",
         )
         .unwrap();
-        let peers: Vec<String> = file.peer.iter().flatten().map(|p| p.0.to_string()).collect();
+        let peers: Vec<String> = file
+            .peer
+            .iter()
+            .flatten()
+            .map(|p| p.0.to_string())
+            .collect();
         assert_eq!(peers, ["b=h:1", "c=h:2"]);
         assert_eq!(file.node, Some(NodeNameValue("a".into())));
         let shown = file.to_documented_toml();
@@ -756,7 +761,10 @@ mod tests {
             ("node-listen = \"nowhere\"\n", "ADDR:PORT"),
         ] {
             let error = format!("{:#}", ConfigFile::parse(text).unwrap_err());
-            assert!(error.contains("line 1") && error.contains(complaint), "{error}");
+            assert!(
+                error.contains("line 1") && error.contains(complaint),
+                "{error}"
+            );
         }
     }
 
