@@ -112,7 +112,7 @@ impl NodeStatus {
 /// when it goes, it stays listed as down until it connects again.
 ///
 /// **Events.** The events of one peer come in order. If the consumer falls behind, a peer's
-/// task stops reading from it (TCP back-pressure) after [`MAX_HELD_EVENTS`](super) events; if
+/// task stops reading from it (TCP back-pressure) after 256 events held for it; if
 /// that lasts longer than the node timeout, the peer sees this node as down.
 #[derive(Debug)]
 pub struct NodeDriver {

@@ -14,7 +14,7 @@ use crate::tls::{TlsError, load_certificates, load_private_key, load_roots, prov
 /// accepts as a TLS server requiring one. TLS 1.3 only. Both certificates must be signed by the
 /// node CA; a dialled node's certificate must be for the name dialled, and an accepting node
 /// checks that the dialler's certificate is for the name its link `Hello` claims
-/// ([`NodeTls::check_name`]).
+/// before handing the connection to that node's association.
 #[derive(Clone)]
 pub struct NodeTls {
     server: Arc<rustls::ServerConfig>,
