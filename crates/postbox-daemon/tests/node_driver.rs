@@ -255,3 +255,143 @@ async fn a_node_whose_certificate_is_for_another_name_is_refused() {
     impostor.shut_down().await;
     a.shut_down().await;
 }
+
+/// How many messages each of two nodes sends the other.
+const BOTH_WAYS: u32 = 1000;
+
+/// Sends `BOTH_WAYS` numbered messages from `from` to node `to`.
+async fn send_numbered(from: &NodeDriver, to: &str) {
+    for n in 0..BOTH_WAYS {
+        let message = Bytes::from(n.to_be_bytes().to_vec());
+        from.send(&name(to), message).await.unwrap();
+    }
+}
+
+/// Receives `BOTH_WAYS` numbered messages, checking each arrives once and in order.
+async fn receive_numbered(events: &mut NodeEvents) {
+    let mut expected = 0;
+    while expected < BOTH_WAYS {
+        match timeout(PATIENCE, events.recv()).await.unwrap().unwrap() {
+            NodeEvent::Delivered { message, .. } => {
+                assert_eq!(
+                    u32::from_be_bytes(message[..].try_into().unwrap()),
+                    expected
+                );
+                expected += 1;
+            }
+            NodeEvent::Up { .. } => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_dialling_each_other_keep_one_link_both_ways() {
+    let cluster = Cluster::new();
+    // Each listens first, then both dial each other at once.
+    let a_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let b_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let a_addr = a_listener.local_addr().unwrap().to_string();
+    let b_addr = b_listener.local_addr().unwrap().to_string();
+    let start = |me: &str, peer: &str, address: String, listener: std::net::TcpListener| {
+        listener.set_nonblocking(true).unwrap();
+        let mut config = NodeConfig::new(name(me), cluster.tls(me));
+        config.peers = vec![PeerAddress {
+            name: name(peer),
+            address,
+        }];
+        NodeDriver::start_on(config, Some(listener)).unwrap()
+    };
+    let (a, mut a_events) = start("a", "b", b_addr, a_listener);
+    let (b, mut b_events) = start("b", "a", a_addr, b_listener);
+    assert!(matches!(
+        next_state(&mut a_events).await,
+        NodeEvent::Up { .. }
+    ));
+    assert!(matches!(
+        next_state(&mut b_events).await,
+        NodeEvent::Up { .. }
+    ));
+
+    // Both ways at once, each in order and once.
+    tokio::join!(
+        send_numbered(&a, "b"),
+        send_numbered(&b, "a"),
+        receive_numbered(&mut a_events),
+        receive_numbered(&mut b_events)
+    );
+    assert_eq!(
+        a.links().peers.len(),
+        1,
+        "one peer, however many connections"
+    );
+    a.shut_down().await;
+    b.shut_down().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_unacknowledged_by_a_peer_that_restarts_are_handed_back() {
+    let cluster = Cluster::new();
+    let (b, b_events) = cluster.node("b", "b", &[]);
+    let b_addr = b.local_addr().unwrap();
+    let (a, mut a_events) = cluster.node("a", "a", &[("b", b_addr.to_string())]);
+    assert!(matches!(
+        next_state(&mut a_events).await,
+        NodeEvent::Up { .. }
+    ));
+    let old = b.incarnation();
+
+    // b vanishes without a goodbye; a keeps what it sends meanwhile, unacknowledged.
+    drop(b);
+    drop(b_events);
+    for n in 0..10u8 {
+        a.send(&name("b"), Bytes::from(vec![n])).await.unwrap();
+    }
+
+    // A new b on the same address: a new incarnation, so the ten come back as failed.
+    let listener = timeout(PATIENCE, async {
+        loop {
+            match std::net::TcpListener::bind(b_addr) {
+                Ok(listener) => break listener,
+                Err(_) => tokio::time::sleep(Duration::from_millis(5)).await,
+            }
+        }
+    })
+    .await
+    .unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let mut config = NodeConfig::new(name("b"), cluster.tls("b"));
+    config.listen = Some(b_addr);
+    let (b, mut b_events) = NodeDriver::start_on(config, Some(listener)).unwrap();
+    let restarted = loop {
+        match next_state(&mut a_events).await {
+            NodeEvent::PeerRestarted {
+                old: was,
+                new,
+                unsent,
+                ..
+            } => break (was, new, unsent),
+            NodeEvent::Down { .. } => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    assert_eq!((restarted.0, restarted.1), (old, b.incarnation()));
+    let unsent: Vec<u8> = restarted.2.iter().map(|m| m[0]).collect();
+    assert_eq!(unsent, (0..10).collect::<Vec<u8>>(), "oldest first");
+    // None of them reaches the new b; what a sends now does.
+    a.send(&name("b"), Bytes::from_static(b"after"))
+        .await
+        .unwrap();
+    loop {
+        match timeout(PATIENCE, b_events.recv()).await.unwrap().unwrap() {
+            NodeEvent::Delivered { message, .. } => {
+                assert_eq!(&message[..], b"after");
+                break;
+            }
+            NodeEvent::Up { .. } => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    a.shut_down().await;
+    b.shut_down().await;
+}
