@@ -151,6 +151,15 @@ impl Process {
     /// # Errors
     ///
     /// `Disconnected`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let node = postbox::InprocNode::new();
+    /// let links = node.process().node_links().unwrap();
+    /// assert_eq!(links.local, None, "an in-process node links with no other");
+    /// assert!(links.peers.is_empty());
+    /// ```
     pub fn node_links(&self) -> Result<NodeLinks, AdminError> {
         match self.core.call(Request::NodeLinks, None) {
             Ok(Response::NodeLinks(links)) => Ok(links),
