@@ -76,7 +76,8 @@ pub enum NodeSendError {
     /// The node links are shutting down.
     #[error("node links are shutting down")]
     Stopped {
-        /// The message.
+        /// The message (empty if the peer's task was aborted holding it, which only dropping
+        /// the driver without [`shut_down`](super::NodeDriver::shut_down) does).
         message: Bytes,
     },
 }
