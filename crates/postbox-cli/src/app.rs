@@ -3,7 +3,8 @@
 
 use crate::args::{CertsCommand, Cli, Command, NodeArgs, usage_error};
 use crate::commands::{
-    admin, bench, call, certs, daemon, docs, list, monitor, peek, purge, recv, send, serve, signal,
+    admin, bench, call, certs, daemon, docs, list, monitor, nodes, peek, purge, recv, send, serve,
+    signal,
     timer, top,
 };
 use crate::demo;
@@ -57,6 +58,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Peek(args) => peek::run(&node(&args.node)?, &args),
         Command::Purge(args) => purge::run(&node(&args.node)?, &args),
         Command::Ps(args) => list::ps(&node(&args.node)?, &args),
+        Command::Nodes(args) => nodes::run(&node(&args.node)?, &args),
         Command::Top(args) => top::run(&node(&args.node)?, &args),
         Command::Send(args) => send::run(&node(&args.node)?, args),
         Command::Recv(args) => recv::run(&node(&args.node)?, &args),

@@ -71,6 +71,8 @@ pub(crate) enum Command {
     Set(SetArgs),
     /// List processes.
     Ps(PsArgs),
+    /// List the nodes this daemon links with: state, incarnation, round-trip time, counters.
+    Nodes(NodesArgs),
     /// Send a message to a mailbox, or to a process with --to.
     Send(SendArgs),
     /// Send a request to a mailbox, or to a process with --to, and print the answer.
@@ -261,6 +263,40 @@ pub(crate) struct DaemonArgs {
     /// How many mailboxes the metrics report one by one: the first N by name [default: 1000]
     #[arg(long, value_name = "N")]
     pub(crate) metrics_max_mailboxes: Option<usize>,
+
+    /// This node's name among linked daemons: letters, digits, '.', '_', '-' [default: the host
+    /// name]
+    #[arg(long, value_name = "NAME", value_parser = values::node_name)]
+    pub(crate) node: Option<String>,
+
+    /// Accept other nodes' links at ADDR:PORT (always mutual TLS: needs --node-cert, --node-key
+    /// and --node-ca).
+    #[arg(long, value_name = "ADDR:PORT", value_parser = values::node_listen)]
+    pub(crate) node_listen: Option<String>,
+
+    /// Link with node NAME, dialling HOST:PORT (its --node-listen); repeat for each peer.
+    #[arg(long = "peer", value_name = "NAME=HOST:PORT", value_parser = values::peer)]
+    pub(crate) peers: Vec<postbox_daemon::PeerAddress>,
+
+    /// How long a peer node may be silent before it is reported down, e.g. 3s (at least 500ms)
+    /// [default: 3s]
+    #[arg(long, value_name = "DURATION", value_parser = values::duration,
+          allow_hyphen_values = true)]
+    pub(crate) node_timeout: Option<Duration>,
+
+    /// This node's certificate for node links (PEM), for its --node name: `postbox certs issue
+    /// NAME`.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) node_cert: Option<PathBuf>,
+
+    /// The private key of --node-cert (PEM).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) node_key: Option<PathBuf>,
+
+    /// The CA every node's certificate must be signed by (PEM: the ca.pem of `postbox certs
+    /// init`).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) node_ca: Option<PathBuf>,
 
     /// What to log, in RUST_LOG's syntax (e.g. `info`, `postbox_daemon=debug`) [default:
     /// $RUST_LOG, else the config file's `log`, else info]
@@ -529,6 +565,18 @@ pub(crate) struct SetArgs {
     /// New byte limit of a bounded mailbox, e.g. 2MiB.
     #[arg(long, value_name = "BYTES", value_parser = values::bytes, group = "change")]
     pub(crate) max_bytes: Option<usize>,
+    /// The node to talk to.
+    #[command(flatten)]
+    pub(crate) node: NodeArgs,
+}
+
+/// `postbox nodes`.
+#[derive(Args, Debug)]
+pub(crate) struct NodesArgs {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub(crate) json: bool,
+
     /// The node to talk to.
     #[command(flatten)]
     pub(crate) node: NodeArgs,

@@ -104,6 +104,27 @@ pub(crate) struct ConfigFile {
     /// `--max-in-flight`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) max_in_flight: Option<PositiveCount>,
+    /// `--node`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) node: Option<NodeNameValue>,
+    /// `--node-listen`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) node_listen: Option<NodeListen>,
+    /// `--peer`, each one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) peer: Option<Vec<PeerValue>>,
+    /// `--node-timeout`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) node_timeout: Option<DurationValue>,
+    /// `--node-cert`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) node_cert: Option<PathBuf>,
+    /// `--node-key`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) node_key: Option<PathBuf>,
+    /// `--node-ca`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) node_ca: Option<PathBuf>,
 }
 
 /// Each key of the file, in the order `--print-config` writes them, with what it means and an
@@ -232,6 +253,43 @@ pub(crate) const KEYS: &[(&str, &str, Option<&str>)] = &[
         "How many operations one connection may have waiting at once.",
         None,
     ),
+    (
+        "node",
+        "This node's name among linked daemons (letters, digits, '.', '_', '-'); the host name \
+         by default. Used with node-listen or peer.",
+        Some("\"node-a\""),
+    ),
+    (
+        "node-listen",
+        "Accept other nodes' links at ADDR:PORT: always mutual TLS, with node-cert, node-key \
+         and node-ca.",
+        Some("\"0.0.0.0:7071\""),
+    ),
+    (
+        "peer",
+        "The nodes to link with, each NAME=HOST:PORT (its node-listen).",
+        Some("[\"node-b=10.0.0.2:7071\", \"node-c=10.0.0.3:7071\"]"),
+    ),
+    (
+        "node-timeout",
+        "How long a peer node may be silent before it is reported down (at least 500ms).",
+        None,
+    ),
+    (
+        "node-cert",
+        "This node's certificate for node links (PEM), issued for its node name.",
+        Some("\"/etc/postbox/certs/node-a.pem\""),
+    ),
+    (
+        "node-key",
+        "The private key of node-cert (PEM).",
+        Some("\"/etc/postbox/certs/node-a.key\""),
+    ),
+    (
+        "node-ca",
+        "The CA every node's certificate must be signed by (PEM).",
+        Some("\"/etc/postbox/certs/ca.pem\""),
+    ),
 ];
 
 impl ConfigFile {
@@ -294,6 +352,13 @@ impl ConfigFile {
             handshake_timeout: Some(DurationValue(config.handshake_timeout)),
             tcp_dead_peer_timeout: Some(DurationValue(config.tcp_dead_peer_timeout)),
             max_in_flight: Some(PositiveCount(config.max_in_flight)),
+            node: None,
+            node_listen: None,
+            peer: None,
+            node_timeout: Some(DurationValue(postbox_daemon::DEFAULT_NODE_TIMEOUT)),
+            node_cert: None,
+            node_key: None,
+            node_ca: None,
         }
     }
 
@@ -327,6 +392,13 @@ impl ConfigFile {
             handshake_timeout: over.handshake_timeout.or(self.handshake_timeout),
             tcp_dead_peer_timeout: over.tcp_dead_peer_timeout.or(self.tcp_dead_peer_timeout),
             max_in_flight: over.max_in_flight.or(self.max_in_flight),
+            node: over.node.or(self.node),
+            node_listen: over.node_listen.or(self.node_listen),
+            peer: over.peer.or(self.peer),
+            node_timeout: over.node_timeout.or(self.node_timeout),
+            node_cert: over.node_cert.or(self.node_cert),
+            node_key: over.node_key.or(self.node_key),
+            node_ca: over.node_ca.or(self.node_ca),
         }
     }
 
@@ -593,6 +665,49 @@ fn show_duration(duration: Duration) -> String {
     )
 }
 
+/// A node name, checked as `--node` checks it.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub(crate) struct NodeNameValue(pub(crate) String);
+
+text_value!(
+    NodeNameValue,
+    String,
+    "a node name such as \"node-a\"",
+    from_str = values::node_name,
+    from_int = |value| Err(format!(
+        "invalid node name {value}: write it as a string, \"{value}\""
+    )),
+    show = |name| Shown::Text(name.clone())
+);
+
+/// Where node links are accepted: `ADDR:PORT`.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub(crate) struct NodeListen(pub(crate) String);
+
+text_value!(
+    NodeListen,
+    String,
+    "an address such as \"0.0.0.0:7071\"",
+    from_str = values::node_listen,
+    from_int = |value| Err(format!(
+        "invalid node listen address {value}: expected \"ADDR:PORT\""
+    )),
+    show = |address| Shown::Text(address.clone())
+);
+
+/// A peer node: `NAME=HOST:PORT`.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub(crate) struct PeerValue(pub(crate) postbox_daemon::PeerAddress);
+
+text_value!(
+    PeerValue,
+    postbox_daemon::PeerAddress,
+    "a peer such as \"node-b=10.0.0.2:7071\"",
+    from_str = values::peer,
+    from_int = |value| Err(format!("invalid peer {value}: expected \"NAME=HOST:PORT\"")),
+    show = |peer| Shown::Text(peer.to_string())
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -607,6 +722,12 @@ mod tests {
             tls_client_ca: Some("/ca.pem".into()),
             tcp_identity: Some(IdentityValue(postbox_core::Credentials::new(1, 2))),
             metrics: Some(ListenUrl("tcp://127.0.0.1:2".into())),
+            node: Some(NodeNameValue("a".into())),
+            node_listen: Some(NodeListen("127.0.0.1:3".into())),
+            peer: Some(vec![PeerValue("b=h:4".parse().unwrap())]),
+            node_cert: Some("/a.pem".into()),
+            node_key: Some("/a.key".into()),
+            node_ca: Some("/ca.pem".into()),
             ..ConfigFile::default()
         }))
         .unwrap();
@@ -616,6 +737,36 @@ mod tests {
         sorted.sort_unstable();
         serialized.sort_unstable();
         assert_eq!(sorted, serialized, "KEYS lists exactly the file's keys");
+    }
+
+    #[test]
+    fn peers_are_a_list_and_node_values_are_checked_naming_the_line() {
+        let file = ConfigFile::parse(
+            "node = \"a\"\nnode-listen = \"127.0.0.1:0\"\npeer = [\"b=h:1\", \"c=h:2\"]\n",
+        )
+        .unwrap();
+        let peers: Vec<String> = file
+            .peer
+            .iter()
+            .flatten()
+            .map(|p| p.0.to_string())
+            .collect();
+        assert_eq!(peers, ["b=h:1", "c=h:2"]);
+        assert_eq!(file.node, Some(NodeNameValue("a".into())));
+        let shown = file.to_documented_toml();
+        assert!(shown.contains("peer = [\"b=h:1\", \"c=h:2\"]"), "{shown}");
+        assert_eq!(ConfigFile::parse(&shown).unwrap().peer, file.peer);
+        for (text, complaint) in [
+            ("node = \"a b\"\n", "invalid node name"),
+            ("peer = [\"b\"]\n", "NAME=HOST:PORT"),
+            ("node-listen = \"nowhere\"\n", "ADDR:PORT"),
+        ] {
+            let error = format!("{:#}", ConfigFile::parse(text).unwrap_err());
+            assert!(
+                error.contains("line 1") && error.contains(complaint),
+                "{error}"
+            );
+        }
     }
 
     #[test]

@@ -130,6 +130,25 @@ pub(crate) fn listen(text: &str) -> Result<String, String> {
     }
 }
 
+/// A node name (`--node`): 1 to 64 bytes of letters, digits, '.', '_' and '-'.
+pub(crate) fn node_name(text: &str) -> Result<String, String> {
+    postbox_wire::link::NodeName::new(text)
+        .map(|name| name.as_str().to_owned())
+        .map_err(|e| format!("invalid node name {text:?}: {e}"))
+}
+
+/// Where a daemon listens for other nodes: `ADDR:PORT` (node links are always TLS).
+pub(crate) fn node_listen(text: &str) -> Result<String, String> {
+    tcp_listen(&format!("tcp://{text}"))
+        .map(|_| text.to_owned())
+        .map_err(|_| format!("invalid node listen address {text:?}: expected ADDR:PORT"))
+}
+
+/// A peer node: `NAME=HOST:PORT`.
+pub(crate) fn peer(text: &str) -> Result<postbox_daemon::PeerAddress, String> {
+    text.parse().map_err(|e| format!("{e}"))
+}
+
 /// The uid and gid network clients act as: `UID:GID`, both numbers.
 pub(crate) fn identity(text: &str) -> Result<postbox_core::Credentials, String> {
     let parsed = text

@@ -8,6 +8,7 @@ use postbox_core::{Credentials, Limits};
 use postbox_wire::{HANDSHAKE_MAX_FRAME_LEN, Token, default_socket_path};
 
 use crate::DaemonError;
+use crate::node::NodeConfig;
 use crate::tls::TlsServer;
 
 /// Room a frame needs around a message's payload: the `Request` or `Response` encoding (message
@@ -138,6 +139,9 @@ pub struct DaemonConfig {
     /// so that a scrape stays bounded however many mailboxes there are; the daemon-wide figures
     /// cover them all. Default [`DEFAULT_METRICS_MAX_MAILBOXES`]; 0 reports none one by one.
     pub metrics_max_mailboxes: usize,
+    /// Node links with other daemons (`--node`, `--node-listen`, `--peer`): see
+    /// [`NodeConfig`]. Default: none, and this daemon is a node of its own.
+    pub node: Option<NodeConfig>,
     /// Whether to take a listening socket passed by systemd (`LISTEN_FDS`) instead of binding
     /// [`socket_path`](Self::socket_path). Default [`SocketActivation::Accept`].
     pub socket_activation: SocketActivation,
@@ -268,6 +272,7 @@ impl DaemonConfig {
             metrics_max_mailboxes: DEFAULT_METRICS_MAX_MAILBOXES,
             state_dir: None,
             socket_activation: SocketActivation::Accept,
+            node: None,
         }
     }
 
@@ -298,8 +303,9 @@ impl DaemonConfig {
     ///
     /// [`DaemonError::Config`] when a limit is zero, the frame limit is below 4096, the socket mode
     /// has bits beyond 0o777, the largest message (plus [`MESSAGE_OVERHEAD`]) does not fit in
-    /// a frame, the dead-peer timeout is below 3 s (keepalive probes count in seconds), or a TCP
-    /// listener has neither a token nor TLS client certificates.
+    /// a frame, the dead-peer timeout is below 3 s (keepalive probes count in seconds), a TCP
+    /// listener has neither a token nor TLS client certificates, or the node links' settings do
+    /// not hold together ([`NodeConfig::validate`]).
     pub fn validate(&self) -> Result<(), DaemonError> {
         let invalid = |reason: String| Err(DaemonError::Config { reason });
         if self.tcp.as_ref().is_some_and(|tcp| !tcp.authenticates()) {
@@ -348,6 +354,9 @@ impl DaemonConfig {
         }
         if self.handshake_timeout.is_zero() {
             return invalid("the handshake timeout must not be zero".to_owned());
+        }
+        if let Some(node) = &self.node {
+            node.validate().or_else(invalid)?;
         }
         if self.tcp_dead_peer_timeout < MIN_TCP_DEAD_PEER_TIMEOUT {
             return invalid(format!(

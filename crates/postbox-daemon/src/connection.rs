@@ -29,13 +29,14 @@ use std::time::Instant;
 
 use bytes::{Buf, BytesMut};
 use postbox_core::Ticket;
-use postbox_wire::{Ending, RequestId, ServerEvent, ServerSession};
+use postbox_wire::{Ending, Request, RequestId, Response, ServerEvent, ServerSession};
 use rustc_hash::FxHashMap;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::budget::Permit;
 use crate::handshake::{self, Opened, Peer, READ_CHUNK, ServerSide, linger};
 use crate::hub::{ConnId, Outcome};
+use crate::node::NodeStatus;
 use crate::outbox::Reply;
 use crate::shutdown::{FLUSH_TIMEOUT, StopSignal};
 
@@ -180,6 +181,19 @@ fn carry_out(
             break;
         };
         let routed = match event {
+            // Node links are the daemon's, not the engine's: answered here.
+            ServerEvent::Request {
+                id,
+                request: Request::NodeLinks,
+            } => {
+                let links = side
+                    .nodes
+                    .as_ref()
+                    .map(NodeStatus::links)
+                    .unwrap_or_default();
+                session.respond(id, &Response::NodeLinks(links));
+                continue;
+            }
             ServerEvent::Request { id, request } => {
                 let started = side.metrics.as_ref().map(|_| Instant::now());
                 let (outcome, routed) = side.hub.request(conn, id, request);

@@ -23,6 +23,7 @@ use crate::hub::Hub;
 use crate::lease_clock;
 use crate::listener::{SocketFile, bind_tcp, bind_unix};
 use crate::metrics::{self, Metrics};
+use crate::node::{NodeDriver, NodeEvent, NodeEvents};
 use crate::shutdown::{SHUTDOWN_GRACE, Stopping};
 use crate::store::Store;
 use crate::store_writer::StoreWriter;
@@ -65,6 +66,8 @@ pub struct Daemon {
     unix: std::os::unix::net::UnixListener,
     tcp: Option<std::net::TcpListener>,
     metrics: Option<std::net::TcpListener>,
+    /// The node listener, when node links listen.
+    node: Option<std::net::TcpListener>,
 }
 
 impl Daemon {
@@ -105,6 +108,10 @@ impl Daemon {
             Some(address) => Some(bind_tcp(address)?),
             None => None,
         };
+        let node = match config.node.as_ref().and_then(|node| node.listen) {
+            Some(address) => Some(bind_tcp(address)?),
+            None => None,
+        };
         Ok(Daemon {
             config,
             socket_path,
@@ -112,6 +119,7 @@ impl Daemon {
             socket,
             tcp,
             metrics,
+            node,
         })
     }
 
@@ -123,6 +131,12 @@ impl Daemon {
     /// The TCP address it listens on, when configured (with the actual port if port 0 was asked).
     pub fn local_tcp_addr(&self) -> Option<SocketAddr> {
         self.tcp.as_ref().and_then(|tcp| tcp.local_addr().ok())
+    }
+
+    /// The address the node listener is bound to, when node links listen (with the actual port
+    /// if port 0 was asked).
+    pub fn local_node_addr(&self) -> Option<SocketAddr> {
+        self.node.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     /// The address the metrics endpoint listens on, when configured (with the actual port if
@@ -152,6 +166,7 @@ impl Daemon {
             socket,
             tcp,
             metrics,
+            node,
         } = self;
         let path = socket_path.display().to_string();
         let unix = UnixListener::from_std(unix)
@@ -190,6 +205,18 @@ impl Daemon {
             None => None,
         };
         let request_metrics = metrics.as_ref().map(|(_, m, _)| m.requests().clone());
+        let nodes = match &config.node {
+            Some(node_config) => {
+                let (driver, events) =
+                    NodeDriver::start_on(node_config.clone(), node).map_err(|e| {
+                        DaemonError::io("listening for nodes on", "the node listener", e)
+                    })?;
+                tokio::spawn(drop_node_messages(events));
+                Some(driver)
+            }
+            None => None,
+        };
+        let node_status = nodes.as_ref().map(NodeDriver::status);
         let base = ServerConfig::new().with_max_frame_len(config.max_frame_len);
         let unix_side = Arc::new(ServerSide {
             hub: hub.clone(),
@@ -197,6 +224,7 @@ impl Daemon {
             handshake_timeout: config.handshake_timeout,
             max_in_flight: config.max_in_flight,
             metrics: request_metrics.clone(),
+            nodes: node_status.clone(),
         });
         let tcp_side = config.tcp.as_ref().map(|tcp| {
             Arc::new(ServerSide {
@@ -209,6 +237,7 @@ impl Daemon {
                 handshake_timeout: config.handshake_timeout,
                 max_in_flight: config.max_in_flight,
                 metrics: request_metrics.clone(),
+                nodes: node_status.clone(),
             })
         });
         let tcp_creds = config
@@ -277,6 +306,15 @@ impl Daemon {
         }
 
         tracing::info!("shutting down");
+        // Peers first: their Goodbyes go out while everything else is still running, so that
+        // they see this node down at once rather than after their node timeout.
+        if let Some(nodes) = nodes
+            && tokio::time::timeout(SHUTDOWN_GRACE, nodes.shut_down())
+                .await
+                .is_err()
+        {
+            tracing::warn!("node links did not close in time");
+        }
         // The socket file goes first, while the listener still pins its inode (see SocketFile).
         drop(socket);
         drop(unix);
@@ -509,6 +547,17 @@ async fn tls_pipe(
     .await;
     if let Err(error) = copied {
         tracing::trace!(%peer, "TLS connection ended: {error}");
+    }
+}
+
+/// Takes the node links' events while nothing forwards messages between nodes yet: ups, downs
+/// and restarts are logged by the links themselves; a message a peer sends is dropped (no
+/// postbox node sends any yet).
+async fn drop_node_messages(mut events: NodeEvents) {
+    while let Some(event) = events.recv().await {
+        if let NodeEvent::Delivered { peer, message } = event {
+            tracing::debug!(%peer, bytes = message.len(), "dropped a message from node {peer}: nothing forwards between nodes yet");
+        }
     }
 }
 

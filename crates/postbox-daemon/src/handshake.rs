@@ -24,6 +24,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use crate::budget::Permit;
 use crate::hub::{ConnId, Hub};
 use crate::metrics::RequestMetrics;
+use crate::node::NodeStatus;
 use crate::os_process::identify;
 use crate::outbox::{OutboxReceiver, outbox};
 use crate::shutdown::{FLUSH_TIMEOUT, StopSignal};
@@ -94,6 +95,8 @@ pub(crate) struct ServerSide {
     pub(crate) max_in_flight: usize,
     /// Where requests are counted and timed, when metrics are served.
     pub(crate) metrics: Option<RequestMetrics>,
+    /// The node links' states, for `NodeLinks` requests, when this daemon has node links.
+    pub(crate) nodes: Option<NodeStatus>,
 }
 
 /// A connection the handshake made into a process.

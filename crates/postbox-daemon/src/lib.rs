@@ -112,6 +112,7 @@ mod hub;
 mod lease_clock;
 mod listener;
 mod metrics;
+mod node;
 mod os_process;
 mod outbox;
 mod shutdown;
@@ -129,6 +130,10 @@ pub use config::{
 };
 pub use daemon::Daemon;
 pub use error::DaemonError;
+pub use node::{
+    DEFAULT_NODE_TIMEOUT, InvalidPeerAddress, MAX_NODES, MIN_NODE_TIMEOUT, NodeConfig, NodeDriver,
+    NodeEvent, NodeEvents, NodeSendError, NodeTls, PeerAddress, host_name,
+};
 pub use shutdown::termination_signal;
 pub use store::{STORE_FILE, StoreError};
 pub use tls::{ClientCertificates, MAX_PEM_FILE_SIZE, TlsError, TlsServer};

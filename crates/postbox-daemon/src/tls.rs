@@ -69,7 +69,7 @@ impl TlsServer {
         let builder = match &clients {
             ClientCertificates::NotRequired => builder.with_no_client_auth(),
             ClientCertificates::Required(ca) => {
-                let roots = load_roots(ca)?;
+                let roots = load_roots(ca, "client CA")?;
                 let verifier =
                     WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider())
                         .build()
@@ -157,7 +157,7 @@ pub enum TlsError {
 /// compiler. rustls deprecates it for lacking post-quantum key exchange (aws-lc-rs has it, at the
 /// price of a much heavier build); switching is this one line and the feature in Cargo.toml.
 #[allow(deprecated)]
-fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+pub(crate) fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
@@ -213,12 +213,12 @@ pub(crate) fn load_private_key(path: &Path) -> Result<PrivateKeyDer<'static>, Tl
     })
 }
 
-/// The CAs in the PEM file `path`, as trust anchors.
-pub(crate) fn load_roots(path: &Path) -> Result<RootCertStore, TlsError> {
+/// The CAs in the PEM file `path` (`what`: `"client CA"`, `"node CA"`), as trust anchors.
+pub(crate) fn load_roots(path: &Path, what: &'static str) -> Result<RootCertStore, TlsError> {
     let mut roots = RootCertStore::empty();
-    for cert in load_certificates(path, "client CA")? {
+    for cert in load_certificates(path, what)? {
         roots.add(cert).map_err(|error| TlsError::Rejected {
-            reason: format!("the client CA {}: {error}", path.display()),
+            reason: format!("the {what} {}: {error}", path.display()),
         })?;
     }
     Ok(roots)

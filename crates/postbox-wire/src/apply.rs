@@ -7,6 +7,7 @@ use postbox_core::{
     Source, Ticket, Timestamp, Wait,
 };
 
+use crate::node_links::NodeLinks;
 use crate::operation::{MAX_BATCH, MAX_BRANCHES, RECEIVED_OVERHEAD, Request, Response, Target};
 
 /// What carrying out a request gave.
@@ -167,6 +168,8 @@ pub fn apply(engine: &mut Engine, pid: Pid, request: Request, now: Timestamp) ->
             max_messages,
             max_bytes,
         } => peek(engine, pid, source, selector, max_messages, max_bytes),
+        // Node links are the daemon's, which answers this itself; the engine alone has none.
+        Request::NodeLinks => Response::NodeLinks(NodeLinks::default()),
         Request::Purge { mailbox } => match engine.purge(pid, mailbox, now) {
             Ok(count) => Response::Purged(u64::try_from(count).unwrap_or(u64::MAX)),
             Err(error) => Response::AdminFailed(error),

@@ -89,6 +89,7 @@ mod handshake;
 mod header;
 mod hello;
 pub mod link;
+mod node_links;
 mod operation;
 pub mod session;
 mod shared_payload;
@@ -110,6 +111,7 @@ pub use handshake::{
     Admission, Auth, ClientConfig, ClientHandshake, Negotiated, ServerConfig, ServerHandshake,
 };
 pub use hello::{Hello, MAX_OFFERED_VERSIONS, Welcome};
+pub use node_links::{LocalNode, NodeLinks, PeerLink, PeerState};
 pub use session::{
     ClientEvent, ClientSession, Ending, RequestError, RequestFailure, ServerEvent, ServerSession,
 };

@@ -13,6 +13,8 @@ use postbox_core::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::node_links::NodeLinks;
+
 /// The most branches one select may have: a select is a handful of mailboxes, and the limit keeps
 /// one request from making the engine register thousands of waiters.
 pub const MAX_BRANCHES: usize = 64;
@@ -234,6 +236,9 @@ pub enum Request {
         /// The answer, or an application failure.
         reply: Reply,
     },
+    /// This node and the nodes it links with (`postbox nodes`). Answered by the daemon, not the
+    /// engine: `NodeLinks`.
+    NodeLinks,
 }
 
 /// The engine's answer to one request. Variant order is part of the protocol: append only.
@@ -302,6 +307,8 @@ pub enum Response {
     CallFailed(CallError),
     /// A `Reply` was refused.
     ReplyFailed(ReplyError),
+    /// This node and the nodes it links with.
+    NodeLinks(NodeLinks),
 }
 
 /// Why an operation payload could not be decoded: the peer is broken or hostile.

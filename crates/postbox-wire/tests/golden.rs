@@ -22,7 +22,8 @@ use postbox_core::{
     SendError, SendErrorKind, Settlement, Source, Timestamp, Wait, WaitInfo, WaitKind, WaitTarget,
 };
 use postbox_wire::{
-    Request, Response, Target, decode_request, decode_response, encode_request, encode_response,
+    LocalNode, NodeLinks, PeerLink, PeerState, Request, Response, Target, decode_request,
+    decode_response, encode_request, encode_response,
 };
 
 /// Parses hand-written hex: groups of two-digit bytes separated by spaces, `|` between groups.
@@ -595,6 +596,8 @@ fn request_27_reply() {
             "02 6e 6f", //   length 2, "no"
         ],
     );
+fn request_28_node_links() {
+    pin_request(&Request::NodeLinks, &["1c"]); // Request::NodeLinks, no fields
 }
 
 // §7.4 `Response`: one test per variant.
@@ -1585,6 +1588,47 @@ fn mode_bits_above_0o777_are_dropped_on_decode() {
             "07",    // Request::SetMode
             "09",    // mailbox: 9
             "ff 03", // mode: 0o777 = 511
+        ],
+    );
+}
+
+#[test]
+fn response_21_node_links() {
+    pin_response(
+        &Response::NodeLinks(NodeLinks {
+            local: Some(LocalNode {
+                name: "a".to_owned(),
+                incarnation: 300,
+                listen: Some("h:1".to_owned()),
+            }),
+            peers: vec![PeerLink {
+                name: "b".to_owned(),
+                state: PeerState::Up,
+                incarnation: Some(2),
+                address: None,
+                rtt: Some(Duration::new(3, 4)),
+                unacked: 5,
+                retransmissions: 6,
+                duplicates: 7,
+                last_heard: None,
+            }],
+        }),
+        &[
+            "15",             // Response::NodeLinks
+            "01",             // local: Some
+            "01 61",          // name "a"
+            "ac 02",          // incarnation 300
+            "01 03 68 3a 31", // listen: Some("h:1")
+            "01",             // peers: 1
+            "01 62",          // name "b"
+            "01",             // state: PeerState::Up
+            "01 02",          // incarnation: Some(2)
+            "00",             // address: None
+            "01 03 04",       // rtt: Some(3 s 4 ns)
+            "05",             // unacked
+            "06",             // retransmissions
+            "07",             // duplicates
+            "00",             // last_heard: None
         ],
     );
 }

@@ -167,6 +167,9 @@ pub use postbox_core::{
     SendErrorKind, Timestamp, WaitInfo, WaitKind, WaitTarget,
 };
 
+/// What [`Process::node_links`] answers: this node and the nodes it links with.
+pub use postbox_wire::{LocalNode, NodeLinks, PeerLink, PeerState};
+
 /// The payload type: reference-counted bytes, moved through queues without copying.
 pub use bytes::Bytes;
 

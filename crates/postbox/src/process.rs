@@ -8,7 +8,7 @@ use postbox_core::{
     AdminError, Branch, CallError, Delivery, EngineStats, MailboxStats, Message, Pid, ProcessInfo,
     Received, RecvError, Reply, ReplyError, SelectError, Selector, SendError, Source,
 };
-use postbox_wire::{Request, Response, Target};
+use postbox_wire::{NodeLinks, Request, Response, Target};
 
 use crate::callee::Callee;
 use crate::mailbox::MailboxBuilder;
@@ -143,6 +143,28 @@ impl Process {
     pub fn node_stats(&self) -> Result<EngineStats, AdminError> {
         match self.core.call(Request::NodeStats, None) {
             Ok(Response::NodeStats(stats)) => Ok(stats),
+            other => Err(admin_error(other)),
+        }
+    }
+
+    /// This node and the nodes it links with (`postbox nodes`): empty in-process, and from a
+    /// daemon without node links.
+    ///
+    /// # Errors
+    ///
+    /// `Disconnected`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let node = postbox::InprocNode::new();
+    /// let links = node.process().node_links().unwrap();
+    /// assert_eq!(links.local, None, "an in-process node links with no other");
+    /// assert!(links.peers.is_empty());
+    /// ```
+    pub fn node_links(&self) -> Result<NodeLinks, AdminError> {
+        match self.core.call(Request::NodeLinks, None) {
+            Ok(Response::NodeLinks(links)) => Ok(links),
             other => Err(admin_error(other)),
         }
     }

@@ -8,14 +8,16 @@ use std::path::Path;
 
 use anyhow::Context as _;
 use postbox_daemon::{
-    ClientCertificates, DaemonConfig, DaemonError, MESSAGE_OVERHEAD, TcpIdentity, TcpListen,
-    TlsServer,
+    ClientCertificates, DaemonConfig, DaemonError, MESSAGE_OVERHEAD, NodeConfig, NodeTls,
+    PeerAddress, TcpIdentity, TcpListen, TlsServer,
 };
 use postbox_wire::Token;
+use postbox_wire::link::NodeName;
 
 use crate::args::{DaemonArgs, LimitArgs, usage_error};
 use crate::config_file::{
-    ByteSize, ConfigFile, Count, DurationValue, IdentityValue, ListenUrl, ModeValue, PositiveCount,
+    ByteSize, ConfigFile, Count, DurationValue, IdentityValue, ListenUrl, ModeValue, NodeListen,
+    NodeNameValue, PeerValue, PositiveCount,
 };
 use crate::logging;
 
@@ -75,6 +77,13 @@ fn flag_settings(args: &DaemonArgs) -> ConfigFile {
         handshake_timeout: handshake_timeout.map(DurationValue),
         tcp_dead_peer_timeout: tcp_dead_peer_timeout.map(DurationValue),
         max_in_flight: max_in_flight.map(PositiveCount),
+        node: args.node.clone().map(NodeNameValue),
+        node_listen: args.node_listen.clone().map(NodeListen),
+        peer: (!args.peers.is_empty()).then(|| args.peers.iter().cloned().map(PeerValue).collect()),
+        node_timeout: args.node_timeout.map(DurationValue),
+        node_cert: args.node_cert.clone(),
+        node_key: args.node_key.clone(),
+        node_ca: args.node_ca.clone(),
     }
 }
 
@@ -115,6 +124,68 @@ fn tls_server(settings: &ConfigFile) -> anyhow::Result<TlsServer> {
     };
     TlsServer::from_files(cert, key, clients)
         .context("cannot listen on tls://; fix the file or give another")
+}
+
+/// Node links from `node`, `node-listen`, `peer`, `node-timeout` and `node-cert`, `node-key`,
+/// `node-ca`: `None` without `node-listen` or `peer`.
+///
+/// # Errors
+///
+/// Usage: node settings without `node-listen` or `peer`; links without all three TLS files;
+/// no `node` and a host name that is no node name. A TLS file that cannot be read or holds
+/// nothing usable; a `node-listen` address that does not resolve.
+fn node_config(settings: &ConfigFile) -> anyhow::Result<Option<NodeConfig>> {
+    let peers: Vec<PeerAddress> = settings
+        .peer
+        .iter()
+        .flatten()
+        .map(|PeerValue(peer)| peer.clone())
+        .collect();
+    if settings.node_listen.is_none() && peers.is_empty() {
+        if settings.node.is_some()
+            || settings.node_cert.is_some()
+            || settings.node_key.is_some()
+            || settings.node_ca.is_some()
+        {
+            return Err(usage_error(
+                "--node, --node-cert, --node-key and --node-ca are only used with --node-listen \
+                 or --peer (or node-listen or peer in the config file)",
+            ));
+        }
+        return Ok(None);
+    }
+    let (Some(cert), Some(key), Some(ca)) =
+        (&settings.node_cert, &settings.node_key, &settings.node_ca)
+    else {
+        return Err(usage_error(
+            "node links are mutual TLS: give --node-cert, --node-key and --node-ca (or node-cert, \
+             node-key and node-ca in the config file); `postbox certs init` and `postbox certs \
+             issue NAME` make them",
+        ));
+    };
+    let name = match &settings.node {
+        Some(NodeNameValue(name)) => name.clone(),
+        None => postbox_daemon::host_name().unwrap_or_default(),
+    };
+    let name = NodeName::new(&name).map_err(|error| {
+        usage_error(format!(
+            "the host name {name:?} is no node name ({error}); give --node NAME"
+        ))
+    })?;
+    let tls = NodeTls::from_files(cert, key, ca)
+        .context("cannot set up node links' TLS; fix the file or give another")?;
+    let mut node = NodeConfig::new(name, tls);
+    if let Some(listen) = &settings.node_listen {
+        node.listen = Some(resolve(
+            &ListenUrl(format!("tcp://{}", listen.0)),
+            "node listen",
+        )?);
+    }
+    node.peers = peers;
+    if let Some(DurationValue(timeout)) = settings.node_timeout {
+        node.node_timeout = timeout;
+    }
+    Ok(Some(node))
 }
 
 /// Resolves `tcp://ADDR:PORT`'s address.
@@ -241,13 +312,15 @@ fn config(settings: &ConfigFile) -> anyhow::Result<DaemonConfig> {
     if let Some(DurationValue(timeout)) = settings.tcp_dead_peer_timeout {
         config.tcp_dead_peer_timeout = timeout;
     }
+    config.node = node_config(settings)?;
     Ok(config)
 }
 
 /// `postbox daemon [--config FILE] [--print-config] [--socket PATH] [--mode M] [--listen
 /// tcp://ADDR:PORT|tls://ADDR:PORT --token-file FILE [--tls-cert FILE --tls-key FILE
-/// [--tls-client-ca FILE]] [--tcp-identity UID:GID]] [--metrics tcp://ADDR:PORT] [--log FILTER]
-/// [limits]`:
+/// [--tls-client-ca FILE]] [--tcp-identity UID:GID]] [--metrics tcp://ADDR:PORT] [--node NAME
+/// --node-listen ADDR:PORT --peer NAME=HOST:PORT... --node-timeout D --node-cert FILE --node-key
+/// FILE --node-ca FILE] [--log FILTER] [limits]`:
 /// serves until SIGTERM or SIGINT, then shuts down cleanly and succeeds; with --print-config,
 /// prints the effective configuration instead.
 ///
@@ -342,6 +415,22 @@ mod tests {
         "1s",
         "--tcp-dead-peer-timeout",
         "10s",
+        "--node",
+        "node",
+        "--node-listen",
+        "127.0.0.1:0",
+        "--peer",
+        "b=127.0.0.1:7071",
+        "--peer",
+        "c=127.0.0.1:7072",
+        "--node-timeout",
+        "2s",
+        "--node-cert",
+        "CERT",
+        "--node-key",
+        "KEY",
+        "--node-ca",
+        "CA",
     ];
 
     /// A CA in `dir` and a certificate it signed for "node": the CA's, the certificate's and the
@@ -412,6 +501,12 @@ mod tests {
         );
         assert_eq!(config.metrics.unwrap().to_string(), "127.0.0.1:0");
         assert_eq!(config.metrics_max_mailboxes, 7);
+        let node = config.node.as_ref().unwrap();
+        assert_eq!(node.name.as_str(), "node");
+        assert_eq!(node.listen.unwrap().to_string(), "127.0.0.1:0");
+        let peers: Vec<String> = node.peers.iter().map(ToString::to_string).collect();
+        assert_eq!(peers, ["b=127.0.0.1:7071", "c=127.0.0.1:7072"]);
+        assert_eq!(node.node_timeout, std::time::Duration::from_secs(2));
         let tcp = config.tcp.as_ref().unwrap();
         assert_eq!(
             tcp.token.as_ref().map(|t| t.as_bytes()),
@@ -455,7 +550,10 @@ mod tests {
                  inbox-capacity = 80\nmax-queued-bytes = \"2MiB\"\nmax-mailboxes-per-uid = 30\n\
                  max-connections = 90\nmax-in-flight = 40\nmax-handshakes = 50\n\
                  max-connections-per-peer = 60\nmax-handshakes-per-peer = 20\n\
-                 handshake-timeout = \"2s\"\ntcp-dead-peer-timeout = \"20s\"\n",
+                 handshake-timeout = \"2s\"\ntcp-dead-peer-timeout = \"20s\"\n\
+                 node = \"other\"\nnode-listen = \"127.0.0.1:1\"\npeer = [\"d=h:9\"]\n\
+                 node-timeout = \"4s\"\nnode-cert = \"{cert}\"\nnode-key = \"{key}\"\n\
+                 node-ca = \"{ca}\"\n",
                 other_token.display()
             ),
         )
@@ -543,6 +641,48 @@ mod tests {
         assert!(unreadable.contains("/nonexistent/token"), "{unreadable}");
         assert!(fails(&["--listen", "tcp://127.0.0.1:0"]).contains("token"));
         assert!(fails(&["--token-file", &path]).contains("--listen"));
+    }
+
+    #[test]
+    fn node_links_need_their_tls_files_and_a_valid_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let [ca, cert, key] = certs(&dir.path().join("certs"));
+        let fails = |flags: &[&str]| {
+            let settings = settings(&args(flags), None).unwrap();
+            format!("{:#}", super::config(&settings).unwrap_err())
+        };
+        let listen = ["--node-listen", "127.0.0.1:0"];
+        assert!(fails(&listen).contains("--node-cert, --node-key and --node-ca"));
+        assert!(fails(&["--node-cert", &cert]).contains("only used with --node-listen"));
+        assert!(fails(&["--node", "a"]).contains("only used with --node-listen"));
+        let mut flags = vec![
+            "--node-cert",
+            cert.as_str(),
+            "--node-key",
+            key.as_str(),
+            "--node-ca",
+            ca.as_str(),
+            "--peer",
+            "b=127.0.0.1:7071",
+        ];
+        let config = parsed(&flags);
+        let node = config.node.unwrap();
+        assert_eq!(node.listen, None, "dialling only");
+        assert_eq!(node.node_timeout, postbox_daemon::DEFAULT_NODE_TIMEOUT);
+        assert_eq!(
+            Some(node.name.as_str().to_owned()),
+            postbox_daemon::host_name(),
+            "the host name by default"
+        );
+        flags.extend(["--node", "b"]);
+        let own = settings(&args(&flags), None).unwrap();
+        let refused = format!("{:#}", super::config(&own).unwrap().validate().unwrap_err());
+        assert!(refused.contains("own name"), "{refused}");
+        assert!(
+            Cli::try_parse_from(["postbox", "daemon", "--node", "a b"]).is_err(),
+            "a bad node name is a usage error"
+        );
+        assert!(Cli::try_parse_from(["postbox", "daemon", "--peer", "b"]).is_err());
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub(crate) mod daemon;
 pub(crate) mod docs;
 pub(crate) mod list;
 pub(crate) mod monitor;
+pub(crate) mod nodes;
 pub(crate) mod peek;
 pub(crate) mod purge;
 pub(crate) mod recv;

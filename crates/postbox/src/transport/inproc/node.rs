@@ -155,6 +155,7 @@ impl Concerns {
             | Request::Whereis { .. }
             | Request::Monitor { .. }
             | Request::Demonitor { .. } => Concerns::Nothing,
+            Request::NodeLinks => Concerns::Nothing,
             Request::ListMailboxes | Request::ListProcesses | Request::NodeStats => {
                 Concerns::Everything
             }

@@ -1,0 +1,460 @@
+//! One peer's task: drives its association with bytes, time and connections.
+//!
+//! The task owns the [`Association`] and nothing else touches it. It takes commands (send a
+//! message, a connection came up, a dial failed, close), input from the current connection's
+//! reader, and the association's timer; after each it acts on what the association says: events
+//! out (logged, and handed to the driver's consumer), bytes to the current connection, a reset
+//! connection closed and redialled.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+use postbox_wire::link::{
+    Admission, Association, DownReason, LinkEvent, LinkSendError, LinkStats, NodeName, Origin,
+    ResetReason,
+};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use super::backoff::Backoff;
+use super::link_connection::{BoxedStream, ConnectionInput, InputKind, LinkConnection};
+use super::node_driver::Shared;
+use super::node_tls::server_name;
+use super::{NodeEvent, NodeSendError};
+
+/// Events held for the consumer before the task stops reading from the peer: the consumer's
+/// pace limits how fast the peer's messages are taken in.
+const MAX_HELD_EVENTS: usize = 256;
+
+/// How many commands (sends, mostly) may wait for the task.
+const COMMAND_QUEUE: usize = 64;
+
+/// How many reads may wait for the task.
+const INPUT_QUEUE: usize = 16;
+
+/// What the peer's task is asked to do.
+pub(crate) enum Command {
+    /// Send a message; answered once the association took it (or refused it).
+    Send {
+        message: Bytes,
+        reply: oneshot::Sender<Result<(), NodeSendError>>,
+    },
+    /// A connection to the peer is ready (TLS done; for an accepted one, its `Hello` read into
+    /// `preread` and its certificate checked against the name).
+    Connected {
+        stream: BoxedStream,
+        origin: Origin,
+        address: SocketAddr,
+        preread: BytesMut,
+    },
+    /// A dial failed: why, and whether TLS refused (worth a warning: certificates).
+    DialFailed { reason: String, tls: bool },
+    /// Close the association (say goodbye) and end.
+    Close,
+}
+
+/// Where the peer stands, for `postbox nodes`: updated by its task after each step.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct PeerStatus {
+    pub(crate) stats: LinkStats,
+    /// The address of the current connection, if any.
+    pub(crate) connected: Option<SocketAddr>,
+}
+
+/// The driver's side of a peer's task.
+#[derive(Debug)]
+pub(crate) struct PeerHandle {
+    pub(crate) name: NodeName,
+    /// The configured `HOST:PORT`, for a peer this node dials.
+    pub(crate) dial: Option<String>,
+    pub(crate) commands: mpsc::Sender<Command>,
+    pub(crate) status: Arc<Mutex<PeerStatus>>,
+    pub(crate) task: JoinHandle<()>,
+}
+
+impl PeerHandle {
+    /// Starts the task of peer `name`, dialling `dial` when given.
+    pub(crate) fn start(shared: Arc<Shared>, name: NodeName, dial: Option<String>) -> PeerHandle {
+        let now = Instant::now();
+        let association = Association::new(
+            shared.link,
+            shared.local.clone(),
+            shared.incarnation,
+            name.clone(),
+            now,
+        );
+        let status = Arc::new(Mutex::new(PeerStatus {
+            stats: association.stats(),
+            connected: None,
+        }));
+        let (commands, command_queue) = mpsc::channel(COMMAND_QUEUE);
+        let (input, input_queue) = mpsc::channel(INPUT_QUEUE);
+        let seed = shared.incarnation.get() ^ hash(name.as_bytes());
+        let driver = PeerDriver {
+            peer: name.clone(),
+            dial: dial.clone(),
+            next_dial: dial.as_ref().map(|_| now),
+            dialing: None,
+            backoff: Backoff::new(seed),
+            association,
+            commands: commands.clone(),
+            command_queue,
+            input,
+            input_queue,
+            current: None,
+            pending: VecDeque::new(),
+            held: VecDeque::new(),
+            status: status.clone(),
+            shared,
+        };
+        PeerHandle {
+            name,
+            dial,
+            commands,
+            status,
+            task: tokio::spawn(driver.run()),
+        }
+    }
+}
+
+/// FNV-1a, to spread the jitter seeds of one node's peers.
+fn hash(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+struct PeerDriver {
+    shared: Arc<Shared>,
+    peer: NodeName,
+    dial: Option<String>,
+    /// When to dial next, when not connected.
+    next_dial: Option<Instant>,
+    /// The dial under way.
+    dialing: Option<JoinHandle<()>>,
+    backoff: Backoff,
+    association: Association,
+    /// For the dial tasks to report back.
+    commands: mpsc::Sender<Command>,
+    command_queue: mpsc::Receiver<Command>,
+    input: mpsc::Sender<ConnectionInput>,
+    input_queue: mpsc::Receiver<ConnectionInput>,
+    current: Option<LinkConnection>,
+    /// Sends waiting for room in the resend buffer, in order.
+    pending: VecDeque<(Bytes, oneshot::Sender<Result<(), NodeSendError>>)>,
+    /// Events for the consumer, in order.
+    held: VecDeque<NodeEvent>,
+    status: Arc<Mutex<PeerStatus>>,
+}
+
+impl PeerDriver {
+    async fn run(mut self) {
+        loop {
+            self.dial_if_due();
+            let timeout = self
+                .association
+                .poll_timeout()
+                .map(tokio::time::Instant::from_std);
+            let dial_at = self
+                .next_dial
+                .filter(|_| self.dialing.is_none())
+                .map(tokio::time::Instant::from_std);
+            let reading = self.held.len() < MAX_HELD_EVENTS;
+            let events = self.shared.events.clone();
+            tokio::select! {
+                command = self.command_queue.recv() => match command {
+                    Some(Command::Close) | None => break,
+                    Some(command) => self.command(command),
+                },
+                Some(input) = self.input_queue.recv(), if reading => self.input(input),
+                () = sleep_until(timeout) => self.association.handle_timeout(Instant::now()),
+                () = sleep_until(dial_at) => {}
+                permit = events.reserve(), if !self.held.is_empty() => {
+                    match permit {
+                        Ok(permit) => {
+                            if let Some(event) = self.held.pop_front() {
+                                permit.send(event);
+                            }
+                        }
+                        // Nobody listens any more.
+                        Err(_) => self.held.clear(),
+                    }
+                }
+            }
+            self.step();
+        }
+        self.close().await;
+    }
+
+    fn command(&mut self, command: Command) {
+        match command {
+            Command::Send { message, reply } => self.pending.push_back((message, reply)),
+            Command::Connected {
+                stream,
+                origin,
+                address,
+                mut preread,
+            } => {
+                if origin == Origin::Dialed {
+                    self.dialing = None;
+                }
+                let now = Instant::now();
+                match self.association.connection_up(now, origin) {
+                    Admission::Use(id) => {
+                        tracing::debug!(peer = %self.peer, %address, ?origin, "node connection up");
+                        self.next_dial = None;
+                        if let Some(old) = self.current.take() {
+                            old.close();
+                        }
+                        let connection =
+                            LinkConnection::start(id, stream, address, self.input.clone());
+                        self.current = Some(connection);
+                        // The association's Hello goes out before anything the input causes.
+                        self.flush();
+                        if !preread.is_empty() {
+                            self.association.handle_input(now, id, &mut preread);
+                        }
+                    }
+                    Admission::Refuse => {
+                        tracing::debug!(peer = %self.peer, %address, "keeping the current node connection");
+                    }
+                }
+            }
+            Command::DialFailed { reason, tls } => {
+                self.dialing = None;
+                if tls {
+                    tracing::warn!(peer = %self.peer, "cannot link with node {}: {reason}", self.peer);
+                } else {
+                    tracing::debug!(peer = %self.peer, "dialling node {} failed: {reason}", self.peer);
+                }
+                self.redial_later();
+            }
+            Command::Close => {}
+        }
+    }
+
+    fn input(&mut self, input: ConnectionInput) {
+        let now = Instant::now();
+        match input.kind {
+            InputKind::Bytes(mut bytes) => self.association.handle_input(now, input.id, &mut bytes),
+            InputKind::Lost(reason) => {
+                if self.current.as_ref().is_some_and(|c| c.id == input.id) {
+                    tracing::debug!(peer = %self.peer, "node connection lost: {reason}");
+                    self.association.connection_lost(now, input.id);
+                    if let Some(connection) = self.current.take() {
+                        connection.close();
+                    }
+                    self.redial_later();
+                }
+            }
+        }
+    }
+
+    /// After every input: act on the association's events, take pending sends while there is
+    /// room, write what it transmits, publish its state.
+    fn step(&mut self) {
+        while let Some(event) = self.association.poll_event() {
+            self.event(event);
+        }
+        while let Some((message, _)) = self.pending.front() {
+            let result = match self.association.send(message.clone()) {
+                Err(LinkSendError::Full(_)) => break,
+                Ok(_) => Ok(()),
+                Err(LinkSendError::Down(message)) => Err(NodeSendError::Down {
+                    peer: self.peer.clone(),
+                    message,
+                }),
+                Err(LinkSendError::TooLarge(message)) => Err(NodeSendError::TooLarge {
+                    peer: self.peer.clone(),
+                    message,
+                }),
+            };
+            if let Some((_, reply)) = self.pending.pop_front() {
+                let _ = reply.send(result);
+            }
+        }
+        self.flush();
+        let status = PeerStatus {
+            stats: self.association.stats(),
+            connected: self.current.as_ref().map(|c| c.address),
+        };
+        if let Ok(mut shown) = self.status.lock() {
+            *shown = status;
+        }
+    }
+
+    fn event(&mut self, event: LinkEvent) {
+        let peer = self.peer.clone();
+        match event {
+            LinkEvent::Up {
+                incarnation,
+                resumed,
+            } => {
+                let session = if resumed {
+                    "session resumed"
+                } else {
+                    "new session"
+                };
+                tracing::info!(%peer, %incarnation, "node {peer} is up ({session})");
+                self.backoff.reset();
+                self.held.push_back(NodeEvent::Up {
+                    peer,
+                    incarnation,
+                    resumed,
+                });
+            }
+            LinkEvent::Delivered(message) => {
+                self.held.push_back(NodeEvent::Delivered { peer, message });
+            }
+            LinkEvent::Reset { connection, reason } => {
+                match &reason {
+                    ResetReason::WrongNode { .. }
+                    | ResetReason::FrameLimitMismatch { .. }
+                    | ResetReason::Violation(_)
+                    | ResetReason::PeerError(_) => {
+                        tracing::warn!(%peer, "closing the connection with node {peer}: {reason}");
+                    }
+                    _ => tracing::info!(%peer, "closing the connection with node {peer}: {reason}"),
+                }
+                if self.current.as_ref().is_some_and(|c| c.id == connection)
+                    && let Some(current) = self.current.take()
+                {
+                    // The association's last words for it (an Error frame, if any).
+                    current.write(self.association.transmit().split().freeze());
+                    current.close();
+                }
+                self.redial_later();
+            }
+            LinkEvent::Down { reason } => {
+                match reason {
+                    DownReason::Closed => tracing::debug!(%peer, "link with node {peer} closed"),
+                    reason => tracing::warn!(%peer, "node {peer} is down: {reason}"),
+                }
+                for (message, reply) in self.pending.drain(..) {
+                    let _ = reply.send(Err(NodeSendError::Down {
+                        peer: peer.clone(),
+                        message,
+                    }));
+                }
+                self.held.push_back(NodeEvent::Down { peer, reason });
+            }
+            LinkEvent::PeerRestarted { old, new, unsent } => {
+                tracing::warn!(
+                    %peer,
+                    "node {peer} restarted ({old} became {new}): {} unacknowledged messages fail",
+                    unsent.len()
+                );
+                self.held.push_back(NodeEvent::PeerRestarted {
+                    peer,
+                    old,
+                    new,
+                    unsent,
+                });
+            }
+        }
+    }
+
+    /// Writes what the association transmits to the current connection (without one, there is
+    /// nothing: a new connection starts from its own `Hello`).
+    fn flush(&mut self) {
+        let bytes = self.association.transmit().split().freeze();
+        if let Some(current) = &self.current {
+            current.write(bytes);
+        }
+    }
+
+    /// Schedules the next dial, for a peer this node dials.
+    fn redial_later(&mut self) {
+        if self.dial.is_some() && self.next_dial.is_none() {
+            self.next_dial = Some(Instant::now() + self.backoff.next_wait());
+        }
+    }
+
+    fn dial_if_due(&mut self) {
+        let (Some(address), Some(at)) = (&self.dial, self.next_dial) else {
+            return;
+        };
+        if self.dialing.is_some() || self.current.is_some() || Instant::now() < at {
+            return;
+        }
+        self.next_dial = None;
+        let address = address.clone();
+        let reply = self.commands.clone();
+        let connector = self.shared.tls.connector();
+        let timeout = self.shared.handshake_timeout;
+        let name = server_name(&self.peer);
+        self.dialing = Some(tokio::spawn(async move {
+            let dialled = tokio::time::timeout(timeout, async {
+                let name = name.map_err(|reason| (reason, true))?;
+                let tcp = TcpStream::connect(&address)
+                    .await
+                    .map_err(|error| (format!("cannot connect to {address}: {error}"), false))?;
+                let remote = tcp
+                    .peer_addr()
+                    .map_err(|error| (format!("{address}: {error}"), false))?;
+                let _ = tcp.set_nodelay(true);
+                let tls = connector.connect(name, tcp).await.map_err(|error| {
+                    (
+                        format!("the TLS handshake with {address} failed: {error}"),
+                        true,
+                    )
+                })?;
+                Ok::<_, (String, bool)>((tls, remote))
+            })
+            .await;
+            let command = match dialled {
+                Ok(Ok((tls, address))) => Command::Connected {
+                    stream: Box::new(tls),
+                    origin: Origin::Dialed,
+                    address,
+                    preread: BytesMut::new(),
+                },
+                Ok(Err((reason, tls))) => Command::DialFailed { reason, tls },
+                Err(_) => Command::DialFailed {
+                    reason: format!("no TLS connection within {timeout:?}"),
+                    tls: false,
+                },
+            };
+            let _ = reply.send(command).await;
+        }));
+    }
+
+    /// Says goodbye: closes the association, writes its `Goodbye` and waits (within the
+    /// connection's grace) until it is flushed. Pending sends fail `Stopped`.
+    async fn close(mut self) {
+        if let Some(dialing) = self.dialing.take() {
+            dialing.abort();
+        }
+        self.association.close(Instant::now());
+        let goodbye = self.association.transmit().split().freeze();
+        while let Some(event) = self.association.poll_event() {
+            self.event(event);
+        }
+        for (message, reply) in self.pending.drain(..) {
+            let _ = reply.send(Err(NodeSendError::Stopped { message }));
+        }
+        for event in self.held.drain(..) {
+            let _ = self.shared.events.try_send(event);
+        }
+        if let Some(current) = self.current.take() {
+            current.write(goodbye);
+            let _ = current.close().await;
+        }
+        if let Ok(mut shown) = self.status.lock() {
+            shown.stats = self.association.stats();
+            shown.connected = None;
+        }
+    }
+}
+
+/// Sleeps until `at`, or forever without one.
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
