@@ -596,6 +596,9 @@ fn request_27_reply() {
             "02 6e 6f", //   length 2, "no"
         ],
     );
+}
+
+#[test]
 fn request_28_node_links() {
     pin_request(&Request::NodeLinks, &["1c"]); // Request::NodeLinks, no fields
 }
