@@ -172,6 +172,7 @@ impl Engine {
         }
         self.fail_receivers(mailbox, |waiter| waiter == pid, RecvError::Gone);
         self.fail_waiting_senders(mailbox, |sender| sender == pid, SendErrorKind::Gone);
+        self.leave_broadcast(pid, mailbox);
         self.admit_waiting_senders(mailbox, now);
         self.return_leases(pid, mailbox, now);
         if sender_left && self.mailboxes[&mailbox].blocked_senders.is_empty() {
@@ -589,8 +590,8 @@ pub(super) fn snapshot(mb: &Mailbox) -> MailboxStats {
         uid: mb.owner_creds.uid,
         gid: mb.owner_creds.gid,
         mode: mb.attrs.mode,
-        messages: mb.queue.len(),
-        bytes: mb.queue.bytes(),
+        messages: mb.queue.len() + mb.members.messages(),
+        bytes: mb.queue.bytes() + mb.members.bytes(),
         total_sent: mb.counters.sent,
         total_received: mb.counters.received,
         dropped: mb.counters.dropped,
