@@ -136,7 +136,11 @@ pub fn a_broadcast_rendezvous_completes_when_every_member_took_it<T: Transport>(
         let sender = s.spawn(|| q.send("x"));
         await_waiting(&observer, publisher.pid(), 1);
         assert_eq!(text(handles[0].recv_timeout(LONG).expect("recv")), "x");
-        assert_eq!(waiting(&observer, publisher.pid()), 1, "one member still owes it");
+        assert_eq!(
+            waiting(&observer, publisher.pid()),
+            1,
+            "one member still owes it"
+        );
         assert_eq!(text(handles[1].recv_timeout(LONG).expect("recv")), "x");
         assert_eq!(sender.join().expect("sender"), Ok(Sent { receiver: None }));
     });
@@ -150,7 +154,9 @@ pub fn typed_broadcast_receive_is_per_member<T: Transport>(t: &T) {
     let (a_handle, b_handle) = (join(&a), join(&b));
     q.send(typed("chat", 1)).expect("send");
     q.send(typed("alert", 2)).expect("send");
-    let alert = a_handle.try_recv_matching(Selector::Type(2)).expect("typed");
+    let alert = a_handle
+        .try_recv_matching(Selector::Type(2))
+        .expect("typed");
     assert_eq!(text(alert), "alert");
     assert_eq!(drain(&a_handle), ["chat"]);
     assert_eq!(drain(&b_handle), ["chat", "alert"]);

@@ -338,6 +338,41 @@ fn leases_calls_disk_and_delegation_are_refused() {
 }
 
 #[test]
+fn a_member_that_loses_read_permission_leaves() {
+    let mut engine = Engine::default();
+    let (publisher, members, q) = setup(
+        &mut engine,
+        attrs(Capacity::bounded(1, 64), Overflow::Block),
+    );
+    let other = engine.spawn(postbox_core::Credentials::new(2000, 2000), Timestamp::ZERO);
+    engine
+        .set_mode(publisher, q, postbox_core::Mode::new(0o666), at(1))
+        .unwrap();
+    engine.open(other, "room").unwrap();
+    assert_eq!(
+        try_recv(&mut engine, other, any(q)).unwrap_err(),
+        RecvError::Empty
+    );
+    send(&mut engine, publisher, q, "a");
+    for member in members {
+        take(&mut engine, member, any(q));
+    }
+    let blocked = send_blocked(&mut engine, publisher, q, "b", Delivery::Queued);
+    engine
+        .set_mode(publisher, q, postbox_core::Mode::new(0o662), at(2))
+        .unwrap();
+    assert_eq!(
+        only_completion(&mut engine, blocked),
+        Completion::Sent { receiver: None },
+        "the stranger's backlog no longer holds the sender up"
+    );
+    assert_eq!(
+        try_recv(&mut engine, other, any(q)).unwrap_err(),
+        RecvError::PermissionDenied
+    );
+}
+
+#[test]
 fn deleting_fails_receipt_senders_and_releases_every_copy() {
     let mut engine = Engine::default();
     let (publisher, _members, q) = setup(&mut engine, attrs(Capacity::Zero, Overflow::Block));

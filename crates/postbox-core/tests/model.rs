@@ -130,7 +130,8 @@ fn fits(queue: &[Queued], capacity: Capacity, len: usize) -> bool {
         Capacity::Zero => false,
         Capacity::Unbounded => true,
         Capacity::Bounded { messages, bytes } => {
-            queue.len() < messages && queue.iter().map(|q| q.message.len()).sum::<usize>() + len <= bytes
+            queue.len() < messages
+                && queue.iter().map(|q| q.message.len()).sum::<usize>() + len <= bytes
         }
     }
 }
@@ -269,7 +270,10 @@ impl ModelBox {
 
     fn has_room_for(&self, len: usize) -> bool {
         if self.is_broadcast() {
-            return self.members.values().all(|b| fits(b, self.attrs.capacity, len));
+            return self
+                .members
+                .values()
+                .all(|b| fits(b, self.attrs.capacity, len));
         }
         match self.attrs.capacity {
             Capacity::Zero => false,
@@ -712,7 +716,10 @@ impl Model {
     /// receipt get `send_error` with their message; every queued message is discarded.
     fn destroy(&mut self, id: u64, send_error: SendErrorKind, recv_error: RecvError) {
         let b = self.bx_mut(id);
-        let copies = std::mem::take(&mut b.members).into_values().flatten().count();
+        let copies = std::mem::take(&mut b.members)
+            .into_values()
+            .flatten()
+            .count();
         let mut awaited = std::mem::take(&mut b.awaited);
         self.discarded += copies as u64;
         awaited.sort_by_key(|a| a.seq);
@@ -1267,7 +1274,11 @@ impl Model {
             match waiting {
                 Some(w) => self.deliver(id, w, copy, now),
                 None => {
-                    self.bx_mut(id).members.get_mut(&m).expect("member").push(copy);
+                    self.bx_mut(id)
+                        .members
+                        .get_mut(&m)
+                        .expect("member")
+                        .push(copy);
                     copies += 1;
                 }
             }
@@ -1418,7 +1429,12 @@ impl Model {
             let i = take_index(backlog, order, selector, |q| {
                 (q.message.mtype, q.sender, q.message.priority, q.seq)
             })?;
-            let q = self.bx_mut(id).members.get_mut(&p).expect("member").remove(i);
+            let q = self
+                .bx_mut(id)
+                .members
+                .get_mut(&p)
+                .expect("member")
+                .remove(i);
             self.copy_gone(id, q.seq, false);
             let message = self.hand_over(id, p, q, now, false);
             self.admit(id, now);

@@ -277,7 +277,7 @@ impl Engine {
         mb.attrs.mode = mode;
         mb.counters.changed = now;
         self.journal_mailbox(mailbox);
-        self.fail_unentitled_receivers(mailbox);
+        self.fail_unentitled_receivers(mailbox, now);
         Ok(())
     }
 
@@ -380,13 +380,14 @@ impl Engine {
                 .owned
                 .insert(mailbox);
         }
-        self.fail_unentitled_receivers(mailbox);
+        self.fail_unentitled_receivers(mailbox, now);
         Ok(())
     }
 
     /// Fails, with `PermissionDenied`, the waiting receives on `mailbox` of processes whose
-    /// right to receive a change of mode or owner took away (as `revoke_receive` does).
-    fn fail_unentitled_receivers(&mut self, mailbox: MailboxId) {
+    /// right to receive a change of mode or owner took away (as `revoke_receive` does). Such a
+    /// broadcast member leaves: its backlog is released, so that it holds up no sender.
+    fn fail_unentitled_receivers(&mut self, mailbox: MailboxId, now: Timestamp) {
         let mb = &self.mailboxes[&mailbox];
         let entitled = |pid: Pid| {
             let Some(creds) = self.creds(pid) else {
@@ -408,11 +409,21 @@ impl Engine {
             .map(|w| w.pid)
             .filter(|&p| !entitled(p))
             .collect();
+        let lapsed: Vec<Pid> = mb
+            .members
+            .pids()
+            .into_iter()
+            .filter(|&p| !entitled(p))
+            .collect();
         self.fail_receivers(
             mailbox,
             |waiter| denied.contains(&waiter),
             RecvError::PermissionDenied,
         );
+        for pid in lapsed {
+            self.leave_broadcast(pid, mailbox);
+        }
+        self.admit_waiting_senders(mailbox, now);
     }
 
     /// Lets `grantee` receive from an owner-receive mailbox (the mode must still allow it).
