@@ -31,7 +31,7 @@ fn text(message: postbox::Received) -> String {
     texts([message]).remove(0)
 }
 
-/// Three members each get every message, in order.
+/// Three members each get every message, in order (by `recv` or `recv_many`).
 pub fn three_members_each_get_every_message_in_order<T: Transport>(t: &T) {
     let publisher = t.process();
     let q = room(&publisher, Capacity::default(), Overflow::Block);
@@ -40,7 +40,13 @@ pub fn three_members_each_get_every_message_in_order<T: Transport>(t: &T) {
     for text in ["one", "two", "three"] {
         assert_eq!(q.send(text).expect("send"), Sent { receiver: None });
     }
-    for handle in &handles {
+    let batch = handles[0].try_recv_many(10).expect("recv_many");
+    assert_eq!(
+        texts(batch),
+        ["one", "two", "three"],
+        "recv_many takes this member's backlog"
+    );
+    for handle in &handles[1..] {
         assert_eq!(drain(handle), ["one", "two", "three"]);
     }
 }
