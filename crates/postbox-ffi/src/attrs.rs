@@ -178,12 +178,12 @@ mod tests {
             assert_eq!(overflow_code(overflow(code).unwrap()), code);
             assert_eq!(ownership_code(ownership(code).unwrap()), code);
         }
-        for code in 0..5 {
+        for code in 0..6 {
             assert_eq!(receivers_code(receivers(code).unwrap()), code);
         }
         assert_eq!(order(2).unwrap_err().text, "2 is not a postbox_order");
         assert!(overflow(-1).is_err());
         assert!(ownership(7).is_err());
-        assert!(receivers(5).is_err());
+        assert!(receivers(6).is_err());
     }
 }
