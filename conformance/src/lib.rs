@@ -335,6 +335,17 @@ macro_rules! conformance_tests {
                 the_queued_bytes_quota_is_enforced,
                 the_mailboxes_per_uid_quota_is_enforced,
             ],
+            broadcast: [
+                three_members_each_get_every_message_in_order,
+                a_broadcast_joiner_sees_only_later_messages,
+                a_broadcast_with_no_members_is_dropped_and_counted,
+                a_slow_member_blocks_the_broadcast_sender,
+                broadcast_drop_oldest_loses_only_the_slow_members_oldest,
+                a_members_death_releases_a_blocked_broadcast_sender,
+                a_broadcast_rendezvous_completes_when_every_member_took_it,
+                typed_broadcast_receive_is_per_member,
+                broadcast_stats_count_messages_once_and_deliveries_each,
+            ],
             calls: [
                 a_call_to_a_pid_returns_the_reply,
                 a_call_to_a_mailbox_is_answered_by_its_receiver,

@@ -9,7 +9,7 @@ Capacity = Union[int, Literal["unbounded"]]
 OrderName = Literal["fifo", "priority"]
 OverflowName = Literal["block", "drop-oldest"]
 OwnershipName = Literal["process", "system"]
-ReceiversName = Literal["owner", "exclusive", "round-robin", "first-waiting", "pair"]
+ReceiversName = Literal["owner", "exclusive", "round-robin", "first-waiting", "pair", "broadcast"]
 
 def connect(url: Optional[str] = None, *, token: Optional[bytes] = None) -> Process: ...
 def default_url() -> str: ...

@@ -208,6 +208,7 @@ impl AttrArgs {
                 ("round-robin", Receivers::Shared(Dispatch::RoundRobin)),
                 ("first-waiting", Receivers::Shared(Dispatch::FirstWaiting)),
                 ("pair", Receivers::Pair),
+                ("broadcast", Receivers::Broadcast),
             ];
             builder = builder.receivers(choose("receivers", receivers, &choices)?);
         }

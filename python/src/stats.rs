@@ -89,6 +89,7 @@ impl From<&MailboxStats> for PyMailboxStats {
                 Receivers::Shared(Dispatch::RoundRobin) => "round-robin",
                 Receivers::Shared(Dispatch::FirstWaiting) => "first-waiting",
                 Receivers::Pair => "pair",
+                Receivers::Broadcast => "broadcast",
             },
             mode: stats.mode.bits(),
             owner_pid: match stats.owner {

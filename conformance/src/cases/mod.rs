@@ -8,6 +8,7 @@
 //! (`waiting`) until it shows, instead of sleeping.
 
 pub mod batches;
+pub mod broadcast;
 pub mod calls;
 pub mod cancel;
 pub mod capacity;

@@ -460,6 +460,9 @@ pub(crate) enum ReceiversArg {
     RoundRobin,
     /// A link of exactly two processes: the first sender and the first receiver.
     Pair,
+    /// Fan-out: every message to every process that receives from the mailbox, each with its
+    /// own backlog under the capacity.
+    Broadcast,
 }
 
 impl From<ReceiversArg> for Receivers {
@@ -470,6 +473,7 @@ impl From<ReceiversArg> for Receivers {
             ReceiversArg::Shared => Receivers::Shared(Dispatch::FirstWaiting),
             ReceiversArg::RoundRobin => Receivers::Shared(Dispatch::RoundRobin),
             ReceiversArg::Pair => Receivers::Pair,
+            ReceiversArg::Broadcast => Receivers::Broadcast,
         }
     }
 }

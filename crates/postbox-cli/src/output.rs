@@ -178,6 +178,7 @@ pub(crate) fn receivers(receivers: Receivers) -> &'static str {
         Receivers::Shared(Dispatch::FirstWaiting) => "shared",
         Receivers::Shared(Dispatch::RoundRobin) => "round-robin",
         Receivers::Pair => "pair",
+        Receivers::Broadcast => "broadcast",
     }
 }
 

@@ -536,3 +536,32 @@ fn recv_follow_into_a_reader_that_stops_consumes_only_what_it_wrote() {
         "the message that could not be written is still there"
     );
 }
+
+#[test]
+fn a_broadcast_mailbox_gives_every_follower_every_message() {
+    let daemon = Daemon::start();
+    daemon
+        .run(&["create", "room", "--receivers", "broadcast"])
+        .code(0);
+    assert_eq!(daemon.stat("room")["attrs"]["receivers"], "Broadcast");
+    let first = daemon.spawn(&["recv", "room", "--follow"]);
+    let second = daemon.spawn(&["recv", "room", "--follow"]);
+    daemon.wait_for_stat("room", "blocked_receivers", 2);
+    for n in 1..=2 {
+        let payload = format!("hello {n}");
+        daemon.run(&["send", "room", &payload]).code(0);
+        assert_eq!(first.stdout_line(), payload);
+        assert_eq!(second.stdout_line(), payload);
+    }
+    let refused = daemon
+        .run(&[
+            "create",
+            "feed",
+            "--receivers",
+            "broadcast",
+            "--lease-time",
+            "10s",
+        ])
+        .code(1);
+    assert!(refused.stderr.contains("no leases"), "{}", refused.stderr);
+}

@@ -91,6 +91,10 @@ pub enum Receivers {
     /// A link of exactly two processes: the first to send and the first to receive. A third gets
     /// `Busy`; when one end leaves, the other gets `PeerGone`.
     Pair,
+    /// Fan-out: every message goes to every member — each process that has received (or tried
+    /// to) from the mailbox and still has it open — with the bound applying to each member's own
+    /// backlog. See `docs/semantics.md`, "Broadcast".
+    Broadcast,
 }
 
 /// How a shared mailbox chooses among several waiting receivers.
@@ -318,6 +322,20 @@ impl MailboxAttrs {
                 return Err("a zero-capacity mailbox holds no messages to keep on disk");
             }
         }
+        if self.receivers == Receivers::Broadcast {
+            if self.durability == Durability::Disk {
+                return Err(
+                    "a broadcast mailbox keeps one backlog per member, which lives in \
+                            memory only: create it with memory durability",
+                );
+            }
+            if self.redelivery != Redelivery::default() {
+                return Err(
+                    "a broadcast mailbox has no leases, so no lease time, max deliveries \
+                            or dead-letter mailbox",
+                );
+            }
+        }
         match (self.capacity, self.overflow) {
             (Capacity::Bounded { messages: 0, .. }, _) => {
                 Err("a bounded capacity holds at least one message")
@@ -393,5 +411,27 @@ mod tests {
             ..ok
         };
         assert!(fixed_zero.validate(1 << 20).is_err());
+    }
+
+    #[test]
+    fn broadcast_refuses_disk_and_redelivery() {
+        let broadcast = MailboxAttrs {
+            receivers: Receivers::Broadcast,
+            ..MailboxAttrs::system_owned()
+        };
+        assert!(broadcast.validate(1 << 20).is_ok());
+        let on_disk = MailboxAttrs {
+            durability: Durability::Disk,
+            ..broadcast
+        };
+        assert!(on_disk.validate(1 << 20).unwrap_err().contains("memory"));
+        let leased = MailboxAttrs {
+            redelivery: Redelivery {
+                max_deliveries: Some(3),
+                ..Redelivery::default()
+            },
+            ..broadcast
+        };
+        assert!(leased.validate(1 << 20).unwrap_err().contains("leases"));
     }
 }

@@ -12,6 +12,7 @@
 //! Invariant kept by every operation: no waiting receiver has a matching message queued in any
 //! mailbox it waits on. Every message is offered to waiting receivers before it is queued.
 
+mod broadcast;
 mod calls;
 mod census;
 mod delegation;
@@ -434,6 +435,10 @@ impl Engine {
                 _ => return,
             }
             let blocked = mb.blocked_senders.pop_front().expect("front exists");
+            if mb.is_broadcast() {
+                self.admit_broadcast(mailbox, blocked, now);
+                continue;
+            }
             // Its charge moves from the waiting senders to the queue: the quota was checked
             // when it began to wait.
             self.release_waiting(&blocked.message);
@@ -467,6 +472,7 @@ impl Engine {
     /// a receipt get `send_error` with their message back, queued messages are discarded.
     fn destroy(&mut self, mailbox: MailboxId, send_error: SendErrorKind, recv_error: RecvError) {
         self.journal_deleted(mailbox);
+        self.clear_broadcast(mailbox, send_error);
         let Some(mut mb) = self.mailboxes.remove(&mailbox) else {
             return;
         };

@@ -42,6 +42,7 @@ mod error;
 mod ids;
 mod limits;
 mod mailbox;
+mod members;
 mod message;
 mod name;
 mod outcome;

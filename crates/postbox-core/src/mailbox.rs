@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, VecDeque};
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::limits::message_charge;
+use crate::members::Members;
 use crate::queue::{Entry, Queue};
 use crate::{
     Capacity, Credentials, MailboxAttrs, MailboxId, Message, MessageKind, Name, Owner, Pid,
@@ -111,6 +112,9 @@ pub(crate) struct Mailbox {
     pub(crate) next_seq: u64,
     /// Round-robin dispatch: the last process served.
     pub(crate) last_served: Option<Pid>,
+    /// A broadcast mailbox's members and their backlogs (its `queue` stays empty); empty
+    /// otherwise.
+    pub(crate) members: Members,
     pub(crate) counters: Counters,
 }
 
@@ -141,6 +145,7 @@ impl Mailbox {
             pair_receiver: End::Vacant,
             next_seq: 0,
             last_served: None,
+            members: Members::default(),
             counters: Counters {
                 created: now,
                 changed: now,
@@ -159,8 +164,17 @@ impl Mailbox {
         seq
     }
 
-    /// Whether a message of `len` bytes fits now, ignoring waiting senders.
+    /// Whether this is a broadcast mailbox.
+    pub(crate) fn is_broadcast(&self) -> bool {
+        self.attrs.receivers == crate::Receivers::Broadcast
+    }
+
+    /// Whether a message of `len` bytes fits now, ignoring waiting senders: in a broadcast
+    /// mailbox, in every member's backlog.
     pub(crate) fn has_room_for(&self, len: usize) -> bool {
+        if self.is_broadcast() {
+            return self.members.have_room_for(self.attrs.capacity, len);
+        }
         match self.attrs.capacity {
             Capacity::Zero => false,
             Capacity::Unbounded => true,

@@ -14,7 +14,9 @@
 //! direct senders block too), and 1-3 named mailboxes (re-created under reused names) with random
 //! capacity (zero, bounded in messages and bytes, unbounded), size rule (variable, fixed), order
 //! (fifo, priority), overflow (block, drop-oldest where valid), ownership (process, system),
-//! receivers (owner, exclusive, shared round-robin and first-waiting, pair) and mode. Operations:
+//! receivers (owner, exclusive, shared round-robin and first-waiting, pair, broadcast) and mode.
+//! Broadcast mailboxes keep one backlog per member (a process joins with its first receive) and a
+//! record per message whose sender awaits it; conservation counts each member's copy. Operations:
 //! `send` and `send_to` with `Wait::Try`/`Wait::Block` and `Delivery::Queued`/`Delivery::Receipt`
 //! (including oversized, wrongly sized and invalid-type messages), `recv` with every selector and
 //! both waits, two-branch selects over inboxes and mailboxes, `cancel` of any ticket ever issued,
@@ -111,6 +113,29 @@ struct ModelLease {
     expires: Option<u64>,
 }
 
+/// A broadcast message whose sender waits until no member's backlog holds it.
+#[derive(Clone, Debug)]
+struct Awaited {
+    seq: u64,
+    ticket: u64,
+    sender: u64,
+    message: Message,
+    /// Whether some member lost its copy (drop-oldest).
+    dropped: bool,
+}
+
+/// Whether one more message of `len` bytes fits in `queue` under `capacity`.
+fn fits(queue: &[Queued], capacity: Capacity, len: usize) -> bool {
+    match capacity {
+        Capacity::Zero => false,
+        Capacity::Unbounded => true,
+        Capacity::Bounded { messages, bytes } => {
+            queue.len() < messages
+                && queue.iter().map(|q| q.message.len()).sum::<usize>() + len <= bytes
+        }
+    }
+}
+
 /// A sender waiting for room (or, with zero capacity, for a receiver).
 #[derive(Clone, Debug)]
 struct BlockedSender {
@@ -165,6 +190,10 @@ struct ModelBox {
     pair_receiver: End,
     next_seq: u64,
     last_served: Option<u64>,
+    /// Broadcast: each member's backlog, by pid.
+    members: std::collections::BTreeMap<u64, Vec<Queued>>,
+    /// Broadcast: messages whose senders await them.
+    awaited: Vec<Awaited>,
     sent: u64,
     received: u64,
     dropped: u64,
@@ -198,6 +227,8 @@ impl ModelBox {
             pair_receiver: End::Vacant,
             next_seq: 0,
             last_served: None,
+            members: std::collections::BTreeMap::new(),
+            awaited: Vec::new(),
             sent: 0,
             received: 0,
             dropped: 0,
@@ -219,7 +250,31 @@ impl ModelBox {
         self.queue.iter().map(|q| q.message.len()).sum()
     }
 
+    fn is_broadcast(&self) -> bool {
+        self.attrs.receivers == Receivers::Broadcast
+    }
+
+    /// Every member's copy.
+    fn copies(&self) -> impl Iterator<Item = &Queued> + '_ {
+        self.members.values().flatten()
+    }
+
+    /// Distinct messages some backlog holds, and their bytes (each once).
+    fn owed(&self) -> (usize, usize) {
+        let mut seen = std::collections::BTreeMap::new();
+        for q in self.copies() {
+            seen.insert(q.seq, q.message.len());
+        }
+        (seen.len(), seen.values().sum())
+    }
+
     fn has_room_for(&self, len: usize) -> bool {
+        if self.is_broadcast() {
+            return self
+                .members
+                .values()
+                .all(|b| fits(b, self.attrs.capacity, len));
+        }
         match self.attrs.capacity {
             Capacity::Zero => false,
             Capacity::Unbounded => true,
@@ -259,6 +314,9 @@ struct Model {
     call_callers: std::collections::BTreeMap<u64, u64>,
     next_call: u64,
     late_replies: u64,
+    /// Broadcast copies beyond the first of each message: each is received, dropped or
+    /// discarded on its own.
+    fanned: u64,
 }
 
 /// The kind of a message: a user message, or the request of call `call`.
@@ -398,7 +456,7 @@ impl Model {
         self.boxes
             .iter()
             .filter(|b| b.alive)
-            .map(|b| b.queue.len())
+            .map(|b| b.queue.len() + b.copies().count())
             .sum()
     }
 
@@ -406,7 +464,7 @@ impl Model {
         self.boxes
             .iter()
             .filter(|b| b.alive)
-            .map(ModelBox::bytes)
+            .map(|b| b.bytes() + b.copies().map(|q| q.message.len()).sum::<usize>())
             .sum()
     }
 
@@ -419,6 +477,7 @@ impl Model {
             .filter(|b| b.alive)
             .map(|b| {
                 b.queue.iter().map(|q| charge(&q.message)).sum::<usize>()
+                    + b.copies().map(|q| charge(&q.message)).sum::<usize>()
                     + b.senders.iter().map(|s| charge(&s.message)).sum::<usize>()
                     + b.leases
                         .iter()
@@ -441,6 +500,7 @@ impl Model {
             || self.boxes.iter().filter(|b| b.alive).any(|b| {
                 b.senders.iter().any(|s| s.ticket == ticket)
                     || b.queue.iter().any(|q| q.receipt == Some(ticket))
+                    || b.awaited.iter().any(|a| a.ticket == ticket)
             })
     }
 
@@ -456,6 +516,7 @@ impl Model {
                     .filter(|q| q.sender == p)
                     .filter_map(|q| q.receipt),
             );
+            tickets.extend(b.awaited.iter().filter(|a| a.sender == p).map(|a| a.ticket));
         }
         // A call waits for its answer from its send on, whoever holds its request.
         let held = self.calls.iter().filter(|c| c.holder.is_some());
@@ -635,6 +696,13 @@ impl Model {
             }
             // Charged since it began to wait: admitting it changes nothing in the quota.
             let s = self.bx_mut(id).senders.remove(head);
+            if self.bx(id).is_broadcast() {
+                let q = self.accept(id, s.sender, s.message, s.sent_at, None, MessageKind::User);
+                if self.fan_out(id, q, s.wants_receipt, Some(s.ticket), now) == Sent::Done(None) {
+                    self.complete(s.ticket, Completion::Sent { receiver: None });
+                }
+                continue;
+            }
             let receipt = s.wants_receipt.then_some(s.ticket);
             let q = self.accept(id, s.sender, s.message, s.sent_at, receipt, kind_of(s.call));
             if !s.wants_receipt {
@@ -647,6 +715,17 @@ impl Model {
     /// Deletes `id`: waiting receivers get `recv_error`; waiting senders and senders awaiting a
     /// receipt get `send_error` with their message; every queued message is discarded.
     fn destroy(&mut self, id: u64, send_error: SendErrorKind, recv_error: RecvError) {
+        let b = self.bx_mut(id);
+        let copies = std::mem::take(&mut b.members)
+            .into_values()
+            .flatten()
+            .count();
+        let mut awaited = std::mem::take(&mut b.awaited);
+        self.discarded += copies as u64;
+        awaited.sort_by_key(|a| a.seq);
+        for a in awaited {
+            self.fail_sender(a.ticket, send_error, a.message);
+        }
         let mut receivers = self.bx(id).receivers.clone();
         receivers.sort_by_key(|w| (w.ticket, w.branch));
         for w in receivers {
@@ -692,6 +771,13 @@ impl Model {
             self.fail_recv(w.ticket, w.branch, RecvError::Gone);
         }
         self.fail_senders(id, |s| s.sender == p, SendErrorKind::Gone);
+        // A broadcast member's backlog is released, as if taken.
+        if let Some(backlog) = self.bx_mut(id).members.remove(&p) {
+            for q in backlog {
+                self.discarded += 1;
+                self.copy_gone(id, q.seq, false);
+            }
+        }
         // The room its senders held goes to the next waiting senders.
         self.admit(id, now);
         // What it holds on lease goes back.
@@ -1018,6 +1104,9 @@ impl Model {
         }
         let capacity = b.attrs.capacity;
         let overflow = b.attrs.overflow;
+        if b.is_broadcast() && call.is_none() {
+            return self.send_broadcast(from, id, message, delivery, wait, now);
+        }
         // A waiting receiver that matches takes the message at once; on lease, the message is
         // still held, so it must fit in the quota.
         if let Some(w) = self.choose_receiver(id, message.mtype, from) {
@@ -1089,6 +1178,143 @@ impl Model {
             Some(ticket) => Sent::Waits(ticket),
             None => Sent::Done(None),
         })
+    }
+
+    /// A send to a broadcast mailbox: to every member of the moment, the bound per backlog; with
+    /// no members it succeeds and the message counts as dropped.
+    fn send_broadcast(
+        &mut self,
+        from: u64,
+        id: u64,
+        message: Message,
+        delivery: Delivery,
+        wait: Wait,
+        now: u64,
+    ) -> Result<Sent, SendError> {
+        let b = self.bx(id);
+        let len = message.len();
+        let rendezvous = b.attrs.capacity == Capacity::Zero;
+        let wants_receipt = rendezvous || delivery == Delivery::Receipt;
+        if rendezvous {
+            let all_waiting = b.members.keys().all(|&m| {
+                b.receivers
+                    .iter()
+                    .any(|w| w.pid == m && selects(w.selector, message.mtype, from))
+            });
+            if wait == Wait::Try && !all_waiting {
+                return Err(SendError::new(SendErrorKind::Full, message));
+            }
+        } else {
+            let has_room = b.senders.is_empty() && b.has_room_for(len);
+            if !has_room && b.attrs.overflow == Overflow::Block {
+                return match wait {
+                    Wait::Try => Err(SendError::new(SendErrorKind::Full, message)),
+                    Wait::Block => self
+                        .block(id, from, message, wants_receipt, now, None)
+                        .map(Sent::Waits),
+                };
+            }
+        }
+        if self.charged() + (len + MESSAGE_CHARGE) * b.members.len() > MAX_QUEUED_BYTES {
+            return Err(SendError::new(SendErrorKind::QuotaExceeded, message));
+        }
+        if !rendezvous {
+            let capacity = b.attrs.capacity;
+            let order = b.attrs.order;
+            let members: Vec<u64> = b.members.keys().copied().collect();
+            for m in members {
+                while !fits(&self.bx(id).members[&m], capacity, len) {
+                    let backlog = &self.bx(id).members[&m];
+                    let i = (0..backlog.len())
+                        .min_by_key(|&i| {
+                            let priority = match order {
+                                Order::Priority => backlog[i].message.priority,
+                                Order::Fifo => 0,
+                            };
+                            (priority, backlog[i].seq)
+                        })
+                        .expect("a full backlog holds messages");
+                    let b = self.bx_mut(id);
+                    let q = b.members.get_mut(&m).expect("member").remove(i);
+                    b.dropped += 1;
+                    self.total_dropped += 1;
+                    self.copy_gone(id, q.seq, true);
+                }
+            }
+        }
+        let q = self.accept(id, from, message, now, None, MessageKind::User);
+        Ok(self.fan_out(id, q, wants_receipt, None, now))
+    }
+
+    /// Gives `q` to every member: a waiting matching receive takes it, the others get a copy in
+    /// their backlog. With `wants_receipt` the sender waits until no backlog holds it.
+    fn fan_out(
+        &mut self,
+        id: u64,
+        q: Queued,
+        wants_receipt: bool,
+        ticket: Option<u64>,
+        now: u64,
+    ) -> Sent {
+        let members: Vec<u64> = self.bx(id).members.keys().copied().collect();
+        if members.is_empty() {
+            self.bx_mut(id).dropped += 1;
+            self.total_dropped += 1;
+        }
+        self.fanned += members.len().saturating_sub(1) as u64;
+        let mut copies = 0;
+        for m in members {
+            let copy = q.clone();
+            let waiting = self
+                .bx(id)
+                .receivers
+                .iter()
+                .find(|w| w.pid == m && selects(w.selector, q.message.mtype, q.sender))
+                .copied();
+            match waiting {
+                Some(w) => self.deliver(id, w, copy, now),
+                None => {
+                    self.bx_mut(id)
+                        .members
+                        .get_mut(&m)
+                        .expect("member")
+                        .push(copy);
+                    copies += 1;
+                }
+            }
+        }
+        if !wants_receipt || copies == 0 {
+            return Sent::Done(None);
+        }
+        let ticket = ticket.unwrap_or_else(|| self.new_ticket());
+        self.bx_mut(id).awaited.push(Awaited {
+            seq: q.seq,
+            ticket,
+            sender: q.sender,
+            message: q.message,
+            dropped: false,
+        });
+        Sent::Waits(ticket)
+    }
+
+    /// A copy of broadcast message `seq` left a backlog (`dropped`: lost to overflow). Once no
+    /// backlog holds it, a sender awaiting it learns: `Dropped` if a member lost it, else sent.
+    fn copy_gone(&mut self, id: u64, seq: u64, dropped: bool) {
+        let b = self.bx_mut(id);
+        let held = b.copies().any(|q| q.seq == seq);
+        let Some(i) = b.awaited.iter().position(|a| a.seq == seq) else {
+            return;
+        };
+        b.awaited[i].dropped |= dropped;
+        if held {
+            return;
+        }
+        let a = b.awaited.remove(i);
+        if a.dropped {
+            self.fail_sender(a.ticket, SendErrorKind::Dropped, a.message);
+        } else {
+            self.complete(a.ticket, Completion::Sent { receiver: None });
+        }
     }
 
     /// The sequence numbers drop-oldest discards, in order, to make room for `len` bytes.
@@ -1171,6 +1397,10 @@ impl Model {
                 Some(_) => Err(RecvError::Busy),
             },
             Receivers::Shared(_) => Ok(()),
+            Receivers::Broadcast => {
+                b.members.entry(p).or_default();
+                Ok(())
+            }
             Receivers::Pair => match b.pair_receiver {
                 End::Vacant => {
                     b.pair_receiver = End::Held(p);
@@ -1194,6 +1424,22 @@ impl Model {
     ) -> Option<Received> {
         let b = self.bx(id);
         let order = b.attrs.order;
+        if b.is_broadcast() {
+            let backlog = &b.members[&p];
+            let i = take_index(backlog, order, selector, |q| {
+                (q.message.mtype, q.sender, q.message.priority, q.seq)
+            })?;
+            let q = self
+                .bx_mut(id)
+                .members
+                .get_mut(&p)
+                .expect("member")
+                .remove(i);
+            self.copy_gone(id, q.seq, false);
+            let message = self.hand_over(id, p, q, now, false);
+            self.admit(id, now);
+            return Some(message);
+        }
         if let Some(i) = take_index(&b.queue, order, selector, |q| {
             (q.message.mtype, q.sender, q.message.priority, q.seq)
         }) {
@@ -1251,6 +1497,9 @@ impl Model {
             let fail = |error| SelectError { branch, error };
             if !self.box_alive(id) {
                 return Err(fail(RecvError::Gone));
+            }
+            if leased && self.bx(id).is_broadcast() {
+                return Err(fail(RecvError::PermissionDenied));
             }
             self.may_receive(p, creds, id).map_err(fail)?;
             ids.push(id);
@@ -1445,6 +1694,19 @@ impl Model {
         }
         for id in self.alive_ids() {
             let b = self.bx_mut(id);
+            if let Some(i) = b.awaited.iter().position(|a| a.ticket == ticket) {
+                // Withdrawn from the backlogs still holding it; members that took it keep it.
+                let a = b.awaited.remove(i);
+                let mut removed = 0;
+                for backlog in b.members.values_mut() {
+                    let before = backlog.len();
+                    backlog.retain(|q| q.seq != a.seq);
+                    removed += before - backlog.len();
+                }
+                self.discarded += removed as u64;
+                self.admit(id, now);
+                return Some(Cancelled::Send(a.message));
+            }
             if let Some(i) = b.senders.iter().position(|s| s.ticket == ticket) {
                 let s = b.senders.remove(i);
                 self.admit(id, now);
@@ -1503,6 +1765,7 @@ impl Model {
             for q in b.queue.iter_mut().filter(|q| q.sender == p) {
                 q.receipt = None;
             }
+            b.awaited.retain(|a| a.sender != p);
         }
         withdrawn.sort_unstable();
         for (_, id) in withdrawn {
@@ -1609,7 +1872,7 @@ impl Model {
                         Owner::System(owner) => owner.uid == creds.uid || creds.uid == 0,
                     },
                     Receivers::Exclusive => b.exclusive.is_none_or(|h| h == holder),
-                    Receivers::Shared(_) => true,
+                    Receivers::Shared(_) | Receivers::Broadcast => true,
                     Receivers::Pair => match b.pair_receiver {
                         End::Vacant => true,
                         End::Held(h) => h == holder,
@@ -1648,6 +1911,9 @@ impl Model {
             if b.pair_receiver == End::Departed {
                 return Err(CallError::new(CallErrorKind::PeerGone, request));
             }
+        }
+        if self.bx(id).is_broadcast() {
+            return Err(CallError::new(CallErrorKind::PermissionDenied, request));
         }
         if !self.has_responder(from, id) {
             return Err(CallError::new(CallErrorKind::NoResponders, request));
@@ -1930,6 +2196,7 @@ fn attrs() -> impl Strategy<Value = MailboxAttrs> {
         3 => Just(Receivers::Shared(Dispatch::RoundRobin)),
         3 => Just(Receivers::Shared(Dispatch::FirstWaiting)),
         1 => Just(Receivers::Pair),
+        2 => Just(Receivers::Broadcast),
     ];
     let mode = prop_oneof![
         12 => Just(0o666u16),
@@ -1993,8 +2260,17 @@ fn attrs() -> impl Strategy<Value = MailboxAttrs> {
                     },
                     receivers,
                     mode: Mode::new(mode),
-                    redelivery,
-                    durability: if durable && system && capacity != Capacity::Zero {
+                    // A broadcast mailbox has no leases and lives in memory.
+                    redelivery: if receivers == Receivers::Broadcast {
+                        Redelivery::default()
+                    } else {
+                        redelivery
+                    },
+                    durability: if durable
+                        && system
+                        && capacity != Capacity::Zero
+                        && receivers != Receivers::Broadcast
+                    {
                         Durability::Disk
                     } else {
                         Durability::Memory
@@ -2658,7 +2934,7 @@ impl Harness {
             self.context()
         );
         prop_assert_eq!(
-            stats.total_sent,
+            stats.total_sent + m.fanned,
             stats.total_received
                 + stats.total_dropped
                 + stats.total_dead_lettered
@@ -2735,9 +3011,10 @@ impl Harness {
                 let mut receivers: Vec<u64> = b.receivers.iter().map(|w| w.ticket).collect();
                 receivers.sort_unstable();
                 receivers.dedup();
+                let (owed, owed_bytes) = b.owed();
                 Ok(BoxView {
-                    messages: b.queue.len(),
-                    bytes: b.bytes(),
+                    messages: b.queue.len() + owed,
+                    bytes: b.bytes() + owed_bytes,
                     total_sent: b.sent,
                     total_received: b.received,
                     dropped: b.dropped,
@@ -2799,7 +3076,7 @@ impl Harness {
         let stats = self.engine.stats();
         prop_assert_eq!(stats.queued_messages, 0);
         prop_assert_eq!(
-            stats.total_sent,
+            stats.total_sent + self.model.fanned,
             stats.total_received
                 + stats.total_dropped
                 + stats.total_dead_lettered

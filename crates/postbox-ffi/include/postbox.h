@@ -142,6 +142,8 @@ typedef enum {
   POSTBOX_RECEIVERS_SHARED_ROUND_ROBIN = 3,
   // A link of exactly two processes: the first to send and the first to receive.
   POSTBOX_RECEIVERS_PAIR = 4,
+  // Fan-out: every message to every process that receives from the mailbox.
+  POSTBOX_RECEIVERS_BROADCAST = 5,
 } postbox_receivers;
 
 // Who owns a mailbox now (`postbox_mailbox_stats.owner_kind`).

@@ -80,6 +80,8 @@ pub enum PostboxReceivers {
     SharedRoundRobin = 3,
     /// A link of exactly two processes: the first to send and the first to receive.
     Pair = 4,
+    /// Fan-out: every message to every process that receives from the mailbox.
+    Broadcast = 5,
 }
 
 /// Who owns a mailbox now (`postbox_mailbox_stats.owner_kind`).
@@ -148,6 +150,7 @@ pub(crate) fn receivers(value: c_int) -> Outcome<Receivers> {
         2 => Ok(Receivers::Shared(Dispatch::FirstWaiting)),
         3 => Ok(Receivers::Shared(Dispatch::RoundRobin)),
         4 => Ok(Receivers::Pair),
+        5 => Ok(Receivers::Broadcast),
         other => Err(unknown("postbox_receivers", other)),
     }
 }
@@ -159,6 +162,7 @@ pub(crate) fn receivers_code(receivers: Receivers) -> c_int {
         Receivers::Shared(Dispatch::FirstWaiting) => PostboxReceivers::SharedFirstWaiting,
         Receivers::Shared(Dispatch::RoundRobin) => PostboxReceivers::SharedRoundRobin,
         Receivers::Pair => PostboxReceivers::Pair,
+        Receivers::Broadcast => PostboxReceivers::Broadcast,
     };
     code as c_int
 }
@@ -174,12 +178,12 @@ mod tests {
             assert_eq!(overflow_code(overflow(code).unwrap()), code);
             assert_eq!(ownership_code(ownership(code).unwrap()), code);
         }
-        for code in 0..5 {
+        for code in 0..6 {
             assert_eq!(receivers_code(receivers(code).unwrap()), code);
         }
         assert_eq!(order(2).unwrap_err().text, "2 is not a postbox_order");
         assert!(overflow(-1).is_err());
         assert!(ownership(7).is_err());
-        assert!(receivers(5).is_err());
+        assert!(receivers(6).is_err());
     }
 }

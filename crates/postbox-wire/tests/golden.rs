@@ -1400,6 +1400,13 @@ fn mailbox_attrs_variants() {
         ),
         (
             MailboxAttrs {
+                receivers: Receivers::Broadcast,
+                ..base
+            },
+            "02 | 01 6d | 02 | 00 01 | 00 | 00 | 00 | 04 | 00 | 00 00 00 | 00",
+        ),
+        (
+            MailboxAttrs {
                 mode: Mode::new(0o777),
                 ..base
             },

@@ -3,7 +3,9 @@
 use std::io;
 
 use anyhow::Context as _;
-use postbox::{Leased, Mailbox, Ownership, Process, RecvError, Select, Selected, Selector};
+use postbox::{
+    Leased, Mailbox, Ownership, Process, Receivers, RecvError, Select, Selected, Selector,
+};
 
 use crate::args::{Patience, RecvArgs};
 use crate::node::{Node, selector};
@@ -50,7 +52,9 @@ fn lease(
 ///
 /// From one mailbox, each message is received on lease and acknowledged only once it is written
 /// to stdout: a message that cannot be written (the reader went away: `recv --follow | head -3`)
-/// goes back to the mailbox, and so does one held when the command is killed.
+/// goes back to the mailbox, and so does one held when the command is killed. A broadcast
+/// mailbox has no leases (a member's copy has nowhere to go back to): its messages are taken
+/// outright, as from several sources.
 ///
 /// Receives from every named mailbox and, with `--inbox`, this command's own inbox — whichever
 /// has a matching message first — `COUNT` messages (default 1), or with `--follow` until
@@ -105,7 +109,14 @@ pub(crate) fn run(node: &Node, args: &RecvArgs) -> anyhow::Result<()> {
         };
         anyhow::Error::new(error).context(format!("cannot receive from {source}"))
     };
-    if let ([only], false) = (mailboxes.as_slice(), args.inbox) {
+    let broadcast = |mailbox: &Mailbox| {
+        mailbox
+            .stat()
+            .is_ok_and(|stats| stats.attrs.receivers == Receivers::Broadcast)
+    };
+    if let ([only], false) = (mailboxes.as_slice(), args.inbox)
+        && !broadcast(only)
+    {
         while args.follow || received < args.count {
             let leased = lease(only, selector, patience).map_err(|error| failed(error, 0))?;
             // Written first, then acknowledged: if writing fails, dropping the lease gives the

@@ -63,6 +63,10 @@ impl Engine {
         if let Err(kind) = self.may_send(from, creds, mailbox) {
             return Err(CallError::new(kind.into(), request));
         }
+        if self.mailboxes[&mailbox].is_broadcast() {
+            // A request has exactly one server; a broadcast would make every member one.
+            return Err(CallError::new(CallErrorKind::PermissionDenied, request));
+        }
         if !self.has_responder(from, &self.mailboxes[&mailbox]) {
             return Err(CallError::new(CallErrorKind::NoResponders, request));
         }
@@ -287,7 +291,7 @@ impl Engine {
                 && match mb.attrs.receivers {
                     Receivers::Owner => mb.owns_or_granted(pid, creds),
                     Receivers::Exclusive => mb.exclusive.is_none_or(|holder| holder == pid),
-                    Receivers::Shared(_) => true,
+                    Receivers::Shared(_) | Receivers::Broadcast => true,
                     Receivers::Pair => match mb.pair_receiver {
                         End::Vacant => true,
                         End::Held(holder) => holder == pid,

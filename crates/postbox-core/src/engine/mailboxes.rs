@@ -172,6 +172,7 @@ impl Engine {
         }
         self.fail_receivers(mailbox, |waiter| waiter == pid, RecvError::Gone);
         self.fail_waiting_senders(mailbox, |sender| sender == pid, SendErrorKind::Gone);
+        self.leave_broadcast(pid, mailbox);
         self.admit_waiting_senders(mailbox, now);
         self.return_leases(pid, mailbox, now);
         if sender_left && self.mailboxes[&mailbox].blocked_senders.is_empty() {
@@ -276,7 +277,7 @@ impl Engine {
         mb.attrs.mode = mode;
         mb.counters.changed = now;
         self.journal_mailbox(mailbox);
-        self.fail_unentitled_receivers(mailbox);
+        self.fail_unentitled_receivers(mailbox, now);
         Ok(())
     }
 
@@ -379,13 +380,14 @@ impl Engine {
                 .owned
                 .insert(mailbox);
         }
-        self.fail_unentitled_receivers(mailbox);
+        self.fail_unentitled_receivers(mailbox, now);
         Ok(())
     }
 
     /// Fails, with `PermissionDenied`, the waiting receives on `mailbox` of processes whose
-    /// right to receive a change of mode or owner took away (as `revoke_receive` does).
-    fn fail_unentitled_receivers(&mut self, mailbox: MailboxId) {
+    /// right to receive a change of mode or owner took away (as `revoke_receive` does). Such a
+    /// broadcast member leaves: its backlog is released, so that it holds up no sender.
+    fn fail_unentitled_receivers(&mut self, mailbox: MailboxId, now: Timestamp) {
         let mb = &self.mailboxes[&mailbox];
         let entitled = |pid: Pid| {
             let Some(creds) = self.creds(pid) else {
@@ -407,11 +409,21 @@ impl Engine {
             .map(|w| w.pid)
             .filter(|&p| !entitled(p))
             .collect();
+        let lapsed: Vec<Pid> = mb
+            .members
+            .pids()
+            .into_iter()
+            .filter(|&p| !entitled(p))
+            .collect();
         self.fail_receivers(
             mailbox,
             |waiter| denied.contains(&waiter),
             RecvError::PermissionDenied,
         );
+        for pid in lapsed {
+            self.leave_broadcast(pid, mailbox);
+        }
+        self.admit_waiting_senders(mailbox, now);
     }
 
     /// Lets `grantee` receive from an owner-receive mailbox (the mode must still allow it).
@@ -589,8 +601,8 @@ pub(super) fn snapshot(mb: &Mailbox) -> MailboxStats {
         uid: mb.owner_creds.uid,
         gid: mb.owner_creds.gid,
         mode: mb.attrs.mode,
-        messages: mb.queue.len(),
-        bytes: mb.queue.bytes(),
+        messages: mb.queue.len() + mb.members.messages(),
+        bytes: mb.queue.bytes() + mb.members.bytes(),
         total_sent: mb.counters.sent,
         total_received: mb.counters.received,
         dropped: mb.counters.dropped,

@@ -41,8 +41,20 @@ impl Engine {
         if !may_peek(mb, pid, process.creds) {
             return Err(AdminError::PermissionDenied);
         }
-        let matching = mb
-            .queue
+        // A broadcast member sees its own backlog; a process that is no member has none.
+        let empty;
+        let queue = if mb.is_broadcast() {
+            match mb.members.backlog(pid) {
+                Some(backlog) => backlog,
+                None => {
+                    empty = crate::queue::Queue::new(mb.attrs.order);
+                    &empty
+                }
+            }
+        } else {
+            &mb.queue
+        };
+        let matching = queue
             .iter()
             .map(|(_, entry)| entry)
             .filter(|entry| selector.matches(entry.message.mtype, entry.sender));
@@ -79,6 +91,8 @@ fn may_peek(mb: &Mailbox, pid: Pid, creds: Credentials) -> bool {
     }
     match mb.attrs.receivers {
         Receivers::Owner => mb.owns_or_granted(pid, creds),
-        Receivers::Exclusive | Receivers::Shared(_) | Receivers::Pair => true,
+        Receivers::Exclusive | Receivers::Shared(_) | Receivers::Pair | Receivers::Broadcast => {
+            true
+        }
     }
 }

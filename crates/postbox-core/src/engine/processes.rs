@@ -256,6 +256,12 @@ impl Engine {
             Some(&Waiter::Receipt { mailbox, .. }) => {
                 // The message stays queued for its receiver; nobody awaits the receipt any more.
                 self.waiters.remove(&ticket);
+                if let Some(mb) = self.mailboxes.get_mut(&mailbox)
+                    && let Some(seq) = mb.members.seq_of_receipt(ticket)
+                    && let Some(owed) = mb.members.owed_mut(seq)
+                {
+                    owed.receipt = None;
+                }
                 if let Some(slot) = self
                     .mailboxes
                     .get(&mailbox)

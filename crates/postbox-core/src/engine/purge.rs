@@ -29,6 +29,14 @@ impl Engine {
         now: Timestamp,
     ) -> Result<usize, AdminError> {
         self.check_owner(pid, mailbox)?;
+        if self.mailboxes[&mailbox].is_broadcast() {
+            let count = self.clear_broadcast(mailbox, SendErrorKind::Dropped);
+            let mb = self.mailboxes.get_mut(&mailbox).expect("checked");
+            mb.counters.dropped += count as u64;
+            self.total_dropped += count as u64;
+            self.admit_waiting_senders(mailbox, now);
+            return Ok(count);
+        }
         let mb = self.mailboxes.get_mut(&mailbox).expect("checked");
         let dropped = mb.queue.drain();
         let count = dropped.len();

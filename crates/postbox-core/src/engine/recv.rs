@@ -64,6 +64,10 @@ impl Engine {
             if !self.mailboxes.contains_key(&mailbox) {
                 return Err(fail(RecvError::Gone));
             }
+            if taking == Taking::Leased && self.mailboxes[&mailbox].is_broadcast() {
+                // A member's copy has no shared queue to go back to.
+                return Err(fail(RecvError::PermissionDenied));
+            }
             self.may_receive(pid, creds, mailbox).map_err(fail)?;
             sources.push(mailbox);
         }
@@ -151,6 +155,11 @@ impl Engine {
             }
             Waiter::Receipt { mailbox, .. } => {
                 self.waiters.remove(&ticket);
+                if self.mailboxes[&mailbox].is_broadcast() {
+                    let message = self.withdraw_broadcast(mailbox, ticket)?;
+                    self.admit_waiting_senders(mailbox, now);
+                    return Some(Cancelled::Send(message));
+                }
                 let slot = self.mailboxes[&mailbox].queue.find_receipt(ticket)?;
                 let entry = self.remove_entry(mailbox, slot);
                 // Withdrawn before anyone took it: it no longer counts as sent.
@@ -207,6 +216,10 @@ impl Engine {
                 Some(_) => Err(RecvError::Busy),
             },
             Receivers::Shared(_) => Ok(()),
+            Receivers::Broadcast => {
+                mb.members.join(pid, mb.attrs.order);
+                Ok(())
+            }
             Receivers::Pair => match mb.pair_receiver {
                 End::Vacant => {
                     mb.pair_receiver = End::Held(pid);
@@ -229,6 +242,9 @@ impl Engine {
         taking: Taking,
     ) -> Option<Received> {
         let mb = &self.mailboxes[&mailbox];
+        if mb.is_broadcast() {
+            return self.take_broadcast(pid, mailbox, selector, now);
+        }
         if let Some(slot) = mb.queue.find(selector) {
             let entry = self.remove_entry(mailbox, slot);
             let message = self.hand_over(mailbox, pid, entry, now, taking);
@@ -265,6 +281,10 @@ impl Engine {
             Source::Mailbox(id) => id,
         };
         let mb = self.mailboxes.get(&mailbox)?;
+        if mb.is_broadcast() {
+            let backlog = mb.members.backlog(pid)?;
+            return Some(backlog.entry(backlog.find(branch.selector)?).message.len());
+        }
         if let Some(slot) = mb.queue.find(branch.selector) {
             return Some(mb.queue.entry(slot).message.len());
         }

@@ -135,6 +135,9 @@ impl Engine {
         }
         let capacity = mb.attrs.capacity;
         let overflow = mb.attrs.overflow;
+        if mb.is_broadcast() && call.is_none() {
+            return self.send_broadcast(from, mailbox, message, delivery, wait, now);
+        }
 
         // A waiting receiver takes the message directly: by the engine's invariant nothing
         // queued matches it, so this keeps every receiver's order.

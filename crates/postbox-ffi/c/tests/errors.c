@@ -51,7 +51,7 @@ int main(int argc, char **argv) {
     EXPECT(POSTBOX_STATUS_INVALID_ARGUMENT, postbox_mailbox_options_set_size(o, 2, 10));
     EXPECT(POSTBOX_STATUS_INVALID_ARGUMENT, postbox_mailbox_options_set_overflow(o, 2));
     EXPECT(POSTBOX_STATUS_INVALID_ARGUMENT, postbox_mailbox_options_set_ownership(o, 2));
-    EXPECT(POSTBOX_STATUS_INVALID_ARGUMENT, postbox_mailbox_options_set_receivers(o, 5));
+    EXPECT(POSTBOX_STATUS_INVALID_ARGUMENT, postbox_mailbox_options_set_receivers(o, 6));
     EXPECT(POSTBOX_STATUS_INVALID_ARGUMENT, postbox_mailbox_options_set_mode(o, 01000));
     OK(postbox_mailbox_options_set_capacity(o, POSTBOX_CAPACITY_ZERO, 0, 0));
     OK(postbox_mailbox_options_set_overflow(o, POSTBOX_OVERFLOW_DROP_OLDEST));
