@@ -144,6 +144,7 @@ mod process;
 mod process_core;
 mod select;
 mod send_batch_error;
+pub mod service;
 mod transport;
 mod url;
 mod wait;
@@ -153,6 +154,8 @@ pub use connect_error::ConnectError;
 pub use consumer::Consumer;
 pub use leased::Leased;
 pub use mailbox::{Mailbox, MailboxBuilder, Sent};
+/// Makes a trait a typed service: see [`service`](mod@service).
+pub use postbox_macros::service;
 pub use process::Process;
 pub use select::{Select, Selected};
 pub use send_batch_error::SendBatchError;
