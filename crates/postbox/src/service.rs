@@ -1,9 +1,83 @@
-//! Typed services: what the code [`#[postbox::service]`](crate::service) generates stands on.
+//! Typed services: a trait under [`#[postbox::service]`](macro@crate::service) becomes calls.
 //!
-//! A service is a trait whose methods become calls. The attribute generates, for a trait
-//! `Calculator`: `CalculatorRequest` and `CalculatorResponse` (one variant per method),
-//! `CalculatorClient` (the trait's methods as calls, plus `_timeout` and `_async` forms) and
-//! `CalculatorServer` (`serve`, a receive-and-answer loop, and `handle`, one request).
+//! For a trait `Calculator` the attribute generates, beside it: `CalculatorRequest` and
+//! `CalculatorResponse` (one variant per method: its arguments, what it returned),
+//! `CalculatorClient` (the trait's methods as calls, each also as `_timeout(…, timeout)` and
+//! `_async`) and `CalculatorServer` (`serve`, a loop answering requests from the inbox or a
+//! mailbox until receiving fails, `handle`, one request for a loop of your own such as a
+//! [`Select`](crate::Select), and `dispatch`, one decoded request).
+//!
+//! ```
+//! use postbox::InprocNode;
+//! use postbox::service::{RequestSource, ServiceError};
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Debug, PartialEq, Serialize, Deserialize)]
+//! enum CalcError { DivideByZero }
+//!
+//! #[postbox::service]
+//! trait Calculator {
+//!     fn add(&self, a: i64, b: i64) -> i64;
+//!     fn divide(&self, a: i64, b: i64) -> Result<i64, CalcError>;
+//! }
+//!
+//! struct Calc;
+//! impl Calculator for Calc {
+//!     fn add(&self, a: i64, b: i64) -> i64 { a + b }
+//!     fn divide(&self, a: i64, b: i64) -> Result<i64, CalcError> {
+//!         a.checked_div(b).ok_or(CalcError::DivideByZero)
+//!     }
+//! }
+//!
+//! let node = InprocNode::new();
+//! let (server, client) = (node.process(), node.process());
+//! let callee = server.pid();
+//! std::thread::spawn(move || CalculatorServer::serve(&server, RequestSource::Inbox, &Calc));
+//!
+//! let calc = CalculatorClient::new(&client, callee);
+//! assert_eq!(calc.add(2, 3)?, 5);
+//! assert_eq!(calc.divide(1, 0), Err(ServiceError::Failed(CalcError::DivideByZero)));
+//! assert_eq!(calc.add_timeout(1, 1, std::time::Duration::from_secs(5))?, 2);
+//! assert_eq!(pollster::block_on(calc.add_async(40, 2))?, 42);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # What a service trait may hold
+//!
+//! Methods taking `&self` or `&mut self` (then `serve` and `handle` take the value `&mut`) and
+//! other arguments by value, as plain names, of owned types that implement serde's `Serialize`
+//! and `Deserialize`; the same for what they return. A method returning `Result<T, E>` (any
+//! path ending in `Result` with two arguments) has `E` as its application error: the client's
+//! call fails with [`ServiceError::Failed`]`(E)`; any other return type is the value itself
+//! (`()` when there is none). Everything else is refused when the trait is compiled, with an
+//! error saying why: a generic trait or method, `async fn` (use the client's `_async` forms),
+//! references, `impl Trait` or `Self` in a signature, patterns as arguments, a method without
+//! `&self`, associated types or constants, a method called `new` or `callee` (the client's
+//! own). For example, a borrowed argument:
+//!
+//! ```compile_fail
+//! #[postbox::service]
+//! trait Greeter {
+//!     fn greet(&self, name: &str) -> String; // error: use an owned type (`String`)
+//! }
+//! ```
+//!
+//! and an `async fn`:
+//!
+//! ```compile_fail
+//! #[postbox::service]
+//! trait Greeter {
+//!     async fn greet(&self, name: String) -> String; // error: the client has `greet_async`
+//! }
+//! ```
+//!
+//! # Serving
+//!
+//! `serve` returns when receiving fails, with the reason: `Gone` once its mailbox is deleted
+//! (the way to stop it), `Disconnected` once the process's transport is lost. It passes over
+//! messages that are not requests (a plain send, a down notification) and answers whose caller
+//! stopped waiting (`Revoked`). Every request gets an answer: the method's value, its
+//! application error, or — for a request it does not understand — an [`IncompatibleService`].
 //!
 //! # On the wire
 //!
@@ -12,17 +86,22 @@
 //! answer ([`Process::reply`]); an application error (`Err` of a method returning
 //! `Result<T, E>`) fails the call ([`Process::fail`]) with a tag byte `0` and `E` in postcard;
 //! a server that does not know the method, or cannot decode its arguments, fails it with a tag
-//! byte `1`, an [`IncompatibleKind`] byte and a UTF-8 explanation.
+//! byte `1`, an [`IncompatibleKind`] byte (`0` unknown method, `1` bad request, `2` bad answer)
+//! and a UTF-8 explanation.
 //!
 //! # What "compatible" means
 //!
-//! A method's identity is an FNV-1a hash, computed when the trait is compiled, of the trait's
-//! name, the method's name and the *spelling* of its argument and return types. Renaming an
-//! argument keeps the identity; adding, removing, reordering or retyping one changes it, and so
-//! does renaming the method or the trait, so such a client gets [`ServiceError::Incompatible`]
-//! rather than a misread answer. Changing a type's definition while keeping its name is *not*
-//! detected by the identity: postcard then decodes what it can, and bytes that do not decode
-//! still give [`ServiceError::Incompatible`], never a panic.
+//! A method's identity is an FNV-1a hash, computed when the trait is compiled, of the text
+//! `Service::method(T1,T2)->R`: the trait's name, the method's name and the *spelling* of its
+//! argument and return types (whitespace removed). Renaming an argument keeps the identity;
+//! adding, removing, reordering or retyping one changes it, and so does renaming the method or
+//! the trait, so such a client gets [`ServiceError::Incompatible`] rather than a misread answer.
+//! The "schema" is only the types' spelling: changing a type's *definition* while keeping its
+//! name, or spelling the same type two ways (`Vec<u8>` and `std::vec::Vec<u8>`), is not seen by
+//! the identity. Then postcard decodes what it can: bytes that do not decode, or leave bytes
+//! over, still give [`ServiceError::Incompatible`] (`BadRequest` or `BadAnswer`), never a panic,
+//! but a changed definition that happens to decode is misread. Keep service types in one crate
+//! that client and server share.
 
 use std::convert::Infallible;
 use std::fmt;
