@@ -44,7 +44,11 @@ fn a_server_killed_holding_a_request_fails_its_caller_with_peer_gone_at_once() {
     let failed_after = killed.elapsed();
     eprintln!("server killed with SIGKILL: its caller failed after {failed_after:?}");
     let out = caller.finish().code(7);
-    assert!(out.stderr.contains("peer process is gone"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("peer process is gone"),
+        "{}",
+        out.stderr
+    );
     assert!(
         failed_after <= BOUND,
         "the caller failed {failed_after:?} after the kill (target 100 ms)"
