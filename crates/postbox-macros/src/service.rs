@@ -167,7 +167,7 @@ impl Service {
                 ///
                 /// # Errors
                 ///
-                /// [`IncompatibleService`](::postbox::service::IncompatibleService): the
+                /// [`IncompatibleService`](postbox::service::IncompatibleService): the
                 /// payload names no method of this service, or its arguments do not decode.
                 #vis fn decode(
                     payload: &[u8],
@@ -253,10 +253,10 @@ impl Service {
             "Calls a [`{service}`] server: each method sends its arguments to the callee and \
              waits for the answer (`_timeout` forms wait at most that long, `_async` forms are \
              futures).\n\n# Errors\n\nEvery method fails with a \
-             [`ServiceError`](::postbox::service::ServiceError): `Failed` (the server's \
+             [`ServiceError`](postbox::service::ServiceError): `Failed` (the server's \
              method returned `Err`), `Incompatible` (the server was built from another version \
              of the trait, or is no server of it), `Encode`, or `Call` (as for \
-             [`Process::call`](::postbox::Process::call): `Timeout`, `PeerGone`, …)."
+             [`Process::call`](postbox::Process::call): `Timeout`, `PeerGone`, …)."
         );
         let methods = self.methods.iter().map(|m| {
             let name = &m.name;
@@ -409,7 +409,7 @@ impl Service {
                 ///
                 /// # Errors
                 ///
-                /// As [`Process::reply`](::postbox::Process::reply): `NoRight` (`request`
+                /// As [`Process::reply`](postbox::Process::reply): `NoRight` (`request`
                 /// is no request, or was answered already), `Revoked` (the caller stopped
                 /// waiting), `TooLarge`, `Disconnected`.
                 #vis fn handle<__Impl: #service + ?Sized>(

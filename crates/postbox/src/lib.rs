@@ -124,6 +124,11 @@
 //! });
 //! ```
 //!
+//! Typed services: [`#[postbox::service]`](macro@service) on a trait generates a client whose
+//! methods are calls and a server loop that answers them, arguments in postcard, and a method
+//! identity that makes a client of a changed trait fail with an incompatibility instead of
+//! misreading the answer; the contract is in [`service`](mod@service).
+//!
 //! # Errors
 //!
 //! One error type per operation kind, one shared vocabulary: [`SendError`] (with
