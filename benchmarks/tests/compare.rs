@@ -63,6 +63,48 @@ fn a_small_comparison_measures_every_case_and_writes_every_file() {
 }
 
 #[test]
+fn the_call_row_is_measured_beside_send_and_receive_and_judged_against_it() {
+    let out = tempfile::tempdir().unwrap();
+    let run = compare(
+        &[
+            "--smoke",
+            "--only",
+            "postbox unix://,postbox unix:// call",
+            "--sizes",
+            "64",
+            "--series",
+            "cross-CPU",
+        ],
+        out.path(),
+    );
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{stderr}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.path().join("results.json")).unwrap())
+            .unwrap();
+    let calls: Vec<_> = json["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|case| case["mechanism"] == "postbox unix:// call")
+        .collect();
+    assert_eq!(calls.len(), 4, "one case per workload");
+    for case in calls {
+        let status = case["outcome"]["status"].as_str().unwrap();
+        if case["workload"] == "ping-pong" {
+            assert_eq!(status, "measured", "{case}");
+        } else {
+            assert_eq!(status, "unsupported", "{case}");
+        }
+    }
+    let markdown = std::fs::read_to_string(out.path().join("results.md")).unwrap();
+    assert!(
+        markdown.contains("RTT p50: postbox unix:// call ÷ postbox unix:// ≤ 1.1×"),
+        "{markdown}"
+    );
+}
+
+#[test]
 fn an_unknown_mechanism_is_refused_with_the_list() {
     let out = tempfile::tempdir().unwrap();
     let run = compare(&["--only", "carrier pigeon"], out.path());

@@ -46,8 +46,8 @@ enum Helper {
 
 #[derive(Debug, Args)]
 struct RunArgs {
-    /// Only these mechanisms: comma-separated names, or parts of names (`postbox` picks all
-    /// three postbox transports). See --list.
+    /// Only these mechanisms: comma-separated names, or parts of names (`postbox` picks every
+    /// postbox mechanism: the three transports and `postbox unix:// call`). See --list.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Message sizes, comma-separated: 64, 4K, 64K, 1M … [default: 64,4K,64K,1M; smoke: 64,64K]

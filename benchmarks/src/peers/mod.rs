@@ -25,6 +25,7 @@ pub fn all() -> Vec<Box<dyn Mechanism>> {
     for postbox in postbox::Postbox::all() {
         mechanisms.push(Box::new(postbox));
     }
+    mechanisms.push(Box::new(postbox::PostboxCall));
     mechanisms.push(Box::new(pipe::Pipe));
     mechanisms.push(Box::new(unix_stream::UnixStreamSocket));
     mechanisms.push(Box::new(unix_seqpacket::UnixSeqpacket));

@@ -80,7 +80,7 @@ impl Target {
 }
 
 /// The project's targets (the transport-core issue's table).
-pub const TARGETS: [Target; 8] = [
+pub const TARGETS: [Target; 9] = [
     Target {
         workload: WorkloadKind::Throughput,
         subject: "postbox unix://",
@@ -144,6 +144,16 @@ pub const TARGETS: [Target; 8] = [
         sizes: Some(&[64]),
         series: None,
         bound: Bound::AtLeast(0.75),
+    },
+    // The call/reply issue: a call's round trip against a send and a receive on the same
+    // transport.
+    Target {
+        workload: WorkloadKind::PingPong,
+        subject: "postbox unix:// call",
+        baseline: "postbox unix://",
+        sizes: None,
+        series: None,
+        bound: Bound::AtMost(1.1),
     },
 ];
 

@@ -124,6 +124,11 @@
 //! });
 //! ```
 //!
+//! Typed services: [`#[postbox::service]`](macro@service) on a trait generates a client whose
+//! methods are calls and a server loop that answers them, arguments in postcard, and a method
+//! identity that makes a client of a changed trait fail with an incompatibility instead of
+//! misreading the answer; the contract is in [`service`](mod@service).
+//!
 //! # Errors
 //!
 //! One error type per operation kind, one shared vocabulary: [`SendError`] (with
@@ -144,6 +149,7 @@ mod process;
 mod process_core;
 mod select;
 mod send_batch_error;
+pub mod service;
 mod transport;
 mod url;
 mod wait;
@@ -153,6 +159,8 @@ pub use connect_error::ConnectError;
 pub use consumer::Consumer;
 pub use leased::Leased;
 pub use mailbox::{Mailbox, MailboxBuilder, Sent};
+/// Makes a trait a typed service: see [`service`](mod@service).
+pub use postbox_macros::service;
 pub use process::Process;
 pub use select::{Select, Selected};
 pub use send_batch_error::SendBatchError;

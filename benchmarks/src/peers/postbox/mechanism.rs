@@ -76,10 +76,18 @@ impl Postbox {
         };
         connected.map_err(|e| io::Error::other(format!("cannot connect to {}: {e}", address.url)))
     }
+
+    /// Connects to the node `address` (what [`Mechanism::prepare`] made) names.
+    pub(super) fn connect_to(&self, address: &str) -> io::Result<Process> {
+        let address: RunAddress = serde_json::from_str(address).map_err(|e| {
+            io::Error::new(io::ErrorKind::InvalidInput, format!("bad address: {e}"))
+        })?;
+        self.connect(&address)
+    }
 }
 
 /// A mailbox bounded like the peers' buffers, for messages up to the case's size.
-fn bounded(builder: MailboxBuilder, size: usize) -> MailboxBuilder {
+pub(super) fn bounded(builder: MailboxBuilder, size: usize) -> MailboxBuilder {
     let depth = queue_depth(size);
     builder
         .capacity(Capacity::bounded(depth, depth * size))
@@ -163,10 +171,7 @@ impl Mechanism for Postbox {
     }
 
     fn open(&self, case: &Case, address: &str, role: Role) -> io::Result<Box<dyn Endpoint>> {
-        let address: RunAddress = serde_json::from_str(address).map_err(|e| {
-            io::Error::new(io::ErrorKind::InvalidInput, format!("bad address: {e}"))
-        })?;
-        let process = self.connect(&address)?;
+        let process = self.connect_to(address)?;
         let size = case.size;
         let (send_to, recv_from) = match (case.workload, role) {
             (Workload::PingPong, Role::Ponger) => {

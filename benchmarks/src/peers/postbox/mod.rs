@@ -1,5 +1,6 @@
 //! postbox itself, three ways: `inproc://` (threads of one process, one in-process node),
-//! `unix://` and `tcp://` (processes, each a connection to a daemon the harness starts).
+//! `unix://` and `tcp://` (processes, each a connection to a daemon the harness starts); and its
+//! call and reply over `unix://` (`postbox unix:// call`, ping-pong only).
 //!
 //! Each run uses named mailboxes bounded like the peers' buffers
 //! ([`queue_depth`](super::buffering::queue_depth) messages of the case's size), with the
@@ -19,9 +20,11 @@
 //! harness's CPU placement for helpers: unpinned in the cross-CPU series, on the one CPU of the
 //! same-CPU series.
 
+mod call;
 mod daemon;
 mod endpoint;
 mod mechanism;
 
+pub use call::PostboxCall;
 pub use daemon::{DAEMON_SUBCOMMAND, DaemonArgs, MAX_MESSAGE, serve_daemon};
 pub use mechanism::{Postbox, Transport};
