@@ -4,8 +4,7 @@
 use crate::args::{CertsCommand, Cli, Command, NodeArgs, usage_error};
 use crate::commands::{
     admin, bench, call, certs, daemon, docs, list, monitor, nodes, peek, purge, recv, send, serve,
-    signal,
-    timer, top,
+    signal, timer, top,
 };
 use crate::demo;
 use crate::logging;
