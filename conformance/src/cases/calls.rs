@@ -205,6 +205,9 @@ pub fn a_dropped_call_future_withdraws_or_revokes<T: Transport>(t: &T) {
             request
             // The future is dropped here, waiting.
         };
+        // Over a socket the revocation travels on the client's connection and the reply on the
+        // server's: wait until the daemon has seen the call withdrawn before replying.
+        await_waiting(&server, client.pid(), 0);
         assert_eq!(
             server.reply(&request, "late").unwrap_err(),
             ReplyError::Revoked
