@@ -88,6 +88,7 @@ mod frame;
 mod handshake;
 mod header;
 mod hello;
+mod id_map;
 pub mod link;
 mod node_links;
 mod operation;
@@ -111,6 +112,7 @@ pub use handshake::{
     Admission, Auth, ClientConfig, ClientHandshake, Negotiated, ServerConfig, ServerHandshake,
 };
 pub use hello::{Hello, MAX_OFFERED_VERSIONS, Welcome};
+pub use id_map::IdMap;
 pub use node_links::{LocalNode, NodeLinks, PeerLink, PeerState};
 pub use session::{
     ClientEvent, ClientSession, Ending, RequestError, RequestFailure, ServerEvent, ServerSession,
