@@ -27,6 +27,51 @@ use crate::operation::{Request, Response, Target};
 
 /// Rewrites identifiers in place, one kind at a time. Infallible: a map that meets an identifier
 /// it cannot translate records that itself (and the caller refuses the request afterwards).
+///
+/// # Examples
+///
+/// A map that knows a remote process by a proxy pid, and notes one it does not know:
+///
+/// ```
+/// use std::collections::HashMap;
+///
+/// use postbox_core::{CallId, MailboxId, Pid};
+/// use postbox_wire::{IdMap, Request};
+///
+/// struct Proxies {
+///     pids: HashMap<Pid, Pid>,
+///     unknown: Option<Pid>,
+/// }
+///
+/// impl IdMap for Proxies {
+///     fn pid(&mut self, pid: Pid) -> Pid {
+///         match self.pids.get(&pid) {
+///             Some(proxy) => *proxy,
+///             None => {
+///                 self.unknown = Some(pid);
+///                 pid
+///             }
+///         }
+///     }
+///     fn mailbox(&mut self, id: MailboxId) -> MailboxId {
+///         id
+///     }
+///     fn call(&mut self, id: CallId) -> CallId {
+///         id
+///     }
+/// }
+///
+/// let (remote, proxy) = (Pid::from_raw(7), Pid::from_raw(1 << 48));
+/// let mut proxies = Proxies { pids: HashMap::from([(remote, proxy)]), unknown: None };
+///
+/// let mut request = Request::Monitor { target: remote };
+/// request.map_ids(&mut proxies);
+/// assert_eq!(request, Request::Monitor { target: proxy });
+///
+/// // An identifier the map cannot translate: the caller refuses the request.
+/// Request::Demonitor { target: Pid::from_raw(8) }.map_ids(&mut proxies);
+/// assert_eq!(proxies.unknown, Some(Pid::from_raw(8)));
+/// ```
 pub trait IdMap {
     /// The pid to carry on in place of `pid`.
     fn pid(&mut self, pid: Pid) -> Pid;
