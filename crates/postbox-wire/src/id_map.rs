@@ -11,8 +11,10 @@
 //! The walk takes every type it passes through apart completely — no `..` in a pattern, no
 //! catch-all arm — so that a field or variant added to any of them stops this file compiling
 //! until someone decides whether it holds an identifier. Fields of plain value types (numbers,
-//! strings, bytes, times, [`Mode`](postbox_core::Mode), [`Credentials`]) are bound to `_`; every other field is
-//! walked, even when its type holds no identifier today.
+//! strings, bytes, times, [`Mode`](postbox_core::Mode), [`Credentials`]) are bound to `_`; every
+//! other field is walked, even when its type holds no identifier today. [`SendError`] and
+//! [`CallError`] keep their fields private, so they are rebuilt from their accessors instead, and
+//! a test pins that those show all they hold.
 
 use postbox_core::{
     AdminError, Branch, CallError, CallErrorKind, CallId, Capacity, Credentials, Delivery,
@@ -345,8 +347,8 @@ impl MapIds for MessageKind {
     }
 }
 
-/// `seq` and `attempt` number the message within its home mailbox: the node that forwarded the
-/// receive forwards the lease's settlement there too, so they stay as they are.
+/// `seq` and `attempt` number the message within its mailbox, on the node that holds it: a
+/// settlement naming them goes back to that mailbox, so they are not rewritten.
 impl MapIds for Received {
     fn map_ids(&mut self, map: &mut impl IdMap) {
         let Received {
