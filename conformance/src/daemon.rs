@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use postbox::{Credentials, Limits, Process};
-use postbox_daemon::{ClientCertificates, Daemon, DaemonConfig, TcpListen, TlsServer};
+use postbox_daemon::{ClientCertificates, Daemon, DaemonConfig, NodeConfig, TcpListen, TlsServer};
 use postbox_wire::Token;
 
 use crate::Transport;
@@ -47,7 +47,7 @@ pub struct TlsTransport {
 
 /// Which listeners an embedded daemon has besides its Unix socket.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Network {
+pub(crate) enum Network {
     /// None.
     None,
     /// TCP on a loopback port, with a token.
@@ -58,10 +58,12 @@ enum Network {
 
 /// A daemon running inside the test process, on a unique socket in a fresh temporary directory.
 #[derive(Debug)]
-struct EmbeddedDaemon {
-    url: String,
+pub(crate) struct EmbeddedDaemon {
+    pub(crate) url: String,
+    /// Where it listens for other nodes, when it does.
+    pub(crate) node_addr: Option<std::net::SocketAddr>,
     dir: PathBuf,
-    limits: Limits,
+    pub(crate) limits: Limits,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     runtime: Option<tokio::runtime::Runtime>,
 }
@@ -136,6 +138,11 @@ fn make_certificates(dir: &std::path::Path) {
 
 impl EmbeddedDaemon {
     fn start(network: Network) -> EmbeddedDaemon {
+        EmbeddedDaemon::start_node(network, None)
+    }
+
+    /// As [`EmbeddedDaemon::start`], with node links when `node` is given.
+    pub(crate) fn start_node(network: Network, node: Option<NodeConfig>) -> EmbeddedDaemon {
         static STARTED: AtomicU64 = AtomicU64::new(0);
         let n = STARTED.fetch_add(1, Ordering::Relaxed);
         let dir = std::env::temp_dir().join(format!("postbox-conf-{}-{n}", std::process::id()));
@@ -162,6 +169,7 @@ impl EmbeddedDaemon {
                 config = config.with_tcp(TcpListen::new(loopback, token).with_tls(tls));
             }
         }
+        config.node = node;
         config.limits.max_queued_bytes = 64 << 20;
         let limits = config.limits;
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -179,12 +187,14 @@ impl EmbeddedDaemon {
             }
             _ => format!("unix://{}", daemon.socket_path().display()),
         };
+        let node_addr = daemon.local_node_addr();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         runtime.spawn(daemon.serve(async {
             let _ = stopped.await;
         }));
         EmbeddedDaemon {
             url,
+            node_addr,
             dir,
             limits,
             stop: Some(stop),

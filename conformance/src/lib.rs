@@ -78,12 +78,14 @@
 
 mod daemon;
 mod inproc;
+mod nodes;
 mod support;
 
 pub mod cases;
 
 pub use daemon::{TcpTransport, TlsTransport, UnixTransport};
 pub use inproc::InprocTransport;
+pub use nodes::NodesTransport;
 
 use postbox::{Credentials, Limits, Process};
 

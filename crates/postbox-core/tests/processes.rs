@@ -5,8 +5,8 @@ mod common;
 
 use common::*;
 use postbox_core::{
-    Capacity, Delivery, Engine, MailboxAttrs, Mode, OsProcess, Pid, ProcessInfo, Selector, Wait,
-    WaitInfo, WaitKind, WaitTarget,
+    Capacity, Credentials, Delivery, Engine, MailboxAttrs, Mode, OsProcess, Pid, ProcessInfo,
+    Selector, Wait, WaitInfo, WaitKind, WaitTarget,
 };
 
 fn info(engine: &Engine, pid: Pid) -> ProcessInfo {
@@ -164,4 +164,30 @@ impl Blocked for Result<postbox_core::SendOutcome, postbox_core::SendError> {
             "expected the send to wait: {self:?}"
         );
     }
+}
+
+#[test]
+fn set_credentials_changes_who_a_process_acts_as() {
+    let mut engine = Engine::default();
+    let owner = spawn(&mut engine);
+    let private = MailboxAttrs {
+        mode: Mode::new(0o600),
+        ..MailboxAttrs::default()
+    };
+    engine
+        .create(owner, "private", private, at(1))
+        .expect("create");
+    let stranger = Credentials::new(2000, 2000);
+    let proxy = engine.spawn(stranger, at(2));
+    assert!(
+        engine.open(proxy, "private").is_err(),
+        "0600 refuses uid 2000"
+    );
+    engine.set_credentials(proxy, USER);
+    assert_eq!(engine.credentials(proxy), Some(USER));
+    engine.open(proxy, "private").expect("now the owner's uid");
+    // A pid that is not alive is left alone.
+    engine.terminate(proxy, at(3));
+    engine.set_credentials(proxy, stranger);
+    assert_eq!(engine.credentials(proxy), None);
 }

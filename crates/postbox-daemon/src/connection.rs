@@ -28,12 +28,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::{Buf, BytesMut};
-use postbox_core::Ticket;
+use postbox_core::{Credentials, Pid, Ticket};
 use postbox_wire::{Ending, Request, RequestId, Response, ServerEvent, ServerSession};
 use rustc_hash::FxHashMap;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::budget::Permit;
+use crate::forward::Routing;
 use crate::handshake::{self, Opened, Peer, READ_CHUNK, ServerSide, linger};
 use crate::hub::{ConnId, Outcome};
 use crate::node::NodeStatus;
@@ -78,12 +79,17 @@ pub(crate) async fn serve<R, W>(
     };
     tracing::debug!(%peer, %pid, max_frame_len = negotiated.max_frame_len, "connected");
 
-    // The tickets of this connection's requests waiting in the engine, for `Cancel`.
-    let mut tickets: FxHashMap<RequestId, Ticket> = FxHashMap::default();
+    // This connection's requests waiting, in the engine or on another node, for `Cancel`.
+    let mut tickets: FxHashMap<RequestId, InFlight> = FxHashMap::default();
+    let asker = Asker {
+        conn,
+        pid,
+        creds: peer.creds(),
+    };
     // What is being written; the session queues more meanwhile.
     let mut out = BytesMut::new();
     let ending = loop {
-        if let Some(ending) = carry_out(&mut session, out.len(), &mut tickets, conn, &side) {
+        if let Some(ending) = carry_out(&mut session, out.len(), &mut tickets, asker, &side) {
             break ending;
         }
         if out.is_empty() {
@@ -123,9 +129,16 @@ pub(crate) async fn serve<R, W>(
     };
 
     // Terminate first: whoever waits on this process is told before anything else happens.
-    side.hub
-        .disconnect(conn, tickets.into_values())
-        .deliver(conn, |_, _| {});
+    let waiting = tickets
+        .into_values()
+        .filter_map(|in_flight| match in_flight {
+            InFlight::Here(ticket) => Some(ticket),
+            InFlight::Forwarded => None,
+        });
+    side.hub.disconnect(conn, waiting).deliver(conn, |_, _| {});
+    if let Some(router) = &side.router {
+        router.ended(pid);
+    }
     match &ending {
         Ending::Closed | Ending::Lost | Ending::ShuttingDown => {
             tracing::debug!(%peer, %pid, "disconnected: {ending}");
@@ -147,7 +160,7 @@ async fn finish<R, W>(
     out: BytesMut,
     linger_after: bool,
     peer: Peer,
-    pid: postbox_core::Pid,
+    pid: Pid,
 ) where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
@@ -165,6 +178,23 @@ async fn finish<R, W>(
     }
 }
 
+/// Where a request of this connection waits.
+#[derive(Clone, Copy, Debug)]
+enum InFlight {
+    /// In this node's engine, under this ticket.
+    Here(Ticket),
+    /// On another node: its answer, or a `Cancel`'s, comes through the outbox.
+    Forwarded,
+}
+
+/// Who the connection's requests come from.
+#[derive(Clone, Copy, Debug)]
+struct Asker {
+    conn: ConnId,
+    pid: Pid,
+    creds: Credentials,
+}
+
 /// Carries out the events the session has — requests and cancels on the hub, their answers back
 /// into the session — while fewer than [`BACKLOG_LIMIT`] bytes of answers, counting `writing`
 /// being written, wait; the rest wait in the session's input (an ended session's last event is
@@ -172,10 +202,11 @@ async fn finish<R, W>(
 fn carry_out(
     session: &mut ServerSession,
     writing: usize,
-    tickets: &mut FxHashMap<RequestId, Ticket>,
-    conn: ConnId,
+    tickets: &mut FxHashMap<RequestId, InFlight>,
+    asker: Asker,
     side: &ServerSide,
 ) -> Option<Ending> {
+    let conn = asker.conn;
     while writing + session.transmit().len() < BACKLOG_LIMIT || session.is_ended() {
         let Some(event) = session.poll_event() else {
             break;
@@ -196,11 +227,29 @@ fn carry_out(
             }
             ServerEvent::Request { id, request } => {
                 let started = side.metrics.as_ref().map(|_| Instant::now());
+                let request = match &side.router {
+                    None => request,
+                    Some(router) => match router.route(conn, asker.pid, asker.creds, id, request) {
+                        Routing::Local(request) => request,
+                        Routing::Forwarded => {
+                            tickets.insert(id, InFlight::Forwarded);
+                            continue;
+                        }
+                        Routing::Answered(response) => {
+                            session.respond(id, &response);
+                            continue;
+                        }
+                        Routing::Refused(code, message) => {
+                            session.fail(id, code, &message);
+                            continue;
+                        }
+                    },
+                };
                 let (outcome, routed) = side.hub.request(conn, id, request);
                 match outcome {
                     Outcome::Answered(response) => session.respond(id, &response),
                     Outcome::Waiting(ticket) => {
-                        tickets.insert(id, ticket);
+                        tickets.insert(id, InFlight::Here(ticket));
                     }
                     Outcome::Refused(code, message) => session.fail(id, code, message),
                     // Its answer comes through the outbox once the store has it.
@@ -213,9 +262,18 @@ fn carry_out(
             }
             ServerEvent::Cancel { id } => {
                 // Not among the tickets: answered already, its answer on its way here.
-                let Some(ticket) = tickets.remove(&id) else {
-                    continue;
+                let ticket = match tickets.get(&id) {
+                    None => continue,
+                    Some(InFlight::Here(ticket)) => *ticket,
+                    // The node it went to answers the withdrawal as any answer.
+                    Some(InFlight::Forwarded) => {
+                        if let Some(router) = &side.router {
+                            router.cancel(asker.pid, id);
+                        }
+                        continue;
+                    }
                 };
+                tickets.remove(&id);
                 let (withdrawn, routed) = side.hub.cancel(conn, id, ticket);
                 if let Some(response) = withdrawn {
                     session.respond(id, &response);

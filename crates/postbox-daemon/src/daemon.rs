@@ -18,12 +18,13 @@ use crate::activation::inherited_listener;
 use crate::budget::{Budget, BudgetLimits, Listener, PeerKey, Permit, Refusal};
 use crate::config::own_credentials;
 use crate::dead_peer::watch_for_vanishing;
+use crate::forward::Router;
 use crate::handshake::{Peer, ServerSide};
 use crate::hub::Hub;
 use crate::lease_clock;
 use crate::listener::{SocketFile, bind_tcp, bind_unix};
 use crate::metrics::{self, Metrics};
-use crate::node::{NodeDriver, NodeEvent, NodeEvents};
+use crate::node::NodeDriver;
 use crate::shutdown::{SHUTDOWN_GRACE, Stopping};
 use crate::store::Store;
 use crate::store_writer::StoreWriter;
@@ -205,16 +206,16 @@ impl Daemon {
             None => None,
         };
         let request_metrics = metrics.as_ref().map(|(_, m, _)| m.requests().clone());
-        let nodes = match &config.node {
+        let (nodes, router) = match &config.node {
             Some(node_config) => {
                 let (driver, events) =
                     NodeDriver::start_on(node_config.clone(), node).map_err(|e| {
                         DaemonError::io("listening for nodes on", "the node listener", e)
                     })?;
-                tokio::spawn(drop_node_messages(events));
-                Some(driver)
+                let router = Router::start(hub.clone(), driver.status(), events);
+                (Some(driver), Some(router))
             }
-            None => None,
+            None => (None, None),
         };
         let node_status = nodes.as_ref().map(NodeDriver::status);
         let base = ServerConfig::new().with_max_frame_len(config.max_frame_len);
@@ -225,6 +226,7 @@ impl Daemon {
             max_in_flight: config.max_in_flight,
             metrics: request_metrics.clone(),
             nodes: node_status.clone(),
+            router: router.clone(),
         });
         let tcp_side = config.tcp.as_ref().map(|tcp| {
             Arc::new(ServerSide {
@@ -238,6 +240,7 @@ impl Daemon {
                 max_in_flight: config.max_in_flight,
                 metrics: request_metrics.clone(),
                 nodes: node_status.clone(),
+                router: router.clone(),
             })
         });
         let tcp_creds = config
@@ -547,17 +550,6 @@ async fn tls_pipe(
     .await;
     if let Err(error) = copied {
         tracing::trace!(%peer, "TLS connection ended: {error}");
-    }
-}
-
-/// Takes the node links' events while nothing forwards messages between nodes yet: ups, downs
-/// and restarts are logged by the links themselves; a message a peer sends is dropped (no
-/// postbox node sends any yet).
-async fn drop_node_messages(mut events: NodeEvents) {
-    while let Some(event) = events.recv().await {
-        if let NodeEvent::Delivered { peer, message } = event {
-            tracing::debug!(%peer, bytes = message.len(), "dropped a message from node {peer}: nothing forwards between nodes yet");
-        }
     }
 }
 

@@ -22,6 +22,7 @@ use postbox_wire::{
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::budget::Permit;
+use crate::forward::Router;
 use crate::hub::{ConnId, Hub};
 use crate::metrics::RequestMetrics;
 use crate::node::NodeStatus;
@@ -97,6 +98,8 @@ pub(crate) struct ServerSide {
     pub(crate) metrics: Option<RequestMetrics>,
     /// The node links' states, for `NodeLinks` requests, when this daemon has node links.
     pub(crate) nodes: Option<NodeStatus>,
+    /// Where requests about other nodes go, when this daemon has node links.
+    pub(crate) router: Option<Arc<Router>>,
 }
 
 /// A connection the handshake made into a process.

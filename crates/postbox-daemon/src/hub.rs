@@ -316,6 +316,32 @@ impl Hub {
         self.hold_if_stored(&mut state, routed, None).1
     }
 
+    /// Answers request `id` of connection `conn` through its outbox: for an answer that came
+    /// from another node. Dropped if the connection is gone.
+    pub(crate) fn answer(&self, conn: ConnId, id: RequestId, response: Response) {
+        if let Some(connection) = self.lock().connections.get(&conn) {
+            connection.outbox.answer(id, response);
+        }
+    }
+
+    /// Fails request `id` of connection `conn` with an `Error`, through its outbox.
+    pub(crate) fn fail(&self, conn: ConnId, id: RequestId, code: ErrorCode, message: String) {
+        if let Some(connection) = self.lock().connections.get(&conn) {
+            connection.outbox.fail(id, code, message);
+        }
+    }
+
+    /// Makes `pid` run as `creds`: a proxy of another node's process, acting with the
+    /// credentials its node verified.
+    pub(crate) fn set_credentials(&self, pid: Pid, creds: Credentials) {
+        self.lock().driver.engine_mut().set_credentials(pid, creds);
+    }
+
+    /// Whether `pid` is a live process.
+    pub(crate) fn is_alive(&self, pid: Pid) -> bool {
+        self.lock().driver.engine().is_alive(pid)
+    }
+
     /// Starts shutting down: no connection or request is accepted any more. Each connection's
     /// task, told to stop, answers its own requests in flight. Returns how many connections are
     /// open.

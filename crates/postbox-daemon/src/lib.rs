@@ -107,6 +107,7 @@ mod connection;
 mod daemon;
 mod dead_peer;
 mod error;
+mod forward;
 mod handshake;
 mod hub;
 mod lease_clock;

@@ -91,6 +91,7 @@ mod hello;
 mod id_map;
 pub mod link;
 mod node_links;
+mod node_message;
 mod operation;
 pub mod session;
 mod shared_payload;
@@ -114,6 +115,7 @@ pub use handshake::{
 pub use hello::{Hello, MAX_OFFERED_VERSIONS, Welcome};
 pub use id_map::IdMap;
 pub use node_links::{LocalNode, NodeLinks, PeerLink, PeerState};
+pub use node_message::{NodeMessage, PEER_PID};
 pub use session::{
     ClientEvent, ClientSession, Ending, RequestError, RequestFailure, ServerEvent, ServerSession,
 };

@@ -133,7 +133,7 @@ impl MailboxBuilder {
     /// `AlreadyExists`, `InvalidName`, `InvalidAttributes`, `QuotaExceeded`, `Disconnected`.
     pub fn create(self) -> Result<Mailbox, OpenError> {
         let request = Request::Create {
-            name: self.name.clone(),
+            name: self.core.mailbox_name(&self.name),
             attrs: self.attrs(),
         };
         self.finish(request)
@@ -146,7 +146,7 @@ impl MailboxBuilder {
     /// `NotFound`, `PermissionDenied`, `InvalidName`, `Disconnected`.
     pub fn open(self) -> Result<Mailbox, OpenError> {
         let request = Request::Open {
-            name: self.name.clone(),
+            name: self.core.mailbox_name(&self.name),
         };
         self.finish(request)
     }
@@ -159,7 +159,7 @@ impl MailboxBuilder {
     /// As [`MailboxBuilder::open`] and [`MailboxBuilder::create`].
     pub fn open_or_create(self) -> Result<Mailbox, OpenError> {
         let request = Request::OpenOrCreate {
-            name: self.name.clone(),
+            name: self.core.mailbox_name(&self.name),
             attrs: self.attrs(),
         };
         self.finish(request)

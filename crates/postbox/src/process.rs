@@ -52,6 +52,16 @@ impl Process {
         }
     }
 
+    /// As [`Process::new`], with `node` (when given) the node whose mailboxes plain names mean:
+    /// `jobs` is then `jobs@node` (a connection URL's `node=` option).
+    pub(crate) fn with_home_node(link: Arc<dyn Link>, node: Option<String>) -> Process {
+        let mut core = ProcessCore::new(link);
+        core.home_node = node;
+        Process {
+            core: Arc::new(core),
+        }
+    }
+
     /// This process's pid, which others use to send to it.
     pub fn pid(&self) -> Pid {
         self.core.pid

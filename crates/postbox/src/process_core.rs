@@ -25,6 +25,8 @@ pub(crate) struct ProcessCore {
     /// What dropped receive futures took and gave back to this process (see
     /// [`Returns`]): every receive looks there first.
     pub(crate) returns: Arc<Returns>,
+    /// The node whose mailboxes plain names mean, when not the daemon's own (`node=`).
+    pub(crate) home_node: Option<String>,
 }
 
 impl ProcessCore {
@@ -34,6 +36,16 @@ impl ProcessCore {
             pid: link.pid(),
             link,
             returns: Arc::default(),
+            home_node: None,
+        }
+    }
+
+    /// The name a mailbox request carries for `name`: with `@node` added when the process has a
+    /// home node and `name` names none.
+    pub(crate) fn mailbox_name(&self, name: &str) -> String {
+        match &self.home_node {
+            Some(node) if !name.contains('@') => format!("{name}@{node}"),
+            _ => name.to_owned(),
         }
     }
 

@@ -160,7 +160,45 @@ pub fn connect_with_token(url: &str, token: &[u8]) -> Result<Process, ConnectErr
     connect_to(url, Some(token))
 }
 
+/// Takes a `node=NAME` option out of `url`'s query: the URL without it, and the node.
+///
+/// # Errors
+///
+/// `InvalidUrl` when the node is not a valid node name, or is given twice.
+fn home_node(url: &str) -> Result<(String, Option<String>), ConnectError> {
+    let invalid = || ConnectError::InvalidUrl(url.to_owned());
+    let Some((base, query)) = url.split_once('?') else {
+        return Ok((url.to_owned(), None));
+    };
+    let mut node = None;
+    let mut rest = Vec::new();
+    for pair in query.split('&') {
+        match pair.strip_prefix("node=") {
+            Some(name) => {
+                if node.is_some() || postbox_wire::link::NodeName::new(name).is_err() {
+                    return Err(invalid());
+                }
+                node = Some(name.to_owned());
+            }
+            None => rest.push(pair),
+        }
+    }
+    let url = if rest.iter().all(|pair| pair.is_empty()) {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", rest.join("&"))
+    };
+    Ok((url, node))
+}
+
 fn connect_to(url: &str, token: Option<Token>) -> Result<Process, ConnectError> {
+    let (url, home) = home_node(url)?;
+    let url = url.as_str();
+    if home.is_some() && matches!(url.parse::<Url>()?, Url::Inproc(_)) {
+        return Err(ConnectError::InvalidUrl(format!(
+            "{url}: an in-process node has no other nodes (node= is for daemons)"
+        )));
+    }
     let link = match url.parse::<Url>()? {
         Url::Inproc(name) => return Ok(InprocNode::named(&name).process()),
         Url::Unix(path) => SocketLink::connect(Endpoint::Unix(&path), None)?,
@@ -172,7 +210,7 @@ fn connect_to(url: &str, token: Option<Token>) -> Result<Process, ConnectError> 
             SocketLink::connect(Endpoint::Tls(address, &options), token)?
         }
     };
-    Ok(Process::new(Arc::new(link)))
+    Ok(Process::with_home_node(Arc::new(link), home))
 }
 
 #[cfg(test)]

@@ -61,6 +61,20 @@ impl Engine {
         self.creds(pid)
     }
 
+    /// Makes `pid` run as `creds` from now on, its inbox's owner included: for a process whose
+    /// credentials were not known when it was spawned (a node's proxy for another node's
+    /// process, first seen as a name in a message, then acting). Does nothing to a pid not alive.
+    pub fn set_credentials(&mut self, pid: Pid, creds: Credentials) {
+        let Some(process) = self.processes.get_mut(&pid) else {
+            return;
+        };
+        process.creds = creds;
+        let inbox = process.inbox;
+        if let Some(mailbox) = self.mailboxes.get_mut(&inbox) {
+            mailbox.owner_creds = creds;
+        }
+    }
+
     /// Registers `name` for `pid`, for its lifetime: others can then find it with
     /// [`Engine::whereis`].
     ///

@@ -56,6 +56,47 @@ pub(crate) struct NodeStatus {
 }
 
 impl NodeStatus {
+    /// This node's name.
+    pub(crate) fn name(&self) -> &NodeName {
+        &self.shared.local
+    }
+
+    /// Whether node `peer` is configured or has connected: whether [`send`](Self::send) can
+    /// reach it, now or once it is up.
+    pub(crate) fn knows(&self, peer: &NodeName) -> bool {
+        lock(&self.registry).peers.iter().any(|p| &p.name == peer)
+    }
+
+    /// As [`NodeDriver::send`].
+    pub(crate) async fn send(&self, peer: &NodeName, message: Bytes) -> Result<(), NodeSendError> {
+        let commands = {
+            let registry = lock(&self.registry);
+            match registry.peers.iter().find(|p| &p.name == peer) {
+                Some(handle) => handle.commands.clone(),
+                None => {
+                    return Err(NodeSendError::UnknownPeer {
+                        peer: peer.clone(),
+                        message,
+                    });
+                }
+            }
+        };
+        let (reply, answer) = oneshot::channel();
+        if let Err(error) = commands.send(Command::Send { message, reply }).await {
+            let Command::Send { message, .. } = error.0 else {
+                unreachable!("the command sent")
+            };
+            return Err(NodeSendError::Stopped { message });
+        }
+        match answer.await {
+            Ok(result) => result,
+            // The task ended with the message; it is gone with it.
+            Err(_) => Err(NodeSendError::Stopped {
+                message: Bytes::new(),
+            }),
+        }
+    }
+
     /// This node and every peer, now.
     pub(crate) fn links(&self) -> NodeLinks {
         let now = Instant::now();
@@ -249,32 +290,7 @@ impl NodeDriver {
     /// The message is handed back: [`NodeSendError::UnknownPeer`], [`NodeSendError::Down`],
     /// [`NodeSendError::TooLarge`], or [`NodeSendError::Stopped`] after shutdown.
     pub async fn send(&self, peer: &NodeName, message: Bytes) -> Result<(), NodeSendError> {
-        let commands = {
-            let registry = lock(&self.status.registry);
-            match registry.peers.iter().find(|p| &p.name == peer) {
-                Some(handle) => handle.commands.clone(),
-                None => {
-                    return Err(NodeSendError::UnknownPeer {
-                        peer: peer.clone(),
-                        message,
-                    });
-                }
-            }
-        };
-        let (reply, answer) = oneshot::channel();
-        if let Err(error) = commands.send(Command::Send { message, reply }).await {
-            let Command::Send { message, .. } = error.0 else {
-                unreachable!("the command sent")
-            };
-            return Err(NodeSendError::Stopped { message });
-        }
-        match answer.await {
-            Ok(result) => result,
-            // The task ended with the message; it is gone with it.
-            Err(_) => Err(NodeSendError::Stopped {
-                message: Bytes::new(),
-            }),
-        }
+        self.status.send(peer, message).await
     }
 
     /// Shuts the links down: stops accepting, closes every association — each peer that is up

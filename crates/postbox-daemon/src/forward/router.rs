@@ -1,0 +1,873 @@
+//! The router: sends requests about other nodes' mailboxes and processes to those nodes, carries
+//! out what other nodes send as their processes' proxies, and keeps both sides' books.
+//!
+//! **This node's processes acting elsewhere.** A request whose destination is another node is
+//! translated (proxy pids back to the peer's pids, reserved ids back to the peer's ids, this
+//! node's pids marked as such), remembered as *pending* with the connection that asked, and
+//! queued to the peer. Its answer comes back translated the other way (the peer's pids become
+//! proxies here, its mailbox and call ids reserved ids) and goes to that connection's outbox,
+//! exactly as a completion routed from another connection does. If the peer goes down first,
+//! the request is answered `Disconnected`, its message handed back: *indeterminate*.
+//!
+//! **Other nodes' processes acting here.** A peer's process has a *proxy* here: an ordinary
+//! engine process (a hub connection whose outbox leads back over the link), made on first
+//! sight and ended when the peer says its process ended or the peer goes down. Requests it
+//! forwards are carried out as that proxy, under request ids of this node's choosing; their
+//! answers go back over the link.
+//!
+//! **Ends.** Every pid of this node another node has been told of (*exported*) is announced
+//! there when it ends, after everything it sent, since all messages to a peer travel one queue.
+//!
+//! The state sits behind a `std` mutex taken for short, non-waiting steps; the hub's lock is
+//! only ever taken inside it, never the other way round.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+
+use bytes::Bytes;
+use postbox_core::{CallId, Credentials, MailboxId, OsProcess, Pid, Ticket};
+use postbox_wire::link::NodeName;
+use postbox_wire::{ErrorCode, IdMap, NodeMessage, PEER_PID, Request, RequestId, Response};
+use tokio::sync::mpsc;
+
+use super::destination::{Destination, destination};
+use super::disconnected::disconnected;
+use super::reserved_ids::{self, MAX_PEERS};
+use crate::hub::{ConnId, Hub, Outcome};
+use crate::node::{NodeEvent, NodeEvents, NodeSendError, NodeStatus};
+use crate::outbox::{Outbox, OutboxReceiver, Reply, outbox};
+
+/// The most proxies of one peer's processes: bounds what one node can make this one hold.
+pub(crate) const MAX_PROXIES_PER_PEER: usize = 65_536;
+
+/// The credentials of a proxy made for a pid seen in a message before its process acted here:
+/// nobody's, until it acts with its own.
+const UNKNOWN_CREDENTIALS: Credentials = Credentials::new(65534, 65534);
+
+/// What a connection does with a request.
+#[derive(Debug)]
+pub(crate) enum Routing {
+    /// Carry it out here (a `name@this-node` has lost its suffix).
+    Local(Request),
+    /// Sent to another node: its answer comes through the connection's outbox.
+    Forwarded,
+    /// Answer it with this, now.
+    Answered(Response),
+    /// Answer it with this `Error`, now.
+    Refused(ErrorCode, String),
+}
+
+/// A message queued for a peer; when it carries a request, which one, to fail it if the peer
+/// cannot be reached.
+#[derive(Debug)]
+struct Outgoing {
+    bytes: Bytes,
+    request: Option<(Pid, u64)>,
+}
+
+/// A proxy here of a peer's process.
+#[derive(Debug)]
+struct Proxy {
+    conn: ConnId,
+    pid: Pid,
+}
+
+/// A request of this node's process forwarded to a peer.
+#[derive(Debug)]
+struct Pending {
+    conn: ConnId,
+    /// The request as the process sent it, for handing its message back if the peer goes.
+    request: Request,
+}
+
+/// How a request a peer's process made here is waiting.
+#[derive(Clone, Copy, Debug)]
+enum Waiting {
+    /// In the engine, under this ticket.
+    Ticket(Ticket),
+    /// For the store, or for a further node: its answer comes through the outbox.
+    Answer,
+    /// Forwarded further, to this peer.
+    Forwarded(usize),
+}
+
+/// A request a peer's process has waiting here.
+#[derive(Debug)]
+struct Serving {
+    origin: u64,
+    id: u64,
+    conn: ConnId,
+    proxy: Pid,
+    waiting: Waiting,
+}
+
+/// One peer node, as the router knows it.
+#[derive(Debug)]
+struct Peer {
+    name: NodeName,
+    queue: mpsc::UnboundedSender<Outgoing>,
+    /// The outbox every proxy of this peer's processes answers through.
+    outbox: Outbox,
+    /// Proxies here of the peer's processes, by their pid there.
+    proxies: HashMap<u64, Proxy>,
+    /// Requests of this node's processes forwarded to the peer, by origin and request id.
+    pending: HashMap<(Pid, u64), Pending>,
+    /// Requests of the peer's processes waiting here, by the request id their proxy used.
+    serving: HashMap<u64, Serving>,
+    /// The same, by the peer's origin and request id, for its `Cancel`s.
+    serving_ids: HashMap<(u64, u64), u64>,
+    next_serving: u64,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    peers: Vec<Peer>,
+    by_name: HashMap<NodeName, usize>,
+    /// Which peer's process each proxy pid stands for, and its pid there.
+    proxies: HashMap<Pid, (usize, u64)>,
+    /// The peers each live local pid has been told to, for announcing its end.
+    exported: HashMap<Pid, Vec<usize>>,
+}
+
+/// See the module docs.
+#[derive(Debug)]
+pub(crate) struct Router {
+    /// This router, for the tasks it starts.
+    me: Weak<Router>,
+    hub: Arc<Hub>,
+    nodes: NodeStatus,
+    local: NodeName,
+    state: Mutex<State>,
+}
+
+impl Router {
+    /// A router for `hub` over the node links of `nodes`; takes their events from `events`
+    /// until they end.
+    pub(crate) fn start(hub: Arc<Hub>, nodes: NodeStatus, events: NodeEvents) -> Arc<Router> {
+        let router = Arc::new_cyclic(|me| Router {
+            me: me.clone(),
+            local: nodes.name().clone(),
+            hub,
+            nodes,
+            state: Mutex::new(State::default()),
+        });
+        tokio::spawn(router.clone().take_events(events));
+        router
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Decides where request `id` of connection `conn` (process `pid`, running as `creds`)
+    /// is carried out, and forwards it if that is another node.
+    pub(crate) fn route(
+        &self,
+        conn: ConnId,
+        pid: Pid,
+        creds: Credentials,
+        id: RequestId,
+        mut request: Request,
+    ) -> Routing {
+        let mut state = self.lock();
+        let place = destination(&mut request, &self.local, |p| {
+            state.proxies.get(&p).map(|(peer, _)| *peer)
+        });
+        self.dispatch(&mut state, place, conn, pid, creds, id.get(), request)
+    }
+
+    /// Sends `request` where `place` says, or gives it back to be carried out here.
+    #[allow(clippy::too_many_arguments)]
+    fn dispatch(
+        &self,
+        state: &mut State,
+        place: Destination,
+        conn: ConnId,
+        pid: Pid,
+        creds: Credentials,
+        id: u64,
+        request: Request,
+    ) -> Routing {
+        let peer = match place {
+            Destination::Here => return Routing::Local(request),
+            Destination::Peer(peer) => peer,
+            Destination::Node(name) => {
+                if !self.nodes.knows(&name) {
+                    return Routing::Answered(unknown_node(request));
+                }
+                match self.peer(state, &name) {
+                    Some(peer) => peer,
+                    None => return Routing::Answered(disconnected(request)),
+                }
+            }
+            Destination::Mixed => {
+                return Routing::Refused(
+                    ErrorCode::LIMIT_EXCEEDED,
+                    "a select over mailboxes of more than one node is not supported: select \
+                     over one node's mailboxes, or receive from each in its own thread"
+                        .into(),
+                );
+            }
+        };
+        if peer >= state.peers.len() {
+            return Routing::Answered(disconnected(request));
+        }
+        let kept = request.clone();
+        let mut forwarded = request;
+        let mut map = ToPeer {
+            router: self,
+            state,
+            peer,
+            reserved: true,
+            failed: false,
+        };
+        forwarded.map_ids(&mut map);
+        map.export(pid);
+        if map.failed {
+            return Routing::Refused(
+                ErrorCode::LIMIT_EXCEEDED,
+                "the request names mailboxes or calls of more than one node".into(),
+            );
+        }
+        let slot = &mut state.peers[peer];
+        slot.pending.insert(
+            (pid, id),
+            Pending {
+                conn,
+                request: kept,
+            },
+        );
+        let message = NodeMessage::Request {
+            origin: pid,
+            credentials: creds,
+            id,
+            request: forwarded,
+        };
+        let _ = slot.queue.send(Outgoing {
+            bytes: message.encode(),
+            request: Some((pid, id)),
+        });
+        Routing::Forwarded
+    }
+
+    /// Withdraws forwarded request `id` of process `pid`, if it still waits there.
+    pub(crate) fn cancel(&self, pid: Pid, id: RequestId) {
+        let state = self.lock();
+        let id = id.get();
+        if let Some(peer) = state
+            .peers
+            .iter()
+            .find(|peer| peer.pending.contains_key(&(pid, id)))
+        {
+            let message = NodeMessage::Cancel { origin: pid, id };
+            let _ = peer.queue.send(Outgoing {
+                bytes: message.encode(),
+                request: None,
+            });
+        }
+    }
+
+    /// Local process `pid` ended (its connection closed, the hub told): forgets its forwarded
+    /// requests and announces its end to every node that knows it.
+    pub(crate) fn ended(&self, pid: Pid) {
+        let mut state = self.lock();
+        self.announce_end(&mut state, pid);
+    }
+
+    fn announce_end(&self, state: &mut State, pid: Pid) {
+        for peer in &mut state.peers {
+            peer.pending.retain(|(origin, _), _| *origin != pid);
+        }
+        for peer in state.exported.remove(&pid).unwrap_or_default() {
+            if let Some(peer) = state.peers.get(peer) {
+                let _ = peer.queue.send(Outgoing {
+                    bytes: NodeMessage::Ended { pid }.encode(),
+                    request: None,
+                });
+            }
+        }
+    }
+
+    /// The index of peer `name`, its slot and tasks made on first use; `None` past
+    /// [`MAX_PEERS`].
+    fn peer(&self, state: &mut State, name: &NodeName) -> Option<usize> {
+        if let Some(&index) = state.by_name.get(name) {
+            return Some(index);
+        }
+        let index = state.peers.len();
+        if index >= MAX_PEERS {
+            return None;
+        }
+        let (queue, outgoing) = mpsc::unbounded_channel();
+        let (outbox, answers) = outbox();
+        state.peers.push(Peer {
+            name: name.clone(),
+            queue,
+            outbox,
+            proxies: HashMap::new(),
+            pending: HashMap::new(),
+            serving: HashMap::new(),
+            serving_ids: HashMap::new(),
+            next_serving: 1,
+        });
+        state.by_name.insert(name.clone(), index);
+        if let Some(router) = self.me.upgrade() {
+            tokio::spawn(transmit(router.clone(), index, name.clone(), outgoing));
+            tokio::spawn(proxies_answered(router, index, answers));
+        }
+        Some(index)
+    }
+
+    /// Takes the node links' events, in order, until they end.
+    async fn take_events(self: Arc<Self>, mut events: NodeEvents) {
+        while let Some(event) = events.recv().await {
+            self.node_event(event);
+        }
+    }
+
+    fn node_event(&self, event: NodeEvent) {
+        let mut state = self.lock();
+        match event {
+            NodeEvent::Delivered { peer, message } => {
+                let Some(index) = self.peer(&mut state, &peer) else {
+                    return;
+                };
+                match NodeMessage::decode(&message) {
+                    Ok(message) => self.received(&mut state, index, message),
+                    Err(error) => tracing::warn!(
+                        %peer,
+                        "dropped a message node {peer} sent: it is not a node message ({error}); \
+                         are both nodes the same postbox version?"
+                    ),
+                }
+            }
+            NodeEvent::Up { peer, resumed, .. } => {
+                if !resumed && let Some(&index) = state.by_name.get(&peer) {
+                    self.peer_gone(&mut state, index);
+                }
+            }
+            NodeEvent::Down { peer, .. } | NodeEvent::PeerRestarted { peer, .. } => {
+                if let Some(&index) = state.by_name.get(&peer) {
+                    self.peer_gone(&mut state, index);
+                }
+            }
+        }
+    }
+
+    /// Carries out what peer `index` sent.
+    fn received(&self, state: &mut State, index: usize, message: NodeMessage) {
+        match message {
+            NodeMessage::Request {
+                origin,
+                credentials,
+                id,
+                request,
+            } => self.serve(state, index, origin.as_raw(), credentials, id, request),
+            NodeMessage::Cancel { origin, id } => self.withdraw(state, index, origin.as_raw(), id),
+            NodeMessage::Answer {
+                origin,
+                id,
+                mut response,
+            } => {
+                let Some(pending) = state.peers[index].pending.remove(&(origin, id)) else {
+                    // Its process ended, or the peer was declared down, meanwhile.
+                    return;
+                };
+                let mut map = FromPeer {
+                    router: self,
+                    state,
+                    peer: index,
+                    reserved: true,
+                    failed: false,
+                };
+                response.map_ids(&mut map);
+                if map.failed {
+                    tracing::warn!(
+                        peer = %state.peers[index].name,
+                        "an answer from node {} names ids this node cannot hand on",
+                        state.peers[index].name
+                    );
+                }
+                self.answer(pending.conn, id, response);
+            }
+            NodeMessage::Refused {
+                origin,
+                id,
+                code,
+                message,
+            } => {
+                if let Some(pending) = state.peers[index].pending.remove(&(origin, id))
+                    && let Some(id) = RequestId::new(id)
+                {
+                    self.hub.fail(pending.conn, id, code, message);
+                }
+            }
+            NodeMessage::Ended { pid } => self.end_proxy(state, index, pid.as_raw()),
+        }
+    }
+
+    /// Answers request `id` of connection `conn` (a client's, or a proxy's on behalf of
+    /// another node) with `response`.
+    fn answer(&self, conn: ConnId, id: u64, response: Response) {
+        if let Some(id) = RequestId::new(id) {
+            self.hub.answer(conn, id, response);
+        }
+    }
+
+    /// Carries out request `id` of peer `index`'s process `origin` as its proxy here.
+    fn serve(
+        &self,
+        state: &mut State,
+        index: usize,
+        origin: u64,
+        creds: Credentials,
+        id: u64,
+        mut request: Request,
+    ) {
+        let Some(proxy) = self.proxy(state, index, origin, Some(creds)) else {
+            self.refuse(
+                state,
+                index,
+                origin,
+                id,
+                ErrorCode::LIMIT_EXCEEDED,
+                "this node holds as many proxies of that node's processes as it may",
+            );
+            return;
+        };
+        let mut map = FromPeer {
+            router: self,
+            state,
+            peer: index,
+            reserved: false,
+            failed: false,
+        };
+        request.map_ids(&mut map);
+        let peer = &mut state.peers[index];
+        let local_id = peer.next_serving;
+        peer.next_serving += 1;
+        let place = destination(&mut request, &self.local, |p| {
+            state.proxies.get(&p).map(|(peer, _)| *peer)
+        });
+        if place != Destination::Here {
+            // Its target lives on a third node: pass it on, as this proxy.
+            let onward = match &place {
+                Destination::Peer(peer) => Some(*peer),
+                _ => None,
+            };
+            let routing = self.dispatch(state, place, proxy.0, proxy.1, creds, local_id, request);
+            match routing {
+                Routing::Forwarded => {
+                    let waiting = onward.map_or(Waiting::Answer, Waiting::Forwarded);
+                    self.wait(state, index, origin, id, local_id, proxy, waiting);
+                }
+                Routing::Answered(response) => self.reply(state, index, origin, id, response),
+                Routing::Refused(code, message) => {
+                    self.refuse(state, index, origin, id, code, &message);
+                }
+                Routing::Local(_) => {}
+            }
+            return;
+        }
+        let Some(request_id) = RequestId::new(local_id) else {
+            return;
+        };
+        let (outcome, routed) = self.hub.request(proxy.0, request_id, request);
+        match outcome {
+            Outcome::Answered(response) => self.reply(state, index, origin, id, response),
+            Outcome::Waiting(ticket) => {
+                self.wait(
+                    state,
+                    index,
+                    origin,
+                    id,
+                    local_id,
+                    proxy,
+                    Waiting::Ticket(ticket),
+                );
+            }
+            Outcome::Deferred => {
+                self.wait(state, index, origin, id, local_id, proxy, Waiting::Answer)
+            }
+            Outcome::Refused(code, message) => self.refuse(state, index, origin, id, code, message),
+        }
+        routed.post();
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn wait(
+        &self,
+        state: &mut State,
+        index: usize,
+        origin: u64,
+        id: u64,
+        local_id: u64,
+        proxy: (ConnId, Pid),
+        waiting: Waiting,
+    ) {
+        let peer = &mut state.peers[index];
+        peer.serving.insert(
+            local_id,
+            Serving {
+                origin,
+                id,
+                conn: proxy.0,
+                proxy: proxy.1,
+                waiting,
+            },
+        );
+        peer.serving_ids.insert((origin, id), local_id);
+    }
+
+    /// Sends peer `index` the answer to its process `origin`'s request `id`.
+    fn reply(&self, state: &mut State, index: usize, origin: u64, id: u64, mut response: Response) {
+        let mut map = ToPeer {
+            router: self,
+            state,
+            peer: index,
+            reserved: false,
+            failed: false,
+        };
+        response.map_ids(&mut map);
+        let message = NodeMessage::Answer {
+            origin: Pid::from_raw(origin),
+            id,
+            response,
+        };
+        let _ = state.peers[index].queue.send(Outgoing {
+            bytes: message.encode(),
+            request: None,
+        });
+    }
+
+    fn refuse(
+        &self,
+        state: &mut State,
+        index: usize,
+        origin: u64,
+        id: u64,
+        code: ErrorCode,
+        message: &str,
+    ) {
+        let message = NodeMessage::Refused {
+            origin: Pid::from_raw(origin),
+            id,
+            code,
+            message: message.to_owned(),
+        };
+        let _ = state.peers[index].queue.send(Outgoing {
+            bytes: message.encode(),
+            request: None,
+        });
+    }
+
+    /// Withdraws peer `index`'s process `origin`'s request `id`, if it still waits here.
+    fn withdraw(&self, state: &mut State, index: usize, origin: u64, id: u64) {
+        let peer = &state.peers[index];
+        let Some(&local_id) = peer.serving_ids.get(&(origin, id)) else {
+            return;
+        };
+        let Some(serving) = peer.serving.get(&local_id) else {
+            return;
+        };
+        let (conn, proxy, waiting) = (serving.conn, serving.proxy, serving.waiting);
+        match waiting {
+            Waiting::Ticket(ticket) => {
+                let Some(request_id) = RequestId::new(local_id) else {
+                    return;
+                };
+                let (withdrawn, routed) = self.hub.cancel(conn, request_id, ticket);
+                if let Some(response) = withdrawn {
+                    let peer = &mut state.peers[index];
+                    peer.serving.remove(&local_id);
+                    peer.serving_ids.remove(&(origin, id));
+                    self.reply(state, index, origin, id, response);
+                }
+                routed.post();
+            }
+            Waiting::Forwarded(onward) => {
+                let message = NodeMessage::Cancel {
+                    origin: proxy,
+                    id: local_id,
+                };
+                if let Some(onward) = state.peers.get(onward) {
+                    let _ = onward.queue.send(Outgoing {
+                        bytes: message.encode(),
+                        request: None,
+                    });
+                }
+            }
+            // Answered once the store has it, whatever happens.
+            Waiting::Answer => {}
+        }
+    }
+
+    /// A proxy's request `local_id` of peer `index` was answered (through the outbox): sends
+    /// the answer to the peer.
+    fn proxy_answered(&self, index: usize, local_id: u64, reply: Reply) {
+        let mut state = self.lock();
+        let Some(peer) = state.peers.get_mut(index) else {
+            return;
+        };
+        let Some(serving) = peer.serving.remove(&local_id) else {
+            return;
+        };
+        peer.serving_ids.remove(&(serving.origin, serving.id));
+        match reply {
+            Reply::Answer(response) => {
+                self.reply(&mut state, index, serving.origin, serving.id, *response);
+            }
+            Reply::Fail(code, message) => {
+                self.refuse(
+                    &mut state,
+                    index,
+                    serving.origin,
+                    serving.id,
+                    code,
+                    &message,
+                );
+            }
+        }
+    }
+
+    /// A message for peer `index` could not be sent: fails the request it carried.
+    fn undeliverable(&self, index: usize, request: Option<(Pid, u64)>, error: &NodeSendError) {
+        let Some(key) = request else {
+            return;
+        };
+        let mut state = self.lock();
+        let Some(pending) = state
+            .peers
+            .get_mut(index)
+            .and_then(|peer| peer.pending.remove(&key))
+        else {
+            return;
+        };
+        drop(state);
+        tracing::debug!("a forwarded request failed: {error}");
+        self.answer(pending.conn, key.1, disconnected(pending.request));
+    }
+
+    /// The proxy here of peer `index`'s process `pid`, made if need be (with `creds`, or
+    /// nobody's until it acts); an existing proxy acting with `creds` takes them.
+    fn proxy(
+        &self,
+        state: &mut State,
+        index: usize,
+        pid: u64,
+        creds: Option<Credentials>,
+    ) -> Option<(ConnId, Pid)> {
+        let peer = state.peers.get_mut(index)?;
+        if let Some(proxy) = peer.proxies.get(&pid) {
+            if let Some(creds) = creds {
+                self.hub.set_credentials(proxy.pid, creds);
+            }
+            return Some((proxy.conn, proxy.pid));
+        }
+        if peer.proxies.len() >= MAX_PROXIES_PER_PEER {
+            return None;
+        }
+        let os = OsProcess {
+            pid: None,
+            command: Some(format!("{pid}@{}", peer.name)),
+        };
+        let (conn, proxy) = self.hub.connect(
+            creds.unwrap_or(UNKNOWN_CREDENTIALS),
+            os,
+            peer.outbox.clone(),
+        )?;
+        peer.proxies.insert(pid, Proxy { conn, pid: proxy });
+        state.proxies.insert(proxy, (index, pid));
+        Some((conn, proxy))
+    }
+
+    /// Peer `index`'s process `pid` ended: so does its proxy here, after everything it sent.
+    fn end_proxy(&self, state: &mut State, index: usize, pid: u64) {
+        let Some(proxy) = state
+            .peers
+            .get_mut(index)
+            .and_then(|peer| peer.proxies.remove(&pid))
+        else {
+            return;
+        };
+        state.proxies.remove(&proxy.pid);
+        let peer = &mut state.peers[index];
+        let mut tickets = Vec::new();
+        peer.serving.retain(|_, serving| {
+            if serving.conn != proxy.conn {
+                return true;
+            }
+            if let Waiting::Ticket(ticket) = serving.waiting {
+                tickets.push(ticket);
+            }
+            false
+        });
+        peer.serving_ids
+            .retain(|_, local_id| peer.serving.contains_key(local_id));
+        self.hub.disconnect(proxy.conn, tickets).post();
+        self.announce_end(state, proxy.pid);
+    }
+
+    /// Peer `index` went down or restarted: its processes are gone here (their proxies end),
+    /// and every request forwarded to it fails `Disconnected`.
+    fn peer_gone(&self, state: &mut State, index: usize) {
+        let pending = std::mem::take(&mut state.peers[index].pending);
+        for ((_, id), pending) in pending {
+            self.answer(pending.conn, id, disconnected(pending.request));
+        }
+        let proxies: Vec<u64> = state.peers[index].proxies.keys().copied().collect();
+        for pid in proxies {
+            self.end_proxy(state, index, pid);
+        }
+        let peer = &mut state.peers[index];
+        peer.serving.clear();
+        peer.serving_ids.clear();
+        for peers in state.exported.values_mut() {
+            peers.retain(|&peer| peer != index);
+        }
+        state.exported.retain(|_, peers| !peers.is_empty());
+    }
+}
+
+/// Sends what is queued for peer `index` (`name`), in order; fails a request that cannot be sent.
+async fn transmit(
+    router: Arc<Router>,
+    index: usize,
+    name: NodeName,
+    mut outgoing: mpsc::UnboundedReceiver<Outgoing>,
+) {
+    while let Some(out) = outgoing.recv().await {
+        if let Err(error) = router.nodes.send(&name, out.bytes).await {
+            router.undeliverable(index, out.request, &error);
+        }
+    }
+}
+
+/// Hands the answers to requests of peer `index`'s proxies back to the peer.
+async fn proxies_answered(router: Arc<Router>, index: usize, mut answers: OutboxReceiver) {
+    while let Some((id, reply)) = answers.next().await {
+        router.proxy_answered(index, id.get(), reply);
+    }
+}
+
+/// The answer to a request for a node that is neither this one nor a peer: as if the mailbox
+/// or name did not exist there, or `Disconnected` for what cannot say so.
+fn unknown_node(request: Request) -> Response {
+    match request {
+        Request::Create { .. } | Request::Open { .. } | Request::OpenOrCreate { .. } => {
+            Response::OpenFailed(postbox_core::OpenError::NotFound)
+        }
+        Request::Whereis { .. } => Response::Whereis(None),
+        other => disconnected(other),
+    }
+}
+
+/// Translates what goes to peer `peer`: its processes' proxies back to their pids there (marked
+/// [`PEER_PID`]), this node's pids as they are (remembered as exported); with `reserved`, the
+/// peer's reserved mailbox and call ids back to its own, and any other id a failure.
+struct ToPeer<'a> {
+    router: &'a Router,
+    state: &'a mut State,
+    peer: usize,
+    reserved: bool,
+    failed: bool,
+}
+
+impl ToPeer<'_> {
+    /// Remembers that peer `peer` knows live local pid `pid`.
+    fn export(&mut self, pid: Pid) {
+        if !self.router.hub.is_alive(pid) {
+            return;
+        }
+        let peers = self.state.exported.entry(pid).or_default();
+        if !peers.contains(&self.peer) {
+            peers.push(self.peer);
+        }
+    }
+
+    fn own_id(&mut self, raw: u64) -> u64 {
+        if !self.reserved {
+            return raw;
+        }
+        match reserved_ids::resolve(raw) {
+            Some((peer, id)) if peer == self.peer => id,
+            _ => {
+                self.failed = true;
+                raw
+            }
+        }
+    }
+}
+
+impl IdMap for ToPeer<'_> {
+    fn pid(&mut self, pid: Pid) -> Pid {
+        match self.state.proxies.get(&pid) {
+            Some(&(peer, raw)) if peer == self.peer => Pid::from_raw(raw | PEER_PID),
+            _ => {
+                self.export(pid);
+                pid
+            }
+        }
+    }
+
+    fn mailbox(&mut self, id: MailboxId) -> MailboxId {
+        MailboxId::from_raw(self.own_id(id.as_raw()))
+    }
+
+    fn call(&mut self, id: CallId) -> CallId {
+        CallId::from_raw(self.own_id(id.as_raw()))
+    }
+}
+
+/// Translates what came from peer `peer`: pids marked [`PEER_PID`] are this node's, the others
+/// the peer's (their proxies here, made if need be); with `reserved`, the peer's mailbox and
+/// call ids become reserved ids, and without, a reserved id is a failure.
+struct FromPeer<'a> {
+    router: &'a Router,
+    state: &'a mut State,
+    peer: usize,
+    reserved: bool,
+    failed: bool,
+}
+
+impl FromPeer<'_> {
+    fn peer_id(&mut self, raw: u64) -> u64 {
+        if self.reserved {
+            return reserved_ids::reserve(self.peer, raw).unwrap_or_else(|| {
+                self.failed = true;
+                raw
+            });
+        }
+        if reserved_ids::resolve(raw).is_some() {
+            self.failed = true;
+        }
+        raw
+    }
+}
+
+impl IdMap for FromPeer<'_> {
+    fn pid(&mut self, pid: Pid) -> Pid {
+        let raw = pid.as_raw();
+        if raw & PEER_PID != 0 {
+            return Pid::from_raw(raw & !PEER_PID);
+        }
+        match self.router.proxy(self.state, self.peer, raw, None) {
+            Some((_, proxy)) => proxy,
+            None => {
+                self.failed = true;
+                // No process ever has pid 0: whatever names it finds nobody.
+                Pid::from_raw(0)
+            }
+        }
+    }
+
+    fn mailbox(&mut self, id: MailboxId) -> MailboxId {
+        MailboxId::from_raw(self.peer_id(id.as_raw()))
+    }
+
+    fn call(&mut self, id: CallId) -> CallId {
+        CallId::from_raw(self.peer_id(id.as_raw()))
+    }
+}
