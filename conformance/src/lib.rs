@@ -114,6 +114,13 @@ pub trait Transport {
     /// The limits the node enforces (message size, inbox capacity, quotas), which the limit cases
     /// check against.
     fn limits(&self) -> Limits;
+
+    /// Why this transport does not run case `case` of `concept`, when it does not: the case is
+    /// then skipped with the reason printed. Every transport runs every case by default.
+    fn unsupported(&self, concept: &str, case: &str) -> Option<&'static str> {
+        let _ = (concept, case);
+        None
+    }
 }
 
 /// Instantiates every conformance case as a `#[test]` against one transport.
@@ -385,6 +392,16 @@ macro_rules! conformance_tests {
                         #[test]
                         fn $case() {
                             let transport = $transport;
+                            let (concept, case) = (stringify!($concept), stringify!($case));
+                            if let Some(reason) =
+                                $crate::Transport::unsupported(&transport, concept, case)
+                            {
+                                eprintln!(
+                                    "conformance: {concept}::{case} skipped on {}: {reason}",
+                                    $crate::Transport::name(&transport)
+                                );
+                                return;
+                            }
                             $crate::cases::$concept::$case(&transport);
                         }
                     )*

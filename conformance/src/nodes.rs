@@ -140,4 +140,28 @@ impl Transport for NodesTransport {
     fn limits(&self) -> Limits {
         self.b.limits
     }
+
+    fn unsupported(&self, concept: &str, case: &str) -> Option<&'static str> {
+        const SELECT: &str = "a select over an inbox (node a) and a mailbox (node b) spans two \
+                              nodes, which is refused: not built yet";
+        const NODE_WIDE: &str = "it reads node-wide statistics or lists through a process of \
+                                 node a, while the mailboxes and their counts are node b's";
+        match (concept, case) {
+            (
+                "select",
+                "the_inbox_is_a_branch"
+                | "nothing_ready_is_empty_or_timeout"
+                | "a_waiting_select_wakes_for_the_inbox",
+            )
+            | ("cancel", "a_dropped_select_loses_nothing") => Some(SELECT),
+            (
+                "calls",
+                "a_callers_death_revokes_the_reply_right"
+                | "a_dropped_call_future_withdraws_or_revokes",
+            )
+            | ("purge", "purge_drops_every_queued_message_and_counts_them")
+            | ("lifecycle", "racing_open_or_create_yields_one_mailbox") => Some(NODE_WIDE),
+            _ => None,
+        }
+    }
 }

@@ -208,8 +208,10 @@ impl Daemon {
         let request_metrics = metrics.as_ref().map(|(_, m, _)| m.requests().clone());
         let (nodes, router) = match &config.node {
             Some(node_config) => {
+                let mut node_config = node_config.clone();
+                node_config.max_frame_len = config.max_frame_len.saturating_add(FORWARDING_OVERHEAD);
                 let (driver, events) =
-                    NodeDriver::start_on(node_config.clone(), node).map_err(|e| {
+                    NodeDriver::start_on(node_config, node).map_err(|e| {
                         DaemonError::io("listening for nodes on", "the node listener", e)
                     })?;
                 let router = Router::start(hub.clone(), driver.status(), events);
@@ -552,6 +554,10 @@ async fn tls_pipe(
         tracing::trace!(%peer, "TLS connection ended: {error}");
     }
 }
+
+/// What forwarding a request to another node adds to its frame at most: the node message's
+/// header (origin, credentials, request id) and the link frame's own.
+const FORWARDING_OVERHEAD: u32 = 4096;
 
 /// Accepts on the TCP listener, or never completes when there is none.
 async fn accept_tcp(

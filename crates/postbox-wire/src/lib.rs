@@ -115,7 +115,7 @@ pub use handshake::{
 pub use hello::{Hello, MAX_OFFERED_VERSIONS, Welcome};
 pub use id_map::IdMap;
 pub use node_links::{LocalNode, NodeLinks, PeerLink, PeerState};
-pub use node_message::{NodeMessage, PEER_PID};
+pub use node_message::{ENDED_PID, NodeMessage, PEER_PID};
 pub use session::{
     ClientEvent, ClientSession, Ending, RequestError, RequestFailure, ServerEvent, ServerSession,
 };

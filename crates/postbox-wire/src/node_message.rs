@@ -10,7 +10,8 @@
 //! **Pids travel relative to the link.** A pid inside a request or response names a process of
 //! the node that sent the message, or — with [`PEER_PID`] set — a process of the node receiving
 //! it; each side translates to and from its proxy pids. The `origin` and `pid` fields below are
-//! plain: the sender's own process for `Request`, `Cancel` and `Ended`, the receiver's for
+//! plain (a pid of the sending node that has already ended is marked [`ENDED_PID`]): the
+//! sender's own process for `Request`, `Cancel` and `Ended`, the receiver's for
 //! `Answer` and `Refused`.
 //!
 //! The operation inside a `Request` or `Answer` is encoded exactly as a client frame's payload
@@ -30,6 +31,11 @@ use crate::shared_payload::{decode_request_shared, decode_response_shared};
 /// node receiving the message rather than of the one sending it. Engines allocate pids from 1
 /// upwards and never come near this bit.
 pub const PEER_PID: u64 = 1 << 63;
+
+/// Set (without [`PEER_PID`]) in a pid carried inside a forwarded request or response when it
+/// names a process of the sending node that has ended: the receiver treats it as a process that
+/// is gone (`PeerGone`), not one that never was.
+pub const ENDED_PID: u64 = 1 << 62;
 
 /// One message between nodes. See the module docs.
 #[derive(Clone, PartialEq, Eq, Debug)]

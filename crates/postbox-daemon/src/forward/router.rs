@@ -27,7 +27,9 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use bytes::Bytes;
 use postbox_core::{CallId, Credentials, MailboxId, OsProcess, Pid, Ticket};
 use postbox_wire::link::NodeName;
-use postbox_wire::{ErrorCode, IdMap, NodeMessage, PEER_PID, Request, RequestId, Response};
+use postbox_wire::{
+    ENDED_PID, ErrorCode, IdMap, NodeMessage, PEER_PID, Request, RequestId, Response,
+};
 use tokio::sync::mpsc;
 
 use super::destination::{Destination, destination};
@@ -117,6 +119,8 @@ struct Peer {
     /// The same, by the peer's origin and request id, for its `Cancel`s.
     serving_ids: HashMap<(u64, u64), u64>,
     next_serving: u64,
+    /// The ended process every ended pid of the peer is translated to, once needed.
+    ended: Option<Pid>,
 }
 
 #[derive(Debug, Default)]
@@ -311,6 +315,7 @@ impl Router {
             serving: HashMap::new(),
             serving_ids: HashMap::new(),
             next_serving: 1,
+            ended: None,
         });
         state.by_name.insert(name.clone(), index);
         if let Some(router) = self.me.upgrade() {
@@ -683,6 +688,28 @@ impl Router {
         Some((conn, proxy))
     }
 
+    /// A pid that stands for an ended process of peer `index`: the peer's one proxy for all of
+    /// them, made and ended at once (pid 0, which never exists, if the hub is shutting down).
+    fn ended_proxy(&self, state: &mut State, index: usize) -> Pid {
+        let Some(peer) = state.peers.get_mut(index) else {
+            return Pid::from_raw(0);
+        };
+        if let Some(pid) = peer.ended {
+            return pid;
+        }
+        let os = OsProcess {
+            pid: None,
+            command: Some(format!("ended@{}", peer.name)),
+        };
+        let Some((conn, pid)) = self.hub.connect(UNKNOWN_CREDENTIALS, os, peer.outbox.clone())
+        else {
+            return Pid::from_raw(0);
+        };
+        self.hub.disconnect(conn, []).post();
+        peer.ended = Some(pid);
+        pid
+    }
+
     /// Peer `index`'s process `pid` ended: so does its proxy here, after everything it sent.
     fn end_proxy(&self, state: &mut State, index: usize, pid: u64) {
         let Some(proxy) = state
@@ -805,10 +832,16 @@ impl IdMap for ToPeer<'_> {
     fn pid(&mut self, pid: Pid) -> Pid {
         match self.state.proxies.get(&pid) {
             Some(&(peer, raw)) if peer == self.peer => Pid::from_raw(raw | PEER_PID),
-            _ => {
+            Some(_) => {
                 self.export(pid);
                 pid
             }
+            None if self.router.hub.is_alive(pid) => {
+                self.export(pid);
+                pid
+            }
+            // Ended (or never was): the peer must not take it for a live process.
+            None => Pid::from_raw(pid.as_raw() | ENDED_PID),
         }
     }
 
@@ -852,6 +885,9 @@ impl IdMap for FromPeer<'_> {
         let raw = pid.as_raw();
         if raw & PEER_PID != 0 {
             return Pid::from_raw(raw & !PEER_PID);
+        }
+        if raw & ENDED_PID != 0 {
+            return self.router.ended_proxy(self.state, self.peer);
         }
         match self.router.proxy(self.state, self.peer, raw, None) {
             Some((_, proxy)) => proxy,

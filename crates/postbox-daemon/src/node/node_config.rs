@@ -41,6 +41,10 @@ pub struct NodeConfig {
     pub node_timeout: Duration,
     /// The certificates (mutual TLS: every node link is TLS).
     pub tls: NodeTls,
+    /// The largest link frame. The daemon sets it to fit the largest request a client may send
+    /// plus what a forwarded request adds, so every node of a cluster needs the same message
+    /// size limit (their `Hello`s compare it).
+    pub max_frame_len: u32,
 }
 
 impl NodeConfig {
@@ -52,6 +56,7 @@ impl NodeConfig {
             peers: Vec::new(),
             node_timeout: DEFAULT_NODE_TIMEOUT,
             tls,
+            max_frame_len: postbox_wire::DEFAULT_MAX_FRAME_LEN,
         }
     }
 
@@ -61,6 +66,7 @@ impl NodeConfig {
             node_timeout: self.node_timeout,
             connection_timeout: self.node_timeout / 2,
             heartbeat_interval: self.node_timeout / 6,
+            max_frame_len: self.max_frame_len,
             ..LinkConfig::new()
         }
     }
