@@ -251,13 +251,27 @@ fn rooms_are_apart_and_plain_sends_and_receives_reach_them() {
     let daemon = Daemon::start();
     let mut alice = Piped::start(&daemon, &["alice", "--room", "ops"]);
     let _bob = Piped::start(&daemon, &["bob"]);
-    // The room is a broadcast mailbox anyone may use: `send` speaks in it.
+    // The room is a broadcast mailbox anyone may use: `send` speaks in it, under the name its
+    // process registered while that process runs, else as a pid.
+    let mut bot = daemon.spawn(&["send", "chat.ops", "--lines", "--as", "bot"]);
+    bot.write_stdin("beep\n");
+    alice.wait_for("] bot: beep");
+    bot.close_stdin();
+    bot.finish().code(0);
     daemon.run(&["send", "chat.ops", "deploy done"]).code(0);
     let line = alice.wait_for("deploy done");
     assert!(
         line.contains("] pid ") && line.ends_with(": deploy done"),
         "{line:?}"
     );
+    // `send --to` is a direct message.
+    daemon.run(&["send", "--to", "alice", "psst"]).code(0);
+    alice.wait_for(" → you: psst");
+    // `recv` listens.
+    let listener = daemon.spawn(&["recv", "chat.ops", "--follow", "--as", "listener"]);
+    daemon.wait_until_waiting(listener.announced_pid());
+    alice.chat.write_stdin("anyone there?\n");
+    assert_eq!(listener.stdout_line(), "anyone there?");
     assert!(
         alice.lines.iter().all(|line| !line.contains("bob")),
         "{:?}",
@@ -278,6 +292,15 @@ fn rooms_are_apart_and_plain_sends_and_receives_reach_them() {
 }
 
 #[test]
+fn a_deleted_room_ends_the_chat_with_exit_7() {
+    let daemon = Daemon::start();
+    let mut alice = at_terminal(&daemon, &["alice"]);
+    daemon.run(&["rm", "chat.lobby"]).code(0);
+    alice.wait_for("postbox: cannot receive from room lobby (mailbox chat.lobby): ");
+    assert_eq!(alice.exit_code(), 7, "{}", alice.shown());
+}
+
+#[test]
 fn a_mailbox_that_is_not_a_broadcast_one_is_not_a_room() {
     let daemon = Daemon::start();
     daemon.run(&["create", "chat.lobby"]).code(0);
@@ -287,6 +310,24 @@ fn a_mailbox_that_is_not_a_broadcast_one_is_not_a_room() {
             .contains("mailbox chat.lobby exists and is not a broadcast mailbox"),
         "{}",
         out.stderr
+    );
+    // A broadcast mailbox made beforehand is a room, with the attributes it was made with.
+    let made = [
+        "create",
+        "chat.small",
+        "--receivers",
+        "broadcast",
+        "--capacity",
+        "8",
+    ];
+    daemon.run(&made).code(0);
+    let mut alice = Piped::start(&daemon, &["alice", "--room", "small"]);
+    alice.chat.write_stdin("/who\n");
+    alice.wait_for("] in small: alice (you)");
+    let stat = daemon.stat("chat.small");
+    assert_eq!(
+        stat["attrs"]["capacity"]["Bounded"]["messages"], 8,
+        "{stat}"
     );
 }
 
