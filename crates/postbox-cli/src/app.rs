@@ -3,8 +3,8 @@
 
 use crate::args::{CertsCommand, Cli, Command, NodeArgs, usage_error};
 use crate::commands::{
-    admin, bench, call, certs, daemon, docs, list, monitor, nodes, peek, purge, recv, send, serve,
-    signal, timer, top,
+    admin, bench, call, certs, chat, daemon, docs, list, monitor, nodes, peek, purge, recv, send,
+    serve, signal, timer, top,
 };
 use crate::demo;
 use crate::logging;
@@ -64,6 +64,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Call(args) => call::run(&node(&args.node)?, args),
         Command::Serve(args) => serve::run(&node(&args.node)?, &args),
         Command::Monitor(args) => monitor::run(&node(&args.node)?, &args),
+        Command::Chat(args) => chat::run(&node(&args.node)?, &args),
         Command::Timer(args) => timer::run(&node(&args.node)?, &args),
         Command::Signal(args) => signal::run(&node(&args.node)?, &args),
         Command::Demo => {

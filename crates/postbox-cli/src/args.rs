@@ -11,6 +11,7 @@ use std::time::Duration;
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use postbox_core::{Dispatch, MessageSize, Mode, Order, Overflow, Receivers};
 
+use crate::commands::chat::Room;
 use crate::values::{self, CapacityArg, OwnerArg, ProcessRef};
 
 /// postbox: message passing between processes, from the shell.
@@ -84,6 +85,9 @@ pub(crate) enum Command {
     Recv(RecvArgs),
     /// Wait until a process terminates, print it, exit 0.
     Monitor(MonitorArgs),
+    /// Chat in a room as NAME: lines typed go to every member, `/msg PEER TEXT` to one person,
+    /// `/who` lists the members, `/quit` (or the end of input) leaves.
+    Chat(ChatArgs),
     /// Post a tick into a mailbox every period (or once, --after), from a process of its own.
     Timer(TimerArgs),
     /// Forward the named signals this command receives into a mailbox, until SIGINT or SIGTERM.
@@ -866,6 +870,23 @@ pub(crate) struct MonitorArgs {
     #[arg(long, value_name = "DURATION", value_parser = values::duration,
           allow_hyphen_values = true)]
     pub(crate) timeout: Option<Duration>,
+    /// The node to talk to.
+    #[command(flatten)]
+    pub(crate) node: NodeArgs,
+}
+
+/// `postbox chat`.
+#[derive(Args, Debug)]
+pub(crate) struct ChatArgs {
+    /// The name to chat as: registered for this command's process while it runs, so it must be
+    /// free on the node.
+    #[arg(value_name = "NAME", value_parser = values::name)]
+    pub(crate) name: String,
+
+    /// The room to join: the broadcast mailbox `chat.ROOM`, created on first use (ROOM@NODE
+    /// names a room on another node).
+    #[arg(long, value_name = "ROOM", default_value = "lobby", value_parser = Room::parse)]
+    pub(crate) room: Room,
     /// The node to talk to.
     #[command(flatten)]
     pub(crate) node: NodeArgs,

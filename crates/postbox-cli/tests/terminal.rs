@@ -3,31 +3,12 @@
 
 mod support;
 
-use std::ffi::OsStr;
 use std::fs::File;
 use std::io::Write as _;
-use std::os::unix::ffi::OsStrExt as _;
 use std::process::Stdio;
 
-use rustix::fs::{Mode, OFlags};
-use rustix::pty::{OpenptFlags, grantpt, openpt, ptsname, unlockpt};
+use support::terminal::pty;
 use support::{Background, Daemon};
-
-/// A new pseudo-terminal: the side a test types into, and the terminal a command reads from.
-fn pty() -> (File, File) {
-    let typing = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC)
-        .expect("cannot open a pseudo-terminal");
-    grantpt(&typing).expect("grantpt");
-    unlockpt(&typing).expect("unlockpt");
-    let name = ptsname(&typing, Vec::new()).expect("ptsname");
-    let terminal = rustix::fs::open(
-        OsStr::from_bytes(name.as_bytes()),
-        OFlags::RDWR | OFlags::NOCTTY | OFlags::CLOEXEC,
-        Mode::empty(),
-    )
-    .expect("cannot open the terminal side");
-    (File::from(typing), File::from(terminal))
-}
 
 /// `postbox ARGS` against `daemon`, reading from a fresh terminal; returns the side to type into
 /// (kept open until the command finishes: closing it would hang the terminal up).

@@ -5,6 +5,7 @@ pub(crate) mod admin;
 pub(crate) mod bench;
 pub(crate) mod call;
 pub(crate) mod certs;
+pub(crate) mod chat;
 pub(crate) mod daemon;
 pub(crate) mod docs;
 pub(crate) mod list;
