@@ -1,7 +1,6 @@
 //! A TCP proxy between two nodes that breaks what passes through it, on command or on a
 //! seeded schedule.
 
-use std::collections::VecDeque;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -41,6 +40,17 @@ pub struct FaultProxy {
     acceptor: AbortHandle,
 }
 
+/// A connection open now.
+#[derive(Debug)]
+struct Live {
+    id: u64,
+    /// Set once, by a cut or by one direction failing.
+    cut: Arc<watch::Sender<Option<Cut>>>,
+    task: AbortHandle,
+    /// The chunk fault waiting for the next chunk each way: `[upstream, downstream]`.
+    armed: [Option<Fault>; 2],
+}
+
 /// What the acceptor, the connections and the handle share.
 #[derive(Debug)]
 struct Shared {
@@ -51,11 +61,9 @@ struct Shared {
 
 #[derive(Debug)]
 struct State {
-    /// Live connections, by id.
-    connections: Vec<(u64, Arc<watch::Sender<Option<Cut>>>, AbortHandle)>,
+    /// Live connections.
+    connections: Vec<Live>,
     next_id: u64,
-    /// Chunk faults waiting for a chunk: `[upstream, downstream]`.
-    armed: [VecDeque<Fault>; 2],
     /// No chunk is forwarded before this (a stall or a partition).
     hold_until: Instant,
     /// No new connection dials the upstream before this (a partition).
@@ -99,7 +107,6 @@ impl FaultProxy {
             state: Mutex::new(State {
                 connections: Vec::new(),
                 next_id: 0,
-                armed: [VecDeque::new(), VecDeque::new()],
                 hold_until: now,
                 partitioned_until: now,
                 players: Vec::new(),
@@ -128,8 +135,11 @@ impl FaultProxy {
         self.shared.lock().connections.len()
     }
 
-    /// Applies `fault` now: a cut ends the connections open now (none open: nothing happens),
-    /// a stall or partition starts now, a chunk fault waits for the next chunk its way.
+    /// Applies `fault` now: a cut ends the connections open now, a stall or partition starts
+    /// now, a chunk fault waits for the next chunk its way on each connection open now (a
+    /// newer chunk fault the same way replaces it). Cuts and chunk faults with no connection
+    /// open do nothing: a connection made later starts clean, so a storm of faults while the
+    /// link is down does not pile up against the handshake that would bring it back.
     pub fn inject(&self, fault: Fault) {
         self.shared.inject(fault);
     }
@@ -168,8 +178,8 @@ impl Drop for FaultProxy {
         for player in state.players.drain(..) {
             player.abort();
         }
-        for (_, _, task) in state.connections.drain(..) {
-            task.abort();
+        for live in state.connections.drain(..) {
+            live.task.abort();
         }
     }
 }
@@ -187,9 +197,9 @@ impl Shared {
         let mut state = self.lock();
         match fault {
             Fault::Cut(cut) => {
-                for (_, signal, _) in &state.connections {
-                    if signal.borrow().is_none() {
-                        signal.send_replace(Some(cut));
+                for live in &state.connections {
+                    if live.cut.borrow().is_none() {
+                        live.cut.send_replace(Some(cut));
                         Counters::add(
                             match cut {
                                 Cut::Reset => &counters.resets,
@@ -210,16 +220,22 @@ impl Shared {
                 state.partitioned_until = state.partitioned_until.max(until);
                 Counters::add(&counters.partitions, 1);
             }
-            Fault::Delay(direction, _) | Fault::Drop(direction) | Fault::Duplicate(direction) => {
-                state.armed[index(direction)].push_back(fault);
+            Fault::Delay(direction, _)
+            | Fault::Drop(direction)
+            | Fault::Duplicate(direction)
+            | Fault::Flip { direction, .. } => {
+                for live in &mut state.connections {
+                    live.armed[index(direction)] = Some(fault);
+                }
             }
-            Fault::Flip { direction, .. } => state.armed[index(direction)].push_back(fault),
         }
     }
 
-    /// The chunk fault waiting for the next chunk `direction`, if any.
-    fn take_armed(&self, direction: Direction) -> Option<Fault> {
-        self.lock().armed[index(direction)].pop_front()
+    /// The chunk fault waiting for the next chunk `direction` of connection `id`, if any.
+    fn take_armed(&self, id: u64, direction: Direction) -> Option<Fault> {
+        let mut state = self.lock();
+        let live = state.connections.iter_mut().find(|live| live.id == id)?;
+        live.armed[index(direction)].take()
     }
 }
 
@@ -243,7 +259,12 @@ async fn accept(listener: TcpListener, shared: Arc<Shared>) {
         let id = state.next_id;
         state.next_id += 1;
         let task = tokio::spawn(connection(id, downstream, signal.clone(), shared.clone()));
-        state.connections.push((id, signal, task.abort_handle()));
+        state.connections.push(Live {
+            id,
+            cut: signal,
+            task: task.abort_handle(),
+            armed: [None, None],
+        });
     }
 }
 
@@ -269,7 +290,7 @@ async fn connection(
         () = partition => {}
         _ = cut.wait_for(Option::is_some) => {
             let _ = downstream.set_zero_linger();
-            shared.lock().connections.retain(|(live, _, _)| *live != id);
+            shared.lock().connections.retain(|live| live.id != id);
             return;
         }
     }
@@ -286,6 +307,7 @@ async fn connection(
             let (up_read, up_write) = upstream.into_split();
             let pumps = (
                 Pump {
+                    id,
                     direction: Direction::Upstream,
                     from: down_read,
                     to: up_write,
@@ -294,6 +316,7 @@ async fn connection(
                     shared: &shared,
                 },
                 Pump {
+                    id,
                     direction: Direction::Downstream,
                     from: up_read,
                     to: down_write,
@@ -309,11 +332,12 @@ async fn connection(
             let _ = downstream.set_zero_linger();
         }
     }
-    shared.lock().connections.retain(|(live, _, _)| *live != id);
+    shared.lock().connections.retain(|live| live.id != id);
 }
 
 /// One direction of a connection.
 struct Pump<'a> {
+    id: u64,
     direction: Direction,
     from: OwnedReadHalf,
     to: OwnedWriteHalf,
@@ -361,7 +385,7 @@ impl Pump<'_> {
                 return ending;
             }
             let mut copies = 1;
-            match self.shared.take_armed(self.direction) {
+            match self.shared.take_armed(self.id, self.direction) {
                 Some(Fault::Delay(_, duration)) => {
                     Counters::add(&self.shared.counters.delays, 1);
                     tokio::select! {

@@ -23,8 +23,9 @@ pub enum Direction {
     Downstream,
 }
 
-/// One fault. Cuts, stalls and partitions act at once on every live connection; the chunk
-/// faults (`Delay`, `Flip`, `Drop`, `Duplicate`) wait for the next chunk read in their direction.
+/// One fault. Cuts, stalls and partitions act at once; the chunk faults (`Delay`, `Flip`,
+/// `Drop`, `Duplicate`) wait for the next chunk read in their direction on each connection open
+/// when they were injected.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Fault {
     /// End every live connection.

@@ -251,3 +251,31 @@ async fn stop_ends_a_schedule_playing() {
     let ended = timeout(PATIENCE, player).await.unwrap();
     assert!(ended.unwrap_err().is_cancelled());
 }
+
+#[tokio::test]
+async fn a_chunk_fault_with_no_connection_open_is_not_kept_for_the_next_one() {
+    let upstream = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let proxy = FaultProxy::start(upstream.local_addr().unwrap()).unwrap();
+    proxy.inject(Fault::Drop(Direction::Upstream));
+    proxy.inject(Fault::Flip {
+        direction: Direction::Upstream,
+        offset: 0,
+        mask: 1,
+    });
+    let mut client = TcpStream::connect(proxy.address()).await.unwrap();
+    let (mut server, _) = timeout(PATIENCE, upstream.accept()).await.unwrap().unwrap();
+    client.write_all(b"clean").await.unwrap();
+    assert_eq!(read_n(&mut server, 5).await, b"clean");
+    assert_eq!(proxy.counts().damaged(), 0);
+}
+
+#[tokio::test]
+async fn a_newer_chunk_fault_replaces_one_still_waiting() {
+    let (proxy, _upstream, mut client, mut server) = through_proxy().await;
+    proxy.inject(Fault::Drop(Direction::Upstream));
+    proxy.inject(Fault::Duplicate(Direction::Upstream));
+    client.write_all(b"kept").await.unwrap();
+    assert_eq!(read_n(&mut server, 8).await, b"keptkept");
+    let counts = proxy.counts();
+    assert_eq!((counts.drops, counts.duplicates), (0, 1));
+}

@@ -18,10 +18,10 @@ use serde_json::Value;
 use tempfile::TempDir;
 
 /// How long anything may take before a test gives up on it (generous: CI machines are slow).
-pub const PATIENCE: Duration = Duration::from_secs(30);
+pub(crate) const PATIENCE: Duration = Duration::from_secs(30);
 
 /// A count from the environment variable `name`, else `default` (the short form for CI).
-pub fn env_count(name: &str, default: u64) -> u64 {
+pub(crate) fn env_count(name: &str, default: u64) -> u64 {
     match std::env::var(name) {
         Ok(value) => value
             .trim()
@@ -31,43 +31,36 @@ pub fn env_count(name: &str, default: u64) -> u64 {
     }
 }
 
-/// The `postbox` binary: `$POSTBOX_BIN` if set, else built (or found up to date) with the
-/// cargo that builds these tests, in the same profile, once per test binary.
-pub fn postbox_bin() -> &'static Path {
+/// The `postbox` binary: `$POSTBOX_BIN` if set, else the one cargo built beside these tests
+/// (`target/PROFILE/postbox`). `cargo test` of the workspace builds it; with `-p postbox-chaos`
+/// alone, build it first: `cargo build -p postbox-cli`. (Building it from here with a nested
+/// cargo would resolve features differently from the outer build and make the two rebuild
+/// each other's dependencies every time.)
+pub(crate) fn postbox_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
         if let Some(path) = std::env::var_os("POSTBOX_BIN") {
             return PathBuf::from(path);
         }
-        let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let mut build = Command::new(env!("CARGO"));
-        build
-            .args(["build", "-p", "postbox-cli", "--bin", "postbox"])
-            .arg("--message-format=json-render-diagnostics")
-            .current_dir(&workspace)
-            .stderr(Stdio::inherit());
-        if !cfg!(debug_assertions) {
-            build.arg("--release");
-        }
-        let output = build
-            .output()
-            .expect("cannot run cargo to build the postbox binary");
+        // The test runs as target/PROFILE/deps/NAME-HASH.
+        let test = std::env::current_exe().expect("cannot tell where this test runs from");
+        let bin = test
+            .parent()
+            .and_then(Path::parent)
+            .map(|profile| profile.join("postbox"))
+            .expect("the test executable lies in target/PROFILE/deps");
         assert!(
-            output.status.success(),
-            "cannot build the postbox binary (cargo build -p postbox-cli): {}",
-            output.status
+            bin.is_file(),
+            "no postbox binary at {}: build it first with `cargo build -p postbox-cli` \
+             (in the same profile as the tests), or set POSTBOX_BIN",
+            bin.display()
         );
-        String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-            .filter(|message| message["target"]["name"] == "postbox")
-            .find_map(|message| message["executable"].as_str().map(PathBuf::from))
-            .expect("cargo built no postbox executable")
+        bin
     })
 }
 
 /// `postbox ARGS` with a clean environment.
-pub fn command(args: &[&str]) -> Command {
+pub(crate) fn command(args: &[&str]) -> Command {
     let mut command = Command::new(postbox_bin());
     command.args(args);
     for variable in [
@@ -87,7 +80,7 @@ pub fn command(args: &[&str]) -> Command {
 
 /// Runs `command`, asserting it exits 0; its standard output.
 #[track_caller]
-pub fn run_ok(mut command: Command) -> String {
+pub(crate) fn run_ok(mut command: Command) -> String {
     let output = command
         .stdin(Stdio::null())
         .output()
@@ -102,13 +95,13 @@ pub fn run_ok(mut command: Command) -> String {
 }
 
 /// A cluster CA and one certificate per node, made with `postbox certs`.
-pub struct Certs {
+pub(crate) struct Certs {
     dir: TempDir,
 }
 
 impl Certs {
     /// A CA in a fresh directory, and a certificate for each of `names`.
-    pub fn new(names: &[&str]) -> Certs {
+    pub(crate) fn new(names: &[&str]) -> Certs {
         let dir = tempfile::Builder::new()
             .prefix("postbox-chaos-certs-")
             .tempdir()
@@ -122,7 +115,7 @@ impl Certs {
     }
 
     /// The certificate, key and CA files of node `name`.
-    pub fn files(&self, name: &str) -> (PathBuf, PathBuf, PathBuf) {
+    pub(crate) fn files(&self, name: &str) -> (PathBuf, PathBuf, PathBuf) {
         let path = |file: String| self.dir.path().join(file);
         (
             path(format!("{name}.pem")),
@@ -132,7 +125,7 @@ impl Certs {
     }
 
     /// `--node-cert`, `--node-key` and `--node-ca` for node `name`.
-    pub fn flags(&self, name: &str) -> Vec<String> {
+    pub(crate) fn flags(&self, name: &str) -> Vec<String> {
         let (cert, key, ca) = self.files(name);
         vec![
             "--node-cert".to_owned(),
@@ -147,7 +140,7 @@ impl Certs {
 
 /// A node daemon in a directory of its own (its log in `daemon.log` there), optionally inside
 /// a network namespace; its Unix socket is reachable from the test's namespace either way.
-pub struct NodeDaemon {
+pub(crate) struct NodeDaemon {
     child: Child,
     dir: TempDir,
     name: String,
@@ -156,7 +149,12 @@ pub struct NodeDaemon {
 impl NodeDaemon {
     /// Starts node `name` listening for nodes on `listen` (`HOST:0`: a free port), with `flags`
     /// (certificates, peers), inside `netns` if given; waits until it accepts clients.
-    pub fn start(name: &str, listen: &str, flags: Vec<String>, netns: Option<&Netns>) -> NodeDaemon {
+    pub(crate) fn start(
+        name: &str,
+        listen: &str,
+        flags: Vec<String>,
+        netns: Option<&Netns>,
+    ) -> NodeDaemon {
         let dir = tempfile::Builder::new()
             .prefix("postbox-chaos-node-")
             .tempdir()
@@ -202,25 +200,28 @@ impl NodeDaemon {
                     daemon.log()
                 );
             }
-            assert!(Instant::now() < deadline, "daemon {name} did not accept in time");
+            assert!(
+                Instant::now() < deadline,
+                "daemon {name} did not accept in time"
+            );
             thread::sleep(Duration::from_millis(2));
         }
         daemon
     }
 
     /// Its client socket.
-    pub fn socket(&self) -> PathBuf {
+    pub(crate) fn socket(&self) -> PathBuf {
         self.dir.path().join("postbox.sock")
     }
 
     /// Its URL, for the library's `connect`.
-    pub fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("unix://{}", self.socket().display())
     }
 
     /// `postbox nodes --json` against it.
     #[track_caller]
-    pub fn nodes(&self) -> Value {
+    pub(crate) fn nodes(&self) -> Value {
         let mut nodes = command(&["nodes", "--json"]);
         nodes.env("POSTBOX_URL", self.url());
         let text = run_ok(nodes);
@@ -228,7 +229,7 @@ impl NodeDaemon {
     }
 
     /// Its own incarnation.
-    pub fn incarnation(&self) -> String {
+    pub(crate) fn incarnation(&self) -> String {
         self.nodes()["node"]["incarnation"]
             .as_str()
             .expect("an incarnation")
@@ -236,7 +237,7 @@ impl NodeDaemon {
     }
 
     /// The port its node listener is bound to.
-    pub fn node_port(&self) -> u16 {
+    pub(crate) fn node_port(&self) -> u16 {
         let nodes = self.nodes();
         let listen = nodes["node"]["listen"].as_str().expect("a node listener");
         listen
@@ -247,7 +248,7 @@ impl NodeDaemon {
     }
 
     /// Peer `name` as `nodes --json` shows it, if listed.
-    pub fn peer(&self, name: &str) -> Option<Value> {
+    pub(crate) fn peer(&self, name: &str) -> Option<Value> {
         let nodes = self.nodes();
         nodes["peers"]
             .as_array()?
@@ -258,7 +259,12 @@ impl NodeDaemon {
 
     /// Polls until peer `name` is in `state` and `check` holds for it; how long that took.
     #[track_caller]
-    pub fn wait_for_peer(&self, name: &str, state: &str, check: impl Fn(&Value) -> bool) -> Duration {
+    pub(crate) fn wait_for_peer(
+        &self,
+        name: &str,
+        state: &str,
+        check: impl Fn(&Value) -> bool,
+    ) -> Duration {
         let started = Instant::now();
         loop {
             if let Some(peer) = self.peer(name)
@@ -279,13 +285,13 @@ impl NodeDaemon {
     }
 
     /// Its log so far.
-    pub fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("daemon.log")).unwrap_or_default()
     }
 
     /// Asserts it is still running and never panicked.
     #[track_caller]
-    pub fn assert_healthy(&mut self) {
+    pub(crate) fn assert_healthy(&mut self) {
         assert!(
             matches!(self.child.try_wait(), Ok(None)),
             "daemon {} exited\n{}",
@@ -293,7 +299,11 @@ impl NodeDaemon {
             self.log()
         );
         let log = self.log();
-        assert!(!log.contains("panicked"), "daemon {} panicked\n{log}", self.name);
+        assert!(
+            !log.contains("panicked"),
+            "daemon {} panicked\n{log}",
+            self.name
+        );
     }
 }
 
@@ -305,7 +315,7 @@ impl Drop for NodeDaemon {
 }
 
 /// The minimum, median and maximum of `samples` (sorted in place), as text.
-pub fn distribution(samples: &mut [Duration]) -> String {
+pub(crate) fn distribution(samples: &mut [Duration]) -> String {
     samples.sort();
     match samples {
         [] => "no samples".to_owned(),
