@@ -277,19 +277,13 @@ fn run(doing: &str, mut command: Command, input: Option<&str>) -> Result<(), Net
         }
         child.wait_with_output()
     });
-    let missing = |source: io::Error| {
-        // `ip netns exec NAME nft` reports a missing nft on stderr; `ip` itself fails to spawn.
-        let tool = if shown.starts_with("ip ") {
-            "ip"
-        } else {
-            "nft"
-        };
-        NetnsError::Missing {
-            doing: doing.to_owned(),
-            tool,
-            package: if tool == "ip" { "iproute2" } else { "nftables" },
-            source,
-        }
+    // Everything runs through `ip` (`nft` as `ip netns exec NAME nft`): a failed spawn is a
+    // missing `ip`, a missing `nft` shows in what `ip` says.
+    let missing = |source: io::Error| NetnsError::Missing {
+        doing: doing.to_owned(),
+        tool: "ip",
+        package: "iproute2",
+        source,
     };
     let Output { status, stderr, .. } = output.map_err(missing)?;
     if status.success() {
@@ -312,6 +306,11 @@ fn run(doing: &str, mut command: Command, input: Option<&str>) -> Result<(), Net
     })
 }
 
+/// The pid of the process that made namespace `name`, if this crate named it.
+fn maker(name: &str) -> Option<u32> {
+    name.strip_prefix(PREFIX)?.split('-').next()?.parse().ok()
+}
+
 /// Deletes namespaces named by this crate whose process is gone (a run killed before its drops
 /// ran). Best effort: a failure here shows up as a failure to create.
 fn sweep_stale() {
@@ -322,11 +321,7 @@ fn sweep_stale() {
         let Some(name) = line.split_whitespace().next() else {
             continue;
         };
-        let Some(pid) = name
-            .strip_prefix(PREFIX)
-            .and_then(|rest| rest.split('-').next())
-            .and_then(|pid| pid.parse::<u32>().ok())
-        else {
+        let Some(pid) = maker(name) else {
             continue;
         };
         if pid != std::process::id() && !std::path::Path::new(&format!("/proc/{pid}")).exists() {
@@ -335,5 +330,50 @@ fn sweep_stale() {
                 .stderr(Stdio::null())
                 .status();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_command_that_fails_says_what_was_being_done_and_what_it_said() {
+        let error = run(
+            "create network namespace bad/name",
+            ip(&["netns", "add", "bad/name"]),
+            None,
+        )
+        .unwrap_err();
+        let shown = error.to_string();
+        assert!(matches!(error, NetnsError::Failed { .. }), "{shown}");
+        assert!(
+            shown.starts_with(
+                "cannot create network namespace bad/name: `ip netns add bad/name` failed"
+            ),
+            "{shown}"
+        );
+        assert!(shown.contains("need root"), "{shown}");
+    }
+
+    #[test]
+    fn a_missing_tool_names_the_package_to_install() {
+        let error = run(
+            "bring up its loopback",
+            Command::new("/nonexistent/ip"),
+            None,
+        )
+        .unwrap_err();
+        let shown = error.to_string();
+        assert!(matches!(error, NetnsError::Missing { .. }), "{shown}");
+        assert!(shown.contains("apt-get install iproute2"), "{shown}");
+    }
+
+    #[test]
+    fn the_maker_of_a_namespace_is_read_from_its_name_and_only_from_ours() {
+        assert_eq!(maker("pbx-4242-7-a"), Some(4242));
+        assert_eq!(maker("netns-4242-7-a"), None);
+        assert_eq!(maker("pbx-x-7-a"), None);
+        assert_eq!(maker("pbx-"), None);
     }
 }

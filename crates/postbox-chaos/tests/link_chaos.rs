@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use common::{Certs, NodeDaemon, PATIENCE, env_count};
-use postbox_chaos::{Fault, FaultMix, FaultProxy, Schedule, Seed};
+use postbox_chaos::{Fault, FaultCounts, FaultMix, FaultProxy, Schedule, Seed};
 
 #[test]
 fn the_association_comes_back_after_every_fault_with_the_same_incarnations() {
@@ -49,22 +49,27 @@ fn the_association_comes_back_after_every_fault_with_the_same_incarnations() {
         if proxy.counts().cuts() >= cuts {
             break;
         }
-        let connections = proxy.counts().connections;
+        let before = proxy.counts();
         proxy.inject(step.fault);
         steps += 1;
-        if matches!(step.fault, Fault::Cut(_)) {
-            // a dials again through the proxy: a new connection, then both up again.
-            let deadline = Instant::now() + PATIENCE;
-            while proxy.counts().connections == connections {
-                assert!(
-                    Instant::now() < deadline,
-                    "seed {seed}: a never dialled again after {} (step {steps}): {}\n{}",
-                    step.fault,
-                    proxy.counts(),
-                    a.log()
-                );
-                std::thread::sleep(Duration::from_millis(2));
-            }
+        // Wait for the fault to take: after a cut a dials again through the proxy (a new
+        // connection); a chunk fault waits for the next chunk its way (a heartbeat at the
+        // latest). Then both must be up again.
+        let taken = |now: &FaultCounts| match step.fault {
+            Fault::Cut(_) => now.connections > before.connections,
+            Fault::Stall(_) | Fault::Partition(_) => true,
+            _ => now.delays + now.damaged() > before.delays + before.damaged(),
+        };
+        let deadline = Instant::now() + PATIENCE;
+        while !taken(&proxy.counts()) {
+            assert!(
+                Instant::now() < deadline,
+                "seed {seed}: {} (step {steps}) never took: {}\n{}",
+                step.fault,
+                proxy.counts(),
+                a.log()
+            );
+            std::thread::sleep(Duration::from_millis(2));
         }
         both_up();
     }
