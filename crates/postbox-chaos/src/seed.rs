@@ -28,9 +28,7 @@ impl Seed {
     /// When the variable is set but is not a decimal `u64`.
     pub fn from_env() -> Result<Seed, InvalidSeed> {
         let seed = match std::env::var(SEED_VARIABLE) {
-            Ok(value) => Seed(value.trim().parse().map_err(|_| InvalidSeed {
-                value: value.clone(),
-            })?),
+            Ok(value) => Seed::parse(&value)?,
             Err(_) => Seed::fresh(),
         };
         eprintln!(
@@ -38,6 +36,17 @@ impl Seed {
             seed.0
         );
         Ok(seed)
+    }
+
+    /// The seed written as `text` (a decimal `u64`, surrounding blanks ignored), as printed.
+    ///
+    /// # Errors
+    ///
+    /// When `text` is not a decimal `u64`.
+    pub fn parse(text: &str) -> Result<Seed, InvalidSeed> {
+        text.trim().parse().map(Seed).map_err(|_| InvalidSeed {
+            value: text.to_owned(),
+        })
     }
 
     /// A seed from the clock and the process id: different for every run.
@@ -107,6 +116,18 @@ mod tests {
         assert_ne!(take(42), take(43));
         // Pinned: a schedule replayed on another machine or version must not change.
         assert_eq!(Rng::new(Seed(0)).next_u64(), 0xe220_a839_7b1d_cdaf);
+    }
+
+    #[test]
+    fn a_printed_seed_parses_back_and_anything_else_is_refused_with_the_variable_named() {
+        let seed = Seed(18_446_744_073_709_551_615);
+        assert_eq!(Seed::parse(&seed.to_string()), Ok(seed));
+        assert_eq!(Seed::parse(" 42\n"), Ok(Seed(42)));
+        for bad in ["", "-1", "0x10", "18446744073709551616", "seven"] {
+            let error = Seed::parse(bad).unwrap_err();
+            assert!(error.to_string().contains("POSTBOX_CHAOS_SEED"), "{error}");
+        }
+        assert_ne!(Seed::fresh(), Seed::fresh());
     }
 
     #[test]
