@@ -144,8 +144,9 @@ impl Transport for NodesTransport {
     fn unsupported(&self, concept: &str, case: &str) -> Option<&'static str> {
         const SELECT: &str = "a select over an inbox (node a) and a mailbox (node b) spans two \
                               nodes, which is refused: not built yet";
-        const NODE_WIDE: &str = "it reads node-wide statistics or lists through a process of \
-                                 node a, while the mailboxes and their counts are node b's";
+        const NODE_WIDE: &str = "it reads node-wide statistics or the process list through a \
+                                 process of node a, while the mailboxes, their counts and the \
+                                 waits on them are node b's";
         match (concept, case) {
             (
                 "select",
@@ -160,6 +161,14 @@ impl Transport for NodesTransport {
                 | "a_dropped_call_future_withdraws_or_revokes",
             )
             | ("purge", "purge_drops_every_queued_message_and_counts_them")
+            | (
+                "stats",
+                "list_mailboxes_is_sorted_by_name"
+                | "node_stats_count_the_whole_node"
+                | "the_process_list_says_what_each_process_waits_for",
+            )
+            | ("termination", "the_process_list_tracks_live_processes")
+            | ("broadcast", "a_broadcast_rendezvous_completes_when_every_member_took_it")
             | ("lifecycle", "racing_open_or_create_yields_one_mailbox") => Some(NODE_WIDE),
             _ => None,
         }

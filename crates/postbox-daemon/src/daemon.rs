@@ -209,11 +209,11 @@ impl Daemon {
         let (nodes, router) = match &config.node {
             Some(node_config) => {
                 let mut node_config = node_config.clone();
-                node_config.max_frame_len = config.max_frame_len.saturating_add(FORWARDING_OVERHEAD);
-                let (driver, events) =
-                    NodeDriver::start_on(node_config, node).map_err(|e| {
-                        DaemonError::io("listening for nodes on", "the node listener", e)
-                    })?;
+                node_config.max_frame_len =
+                    config.max_frame_len.saturating_add(FORWARDING_OVERHEAD);
+                let (driver, events) = NodeDriver::start_on(node_config, node).map_err(|e| {
+                    DaemonError::io("listening for nodes on", "the node listener", e)
+                })?;
                 let router = Router::start(hub.clone(), driver.status(), events);
                 (Some(driver), Some(router))
             }

@@ -42,6 +42,9 @@ use crate::outbox::{Outbox, OutboxReceiver, Reply, outbox};
 /// The most proxies of one peer's processes: bounds what one node can make this one hold.
 pub(crate) const MAX_PROXIES_PER_PEER: usize = 65_536;
 
+/// How many ended proxies of one peer are remembered by the peer's pid.
+const MAX_ENDED_PROXIES: usize = 65_536;
+
 /// The credentials of a proxy made for a pid seen in a message before its process acted here:
 /// nobody's, until it acts with its own.
 const UNKNOWN_CREDENTIALS: Credentials = Credentials::new(65534, 65534);
@@ -121,6 +124,11 @@ struct Peer {
     next_serving: u64,
     /// The ended process every ended pid of the peer is translated to, once needed.
     ended: Option<Pid>,
+    /// The proxies that ended, by the peer's pid, so that a later mention of that pid (a
+    /// receive from it, say) still names the same, now ended, process: the newest
+    /// [`MAX_ENDED_PROXIES`].
+    ended_proxies: HashMap<u64, Pid>,
+    ended_order: std::collections::VecDeque<u64>,
 }
 
 #[derive(Debug, Default)]
@@ -316,6 +324,8 @@ impl Router {
             serving_ids: HashMap::new(),
             next_serving: 1,
             ended: None,
+            ended_proxies: HashMap::new(),
+            ended_order: std::collections::VecDeque::new(),
         });
         state.by_name.insert(name.clone(), index);
         if let Some(router) = self.me.upgrade() {
@@ -701,7 +711,9 @@ impl Router {
             pid: None,
             command: Some(format!("ended@{}", peer.name)),
         };
-        let Some((conn, pid)) = self.hub.connect(UNKNOWN_CREDENTIALS, os, peer.outbox.clone())
+        let Some((conn, pid)) = self
+            .hub
+            .connect(UNKNOWN_CREDENTIALS, os, peer.outbox.clone())
         else {
             return Pid::from_raw(0);
         };
@@ -721,6 +733,13 @@ impl Router {
         };
         state.proxies.remove(&proxy.pid);
         let peer = &mut state.peers[index];
+        peer.ended_proxies.insert(pid, proxy.pid);
+        peer.ended_order.push_back(pid);
+        if peer.ended_order.len() > MAX_ENDED_PROXIES
+            && let Some(oldest) = peer.ended_order.pop_front()
+        {
+            peer.ended_proxies.remove(&oldest);
+        }
         let mut tickets = Vec::new();
         peer.serving.retain(|_, serving| {
             if serving.conn != proxy.conn {
@@ -887,7 +906,14 @@ impl IdMap for FromPeer<'_> {
             return Pid::from_raw(raw & !PEER_PID);
         }
         if raw & ENDED_PID != 0 {
-            return self.router.ended_proxy(self.state, self.peer);
+            let raw = raw & !ENDED_PID;
+            let known = self.state.peers.get(self.peer).and_then(|peer| {
+                peer.proxies
+                    .get(&raw)
+                    .map(|proxy| proxy.pid)
+                    .or_else(|| peer.ended_proxies.get(&raw).copied())
+            });
+            return known.unwrap_or_else(|| self.router.ended_proxy(self.state, self.peer));
         }
         match self.router.proxy(self.state, self.peer, raw, None) {
             Some((_, proxy)) => proxy,
