@@ -114,7 +114,10 @@ fn numbered_messages_reach_a_mailbox_on_another_node_once_in_order_through_cuts_
         let mut payload = SENDER.to_be_bytes().to_vec();
         payload.extend_from_slice(&seq.to_be_bytes());
         if let Err(error) = target.send(payload) {
-            panic!("seed {seed}: message {seq} to sink@b failed: {error}\n{}", a.log());
+            panic!(
+                "seed {seed}: message {seq} to sink@b failed: {error}\n{}",
+                a.log()
+            );
         }
         checker.sent(SENDER, seq);
     }

@@ -170,6 +170,8 @@ pub fn apply(engine: &mut Engine, pid: Pid, request: Request, now: Timestamp) ->
         } => peek(engine, pid, source, selector, max_messages, max_bytes),
         // Node links are the daemon's, which answers this itself; the engine alone has none.
         Request::NodeLinks => Response::NodeLinks(NodeLinks::default()),
+        // An engine alone links with no node; a daemon with node links routes these itself.
+        Request::AtNode { .. } => Response::AdminFailed(AdminError::NotFound),
         Request::Purge { mailbox } => match engine.purge(pid, mailbox, now) {
             Ok(count) => Response::Purged(u64::try_from(count).unwrap_or(u64::MAX)),
             Err(error) => Response::AdminFailed(error),

@@ -25,7 +25,7 @@ use postbox_core::{
 };
 
 use crate::node_links::{LocalNode, NodeLinks, PeerLink, PeerState};
-use crate::operation::{Request, Response, Target};
+use crate::operation::{NodeQuery, Request, Response, Target};
 
 /// Rewrites identifiers in place, one kind at a time. Infallible: a map that meets an identifier
 /// it cannot translate records that itself (and the caller refuses the request afterwards).
@@ -142,6 +142,10 @@ impl Request {
             | Request::ListProcesses
             | Request::NodeStats
             | Request::NodeLinks => {}
+            // A node name and a question: no ids.
+            Request::AtNode { node: _, query } => match query {
+                NodeQuery::ListMailboxes | NodeQuery::ListProcesses | NodeQuery::NodeStats => {}
+            },
             Request::Monitor { target } | Request::Demonitor { target } => target.map_ids(map),
             Request::SendBatch {
                 target,

@@ -125,7 +125,7 @@ pub use token::{MAX_TOKEN_LEN, Token};
 pub use address::default_socket_path;
 pub use apply::{Applied, BatchWait, apply, cancelled_response, completion_response};
 pub use operation::{
-    MAX_BATCH, MAX_BRANCHES, OperationError, RECEIVED_OVERHEAD, Request, Response, Target,
-    decode_request, decode_response, encode_request, encode_request_into, encode_response,
+    MAX_BATCH, MAX_BRANCHES, NodeQuery, OperationError, RECEIVED_OVERHEAD, Request, Response,
+    Target, decode_request, decode_response, encode_request, encode_request_into, encode_response,
     encode_response_into,
 };

@@ -239,6 +239,38 @@ pub enum Request {
     /// This node and the nodes it links with (`postbox nodes`). Answered by the daemon, not the
     /// engine: `NodeLinks`.
     NodeLinks,
+    /// A node-wide question put to another node (`postbox ls --node b`): answered there exactly
+    /// as the plain request would be, or `AdminFailed(NotFound)` when no node of that name is
+    /// linked with.
+    AtNode {
+        /// The node.
+        node: String,
+        /// The question.
+        query: NodeQuery,
+    },
+}
+
+/// A node-wide question [`Request::AtNode`] puts to a node. Variant order is part of the
+/// protocol: append only.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub enum NodeQuery {
+    /// As [`Request::ListMailboxes`].
+    ListMailboxes,
+    /// As [`Request::ListProcesses`].
+    ListProcesses,
+    /// As [`Request::NodeStats`].
+    NodeStats,
+}
+
+impl NodeQuery {
+    /// The plain request this question is.
+    pub fn request(self) -> Request {
+        match self {
+            NodeQuery::ListMailboxes => Request::ListMailboxes,
+            NodeQuery::ListProcesses => Request::ListProcesses,
+            NodeQuery::NodeStats => Request::NodeStats,
+        }
+    }
 }
 
 /// The engine's answer to one request. Variant order is part of the protocol: append only.

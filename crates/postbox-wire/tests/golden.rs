@@ -601,6 +601,17 @@ fn request_27_reply() {
 #[test]
 fn request_28_node_links() {
     pin_request(&Request::NodeLinks, &["1c"]); // Request::NodeLinks, no fields
+    pin_request(
+        &Request::AtNode {
+            node: "b".into(),
+            query: postbox_wire::NodeQuery::ListProcesses,
+        },
+        &[
+            "1d",    // Request::AtNode
+            "01 62", // node "b"
+            "01",    // NodeQuery::ListProcesses
+        ],
+    );
 }
 
 // §7.4 `Response`: one test per variant.

@@ -458,6 +458,10 @@ fn requests(ids: &mut Draw) -> Vec<Request> {
         });
     }
     requests.push(Request::NodeLinks);
+    requests.push(Request::AtNode {
+        node: "b".into(),
+        query: postbox_wire::NodeQuery::NodeStats,
+    });
     requests
 }
 
@@ -534,7 +538,7 @@ fn responses(ids: &mut Draw) -> Vec<Response> {
 // Variant guards: a variant added to any of these types fails to compile here until it is
 // given an index, and then fails `assert_covers` until the corpus builds it.
 
-const REQUEST_VARIANTS: usize = 29;
+const REQUEST_VARIANTS: usize = 30;
 
 fn request_variant(request: &Request) -> usize {
     match request {
@@ -567,6 +571,7 @@ fn request_variant(request: &Request) -> usize {
         Request::Call { .. } => 26,
         Request::Reply { .. } => 27,
         Request::NodeLinks => 28,
+        Request::AtNode { .. } => 29,
     }
 }
 

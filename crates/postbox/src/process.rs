@@ -8,7 +8,7 @@ use postbox_core::{
     AdminError, Branch, CallError, Delivery, EngineStats, MailboxStats, Message, Pid, ProcessInfo,
     Received, RecvError, Reply, ReplyError, SelectError, Selector, SendError, Source,
 };
-use postbox_wire::{NodeLinks, Request, Response, Target};
+use postbox_wire::{NodeLinks, NodeQuery, Request, Response, Target};
 
 use crate::callee::Callee;
 use crate::mailbox::MailboxBuilder;
@@ -121,40 +121,83 @@ impl Process {
         self.core.admin(Request::Demonitor { target })
     }
 
-    /// Statistics of every mailbox this process may see, by name.
+    /// Statistics of every mailbox this process may see, by name: on its home node when it
+    /// has one (a connection URL's `node=`), else on the node it is connected to.
     ///
     /// # Errors
     ///
     /// `Disconnected`.
     pub fn list_mailboxes(&self) -> Result<Vec<MailboxStats>, AdminError> {
-        match self.core.call(Request::ListMailboxes, None) {
-            Ok(Response::Mailboxes(all)) => Ok(all),
-            other => Err(admin_error(other)),
-        }
+        self.node_query(NodeQuery::ListMailboxes, self.core.home_node.as_deref())
+            .and_then(mailboxes)
     }
 
-    /// Every live process on the node.
+    /// As [`Process::list_mailboxes`], on node `node` (`postbox ls --node b`).
+    ///
+    /// # Errors
+    ///
+    /// `NotFound` when the daemon links with no node of that name (and always in-process),
+    /// `Disconnected` when that node is down.
+    pub fn list_mailboxes_at(&self, node: &str) -> Result<Vec<MailboxStats>, AdminError> {
+        self.node_query(NodeQuery::ListMailboxes, Some(node))
+            .and_then(mailboxes)
+    }
+
+    /// Every live process on the node this process is connected to (its home node's own
+    /// processes are [`Process::list_processes_at`] that node).
     ///
     /// # Errors
     ///
     /// `Disconnected`.
     pub fn list_processes(&self) -> Result<Vec<ProcessInfo>, AdminError> {
-        match self.core.call(Request::ListProcesses, None) {
-            Ok(Response::Processes(all)) => Ok(all),
-            other => Err(admin_error(other)),
-        }
+        self.node_query(NodeQuery::ListProcesses, None)
+            .and_then(processes)
     }
 
-    /// Node-wide statistics.
+    /// As [`Process::list_processes`], on node `node`: that node's processes, among them the
+    /// proxies of other nodes' processes acting there.
+    ///
+    /// # Errors
+    ///
+    /// As [`Process::list_mailboxes_at`].
+    pub fn list_processes_at(&self, node: &str) -> Result<Vec<ProcessInfo>, AdminError> {
+        self.node_query(NodeQuery::ListProcesses, Some(node))
+            .and_then(processes)
+    }
+
+    /// Node-wide statistics: of its home node when it has one, else of the node it is
+    /// connected to.
     ///
     /// # Errors
     ///
     /// `Disconnected`.
     pub fn node_stats(&self) -> Result<EngineStats, AdminError> {
-        match self.core.call(Request::NodeStats, None) {
-            Ok(Response::NodeStats(stats)) => Ok(stats),
-            other => Err(admin_error(other)),
-        }
+        self.node_query(NodeQuery::NodeStats, self.core.home_node.as_deref())
+            .and_then(stats)
+    }
+
+    /// As [`Process::node_stats`], of node `node`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Process::list_mailboxes_at`].
+    pub fn node_stats_at(&self, node: &str) -> Result<EngineStats, AdminError> {
+        self.node_query(NodeQuery::NodeStats, Some(node))
+            .and_then(stats)
+    }
+
+    /// Puts `query` to `node`, or to the connected node for `None`.
+    fn node_query(&self, query: NodeQuery, node: Option<&str>) -> Result<Response, AdminError> {
+        let request = match node {
+            Some(node) => Request::AtNode {
+                node: node.to_owned(),
+                query,
+            },
+            None => query.request(),
+        };
+        self.core
+            .call(request, None)
+            .map_err(|e| admin_error(Err(e)))
     }
 
     /// This node and the nodes it links with (`postbox nodes`): empty in-process, and from a
@@ -551,5 +594,26 @@ impl Process {
     pub fn fail(&self, request: &Received, error: impl Into<Bytes>) -> Result<(), ReplyError> {
         let call = request.call().ok_or(ReplyError::NoRight)?;
         self.core.reply(call, Reply::Failure(error.into()))
+    }
+}
+
+fn mailboxes(response: Response) -> Result<Vec<MailboxStats>, AdminError> {
+    match response {
+        Response::Mailboxes(all) => Ok(all),
+        other => Err(admin_error(Ok(other))),
+    }
+}
+
+fn processes(response: Response) -> Result<Vec<ProcessInfo>, AdminError> {
+    match response {
+        Response::Processes(all) => Ok(all),
+        other => Err(admin_error(Ok(other))),
+    }
+}
+
+fn stats(response: Response) -> Result<EngineStats, AdminError> {
+    match response {
+        Response::NodeStats(stats) => Ok(stats),
+        other => Err(admin_error(Ok(other))),
     }
 }

@@ -67,6 +67,16 @@ pub(crate) fn destination(
         | Request::Stat { mailbox: id }
         | Request::Purge { mailbox: id } => mailbox(*id),
         Request::Reply { call, .. } => call_place(*call),
+        Request::AtNode { node, query } => {
+            let place = match NodeName::new(node.as_str()) {
+                Ok(node) if &node == local => Destination::Here,
+                Ok(node) => Destination::Node(node),
+                // No node has that name: the engine answers `NotFound`.
+                Err(_) => return Destination::Here,
+            };
+            *request = query.request();
+            place
+        }
         // Names are registered here; monitors watch proxies here (a proxy ends when its
         // process does); lists and statistics are this node's.
         Request::Register { .. }
@@ -118,6 +128,26 @@ mod tests {
 
     fn open(name: &str) -> Request {
         Request::Open { name: name.into() }
+    }
+
+    #[test]
+    fn a_node_query_goes_to_its_node_as_the_plain_request() {
+        let local = node("a");
+        let mut remote = Request::AtNode {
+            node: "b".into(),
+            query: postbox_wire::NodeQuery::NodeStats,
+        };
+        assert_eq!(
+            destination(&mut remote, &local, |_| None),
+            Destination::Node(node("b"))
+        );
+        assert_eq!(remote, Request::NodeStats);
+        let mut own = Request::AtNode {
+            node: "a".into(),
+            query: postbox_wire::NodeQuery::ListMailboxes,
+        };
+        assert_eq!(destination(&mut own, &local, |_| None), Destination::Here);
+        assert_eq!(own, Request::ListMailboxes);
     }
 
     #[test]

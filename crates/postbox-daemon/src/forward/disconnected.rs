@@ -62,6 +62,7 @@ pub(crate) fn disconnected(request: Request) -> Response {
         | Request::ListProcesses
         | Request::NodeStats
         | Request::Purge { .. }
-        | Request::NodeLinks => admin(),
+        | Request::NodeLinks
+        | Request::AtNode { .. } => admin(),
     }
 }

@@ -806,6 +806,9 @@ fn unknown_node(request: Request) -> Response {
             Response::OpenFailed(postbox_core::OpenError::NotFound)
         }
         Request::Whereis { .. } => Response::Whereis(None),
+        Request::ListMailboxes | Request::ListProcesses | Request::NodeStats => {
+            Response::AdminFailed(postbox_core::AdminError::NotFound)
+        }
         other => disconnected(other),
     }
 }

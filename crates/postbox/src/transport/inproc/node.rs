@@ -155,7 +155,8 @@ impl Concerns {
             | Request::Whereis { .. }
             | Request::Monitor { .. }
             | Request::Demonitor { .. } => Concerns::Nothing,
-            Request::NodeLinks => Concerns::Nothing,
+            // An in-process node links with no other node: answered `NotFound`.
+            Request::NodeLinks | Request::AtNode { .. } => Concerns::Nothing,
             Request::ListMailboxes | Request::ListProcesses | Request::NodeStats => {
                 Concerns::Everything
             }
