@@ -594,9 +594,26 @@ impl<M: Memory> Ring<M> {
     /// daemon, which reclaims the ring if its writer is dead); [`PopError::Reclaimed`] and
     /// [`PopError::Corrupt`] as for [`try_pop`](Self::try_pop).
     pub fn pop(&self, deadline: Option<Instant>) -> Result<Message, PopError> {
+        let mut payload = Vec::new();
+        let meta = self.pop_into(&mut payload, deadline)?;
+        Ok(Message { payload, meta })
+    }
+
+    /// As [`pop`](Self::pop), but writes the payload into `payload` (replacing its contents,
+    /// reusing its allocation) and returns the message's [`Meta`]: a receiver in a loop
+    /// allocates nothing.
+    ///
+    /// # Errors
+    ///
+    /// As [`pop`](Self::pop); `payload` is left unspecified.
+    pub fn pop_into(
+        &self,
+        payload: &mut Vec<u8>,
+        deadline: Option<Instant>,
+    ) -> Result<Meta, PopError> {
         let mut stalled = false;
-        let attempt = || match self.try_pop() {
-            Ok(Some(message)) => Some(Ok(message)),
+        let attempt = || match self.try_pop_into(payload) {
+            Ok(Some(meta)) => Some(Ok(meta)),
             Ok(None) => {
                 stalled = false;
                 None
