@@ -6,7 +6,6 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use nix::sys::resource::{UsageWho, getrusage};
 use postbox_shm::PopError;
 
 use crate::iceoryx2::IdleListener;
@@ -27,12 +26,17 @@ pub(crate) struct IdleCost {
     pub(crate) after_budget: f64,
 }
 
-/// This thread's CPU time (user and system) so far.
+/// This thread's CPU time so far, from `/proc/thread-self/schedstat` (nanoseconds the
+/// scheduler ran it; `getrusage` counts in ticks on many kernels, too coarse for microseconds).
 fn thread_cpu() -> Result<Duration> {
-    let usage = getrusage(UsageWho::RUSAGE_THREAD).context("reading this thread's CPU time")?;
-    let (user, system) = (usage.user_time(), usage.system_time());
-    let micros = (user.tv_sec() + system.tv_sec()) * 1_000_000 + user.tv_usec() + system.tv_usec();
-    Ok(Duration::from_micros(micros.max(0) as u64))
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat")
+        .context("reading this thread's CPU time (/proc/thread-self/schedstat)")?;
+    let nanos = text
+        .split_whitespace()
+        .next()
+        .and_then(|field| field.parse::<u64>().ok())
+        .with_context(|| format!("/proc/thread-self/schedstat reads {text:?}"))?;
+    Ok(Duration::from_nanos(nanos))
 }
 
 /// Times `wait(time)` for the short and the long wait, in CPU and wall time.
