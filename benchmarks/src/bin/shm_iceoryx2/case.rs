@@ -353,3 +353,24 @@ pub(crate) fn child(socket: &Path, address: &str, case: Case) -> Result<()> {
     let _ = stream.read_to_end(&mut rest);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_message_out_of_order_or_of_the_wrong_size_fails_the_check() {
+        let mut message = vec![0u8; 64];
+        stamp(&mut message, 7);
+        check(&message, 7, 64).unwrap();
+        assert!(check(&message, 8, 64).is_err());
+        assert!(check(&message[..32], 7, 64).is_err());
+    }
+
+    #[test]
+    fn enum_values_spell_as_the_command_line_takes_them() {
+        assert_eq!(value_name(Mechanism::Iceoryx2), "iceoryx2");
+        assert_eq!(value_name(Waiting::BusyPoll), "busy-poll");
+        assert_eq!(value_name(Workload::RoundTrip), "round-trip");
+    }
+}

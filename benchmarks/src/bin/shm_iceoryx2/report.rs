@@ -307,3 +307,103 @@ impl Results {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn latency(p50: f64) -> Figure {
+        Figure::Latency {
+            p50,
+            p99: 2.0 * p50,
+        }
+    }
+
+    fn idle(after_budget: f64) -> IdleCost {
+        IdleCost {
+            cpu: Duration::from_millis(1),
+            wall: Duration::from_secs(3),
+            after_budget,
+        }
+    }
+
+    fn results() -> Results {
+        let row = |series, waiting, workload, runs| Row {
+            series,
+            waiting,
+            workload,
+            size: 64,
+            runs,
+        };
+        Results {
+            rows: vec![
+                row(
+                    Series::CrossCpu,
+                    Waiting::BusyPoll,
+                    Workload::RoundTrip,
+                    vec![
+                        (latency(1.0), latency(2.0)),
+                        (latency(3.0), latency(2.0)),
+                        (latency(0.8), latency(2.0)),
+                    ],
+                ),
+                row(
+                    Series::CrossCpu,
+                    Waiting::BusyPoll,
+                    Workload::OneWay,
+                    vec![
+                        (Figure::Rate(3e6), Figure::Rate(2e6)),
+                        (Figure::Rate(3e6), Figure::Rate(1e6)),
+                        (Figure::Rate(1e6), Figure::Rate(1e6)),
+                    ],
+                ),
+            ],
+            floors: vec![Floor {
+                series: Series::SameCpu,
+                runs: vec![FloorRun {
+                    p50: 2.0,
+                    p99: 4.0,
+                    ring_event: 1.0,
+                    ring_busy_poll: 4.0,
+                    iceoryx2_event: 8.0,
+                }],
+            }],
+            idle: vec![(idle(0.0001), idle(0.0)), (idle(0.01), idle(0.0))],
+        }
+    }
+
+    #[test]
+    fn a_ratio_is_the_median_of_the_per_run_ratios_with_its_spread() {
+        let report = results().markdown(&Machine::detect(vec![0, 1]), "shm_iceoryx2", false);
+        // Round trip: 0.5, 1.5, 0.4 → median 0.5; one way: 1.5, 3.0, 1.0 → median 1.5.
+        assert!(report.contains("| **0.50×** (0.40–1.50) |"), "{report}");
+        assert!(
+            report.contains("| 3.00 M | 1.00 M | **1.50×** (1.00–3.00) |"),
+            "{report}"
+        );
+        assert!(
+            report.contains("| **0.50×** | **2.00×** | **4.00×** |"),
+            "{report}"
+        );
+        assert!(!report.contains("### Targets"), "{report}");
+    }
+
+    #[test]
+    fn each_target_is_judged_met_or_missed() {
+        let report = results().markdown(&Machine::detect(vec![0, 1]), "shm_iceoryx2", true);
+        let verdict = |target: &str| {
+            report
+                .lines()
+                .find(|line| line.starts_with(&format!("| {target}")))
+                .unwrap_or_else(|| panic!("no {target:?} in {report}"))
+                .to_owned()
+        };
+        assert!(verdict("round trip p50").ends_with("| met |"));
+        assert!(verdict("one-way").ends_with("| **missed** |"), "{report}");
+        // 0.01% and 1%: the median, 0.505%, misses.
+        assert!(verdict("an idle receiver").ends_with("| **missed** |"));
+        assert!(verdict("same-CPU round trip").ends_with("| met |"));
+    }
+}
