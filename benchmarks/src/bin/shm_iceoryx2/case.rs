@@ -292,6 +292,12 @@ fn time_round_trips(
 /// The child's side of a case: started by [`run`] with the case on its command line.
 pub(crate) fn child(socket: &Path, address: &str, case: Case) -> Result<()> {
     die_with_parent().context("tying this process to the benchmark")?;
+    if case.size < 8 {
+        bail!(
+            "--size {} is too small for the sequence number (8 bytes)",
+            case.size
+        );
+    }
     pin_thread(case.cpus.1).with_context(|| format!("pinning to CPU {}", case.cpus.1))?;
     let mut stream = UnixStream::connect(socket).context("connecting to the benchmark")?;
     let count = case.count;
@@ -333,7 +339,7 @@ pub(crate) fn child(socket: &Path, address: &str, case: Case) -> Result<()> {
             case.size,
             case.waiting,
         )?),
-        (Mechanism::Futex, _) => unreachable!("handled above"),
+        (Mechanism::Futex, _) => bail!("the futex floor has no message endpoint"),
     };
     stream.write_all(b"r")?;
     let mut buf = Vec::with_capacity(case.size);

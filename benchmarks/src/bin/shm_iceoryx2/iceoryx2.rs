@@ -19,6 +19,8 @@ use crate::endpoint::{Endpoint, Waiting, idle_poll};
 
 /// How long a publisher waits for its subscriber to attach before giving up on a sample.
 const ATTACH_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a receiver waits for one sample before the run counts as failed.
+const WAIT_LIMIT: Duration = Duration::from_secs(60);
 
 /// This process's iceoryx2 node: the default configuration (state under `/tmp/iceoryx2`),
 /// without signal handlers (they would swallow the benchmark's signals).
@@ -197,6 +199,7 @@ impl Endpoint for IoxEndpoint {
             .as_ref()
             .context("this side does not receive")?;
         let mut polls = 0;
+        let mut deadline = None;
         loop {
             if let Some(sample) = subscriber.receive().map_err(iox("receiving"))? {
                 buf.clear();
@@ -205,10 +208,14 @@ impl Endpoint for IoxEndpoint {
             }
             match &self.listener {
                 // Notifications are counted, not lost: one sent after `receive` found nothing
-                // ends this wait at once.
+                // ends this wait at once. Waits are bounded, so a peer that died ends the run.
                 Some(listener) => {
+                    let deadline = *deadline.get_or_insert_with(|| Instant::now() + WAIT_LIMIT);
+                    if Instant::now() > deadline {
+                        bail!("no sample for {WAIT_LIMIT:?}: the publisher is gone or stuck");
+                    }
                     listener
-                        .blocking_wait(|_| {})
+                        .timed_wait(|_| {}, Duration::from_secs(1))
                         .map_err(iox("waiting for a sample"))?;
                 }
                 None => idle_poll(&mut polls, "receiving")?,
