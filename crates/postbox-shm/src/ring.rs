@@ -42,10 +42,14 @@ const SWITCHED: Duration = Duration::from_nanos(750);
 /// Rounds of `yield_now` polling before sleeping.
 #[cfg(not(loom))]
 const YIELD_ROUNDS: u32 = 8;
-/// The longest single futex sleep: a sleeper re-checks at least this often, so a wake lost to a
-/// hostile peer (which can zero the waiters count) costs latency, never liveness.
+/// The first futex sleep of a wait, at most. A sleeper re-checks after each sleep, so a wake
+/// lost to a hostile peer (which can zero the waiters count) costs latency, never liveness.
 #[cfg(not(loom))]
 const SLEEP_SLICE: Duration = Duration::from_millis(100);
+/// The longest futex sleep: sleeps double from [`SLEEP_SLICE`] up to this, so a receiver idle
+/// for long wakes less than once a second (ten times a second cost 0.06–0.12% of a CPU here).
+#[cfg(not(loom))]
+const MAX_SLEEP_SLICE: Duration = Duration::from_millis(1600);
 
 /// A ring in `M`: created by its owner, attached by its users, reclaimed by the daemon.
 ///
@@ -730,6 +734,7 @@ impl<M: Memory> Ring<M> {
         }
         let (waiters, event) = (self.word(waiters), self.word(event));
         waiters.fetch_add(1, Ordering::SeqCst);
+        let mut longest = SLEEP_SLICE;
         let answer = loop {
             let seen = event.load(Ordering::SeqCst);
             // Pairs with the waker's sequentially consistent commit and waiters load: either
@@ -739,13 +744,14 @@ impl<M: Memory> Ring<M> {
                 break Some(answer);
             }
             let slice = match deadline {
-                None => SLEEP_SLICE,
+                None => longest,
                 Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
-                    Some(left) if !left.is_zero() => left.min(SLEEP_SLICE),
+                    Some(left) if !left.is_zero() => left.min(longest),
                     _ => break None,
                 },
             };
             crate::sys::futex_wait(event, seen, slice);
+            longest = (longest * 2).min(MAX_SLEEP_SLICE);
         };
         waiters.fetch_sub(1, Ordering::SeqCst);
         answer

@@ -360,6 +360,42 @@ fn blocking_pop_into_replaces_the_buffer_and_waits_for_a_push() {
 }
 
 #[test]
+fn a_sleeper_whose_wake_a_peer_suppressed_still_receives_within_its_longest_sleep() {
+    let ring = Arc::new(heap_ring(2, 8));
+    let (done, result) = std::sync::mpsc::channel();
+    {
+        let ring = ring.clone();
+        thread::spawn(move || {
+            let start = Instant::now();
+            let message = ring.pop(None);
+            let _ = done.send((message, start.elapsed()));
+        });
+    }
+    eventually("the receiver sleeps", || {
+        ring.stats().receivers_waiting == 1
+    });
+    // Long enough for the sleeps to have grown to their longest (0.1 + 0.2 + 0.4 + 0.8 s).
+    let idle = Instant::now();
+    while idle.elapsed() < Duration::from_millis(1600) {
+        assert!(result.try_recv().is_err(), "woken with nothing to receive");
+        thread::yield_now();
+    }
+    // A hostile peer zeroes the sleepers count (header word 25), so the push wakes nobody.
+    ring.memory().words()[25].store(0, Ordering::SeqCst);
+    let pushed = Instant::now();
+    ring.try_push(b"late", meta(1)).unwrap();
+    let (message, _) = result
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the sleeper re-checks on its own");
+    assert_eq!(message.unwrap().payload, b"late");
+    let late = pushed.elapsed();
+    assert!(
+        late < Duration::from_secs(4),
+        "found {late:?} after the push"
+    );
+}
+
+#[test]
 fn timeouts_when_nothing_happens() {
     let ring = heap_ring(2, 8);
     let deadline = Instant::now() + Duration::from_millis(30);
