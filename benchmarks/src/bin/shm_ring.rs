@@ -258,9 +258,7 @@ fn take<M: Memory>(ring: &Ring<M>, buf: &mut Vec<u8>, waiting: Waiting) -> Resul
                 std::hint::spin_loop();
             }
             Ok(None) | Err(TryPopError::Incomplete) => {
-                let message = ring.pop(Some(deadline()))?;
-                *buf = message.payload;
-                return Ok(message.meta);
+                return Ok(ring.pop_into(buf, Some(deadline()))?);
             }
             Err(error) => return Err(error.into()),
         }

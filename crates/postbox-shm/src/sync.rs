@@ -7,7 +7,10 @@ pub(crate) use loom::sync::atomic::{AtomicU64, Ordering};
 #[cfg(not(loom))]
 pub(crate) use std::sync::atomic::{AtomicU64, Ordering, fence};
 
-/// Tells the processor (or loom's scheduler) that this thread waits for another.
+/// Tells the processor (or loom's scheduler) that this thread waits for another. Inlined: as a
+/// call (the ring is generic, so its code is compiled in the user's crate) it took 8% of the
+/// samples of a busy-polling benchmark.
+#[inline]
 pub(crate) fn spin_hint() {
     #[cfg(loom)]
     loom::thread::yield_now();

@@ -326,6 +326,76 @@ fn sleeping_receiver_is_woken_by_a_push_and_sleeping_sender_by_a_pop() {
 }
 
 #[test]
+fn blocking_pop_into_replaces_the_buffer_and_waits_for_a_push() {
+    let ring = Arc::new(heap_ring(4, 64));
+    let mut buf = vec![0xffu8; 100];
+    ring.try_push(b"first", meta(3)).unwrap();
+    let got = ring.pop_into(&mut buf, None).unwrap();
+    assert_eq!((buf.as_slice(), got), (&b"first"[..], meta(3)));
+    // A longer message after a shorter one, then a shorter one: only the message's bytes.
+    ring.try_push(&[7u8; 61], meta(4)).unwrap();
+    ring.pop_into(&mut buf, None).unwrap();
+    assert_eq!(buf, vec![7u8; 61]);
+    ring.try_push(b"ab", meta(5)).unwrap();
+    ring.pop_into(&mut buf, None).unwrap();
+    assert_eq!(buf, b"ab");
+
+    let receiver = {
+        let ring = ring.clone();
+        thread::spawn(move || {
+            let mut buf = Vec::new();
+            let meta = ring.pop_into(&mut buf, Some(Instant::now() + Duration::from_secs(30)));
+            (meta, buf)
+        })
+    };
+    eventually("the receiver sleeps", || {
+        ring.stats().receivers_waiting == 1
+    });
+    ring.try_push(b"late", meta(6)).unwrap();
+    assert_eq!(receiver.join().unwrap(), (Ok(meta(6)), b"late".to_vec()));
+    assert_eq!(
+        ring.pop_into(&mut buf, Some(Instant::now() + Duration::from_millis(20))),
+        Err(PopError::Timeout)
+    );
+}
+
+#[test]
+fn a_sleeper_whose_wake_a_peer_suppressed_still_receives_within_its_longest_sleep() {
+    let ring = Arc::new(heap_ring(2, 8));
+    let (done, result) = std::sync::mpsc::channel();
+    {
+        let ring = ring.clone();
+        thread::spawn(move || {
+            let start = Instant::now();
+            let message = ring.pop(None);
+            let _ = done.send((message, start.elapsed()));
+        });
+    }
+    eventually("the receiver sleeps", || {
+        ring.stats().receivers_waiting == 1
+    });
+    // Long enough for the sleeps to have grown to their longest (0.1 + 0.2 + 0.4 + 0.8 s).
+    let idle = Instant::now();
+    while idle.elapsed() < Duration::from_millis(1600) {
+        assert!(result.try_recv().is_err(), "woken with nothing to receive");
+        thread::yield_now();
+    }
+    // A hostile peer zeroes the sleepers count (header word 25), so the push wakes nobody.
+    ring.memory().words()[25].store(0, Ordering::SeqCst);
+    let pushed = Instant::now();
+    ring.try_push(b"late", meta(1)).unwrap();
+    let (message, _) = result
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the sleeper re-checks on its own");
+    assert_eq!(message.unwrap().payload, b"late");
+    let late = pushed.elapsed();
+    assert!(
+        late < Duration::from_secs(4),
+        "found {late:?} after the push"
+    );
+}
+
+#[test]
 fn timeouts_when_nothing_happens() {
     let ring = heap_ring(2, 8);
     let deadline = Instant::now() + Duration::from_millis(30);
