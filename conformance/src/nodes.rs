@@ -142,21 +142,14 @@ impl Transport for NodesTransport {
     }
 
     fn unsupported(&self, concept: &str, case: &str) -> Option<&'static str> {
-        const SELECT: &str = "a select over an inbox (node a) and a mailbox (node b) spans two \
-                              nodes, which is refused: not built yet";
         const NODE_WIDE: &str = "it reads the process list of node a for the waits of node a's \
                                  processes, while those waits are their proxies' on node b";
         const MIXED_COUNTS: &str = "it expects one node_stats() to count both what happens on \
                                     node a (processes, calls between them) and on node b \
                                     (mailboxes); with node=b, node_stats() is node b's";
+        const POLLED: &str = "it watches the process list for the select's wait, and a select \
+                              spanning nodes polls each node rather than waiting in an engine";
         match (concept, case) {
-            (
-                "select",
-                "the_inbox_is_a_branch"
-                | "nothing_ready_is_empty_or_timeout"
-                | "a_waiting_select_wakes_for_the_inbox",
-            )
-            | ("cancel", "a_dropped_select_loses_nothing") => Some(SELECT),
             ("stats", "the_process_list_says_what_each_process_waits_for")
             | ("termination", "the_process_list_tracks_live_processes")
             | ("broadcast", "a_broadcast_rendezvous_completes_when_every_member_took_it") => {
@@ -166,6 +159,7 @@ impl Transport for NodesTransport {
             | ("calls", "a_late_reply_is_counted_and_never_delivered_to_a_later_call") => {
                 Some(MIXED_COUNTS)
             }
+            ("select", "a_waiting_select_wakes_for_the_inbox") => Some(POLLED),
             _ => None,
         }
     }

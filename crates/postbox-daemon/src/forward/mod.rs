@@ -10,5 +10,6 @@ mod destination;
 mod disconnected;
 mod reserved_ids;
 mod router;
+mod spanning_select;
 
 pub(crate) use router::{Router, Routing};

@@ -25,22 +25,28 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use bytes::Bytes;
-use postbox_core::{CallId, Credentials, MailboxId, OsProcess, Pid, Ticket};
+use postbox_core::{
+    CallId, Credentials, MailboxId, OsProcess, Pid, RecvError, SelectError, Source, Ticket, Wait,
+};
 use postbox_wire::link::NodeName;
 use postbox_wire::{
     ENDED_PID, ErrorCode, IdMap, NodeMessage, PEER_PID, Request, RequestId, Response,
 };
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc, oneshot};
 
 use super::destination::{Destination, destination};
 use super::disconnected::disconnected;
 use super::reserved_ids::{self, MAX_PEERS};
+use super::spanning_select::{self, Part, SpanningSelect};
 use crate::hub::{ConnId, Hub, Outcome};
 use crate::node::{NodeEvent, NodeEvents, NodeSendError, NodeStatus};
 use crate::outbox::{Outbox, OutboxReceiver, Reply, outbox};
 
 /// The most proxies of one peer's processes: bounds what one node can make this one hold.
 pub(crate) const MAX_PROXIES_PER_PEER: usize = 65_536;
+
+/// The request ids of spanning selects' parts asked of peers: a range client ids never reach.
+const PART_IDS: u64 = 1 << 62;
 
 /// How many ended proxies of one peer are remembered by the peer's pid.
 const MAX_ENDED_PROXIES: usize = 65_536;
@@ -77,10 +83,19 @@ struct Proxy {
     pid: Pid,
 }
 
+/// Where the answer to a forwarded request goes.
+#[derive(Debug)]
+enum Sink {
+    /// To the connection (a client's, or a proxy's) that asked.
+    Conn(ConnId),
+    /// To a select spanning nodes, which asked for one part of it.
+    Select(oneshot::Sender<Response>),
+}
+
 /// A request of this node's process forwarded to a peer.
 #[derive(Debug)]
 struct Pending {
-    conn: ConnId,
+    sink: Sink,
     /// The request as the process sent it, for handing its message back if the peer goes.
     request: Request,
 }
@@ -139,6 +154,10 @@ struct State {
     proxies: HashMap<Pid, (usize, u64)>,
     /// The peers each live local pid has been told to, for announcing its end.
     exported: HashMap<Pid, Vec<usize>>,
+    /// Selects spanning nodes, by process and request id: how to stop each.
+    selects: HashMap<(Pid, u64), Arc<Notify>>,
+    /// The request id of the next part of a spanning select asked of a peer.
+    next_part_id: u64,
 }
 
 /// See the module docs.
@@ -187,7 +206,18 @@ impl Router {
         let place = destination(&mut request, &self.local, |p| {
             state.proxies.get(&p).map(|(peer, _)| *peer)
         });
-        self.dispatch(&mut state, place, conn, pid, creds, id.get(), request)
+        if place == Destination::Mixed {
+            return self.select_across(&mut state, conn, pid, creds, id, request);
+        }
+        self.dispatch(
+            &mut state,
+            place,
+            Sink::Conn(conn),
+            pid,
+            creds,
+            id.get(),
+            request,
+        )
     }
 
     /// Sends `request` where `place` says, or gives it back to be carried out here.
@@ -196,7 +226,7 @@ impl Router {
         &self,
         state: &mut State,
         place: Destination,
-        conn: ConnId,
+        sink: Sink,
         pid: Pid,
         creds: Credentials,
         id: u64,
@@ -247,7 +277,7 @@ impl Router {
         slot.pending.insert(
             (pid, id),
             Pending {
-                conn,
+                sink,
                 request: kept,
             },
         );
@@ -264,10 +294,122 @@ impl Router {
         Routing::Forwarded
     }
 
+    /// Starts request `id`, a select whose branches span nodes, polled by a task of its own
+    /// (see [`spanning_select`]); its answer comes through the connection's outbox.
+    fn select_across(
+        &self,
+        state: &mut State,
+        conn: ConnId,
+        pid: Pid,
+        creds: Credentials,
+        id: RequestId,
+        request: Request,
+    ) -> Routing {
+        let Request::Recv { branches, wait } = request else {
+            return Routing::Answered(disconnected(request));
+        };
+        let mut parts: Vec<Part> = Vec::new();
+        for (index, branch) in branches.into_iter().enumerate() {
+            let place = match branch.source {
+                Source::Mailbox(mailbox) => reserved_ids::resolve(mailbox.as_raw())
+                    .map_or(Destination::Here, |(peer, _)| Destination::Peer(peer)),
+                Source::Inbox => Destination::Here,
+            };
+            match parts.iter_mut().find(|part| part.place == place) {
+                Some(part) => {
+                    part.branches.push(branch);
+                    part.indices.push(index);
+                }
+                None => parts.push(Part {
+                    place,
+                    branches: vec![branch],
+                    indices: vec![index],
+                }),
+            }
+        }
+        let Some(router) = self.me.upgrade() else {
+            return Routing::Answered(disconnected(Request::Recv {
+                branches: Vec::new(),
+                wait,
+            }));
+        };
+        let stop = Arc::new(Notify::new());
+        state.selects.insert((pid, id.get()), stop.clone());
+        let select = SpanningSelect {
+            conn,
+            pid,
+            creds,
+            id,
+            parts,
+            block: wait == Wait::Block,
+            stop,
+        };
+        tokio::spawn(spanning_select::run(router, select));
+        Routing::Forwarded
+    }
+
+    /// Asks one part of a spanning select for a message without waiting: the part's answer,
+    /// its branches numbered within the part.
+    pub(super) async fn try_part(&self, select: &SpanningSelect, part: &Part) -> Response {
+        let request = Request::Recv {
+            branches: part.branches.clone(),
+            wait: Wait::Try,
+        };
+        let protocol = || {
+            Response::RecvFailed(SelectError {
+                branch: 0,
+                error: RecvError::Protocol,
+            })
+        };
+        if part.place == Destination::Here {
+            let (outcome, routed) = self.hub.request(select.conn, select.id, request);
+            routed.post();
+            return match outcome {
+                Outcome::Answered(response) => response,
+                // Never for a receive that may not wait; `Deferred` (a durable mailbox's
+                // answer) goes to the connection itself.
+                Outcome::Waiting(_) | Outcome::Deferred | Outcome::Refused(..) => protocol(),
+            };
+        }
+        let (sink, answer) = oneshot::channel();
+        let routing = {
+            let mut state = self.lock();
+            state.next_part_id += 1;
+            let id = PART_IDS | state.next_part_id;
+            self.dispatch(
+                &mut state,
+                part.place.clone(),
+                Sink::Select(sink),
+                select.pid,
+                select.creds,
+                id,
+                request,
+            )
+        };
+        match routing {
+            Routing::Forwarded => answer.await.unwrap_or_else(|_| protocol()),
+            Routing::Answered(response) => response,
+            Routing::Local(_) | Routing::Refused(..) => protocol(),
+        }
+    }
+
+    /// A spanning select has its answer: gives it to the connection, unless it was stopped
+    /// because its process ended.
+    pub(super) fn select_done(&self, select: &SpanningSelect, answer: Response) {
+        let key = (select.pid, select.id.get());
+        if self.lock().selects.remove(&key).is_some() {
+            self.hub.answer(select.conn, select.id, answer);
+        }
+    }
+
     /// Withdraws forwarded request `id` of process `pid`, if it still waits there.
     pub(crate) fn cancel(&self, pid: Pid, id: RequestId) {
         let state = self.lock();
         let id = id.get();
+        if let Some(stop) = state.selects.get(&(pid, id)) {
+            stop.notify_one();
+            return;
+        }
         if let Some(peer) = state
             .peers
             .iter()
@@ -289,6 +431,12 @@ impl Router {
     }
 
     fn announce_end(&self, state: &mut State, pid: Pid) {
+        state.selects.retain(|(origin, _), stop| {
+            if *origin == pid {
+                stop.notify_one();
+            }
+            *origin != pid
+        });
         for peer in &mut state.peers {
             peer.pending.retain(|(origin, _), _| *origin != pid);
         }
@@ -405,7 +553,7 @@ impl Router {
                         state.peers[index].name
                     );
                 }
-                self.answer(pending.conn, id, response);
+                self.deliver(pending.sink, id, response);
             }
             NodeMessage::Refused {
                 origin,
@@ -413,13 +561,30 @@ impl Router {
                 code,
                 message,
             } => {
-                if let Some(pending) = state.peers[index].pending.remove(&(origin, id))
-                    && let Some(id) = RequestId::new(id)
-                {
-                    self.hub.fail(pending.conn, id, code, message);
+                if let Some(pending) = state.peers[index].pending.remove(&(origin, id)) {
+                    match pending.sink {
+                        Sink::Conn(conn) => {
+                            if let Some(id) = RequestId::new(id) {
+                                self.hub.fail(conn, id, code, message);
+                            }
+                        }
+                        Sink::Select(sink) => {
+                            let _ = sink.send(disconnected(pending.request));
+                        }
+                    }
                 }
             }
             NodeMessage::Ended { pid } => self.end_proxy(state, index, pid.as_raw()),
+        }
+    }
+
+    /// Hands `response`, the answer to forwarded request `id`, to whoever waits for it.
+    fn deliver(&self, sink: Sink, id: u64, response: Response) {
+        match sink {
+            Sink::Conn(conn) => self.answer(conn, id, response),
+            Sink::Select(sink) => {
+                let _ = sink.send(response);
+            }
         }
     }
 
@@ -472,7 +637,15 @@ impl Router {
                 Destination::Peer(peer) => Some(*peer),
                 _ => None,
             };
-            let routing = self.dispatch(state, place, proxy.0, proxy.1, creds, local_id, request);
+            let routing = self.dispatch(
+                state,
+                place,
+                Sink::Conn(proxy.0),
+                proxy.1,
+                creds,
+                local_id,
+                request,
+            );
             match routing {
                 Routing::Forwarded => {
                     let waiting = onward.map_or(Waiting::Answer, Waiting::Forwarded);
@@ -662,7 +835,7 @@ impl Router {
         };
         drop(state);
         tracing::debug!("a forwarded request failed: {error}");
-        self.answer(pending.conn, key.1, disconnected(pending.request));
+        self.deliver(pending.sink, key.1, disconnected(pending.request));
     }
 
     /// The proxy here of peer `index`'s process `pid`, made if need be (with `creds`, or
@@ -761,7 +934,7 @@ impl Router {
     fn peer_gone(&self, state: &mut State, index: usize) {
         let pending = std::mem::take(&mut state.peers[index].pending);
         for ((_, id), pending) in pending {
-            self.answer(pending.conn, id, disconnected(pending.request));
+            self.deliver(pending.sink, id, disconnected(pending.request));
         }
         let proxies: Vec<u64> = state.peers[index].proxies.keys().copied().collect();
         for pid in proxies {

@@ -1,0 +1,104 @@
+//! A select whose branches live on more than one node: polled.
+//!
+//! A blocking select over one node waits in that node's engine, woken by the message it takes.
+//! Over several nodes no engine sees every branch, and taking a message on one node while
+//! another's engine also hands one over would take two. So the select asks each node's part in
+//! turn without waiting (`Wait::Try`), in the order of its first branch, and takes the first
+//! message any part has; when none has one it pauses — 1 ms, doubling to [`MAX_PAUSE`] — and
+//! asks again, until a message comes, the request is cancelled (the client's timeout, or a
+//! dropped future) or its process ends. Nothing is taken that is not handed over. The cost is
+//! latency (up to [`MAX_PAUSE`] after a message arrives) and a few requests per second while it
+//! waits; preference between branches holds within each node's part, and between parts by the
+//! order of their first branch.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use postbox_core::{Branch, Credentials, Pid, RecvError, SelectError};
+use postbox_wire::{RequestId, Response};
+use tokio::sync::Notify;
+
+use super::destination::Destination;
+use super::router::Router;
+use crate::hub::ConnId;
+
+/// The longest pause between two rounds of asking.
+pub(crate) const MAX_PAUSE: Duration = Duration::from_millis(20);
+
+/// The first pause.
+const FIRST_PAUSE: Duration = Duration::from_millis(1);
+
+/// The branches of one node, with their places in the whole select.
+#[derive(Debug)]
+pub(crate) struct Part {
+    pub(crate) place: Destination,
+    pub(crate) branches: Vec<Branch>,
+    pub(crate) indices: Vec<usize>,
+}
+
+impl Part {
+    /// `response` to this part's receive, its branch numbered as in the whole select.
+    fn renumber(&self, response: Response) -> Response {
+        let whole = |branch: usize| self.indices.get(branch).copied().unwrap_or(branch);
+        match response {
+            Response::Received { branch, message } => Response::Received {
+                branch: usize::try_from(branch)
+                    .ok()
+                    .map(whole)
+                    .and_then(|whole| u32::try_from(whole).ok())
+                    .unwrap_or(branch),
+                message,
+            },
+            Response::RecvFailed(SelectError { branch, error }) => {
+                Response::RecvFailed(SelectError {
+                    branch: whole(branch),
+                    error,
+                })
+            }
+            other => other,
+        }
+    }
+}
+
+/// One spanning select: whose request it is, its parts, and how it is stopped.
+#[derive(Debug)]
+pub(crate) struct SpanningSelect {
+    pub(crate) conn: ConnId,
+    pub(crate) pid: Pid,
+    pub(crate) creds: Credentials,
+    pub(crate) id: RequestId,
+    pub(crate) parts: Vec<Part>,
+    /// Whether it may wait.
+    pub(crate) block: bool,
+    /// Told when the request is cancelled or its process ends.
+    pub(crate) stop: Arc<Notify>,
+}
+
+/// Polls `select` until it has its answer, and gives it.
+pub(crate) async fn run(router: Arc<Router>, select: SpanningSelect) {
+    let mut pause = FIRST_PAUSE;
+    let answer = 'polling: loop {
+        for part in &select.parts {
+            match router.try_part(&select, part).await {
+                Response::RecvFailed(SelectError {
+                    error: RecvError::Empty,
+                    ..
+                }) => {}
+                response => break 'polling part.renumber(response),
+            }
+        }
+        if !select.block {
+            break failed(RecvError::Empty);
+        }
+        tokio::select! {
+            () = select.stop.notified() => break failed(RecvError::Timeout),
+            () = tokio::time::sleep(pause) => {}
+        }
+        pause = (pause * 2).min(MAX_PAUSE);
+    };
+    router.select_done(&select, answer);
+}
+
+fn failed(error: RecvError) -> Response {
+    Response::RecvFailed(SelectError { branch: 0, error })
+}
