@@ -203,6 +203,18 @@ impl EmbeddedDaemon {
     }
 }
 
+impl EmbeddedDaemon {
+    /// Shuts the daemon down now (as on SIGTERM), waiting for it.
+    pub(crate) fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+        }
+    }
+}
+
 impl Drop for EmbeddedDaemon {
     fn drop(&mut self) {
         if let Some(stop) = self.stop.take() {

@@ -66,6 +66,29 @@ impl NodesTransport {
         transport
     }
 
+    /// A process connected to node `b` itself, as a program on b's machine would be.
+    ///
+    /// # Panics
+    ///
+    /// When node `b` cannot be reached.
+    pub fn process_on_b(&self) -> Process {
+        postbox::connect(&self.b.url).expect("connect to node b")
+    }
+
+    /// A process of node `a` without a home node: plain names are `a`'s own.
+    ///
+    /// # Panics
+    ///
+    /// When node `a` cannot be reached.
+    pub fn plain_process_on_a(&self) -> Process {
+        postbox::connect(&self.a.url).expect("connect to node a")
+    }
+
+    /// Stops node `b` (it says goodbye, so `a` sees it down at once), keeping `a` running.
+    pub fn stop_b(&mut self) {
+        self.b.stop();
+    }
+
     /// Waits until node `a` reports `b` up.
     fn await_link(&self) {
         let observer = postbox::connect(&self.a.url).expect("connect to node a");

@@ -1,0 +1,147 @@
+//! What only exists across nodes: addresses of nodes that do not exist, processes of another
+//! node found by name and talked to directly, their ends, selects over both nodes, and a node
+//! going away under a waiting receive. Two embedded daemons, `a` and `b`, linked over mutual
+//! TLS, per test.
+
+use std::time::Duration;
+
+use postbox::{AdminError, OpenError, RecvError, Select, Selector};
+use postbox_conformance::{NodesTransport, Transport as _};
+
+/// Long enough for anything that should happen; it bounds failures only.
+const LONG: Duration = Duration::from_secs(20);
+
+#[test]
+fn a_node_nobody_links_with_has_no_mailboxes_names_or_lists() {
+    let nodes = NodesTransport::start();
+    let p = nodes.plain_process_on_a();
+    assert_eq!(
+        p.mailbox("jobs@nowhere").open().unwrap_err(),
+        OpenError::NotFound
+    );
+    assert_eq!(p.whereis("alice@nowhere"), Ok(None));
+    assert_eq!(
+        p.list_mailboxes_at("nowhere").unwrap_err(),
+        AdminError::NotFound
+    );
+    // This node's own name is the plain name.
+    let own = p.mailbox("local@a").create().expect("create on a itself");
+    assert!(
+        p.list_mailboxes()
+            .expect("list")
+            .iter()
+            .any(|m| m.name == "local")
+    );
+    drop(own);
+}
+
+#[test]
+fn a_process_of_another_node_is_found_by_name_and_answers_directly() {
+    let nodes = NodesTransport::start();
+    let alice = nodes.process_on_b();
+    alice.register("alice").expect("register on b");
+    let p = nodes.plain_process_on_a();
+    let proxy = p
+        .whereis("alice@b")
+        .expect("whereis")
+        .expect("alice is found through node b");
+    assert_ne!(
+        proxy,
+        alice.pid(),
+        "pids are per node: a proxy stands for alice on a"
+    );
+
+    p.send_to(proxy, "hello").expect("send_to alice's proxy");
+    let got = alice.recv_any_timeout(LONG).expect("alice receives");
+    assert_eq!(got.payload().as_ref(), b"hello");
+    // On b, the sender is b's proxy of p; answering it reaches p, named as alice's proxy.
+    alice
+        .send_to(got.sender, "hi back")
+        .expect("answer the sender");
+    let back = p
+        .recv_from_timeout(proxy, LONG)
+        .expect("p receives from alice");
+    assert_eq!(back.payload().as_ref(), b"hi back");
+    assert_eq!(back.sender, proxy);
+    // Both directions again: the same proxies, not new ones.
+    p.send_to(proxy, "again").expect("send_to");
+    assert_eq!(
+        alice.recv_any_timeout(LONG).expect("recv").sender,
+        got.sender
+    );
+
+    // alice ends after one more message: p drains it, then learns she is gone.
+    alice.send_to(got.sender, "bye").expect("send_to");
+    drop(alice);
+    let last = p
+        .recv_from_timeout(proxy, LONG)
+        .expect("the last message first");
+    assert_eq!(last.payload().as_ref(), b"bye");
+    assert_eq!(
+        p.recv_from_timeout(proxy, LONG).unwrap_err(),
+        RecvError::PeerGone
+    );
+}
+
+#[test]
+fn a_select_over_the_inbox_and_a_mailbox_of_another_node_takes_from_either() {
+    let nodes = NodesTransport::start();
+    let p = nodes.process();
+    let jobs = p.mailbox("jobs").create().expect("create jobs on b");
+    let feeder = nodes.process_on_b();
+    let to_jobs = feeder.mailbox("jobs").open().expect("open on b");
+    let mut select = Select::new();
+    select.recv(&jobs, Selector::Any);
+    select.inbox(&p, Selector::Any);
+    assert_eq!(select.try_wait().unwrap_err().error, RecvError::Empty);
+
+    std::thread::scope(|s| {
+        let waiting = s.spawn(|| select.wait_timeout(LONG));
+        to_jobs.send("from b").expect("send on b");
+        let selected = waiting.join().expect("select").expect("a message");
+        assert_eq!(
+            (selected.index, selected.message.payload().as_ref()),
+            (0, &b"from b"[..])
+        );
+    });
+    p.send_to(p.pid(), "to myself").expect("send_to self");
+    let selected = select.wait_timeout(LONG).expect("the inbox's message");
+    assert_eq!(selected.index, 1);
+    assert_eq!(
+        select
+            .wait_timeout(Duration::from_millis(30))
+            .unwrap_err()
+            .error,
+        RecvError::Timeout
+    );
+    // Nothing was taken that was not handed over.
+    assert_eq!(jobs.stat().expect("stat").messages, 0);
+}
+
+#[test]
+fn a_receive_waiting_on_a_node_that_goes_away_fails_disconnected() {
+    let mut nodes = NodesTransport::start();
+    let p = nodes.process();
+    let jobs = p.mailbox("jobs").create().expect("create jobs on b");
+    std::thread::scope(|s| {
+        let waiting = s.spawn(|| jobs.recv_timeout(LONG));
+        // The receive is waiting on b once b shows a blocked receiver.
+        let observer = nodes.process_on_b();
+        let watched = observer.mailbox("jobs").open().expect("open on b");
+        let deadline = std::time::Instant::now() + LONG;
+        while watched.stat().expect("stat").blocked_receivers == 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the receive never waited"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        drop(watched);
+        drop(observer);
+        nodes.stop_b();
+        assert_eq!(
+            waiting.join().expect("receiver").unwrap_err(),
+            RecvError::Disconnected
+        );
+    });
+}
