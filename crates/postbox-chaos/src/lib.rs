@@ -9,7 +9,9 @@
 //! - [`Checker`]: pure bookkeeping of sent and received `(sender, seq)` records, reporting per
 //!   sender and in total what was delivered once, lost, duplicated, unexpected or reordered.
 //! - [`NetnsPair`]: two network namespaces joined by a veth pair, to run a daemon in each
-//!   (`ip netns exec`) and partition them with nftables; removed on drop, also after a panic.
+//!   (`ip netns exec`), partition them with nftables and cut their connections with `ss -K`;
+//!   removed on drop, also after a panic. [`NetnsFaults`] plays a schedule's cuts and
+//!   partitions on one.
 //!
 //! **Replay.** A schedule is a pure function of its seed and [`FaultMix`]: every run prints its
 //! seed ([`Seed::from_env`]), and `POSTBOX_CHAOS_SEED=N` plays the same faults again. (The
@@ -44,6 +46,7 @@ mod checker;
 mod fault_counts;
 mod fault_proxy;
 mod netns;
+mod netns_faults;
 mod schedule;
 mod seed;
 
@@ -51,5 +54,6 @@ pub use checker::{Checker, Report, Tally};
 pub use fault_counts::FaultCounts;
 pub use fault_proxy::FaultProxy;
 pub use netns::{Netns, NetnsError, NetnsPair};
-pub use schedule::{Cut, Direction, Fault, FaultMix, Schedule, Step};
+pub use netns_faults::NetnsFaults;
+pub use schedule::{Cut, Direction, Fault, FaultMix, Schedule, Spacing, Step};
 pub use seed::{InvalidSeed, Rng, SEED_VARIABLE, Seed};

@@ -1,5 +1,5 @@
-//! Network namespaces for tests: two isolated hosts joined by a veth pair, and a partition
-//! between them made and healed with nftables.
+//! Network namespaces for tests: two isolated hosts joined by a veth pair, a partition between
+//! them made and healed with nftables, and cuts of their TCP connections with `ss -K`.
 
 use std::ffi::OsStr;
 use std::io::{self, Write as _};
@@ -52,6 +52,16 @@ pub enum NetnsError {
         /// What it said.
         stderr: String,
     },
+    /// A fault that needs a [`FaultProxy`](crate::FaultProxy) in the path: namespaces can only
+    /// cut and partition.
+    #[error(
+        "cannot play `{fault}` between network namespaces: only cuts and partitions can be; \
+         put a FaultProxy in the path for the others"
+    )]
+    Unsupported {
+        /// The fault.
+        fault: crate::Fault,
+    },
 }
 
 /// A network namespace of its own, deleted (with everything in it: its veth ends, its
@@ -103,14 +113,14 @@ impl Netns {
     fn ip(&self, doing: &str, args: &[&str]) -> Result<(), NetnsError> {
         let mut command = ip(&["-n", &self.name]);
         command.args(args);
-        run(&format!("{doing} in {}", self.name), command, None)
+        run(&format!("{doing} in {}", self.name), command, None).map(drop)
     }
 
     /// Runs an nftables script inside this namespace.
     fn nft(&self, doing: &str, script: &str) -> Result<(), NetnsError> {
         let mut command = self.command("nft");
         command.args(["-f", "-"]);
-        run(&format!("{doing} in {}", self.name), command, Some(script))
+        run(&format!("{doing} in {}", self.name), command, Some(script)).map(drop)
     }
 }
 
@@ -235,6 +245,29 @@ impl NetnsPair {
     pub fn is_partitioned(&self) -> bool {
         self.partitioned
     }
+
+    /// Cuts every established TCP connection between a and b: `ss -K` in a aborts a's end (its
+    /// reads and writes fail) and sends b's end a reset. Returns how many were cut: 0 when none
+    /// was open (a link between two connections, or a partition holding the reset back).
+    ///
+    /// # Errors
+    ///
+    /// When `ss` is missing or refuses (a kernel without `CONFIG_INET_DIAG_DESTROY`).
+    pub fn cut(&self) -> Result<u64, NetnsError> {
+        let mut command = self.a.command("ss");
+        let peer = Self::B_ADDRESS.to_string();
+        command.args(["-K", "-t", "-n", "-H", "state", "established", "dst", &peer]);
+        let killed = run(
+            &format!("cut the connections from {} to {peer}", self.a.name),
+            command,
+            None,
+        )?;
+        // One line per connection cut.
+        Ok(killed
+            .lines()
+            .filter(|line| !line.trim().is_empty())
+            .count() as u64)
+    }
 }
 
 impl Drop for NetnsPair {
@@ -252,8 +285,8 @@ fn ip(args: &[&str]) -> Command {
     command
 }
 
-/// Runs `command` (with `input` on stdin), failing with what it said.
-fn run(doing: &str, mut command: Command, input: Option<&str>) -> Result<(), NetnsError> {
+/// Runs `command` (with `input` on stdin): its standard output, or what it said when it failed.
+fn run(doing: &str, mut command: Command, input: Option<&str>) -> Result<String, NetnsError> {
     let shown = format!(
         "{} {}",
         command.get_program().to_string_lossy(),
@@ -277,26 +310,32 @@ fn run(doing: &str, mut command: Command, input: Option<&str>) -> Result<(), Net
         }
         child.wait_with_output()
     });
-    // Everything runs through `ip` (`nft` as `ip netns exec NAME nft`): a failed spawn is a
-    // missing `ip`, a missing `nft` shows in what `ip` says.
+    // Everything runs through `ip` (`nft` and `ss` as `ip netns exec NAME nft`): a failed spawn
+    // is a missing `ip`, a missing `nft` or `ss` shows in what `ip` says.
     let missing = |source: io::Error| NetnsError::Missing {
         doing: doing.to_owned(),
         tool: "ip",
         package: "iproute2",
         source,
     };
-    let Output { status, stderr, .. } = output.map_err(missing)?;
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = output.map_err(missing)?;
     if status.success() {
-        return Ok(());
+        return Ok(String::from_utf8_lossy(&stdout).into_owned());
     }
     let stderr = String::from_utf8_lossy(&stderr).trim().to_owned();
-    if stderr.contains("exec of \"nft\" failed") {
-        return Err(NetnsError::Missing {
-            doing: doing.to_owned(),
-            tool: "nft",
-            package: "nftables",
-            source: io::Error::new(io::ErrorKind::NotFound, stderr),
-        });
+    for (tool, package) in [("nft", "nftables"), ("ss", "iproute2")] {
+        if stderr.contains(&format!("exec of \"{tool}\" failed")) {
+            return Err(NetnsError::Missing {
+                doing: doing.to_owned(),
+                tool,
+                package,
+                source: io::Error::new(io::ErrorKind::NotFound, stderr),
+            });
+        }
     }
     Err(NetnsError::Failed {
         doing: doing.to_owned(),

@@ -97,6 +97,20 @@ pub struct FaultMix {
     pub partition_for: (Duration, Duration),
     /// How long a delayed chunk is held.
     pub delay_for: (Duration, Duration),
+    /// Whether the fault after a stall or partition may land while it lasts.
+    pub after_outage: Spacing,
+}
+
+/// When the fault after a stall or partition (an outage) may come.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Spacing {
+    /// After its own gap, counted from the outage's start: it may land during the outage (a
+    /// cut of a stalled connection).
+    Overlapping,
+    /// Only once the outage has ended and this long has passed besides (then its own gap):
+    /// time for the link to notice, reconnect and resume, so that faults never pile up into
+    /// one outage longer than the node timeout.
+    Recover(Duration),
 }
 
 impl FaultMix {
@@ -117,7 +131,8 @@ impl FaultMix {
 
 impl Default for FaultMix {
     /// Cuts most, then each chunk fault, some stalls, no partitions; every timed fault well
-    /// inside the links' connection timeout (1.5 s), so none of them alone makes a peer down.
+    /// inside the links' connection timeout (1.5 s), so none of them alone makes a peer down;
+    /// faults may overlap a stall.
     fn default() -> FaultMix {
         FaultMix {
             cut: 6,
@@ -131,6 +146,7 @@ impl Default for FaultMix {
             stall_for: (Duration::from_millis(50), Duration::from_millis(600)),
             partition_for: (Duration::from_millis(500), Duration::from_millis(2000)),
             delay_for: (Duration::from_millis(1), Duration::from_millis(200)),
+            after_outage: Spacing::Overlapping,
         }
     }
 }
@@ -138,7 +154,8 @@ impl Default for FaultMix {
 /// One step of a schedule: wait `after`, then do `fault`.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct Step {
-    /// The pause before the fault.
+    /// The pause before the fault, counted from when the previous one was applied (begun, for
+    /// a stall or partition).
     pub after: Duration,
     /// The fault.
     pub fault: Fault,
@@ -149,6 +166,9 @@ pub struct Step {
 pub struct Schedule {
     rng: Rng,
     mix: FaultMix,
+    /// What the previous step's fault adds to the next pause: for an outage followed by
+    /// [`Spacing::Recover`], its duration and the recovery time.
+    lasting: Duration,
 }
 
 impl Schedule {
@@ -164,6 +184,7 @@ impl Schedule {
         Schedule {
             rng: Rng::new(seed),
             mix,
+            lasting: Duration::ZERO,
         }
     }
 
@@ -205,7 +226,7 @@ impl Iterator for Schedule {
             }
             pick -= u64::from(weight);
         }
-        let after = self.duration(self.mix.gap);
+        let after = self.duration(self.mix.gap) + self.lasting;
         let fault = match kind {
             0 if self.rng.next_u64() & 1 == 0 => Fault::Cut(Cut::Reset),
             0 => Fault::Cut(Cut::Close),
@@ -222,6 +243,12 @@ impl Iterator for Schedule {
             },
             5 => Fault::Drop(self.direction()),
             _ => Fault::Duplicate(self.direction()),
+        };
+        self.lasting = match (fault, self.mix.after_outage) {
+            (Fault::Stall(lasts) | Fault::Partition(lasts), Spacing::Recover(recovery)) => {
+                lasts + recovery
+            }
+            _ => Duration::ZERO,
         };
         Some(Step { after, fault })
     }
@@ -278,6 +305,31 @@ mod tests {
             seen[kind] = true;
         }
         assert_eq!(seen, [true; 8]);
+    }
+
+    #[test]
+    fn after_a_stall_or_partition_the_next_fault_waits_for_its_end_and_the_recovery() {
+        let mix = FaultMix {
+            partition: 2,
+            partition_for: (Duration::from_millis(200), Duration::from_millis(900)),
+            after_outage: Spacing::Recover(Duration::from_millis(700)),
+            ..FaultMix::cuts_only()
+        };
+        let recovery = Duration::from_millis(700);
+        let steps: Vec<Step> = Schedule::new(Seed(9), mix.clone()).take(500).collect();
+        let mut spaced = 0;
+        for pair in steps.windows(2) {
+            let next = pair[1].after;
+            match pair[0].fault {
+                Fault::Partition(lasts) => {
+                    assert!(next >= lasts + recovery + mix.gap.0, "{pair:?}");
+                    assert!(next <= lasts + recovery + mix.gap.1, "{pair:?}");
+                    spaced += 1;
+                }
+                _ => assert!(next <= mix.gap.1, "{pair:?}"),
+            }
+        }
+        assert!(spaced > 100, "only {spaced} partitions drawn");
     }
 
     #[test]

@@ -513,12 +513,16 @@ impl Association {
     }
 
     /// Queues `frame`; every frame but `Hello` and `Error` carries the acknowledgement, so no
-    /// standalone one is owed after it.
+    /// standalone one is owed after it. The heartbeat's own frames (`Ping`, `Pong`) do not make
+    /// an interval busy: were they to, each `Ping` would suppress the next and an idle
+    /// connection would ping every other interval.
     fn write(&mut self, frame: LinkFrame) {
         if !matches!(frame, LinkFrame::Hello(_) | LinkFrame::Error(_)) {
             self.inbound.acknowledged();
         }
-        if let Some(heartbeat) = self.heartbeat_mut() {
+        if !matches!(frame, LinkFrame::Ping { .. } | LinkFrame::Pong { .. })
+            && let Some(heartbeat) = self.heartbeat_mut()
+        {
             heartbeat.wrote();
         }
         frame.encode(&mut self.transmit);
@@ -867,6 +871,56 @@ mod tests {
         pair.a.handle_input(later, pair.at_a, &mut pong);
         assert_eq!(pair.a.stats().rtt, Some(Duration::from_millis(7)));
         assert_eq!(pair.a.stats().last_heard, later);
+    }
+
+    #[test]
+    fn an_idle_association_pings_every_heartbeat_interval() {
+        let mut pair = Pair::connected();
+        let interval = LinkConfig::new().heartbeat_interval;
+        let start = pair.now;
+        let pings = |bytes: &[u8]| {
+            frames(bytes)
+                .iter()
+                .filter(|frame| matches!(frame, LinkFrame::Ping { .. }))
+                .count()
+        };
+        let mut written = Vec::new();
+        for n in 1..=8u32 {
+            let tick = start + interval * n;
+            assert_eq!(pair.a.poll_timeout(), Some(tick), "interval {n}");
+            pair.now = tick;
+            pair.a.handle_timeout(tick);
+            pair.b.handle_timeout(tick);
+            let mut to_b = pair.a.transmit().split();
+            let mut to_a = pair.b.transmit().split();
+            written.push((pings(&to_b), pings(&to_a)));
+            // Each side answers the other's Ping; the Pongs must not make the next interval busy.
+            pair.b.handle_input(tick, pair.at_b, &mut to_b);
+            pair.a.handle_input(tick, pair.at_a, &mut to_a);
+            pair.pump();
+        }
+        assert_eq!(
+            written,
+            [(1, 1); 8],
+            "(pings by a, pings by b) per interval"
+        );
+        assert_eq!(pair.a.stats().state, LinkState::Up);
+    }
+
+    #[test]
+    fn data_makes_an_interval_busy_and_suppresses_its_ping() {
+        let mut pair = Pair::connected();
+        let tick = pair.now + LinkConfig::new().heartbeat_interval;
+        pair.a.send(Bytes::from_static(b"traffic")).unwrap();
+        pair.pump();
+        pair.now = tick;
+        pair.a.handle_timeout(tick);
+        assert!(
+            !frames(pair.a.transmit())
+                .iter()
+                .any(|frame| matches!(frame, LinkFrame::Ping { .. })),
+            "the interval carried data"
+        );
     }
 
     #[test]

@@ -39,7 +39,8 @@ impl Heartbeat {
         self.next_tick
     }
 
-    /// Something was written on the connection.
+    /// Something other than the heartbeat's own `Ping` or `Pong` was written on the connection:
+    /// the current interval is busy and needs no `Ping`.
     pub(crate) fn wrote(&mut self) {
         self.wrote = true;
     }
