@@ -21,7 +21,7 @@
 //! The state sits behind a `std` mutex taken for short, non-waiting steps; the hub's lock is
 //! only ever taken inside it, never the other way round.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use bytes::Bytes;
@@ -44,6 +44,9 @@ use crate::outbox::{Outbox, OutboxReceiver, Reply, outbox};
 
 /// The most proxies of one peer's processes: bounds what one node can make this one hold.
 pub(crate) const MAX_PROXIES_PER_PEER: usize = 65_536;
+
+/// How many messages to a peer may be handed to its task and not yet taken.
+const SEND_WINDOW: usize = 64;
 
 /// The request ids of spanning selects' parts asked of peers: a range client ids never reach.
 const PART_IDS: u64 = 1 << 62;
@@ -143,7 +146,7 @@ struct Peer {
     /// receive from it, say) still names the same, now ended, process: the newest
     /// [`MAX_ENDED_PROXIES`].
     ended_proxies: HashMap<u64, Pid>,
-    ended_order: std::collections::VecDeque<u64>,
+    ended_order: VecDeque<u64>,
 }
 
 #[derive(Debug, Default)]
@@ -473,7 +476,7 @@ impl Router {
             next_serving: 1,
             ended: None,
             ended_proxies: HashMap::new(),
-            ended_order: std::collections::VecDeque::new(),
+            ended_order: VecDeque::new(),
         });
         state.by_name.insert(name.clone(), index);
         if let Some(router) = self.me.upgrade() {
@@ -950,16 +953,50 @@ impl Router {
     }
 }
 
-/// Sends what is queued for peer `index` (`name`), in order; fails a request that cannot be sent.
+/// Sends what is queued for peer `index` (`name`), in order, keeping up to [`SEND_WINDOW`]
+/// messages handed to the peer's task and not yet taken by its association (so that a burst is
+/// not one task round trip per message); fails a request that cannot be sent.
 async fn transmit(
     router: Arc<Router>,
     index: usize,
     name: NodeName,
     mut outgoing: mpsc::UnboundedReceiver<Outgoing>,
 ) {
-    while let Some(out) = outgoing.recv().await {
-        if let Err(error) = router.nodes.send(&name, out.bytes).await {
-            router.undeliverable(index, out.request, &error);
+    type Taken = oneshot::Receiver<Result<(), NodeSendError>>;
+    let mut window: VecDeque<(Taken, Option<(Pid, u64)>)> = VecDeque::new();
+    let settle = |router: &Router, taken: Result<Result<(), NodeSendError>, _>, request| {
+        let error = match taken {
+            Ok(Ok(())) => return,
+            Ok(Err(error)) => error,
+            Err(_) => NodeSendError::Stopped {
+                message: Bytes::new(),
+            },
+        };
+        router.undeliverable(index, request, &error);
+    };
+    loop {
+        let out = if window.is_empty() {
+            match outgoing.recv().await {
+                Some(out) => out,
+                None => return,
+            }
+        } else if let Ok(out) = outgoing.try_recv() {
+            out
+        } else {
+            // Nothing more queued: learn how the oldest fared.
+            if let Some((taken, request)) = window.pop_front() {
+                settle(&router, taken.await, request);
+            }
+            continue;
+        };
+        match router.nodes.submit(&name, out.bytes).await {
+            Ok(taken) => window.push_back((taken, out.request)),
+            Err(error) => router.undeliverable(index, out.request, &error),
+        }
+        if window.len() >= SEND_WINDOW
+            && let Some((taken, request)) = window.pop_front()
+        {
+            settle(&router, taken.await, request);
         }
     }
 }

@@ -69,6 +69,27 @@ impl NodeStatus {
 
     /// As [`NodeDriver::send`].
     pub(crate) async fn send(&self, peer: &NodeName, message: Bytes) -> Result<(), NodeSendError> {
+        match self.submit(peer, message).await?.await {
+            Ok(result) => result,
+            // The task ended with the message; it is gone with it.
+            Err(_) => Err(NodeSendError::Stopped {
+                message: Bytes::new(),
+            }),
+        }
+    }
+
+    /// Hands `message` to `peer`'s task without waiting for its association to take it: the
+    /// receiver tells whether it did. Messages submitted one after another are taken in that
+    /// order, so a sender may keep several in flight.
+    ///
+    /// # Errors
+    ///
+    /// The message is handed back: `UnknownPeer`, or `Stopped` after shutdown.
+    pub(crate) async fn submit(
+        &self,
+        peer: &NodeName,
+        message: Bytes,
+    ) -> Result<oneshot::Receiver<Result<(), NodeSendError>>, NodeSendError> {
         let commands = {
             let registry = lock(&self.registry);
             match registry.peers.iter().find(|p| &p.name == peer) {
@@ -88,13 +109,7 @@ impl NodeStatus {
             };
             return Err(NodeSendError::Stopped { message });
         }
-        match answer.await {
-            Ok(result) => result,
-            // The task ended with the message; it is gone with it.
-            Err(_) => Err(NodeSendError::Stopped {
-                message: Bytes::new(),
-            }),
-        }
+        Ok(answer)
     }
 
     /// This node and every peer, now.
