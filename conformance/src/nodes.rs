@@ -38,6 +38,16 @@ impl NodesTransport {
     ///
     /// When a daemon cannot start or the nodes do not link within 20 s.
     pub fn start() -> NodesTransport {
+        NodesTransport::start_with(None)
+    }
+
+    /// As [`NodesTransport::start`], node `b` giving node `a`'s processes the fixed identity
+    /// `identity` when there is one (`--peer-identity a=UID:GID`).
+    ///
+    /// # Panics
+    ///
+    /// As [`NodesTransport::start`].
+    pub fn start_with(identity: Option<Credentials>) -> NodesTransport {
         let certs = tempdir_for_certs();
         make_node_certificates(&certs, &["a", "b"]);
         let tls = |name: &str| {
@@ -51,6 +61,10 @@ impl NodesTransport {
         let name = |n: &str| NodeName::new(n).expect("a node name");
         let mut b_config = NodeConfig::new(name("b"), tls("b"));
         b_config.listen = Some("127.0.0.1:0".parse().expect("an address"));
+        b_config.peer_identities = identity
+            .map(|creds| (name("a"), creds))
+            .into_iter()
+            .collect();
         let b = EmbeddedDaemon::start_node(Network::None, Some(b_config));
         let b_addr = b.node_addr.expect("b listens for nodes");
         let mut a_config = NodeConfig::new(name("a"), tls("a"));

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use postbox::{AdminError, OpenError, RecvError, Select, Selector};
+use postbox::{AdminError, Credentials, Mode, OpenError, RecvError, Select, Selector};
 use postbox_conformance::{NodesTransport, Transport as _};
 
 /// Long enough for anything that should happen; it bounds failures only.
@@ -144,4 +144,43 @@ fn a_receive_waiting_on_a_node_that_goes_away_fails_disconnected() {
             RecvError::Disconnected
         );
     });
+}
+
+#[test]
+fn processes_of_another_node_act_as_its_verified_user_or_as_a_fixed_identity() {
+    // Without a fixed identity a's processes act on b as the uid their node verified: this
+    // test's own, the owner of a 0600 mailbox made on b by a process of the same user.
+    let nodes = NodesTransport::start();
+    let owner = nodes.process_on_b();
+    let _private = owner
+        .mailbox("private")
+        .mode(Mode::new(0o600))
+        .create()
+        .expect("create on b");
+    let p = nodes.plain_process_on_a();
+    p.mailbox("private@b")
+        .open()
+        .expect("the same user opens it");
+
+    // With `--peer-identity a=65534:65534` on b, they act as nobody there, whoever they are.
+    let nobody = Credentials::new(65534, 65534);
+    let nodes = NodesTransport::start_with(Some(nobody));
+    let owner = nodes.process_on_b();
+    let _private = owner
+        .mailbox("private")
+        .mode(Mode::new(0o600))
+        .create()
+        .expect("create on b");
+    let p = nodes.plain_process_on_a();
+    assert_eq!(
+        p.mailbox("private@b").open().unwrap_err(),
+        OpenError::PermissionDenied
+    );
+    let proxy = owner
+        .list_processes()
+        .expect("ps on b")
+        .into_iter()
+        .find(|info| info.command.as_deref().is_some_and(|c| c.ends_with("@a")))
+        .expect("a's process has a proxy on b");
+    assert_eq!((proxy.uid, proxy.gid), (65534, 65534));
 }

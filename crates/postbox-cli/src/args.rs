@@ -282,6 +282,11 @@ pub(crate) struct DaemonArgs {
     #[arg(long = "peer", value_name = "NAME=HOST:PORT", value_parser = values::peer)]
     pub(crate) peers: Vec<postbox_daemon::PeerAddress>,
 
+    /// Processes of node NAME act here as UID:GID, whatever their node verified (by default
+    /// they act with the uid and gid their own node took from their socket); repeat per node.
+    #[arg(long = "peer-identity", value_name = "NAME=UID:GID", value_parser = values::peer_identity)]
+    pub(crate) peer_identities: Vec<(postbox_wire::link::NodeName, postbox_core::Credentials)>,
+
     /// How long a peer node may be silent before it is reported down, e.g. 3s (at least 500ms)
     /// [default: 3s]
     #[arg(long, value_name = "DURATION", value_parser = values::duration,

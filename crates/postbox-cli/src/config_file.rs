@@ -113,6 +113,9 @@ pub(crate) struct ConfigFile {
     /// `--peer`, each one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) peer: Option<Vec<PeerValue>>,
+    /// `--peer-identity`, each one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) peer_identity: Option<Vec<PeerIdentityValue>>,
     /// `--node-timeout`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) node_timeout: Option<DurationValue>,
@@ -271,6 +274,12 @@ pub(crate) const KEYS: &[(&str, &str, Option<&str>)] = &[
         Some("[\"node-b=10.0.0.2:7071\", \"node-c=10.0.0.3:7071\"]"),
     ),
     (
+        "peer-identity",
+        "Fixed identities for peer nodes' processes, each NAME=UID:GID: a process of that node \
+         acts here as that uid and gid, whatever its node verified.",
+        Some("[\"node-b=65534:65534\"]"),
+    ),
+    (
         "node-timeout",
         "How long a peer node may be silent before it is reported down (at least 500ms).",
         None,
@@ -355,6 +364,7 @@ impl ConfigFile {
             node: None,
             node_listen: None,
             peer: None,
+            peer_identity: None,
             node_timeout: Some(DurationValue(postbox_daemon::DEFAULT_NODE_TIMEOUT)),
             node_cert: None,
             node_key: None,
@@ -395,6 +405,7 @@ impl ConfigFile {
             node: over.node.or(self.node),
             node_listen: over.node_listen.or(self.node_listen),
             peer: over.peer.or(self.peer),
+            peer_identity: over.peer_identity.or(self.peer_identity),
             node_timeout: over.node_timeout.or(self.node_timeout),
             node_cert: over.node_cert.or(self.node_cert),
             node_key: over.node_key.or(self.node_key),
@@ -708,6 +719,23 @@ text_value!(
     show = |peer| Shown::Text(peer.to_string())
 );
 
+/// A fixed identity for a peer node's processes: `"NAME=UID:GID"`.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub(crate) struct PeerIdentityValue(
+    pub(crate) (postbox_wire::link::NodeName, postbox_core::Credentials),
+);
+
+text_value!(
+    PeerIdentityValue,
+    (postbox_wire::link::NodeName, postbox_core::Credentials),
+    "a peer identity such as \"node-b=65534:65534\"",
+    from_str = values::peer_identity,
+    from_int = |value| Err(format!(
+        "invalid peer identity {value}: expected \"NAME=UID:GID\""
+    )),
+    show = |(name, creds)| Shown::Text(format!("{name}={}:{}", creds.uid, creds.gid))
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -725,6 +753,9 @@ mod tests {
             node: Some(NodeNameValue("a".into())),
             node_listen: Some(NodeListen("127.0.0.1:3".into())),
             peer: Some(vec![PeerValue("b=h:4".parse().unwrap())]),
+            peer_identity: Some(vec![PeerIdentityValue(
+                crate::values::peer_identity("b=5:6").unwrap(),
+            )]),
             node_cert: Some("/a.pem".into()),
             node_key: Some("/a.key".into()),
             node_ca: Some("/ca.pem".into()),

@@ -149,6 +149,19 @@ pub(crate) fn peer(text: &str) -> Result<postbox_daemon::PeerAddress, String> {
     text.parse().map_err(|e| format!("{e}"))
 }
 
+/// A fixed identity for a peer node's processes: `NAME=UID:GID`.
+pub(crate) fn peer_identity(
+    text: &str,
+) -> Result<(postbox_wire::link::NodeName, postbox_core::Credentials), String> {
+    let form = || {
+        format!("invalid peer identity {text:?}: expected NAME=UID:GID, e.g. node-b=65534:65534")
+    };
+    let (name, creds) = text.split_once('=').ok_or_else(form)?;
+    let name = postbox_wire::link::NodeName::new(name).map_err(|e| format!("{}: {e}", form()))?;
+    let creds = identity(creds).map_err(|_| form())?;
+    Ok((name, creds))
+}
+
 /// The uid and gid network clients act as: `UID:GID`, both numbers.
 pub(crate) fn identity(text: &str) -> Result<postbox_core::Credentials, String> {
     let parsed = text
@@ -267,6 +280,19 @@ pub(crate) fn process(text: &str) -> Result<ProcessRef, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_peer_identity_is_a_node_name_and_two_numbers() {
+        let (name, creds) = peer_identity("node-b=65534:100").unwrap();
+        assert_eq!(
+            (name.as_str(), creds),
+            ("node-b", postbox_core::Credentials::new(65534, 100))
+        );
+        for bad in ["node-b", "=1:2", "b=1", "b=x:2", "a b=1:2", "b=1:2:3"] {
+            let error = peer_identity(bad).unwrap_err();
+            assert!(error.contains("NAME=UID:GID"), "{bad}: {error}");
+        }
+    }
 
     #[test]
     fn listen_addresses_are_tcp_or_tls_and_identities_two_numbers() {

@@ -209,12 +209,13 @@ impl Daemon {
         let (nodes, router) = match &config.node {
             Some(node_config) => {
                 let mut node_config = node_config.clone();
+                let identities = node_config.peer_identities.iter().cloned().collect();
                 node_config.max_frame_len =
                     config.max_frame_len.saturating_add(FORWARDING_OVERHEAD);
                 let (driver, events) = NodeDriver::start_on(node_config, node).map_err(|e| {
                     DaemonError::io("listening for nodes on", "the node listener", e)
                 })?;
-                let router = Router::start(hub.clone(), driver.status(), events);
+                let router = Router::start(hub.clone(), driver.status(), events, identities);
                 (Some(driver), Some(router))
             }
             None => (None, None),

@@ -17,7 +17,7 @@ use postbox_wire::link::NodeName;
 use crate::args::{DaemonArgs, LimitArgs, usage_error};
 use crate::config_file::{
     ByteSize, ConfigFile, Count, DurationValue, IdentityValue, ListenUrl, ModeValue, NodeListen,
-    NodeNameValue, PeerValue, PositiveCount,
+    NodeNameValue, PeerIdentityValue, PeerValue, PositiveCount,
 };
 use crate::logging;
 
@@ -80,6 +80,13 @@ fn flag_settings(args: &DaemonArgs) -> ConfigFile {
         node: args.node.clone().map(NodeNameValue),
         node_listen: args.node_listen.clone().map(NodeListen),
         peer: (!args.peers.is_empty()).then(|| args.peers.iter().cloned().map(PeerValue).collect()),
+        peer_identity: (!args.peer_identities.is_empty()).then(|| {
+            args.peer_identities
+                .iter()
+                .cloned()
+                .map(PeerIdentityValue)
+                .collect()
+        }),
         node_timeout: args.node_timeout.map(DurationValue),
         node_cert: args.node_cert.clone(),
         node_key: args.node_key.clone(),
@@ -143,13 +150,14 @@ fn node_config(settings: &ConfigFile) -> anyhow::Result<Option<NodeConfig>> {
         .collect();
     if settings.node_listen.is_none() && peers.is_empty() {
         if settings.node.is_some()
+            || settings.peer_identity.is_some()
             || settings.node_cert.is_some()
             || settings.node_key.is_some()
             || settings.node_ca.is_some()
         {
             return Err(usage_error(
-                "--node, --node-cert, --node-key and --node-ca are only used with --node-listen \
-                 or --peer (or node-listen or peer in the config file)",
+                "--node, --peer-identity, --node-cert, --node-key and --node-ca are only used \
+                 with --node-listen or --peer (or node-listen or peer in the config file)",
             ));
         }
         return Ok(None);
@@ -182,6 +190,12 @@ fn node_config(settings: &ConfigFile) -> anyhow::Result<Option<NodeConfig>> {
         )?);
     }
     node.peers = peers;
+    node.peer_identities = settings
+        .peer_identity
+        .iter()
+        .flatten()
+        .map(|PeerIdentityValue(identity)| identity.clone())
+        .collect();
     if let Some(DurationValue(timeout)) = settings.node_timeout {
         node.node_timeout = timeout;
     }
@@ -423,6 +437,8 @@ mod tests {
         "b=127.0.0.1:7071",
         "--peer",
         "c=127.0.0.1:7072",
+        "--peer-identity",
+        "b=65534:65534",
         "--node-timeout",
         "2s",
         "--node-cert",
@@ -506,6 +522,13 @@ mod tests {
         assert_eq!(node.listen.unwrap().to_string(), "127.0.0.1:0");
         let peers: Vec<String> = node.peers.iter().map(ToString::to_string).collect();
         assert_eq!(peers, ["b=127.0.0.1:7071", "c=127.0.0.1:7072"]);
+        assert_eq!(
+            node.peer_identities,
+            [(
+                postbox_wire::link::NodeName::new("b").unwrap(),
+                postbox_core::Credentials::new(65534, 65534)
+            )]
+        );
         assert_eq!(node.node_timeout, std::time::Duration::from_secs(2));
         let tcp = config.tcp.as_ref().unwrap();
         assert_eq!(
@@ -552,6 +575,7 @@ mod tests {
                  max-connections-per-peer = 60\nmax-handshakes-per-peer = 20\n\
                  handshake-timeout = \"2s\"\ntcp-dead-peer-timeout = \"20s\"\n\
                  node = \"other\"\nnode-listen = \"127.0.0.1:1\"\npeer = [\"d=h:9\"]\n\
+                 peer-identity = [\"d=7:8\"]\n\
                  node-timeout = \"4s\"\nnode-cert = \"{cert}\"\nnode-key = \"{key}\"\n\
                  node-ca = \"{ca}\"\n",
                 other_token.display()

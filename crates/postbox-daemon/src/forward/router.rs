@@ -171,16 +171,25 @@ pub(crate) struct Router {
     hub: Arc<Hub>,
     nodes: NodeStatus,
     local: NodeName,
+    /// The fixed identities of peers' processes (`--peer-identity`).
+    identities: HashMap<NodeName, Credentials>,
     state: Mutex<State>,
 }
 
 impl Router {
     /// A router for `hub` over the node links of `nodes`; takes their events from `events`
     /// until they end.
-    pub(crate) fn start(hub: Arc<Hub>, nodes: NodeStatus, events: NodeEvents) -> Arc<Router> {
+    /// A process of a peer in `identities` acts as that uid and gid, whatever its node said.
+    pub(crate) fn start(
+        hub: Arc<Hub>,
+        nodes: NodeStatus,
+        events: NodeEvents,
+        identities: HashMap<NodeName, Credentials>,
+    ) -> Arc<Router> {
         let router = Arc::new_cyclic(|me| Router {
             me: me.clone(),
             local: nodes.name().clone(),
+            identities,
             hub,
             nodes,
             state: Mutex::new(State::default()),
@@ -609,6 +618,11 @@ impl Router {
         id: u64,
         mut request: Request,
     ) {
+        let creds = self
+            .identities
+            .get(&state.peers[index].name)
+            .copied()
+            .unwrap_or(creds);
         let Some(proxy) = self.proxy(state, index, origin, Some(creds)) else {
             self.refuse(
                 state,

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::str::FromStr;
 use std::time::Duration;
 
+use postbox_core::Credentials;
 use postbox_wire::link::{InvalidNodeName, LinkConfig, NodeName};
 
 use super::NodeTls;
@@ -41,6 +42,10 @@ pub struct NodeConfig {
     pub node_timeout: Duration,
     /// The certificates (mutual TLS: every node link is TLS).
     pub tls: NodeTls,
+    /// Fixed identities for peers' processes (`--peer-identity NAME=UID:GID`): a process of that
+    /// node acts here as this uid and gid, whatever its node verified. Others act with the
+    /// credentials their own node verified, trusted because the node is.
+    pub peer_identities: Vec<(NodeName, Credentials)>,
     /// The largest link frame. The daemon sets it to fit the largest request a client may send
     /// plus what a forwarded request adds, so every node of a cluster needs the same message
     /// size limit (their `Hello`s compare it).
@@ -56,6 +61,7 @@ impl NodeConfig {
             peers: Vec::new(),
             node_timeout: DEFAULT_NODE_TIMEOUT,
             tls,
+            peer_identities: Vec::new(),
             max_frame_len: postbox_wire::DEFAULT_MAX_FRAME_LEN,
         }
     }
