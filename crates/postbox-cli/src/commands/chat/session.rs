@@ -145,7 +145,8 @@ fn join(process: &Process, room: &Room) -> anyhow::Result<Mailbox> {
         .map_err(|error| {
             let hint = match (&error, name.contains('@')) {
                 (OpenError::InvalidName, true) => {
-                    " (this node does not take NAME@NODE addresses yet)"
+                    " (this daemon links with no other node: NAME@NODE needs node links, see \
+                     docs/nodes.md)"
                 }
                 _ => "",
             };
