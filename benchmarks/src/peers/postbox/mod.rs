@@ -1,8 +1,8 @@
 //! postbox itself, three ways: `inproc://` (threads of one process, one in-process node),
 //! `unix://` and `tcp://` (processes, each a connection to a daemon the harness starts); its
 //! call and reply over `unix://` (`postbox unix:// call`, ping-pong only); and `tcp://` across a
-//! link between two daemons (`postbox node link`, ping-pong and throughput; see [`node_link`]'s
-//! docs for its mailboxes).
+//! link between two daemons (`postbox node link`, ping-pong and throughput; see
+//! [`PostboxNodeLink`] for its mailboxes).
 //!
 //! Each run uses named mailboxes bounded like the peers' buffers
 //! ([`queue_depth`](super::buffering::queue_depth) messages of the case's size), with the

@@ -35,7 +35,9 @@ const PONG: &str = "bench.pong";
 /// The queue of a throughput run, on node `b`.
 const QUEUE: &str = "bench.queue";
 
-/// postbox across a link between two daemons on this machine.
+/// postbox across a link between two daemons on this machine: the sender's connection to node
+/// `a`, the receiver's to node `b` (`bench.queue@b`; ping-pong `bench.ping@b` and
+/// `bench.pong@a`).
 #[derive(Clone, Copy, Debug)]
 pub struct PostboxNodeLink;
 
