@@ -76,16 +76,12 @@ impl Postbox {
         [Transport::Inproc, Transport::Unix, Transport::Tcp].map(|transport| Postbox { transport })
     }
 
-    fn connect(&self, address: &RunAddress) -> io::Result<Process> {
-        connect(address)
-    }
-
     /// Connects to the node `address` (what [`Mechanism::prepare`] made) names.
     pub(super) fn connect_to(&self, address: &str) -> io::Result<Process> {
         let address: RunAddress = serde_json::from_str(address).map_err(|e| {
             io::Error::new(io::ErrorKind::InvalidInput, format!("bad address: {e}"))
         })?;
-        self.connect(&address)
+        connect(&address)
     }
 }
 
