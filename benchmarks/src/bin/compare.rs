@@ -5,6 +5,7 @@
 //! are still written, the failure named in them) or the comparison could not run, 2 for a usage
 //! error.
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -15,7 +16,9 @@ use clap::{Args, Parser, Subcommand};
 use postbox_benchmarks::cpu::allowed_cpus;
 use postbox_benchmarks::harness::{Measurement, ROLE_SUBCOMMAND, RoleArgs, Runner, run_child};
 use postbox_benchmarks::mechanism::{Case, Mechanism};
-use postbox_benchmarks::peers::postbox::{DaemonArgs, serve_daemon};
+use postbox_benchmarks::peers::postbox::{
+    DaemonArgs, EXEC_DAEMON_SUBCOMMAND, exec_daemon, serve_daemon,
+};
 use postbox_benchmarks::peers::{self, buffering::QUEUE_BYTES, postbox::DAEMON_SUBCOMMAND};
 use postbox_benchmarks::plan::{
     Counts, CpuPair, FULL_SIZES, SMOKE_SIZES, Series, WorkloadKind, format_size, parse_size,
@@ -42,12 +45,20 @@ enum Helper {
     /// Runs a postbox daemon (started by the postbox mechanisms).
     #[command(name = DAEMON_SUBCOMMAND, hide = true)]
     Daemon(DaemonArgs),
+    /// Becomes a `postbox daemon` that dies with the harness (started by `postbox node link`).
+    #[command(name = EXEC_DAEMON_SUBCOMMAND, hide = true)]
+    ExecDaemon {
+        /// The daemon and its arguments.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+        command: Vec<OsString>,
+    },
 }
 
 #[derive(Debug, Args)]
 struct RunArgs {
     /// Only these mechanisms: comma-separated names, or parts of names (`postbox` picks every
-    /// postbox mechanism: the three transports and `postbox unix:// call`). See --list.
+    /// postbox mechanism: the three transports, `postbox unix:// call` and `postbox node link`).
+    /// See --list.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Message sizes, comma-separated: 64, 4K, 64K, 1M … [default: 64,4K,64K,1M; smoke: 64,64K]
@@ -102,6 +113,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.helper {
         Some(Helper::Role(args)) => run_child(&args, &peers::all()),
+        Some(Helper::ExecDaemon { command }) => exec_daemon(&command),
         Some(Helper::Daemon(args)) => match serve_daemon(&args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

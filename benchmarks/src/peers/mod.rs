@@ -2,7 +2,8 @@
 //!
 //! A program that runs these mechanisms must dispatch the hidden subcommands they start as
 //! children of the running executable: [`postbox::DAEMON_SUBCOMMAND`] (to
-//! [`postbox::serve_daemon`]) and the harness's role subcommand.
+//! [`postbox::serve_daemon`]), [`postbox::EXEC_DAEMON_SUBCOMMAND`] (to
+//! [`postbox::exec_daemon`]) and the harness's role subcommand.
 
 pub mod buffering;
 pub mod crossbeam;
@@ -26,6 +27,7 @@ pub fn all() -> Vec<Box<dyn Mechanism>> {
         mechanisms.push(Box::new(postbox));
     }
     mechanisms.push(Box::new(postbox::PostboxCall));
+    mechanisms.push(Box::new(postbox::PostboxNodeLink));
     mechanisms.push(Box::new(pipe::Pipe));
     mechanisms.push(Box::new(unix_stream::UnixStreamSocket));
     mechanisms.push(Box::new(unix_seqpacket::UnixSeqpacket));

@@ -1,5 +1,5 @@
-//! `results.md`: the targets, then one table per workload and series (mechanism × size), with
-//! medians and spreads, then what failed.
+//! `results.md`: the targets, the side-by-side ratios of paired mechanisms, then one table per
+//! workload and series (mechanism × size), with medians and spreads, then what failed.
 
 use std::fmt::Write;
 
@@ -7,6 +7,7 @@ use crate::plan::{Series, WorkloadKind, format_size};
 use crate::stats::Spread;
 
 use super::format::{rate, sig3};
+use super::pair::PAIRS;
 use super::results::{Outcome, Results, Summary};
 use super::targets::{TARGETS, tally};
 
@@ -200,6 +201,18 @@ pub fn render(results: &Results) -> String {
         out.push_str(&targets_table(results));
         out.push('\n');
     }
+    for pair in PAIRS {
+        if let Some(ratios) = pair.table(results) {
+            let _ = writeln!(out, "## {}\n", pair.title());
+            let _ = writeln!(
+                out,
+                "Every figure of {} divided by the same figure of {}, both measured in this run.\n",
+                pair.subject, pair.baseline
+            );
+            out.push_str(&ratios);
+            out.push('\n');
+        }
+    }
     for &workload in &s.workloads {
         let _ = writeln!(out, "## {}\n", workload.title());
         for &series in &s.series {
@@ -382,5 +395,84 @@ mod tests {
         );
         assert!(text.contains("## Fan-in (8 → 1)"), "{text}");
         assert!(!text.contains("Smoke run"));
+    }
+
+    fn throughput(messages_per_s: f64) -> Outcome {
+        let mut outcome = Outcome::pending();
+        outcome.push(Measurement::Throughput(Throughput {
+            messages: 1,
+            bytes: 64,
+            seconds: 1.0,
+            messages_per_s,
+            megabytes_per_s: 1.0,
+        }));
+        outcome
+    }
+
+    #[test]
+    fn the_node_link_is_shown_against_tcp_figure_by_figure() {
+        let mut results = results();
+        // No section until both sides have a measured case.
+        assert!(!render(&results).contains("## postbox node link ÷"));
+        results.cases.extend([
+            record(
+                "postbox tcp://",
+                WorkloadKind::PingPong,
+                64,
+                latency(40_000),
+            ),
+            record(
+                "postbox node link",
+                WorkloadKind::PingPong,
+                64,
+                latency(100_000),
+            ),
+            record(
+                "postbox tcp://",
+                WorkloadKind::Throughput,
+                64,
+                throughput(400_000.0),
+            ),
+            record(
+                "postbox node link",
+                WorkloadKind::Throughput,
+                64,
+                throughput(100_000.0),
+            ),
+            // No baseline at this size: no row.
+            record(
+                "postbox node link",
+                WorkloadKind::Throughput,
+                1 << 20,
+                throughput(1.0),
+            ),
+        ]);
+        let text = render(&results);
+        assert!(
+            text.contains("## postbox node link ÷ postbox tcp://"),
+            "{text}"
+        );
+        // p50 100.05 ÷ 40.05 µs; p99 and p99.9 are 2× and 3× the first sample's p50.
+        assert!(
+            text.contains(
+                "| ping-pong | cross-CPU | 64 B | RTT p50 2.50× · p99 2.50× · p99.9 2.50× |"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("| throughput | cross-CPU | 64 B | messages/s 0.25× |"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("| throughput | cross-CPU | 1 MiB |"),
+            "{text}"
+        );
+        // The round-trip target judges the same medians: 2.498× is within 2.5×.
+        let judged = judge(&results);
+        let rtt = judged
+            .iter()
+            .find(|v| v.target == "RTT p50: postbox node link ÷ postbox tcp:// ≤ 2.5×")
+            .expect("the node link's round trip is judged");
+        assert_eq!((rtt.size, rtt.met), (64, Some(true)), "{rtt:?}");
     }
 }

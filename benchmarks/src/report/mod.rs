@@ -1,10 +1,11 @@
-//! The report: `results.md` (tables and targets), `results.json` (every repetition) and the
+//! The report: `results.md` (targets, side-by-side ratios and tables), `results.json` (every repetition) and the
 //! charts, written together into one directory.
 
 mod chart;
 mod format;
 mod machine;
 mod markdown;
+mod pair;
 mod results;
 mod targets;
 mod verdict;
@@ -13,6 +14,7 @@ pub use chart::write_charts;
 pub use format::{axis, rate, ratio, sig3};
 pub use machine::{Machine, iso_date, load_average};
 pub use markdown::{render, table};
+pub use pair::{PAIRS, Pair};
 pub use results::{CaseRecord, Outcome, Results, Settings, Summary};
 pub use targets::{Bound, TARGETS, Target, judge, tally};
 pub use verdict::Verdict;

@@ -80,7 +80,7 @@ impl Target {
 }
 
 /// The project's targets (the transport-core issue's table).
-pub const TARGETS: [Target; 9] = [
+pub const TARGETS: [Target; 11] = [
     Target {
         workload: WorkloadKind::Throughput,
         subject: "postbox unix://",
@@ -154,6 +154,24 @@ pub const TARGETS: [Target; 9] = [
         sizes: None,
         series: None,
         bound: Bound::AtMost(1.1),
+    },
+    // The node-forwarding issue: the same tcp:// clients through two linked daemons against
+    // one daemon.
+    Target {
+        workload: WorkloadKind::Throughput,
+        subject: "postbox node link",
+        baseline: "postbox tcp://",
+        sizes: Some(&[64, 4 << 10]),
+        series: None,
+        bound: Bound::AtLeast(0.5),
+    },
+    Target {
+        workload: WorkloadKind::PingPong,
+        subject: "postbox node link",
+        baseline: "postbox tcp://",
+        sizes: Some(&[64]),
+        series: None,
+        bound: Bound::AtMost(2.5),
     },
 ];
 
@@ -243,6 +261,15 @@ mod tests {
         );
         assert!(TARGETS[1].applies_to(64 << 10) && !TARGETS[1].applies_to(1 << 20));
         assert!(TARGETS[4].applies_to(12345));
+        assert_eq!(
+            TARGETS[9].describe(),
+            "throughput: postbox node link ÷ postbox tcp:// ≥ 0.5×"
+        );
+        assert_eq!(
+            TARGETS[10].describe(),
+            "RTT p50: postbox node link ÷ postbox tcp:// ≤ 2.5×"
+        );
+        assert!(TARGETS[10].applies_to(64) && !TARGETS[10].applies_to(4 << 10));
         assert!(TARGETS[1].applies_in(Series::CrossCpu) && !TARGETS[1].applies_in(Series::SameCpu));
     }
 

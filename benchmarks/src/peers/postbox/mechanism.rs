@@ -44,11 +44,23 @@ const QUEUE: &str = "bench.queue";
 
 /// What a role needs to reach a run's node.
 #[derive(Debug, Serialize, Deserialize)]
-struct RunAddress {
+pub(super) struct RunAddress {
     /// `inproc://…`, `unix://…` or `tcp://…`.
-    url: String,
+    pub(super) url: String,
     /// The file holding the TCP token.
-    token_file: Option<PathBuf>,
+    pub(super) token_file: Option<PathBuf>,
+}
+
+/// Writes a fresh random token to `scratch/token` (mode 0600), for TCP clients; its path.
+pub(super) fn write_token_file(scratch: &Path) -> io::Result<PathBuf> {
+    let token_file = scratch.join("token");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&token_file)?
+        .write_all(random_token()?.as_bytes())?;
+    Ok(token_file)
 }
 
 /// A random token, 32 hex digits from the kernel's generator.
@@ -64,26 +76,27 @@ impl Postbox {
         [Transport::Inproc, Transport::Unix, Transport::Tcp].map(|transport| Postbox { transport })
     }
 
-    fn connect(&self, address: &RunAddress) -> io::Result<Process> {
-        let connected = match &address.token_file {
-            Some(file) => {
-                let token = std::fs::read(file).map_err(|e| {
-                    io::Error::new(e.kind(), format!("cannot read {}: {e}", file.display()))
-                })?;
-                postbox::connect_with_token(&address.url, token.trim_ascii())
-            }
-            None => postbox::connect(&address.url),
-        };
-        connected.map_err(|e| io::Error::other(format!("cannot connect to {}: {e}", address.url)))
-    }
-
     /// Connects to the node `address` (what [`Mechanism::prepare`] made) names.
     pub(super) fn connect_to(&self, address: &str) -> io::Result<Process> {
         let address: RunAddress = serde_json::from_str(address).map_err(|e| {
             io::Error::new(io::ErrorKind::InvalidInput, format!("bad address: {e}"))
         })?;
-        self.connect(&address)
+        connect(&address)
     }
+}
+
+/// Connects to the node at `address`, with its token when it has one.
+pub(super) fn connect(address: &RunAddress) -> io::Result<Process> {
+    let connected = match &address.token_file {
+        Some(file) => {
+            let token = std::fs::read(file).map_err(|e| {
+                io::Error::new(e.kind(), format!("cannot read {}: {e}", file.display()))
+            })?;
+            postbox::connect_with_token(&address.url, token.trim_ascii())
+        }
+        None => postbox::connect(&address.url),
+    };
+    connected.map_err(|e| io::Error::other(format!("cannot connect to {}: {e}", address.url)))
 }
 
 /// A mailbox bounded like the peers' buffers, for messages up to the case's size.
@@ -94,7 +107,7 @@ pub(super) fn bounded(builder: MailboxBuilder, size: usize) -> MailboxBuilder {
         .size(MessageSize::Variable(size))
 }
 
-fn open_error(name: &str) -> impl FnOnce(postbox::OpenError) -> io::Error + '_ {
+pub(super) fn open_error(name: &str) -> impl FnOnce(postbox::OpenError) -> io::Error + '_ {
     move |e| io::Error::other(format!("mailbox {name}: {e}"))
 }
 
@@ -144,13 +157,7 @@ impl Mechanism for Postbox {
                 )
             }
             Transport::Tcp => {
-                let token_file = scratch.join("token");
-                std::fs::OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .mode(0o600)
-                    .open(&token_file)?
-                    .write_all(random_token()?.as_bytes())?;
+                let token_file = write_token_file(scratch)?;
                 let daemon = start(&scratch.join("postbox.sock"), Some(&token_file))?;
                 let tcp = daemon
                     .tcp

@@ -1,6 +1,8 @@
 //! postbox itself, three ways: `inproc://` (threads of one process, one in-process node),
-//! `unix://` and `tcp://` (processes, each a connection to a daemon the harness starts); and its
-//! call and reply over `unix://` (`postbox unix:// call`, ping-pong only).
+//! `unix://` and `tcp://` (processes, each a connection to a daemon the harness starts); its
+//! call and reply over `unix://` (`postbox unix:// call`, ping-pong only); and `tcp://` across a
+//! link between two daemons (`postbox node link`, ping-pong and throughput; see
+//! [`PostboxNodeLink`] for its mailboxes).
 //!
 //! Each run uses named mailboxes bounded like the peers' buffers
 //! ([`queue_depth`](super::buffering::queue_depth) messages of the case's size), with the
@@ -24,7 +26,11 @@ mod call;
 mod daemon;
 mod endpoint;
 mod mechanism;
+mod node_link;
+mod node_pair;
 
 pub use call::PostboxCall;
 pub use daemon::{DAEMON_SUBCOMMAND, DaemonArgs, MAX_MESSAGE, serve_daemon};
 pub use mechanism::{Postbox, Transport};
+pub use node_link::PostboxNodeLink;
+pub use node_pair::{EXEC_DAEMON_SUBCOMMAND, POSTBOX_BIN_ENV, exec_daemon, postbox_binary};
