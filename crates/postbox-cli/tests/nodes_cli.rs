@@ -1,7 +1,7 @@
 //! Nodes from the shell, through the real binary: two node daemons (a dialling b, mutual TLS)
 //! and commands run against each — `send jobs@b` from a received on b with its sender, `recv
-//! jobs@b` from a, a `?node=b` URL, `send --to alice@b`, `call svc@b` against `serve` on b, a
-//! chat on a in a room on b; and the errors: an unknown node (exit 5), a node that is down
+//! jobs@b` from a, a `?node=b` URL, `send --to alice@b`, `monitor alice@b`, `call svc@b`
+//! against `serve` on b, a chat on a in a room on b; and the errors: an unknown node (exit 5), a node that is down
 //! (exit 1, `Disconnected`, said to be down), `NAME@NODE` where only local names make sense
 //! (exit 2). Every wait polls or reads with a deadline; every process is killed when its test
 //! ends.
@@ -90,6 +90,32 @@ fn send_to_alice_at_b_reaches_the_process_registered_as_alice_on_b() {
             .contains("no process is registered as \"alice@b\""),
         "{out:?}"
     );
+}
+
+#[test]
+fn monitor_alice_at_b_sees_her_end_on_b() {
+    let nodes = Pair::start();
+    let alice = nodes
+        .b
+        .spawn_command(&["recv", "--inbox", "--as", "alice", "--timeout", "20s"]);
+    alice.announced_pid();
+    let monitor = nodes
+        .a
+        .spawn_command(&["monitor", "alice@b", "--timeout", "20s"]);
+    // Watching: its wait for the end shows on a before alice is let go.
+    support::eventually("the monitor waits", || {
+        let ps = nodes.a.run(&["ps", "--json"]).code(0).json();
+        ps.as_array().is_some_and(|all| {
+            all.iter().any(|p| {
+                p["command"].as_str().is_some_and(|c| c.contains("monitor"))
+                    && p["waiting"].as_u64() > Some(0)
+            })
+        })
+    });
+    nodes.a.run(&["send", "--to", "alice@b", "bye"]).code(0);
+    alice.finish().code(0);
+    let out = monitor.finish().code(0);
+    assert!(out.stdout.contains("(alice@b) terminated"), "{out:?}");
 }
 
 #[test]
