@@ -125,6 +125,8 @@ fn call_svc_at_b_is_answered_by_serve_on_b() {
     let serve = nodes
         .b
         .spawn_command(&["serve", "svc", "--count", "1", "--", "cat"]);
+    // Serving: a call before it opened svc would find nobody to answer.
+    nodes.b.wait_for_stat_field("svc", "blocked_receivers", 1);
     let answer = nodes
         .a
         .run(&["call", "svc@b", "ping", "--timeout", "20s"])
