@@ -491,7 +491,7 @@ impl From<ReceiversArg> for Receivers {
 #[derive(Args, Debug)]
 pub(crate) struct CreateArgs {
     /// The mailbox's name: 1 to 255 bytes of letters, digits and . _ / -
-    #[arg(value_parser = values::name)]
+    #[arg(value_parser = values::mailbox)]
     pub(crate) name: String,
 
     /// Its attributes.
@@ -506,7 +506,7 @@ pub(crate) struct CreateArgs {
 #[derive(Args, Debug)]
 pub(crate) struct OpenArgs {
     /// The mailbox's name.
-    #[arg(value_parser = values::name)]
+    #[arg(value_parser = values::mailbox)]
     pub(crate) name: String,
 
     /// Create the mailbox (system-owned, with the attributes below) if it does not exist; among
@@ -526,7 +526,7 @@ pub(crate) struct OpenArgs {
 #[derive(Args, Debug)]
 pub(crate) struct RmArgs {
     /// The mailbox to delete.
-    #[arg(value_parser = values::name)]
+    #[arg(value_parser = values::mailbox)]
     pub(crate) name: String,
     /// The node to talk to.
     #[command(flatten)]
@@ -548,7 +548,7 @@ pub(crate) struct LsArgs {
 #[derive(Args, Debug)]
 pub(crate) struct StatArgs {
     /// The mailbox; without it, the node's statistics.
-    #[arg(value_parser = values::name)]
+    #[arg(value_parser = values::mailbox)]
     pub(crate) name: Option<String>,
 
     /// Print JSON instead of a table.
@@ -564,7 +564,7 @@ pub(crate) struct StatArgs {
 #[command(group = clap::ArgGroup::new("change").required(true).multiple(true))]
 pub(crate) struct SetArgs {
     /// The mailbox to change.
-    #[arg(value_parser = values::name)]
+    #[arg(value_parser = values::mailbox)]
     pub(crate) name: String,
 
     /// New permission bits, e.g. 0660.
@@ -610,7 +610,7 @@ pub(crate) struct PsArgs {
 #[derive(Args, Debug)]
 pub(crate) struct PeekArgs {
     /// The mailbox to look into.
-    #[arg(value_parser = values::name)]
+    #[arg(value_parser = values::mailbox)]
     pub(crate) name: String,
 
     /// Show at most this many messages (one peek shows at most 1024, and 256KiB of payload
@@ -635,7 +635,7 @@ pub(crate) struct PeekArgs {
 #[derive(Args, Debug)]
 pub(crate) struct PurgeArgs {
     /// The mailbox to empty.
-    #[arg(value_parser = values::name)]
+    #[arg(value_parser = values::mailbox)]
     pub(crate) name: String,
 
     /// Print JSON (`{"name": ..., "purged": N}`) instead of a sentence.
@@ -774,7 +774,7 @@ pub(crate) struct CallArgs {
 pub(crate) struct ServeArgs {
     /// The mailbox whose requests to answer [default: this command's own inbox; its pid is
     /// printed on stderr first]
-    #[arg(value_name = "NAME", value_parser = values::name)]
+    #[arg(value_name = "NAME", value_parser = values::mailbox)]
     pub(crate) name: Option<String>,
 
     /// Register this command's process as NAME while it serves, so that `call --to NAME`
@@ -823,7 +823,7 @@ pub(crate) struct SelectorArgs {
 #[derive(Args, Debug)]
 pub(crate) struct RecvArgs {
     /// The mailboxes to receive from; with several, whichever has a message first.
-    #[arg(value_name = "NAME", value_parser = values::name, required_unless_present = "inbox")]
+    #[arg(value_name = "NAME", value_parser = values::mailbox, required_unless_present = "inbox")]
     pub(crate) names: Vec<String>,
 
     /// Receive from this command's own inbox (its pid is printed on stderr first, so that peers
@@ -902,7 +902,7 @@ pub(crate) struct ChatArgs {
 pub(crate) struct TimerArgs {
     /// The mailbox to post ticks to (type 101, payload `TICK MISSED`: the tick's number and how
     /// many ticks before it found the mailbox full and were folded into it).
-    #[arg(value_name = "NAME", value_parser = values::name)]
+    #[arg(value_name = "NAME", value_parser = values::mailbox)]
     pub(crate) name: String,
 
     /// Tick every DURATION, the first tick one DURATION after the start (at least 10ms).
@@ -927,7 +927,7 @@ pub(crate) struct TimerArgs {
 #[derive(Args, Debug)]
 pub(crate) struct SignalArgs {
     /// The mailbox to post signals to (type 102, payload `NUMBER NAME`, e.g. `10 SIGUSR1`).
-    #[arg(value_name = "NAME", value_parser = values::name)]
+    #[arg(value_name = "NAME", value_parser = values::mailbox)]
     pub(crate) name: String,
 
     /// The signals to forward: names with or without SIG (SIGUSR1, usr1) or numbers. SIGINT,

@@ -68,6 +68,30 @@ pub(crate) enum CliError {
         /// The command that starts a daemon on that socket.
         start: String,
     },
+    /// A `NAME@NODE` named a node the daemon does not link with (nor is).
+    #[error(
+        "node {node} is not linked with this daemon ({}); `postbox nodes` lists the nodes it \
+         links with, and `postbox daemon --peer {node}=HOST:PORT` adds one",
+        local.as_ref().map_or("which has no node links".to_owned(), |l| format!("node {l}"))
+    )]
+    UnknownNode {
+        /// The node named.
+        node: String,
+        /// The daemon's own node name, when it has node links.
+        local: Option<String>,
+    },
+    /// A `NAME@NODE` named a linked node that is not up: what was asked of it failed
+    /// `Disconnected`, or found nothing.
+    #[error(
+        "node {node} is {state} (`postbox nodes` shows its link); a request that was under \
+         way when it went may or may not have been carried out there"
+    )]
+    NodeNotUp {
+        /// The node named.
+        node: String,
+        /// Its link's state: `down` or `connecting`.
+        state: &'static str,
+    },
     /// `top` was run with its output not on a terminal.
     #[error(
         "`postbox top` draws on a terminal, and standard output is not one; for scripts use \
@@ -210,7 +234,8 @@ fn daemon(error: &DaemonError) -> Code {
 /// The exit code for the CLI's own errors.
 fn cli(error: &CliError) -> Code {
     match error {
-        CliError::NoSuchProcess(_) => Code::NotFound,
+        CliError::NoSuchProcess(_) | CliError::UnknownNode { .. } => Code::NotFound,
+        CliError::NodeNotUp { .. } => Code::Error,
         CliError::NoDaemon { .. } | CliError::NotATerminal => Code::Error,
         CliError::SocketPermissionDenied { .. } => Code::PermissionDenied,
     }
@@ -332,6 +357,22 @@ mod tests {
         assert_eq!(code_of(ReplyError::NoRight), Code::Error);
         assert_eq!(code_of(OpenError::AlreadyExists), Code::Error);
         assert_eq!(code_of(CliError::NotATerminal), Code::Error);
+        let unknown = CliError::UnknownNode {
+            node: "nowhere".into(),
+            local: Some("a".into()),
+        };
+        assert_eq!(code_of(unknown), Code::NotFound);
+        let down = CliError::NodeNotUp {
+            node: "b".into(),
+            state: "down",
+        };
+        assert_eq!(code_of(down), Code::Error);
+        // Down beside the library's Disconnected: still the documented 1.
+        let error = anyhow::Error::new(OpenError::Disconnected).context(CliError::NodeNotUp {
+            node: "b".into(),
+            state: "down",
+        });
+        assert_eq!(classify(&error), Code::Error);
         assert_eq!(code_of(RecvError::Busy), Code::Error);
         assert_eq!(code_of(ConnectError::Io("refused".into())), Code::Error);
         assert_eq!(classify(&anyhow::anyhow!("plain")), Code::Error);

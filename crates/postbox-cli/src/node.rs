@@ -8,7 +8,7 @@ use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
-use postbox::{ConnectError, Pid, Process, Selector, Url};
+use postbox::{ConnectError, PeerState, Pid, Process, Selector, Url};
 use postbox_daemon::DaemonConfig;
 
 use crate::args::SelectorArgs;
@@ -93,19 +93,54 @@ pub(crate) fn raise_max_message_size() -> String {
     )
 }
 
-/// The pid `target` names: itself, or the live process registered under that name.
+/// The pid `target` names: itself, or the live process registered under that name (for
+/// `NAME@NODE`, a local pid standing for the process on NODE).
 ///
 /// # Errors
 ///
-/// [`CliError::NoSuchProcess`] when no live process has the name; the lookup's own failure.
+/// [`CliError::NoSuchProcess`] when no live process has the name; the lookup's own failure;
+/// either explained by [`about_node`].
 pub(crate) fn resolve(process: &Process, target: &ProcessRef) -> anyhow::Result<Pid> {
     match target {
         ProcessRef::Pid(pid) => Ok(*pid),
         ProcessRef::Name(name) => process
             .whereis(name)
+            .map_err(|error| about_node(process, name, error))
             .with_context(|| format!("cannot look up process {name:?}"))?
-            .ok_or_else(|| CliError::NoSuchProcess(name.clone()).into()),
+            .ok_or_else(|| about_node(process, name, CliError::NoSuchProcess(name.clone()))),
     }
+}
+
+/// `error`, from an operation on `name`, explained by its node when `name` is `NAME@NODE` and
+/// that node is the reason: one the daemon does not link with ([`CliError::UnknownNode`],
+/// instead of the "not found" the daemon answers), or one that is not up
+/// ([`CliError::NodeNotUp`], beside the error). Otherwise, or when the daemon cannot say,
+/// `error` as it is. Asks the daemon, so only on failure paths.
+pub(crate) fn about_node(
+    process: &Process,
+    name: &str,
+    error: impl Into<anyhow::Error>,
+) -> anyhow::Error {
+    let error = error.into();
+    let Some((_, node)) = name.rsplit_once('@') else {
+        return error;
+    };
+    let Ok(links) = process.node_links() else {
+        return error;
+    };
+    let local = links.local.map(|local| local.name);
+    if local.as_deref() == Some(node) {
+        return error;
+    }
+    let Some(peer) = links.peers.iter().find(|peer| peer.name == node) else {
+        let node = node.to_owned();
+        return CliError::UnknownNode { node, local }.into();
+    };
+    if peer.state == PeerState::Up {
+        return error;
+    }
+    let (node, state) = (node.to_owned(), peer.state.as_str());
+    error.context(CliError::NodeNotUp { node, state })
 }
 
 /// The selector the flags ask for (`--from` resolved to a pid).

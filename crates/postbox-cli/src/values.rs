@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use postbox_core::{Credentials, MessageSize, Mode, Name, Pid};
+use postbox_wire::link::NodeName;
 
 /// A duration such as `500ms`, `2s`, `1.5s`, `1m` or `1h` (also `us` and `ns`).
 ///
@@ -101,11 +102,33 @@ pub(crate) fn mode(text: &str) -> Result<Mode, String> {
     }
 }
 
-/// A mailbox or process name: 1 to 255 bytes of letters, digits and `. _ / -`.
+/// A name this node keeps: a process's registered name, a dead-letter mailbox: 1 to 255 bytes
+/// of letters, digits and `. _ / -`, with no `@NODE` (such names live on the node the command
+/// talks to).
 pub(crate) fn name(text: &str) -> Result<String, String> {
+    if let Some((local, node)) = text.rsplit_once('@')
+        && Name::new(local).is_ok()
+        && NodeName::new(node).is_ok()
+    {
+        return Err(format!(
+            "{text:?}: a name here has no @{node}: a process registers its name on the node \
+             it is connected to (the daemon --url names), where NAME@THATNODE finds it"
+        ));
+    }
     Name::new(text)
         .map(|name| name.as_str().to_owned())
         .map_err(|e| format!("{text:?}: {e}"))
+}
+
+/// A mailbox: `NAME` on the node the command talks to, or `NAME@NODE` on node NODE (NAME 1 to
+/// 255 bytes of letters, digits and `. _ / -`; NODE 1 to 64 of letters, digits and `. _ -`).
+pub(crate) fn mailbox(text: &str) -> Result<String, String> {
+    let Some((local, node)) = text.rsplit_once('@') else {
+        return name(text);
+    };
+    Name::new(local).map_err(|e| format!("{text:?}: {e}"))?;
+    NodeName::new(node).map_err(|e| format!("{text:?}: invalid node name {node:?}: {e}"))?;
+    Ok(text.to_owned())
 }
 
 /// A postbox URL: `unix:///PATH`, `tcp://HOST:PORT`, `tls://HOST:PORT[?OPTIONS]` or
@@ -132,7 +155,7 @@ pub(crate) fn listen(text: &str) -> Result<String, String> {
 
 /// A node name (`--node`): 1 to 64 bytes of letters, digits, '.', '_' and '-'.
 pub(crate) fn node_name(text: &str) -> Result<String, String> {
-    postbox_wire::link::NodeName::new(text)
+    NodeName::new(text)
         .map(|name| name.as_str().to_owned())
         .map_err(|e| format!("invalid node name {text:?}: {e}"))
 }
@@ -253,7 +276,8 @@ pub(crate) fn owner(text: &str) -> Result<OwnerArg, String> {
 pub(crate) enum ProcessRef {
     /// A pid.
     Pid(Pid),
-    /// A name some process registered (`recv --as NAME`), looked up when the command runs.
+    /// A name some process registered (`recv --as NAME`), looked up when the command runs;
+    /// `NAME@NODE` is looked up on node NODE, and stands for its process through a local pid.
     Name(String),
 }
 
@@ -266,7 +290,8 @@ impl std::fmt::Display for ProcessRef {
     }
 }
 
-/// A pid (all digits) or a registered process name.
+/// A pid (all digits), a registered process name, or `NAME@NODE` for one registered on node
+/// NODE.
 pub(crate) fn process(text: &str) -> Result<ProcessRef, String> {
     if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
         return text
@@ -274,7 +299,7 @@ pub(crate) fn process(text: &str) -> Result<ProcessRef, String> {
             .map(|raw| ProcessRef::Pid(Pid::from_raw(raw)))
             .map_err(|_| format!("invalid pid {text:?}"));
     }
-    name(text).map(ProcessRef::Name)
+    mailbox(text).map(ProcessRef::Name)
 }
 
 #[cfg(test)]
@@ -397,6 +422,23 @@ mod tests {
         assert_eq!(process("worker-1"), Ok(ProcessRef::Name("worker-1".into())));
         assert!(process("no spaces").is_err());
         assert!(process("").is_err());
+        assert_eq!(process("alice@b"), Ok(ProcessRef::Name("alice@b".into())));
+        assert!(process("alice@no such node").is_err());
+    }
+
+    #[test]
+    fn mailboxes_may_name_their_node_and_local_names_may_not() {
+        assert_eq!(mailbox("jobs").as_deref(), Ok("jobs"));
+        assert_eq!(mailbox("jobs@node-b").as_deref(), Ok("jobs@node-b"));
+        for bad in ["jobs@", "@b", "jobs@b@c", "two words@b", "jobs@b c", ""] {
+            assert!(mailbox(bad).is_err(), "{bad:?}");
+        }
+        let error = name("alice@b").unwrap_err();
+        assert!(
+            error.contains("registers its name on the node it is connected to"),
+            "{error}"
+        );
+        assert!(name("alice@").unwrap_err().contains("letters, digits"));
     }
 
     #[test]

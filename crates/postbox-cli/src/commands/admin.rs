@@ -4,7 +4,7 @@ use anyhow::Context as _;
 use postbox::{Capacity, Durability, Mailbox, MailboxBuilder, Owner, Ownership, Process};
 
 use crate::args::{CreateArgs, MailboxSpec, OpenArgs, RmArgs, SetArgs, usage_error};
-use crate::node::Node;
+use crate::node::{Node, about_node};
 use crate::values::CapacityArg;
 
 /// The capacity `--capacity` and `--max-bytes` ask for together.
@@ -104,6 +104,7 @@ pub(crate) fn create(node: &Node, args: &CreateArgs) -> anyhow::Result<()> {
         dead_letter.as_ref(),
     )
     .create()
+    .map_err(|error| about_node(&process, &args.name, error))
     .with_context(|| format!("cannot create mailbox {}", args.name))?;
     Ok(())
 }
@@ -130,7 +131,9 @@ pub(crate) fn open(node: &Node, args: &OpenArgs) -> anyhow::Result<()> {
     } else {
         process.mailbox(&args.name).open()
     };
-    opened.with_context(|| format!("cannot open mailbox {}", args.name))?;
+    opened
+        .map_err(|error| about_node(&process, &args.name, error))
+        .with_context(|| format!("cannot open mailbox {}", args.name))?;
     Ok(())
 }
 
@@ -143,7 +146,11 @@ pub(crate) fn open(node: &Node, args: &OpenArgs) -> anyhow::Result<()> {
 pub(crate) fn rm(node: &Node, args: &RmArgs) -> anyhow::Result<()> {
     let process = node.connect()?;
     let context = || format!("cannot delete mailbox {}", args.name);
-    let mailbox = process.mailbox(&args.name).open().with_context(context)?;
+    let mailbox = process
+        .mailbox(&args.name)
+        .open()
+        .map_err(|error| about_node(&process, &args.name, error))
+        .with_context(context)?;
     mailbox.delete().with_context(context)
 }
 
@@ -157,7 +164,11 @@ pub(crate) fn rm(node: &Node, args: &RmArgs) -> anyhow::Result<()> {
 pub(crate) fn set(node: &Node, args: &SetArgs) -> anyhow::Result<()> {
     let process = node.connect()?;
     let context = || format!("cannot change mailbox {}", args.name);
-    let mailbox = process.mailbox(&args.name).open().with_context(context)?;
+    let mailbox = process
+        .mailbox(&args.name)
+        .open()
+        .map_err(|error| about_node(&process, &args.name, error))
+        .with_context(context)?;
     if let Some(bytes) = args.max_bytes {
         mailbox.set_max_bytes(bytes).with_context(context)?;
     }

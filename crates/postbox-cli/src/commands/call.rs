@@ -7,7 +7,7 @@ use anyhow::Context as _;
 use postbox::{CallError, CallErrorKind, Message};
 
 use crate::args::{CallArgs, Patience, usage_error};
-use crate::node::{Node, resolve};
+use crate::node::{Node, about_node, resolve};
 use crate::{output, values};
 
 /// `postbox call`.
@@ -29,7 +29,7 @@ pub(crate) fn run(node: &Node, args: CallArgs) -> anyhow::Result<()> {
         }
         (Some(_), request, data) => (None, request.map(OsString::from).or(data)),
         (None, None, _) => return Err(usage_error("give a mailbox NAME, or --to PID|NAME")),
-        (None, Some(name), data) => (Some(values::name(&name).map_err(usage_error)?), data),
+        (None, Some(name), data) => (Some(values::mailbox(&name).map_err(usage_error)?), data),
     };
     let process = node.connect()?;
     let request = match data {
@@ -63,6 +63,7 @@ pub(crate) fn run(node: &Node, args: CallArgs) -> anyhow::Result<()> {
             let mailbox = process
                 .mailbox(&name)
                 .open()
+                .map_err(|error| about_node(&process, &name, error))
                 .with_context(|| format!("cannot call {label}"))?;
             let answer = match patience {
                 Patience::Forever => mailbox.call(request),

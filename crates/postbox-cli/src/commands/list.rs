@@ -5,7 +5,7 @@ use std::io::{self, Write as _};
 use anyhow::Context as _;
 
 use crate::args::{LsArgs, PsArgs, StatArgs};
-use crate::node::Node;
+use crate::node::{Node, about_node};
 use crate::output;
 
 /// `postbox ls [--json]`: every mailbox this user may see, by name.
@@ -54,7 +54,11 @@ pub(crate) fn stat(node: &Node, args: &StatArgs) -> anyhow::Result<()> {
     let stats = match listed.iter().find(|stats| &stats.name == name) {
         Some(stats) => stats.clone(),
         None => {
-            let mailbox = process.mailbox(name).open().with_context(context)?;
+            let mailbox = process
+                .mailbox(name)
+                .open()
+                .map_err(|error| about_node(&process, name, error))
+                .with_context(context)?;
             mailbox.stat().with_context(context)?
         }
     };

@@ -5,7 +5,7 @@ use std::io::{self, Write as _};
 use anyhow::Context as _;
 
 use crate::args::PeekArgs;
-use crate::node::{Node, selector};
+use crate::node::{Node, about_node, selector};
 use crate::output;
 
 /// `postbox peek NAME [-n COUNT] [selector] [--json]`: up to `COUNT` queued messages that the
@@ -20,7 +20,11 @@ pub(crate) fn run(node: &Node, args: &PeekArgs) -> anyhow::Result<()> {
     let process = node.connect()?;
     let selector = selector(&process, &args.selector)?;
     let context = || format!("cannot peek into mailbox {}", args.name);
-    let mailbox = process.mailbox(&args.name).open().with_context(context)?;
+    let mailbox = process
+        .mailbox(&args.name)
+        .open()
+        .map_err(|error| about_node(&process, &args.name, error))
+        .with_context(context)?;
     let max = usize::try_from(args.count).unwrap_or(usize::MAX);
     let messages = mailbox.peek(max, selector).with_context(context)?;
     let source = format!("mailbox {}", args.name);

@@ -6,7 +6,7 @@ use anyhow::Context as _;
 use serde_json::json;
 
 use crate::args::PurgeArgs;
-use crate::node::Node;
+use crate::node::{Node, about_node};
 use crate::output;
 
 /// `postbox purge NAME [--json]`: drops every queued message and prints how many, as
@@ -19,7 +19,11 @@ use crate::output;
 pub(crate) fn run(node: &Node, args: &PurgeArgs) -> anyhow::Result<()> {
     let process = node.connect()?;
     let context = || format!("cannot purge mailbox {}", args.name);
-    let mailbox = process.mailbox(&args.name).open().with_context(context)?;
+    let mailbox = process
+        .mailbox(&args.name)
+        .open()
+        .map_err(|error| about_node(&process, &args.name, error))
+        .with_context(context)?;
     let purged = mailbox.purge().with_context(context)?;
     let mut out = io::stdout().lock();
     if args.json {

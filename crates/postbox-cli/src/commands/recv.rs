@@ -8,7 +8,7 @@ use postbox::{
 };
 
 use crate::args::{Patience, RecvArgs};
-use crate::node::{Node, selector};
+use crate::node::{Node, about_node, selector};
 use crate::output;
 
 /// Opens (or, with `--create-owned`, creates as this process's own) every named mailbox.
@@ -25,10 +25,12 @@ fn mailboxes(process: &Process, args: &RecvArgs) -> anyhow::Result<Vec<Mailbox>>
                 builder
                     .ownership(Ownership::Process)
                     .create()
+                    .map_err(|error| about_node(process, name, error))
                     .with_context(|| format!("cannot create mailbox {name}"))
             } else {
                 builder
                     .open()
+                    .map_err(|error| about_node(process, name, error))
                     .with_context(|| format!("cannot receive from mailbox {name}"))
             }
         })
@@ -102,12 +104,17 @@ pub(crate) fn run(node: &Node, args: &RecvArgs) -> anyhow::Result<()> {
     let mut out = io::stdout().lock();
     let mut received = 0;
     // Nothing arriving in time is about all the sources, not the one an error names.
+    // A lost link is explained by the mailbox's node (the inbox, after the names, has none).
     let failed = |error: RecvError, branch: usize| {
         let source = match error {
             RecvError::Empty | RecvError::Timeout => sources.join(", "),
             _ => sources.get(branch).cloned().unwrap_or_default(),
         };
-        anyhow::Error::new(error).context(format!("cannot receive from {source}"))
+        let error = match (error, args.names.get(branch)) {
+            (RecvError::Disconnected, Some(name)) => about_node(&process, name, error),
+            (error, _) => anyhow::Error::new(error),
+        };
+        error.context(format!("cannot receive from {source}"))
     };
     let broadcast = |mailbox: &Mailbox| {
         mailbox

@@ -7,7 +7,8 @@ use anyhow::Context as _;
 use postbox::{Capacity, Mailbox, Message, MessageSize, Pid, Process, SendError, SendErrorKind};
 
 use crate::args::{Patience, SendArgs, usage_error};
-use crate::node::{Node, raise_max_message_size, resolve};
+use crate::node::{Node, about_node, raise_max_message_size, resolve};
+use crate::values::ProcessRef;
 use crate::{output, values};
 
 /// Where the messages go.
@@ -138,7 +139,7 @@ pub(crate) fn run(node: &Node, args: SendArgs) -> anyhow::Result<()> {
         }
         (Some(_), payload, data) => (None, payload.map(OsString::from).or(data)),
         (None, None, _) => return Err(usage_error("give a mailbox NAME, or --to PID|NAME")),
-        (None, Some(name), data) => (Some(values::name(&name).map_err(usage_error)?), data),
+        (None, Some(name), data) => (Some(values::mailbox(&name).map_err(usage_error)?), data),
     };
     let process = node.connect()?;
     if let Some(name) = &args.register {
@@ -146,6 +147,11 @@ pub(crate) fn run(node: &Node, args: SendArgs) -> anyhow::Result<()> {
             .register(name)
             .with_context(|| format!("cannot register this process as {name:?}"))?;
     }
+    // The NAME@NODE sent to, to explain a lost node by.
+    let node_name = match (&args.to, &mailbox) {
+        (Some(ProcessRef::Name(name)), _) | (None, Some(name)) => Some(name.clone()),
+        _ => None,
+    };
     let (destination, label) = match (&args.to, mailbox) {
         (Some(to), _) => (Destination::Process(resolve(&process, to)?), to.to_string()),
         (None, Some(name)) => {
@@ -153,6 +159,7 @@ pub(crate) fn run(node: &Node, args: SendArgs) -> anyhow::Result<()> {
             let mailbox = process
                 .mailbox(&name)
                 .open()
+                .map_err(|error| about_node(&process, &name, error))
                 .with_context(|| format!("cannot send to {label}"))?;
             (Destination::Mailbox(mailbox), label)
         }
@@ -177,7 +184,11 @@ pub(crate) fn run(node: &Node, args: SendArgs) -> anyhow::Result<()> {
             Err(SendErrorKind::TooLarge) => format!(": {}", sender.too_large(len)),
             _ => String::new(),
         };
-        let receiver = sent.with_context(|| match line {
+        let receiver = sent.map_err(|error| match (error, &node_name) {
+            (SendErrorKind::Disconnected, Some(name)) => about_node(&process, name, error),
+            (error, _) => error.into(),
+        });
+        let receiver = receiver.with_context(|| match line {
             Some(line) => format!("cannot send line {line} to {label}{why}"),
             None => format!("cannot send to {label}{why}"),
         })?;

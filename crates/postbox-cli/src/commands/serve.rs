@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use postbox::{Process, Received, ReplyError};
 
 use crate::args::ServeArgs;
-use crate::node::Node;
+use crate::node::{Node, about_node};
 use crate::output;
 
 /// `postbox serve`.
@@ -38,6 +38,7 @@ pub(crate) fn run(node: &Node, args: &ServeArgs) -> anyhow::Result<()> {
             process
                 .mailbox(name)
                 .open()
+                .map_err(|error| about_node(&process, name, error))
                 .with_context(|| format!("cannot serve mailbox {name}"))?,
         ),
         None => None,

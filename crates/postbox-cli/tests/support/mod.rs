@@ -9,6 +9,7 @@
 // Each test binary uses a different part of this module.
 #![allow(dead_code)]
 
+pub(crate) mod nodes;
 pub(crate) mod terminal;
 
 use std::io::{BufRead as _, BufReader, Read, Write as _};

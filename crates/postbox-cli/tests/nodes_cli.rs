@@ -1,0 +1,241 @@
+//! Nodes from the shell, through the real binary: two node daemons (a dialling b, mutual TLS)
+//! and commands run against each — `send jobs@b` from a received on b with its sender, `recv
+//! jobs@b` from a, a `?node=b` URL, `send --to alice@b`, `monitor alice@b`, `call svc@b`
+//! against `serve` on b, a chat on a in a room on b; and the errors: an unknown node (exit 5), a node that is down
+//! (exit 1, `Disconnected`, said to be down), `NAME@NODE` where only local names make sense
+//! (exit 2). Every wait polls or reads with a deadline; every process is killed when its test
+//! ends.
+
+mod support;
+
+use serde_json::Value;
+use support::nodes::Pair;
+
+/// The process `pid` in `ps --json` of a node, if listed.
+fn process(ps: &Value, pid: u64) -> Option<&Value> {
+    ps.as_array()?.iter().find(|p| p["pid"] == pid)
+}
+
+#[test]
+fn a_message_sent_to_jobs_at_b_is_received_on_b_from_the_senders_stand_in() {
+    let nodes = Pair::start();
+    nodes.b.run(&["create", "jobs"]).code(0);
+    // The sender stays alive (reading more lines) while b looks at who sent.
+    let mut sender = nodes.a.spawn_command(&["send", "--lines", "jobs@b"]);
+    sender.write_stdin("hi\n");
+    let received = nodes.b.run(&["recv", "jobs", "--json"]).code(0).json();
+    assert_eq!(received["payload"], "hi");
+    let proxy = received["sender"].as_u64().expect("a sender pid");
+    // On b the sender is a stand-in for a's process: listed as PID@a, that pid a's sender.
+    let on_b = nodes.b.run(&["ps", "--json"]).code(0).json();
+    let stand_in = process(&on_b, proxy).expect("the sender is listed on b");
+    let command = stand_in["command"].as_str().expect("a command");
+    let (pid_on_a, node) = command.split_once('@').expect("PID@NODE");
+    assert_eq!(node, "a", "{stand_in}");
+    let on_a = nodes.a.run(&["ps", "--json"]).code(0).json();
+    let pid_on_a: u64 = pid_on_a.parse().expect("a pid");
+    let original = process(&on_a, pid_on_a).expect("the sender is listed on a");
+    assert!(
+        original["command"]
+            .as_str()
+            .is_some_and(|c| c.contains("send --lines jobs@b")),
+        "{original}"
+    );
+    sender.close_stdin();
+    sender.finish().code(0);
+}
+
+#[test]
+fn recv_jobs_at_b_from_a_and_a_node_url_take_b_s_messages() {
+    let nodes = Pair::start();
+    nodes.b.run(&["create", "jobs"]).code(0);
+    nodes.b.run(&["send", "jobs", "first"]).code(0);
+    let out = nodes.a.run(&["recv", "jobs@b", "--timeout", "10s"]).ok();
+    assert_eq!(out, "first\n");
+    // A receive waiting on a is woken by a send on b.
+    let waiting = nodes
+        .a
+        .spawn_command(&["recv", "jobs@b", "--timeout", "20s"]);
+    nodes.b.wait_for_stat_field("jobs", "blocked_receivers", 1);
+    nodes.b.run(&["send", "jobs", "second"]).code(0);
+    assert_eq!(waiting.finish().code(0).stdout, "second\n");
+    // `?node=b`: plain names are b's.
+    let mut send = support::command(&["send", "jobs", "via-url"]);
+    send.env("POSTBOX_URL", format!("{}?node=b", nodes.a.url()));
+    support::run_command(send, None).code(0);
+    assert_eq!(nodes.b.run(&["recv", "jobs", "--nowait"]).ok(), "via-url\n");
+    // What a created on b is b's: listed there, and gone when a deletes it.
+    nodes.a.run(&["create", "made-by-a@b"]).code(0);
+    assert!(nodes.b.run(&["ls"]).ok().contains("made-by-a"));
+    nodes.a.run(&["rm", "made-by-a@b"]).code(0);
+    assert!(!nodes.b.run(&["ls"]).ok().contains("made-by-a"));
+}
+
+#[test]
+fn send_to_alice_at_b_reaches_the_process_registered_as_alice_on_b() {
+    let nodes = Pair::start();
+    let alice = nodes
+        .b
+        .spawn_command(&["recv", "--inbox", "--as", "alice", "--timeout", "20s"]);
+    alice.announced_pid();
+    nodes
+        .a
+        .run(&["send", "--to", "alice@b", "hello alice"])
+        .code(0);
+    assert_eq!(alice.finish().code(0).stdout, "hello alice\n");
+    // She has gone: nobody is registered as alice on b any more.
+    let out = nodes.a.run(&["send", "--to", "alice@b", "again"]).code(5);
+    assert!(
+        out.stderr
+            .contains("no process is registered as \"alice@b\""),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn monitor_alice_at_b_sees_her_end_on_b() {
+    let nodes = Pair::start();
+    let alice = nodes
+        .b
+        .spawn_command(&["recv", "--inbox", "--as", "alice", "--timeout", "20s"]);
+    alice.announced_pid();
+    let monitor = nodes
+        .a
+        .spawn_command(&["monitor", "alice@b", "--timeout", "20s"]);
+    // Watching: its wait for the end shows on a before alice is let go.
+    support::eventually("the monitor waits", || {
+        let ps = nodes.a.run(&["ps", "--json"]).code(0).json();
+        ps.as_array().is_some_and(|all| {
+            all.iter().any(|p| {
+                p["command"].as_str().is_some_and(|c| c.contains("monitor"))
+                    && p["waiting"].as_u64() > Some(0)
+            })
+        })
+    });
+    nodes.a.run(&["send", "--to", "alice@b", "bye"]).code(0);
+    alice.finish().code(0);
+    let out = monitor.finish().code(0);
+    assert!(out.stdout.contains("(alice@b) terminated"), "{out:?}");
+}
+
+#[test]
+fn call_svc_at_b_is_answered_by_serve_on_b() {
+    let nodes = Pair::start();
+    nodes.b.run(&["create", "svc"]).code(0);
+    let serve = nodes
+        .b
+        .spawn_command(&["serve", "svc", "--count", "1", "--", "cat"]);
+    // Serving: a call before it opened svc would find nobody to answer.
+    nodes.b.wait_for_stat_field("svc", "blocked_receivers", 1);
+    let answer = nodes
+        .a
+        .run(&["call", "svc@b", "ping", "--timeout", "20s"])
+        .ok();
+    assert_eq!(answer, "ping\n");
+    serve.finish().code(0);
+    // And a process registered on b, called by name.
+    let by_name = nodes
+        .b
+        .spawn_command(&["serve", "--as", "echo", "--count", "1", "--", "cat"]);
+    by_name.announced_pid();
+    let answer = nodes
+        .a
+        .run_with_input(&["call", "--to", "echo@b", "--timeout", "20s"], "pong");
+    assert_eq!(answer.ok(), "pong\n");
+    by_name.finish().code(0);
+}
+
+#[test]
+#[ignore = "a chat selects over its inbox and the room: a select spanning two nodes is refused \
+            until the daemons support it"]
+fn a_chat_on_a_in_a_room_on_b_talks_with_a_chat_on_b() {
+    let nodes = Pair::start();
+    let mut dave = nodes.b.spawn_command(&["chat", "dave", "--room", "lobby"]);
+    wait_for_line(&dave, "dave joined");
+    let mut carol = nodes
+        .a
+        .spawn_command(&["chat", "carol", "--room", "lobby@b"]);
+    wait_for_line(&carol, "carol joined");
+    wait_for_line(&dave, "carol joined");
+    carol.write_stdin("hello from a\n");
+    wait_for_line(&dave, "carol: hello from a");
+    dave.write_stdin("hello from b\n");
+    wait_for_line(&carol, "dave: hello from b");
+    carol.close_stdin();
+    wait_for_line(&dave, "carol left");
+    dave.close_stdin();
+}
+
+/// Reads `chat`'s stdout until a line holds `text` (each line within the support's patience).
+#[track_caller]
+fn wait_for_line(chat: &support::Background, text: &str) {
+    loop {
+        if chat.stdout_line().contains(text) {
+            return;
+        }
+    }
+}
+
+#[test]
+fn a_node_this_daemon_does_not_link_with_is_not_found_and_says_so() {
+    let nodes = Pair::start();
+    for args in [
+        &["send", "jobs@nowhere", "hi"][..],
+        &["recv", "jobs@nowhere", "--nowait"],
+        &["call", "svc@nowhere", "ping"],
+        &["send", "--to", "alice@nowhere", "hi"],
+        &["stat", "jobs@nowhere"],
+    ] {
+        let out = nodes.a.run(args).code(5);
+        assert!(
+            out.stderr
+                .contains("node nowhere is not linked with this daemon (node a)"),
+            "{args:?}: {out:?}"
+        );
+    }
+    // A daemon with no node links at all says that.
+    let lone = support::Daemon::start();
+    let out = lone.run(&["send", "jobs@b", "hi"]).code(5);
+    assert!(out.stderr.contains("which has no node links"), "{out:?}");
+}
+
+#[test]
+fn names_that_are_no_address_or_only_local_are_usage_errors() {
+    let nodes = Pair::start();
+    for args in [
+        &["send", "jobs@", "hi"][..],
+        &["send", "jobs@b@c", "hi"],
+        &["recv", "@b"],
+        &["send", "--to", "alice@", "hi"],
+    ] {
+        let out = nodes.a.run(args).code(2);
+        assert!(out.stderr.contains("invalid"), "{args:?}: {out:?}");
+    }
+    // A process registers on the node it is connected to.
+    let out = nodes.a.run(&["recv", "--inbox", "--as", "alice@b"]).code(2);
+    assert!(
+        out.stderr
+            .contains("a process registers its name on the node it is connected to"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn a_node_that_is_down_fails_disconnected_in_flight_and_after() {
+    let mut nodes = Pair::start();
+    nodes.b.run(&["create", "jobs"]).code(0);
+    let waiting = nodes
+        .a
+        .spawn_command(&["recv", "jobs@b", "--timeout", "20s"]);
+    nodes.b.wait_for_stat_field("jobs", "blocked_receivers", 1);
+    nodes.b.kill();
+    // In flight: the receive fails once a declares b down (within the node timeout).
+    let out = waiting.finish().code(1);
+    assert!(out.stderr.contains("node b is down"), "{out:?}");
+    assert!(out.stderr.ends_with("disconnected\n"), "{out:?}");
+    // After: a new request fails at once, the same way.
+    nodes.a.wait_for_peer("b", "down", |_| true);
+    let out = nodes.a.run(&["send", "jobs@b", "hi"]).code(1);
+    assert!(out.stderr.contains("node b is down"), "{out:?}");
+    assert!(out.stderr.ends_with("disconnected\n"), "{out:?}");
+}
