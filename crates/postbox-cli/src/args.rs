@@ -539,6 +539,9 @@ pub(crate) struct LsArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub(crate) json: bool,
+    /// List the mailboxes of linked node NODE instead (its name, as in NAME@NODE).
+    #[arg(long = "node", value_name = "NODE", value_parser = values::node_name)]
+    pub(crate) at: Option<String>,
     /// The node to talk to.
     #[command(flatten)]
     pub(crate) node: NodeArgs,
@@ -554,6 +557,10 @@ pub(crate) struct StatArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub(crate) json: bool,
+    /// Without NAME: the statistics of linked node NODE instead.
+    #[arg(long = "node", value_name = "NODE", value_parser = values::node_name,
+          conflicts_with = "name")]
+    pub(crate) at: Option<String>,
     /// The node to talk to.
     #[command(flatten)]
     pub(crate) node: NodeArgs,
@@ -601,6 +608,9 @@ pub(crate) struct PsArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub(crate) json: bool,
+    /// List the processes of linked node NODE instead, among them the stand-ins of other nodes' processes acting there.
+    #[arg(long = "node", value_name = "NODE", value_parser = values::node_name)]
+    pub(crate) at: Option<String>,
     /// The node to talk to.
     #[command(flatten)]
     pub(crate) node: NodeArgs,

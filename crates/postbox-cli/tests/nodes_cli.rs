@@ -146,8 +146,6 @@ fn call_svc_at_b_is_answered_by_serve_on_b() {
 }
 
 #[test]
-#[ignore = "a chat selects over its inbox and the room: a select spanning two nodes is refused \
-            until the daemons support it"]
 fn a_chat_on_a_in_a_room_on_b_talks_with_a_chat_on_b() {
     let nodes = Pair::start();
     let mut dave = nodes.b.spawn_command(&["chat", "dave", "--room", "lobby"]);
@@ -238,4 +236,47 @@ fn a_node_that_is_down_fails_disconnected_in_flight_and_after() {
     let out = nodes.a.run(&["send", "jobs@b", "hi"]).code(1);
     assert!(out.stderr.contains("node b is down"), "{out:?}");
     assert!(out.stderr.ends_with("disconnected\n"), "{out:?}");
+}
+
+#[test]
+fn ls_ps_and_stat_with_node_show_the_other_nodes_lists() {
+    let nodes = Pair::start();
+    nodes.b.run(&["create", "only-on-b"]).code(0);
+    let here = nodes.a.run(&["ls", "--json"]).code(0).json();
+    assert!(
+        here.as_array()
+            .expect("a list")
+            .iter()
+            .all(|m| m["name"] != "only-on-b"),
+        "{here}"
+    );
+    let there = nodes.a.run(&["ls", "--node", "b", "--json"]).code(0).json();
+    assert!(
+        there
+            .as_array()
+            .expect("a list")
+            .iter()
+            .any(|m| m["name"] == "only-on-b"),
+        "{there}"
+    );
+    // The ls itself acted on b through a stand-in, which b's process list shows.
+    let ps = nodes.a.run(&["ps", "--node", "b", "--json"]).code(0).json();
+    assert!(
+        ps.as_array()
+            .expect("a list")
+            .iter()
+            .any(|p| p["command"].as_str().is_some_and(|c| c.ends_with("@a"))),
+        "{ps}"
+    );
+    let stats = nodes
+        .a
+        .run(&["stat", "--node", "b", "--json"])
+        .code(0)
+        .json();
+    assert!(
+        stats["mailboxes"].as_u64().is_some_and(|n| n >= 1),
+        "{stats}"
+    );
+    nodes.a.run(&["ls", "--node", "nowhere"]).code(5);
+    nodes.a.run(&["stat", "jobs", "--node", "b"]).code(2);
 }

@@ -8,14 +8,19 @@ use crate::args::{LsArgs, PsArgs, StatArgs};
 use crate::node::{Node, about_node};
 use crate::output;
 
-/// `postbox ls [--json]`: every mailbox this user may see, by name.
+/// `postbox ls [--node NODE] [--json]`: every mailbox this user may see, by name.
 ///
 /// # Errors
 ///
 /// Connecting; listing; writing to stdout.
 pub(crate) fn ls(node: &Node, args: &LsArgs) -> anyhow::Result<()> {
     let process = node.connect()?;
-    let mut mailboxes = process.list_mailboxes().context("cannot list mailboxes")?;
+    let mut mailboxes = match &args.at {
+        Some(at) => process
+            .list_mailboxes_at(at)
+            .with_context(|| format!("cannot list the mailboxes of node {at}"))?,
+        None => process.list_mailboxes().context("cannot list mailboxes")?,
+    };
     mailboxes.sort_by(|a, b| a.name.cmp(&b.name));
     let mut out = io::stdout().lock();
     if args.json {
@@ -39,9 +44,14 @@ pub(crate) fn stat(node: &Node, args: &StatArgs) -> anyhow::Result<()> {
     let process = node.connect()?;
     let mut out = io::stdout().lock();
     let Some(name) = &args.name else {
-        let stats = process
-            .node_stats()
-            .context("cannot read node statistics")?;
+        let stats = match &args.at {
+            Some(at) => process
+                .node_stats_at(at)
+                .with_context(|| format!("cannot read the statistics of node {at}"))?,
+            None => process
+                .node_stats()
+                .context("cannot read node statistics")?,
+        };
         if args.json {
             output::json(&mut out, &stats)?;
         } else {
@@ -76,14 +86,19 @@ pub(crate) fn stat(node: &Node, args: &StatArgs) -> anyhow::Result<()> {
     Ok(out.flush()?)
 }
 
-/// `postbox ps [--json]`: every live process, this one included.
+/// `postbox ps [--node NODE] [--json]`: every live process, this one included.
 ///
 /// # Errors
 ///
 /// Connecting; listing; writing to stdout.
 pub(crate) fn ps(node: &Node, args: &PsArgs) -> anyhow::Result<()> {
     let process = node.connect()?;
-    let mut processes = process.list_processes().context("cannot list processes")?;
+    let mut processes = match &args.at {
+        Some(at) => process
+            .list_processes_at(at)
+            .with_context(|| format!("cannot list the processes of node {at}"))?,
+        None => process.list_processes().context("cannot list processes")?,
+    };
     processes.sort_by_key(|info| info.pid);
     let mut out = io::stdout().lock();
     if args.json {
