@@ -280,3 +280,67 @@ fn ls_ps_and_stat_with_node_show_the_other_nodes_lists() {
     nodes.a.run(&["ls", "--node", "nowhere"]).code(5);
     nodes.a.run(&["stat", "jobs", "--node", "b"]).code(2);
 }
+
+/// How many processes of node a the memory test makes act on b.
+const STAND_INS: usize = 400;
+
+#[test]
+fn a_stand_in_costs_node_b_a_few_kilobytes() {
+    let nodes = Pair::start();
+    nodes.b.run(&["create", "sink"]).code(0);
+    // Warm up: the first stand-ins grow tables and the allocator's arenas once.
+    let warm: Vec<postbox::Process> = (0..32).map(|_| connect_and_act(&nodes)).collect();
+    let before = nodes.b.resident_bytes();
+    let acting: Vec<postbox::Process> = (0..STAND_INS).map(|_| connect_and_act(&nodes)).collect();
+    let after = nodes.b.resident_bytes();
+    let per_stand_in = after.saturating_sub(before) / STAND_INS as u64;
+    eprintln!(
+        "node b: {before} bytes resident before, {after} after {STAND_INS} stand-ins: \
+         {per_stand_in} bytes each"
+    );
+    // An engine process, its inbox, a hub entry and the router's maps: a few kilobytes. The
+    // bound is generous (the allocator keeps what it takes), and would catch a per-stand-in
+    // buffer or task.
+    assert!(
+        per_stand_in < 32 * 1024,
+        "{per_stand_in} bytes per stand-in"
+    );
+    drop(acting);
+    drop(warm);
+}
+
+/// A process of node a that has acted on b (opened `sink@b`), so b holds a stand-in for it.
+fn connect_and_act(nodes: &Pair) -> postbox::Process {
+    let process = postbox::connect(&nodes.a.url()).expect("connect to a");
+    process.mailbox("sink@b").open().expect("open sink@b");
+    process
+}
+
+#[test]
+fn an_idle_association_costs_a_node_well_under_a_megabyte() {
+    let certs_dir = tempfile::tempdir().expect("cannot create a temporary directory");
+    let certs = support::nodes::Certs::init(certs_dir.path(), &["a", "b"]);
+    let b = support::nodes::NodeDaemon::start("b", 0, certs.flags("b"));
+    // b has served one client (`postbox nodes`, for its port): settle that first.
+    let _ = b.nodes();
+    let alone = b.resident_bytes();
+    let mut a_flags = certs.flags("a");
+    a_flags.extend([
+        "--peer".to_owned(),
+        format!("b=127.0.0.1:{}", b.node_port()),
+    ]);
+    let a = support::nodes::NodeDaemon::start("a", 0, a_flags);
+    a.wait_for_peer("b", "up", |_| true);
+    b.wait_for_peer("a", "up", |_| true);
+    let linked = b.resident_bytes();
+    let association = linked.saturating_sub(alone);
+    eprintln!(
+        "node b: {alone} bytes resident alone, {linked} linked with a: {association} for the idle association"
+    );
+    // The TLS connection's buffers, the peer's task and an empty resend buffer (which may hold
+    // up to 4096 messages and 16 MiB when the peer does not acknowledge).
+    assert!(
+        association < 1 << 20,
+        "{association} bytes for one idle association"
+    );
+}

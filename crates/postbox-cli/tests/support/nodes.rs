@@ -249,6 +249,19 @@ impl Drop for NodeDaemon {
 
 impl NodeDaemon {
     /// Its URL.
+    /// The daemon's resident memory, in bytes (`VmRSS` of its `/proc/PID/status`).
+    pub(crate) fn resident_bytes(&self) -> u64 {
+        let pid = self.child.as_ref().expect("running").id();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .expect("cannot read the daemon's /proc status");
+        let kib: u64 = status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("a VmRSS line");
+        kib * 1024
+    }
+
     pub(crate) fn url(&self) -> String {
         format!("unix://{}", self.socket().display())
     }
