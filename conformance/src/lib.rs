@@ -42,6 +42,7 @@
 //! | [`cases::consumers`] | a window taken ahead on lease; what was not handed out goes back on stop, drop and death |
 //! | [`cases::stats`] | `stat`, `list_mailboxes`, `node_stats`, `set_mode`, `set_max_bytes` |
 //! | [`cases::limits`] | the queued-bytes quota, the per-uid mailbox quota |
+//! | [`cases::services`] | `#[postbox::service]`: a typed client and serve loop over a mailbox and an inbox |
 //! | [`cases::calls`] | call / reply / fail to a pid and a mailbox, revoked rights and late replies, `PeerGone`, no responders |
 //! | [`cases::errors`] | readable `Display` for every error; every failed send hands its message back |
 //!
@@ -354,6 +355,10 @@ macro_rules! conformance_tests {
                 a_broadcast_rendezvous_completes_when_every_member_took_it,
                 typed_broadcast_receive_is_per_member,
                 broadcast_stats_count_messages_once_and_deliveries_each,
+            ],
+            services: [
+                a_typed_service_answers_through_a_mailbox,
+                a_typed_service_answers_through_an_inbox,
             ],
             calls: [
                 a_call_to_a_pid_returns_the_reply,

@@ -27,6 +27,7 @@ pub mod redelivery;
 pub mod rights;
 pub mod select;
 pub mod selectors;
+pub mod services;
 pub mod sizes;
 pub mod smoke;
 pub mod stats;
