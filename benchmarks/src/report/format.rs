@@ -69,6 +69,27 @@ pub fn ratio(x: f64) -> String {
     format!("{x:.2}×")
 }
 
+/// A markdown table whose first `labels` columns are left-aligned text and the rest
+/// right-aligned figures. Cells may hold anything: pipes are escaped and line breaks flattened.
+pub fn table(header: &[String], labels: usize, rows: &[Vec<String>]) -> String {
+    let clean = |cell: &str| cell.replace('|', "\\|").replace('\n', " ");
+    let line = |cells: &[String]| {
+        let cells: Vec<String> = cells.iter().map(|c| clean(c)).collect();
+        format!("| {} |\n", cells.join(" | "))
+    };
+    let mut out = line(header);
+    let rule: Vec<String> = header
+        .iter()
+        .enumerate()
+        .map(|(i, _)| if i < labels { "---" } else { "---:" }.to_owned())
+        .collect();
+    out.push_str(&format!("|{}|\n", rule.join("|")));
+    for row in rows {
+        out.push_str(&line(row));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,31 +6,10 @@ use std::fmt::Write;
 use crate::plan::{Series, WorkloadKind, format_size};
 use crate::stats::Spread;
 
-use super::format::{rate, sig3};
+use super::format::{rate, sig3, table};
 use super::pair::PAIRS;
 use super::results::{Outcome, Results, Summary};
 use super::targets::{TARGETS, tally};
-
-/// A markdown table whose first `labels` columns are left-aligned text and the rest
-/// right-aligned figures. Cells may hold anything: pipes are escaped and line breaks flattened.
-pub fn table(header: &[String], labels: usize, rows: &[Vec<String>]) -> String {
-    let clean = |cell: &str| cell.replace('|', "\\|").replace('\n', " ");
-    let line = |cells: &[String]| {
-        let cells: Vec<String> = cells.iter().map(|c| clean(c)).collect();
-        format!("| {} |\n", cells.join(" | "))
-    };
-    let mut out = line(header);
-    let rule: Vec<String> = header
-        .iter()
-        .enumerate()
-        .map(|(i, _)| if i < labels { "---" } else { "---:" }.to_owned())
-        .collect();
-    out.push_str(&format!("|{}|\n", rule.join("|")));
-    for row in rows {
-        out.push_str(&line(row));
-    }
-    out
-}
 
 /// `median (min–max)`, each formatted by `f`; just the median when there is no spread (one
 /// repetition).

@@ -11,9 +11,9 @@ mod targets;
 mod verdict;
 
 pub use chart::write_charts;
-pub use format::{axis, rate, ratio, sig3};
+pub use format::{axis, rate, ratio, sig3, table};
 pub use machine::{Machine, iso_date, load_average};
-pub use markdown::{render, table};
+pub use markdown::render;
 pub use pair::{PAIRS, Pair};
 pub use results::{CaseRecord, Outcome, Results, Settings, Summary};
 pub use targets::{Bound, TARGETS, Target, judge, tally};

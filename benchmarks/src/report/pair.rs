@@ -2,8 +2,7 @@
 //! than the headline alone: the node link against one daemon shows what the hop between daemons
 //! costs in the tail as well as at the median.
 
-use super::format::ratio;
-use super::markdown::table;
+use super::format::{ratio, table};
 use super::results::{CaseRecord, Outcome, Results, Summary};
 use crate::plan::format_size;
 
