@@ -37,7 +37,7 @@ use tokio::sync::{Notify, mpsc, oneshot};
 use super::destination::{Destination, destination};
 use super::disconnected::disconnected;
 use super::reserved_ids::{self, MAX_PEERS};
-use super::spanning_select::{self, Part, SpanningSelect};
+use super::spanning_select::{self, Part, Parts, SpanningSelect};
 use crate::hub::{ConnId, Hub, Outcome};
 use crate::node::{NodeEvent, NodeEvents, NodeSendError, NodeStatus};
 use crate::outbox::{Outbox, OutboxReceiver, Reply, outbox};
@@ -358,60 +358,6 @@ impl Router {
         };
         tokio::spawn(spanning_select::run(router, select));
         Routing::Forwarded
-    }
-
-    /// Asks one part of a spanning select for a message without waiting: the part's answer,
-    /// its branches numbered within the part.
-    pub(super) async fn try_part(&self, select: &SpanningSelect, part: &Part) -> Response {
-        let request = Request::Recv {
-            branches: part.branches.clone(),
-            wait: Wait::Try,
-        };
-        let protocol = || {
-            Response::RecvFailed(SelectError {
-                branch: 0,
-                error: RecvError::Protocol,
-            })
-        };
-        if part.place == Destination::Here {
-            let (outcome, routed) = self.hub.request(select.conn, select.id, request);
-            routed.post();
-            return match outcome {
-                Outcome::Answered(response) => response,
-                // Never for a receive that may not wait; `Deferred` (a durable mailbox's
-                // answer) goes to the connection itself.
-                Outcome::Waiting(_) | Outcome::Deferred | Outcome::Refused(..) => protocol(),
-            };
-        }
-        let (sink, answer) = oneshot::channel();
-        let routing = {
-            let mut state = self.lock();
-            state.next_part_id += 1;
-            let id = PART_IDS | state.next_part_id;
-            self.dispatch(
-                &mut state,
-                part.place.clone(),
-                Sink::Select(sink),
-                select.pid,
-                select.creds,
-                id,
-                request,
-            )
-        };
-        match routing {
-            Routing::Forwarded => answer.await.unwrap_or_else(|_| protocol()),
-            Routing::Answered(response) => response,
-            Routing::Local(_) | Routing::Refused(..) => protocol(),
-        }
-    }
-
-    /// A spanning select has its answer: gives it to the connection, unless it was stopped
-    /// because its process ended.
-    pub(super) fn select_done(&self, select: &SpanningSelect, answer: Response) {
-        let key = (select.pid, select.id.get());
-        if self.lock().selects.remove(&key).is_some() {
-            self.hub.answer(select.conn, select.id, answer);
-        }
     }
 
     /// Withdraws forwarded request `id` of process `pid`, if it still waits there.
@@ -964,6 +910,62 @@ impl Router {
             peers.retain(|&peer| peer != index);
         }
         state.exported.retain(|_, peers| !peers.is_empty());
+    }
+}
+
+impl Parts for Router {
+    /// Asks one part of a spanning select for a message without waiting: the part's answer,
+    /// its branches numbered within the part.
+    async fn try_part(&self, select: &SpanningSelect, part: &Part) -> Response {
+        let request = Request::Recv {
+            branches: part.branches.clone(),
+            wait: Wait::Try,
+        };
+        let protocol = || {
+            Response::RecvFailed(SelectError {
+                branch: 0,
+                error: RecvError::Protocol,
+            })
+        };
+        if part.place == Destination::Here {
+            let (outcome, routed) = self.hub.request(select.conn, select.id, request);
+            routed.post();
+            return match outcome {
+                Outcome::Answered(response) => response,
+                // Never for a receive that may not wait; `Deferred` (a durable mailbox's
+                // answer) goes to the connection itself.
+                Outcome::Waiting(_) | Outcome::Deferred | Outcome::Refused(..) => protocol(),
+            };
+        }
+        let (sink, answer) = oneshot::channel();
+        let routing = {
+            let mut state = self.lock();
+            state.next_part_id += 1;
+            let id = PART_IDS | state.next_part_id;
+            self.dispatch(
+                &mut state,
+                part.place.clone(),
+                Sink::Select(sink),
+                select.pid,
+                select.creds,
+                id,
+                request,
+            )
+        };
+        match routing {
+            Routing::Forwarded => answer.await.unwrap_or_else(|_| protocol()),
+            Routing::Answered(response) => response,
+            Routing::Local(_) | Routing::Refused(..) => protocol(),
+        }
+    }
+
+    /// A spanning select has its answer: gives it to the connection, unless it was stopped
+    /// because its process ended.
+    fn select_done(&self, select: &SpanningSelect, answer: Response) {
+        let key = (select.pid, select.id.get());
+        if self.lock().selects.remove(&key).is_some() {
+            self.hub.answer(select.conn, select.id, answer);
+        }
     }
 }
 

@@ -11,6 +11,7 @@
 //! waits; preference between branches holds within each node's part, and between parts by the
 //! order of their first branch.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,7 +20,6 @@ use postbox_wire::{RequestId, Response};
 use tokio::sync::Notify;
 
 use super::destination::Destination;
-use super::router::Router;
 use crate::hub::ConnId;
 
 /// The longest pause between two rounds of asking.
@@ -74,8 +74,23 @@ pub(crate) struct SpanningSelect {
     pub(crate) stop: Arc<Notify>,
 }
 
+/// What a spanning select needs of whoever routes requests (the router).
+pub(crate) trait Parts {
+    /// Asks one part for a message without waiting: the part's answer, its branches numbered
+    /// within the part.
+    fn try_part(
+        &self,
+        select: &SpanningSelect,
+        part: &Part,
+    ) -> impl Future<Output = Response> + Send;
+
+    /// The select has its answer: give it to its connection (unless it was stopped because its
+    /// process ended).
+    fn select_done(&self, select: &SpanningSelect, answer: Response);
+}
+
 /// Polls `select` until it has its answer, and gives it.
-pub(crate) async fn run(router: Arc<Router>, select: SpanningSelect) {
+pub(crate) async fn run<R: Parts>(router: Arc<R>, select: SpanningSelect) {
     let mut pause = FIRST_PAUSE;
     let answer = 'polling: loop {
         for part in &select.parts {

@@ -20,6 +20,7 @@ mod node_driver;
 mod node_event;
 mod node_tls;
 mod peer_driver;
+mod shared;
 
 pub use node_config::{
     DEFAULT_NODE_TIMEOUT, InvalidPeerAddress, MIN_NODE_TIMEOUT, NodeConfig, PeerAddress, host_name,

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use postbox_wire::link::{Incarnation, LinkConfig, LinkDecoder, LinkFrame, LinkState, NodeName};
+use postbox_wire::link::{Incarnation, LinkDecoder, LinkFrame, LinkState, NodeName};
 use postbox_wire::{HANDSHAKE_MAX_FRAME_LEN, LocalNode, NodeLinks, PeerLink, PeerState};
 use tokio::io::AsyncReadExt as _;
 use tokio::net::{TcpListener, TcpStream};
@@ -15,6 +15,7 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use super::peer_driver::{Command, PeerHandle};
+use super::shared::Shared;
 use super::{NodeConfig, NodeEvent, NodeSendError, NodeTls};
 use crate::tls::provider;
 
@@ -27,18 +28,6 @@ pub const MAX_NODES: usize = 1024;
 
 /// The most inbound node connections in their TLS handshake and `Hello` at once.
 const MAX_HANDSHAKES: usize = 64;
-
-/// What every peer's task shares.
-#[derive(Debug)]
-pub(crate) struct Shared {
-    pub(crate) local: NodeName,
-    pub(crate) incarnation: Incarnation,
-    pub(crate) link: LinkConfig,
-    pub(crate) tls: NodeTls,
-    /// How long a dial or an inbound connection has for TCP, TLS (and inbound, its `Hello`).
-    pub(crate) handshake_timeout: Duration,
-    pub(crate) events: mpsc::Sender<NodeEvent>,
-}
 
 /// Every peer, configured ones first, then the others in the order they connected.
 #[derive(Debug, Default)]

@@ -22,8 +22,8 @@ use tokio::task::JoinHandle;
 
 use super::backoff::Backoff;
 use super::link_connection::{BoxedStream, ConnectionInput, InputKind, LinkConnection};
-use super::node_driver::Shared;
 use super::node_tls::server_name;
+use super::shared::Shared;
 use super::{NodeEvent, NodeSendError};
 
 /// Events held for the consumer before the task stops reading from the peer: the consumer's
