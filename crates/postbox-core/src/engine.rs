@@ -252,10 +252,7 @@ impl Engine {
         receipt: Option<Ticket>,
         kind: MessageKind,
     ) -> Entry {
-        let mb = self
-            .mailboxes
-            .get_mut(&mailbox)
-            .expect("accepting into a live mailbox");
+        let mb = live(&mut self.mailboxes, mailbox);
         let seq = mb.take_seq();
         mb.counters.sent += 1;
         mb.counters.last_send = Some((sender, sent_at));
@@ -276,18 +273,12 @@ impl Engine {
     fn push_entry(&mut self, mailbox: MailboxId, entry: Entry) {
         self.queued_messages += 1;
         self.queued_bytes += entry.message.len();
-        let mb = self
-            .mailboxes
-            .get_mut(&mailbox)
-            .expect("queuing into a live mailbox");
+        let mb = live(&mut self.mailboxes, mailbox);
         mb.queue.push(entry);
     }
 
     fn remove_entry(&mut self, mailbox: MailboxId, slot: usize) -> Entry {
-        let mb = self
-            .mailboxes
-            .get_mut(&mailbox)
-            .expect("taking from a live mailbox");
+        let mb = live(&mut self.mailboxes, mailbox);
         let entry = mb.queue.remove(slot);
         self.queued_messages -= 1;
         self.queued_bytes -= entry.message.len();
@@ -305,10 +296,7 @@ impl Engine {
         now: Timestamp,
         taking: Taking,
     ) -> Received {
-        let mb = self
-            .mailboxes
-            .get_mut(&mailbox)
-            .expect("handing over from a live mailbox");
+        let mb = live(&mut self.mailboxes, mailbox);
         mb.counters.received += 1;
         mb.counters.last_recv = Some((receiver, now));
         mb.last_served = Some(receiver);
@@ -553,4 +541,16 @@ impl Engine {
             }
         }
     }
+}
+
+/// The mailbox `id` names, which the calling operation has already found live.
+///
+/// Every engine operation looks its mailbox up first (answering `NotFound` when it is gone), and
+/// nothing between that lookup and this call deletes it: the engine is single-threaded and
+/// finishes one operation before the next. A miss is therefore a bug in the engine, never a
+/// consequence of input, and stopping at once is better than going on with tables that disagree.
+fn live(mailboxes: &mut FxHashMap<MailboxId, Mailbox>, id: MailboxId) -> &mut Mailbox {
+    mailboxes
+        .get_mut(&id)
+        .expect("an engine operation lost the mailbox it had looked up")
 }

@@ -8,7 +8,7 @@
 //! drop-oldest loses its own oldest copy. A sender awaiting a receipt — and every rendezvous
 //! sender — waits until no member owes the message any more.
 
-use super::{Engine, Waiter};
+use super::{Engine, Waiter, live};
 use crate::limits::message_charge;
 use crate::mailbox::{BlockedSend, WaitingReceiver};
 use crate::members::{Owed, room};
@@ -80,7 +80,7 @@ impl Engine {
         }
         self.waiting_charge += charge;
         let ticket = self.new_ticket();
-        let mb = self.mailboxes.get_mut(&mailbox).expect("live mailbox");
+        let mb = live(&mut self.mailboxes, mailbox);
         mb.blocked_senders.push_back(BlockedSend {
             ticket,
             sender,
@@ -151,7 +151,7 @@ impl Engine {
                 None => {
                     self.queued_messages += 1;
                     self.queued_bytes += len;
-                    let mb = self.mailboxes.get_mut(&mailbox).expect("live mailbox");
+                    let mb = live(&mut self.mailboxes, mailbox);
                     mb.members
                         .backlog_mut(pid)
                         .expect("a member has a backlog")
@@ -160,7 +160,7 @@ impl Engine {
                 }
             }
         }
-        let mb = self.mailboxes.get_mut(&mailbox).expect("live mailbox");
+        let mb = live(&mut self.mailboxes, mailbox);
         if members.is_empty() {
             mb.counters.dropped += 1;
             self.total_dropped += 1;
@@ -170,7 +170,7 @@ impl Engine {
             return SendOutcome::Sent { receiver: None };
         }
         let ticket = ticket.unwrap_or_else(|| self.new_ticket());
-        let mb = self.mailboxes.get_mut(&mailbox).expect("live mailbox");
+        let mb = live(&mut self.mailboxes, mailbox);
         let owed = mb.members.owed_mut(seq).expect("owed just now");
         owed.receipt = Some((ticket, entry.message));
         let waiter = Waiter::Receipt {
@@ -187,7 +187,7 @@ impl Engine {
         let capacity = self.mailboxes[&mailbox].attrs.capacity;
         for pid in self.mailboxes[&mailbox].members.pids() {
             loop {
-                let mb = self.mailboxes.get_mut(&mailbox).expect("live mailbox");
+                let mb = live(&mut self.mailboxes, mailbox);
                 let backlog = mb.members.backlog_mut(pid).expect("a member has a backlog");
                 if room(backlog, capacity, len) {
                     break;
@@ -211,7 +211,7 @@ impl Engine {
         selector: crate::Selector,
         now: Timestamp,
     ) -> Option<Received> {
-        let mb = self.mailboxes.get_mut(&mailbox).expect("live mailbox");
+        let mb = live(&mut self.mailboxes, mailbox);
         let backlog = mb.members.backlog_mut(pid)?;
         let slot = backlog.find(selector)?;
         let entry = backlog.remove(slot);
@@ -227,7 +227,7 @@ impl Engine {
     fn release_copy(&mut self, mailbox: MailboxId, entry: &Entry, dropped: bool) {
         self.queued_messages -= 1;
         self.queued_bytes -= entry.message.len();
-        let mb = self.mailboxes.get_mut(&mailbox).expect("live mailbox");
+        let mb = live(&mut self.mailboxes, mailbox);
         let Some(owed) = mb.members.settle_copy(entry.seq, dropped) else {
             return;
         };
@@ -249,7 +249,7 @@ impl Engine {
     /// Member `pid` left (closed its last handle or terminated): its backlog is released, as if
     /// taken, so that senders waiting only on it go on.
     pub(super) fn leave_broadcast(&mut self, pid: Pid, mailbox: MailboxId) {
-        let mb = self.mailboxes.get_mut(&mailbox).expect("live mailbox");
+        let mb = live(&mut self.mailboxes, mailbox);
         let Some(mut backlog) = mb.members.leave(pid) else {
             return;
         };

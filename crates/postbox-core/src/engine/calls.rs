@@ -15,7 +15,7 @@
 //! `PeerGone` for an inbox whose process terminated) or purged / overflowed (`Dropped`) fails the
 //! call with the request handed back, so no caller waits on a request that can no longer be taken.
 
-use super::{Engine, Waiter};
+use super::{Engine, Waiter, live};
 use crate::mailbox::{End, Kind, Mailbox};
 use crate::{
     CallError, CallErrorKind, CallId, Cancelled, Completion, Delivery, MailboxId, Message, Mode,
@@ -242,7 +242,7 @@ impl Engine {
             if let Some(slot) = mb.queue.find_receipt(ticket) {
                 let entry = self.remove_entry(mailbox, slot);
                 // Withdrawn before anyone took it: it no longer counts as sent.
-                let mb = self.mailboxes.get_mut(&mailbox).expect("live mailbox");
+                let mb = live(&mut self.mailboxes, mailbox);
                 mb.counters.sent -= 1;
                 self.total_sent -= 1;
                 self.calls.remove(&call);

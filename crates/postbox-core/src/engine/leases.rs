@@ -16,7 +16,7 @@
 //! is no longer queued, and is still charged against the quota, as a queued message is, until it
 //! is settled.
 
-use super::Engine;
+use super::{Engine, live};
 use crate::attrs::Capacity;
 use crate::engine::send::broken_rule;
 use crate::limits::message_charge;
@@ -183,10 +183,7 @@ impl Engine {
         now: Timestamp,
     ) {
         self.leased_charge += message_charge(entry.message.len());
-        let mb = self
-            .mailboxes
-            .get_mut(&mailbox)
-            .expect("leasing from a live mailbox");
+        let mb = live(&mut self.mailboxes, mailbox);
         let expires = mb
             .attrs
             .redelivery
@@ -237,7 +234,7 @@ impl Engine {
         }
         entries.sort_by_key(|entry| entry.seq);
         let returned = entries.len() as u64;
-        let mb = self.mailboxes.get_mut(&mailbox).expect("live mailbox");
+        let mb = live(&mut self.mailboxes, mailbox);
         mb.counters.received -= returned;
         self.total_received -= returned;
         let max_deliveries = mb.attrs.redelivery.max_deliveries;
@@ -258,7 +255,7 @@ impl Engine {
         }
         self.queued_messages += unclaimed.len();
         self.queued_bytes += unclaimed.iter().map(|e| e.message.len()).sum::<usize>();
-        let mb = self.mailboxes.get_mut(&mailbox).expect("live mailbox");
+        let mb = live(&mut self.mailboxes, mailbox);
         mb.queue.restore(unclaimed);
     }
 
@@ -274,7 +271,7 @@ impl Engine {
         let moved = match target {
             None => {
                 self.journal_removed(mailbox, seq);
-                let mb = self.mailboxes.get_mut(&mailbox).expect("live mailbox");
+                let mb = live(&mut self.mailboxes, mailbox);
                 mb.counters.dropped += 1;
                 self.total_dropped += 1;
                 return None;
@@ -285,7 +282,7 @@ impl Engine {
         match moved {
             Ok(()) => {
                 self.journal_removed(mailbox, seq);
-                let mb = self.mailboxes.get_mut(&mailbox).expect("live mailbox");
+                let mb = live(&mut self.mailboxes, mailbox);
                 mb.counters.dead_lettered += 1;
                 self.total_dead_lettered += 1;
                 None

@@ -1,6 +1,6 @@
 //! Mailbox lifecycle and administration: create, open, close, delete, set, rights, statistics.
 
-use super::Engine;
+use super::{Engine, live};
 use crate::mailbox::{End, Kind, Mailbox};
 use crate::{
     AdminError, Capacity, Credentials, EngineStats, MailboxAttrs, MailboxId, MailboxStats, Mode,
@@ -208,7 +208,7 @@ impl Engine {
         which: impl Fn(Pid) -> bool,
         kind: SendErrorKind,
     ) {
-        let mb = self.mailboxes.get_mut(&mailbox).expect("live mailbox");
+        let mb = live(&mut self.mailboxes, mailbox);
         let (failed, kept): (std::collections::VecDeque<_>, _) =
             std::mem::take(&mut mb.blocked_senders)
                 .into_iter()
@@ -233,7 +233,7 @@ impl Engine {
             let entry = self.remove_entry(mailbox, slot);
             let ticket = entry.receipt.expect("filtered on receipts");
             // Withdrawn before anyone took it: it no longer counts as sent.
-            let mb = self.mailboxes.get_mut(&mailbox).expect("live mailbox");
+            let mb = live(&mut self.mailboxes, mailbox);
             mb.counters.sent -= 1;
             self.total_sent -= 1;
             self.fail_sender(ticket, kind, entry.message);
@@ -273,7 +273,7 @@ impl Engine {
         now: Timestamp,
     ) -> Result<(), AdminError> {
         self.check_owner(pid, mailbox)?;
-        let mb = self.mailboxes.get_mut(&mailbox).expect("checked");
+        let mb = live(&mut self.mailboxes, mailbox);
         mb.attrs.mode = mode;
         mb.counters.changed = now;
         self.journal_mailbox(mailbox);
@@ -298,7 +298,7 @@ impl Engine {
         now: Timestamp,
     ) -> Result<(), AdminError> {
         self.check_owner(pid, mailbox)?;
-        let mb = self.mailboxes.get_mut(&mailbox).expect("checked");
+        let mb = live(&mut self.mailboxes, mailbox);
         let Capacity::Bounded { messages, .. } = mb.attrs.capacity else {
             return Err(AdminError::InvalidArgument(
                 "only a bounded mailbox has a byte limit".into(),
@@ -314,7 +314,7 @@ impl Engine {
         mb.attrs.capacity = Capacity::Bounded { messages, bytes };
         mb.counters.changed = now;
         self.journal_mailbox(mailbox);
-        let mb = self.mailboxes.get_mut(&mailbox).expect("checked");
+        let mb = live(&mut self.mailboxes, mailbox);
         let (too_large, kept): (std::collections::VecDeque<_>, _) =
             std::mem::take(&mut mb.blocked_senders)
                 .into_iter()
@@ -359,7 +359,7 @@ impl Engine {
             },
             Owner::System(creds) => creds,
         };
-        let mb = self.mailboxes.get_mut(&mailbox).expect("checked");
+        let mb = live(&mut self.mailboxes, mailbox);
         let old = std::mem::replace(&mut mb.owner, owner);
         mb.owner_creds = owner_creds;
         mb.attrs.ownership = match owner {
@@ -449,7 +449,7 @@ impl Engine {
             });
         }
         let processes = &self.processes;
-        let mb = self.mailboxes.get_mut(&mailbox).expect("checked");
+        let mb = live(&mut self.mailboxes, mailbox);
         // Grants of terminated processes go first, so that the set stays within the live
         // processes however many come and go.
         mb.grants.retain(|pid| processes.contains_key(pid));
@@ -473,7 +473,7 @@ impl Engine {
     ) -> Result<(), AdminError> {
         self.check_owner(pid, mailbox)?;
         self.check_owner_policy(mailbox)?;
-        let mb = self.mailboxes.get_mut(&mailbox).expect("checked");
+        let mb = live(&mut self.mailboxes, mailbox);
         mb.grants.remove(&grantee);
         mb.counters.changed = now;
         let still_allowed = match mb.owner {

@@ -1,6 +1,6 @@
 //! Processes: spawning, names, monitors and termination.
 
-use super::{Engine, Waiter};
+use super::{Engine, Waiter, live};
 use crate::limits::message_charge;
 use crate::mailbox::{Kind, Mailbox};
 use crate::process::Process;
@@ -281,9 +281,7 @@ impl Engine {
                     .get(&mailbox)
                     .and_then(|mb| mb.queue.find_receipt(ticket))
                 {
-                    self.mailboxes
-                        .get_mut(&mailbox)
-                        .expect("live")
+                    live(&mut self.mailboxes, mailbox)
                         .queue
                         .entry_mut(slot)
                         .receipt = None;

@@ -1,6 +1,6 @@
 //! Purging: dropping everything queued in a mailbox at once.
 
-use super::Engine;
+use super::{Engine, live};
 use crate::{AdminError, MailboxId, Pid, SendErrorKind, Timestamp};
 
 impl Engine {
@@ -31,13 +31,13 @@ impl Engine {
         self.check_owner(pid, mailbox)?;
         if self.mailboxes[&mailbox].is_broadcast() {
             let count = self.clear_broadcast(mailbox, SendErrorKind::Dropped);
-            let mb = self.mailboxes.get_mut(&mailbox).expect("checked");
+            let mb = live(&mut self.mailboxes, mailbox);
             mb.counters.dropped += count as u64;
             self.total_dropped += count as u64;
             self.admit_waiting_senders(mailbox, now);
             return Ok(count);
         }
-        let mb = self.mailboxes.get_mut(&mailbox).expect("checked");
+        let mb = live(&mut self.mailboxes, mailbox);
         let dropped = mb.queue.drain();
         let count = dropped.len();
         mb.counters.dropped += count as u64;

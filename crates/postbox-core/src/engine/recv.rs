@@ -2,7 +2,7 @@
 
 use smallvec::SmallVec;
 
-use super::{Engine, Waiter};
+use super::{Engine, Waiter, live};
 use crate::mailbox::{BlockedSend, End, Kind, Taking, WaitingReceiver};
 use crate::{
     Branch, Cancelled, Capacity, Credentials, MailboxId, Mode, Order, Pid, Received, Receivers,
@@ -104,11 +104,7 @@ impl Engine {
                 branch: index,
                 taking,
             };
-            self.mailboxes
-                .get_mut(&mailbox)
-                .expect("checked above")
-                .receivers
-                .push(waiter);
+            live(&mut self.mailboxes, mailbox).receivers.push(waiter);
             if let Selector::From(sender) = selector {
                 self.from_index
                     .entry(sender)
@@ -143,10 +139,7 @@ impl Engine {
             }
             Waiter::Send { mailbox, .. } => {
                 self.waiters.remove(&ticket);
-                let mb = self
-                    .mailboxes
-                    .get_mut(&mailbox)
-                    .expect("waiting senders live in live mailboxes");
+                let mb = live(&mut self.mailboxes, mailbox);
                 let index = mb.blocked_senders.iter().position(|b| b.ticket == ticket)?;
                 let blocked = mb.blocked_senders.remove(index).expect("index is in range");
                 self.release_waiting(&blocked.message);
@@ -163,7 +156,7 @@ impl Engine {
                 let slot = self.mailboxes[&mailbox].queue.find_receipt(ticket)?;
                 let entry = self.remove_entry(mailbox, slot);
                 // Withdrawn before anyone took it: it no longer counts as sent.
-                let mb = self.mailboxes.get_mut(&mailbox).expect("live mailbox");
+                let mb = live(&mut self.mailboxes, mailbox);
                 mb.counters.sent -= 1;
                 self.total_sent -= 1;
                 self.admit_waiting_senders(mailbox, now);
@@ -184,10 +177,7 @@ impl Engine {
         creds: Credentials,
         mailbox: MailboxId,
     ) -> Result<(), RecvError> {
-        let mb = self
-            .mailboxes
-            .get_mut(&mailbox)
-            .expect("caller checked the mailbox");
+        let mb = live(&mut self.mailboxes, mailbox);
         if let Kind::Inbox(owner) = mb.kind {
             return if owner == pid {
                 Ok(())
@@ -255,7 +245,7 @@ impl Engine {
             return None;
         }
         let index = pick_waiting_sender(&mb.blocked_senders, selector, mb.attrs.order)?;
-        let mb = self.mailboxes.get_mut(&mailbox).expect("live mailbox");
+        let mb = live(&mut self.mailboxes, mailbox);
         let blocked = mb.blocked_senders.remove(index).expect("index is in range");
         self.release_waiting(&blocked.message);
         self.receipt_taken(blocked.ticket, pid);

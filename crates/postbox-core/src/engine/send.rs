@@ -1,6 +1,6 @@
 //! Sending: to a mailbox, or directly to a process's inbox.
 
-use super::{Engine, Waiter};
+use super::{Engine, Waiter, live};
 use crate::limits::message_charge;
 use crate::mailbox::{BlockedSend, End, Taking};
 use crate::{
@@ -81,10 +81,7 @@ impl Engine {
         creds: Credentials,
         mailbox: MailboxId,
     ) -> Result<(), SendErrorKind> {
-        let mb = self
-            .mailboxes
-            .get_mut(&mailbox)
-            .expect("caller checked the mailbox");
+        let mb = live(&mut self.mailboxes, mailbox);
         if mb.is_inbox() {
             return Ok(());
         }
@@ -224,10 +221,7 @@ impl Engine {
         }
         self.waiting_charge += charge;
         if let Some((ticket, id)) = call {
-            let mb = self
-                .mailboxes
-                .get_mut(&mailbox)
-                .expect("blocking on a live mailbox");
+            let mb = live(&mut self.mailboxes, mailbox);
             mb.blocked_senders.push_back(BlockedSend {
                 ticket,
                 sender,
@@ -239,10 +233,7 @@ impl Engine {
             return Ok(SendOutcome::Blocked(ticket));
         }
         let ticket = self.new_ticket();
-        let mb = self
-            .mailboxes
-            .get_mut(&mailbox)
-            .expect("blocking on a live mailbox");
+        let mb = live(&mut self.mailboxes, mailbox);
         mb.blocked_senders.push_back(BlockedSend {
             ticket,
             sender,
@@ -270,7 +261,7 @@ impl Engine {
                 return;
             };
             let entry = self.remove_entry(mailbox, slot);
-            let mb = self.mailboxes.get_mut(&mailbox).expect("live mailbox");
+            let mb = live(&mut self.mailboxes, mailbox);
             mb.counters.dropped += 1;
             self.total_dropped += 1;
             if let Some(ticket) = entry.receipt {
