@@ -7,6 +7,7 @@
 
 pub mod buffering;
 pub mod crossbeam;
+pub mod iceoryx2_ports;
 pub mod ipc;
 pub mod pipe;
 pub mod postbox;
