@@ -13,13 +13,12 @@ use support::nodes::{Certs, NodeDaemon};
 
 #[test]
 fn peered_nodes_see_each_other_up_down_restarted_and_leaving() {
-    let dir = tempfile::tempdir().unwrap();
-    let certs = Certs::init(dir.path(), &["a", "b"]);
-    let mut b = NodeDaemon::start("b", 0, certs.flags("b"));
+    let certs = Certs::new(&["a", "b"]);
+    let mut b = NodeDaemon::start("b", "127.0.0.1:0", certs.flags("b"), None);
     let b_port = b.node_port();
     let mut a_flags = certs.flags("a");
     a_flags.extend(["--peer".to_owned(), format!("b=127.0.0.1:{b_port}")]);
-    let a = NodeDaemon::start("a", 0, a_flags);
+    let a = NodeDaemon::start("a", "127.0.0.1:0", a_flags, None);
 
     // Each shows the other up, with the other's own incarnation (b learnt a on first use).
     let b_first = b.incarnation();
@@ -40,7 +39,7 @@ fn peered_nodes_see_each_other_up_down_restarted_and_leaving() {
     assert!(down <= Duration::from_millis(3500), "down after {down:?}");
 
     // b again, on the same port: a sees it up with a new incarnation.
-    b.flags[3] = format!("127.0.0.1:{b_port}");
+    b.listen_on(&format!("127.0.0.1:{b_port}"));
     b.spawn();
     let b_second = b.incarnation();
     assert_ne!(b_second, b_first, "a new incarnation at every start");
@@ -62,16 +61,15 @@ fn peered_nodes_see_each_other_up_down_restarted_and_leaving() {
 
 #[test]
 fn a_node_whose_certificate_is_for_another_name_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let certs = Certs::init(dir.path(), &["a", "mallory"]);
-    let a = NodeDaemon::start("a", 0, certs.flags("a"));
+    let certs = Certs::new(&["a", "mallory"]);
+    let a = NodeDaemon::start("a", "127.0.0.1:0", certs.flags("a"), None);
     // It says it is b, with mallory's certificate.
     let mut flags = certs.flags("mallory");
     flags.extend([
         "--peer".to_owned(),
         format!("a=127.0.0.1:{}", a.node_port()),
     ]);
-    let impostor = NodeDaemon::start("b", 0, flags);
+    let impostor = NodeDaemon::start("b", "127.0.0.1:0", flags, None);
     a.wait_for_log("it says it is node b, but its certificate is not for node b");
     assert_eq!(
         a.nodes()["peers"],
@@ -83,16 +81,15 @@ fn a_node_whose_certificate_is_for_another_name_is_refused() {
 
 #[test]
 fn a_node_whose_certificate_is_from_another_ca_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let certs = Certs::init(&dir.path().join("ours"), &["a"]);
-    let theirs = Certs::init(&dir.path().join("theirs"), &["x"]);
-    let a = NodeDaemon::start("a", 0, certs.flags("a"));
+    let certs = Certs::new(&["a"]);
+    let theirs = Certs::new(&["x"]);
+    let a = NodeDaemon::start("a", "127.0.0.1:0", certs.flags("a"), None);
     let mut flags = theirs.flags("x");
     flags.extend([
         "--peer".to_owned(),
         format!("a=127.0.0.1:{}", a.node_port()),
     ]);
-    let stranger = NodeDaemon::start("x", 0, flags);
+    let stranger = NodeDaemon::start("x", "127.0.0.1:0", flags, None);
     a.wait_for_log("refused a node connection from 127.0.0.1");
     stranger.wait_for_log("cannot link with node a: the TLS handshake");
     assert_eq!(

@@ -318,9 +318,8 @@ fn connect_and_act(nodes: &Pair) -> postbox::Process {
 
 #[test]
 fn an_idle_association_costs_a_node_well_under_a_megabyte() {
-    let certs_dir = tempfile::tempdir().expect("cannot create a temporary directory");
-    let certs = support::nodes::Certs::init(certs_dir.path(), &["a", "b"]);
-    let b = support::nodes::NodeDaemon::start("b", 0, certs.flags("b"));
+    let certs = support::nodes::Certs::new(&["a", "b"]);
+    let b = support::nodes::NodeDaemon::start("b", "127.0.0.1:0", certs.flags("b"), None);
     // b has served one client (`postbox nodes`, for its port): settle that first.
     let _ = b.nodes();
     let alone = b.resident_bytes();
@@ -329,7 +328,7 @@ fn an_idle_association_costs_a_node_well_under_a_megabyte() {
         "--peer".to_owned(),
         format!("b=127.0.0.1:{}", b.node_port()),
     ]);
-    let a = support::nodes::NodeDaemon::start("a", 0, a_flags);
+    let a = support::nodes::NodeDaemon::start("a", "127.0.0.1:0", a_flags, None);
     a.wait_for_peer("b", "up", |_| true);
     b.wait_for_peer("a", "up", |_| true);
     let linked = b.resident_bytes();
