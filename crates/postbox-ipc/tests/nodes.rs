@@ -197,39 +197,63 @@ fn a_system_v_queue_mapped_to_b_lives_there_and_serves_both_nodes() {
     // Natively, against the kernel: the steps are right.
     let native = key(0);
     let created = run_program(&steps, &["sysv-create", &native], None);
-    let msqid = created
-        .lines()
-        .next()
-        .unwrap()
-        .strip_prefix("msqid ")
-        .unwrap();
+    let (msqid, private) = identifiers(&created);
     run_program(&steps, &["sysv-serve", &native], None);
-    run_program(&steps, &["sysv-finish", &native, msqid], None);
+    run_program(&steps, &["sysv-finish", &native, &msqid, &private], None);
 
     let nodes = Pair::start();
     let key = key(1);
-    let map = format!("posix:/unrelated=b,sysv:0x{key}=b");
+    // `sysv:*` puts the IPC_PRIVATE queue on b too.
+    let map = format!("posix:/unrelated=c,sysv:0x{key}=b,sysv:*=b");
     let name = format!("sysv.{key}");
     let created = step(&steps, &["sysv-create", &key], &nodes.a.url, Some(&map));
-    let msqid: i32 = created.lines().next().unwrap()[6..].parse().unwrap();
-    assert_ne!(msqid & (1 << 30), 0, "another node's queue: bit 30 is set");
-    // The queue is b's, holding the three messages; a has no such mailbox.
+    let (msqid, private) = identifiers(&created);
+    for id in [&msqid, &private] {
+        let id: i32 = id.parse().unwrap();
+        assert_ne!(
+            id & (1 << 30),
+            0,
+            "another node's queue: bit 30 is set in {id:#x}"
+        );
+    }
+    // The queues are b's, holding their messages; a has no such mailboxes.
     let on_b = nodes.b.process().list_mailboxes().unwrap();
     let queue = on_b.iter().find(|stats| stats.name == name);
     assert_eq!(queue.map(|stats| stats.messages), Some(3), "{on_b:?}");
-    assert!(!nodes.a.mailbox_names().contains(&name));
+    let private_queue = on_b
+        .iter()
+        .find(|stats| stats.name.starts_with("sysv.private."));
+    assert_eq!(
+        private_queue.map(|stats| stats.messages),
+        Some(1),
+        "{on_b:?}"
+    );
+    let on_a = nodes.a.mailbox_names();
+    assert!(!on_a.iter().any(|n| n.starts_with("sysv.")), "{on_a:?}");
     // A program on b, with no mapping, takes them by type and answers.
     step(&steps, &["sysv-serve", &key], &nodes.b.url, None);
-    // The first node's program gets the answers, by the same identifier, and removes the queue.
-    let msqid = msqid.to_string();
+    // The first node's program gets the answers, by the same identifiers, and removes the
+    // queues.
     step(
         &steps,
-        &["sysv-finish", &key, &msqid],
+        &["sysv-finish", &key, &msqid, &private],
         &nodes.a.url,
         Some(&map),
     );
-    assert!(!nodes.b.mailbox_names().contains(&name));
-    assert!(!nodes.a.mailbox_names().contains(&name));
+    let on_b = nodes.b.mailbox_names();
+    assert!(!on_b.iter().any(|n| n.starts_with("sysv.")), "{on_b:?}");
+}
+
+/// The identifiers `sysv-create` prints: the keyed queue's and the private one's.
+fn identifiers(created: &str) -> (String, String) {
+    let mut lines = created.lines();
+    let mut field = |prefix: &str| {
+        let line = lines.next().unwrap_or_default();
+        let id = line.strip_prefix(prefix);
+        id.unwrap_or_else(|| panic!("no {prefix:?} in {created}"))
+            .to_owned()
+    };
+    (field("msqid "), field("private "))
 }
 
 #[test]
@@ -291,6 +315,27 @@ fn calls_on_the_queues_of_a_node_that_went_down_fail_with_eio() {
     let mut line = String::new();
     stdout.read_line(&mut line).unwrap();
     assert_eq!(line, "ready\n");
+    // Its two children wait on the queues when b goes.
+    let observer = nodes.b.process();
+    let deadline = Instant::now() + PATIENCE;
+    let names = [format!("sysv.{key}"), format!("posix.{}", &queue[1..])];
+    loop {
+        let waiting = observer.list_mailboxes().unwrap();
+        let blocked = |name: &String| {
+            waiting
+                .iter()
+                .any(|stats| &stats.name == name && stats.blocked_receivers == 1)
+        };
+        if names.iter().all(blocked) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no receivers waiting: {waiting:?}"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    drop(observer);
 
     nodes.b.stop();
     nodes.a.wait_for_peer("b", false);
@@ -317,6 +362,29 @@ fn finish(
         stderr.read_to_string(&mut err).unwrap();
     }
     (running.0.wait().unwrap(), out, err)
+}
+
+/// Prints the time of a `msgsnd` and `msgrcv` on a queue of node a, and on one of node b, from
+/// a program on a (`cargo test -p postbox-ipc --test nodes -- --nocapture`).
+#[test]
+fn a_round_trip_on_a_queue_of_another_node_is_measured() {
+    let dir = tempfile::tempdir().unwrap();
+    let steps = queue_steps(dir.path());
+    let nodes = Pair::start();
+    let key = key(4);
+    let rounds = "2000";
+    let here = step(&steps, &["pingpong", &key, rounds], &nodes.a.url, None);
+    let map = format!("sysv:0x{key}=b");
+    let there = step(
+        &steps,
+        &["pingpong", &key, rounds],
+        &nodes.a.url,
+        Some(&map),
+    );
+    for (where_, out) in [("on node a", &here), ("on node b", &there)] {
+        assert!(out.contains("pingpong: ok"), "{out}");
+        println!("queue {where_}: {}", out.lines().next().unwrap_or_default());
+    }
 }
 
 #[test]

@@ -5,16 +5,20 @@
  * msgctl(2), mq_overview(7) and the mq_*(3) pages; the create, serve and finish steps also run
  * natively, one after another, against the kernel's queues, which proves them right.
  *
- *   sysv-create KEY          creates the queue (KEY in hex), sends types 1, 2 and 3; prints
- *                            "msqid ID"
+ *   sysv-create KEY          creates the queue (KEY in hex), sends types 1, 2 and 3, and an
+ *                            IPC_PRIVATE queue; prints "msqid ID" and "private ID"
  *   sysv-serve KEY           typed receives, then sends types 7 and 5
- *   sysv-finish KEY ID       the same identifier; receives 7 and 5, IPC_STAT, IPC_SET, a
- *                            forked child's message, IPC_RMID
+ *   sysv-finish KEY ID PRIV  the same identifier; receives 7 and 5, IPC_STAT, MSG_STAT,
+ *                            IPC_SET, a forked child's message, IPC_RMID; the private queue's
+ *                            message, IPC_RMID
  *   mq-create /NAME          creates the queue (4 messages of 64 bytes), sends priorities 1, 9, 5
  *   mq-serve /NAME           receives in priority order, ETIMEDOUT, sends priorities 3 and 7
  *   mq-finish /NAME          receives 7 and 3 without blocking, mq_notify, mq_unlink
- *   down KEY /NAME           (preloaded only: node b stops meanwhile) opens both queues, prints
- *                            "ready", waits for a line on stdin, then every call fails with EIO
+ *   down KEY /NAME           (preloaded only: node b stops meanwhile) opens both queues, forks
+ *                            two children blocked in msgrcv and mq_receive, prints "ready",
+ *                            waits for a line on stdin; then every call fails with EIO, and
+ *                            so did the children's
+ *   pingpong KEY N           N rounds of msgsnd and msgrcv on one queue; prints the time each
  *   unknown-node KEY /NAME   (preloaded only: mapped to a node not linked) ENOENT
  *   bad-map                  (preloaded only: a malformed mapping) every call fails with EINVAL
  *
@@ -53,7 +57,10 @@ static void sysv_create(key_t key) {
     struct text_msg m;
     FAILS_WITH(ENOMSG, msgrcv(id, &m, sizeof m.mtext, 9, IPC_NOWAIT));
     FAILS_WITH(EEXIST, msgget(key, IPC_CREAT | IPC_EXCL | 0600));
-    printf("msqid %d\n", id);
+    int private_id = msgget(IPC_PRIVATE, 0600);
+    CHECK(private_id >= 0 && private_id != id);
+    send_text(private_id, 4, "private");
+    printf("msqid %d\nprivate %d\n", id, private_id);
 }
 
 static void sysv_serve(key_t key) {
@@ -69,13 +76,17 @@ static void sysv_serve(key_t key) {
     send_text(id, 5, "five");
 }
 
-static void sysv_finish(key_t key, int created) {
+static void sysv_finish(key_t key, int created, int private_id) {
     int id = msgget(key, 0);
     CHECK(id == created); /* the same identifier in every process */
     struct msqid_ds ds;
     CHECK(msgctl(id, IPC_STAT, &ds) == 0);
     CHECK(ds.msg_qnum == 2);
     CHECK(ds.msg_stime != 0 && ds.msg_rtime != 0);
+    /* On Linux the index is the identifier's low bits: MSG_STAT finds the queue by it. */
+    memset(&ds, 0, sizeof ds);
+    CHECK(msgctl(id, MSG_STAT, &ds) == id);
+    CHECK(ds.msg_perm.__key == key && ds.msg_qnum == 2);
     expect_text(id, 7, 0, 7, "back");
     expect_text(id, 0, 0, 5, "five");
     struct text_msg m;
@@ -102,6 +113,9 @@ static void sysv_finish(key_t key, int created) {
     CHECK(msgctl(id, IPC_RMID, NULL) == 0);
     FAILS_WITH(ENOENT, msgget(key, 0));
     FAILS_WITH(EINVAL, msgsnd(id, &m, 1, IPC_NOWAIT));
+
+    expect_text(private_id, 0, IPC_NOWAIT, 4, "private");
+    CHECK(msgctl(private_id, IPC_RMID, NULL) == 0);
 }
 
 static void mq_send_text(mqd_t q, const char *text, unsigned prio) {
@@ -186,12 +200,35 @@ static void mq_finish(const char *name) {
     FAILS_WITH(ENOENT, mq_unlink(name));
 }
 
-/* Preloaded only: node b, where both queues are mapped, is stopped while this waits on stdin. */
+/* A child that waits in msgrcv (`posix` false) or mq_receive on a queue while its node goes
+ * down: the call must fail with EIO. */
+static pid_t blocked_child(int id, const char *name, int posix) {
+    fflush(stdout);
+    pid_t child = fork();
+    CHECK(child >= 0);
+    if (child == 0) {
+        if (posix) {
+            mqd_t q = mq_open(name, O_RDONLY);
+            CHECK(q != (mqd_t)-1);
+            char buf[8192];
+            FAILS_WITH(EIO, mq_receive(q, buf, sizeof buf, NULL));
+        } else {
+            struct text_msg m;
+            FAILS_WITH(EIO, msgrcv(id, &m, sizeof m.mtext, 0, 0));
+        }
+        _exit(0);
+    }
+    return child;
+}
+
+/* Preloaded only: node b, where both queues are mapped, is stopped while this waits on stdin
+ * (tests/nodes.rs stops it once b shows both children waiting). */
 static void down(key_t key, const char *name) {
     int id = msgget(key, IPC_CREAT | 0600);
     CHECK(id >= 0);
     mqd_t q = mq_open(name, O_RDWR | O_CREAT | O_NONBLOCK, 0600, NULL);
     CHECK(q != (mqd_t)-1);
+    pid_t children[2] = {blocked_child(id, name, 0), blocked_child(id, name, 1)};
     printf("ready\n");
     fflush(stdout);
     char line[16];
@@ -211,6 +248,28 @@ static void down(key_t key, const char *name) {
     FAILS_WITH(EIO, mq_getattr(q, &attr));
     FAILS_WITH(EIO, mq_open(name, O_RDONLY));
     FAILS_WITH(EIO, mq_unlink(name));
+    for (int i = 0; i < 2; i++) {
+        int status = 0;
+        CHECK(waitpid(children[i], &status, 0) == children[i]);
+        CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+}
+
+/* `rounds` rounds of a send and a receive on the queue of `key`, which is removed after. */
+static void pingpong(key_t key, int rounds) {
+    int id = msgget(key, IPC_CREAT | 0600);
+    CHECK(id >= 0 && rounds > 0);
+    struct timespec start, end;
+    CHECK(clock_gettime(CLOCK_MONOTONIC, &start) == 0);
+    for (int i = 0; i < rounds; i++) {
+        send_text(id, 1, "ping");
+        expect_text(id, 0, 0, 1, "ping");
+    }
+    CHECK(clock_gettime(CLOCK_MONOTONIC, &end) == 0);
+    double us = ((double)(end.tv_sec - start.tv_sec) * 1e9 + (double)(end.tv_nsec - start.tv_nsec)) /
+                1e3 / rounds;
+    printf("pingpong: %d rounds, %.1f us each (msgsnd and msgrcv)\n", rounds, us);
+    CHECK(msgctl(id, IPC_RMID, NULL) == 0);
 }
 
 /* Preloaded only: the mapping names a node the daemon does not link with. */
@@ -240,8 +299,8 @@ int main(int argc, char **argv) {
         sysv_create(key);
     } else if (strcmp(step, "sysv-serve") == 0 && argc == 3) {
         sysv_serve(key);
-    } else if (strcmp(step, "sysv-finish") == 0 && argc == 4) {
-        sysv_finish(key, atoi(argv[3]));
+    } else if (strcmp(step, "sysv-finish") == 0 && argc == 5) {
+        sysv_finish(key, atoi(argv[3]), atoi(argv[4]));
     } else if (strcmp(step, "mq-create") == 0 && argc == 3) {
         mq_create(argv[2]);
     } else if (strcmp(step, "mq-serve") == 0 && argc == 3) {
@@ -252,6 +311,8 @@ int main(int argc, char **argv) {
         down(key, argv[3]);
     } else if (strcmp(step, "unknown-node") == 0 && argc == 4) {
         unknown_node(key, argv[3]);
+    } else if (strcmp(step, "pingpong") == 0 && argc == 4) {
+        pingpong(key, atoi(argv[3]));
     } else if (strcmp(step, "bad-map") == 0 && argc == 2) {
         bad_map();
     } else {
