@@ -284,10 +284,11 @@ mod tests {
             "posix:/=b",
         ] {
             let error = NodeMap::read(Some(&format!("sysv:1=b,{bad}")), None).unwrap_err();
-            assert!(
-                matches!(&error, MapError::Rule { rule, origin, .. } if rule == bad && origin == MAP_VAR),
-                "{bad}: {error:?}"
-            );
+            let named = match &error {
+                MapError::Rule { rule, origin, .. } => rule == bad && origin == MAP_VAR,
+                MapError::File { .. } => false,
+            };
+            assert!(named, "{bad}: {error:?}");
             assert!(error.to_string().contains(bad), "{error}");
         }
     }

@@ -7,7 +7,8 @@
 //! (`c/tools/queue_steps.c`) run natively first, against the kernel, which proves them right.
 //! Then: calls on a queue of a node that went down fail with `EIO`, and a malformed mapping
 //! makes every call fail with `EINVAL`, saying why once on stderr, while a node the daemon does
-//! not link with holds no queue (`ENOENT`).
+//! not link with holds no queue (`ENOENT`), and a daemon that is no node refuses mapped queues
+//! (`EINVAL`).
 
 mod support;
 
@@ -35,10 +36,11 @@ struct NodeDaemon {
 }
 
 impl NodeDaemon {
-    fn start(node: NodeConfig) -> NodeDaemon {
+    /// Starts a daemon, a node with `node`'s links, or without: a daemon that is no node.
+    fn start(node: Option<NodeConfig>) -> NodeDaemon {
         let dir = tempfile::tempdir().unwrap();
         let mut config = DaemonConfig::new().with_socket_path(dir.path().join("postbox.sock"));
-        config.node = Some(node);
+        config.node = node;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -126,13 +128,13 @@ impl Pair {
         let name = |n: &str| NodeName::new(n).unwrap();
         let mut b_config = NodeConfig::new(name("b"), tls("b"));
         b_config.listen = Some("127.0.0.1:0".parse().unwrap());
-        let b = NodeDaemon::start(b_config);
+        let b = NodeDaemon::start(Some(b_config));
         let mut a_config = NodeConfig::new(name("a"), tls("a"));
         a_config.peers.push(PeerAddress {
             name: name("b"),
             address: b.node_addr.expect("b listens for nodes").to_string(),
         });
-        let a = NodeDaemon::start(a_config);
+        let a = NodeDaemon::start(Some(a_config));
         a.wait_for_peer("b", true);
         b.wait_for_peer("a", true);
         Pair { a, b }
@@ -436,4 +438,19 @@ fn a_malformed_mapping_fails_every_call_with_einval_and_an_unknown_node_has_no_q
     let sysv = |name: &String| name.starts_with("sysv.") || name.starts_with("posix.");
     assert!(!nodes.a.mailbox_names().iter().any(sysv));
     assert!(!nodes.b.mailbox_names().iter().any(sysv));
+}
+
+#[test]
+fn a_mapping_used_with_a_daemon_that_is_no_node_fails_with_einval() {
+    let dir = tempfile::tempdir().unwrap();
+    let steps = queue_steps(dir.path());
+    let daemon = NodeDaemon::start(None);
+    // `NAME@NODE` is no valid mailbox name there.
+    let map = "sysv:*=b posix:/*=b";
+    step(&steps, &["bad-map"], &daemon.url, Some(map));
+    let left = daemon.mailbox_names();
+    assert!(
+        !left.iter().any(|name| name.starts_with("sysv.")),
+        "{left:?}"
+    );
 }

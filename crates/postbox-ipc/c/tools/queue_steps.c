@@ -20,7 +20,8 @@
  *                            so did the children's
  *   pingpong KEY N           N rounds of msgsnd and msgrcv on one queue; prints the time each
  *   unknown-node KEY /NAME   (preloaded only: mapped to a node not linked) ENOENT
- *   bad-map                  (preloaded only: a malformed mapping) every call fails with EINVAL
+ *   bad-map                  (preloaded only: a malformed mapping, or one used with a daemon
+ *                            that is no node) every call fails with EINVAL
  *
  * Each prints "STEP: ok" when every check held. */
 #include "../tests/check.h"
@@ -266,8 +267,8 @@ static void pingpong(key_t key, int rounds) {
         expect_text(id, 0, 0, 1, "ping");
     }
     CHECK(clock_gettime(CLOCK_MONOTONIC, &end) == 0);
-    double us = ((double)(end.tv_sec - start.tv_sec) * 1e9 + (double)(end.tv_nsec - start.tv_nsec)) /
-                1e3 / rounds;
+    double ns = (double)(end.tv_sec - start.tv_sec) * 1e9 + (double)(end.tv_nsec - start.tv_nsec);
+    double us = ns / 1e3 / rounds;
     printf("pingpong: %d rounds, %.1f us each (msgsnd and msgrcv)\n", rounds, us);
     CHECK(msgctl(id, IPC_RMID, NULL) == 0);
 }
@@ -279,7 +280,7 @@ static void unknown_node(key_t key, const char *name) {
     FAILS_WITH(ENOENT, mq_open(name, O_RDWR | O_CREAT, 0600, NULL));
 }
 
-/* Preloaded only: the mapping is malformed. */
+/* Preloaded only: the mapping is malformed, or the daemon is no node. */
 static void bad_map(void) {
     struct text_msg m = {.mtype = 1};
     FAILS_WITH(EINVAL, msgget(0x1234, IPC_CREAT | 0600));
