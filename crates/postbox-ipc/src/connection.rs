@@ -104,9 +104,9 @@ pub(crate) fn queue(msqid: c_int) -> Result<Arc<Queue>, c_int> {
     let queue = match msqid::place(msqid)? {
         Place::Here => {
             let all = process.list_mailboxes().map_err(|_| libc::EIO)?;
-            open_found(&process, &all, id, id, None)?
+            open_found(&process, &all, id, None)?
         }
-        Place::Remote { id: there } => {
+        Place::Remote => {
             let links = process.node_links().map_err(|_| libc::EIO)?;
             let mut found = Err(libc::EINVAL);
             for peer in &links.peers {
@@ -118,7 +118,7 @@ pub(crate) fn queue(msqid: c_int) -> Result<Arc<Queue>, c_int> {
                         continue;
                     }
                 };
-                match open_found(&process, &all, there, id, Some(&peer.name)) {
+                match open_found(&process, &all, id, Some(&peer.name)) {
                     Ok(queue) => {
                         found = Ok(queue);
                         break;
@@ -136,19 +136,18 @@ pub(crate) fn queue(msqid: c_int) -> Result<Arc<Queue>, c_int> {
     connection.queues.get(&msqid).cloned().ok_or(libc::EINVAL)
 }
 
-/// Opens the System V queue whose mailbox is listed in `all` with id `listed` (its id on its
-/// node) or `id` (as this node hands it out: another node's list may come so), on `node` when
-/// given, checking that this node hands it out as `id`; `EINVAL` when it is not there.
+/// Opens the System V queue whose mailbox is listed in `all` with id `id`, on `node` when given
+/// (the daemon lists another node's mailboxes with the ids it hands out for them), checking
+/// that the mailbox opened by its name has that id still; `EINVAL` when it is not there.
 fn open_found(
     process: &Process,
     all: &[MailboxStats],
-    listed: u64,
     id: u64,
     node: Option<&str>,
 ) -> Result<Queue, c_int> {
     let found = all
         .iter()
-        .find(|stats| stats.id.as_raw() == listed || stats.id.as_raw() == id)
+        .find(|stats| stats.id.as_raw() == id)
         .ok_or(libc::EINVAL)?;
     let key = names::key_of(&found.name).ok_or(libc::EINVAL)?;
     let name = names::on_node(found.name.clone(), node);

@@ -32,8 +32,8 @@ const RESERVED_ID_MASK: u64 = (1 << RESERVED_PEER_SHIFT) - 1;
 pub(crate) enum Place {
     /// On the node the process is connected to.
     Here,
-    /// On another node, where its mailbox has id `id`.
-    Remote { id: u64 },
+    /// On another node.
+    Remote,
 }
 
 /// The identifier of the mailbox whose id (as this node hands it out) is `raw`; `ENOSPC` when
@@ -71,9 +71,7 @@ pub(crate) fn place(msqid: c_int) -> Result<Place, c_int> {
     Ok(if raw & u64::from(REMOTE) == 0 {
         Place::Here
     } else {
-        Place::Remote {
-            id: raw & REMOTE_ID_MASK,
-        }
+        Place::Remote
     })
 }
 
@@ -97,7 +95,7 @@ mod tests {
             let msqid = of_mailbox(reserved(peer, id)).unwrap();
             assert!(msqid > 0);
             assert_eq!(mailbox_id(msqid), Ok(reserved(peer, id)));
-            assert_eq!(place(msqid), Ok(Place::Remote { id }));
+            assert_eq!(place(msqid), Ok(Place::Remote));
         }
         assert_eq!(
             of_mailbox(reserved(1, 7)).unwrap(),
