@@ -6,8 +6,9 @@
 //! docs/nodes.md), which an `int` cannot hold. Its identifier is bit 30, the peer's index in
 //! bits 24 to 29, and the id on that node in bits 0 to 23: derived from the id alone, so the
 //! same in every process connected to this daemon, and giving back the reserved id without a
-//! table. A queue that does not fit — a local id from 2^30, a peer index from 64, an id there
-//! from 2^24 — gets no identifier (`ENOSPC`).
+//! table. A queue that does not fit — a local id from 2^30, a peer index from 64 (the daemon
+//! numbers peers as it first forwards to each), an id there from 2^24 — gets no identifier
+//! (`ENOSPC`).
 
 use std::ffi::c_int;
 
