@@ -13,15 +13,18 @@ use std::ffi::c_int;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use libc::key_t;
-use postbox::{Mailbox, Process};
+use postbox::{Mailbox, MailboxStats, Process};
 
+use crate::msqid::{self, Place};
 use crate::names;
 
-/// An open queue: its mailbox, and the key it was made for.
+/// An open queue: its mailbox, the key it was made for, and the node it lives on when a
+/// mapping put it on another one.
 #[derive(Debug)]
 pub(crate) struct Queue {
     pub(crate) mailbox: Mailbox,
     pub(crate) key: key_t,
+    pub(crate) node: Option<String>,
 }
 
 #[derive(Debug)]
@@ -84,8 +87,10 @@ pub(crate) fn forget(msqid: c_int) {
     drop(removed); // outside the lock: closing is a round trip
 }
 
-/// The queue `msqid`: open already, or found among the node's mailboxes by its id (an
-/// identifier this process got from another one) and opened. `EINVAL` when there is none.
+/// The queue `msqid`: open already, or found by its id (an identifier this process got from
+/// another one) among the mailboxes of the node it names — this node's, or for another node's
+/// queue each linked node's in turn — and opened. `EINVAL` when there is none, `EIO` when a node
+/// cannot be asked.
 pub(crate) fn queue(msqid: c_int) -> Result<Arc<Queue>, c_int> {
     let process = {
         let mut state = state();
@@ -95,25 +100,68 @@ pub(crate) fn queue(msqid: c_int) -> Result<Arc<Queue>, c_int> {
         }
         connection.process.clone()
     };
-    let id = u64::try_from(msqid).map_err(|_| libc::EINVAL)?;
-    let all = process.list_mailboxes().map_err(|_| libc::EIO)?;
+    let id = msqid::mailbox_id(msqid)?;
+    let queue = match msqid::place(msqid)? {
+        Place::Here => {
+            let all = process.list_mailboxes().map_err(|_| libc::EIO)?;
+            open_found(&process, &all, id, None)?
+        }
+        Place::Remote => {
+            let links = process.node_links().map_err(|_| libc::EIO)?;
+            let mut found = Err(libc::EINVAL);
+            for peer in &links.peers {
+                let all = match process.list_mailboxes_at(&peer.name) {
+                    Ok(all) => all,
+                    Err(_) => {
+                        // A node that is down may hold it: say so rather than "no such queue".
+                        found = found.or(Err(libc::EIO));
+                        continue;
+                    }
+                };
+                match open_found(&process, &all, id, Some(&peer.name)) {
+                    Ok(queue) => {
+                        found = Ok(queue);
+                        break;
+                    }
+                    Err(libc::EINVAL) => {}
+                    Err(errno) => found = Err(errno),
+                }
+            }
+            found?
+        }
+    };
+    remember(msqid, queue);
+    let mut state = state();
+    let connection = connected(&mut state)?;
+    connection.queues.get(&msqid).cloned().ok_or(libc::EINVAL)
+}
+
+/// Opens the System V queue whose mailbox is listed in `all` with id `id`, on `node` when given
+/// (the daemon lists another node's mailboxes with the ids it hands out for them), checking
+/// that the mailbox opened by its name has that id still; `EINVAL` when it is not there.
+fn open_found(
+    process: &Process,
+    all: &[MailboxStats],
+    id: u64,
+    node: Option<&str>,
+) -> Result<Queue, c_int> {
     let found = all
         .iter()
         .find(|stats| stats.id.as_raw() == id)
         .ok_or(libc::EINVAL)?;
     let key = names::key_of(&found.name).ok_or(libc::EINVAL)?;
-    let mailbox = process
-        .mailbox(&found.name)
-        .open()
-        .map_err(|error| match error {
-            postbox::OpenError::PermissionDenied => libc::EACCES,
-            _ => libc::EINVAL,
-        })?;
+    let name = names::on_node(found.name.clone(), node);
+    let mailbox = process.mailbox(&name).open().map_err(|error| match error {
+        postbox::OpenError::PermissionDenied => libc::EACCES,
+        postbox::OpenError::Disconnected => libc::EIO,
+        _ => libc::EINVAL,
+    })?;
     if mailbox.id().as_raw() != id {
-        return Err(libc::EINVAL); // removed, and its name reused, meanwhile
+        return Err(libc::EINVAL); // removed, and its name reused, meanwhile; or another node's
     }
-    remember(msqid, Queue { mailbox, key });
-    let mut state = state();
-    let connection = connected(&mut state)?;
-    connection.queues.get(&msqid).cloned().ok_or(libc::EINVAL)
+    Ok(Queue {
+        mailbox,
+        key,
+        node: node.map(str::to_owned),
+    })
 }

@@ -6,12 +6,15 @@ use std::panic::{self, AssertUnwindSafe};
 
 use postbox::{AdminError, OpenError, RecvError, SendErrorKind};
 
+use crate::node_map;
 use crate::sys;
 
 /// Runs an exported function's body: its value, or -1 with `errno` set. A panic (a bug) is -1
-/// with `EIO`, never an unwind into C.
+/// with `EIO`, never an unwind into C. A mapping of queues to nodes that cannot be read fails
+/// every call with `EINVAL` before its body runs (see `node_map`).
 pub(crate) fn entry<T: From<i8>>(body: impl FnOnce() -> Result<T, c_int>) -> T {
-    let errno = match panic::catch_unwind(AssertUnwindSafe(body)) {
+    let run = || node_map::loaded().and_then(|_| body());
+    let errno = match panic::catch_unwind(AssertUnwindSafe(run)) {
         Ok(Ok(value)) => return value,
         Ok(Err(errno)) => errno,
         Err(_) => libc::EIO,

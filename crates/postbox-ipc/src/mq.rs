@@ -25,6 +25,7 @@ use crate::errno::entry;
 use crate::limits::{mq_defaults, mq_maxima};
 use crate::mq_table::{self, Descriptor, Flags};
 use crate::names;
+use crate::node_map;
 use crate::notify;
 use crate::sys;
 use crate::wait::{Restart, Waited, wait};
@@ -51,7 +52,7 @@ fn open(
     mode: libc::mode_t,
     attr: *const libc::mq_attr,
 ) -> Result<c_int, c_int> {
-    let name = names::of_queue(sys::c_bytes(name)?)?;
+    let name = mailbox_of(sys::c_bytes(name)?)?;
     let (read, write) = match oflag & libc::O_ACCMODE {
         libc::O_RDONLY => (true, false),
         libc::O_WRONLY => (false, true),
@@ -154,11 +155,12 @@ pub extern "C" fn mq_close(mqdes: libc::mqd_t) -> c_int {
 #[unsafe(no_mangle)]
 pub extern "C" fn mq_unlink(name: *const c_char) -> c_int {
     entry(|| {
-        let name = names::of_queue(sys::c_bytes(name)?)?;
+        let name = mailbox_of(sys::c_bytes(name)?)?;
         let process = connection::process()?;
         let mailbox = process.mailbox(&name).open().map_err(|error| match error {
             OpenError::NotFound => libc::ENOENT,
             OpenError::PermissionDenied => libc::EACCES,
+            OpenError::Disconnected | OpenError::Protocol => libc::EIO,
             _ => libc::EINVAL,
         })?;
         mailbox.delete().map_err(|error| match error {
@@ -168,6 +170,16 @@ pub extern "C" fn mq_unlink(name: *const c_char) -> c_int {
         })?;
         Ok(0)
     })
+}
+
+/// The mailbox of POSIX queue `name`: `posix.NAME`, or `posix.NAME@NODE` when the mapping puts
+/// the queue on node NODE (see `node_map`).
+fn mailbox_of(name: &[u8]) -> Result<String, c_int> {
+    let mailbox = names::of_queue(name)?;
+    Ok(names::on_node(
+        mailbox,
+        node_map::loaded()?.node_of_queue(name),
+    ))
 }
 
 /// How long a timed call may wait: `None` without a timeout, else the time left until the
@@ -340,7 +352,11 @@ pub extern "C" fn mq_timedreceive(
 /// The queue's attributes as `mq_getattr` reports them.
 fn attributes(mqdes: libc::mqd_t) -> Result<libc::mq_attr, c_int> {
     let (flags, mailbox) = mq_table::get(mqdes)?;
-    let stats = mailbox.stat().map_err(|_| libc::EBADF)?;
+    let stats = mailbox.stat().map_err(|error| match error {
+        // Another node's queue, and that node is down.
+        postbox::AdminError::Disconnected | postbox::AdminError::Protocol => libc::EIO,
+        _ => libc::EBADF,
+    })?;
     let mut attr = sys::empty_mq_attr();
     attr.mq_flags = if flags.nonblock {
         c_long::from(libc::O_NONBLOCK)

@@ -17,6 +17,7 @@ use postbox::{Capacity, Credentials, MailboxStats, Mode, Owner, Pid, Timestamp};
 use crate::connection::{self, Queue};
 use crate::errno::{self, entry};
 use crate::limits::{msgmax, msgmnb, msgmni};
+use crate::msqid::{self, Place};
 use crate::names;
 use crate::sys;
 
@@ -50,6 +51,19 @@ fn control(msqid: c_int, cmd: c_int, buf: *mut libc::msqid_ds) -> Result<c_int, 
             let highest = queues.last().map_or(0, |(stats, _)| stats.id.as_raw());
             Ok(c_int::try_from(highest).unwrap_or(c_int::MAX))
         }
+        libc::MSG_STAT | MSG_STAT_ANY if msqid::place(msqid)? != Place::Here => {
+            // Another node's queue: its identifier is its index too, as for this node's.
+            let queue = connection::queue(msqid)?;
+            let stats = queue
+                .mailbox
+                .stat()
+                .map_err(|e| errno::admin(&e, libc::EACCES))?;
+            if cmd == libc::MSG_STAT && !may_read(&stats) {
+                return Err(libc::EACCES);
+            }
+            sys::write_msqid_ds(buf, ds_of(&stats, queue.key, queue.node.as_deref()))?;
+            Ok(msqid)
+        }
         libc::MSG_STAT | MSG_STAT_ANY => {
             let queues = queues()?;
             let index = u64::try_from(msqid).map_err(|_| libc::EINVAL)?;
@@ -60,8 +74,8 @@ fn control(msqid: c_int, cmd: c_int, buf: *mut libc::msqid_ds) -> Result<c_int, 
             if cmd == libc::MSG_STAT && !may_read(stats) {
                 return Err(libc::EACCES);
             }
-            let id = c_int::try_from(stats.id.as_raw()).map_err(|_| libc::EINVAL)?;
-            sys::write_msqid_ds(buf, ds_of(stats, *key))?;
+            let id = msqid::of_mailbox(stats.id.as_raw()).map_err(|_| libc::EINVAL)?;
+            sys::write_msqid_ds(buf, ds_of(stats, *key, None))?;
             Ok(id)
         }
         libc::IPC_STAT => {
@@ -103,7 +117,7 @@ fn status(queue: &Queue) -> Result<libc::msqid_ds, c_int> {
         .mailbox
         .stat()
         .map_err(|e| errno::admin(&e, libc::EACCES))?;
-    Ok(ds_of(&stats, queue.key))
+    Ok(ds_of(&stats, queue.key, queue.node.as_deref()))
 }
 
 /// The daemon's System V queues, in the order of their identifiers, with their keys.
@@ -158,8 +172,9 @@ fn may_read(stats: &MailboxStats) -> bool {
         }
 }
 
-/// A `msqid_ds` from a mailbox's statistics and its key.
-fn ds_of(stats: &MailboxStats, key: libc::key_t) -> libc::msqid_ds {
+/// A `msqid_ds` from a mailbox's statistics and its key; `node` is where the mailbox lives when
+/// a mapping put it on another node.
+fn ds_of(stats: &MailboxStats, key: libc::key_t, node: Option<&str>) -> libc::msqid_ds {
     let mut ds = sys::empty_msqid_ds();
     ds.msg_perm.__key = key;
     ds.msg_perm.uid = stats.uid;
@@ -176,7 +191,7 @@ fn ds_of(stats: &MailboxStats, key: libc::key_t) -> libc::msqid_ds {
     ds.__msg_cbytes = stats.bytes as libc::c_ulong;
     ds.msg_qnum = stats.messages as libc::msgqnum_t;
     ds.msg_qbytes = max_bytes(stats) as libc::msglen_t;
-    let (lspid, lrpid) = os_pids(stats);
+    let (lspid, lrpid) = os_pids(stats, node);
     ds.msg_lspid = lspid;
     ds.msg_lrpid = lrpid;
     ds
@@ -191,10 +206,11 @@ fn max_bytes(stats: &MailboxStats) -> usize {
 }
 
 /// The OS pids of the last sender and receiver, when their transport knows them and they still
-/// live (postbox records its own pids); 0 otherwise.
-fn os_pids(stats: &MailboxStats) -> (libc::pid_t, libc::pid_t) {
+/// live (postbox records its own pids); 0 otherwise. Always 0 for a queue on another node
+/// (`node`): its processes' OS pids are another machine's, which no caller here could use.
+fn os_pids(stats: &MailboxStats, node: Option<&str>) -> (libc::pid_t, libc::pid_t) {
     let wanted = [stats.last_send, stats.last_recv].map(|last| last.map(|(pid, _)| pid));
-    if wanted.iter().all(Option::is_none) {
+    if node.is_some() || wanted.iter().all(Option::is_none) {
         return (0, 0);
     }
     let processes = connection::process()

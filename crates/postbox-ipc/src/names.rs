@@ -39,6 +39,15 @@ pub(crate) fn key_of(name: &str) -> Option<key_t> {
     u32::from_str_radix(hex, 16).ok().map(|key| key as key_t)
 }
 
+/// The name by which this node's daemon reaches `mailbox` when a mapping puts it on `node`
+/// (`mailbox@node`, forwarded there), or `mailbox` itself.
+pub(crate) fn on_node(mailbox: String, node: Option<&str>) -> String {
+    match node {
+        Some(node) => format!("{mailbox}@{node}"),
+        None => mailbox,
+    }
+}
+
 /// The mailbox of POSIX queue `name` ("/NAME": one leading slash, no other, 1 to 255 bytes
 /// after it): `posix.` and NAME, every byte outside `[A-Za-z0-9.-]` written `_XX` (hex), so that
 /// any valid queue name is a valid mailbox name and two queues never share one. Fails as
@@ -84,6 +93,12 @@ mod tests {
         assert_ne!(private(), private());
         assert_eq!(key_of("jobs"), None);
         assert_eq!(key_of("sysv.12"), None);
+    }
+
+    #[test]
+    fn a_mapped_mailbox_is_named_at_its_node() {
+        assert_eq!(on_node(of_key(0x2a), Some("b")), "sysv.0000002a@b");
+        assert_eq!(on_node(of_key(0x2a), None), "sysv.0000002a");
     }
 
     #[test]

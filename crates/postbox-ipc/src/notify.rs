@@ -31,7 +31,9 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use postbox::{Mailbox, Ownership, Pid, Process, Timestamp, WaitKind, WaitTarget};
+use postbox::{
+    AdminError, Mailbox, Ownership, Pid, Process, ProcessInfo, Timestamp, WaitKind, WaitTarget,
+};
 
 use crate::sys::{self, Sigevent};
 
@@ -61,9 +63,22 @@ fn registrations() -> MutexGuard<'static, Vec<Registration>> {
     REGISTRATIONS.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// The lock mailbox of queue mailbox `queue`.
+/// The lock mailbox of queue mailbox `queue`, on the queue's node when the queue is another
+/// node's (`posix.NAME@NODE` has `posix.NAME/notify@NODE`).
 fn lock_name(queue: &str) -> String {
-    format!("{queue}/notify")
+    match split_node(queue) {
+        (name, Some(node)) => format!("{name}/notify@{node}"),
+        (name, None) => format!("{name}/notify"),
+    }
+}
+
+/// A queue mailbox's name on its node, and that node when it is another one (a POSIX queue's
+/// mailbox name never holds an `@`: it is written `_40`).
+fn split_node(queue: &str) -> (&str, Option<&str>) {
+    match queue.rsplit_once('@') {
+        Some((name, node)) => (name, Some(node)),
+        None => (queue, None),
+    }
 }
 
 /// Takes this process's registration for `queue` out of the table, if it has one; a forked
@@ -266,8 +281,11 @@ impl Watcher {
     /// `at` (then a message arriving at `at` was its, and Linux notifies nobody).
     fn receiver_waited_since_before(&self, at: Timestamp) -> bool {
         let me = self.process.pid();
-        let queue = WaitTarget::Mailbox(self.mailbox.name().to_owned());
-        self.process.list_processes().is_ok_and(|all| {
+        let (name, node) = split_node(self.mailbox.name());
+        let queue = WaitTarget::Mailbox(name.to_owned());
+        // On another node, the watcher is a stand-in there, whose pid is not `me`; but it never
+        // receives, so it never waits on the queue.
+        self.list_processes(node).is_ok_and(|all| {
             all.iter().filter(|info| info.pid != me).any(|info| {
                 info.waits.iter().any(|wait| {
                     matches!(wait.kind, WaitKind::Recv | WaitKind::Lease)
@@ -278,20 +296,31 @@ impl Watcher {
         })
     }
 
-    /// The OS pid and uid of postbox process `sender` (0 and this process's uid when unknown).
+    /// The OS pid and uid of postbox process `sender` (0 and this process's uid when unknown;
+    /// the pid 0 as well on another node's queue).
     fn sender(&self, sender: Option<Pid>) -> (libc::pid_t, u32) {
+        let (_, node) = split_node(self.mailbox.name());
         let info = sender.and_then(|sender| {
-            self.process
-                .list_processes()
+            self.list_processes(node)
                 .ok()
                 .and_then(|all| all.into_iter().find(|info| info.pid == sender))
         });
+        // Another node's process has another machine's OS pid: no use to this one.
         let os_pid = info
             .as_ref()
+            .filter(|_| node.is_none())
             .and_then(|info| info.os_pid)
             .and_then(|os| libc::pid_t::try_from(os).ok())
             .unwrap_or(0);
         (os_pid, info.map_or_else(sys::uid, |info| info.uid))
+    }
+
+    /// The processes of the queue's node: `node`, or the one connected to.
+    fn list_processes(&self, node: Option<&str>) -> Result<Vec<ProcessInfo>, AdminError> {
+        match node {
+            Some(node) => self.process.list_processes_at(node),
+            None => self.process.list_processes(),
+        }
     }
 
     fn notify(&self, (pid, uid): (libc::pid_t, u32)) {
@@ -304,5 +333,18 @@ impl Watcher {
                     .spawn(move || sys::call_notify_function(function, value));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_lock_of_another_nodes_queue_is_on_that_node() {
+        assert_eq!(lock_name("posix.jobs"), "posix.jobs/notify");
+        assert_eq!(lock_name("posix.jobs@b"), "posix.jobs/notify@b");
+        assert_eq!(split_node("posix.jobs@b"), ("posix.jobs", Some("b")));
+        assert_eq!(split_node("posix.a_40b"), ("posix.a_40b", None));
     }
 }

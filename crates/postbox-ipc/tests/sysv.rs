@@ -4,68 +4,13 @@
 //! temporary socket — and must pass both ways. Two more check that a preloaded program's System
 //! V and POSIX queues are postbox mailboxes, not kernel queues.
 
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::mpsc;
 
 use postbox_daemon::{Daemon, DaemonConfig};
-
-fn crate_dir() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// The shim cargo built for this test: beside this test's binary.
-fn shim() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let shim = exe.parent().unwrap().join("libpostbox_ipc.so");
-    assert!(shim.exists(), "{} was not built", shim.display());
-    shim
-}
-
-fn run(command: &mut Command, what: &str) -> String {
-    let output = command
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "{what} failed ({}):\n--- stdout\n{stdout}\n--- stderr\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    stdout
-}
-
-fn compile(source: &Path, out: &Path) {
-    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".to_owned());
-    let mut command = Command::new(cc);
-    command
-        .args(["-std=gnu11", "-Wall", "-Wextra", "-Werror", "-O1", "-g"])
-        .arg(source)
-        .arg("-o")
-        .arg(out)
-        .arg("-lrt"); // the mq_* functions, on C libraries before glibc 2.34
-    run(&mut command, &format!("cc {}", source.display()));
-}
-
-/// Runs `program` with `args`: natively, or preloading the shim against the daemon at `url`;
-/// killed if it runs past two minutes.
-fn run_program(program: &Path, args: &[&str], preload: Option<&str>) -> String {
-    let mut command = Command::new("timeout");
-    command
-        .args(["--kill-after=5s", "120s"])
-        .arg(program)
-        .args(args);
-    if let Some(url) = preload {
-        command.env("LD_PRELOAD", shim()).env("POSTBOX_URL", url);
-    }
-    let how = if preload.is_some() {
-        "preloaded"
-    } else {
-        "native"
-    };
-    run(&mut command, &format!("{} ({how})", program.display()))
-}
+use support::{compile, crate_dir, run_program};
 
 fn queue_tests() -> Vec<PathBuf> {
     let mut tests: Vec<PathBuf> = std::fs::read_dir(crate_dir().join("c/tests"))
