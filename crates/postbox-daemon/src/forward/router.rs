@@ -26,7 +26,8 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use bytes::Bytes;
 use postbox_core::{
-    CallId, Credentials, MailboxId, OsProcess, Pid, RecvError, SelectError, Source, Ticket, Wait,
+    CallId, Credentials, MailboxId, OsProcess, Pid, RecvError, SelectError, Selector, Source,
+    Ticket, Wait, WaitInfo, WaitKind, WaitTarget,
 };
 use postbox_wire::link::NodeName;
 use postbox_wire::{
@@ -36,9 +37,10 @@ use tokio::sync::{Notify, mpsc, oneshot};
 
 use super::destination::{Destination, destination};
 use super::disconnected::disconnected;
+use super::process_list;
 use super::reserved_ids::{self, MAX_PEERS};
 use super::spanning_select::{self, Part, Parts, SpanningSelect};
-use crate::hub::{ConnId, Hub, Outcome};
+use crate::hub::{self, ConnId, Hub, Outcome};
 use crate::node::{NodeEvent, NodeEvents, NodeSendError, NodeStatus};
 use crate::outbox::{Outbox, OutboxReceiver, Reply, outbox};
 
@@ -48,7 +50,8 @@ pub(crate) const MAX_PROXIES_PER_PEER: usize = 65_536;
 /// How many messages to a peer may be handed to its task and not yet taken.
 const SEND_WINDOW: usize = 64;
 
-/// The request ids of spanning selects' parts asked of peers: a range client ids never reach.
+/// The request ids of what this node asks of peers for itself (spanning selects' parts,
+/// mailbox names, process lists): a range client ids never reach.
 const PART_IDS: u64 = 1 << 62;
 
 /// How many ended proxies of one peer are remembered by the peer's pid.
@@ -91,8 +94,12 @@ struct Proxy {
 enum Sink {
     /// To the connection (a client's, or a proxy's) that asked.
     Conn(ConnId),
-    /// To a select spanning nodes, which asked for one part of it.
+    /// To a select spanning nodes, which asked for one part of it (or a mailbox's name).
     Select(oneshot::Sender<Response>),
+    /// To this node's process list, which asked for the peer's: only the entries of this
+    /// node's processes' proxies are kept (see [`process_list`]), so that the peer's other
+    /// processes get no proxies here.
+    Listing(oneshot::Sender<Response>),
 }
 
 /// A request of this node's process forwarded to a peer.
@@ -149,6 +156,15 @@ struct Peer {
     ended_order: VecDeque<u64>,
 }
 
+/// A select spanning nodes, as the router keeps it.
+#[derive(Debug)]
+struct Spanning {
+    /// Told to stop it.
+    stop: Arc<Notify>,
+    /// What it waits for, once it has found nothing and waits (for the process list).
+    wait: Option<WaitInfo>,
+}
+
 #[derive(Debug, Default)]
 struct State {
     peers: Vec<Peer>,
@@ -157,8 +173,8 @@ struct State {
     proxies: HashMap<Pid, (usize, u64)>,
     /// The peers each live local pid has been told to, for announcing its end.
     exported: HashMap<Pid, Vec<usize>>,
-    /// Selects spanning nodes, by process and request id: how to stop each.
-    selects: HashMap<(Pid, u64), Arc<Notify>>,
+    /// Selects spanning nodes, by process and request id.
+    selects: HashMap<(Pid, u64), Spanning>,
     /// The request id of the next part of a spanning select asked of a peer.
     next_part_id: u64,
 }
@@ -220,6 +236,9 @@ impl Router {
         });
         if place == Destination::Mixed {
             return self.select_across(&mut state, conn, pid, creds, id, request);
+        }
+        if place == Destination::Here && request == Request::ListProcesses {
+            return self.list_processes(&mut state, conn, pid, creds, id);
         }
         self.dispatch(
             &mut state,
@@ -346,7 +365,13 @@ impl Router {
             }));
         };
         let stop = Arc::new(Notify::new());
-        state.selects.insert((pid, id.get()), stop.clone());
+        state.selects.insert(
+            (pid, id.get()),
+            Spanning {
+                stop: stop.clone(),
+                wait: None,
+            },
+        );
         let select = SpanningSelect {
             conn,
             pid,
@@ -354,18 +379,149 @@ impl Router {
             id,
             parts,
             block: wait == Wait::Block,
+            since: hub::now(),
             stop,
         };
         tokio::spawn(spanning_select::run(router, select));
         Routing::Forwarded
     }
 
+    /// Answers request `id` of process `pid`, this node's process list, with what its processes
+    /// do on other nodes added (see [`process_list`]): asks every peer that this node's
+    /// processes were made known to for its list, and answers through the connection's outbox
+    /// once each has answered or failed (a peer that is down adds nothing).
+    fn list_processes(
+        &self,
+        state: &mut State,
+        conn: ConnId,
+        pid: Pid,
+        creds: Credentials,
+        id: RequestId,
+    ) -> Routing {
+        let (outcome, routed) = self.hub.request(conn, id, Request::ListProcesses);
+        routed.post();
+        let local = match outcome {
+            Outcome::Answered(Response::Processes(local)) => local,
+            Outcome::Answered(other) => return Routing::Answered(other),
+            Outcome::Refused(code, message) => return Routing::Refused(code, message.to_owned()),
+            Outcome::Waiting(_) | Outcome::Deferred => {
+                return Routing::Answered(disconnected(Request::ListProcesses));
+            }
+        };
+        let selects: Vec<(Pid, WaitInfo)> = state
+            .selects
+            .iter()
+            .filter_map(|((origin, _), select)| Some((*origin, select.wait.clone()?)))
+            .collect();
+        let mut peers: Vec<usize> = state.exported.values().flatten().copied().collect();
+        peers.sort_unstable();
+        peers.dedup();
+        let mut asks = Vec::new();
+        for peer in peers {
+            let (sink, answer) = oneshot::channel();
+            let part_id = next_part_id(state);
+            let routing = self.dispatch(
+                state,
+                Destination::Peer(peer),
+                Sink::Listing(sink),
+                pid,
+                creds,
+                part_id,
+                Request::ListProcesses,
+            );
+            if let Routing::Forwarded = routing {
+                asks.push((state.peers[peer].name.clone(), answer));
+            }
+        }
+        if asks.is_empty() {
+            let merged = process_list::merge(local, selects, Vec::new());
+            return Routing::Answered(Response::Processes(merged));
+        }
+        let hub = self.hub.clone();
+        tokio::spawn(async move {
+            let mut remote = Vec::new();
+            for (node, answer) in asks {
+                if let Ok(Response::Processes(entries)) = answer.await {
+                    remote.push((node, entries));
+                }
+            }
+            let merged = process_list::merge(local, selects, remote);
+            hub.answer(conn, id, Response::Processes(merged));
+        });
+        Routing::Forwarded
+    }
+
+    /// What `branch` of spanning select `select`, in `part`, waits on, named as the process
+    /// list names it: a mailbox by its name (asked of its node), `NAME@NODE` for another
+    /// node's (`?` if that node cannot say).
+    async fn branch_target(
+        &self,
+        select: &SpanningSelect,
+        part: &Part,
+        branch: &postbox_core::Branch,
+    ) -> WaitTarget {
+        let mailbox = match branch.source {
+            Source::Inbox => {
+                return match branch.selector {
+                    Selector::From(sender) => WaitTarget::Process(sender),
+                    _ => WaitTarget::Inbox,
+                };
+            }
+            Source::Mailbox(mailbox) => mailbox,
+        };
+        let stat = Request::Stat { mailbox };
+        let (response, node) = if part.place == Destination::Here {
+            let (outcome, routed) = self.hub.request(select.conn, select.id, stat);
+            routed.post();
+            match outcome {
+                Outcome::Answered(response) => (Some(response), None),
+                _ => (None, None),
+            }
+        } else {
+            let (sink, answer) = oneshot::channel();
+            let (routing, node) = {
+                let mut state = self.lock();
+                let id = next_part_id(&mut state);
+                let node = match &part.place {
+                    Destination::Peer(peer) => {
+                        state.peers.get(*peer).map(|peer| peer.name.to_string())
+                    }
+                    _ => None,
+                };
+                let routing = self.dispatch(
+                    &mut state,
+                    part.place.clone(),
+                    Sink::Select(sink),
+                    select.pid,
+                    select.creds,
+                    id,
+                    stat,
+                );
+                (routing, node)
+            };
+            let response = match routing {
+                Routing::Forwarded => answer.await.ok(),
+                Routing::Answered(response) => Some(response),
+                Routing::Local(_) | Routing::Refused(..) => None,
+            };
+            (response, Some(node.unwrap_or_else(|| "?".to_owned())))
+        };
+        let name = match response {
+            Some(Response::Stat(stats)) => stats.name,
+            _ => "?".to_owned(),
+        };
+        WaitTarget::Mailbox(match node {
+            Some(node) => format!("{name}@{node}"),
+            None => name,
+        })
+    }
+
     /// Withdraws forwarded request `id` of process `pid`, if it still waits there.
     pub(crate) fn cancel(&self, pid: Pid, id: RequestId) {
         let state = self.lock();
         let id = id.get();
-        if let Some(stop) = state.selects.get(&(pid, id)) {
-            stop.notify_one();
+        if let Some(select) = state.selects.get(&(pid, id)) {
+            select.stop.notify_one();
             return;
         }
         if let Some(peer) = state
@@ -389,9 +545,9 @@ impl Router {
     }
 
     fn announce_end(&self, state: &mut State, pid: Pid) {
-        state.selects.retain(|(origin, _), stop| {
+        state.selects.retain(|(origin, _), select| {
             if *origin == pid {
-                stop.notify_one();
+                select.stop.notify_one();
             }
             *origin != pid
         });
@@ -496,6 +652,11 @@ impl Router {
                     // Its process ended, or the peer was declared down, meanwhile.
                     return;
                 };
+                if let (Sink::Listing(_), Response::Processes(entries)) =
+                    (&pending.sink, &mut response)
+                {
+                    entries.retain(|entry| entry.pid.as_raw() & PEER_PID != 0);
+                }
                 let mut map = FromPeer {
                     router: self,
                     state,
@@ -526,7 +687,7 @@ impl Router {
                                 self.hub.fail(conn, id, code, message);
                             }
                         }
-                        Sink::Select(sink) => {
+                        Sink::Select(sink) | Sink::Listing(sink) => {
                             let _ = sink.send(disconnected(pending.request));
                         }
                     }
@@ -540,7 +701,7 @@ impl Router {
     fn deliver(&self, sink: Sink, id: u64, response: Response) {
         match sink {
             Sink::Conn(conn) => self.answer(conn, id, response),
-            Sink::Select(sink) => {
+            Sink::Select(sink) | Sink::Listing(sink) => {
                 let _ = sink.send(response);
             }
         }
@@ -940,8 +1101,7 @@ impl Parts for Router {
         let (sink, answer) = oneshot::channel();
         let routing = {
             let mut state = self.lock();
-            state.next_part_id += 1;
-            let id = PART_IDS | state.next_part_id;
+            let id = next_part_id(&mut state);
             self.dispatch(
                 &mut state,
                 part.place.clone(),
@@ -959,6 +1119,26 @@ impl Parts for Router {
         }
     }
 
+    /// A spanning select found nothing and waits: names what it waits on, for the process
+    /// list, and keeps it while it waits.
+    async fn waiting(&self, select: &SpanningSelect) {
+        let mut on = Vec::new();
+        for part in &select.parts {
+            for (branch, index) in part.branches.iter().zip(&part.indices) {
+                on.push((*index, self.branch_target(select, part, branch).await));
+            }
+        }
+        on.sort_by_key(|(index, _)| *index);
+        let wait = WaitInfo {
+            kind: WaitKind::Recv,
+            on: on.into_iter().map(|(_, target)| target).collect(),
+            since: select.since,
+        };
+        if let Some(spanning) = self.lock().selects.get_mut(&(select.pid, select.id.get())) {
+            spanning.wait = Some(wait);
+        }
+    }
+
     /// A spanning select has its answer: gives it to the connection, unless it was stopped
     /// because its process ended.
     fn select_done(&self, select: &SpanningSelect, answer: Response) {
@@ -967,6 +1147,13 @@ impl Parts for Router {
             self.hub.answer(select.conn, select.id, answer);
         }
     }
+}
+
+/// The request id of the next request this node makes of a peer for itself (a part of a
+/// spanning select, a mailbox's name, a process list).
+fn next_part_id(state: &mut State) -> u64 {
+    state.next_part_id += 1;
+    PART_IDS | state.next_part_id
 }
 
 /// Sends what is queued for peer `index` (`name`), in order, keeping up to [`SEND_WINDOW`]
