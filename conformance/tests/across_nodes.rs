@@ -192,6 +192,25 @@ fn the_process_list_shows_waits_and_mailboxes_on_another_node_named_with_it() {
 }
 
 #[test]
+fn a_refused_request_says_why() {
+    let nodes = NodesTransport::start();
+    let p = nodes.plain_process_on_a();
+    let here = p.mailbox("dl").create().expect("a dead-letter mailbox on a");
+    // A mailbox of b cannot move its messages to a mailbox of a: a refuses the request.
+    let error = p
+        .mailbox("jobs@b")
+        .max_deliveries(2)
+        .dead_letter(&here)
+        .create()
+        .unwrap_err();
+    let OpenError::Refused(why) = &error else {
+        panic!("{error:?}");
+    };
+    assert!(why.contains("more than one node"), "{why}");
+    assert!(error.to_string().contains(why.as_str()), "{error}");
+}
+
+#[test]
 fn a_receive_waiting_on_a_node_that_goes_away_fails_disconnected() {
     let mut nodes = NodesTransport::start();
     let p = nodes.process();
