@@ -8,8 +8,8 @@ use postbox::{Credentials, Limits, PeerState, Process};
 use postbox_daemon::{NodeConfig, NodeTls, PeerAddress};
 use postbox_wire::link::NodeName;
 
-use crate::{Layout, Transport};
 use crate::daemon::{EmbeddedDaemon, Network};
+use crate::{Layout, Transport};
 
 /// How long the two nodes have to link up.
 const LINK_PATIENCE: Duration = Duration::from_secs(20);

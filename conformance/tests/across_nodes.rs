@@ -6,8 +6,8 @@
 use std::time::{Duration, Instant};
 
 use postbox::{
-    AdminError, Credentials, Mode, OpenError, Pid, Process, RecvError, Select, Selector,
-    WaitInfo, WaitKind, WaitTarget,
+    AdminError, Credentials, Mode, OpenError, Pid, Process, RecvError, Select, Selector, WaitInfo,
+    WaitKind, WaitTarget,
 };
 use postbox_conformance::{NodesTransport, Transport as _};
 
@@ -131,7 +131,10 @@ fn waits_of(observer: &Process, pid: Pid, n: usize) -> Vec<WaitInfo> {
             assert_eq!(info.waits.len(), n, "{info:?}");
             return info.waits;
         }
-        assert!(Instant::now() < deadline, "process {pid} never had {n} waits");
+        assert!(
+            Instant::now() < deadline,
+            "process {pid} never had {n} waits"
+        );
         std::thread::sleep(Duration::from_millis(1));
     }
 }
@@ -195,7 +198,10 @@ fn the_process_list_shows_waits_and_mailboxes_on_another_node_named_with_it() {
 fn a_refused_request_says_why() {
     let nodes = NodesTransport::start();
     let p = nodes.plain_process_on_a();
-    let here = p.mailbox("dl").create().expect("a dead-letter mailbox on a");
+    let here = p
+        .mailbox("dl")
+        .create()
+        .expect("a dead-letter mailbox on a");
     // A mailbox of b cannot move its messages to a mailbox of a: a refuses the request.
     let error = p
         .mailbox("jobs@b")

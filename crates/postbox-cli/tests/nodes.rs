@@ -141,10 +141,23 @@ fn the_nodes_table_puts_every_value_under_its_title() {
     for table in [a.run(&["nodes"]), b.run(&["nodes"])].map(|out| out.code(0).stdout) {
         let lines: Vec<&str> = table.lines().collect();
         let header = cells(lines[1]);
-        let titles: Vec<&str> = header.iter().map(|&(from, to)| &lines[1][from..to]).collect();
+        let titles: Vec<&str> = header
+            .iter()
+            .map(|&(from, to)| &lines[1][from..to])
+            .collect();
         assert_eq!(
             titles,
-            ["NODE", "STATE", "INCARNATION", "ADDRESS", "RTT", "UNACKED", "RETRANS", "DUPS", "HEARD"]
+            [
+                "NODE",
+                "STATE",
+                "INCARNATION",
+                "ADDRESS",
+                "RTT",
+                "UNACKED",
+                "RETRANS",
+                "DUPS",
+                "HEARD"
+            ]
         );
         for row in &lines[2..] {
             let values = cells(row);
@@ -156,7 +169,11 @@ fn the_nodes_table_puts_every_value_under_its_title() {
                 } else {
                     title.1 == value.1
                 };
-                assert!(aligned, "{} is not under its title:\n{table}", titles[column]);
+                assert!(
+                    aligned,
+                    "{} is not under its title:\n{table}",
+                    titles[column]
+                );
             }
         }
     }

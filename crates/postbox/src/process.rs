@@ -6,8 +6,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use postbox_core::{
     AdminError, Branch, CallError, Delivery, EngineStats, MailboxStats, Message, Pid, ProcessInfo,
-    Received, RecvError, Reply, ReplyError, SelectError, Selector, SendError, Source,
-    WaitTarget,
+    Received, RecvError, Reply, ReplyError, SelectError, Selector, SendError, Source, WaitTarget,
 };
 use postbox_wire::{NodeLinks, NodeQuery, Request, Response, Target};
 

@@ -189,10 +189,13 @@ mod tests {
         let mut out = Vec::new();
         write_table(&mut out, &links()).unwrap();
         let text = String::from_utf8(out).unwrap();
-        println!("{text}");
         let lines: Vec<&str> = text.lines().collect();
         let (header, row) = (lines[1], lines[2]);
-        for (title, value) in [("NODE", "b?"), ("STATE", "up"), ("ADDRESS", "10.0.0.2:7071")] {
+        for (title, value) in [
+            ("NODE", "b?"),
+            ("STATE", "up"),
+            ("ADDRESS", "10.0.0.2:7071"),
+        ] {
             assert_eq!(header.find(title), row.find(value), "{title}:\n{text}");
         }
     }

@@ -114,10 +114,7 @@ mod tests {
         assert!(call.to_string().ends_with(WHY), "{call}");
         let admin = admin_error(refused());
         assert_eq!(admin, AdminError::Refused(WHY.to_owned()));
-        assert_eq!(
-            admin.to_string(),
-            format!("the request was refused: {WHY}")
-        );
+        assert_eq!(admin.to_string(), format!("the request was refused: {WHY}"));
         // A receive's and an answer's errors are plain values: the kind alone.
         assert_eq!(received_many(refused()), Err(RecvError::Protocol));
         assert_eq!(replied(refused()), Err(ReplyError::Protocol));
