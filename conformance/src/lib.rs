@@ -90,6 +90,24 @@ pub use nodes::NodesTransport;
 
 use postbox::{Credentials, Limits, Process};
 
+/// Where a transport's processes and mailboxes live (see [`Transport::layout`]).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Layout {
+    /// Processes and mailboxes on the one node their processes connect to:
+    /// [`Process::node_stats`] counts everything.
+    OneNode,
+    /// Processes on node `processes`, mailboxes on node `mailboxes`: the processes are counted
+    /// by `processes`' statistics (the other's hold only their proxies), everything else by
+    /// the sum of both nodes' (a message into a mailbox counts on `mailboxes`, a direct one
+    /// between processes on `processes`).
+    Split {
+        /// The node every process connects to.
+        processes: &'static str,
+        /// The node every mailbox lives on.
+        mailboxes: &'static str,
+    },
+}
+
 /// A way of reaching a postbox node: what the suite runs against.
 ///
 /// A value is one node, fresh and isolated: the suite creates one per test and assumes it starts
@@ -115,6 +133,14 @@ pub trait Transport {
     /// The limits the node enforces (message size, inbox capacity, quotas), which the limit cases
     /// check against.
     fn limits(&self) -> Limits;
+
+    /// Where this transport's processes and mailboxes live: on one node (the default), or
+    /// split over two. The cases that count a node's whole activity ([`cases::stats`]'
+    /// `node_stats_count_the_whole_node`, say) read it through the statistics of every node
+    /// involved, so that a count broken on either fails them.
+    fn layout(&self) -> Layout {
+        Layout::OneNode
+    }
 
     /// Why this transport does not run case `case` of `concept`, when it does not: the case is
     /// then skipped with the reason printed. Every transport runs every case by default.

@@ -8,8 +8,8 @@ use postbox::{Credentials, Limits, PeerState, Process};
 use postbox_daemon::{NodeConfig, NodeTls, PeerAddress};
 use postbox_wire::link::NodeName;
 
-use crate::Transport;
 use crate::daemon::{EmbeddedDaemon, Network};
+use crate::{Layout, Transport};
 
 /// How long the two nodes have to link up.
 const LINK_PATIENCE: Duration = Duration::from_secs(20);
@@ -178,26 +178,10 @@ impl Transport for NodesTransport {
         self.b.limits
     }
 
-    fn unsupported(&self, concept: &str, case: &str) -> Option<&'static str> {
-        const NODE_WIDE: &str = "it reads the process list of node a for the waits of node a's \
-                                 processes, while those waits are their proxies' on node b";
-        const MIXED_COUNTS: &str = "it expects one node_stats() to count both what happens on \
-                                    node a (processes, calls between them) and on node b \
-                                    (mailboxes); with node=b, node_stats() is node b's";
-        const POLLED: &str = "it watches the process list for the select's wait, and a select \
-                              spanning nodes polls each node rather than waiting in an engine";
-        match (concept, case) {
-            ("stats", "the_process_list_says_what_each_process_waits_for")
-            | ("termination", "the_process_list_tracks_live_processes")
-            | ("broadcast", "a_broadcast_rendezvous_completes_when_every_member_took_it") => {
-                Some(NODE_WIDE)
-            }
-            ("stats", "node_stats_count_the_whole_node")
-            | ("calls", "a_late_reply_is_counted_and_never_delivered_to_a_later_call") => {
-                Some(MIXED_COUNTS)
-            }
-            ("select", "a_waiting_select_wakes_for_the_inbox") => Some(POLLED),
-            _ => None,
+    fn layout(&self) -> Layout {
+        Layout::Split {
+            processes: "a",
+            mailboxes: "b",
         }
     }
 }

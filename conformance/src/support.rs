@@ -3,9 +3,11 @@
 
 use std::time::{Duration, Instant};
 
-use postbox::{Credentials, Mailbox, Message, Pid, Process, Received, SendError, SendErrorKind};
+use postbox::{
+    Credentials, EngineStats, Mailbox, Message, Pid, Process, Received, SendError, SendErrorKind,
+};
 
-use crate::Transport;
+use crate::{Layout, Transport};
 
 /// An ordinary (non-root) user: the uid most permission cases run as.
 pub(crate) const USER: Credentials = Credentials::new(1000, 1000);
@@ -80,6 +82,33 @@ pub(crate) fn await_waiting(observer: &Process, pid: Pid, n: usize) {
         &format!("process {pid} has {n} operation(s) waiting"),
         || waiting(observer, pid) == n,
     );
+}
+
+/// The statistics of everything `observer`'s transport holds, as one node's: on one node its
+/// `node_stats()`; split over two nodes (see [`Layout::Split`]), the processes of the
+/// processes' node and the sum of both nodes' other counts, with the mailboxes' node's quota.
+pub(crate) fn whole_stats<T: Transport>(t: &T, observer: &Process) -> EngineStats {
+    let Layout::Split {
+        processes,
+        mailboxes,
+    } = t.layout()
+    else {
+        return observer.node_stats().expect("node stats");
+    };
+    let of_processes = observer.node_stats_at(processes).expect("node stats");
+    let of_mailboxes = observer.node_stats_at(mailboxes).expect("node stats");
+    EngineStats {
+        processes: of_processes.processes,
+        mailboxes: of_processes.mailboxes + of_mailboxes.mailboxes,
+        queued_messages: of_processes.queued_messages + of_mailboxes.queued_messages,
+        queued_bytes: of_processes.queued_bytes + of_mailboxes.queued_bytes,
+        max_queued_bytes: of_mailboxes.max_queued_bytes,
+        total_sent: of_processes.total_sent + of_mailboxes.total_sent,
+        total_received: of_processes.total_received + of_mailboxes.total_received,
+        total_dropped: of_processes.total_dropped + of_mailboxes.total_dropped,
+        total_dead_lettered: of_processes.total_dead_lettered + of_mailboxes.total_dead_lettered,
+        total_late_replies: of_processes.total_late_replies + of_mailboxes.total_late_replies,
+    }
 }
 
 /// The uid `process` runs as, as the node reports it.

@@ -3,9 +3,12 @@
 //! going away under a waiting receive. Two embedded daemons, `a` and `b`, linked over mutual
 //! TLS, per test.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use postbox::{AdminError, Credentials, Mode, OpenError, RecvError, Select, Selector};
+use postbox::{
+    AdminError, Credentials, Mode, OpenError, Pid, Process, RecvError, Select, Selector, WaitInfo,
+    WaitKind, WaitTarget,
+};
 use postbox_conformance::{NodesTransport, Transport as _};
 
 /// Long enough for anything that should happen; it bounds failures only.
@@ -116,6 +119,101 @@ fn a_select_over_the_inbox_and_a_mailbox_of_another_node_takes_from_either() {
     );
     // Nothing was taken that was not handed over.
     assert_eq!(jobs.stat().expect("stat").messages, 0);
+}
+
+/// The waits `pid` has, as `observer` lists them, once it has `n`.
+fn waits_of(observer: &Process, pid: Pid, n: usize) -> Vec<WaitInfo> {
+    let deadline = Instant::now() + LONG;
+    loop {
+        let listed = observer.list_processes().expect("list processes");
+        let info = listed.into_iter().find(|info| info.pid == pid);
+        if let Some(info) = info.filter(|info| info.waiting == n) {
+            assert_eq!(info.waits.len(), n, "{info:?}");
+            return info.waits;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "process {pid} never had {n} waits"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+#[test]
+fn the_process_list_shows_waits_and_mailboxes_on_another_node_named_with_it() {
+    let nodes = NodesTransport::start();
+    let observer = nodes.plain_process_on_a();
+    let homed = nodes.process();
+    let p = nodes.plain_process_on_a();
+    let q = p.mailbox("q@b").create().expect("create q on b");
+    let jobs = p.mailbox("jobs@b").create().expect("create jobs on b");
+    let own = |listed: Vec<postbox::ProcessInfo>| {
+        listed
+            .into_iter()
+            .find(|info| info.pid == p.pid())
+            .expect("p is listed")
+            .owned_mailboxes
+    };
+    assert_eq!(own(observer.list_processes().expect("list")), 2);
+    let stand_in = format!("{}@a", p.pid().as_raw());
+    let on_b = nodes.process_on_b().list_processes().expect("list");
+    let proxy = on_b
+        .iter()
+        .find(|info| info.command.as_deref() == Some(stand_in.as_str()))
+        .expect("p's stand-in is listed on b");
+    assert_eq!(proxy.owned_mailboxes, 2, "b counts them for p's stand-in");
+    std::thread::scope(|s| {
+        let receive = s.spawn(|| q.recv_timeout(LONG));
+        let waits = waits_of(&observer, p.pid(), 1);
+        assert_eq!(waits[0].kind, WaitKind::Recv);
+        assert_eq!(waits[0].on, [WaitTarget::Mailbox("q@b".into())]);
+        // A process whose plain names are b's sees b's mailboxes as it names them.
+        let seen = waits_of(&homed, p.pid(), 1);
+        assert_eq!(seen[0].on, [WaitTarget::Mailbox("q".into())]);
+        q.send("done").expect("send");
+        receive.join().expect("receiver").expect("recv");
+    });
+    assert_eq!(waits_of(&observer, p.pid(), 0), []);
+
+    let mut select = Select::new();
+    select.inbox(&p, Selector::Any);
+    select.recv(&jobs, Selector::Any);
+    std::thread::scope(|s| {
+        let waiting = s.spawn(|| select.wait_timeout(LONG));
+        let waits = waits_of(&observer, p.pid(), 1);
+        assert_eq!(waits[0].kind, WaitKind::Recv);
+        assert_eq!(
+            waits[0].on,
+            [WaitTarget::Inbox, WaitTarget::Mailbox("jobs@b".into())],
+            "a select spanning nodes polls, and still shows its wait in branch order"
+        );
+        observer.send_to(p.pid(), "wake").expect("send_to");
+        let selected = waiting.join().expect("select").expect("a message");
+        assert_eq!(selected.index, 0);
+    });
+    assert_eq!(waits_of(&observer, p.pid(), 0), []);
+}
+
+#[test]
+fn a_refused_request_says_why() {
+    let nodes = NodesTransport::start();
+    let p = nodes.plain_process_on_a();
+    let here = p
+        .mailbox("dl")
+        .create()
+        .expect("a dead-letter mailbox on a");
+    // A mailbox of b cannot move its messages to a mailbox of a: a refuses the request.
+    let error = p
+        .mailbox("jobs@b")
+        .max_deliveries(2)
+        .dead_letter(&here)
+        .create()
+        .unwrap_err();
+    let OpenError::Refused(why) = &error else {
+        panic!("{error:?}");
+    };
+    assert!(why.contains("more than one node"), "{why}");
+    assert!(error.to_string().contains(why.as_str()), "{error}");
 }
 
 #[test]

@@ -106,7 +106,7 @@ impl IntoPyErr for OpenError {
             OpenError::InvalidAttributes(_) => "InvalidAttributes",
             OpenError::QuotaExceeded => "QuotaExceeded",
             OpenError::Disconnected => "Disconnected",
-            OpenError::Protocol => "Protocol",
+            OpenError::Protocol | OpenError::Refused(_) => "Protocol",
         };
         raise(kind, self.to_string())
     }
@@ -123,7 +123,7 @@ impl IntoPyErr for AdminError {
             AdminError::InvalidName => "InvalidName",
             AdminError::InvalidArgument(_) => "InvalidArgument",
             AdminError::Disconnected => "Disconnected",
-            AdminError::Protocol => "Protocol",
+            AdminError::Protocol | AdminError::Refused(_) => "Protocol",
         };
         raise(kind, self.to_string())
     }

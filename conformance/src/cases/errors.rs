@@ -96,11 +96,12 @@ fn open_errors() -> Vec<OpenError> {
         QuotaExceeded,
         Disconnected,
         Protocol,
+        Refused("too many requests in flight".into()),
     ];
     for error in &all {
         match error {
             NotFound | AlreadyExists | PermissionDenied | InvalidName | InvalidAttributes(_)
-            | QuotaExceeded | Disconnected | Protocol => {}
+            | QuotaExceeded | Disconnected | Protocol | Refused(_) => {}
         }
     }
     all
@@ -119,11 +120,12 @@ fn admin_errors() -> Vec<AdminError> {
         InvalidArgument("only a bounded mailbox has a byte limit".into()),
         Disconnected,
         Protocol,
+        Refused("too many requests in flight".into()),
     ];
     for error in &all {
         match error {
             NotFound | PermissionDenied | Gone | PeerGone | AlreadyExists | InvalidName
-            | InvalidArgument(_) | Disconnected | Protocol => {}
+            | InvalidArgument(_) | Disconnected | Protocol | Refused(_) => {}
         }
     }
     all

@@ -414,8 +414,9 @@ pub(crate) struct MailboxSpec {
     #[arg(long, value_name = "N")]
     pub(crate) max_deliveries: Option<u32>,
 
-    /// The mailbox (existing, one you may send to) that messages go to after --max-deliveries
-    #[arg(long, value_name = "NAME", value_parser = values::name, requires = "max_deliveries")]
+    /// The mailbox (existing, one you may send to) that messages go to after --max-deliveries,
+    /// on the node of the mailbox it is for (a plain name means that node's)
+    #[arg(long, value_name = "NAME", value_parser = values::mailbox, requires = "max_deliveries")]
     pub(crate) dead_letter: Option<String>,
 }
 

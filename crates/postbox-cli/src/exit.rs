@@ -187,7 +187,8 @@ fn open(error: &OpenError) -> Code {
         | OpenError::InvalidAttributes(_)
         | OpenError::QuotaExceeded
         | OpenError::Disconnected
-        | OpenError::Protocol => Code::Error,
+        | OpenError::Protocol
+        | OpenError::Refused(_) => Code::Error,
     }
 }
 
@@ -201,7 +202,8 @@ fn admin(error: &AdminError) -> Code {
         | AdminError::InvalidName
         | AdminError::InvalidArgument(_)
         | AdminError::Disconnected
-        | AdminError::Protocol => Code::Error,
+        | AdminError::Protocol
+        | AdminError::Refused(_) => Code::Error,
     }
 }
 

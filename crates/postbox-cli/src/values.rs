@@ -102,7 +102,7 @@ pub(crate) fn mode(text: &str) -> Result<Mode, String> {
     }
 }
 
-/// A name this node keeps: a process's registered name, a dead-letter mailbox: 1 to 255 bytes
+/// A name this node keeps, such as a process's registered name: 1 to 255 bytes
 /// of letters, digits and `. _ / -`, with no `@NODE` (such names live on the node the command
 /// talks to).
 pub(crate) fn name(text: &str) -> Result<String, String> {

@@ -100,6 +100,82 @@ fn a_node_whose_certificate_is_from_another_ca_is_refused() {
     assert_ne!(stranger.peer("a").unwrap()["state"], "up");
 }
 
+/// The cells of a table line, as (start, end) byte offsets: text between runs of two or more
+/// spaces (a cell such as `15ms ago` has single spaces only).
+fn cells(line: &str) -> Vec<(usize, usize)> {
+    let mut found: Vec<(usize, usize)> = Vec::new();
+    let mut spaces = 2;
+    for (i, byte) in line.bytes().enumerate() {
+        if byte == b' ' {
+            spaces += 1;
+            continue;
+        }
+        match found.last_mut() {
+            Some(cell) if spaces < 2 => cell.1 = i + 1,
+            _ => found.push((i, i + 1)),
+        }
+        spaces = 0;
+    }
+    found
+}
+
+#[test]
+fn the_nodes_table_puts_every_value_under_its_title() {
+    let dir = tempfile::tempdir().unwrap();
+    let certs = Certs::init(dir.path(), &["a", "b"]);
+    let b = NodeDaemon::start("b", 0, certs.flags("b"));
+    let mut a_flags = certs.flags("a");
+    // c is never started: it stays connecting, with no incarnation, round trip or last word.
+    a_flags.extend([
+        "--peer".to_owned(),
+        format!("b=127.0.0.1:{}", b.node_port()),
+        "--peer".to_owned(),
+        "c=127.0.0.1:1".to_owned(),
+    ]);
+    let a = NodeDaemon::start("a", 0, a_flags);
+    a.wait_for_peer("b", "up", |_| true);
+    b.wait_for_peer("a", "up", |_| true);
+    for table in [a.run(&["nodes"]), b.run(&["nodes"])].map(|out| out.code(0).stdout) {
+        let lines: Vec<&str> = table.lines().collect();
+        let header = cells(lines[1]);
+        let titles: Vec<&str> = header
+            .iter()
+            .map(|&(from, to)| &lines[1][from..to])
+            .collect();
+        assert_eq!(
+            titles,
+            [
+                "NODE",
+                "STATE",
+                "INCARNATION",
+                "ADDRESS",
+                "RTT",
+                "UNACKED",
+                "RETRANS",
+                "DUPS",
+                "HEARD"
+            ]
+        );
+        for row in &lines[2..] {
+            let values = cells(row);
+            assert_eq!(values.len(), header.len(), "one value per title:\n{table}");
+            for (column, (title, value)) in header.iter().zip(&values).enumerate() {
+                // Text columns start under their title, number columns end under it.
+                let aligned = if column < 4 {
+                    title.0 == value.0
+                } else {
+                    title.1 == value.1
+                };
+                assert!(
+                    aligned,
+                    "{} is not under its title:\n{table}",
+                    titles[column]
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn without_node_links_nodes_says_so() {
     let daemon = support::Daemon::start();

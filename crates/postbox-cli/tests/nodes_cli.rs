@@ -281,6 +281,47 @@ fn ls_ps_and_stat_with_node_show_the_other_nodes_lists() {
     nodes.a.run(&["stat", "jobs", "--node", "b"]).code(2);
 }
 
+#[test]
+fn a_dead_letter_mailbox_named_plainly_for_a_mailbox_of_b_is_b_s() {
+    let nodes = Pair::start();
+    nodes.b.run(&["create", "dl"]).code(0);
+    let create = |dead_letter: &str| {
+        nodes.a.run(&[
+            "create",
+            "jobs@b",
+            "--max-deliveries",
+            "2",
+            "--dead-letter",
+            dead_letter,
+        ])
+    };
+    create("dl").code(0);
+    let on_b = |name: &str| nodes.b.run(&["stat", name, "--json"]).code(0).json();
+    assert_eq!(
+        on_b("jobs")["attrs"]["redelivery"]["dead_letter"],
+        on_b("dl")["id"],
+        "dl is b's"
+    );
+    let refused = nodes
+        .a
+        .run(&[
+            "create",
+            "other@b",
+            "--max-deliveries",
+            "2",
+            "--dead-letter",
+            "dl@c",
+        ])
+        .code(2);
+    assert!(
+        refused
+            .stderr
+            .contains("the dead-letter mailbox dl@c is on node c, but other@b is on node b"),
+        "{}",
+        refused.stderr
+    );
+}
+
 /// How many processes of node a the memory test makes act on b.
 const STAND_INS: usize = 400;
 

@@ -54,7 +54,8 @@ pub enum SendErrorKind {
     /// The calling process has terminated, or its transport was lost.
     #[error("disconnected")]
     Disconnected,
-    /// The peer broke the protocol.
+    /// The peer broke the protocol, or refused the request outright (over one of its limits,
+    /// say): then [`SendError::reason`] says why.
     #[error("protocol error")]
     Protocol,
 }
@@ -65,6 +66,10 @@ pub enum SendErrorKind {
 pub struct SendError {
     kind: SendErrorKind,
     message: Option<Message>,
+    /// Why the daemon refused the request, when it did (never sent over the wire: a refusal
+    /// is its own frame).
+    #[cfg_attr(feature = "serde", serde(skip))]
+    reason: Option<String>,
 }
 
 impl SendError {
@@ -73,6 +78,7 @@ impl SendError {
         SendError {
             kind,
             message: Some(message),
+            reason: None,
         }
     }
 
@@ -82,7 +88,23 @@ impl SendError {
         SendError {
             kind,
             message: None,
+            reason: None,
         }
+    }
+
+    /// The daemon (or a node it forwarded to) refused the request, saying `reason`: a
+    /// [`SendErrorKind::Protocol`] failure that says why.
+    pub fn refused(reason: impl Into<String>) -> SendError {
+        SendError {
+            kind: SendErrorKind::Protocol,
+            message: None,
+            reason: Some(reason.into()),
+        }
+    }
+
+    /// Why the request was refused, when it was ([`SendError::refused`]).
+    pub fn reason(&self) -> Option<&str> {
+        self.reason.as_deref()
     }
 
     /// Why the send failed.
@@ -103,7 +125,10 @@ impl SendError {
 
 impl fmt::Display for SendError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "send failed: {}", self.kind)
+        match &self.reason {
+            Some(reason) => write!(f, "send failed: the request was refused: {reason}"),
+            None => write!(f, "send failed: {}", self.kind),
+        }
     }
 }
 
@@ -172,6 +197,10 @@ pub enum OpenError {
     /// The peer broke the protocol.
     #[error("protocol error")]
     Protocol,
+    /// The daemon (or a node it forwarded to) refused the request outright, saying why: over
+    /// one of its limits, or naming mailboxes of two nodes at once. Never the engine's answer.
+    #[error("the request was refused: {0}")]
+    Refused(String),
 }
 
 /// Why an administrative operation failed: `delete`, `set`, `set_owner`, `grant_receive`,
@@ -206,6 +235,10 @@ pub enum AdminError {
     /// The peer broke the protocol.
     #[error("protocol error")]
     Protocol,
+    /// The daemon (or a node it forwarded to) refused the request outright, saying why: over
+    /// one of its limits, say. Never the engine's answer.
+    #[error("the request was refused: {0}")]
+    Refused(String),
 }
 
 /// A failed select (or receive): which branch failed, and why.
@@ -270,7 +303,8 @@ pub enum CallErrorKind {
     /// The calling process has terminated, or its transport was lost.
     #[error("disconnected")]
     Disconnected,
-    /// The peer broke the protocol.
+    /// The peer broke the protocol, or refused the request outright (over one of its limits,
+    /// say): then [`CallError::reason`] says why.
     #[error("protocol error")]
     Protocol,
 }
@@ -304,6 +338,10 @@ pub struct CallError {
     kind: CallErrorKind,
     request: Option<Message>,
     failure: Option<Bytes>,
+    /// Why the daemon refused the request, when it did (never sent over the wire: a refusal
+    /// is its own frame).
+    #[cfg_attr(feature = "serde", serde(skip))]
+    reason: Option<String>,
 }
 
 impl CallError {
@@ -313,6 +351,7 @@ impl CallError {
             kind,
             request: Some(request),
             failure: None,
+            reason: None,
         }
     }
 
@@ -323,7 +362,24 @@ impl CallError {
             kind,
             request: None,
             failure: None,
+            reason: None,
         }
+    }
+
+    /// The daemon (or a node it forwarded to) refused the request, saying `reason`: a
+    /// [`CallErrorKind::Protocol`] failure that says why.
+    pub fn refused(reason: impl Into<String>) -> CallError {
+        CallError {
+            kind: CallErrorKind::Protocol,
+            request: None,
+            failure: None,
+            reason: Some(reason.into()),
+        }
+    }
+
+    /// Why the request was refused, when it was ([`CallError::refused`]).
+    pub fn reason(&self) -> Option<&str> {
+        self.reason.as_deref()
     }
 
     /// The server's failed answer, carrying its bytes.
@@ -332,6 +388,7 @@ impl CallError {
             kind: CallErrorKind::Failed,
             request: None,
             failure: Some(failure.into()),
+            reason: None,
         }
     }
 
@@ -358,6 +415,9 @@ impl CallError {
 
 impl fmt::Display for CallError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(reason) = &self.reason {
+            return write!(f, "call failed: the request was refused: {reason}");
+        }
         write!(f, "call failed: {}", self.kind)?;
         if let Some(failure) = &self.failure {
             write!(f, ": {}", String::from_utf8_lossy(failure))?;

@@ -233,7 +233,7 @@ impl From<OpenError> for Error {
             OpenError::InvalidAttributes(_) => PostboxStatus::InvalidAttributes,
             OpenError::QuotaExceeded => PostboxStatus::QuotaExceeded,
             OpenError::Disconnected => PostboxStatus::Disconnected,
-            OpenError::Protocol => PostboxStatus::Protocol,
+            OpenError::Protocol | OpenError::Refused(_) => PostboxStatus::Protocol,
         };
         Error::new(status, error.to_string())
     }
@@ -250,7 +250,7 @@ impl From<AdminError> for Error {
             AdminError::InvalidName => PostboxStatus::InvalidName,
             AdminError::InvalidArgument(_) => PostboxStatus::InvalidArgument,
             AdminError::Disconnected => PostboxStatus::Disconnected,
-            AdminError::Protocol => PostboxStatus::Protocol,
+            AdminError::Protocol | AdminError::Refused(_) => PostboxStatus::Protocol,
         };
         Error::new(status, error.to_string())
     }

@@ -31,7 +31,7 @@ pub(crate) fn open(error: &OpenError) -> c_int {
         OpenError::PermissionDenied => libc::EACCES,
         OpenError::QuotaExceeded => libc::ENOSPC,
         OpenError::InvalidName | OpenError::InvalidAttributes(_) => libc::EINVAL,
-        OpenError::Disconnected | OpenError::Protocol => libc::EIO,
+        OpenError::Disconnected | OpenError::Protocol | OpenError::Refused(_) => libc::EIO,
     }
 }
 
@@ -80,6 +80,7 @@ pub(crate) fn admin(error: &AdminError, denied: c_int) -> c_int {
         | AdminError::AlreadyExists
         | AdminError::InvalidName
         | AdminError::Disconnected
-        | AdminError::Protocol => libc::EIO,
+        | AdminError::Protocol
+        | AdminError::Refused(_) => libc::EIO,
     }
 }

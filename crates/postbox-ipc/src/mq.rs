@@ -114,7 +114,7 @@ fn open_mailbox(
         OpenError::PermissionDenied => libc::EACCES,
         OpenError::InvalidName | OpenError::InvalidAttributes(_) => libc::EINVAL,
         OpenError::QuotaExceeded => libc::ENOSPC,
-        OpenError::Disconnected | OpenError::Protocol => libc::EIO,
+        OpenError::Disconnected | OpenError::Protocol | OpenError::Refused(_) => libc::EIO,
     })?;
     let msgsize = match mailbox.stat().map(|stats| stats.attrs.size) {
         Ok(MessageSize::Variable(n) | MessageSize::Fixed(n)) => n,

@@ -739,7 +739,8 @@ impl MapIds for OpenError {
             | OpenError::InvalidAttributes(_)
             | OpenError::QuotaExceeded
             | OpenError::Disconnected
-            | OpenError::Protocol => {}
+            | OpenError::Protocol
+            | OpenError::Refused(_) => {}
         }
     }
 }
@@ -755,7 +756,8 @@ impl MapIds for AdminError {
             | AdminError::InvalidName
             | AdminError::InvalidArgument(_)
             | AdminError::Disconnected
-            | AdminError::Protocol => {}
+            | AdminError::Protocol
+            | AdminError::Refused(_) => {}
         }
     }
 }

@@ -1563,6 +1563,7 @@ fn open_error_variants() {
         (OpenError::QuotaExceeded, "05 | 05"),
         (OpenError::Disconnected, "05 | 06"),
         (OpenError::Protocol, "05 | 07"),
+        (OpenError::Refused("x".into()), "05 | 08 01 78"),
     ];
     for (error, expected) in rows {
         pin_response(&Response::OpenFailed(error), &[expected]);
@@ -1582,6 +1583,7 @@ fn admin_error_variants() {
         (AdminError::InvalidArgument("x".into()), "07 | 06 01 78"),
         (AdminError::Disconnected, "07 | 07"),
         (AdminError::Protocol, "07 | 08"),
+        (AdminError::Refused("x".into()), "07 | 09 01 78"),
     ];
     for (error, expected) in rows {
         pin_response(&Response::AdminFailed(error), &[expected]);

@@ -94,6 +94,7 @@ impl SendBatch {
                 let error = SendError::without_message(SendErrorKind::Disconnected);
                 return Some(self.fail(error));
             }
+            Err(Failure::Refused(reason)) => return Some(self.fail(SendError::refused(reason))),
             Ok(_) | Err(Failure::Protocol) => {
                 let error = SendError::without_message(SendErrorKind::Protocol);
                 return Some(self.fail(error));

@@ -314,7 +314,7 @@ impl Consumer {
             Ok(Response::Settled(_)) => return,
             Ok(Response::RecvFailed(error)) => error.error,
             Err(Failure::Disconnected) => RecvError::Disconnected,
-            Ok(_) | Err(Failure::Protocol) => RecvError::Protocol,
+            Ok(_) | Err(Failure::Protocol | Failure::Refused(_)) => RecvError::Protocol,
         };
         self.settle_error.get_or_insert(error);
     }

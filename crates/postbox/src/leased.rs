@@ -90,7 +90,7 @@ fn settled(answer: Answer) -> Result<u32, RecvError> {
         Ok(Response::Settled(count)) => Ok(count),
         Ok(Response::RecvFailed(error)) => Err(error.error),
         Err(Failure::Disconnected) => Err(RecvError::Disconnected),
-        Ok(_) | Err(Failure::Protocol) => Err(RecvError::Protocol),
+        Ok(_) | Err(Failure::Protocol | Failure::Refused(_)) => Err(RecvError::Protocol),
     }
 }
 

@@ -175,6 +175,7 @@ impl MailboxBuilder {
             }),
             Ok(Response::OpenFailed(error)) => Err(error),
             Err(Failure::Disconnected) => Err(OpenError::Disconnected),
+            Err(Failure::Refused(reason)) => Err(OpenError::Refused(reason)),
             Ok(_) | Err(Failure::Protocol) => Err(OpenError::Protocol),
         }
     }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use postbox_core::{
     AdminError, Branch, CallError, Delivery, EngineStats, MailboxStats, Message, Pid, ProcessInfo,
-    Received, RecvError, Reply, ReplyError, SelectError, Selector, SendError, Source,
+    Received, RecvError, Reply, ReplyError, SelectError, Selector, SendError, Source, WaitTarget,
 };
 use postbox_wire::{NodeLinks, NodeQuery, Request, Response, Target};
 
@@ -146,12 +146,33 @@ impl Process {
     /// Every live process on the node this process is connected to (its home node's own
     /// processes are [`Process::list_processes_at`] that node).
     ///
+    /// What a process does on other nodes counts as its own: the mailboxes it owns there and
+    /// its waits there (a mailbox of node b named `q@b`), and a select spanning nodes waits too.
+    /// With a home node (`node=b`), that node's mailboxes are named as this process names them,
+    /// plainly (`q`).
+    ///
     /// # Errors
     ///
     /// `Disconnected`.
     pub fn list_processes(&self) -> Result<Vec<ProcessInfo>, AdminError> {
-        self.node_query(NodeQuery::ListProcesses, None)
-            .and_then(processes)
+        let mut listed = self
+            .node_query(NodeQuery::ListProcesses, None)
+            .and_then(processes)?;
+        if let Some(home) = &self.core.home_node {
+            let suffix = format!("@{home}");
+            let targets = listed
+                .iter_mut()
+                .flat_map(|info| &mut info.waits)
+                .flat_map(|wait| &mut wait.on);
+            for target in targets {
+                if let WaitTarget::Mailbox(name) = target
+                    && let Some(plain) = name.strip_suffix(&suffix)
+                {
+                    *name = plain.to_owned();
+                }
+            }
+        }
+        Ok(listed)
     }
 
     /// As [`Process::list_processes`], on node `node`: that node's processes, among them the

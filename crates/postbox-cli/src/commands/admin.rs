@@ -69,20 +69,49 @@ fn builder(
     }
 }
 
-/// The `--dead-letter` mailbox, opened.
+/// The `--dead-letter` mailbox of mailbox `mailbox`, opened.
+///
+/// A dead-letter mailbox lives on the node of the mailbox that names it (a node moves
+/// messages between its own mailboxes only): a plain name given for `jobs@b` means `dl@b`, as a
+/// plain name in a request to node b means b's; a name of another node is refused.
 ///
 /// # Errors
 ///
-/// When it cannot be opened (it must exist before the mailbox that names it).
-fn dead_letter(process: &Process, spec: &MailboxSpec) -> anyhow::Result<Option<Mailbox>> {
+/// A usage error for a dead-letter mailbox of another node; when it cannot be opened (it must
+/// exist before the mailbox that names it).
+fn dead_letter(
+    process: &Process,
+    mailbox: &str,
+    spec: &MailboxSpec,
+) -> anyhow::Result<Option<Mailbox>> {
     let Some(name) = &spec.dead_letter else {
         return Ok(None);
     };
+    let name = dead_letter_name(mailbox, name)?;
     let mailbox = process
-        .mailbox(name)
+        .mailbox(&name)
         .open()
         .with_context(|| format!("cannot open the dead-letter mailbox {name} (create it first)"))?;
     Ok(Some(mailbox))
+}
+
+/// The name to open the dead-letter mailbox `name` of mailbox `mailbox` by: on `mailbox`'s
+/// node (see [`dead_letter`]).
+///
+/// # Errors
+///
+/// A usage error when both name different nodes.
+fn dead_letter_name(mailbox: &str, name: &str) -> anyhow::Result<String> {
+    let node = |name: &str| name.rsplit_once('@').map(|(_, node)| node.to_owned());
+    match (node(mailbox), node(name)) {
+        (Some(home), None) => Ok(format!("{name}@{home}")),
+        (Some(home), Some(other)) if home != other => Err(usage_error(format!(
+            "the dead-letter mailbox {name} is on node {other}, but {mailbox} is on node \
+             {home}: a dead-letter mailbox lives on the node of its mailbox (give \
+             --dead-letter a plain name, meaning node {home}'s)"
+        ))),
+        _ => Ok(name.to_owned()),
+    }
 }
 
 /// `postbox create NAME [attributes]`: a system-owned mailbox, living until `rm`.
@@ -95,7 +124,7 @@ pub(crate) fn create(node: &Node, args: &CreateArgs) -> anyhow::Result<()> {
     let capacity = capacity(&args.spec)?;
     // The process must outlive the request: dropping it terminates it.
     let process = node.connect()?;
-    let dead_letter = dead_letter(&process, &args.spec)?;
+    let dead_letter = dead_letter(&process, &args.name, &args.spec)?;
     builder(
         &process,
         &args.name,
@@ -119,7 +148,7 @@ pub(crate) fn open(node: &Node, args: &OpenArgs) -> anyhow::Result<()> {
     let capacity = capacity(&args.spec)?;
     let process = node.connect()?;
     let opened = if args.or_create {
-        let dead_letter = dead_letter(&process, &args.spec)?;
+        let dead_letter = dead_letter(&process, &args.name, &args.spec)?;
         builder(
             &process,
             &args.name,

@@ -185,6 +185,22 @@ mod tests {
     }
 
     #[test]
+    fn every_column_of_a_row_starts_under_its_header() {
+        let mut out = Vec::new();
+        write_table(&mut out, &links()).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        let (header, row) = (lines[1], lines[2]);
+        for (title, value) in [
+            ("NODE", "b?"),
+            ("STATE", "up"),
+            ("ADDRESS", "10.0.0.2:7071"),
+        ] {
+            assert_eq!(header.find(title), row.find(value), "{title}:\n{text}");
+        }
+    }
+
+    #[test]
     fn the_json_names_every_field() {
         let value = to_json(&links());
         assert_eq!(value["node"]["incarnation"], "0x00000000000000ab");

@@ -8,6 +8,7 @@
 
 mod destination;
 mod disconnected;
+mod process_list;
 mod reserved_ids;
 mod router;
 mod spanning_select;

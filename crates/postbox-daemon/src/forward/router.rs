@@ -18,6 +18,9 @@
 //! **Ends.** Every pid of this node another node has been told of (*exported*) is announced
 //! there when it ends, after everything it sent, since all messages to a peer travel one queue.
 //!
+//! What this node asks of peers for itself (spanning selects' parts, process lists) is in
+//! [`asking`].
+//!
 //! The state sits behind a `std` mutex taken for short, non-waiting steps; the hub's lock is
 //! only ever taken inside it, never the other way round.
 
@@ -26,7 +29,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use bytes::Bytes;
 use postbox_core::{
-    CallId, Credentials, MailboxId, OsProcess, Pid, RecvError, SelectError, Source, Ticket, Wait,
+    CallId, Credentials, MailboxId, OsProcess, Pid, Source, Ticket, Wait, WaitInfo,
 };
 use postbox_wire::link::NodeName;
 use postbox_wire::{
@@ -37,10 +40,12 @@ use tokio::sync::{Notify, mpsc, oneshot};
 use super::destination::{Destination, destination};
 use super::disconnected::disconnected;
 use super::reserved_ids::{self, MAX_PEERS};
-use super::spanning_select::{self, Part, Parts, SpanningSelect};
-use crate::hub::{ConnId, Hub, Outcome};
+use super::spanning_select::{self, Part, SpanningSelect};
+use crate::hub::{self, ConnId, Hub, Outcome};
 use crate::node::{NodeEvent, NodeEvents, NodeSendError, NodeStatus};
 use crate::outbox::{Outbox, OutboxReceiver, Reply, outbox};
+
+mod asking;
 
 /// The most proxies of one peer's processes: bounds what one node can make this one hold.
 pub(crate) const MAX_PROXIES_PER_PEER: usize = 65_536;
@@ -48,7 +53,8 @@ pub(crate) const MAX_PROXIES_PER_PEER: usize = 65_536;
 /// How many messages to a peer may be handed to its task and not yet taken.
 const SEND_WINDOW: usize = 64;
 
-/// The request ids of spanning selects' parts asked of peers: a range client ids never reach.
+/// The request ids of what this node asks of peers for itself (spanning selects' parts,
+/// mailbox names, process lists): a range client ids never reach.
 const PART_IDS: u64 = 1 << 62;
 
 /// How many ended proxies of one peer are remembered by the peer's pid.
@@ -91,8 +97,12 @@ struct Proxy {
 enum Sink {
     /// To the connection (a client's, or a proxy's) that asked.
     Conn(ConnId),
-    /// To a select spanning nodes, which asked for one part of it.
+    /// To a select spanning nodes, which asked for one part of it (or a mailbox's name).
     Select(oneshot::Sender<Response>),
+    /// To this node's process list, which asked for the peer's: only the entries of this
+    /// node's processes' proxies are kept (see [`process_list`]), so that the peer's other
+    /// processes get no proxies here.
+    Listing(oneshot::Sender<Response>),
 }
 
 /// A request of this node's process forwarded to a peer.
@@ -149,6 +159,15 @@ struct Peer {
     ended_order: VecDeque<u64>,
 }
 
+/// A select spanning nodes, as the router keeps it.
+#[derive(Debug)]
+struct Spanning {
+    /// Told to stop it.
+    stop: Arc<Notify>,
+    /// What it waits for, once it has found nothing and waits (for the process list).
+    wait: Option<WaitInfo>,
+}
+
 #[derive(Debug, Default)]
 struct State {
     peers: Vec<Peer>,
@@ -157,8 +176,8 @@ struct State {
     proxies: HashMap<Pid, (usize, u64)>,
     /// The peers each live local pid has been told to, for announcing its end.
     exported: HashMap<Pid, Vec<usize>>,
-    /// Selects spanning nodes, by process and request id: how to stop each.
-    selects: HashMap<(Pid, u64), Arc<Notify>>,
+    /// Selects spanning nodes, by process and request id.
+    selects: HashMap<(Pid, u64), Spanning>,
     /// The request id of the next part of a spanning select asked of a peer.
     next_part_id: u64,
 }
@@ -220,6 +239,9 @@ impl Router {
         });
         if place == Destination::Mixed {
             return self.select_across(&mut state, conn, pid, creds, id, request);
+        }
+        if place == Destination::Here && request == Request::ListProcesses {
+            return self.list_processes(&mut state, conn, pid, creds, id);
         }
         self.dispatch(
             &mut state,
@@ -346,7 +368,13 @@ impl Router {
             }));
         };
         let stop = Arc::new(Notify::new());
-        state.selects.insert((pid, id.get()), stop.clone());
+        state.selects.insert(
+            (pid, id.get()),
+            Spanning {
+                stop: stop.clone(),
+                wait: None,
+            },
+        );
         let select = SpanningSelect {
             conn,
             pid,
@@ -354,6 +382,7 @@ impl Router {
             id,
             parts,
             block: wait == Wait::Block,
+            since: hub::now(),
             stop,
         };
         tokio::spawn(spanning_select::run(router, select));
@@ -364,8 +393,8 @@ impl Router {
     pub(crate) fn cancel(&self, pid: Pid, id: RequestId) {
         let state = self.lock();
         let id = id.get();
-        if let Some(stop) = state.selects.get(&(pid, id)) {
-            stop.notify_one();
+        if let Some(select) = state.selects.get(&(pid, id)) {
+            select.stop.notify_one();
             return;
         }
         if let Some(peer) = state
@@ -389,9 +418,9 @@ impl Router {
     }
 
     fn announce_end(&self, state: &mut State, pid: Pid) {
-        state.selects.retain(|(origin, _), stop| {
+        state.selects.retain(|(origin, _), select| {
             if *origin == pid {
-                stop.notify_one();
+                select.stop.notify_one();
             }
             *origin != pid
         });
@@ -496,6 +525,11 @@ impl Router {
                     // Its process ended, or the peer was declared down, meanwhile.
                     return;
                 };
+                if let (Sink::Listing(_), Response::Processes(entries)) =
+                    (&pending.sink, &mut response)
+                {
+                    entries.retain(|entry| entry.pid.as_raw() & PEER_PID != 0);
+                }
                 let mut map = FromPeer {
                     router: self,
                     state,
@@ -526,7 +560,7 @@ impl Router {
                                 self.hub.fail(conn, id, code, message);
                             }
                         }
-                        Sink::Select(sink) => {
+                        Sink::Select(sink) | Sink::Listing(sink) => {
                             let _ = sink.send(disconnected(pending.request));
                         }
                     }
@@ -540,7 +574,7 @@ impl Router {
     fn deliver(&self, sink: Sink, id: u64, response: Response) {
         match sink {
             Sink::Conn(conn) => self.answer(conn, id, response),
-            Sink::Select(sink) => {
+            Sink::Select(sink) | Sink::Listing(sink) => {
                 let _ = sink.send(response);
             }
         }
@@ -910,62 +944,6 @@ impl Router {
             peers.retain(|&peer| peer != index);
         }
         state.exported.retain(|_, peers| !peers.is_empty());
-    }
-}
-
-impl Parts for Router {
-    /// Asks one part of a spanning select for a message without waiting: the part's answer,
-    /// its branches numbered within the part.
-    async fn try_part(&self, select: &SpanningSelect, part: &Part) -> Response {
-        let request = Request::Recv {
-            branches: part.branches.clone(),
-            wait: Wait::Try,
-        };
-        let protocol = || {
-            Response::RecvFailed(SelectError {
-                branch: 0,
-                error: RecvError::Protocol,
-            })
-        };
-        if part.place == Destination::Here {
-            let (outcome, routed) = self.hub.request(select.conn, select.id, request);
-            routed.post();
-            return match outcome {
-                Outcome::Answered(response) => response,
-                // Never for a receive that may not wait; `Deferred` (a durable mailbox's
-                // answer) goes to the connection itself.
-                Outcome::Waiting(_) | Outcome::Deferred | Outcome::Refused(..) => protocol(),
-            };
-        }
-        let (sink, answer) = oneshot::channel();
-        let routing = {
-            let mut state = self.lock();
-            state.next_part_id += 1;
-            let id = PART_IDS | state.next_part_id;
-            self.dispatch(
-                &mut state,
-                part.place.clone(),
-                Sink::Select(sink),
-                select.pid,
-                select.creds,
-                id,
-                request,
-            )
-        };
-        match routing {
-            Routing::Forwarded => answer.await.unwrap_or_else(|_| protocol()),
-            Routing::Answered(response) => response,
-            Routing::Local(_) | Routing::Refused(..) => protocol(),
-        }
-    }
-
-    /// A spanning select has its answer: gives it to the connection, unless it was stopped
-    /// because its process ended.
-    fn select_done(&self, select: &SpanningSelect, answer: Response) {
-        let key = (select.pid, select.id.get());
-        if self.lock().selects.remove(&key).is_some() {
-            self.hub.answer(select.conn, select.id, answer);
-        }
     }
 }
 

@@ -15,7 +15,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use postbox_core::{Branch, Credentials, Pid, RecvError, SelectError};
+use postbox_core::{Branch, Credentials, Pid, RecvError, SelectError, Timestamp};
 use postbox_wire::{RequestId, Response};
 use tokio::sync::Notify;
 
@@ -70,6 +70,8 @@ pub(crate) struct SpanningSelect {
     pub(crate) parts: Vec<Part>,
     /// Whether it may wait.
     pub(crate) block: bool,
+    /// When it began.
+    pub(crate) since: Timestamp,
     /// Told when the request is cancelled or its process ends.
     pub(crate) stop: Arc<Notify>,
 }
@@ -84,6 +86,10 @@ pub(crate) trait Parts {
         part: &Part,
     ) -> impl Future<Output = Response> + Send;
 
+    /// The select found nothing and will wait: record what it waits on, for the process list
+    /// (a polled select waits in no engine).
+    fn waiting(&self, select: &SpanningSelect) -> impl Future<Output = ()> + Send;
+
     /// The select has its answer: give it to its connection (unless it was stopped because its
     /// process ended).
     fn select_done(&self, select: &SpanningSelect, answer: Response);
@@ -92,6 +98,7 @@ pub(crate) trait Parts {
 /// Polls `select` until it has its answer, and gives it.
 pub(crate) async fn run<R: Parts>(router: Arc<R>, select: SpanningSelect) {
     let mut pause = FIRST_PAUSE;
+    let mut shown = false;
     let answer = 'polling: loop {
         for part in &select.parts {
             match router.try_part(&select, part).await {
@@ -104,6 +111,10 @@ pub(crate) async fn run<R: Parts>(router: Arc<R>, select: SpanningSelect) {
         }
         if !select.block {
             break failed(RecvError::Empty);
+        }
+        if !shown {
+            router.waiting(&select).await;
+            shown = true;
         }
         tokio::select! {
             () = select.stop.notified() => break failed(RecvError::Timeout),

@@ -198,7 +198,8 @@ fn answer(result: Result<Response, RequestFailure>) -> Answer {
         Err(RequestFailure::ShuttingDown | RequestFailure::Disconnected) => {
             Err(Failure::Disconnected)
         }
-        Err(RequestFailure::Refused(_) | RequestFailure::Malformed(_)) => Err(Failure::Protocol),
+        Err(RequestFailure::Refused(body)) => Err(Failure::Refused(body.message().to_owned())),
+        Err(RequestFailure::Malformed(_)) => Err(Failure::Protocol),
     }
 }
 
