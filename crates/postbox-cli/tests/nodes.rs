@@ -121,9 +121,8 @@ fn cells(line: &str) -> Vec<(usize, usize)> {
 
 #[test]
 fn the_nodes_table_puts_every_value_under_its_title() {
-    let dir = tempfile::tempdir().unwrap();
-    let certs = Certs::init(dir.path(), &["a", "b"]);
-    let b = NodeDaemon::start("b", 0, certs.flags("b"));
+    let certs = Certs::new(&["a", "b"]);
+    let b = NodeDaemon::start("b", "127.0.0.1:0", certs.flags("b"), None);
     let mut a_flags = certs.flags("a");
     // c is never started: it stays connecting, with no incarnation, round trip or last word.
     a_flags.extend([
@@ -132,7 +131,7 @@ fn the_nodes_table_puts_every_value_under_its_title() {
         "--peer".to_owned(),
         "c=127.0.0.1:1".to_owned(),
     ]);
-    let a = NodeDaemon::start("a", 0, a_flags);
+    let a = NodeDaemon::start("a", "127.0.0.1:0", a_flags, None);
     a.wait_for_peer("b", "up", |_| true);
     b.wait_for_peer("a", "up", |_| true);
     for table in [a.run(&["nodes"]), b.run(&["nodes"])].map(|out| out.code(0).stdout) {
