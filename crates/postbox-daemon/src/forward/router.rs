@@ -48,6 +48,9 @@ pub(crate) const MAX_PROXIES_PER_PEER: usize = 65_536;
 /// How many messages to a peer may be handed to its task and not yet taken.
 const SEND_WINDOW: usize = 64;
 
+/// The most node events taken under one lock.
+const EVENTS_PER_TURN: usize = 64;
+
 /// The request ids of spanning selects' parts asked of peers: a range client ids never reach.
 const PART_IDS: u64 = 1 << 62;
 
@@ -441,22 +444,26 @@ impl Router {
         Some(index)
     }
 
-    /// Takes the node links' events, in order, until they end.
+    /// Takes the node links' events, in order, until they end: every one waiting at each wake,
+    /// under one lock (a batch of messages read together costs one hand-over, not one each).
     async fn take_events(self: Arc<Self>, mut events: NodeEvents) {
-        while let Some(event) = events.recv().await {
-            self.node_event(event);
+        let mut batch = Vec::with_capacity(EVENTS_PER_TURN);
+        while events.recv_many(&mut batch, EVENTS_PER_TURN).await > 0 {
+            let mut state = self.lock();
+            for event in batch.drain(..) {
+                self.node_event(&mut state, event);
+            }
         }
     }
 
-    fn node_event(&self, event: NodeEvent) {
-        let mut state = self.lock();
+    fn node_event(&self, state: &mut State, event: NodeEvent) {
         match event {
             NodeEvent::Delivered { peer, message } => {
-                let Some(index) = self.peer(&mut state, &peer) else {
+                let Some(index) = self.peer(state, &peer) else {
                     return;
                 };
                 match NodeMessage::decode(&message) {
-                    Ok(message) => self.received(&mut state, index, message),
+                    Ok(message) => self.received(state, index, message),
                     Err(error) => tracing::warn!(
                         %peer,
                         "dropped a message node {peer} sent: it is not a node message ({error}); \
@@ -466,12 +473,12 @@ impl Router {
             }
             NodeEvent::Up { peer, resumed, .. } => {
                 if !resumed && let Some(&index) = state.by_name.get(&peer) {
-                    self.peer_gone(&mut state, index);
+                    self.peer_gone(state, index);
                 }
             }
             NodeEvent::Down { peer, .. } | NodeEvent::PeerRestarted { peer, .. } => {
                 if let Some(&index) = state.by_name.get(&peer) {
-                    self.peer_gone(&mut state, index);
+                    self.peer_gone(state, index);
                 }
             }
         }

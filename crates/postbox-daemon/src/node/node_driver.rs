@@ -174,6 +174,12 @@ impl NodeEvents {
     pub async fn recv(&mut self) -> Option<NodeEvent> {
         self.0.recv().await
     }
+
+    /// Waits for an event, then moves it and every other one waiting (up to `limit` in all)
+    /// into `events`, in order: how many; 0 once the driver has shut down (or `limit` is 0).
+    pub async fn recv_many(&mut self, events: &mut Vec<NodeEvent>, limit: usize) -> usize {
+        self.0.recv_many(events, limit).await
+    }
 }
 
 impl NodeDriver {
