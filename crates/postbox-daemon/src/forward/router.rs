@@ -39,7 +39,7 @@ use super::disconnected::disconnected;
 use super::reserved_ids::{self, MAX_PEERS};
 use super::spanning_select::{self, Part, Parts, SpanningSelect};
 use crate::hub::{ConnId, Hub, Outcome};
-use crate::node::{NodeEvent, NodeEvents, NodeSendError, NodeStatus};
+use crate::node::{NodeEvent, NodeEventHandler, NodeSendError, NodeStatus};
 use crate::outbox::{Outbox, OutboxReceiver, Reply, outbox};
 
 /// The most proxies of one peer's processes: bounds what one node can make this one hold.
@@ -47,9 +47,6 @@ pub(crate) const MAX_PROXIES_PER_PEER: usize = 65_536;
 
 /// How many messages to a peer may be handed to its task and not yet taken.
 const SEND_WINDOW: usize = 64;
-
-/// The most node events taken under one lock.
-const EVENTS_PER_TURN: usize = 64;
 
 /// The request ids of spanning selects' parts asked of peers: a range client ids never reach.
 const PART_IDS: u64 = 1 << 62;
@@ -180,25 +177,22 @@ pub(crate) struct Router {
 }
 
 impl Router {
-    /// A router for `hub` over the node links of `nodes`; takes their events from `events`
-    /// until they end.
-    /// A process of a peer in `identities` acts as that uid and gid, whatever its node said.
-    pub(crate) fn start(
+    /// A router for `hub` over the node links of `nodes`, which hand it their events (as its
+    /// [`NodeEventHandler`]). A process of a peer in `identities` acts as that uid and gid,
+    /// whatever its node said.
+    pub(crate) fn new(
         hub: Arc<Hub>,
         nodes: NodeStatus,
-        events: NodeEvents,
         identities: HashMap<NodeName, Credentials>,
     ) -> Arc<Router> {
-        let router = Arc::new_cyclic(|me| Router {
+        Arc::new_cyclic(|me| Router {
             me: me.clone(),
             local: nodes.name().clone(),
             identities,
             hub,
             nodes,
             state: Mutex::new(State::default()),
-        });
-        tokio::spawn(router.clone().take_events(events));
-        router
+        })
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -442,18 +436,6 @@ impl Router {
             tokio::spawn(proxies_answered(router, index, answers));
         }
         Some(index)
-    }
-
-    /// Takes the node links' events, in order, until they end: every one waiting at each wake,
-    /// under one lock (a batch of messages read together costs one hand-over, not one each).
-    async fn take_events(self: Arc<Self>, mut events: NodeEvents) {
-        let mut batch = Vec::with_capacity(EVENTS_PER_TURN);
-        while events.recv_many(&mut batch, EVENTS_PER_TURN).await > 0 {
-            let mut state = self.lock();
-            for event in batch.drain(..) {
-                self.node_event(&mut state, event);
-            }
-        }
     }
 
     fn node_event(&self, state: &mut State, event: NodeEvent) {
@@ -972,6 +954,18 @@ impl Parts for Router {
         let key = (select.pid, select.id.get());
         if self.lock().selects.remove(&key).is_some() {
             self.hub.answer(select.conn, select.id, answer);
+        }
+    }
+}
+
+/// The node links' events are carried out in the peer's task that read them, as they are read:
+/// a batch of messages read together takes the lock once, and no task hand-over lies between
+/// the link and the engine.
+impl NodeEventHandler for Router {
+    fn handle(&self, events: &mut VecDeque<NodeEvent>) {
+        let mut state = self.lock();
+        for event in events.drain(..) {
+            self.node_event(&mut state, event);
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
@@ -14,6 +14,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use super::node_event_handler::{EventSink, NodeEventHandler};
 use super::peer_driver::{Command, PeerHandle};
 use super::shared::Shared;
 use super::{NodeConfig, NodeEvent, NodeSendError, NodeTls};
@@ -221,6 +222,43 @@ impl NodeDriver {
         listener: Option<std::net::TcpListener>,
     ) -> io::Result<(NodeDriver, NodeEvents)> {
         let (events, receiver) = mpsc::channel(EVENT_QUEUE);
+        let (driver, ()) = NodeDriver::launch(config, listener, EventSink::Queue(events), |_| {})?;
+        Ok((driver, NodeEvents(receiver)))
+    }
+
+    /// As [`start_on`](Self::start_on), but the peers' tasks hand their events to the handler
+    /// `make` returns, in their own turn (see [`NodeEventHandler`]); `make` is given the
+    /// driver's status and runs before any peer starts, so no event misses the handler.
+    ///
+    /// # Errors
+    ///
+    /// When the listener cannot be registered with the runtime.
+    pub(crate) fn start_handled<H: NodeEventHandler + 'static>(
+        config: NodeConfig,
+        listener: Option<std::net::TcpListener>,
+        make: impl FnOnce(NodeStatus) -> Arc<H>,
+    ) -> io::Result<(NodeDriver, Arc<H>)> {
+        let sink = EventSink::Handler(OnceLock::new());
+        NodeDriver::launch(config, listener, sink, |status| {
+            let handler = make(status.clone());
+            if let EventSink::Handler(slot) = &status.shared.events {
+                let weak: Weak<H> = Arc::downgrade(&handler);
+                let _ = slot.set(weak as Weak<dyn NodeEventHandler>);
+            }
+            handler
+        })
+    }
+
+    /// Starts the listener and the peers' tasks with `events`, calling `before_peers` with the
+    /// status first: the driver, and what `before_peers` returned.
+    fn launch<T>(
+        config: NodeConfig,
+        listener: Option<std::net::TcpListener>,
+        events: EventSink,
+        before_peers: impl FnOnce(&NodeStatus) -> T,
+    ) -> io::Result<(NodeDriver, T)> {
+        let listener = listener.map(TcpListener::from_std).transpose()?;
+        let listen = listener.as_ref().map(TcpListener::local_addr).transpose()?;
         let shared = Arc::new(Shared {
             local: config.name.clone(),
             incarnation: fresh_incarnation(),
@@ -230,6 +268,12 @@ impl NodeDriver {
             events,
         });
         let registry = Arc::new(Mutex::new(Registry::default()));
+        let status = NodeStatus {
+            shared: shared.clone(),
+            registry: registry.clone(),
+            listen,
+        };
+        let made = before_peers(&status);
         {
             let mut peers = lock(&registry);
             for peer in &config.peers {
@@ -241,15 +285,8 @@ impl NodeDriver {
                 peers.peers.push(handle);
             }
         }
-        let (listen, acceptor) = match listener {
-            Some(listener) => {
-                let listener = TcpListener::from_std(listener)?;
-                let address = listener.local_addr()?;
-                let task = tokio::spawn(accept(listener, shared.clone(), registry.clone()));
-                (Some(address), Some(task))
-            }
-            None => (None, None),
-        };
+        let acceptor = listener
+            .map(|listener| tokio::spawn(accept(listener, shared.clone(), registry.clone())));
         tracing::info!(
             node = %shared.local,
             incarnation = %shared.incarnation,
@@ -257,12 +294,7 @@ impl NodeDriver {
             peers = config.peers.len(),
             "node links started"
         );
-        let status = NodeStatus {
-            shared,
-            registry,
-            listen,
-        };
-        Ok((NodeDriver { status, acceptor }, NodeEvents(receiver)))
+        Ok((NodeDriver { status, acceptor }, made))
     }
 
     /// This node's name.

@@ -11,7 +11,7 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
@@ -26,6 +26,7 @@ use tokio::task::JoinHandle;
 
 use super::backoff::Backoff;
 use super::link_connection::{BoxedStream, InputKind, LinkConnection, io};
+use super::node_event_handler::EventSink;
 use super::node_tls::server_name;
 use super::shared::Shared;
 use super::{NodeEvent, NodeSendError};
@@ -167,7 +168,10 @@ impl PeerDriver {
                 .filter(|_| self.dialing.is_none())
                 .map(tokio::time::Instant::from_std);
             let reading = self.held.len() < MAX_HELD_EVENTS;
-            let events = self.shared.events.clone();
+            let queue = match &self.shared.events {
+                EventSink::Queue(queue) => Some(queue.clone()),
+                EventSink::Handler(_) => None,
+            };
             tokio::select! {
                 command = self.command_queue.recv() => match command {
                     Some(Command::Close) | None => break,
@@ -176,7 +180,7 @@ impl PeerDriver {
                 kind = io(self.current.as_mut(), reading) => self.input(kind),
                 () = sleep_until(timeout) => self.association.handle_timeout(Instant::now()),
                 () = sleep_until(dial_at) => {}
-                permit = events.reserve(), if !self.held.is_empty() => {
+                permit = reserve(queue), if !self.held.is_empty() => {
                     match permit {
                         Ok(permit) => {
                             if let Some(event) = self.held.pop_front() {
@@ -394,11 +398,22 @@ impl PeerDriver {
         }
     }
 
-    /// Hands held events to the consumer while its queue has room, all in this turn (the rest
-    /// wait for room in the task's `select!`).
+    /// Hands held events to the handler, or to the consumer while its queue has room, all in
+    /// this turn (the rest wait for room in the task's `select!`).
     fn hand_over(&mut self) {
+        let queue = match &self.shared.events {
+            EventSink::Queue(queue) => queue,
+            EventSink::Handler(handler) => {
+                match handler.get().and_then(Weak::upgrade) {
+                    Some(handler) => handler.handle(&mut self.held),
+                    // The daemon is shutting down.
+                    None => self.held.clear(),
+                }
+                return;
+            }
+        };
         while let Some(event) = self.held.pop_front() {
-            match self.shared.events.try_send(event) {
+            match queue.try_send(event) {
                 Ok(()) => {}
                 Err(TrySendError::Full(event)) => {
                     self.held.push_front(event);
@@ -483,9 +498,7 @@ impl PeerDriver {
         for (message, reply) in self.pending.drain(..) {
             let _ = reply.send(Err(NodeSendError::Stopped { message }));
         }
-        for event in self.held.drain(..) {
-            let _ = self.shared.events.try_send(event);
-        }
+        self.hand_over();
         if let Some(mut current) = self.current.take() {
             current.write(goodbye);
             let _ = current.close().await;
@@ -494,6 +507,16 @@ impl PeerDriver {
             shown.stats = self.association.stats();
             shown.connected = None;
         }
+    }
+}
+
+/// Room in `queue`; forever without one.
+async fn reserve(
+    queue: Option<mpsc::Sender<NodeEvent>>,
+) -> Result<mpsc::OwnedPermit<NodeEvent>, mpsc::error::SendError<()>> {
+    match queue {
+        Some(queue) => queue.reserve_owned().await,
+        None => std::future::pending().await,
     }
 }
 
