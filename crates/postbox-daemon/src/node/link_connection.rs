@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use postbox_wire::link::ConnectionId;
-use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
+use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, BufReader};
+use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 
 /// How long a closed connection's last bytes (a `Goodbye`, an `Error`) may take to be written.
@@ -23,6 +24,19 @@ const READ_CHUNK: usize = 64 << 10;
 /// Below this much room the read buffer is given [`READ_CHUNK`] more, so that a read is never
 /// a sliver.
 const MIN_READ_ROOM: usize = 4 << 10;
+
+/// How much one read from the TCP socket under TLS takes at most.
+const SOCKET_READ: usize = 64 << 10;
+
+/// A node connection's TCP stream as TLS runs over it: reads buffered, so that one system call
+/// takes up to [`SOCKET_READ`] bytes where TLS would ask the socket for 4 KiB at a time (one
+/// `recvfrom` per 4 KiB message, and two for a bigger one); writes go straight through.
+pub(crate) type NodeTcp = BufReader<TcpStream>;
+
+/// `tcp`, read through a buffer (see [`NodeTcp`]).
+pub(crate) fn buffered(tcp: TcpStream) -> NodeTcp {
+    BufReader::with_capacity(SOCKET_READ, tcp)
+}
 
 /// A node connection's stream, whichever side dialled: TLS over TCP.
 pub(crate) trait NodeStream: AsyncRead + AsyncWrite + Unpin + Send + 'static {}

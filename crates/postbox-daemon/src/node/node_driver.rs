@@ -14,6 +14,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use super::link_connection::{NodeTcp, buffered};
 use super::node_event_handler::{EventSink, NodeEventHandler};
 use super::peer_driver::{Command, PeerHandle};
 use super::shared::Shared;
@@ -431,19 +432,12 @@ async fn accept(listener: TcpListener, shared: Arc<Shared>, registry: Arc<Mutex<
 async fn inbound(
     tcp: TcpStream,
     shared: &Shared,
-) -> Result<
-    (
-        tokio_rustls::server::TlsStream<TcpStream>,
-        NodeName,
-        BytesMut,
-    ),
-    String,
-> {
+) -> Result<(tokio_rustls::server::TlsStream<NodeTcp>, NodeName, BytesMut), String> {
     let _ = tcp.set_nodelay(true);
     let mut tls = shared
         .tls
         .acceptor()
-        .accept(tcp)
+        .accept(buffered(tcp))
         .await
         .map_err(|error| format!("the TLS handshake failed: {error}"))?;
     let certificate = tls
@@ -488,7 +482,7 @@ async fn route(
     shared: &Arc<Shared>,
     registry: &Mutex<Registry>,
     name: NodeName,
-    stream: tokio_rustls::server::TlsStream<TcpStream>,
+    stream: tokio_rustls::server::TlsStream<NodeTcp>,
     address: SocketAddr,
     preread: BytesMut,
 ) {

@@ -25,7 +25,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use super::backoff::Backoff;
-use super::link_connection::{BoxedStream, InputKind, LinkConnection, io};
+use super::link_connection::{BoxedStream, InputKind, LinkConnection, buffered, io};
 use super::node_event_handler::EventSink;
 use super::node_tls::server_name;
 use super::shared::Shared;
@@ -458,12 +458,15 @@ impl PeerDriver {
                     .peer_addr()
                     .map_err(|error| (format!("{address}: {error}"), false))?;
                 let _ = tcp.set_nodelay(true);
-                let tls = connector.connect(name, tcp).await.map_err(|error| {
-                    (
-                        format!("the TLS handshake with {address} failed: {error}"),
-                        true,
-                    )
-                })?;
+                let tls = connector
+                    .connect(name, buffered(tcp))
+                    .await
+                    .map_err(|error| {
+                        (
+                            format!("the TLS handshake with {address} failed: {error}"),
+                            true,
+                        )
+                    })?;
                 Ok::<_, (String, bool)>((tls, remote))
             })
             .await;
