@@ -212,10 +212,10 @@ impl Daemon {
                 let identities = node_config.peer_identities.iter().cloned().collect();
                 node_config.max_frame_len =
                     config.max_frame_len.saturating_add(FORWARDING_OVERHEAD);
-                let (driver, events) = NodeDriver::start_on(node_config, node).map_err(|e| {
-                    DaemonError::io("listening for nodes on", "the node listener", e)
-                })?;
-                let router = Router::start(hub.clone(), driver.status(), events, identities);
+                let (driver, router) = NodeDriver::start_handled(node_config, node, |status| {
+                    Router::new(hub.clone(), status, identities)
+                })
+                .map_err(|e| DaemonError::io("listening for nodes on", "the node listener", e))?;
                 (Some(driver), Some(router))
             }
             None => (None, None),

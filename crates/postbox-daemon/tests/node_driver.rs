@@ -273,20 +273,28 @@ async fn send_numbered(from: &NodeDriver, to: &str) {
     }
 }
 
-/// Receives `BOTH_WAYS` numbered messages, checking each arrives once and in order.
+/// Receives `BOTH_WAYS` numbered messages, checking each arrives once and in order, taking
+/// every event waiting at once (as the router does).
 async fn receive_numbered(events: &mut NodeEvents) {
     let mut expected = 0;
+    let mut batch = Vec::new();
     while expected < BOTH_WAYS {
-        match timeout(PATIENCE, events.recv()).await.unwrap().unwrap() {
-            NodeEvent::Delivered { message, .. } => {
-                assert_eq!(
-                    u32::from_be_bytes(message[..].try_into().unwrap()),
-                    expected
-                );
-                expected += 1;
+        let taken = timeout(PATIENCE, events.recv_many(&mut batch, 64))
+            .await
+            .unwrap();
+        assert!(taken > 0 && taken <= 64 && batch.len() == taken, "{taken}");
+        for event in batch.drain(..) {
+            match event {
+                NodeEvent::Delivered { message, .. } => {
+                    assert_eq!(
+                        u32::from_be_bytes(message[..].try_into().unwrap()),
+                        expected
+                    );
+                    expected += 1;
+                }
+                NodeEvent::Up { .. } => {}
+                other => panic!("unexpected {other:?}"),
             }
-            NodeEvent::Up { .. } => {}
-            other => panic!("unexpected {other:?}"),
         }
     }
 }

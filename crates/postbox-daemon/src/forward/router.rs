@@ -42,7 +42,7 @@ use super::disconnected::disconnected;
 use super::reserved_ids::{self, MAX_PEERS};
 use super::spanning_select::{self, Part, SpanningSelect};
 use crate::hub::{self, ConnId, Hub, Outcome};
-use crate::node::{NodeEvent, NodeEvents, NodeSendError, NodeStatus};
+use crate::node::{NodeEvent, NodeEventHandler, NodeSendError, NodeStatus};
 use crate::outbox::{Outbox, OutboxReceiver, Reply, outbox};
 
 mod asking;
@@ -196,25 +196,22 @@ pub(crate) struct Router {
 }
 
 impl Router {
-    /// A router for `hub` over the node links of `nodes`; takes their events from `events`
-    /// until they end.
-    /// A process of a peer in `identities` acts as that uid and gid, whatever its node said.
-    pub(crate) fn start(
+    /// A router for `hub` over the node links of `nodes`, which hand it their events (as its
+    /// [`NodeEventHandler`]). A process of a peer in `identities` acts as that uid and gid,
+    /// whatever its node said.
+    pub(crate) fn new(
         hub: Arc<Hub>,
         nodes: NodeStatus,
-        events: NodeEvents,
         identities: HashMap<NodeName, Credentials>,
     ) -> Arc<Router> {
-        let router = Arc::new_cyclic(|me| Router {
+        Arc::new_cyclic(|me| Router {
             me: me.clone(),
             local: nodes.name().clone(),
             identities,
             hub,
             nodes,
             state: Mutex::new(State::default()),
-        });
-        tokio::spawn(router.clone().take_events(events));
-        router
+        })
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -470,22 +467,14 @@ impl Router {
         Some(index)
     }
 
-    /// Takes the node links' events, in order, until they end.
-    async fn take_events(self: Arc<Self>, mut events: NodeEvents) {
-        while let Some(event) = events.recv().await {
-            self.node_event(event);
-        }
-    }
-
-    fn node_event(&self, event: NodeEvent) {
-        let mut state = self.lock();
+    fn node_event(&self, state: &mut State, event: NodeEvent) {
         match event {
             NodeEvent::Delivered { peer, message } => {
-                let Some(index) = self.peer(&mut state, &peer) else {
+                let Some(index) = self.peer(state, &peer) else {
                     return;
                 };
                 match NodeMessage::decode(&message) {
-                    Ok(message) => self.received(&mut state, index, message),
+                    Ok(message) => self.received(state, index, message),
                     Err(error) => tracing::warn!(
                         %peer,
                         "dropped a message node {peer} sent: it is not a node message ({error}); \
@@ -495,12 +484,12 @@ impl Router {
             }
             NodeEvent::Up { peer, resumed, .. } => {
                 if !resumed && let Some(&index) = state.by_name.get(&peer) {
-                    self.peer_gone(&mut state, index);
+                    self.peer_gone(state, index);
                 }
             }
             NodeEvent::Down { peer, .. } | NodeEvent::PeerRestarted { peer, .. } => {
                 if let Some(&index) = state.by_name.get(&peer) {
-                    self.peer_gone(&mut state, index);
+                    self.peer_gone(state, index);
                 }
             }
         }
@@ -944,6 +933,18 @@ impl Router {
             peers.retain(|&peer| peer != index);
         }
         state.exported.retain(|_, peers| !peers.is_empty());
+    }
+}
+
+/// The node links' events are carried out in the peer's task that read them, as they are read:
+/// a batch of messages read together takes the lock once, and no task hand-over lies between
+/// the link and the engine.
+impl NodeEventHandler for Router {
+    fn handle(&self, events: &mut VecDeque<NodeEvent>) {
+        let mut state = self.lock();
+        for event in events.drain(..) {
+            self.node_event(&mut state, event);
+        }
     }
 }
 

@@ -1,13 +1,18 @@
-//! One transport connection under an association: a reader task and a writer task around a TLS
-//! stream, so that the peer's task never waits on a socket.
+//! One transport connection under an association: a TLS stream the peer's task reads and writes
+//! itself, when the socket is ready, rather than through reader and writer tasks (each of which
+//! cost a task hand-over per batch of messages, the largest cost of the link on a busy CPU).
 
+use std::collections::VecDeque;
+use std::future::Future as _;
 use std::net::SocketAddr;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use postbox_wire::link::ConnectionId;
-use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
-use tokio::sync::mpsc;
+use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, BufReader};
+use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 
 /// How long a closed connection's last bytes (a `Goodbye`, an `Error`) may take to be written.
@@ -16,6 +21,23 @@ const CLOSE_GRACE: Duration = Duration::from_secs(1);
 /// How much one read takes at most.
 const READ_CHUNK: usize = 64 << 10;
 
+/// Below this much room the read buffer is given [`READ_CHUNK`] more, so that a read is never
+/// a sliver.
+const MIN_READ_ROOM: usize = 4 << 10;
+
+/// How much one read from the TCP socket under TLS takes at most.
+const SOCKET_READ: usize = 64 << 10;
+
+/// A node connection's TCP stream as TLS runs over it: reads buffered, so that one system call
+/// takes up to [`SOCKET_READ`] bytes where TLS would ask the socket for 4 KiB at a time (one
+/// `recvfrom` per 4 KiB message, and two for a bigger one); writes go straight through.
+pub(crate) type NodeTcp = BufReader<TcpStream>;
+
+/// `tcp`, read through a buffer (see [`NodeTcp`]).
+pub(crate) fn buffered(tcp: TcpStream) -> NodeTcp {
+    BufReader::with_capacity(SOCKET_READ, tcp)
+}
+
 /// A node connection's stream, whichever side dialled: TLS over TCP.
 pub(crate) trait NodeStream: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
 
@@ -23,15 +45,6 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> NodeStream for T {}
 
 /// A node connection's stream, boxed: a dialled one is a TLS client, an accepted one a server.
 pub(crate) type BoxedStream = Box<dyn NodeStream>;
-
-/// What a connection's tasks report to the peer's task.
-#[derive(Debug)]
-pub(crate) struct ConnectionInput {
-    /// Which connection.
-    pub(crate) id: ConnectionId,
-    /// What happened on it.
-    pub(crate) kind: InputKind,
-}
 
 /// What happened on a connection.
 #[derive(Debug)]
@@ -42,103 +55,217 @@ pub(crate) enum InputKind {
     Lost(String),
 }
 
-/// A running connection: write to it, close it.
+/// A connection the peer's task drives: bytes queued to write, and the stream.
 ///
-/// Writes go through an unbounded queue: what the association writes is bounded by its resend
-/// buffer (data) and by its timers (the rest), so the queue holds no more than that.
-#[derive(Debug)]
+/// What is queued is unbounded: what the association writes is bounded by its resend buffer
+/// (data) and by its timers (the rest), so the queue holds no more than that.
 pub(crate) struct LinkConnection {
     pub(crate) id: ConnectionId,
     pub(crate) address: SocketAddr,
-    writer: mpsc::UnboundedSender<Bytes>,
-    writer_task: JoinHandle<()>,
-    reader_task: JoinHandle<()>,
+    stream: BoxedStream,
+    /// Bytes to write, in order.
+    out: VecDeque<Bytes>,
+    /// Written since the last flush: a TLS stream may hold the last record until flushed.
+    unflushed: bool,
+    /// Where reads land; what was read is split off and handed out, the room kept.
+    read: BytesMut,
+}
+
+impl std::fmt::Debug for LinkConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LinkConnection")
+            .field("id", &self.id)
+            .field("address", &self.address)
+            .field("queued", &self.out.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl LinkConnection {
-    /// Starts the reader and writer tasks of connection `id` on `stream`; both report to
-    /// `input` (the reader waits when the peer's task is behind, which stops reading the
-    /// socket: back-pressure down to TCP).
-    pub(crate) fn start(
-        id: ConnectionId,
-        stream: BoxedStream,
-        address: SocketAddr,
-        input: mpsc::Sender<ConnectionInput>,
-    ) -> LinkConnection {
-        let (mut read, mut write) = tokio::io::split(stream);
-        let (writer, mut queue) = mpsc::unbounded_channel::<Bytes>();
-        let lost = input.clone();
-        let writer_task = tokio::spawn(async move {
-            let mut failed = None;
-            while let Some(bytes) = queue.recv().await {
-                if let Err(error) = write.write_all(&bytes).await {
-                    failed = Some(error);
-                    break;
-                }
-                // A TLS stream may hold the last record until flushed.
-                if queue.is_empty()
-                    && let Err(error) = write.flush().await
-                {
-                    failed = Some(error);
-                    break;
-                }
-            }
-            match failed {
-                Some(error) => {
-                    let kind = InputKind::Lost(format!("writing failed: {error}"));
-                    let _ = lost.send(ConnectionInput { id, kind }).await;
-                }
-                // Closed by the peer's task: what was queued is written; say goodbye to TLS.
-                None => {
-                    let _ = write.flush().await;
-                    let _ = write.shutdown().await;
-                }
-            }
-        });
-        let reader_task = tokio::spawn(async move {
-            loop {
-                let mut buffer = BytesMut::with_capacity(READ_CHUNK);
-                let kind = match read.read_buf(&mut buffer).await {
-                    Ok(0) => InputKind::Lost("the node closed the connection".to_owned()),
-                    Ok(_) => InputKind::Bytes(buffer),
-                    Err(error) => InputKind::Lost(format!("reading failed: {error}")),
-                };
-                let last = matches!(kind, InputKind::Lost(_));
-                if input.send(ConnectionInput { id, kind }).await.is_err() || last {
-                    return;
-                }
-            }
-        });
+    /// Connection `id` on `stream`, to `address`.
+    pub(crate) fn new(id: ConnectionId, stream: BoxedStream, address: SocketAddr) -> Self {
         LinkConnection {
             id,
             address,
-            writer,
-            writer_task,
-            reader_task,
+            stream,
+            out: VecDeque::new(),
+            unflushed: false,
+            read: BytesMut::new(),
         }
     }
 
-    /// Queues `bytes` to be written.
-    pub(crate) fn write(&self, bytes: Bytes) {
+    /// Queues `bytes` to be written (by [`poll_io`](Self::poll_io)).
+    pub(crate) fn write(&mut self, bytes: Bytes) {
         if !bytes.is_empty() {
-            let _ = self.writer.send(bytes);
+            self.out.push_back(bytes);
+        }
+    }
+
+    /// Writes (and flushes) what is queued as far as the socket takes it, then reads if
+    /// `reading`: ready with what was read, or with why the connection is lost; pending (the
+    /// task woken when the socket is ready) otherwise. Cancel-safe: what was written or read
+    /// is never lost by dropping the wait.
+    pub(crate) fn poll_io(&mut self, cx: &mut Context<'_>, reading: bool) -> Poll<InputKind> {
+        while let Some(front) = self.out.front_mut() {
+            match pin!(self.stream.write_buf(front)).poll(cx) {
+                Poll::Ready(Ok(0)) => {
+                    return Poll::Ready(InputKind::Lost(
+                        "writing failed: the connection takes no more bytes".to_owned(),
+                    ));
+                }
+                Poll::Ready(Ok(_)) => {
+                    self.unflushed = true;
+                    if front.is_empty() {
+                        self.out.pop_front();
+                    }
+                }
+                Poll::Ready(Err(error)) => {
+                    return Poll::Ready(InputKind::Lost(format!("writing failed: {error}")));
+                }
+                Poll::Pending => break,
+            }
+        }
+        if self.out.is_empty() && self.unflushed {
+            match pin!(self.stream.flush()).poll(cx) {
+                Poll::Ready(Ok(())) => self.unflushed = false,
+                Poll::Ready(Err(error)) => {
+                    return Poll::Ready(InputKind::Lost(format!("writing failed: {error}")));
+                }
+                Poll::Pending => {}
+            }
+        }
+        if reading {
+            if self.read.capacity() - self.read.len() < MIN_READ_ROOM {
+                self.read.reserve(READ_CHUNK);
+            }
+            match pin!(self.stream.read_buf(&mut self.read)).poll(cx) {
+                Poll::Ready(Ok(0)) => {
+                    return Poll::Ready(InputKind::Lost(
+                        "the node closed the connection".to_owned(),
+                    ));
+                }
+                Poll::Ready(Ok(_)) => return Poll::Ready(InputKind::Bytes(self.read.split())),
+                Poll::Ready(Err(error)) => {
+                    return Poll::Ready(InputKind::Lost(format!("reading failed: {error}")));
+                }
+                Poll::Pending => {}
+            }
+        }
+        Poll::Pending
+    }
+
+    /// As [`poll_io`](Self::poll_io) without waiting: what is ready now, if anything. The
+    /// socket's wake-up stays with the next real wait, which registers its own.
+    pub(crate) fn ready_now(&mut self, reading: bool) -> Option<InputKind> {
+        match self.poll_io(&mut Context::from_waker(Waker::noop()), reading) {
+            Poll::Ready(kind) => Some(kind),
+            Poll::Pending => None,
         }
     }
 
     /// Closes the connection: what was queued is written and flushed, then TLS and TCP are shut
-    /// down — within [`CLOSE_GRACE`], after which the writer is abandoned (a node that does not
-    /// read); reading stops at once. Returns a task that ends when that is done.
+    /// down — within [`CLOSE_GRACE`], after which it is abandoned (a node that does not read);
+    /// nothing more is read. Returns a task that ends when that is done.
     pub(crate) fn close(self) -> JoinHandle<()> {
-        self.reader_task.abort();
-        drop(self.writer);
-        let mut writer = self.writer_task;
+        let LinkConnection {
+            mut stream, out, ..
+        } = self;
         tokio::spawn(async move {
-            if tokio::time::timeout(CLOSE_GRACE, &mut writer)
-                .await
-                .is_err()
-            {
-                writer.abort();
-            }
+            let _ = tokio::time::timeout(CLOSE_GRACE, async move {
+                for bytes in out {
+                    stream.write_all(&bytes).await?;
+                }
+                stream.flush().await?;
+                stream.shutdown().await
+            })
+            .await;
         })
+    }
+}
+
+/// Waits for [`LinkConnection::poll_io`] on `connection`; forever without one.
+pub(crate) async fn io(connection: Option<&mut LinkConnection>, reading: bool) -> InputKind {
+    match connection {
+        Some(connection) => std::future::poll_fn(|cx| connection.poll_io(cx, reading)).await,
+        None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use postbox_wire::link::{Admission, Association, Incarnation, LinkConfig, NodeName, Origin};
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _, DuplexStream, duplex};
+
+    use super::*;
+
+    /// A connection over an in-memory pipe holding `room` bytes, and the pipe's other end.
+    fn connection(room: usize) -> (LinkConnection, DuplexStream) {
+        let name = |n: &str| NodeName::new(n).unwrap();
+        let mut association = Association::new(
+            LinkConfig::default(),
+            name("a"),
+            Incarnation::new(1).unwrap(),
+            name("b"),
+            Instant::now(),
+        );
+        let Admission::Use(id) = association.connection_up(Instant::now(), Origin::Dialed) else {
+            panic!("the first connection is used");
+        };
+        let (ours, theirs) = duplex(room);
+        let address = SocketAddr::from(([127, 0, 0, 1], 1));
+        (LinkConnection::new(id, Box::new(ours), address), theirs)
+    }
+
+    #[tokio::test]
+    async fn queued_bytes_go_out_in_order_through_a_pipe_smaller_than_them() {
+        let (mut connection, mut theirs) = connection(64);
+        let chunks: Vec<Bytes> = (0..3u8).map(|n| Bytes::from(vec![n; 1000])).collect();
+        for chunk in &chunks {
+            connection.write(chunk.clone());
+        }
+        let peer = tokio::spawn(async move {
+            let mut received = vec![0; 3000];
+            theirs.read_exact(&mut received).await.unwrap();
+            theirs.write_all(b"answer").await.unwrap();
+            (received, theirs)
+        });
+        // The answer comes only once all 3000 bytes are through the 64-byte pipe.
+        let read = io(Some(&mut connection), true).await;
+        let InputKind::Bytes(read) = read else {
+            panic!("read {read:?}");
+        };
+        assert_eq!(&read[..], b"answer");
+        let (received, _theirs) = peer.await.unwrap();
+        assert_eq!(received, chunks.concat());
+    }
+
+    #[tokio::test]
+    async fn nothing_is_read_while_not_reading_and_an_ended_peer_is_lost() {
+        let (mut connection, mut theirs) = connection(1024);
+        assert!(connection.ready_now(true).is_none(), "nothing sent yet");
+        theirs.write_all(b"frame").await.unwrap();
+        assert!(connection.ready_now(false).is_none(), "not reading");
+        match connection.ready_now(true) {
+            Some(InputKind::Bytes(read)) => assert_eq!(&read[..], b"frame"),
+            other => panic!("read {other:?}"),
+        }
+        drop(theirs);
+        match connection.ready_now(true) {
+            Some(InputKind::Lost(reason)) => assert_eq!(reason, "the node closed the connection"),
+            other => panic!("read {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn closing_writes_what_was_queued_then_ends_the_stream() {
+        let (mut connection, mut theirs) = connection(16);
+        connection.write(Bytes::from_static(b"last words before the end"));
+        let closed = connection.close();
+        let mut received = Vec::new();
+        theirs.read_to_end(&mut received).await.unwrap();
+        assert_eq!(received, b"last words before the end");
+        closed.await.unwrap();
     }
 }

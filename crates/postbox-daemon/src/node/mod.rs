@@ -18,6 +18,7 @@ mod link_connection;
 mod node_config;
 mod node_driver;
 mod node_event;
+mod node_event_handler;
 mod node_tls;
 mod peer_driver;
 mod shared;
@@ -28,4 +29,5 @@ pub use node_config::{
 pub(crate) use node_driver::NodeStatus;
 pub use node_driver::{MAX_NODES, NodeDriver, NodeEvents};
 pub use node_event::{NodeEvent, NodeSendError};
+pub(crate) use node_event_handler::NodeEventHandler;
 pub use node_tls::NodeTls;

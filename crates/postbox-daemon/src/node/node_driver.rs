@@ -3,7 +3,7 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
@@ -14,6 +14,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use super::link_connection::{NodeTcp, buffered};
+use super::node_event_handler::{EventSink, NodeEventHandler};
 use super::peer_driver::{Command, PeerHandle};
 use super::shared::Shared;
 use super::{NodeConfig, NodeEvent, NodeSendError, NodeTls};
@@ -174,6 +176,12 @@ impl NodeEvents {
     pub async fn recv(&mut self) -> Option<NodeEvent> {
         self.0.recv().await
     }
+
+    /// Waits for an event, then moves it and every other one waiting (up to `limit` in all)
+    /// into `events`, in order: how many; 0 once the driver has shut down (or `limit` is 0).
+    pub async fn recv_many(&mut self, events: &mut Vec<NodeEvent>, limit: usize) -> usize {
+        self.0.recv_many(events, limit).await
+    }
 }
 
 impl NodeDriver {
@@ -215,6 +223,43 @@ impl NodeDriver {
         listener: Option<std::net::TcpListener>,
     ) -> io::Result<(NodeDriver, NodeEvents)> {
         let (events, receiver) = mpsc::channel(EVENT_QUEUE);
+        let (driver, ()) = NodeDriver::launch(config, listener, EventSink::Queue(events), |_| {})?;
+        Ok((driver, NodeEvents(receiver)))
+    }
+
+    /// As [`start_on`](Self::start_on), but the peers' tasks hand their events to the handler
+    /// `make` returns, in their own turn (see [`NodeEventHandler`]); `make` is given the
+    /// driver's status and runs before any peer starts, so no event misses the handler.
+    ///
+    /// # Errors
+    ///
+    /// When the listener cannot be registered with the runtime.
+    pub(crate) fn start_handled<H: NodeEventHandler + 'static>(
+        config: NodeConfig,
+        listener: Option<std::net::TcpListener>,
+        make: impl FnOnce(NodeStatus) -> Arc<H>,
+    ) -> io::Result<(NodeDriver, Arc<H>)> {
+        let sink = EventSink::Handler(OnceLock::new());
+        NodeDriver::launch(config, listener, sink, |status| {
+            let handler = make(status.clone());
+            if let EventSink::Handler(slot) = &status.shared.events {
+                let weak: Weak<H> = Arc::downgrade(&handler);
+                let _ = slot.set(weak as Weak<dyn NodeEventHandler>);
+            }
+            handler
+        })
+    }
+
+    /// Starts the listener and the peers' tasks with `events`, calling `before_peers` with the
+    /// status first: the driver, and what `before_peers` returned.
+    fn launch<T>(
+        config: NodeConfig,
+        listener: Option<std::net::TcpListener>,
+        events: EventSink,
+        before_peers: impl FnOnce(&NodeStatus) -> T,
+    ) -> io::Result<(NodeDriver, T)> {
+        let listener = listener.map(TcpListener::from_std).transpose()?;
+        let listen = listener.as_ref().map(TcpListener::local_addr).transpose()?;
         let shared = Arc::new(Shared {
             local: config.name.clone(),
             incarnation: fresh_incarnation(),
@@ -224,6 +269,12 @@ impl NodeDriver {
             events,
         });
         let registry = Arc::new(Mutex::new(Registry::default()));
+        let status = NodeStatus {
+            shared: shared.clone(),
+            registry: registry.clone(),
+            listen,
+        };
+        let made = before_peers(&status);
         {
             let mut peers = lock(&registry);
             for peer in &config.peers {
@@ -235,15 +286,8 @@ impl NodeDriver {
                 peers.peers.push(handle);
             }
         }
-        let (listen, acceptor) = match listener {
-            Some(listener) => {
-                let listener = TcpListener::from_std(listener)?;
-                let address = listener.local_addr()?;
-                let task = tokio::spawn(accept(listener, shared.clone(), registry.clone()));
-                (Some(address), Some(task))
-            }
-            None => (None, None),
-        };
+        let acceptor = listener
+            .map(|listener| tokio::spawn(accept(listener, shared.clone(), registry.clone())));
         tracing::info!(
             node = %shared.local,
             incarnation = %shared.incarnation,
@@ -251,12 +295,7 @@ impl NodeDriver {
             peers = config.peers.len(),
             "node links started"
         );
-        let status = NodeStatus {
-            shared,
-            registry,
-            listen,
-        };
-        Ok((NodeDriver { status, acceptor }, NodeEvents(receiver)))
+        Ok((NodeDriver { status, acceptor }, made))
     }
 
     /// This node's name.
@@ -393,19 +432,12 @@ async fn accept(listener: TcpListener, shared: Arc<Shared>, registry: Arc<Mutex<
 async fn inbound(
     tcp: TcpStream,
     shared: &Shared,
-) -> Result<
-    (
-        tokio_rustls::server::TlsStream<TcpStream>,
-        NodeName,
-        BytesMut,
-    ),
-    String,
-> {
+) -> Result<(tokio_rustls::server::TlsStream<NodeTcp>, NodeName, BytesMut), String> {
     let _ = tcp.set_nodelay(true);
     let mut tls = shared
         .tls
         .acceptor()
-        .accept(tcp)
+        .accept(buffered(tcp))
         .await
         .map_err(|error| format!("the TLS handshake failed: {error}"))?;
     let certificate = tls
@@ -450,7 +482,7 @@ async fn route(
     shared: &Arc<Shared>,
     registry: &Mutex<Registry>,
     name: NodeName,
-    stream: tokio_rustls::server::TlsStream<TcpStream>,
+    stream: tokio_rustls::server::TlsStream<NodeTcp>,
     address: SocketAddr,
     preread: BytesMut,
 ) {

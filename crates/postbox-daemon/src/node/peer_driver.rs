@@ -1,14 +1,17 @@
 //! One peer's task: drives its association with bytes, time and connections.
 //!
-//! The task owns the [`Association`] and nothing else touches it. It takes commands (send a
-//! message, a connection came up, a dial failed, close), input from the current connection's
-//! reader, and the association's timer; after each it acts on what the association says: events
-//! out (logged, and handed to the driver's consumer), bytes to the current connection, a reset
-//! connection closed and redialled.
+//! The task owns the [`Association`] and the current connection, and nothing else touches them.
+//! It takes commands (send a message, a connection came up, a dial failed, close), what the
+//! current connection reads, and the association's timer; it then takes everything else that is
+//! ready too (every queued command, every read the socket has), so that one step answers all of
+//! it: one acknowledgement for all it read, one TLS record and one `writev` for all it sends.
+//! After each turn it acts on what the association says: events out (logged, and handed to the
+//! driver's consumer, as many as its queue takes), bytes written to the current connection when
+//! its socket is writable, a reset connection closed and redialled.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
@@ -17,11 +20,13 @@ use postbox_wire::link::{
     ResetReason,
 };
 use tokio::net::TcpStream;
+use tokio::sync::mpsc::error::{TryRecvError, TrySendError};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use super::backoff::Backoff;
-use super::link_connection::{BoxedStream, ConnectionInput, InputKind, LinkConnection};
+use super::link_connection::{BoxedStream, InputKind, LinkConnection, buffered, io};
+use super::node_event_handler::EventSink;
 use super::node_tls::server_name;
 use super::shared::Shared;
 use super::{NodeEvent, NodeSendError};
@@ -33,8 +38,12 @@ const MAX_HELD_EVENTS: usize = 256;
 /// How many commands (sends, mostly) may wait for the task.
 const COMMAND_QUEUE: usize = 64;
 
-/// How many reads may wait for the task.
-const INPUT_QUEUE: usize = 16;
+/// The most commands one turn takes: beyond, the turn steps and writes first, so that a busy
+/// sender cannot hold back what is read and acknowledged.
+const COMMANDS_PER_TURN: usize = 256;
+
+/// The most reads one turn takes (each up to 64 KiB), for the same reason.
+const READS_PER_TURN: usize = 16;
 
 /// What the peer's task is asked to do.
 pub(crate) enum Command {
@@ -92,7 +101,6 @@ impl PeerHandle {
             connected: None,
         }));
         let (commands, command_queue) = mpsc::channel(COMMAND_QUEUE);
-        let (input, input_queue) = mpsc::channel(INPUT_QUEUE);
         let seed = shared.incarnation.get() ^ hash(name.as_bytes());
         let driver = PeerDriver {
             peer: name.clone(),
@@ -103,8 +111,6 @@ impl PeerHandle {
             association,
             commands: commands.clone(),
             command_queue,
-            input,
-            input_queue,
             current: None,
             pending: VecDeque::new(),
             held: VecDeque::new(),
@@ -141,8 +147,6 @@ struct PeerDriver {
     /// For the dial tasks to report back.
     commands: mpsc::Sender<Command>,
     command_queue: mpsc::Receiver<Command>,
-    input: mpsc::Sender<ConnectionInput>,
-    input_queue: mpsc::Receiver<ConnectionInput>,
     current: Option<LinkConnection>,
     /// Sends waiting for room in the resend buffer, in order.
     pending: VecDeque<(Bytes, oneshot::Sender<Result<(), NodeSendError>>)>,
@@ -164,16 +168,19 @@ impl PeerDriver {
                 .filter(|_| self.dialing.is_none())
                 .map(tokio::time::Instant::from_std);
             let reading = self.held.len() < MAX_HELD_EVENTS;
-            let events = self.shared.events.clone();
+            let queue = match &self.shared.events {
+                EventSink::Queue(queue) => Some(queue.clone()),
+                EventSink::Handler(_) => None,
+            };
             tokio::select! {
                 command = self.command_queue.recv() => match command {
                     Some(Command::Close) | None => break,
                     Some(command) => self.command(command),
                 },
-                Some(input) = self.input_queue.recv(), if reading => self.input(input),
+                kind = io(self.current.as_mut(), reading) => self.input(kind),
                 () = sleep_until(timeout) => self.association.handle_timeout(Instant::now()),
                 () = sleep_until(dial_at) => {}
-                permit = events.reserve(), if !self.held.is_empty() => {
+                permit = reserve(queue), if !self.held.is_empty() => {
                     match permit {
                         Ok(permit) => {
                             if let Some(event) = self.held.pop_front() {
@@ -185,9 +192,32 @@ impl PeerDriver {
                     }
                 }
             }
+            if !self.take_ready() {
+                break;
+            }
             self.step();
         }
         self.close().await;
+    }
+
+    /// Takes what else is ready without waiting: reads the socket has, then queued commands
+    /// (each up to its per-turn bound). False when told to close.
+    fn take_ready(&mut self) -> bool {
+        for _ in 0..READS_PER_TURN {
+            let reading = self.held.len() < MAX_HELD_EVENTS;
+            let Some(kind) = self.current.as_mut().and_then(|c| c.ready_now(reading)) else {
+                break;
+            };
+            self.input(kind);
+        }
+        for _ in 0..COMMANDS_PER_TURN {
+            match self.command_queue.try_recv() {
+                Ok(Command::Close) | Err(TryRecvError::Disconnected) => return false,
+                Ok(command) => self.command(command),
+                Err(TryRecvError::Empty) => break,
+            }
+        }
+        true
     }
 
     fn command(&mut self, command: Command) {
@@ -210,9 +240,7 @@ impl PeerDriver {
                         if let Some(old) = self.current.take() {
                             old.close();
                         }
-                        let connection =
-                            LinkConnection::start(id, stream, address, self.input.clone());
-                        self.current = Some(connection);
+                        self.current = Some(LinkConnection::new(id, stream, address));
                         // The association's Hello goes out before anything the input causes.
                         self.flush();
                         if !preread.is_empty() {
@@ -237,19 +265,21 @@ impl PeerDriver {
         }
     }
 
-    fn input(&mut self, input: ConnectionInput) {
+    /// What the current connection read, or why it is lost.
+    fn input(&mut self, kind: InputKind) {
+        let Some(id) = self.current.as_ref().map(|c| c.id) else {
+            return;
+        };
         let now = Instant::now();
-        match input.kind {
-            InputKind::Bytes(mut bytes) => self.association.handle_input(now, input.id, &mut bytes),
+        match kind {
+            InputKind::Bytes(mut bytes) => self.association.handle_input(now, id, &mut bytes),
             InputKind::Lost(reason) => {
-                if self.current.as_ref().is_some_and(|c| c.id == input.id) {
-                    tracing::debug!(peer = %self.peer, "node connection lost: {reason}");
-                    self.association.connection_lost(now, input.id);
-                    if let Some(connection) = self.current.take() {
-                        connection.close();
-                    }
-                    self.redial_later();
+                tracing::debug!(peer = %self.peer, "node connection lost: {reason}");
+                self.association.connection_lost(now, id);
+                if let Some(connection) = self.current.take() {
+                    connection.close();
                 }
+                self.redial_later();
             }
         }
     }
@@ -278,6 +308,7 @@ impl PeerDriver {
             }
         }
         self.flush();
+        self.hand_over();
         let status = PeerStatus {
             stats: self.association.stats(),
             connected: self.current.as_ref().map(|c| c.address),
@@ -321,7 +352,7 @@ impl PeerDriver {
                     _ => tracing::info!(%peer, "closing the connection with node {peer}: {reason}"),
                 }
                 if self.current.as_ref().is_some_and(|c| c.id == connection)
-                    && let Some(current) = self.current.take()
+                    && let Some(mut current) = self.current.take()
                 {
                     // The association's last words for it (an Error frame, if any).
                     current.write(self.association.transmit().split().freeze());
@@ -362,8 +393,38 @@ impl PeerDriver {
     /// nothing: a new connection starts from its own `Hello`).
     fn flush(&mut self) {
         let bytes = self.association.transmit().split().freeze();
-        if let Some(current) = &self.current {
+        if let Some(current) = &mut self.current {
             current.write(bytes);
+        }
+    }
+
+    /// Hands held events to the handler, or to the consumer while its queue has room, all in
+    /// this turn (the rest wait for room in the task's `select!`).
+    fn hand_over(&mut self) {
+        let queue = match &self.shared.events {
+            EventSink::Queue(queue) => queue,
+            EventSink::Handler(handler) => {
+                match handler.get().and_then(Weak::upgrade) {
+                    Some(handler) => handler.handle(&mut self.held),
+                    // The daemon is shutting down.
+                    None => self.held.clear(),
+                }
+                return;
+            }
+        };
+        while let Some(event) = self.held.pop_front() {
+            match queue.try_send(event) {
+                Ok(()) => {}
+                Err(TrySendError::Full(event)) => {
+                    self.held.push_front(event);
+                    return;
+                }
+                // Nobody listens any more.
+                Err(TrySendError::Closed(_)) => {
+                    self.held.clear();
+                    return;
+                }
+            }
         }
     }
 
@@ -397,12 +458,15 @@ impl PeerDriver {
                     .peer_addr()
                     .map_err(|error| (format!("{address}: {error}"), false))?;
                 let _ = tcp.set_nodelay(true);
-                let tls = connector.connect(name, tcp).await.map_err(|error| {
-                    (
-                        format!("the TLS handshake with {address} failed: {error}"),
-                        true,
-                    )
-                })?;
+                let tls = connector
+                    .connect(name, buffered(tcp))
+                    .await
+                    .map_err(|error| {
+                        (
+                            format!("the TLS handshake with {address} failed: {error}"),
+                            true,
+                        )
+                    })?;
                 Ok::<_, (String, bool)>((tls, remote))
             })
             .await;
@@ -437,10 +501,8 @@ impl PeerDriver {
         for (message, reply) in self.pending.drain(..) {
             let _ = reply.send(Err(NodeSendError::Stopped { message }));
         }
-        for event in self.held.drain(..) {
-            let _ = self.shared.events.try_send(event);
-        }
-        if let Some(current) = self.current.take() {
+        self.hand_over();
+        if let Some(mut current) = self.current.take() {
             current.write(goodbye);
             let _ = current.close().await;
         }
@@ -448,6 +510,16 @@ impl PeerDriver {
             shown.stats = self.association.stats();
             shown.connected = None;
         }
+    }
+}
+
+/// Room in `queue`; forever without one.
+async fn reserve(
+    queue: Option<mpsc::Sender<NodeEvent>>,
+) -> Result<mpsc::OwnedPermit<NodeEvent>, mpsc::error::SendError<()>> {
+    match queue {
+        Some(queue) => queue.reserve_owned().await,
+        None => std::future::pending().await,
     }
 }
 

@@ -3,9 +3,9 @@
 use std::time::Duration;
 
 use postbox_wire::link::{Incarnation, LinkConfig, NodeName};
-use tokio::sync::mpsc;
 
-use super::{NodeEvent, NodeTls};
+use super::NodeTls;
+use super::node_event_handler::EventSink;
 
 /// What every peer's task shares.
 #[derive(Debug)]
@@ -16,5 +16,5 @@ pub(crate) struct Shared {
     pub(crate) tls: NodeTls,
     /// How long a dial or an inbound connection has for TCP, TLS (and inbound, its `Hello`).
     pub(crate) handshake_timeout: Duration,
-    pub(crate) events: mpsc::Sender<NodeEvent>,
+    pub(crate) events: EventSink,
 }
