@@ -9,7 +9,7 @@
 
 use std::ffi::c_void;
 use std::io;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU32, AtomicU64};
 use std::time::Duration;
@@ -178,6 +178,108 @@ impl Drop for Mapping {
         // SAFETY: `base` and `len` are exactly what `mmap` returned and accepted; every slice of
         // `words` borrows `self`, so none outlives this call.
         let _ = unsafe { rustix::mm::munmap(self.base.as_ptr().cast::<c_void>(), self.len) };
+    }
+}
+
+/// The seals that make a file's bytes immutable for good: no write, no writable mapping, no
+/// size change, no further seal (so none of them can be taken back).
+pub(crate) fn immutable_seals() -> SealFlags {
+    SealFlags::WRITE | SealFlags::SHRINK | SealFlags::GROW | SealFlags::SEAL
+}
+
+/// A new memfd of `len` bytes that no other process has yet, mapped read-write: where a sender
+/// writes a payload before sealing it ([`ExclusiveFile::seal`]).
+#[derive(Debug)]
+pub(crate) struct ExclusiveFile {
+    fd: OwnedFd,
+    mapping: Mapping,
+}
+
+impl ExclusiveFile {
+    /// Creates the file, gives it `len` bytes allocated now (so that writing cannot `SIGBUS` for
+    /// want of memory) and maps it read-write.
+    pub(crate) fn create(name: &str, len: usize) -> io::Result<Self> {
+        let fd = memfd(name)?;
+        rustix::fs::ftruncate(&fd, len as u64)?;
+        rustix::fs::fallocate(&fd, rustix::fs::FallocateFlags::empty(), 0, len as u64)?;
+        let mapping = Mapping::map(&fd, len, Access::ReadWrite)?;
+        Ok(Self { fd, mapping })
+    }
+
+    /// The file's bytes, to read.
+    pub(crate) fn as_slice(&self) -> &[u8] {
+        // SAFETY: as for `as_mut_slice`: `len` readable bytes living as long as `&self`, written
+        // by no one else; `&self` excludes the `&mut` of `as_mut_slice` for as long as this
+        // slice lives.
+        unsafe { std::slice::from_raw_parts(self.mapping.base.as_ptr(), self.mapping.len) }
+    }
+
+    /// The file's bytes, to write.
+    pub(crate) fn as_mut_slice(&mut self) -> &mut [u8] {
+        // SAFETY: the mapping is `len` readable and writable bytes (mmap succeeded for exactly
+        // that length) that live as long as `self`; the file was created by this process and its
+        // descriptor never left `self`, so no other mapping of it exists and no other process
+        // can write it (short of one that could also write our own memory: same user, ptrace
+        // rights). `&mut self` makes this the only reference into the mapping, and every bit
+        // pattern is a valid `u8`.
+        unsafe { std::slice::from_raw_parts_mut(self.mapping.base.as_ptr(), self.mapping.len) }
+    }
+
+    /// Unmaps the file (`F_SEAL_WRITE` is refused while a writable mapping exists), then seals
+    /// it immutable ([`immutable_seals`]) and maps it read-only.
+    pub(crate) fn seal(self) -> io::Result<ImmutableMapping> {
+        let Self { fd, mapping } = self;
+        let len = mapping.len();
+        drop(mapping);
+        rustix::fs::fcntl_add_seals(&fd, immutable_seals())?;
+        ImmutableMapping::map(fd, len)
+    }
+}
+
+/// A memfd whose seals forbid every write and size change, mapped read-only: the only mapping
+/// this crate hands out as `&[u8]`.
+#[derive(Debug)]
+pub(crate) struct ImmutableMapping {
+    fd: OwnedFd,
+    mapping: Mapping,
+}
+
+impl ImmutableMapping {
+    /// Maps `fd` read-only after checking, on this very descriptor, that it carries every seal
+    /// of [`immutable_seals`] and is exactly `len` bytes long (1 or more). The seals come first:
+    /// they fix the size that is checked next.
+    pub(crate) fn map(fd: OwnedFd, len: usize) -> io::Result<Self> {
+        let sealed = seals(&fd)?;
+        if !sealed.contains(immutable_seals()) {
+            return Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                "the file is not sealed immutable",
+            ));
+        }
+        if file_len(&fd)? != len as u64 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "the file's length is not the one claimed",
+            ));
+        }
+        let mapping = Mapping::map(&fd, len, Access::ReadOnly)?;
+        Ok(Self { fd, mapping })
+    }
+
+    /// The descriptor, to pass on.
+    pub(crate) fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    /// The bytes.
+    pub(crate) fn as_slice(&self) -> &[u8] {
+        // SAFETY: the mapping is `len` readable bytes that live as long as `&self`. `map`
+        // checked on this descriptor that the file carries F_SEAL_WRITE (no process can write
+        // it or map it writable, and the seal was only granted once no writable mapping
+        // existed), F_SEAL_SHRINK (no truncation can turn a read into SIGBUS) and F_SEAL_SEAL
+        // (no seal can be lifted), and that it is exactly `len` bytes: so the bytes never
+        // change while the slice lives, which is what `&[u8]` promises.
+        unsafe { std::slice::from_raw_parts(self.mapping.base.as_ptr(), self.mapping.len) }
     }
 }
 
