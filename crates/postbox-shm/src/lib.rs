@@ -75,7 +75,9 @@ pub use error::{
     TryPopError, TryPushError,
 };
 #[cfg(not(loom))]
-pub use fd_passing::{RecvFdError, recv_fd, send_fd};
+pub use fd_passing::{
+    MAX_FDS_PER_READ, ReadWithFds, RecvFdError, recv_fd, recv_with_fds, send_fd, send_with_fds,
+};
 pub use geometry::{Geometry, MAX_CAPACITY, MAX_RING_BYTES, MAX_SLOT_PAYLOAD};
 pub use memory::{HeapMemory, Memory};
 pub use message::{Message, Meta};

@@ -67,6 +67,14 @@ pub enum AttachPayloadError {
         /// The file's length.
         file: u64,
     },
+    /// When the file is empty or longer than the receiver accepts ([`SealedPayload::receive`]).
+    #[error("cannot read an attached payload of {len} bytes: the limit is 1 to {max} bytes")]
+    TooLarge {
+        /// The file's length.
+        len: u64,
+        /// The receiver's limit.
+        max: usize,
+    },
     /// When the file cannot be mapped (address space or memory limits).
     #[error("cannot map an attached payload: {0}")]
     Map(#[source] io::Error),
@@ -102,7 +110,7 @@ impl PayloadBuffer {
     /// [`CreatePayloadError::File`] when sealing or mapping fails.
     pub fn seal(self) -> Result<SealedPayload, CreatePayloadError> {
         let mapping = self.file.seal().map_err(CreatePayloadError::File)?;
-        Ok(SealedPayload { mapping })
+        Ok(SealedPayload::new(mapping))
     }
 }
 
@@ -132,6 +140,9 @@ pub struct SealedPayload {
 /// payload lives its mapping's address belongs to it alone.
 static REGISTRY: Mutex<BTreeMap<usize, Weak<SealedPayload>>> = Mutex::new(BTreeMap::new());
 
+/// Sealed payloads alive in this process ([`SealedPayload::live`]).
+static LIVE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 /// The owner of `Bytes` made by [`SealedPayload::into_bytes`].
 struct Owner(Arc<SealedPayload>);
 
@@ -142,6 +153,11 @@ impl AsRef<[u8]> for Owner {
 }
 
 impl SealedPayload {
+    fn new(mapping: ImmutableMapping) -> Self {
+        LIVE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Self { mapping }
+    }
+
     /// `bytes` copied into a new sealed payload file: the one copy a sender makes when the
     /// caller's bytes are not in one already.
     ///
@@ -173,7 +189,36 @@ impl SealedPayload {
             return Err(AttachPayloadError::Length { claimed: len, file });
         }
         let mapping = ImmutableMapping::map(fd, len).map_err(AttachPayloadError::Map)?;
-        Ok(Self { mapping })
+        Ok(Self::new(mapping))
+    }
+
+    /// Maps a payload file a peer passed, whatever its length from 1 byte to `max`, after
+    /// checking that it is a memfd carrying every immutability seal: for a receiver that learns
+    /// the claimed length only later (the frame that claims it checks it then).
+    ///
+    /// # Errors
+    ///
+    /// [`AttachPayloadError`] for the first check that fails.
+    pub fn receive(fd: OwnedFd, max: usize) -> Result<Self, AttachPayloadError> {
+        let seals = sys::seals(&fd).map_err(AttachPayloadError::NotMemfd)?;
+        let wanted = sys::immutable_seals();
+        if !seals.contains(wanted) {
+            return Err(AttachPayloadError::NotSealed {
+                missing: wanted - seals,
+            });
+        }
+        let len = sys::file_len(&fd).map_err(AttachPayloadError::NotMemfd)?;
+        let max = max.min(MAX_SEGMENT_BYTES as usize);
+        if len == 0 || len > max as u64 {
+            return Err(AttachPayloadError::TooLarge { len, max });
+        }
+        Self::attach(fd, len as usize)
+    }
+
+    /// How many sealed payloads this process holds mapped (each with its descriptor): what a
+    /// daemon bounds so that queued payloads cannot exhaust its descriptors.
+    pub fn live() -> usize {
+        LIVE.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The descriptor, to pass to another process.
@@ -225,6 +270,7 @@ impl AsRef<[u8]> for SealedPayload {
 
 impl Drop for SealedPayload {
     fn drop(&mut self) {
+        LIVE.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
         let address = self.mapping.as_slice().as_ptr() as usize;
         let mut registry = lock_registry();
         if registry

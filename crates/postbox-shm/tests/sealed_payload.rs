@@ -169,3 +169,62 @@ fn a_dropped_payload_is_forgotten() {
         assert_eq!(SealedPayload::of(&next).unwrap().len(), len);
     }
 }
+
+#[test]
+fn a_receiver_takes_any_length_up_to_its_limit() {
+    let sent = SealedPayload::copy_of(&pattern(9000)).unwrap();
+    let received = SealedPayload::receive(pass(sent.fd()), 9000).unwrap();
+    assert_eq!(received.as_slice(), &pattern(9000)[..]);
+    assert!(matches!(
+        SealedPayload::receive(pass(sent.fd()), 8999),
+        Err(AttachPayloadError::TooLarge {
+            len: 9000,
+            max: 8999
+        })
+    ));
+    let unsealed = memfd_with(10, SealFlags::SHRINK);
+    assert!(matches!(
+        SealedPayload::receive(unsealed, 100),
+        Err(AttachPayloadError::NotSealed { .. })
+    ));
+}
+
+#[test]
+fn live_payloads_are_counted() {
+    // Other tests run in parallel threads and create payloads too: compare with a margin of
+    // what this test alone holds.
+    let held: Vec<SealedPayload> = (0..50)
+        .map(|_| SealedPayload::copy_of(b"x").unwrap())
+        .collect();
+    assert!(SealedPayload::live() >= 50);
+    drop(held);
+}
+
+#[test]
+fn descriptors_travel_with_the_bytes_they_were_sent_with() {
+    use postbox_shm::{recv_with_fds, send_with_fds};
+    let (a, b) = UnixStream::pair().unwrap();
+    let one = SealedPayload::copy_of(b"one").unwrap();
+    let two = SealedPayload::copy_of(b"two!").unwrap();
+    assert_eq!(send_with_fds(a.as_fd(), b"plain", &[]).unwrap(), 5);
+    assert_eq!(
+        send_with_fds(a.as_fd(), b"frame", &[one.fd(), two.fd()]).unwrap(),
+        5
+    );
+    let mut buf = [0u8; 64];
+    let mut total = Vec::new();
+    let mut fds = Vec::new();
+    while total.len() < 10 {
+        let read = recv_with_fds(b.as_fd(), &mut buf).unwrap();
+        assert!(!read.truncated);
+        total.extend_from_slice(&buf[..read.bytes]);
+        fds.extend(read.fds);
+    }
+    assert_eq!(total, b"plainframe");
+    let lens: Vec<usize> = fds
+        .into_iter()
+        .map(|fd| SealedPayload::receive(fd, 100).unwrap().len())
+        .collect();
+    assert_eq!(lens, [3, 4]);
+    assert!(send_with_fds(a.as_fd(), b"", &[one.fd()]).is_err());
+}
