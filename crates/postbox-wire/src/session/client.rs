@@ -375,6 +375,12 @@ impl ClientSession {
         self.attachments.poll_departure()
     }
 
+    /// How many bytes this session has queued on [`transmit`](Self::transmit) since it began:
+    /// the stream offset just past the last of them, which [`Departure::at`] counts in.
+    pub fn queued_total(&self) -> u64 {
+        self.queued
+    }
+
     /// Attaches payloads of at least `from` bytes (default [`DEFAULT_ATTACH_FROM`](super::DEFAULT_ATTACH_FROM)) when the
     /// handshake grants [`Capabilities::ATTACHMENTS`](crate::Capabilities).
     pub fn set_attach_from(&mut self, from: usize) {
