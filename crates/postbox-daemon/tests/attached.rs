@@ -362,3 +362,36 @@ fn hostile_descriptors_end_that_connection_and_the_daemon_serves_others() {
         .unwrap();
     assert_eq!(bystander.recv_any().unwrap().payload(), &pattern(MIB, 3));
 }
+
+#[test]
+fn a_loan_is_written_in_place_and_sent_without_a_copy() {
+    let daemon = Embedded::start();
+    let a = postbox::connect(&daemon.unix).unwrap();
+    let b = postbox::connect(&daemon.unix).unwrap();
+    let mailbox = big_mailbox(&a, "loans").create().unwrap();
+    let theirs = b.mailbox("loans").open().unwrap();
+
+    let mut loan = mailbox.loan(MIB);
+    assert!(loan.is_shared(), "a 1 MiB loan on unix:// is a memfd");
+    loan.copy_from_slice(&pattern(MIB, 4));
+    mailbox.send(loan).unwrap();
+    let got = theirs.recv().unwrap();
+    assert_eq!(got.payload(), &pattern(MIB, 4));
+    assert!(mapped(got.payload()));
+
+    // Sealed in place: what is sent is the loaned memfd itself, passed on as its descriptor.
+    let sealed = mailbox.loan(MIB).into_bytes();
+    assert!(mapped(&sealed), "the loan's own file, not a copy");
+
+    // Small, switched off, or in-process: an ordinary buffer, sent as ever.
+    assert!(!mailbox.loan(1000).is_shared());
+    let off = postbox::connect(&format!("{}?shm=off", daemon.unix)).unwrap();
+    assert!(!off.loan(MIB).is_shared());
+    let mut loan = off.loan(MIB);
+    loan[0] = 1;
+    off.send_to(b.pid(), loan).unwrap();
+    let got = b.recv_any().unwrap();
+    assert_eq!((got.payload().len(), got.payload()[0]), (MIB, 1));
+    let node = postbox::InprocNode::new();
+    assert!(!node.process().loan(MIB).is_shared());
+}

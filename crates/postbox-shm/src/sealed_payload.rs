@@ -114,6 +114,18 @@ impl PayloadBuffer {
     }
 }
 
+impl PayloadBuffer {
+    /// Seals the buffer and views it as [`Bytes`] ([`SealedPayload::into_bytes`]); should the
+    /// kernel refuse (it cannot short of running out of memory), the bytes are copied into an
+    /// ordinary buffer instead, so nothing written is ever lost.
+    pub fn into_bytes(self) -> Bytes {
+        match self.file.seal_or_copy() {
+            Ok(mapping) => SealedPayload::new(mapping).into_bytes(),
+            Err(copy) => Bytes::from(copy),
+        }
+    }
+}
+
 impl std::ops::Deref for PayloadBuffer {
     type Target = [u8];
 

@@ -225,6 +225,20 @@ impl ExclusiveFile {
         unsafe { std::slice::from_raw_parts_mut(self.mapping.base.as_ptr(), self.mapping.len) }
     }
 
+    /// As [`seal`](Self::seal), but never loses the bytes: should sealing or mapping fail, they
+    /// are read back out of the file (still this process's alone) into ordinary memory.
+    pub(crate) fn seal_or_copy(self) -> Result<ImmutableMapping, Vec<u8>> {
+        let len = self.mapping.len();
+        let Self { fd, mapping } = self;
+        // Even a read-only shared mapping of a writable descriptor stands in the way of
+        // `F_SEAL_WRITE` on some kernels: unmap first, map again once sealed.
+        drop(mapping);
+        if rustix::fs::fcntl_add_seals(&fd, immutable_seals()).is_err() {
+            return Err(read_back(&fd, len));
+        }
+        ImmutableMapping::map_or_return(fd, len).map_err(|(_, fd)| read_back(&fd, len))
+    }
+
     /// Unmaps the file (`F_SEAL_WRITE` is refused while a writable mapping exists), then seals
     /// it immutable ([`immutable_seals`]) and maps it read-only.
     pub(crate) fn seal(self) -> io::Result<ImmutableMapping> {
@@ -234,6 +248,22 @@ impl ExclusiveFile {
         rustix::fs::fcntl_add_seals(&fd, immutable_seals())?;
         ImmutableMapping::map(fd, len)
     }
+}
+
+/// The first `len` bytes of a file this process alone has, read with `pread` (what is left
+/// unread, should reading fail, stays zero).
+fn read_back(fd: &OwnedFd, len: usize) -> Vec<u8> {
+    let mut bytes = vec![0; len];
+    let mut done = 0;
+    while done < len {
+        match rustix::io::pread(fd, &mut bytes[done..], done as u64) {
+            Ok(0) => break,
+            Ok(n) => done += n,
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(_) => break,
+        }
+    }
+    bytes
 }
 
 /// A memfd whose seals forbid every write and size change, mapped read-only: the only mapping
@@ -249,21 +279,37 @@ impl ImmutableMapping {
     /// of [`immutable_seals`] and is exactly `len` bytes long (1 or more). The seals come first:
     /// they fix the size that is checked next.
     pub(crate) fn map(fd: OwnedFd, len: usize) -> io::Result<Self> {
-        let sealed = seals(&fd)?;
-        if !sealed.contains(immutable_seals()) {
-            return Err(io::Error::new(
-                io::ErrorKind::PermissionDenied,
-                "the file is not sealed immutable",
-            ));
+        Self::map_or_return(fd, len).map_err(|(error, _)| error)
+    }
+
+    /// As [`map`](Self::map), handing the descriptor back on failure.
+    fn map_or_return(fd: OwnedFd, len: usize) -> Result<Self, (io::Error, OwnedFd)> {
+        match seals(&fd) {
+            Ok(sealed) if sealed.contains(immutable_seals()) => {}
+            Ok(_) => {
+                let error = io::Error::new(
+                    io::ErrorKind::PermissionDenied,
+                    "the file is not sealed immutable",
+                );
+                return Err((error, fd));
+            }
+            Err(error) => return Err((error, fd)),
         }
-        if file_len(&fd)? != len as u64 {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "the file's length is not the one claimed",
-            ));
+        match file_len(&fd) {
+            Ok(file) if file == len as u64 => {}
+            Ok(_) => {
+                let error = io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "the file's length is not the one claimed",
+                );
+                return Err((error, fd));
+            }
+            Err(error) => return Err((error, fd)),
         }
-        let mapping = Mapping::map(&fd, len, Access::ReadOnly)?;
-        Ok(Self { fd, mapping })
+        match Mapping::map(&fd, len, Access::ReadOnly) {
+            Ok(mapping) => Ok(Self { fd, mapping }),
+            Err(error) => Err((error, fd)),
+        }
     }
 
     /// The descriptor, to pass on.

@@ -228,3 +228,15 @@ fn descriptors_travel_with_the_bytes_they_were_sent_with() {
     assert_eq!(lens, [3, 4]);
     assert!(send_with_fds(a.as_fd(), b"", &[one.fd()]).is_err());
 }
+
+#[test]
+fn a_buffer_becomes_bytes_in_place_and_is_recognised() {
+    let mut buffer = PayloadBuffer::create(70_000).unwrap();
+    buffer.copy_from_slice(&pattern(70_000));
+    let bytes = buffer.into_bytes();
+    assert_eq!(&bytes[..], &pattern(70_000)[..]);
+    let sealed = SealedPayload::of(&bytes).expect("a sealed payload");
+    assert_eq!(sealed.len(), 70_000);
+    let again = SealedPayload::attach(pass(sealed.fd()), 70_000).unwrap();
+    assert_eq!(again.as_slice(), &pattern(70_000)[..]);
+}

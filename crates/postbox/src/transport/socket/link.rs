@@ -49,6 +49,8 @@ const HANDSHAKE_CHUNK: usize = 4096;
 #[derive(Debug)]
 pub(crate) struct SocketLink {
     pid: Pid,
+    /// The smallest payload sent attached, when the daemon granted attachments.
+    attach_from: Option<usize>,
     session: Arc<SharedSession>,
     writer: Arc<Writer>,
     answers: Arc<Answers>,
@@ -159,8 +161,13 @@ impl SocketLink {
         let writer = Arc::new(Writer::new(writer_stream, control, written));
         let half = ReadHalf::new(reader_stream, attached);
         let answers = Arc::new(Answers::new(session.clone(), writer.clone(), half));
+        let attach_from = match payloads {
+            Payloads::Attached { from } if attached.is_some() => Some(from),
+            _ => None,
+        };
         Ok(SocketLink {
             pid: Pid::from_raw(negotiated.pid),
+            attach_from,
             session,
             writer,
             answers,
@@ -223,6 +230,10 @@ impl Link for SocketLink {
         // the `Cancel`): its slot stays registered until then, and the reader fills it — an
         // orphaned slot hands the answer to its handler (see `transport::returns`).
         self.cancel(pending.id);
+    }
+
+    fn attach_from(&self) -> Option<usize> {
+        self.attach_from
     }
 
     fn serve_wakers(&self) {
