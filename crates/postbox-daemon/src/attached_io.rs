@@ -3,7 +3,7 @@
 //!
 //! Once a connection has the attachments capability, every read is a `recvmsg` with room for
 //! descriptors, so none is ever dropped; each descriptor is checked (a memfd sealed immutable,
-//! within the message size limit) and mapped read-only before the session sees it, and the
+//! at most 16 GiB; the engine applies the message size limit) and mapped read-only before the session sees it, and the
 //! session matches it to the frame that claims it. Every answer frame with attached payloads
 //! starts a `sendmsg` that carries their descriptors: a payload that arrived attached goes on as
 //! the very descriptor it came in (`SealedPayload::of`), any other is written once into a new
@@ -31,7 +31,9 @@ pub(crate) const MAX_BUDGET: usize = 16_384;
 /// What a listener lets attached payloads do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct AttachmentLimits {
-    /// The largest attached payload accepted: the daemon's message size limit.
+    /// The largest attached payload mapped (16 GiB: a bound on address space, not memory —
+    /// the bytes are the sender's). One over the message size limit is mapped and then refused
+    /// `TooLarge` by the engine, handed back, exactly as an inline one is.
     pub(crate) max_len: usize,
     /// Attached payloads held mapped at most (past it, arriving ones are copied).
     pub(crate) budget: usize,

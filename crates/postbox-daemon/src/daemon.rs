@@ -234,7 +234,7 @@ impl Daemon {
             nodes: node_status.clone(),
             router: router.clone(),
             attachments: Some(AttachmentLimits::for_process(
-                config.limits.max_message_size,
+                postbox_shm::MAX_SEGMENT_BYTES as usize,
             )),
         });
         let tcp_side = config.tcp.as_ref().map(|tcp| {
