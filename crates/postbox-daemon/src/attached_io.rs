@@ -21,7 +21,7 @@ use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
 
 use bytes::{Bytes, BytesMut};
-use postbox_shm::{ReadWithFds, SealedPayload, recv_with_fds, send_with_fds};
+use postbox_shm::{Prefault, ReadWithFds, SealedPayload, recv_with_fds, send_with_fds};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, Interest};
 use tokio::net::UnixStream;
 
@@ -146,7 +146,8 @@ pub(crate) fn payloads(read: ReadWithFds, limits: AttachmentLimits) -> Result<Ve
     read.fds
         .into_iter()
         .map(|fd| {
-            let payload = SealedPayload::receive(fd, limits.max_len).map_err(|e| e.to_string())?;
+            let payload = SealedPayload::receive(fd, limits.max_len, Prefault::OnTouch)
+                .map_err(|e| e.to_string())?;
             Ok(if SealedPayload::live() > limits.budget {
                 Bytes::copy_from_slice(payload.as_slice())
             } else {

@@ -113,12 +113,18 @@ pub(crate) async fn serve<R, W>(
         }
         // The bytes to write next: up to the next frame with attachments, or that frame (its
         // payloads ride with the write that begins it).
+        let bytes_before =
+            |at: u64| usize::try_from(at.saturating_sub(written)).unwrap_or(usize::MAX);
         let (upto, payloads) = match departures.front() {
-            Some(departure) if departure.at <= written => (out.len(), &departure.payloads[..]),
-            Some(departure) => {
-                let before = usize::try_from(departure.at - written).unwrap_or(usize::MAX);
-                (out.len().min(before), &[][..])
+            // This frame's write stops where the next frame with attachments starts: that one
+            // begins a write of its own.
+            Some(departure) if departure.at <= written => {
+                let next = departures
+                    .get(1)
+                    .map_or(usize::MAX, |next| bytes_before(next.at));
+                (out.len().min(next), &departure.payloads[..])
             }
+            Some(departure) => (out.len().min(bytes_before(departure.at)), &[][..]),
             None => (out.len(), &[][..]),
         };
         let backlog = out.len() + session.transmit().len();

@@ -395,3 +395,33 @@ fn a_loan_is_written_in_place_and_sent_without_a_copy() {
     let node = postbox::InprocNode::new();
     assert!(!node.process().loan(MIB).is_shared());
 }
+
+#[test]
+fn a_stream_of_attached_messages_received_many_at_a_time_arrives_whole_and_in_order() {
+    let daemon = Embedded::start();
+    let producer = postbox::connect(&daemon.unix).unwrap();
+    let consumer = postbox::connect(&daemon.unix).unwrap();
+    let queue = big_mailbox(&consumer, "stream")
+        .capacity(Capacity::bounded(64, 64 * MIB))
+        .create()
+        .unwrap();
+    let theirs = producer.mailbox("stream").open().unwrap();
+    const COUNT: usize = 3000;
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            for i in 0..COUNT {
+                let mut payload = vec![0u8; 65_536];
+                payload[..8].copy_from_slice(&(i as u64).to_le_bytes());
+                theirs.send(Message::new(payload)).unwrap();
+            }
+        });
+        let mut next = 0u64;
+        while (next as usize) < COUNT {
+            for got in queue.recv_many(64).unwrap() {
+                let seq = u64::from_le_bytes(got.payload()[..8].try_into().unwrap());
+                assert_eq!((seq, got.payload().len()), (next, 65_536));
+                next += 1;
+            }
+        }
+    });
+}

@@ -89,3 +89,5 @@ pub use segment::{
     AttachSegmentError, CreateSegmentError, MAX_SEGMENT_BYTES, OutOfBounds, ReadOnlySegment,
     SEGMENT_HEADER_BYTES, Segment, SegmentKind,
 };
+#[cfg(not(loom))]
+pub use sys::Prefault;

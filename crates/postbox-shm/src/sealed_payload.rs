@@ -20,7 +20,7 @@ use bytes::Bytes;
 use rustix::fs::SealFlags;
 
 use crate::segment::MAX_SEGMENT_BYTES;
-use crate::sys::{self, ExclusiveFile, ImmutableMapping};
+use crate::sys::{self, ExclusiveFile, ImmutableMapping, Prefault};
 
 /// The name payload files show in `/proc/PID/fd` (`memfd:postbox-payload`).
 const NAME: &str = "postbox-payload";
@@ -189,6 +189,14 @@ impl SealedPayload {
     ///
     /// [`AttachPayloadError`] for the first check that fails.
     pub fn attach(fd: OwnedFd, len: usize) -> Result<Self, AttachPayloadError> {
+        Self::attach_with(fd, len, Prefault::OnTouch)
+    }
+
+    fn attach_with(
+        fd: OwnedFd,
+        len: usize,
+        prefault: Prefault,
+    ) -> Result<Self, AttachPayloadError> {
         let seals = sys::seals(&fd).map_err(AttachPayloadError::NotMemfd)?;
         let wanted = sys::immutable_seals();
         if !seals.contains(wanted) {
@@ -200,7 +208,7 @@ impl SealedPayload {
         if len == 0 || len as u64 > MAX_SEGMENT_BYTES || file != len as u64 {
             return Err(AttachPayloadError::Length { claimed: len, file });
         }
-        let mapping = ImmutableMapping::map(fd, len).map_err(AttachPayloadError::Map)?;
+        let mapping = ImmutableMapping::map(fd, len, prefault).map_err(AttachPayloadError::Map)?;
         Ok(Self::new(mapping))
     }
 
@@ -211,7 +219,14 @@ impl SealedPayload {
     /// # Errors
     ///
     /// [`AttachPayloadError`] for the first check that fails.
-    pub fn receive(fd: OwnedFd, max: usize) -> Result<Self, AttachPayloadError> {
+    ///
+    /// `prefault`: [`Prefault::Now`] for a receiver about to read the payload (its pages are
+    /// mapped in one system call), [`Prefault::OnTouch`] for one that may only pass it on.
+    pub fn receive(
+        fd: OwnedFd,
+        max: usize,
+        prefault: Prefault,
+    ) -> Result<Self, AttachPayloadError> {
         let seals = sys::seals(&fd).map_err(AttachPayloadError::NotMemfd)?;
         let wanted = sys::immutable_seals();
         if !seals.contains(wanted) {
@@ -224,7 +239,7 @@ impl SealedPayload {
         if len == 0 || len > max as u64 {
             return Err(AttachPayloadError::TooLarge { len, max });
         }
-        Self::attach(fd, len as usize)
+        Self::attach_with(fd, len as usize, prefault)
     }
 
     /// How many sealed payloads this process holds mapped (each with its descriptor): what a

@@ -18,6 +18,17 @@ use rustix::fs::{MemfdFlags, SealFlags};
 use rustix::mm::{MapFlags, ProtFlags};
 use rustix::thread::futex;
 
+/// When a mapping's pages are mapped: a reader about to read all of them saves a page fault per
+/// page by having them mapped at once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Prefault {
+    /// All of them now (`MAP_POPULATE`), in one system call.
+    Now,
+    /// Each on first touch (a minor page fault each): for a holder that may never read them,
+    /// such as a daemon passing the descriptor on.
+    OnTouch,
+}
+
 /// How a mapping may be used.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Access {
@@ -86,6 +97,16 @@ impl Mapping {
     /// Maps the first `len` bytes of `fd`, shared. The caller has checked that the file is at
     /// least `len` bytes long and sealed against shrinking.
     pub(crate) fn map(fd: impl AsFd, len: usize, access: Access) -> io::Result<Self> {
+        Self::map_with(fd, len, access, MapFlags::empty())
+    }
+
+    /// As [`map`](Self::map), every page mapped now (`MAP_POPULATE`): one system call instead
+    /// of a page fault per page, for a mapping that is about to be read or written whole.
+    pub(crate) fn map_populated(fd: impl AsFd, len: usize, access: Access) -> io::Result<Self> {
+        Self::map_with(fd, len, access, MapFlags::POPULATE)
+    }
+
+    fn map_with(fd: impl AsFd, len: usize, access: Access, extra: MapFlags) -> io::Result<Self> {
         if len == 0 {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "empty mapping"));
         }
@@ -95,8 +116,16 @@ impl Mapping {
         };
         // SAFETY: a null hint lets the kernel choose fresh addresses, so no existing Rust object
         // is replaced; the result is checked, and owned by the returned `Mapping` alone.
-        let ptr =
-            unsafe { rustix::mm::mmap(std::ptr::null_mut(), len, prot, MapFlags::SHARED, fd, 0)? };
+        let ptr = unsafe {
+            rustix::mm::mmap(
+                std::ptr::null_mut(),
+                len,
+                prot,
+                MapFlags::SHARED | extra,
+                fd,
+                0,
+            )?
+        };
         let base = NonNull::new(ptr.cast::<u8>())
             .ok_or_else(|| io::Error::other("mmap returned a null address"))?;
         Ok(Self { base, len, access })
@@ -202,7 +231,7 @@ impl ExclusiveFile {
         let fd = memfd(name)?;
         rustix::fs::ftruncate(&fd, len as u64)?;
         rustix::fs::fallocate(&fd, rustix::fs::FallocateFlags::empty(), 0, len as u64)?;
-        let mapping = Mapping::map(&fd, len, Access::ReadWrite)?;
+        let mapping = Mapping::map_populated(&fd, len, Access::ReadWrite)?;
         Ok(Self { fd, mapping })
     }
 
@@ -236,7 +265,8 @@ impl ExclusiveFile {
         if rustix::fs::fcntl_add_seals(&fd, immutable_seals()).is_err() {
             return Err(read_back(&fd, len));
         }
-        ImmutableMapping::map_or_return(fd, len).map_err(|(_, fd)| read_back(&fd, len))
+        ImmutableMapping::map_or_return(fd, len, Prefault::OnTouch)
+            .map_err(|(_, fd)| read_back(&fd, len))
     }
 
     /// Unmaps the file (`F_SEAL_WRITE` is refused while a writable mapping exists), then seals
@@ -246,7 +276,7 @@ impl ExclusiveFile {
         let len = mapping.len();
         drop(mapping);
         rustix::fs::fcntl_add_seals(&fd, immutable_seals())?;
-        ImmutableMapping::map(fd, len)
+        ImmutableMapping::map(fd, len, Prefault::OnTouch)
     }
 }
 
@@ -278,12 +308,16 @@ impl ImmutableMapping {
     /// Maps `fd` read-only after checking, on this very descriptor, that it carries every seal
     /// of [`immutable_seals`] and is exactly `len` bytes long (1 or more). The seals come first:
     /// they fix the size that is checked next.
-    pub(crate) fn map(fd: OwnedFd, len: usize) -> io::Result<Self> {
-        Self::map_or_return(fd, len).map_err(|(error, _)| error)
+    pub(crate) fn map(fd: OwnedFd, len: usize, prefault: Prefault) -> io::Result<Self> {
+        Self::map_or_return(fd, len, prefault).map_err(|(error, _)| error)
     }
 
     /// As [`map`](Self::map), handing the descriptor back on failure.
-    fn map_or_return(fd: OwnedFd, len: usize) -> Result<Self, (io::Error, OwnedFd)> {
+    fn map_or_return(
+        fd: OwnedFd,
+        len: usize,
+        prefault: Prefault,
+    ) -> Result<Self, (io::Error, OwnedFd)> {
         match seals(&fd) {
             Ok(sealed) if sealed.contains(immutable_seals()) => {}
             Ok(_) => {
@@ -306,7 +340,11 @@ impl ImmutableMapping {
             }
             Err(error) => return Err((error, fd)),
         }
-        match Mapping::map(&fd, len, Access::ReadOnly) {
+        let mapped = match prefault {
+            Prefault::Now => Mapping::map_populated(&fd, len, Access::ReadOnly),
+            Prefault::OnTouch => Mapping::map(&fd, len, Access::ReadOnly),
+        };
+        match mapped {
             Ok(mapping) => Ok(Self { fd, mapping }),
             Err(error) => Err((error, fd)),
         }

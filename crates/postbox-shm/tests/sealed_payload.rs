@@ -8,7 +8,8 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 
 use postbox_shm::{
-    AttachPayloadError, CreatePayloadError, PayloadBuffer, SealedPayload, recv_fd, send_fd,
+    AttachPayloadError, CreatePayloadError, PayloadBuffer, Prefault, SealedPayload, recv_fd,
+    send_fd,
 };
 use rustix::fs::{MemfdFlags, SealFlags};
 
@@ -173,10 +174,10 @@ fn a_dropped_payload_is_forgotten() {
 #[test]
 fn a_receiver_takes_any_length_up_to_its_limit() {
     let sent = SealedPayload::copy_of(&pattern(9000)).unwrap();
-    let received = SealedPayload::receive(pass(sent.fd()), 9000).unwrap();
+    let received = SealedPayload::receive(pass(sent.fd()), 9000, Prefault::Now).unwrap();
     assert_eq!(received.as_slice(), &pattern(9000)[..]);
     assert!(matches!(
-        SealedPayload::receive(pass(sent.fd()), 8999),
+        SealedPayload::receive(pass(sent.fd()), 8999, Prefault::Now),
         Err(AttachPayloadError::TooLarge {
             len: 9000,
             max: 8999
@@ -184,7 +185,7 @@ fn a_receiver_takes_any_length_up_to_its_limit() {
     ));
     let unsealed = memfd_with(10, SealFlags::SHRINK);
     assert!(matches!(
-        SealedPayload::receive(unsealed, 100),
+        SealedPayload::receive(unsealed, 100, Prefault::OnTouch),
         Err(AttachPayloadError::NotSealed { .. })
     ));
 }
@@ -223,7 +224,11 @@ fn descriptors_travel_with_the_bytes_they_were_sent_with() {
     assert_eq!(total, b"plainframe");
     let lens: Vec<usize> = fds
         .into_iter()
-        .map(|fd| SealedPayload::receive(fd, 100).unwrap().len())
+        .map(|fd| {
+            SealedPayload::receive(fd, 100, Prefault::Now)
+                .unwrap()
+                .len()
+        })
         .collect();
     assert_eq!(lens, [3, 4]);
     assert!(send_with_fds(a.as_fd(), b"", &[one.fd()]).is_err());

@@ -237,6 +237,9 @@ impl Mechanism for Postbox {
             (Workload::Competing { .. }, _) => Flow::PipelinedConsumer,
             (Workload::Throughput | Workload::FanIn { .. }, _) => Flow::Pipelined,
         };
-        Ok(Box::new(MailboxEnd::new(send_to, recv_from, flow, process)))
+        Ok(Box::new(
+            MailboxEnd::new(send_to, recv_from, flow, process)
+                .with_payloads_in_place(self.transport == Transport::UnixShm),
+        ))
     }
 }

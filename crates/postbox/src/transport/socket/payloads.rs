@@ -13,7 +13,7 @@ use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use postbox_shm::{SealedPayload, recv_with_fds, send_with_fds};
+use postbox_shm::{Prefault, SealedPayload, recv_with_fds, send_with_fds};
 use postbox_wire::session::{DEFAULT_ATTACH_FROM, Departure};
 
 /// Where a connection's large payloads travel.
@@ -86,7 +86,7 @@ pub(crate) fn read(
 fn map(fds: Vec<OwnedFd>, max_len: usize) -> Result<Vec<Bytes>, String> {
     fds.into_iter()
         .map(|fd| {
-            SealedPayload::receive(fd, max_len)
+            SealedPayload::receive(fd, max_len, Prefault::Now)
                 .map(SealedPayload::into_bytes)
                 .map_err(|error| error.to_string())
         })
