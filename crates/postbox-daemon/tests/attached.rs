@@ -425,3 +425,65 @@ fn a_stream_of_attached_messages_received_many_at_a_time_arrives_whole_and_in_or
         }
     });
 }
+
+#[test]
+fn answers_with_attachments_queued_together_each_carry_their_own() {
+    // Eight receives pipelined in one write, on messages already queued: the daemon answers them
+    // in one go, eight answers with attachments in one buffer, and each must begin a write of its
+    // own with its own descriptor.
+    let daemon = Embedded::start();
+    let producer = postbox::connect(&daemon.unix).unwrap();
+    let mut raw = Raw::connect(&daemon);
+    for i in 0..8u8 {
+        producer
+            .send_to(
+                postbox::Pid::from_raw(raw.session.negotiated().unwrap().pid),
+                Message::new(pattern(100_000, i)),
+            )
+            .unwrap();
+    }
+    let recv = postbox_wire::Request::Recv {
+        branches: vec![postbox_core::Branch {
+            source: postbox_core::Source::Inbox,
+            selector: Selector::Any,
+        }],
+        wait: postbox_core::Wait::Try,
+    };
+    for _ in 0..8 {
+        raw.session.request(&recv, None).unwrap();
+    }
+    raw.stream
+        .write_all(&raw.session.transmit().split())
+        .unwrap();
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; 1 << 16];
+    while got.len() < 8 {
+        let read = postbox_shm::recv_with_fds(raw.stream.as_fd(), &mut buf).unwrap();
+        assert!(read.bytes > 0, "the daemon closed the connection");
+        let payloads = read
+            .fds
+            .into_iter()
+            .map(|fd| {
+                SealedPayload::receive(fd, MIB, postbox_shm::Prefault::Now)
+                    .unwrap()
+                    .into_bytes()
+            })
+            .collect();
+        raw.session
+            .handle_input(&mut bytes::BytesMut::from(&buf[..read.bytes]));
+        raw.session.handle_attachments(read.bytes, payloads);
+        while let Some(event) = raw.session.poll_event() {
+            match event {
+                postbox_wire::ClientEvent::Answer {
+                    result: Ok(postbox_wire::Response::Received { message, .. }),
+                    ..
+                } => got.push(message.message.payload),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+    for (i, payload) in got.iter().enumerate() {
+        assert_eq!(payload, &pattern(100_000, i as u8));
+        assert!(mapped(payload));
+    }
+}
