@@ -27,12 +27,18 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use std::collections::VecDeque;
+
 use bytes::{Buf, BytesMut};
 use postbox_core::{Credentials, Pid, Ticket};
-use postbox_wire::{Ending, Request, RequestId, Response, ServerEvent, ServerSession};
+use postbox_wire::session::Departure;
+use postbox_wire::{
+    Capabilities, Ending, Request, RequestId, Response, ServerEvent, ServerSession,
+};
 use rustc_hash::FxHashMap;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
+use crate::attached_io::{self, UnixHalf};
 use crate::budget::Permit;
 use crate::forward::Routing;
 use crate::handshake::{self, Opened, Peer, READ_CHUNK, ServerSide, linger};
@@ -53,8 +59,8 @@ pub(crate) async fn serve<R, W>(
     permit: &mut Permit,
     mut stop: StopSignal,
 ) where
-    R: AsyncRead + Unpin + Send + 'static,
-    W: AsyncWrite + Unpin + Send + 'static,
+    R: AsyncRead + UnixHalf + Unpin + Send + 'static,
+    W: AsyncWrite + UnixHalf + Unpin + Send + 'static,
 {
     // Boxed: the handshake's state is needed once, not for the connection's whole life (an idle
     // connection's memory is mostly its task).
@@ -88,15 +94,39 @@ pub(crate) async fn serve<R, W>(
     };
     // What is being written; the session queues more meanwhile.
     let mut out = BytesMut::new();
+    // Attached payloads (protocol.md §7.5), when this connection has them: the limits, the
+    // stream offset of `out`'s first byte, and the payloads waiting for their frames' writes.
+    let limits = side
+        .attachments
+        .filter(|_| negotiated.capabilities.contains(Capabilities::ATTACHMENTS));
+    let mut written = session.queued_total() - session.transmit().len() as u64;
+    let mut departures: VecDeque<Departure> = VecDeque::new();
     let ending = loop {
         if let Some(ending) = carry_out(&mut session, out.len(), &mut tickets, asker, &side) {
             break ending;
         }
+        departures.extend(std::iter::from_fn(|| session.poll_departure()));
         if out.is_empty() {
             // Trade buffers rather than split: both keep their room, nothing is allocated per write.
             out.clear();
             std::mem::swap(&mut out, session.transmit());
         }
+        // The bytes to write next: up to the next frame with attachments, or that frame (its
+        // payloads ride with the write that begins it).
+        let bytes_before =
+            |at: u64| usize::try_from(at.saturating_sub(written)).unwrap_or(usize::MAX);
+        let (upto, payloads) = match departures.front() {
+            // This frame's write stops where the next frame with attachments starts: that one
+            // begins a write of its own.
+            Some(departure) if departure.at <= written => {
+                let next = departures
+                    .get(1)
+                    .map_or(usize::MAX, |next| bytes_before(next.at));
+                (out.len().min(next), &departure.payloads[..])
+            }
+            Some(departure) => (out.len().min(bytes_before(departure.at)), &[][..]),
+            None => (out.len(), &[][..]),
+        };
         let backlog = out.len() + session.transmit().len();
         let input = session.read_buffer();
         if input.capacity() - input.len() < READ_CHUNK / 2 {
@@ -105,10 +135,18 @@ pub(crate) async fn serve<R, W>(
         tokio::select! {
             biased;
             _ = stop.stopped() => session.shut_down(),
-            written = writer.write(&out), if !out.is_empty() => match written {
-                Ok(0) | Err(_) => session.handle_end(),
-                Ok(n) => out.advance(n),
-            },
+            wrote = attached_io::write(&mut writer, &out[..upto], payloads), if upto > 0 => {
+                match wrote {
+                    Ok(0) | Err(_) => session.handle_end(),
+                    Ok(n) => {
+                        if !payloads.is_empty() {
+                            departures.pop_front();
+                        }
+                        out.advance(n);
+                        written += n as u64;
+                    }
+                }
+            }
             Some((id, reply)) = receiver.next() => {
                 tickets.remove(&id);
                 match reply {
@@ -116,9 +154,19 @@ pub(crate) async fn serve<R, W>(
                     Reply::Fail(code, message) => session.fail(id, code, &message),
                 }
             }
-            read = reader.read_buf(input), if backlog < BACKLOG_LIMIT => match read {
-                Ok(0) => session.handle_end(),
-                Ok(_) => {}
+            read = attached_io::read(&mut reader, limits.is_some(), input),
+                if backlog < BACKLOG_LIMIT => match read {
+                Ok(read) if read.bytes == 0 => session.handle_end(),
+                Ok(read) => {
+                    let bytes = read.bytes;
+                    if !read.fds.is_empty() || read.truncated {
+                        match limits.map(|limits| attached_io::payloads(read, limits)) {
+                            Some(Ok(payloads)) => session.handle_attachments(bytes, payloads),
+                            Some(Err(why)) => session.refuse_attachments(why),
+                            None => session.refuse_attachments("descriptors on a connection without attachments"),
+                        }
+                    }
+                }
                 // A read error is the peer going away.
                 Err(error) => {
                     tracing::trace!(%peer, %pid, "read failed: {error}");

@@ -8,9 +8,12 @@ use std::time::Duration;
 
 use std::time::Instant;
 
+use crate::attached_io::{AttachmentLimits, UnixHalf};
 use bytes::BytesMut;
 use postbox_core::Credentials;
-use postbox_wire::{Auth, ErrorBody, ErrorCode, FrameConfig, FrameEncoder, ServerConfig};
+use postbox_wire::{
+    Auth, Capabilities, ErrorBody, ErrorCode, FrameConfig, FrameEncoder, ServerConfig,
+};
 use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 use tokio::task::JoinSet;
 
@@ -224,12 +227,15 @@ impl Daemon {
         let base = ServerConfig::new().with_max_frame_len(config.max_frame_len);
         let unix_side = Arc::new(ServerSide {
             hub: hub.clone(),
-            handshake: base.clone(),
+            handshake: base.clone().with_capabilities(Capabilities::ATTACHMENTS),
             handshake_timeout: config.handshake_timeout,
             max_in_flight: config.max_in_flight,
             metrics: request_metrics.clone(),
             nodes: node_status.clone(),
             router: router.clone(),
+            attachments: Some(AttachmentLimits::for_process(
+                postbox_shm::MAX_SEGMENT_BYTES as usize,
+            )),
         });
         let tcp_side = config.tcp.as_ref().map(|tcp| {
             Arc::new(ServerSide {
@@ -244,6 +250,8 @@ impl Daemon {
                 metrics: request_metrics.clone(),
                 nodes: node_status.clone(),
                 router: router.clone(),
+                // TCP and TLS carry no descriptors.
+                attachments: None,
             })
         });
         let tcp_creds = config
@@ -439,8 +447,8 @@ impl Accepter<'_> {
         side: &Arc<ServerSide>,
         permit: Permit,
     ) where
-        R: tokio::io::AsyncRead + Unpin + Send + 'static,
-        W: tokio::io::AsyncWrite + Unpin + Send + 'static,
+        R: tokio::io::AsyncRead + UnixHalf + Unpin + Send + 'static,
+        W: tokio::io::AsyncWrite + UnixHalf + Unpin + Send + 'static,
     {
         tracing::trace!(%peer, "accepted");
         let stop = self.stopping.subscribe();

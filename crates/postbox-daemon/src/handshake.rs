@@ -100,6 +100,8 @@ pub(crate) struct ServerSide {
     pub(crate) nodes: Option<NodeStatus>,
     /// Where requests about other nodes go, when this daemon has node links.
     pub(crate) router: Option<Arc<Router>>,
+    /// Attached payloads' limits, on a listener that grants the attachments capability (Unix).
+    pub(crate) attachments: Option<crate::attached_io::AttachmentLimits>,
 }
 
 /// A connection the handshake made into a process.

@@ -101,6 +101,7 @@
 //! 4. `serve` returns `Ok(())` and [`run`] returns, for an exit status of 0.
 
 mod activation;
+mod attached_io;
 mod budget;
 mod config;
 mod connection;

@@ -98,3 +98,94 @@ pub fn recv_fd(stream: &UnixStream) -> Result<OwnedFd, RecvFdError> {
         _ => Err(RecvFdError::NoDescriptor),
     }
 }
+
+/// The most descriptors [`recv_with_fds`] takes from one read; more (`MSG_CTRUNC`) is reported
+/// as truncated.
+pub const MAX_FDS_PER_READ: usize = 64;
+
+/// What [`recv_with_fds`] read.
+#[derive(Debug, Default)]
+pub struct ReadWithFds {
+    /// Bytes read into the buffer; 0 at the end of the stream.
+    pub bytes: usize,
+    /// Descriptors that came with them, close-on-exec, in order.
+    pub fds: Vec<OwnedFd>,
+    /// Whether the kernel had more descriptors than room for them (`MSG_CTRUNC`): the extra
+    /// ones are lost, and the peer broke its protocol.
+    pub truncated: bool,
+}
+
+/// Reads bytes from a stream socket into `buf` with `recvmsg`, taking any descriptors sent with
+/// them (`SCM_RIGHTS`, close-on-exec). A stream hands a `sendmsg`'s descriptors to the first read
+/// that reads any of its bytes. On a non-blocking socket, `WouldBlock` when nothing is there.
+///
+/// # Errors
+///
+/// The error of `recvmsg` (`EINTR` is retried).
+pub fn recv_with_fds(socket: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<ReadWithFds> {
+    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(MAX_FDS_PER_READ))];
+    let mut control = RecvAncillaryBuffer::new(&mut space);
+    let received = loop {
+        match rustix::net::recvmsg(
+            socket,
+            &mut [IoSliceMut::new(buf)],
+            &mut control,
+            RecvFlags::CMSG_CLOEXEC,
+        ) {
+            Ok(received) => break received,
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(error) => return Err(error.into()),
+        }
+    };
+    let mut fds = Vec::new();
+    for message in control.drain() {
+        if let RecvAncillaryMessage::ScmRights(received) = message {
+            fds.extend(received);
+        }
+    }
+    Ok(ReadWithFds {
+        bytes: received.bytes,
+        fds,
+        truncated: received.flags.contains(ReturnFlags::CTRUNC),
+    })
+}
+
+/// Writes `bytes` to a stream socket with `sendmsg`, sending `fds` (duplicates, made by the
+/// kernel) with them: they reach the peer with the first read that reads any of these bytes.
+/// Returns how many bytes were written (possibly fewer; the descriptors went with the first).
+///
+/// # Errors
+///
+/// The error of `sendmsg` (`EINTR` is retried; `WouldBlock` on a full non-blocking socket, with
+/// nothing sent), or `InvalidInput` for more than [`MAX_FDS_PER_READ`] descriptors or no bytes.
+pub fn send_with_fds(
+    socket: BorrowedFd<'_>,
+    bytes: &[u8],
+    fds: &[BorrowedFd<'_>],
+) -> io::Result<usize> {
+    if fds.len() > MAX_FDS_PER_READ || bytes.is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "descriptors travel with 1 or more bytes, at most 64 at a time",
+        ));
+    }
+    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(MAX_FDS_PER_READ))];
+    let mut control = SendAncillaryBuffer::new(&mut space);
+    if !fds.is_empty() && !control.push(SendAncillaryMessage::ScmRights(fds)) {
+        return Err(io::Error::other(
+            "control buffer too small for the descriptors",
+        ));
+    }
+    loop {
+        match rustix::net::sendmsg(
+            socket,
+            &[IoSlice::new(bytes)],
+            &mut control,
+            SendFlags::NOSIGNAL,
+        ) {
+            Ok(sent) => return Ok(sent),
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(error) => return Err(error.into()),
+        }
+    }
+}

@@ -1,13 +1,16 @@
 //! Shared memory for postbox: the fast path that co-located processes use beside the local
 //! daemon.
 //!
-//! Three pieces, bottom up:
+//! Four pieces, bottom up:
 //!
 //! - [`Segment`]: a memfd sized once and sealed against shrinking, mapped shared, with a header
 //!   (magic, version, kind, length) that whoever attaches re-validates. Nothing appears in
 //!   `/dev/shm`; a segment travels as a descriptor over the daemon's Unix socket
 //!   ([`send_fd`], [`recv_fd`]). A payload segment is frozen once written
 //!   ([`Segment::freeze`]) and mapped read-only by receivers ([`ReadOnlySegment`]).
+//! - [`SealedPayload`]: a large message's payload in a memfd of its own, written once
+//!   ([`PayloadBuffer`]), then sealed immutable, so every process it reaches reads it in place,
+//!   as `Bytes`, after checking the seals and the length.
 //! - [`Ring`]: a bounded, lock-free, multi-producer multi-consumer FIFO of fixed-size slots
 //!   living in any [`Memory`] (a segment, or [`HeapMemory`]). Each slot carries an inline
 //!   payload and its [`Meta`] (sender, type, priority). Non-blocking [`Ring::try_push`] and
@@ -59,6 +62,8 @@ mod memory;
 mod message;
 mod ring;
 #[cfg(not(loom))]
+mod sealed_payload;
+#[cfg(not(loom))]
 mod segment;
 mod sync;
 #[cfg(not(loom))]
@@ -70,13 +75,19 @@ pub use error::{
     TryPopError, TryPushError,
 };
 #[cfg(not(loom))]
-pub use fd_passing::{RecvFdError, recv_fd, send_fd};
+pub use fd_passing::{
+    MAX_FDS_PER_READ, ReadWithFds, RecvFdError, recv_fd, recv_with_fds, send_fd, send_with_fds,
+};
 pub use geometry::{Geometry, MAX_CAPACITY, MAX_RING_BYTES, MAX_SLOT_PAYLOAD};
 pub use memory::{HeapMemory, Memory};
 pub use message::{Message, Meta};
 pub use ring::{Claim, Reclaimed, Ring, Stats};
 #[cfg(not(loom))]
+pub use sealed_payload::{AttachPayloadError, CreatePayloadError, PayloadBuffer, SealedPayload};
+#[cfg(not(loom))]
 pub use segment::{
     AttachSegmentError, CreateSegmentError, MAX_SEGMENT_BYTES, OutOfBounds, ReadOnlySegment,
     SEGMENT_HEADER_BYTES, Segment, SegmentKind,
 };
+#[cfg(not(loom))]
+pub use sys::Prefault;

@@ -9,7 +9,7 @@
 
 use std::ffi::c_void;
 use std::io;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU32, AtomicU64};
 use std::time::Duration;
@@ -17,6 +17,17 @@ use std::time::Duration;
 use rustix::fs::{MemfdFlags, SealFlags};
 use rustix::mm::{MapFlags, ProtFlags};
 use rustix::thread::futex;
+
+/// When a mapping's pages are mapped: a reader about to read all of them saves a page fault per
+/// page by having them mapped at once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Prefault {
+    /// All of them now (`MAP_POPULATE`), in one system call.
+    Now,
+    /// Each on first touch (a minor page fault each): for a holder that may never read them,
+    /// such as a daemon passing the descriptor on.
+    OnTouch,
+}
 
 /// How a mapping may be used.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,6 +97,16 @@ impl Mapping {
     /// Maps the first `len` bytes of `fd`, shared. The caller has checked that the file is at
     /// least `len` bytes long and sealed against shrinking.
     pub(crate) fn map(fd: impl AsFd, len: usize, access: Access) -> io::Result<Self> {
+        Self::map_with(fd, len, access, MapFlags::empty())
+    }
+
+    /// As [`map`](Self::map), every page mapped now (`MAP_POPULATE`): one system call instead
+    /// of a page fault per page, for a mapping that is about to be read or written whole.
+    pub(crate) fn map_populated(fd: impl AsFd, len: usize, access: Access) -> io::Result<Self> {
+        Self::map_with(fd, len, access, MapFlags::POPULATE)
+    }
+
+    fn map_with(fd: impl AsFd, len: usize, access: Access, extra: MapFlags) -> io::Result<Self> {
         if len == 0 {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "empty mapping"));
         }
@@ -95,8 +116,16 @@ impl Mapping {
         };
         // SAFETY: a null hint lets the kernel choose fresh addresses, so no existing Rust object
         // is replaced; the result is checked, and owned by the returned `Mapping` alone.
-        let ptr =
-            unsafe { rustix::mm::mmap(std::ptr::null_mut(), len, prot, MapFlags::SHARED, fd, 0)? };
+        let ptr = unsafe {
+            rustix::mm::mmap(
+                std::ptr::null_mut(),
+                len,
+                prot,
+                MapFlags::SHARED | extra,
+                fd,
+                0,
+            )?
+        };
         let base = NonNull::new(ptr.cast::<u8>())
             .ok_or_else(|| io::Error::other("mmap returned a null address"))?;
         Ok(Self { base, len, access })
@@ -178,6 +207,163 @@ impl Drop for Mapping {
         // SAFETY: `base` and `len` are exactly what `mmap` returned and accepted; every slice of
         // `words` borrows `self`, so none outlives this call.
         let _ = unsafe { rustix::mm::munmap(self.base.as_ptr().cast::<c_void>(), self.len) };
+    }
+}
+
+/// The seals that make a file's bytes immutable for good: no write, no writable mapping, no
+/// size change, no further seal (so none of them can be taken back).
+pub(crate) fn immutable_seals() -> SealFlags {
+    SealFlags::WRITE | SealFlags::SHRINK | SealFlags::GROW | SealFlags::SEAL
+}
+
+/// A new memfd of `len` bytes that no other process has yet, mapped read-write: where a sender
+/// writes a payload before sealing it ([`ExclusiveFile::seal`]).
+#[derive(Debug)]
+pub(crate) struct ExclusiveFile {
+    fd: OwnedFd,
+    mapping: Mapping,
+}
+
+impl ExclusiveFile {
+    /// Creates the file, gives it `len` bytes allocated now (so that writing cannot `SIGBUS` for
+    /// want of memory) and maps it read-write.
+    pub(crate) fn create(name: &str, len: usize) -> io::Result<Self> {
+        let fd = memfd(name)?;
+        rustix::fs::ftruncate(&fd, len as u64)?;
+        rustix::fs::fallocate(&fd, rustix::fs::FallocateFlags::empty(), 0, len as u64)?;
+        let mapping = Mapping::map_populated(&fd, len, Access::ReadWrite)?;
+        Ok(Self { fd, mapping })
+    }
+
+    /// The file's bytes, to read.
+    pub(crate) fn as_slice(&self) -> &[u8] {
+        // SAFETY: as for `as_mut_slice`: `len` readable bytes living as long as `&self`, written
+        // by no one else; `&self` excludes the `&mut` of `as_mut_slice` for as long as this
+        // slice lives.
+        unsafe { std::slice::from_raw_parts(self.mapping.base.as_ptr(), self.mapping.len) }
+    }
+
+    /// The file's bytes, to write.
+    pub(crate) fn as_mut_slice(&mut self) -> &mut [u8] {
+        // SAFETY: the mapping is `len` readable and writable bytes (mmap succeeded for exactly
+        // that length) that live as long as `self`; the file was created by this process and its
+        // descriptor never left `self`, so no other mapping of it exists and no other process
+        // can write it (short of one that could also write our own memory: same user, ptrace
+        // rights). `&mut self` makes this the only reference into the mapping, and every bit
+        // pattern is a valid `u8`.
+        unsafe { std::slice::from_raw_parts_mut(self.mapping.base.as_ptr(), self.mapping.len) }
+    }
+
+    /// As [`seal`](Self::seal), but never loses the bytes: should sealing or mapping fail, they
+    /// are read back out of the file (still this process's alone) into ordinary memory.
+    pub(crate) fn seal_or_copy(self) -> Result<ImmutableMapping, Vec<u8>> {
+        let len = self.mapping.len();
+        let Self { fd, mapping } = self;
+        // Even a read-only shared mapping of a writable descriptor stands in the way of
+        // `F_SEAL_WRITE` on some kernels: unmap first, map again once sealed.
+        drop(mapping);
+        if rustix::fs::fcntl_add_seals(&fd, immutable_seals()).is_err() {
+            return Err(read_back(&fd, len));
+        }
+        ImmutableMapping::map_or_return(fd, len, Prefault::OnTouch)
+            .map_err(|(_, fd)| read_back(&fd, len))
+    }
+
+    /// Unmaps the file (`F_SEAL_WRITE` is refused while a writable mapping exists), then seals
+    /// it immutable ([`immutable_seals`]) and maps it read-only.
+    pub(crate) fn seal(self) -> io::Result<ImmutableMapping> {
+        let Self { fd, mapping } = self;
+        let len = mapping.len();
+        drop(mapping);
+        rustix::fs::fcntl_add_seals(&fd, immutable_seals())?;
+        ImmutableMapping::map(fd, len, Prefault::OnTouch)
+    }
+}
+
+/// The first `len` bytes of a file this process alone has, read with `pread` (what is left
+/// unread, should reading fail, stays zero).
+fn read_back(fd: &OwnedFd, len: usize) -> Vec<u8> {
+    let mut bytes = vec![0; len];
+    let mut done = 0;
+    while done < len {
+        match rustix::io::pread(fd, &mut bytes[done..], done as u64) {
+            Ok(0) => break,
+            Ok(n) => done += n,
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(_) => break,
+        }
+    }
+    bytes
+}
+
+/// A memfd whose seals forbid every write and size change, mapped read-only: the only mapping
+/// this crate hands out as `&[u8]`.
+#[derive(Debug)]
+pub(crate) struct ImmutableMapping {
+    fd: OwnedFd,
+    mapping: Mapping,
+}
+
+impl ImmutableMapping {
+    /// Maps `fd` read-only after checking, on this very descriptor, that it carries every seal
+    /// of [`immutable_seals`] and is exactly `len` bytes long (1 or more). The seals come first:
+    /// they fix the size that is checked next.
+    pub(crate) fn map(fd: OwnedFd, len: usize, prefault: Prefault) -> io::Result<Self> {
+        Self::map_or_return(fd, len, prefault).map_err(|(error, _)| error)
+    }
+
+    /// As [`map`](Self::map), handing the descriptor back on failure.
+    fn map_or_return(
+        fd: OwnedFd,
+        len: usize,
+        prefault: Prefault,
+    ) -> Result<Self, (io::Error, OwnedFd)> {
+        match seals(&fd) {
+            Ok(sealed) if sealed.contains(immutable_seals()) => {}
+            Ok(_) => {
+                let error = io::Error::new(
+                    io::ErrorKind::PermissionDenied,
+                    "the file is not sealed immutable",
+                );
+                return Err((error, fd));
+            }
+            Err(error) => return Err((error, fd)),
+        }
+        match file_len(&fd) {
+            Ok(file) if file == len as u64 => {}
+            Ok(_) => {
+                let error = io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "the file's length is not the one claimed",
+                );
+                return Err((error, fd));
+            }
+            Err(error) => return Err((error, fd)),
+        }
+        let mapped = match prefault {
+            Prefault::Now => Mapping::map_populated(&fd, len, Access::ReadOnly),
+            Prefault::OnTouch => Mapping::map(&fd, len, Access::ReadOnly),
+        };
+        match mapped {
+            Ok(mapping) => Ok(Self { fd, mapping }),
+            Err(error) => Err((error, fd)),
+        }
+    }
+
+    /// The descriptor, to pass on.
+    pub(crate) fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    /// The bytes.
+    pub(crate) fn as_slice(&self) -> &[u8] {
+        // SAFETY: the mapping is `len` readable bytes that live as long as `&self`. `map`
+        // checked on this descriptor that the file carries F_SEAL_WRITE (no process can write
+        // it or map it writable, and the seal was only granted once no writable mapping
+        // existed), F_SEAL_SHRINK (no truncation can turn a read into SIGBUS) and F_SEAL_SEAL
+        // (no seal can be lifted), and that it is exactly `len` bytes: so the bytes never
+        // change while the slice lives, which is what `&[u8]` promises.
+        unsafe { std::slice::from_raw_parts(self.mapping.base.as_ptr(), self.mapping.len) }
     }
 }
 

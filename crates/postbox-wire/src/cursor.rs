@@ -57,6 +57,11 @@ impl<'a> Cursor<'a> {
         Ok(head)
     }
 
+    /// Whether everything has been read.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.rest.is_empty()
+    }
+
     /// Everything not read yet.
     pub(crate) fn rest(self) -> &'a [u8] {
         self.rest

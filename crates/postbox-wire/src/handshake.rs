@@ -15,7 +15,7 @@
 use std::collections::VecDeque;
 
 use crate::{
-    DEFAULT_MAX_FRAME_LEN, ErrorBody, ErrorCode, Frame, FrameConfig, FrameKind,
+    Capabilities, DEFAULT_MAX_FRAME_LEN, ErrorBody, ErrorCode, Frame, FrameConfig, FrameKind,
     HANDSHAKE_MAX_FRAME_LEN, HandshakeError, Hello, MAX_OFFERED_VERSIONS, SUPPORTED_VERSIONS,
     Token, Version, Welcome,
 };
@@ -29,6 +29,8 @@ pub struct Negotiated {
     pub max_frame_len: u32,
     /// The pid the server assigned to the client's process.
     pub pid: u64,
+    /// The optional features in force: offered by the client and granted by the server.
+    pub capabilities: Capabilities,
 }
 
 impl Negotiated {
@@ -66,6 +68,7 @@ pub struct ClientConfig {
     versions: Vec<Version>,
     max_frame_len: u32,
     token: Option<Token>,
+    capabilities: Capabilities,
 }
 
 impl ClientConfig {
@@ -75,6 +78,7 @@ impl ClientConfig {
             versions: SUPPORTED_VERSIONS.to_vec(),
             max_frame_len: DEFAULT_MAX_FRAME_LEN,
             token: None,
+            capabilities: Capabilities::NONE,
         }
     }
 
@@ -104,6 +108,12 @@ impl ClientConfig {
         self.token = Some(token);
         self
     }
+
+    /// Offers `capabilities` (none by default): only what the client's transport can carry.
+    pub fn with_capabilities(mut self, capabilities: Capabilities) -> ClientConfig {
+        self.capabilities = capabilities;
+        self
+    }
 }
 
 impl Default for ClientConfig {
@@ -130,6 +140,7 @@ pub struct ServerConfig {
     versions: Vec<Version>,
     max_frame_len: u32,
     auth: Auth,
+    capabilities: Capabilities,
 }
 
 impl ServerConfig {
@@ -139,6 +150,7 @@ impl ServerConfig {
             versions: SUPPORTED_VERSIONS.to_vec(),
             max_frame_len: DEFAULT_MAX_FRAME_LEN,
             auth: Auth::Open,
+            capabilities: Capabilities::NONE,
         }
     }
 
@@ -165,6 +177,13 @@ impl ServerConfig {
     /// Lets in whom `auth` says.
     pub fn with_auth(mut self, auth: Auth) -> ServerConfig {
         self.auth = auth;
+        self
+    }
+
+    /// Grants `capabilities` (none by default) to clients that offer them: only what this
+    /// listener's transport can carry.
+    pub fn with_capabilities(mut self, capabilities: Capabilities) -> ServerConfig {
+        self.capabilities = capabilities;
         self
     }
 }
@@ -209,13 +228,18 @@ fn unexpected(transmit: &mut VecDeque<Frame>, frame: Frame) -> HandshakeError {
 /// The client's side of the handshake: sends `Hello`, waits for `Welcome`.
 ///
 /// ```
-/// use postbox_wire::{ClientConfig, ClientHandshake, FrameKind, Version, Welcome};
+/// use postbox_wire::{Capabilities, ClientConfig, ClientHandshake, FrameKind, Version, Welcome};
 ///
 /// let mut client = ClientHandshake::new(ClientConfig::new());
 /// assert_eq!(client.poll_transmit().unwrap().kind(), FrameKind::Hello);
 /// assert_eq!(client.poll_transmit(), None);
 ///
-/// let welcome = Welcome { version: Version::V1, max_frame_len: 65536, pid: 12 };
+/// let welcome = Welcome {
+///     version: Version::V1,
+///     max_frame_len: 65536,
+///     pid: 12,
+///     capabilities: Capabilities::NONE,
+/// };
 /// let session = client.handle_frame(welcome.to_frame()).unwrap();
 /// assert_eq!((session.pid, session.max_frame_len), (12, 65536));
 /// ```
@@ -229,7 +253,8 @@ pub struct ClientHandshake {
 impl ClientHandshake {
     /// Starts a handshake offering what `config` says; the `Hello` is ready to transmit.
     pub fn new(config: ClientConfig) -> ClientHandshake {
-        let hello = Hello::new(&config.versions, config.max_frame_len, config.token);
+        let hello = Hello::new(&config.versions, config.max_frame_len, config.token)
+            .with_capabilities(config.capabilities);
         let transmit = VecDeque::from([hello.to_frame()]);
         ClientHandshake {
             hello,
@@ -298,6 +323,8 @@ impl ClientHandshake {
             version: welcome.version,
             max_frame_len: welcome.max_frame_len,
             pid: welcome.pid,
+            // A bit granted but never offered is ignored: the client could not use it.
+            capabilities: welcome.capabilities.intersection(self.hello.capabilities()),
         })
     }
 }
@@ -310,6 +337,7 @@ pub struct Admission {
     hello: Hello,
     version: Version,
     max_frame_len: u32,
+    capabilities: Capabilities,
 }
 
 impl Admission {
@@ -326,6 +354,11 @@ impl Admission {
     /// The frame limit chosen: the smaller of the two offers.
     pub fn max_frame_len(&self) -> u32 {
         self.max_frame_len
+    }
+
+    /// The optional features granted: those offered that the server supports.
+    pub fn capabilities(&self) -> Capabilities {
+        self.capabilities
     }
 }
 
@@ -461,11 +494,13 @@ impl ServerHandshake {
             return Err(HandshakeError::NoCommonVersion);
         };
         let max_frame_len = hello.max_frame_len().min(self.config.max_frame_len);
+        let capabilities = hello.capabilities().intersection(self.config.capabilities);
         self.state = ServerState::Deciding;
         Ok(Admission {
             hello,
             version,
             max_frame_len,
+            capabilities,
         })
     }
 
@@ -484,12 +519,14 @@ impl ServerHandshake {
             version: admission.version,
             max_frame_len: admission.max_frame_len,
             pid,
+            capabilities: admission.capabilities,
         };
         self.transmit.push_back(welcome.to_frame());
         Ok(Negotiated {
             version: welcome.version,
             max_frame_len: welcome.max_frame_len,
             pid,
+            capabilities: welcome.capabilities,
         })
     }
 
@@ -545,12 +582,39 @@ mod tests {
     }
 
     #[test]
+    fn capabilities_in_force_are_those_offered_and_granted() {
+        let offer = ClientConfig::new().with_capabilities(Capabilities::ATTACHMENTS);
+        let grant = ServerConfig::new().with_capabilities(Capabilities::ATTACHMENTS);
+        for (client, server, expected) in [
+            (offer.clone(), grant.clone(), Capabilities::ATTACHMENTS),
+            (ClientConfig::new(), grant.clone(), Capabilities::NONE),
+            (offer.clone(), ServerConfig::new(), Capabilities::NONE),
+        ] {
+            let (client_side, server_side) = connect(client, server, 5);
+            assert_eq!(client_side.unwrap().capabilities, expected);
+            assert_eq!(server_side.unwrap().capabilities, expected);
+        }
+        // A server granting what was not offered does not make it so.
+        let mut client = ClientHandshake::new(ClientConfig::new());
+        let _hello = client.poll_transmit();
+        let welcome = Welcome {
+            version: Version::V1,
+            max_frame_len: 8192,
+            pid: 1,
+            capabilities: Capabilities::ATTACHMENTS,
+        };
+        let negotiated = client.handle_frame(welcome.to_frame()).unwrap();
+        assert_eq!(negotiated.capabilities, Capabilities::NONE);
+    }
+
+    #[test]
     fn smoke() {
         let (client, server) = connect(ClientConfig::new(), ServerConfig::new(), 42);
         let expected = Negotiated {
             version: Version::V1,
             max_frame_len: DEFAULT_MAX_FRAME_LEN,
             pid: 42,
+            capabilities: Capabilities::NONE,
         };
         assert_eq!(client, Ok(expected));
         assert_eq!(server, Ok(expected));
@@ -771,6 +835,7 @@ mod tests {
                 version,
                 max_frame_len,
                 pid: 1,
+                capabilities: Capabilities::NONE,
             };
             assert_eq!(client.handle_frame(welcome.to_frame()), Err(expected));
             assert_eq!(

@@ -7,13 +7,13 @@
 use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::cursor::Cursor;
-use crate::{Frame, FrameKind, MAX_TOKEN_LEN, PayloadError, Token, Version};
+use crate::{Capabilities, Frame, FrameKind, MAX_TOKEN_LEN, PayloadError, Token, Version};
 
 /// The most versions one `Hello` can offer (the count is one byte).
 pub const MAX_OFFERED_VERSIONS: usize = u8::MAX as usize;
 
-/// What a client offers: the versions it speaks, the largest frame it accepts, and a token if the
-/// server wants one.
+/// What a client offers: the versions it speaks, the largest frame it accepts, a token if the
+/// server wants one, and the optional features it can use.
 ///
 /// ```text
 /// offset  size  field
@@ -22,13 +22,15 @@ pub const MAX_OFFERED_VERSIONS: usize = u8::MAX as usize;
 ///    1+n     4  max frame length, u32 little-endian
 ///    5+n     2  t, the token length, u16 little-endian (0: no token; at most 1024)
 ///    7+n     t  the token
-///  7+n+t     -  ignored (room for later versions)
+///  7+n+t     4  capabilities offered, u32 little-endian (absent: none)
+/// 11+n+t     -  ignored (room for later versions)
 /// ```
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Hello {
     versions: Vec<Version>,
     max_frame_len: u32,
     token: Option<Token>,
+    capabilities: Capabilities,
 }
 
 impl Hello {
@@ -48,7 +50,19 @@ impl Hello {
             versions: versions.to_vec(),
             max_frame_len,
             token,
+            capabilities: Capabilities::NONE,
         }
+    }
+
+    /// The same `Hello`, offering `capabilities` too.
+    pub fn with_capabilities(mut self, capabilities: Capabilities) -> Hello {
+        self.capabilities = capabilities;
+        self
+    }
+
+    /// The optional features offered ([`Capabilities::NONE`] from a client that predates them).
+    pub fn capabilities(&self) -> Capabilities {
+        self.capabilities
     }
 
     /// The versions offered, in the order the client listed them.
@@ -69,13 +83,14 @@ impl Hello {
     /// The payload bytes.
     pub fn encode(&self) -> Bytes {
         let token = self.token.as_ref().map_or(&[][..], Token::as_bytes);
-        let mut out = BytesMut::with_capacity(1 + self.versions.len() + 4 + 2 + token.len());
+        let mut out = BytesMut::with_capacity(1 + self.versions.len() + 4 + 2 + token.len() + 4);
         // Both lengths are bounded by the constructors: at most 255 versions, 1024 token bytes.
         out.put_u8(self.versions.len() as u8);
         out.extend(self.versions.iter().map(|version| version.get()));
         out.put_u32_le(self.max_frame_len);
         out.put_u16_le(token.len() as u16);
         out.put_slice(token);
+        out.put_u32_le(self.capabilities.bits());
         out.freeze()
     }
 
@@ -84,7 +99,8 @@ impl Hello {
         Frame::connection(FrameKind::Hello, self.encode())
     }
 
-    /// Reads a `Hello` payload, ignoring any bytes after the fields of version 1.
+    /// Reads a `Hello` payload, ignoring any bytes after the fields it knows. A payload that ends
+    /// after the token (an older client's) offers no capabilities.
     ///
     /// # Errors
     ///
@@ -114,23 +130,35 @@ impl Hello {
                     .map_err(|_| PayloadError::TokenTooLong { len: token_len })?,
             ),
         };
+        let capabilities = optional_capabilities(&mut cursor)?;
         Ok(Hello {
             versions,
             max_frame_len,
             token,
+            capabilities,
         })
     }
 }
 
-/// What a server answers to an acceptable `Hello`: the version and frame limit now in force for
-/// both sides, and the pid the client's connection is known by.
+/// The capabilities field that ends a `Hello` or `Welcome`: absent in an older peer's (none), or
+/// four bytes.
+fn optional_capabilities(cursor: &mut Cursor<'_>) -> Result<Capabilities, PayloadError> {
+    if cursor.is_empty() {
+        return Ok(Capabilities::NONE);
+    }
+    cursor.u32("capabilities").map(Capabilities::from_bits)
+}
+
+/// What a server answers to an acceptable `Hello`: the version, frame limit and optional features
+/// now in force for both sides, and the pid the client's connection is known by.
 ///
 /// ```text
 /// offset  size  field
 ///      0     1  chosen version (one the client offered)
 ///      1     4  negotiated max frame length, u32 little-endian
 ///      5     8  the client's pid, u64 little-endian
-///     13     -  ignored (room for later versions)
+///     13     4  capabilities granted, u32 little-endian (absent: none)
+///     17     -  ignored (room for later versions)
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub struct Welcome {
@@ -140,11 +168,13 @@ pub struct Welcome {
     pub max_frame_len: u32,
     /// The pid the server assigned to this connection's process.
     pub pid: u64,
+    /// The optional features granted: some of those the client offered.
+    pub capabilities: Capabilities,
 }
 
 impl Welcome {
-    /// The length of a version-1 `Welcome` payload.
-    const LEN: usize = 13;
+    /// The length of a `Welcome` payload with its capabilities.
+    const LEN: usize = 17;
 
     /// The payload bytes.
     pub fn encode(&self) -> Bytes {
@@ -152,6 +182,7 @@ impl Welcome {
         out.put_u8(self.version.get());
         out.put_u32_le(self.max_frame_len);
         out.put_u64_le(self.pid);
+        out.put_u32_le(self.capabilities.bits());
         out.freeze()
     }
 
@@ -160,7 +191,8 @@ impl Welcome {
         Frame::connection(FrameKind::Welcome, self.encode())
     }
 
-    /// Reads a `Welcome` payload, ignoring any bytes after the fields of version 1.
+    /// Reads a `Welcome` payload, ignoring any bytes after the fields it knows. A payload that
+    /// ends after the pid (an older server's) grants no capabilities.
     ///
     /// # Errors
     ///
@@ -170,10 +202,12 @@ impl Welcome {
         let version = Version::new(cursor.u8("version")?).ok_or(PayloadError::ZeroVersion)?;
         let max_frame_len = cursor.u32("max frame length")?;
         let pid = cursor.u64("pid")?;
+        let capabilities = optional_capabilities(&mut cursor)?;
         Ok(Welcome {
             version,
             max_frame_len,
             pid,
+            capabilities,
         })
     }
 }
@@ -189,10 +223,13 @@ mod tests {
 
     #[test]
     fn hello_is_laid_out_as_documented() {
-        let hello = Hello::new(&[v(1), v(3)], 0x0001_0000, Some(Token::new("tk").unwrap()));
+        let hello = Hello::new(&[v(1), v(3)], 0x0001_0000, Some(Token::new("tk").unwrap()))
+            .with_capabilities(Capabilities::ATTACHMENTS);
         assert_eq!(
             &hello.encode()[..],
-            &[2, 1, 3, 0x00, 0x00, 0x01, 0x00, 2, 0, b't', b'k'][..]
+            &[
+                2, 1, 3, 0x00, 0x00, 0x01, 0x00, 2, 0, b't', b'k', 1, 0, 0, 0
+            ][..]
         );
         assert_eq!(Hello::decode(&hello.encode()), Ok(hello.clone()));
         assert_eq!(hello.to_frame().kind(), FrameKind::Hello);
@@ -204,7 +241,7 @@ mod tests {
         let hello = Hello::new(&[v(1)], u32::MAX, None);
         assert_eq!(
             &hello.encode()[..],
-            &[1, 1, 0xff, 0xff, 0xff, 0xff, 0, 0][..]
+            &[1, 1, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0][..]
         );
         assert_eq!(Hello::decode(&hello.encode()), Ok(hello));
     }
@@ -270,6 +307,7 @@ mod tests {
             version: v(1),
             max_frame_len: 8192,
             pid: 9,
+            capabilities: Capabilities::ATTACHMENTS,
         };
         let mut extended = welcome.encode().to_vec();
         extended.push(0xff);
@@ -282,13 +320,37 @@ mod tests {
             version: v(1),
             max_frame_len: 0x0010_0000,
             pid: 0x0102,
+            capabilities: Capabilities::ATTACHMENTS,
         };
         assert_eq!(
             &welcome.encode()[..],
-            &[1, 0x00, 0x00, 0x10, 0x00, 0x02, 0x01, 0, 0, 0, 0, 0, 0][..]
+            &[
+                1, 0x00, 0x00, 0x10, 0x00, 0x02, 0x01, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0
+            ][..]
         );
         assert_eq!(Welcome::decode(&welcome.encode()), Ok(welcome));
         assert_eq!(welcome.to_frame().kind(), FrameKind::Welcome);
+    }
+
+    #[test]
+    fn an_older_peer_without_capabilities_offers_and_grants_none() {
+        let hello = [1, 1, 0x00, 0x20, 0x00, 0x00, 0, 0];
+        assert_eq!(
+            Hello::decode(&hello).unwrap().capabilities(),
+            Capabilities::NONE
+        );
+        let welcome = [1, 0x00, 0x20, 0x00, 0x00, 9, 0, 0, 0, 0, 0, 0, 0];
+        assert_eq!(
+            Welcome::decode(&welcome).unwrap().capabilities,
+            Capabilities::NONE
+        );
+        let cut = [1, 1, 0x00, 0x20, 0x00, 0x00, 0, 0, 1, 0];
+        assert_eq!(
+            Hello::decode(&cut),
+            Err(PayloadError::Truncated {
+                field: "capabilities"
+            })
+        );
     }
 
     #[test]

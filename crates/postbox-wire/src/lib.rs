@@ -77,6 +77,8 @@
 
 mod address;
 mod apply;
+mod attachment;
+mod capabilities;
 mod codec;
 mod cursor;
 mod decoder;
@@ -97,6 +99,10 @@ pub mod session;
 mod shared_payload;
 mod token;
 
+pub use attachment::{
+    ATTACHED, Attached, AttachedError, Attachment, Carrier, MAX_ATTACHMENTS, encode_attached,
+};
+pub use capabilities::Capabilities;
 pub use codec::Codec;
 pub use decoder::FrameDecoder;
 pub use encoder::FrameEncoder;

@@ -925,6 +925,7 @@ fn server_ends_on_a_frame_only_a_server_may_send() {
         version: Version::V1,
         max_frame_len: 4096,
         pid: 1,
+        capabilities: postbox_wire::Capabilities::NONE,
     };
     let hostile = [
         Frame::response(id(1), encode_response(&Response::Done)),
@@ -1193,6 +1194,7 @@ fn client_ends_on_a_frame_only_a_client_may_send() {
             version: Version::V1,
             max_frame_len: 4096,
             pid: 1,
+            capabilities: postbox_wire::Capabilities::NONE,
         }
         .to_frame(),
     ];

@@ -144,6 +144,7 @@ mod connect_error;
 mod consumer;
 pub mod events;
 mod leased;
+mod loan;
 mod mailbox;
 mod process;
 mod process_core;
@@ -158,6 +159,7 @@ pub use callee::Callee;
 pub use connect_error::ConnectError;
 pub use consumer::Consumer;
 pub use leased::Leased;
+pub use loan::Loan;
 pub use mailbox::{Mailbox, MailboxBuilder, Sent};
 /// Makes a trait a typed service: see [`service`](mod@service).
 pub use postbox_macros::service;

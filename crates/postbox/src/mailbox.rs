@@ -246,6 +246,12 @@ impl Mailbox {
             .send_mailbox(&self.flavor, self.id, message, delivery, patience)
     }
 
+    /// A buffer of `len` zero bytes to write a payload into, then send here (or anywhere)
+    /// without a copy over `unix://`: see [`Loan`](crate::Loan).
+    pub fn loan(&self, len: usize) -> crate::Loan {
+        crate::Loan::new(len, self.core.link.attach_from())
+    }
+
     /// Sends `message`, waiting for room (bounded, block overflow) or, with zero capacity, until a
     /// receiver takes it — then [`Sent::receiver`] names that receiver.
     ///

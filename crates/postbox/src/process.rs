@@ -243,6 +243,12 @@ impl Process {
         }
     }
 
+    /// A buffer of `len` zero bytes to write a payload into, then send without a copy over
+    /// `unix://`: see [`Loan`](crate::Loan).
+    pub fn loan(&self, len: usize) -> crate::Loan {
+        crate::Loan::new(len, self.core.link.attach_from())
+    }
+
     /// Sends `message` to the inbox of process `to`, waiting while that inbox is full.
     ///
     /// # Errors

@@ -7,7 +7,7 @@ use postbox_wire::Token;
 use crate::connect_error::ConnectError;
 use crate::process::Process;
 use crate::transport::inproc::InprocNode;
-use crate::transport::socket::{Endpoint, SocketLink, TlsOptions};
+use crate::transport::socket::{Endpoint, Payloads, SocketLink, TlsOptions};
 
 /// A parsed postbox address.
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -115,7 +115,9 @@ fn token_from_env() -> Result<Option<Token>, ConnectError> {
 /// - `inproc://` — the default in-process node of this OS process; `inproc://NAME` — the one
 ///   called NAME (nodes are created on first use and live while any of their processes does).
 /// - `unix:///PATH` — the local daemon listening there; the daemon learns this process's uid and
-///   gid from the socket.
+///   gid from the socket. Payloads of 64 KiB or more travel as sealed memfds, written once and
+///   mapped by their receivers rather than copied through the daemon (docs/shm.md); `?shm_from=BYTES`
+///   sets that threshold, `?shm=off` (or `POSTBOX_SHM=off`) keeps every payload inline.
 /// - `tcp://HOST:PORT` — a daemon listening on TCP, with the token from `$POSTBOX_TOKEN_FILE` or
 ///   `$POSTBOX_TOKEN`.
 /// - `tls://HOST:PORT` — a daemon listening with TLS 1.3, with the token as for `tcp://`. Its
@@ -191,6 +193,24 @@ fn home_node(url: &str) -> Result<(String, Option<String>), ConnectError> {
     Ok((url, node))
 }
 
+/// Takes the `shm=` and `shm_from=` options out of a `unix://` URL's query (with
+/// `POSTBOX_SHM`): the URL without them, and where its large payloads travel.
+///
+/// # Errors
+///
+/// `InvalidUrl` for an option other than `node=`, `shm=on|off` and `shm_from=BYTES`.
+fn payloads(url: &str) -> Result<(String, Payloads), ConnectError> {
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    let pairs: Vec<&str> = query.split('&').filter(|pair| !pair.is_empty()).collect();
+    let env = std::env::var("POSTBOX_SHM").ok();
+    let payloads = Payloads::from_query(&pairs, env.as_deref()).map_err(|option| {
+        ConnectError::InvalidUrl(format!(
+            "{url}: unknown option {option:?} (a unix:// URL takes node=NAME, shm=on|off and shm_from=BYTES)"
+        ))
+    })?;
+    Ok((base.to_owned(), payloads))
+}
+
 fn connect_to(url: &str, token: Option<Token>) -> Result<Process, ConnectError> {
     let (url, home) = home_node(url)?;
     let url = url.as_str();
@@ -201,7 +221,10 @@ fn connect_to(url: &str, token: Option<Token>) -> Result<Process, ConnectError> 
     }
     let link = match url.parse::<Url>()? {
         Url::Inproc(name) => return Ok(InprocNode::named(&name).process()),
-        Url::Unix(path) => SocketLink::connect(Endpoint::Unix(&path), None)?,
+        Url::Unix(rest) => {
+            let (path, payloads) = payloads(&rest)?;
+            SocketLink::connect(Endpoint::Unix(&path, payloads), None)?
+        }
         Url::Tcp(address) => SocketLink::connect(Endpoint::Tcp(&address), token)?,
         Url::Tls(rest) => {
             let (address, options) =

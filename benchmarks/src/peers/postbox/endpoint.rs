@@ -86,6 +86,10 @@ pub(crate) struct MailboxEnd {
     /// Messages received and not yet handed to the role.
     pub(crate) received: VecDeque<Received>,
     pub(crate) process: Process,
+    /// Payloads handled in place (`postbox unix:// shm payloads`): the producer writes its header
+    /// into a loan (the padding stays zero) and the consumer reads the header where the payload
+    /// is mapped, instead of copying whole messages in and out of the harness's buffers.
+    pub(crate) in_place: bool,
 }
 
 impl MailboxEnd {
@@ -112,7 +116,14 @@ impl MailboxEnd {
             recvs: VecDeque::new(),
             received: VecDeque::new(),
             process,
+            in_place: false,
         }
+    }
+
+    /// Handles payloads in place (see [`MailboxEnd::in_place`]).
+    pub(crate) fn with_payloads_in_place(mut self, in_place: bool) -> MailboxEnd {
+        self.in_place = in_place;
+        self
     }
 
     fn target(&mut self) -> io::Result<Arc<Mailbox>> {
@@ -188,21 +199,39 @@ fn checked_batch(answer: Result<(), SendBatchError>) -> io::Result<()> {
     answer.map_err(|e| io::Error::other(format!("send batch: {e}")))
 }
 
-fn checked_recv(answer: Result<Received, RecvError>, buf: &mut Vec<u8>) -> io::Result<()> {
+fn checked_recv(
+    answer: Result<Received, RecvError>,
+    buf: &mut Vec<u8>,
+    in_place: bool,
+) -> io::Result<()> {
     let received = answer.map_err(|e| io::Error::other(format!("receive: {e}")))?;
     if received.is_down() {
         return Err(io::Error::other(
             "a down notification arrived instead of a message",
         ));
     }
+    let payload = received.message.payload;
+    if in_place && payload.len() >= crate::message::HEADER_LEN {
+        // The header read where the payload is mapped; the buffer keeps the payload's length.
+        buf.resize(payload.len(), 0);
+        buf[..crate::message::HEADER_LEN].copy_from_slice(&payload[..crate::message::HEADER_LEN]);
+        return Ok(());
+    }
     // No copy when the payload's buffer is not shared.
-    *buf = Vec::from(received.message.payload);
+    *buf = Vec::from(payload);
     Ok(())
 }
 
 impl crate::mechanism::Endpoint for MailboxEnd {
     fn send(&mut self, message: &[u8]) -> io::Result<()> {
-        let message = Message::new(Bytes::copy_from_slice(message));
+        let message = if self.in_place && message.len() >= crate::message::HEADER_LEN {
+            let mut loan = self.process.loan(message.len());
+            let header = crate::message::HEADER_LEN;
+            loan[..header].copy_from_slice(&message[..header]);
+            Message::from(loan)
+        } else {
+            Message::new(Bytes::copy_from_slice(message))
+        };
         if self.flow == Flow::Blocking {
             let mailbox = self.target()?;
             return checked_send(mailbox.send(message));
@@ -217,11 +246,11 @@ impl crate::mechanism::Endpoint for MailboxEnd {
 
     fn recv(&mut self, buf: &mut Vec<u8>) -> io::Result<()> {
         if let Some(consumer) = &mut self.consumer {
-            return checked_recv(consumer.recv(), buf);
+            return checked_recv(consumer.recv(), buf, self.in_place);
         }
         let mailbox = self.source()?;
         if let Some(message) = self.received.pop_front() {
-            return checked_recv(Ok(message), buf);
+            return checked_recv(Ok(message), buf, self.in_place);
         }
         match self.flow {
             Flow::Pipelined => {}
@@ -231,12 +260,12 @@ impl crate::mechanism::Endpoint for MailboxEnd {
                     .map_err(|e| io::Error::other(format!("receive many: {e}")))?;
                 self.received.extend(messages);
                 return match self.received.pop_front() {
-                    Some(message) => checked_recv(Ok(message), buf),
+                    Some(message) => checked_recv(Ok(message), buf, self.in_place),
                     None => Err(io::Error::other("a receive of many took nothing")),
                 };
             }
             Flow::Blocking | Flow::PipelinedConsumer | Flow::BatchedSends => {
-                return checked_recv(mailbox.recv(), buf);
+                return checked_recv(mailbox.recv(), buf, self.in_place);
             }
         }
         while self.recvs.len() < WINDOW {
@@ -255,7 +284,7 @@ impl crate::mechanism::Endpoint for MailboxEnd {
             pollster::block_on(recv).map_err(|e| io::Error::other(format!("receive many: {e}")))?;
         self.received.extend(messages);
         match self.received.pop_front() {
-            Some(message) => checked_recv(Ok(message), buf),
+            Some(message) => checked_recv(Ok(message), buf, self.in_place),
             None => Err(io::Error::other("a receive of many took nothing")),
         }
     }

@@ -22,8 +22,12 @@ use super::endpoint::{Flow, MailboxEnd, SendTo};
 pub enum Transport {
     /// `inproc://`: an in-process node, every role a thread of one process.
     Inproc,
-    /// `unix://`: a daemon's Unix socket, every role a process.
+    /// `unix://?shm=off`: a daemon's Unix socket, every role a process, every payload inline
+    /// in the frames.
     Unix,
+    /// `unix://`: as [`Unix`](Self::Unix), payloads of 64 KiB or more attached as sealed memfds
+    /// (docs/shm.md): written once by the sender, mapped by the receiver.
+    UnixShm,
     /// `tcp://`: a daemon's TCP listener on loopback, with a token, every role a process.
     Tcp,
 }
@@ -71,9 +75,16 @@ fn random_token() -> io::Result<String> {
 }
 
 impl Postbox {
-    /// Every postbox mechanism: `inproc://`, `unix://`, `tcp://`.
-    pub fn all() -> [Postbox; 3] {
-        [Transport::Inproc, Transport::Unix, Transport::Tcp].map(|transport| Postbox { transport })
+    /// Every postbox mechanism: `inproc://`, `unix://` (payloads inline, then attached),
+    /// `tcp://`.
+    pub fn all() -> [Postbox; 4] {
+        [
+            Transport::Inproc,
+            Transport::Unix,
+            Transport::UnixShm,
+            Transport::Tcp,
+        ]
+        .map(|transport| Postbox { transport })
     }
 
     /// Connects to the node `address` (what [`Mechanism::prepare`] made) names.
@@ -116,6 +127,7 @@ impl Mechanism for Postbox {
         match self.transport {
             Transport::Inproc => "postbox inproc://",
             Transport::Unix => "postbox unix://",
+            Transport::UnixShm => "postbox unix:// shm payloads",
             Transport::Tcp => "postbox tcp://",
         }
         .to_owned()
@@ -144,10 +156,13 @@ impl Mechanism for Postbox {
                 },
                 Box::new(()),
             ),
-            Transport::Unix => {
+            Transport::Unix | Transport::UnixShm => {
                 let socket = scratch.join("postbox.sock");
                 let daemon = start(&socket, None)?;
-                let url = format!("unix://{}", socket.display());
+                let url = match self.transport {
+                    Transport::Unix => format!("unix://{}?shm=off", socket.display()),
+                    _ => format!("unix://{}", socket.display()),
+                };
                 (
                     RunAddress {
                         url,
@@ -222,6 +237,9 @@ impl Mechanism for Postbox {
             (Workload::Competing { .. }, _) => Flow::PipelinedConsumer,
             (Workload::Throughput | Workload::FanIn { .. }, _) => Flow::Pipelined,
         };
-        Ok(Box::new(MailboxEnd::new(send_to, recv_from, flow, process)))
+        Ok(Box::new(
+            MailboxEnd::new(send_to, recv_from, flow, process)
+                .with_payloads_in_place(self.transport == Transport::UnixShm),
+        ))
     }
 }

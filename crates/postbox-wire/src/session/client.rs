@@ -7,11 +7,13 @@ use bytes::{Bytes, BytesMut};
 use rustc_hash::FxHashMap;
 
 use super::Ending;
+use super::attachments::{Attachments, Departure};
 use super::input::{Input, Next};
 use crate::{
-    ClientConfig, ClientHandshake, Codec, EncodeError, ErrorBody, ErrorCode, Frame, FrameConfig,
-    FrameKind, HandshakeError, Negotiated, OperationError, Request, RequestId, Response,
-    decode_response_shared, encode_request_into,
+    ATTACHED, Attached, Capabilities, Carrier, ClientConfig, ClientHandshake, Codec, EncodeError,
+    ErrorBody, ErrorCode, Frame, FrameConfig, FrameKind, HandshakeError, Negotiated,
+    OperationError, Request, RequestId, Response, decode_response_shared, encode_attached,
+    encode_request_into,
 };
 
 /// What happened on a client's connection, in order.
@@ -107,6 +109,9 @@ pub struct ClientSession {
     codec: Codec,
     input: Input,
     transmit: BytesMut,
+    /// Bytes queued on `transmit` since the session began: the stream offset of the next frame.
+    queued: u64,
+    attachments: Attachments,
     negotiated: Option<Negotiated>,
     next_id: u64,
     in_flight: FxHashMap<RequestId, InFlight>,
@@ -129,7 +134,9 @@ impl ClientSession {
             state: State::Handshaking(handshake),
             codec,
             input: Input::default(),
+            queued: transmit.len() as u64,
             transmit,
+            attachments: Attachments::default(),
             negotiated: None,
             next_id: 1,
             in_flight: FxHashMap::default(),
@@ -174,7 +181,7 @@ impl ClientSession {
                 return None;
             }
             match self.input.next(&mut self.codec) {
-                Next::Frame(frame) => self.handle_frame(frame),
+                Next::Frame(frame, at) => self.handle_frame(frame, at),
                 Next::Ended => self.end_of_input(),
                 Next::Wait => return None,
                 Next::Corrupt(error) => {
@@ -233,11 +240,24 @@ impl ClientSession {
             State::Closing | State::Ended => return Err(RequestError::Closed),
         }
         let id = self.fresh_id();
+        let before = self.transmit.len();
+        let from = self.attachments.from();
+        let mut attached = Vec::new();
         let encoded =
             self.codec
-                .encode_with(FrameKind::Request, Some(id), &mut self.transmit, |dst| {
-                    encode_request_into(request, dst);
-                });
+                .encode_with(
+                    FrameKind::Request,
+                    Some(id),
+                    &mut self.transmit,
+                    |dst| match from {
+                        Some(from) => attached = encode_attached(request, from, dst),
+                        None => encode_request_into(request, dst),
+                    },
+                );
+        if encoded.is_ok() {
+            self.attachments.depart(self.queued, attached);
+        }
+        self.queued += (self.transmit.len() - before) as u64;
         if let Err(EncodeError::TooLarge { len, max }) = encoded {
             return Err(RequestError::TooLarge { len, max });
         }
@@ -315,11 +335,75 @@ impl ClientSession {
     }
 
     fn queue(&mut self, frame: &Frame) {
+        let before = self.transmit.len();
         // Only the protocol's own small frames are queued this way; they always fit.
         let _ = self.codec.encode(frame, &mut self.transmit);
+        self.queued += (self.transmit.len() - before) as u64;
     }
 
-    fn handle_frame(&mut self, frame: Frame) {
+    /// Attached payloads that arrived with the last read: the driver read `read` bytes (into
+    /// [`read_buffer`](Self::read_buffer) or through [`handle_input`](Self::handle_input), just
+    /// before this call) and, with them, these payloads (mapped from the descriptors the read
+    /// carried, in order). The frames that claim them take them as events are polled.
+    ///
+    /// Payloads on a connection without [`Capabilities::ATTACHMENTS`](crate::Capabilities), or
+    /// more than two frames' worth waiting, end the connection with `Error PROTOCOL_VIOLATION`.
+    pub fn handle_attachments(&mut self, read: usize, payloads: Vec<Bytes>) {
+        if self.is_ended() {
+            return;
+        }
+        let end = self.input.received();
+        let start = end.saturating_sub(read as u64);
+        if let Err(message) = self.attachments.arrived(start, end, payloads) {
+            self.violation(message);
+        }
+    }
+
+    /// The driver could not take what a read carried (`MSG_CTRUNC`: more descriptors than it
+    /// has room for; or a descriptor it refused: not a sealed memfd) — the peer broke §7.5: the
+    /// connection ends with `Error PROTOCOL_VIOLATION` saying `why`.
+    pub fn refuse_attachments(&mut self, why: impl Into<String>) {
+        if !self.is_ended() {
+            self.violation(why.into());
+        }
+    }
+
+    /// The payloads of the next frame queued with attachments, and the stream offset of its
+    /// first byte: send them with the write that begins there (protocol.md §7.5). Frames are
+    /// queued in stream order, so departures come in increasing `at`.
+    pub fn poll_departure(&mut self) -> Option<Departure> {
+        self.attachments.poll_departure()
+    }
+
+    /// How many bytes this session has queued on [`transmit`](Self::transmit) since it began:
+    /// the stream offset just past the last of them, which [`Departure::at`] counts in.
+    pub fn queued_total(&self) -> u64 {
+        self.queued
+    }
+
+    /// Attaches payloads of at least `from` bytes (default [`DEFAULT_ATTACH_FROM`](super::DEFAULT_ATTACH_FROM)) when the
+    /// handshake grants [`Capabilities::ATTACHMENTS`](crate::Capabilities).
+    pub fn set_attach_from(&mut self, from: usize) {
+        self.attachments.set_from(from);
+    }
+
+    /// The operation in `payload` that a frame starting at `at` carries, its attached payloads
+    /// filled in from those that arrived with it.
+    fn attached<T: Carrier>(&mut self, at: u64, payload: &Bytes) -> Result<T, String> {
+        let attached = Attached::<T>::decode(payload).map_err(|error| error.to_string())?;
+        let mut claimed = self
+            .attachments
+            .claim(at, attached.attachments())?
+            .into_iter();
+        // `claim` gave exactly one payload per attachment.
+        attached.fill(|_| {
+            claimed
+                .next()
+                .ok_or_else(|| "attachments miscounted".to_owned())
+        })
+    }
+
+    fn handle_frame(&mut self, frame: Frame, at: u64) {
         if let State::Handshaking(handshake) = &mut self.state {
             let result = handshake.handle_frame(frame);
             let refusal: Vec<Frame> = std::iter::from_fn(|| handshake.poll_transmit()).collect();
@@ -329,6 +413,9 @@ impl ClientSession {
             match result {
                 Ok(negotiated) => {
                     self.codec.set_config(negotiated.frame_config());
+                    if negotiated.capabilities.contains(Capabilities::ATTACHMENTS) {
+                        self.attachments.enable();
+                    }
                     self.negotiated = Some(negotiated);
                     self.state = State::Open;
                     self.events.push_back(ClientEvent::Connected(negotiated));
@@ -337,10 +424,25 @@ impl ClientSession {
             }
             return;
         }
+        if let Err(message) = self.attachments.check_unclaimed(at) {
+            self.violation(message);
+            return;
+        }
         match (frame.kind(), frame.request_id()) {
             (FrameKind::Response, Some(id)) if self.in_flight.contains_key(&id) => {
+                let payload = frame.payload();
                 let result =
-                    decode_response_shared(frame.payload()).map_err(RequestFailure::Malformed);
+                    if self.attachments.from().is_some() && payload.first() == Some(&ATTACHED) {
+                        match self.attached::<Response>(at, payload) {
+                            Ok(response) => Ok(response),
+                            Err(message) => {
+                                self.violation(format!("the response to request {id}: {message}"));
+                                return;
+                            }
+                        }
+                    } else {
+                        decode_response_shared(payload).map_err(RequestFailure::Malformed)
+                    };
                 self.answer(id, result);
             }
             (FrameKind::Error, Some(id)) if self.in_flight.contains_key(&id) => {
@@ -390,6 +492,7 @@ impl ClientSession {
     /// The connection is over: every request in flight is answered `Disconnected`, in id order.
     fn end(&mut self, ending: Ending) {
         self.state = State::Ended;
+        self.attachments.clear();
         let mut ids: Vec<RequestId> = self.in_flight.drain().map(|(id, _)| id).collect();
         ids.sort_unstable();
         for id in ids {

@@ -6,8 +6,8 @@ use crate::{Codec, DecodeError, Frame};
 
 /// What the next step of reading the input gives.
 pub(super) enum Next {
-    /// A whole frame.
-    Frame(Frame),
+    /// A whole frame, and the stream offset of its first byte.
+    Frame(Frame, u64),
     /// Nothing yet: more bytes are needed.
     Wait,
     /// Nothing more will come: the stream ended and no whole frame is left.
@@ -22,6 +22,8 @@ pub(super) enum Next {
 pub(super) struct Input {
     bytes: BytesMut,
     ended: bool,
+    /// Bytes read off the front as frames since the stream began.
+    decoded: u64,
 }
 
 impl Input {
@@ -41,6 +43,11 @@ impl Input {
         }
     }
 
+    /// The stream offset just past the last byte received.
+    pub(super) fn received(&self) -> u64 {
+        self.decoded + self.bytes.len() as u64
+    }
+
     /// The stream has ended: once the frames before the end are read, [`Next::Ended`].
     pub(super) fn end(&mut self) {
         self.ended = true;
@@ -48,8 +55,13 @@ impl Input {
 
     /// The next frame, if a whole one is there.
     pub(super) fn next(&mut self, codec: &mut Codec) -> Next {
+        let before = self.bytes.len();
         match codec.decode(&mut self.bytes) {
-            Ok(Some(frame)) => Next::Frame(frame),
+            Ok(Some(frame)) => {
+                let at = self.decoded;
+                self.decoded += (before - self.bytes.len()) as u64;
+                Next::Frame(frame, at)
+            }
             Ok(None) if self.ended => Next::Ended,
             Ok(None) => Next::Wait,
             Err(error) => Next::Corrupt(error),

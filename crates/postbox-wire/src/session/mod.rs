@@ -50,11 +50,13 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod attachments;
 mod client;
 mod ending;
 mod input;
 mod server;
 
+pub use attachments::{DEFAULT_ATTACH_FROM, Departure};
 pub use client::{ClientEvent, ClientSession, RequestError, RequestFailure};
 pub use ending::Ending;
 pub use server::{ServerEvent, ServerSession};

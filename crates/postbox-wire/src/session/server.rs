@@ -6,11 +6,12 @@ use bytes::{Bytes, BytesMut};
 use rustc_hash::FxHashSet;
 
 use super::Ending;
+use super::attachments::{Attachments, Departure};
 use super::input::{Input, Next};
 use crate::{
-    Admission, Codec, EncodeError, ErrorBody, ErrorCode, Frame, FrameConfig, FrameKind,
-    HandshakeError, Negotiated, Request, RequestId, Response, ServerConfig, ServerHandshake,
-    decode_request_shared, encode_response_into,
+    ATTACHED, Admission, Attached, Capabilities, Carrier, Codec, EncodeError, ErrorBody, ErrorCode,
+    Frame, FrameConfig, FrameKind, HandshakeError, Negotiated, Request, RequestId, Response,
+    ServerConfig, ServerHandshake, decode_request_shared, encode_attached, encode_response_into,
 };
 
 /// What happened on a server's connection, in order.
@@ -66,6 +67,9 @@ pub struct ServerSession {
     codec: Codec,
     input: Input,
     transmit: BytesMut,
+    /// Bytes queued on `transmit` since the session began: the stream offset of the next frame.
+    queued: u64,
+    attachments: Attachments,
     max_in_flight: usize,
     in_flight: FxHashSet<RequestId>,
     events: VecDeque<ServerEvent>,
@@ -80,6 +84,8 @@ impl ServerSession {
             codec: Codec::new(FrameConfig::HANDSHAKE),
             input: Input::default(),
             transmit: BytesMut::new(),
+            queued: 0,
+            attachments: Attachments::default(),
             max_in_flight,
             in_flight: FxHashSet::default(),
             events: VecDeque::new(),
@@ -119,7 +125,7 @@ impl ServerSession {
                 return None;
             }
             match self.input.next(&mut self.codec) {
-                Next::Frame(frame) => self.handle_frame(frame),
+                Next::Frame(frame, at) => self.handle_frame(frame, at),
                 Next::Ended => self.end_of_input(),
                 Next::Wait => return None,
                 Next::Corrupt(error) => {
@@ -174,6 +180,9 @@ impl ServerSession {
             self.queue(frame);
         }
         self.codec.set_config(negotiated.frame_config());
+        if negotiated.capabilities.contains(Capabilities::ATTACHMENTS) {
+            self.attachments.enable();
+        }
         self.state = State::Open;
         // An idle connection keeps nothing of its handshake.
         if self.events.is_empty() {
@@ -213,11 +222,24 @@ impl ServerSession {
         if !self.in_flight.remove(&id) {
             return;
         }
+        let before = self.transmit.len();
+        let from = self.attachments.from();
+        let mut attached = Vec::new();
         let encoded =
             self.codec
-                .encode_with(FrameKind::Response, Some(id), &mut self.transmit, |dst| {
-                    encode_response_into(response, dst);
-                });
+                .encode_with(
+                    FrameKind::Response,
+                    Some(id),
+                    &mut self.transmit,
+                    |dst| match from {
+                        Some(from) => attached = encode_attached(response, from, dst),
+                        None => encode_response_into(response, dst),
+                    },
+                );
+        if encoded.is_ok() {
+            self.attachments.depart(self.queued, attached);
+        }
+        self.queued += (self.transmit.len() - before) as u64;
         if let Err(EncodeError::TooLarge { len, max }) = encoded {
             let message =
                 format!("the response is {len} bytes, over the negotiated frame limit of {max}");
@@ -240,9 +262,7 @@ impl ServerSession {
         let open = self.is_open() && id.is_none_or(|id| self.in_flight.contains(&id));
         if open {
             // An event too large for the limit is the driver's bug; it is not sent.
-            let _ = self
-                .codec
-                .encode(&Frame::event(id, payload), &mut self.transmit);
+            self.queue(&Frame::event(id, payload));
         }
     }
 
@@ -271,11 +291,75 @@ impl ServerSession {
     }
 
     fn queue(&mut self, frame: &Frame) {
+        let before = self.transmit.len();
         // Only the protocol's own small frames are queued this way; they always fit.
         let _ = self.codec.encode(frame, &mut self.transmit);
+        self.queued += (self.transmit.len() - before) as u64;
     }
 
-    fn handle_frame(&mut self, frame: Frame) {
+    /// Attached payloads that arrived with the last read: the driver read `read` bytes (into
+    /// [`read_buffer`](Self::read_buffer) or through [`handle_input`](Self::handle_input), just
+    /// before this call) and, with them, these payloads (mapped from the descriptors the read
+    /// carried, in order). The frames that claim them take them as events are polled.
+    ///
+    /// Payloads on a connection without [`Capabilities::ATTACHMENTS`](crate::Capabilities), or
+    /// more than two frames' worth waiting, end the connection with `Error PROTOCOL_VIOLATION`.
+    pub fn handle_attachments(&mut self, read: usize, payloads: Vec<Bytes>) {
+        if self.is_ended() {
+            return;
+        }
+        let end = self.input.received();
+        let start = end.saturating_sub(read as u64);
+        if let Err(message) = self.attachments.arrived(start, end, payloads) {
+            self.violation(message);
+        }
+    }
+
+    /// The driver could not take what a read carried (`MSG_CTRUNC`: more descriptors than it
+    /// has room for; or a descriptor it refused: not a sealed memfd) — the peer broke §7.5: the
+    /// connection ends with `Error PROTOCOL_VIOLATION` saying `why`.
+    pub fn refuse_attachments(&mut self, why: impl Into<String>) {
+        if !self.is_ended() {
+            self.violation(why.into());
+        }
+    }
+
+    /// The payloads of the next frame queued with attachments, and the stream offset of its
+    /// first byte: send them with the write that begins there (protocol.md §7.5). Frames are
+    /// queued in stream order, so departures come in increasing `at`.
+    pub fn poll_departure(&mut self) -> Option<Departure> {
+        self.attachments.poll_departure()
+    }
+
+    /// How many bytes this session has queued on [`transmit`](Self::transmit) since it began:
+    /// the stream offset just past the last of them, which [`Departure::at`] counts in.
+    pub fn queued_total(&self) -> u64 {
+        self.queued
+    }
+
+    /// Attaches payloads of at least `from` bytes (default [`DEFAULT_ATTACH_FROM`](super::DEFAULT_ATTACH_FROM)) when the
+    /// handshake grants [`Capabilities::ATTACHMENTS`](crate::Capabilities).
+    pub fn set_attach_from(&mut self, from: usize) {
+        self.attachments.set_from(from);
+    }
+
+    /// The operation in `payload` that a frame starting at `at` carries, its attached payloads
+    /// filled in from those that arrived with it.
+    fn attached<T: Carrier>(&mut self, at: u64, payload: &Bytes) -> Result<T, String> {
+        let attached = Attached::<T>::decode(payload).map_err(|error| error.to_string())?;
+        let mut claimed = self
+            .attachments
+            .claim(at, attached.attachments())?
+            .into_iter();
+        // `claim` gave exactly one payload per attachment.
+        attached.fill(|_| {
+            claimed
+                .next()
+                .ok_or_else(|| "attachments miscounted".to_owned())
+        })
+    }
+
+    fn handle_frame(&mut self, frame: Frame, at: u64) {
         if let State::Handshaking(handshake) = &mut self.state {
             let result = handshake.handle_frame(frame);
             let refusal: Vec<Frame> = std::iter::from_fn(|| handshake.poll_transmit()).collect();
@@ -296,8 +380,12 @@ impl ServerSession {
             }
             return;
         }
+        if let Err(message) = self.attachments.check_unclaimed(at) {
+            self.violation(message);
+            return;
+        }
         match (frame.kind(), frame.request_id()) {
-            (FrameKind::Request, Some(id)) => self.handle_request(id, frame.payload()),
+            (FrameKind::Request, Some(id)) => self.handle_request(id, at, frame.payload()),
             (FrameKind::Cancel, Some(id)) => {
                 if self.in_flight.contains(&id) {
                     self.events.push_back(ServerEvent::Cancel { id });
@@ -319,7 +407,7 @@ impl ServerSession {
         }
     }
 
-    fn handle_request(&mut self, id: RequestId, payload: &Bytes) {
+    fn handle_request(&mut self, id: RequestId, at: u64, payload: &Bytes) {
         if self.in_flight.contains(&id) {
             self.violation(format!("request id {id} is already in flight"));
             return;
@@ -333,7 +421,18 @@ impl ServerSession {
             self.queue(&body.to_frame(Some(id)));
             return;
         }
-        match decode_request_shared(payload) {
+        let decoded = if self.attachments.from().is_some() && payload.first() == Some(&ATTACHED) {
+            match self.attached::<Request>(at, payload) {
+                Ok(request) => Ok(request),
+                Err(message) => {
+                    self.violation(format!("request {id}: {message}"));
+                    return;
+                }
+            }
+        } else {
+            decode_request_shared(payload)
+        };
+        match decoded {
             Ok(mut request) => {
                 self.fit_to_frame(&mut request);
                 self.in_flight.insert(id);
@@ -372,6 +471,7 @@ impl ServerSession {
     fn end(&mut self, ending: Ending) {
         self.state = State::Ended;
         self.in_flight.clear();
+        self.attachments.clear();
         self.events.push_back(ServerEvent::Ended(ending));
     }
 }

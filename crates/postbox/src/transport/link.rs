@@ -41,6 +41,12 @@ pub(crate) trait Link: Send + Sync + fmt::Debug {
         Flavor::Engine
     }
 
+    /// The smallest payload this link sends attached, as a sealed memfd's descriptor rather
+    /// than inline (`unix://` with attachments negotiated); `None` for a link that never does.
+    fn attach_from(&self) -> Option<usize> {
+        None
+    }
+
     /// Withdraws `pending` without waiting for the outcome (a dropped future). An answer that
     /// crossed the withdrawal still lands in the slot, now or later; the caller orphans the
     /// slot to hand it on ([`Slot::orphan`](super::Slot::orphan)).

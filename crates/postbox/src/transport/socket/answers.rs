@@ -17,8 +17,10 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use postbox_core::Pid;
 
+use super::payloads;
 use super::session::SharedSession;
 use super::stream::Stream;
 use super::writer::Writer;
@@ -32,14 +34,18 @@ const READ_CHUNK: usize = 64 * 1024;
 pub(crate) struct ReadHalf {
     stream: Stream,
     scratch: Vec<u8>,
+    /// With attached payloads in force (`unix://` only): the largest one accepted.
+    attached: Option<usize>,
 }
 
 impl ReadHalf {
-    /// A read half of `stream` (whatever the handshake read past its end is the session's).
-    pub(crate) fn new(stream: Stream) -> ReadHalf {
+    /// A read half of `stream` (whatever the handshake read past its end is the session's);
+    /// `attached`: the largest attached payload accepted, when the connection has them.
+    pub(crate) fn new(stream: Stream, attached: Option<usize>) -> ReadHalf {
         ReadHalf {
             stream,
             scratch: vec![0; READ_CHUNK],
+            attached,
         }
     }
 }
@@ -228,10 +234,14 @@ impl Answers {
     ) -> Pumped {
         let fresh = if spin { 0 } else { POLL_SPINS };
         let mut spins = fresh;
-        // Bytes read and not yet handed to the session.
+        // Bytes read and not yet handed to the session, and the payloads attached to them.
         let mut read = 0;
+        let mut payloads = Ok(Vec::new());
         let pumped = loop {
-            let (deliveries, output) = self.session.input(&half.scratch[..read]);
+            let (deliveries, output) = self.session.input(
+                &half.scratch[..read],
+                std::mem::replace(&mut payloads, Ok(Vec::new())),
+            );
             deliveries.deliver();
             if let Some(output) = output {
                 self.writer.write(&self.session, output);
@@ -248,9 +258,10 @@ impl Answers {
                 Err(_) => break Pumped::Ended,
             }
             match read_some(half) {
-                Ok(0) | Err(_) => break Pumped::Ended,
-                Ok(n) => {
+                Ok((0, _)) | Err(_) => break Pumped::Ended,
+                Ok((n, attached)) => {
                     read = n;
+                    payloads = attached;
                     spins = fresh;
                 }
             }
@@ -267,11 +278,17 @@ impl Answers {
 }
 
 /// Reads what the socket has into the scratch buffer (up to its size), which is reused for every
-/// read; the session then copies it once, into the buffer its frame is decoded from.
-fn read_some(half: &mut ReadHalf) -> io::Result<usize> {
+/// read; the session then copies it once, into the buffer its frame is decoded from. With
+/// attached payloads in force, also the payloads that came with the bytes (or why they were
+/// refused).
+#[allow(clippy::type_complexity)]
+fn read_some(half: &mut ReadHalf) -> io::Result<(usize, Result<Vec<Bytes>, String>)> {
+    if let (Stream::Unix(unix), Some(max_len)) = (&half.stream, half.attached) {
+        return payloads::read(unix, &mut half.scratch, max_len);
+    }
     loop {
         match half.stream.read(&mut half.scratch) {
-            Ok(read) => return Ok(read),
+            Ok(read) => return Ok((read, Ok(Vec::new()))),
             Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
             Err(error) => return Err(error),
         }

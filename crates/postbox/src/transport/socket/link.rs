@@ -18,8 +18,11 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use postbox_core::Pid;
-use postbox_wire::{ClientConfig, ClientEvent, ClientSession, Ending, Request, RequestId, Token};
+use postbox_wire::{
+    Capabilities, ClientConfig, ClientEvent, ClientSession, Ending, Request, RequestId, Token,
+};
 
+use super::Payloads;
 use super::answers::{Answers, ReadHalf};
 use super::session::{Sent, SharedSession, ToWrite};
 use super::stream::{Endpoint, Stream};
@@ -46,6 +49,8 @@ const HANDSHAKE_CHUNK: usize = 4096;
 #[derive(Debug)]
 pub(crate) struct SocketLink {
     pid: Pid,
+    /// The smallest payload sent attached, when the daemon granted attachments.
+    attach_from: Option<usize>,
     session: Arc<SharedSession>,
     writer: Arc<Writer>,
     answers: Arc<Answers>,
@@ -60,8 +65,12 @@ impl SocketLink {
         let io_error = |e: io::Error| ConnectError::Io(e.to_string());
         // For tls://: the options and the host, to explain a failure TLS reports only now.
         let mut tls = None;
+        let mut payloads = Payloads::Inline;
         let stream = match endpoint {
-            Endpoint::Unix(path) => Stream::Unix(UnixStream::connect(path).map_err(io_error)?),
+            Endpoint::Unix(path, chosen) => {
+                payloads = chosen;
+                Stream::Unix(UnixStream::connect(path).map_err(io_error)?)
+            }
             Endpoint::Tcp(address) => {
                 let stream = TcpStream::connect(address).map_err(io_error)?;
                 stream.set_nodelay(true).map_err(io_error)?;
@@ -81,7 +90,13 @@ impl SocketLink {
         if let Some(token) = token {
             config = config.with_token(token);
         }
+        if let Payloads::Attached { .. } = payloads {
+            config = config.with_capabilities(Capabilities::ATTACHMENTS);
+        }
         let mut session = ClientSession::new(config);
+        if let Payloads::Attached { from } = payloads {
+            session.set_attach_from(from);
+        }
         let mut writer_stream = stream.try_clone().map_err(io_error)?;
         let control = stream.try_clone().map_err(io_error)?;
         let mut reader_stream = stream;
@@ -137,12 +152,22 @@ impl SocketLink {
         })?;
         reader_stream.set_read_timeout(None).map_err(io_error)?;
 
+        let written = session.queued_total() - session.transmit().len() as u64;
+        let attached = negotiated
+            .capabilities
+            .contains(Capabilities::ATTACHMENTS)
+            .then_some(MAX_FRAME_LEN as usize);
         let session = Arc::new(SharedSession::new(session));
-        let writer = Arc::new(Writer::new(writer_stream, control));
-        let half = ReadHalf::new(reader_stream);
+        let writer = Arc::new(Writer::new(writer_stream, control, written));
+        let half = ReadHalf::new(reader_stream, attached);
         let answers = Arc::new(Answers::new(session.clone(), writer.clone(), half));
+        let attach_from = match payloads {
+            Payloads::Attached { from } if attached.is_some() => Some(from),
+            _ => None,
+        };
         Ok(SocketLink {
             pid: Pid::from_raw(negotiated.pid),
+            attach_from,
             session,
             writer,
             answers,
@@ -205,6 +230,10 @@ impl Link for SocketLink {
         // the `Cancel`): its slot stays registered until then, and the reader fills it — an
         // orphaned slot hands the answer to its handler (see `transport::returns`).
         self.cancel(pending.id);
+    }
+
+    fn attach_from(&self) -> Option<usize> {
+        self.attach_from
     }
 
     fn serve_wakers(&self) {

@@ -3,8 +3,9 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use postbox_core::{CallError, CallErrorKind, ReplyError, SendError, SendErrorKind};
+use postbox_wire::session::Departure;
 use postbox_wire::{
     ClientEvent, ClientSession, Request, RequestError, RequestFailure, RequestId, Response,
 };
@@ -24,11 +25,12 @@ struct Inner {
     spare: BytesMut,
 }
 
-/// Bytes a thread has taken on to write: it is the connection's writer until it has written
-/// them and found nothing more queued (see [`SharedSession::written`]).
+/// Bytes a thread has taken on to write, and the attached payloads of frames among them: it is
+/// the connection's writer until it has written them and found nothing more queued (see
+/// [`SharedSession::written`]).
 #[derive(Debug)]
 #[must_use = "queued bytes are stranded unless written"]
-pub(crate) struct ToWrite(pub(crate) BytesMut);
+pub(crate) struct ToWrite(pub(crate) BytesMut, pub(crate) Vec<Departure>);
 
 /// Answers to hand to their slots, outside the session's lock.
 #[derive(Debug, Default)]
@@ -116,9 +118,21 @@ impl SharedSession {
     /// bytes the session now has to send (an `Error` telling the daemon it broke the protocol).
     /// They are copied straight into the session's buffer, which has room for the frame they
     /// belong to.
-    pub(crate) fn input(&self, bytes: &[u8]) -> (Deliveries, Option<ToWrite>) {
+    ///
+    /// `payloads`: the attached payloads that came with these bytes (mapped from the descriptors
+    /// the read carried), or why the read's descriptors were refused.
+    pub(crate) fn input(
+        &self,
+        bytes: &[u8],
+        payloads: Result<Vec<Bytes>, String>,
+    ) -> (Deliveries, Option<ToWrite>) {
         let mut inner = self.lock();
         inner.session.read_buffer().extend_from_slice(bytes);
+        match payloads {
+            Ok(payloads) if payloads.is_empty() => {}
+            Ok(payloads) => inner.session.handle_attachments(bytes.len(), payloads),
+            Err(why) => inner.session.refuse_attachments(why),
+        }
         let deliveries = inner.deliveries();
         (deliveries, inner.take_output())
     }
@@ -143,7 +157,7 @@ impl SharedSession {
     /// queued since, or `None` when there are none and it is no longer the writer.
     pub(crate) fn written(&self, done: ToWrite) -> Option<ToWrite> {
         let mut inner = self.lock();
-        let ToWrite(mut buffer) = done;
+        let ToWrite(mut buffer, _) = done;
         buffer.clear();
         inner.spare = buffer;
         inner.writing = false;
@@ -160,7 +174,8 @@ impl Inner {
         self.writing = true;
         let mut output = std::mem::take(&mut self.spare);
         std::mem::swap(&mut output, self.session.transmit());
-        Some(ToWrite(output))
+        let departures = std::iter::from_fn(|| self.session.poll_departure()).collect();
+        Some(ToWrite(output, departures))
     }
 
     /// The answers the session produced, matched to their slots. A request nobody waits for

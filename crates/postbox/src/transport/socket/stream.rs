@@ -92,7 +92,8 @@ impl Write for Stream {
 
 /// Where to connect.
 pub(crate) enum Endpoint<'a> {
-    Unix(&'a str),
+    /// A socket path, and where large payloads travel.
+    Unix(&'a str, super::Payloads),
     Tcp(&'a str),
     /// `HOST:PORT`, with TLS as the options say.
     Tls(&'a str, &'a TlsOptions),
