@@ -12,7 +12,7 @@ use std::collections::VecDeque;
 
 use bytes::Bytes;
 
-use crate::{Attachment, MAX_ATTACHMENTS};
+use crate::{Attached, Attachment, Carrier, MAX_ATTACHMENTS};
 
 /// The smallest payload a session attaches by default (64 KiB): below it, a descriptor, a mapping
 /// and their system calls cost more than copying the bytes through the socket.
@@ -101,6 +101,30 @@ impl Attachments {
             payloads: payloads.into(),
         });
         Ok(())
+    }
+
+    /// Payloads that arrived with the read of the last `read` bytes of a stream received up to
+    /// offset `end`.
+    pub(super) fn arrived_with_read(
+        &mut self,
+        end: u64,
+        read: usize,
+        payloads: Vec<Bytes>,
+    ) -> Result<(), String> {
+        self.arrived(end.saturating_sub(read as u64), end, payloads)
+    }
+
+    /// The operation in `payload` that a frame starting at `at` carries, its attached payloads
+    /// filled in from those that arrived with it.
+    pub(super) fn fill<T: Carrier>(&mut self, at: u64, payload: &Bytes) -> Result<T, String> {
+        let attached = Attached::<T>::decode(payload).map_err(|error| error.to_string())?;
+        let mut claimed = self.claim(at, attached.attachments())?.into_iter();
+        // `claim` gave exactly one payload per attachment.
+        attached.fill(|_| {
+            claimed
+                .next()
+                .ok_or_else(|| "attachments miscounted".to_owned())
+        })
     }
 
     /// Checks, as a frame starting at `at` is read, that no payload waits that an earlier frame

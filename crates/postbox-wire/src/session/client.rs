@@ -10,10 +10,9 @@ use super::Ending;
 use super::attachments::{Attachments, Departure};
 use super::input::{Input, Next};
 use crate::{
-    ATTACHED, Attached, Capabilities, Carrier, ClientConfig, ClientHandshake, Codec, EncodeError,
-    ErrorBody, ErrorCode, Frame, FrameConfig, FrameKind, HandshakeError, Negotiated,
-    OperationError, Request, RequestId, Response, decode_response_shared, encode_attached,
-    encode_request_into,
+    ATTACHED, Capabilities, ClientConfig, ClientHandshake, Codec, EncodeError, ErrorBody,
+    ErrorCode, Frame, FrameConfig, FrameKind, HandshakeError, Negotiated, OperationError, Request,
+    RequestId, Response, decode_response_shared, encode_attached, encode_request_into,
 };
 
 /// What happened on a client's connection, in order.
@@ -352,9 +351,8 @@ impl ClientSession {
         if self.is_ended() {
             return;
         }
-        let end = self.input.received();
-        let start = end.saturating_sub(read as u64);
-        if let Err(message) = self.attachments.arrived(start, end, payloads) {
+        let received = self.input.received();
+        if let Err(message) = self.attachments.arrived_with_read(received, read, payloads) {
             self.violation(message);
         }
     }
@@ -387,22 +385,6 @@ impl ClientSession {
         self.attachments.set_from(from);
     }
 
-    /// The operation in `payload` that a frame starting at `at` carries, its attached payloads
-    /// filled in from those that arrived with it.
-    fn attached<T: Carrier>(&mut self, at: u64, payload: &Bytes) -> Result<T, String> {
-        let attached = Attached::<T>::decode(payload).map_err(|error| error.to_string())?;
-        let mut claimed = self
-            .attachments
-            .claim(at, attached.attachments())?
-            .into_iter();
-        // `claim` gave exactly one payload per attachment.
-        attached.fill(|_| {
-            claimed
-                .next()
-                .ok_or_else(|| "attachments miscounted".to_owned())
-        })
-    }
-
     fn handle_frame(&mut self, frame: Frame, at: u64) {
         if let State::Handshaking(handshake) = &mut self.state {
             let result = handshake.handle_frame(frame);
@@ -433,7 +415,7 @@ impl ClientSession {
                 let payload = frame.payload();
                 let result =
                     if self.attachments.from().is_some() && payload.first() == Some(&ATTACHED) {
-                        match self.attached::<Response>(at, payload) {
+                        match self.attachments.fill::<Response>(at, payload) {
                             Ok(response) => Ok(response),
                             Err(message) => {
                                 self.violation(format!("the response to request {id}: {message}"));

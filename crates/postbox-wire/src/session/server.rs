@@ -9,9 +9,9 @@ use super::Ending;
 use super::attachments::{Attachments, Departure};
 use super::input::{Input, Next};
 use crate::{
-    ATTACHED, Admission, Attached, Capabilities, Carrier, Codec, EncodeError, ErrorBody, ErrorCode,
-    Frame, FrameConfig, FrameKind, HandshakeError, Negotiated, Request, RequestId, Response,
-    ServerConfig, ServerHandshake, decode_request_shared, encode_attached, encode_response_into,
+    ATTACHED, Admission, Capabilities, Codec, EncodeError, ErrorBody, ErrorCode, Frame,
+    FrameConfig, FrameKind, HandshakeError, Negotiated, Request, RequestId, Response, ServerConfig,
+    ServerHandshake, decode_request_shared, encode_attached, encode_response_into,
 };
 
 /// What happened on a server's connection, in order.
@@ -308,9 +308,8 @@ impl ServerSession {
         if self.is_ended() {
             return;
         }
-        let end = self.input.received();
-        let start = end.saturating_sub(read as u64);
-        if let Err(message) = self.attachments.arrived(start, end, payloads) {
+        let received = self.input.received();
+        if let Err(message) = self.attachments.arrived_with_read(received, read, payloads) {
             self.violation(message);
         }
     }
@@ -341,22 +340,6 @@ impl ServerSession {
     /// handshake grants [`Capabilities::ATTACHMENTS`](crate::Capabilities).
     pub fn set_attach_from(&mut self, from: usize) {
         self.attachments.set_from(from);
-    }
-
-    /// The operation in `payload` that a frame starting at `at` carries, its attached payloads
-    /// filled in from those that arrived with it.
-    fn attached<T: Carrier>(&mut self, at: u64, payload: &Bytes) -> Result<T, String> {
-        let attached = Attached::<T>::decode(payload).map_err(|error| error.to_string())?;
-        let mut claimed = self
-            .attachments
-            .claim(at, attached.attachments())?
-            .into_iter();
-        // `claim` gave exactly one payload per attachment.
-        attached.fill(|_| {
-            claimed
-                .next()
-                .ok_or_else(|| "attachments miscounted".to_owned())
-        })
     }
 
     fn handle_frame(&mut self, frame: Frame, at: u64) {
@@ -422,7 +405,7 @@ impl ServerSession {
             return;
         }
         let decoded = if self.attachments.from().is_some() && payload.first() == Some(&ATTACHED) {
-            match self.attached::<Request>(at, payload) {
+            match self.attachments.fill::<Request>(at, payload) {
                 Ok(request) => Ok(request),
                 Err(message) => {
                     self.violation(format!("request {id}: {message}"));
