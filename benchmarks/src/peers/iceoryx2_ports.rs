@@ -179,7 +179,7 @@ impl IoxPorts {
     ///
     /// A sample nobody took means the subscriber has not attached to this new publisher yet and
     /// the buffer it will drain is full: iceoryx2 drops such a sample rather than wait for a
-    /// receiver that may never come, so this waits, bounded by [`ATTACH_TIMEOUT`].
+    /// receiver that may never come, so this waits, for at most 10 s.
     pub fn send(&self, payload: &[u8]) -> io::Result<()> {
         let publisher = self
             .publisher
