@@ -15,12 +15,38 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use common::{Certs, PATIENCE, env_count};
-use postbox_chaos::{Checker, FaultMix, FaultProxy, Schedule, Seed};
+use postbox_chaos::{Checker, Cut, Fault, FaultMix, FaultProxy, Schedule, Seed};
 use postbox_daemon::{
     NodeConfig, NodeDriver, NodeEvent, NodeEvents, NodeSendError, NodeTls, PeerAddress,
 };
+use postbox_wire::PeerState;
 use postbox_wire::link::NodeName;
 use tokio::time::{sleep, timeout};
+
+/// How many messages end the run stranded in a stalled connection that is then cut.
+const STRANDED: u64 = 16;
+
+/// Waits until a's link with b is up with nothing unacknowledged, then stalls the proxy: what a
+/// sends next is written but neither delivered nor acknowledged until the stall ends.
+async fn strand(a: &NodeDriver, b: &NodeName, proxy: &FaultProxy, seed: Seed) {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let links = a.links();
+        let settled = links
+            .peers
+            .iter()
+            .any(|p| p.name == b.as_str() && p.state == PeerState::Up && p.unacked == 0);
+        if settled {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "seed {seed}: the link never settled: {links:?}"
+        );
+        sleep(Duration::from_millis(1)).await;
+    }
+    proxy.inject(Fault::Stall(Duration::from_secs(2)));
+}
 
 fn node(certs: &Certs, name: &str, peers: Vec<PeerAddress>) -> (NodeDriver, NodeEvents) {
     let (cert, key, ca) = certs.files(name);
@@ -96,10 +122,19 @@ async fn every_message_arrives_once_and_in_order_through_a_storm_of_faults() {
     };
     let started = Instant::now();
     let player = proxy.play(Schedule::new(seed, mix));
-    let per_cut = (messages / cuts).max(1);
+    // The last few messages are sent into a stalled connection that is then cut, so that at
+    // least one resend is certain whatever the schedule's timing: a random cut may find every
+    // message already acknowledged, the faster the link the likelier.
+    let stranded = messages.min(STRANDED);
+    let scheduled = messages - stranded;
+    let per_cut = (scheduled / cuts).max(1);
     for seq in 1..=messages {
+        if seq == scheduled + 1 {
+            player.abort();
+            strand(&a, &b_name, &proxy, seed).await;
+        }
         // Spread the messages over the cuts: each share waits for its cut.
-        if seq % per_cut == 0 {
+        if seq <= scheduled && seq % per_cut == 0 {
             let deadline = Instant::now() + PATIENCE;
             while proxy.counts().cuts() < seq / per_cut {
                 assert!(
@@ -133,6 +168,10 @@ async fn every_message_arrives_once_and_in_order_through_a_storm_of_faults() {
         checker.lock().unwrap().sent("a".to_owned(), seq);
     }
     player.abort();
+    if stranded > 0 {
+        // Cut the stalled connection under the stranded messages: they must be sent again.
+        proxy.inject(Fault::Cut(Cut::Reset));
+    }
     let (delivered, _b_events) = receiver.await.unwrap();
     let elapsed = started.elapsed();
     let report = checker.lock().unwrap().report();
