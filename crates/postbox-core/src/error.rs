@@ -121,6 +121,12 @@ impl SendError {
     pub fn message(&self) -> Option<&Message> {
         self.message.as_ref()
     }
+
+    /// The message, to change in place (a transport moving its payload beside the frame that
+    /// hands it back, and putting it back on arrival).
+    pub fn message_mut(&mut self) -> Option<&mut Message> {
+        self.message.as_mut()
+    }
 }
 
 impl fmt::Display for SendError {
@@ -405,6 +411,12 @@ impl CallError {
     /// The request, by reference.
     pub fn message(&self) -> Option<&Message> {
         self.request.as_ref()
+    }
+
+    /// The request, to change in place (a transport moving its payload beside the frame that
+    /// hands it back, and putting it back on arrival).
+    pub fn message_mut(&mut self) -> Option<&mut Message> {
+        self.request.as_mut()
     }
 
     /// What the server said when it failed the request ([`CallErrorKind::Failed`] only).

@@ -11,11 +11,11 @@
 //! payload as [`Bytes`] ([`Attached::fill`]).
 //!
 //! Messages are numbered in the order they appear in the operation ([`Carrier`]); only the
-//! messages a send, batch, call or reply carries and those a receive, peek or call answer
-//! delivers can be attached. A message handed back in a failure travels inline.
+//! messages a send, batch, call or reply carries, those a receive, peek or call answer delivers,
+//! and those a failure hands back can be attached.
 
 use bytes::{BufMut, Bytes, BytesMut};
-use postbox_core::{Message, Reply};
+use postbox_core::{Message, Reply, SendError};
 
 use crate::cursor::Cursor;
 use crate::operation::{
@@ -85,8 +85,9 @@ pub enum AttachedError {
 pub trait Carrier: Sized {
     /// The messages whose payloads may be attached, in the order they are encoded (their
     /// numbers): a `Send`'s, `Call`'s or `Reply` answer's message; a `SendBatch`'s messages; a
-    /// `Received`'s, `ReceivedMany`'s, `Peeked`'s or `Replied`'s messages. None for any other
-    /// operation.
+    /// `Received`'s, `ReceivedMany`'s, `Peeked`'s or `Replied`'s messages; the message a
+    /// `SendFailed` or `CallFailed` hands back; a `SentBatch`'s failed message, then its unsent
+    /// ones. None for any other operation.
     fn messages_mut(&mut self) -> Vec<&mut Message>;
 
     /// Appends the operation's plain encoding (§7) to `dst`.
@@ -132,6 +133,16 @@ impl Carrier for Response {
                 .map(|received| &mut received.message)
                 .collect(),
             Response::Replied(message) => vec![message],
+            // A failure hands its message back: a large one travels beside the frame too, as
+            // it came (inline it could be over the frame limit, and the answer would be lost).
+            Response::SendFailed(error) => error.message_mut().into_iter().collect(),
+            Response::CallFailed(error) => error.message_mut().into_iter().collect(),
+            Response::SentBatch { failed, unsent, .. } => failed
+                .as_mut()
+                .and_then(SendError::message_mut)
+                .into_iter()
+                .chain(unsent.iter_mut())
+                .collect(),
             _ => Vec::new(),
         }
     }

@@ -3,7 +3,8 @@
 
 use bytes::{Bytes, BytesMut};
 use postbox_core::{
-    CallId, Delivery, MailboxId, Message, MessageKind, Pid, Received, Reply, Timestamp, Wait,
+    CallError, CallErrorKind, CallId, Delivery, MailboxId, Message, MessageKind, Pid, Received,
+    Reply, SendError, SendErrorKind, Timestamp, Wait,
 };
 use postbox_wire::{
     ATTACHED, Attached, AttachedError, Attachment, MAX_ATTACHMENTS, Request, Response, Target,
@@ -124,6 +125,14 @@ fn every_operation_that_carries_messages_round_trips() {
         Response::ReceivedMany(vec![received(big(3, 1)), received(big(FROM, 2))]),
         Response::Peeked(vec![received(big(FROM, 3))]),
         Response::Replied(big(FROM, 4)),
+        // Failures hand their messages back beside the frame too.
+        Response::SendFailed(SendError::new(SendErrorKind::TooLarge, big(FROM, 5))),
+        Response::CallFailed(CallError::new(CallErrorKind::Gone, big(FROM, 6))),
+        Response::SentBatch {
+            sent: 1,
+            failed: Some(SendError::new(SendErrorKind::Full, big(FROM, 7))),
+            unsent: vec![big(2, 8), big(FROM + 3, 9)],
+        },
     ];
     for response in responses {
         let (payload, attached) = encode(&response);

@@ -10,7 +10,7 @@ use super::Ending;
 use super::attachments::{Attachments, Departure};
 use super::input::{Input, Next};
 use crate::{
-    ATTACHED, Capabilities, ClientConfig, ClientHandshake, Codec, EncodeError, ErrorBody,
+    ATTACHED, Capabilities, Carrier, ClientConfig, ClientHandshake, Codec, EncodeError, ErrorBody,
     ErrorCode, Frame, FrameConfig, FrameKind, HandshakeError, Negotiated, OperationError, Request,
     RequestId, Response, decode_response_shared, encode_attached, encode_request_into,
 };
@@ -238,9 +238,23 @@ impl ClientSession {
             State::Handshaking(_) => return Err(RequestError::Connecting),
             State::Closing | State::Ended => return Err(RequestError::Closed),
         }
+        let from = self.attachments.from();
+        if from.is_some() {
+            // Attaching a payload moves it beside the frame; it does not raise the largest
+            // message the connection takes, which stays the frame limit.
+            let max = self.codec.config().max_frame_len;
+            let mut request = request.clone();
+            if let Some(len) = request
+                .messages_mut()
+                .iter()
+                .map(|message| message.payload.len())
+                .find(|&len| len > max as usize)
+            {
+                return Err(RequestError::TooLarge { len, max });
+            }
+        }
         let id = self.fresh_id();
         let before = self.transmit.len();
-        let from = self.attachments.from();
         let mut attached = Vec::new();
         let encoded =
             self.codec
