@@ -378,8 +378,24 @@ impl Daemon {
     }
 
     /// The port of the daemon's TCP listener (`--listen ...:0` picks it), from `/proc`: the
-    /// listening TCP socket among the daemon's descriptors.
+    /// listening TCP socket among the daemon's descriptors. The daemon binds it just after its
+    /// Unix socket, which may already accept, so this looks again until the patience runs out.
     pub(crate) fn tcp_port(&self) -> u16 {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Some(port) = self.listening_tcp_port() {
+                return port;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the daemon has no listening TCP socket"
+            );
+            thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    /// The port of a listening TCP socket among the daemon's descriptors, if it has one yet.
+    fn listening_tcp_port(&self) -> Option<u16> {
         let pid = self.child.id();
         let inodes: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
             .expect("cannot list the daemon's descriptors")
@@ -408,11 +424,11 @@ impl Daemon {
                 };
                 if inodes.iter().any(|ours| ours == inode) {
                     let port = local.rsplit(':').next().expect("HEXIP:HEXPORT");
-                    return u16::from_str_radix(port, 16).expect("a hex port");
+                    return Some(u16::from_str_radix(port, 16).expect("a hex port"));
                 }
             }
         }
-        panic!("the daemon has no listening TCP socket");
+        None
     }
 
     /// The daemon's URL.

@@ -177,7 +177,11 @@ pub(crate) fn describe(error: &io::Error, name: &str, options: &TlsOptions) -> S
             io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
                 "the TLS handshake timed out: is the daemon listening with tls:// there?".to_owned()
             }
-            io::ErrorKind::UnexpectedEof => {
+            // A daemon that refuses a connection closes it with the ClientHello unread, which
+            // the kernel may turn into a reset: the same refusal as an orderly close.
+            io::ErrorKind::UnexpectedEof
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted => {
                 "the daemon closed the connection during the TLS handshake: is it listening with \
                  tls:// there, and not refusing connections (see its log)?"
                     .to_owned()
