@@ -197,13 +197,7 @@ impl SealedPayload {
         len: usize,
         prefault: Prefault,
     ) -> Result<Self, AttachPayloadError> {
-        let seals = sys::seals(&fd).map_err(AttachPayloadError::NotMemfd)?;
-        let wanted = sys::immutable_seals();
-        if !seals.contains(wanted) {
-            return Err(AttachPayloadError::NotSealed {
-                missing: wanted - seals,
-            });
-        }
+        check_immutable(&fd)?;
         let file = sys::file_len(&fd).map_err(AttachPayloadError::NotMemfd)?;
         if len == 0 || len as u64 > MAX_SEGMENT_BYTES || file != len as u64 {
             return Err(AttachPayloadError::Length { claimed: len, file });
@@ -227,13 +221,7 @@ impl SealedPayload {
         max: usize,
         prefault: Prefault,
     ) -> Result<Self, AttachPayloadError> {
-        let seals = sys::seals(&fd).map_err(AttachPayloadError::NotMemfd)?;
-        let wanted = sys::immutable_seals();
-        if !seals.contains(wanted) {
-            return Err(AttachPayloadError::NotSealed {
-                missing: wanted - seals,
-            });
-        }
+        check_immutable(&fd)?;
         let len = sys::file_len(&fd).map_err(AttachPayloadError::NotMemfd)?;
         let max = max.min(MAX_SEGMENT_BYTES as usize);
         if len == 0 || len > max as u64 {
@@ -315,4 +303,18 @@ fn lock_registry() -> std::sync::MutexGuard<'static, BTreeMap<usize, Weak<Sealed
     REGISTRY
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Checks that `fd` is a memfd carrying every immutability seal, so that its bytes can never
+/// change under a mapping of it.
+fn check_immutable(fd: &OwnedFd) -> Result<(), AttachPayloadError> {
+    let seals = sys::seals(fd).map_err(AttachPayloadError::NotMemfd)?;
+    let wanted = sys::immutable_seals();
+    if seals.contains(wanted) {
+        Ok(())
+    } else {
+        Err(AttachPayloadError::NotSealed {
+            missing: wanted - seals,
+        })
+    }
 }
