@@ -25,6 +25,7 @@ fn config() -> LinkConfig {
         max_frame_len: LIMIT,
         max_unacked_messages: 16,
         max_unacked_bytes: 1024,
+        authenticated_transport: true,
         ..LinkConfig::new()
     }
 }
@@ -36,6 +37,8 @@ fn hello(incarnation: u64, known: u64, delivered: u64) -> LinkFrame {
         known: Incarnation::new(known),
         delivered: Seq::new(delivered),
         max_frame_len: LIMIT,
+        // Both ways: data frames with and without checksums.
+        unchecked: incarnation % 2 == 0,
     })
 }
 

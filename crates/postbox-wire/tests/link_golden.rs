@@ -45,18 +45,46 @@ fn hello() {
         known: Incarnation::new(0x1112_1314_1516_1718),
         delivered: Seq::new(0x21),
         max_frame_len: 0x0010_0000,
+        unchecked: true,
     });
     let expected = [
         header("01", "00 00 00 00 00 00 00 00"), // number 0
-        "21 00 00 00".into(),                    // payload length 33
-        "29 78 6a 6d".into(),                    // CRC32C
+        "22 00 00 00".into(),                    // payload length 34
+        "58 0f e4 3c".into(),                    // CRC32C
         "04 62 65 74 61".into(),                 // name length 4, "beta"
         "08 07 06 05 04 03 02 01".into(),        // incarnation
         "18 17 16 15 14 13 12 11".into(),        // the receiver's incarnation as known
         "21 00 00 00 00 00 00 00".into(),        // last delivered from the receiver
         "00 00 10 00".into(),                    // max frame length 1 MiB
+        "01".into(),                             // options: takes unchecked data frames
     ];
     pin(frame, &expected.join(" "));
+}
+
+/// A data frame without a checksum (flag 1, checksum field 0), as sent to a node whose `Hello`
+/// asked for them; only a decoder that accepts them takes it.
+#[test]
+fn unchecked_data() {
+    let expected = hex(&[
+        "50 4e 01 02 01 00",       // magic, version 1, kind Data, flags 1 (unchecked)
+        "05 00 00 00 00 00 00 00", // sequence number 5
+        "0a 00 00 00",             // payload length 10
+        "00 00 00 00",             // no checksum
+        "03 00 00 00 00 00 00 00", // ack 3
+        "68 69",                   // the message, "hi"
+    ]
+    .join(" "));
+    let frame = LinkFrame::Data {
+        seq: Seq::new(5),
+        ack: Seq::new(3),
+        payload: Bytes::from_static(b"hi"),
+    };
+    let mut input = BytesMut::from(&expected[..]);
+    let decoder = LinkDecoder::new(4096).accepting_unchecked();
+    assert_eq!(decoder.decode(&mut input), Ok(Some(frame)));
+    assert!(input.is_empty());
+    let mut input = BytesMut::from(&expected[..]);
+    assert!(LinkDecoder::new(4096).decode(&mut input).is_err());
 }
 
 #[test]

@@ -96,6 +96,7 @@ proptest! {
                 known: None,
                 delivered: Seq::ZERO,
                 max_frame_len: LIMIT,
+                unchecked: false,
             })
             .encode(&mut hello);
             association.handle_input(now, id, &mut hello);

@@ -4,12 +4,13 @@
 
 use std::collections::VecDeque;
 use std::future::Future as _;
+use std::io::IoSlice;
 use std::net::SocketAddr;
-use std::pin::pin;
+use std::pin::{Pin, pin};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf as _, Bytes, BytesMut};
 use postbox_wire::link::ConnectionId;
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, BufReader};
 use tokio::net::TcpStream;
@@ -17,6 +18,10 @@ use tokio::task::JoinHandle;
 
 /// How long a closed connection's last bytes (a `Goodbye`, an `Error`) may take to be written.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
+
+/// How many queued chunks one write hands over at most (a frame is one or two: its header, and
+/// a large message shared rather than copied).
+const WRITE_SLICES: usize = 64;
 
 /// How much one read takes at most.
 const READ_CHUNK: usize = 64 << 10;
@@ -101,21 +106,38 @@ impl LinkConnection {
         }
     }
 
+    /// Queues `chunks` to be written, in order.
+    pub(crate) fn write_all(&mut self, chunks: impl IntoIterator<Item = Bytes>) {
+        for chunk in chunks {
+            self.write(chunk);
+        }
+    }
+
     /// Writes (and flushes) what is queued as far as the socket takes it, then reads if
     /// `reading`: ready with what was read, or with why the connection is lost; pending (the
     /// task woken when the socket is ready) otherwise. Cancel-safe: what was written or read
     /// is never lost by dropping the wait.
     pub(crate) fn poll_io(&mut self, cx: &mut Context<'_>, reading: bool) -> Poll<InputKind> {
-        while let Some(front) = self.out.front_mut() {
-            match pin!(self.stream.write_buf(front)).poll(cx) {
+        while !self.out.is_empty() {
+            let mut slices = [IoSlice::new(&[]); WRITE_SLICES];
+            let count = self.out.len().min(WRITE_SLICES);
+            for (slice, chunk) in slices.iter_mut().zip(&self.out) {
+                *slice = IoSlice::new(chunk);
+            }
+            match Pin::new(&mut self.stream).poll_write_vectored(cx, &slices[..count]) {
                 Poll::Ready(Ok(0)) => {
                     return Poll::Ready(InputKind::Lost(
                         "writing failed: the connection takes no more bytes".to_owned(),
                     ));
                 }
-                Poll::Ready(Ok(_)) => {
+                Poll::Ready(Ok(mut written)) => {
                     self.unflushed = true;
-                    if front.is_empty() {
+                    while let Some(front) = self.out.front_mut() {
+                        if written < front.len() {
+                            front.advance(written);
+                            break;
+                        }
+                        written -= front.len();
                         self.out.pop_front();
                     }
                 }
@@ -267,5 +289,80 @@ mod tests {
         theirs.read_to_end(&mut received).await.unwrap();
         assert_eq!(received, b"last words before the end");
         closed.await.unwrap();
+    }
+
+    /// A stream that takes at most 7 bytes per write, across the slices of a vectored one, and
+    /// reads nothing.
+    #[derive(Default)]
+    struct Sip {
+        written: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    }
+
+    impl AsyncWrite for Sip {
+        fn poll_write(
+            self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<std::io::Result<usize>> {
+            self.poll_write_vectored(cx, &[IoSlice::new(buf)])
+        }
+
+        fn poll_write_vectored(
+            self: Pin<&mut Self>,
+            _cx: &mut Context<'_>,
+            bufs: &[IoSlice<'_>],
+        ) -> Poll<std::io::Result<usize>> {
+            let taken: Vec<u8> = bufs
+                .iter()
+                .flat_map(|b| b.iter().copied())
+                .take(7)
+                .collect();
+            self.written.lock().unwrap().extend_from_slice(&taken);
+            Poll::Ready(Ok(taken.len()))
+        }
+
+        fn is_write_vectored(&self) -> bool {
+            true
+        }
+
+        fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    impl AsyncRead for Sip {
+        fn poll_read(
+            self: Pin<&mut Self>,
+            _cx: &mut Context<'_>,
+            _buf: &mut tokio::io::ReadBuf<'_>,
+        ) -> Poll<std::io::Result<()>> {
+            Poll::Pending
+        }
+    }
+
+    #[test]
+    fn a_vectored_write_taken_in_pieces_keeps_every_chunk_in_order() {
+        let address = SocketAddr::from(([127, 0, 0, 1], 1));
+        let id = connection(16).0.id;
+        let sip = Sip::default();
+        let written = sip.written.clone();
+        let mut connection = LinkConnection::new(id, Box::new(sip), address);
+        // More chunks than one write hands over, of sizes that end mid-piece.
+        let chunks: Vec<Bytes> = (0..150u16)
+            .map(|n| {
+                Bytes::from(vec![
+                    u8::try_from(n % 251).unwrap();
+                    usize::from(n % 13) + 1
+                ])
+            })
+            .collect();
+        connection.write_all(chunks.clone());
+        assert!(connection.ready_now(false).is_none());
+        assert!(connection.out.is_empty(), "everything written");
+        assert_eq!(*written.lock().unwrap(), chunks.concat());
     }
 }

@@ -66,13 +66,16 @@ impl NodeConfig {
         }
     }
 
-    /// The associations' settings: the timeouts derived from [`node_timeout`](Self::node_timeout).
+    /// The associations' settings: the timeouts derived from [`node_timeout`](Self::node_timeout);
+    /// data frames without a checksum, as every link runs on mutual TLS, whose records are
+    /// authenticated.
     pub(crate) fn link_config(&self) -> LinkConfig {
         LinkConfig {
             node_timeout: self.node_timeout,
             connection_timeout: self.node_timeout / 2,
             heartbeat_interval: self.node_timeout / 6,
             max_frame_len: self.max_frame_len,
+            authenticated_transport: true,
             ..LinkConfig::new()
         }
     }
@@ -200,6 +203,7 @@ mod tests {
         assert_eq!(link.node_timeout, Duration::from_secs(6));
         assert_eq!(link.connection_timeout, Duration::from_secs(3));
         assert_eq!(link.heartbeat_interval, Duration::from_secs(1));
+        assert!(link.authenticated_transport, "node links are TLS");
         assert!(config.validate().is_ok());
 
         config.node_timeout = Duration::from_millis(100);

@@ -355,7 +355,7 @@ impl PeerDriver {
                     && let Some(mut current) = self.current.take()
                 {
                     // The association's last words for it (an Error frame, if any).
-                    current.write(self.association.transmit().split().freeze());
+                    current.write_all(self.association.transmit().take());
                     current.close();
                 }
                 self.redial_later();
@@ -392,9 +392,9 @@ impl PeerDriver {
     /// Writes what the association transmits to the current connection (without one, there is
     /// nothing: a new connection starts from its own `Hello`).
     fn flush(&mut self) {
-        let bytes = self.association.transmit().split().freeze();
+        let chunks = self.association.transmit().take();
         if let Some(current) = &mut self.current {
-            current.write(bytes);
+            current.write_all(chunks);
         }
     }
 
@@ -494,7 +494,7 @@ impl PeerDriver {
             dialing.abort();
         }
         self.association.close(Instant::now());
-        let goodbye = self.association.transmit().split().freeze();
+        let goodbye: Vec<Bytes> = self.association.transmit().take().collect();
         while let Some(event) = self.association.poll_event() {
             self.event(event);
         }
@@ -503,7 +503,7 @@ impl PeerDriver {
         }
         self.hand_over();
         if let Some(mut current) = self.current.take() {
-            current.write(goodbye);
+            current.write_all(goodbye);
             let _ = current.close().await;
         }
         if let Ok(mut shown) = self.status.lock() {

@@ -9,6 +9,7 @@ use super::heartbeat::Heartbeat;
 use super::inbound::{Inbound, Receipt};
 use super::link_config::later;
 use super::outbound::Outbound;
+use super::transmit::Transmit;
 use super::{
     Admission, ConnectionId, DownReason, Incarnation, LinkConfig, LinkDecoder, LinkEvent,
     LinkFrame, LinkHello, LinkSendError, LinkState, LinkStats, NodeName, Origin, ResetReason, Seq,
@@ -26,6 +27,9 @@ struct Connection {
     input: BytesMut,
     /// When a valid frame last arrived on it (its start, before any).
     last_heard: Instant,
+    /// Data frames go without a checksum: both sides' transports authenticate every byte (this
+    /// side's configuration, the peer's `Hello`).
+    unchecked: bool,
 }
 
 /// The association between this node and one peer node, sans-IO. See [the module
@@ -49,7 +53,7 @@ pub struct Association {
     inbound: Inbound,
     connection: Option<Connection>,
     next_connection: u64,
-    transmit: BytesMut,
+    transmit: Transmit,
     rtt: Option<Duration>,
     last_heard: Instant,
     /// Why the peer is down, once reported (cleared by the next handshake, unless closed).
@@ -70,7 +74,11 @@ impl Association {
         now: Instant,
     ) -> Association {
         Association {
-            decoder: LinkDecoder::new(config.frame_limit()),
+            decoder: if config.authenticated_transport {
+                LinkDecoder::new(config.frame_limit()).accepting_unchecked()
+            } else {
+                LinkDecoder::new(config.frame_limit())
+            },
             config,
             local,
             incarnation,
@@ -80,7 +88,7 @@ impl Association {
             inbound: Inbound::new(),
             connection: None,
             next_connection: 1,
-            transmit: BytesMut::new(),
+            transmit: Transmit::new(),
             rtt: None,
             last_heard: now,
             down: None,
@@ -159,6 +167,7 @@ impl Association {
             heartbeat: None,
             input: BytesMut::new(),
             last_heard: now,
+            unchecked: false,
         });
         let hello = LinkHello {
             node: self.local.clone(),
@@ -166,8 +175,9 @@ impl Association {
             known: self.peer_incarnation,
             delivered: self.inbound.delivered(),
             max_frame_len: self.config.frame_limit(),
+            unchecked: self.config.authenticated_transport,
         };
-        LinkFrame::Hello(hello).encode(&mut self.transmit);
+        LinkFrame::Hello(hello).encode(self.transmit.buffer());
         Admission::Use(id)
     }
 
@@ -220,11 +230,11 @@ impl Association {
         }
     }
 
-    /// The bytes to write to the current connection, in order. Take what you write (`split`,
-    /// `advance`). After a [`LinkEvent::Reset`] they are the last bytes for the connection being
+    /// The bytes to write to the current connection, in order. Take what you write
+    /// ([`Transmit::take`], or [`Transmit::split`]). After a [`LinkEvent::Reset`] they are the last bytes for the connection being
     /// closed (an `Error` telling the peer why, or nothing); after [`close`](Self::close), the
     /// `Goodbye`.
-    pub fn transmit(&mut self) -> &mut BytesMut {
+    pub fn transmit(&mut self) -> &mut Transmit {
         &mut self.transmit
     }
 
@@ -456,6 +466,7 @@ impl Association {
         self.peer_incarnation = Some(hello.incarnation);
         if let Some(connection) = &mut self.connection {
             connection.heartbeat = Some(Heartbeat::new(now, self.config.heartbeat_interval));
+            connection.unchecked = self.config.authenticated_transport && hello.unchecked;
         }
         if !self.closed {
             self.down = None;
@@ -525,7 +536,8 @@ impl Association {
         {
             heartbeat.wrote();
         }
-        frame.encode(&mut self.transmit);
+        let unchecked = self.connection.as_ref().is_some_and(|c| c.unchecked);
+        frame.encode_onto(&mut self.transmit, !unchecked);
     }
 
     fn violation(&mut self, message: String) {
@@ -541,7 +553,7 @@ impl Association {
         };
         self.forget_connection();
         if let Some(body) = farewell {
-            LinkFrame::Error(body).encode(&mut self.transmit);
+            LinkFrame::Error(body).encode(self.transmit.buffer());
         }
         self.events
             .push_back(LinkEvent::Reset { connection, reason });
@@ -650,6 +662,7 @@ mod tests {
             known: Incarnation::new(known),
             delivered: Seq::ZERO,
             max_frame_len,
+            unchecked: false,
         }))
     }
 
@@ -699,7 +712,7 @@ mod tests {
                 found: name("c")
             }
         );
-        let told = frames(a.transmit());
+        let told = frames(&a.transmit().joined());
         assert!(
             matches!(&told[..], [LinkFrame::Error(body)] if body.message().contains("expected node b"))
         );
@@ -822,7 +835,7 @@ mod tests {
         assert_eq!(due, pair.now + LinkConfig::new().ack_delay);
         pair.b.handle_timeout(due);
         assert!(
-            matches!(frames(pair.b.transmit())[..], [LinkFrame::Ack { ack }] if ack == Seq::new(1))
+            matches!(frames(&pair.b.transmit().joined())[..], [LinkFrame::Ack { ack }] if ack == Seq::new(1))
         );
         pair.pump();
         assert_eq!(pair.a.stats().unacked, 0);
@@ -832,7 +845,7 @@ mod tests {
         pair.pump();
         pair.b.send(Bytes::from_static(b"reply")).unwrap();
         assert!(
-            matches!(frames(pair.b.transmit())[..], [LinkFrame::Data { ack, .. }] if ack == Seq::new(2))
+            matches!(frames(&pair.b.transmit().joined())[..], [LinkFrame::Data { ack, .. }] if ack == Seq::new(2))
         );
         assert_ne!(
             pair.b.poll_timeout(),
@@ -848,7 +861,7 @@ mod tests {
         let mut wire = pair.a.transmit().split();
         pair.b.handle_input(pair.now, pair.at_b, &mut wire);
         assert!(
-            matches!(frames(pair.b.transmit())[..], [.., LinkFrame::Ack { ack }] if ack == Seq::new(34))
+            matches!(frames(&pair.b.transmit().joined())[..], [.., LinkFrame::Ack { ack }] if ack == Seq::new(34))
         );
     }
 
@@ -860,7 +873,7 @@ mod tests {
         assert_eq!(pair.a.poll_timeout(), Some(tick));
         pair.a.handle_timeout(tick);
         assert!(matches!(
-            frames(pair.a.transmit())[..],
+            frames(&pair.a.transmit().joined())[..],
             [LinkFrame::Ping { .. }]
         ));
         let mut ping = pair.a.transmit().split();
@@ -916,7 +929,7 @@ mod tests {
         pair.now = tick;
         pair.a.handle_timeout(tick);
         assert!(
-            !frames(pair.a.transmit())
+            !frames(&pair.a.transmit().joined())
                 .iter()
                 .any(|frame| matches!(frame, LinkFrame::Ping { .. })),
             "the interval carried data"
@@ -1049,7 +1062,7 @@ mod tests {
         let mut pair = Pair::connected();
         pair.a.send(Bytes::from_static(b"last")).unwrap();
         pair.a.close(pair.now);
-        let kinds: Vec<_> = frames(pair.a.transmit())
+        let kinds: Vec<_> = frames(&pair.a.transmit().joined())
             .iter()
             .map(LinkFrame::kind)
             .collect();
@@ -1061,5 +1074,101 @@ mod tests {
         );
         assert_eq!(pair.a.poll_timeout(), None);
         assert_eq!(pair.a.stats().state, LinkState::Down);
+    }
+
+    /// The header flags of the data frames in `bytes`, and whether each one's checksum is 0.
+    fn data_flags(mut bytes: &[u8]) -> Vec<(u16, bool)> {
+        let mut found = Vec::new();
+        while let Some((header, rest)) = bytes.split_first_chunk::<{ crate::header::HEADER_LEN }>()
+        {
+            let header = crate::header::Header::from_bytes(header);
+            if header.kind == LinkFrameKind::Data.as_u8() {
+                found.push((header.flags, header.checksum == 0));
+            }
+            bytes = &rest[usize::try_from(header.payload_len).unwrap()..];
+        }
+        found
+    }
+
+    /// Sends `message` from an association configured `a_tls` to one configured `b_tls`,
+    /// returning the data frames' flags as written and what b delivered.
+    fn send_across(
+        a_tls: bool,
+        b_tls: bool,
+        message: &'static [u8],
+    ) -> (Vec<(u16, bool)>, Vec<LinkEvent>) {
+        let now = Instant::now();
+        let config = |tls| LinkConfig {
+            authenticated_transport: tls,
+            ..LinkConfig::new()
+        };
+        let mut a = Association::new(
+            config(a_tls),
+            name("a"),
+            Incarnation::new(A).unwrap(),
+            name("b"),
+            now,
+        );
+        let mut b = Association::new(
+            config(b_tls),
+            name("b"),
+            Incarnation::new(B).unwrap(),
+            name("a"),
+            now,
+        );
+        let at_a = up(&mut a, now, Origin::Dialed);
+        let at_b = up(&mut b, now, Origin::Accepted);
+        let mut to_a = b.transmit().split();
+        a.handle_input(now, at_a, &mut to_a);
+        let mut to_b = a.transmit().split();
+        b.handle_input(now, at_b, &mut to_b);
+        a.send(Bytes::from_static(message)).unwrap();
+        let mut to_b = a.transmit().split();
+        let flags = data_flags(&to_b);
+        b.handle_input(now, at_b, &mut to_b);
+        (flags, Pair::events(&mut b))
+    }
+
+    #[test]
+    fn data_goes_without_a_checksum_only_when_both_transports_authenticate() {
+        // A small message is copied after its header, a large one queued as it is: both ways,
+        // checksummed or not, the peer gets the same bytes.
+        static LARGE: [u8; 4096] = [7; 4096];
+        for message in [&b"tls"[..], &LARGE[..]] {
+            let delivered = |events: &[LinkEvent]| {
+                events.contains(&LinkEvent::Delivered(Bytes::from_static(message)))
+            };
+            let (flags, events) = send_across(true, true, message);
+            assert_eq!(flags, [(crate::link::FLAG_UNCHECKED, true)]);
+            assert!(delivered(&events), "{events:?}");
+            for (a_tls, b_tls) in [(true, false), (false, true), (false, false)] {
+                let (flags, events) = send_across(a_tls, b_tls, message);
+                assert_eq!(flags.len(), 1);
+                assert_eq!(flags[0].0, 0, "a={a_tls} b={b_tls}: checksummed");
+                assert!(delivered(&events), "a={a_tls} b={b_tls}: {events:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn an_unchecked_frame_to_a_node_that_did_not_ask_for_it_resets_the_connection() {
+        let now = Instant::now();
+        let mut b = association("b", B, "a", now);
+        let at_b = up(&mut b, now, Origin::Accepted);
+        let mut hello = hello("a", A, 0, LinkConfig::new().frame_limit());
+        b.handle_input(now, at_b, &mut hello);
+        Pair::events(&mut b);
+        let mut data = BytesMut::new();
+        LinkFrame::Data {
+            seq: Seq::new(1),
+            ack: Seq::ZERO,
+            payload: Bytes::from_static(b"x"),
+        }
+        .encode_as(&mut data, false);
+        b.handle_input(now, at_b, &mut data);
+        assert!(matches!(
+            only_reset(Pair::events(&mut b)),
+            ResetReason::Corrupt(LinkDecodeError::UnknownFlags { .. })
+        ));
     }
 }

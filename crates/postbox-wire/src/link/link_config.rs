@@ -35,6 +35,11 @@ pub struct LinkConfig {
     /// The largest frame payload either side accepts (a message may be 8 bytes less). At least
     /// 4096. Default 1 MiB.
     pub max_frame_len: u32,
+    /// The connections under the association authenticate every byte they carry (TLS, whose
+    /// records are authenticated): data frames then travel without the CRC32C, which would only
+    /// check again what the transport has checked, when the peer says the same of its side.
+    /// Default false: every frame is checksummed.
+    pub authenticated_transport: bool,
 }
 
 impl LinkConfig {
@@ -49,6 +54,7 @@ impl LinkConfig {
             max_unacked_messages: 4096,
             max_unacked_bytes: 16 << 20,
             max_frame_len: DEFAULT_MAX_FRAME_LEN,
+            authenticated_transport: false,
         }
     }
 

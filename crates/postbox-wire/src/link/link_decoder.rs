@@ -3,8 +3,8 @@
 use bytes::{Buf, Bytes, BytesMut};
 
 use super::{
-    Incarnation, InvalidNodeName, LINK_MAGIC, LINK_VERSION, LinkFrame, LinkFrameKind, LinkHello,
-    NodeName, Seq,
+    FLAG_UNCHECKED, Incarnation, InvalidNodeName, LINK_MAGIC, LINK_VERSION, LinkFrame,
+    LinkFrameKind, LinkHello, NodeName, Seq,
 };
 use crate::cursor::Cursor;
 use crate::header::{HEADER_LEN, Header};
@@ -29,7 +29,8 @@ pub enum LinkDecodeError {
         /// The kind byte.
         kind: u8,
     },
-    /// The header sets flags; version 1 defines none.
+    /// The header sets flags this decoder does not take: version 1 defines only
+    /// [`FLAG_UNCHECKED`], on data frames, for a decoder that accepts them.
     #[error("unknown flags {flags:#06x} on a {kind} frame")]
     UnknownFlags {
         /// The frame's kind.
@@ -87,12 +88,25 @@ pub enum LinkDecodeError {
 #[derive(Clone, Copy, Debug)]
 pub struct LinkDecoder {
     max_frame_len: u32,
+    unchecked: bool,
 }
 
 impl LinkDecoder {
-    /// A decoder accepting payloads up to `max_frame_len` bytes.
+    /// A decoder accepting payloads up to `max_frame_len` bytes, every frame checksummed.
     pub fn new(max_frame_len: u32) -> LinkDecoder {
-        LinkDecoder { max_frame_len }
+        LinkDecoder {
+            max_frame_len,
+            unchecked: false,
+        }
+    }
+
+    /// The same decoder, also taking data frames flagged [`FLAG_UNCHECKED`], which carry no
+    /// checksum: for a connection that authenticates every byte itself (TLS).
+    pub fn accepting_unchecked(self) -> LinkDecoder {
+        LinkDecoder {
+            unchecked: true,
+            ..self
+        }
     }
 
     /// Takes the first frame off the front of `src`, if a whole one is there.
@@ -120,7 +134,11 @@ impl LinkDecoder {
             src.reserve(payload_len - available);
             return Ok(None);
         };
-        let computed = header.compute_checksum(payload);
+        let computed = if header.flags == FLAG_UNCHECKED {
+            0
+        } else {
+            header.compute_checksum(payload)
+        };
         if computed != header.checksum {
             return Err(LinkDecodeError::BadChecksum {
                 expected: header.checksum,
@@ -149,7 +167,9 @@ impl LinkDecoder {
         }
         let kind = LinkFrameKind::from_u8(header.kind)
             .ok_or(LinkDecodeError::UnknownKind { kind: header.kind })?;
-        if header.flags != 0 {
+        let unchecked_data =
+            self.unchecked && kind == LinkFrameKind::Data && header.flags == FLAG_UNCHECKED;
+        if header.flags != 0 && !unchecked_data {
             return Err(LinkDecodeError::UnknownFlags {
                 kind,
                 flags: header.flags,
@@ -190,12 +210,15 @@ fn parse(kind: LinkFrameKind, number: u64, payload: &[u8]) -> Result<LinkFrame, 
             let known = Incarnation::new(cursor.u64("known incarnation").map_err(malformed)?);
             let delivered = Seq::new(cursor.u64("delivered").map_err(malformed)?);
             let max_frame_len = cursor.u32("max frame length").map_err(malformed)?;
+            // Options came later: a Hello that ends before them has none.
+            let options = cursor.u8("options").unwrap_or(0);
             LinkFrame::Hello(LinkHello {
                 node,
                 incarnation,
                 known,
                 delivered,
                 max_frame_len,
+                unchecked: options & super::link_frame::HELLO_UNCHECKED != 0,
             })
         }
         LinkFrameKind::Data => LinkFrame::Data {
@@ -389,5 +412,93 @@ mod tests {
         }
         let bytes: Vec<u8> = LinkFrameKind::ALL.iter().map(|k| k.as_u8()).collect();
         assert_eq!(bytes, (1..=7).collect::<Vec<u8>>());
+    }
+
+    /// `frame` as a decoder that takes unchecked data frames would read it.
+    fn decode_unchecked(mut bytes: BytesMut) -> Result<Option<LinkFrame>, LinkDecodeError> {
+        LinkDecoder::new(LIMIT)
+            .accepting_unchecked()
+            .decode(&mut bytes)
+    }
+
+    /// A frame flagged unchecked with the checksum field `checksum`.
+    fn unchecked(kind: u8, number: u64, payload: &[u8], checksum: u32) -> BytesMut {
+        let header = Header {
+            magic: LINK_MAGIC,
+            version: LINK_VERSION,
+            kind,
+            flags: FLAG_UNCHECKED,
+            request_id: number,
+            payload_len: u32::try_from(payload.len()).unwrap(),
+            checksum,
+        };
+        let mut bytes = BytesMut::from(&header.to_bytes()[..]);
+        bytes.extend_from_slice(payload);
+        bytes
+    }
+
+    #[test]
+    fn unchecked_data_is_taken_only_by_a_decoder_that_accepts_it() {
+        let payload = [3, 0, 0, 0, 0, 0, 0, 0, b'h', b'i'];
+        let data = unchecked(LinkFrameKind::Data.as_u8(), 5, &payload, 0);
+        assert_eq!(
+            decode_unchecked(data.clone()),
+            Ok(Some(LinkFrame::Data {
+                seq: Seq::new(5),
+                ack: Seq::new(3),
+                payload: Bytes::from_static(b"hi"),
+            }))
+        );
+        assert!(matches!(
+            decode(data),
+            Err(LinkDecodeError::UnknownFlags {
+                flags: FLAG_UNCHECKED,
+                ..
+            })
+        ));
+        // The flag on any other kind, or with a checksum in the field, is refused.
+        let ack = unchecked(LinkFrameKind::Ack.as_u8(), 0, &[0; 8], 0);
+        assert!(matches!(
+            decode_unchecked(ack),
+            Err(LinkDecodeError::UnknownFlags { .. })
+        ));
+        let stray = unchecked(LinkFrameKind::Data.as_u8(), 5, &payload, 7);
+        assert!(matches!(
+            decode_unchecked(stray),
+            Err(LinkDecodeError::BadChecksum { expected: 7, .. })
+        ));
+        // Checksummed frames still are checked.
+        let mut flipped = raw(1, 2, 0, 5, 10, &payload);
+        let last = flipped.len() - 1;
+        flipped[last] ^= 1;
+        assert!(matches!(
+            decode_unchecked(flipped),
+            Err(LinkDecodeError::BadChecksum { .. })
+        ));
+    }
+
+    #[test]
+    fn a_hello_says_whether_its_sender_takes_unchecked_data() {
+        for unchecked in [false, true] {
+            let hello = LinkFrame::Hello(LinkHello {
+                node: NodeName::new("a").unwrap(),
+                incarnation: Incarnation::new(9).unwrap(),
+                known: None,
+                delivered: Seq::ZERO,
+                max_frame_len: LIMIT,
+                unchecked,
+            });
+            let mut bytes = BytesMut::new();
+            hello.encode(&mut bytes);
+            assert_eq!(decode(bytes), Ok(Some(hello)));
+        }
+        // An older node's Hello ends before the options: it takes checksummed frames only.
+        let mut old = vec![1, b'a', 9, 0, 0, 0, 0, 0, 0, 0];
+        old.extend_from_slice(&[0; 16]);
+        old.extend_from_slice(&LIMIT.to_le_bytes());
+        let Ok(Some(LinkFrame::Hello(hello))) = decode(raw(1, 1, 0, 0, 30, &old)) else {
+            panic!("an older Hello decodes");
+        };
+        assert!(!hello.unchecked);
     }
 }

@@ -9,6 +9,7 @@ use std::fmt;
 
 use bytes::{BufMut, Bytes, BytesMut};
 
+use super::transmit::{SHARE_FROM, Transmit};
 use super::{Incarnation, NodeName};
 use crate::ErrorBody;
 use crate::header::{HEADER_LEN, Header};
@@ -21,6 +22,13 @@ pub const LINK_VERSION: u8 = 1;
 
 /// The bytes a data frame's payload spends before the message: the piggybacked acknowledgement.
 pub const DATA_OVERHEAD: usize = 8;
+
+/// The header flag of a data frame sent without a checksum (its checksum field is 0), allowed
+/// only to a peer whose `Hello` said it takes such frames (see [`LinkHello::unchecked`]).
+pub const FLAG_UNCHECKED: u16 = 0x0001;
+
+/// The `Hello` option bit saying "send me data frames without a checksum".
+pub(crate) const HELLO_UNCHECKED: u8 = 0x01;
 
 /// The position of a data message in one direction of an association: the first message is 1,
 /// and 0 stands for "nothing yet" (as in "the last message delivered").
@@ -154,6 +162,10 @@ pub struct LinkHello {
     pub delivered: Seq,
     /// The largest frame payload the sender accepts; both ends must use the same.
     pub max_frame_len: u32,
+    /// The sender takes data frames without a checksum: its connections authenticate every
+    /// byte (TLS), so a CRC would only check again what the transport already has. Absent (an
+    /// older sender) means false.
+    pub unchecked: bool,
 }
 
 /// One link frame, decoded.
@@ -220,6 +232,31 @@ impl LinkFrame {
     ///
     /// If a data payload is longer than `u32::MAX - 8` bytes.
     pub fn encode(&self, dst: &mut BytesMut) {
+        self.encode_as(dst, true);
+    }
+
+    /// As [`encode_as`](Self::encode_as), onto what an association transmits: a large data
+    /// message is queued as it is (shared, not copied) after its header.
+    pub(crate) fn encode_onto(&self, transmit: &mut Transmit, checksummed: bool) {
+        match self {
+            LinkFrame::Data { seq, ack, payload } if payload.len() >= SHARE_FROM => {
+                let head = ack.get().to_le_bytes();
+                let flags = if checksummed { 0 } else { FLAG_UNCHECKED };
+                let mut header = header(LinkFrameKind::Data, flags, seq.get(), &head, payload);
+                if checksummed {
+                    header.checksum =
+                        crc32c::crc32c_append(header.compute_checksum(&head), payload);
+                }
+                write(transmit.buffer(), &header, &head, &[]);
+                transmit.push_shared(payload.clone());
+            }
+            frame => frame.encode_as(transmit.buffer(), checksummed),
+        }
+    }
+
+    /// As [`encode`](Self::encode); a data frame goes without its checksum (flagged
+    /// [`FLAG_UNCHECKED`]) unless `checksummed`. Every other kind always has one.
+    pub(crate) fn encode_as(&self, dst: &mut BytesMut, checksummed: bool) {
         match self {
             LinkFrame::Hello(hello) => {
                 let mut payload = Vec::with_capacity(29 + hello.node.as_bytes().len());
@@ -231,16 +268,16 @@ impl LinkFrame {
                 payload.extend_from_slice(&hello.known.map_or(0, Incarnation::get).to_le_bytes());
                 payload.extend_from_slice(&hello.delivered.get().to_le_bytes());
                 payload.extend_from_slice(&hello.max_frame_len.to_le_bytes());
+                payload.push(if hello.unchecked { HELLO_UNCHECKED } else { 0 });
                 put(dst, LinkFrameKind::Hello, 0, &payload, &[]);
             }
             LinkFrame::Data { seq, ack, payload } => {
-                put(
-                    dst,
-                    LinkFrameKind::Data,
-                    seq.get(),
-                    &ack.get().to_le_bytes(),
-                    payload,
-                );
+                let head = ack.get().to_le_bytes();
+                if checksummed {
+                    put(dst, LinkFrameKind::Data, seq.get(), &head, payload);
+                } else {
+                    put_unchecked(dst, LinkFrameKind::Data, seq.get(), &head, payload);
+                }
             }
             LinkFrame::Ack { ack } => {
                 put(dst, LinkFrameKind::Ack, 0, &ack.get().to_le_bytes(), &[])
@@ -268,19 +305,32 @@ impl LinkFrame {
 /// Writes one frame whose payload is `head` then `tail`, without joining them first (a data
 /// frame's message is not copied twice).
 fn put(dst: &mut BytesMut, kind: LinkFrameKind, number: u64, head: &[u8], tail: &[u8]) {
+    let mut header = header(kind, 0, number, head, tail);
+    header.checksum = crc32c::crc32c_append(header.compute_checksum(head), tail);
+    write(dst, &header, head, tail);
+}
+
+/// As [`put`], without the checksum: flagged [`FLAG_UNCHECKED`], the checksum field 0.
+fn put_unchecked(dst: &mut BytesMut, kind: LinkFrameKind, number: u64, head: &[u8], tail: &[u8]) {
+    let header = header(kind, FLAG_UNCHECKED, number, head, tail);
+    write(dst, &header, head, tail);
+}
+
+fn header(kind: LinkFrameKind, flags: u16, number: u64, head: &[u8], tail: &[u8]) -> Header {
     let len = head.len() + tail.len();
-    let payload_len = u32::try_from(len).expect("a link frame payload fits in u32");
-    let mut header = Header {
+    Header {
         magic: LINK_MAGIC,
         version: LINK_VERSION,
         kind: kind.as_u8(),
-        flags: 0,
+        flags,
         request_id: number,
-        payload_len,
+        payload_len: u32::try_from(len).expect("a link frame payload fits in u32"),
         checksum: 0,
-    };
-    header.checksum = crc32c::crc32c_append(header.compute_checksum(head), tail);
-    dst.reserve(HEADER_LEN + len);
+    }
+}
+
+fn write(dst: &mut BytesMut, header: &Header, head: &[u8], tail: &[u8]) {
+    dst.reserve(HEADER_LEN + head.len() + tail.len());
     dst.put_slice(&header.to_bytes());
     dst.put_slice(head);
     dst.put_slice(tail);

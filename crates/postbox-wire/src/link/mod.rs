@@ -89,6 +89,7 @@ mod link_stats;
 mod node_name;
 mod outbound;
 mod resend_buffer;
+mod transmit;
 
 pub use association::Association;
 pub use link_config::LinkConfig;
@@ -97,7 +98,9 @@ pub use link_event::{
     Admission, ConnectionId, DownReason, LinkEvent, LinkSendError, Origin, ResetReason,
 };
 pub use link_frame::{
-    DATA_OVERHEAD, LINK_MAGIC, LINK_VERSION, LinkFrame, LinkFrameKind, LinkHello, Seq,
+    DATA_OVERHEAD, FLAG_UNCHECKED, LINK_MAGIC, LINK_VERSION, LinkFrame, LinkFrameKind, LinkHello,
+    Seq,
 };
 pub use link_stats::{LinkState, LinkStats};
 pub use node_name::{Incarnation, InvalidNodeName, MAX_NODE_NAME_LEN, NodeName};
+pub use transmit::Transmit;
