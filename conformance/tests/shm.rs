@@ -1,0 +1,141 @@
+//! The conformance suite against a daemon through its Unix socket with every message payload
+//! attached as a sealed memfd, both ways (`?shm_from=1`, the daemon's `attach_from` of 1): a
+//! fresh daemon per test.
+//!
+//! Beside the suite, one test checks that the instantiation really moves payloads attached —
+//! every receiver gets a mapped payload and the daemon's metrics count each attachment — so that
+//! it cannot quietly fall back to inline payloads and pass as the plain `unix` suite does.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use postbox::{Capacity, Dispatch, Receivers, Select, Selector, SendErrorKind};
+use postbox_conformance::{AttachedPayloads, ShmTransport, Transport};
+use postbox_shm::SealedPayload;
+
+postbox_conformance::conformance_tests!(unix_shm, postbox_conformance::ShmTransport::start());
+
+/// Whether `payload` was mapped from an attached memfd rather than read from a frame.
+fn mapped(payload: &Bytes) -> bool {
+    SealedPayload::of(payload).is_some()
+}
+
+/// Waits until the daemon has counted `received` and `sent` more attachments than `before`
+/// (a payload is counted sent once its write returned, which may be just after its receiver
+/// has it), failing after 10 s or on any other count.
+fn expect_counted(
+    t: &ShmTransport,
+    before: AttachedPayloads,
+    received: u64,
+    sent: u64,
+    what: &str,
+) {
+    let want = AttachedPayloads {
+        received: before.received + received,
+        sent: before.sent + sent,
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let now = t.attached_payloads();
+        if now == want {
+            return;
+        }
+        let over = now.received > want.received || now.sent > want.sent;
+        assert!(
+            !over && Instant::now() < deadline,
+            "{what}: the daemon counts {now:?} attached, expected {want:?}"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+#[test]
+fn every_kind_of_operation_moves_its_payloads_attached() {
+    let t = ShmTransport::start();
+    assert!(t.url().ends_with("?shm_from=1"), "{}", t.url());
+    let a = t.process();
+    let b = t.process();
+    let start = t.attached_payloads();
+    assert_eq!(start, AttachedPayloads::default());
+
+    // A send and a receive, of a 1-byte payload: the smallest attached.
+    let q = a
+        .mailbox("q")
+        .receivers(Receivers::Shared(Dispatch::FirstWaiting))
+        .create()
+        .expect("create");
+    let theirs = b.mailbox("q").open().expect("open");
+    q.send("x").expect("send");
+    let got = theirs.recv().expect("recv");
+    assert_eq!(got.payload().as_ref(), b"x");
+    assert!(mapped(got.payload()), "a received payload is mapped");
+    expect_counted(&t, start, 1, 1, "send and receive");
+
+    // An empty payload cannot be attached (an attachment is at least 1 byte): it goes inline.
+    let before = t.attached_payloads();
+    q.send(Bytes::new()).expect("send");
+    assert!(theirs.recv().expect("recv").payload().is_empty());
+    expect_counted(&t, before, 0, 0, "an empty payload");
+
+    // A batch, then several at once.
+    let before = t.attached_payloads();
+    q.send_batch(["b0", "b1", "b2"]).expect("send_batch");
+    let many = theirs.recv_many(3).expect("recv_many");
+    assert_eq!(many.len(), 3);
+    assert!(many.iter().all(|got| mapped(got.payload())));
+    expect_counted(&t, before, 3, 3, "a batch and recv_many");
+
+    // Peek, a lease, select: each answer carries the message attached.
+    let before = t.attached_payloads();
+    q.send("p").expect("send");
+    let peeked = theirs.peek(1, Selector::Any).expect("peek");
+    assert!(mapped(peeked[0].payload()), "peek");
+    let leased = theirs
+        .lease_timeout(Duration::from_secs(10))
+        .expect("lease");
+    assert!(mapped(leased.payload()), "lease");
+    leased.nack().expect("nack");
+    let mut select = Select::new();
+    select.recv(&theirs, Selector::Any);
+    let selected = select.try_wait().expect("select");
+    assert_eq!(selected.message.payload().as_ref(), b"p");
+    assert!(mapped(selected.message.payload()), "select");
+    expect_counted(&t, before, 1, 3, "peek, lease and select");
+
+    // Direct: an inbox.
+    let before = t.attached_payloads();
+    a.send_to(b.pid(), "direct").expect("send_to");
+    assert!(mapped(b.recv_any().expect("recv_any").payload()));
+    expect_counted(&t, before, 1, 1, "send_to");
+
+    // A call through the mailbox and its reply: the request and the answer both travel
+    // attached, both ways.
+    let before = t.attached_payloads();
+    std::thread::scope(|s| {
+        let server = s.spawn(|| {
+            let request = q.recv().expect("the request");
+            assert!(mapped(request.payload()), "the request");
+            a.reply(&request, "answer").expect("reply");
+        });
+        let answer = theirs.call("question").expect("call");
+        assert_eq!(answer.payload.as_ref(), b"answer");
+        assert!(mapped(&answer.payload), "the answer");
+        server.join().expect("the server");
+    });
+    expect_counted(&t, before, 2, 2, "call and reply");
+
+    // A failed send hands its message back attached.
+    let full = a
+        .mailbox("full")
+        .capacity(Capacity::bounded(1, 1024))
+        .create()
+        .expect("create");
+    full.send("filler").expect("send");
+    let before = t.attached_payloads();
+    let error = full.try_send("precious").expect_err("full");
+    assert_eq!(error.kind(), SendErrorKind::Full);
+    let back = error.into_message().expect("handed back");
+    assert_eq!(back.payload.as_ref(), b"precious");
+    assert!(mapped(&back.payload), "the message handed back");
+    expect_counted(&t, before, 1, 1, "a send handed back");
+}
