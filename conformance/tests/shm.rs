@@ -4,12 +4,14 @@
 //!
 //! Beside the suite, one test checks that the instantiation really moves payloads attached —
 //! every receiver gets a mapped payload and the daemon's metrics count each attachment — so that
-//! it cannot quietly fall back to inline payloads and pass as the plain `unix` suite does.
+//! it cannot quietly fall back to inline payloads and pass as the plain `unix` suite does; two
+//! more pin what is copied: nothing on one node (the receiver maps the sender's own file), the
+//! bytes across a node link.
 
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use postbox::{Capacity, Dispatch, Receivers, Select, Selector, SendErrorKind};
+use postbox::{Capacity, Dispatch, MessageSize, Receivers, Select, Selector, SendErrorKind};
 use postbox_conformance::{AttachedPayloads, ShmTransport, Transport};
 use postbox_shm::SealedPayload;
 
@@ -138,4 +140,65 @@ fn every_kind_of_operation_moves_its_payloads_attached() {
     assert_eq!(back.payload.as_ref(), b"precious");
     assert!(mapped(&back.payload), "the message handed back");
     expect_counted(&t, before, 1, 1, "a send handed back");
+}
+
+/// The inode of the memfd behind an attached payload, which names the file itself.
+fn inode(payload: &Bytes) -> u64 {
+    use std::os::unix::fs::MetadataExt as _;
+    let sealed = SealedPayload::of(payload).expect("an attached payload");
+    let fd = sealed.fd().try_clone_to_owned().expect("a descriptor");
+    std::fs::File::from(fd).metadata().expect("fstat").ino()
+}
+
+/// A mailbox for payloads of up to 256 KiB.
+fn roomy(process: &postbox::Process, name: &str) -> postbox::Mailbox {
+    process
+        .mailbox(name)
+        .size(MessageSize::Variable(256 << 10))
+        .capacity(Capacity::bounded(4, 1 << 20))
+        .receivers(Receivers::Shared(Dispatch::FirstWaiting))
+        .create()
+        .expect("create")
+}
+
+#[test]
+fn on_one_node_the_receiver_maps_the_very_file_the_sender_wrote() {
+    let t = ShmTransport::start();
+    let (a, b) = (t.process(), t.process());
+    let q = roomy(&a, "q");
+    let theirs = b.mailbox("q").open().expect("open");
+    let mut loan = q.loan(100_000);
+    assert!(loan.is_shared());
+    loan[..5].copy_from_slice(b"hello");
+    let sent = loan.into_bytes();
+    q.send(sent.clone()).expect("send");
+    let got = theirs.recv().expect("recv");
+    assert_eq!(got.payload(), &sent);
+    assert_eq!(inode(got.payload()), inode(&sent), "no copy anywhere");
+}
+
+#[test]
+fn across_nodes_the_link_carries_a_copy_and_the_far_side_attaches_it_anew() {
+    // Processes on node a, their mailboxes on node b: a payload goes a → b → a, over the link
+    // both ways (TLS: bytes, never descriptors).
+    let t = postbox_conformance::NodesTransport::start();
+    let (a, b) = (t.process(), t.process());
+    let q = roomy(&a, "q");
+    let theirs = b.mailbox("q").open().expect("open");
+    let mut loan = q.loan(100_000);
+    assert!(loan.is_shared(), "attached from 64 KiB on node a's socket");
+    loan[..5].copy_from_slice(b"hello");
+    let sent = loan.into_bytes();
+    q.send(sent.clone()).expect("send");
+    let got = theirs.recv().expect("recv");
+    assert_eq!(got.payload(), &sent);
+    assert!(
+        mapped(got.payload()),
+        "node a attaches what the link brought"
+    );
+    assert_ne!(
+        inode(got.payload()),
+        inode(&sent),
+        "a copy, not the sender's file"
+    );
 }
