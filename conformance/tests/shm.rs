@@ -175,6 +175,40 @@ fn on_one_node_the_receiver_maps_the_very_file_the_sender_wrote() {
     let got = theirs.recv().expect("recv");
     assert_eq!(got.payload(), &sent);
     assert_eq!(inode(got.payload()), inode(&sent), "no copy anywhere");
+
+    // Passed on by its receiver, it is still the same file.
+    b.send_to(a.pid(), got.payload().clone()).expect("send_to");
+    let again = a.recv_any().expect("recv_any");
+    assert_eq!(
+        inode(again.payload()),
+        inode(&sent),
+        "passed on, not copied"
+    );
+}
+
+#[test]
+fn a_frame_attaches_at_most_64_payloads_and_carries_the_rest_inline() {
+    let t = ShmTransport::start();
+    let (a, b) = (t.process(), t.process());
+    let q = a
+        .mailbox("q")
+        .capacity(Capacity::bounded(100, 1 << 20))
+        .receivers(Receivers::Shared(Dispatch::FirstWaiting))
+        .create()
+        .expect("create");
+    let theirs = b.mailbox("q").open().expect("open");
+    let before = t.attached_payloads();
+    q.send_batch((0..70).map(|i| format!("m{i}")))
+        .expect("send_batch");
+    let all = theirs.recv_many(70).expect("recv_many");
+    let texts: Vec<String> = all
+        .iter()
+        .map(|got| String::from_utf8_lossy(got.payload()).into_owned())
+        .collect();
+    assert_eq!(texts, (0..70).map(|i| format!("m{i}")).collect::<Vec<_>>());
+    let attached: Vec<bool> = all.iter().map(|got| mapped(got.payload())).collect();
+    assert!(attached[..64].iter().all(|&a| a) && attached[64..].iter().all(|&a| !a));
+    expect_counted(&t, before, 64, 64, "70 messages in one frame each way");
 }
 
 #[test]
