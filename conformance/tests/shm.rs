@@ -236,3 +236,74 @@ fn across_nodes_the_link_carries_a_copy_and_the_far_side_attaches_it_anew() {
         "a copy, not the sender's file"
     );
 }
+
+/// The daemon's URL, for the child of
+/// `a_sender_out_of_descriptors_is_disconnected_not_sent_inline`.
+const CHILD_URL: &str = "POSTBOX_CONFORMANCE_SHM_CHILD_URL";
+
+#[test]
+fn a_sender_out_of_descriptors_is_disconnected_not_sent_inline() {
+    let t = ShmTransport::start();
+    let observer = t.process();
+    let child = std::process::Command::new(std::env::current_exe().expect("this test binary"))
+        .args([
+            "--exact",
+            "out_of_descriptors_child",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD_URL, t.url())
+        .output()
+        .expect("run the child");
+    assert!(
+        child.status.success(),
+        "the child failed:\n{}{}",
+        String::from_utf8_lossy(&child.stdout),
+        String::from_utf8_lossy(&child.stderr)
+    );
+    // The child's process is gone; nothing it tried arrived, and the daemon serves others.
+    let stats = observer.node_stats().expect("node_stats");
+    assert_eq!((stats.processes, stats.total_sent), (1, 0));
+}
+
+/// Run by `a_sender_out_of_descriptors_is_disconnected_not_sent_inline` in a process of its
+/// own: takes every descriptor this process may open, then sends.
+#[test]
+#[ignore = "a child of a_sender_out_of_descriptors_is_disconnected_not_sent_inline"]
+fn out_of_descriptors_child() {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let url = std::env::var(CHILD_URL).expect("run as a child, with the daemon's URL");
+    let process = postbox::connect(&url).expect("connect");
+    let inbox = process.pid();
+    let limit = getrlimit(Resource::Nofile);
+    setrlimit(
+        Resource::Nofile,
+        Rlimit {
+            current: Some(256),
+            maximum: limit.maximum,
+        },
+    )
+    .expect("lower the descriptor limit");
+    let mut taken = Vec::new();
+    loop {
+        match std::fs::File::open("/dev/null") {
+            Ok(file) => taken.push(file),
+            Err(error) if error.raw_os_error() == Some(rustix::io::Errno::MFILE.raw_os_error()) => {
+                break;
+            }
+            Err(error) => panic!("opening /dev/null: {error}"),
+        }
+        assert!(taken.len() < 256, "the limit does not hold");
+    }
+    let error = process
+        .send_to(inbox, "no file can be made for this")
+        .expect_err("no payload file, no send");
+    assert_eq!(error.kind(), SendErrorKind::Disconnected, "{error}");
+    drop(taken);
+    assert_eq!(
+        process.node_stats().map(|_| ()).unwrap_err().to_string(),
+        postbox::AdminError::Disconnected.to_string(),
+        "the connection is over for good"
+    );
+}
