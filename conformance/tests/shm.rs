@@ -104,6 +104,18 @@ fn every_kind_of_operation_moves_its_payloads_attached() {
     assert!(mapped(selected.message.payload()), "select");
     expect_counted(&t, before, 1, 3, "peek, lease and select");
 
+    // A consumer's window, taken ahead on lease.
+    let before = t.attached_payloads();
+    q.send_batch(["c0", "c1"]).expect("send_batch");
+    let mut consumer = b.mailbox("q").open().expect("open").into_consumer(2);
+    for expected in ["c0", "c1"] {
+        let got = consumer.recv().expect("consumer recv");
+        assert_eq!(got.payload().as_ref(), expected.as_bytes());
+        assert!(mapped(got.payload()), "a consumer's message");
+    }
+    assert_eq!(consumer.stop().expect("stop"), 0, "both were handed out");
+    expect_counted(&t, before, 2, 2, "a consumer");
+
     // Direct: an inbox.
     let before = t.attached_payloads();
     a.send_to(b.pid(), "direct").expect("send_to");
