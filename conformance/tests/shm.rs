@@ -4,9 +4,11 @@
 //!
 //! Beside the suite, one test checks that the instantiation really moves payloads attached —
 //! every receiver gets a mapped payload and the daemon's metrics count each attachment — so that
-//! it cannot quietly fall back to inline payloads and pass as the plain `unix` suite does; two
-//! more pin what is copied: nothing on one node (the receiver maps the sender's own file), the
-//! bytes across a node link.
+//! it cannot quietly fall back to inline payloads and pass as the plain `unix` suite does. The
+//! others pin what docs/operations.md says of the fast path: what is copied (nothing on one
+//! node, where the receiver maps the sender's own file; the bytes across a node link), that one
+//! frame attaches at most 64 payloads, and that a sender out of descriptors is disconnected
+//! rather than falling back to inline.
 
 use std::time::{Duration, Instant};
 
