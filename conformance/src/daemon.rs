@@ -1,5 +1,5 @@
-//! The daemon transports under test (`unix://`, `tcp://`, `tls://`): a fresh, embedded daemon
-//! per value.
+//! The daemon transports under test (`unix://`, `unix://` with every payload attached,
+//! `tcp://`, `tls://`): a fresh, embedded daemon per value.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,6 +26,29 @@ pub struct UnixTransport {
     daemon: EmbeddedDaemon,
 }
 
+/// Runs the suite against a daemon through its Unix socket with every message payload attached:
+/// each travels as a sealed memfd passed beside its frame (protocol.md §7.5), both ways, rather
+/// than inline.
+///
+/// As [`UnixTransport`], but processes connect with `?shm_from=1` (they attach every payload
+/// they send, of 1 byte or more) and the daemon attaches every payload it sends them
+/// ([`DaemonConfig::attach_from`] of 1). An empty payload travels inline: an attachment is at
+/// least 1 byte. The daemon serves metrics on a loopback port, so that a test can check
+/// through [`ShmTransport::attached_payloads`] that payloads really did travel attached.
+#[derive(Debug)]
+pub struct ShmTransport {
+    daemon: EmbeddedDaemon,
+}
+
+/// How many message payloads a daemon received and sent attached, from its metrics.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct AttachedPayloads {
+    /// Payloads that arrived from clients attached (`postbox_attached_payloads_received_total`).
+    pub received: u64,
+    /// Payloads the daemon sent to clients attached (`postbox_attached_payloads_sent_total`).
+    pub sent: u64,
+}
+
 /// Runs the suite against a daemon over TCP (`tcp://127.0.0.1:PORT`), with a token.
 ///
 /// As [`UnixTransport`], but the daemon also listens on a free loopback port and processes
@@ -45,6 +68,15 @@ pub struct TlsTransport {
     daemon: EmbeddedDaemon,
 }
 
+/// Which payloads an embedded daemon's Unix clients and the daemon itself attach.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Payloads {
+    /// The defaults: 64 KiB and more.
+    Default,
+    /// Every payload of 1 byte or more, both ways; metrics served to count them.
+    AllAttached,
+}
+
 /// Which listeners an embedded daemon has besides its Unix socket.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum Network {
@@ -62,6 +94,8 @@ pub(crate) struct EmbeddedDaemon {
     pub(crate) url: String,
     /// Where it listens for other nodes, when it does.
     pub(crate) node_addr: Option<std::net::SocketAddr>,
+    /// Where it serves metrics, when it does.
+    metrics_addr: Option<std::net::SocketAddr>,
     dir: PathBuf,
     pub(crate) limits: Limits,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -86,6 +120,54 @@ impl UnixTransport {
     /// The daemon's URL, for processes started outside this one (a fault test's children).
     pub fn url(&self) -> &str {
         &self.daemon.url
+    }
+}
+
+impl ShmTransport {
+    /// Starts a daemon as [`UnixTransport::start`] does, attaching every payload it sends to its
+    /// clients, with metrics on a free loopback port.
+    ///
+    /// # Panics
+    ///
+    /// When the daemon cannot start: the suite cannot run at all.
+    pub fn start() -> ShmTransport {
+        ShmTransport {
+            daemon: EmbeddedDaemon::start_with(Network::None, None, Payloads::AllAttached),
+        }
+    }
+
+    /// The URL processes connect with (`unix:///…?shm_from=1`).
+    pub fn url(&self) -> &str {
+        &self.daemon.url
+    }
+
+    /// How many payloads the daemon has received and sent attached so far, read from its
+    /// metrics endpoint.
+    ///
+    /// # Panics
+    ///
+    /// When the endpoint does not answer, or its answer lacks the two counters.
+    pub fn attached_payloads(&self) -> AttachedPayloads {
+        use std::io::{Read as _, Write as _};
+        let address = self.daemon.metrics_addr.expect("the daemon serves metrics");
+        let mut stream = std::net::TcpStream::connect(address).expect("reach the metrics endpoint");
+        stream
+            .write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            .expect("ask for the metrics");
+        let mut text = String::new();
+        stream.read_to_string(&mut text).expect("read the metrics");
+        let counter = |name: &str| -> u64 {
+            text.lines()
+                .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+                .unwrap_or_else(|| panic!("the metrics have no {name}:\n{text}"))
+                .trim()
+                .parse()
+                .unwrap_or_else(|_| panic!("{name} is not a count:\n{text}"))
+        };
+        AttachedPayloads {
+            received: counter("postbox_attached_payloads_received_total"),
+            sent: counter("postbox_attached_payloads_sent_total"),
+        }
     }
 }
 
@@ -143,6 +225,15 @@ impl EmbeddedDaemon {
 
     /// As [`EmbeddedDaemon::start`], with node links when `node` is given.
     pub(crate) fn start_node(network: Network, node: Option<NodeConfig>) -> EmbeddedDaemon {
+        EmbeddedDaemon::start_with(network, node, Payloads::Default)
+    }
+
+    /// As [`EmbeddedDaemon::start_node`], attaching `payloads`.
+    fn start_with(
+        network: Network,
+        node: Option<NodeConfig>,
+        payloads: Payloads,
+    ) -> EmbeddedDaemon {
         static STARTED: AtomicU64 = AtomicU64::new(0);
         let n = STARTED.fetch_add(1, Ordering::Relaxed);
         let dir = std::env::temp_dir().join(format!("postbox-conf-{}-{n}", std::process::id()));
@@ -171,6 +262,10 @@ impl EmbeddedDaemon {
         }
         config.node = node;
         config.limits.max_queued_bytes = 64 << 20;
+        if payloads == Payloads::AllAttached {
+            config.attach_from = 1;
+            config.metrics = Some(loopback);
+        }
         let limits = config.limits;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -185,9 +280,15 @@ impl EmbeddedDaemon {
             (Network::Tls, Some(address)) => {
                 format!("tls://{address}?ca={}", dir.join("ca.pem").display())
             }
-            _ => format!("unix://{}", daemon.socket_path().display()),
+            _ => match payloads {
+                Payloads::Default => format!("unix://{}", daemon.socket_path().display()),
+                Payloads::AllAttached => {
+                    format!("unix://{}?shm_from=1", daemon.socket_path().display())
+                }
+            },
         };
         let node_addr = daemon.local_node_addr();
+        let metrics_addr = daemon.local_metrics_addr();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         runtime.spawn(daemon.serve(async {
             let _ = stopped.await;
@@ -195,6 +296,7 @@ impl EmbeddedDaemon {
         EmbeddedDaemon {
             url,
             node_addr,
+            metrics_addr,
             dir,
             limits,
             stop: Some(stop),
@@ -230,6 +332,24 @@ impl Drop for EmbeddedDaemon {
 impl Transport for UnixTransport {
     fn name(&self) -> &str {
         "unix"
+    }
+
+    fn process(&self) -> Process {
+        postbox::connect(&self.daemon.url).expect("connect to the daemon")
+    }
+
+    fn process_as(&self, _creds: Credentials) -> Option<Process> {
+        None
+    }
+
+    fn limits(&self) -> Limits {
+        self.daemon.limits
+    }
+}
+
+impl Transport for ShmTransport {
+    fn name(&self) -> &str {
+        "unix-shm"
     }
 
     fn process(&self) -> Process {

@@ -11,6 +11,8 @@
 //! postbox_conformance::conformance_tests!(inproc, postbox_conformance::InprocTransport::new());
 //! // conformance/tests/unix.rs: a fresh embedded daemon per test, reached through its socket
 //! postbox_conformance::conformance_tests!(unix, postbox_conformance::UnixTransport::start());
+//! // conformance/tests/shm.rs: the same, every payload attached as a sealed memfd, both ways
+//! postbox_conformance::conformance_tests!(unix_shm, postbox_conformance::ShmTransport::start());
 //! ```
 //!
 //! which yields tests named `<suite>::<concept>::<case>`, e.g.
@@ -84,7 +86,7 @@ mod support;
 
 pub mod cases;
 
-pub use daemon::{TcpTransport, TlsTransport, UnixTransport};
+pub use daemon::{AttachedPayloads, ShmTransport, TcpTransport, TlsTransport, UnixTransport};
 pub use inproc::InprocTransport;
 pub use nodes::NodesTransport;
 

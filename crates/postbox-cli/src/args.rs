@@ -268,6 +268,11 @@ pub(crate) struct DaemonArgs {
     #[arg(long, value_name = "N")]
     pub(crate) metrics_max_mailboxes: Option<usize>,
 
+    /// The smallest payload sent to a unix:// client as a sealed shared-memory file rather than
+    /// through the socket, e.g. 256KiB; at least 1 [default: 64KiB]
+    #[arg(long, value_name = "BYTES", value_parser = values::bytes)]
+    pub(crate) attach_from: Option<usize>,
+
     /// This node's name among linked daemons: letters, digits, '.', '_', '-' [default: the host
     /// name]
     #[arg(long, value_name = "NAME", value_parser = values::node_name)]

@@ -68,6 +68,9 @@ pub(crate) struct ConfigFile {
     /// `--metrics-max-mailboxes`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) metrics_max_mailboxes: Option<Count>,
+    /// `--attach-from`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) attach_from: Option<ByteSize>,
     /// `--log`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) log: Option<String>,
@@ -194,6 +197,12 @@ pub(crate) const KEYS: &[(&str, &str, Option<&str>)] = &[
     (
         "metrics-max-mailboxes",
         "How many mailboxes the metrics report one by one: the first N by name.",
+        None,
+    ),
+    (
+        "attach-from",
+        "The smallest payload sent to a unix:// client as a sealed shared-memory file rather \
+         than through the socket (at least 1).",
         None,
     ),
     (
@@ -349,6 +358,7 @@ impl ConfigFile {
             state_dir: postbox_daemon::own_default_state_dir(),
             metrics: None,
             metrics_max_mailboxes: Some(Count(config.metrics_max_mailboxes)),
+            attach_from: Some(ByteSize(config.attach_from)),
             log: Some("info".to_owned()),
             max_message_size: Some(ByteSize(config.limits.max_message_size)),
             inbox_capacity: Some(PositiveCount(config.limits.inbox_capacity)),
@@ -386,6 +396,7 @@ impl ConfigFile {
             state_dir: over.state_dir.or(self.state_dir),
             metrics: over.metrics.or(self.metrics),
             metrics_max_mailboxes: over.metrics_max_mailboxes.or(self.metrics_max_mailboxes),
+            attach_from: over.attach_from.or(self.attach_from),
             log: over.log.or(self.log),
             max_message_size: over.max_message_size.or(self.max_message_size),
             inbox_capacity: over.inbox_capacity.or(self.inbox_capacity),

@@ -37,18 +37,22 @@ pub(crate) struct AttachmentLimits {
     pub(crate) max_len: usize,
     /// Attached payloads held mapped at most (past it, arriving ones are copied).
     pub(crate) budget: usize,
+    /// The smallest payload the daemon attaches when it sends
+    /// ([`DaemonConfig::attach_from`](crate::DaemonConfig::attach_from)).
+    pub(crate) from: usize,
 }
 
 impl AttachmentLimits {
     /// The budget for this process: half its descriptor limit, raised to the hard limit first,
-    /// at most [`MAX_BUDGET`].
-    pub(crate) fn for_process(max_len: usize) -> AttachmentLimits {
+    /// at most [`MAX_BUDGET`]; payloads of `from` bytes or more attached when sent.
+    pub(crate) fn for_process(max_len: usize, from: usize) -> AttachmentLimits {
         let budget = raise_descriptor_limit().map_or(512, |limit| {
             usize::try_from(limit / 2).unwrap_or(MAX_BUDGET)
         });
         AttachmentLimits {
             max_len,
             budget: budget.min(MAX_BUDGET),
+            from,
         }
     }
 }
@@ -212,6 +216,7 @@ mod tests {
         let roomy = AttachmentLimits {
             max_len: 1 << 20,
             budget: usize::MAX,
+            from: 1,
         };
         let mapped = payloads(read_of(&sent), roomy).unwrap();
         assert!(
@@ -223,6 +228,7 @@ mod tests {
         let none = AttachmentLimits {
             max_len: 1 << 20,
             budget: 0,
+            from: 1,
         };
         let copied = payloads(read_of(&sent), none).unwrap();
         assert_eq!(copied[2], vec![2u8; 5000]);
@@ -239,6 +245,7 @@ mod tests {
         let small = AttachmentLimits {
             max_len: 4999,
             budget: usize::MAX,
+            from: 1,
         };
         assert!(payloads(read_of(&sent), small).is_err());
         let mut cut = read_of(&sent);
@@ -246,13 +253,14 @@ mod tests {
         let roomy = AttachmentLimits {
             max_len: 1 << 20,
             budget: usize::MAX,
+            from: 1,
         };
         assert!(payloads(cut, roomy).is_err());
     }
 
     #[test]
     fn the_budget_is_half_the_raised_descriptor_limit_and_bounded() {
-        let limits = AttachmentLimits::for_process(1 << 20);
+        let limits = AttachmentLimits::for_process(1 << 20, 1);
         assert!(limits.budget >= 1 && limits.budget <= MAX_BUDGET);
         let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile);
         assert_eq!(limit.current, limit.maximum, "the soft limit is raised");

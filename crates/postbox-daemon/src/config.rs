@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use postbox_core::{Credentials, Limits};
+use postbox_wire::session::DEFAULT_ATTACH_FROM;
 use postbox_wire::{HANDSHAKE_MAX_FRAME_LEN, Token, default_socket_path};
 
 use crate::DaemonError;
@@ -145,6 +146,13 @@ pub struct DaemonConfig {
     /// Whether to take a listening socket passed by systemd (`LISTEN_FDS`) instead of binding
     /// [`socket_path`](Self::socket_path). Default [`SocketActivation::Accept`].
     pub socket_activation: SocketActivation,
+    /// The smallest message payload, in bytes, that the daemon sends to a Unix client as an
+    /// attached sealed memfd rather than inline in the frame (protocol.md §7.5), when the client
+    /// negotiated attachments. Below it, a memfd, its seals, a descriptor and a mapping cost
+    /// more than copying the bytes through the socket. At least 1; default
+    /// [`DEFAULT_ATTACH_FROM`] (64 KiB). What a client attaches when it sends is its own choice
+    /// (`?shm_from=` in its URL).
+    pub attach_from: usize,
 }
 
 /// Whether the daemon takes its Unix socket from systemd's socket activation.
@@ -273,6 +281,7 @@ impl DaemonConfig {
             state_dir: None,
             socket_activation: SocketActivation::Accept,
             node: None,
+            attach_from: DEFAULT_ATTACH_FROM,
         }
     }
 
@@ -301,7 +310,7 @@ impl DaemonConfig {
     ///
     /// # Errors
     ///
-    /// [`DaemonError::Config`] when a limit is zero, the frame limit is below 4096, the socket mode
+    /// [`DaemonError::Config`] when a limit or [`attach_from`](Self::attach_from) is zero, the frame limit is below 4096, the socket mode
     /// has bits beyond 0o777, the largest message (plus [`MESSAGE_OVERHEAD`]) does not fit in
     /// a frame, the dead-peer timeout is below 3 s (keepalive probes count in seconds), a TCP
     /// listener has neither a token nor TLS client certificates, or the node links' settings do
@@ -348,6 +357,7 @@ impl DaemonConfig {
             ("max message size", self.limits.max_message_size),
             ("inbox capacity", self.limits.inbox_capacity),
             ("mailboxes per uid", self.limits.max_mailboxes_per_uid),
+            ("the smallest attached payload", self.attach_from),
         ];
         if let Some((name, _)) = zero.iter().find(|(_, value)| *value == 0) {
             return invalid(format!("{name} must be at least 1"));
@@ -429,6 +439,11 @@ mod tests {
         assert_eq!(config.max_frame_len as usize, (8 << 20) + MESSAGE_OVERHEAD);
         assert_eq!(config.socket_mode, 0o600);
         assert_eq!(config.socket_path.file_name().unwrap(), "postbox.sock");
+        assert_eq!(
+            config.attach_from,
+            64 * 1024,
+            "as a client attaches by default"
+        );
     }
 
     #[test]
@@ -456,6 +471,10 @@ mod tests {
         let mut in_flight = DaemonConfig::new();
         in_flight.max_in_flight = 0;
         assert!(reason(&in_flight).contains("in-flight"));
+
+        let mut attach = DaemonConfig::new();
+        attach.attach_from = 0;
+        assert!(reason(&attach).contains("the smallest attached payload must be at least 1"));
     }
 
     #[test]

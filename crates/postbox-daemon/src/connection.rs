@@ -140,6 +140,9 @@ pub(crate) async fn serve<R, W>(
                     Ok(0) | Err(_) => session.handle_end(),
                     Ok(n) => {
                         if !payloads.is_empty() {
+                            if let Some(metrics) = &side.metrics {
+                                metrics.attached_sent(payloads.len());
+                            }
                             departures.pop_front();
                         }
                         out.advance(n);
@@ -161,7 +164,12 @@ pub(crate) async fn serve<R, W>(
                     let bytes = read.bytes;
                     if !read.fds.is_empty() || read.truncated {
                         match limits.map(|limits| attached_io::payloads(read, limits)) {
-                            Some(Ok(payloads)) => session.handle_attachments(bytes, payloads),
+                            Some(Ok(payloads)) => {
+                                if let Some(metrics) = &side.metrics {
+                                    metrics.attached_received(payloads.len());
+                                }
+                                session.handle_attachments(bytes, payloads);
+                            }
                             Some(Err(why)) => session.refuse_attachments(why),
                             None => session.refuse_attachments("descriptors on a connection without attachments"),
                         }

@@ -235,6 +235,7 @@ impl Daemon {
             router: router.clone(),
             attachments: Some(AttachmentLimits::for_process(
                 postbox_shm::MAX_SEGMENT_BYTES as usize,
+                config.attach_from,
             )),
         });
         let tcp_side = config.tcp.as_ref().map(|tcp| {

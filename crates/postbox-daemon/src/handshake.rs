@@ -135,6 +135,10 @@ where
     W: AsyncWrite + Unpin,
 {
     let mut session = ServerSession::new(side.handshake.clone(), side.max_in_flight);
+    if let Some(limits) = &side.attachments {
+        // In force only if the handshake grants attachments.
+        session.set_attach_from(limits.from);
+    }
     let event = tokio::select! {
         biased;
         _ = stop.stopped() => None,

@@ -65,6 +65,7 @@ fn flag_settings(args: &DaemonArgs) -> ConfigFile {
         state_dir: args.state_dir.clone(),
         metrics: url(&args.metrics),
         metrics_max_mailboxes: args.metrics_max_mailboxes.map(Count),
+        attach_from: args.attach_from.map(ByteSize),
         log: args.log.clone(),
         max_message_size: max_message_size.map(ByteSize),
         inbox_capacity: inbox_capacity.map(PositiveCount),
@@ -292,6 +293,9 @@ fn config(settings: &ConfigFile) -> anyhow::Result<DaemonConfig> {
     if let Some(Count(count)) = settings.metrics_max_mailboxes {
         config.metrics_max_mailboxes = count;
     }
+    if let Some(ByteSize(bytes)) = settings.attach_from {
+        config.attach_from = bytes;
+    }
     if let Some(ByteSize(size)) = settings.max_message_size {
         // A message must fit in one frame: raise the frame limit with it when needed.
         let needed = u32::try_from(size.saturating_add(MESSAGE_OVERHEAD)).unwrap_or(u32::MAX);
@@ -405,6 +409,8 @@ mod tests {
         "tcp://127.0.0.1:0",
         "--metrics-max-mailboxes",
         "7",
+        "--attach-from",
+        "4KiB",
         "--log",
         "debug",
         "--max-message-size",
@@ -517,6 +523,7 @@ mod tests {
         );
         assert_eq!(config.metrics.unwrap().to_string(), "127.0.0.1:0");
         assert_eq!(config.metrics_max_mailboxes, 7);
+        assert_eq!(config.attach_from, 4096);
         let node = config.node.as_ref().unwrap();
         assert_eq!(node.name.as_str(), "node");
         assert_eq!(node.listen.unwrap().to_string(), "127.0.0.1:0");
@@ -569,7 +576,8 @@ mod tests {
                  tls-cert = \"{cert}\"\ntls-key = \"{key}\"\ntls-client-ca = \"{ca}\"\n\
                  tcp-identity = \"4321:8765\"\n\
                  metrics = \"tcp://127.0.0.1:2\"\n\
-                 metrics-max-mailboxes = 70\nlog = \"trace\"\nmax-message-size = \"2MiB\"\n\
+                 metrics-max-mailboxes = 70\nattach-from = \"8KiB\"\nlog = \"trace\"\n\
+                 max-message-size = \"2MiB\"\n\
                  inbox-capacity = 80\nmax-queued-bytes = \"2MiB\"\nmax-mailboxes-per-uid = 30\n\
                  max-connections = 90\nmax-in-flight = 40\nmax-handshakes = 50\n\
                  max-connections-per-peer = 60\nmax-handshakes-per-peer = 20\n\

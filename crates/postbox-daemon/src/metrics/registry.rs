@@ -15,12 +15,16 @@ use prometheus_client::registry::Registry;
 use crate::budget::Budget;
 use crate::hub::Hub;
 
-/// What the connections count as they carry requests out: shared by all of them, updated
-/// without any lock of the daemon's own.
+/// What the connections count as they carry requests out and move payloads: shared by all of
+/// them, updated without any lock of the daemon's own.
 #[derive(Debug, Clone)]
 pub(crate) struct RequestMetrics {
     requests: Counter,
     duration: Histogram,
+    /// Message payloads that arrived as attached sealed memfds (protocol.md §7.5).
+    attached_received: Counter,
+    /// Message payloads sent as attached sealed memfds.
+    attached_sent: Counter,
 }
 
 impl RequestMetrics {
@@ -29,6 +33,8 @@ impl RequestMetrics {
             requests: Counter::default(),
             // 1 µs to 0.26 s, each bucket four times the one before.
             duration: Histogram::new(exponential_buckets(1e-6, 4.0, 10)),
+            attached_received: Counter::default(),
+            attached_sent: Counter::default(),
         }
     }
 
@@ -36,6 +42,16 @@ impl RequestMetrics {
     pub(crate) fn observe(&self, elapsed: Duration) {
         self.requests.inc();
         self.duration.observe(elapsed.as_secs_f64());
+    }
+
+    /// Counts `count` payloads that arrived attached and were accepted.
+    pub(crate) fn attached_received(&self, count: usize) {
+        self.attached_received.inc_by(as_u64(count));
+    }
+
+    /// Counts `count` payloads written attached.
+    pub(crate) fn attached_sent(&self, count: usize) {
+        self.attached_sent.inc_by(as_u64(count));
     }
 }
 
@@ -62,6 +78,18 @@ impl Metrics {
             "Time to carry a request out in the daemon, from decoded to answered or waiting \
              (a blocked send or receive counts until it starts waiting, not while it waits)",
             requests.duration.clone(),
+        );
+        registry.register(
+            "postbox_attached_payloads_received",
+            "Message payloads that arrived from Unix clients as attached sealed memfds \
+             (shared memory) rather than inline in their frames",
+            requests.attached_received.clone(),
+        );
+        registry.register(
+            "postbox_attached_payloads_sent",
+            "Message payloads sent to Unix clients as attached sealed memfds (shared memory) \
+             rather than inline in their frames",
+            requests.attached_sent.clone(),
         );
         registry.register_collector(Box::new(Scrape {
             hub,
