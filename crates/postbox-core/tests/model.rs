@@ -2962,6 +2962,8 @@ impl Harness {
                 Change::Removed { mailbox, seq } => {
                     self.store.remove(&(mailbox.as_raw(), seq));
                 }
+                // The model sends no idempotent sends (tests/idempotence.rs pins them).
+                Change::Producer { .. } | Change::ProducerForgotten { .. } => {}
             }
         }
         let mut held = std::collections::BTreeMap::new();
