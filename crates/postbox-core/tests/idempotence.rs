@@ -346,3 +346,49 @@ fn a_durable_mailbox_journals_a_forgotten_producer() {
     assert_eq!(table.len(), MAX_PRODUCERS_PER_MAILBOX);
     assert!(!table.contains_key(&(q, ProducerId::from_raw(0))));
 }
+
+#[test]
+fn a_retry_withdraws_its_first_attempt_still_waiting_so_only_one_is_accepted() {
+    let mut engine = Engine::default();
+    let owner = spawn(&mut engine);
+    let small = MailboxAttrs {
+        capacity: Capacity::Bounded {
+            messages: 1,
+            bytes: 1024,
+        },
+        ..shared()
+    };
+    let q = create(&mut engine, owner, "q", small);
+    let (first, retry) = (spawn(&mut engine), spawn(&mut engine));
+    for pid in [first, retry] {
+        engine.open(pid, "q").unwrap();
+    }
+    send(&mut engine, owner, q, "filler");
+    let stamp = ProducerSeq::new(P, 9);
+    let attempt = |engine: &mut Engine, pid| {
+        let sent = engine.send_idempotent(
+            pid,
+            q,
+            Message::new("once"),
+            Delivery::Queued,
+            Wait::Block,
+            at(1),
+            stamp,
+        );
+        match sent {
+            Ok(SendOutcome::Blocked(ticket)) => ticket,
+            other => panic!("expected to wait, got {other:?}"),
+        }
+    };
+    let old = attempt(&mut engine, first);
+    let new = attempt(&mut engine, retry);
+    let Some((ticket, Completion::SendFailed(error))) = engine.poll_completion() else {
+        panic!("the first attempt is answered")
+    };
+    assert_eq!((ticket, error.kind()), (old, SendErrorKind::Disconnected));
+    assert_eq!(engine.stat(owner, q).unwrap().blocked_senders, 1);
+    // Room for one: the retry is accepted, once.
+    assert_eq!(take(&mut engine, owner, on(q, Selector::Any)), b"filler");
+    assert!(matches!(engine.poll_completion(), Some((t, Completion::Sent { .. })) if t == new));
+    assert_eq!(drain(&mut engine, owner, q), ["once"]);
+}

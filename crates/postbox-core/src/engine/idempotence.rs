@@ -4,15 +4,17 @@
 //!
 //! A number is recorded when its message is *accepted* — queued, or handed to a receiver — not
 //! when the send is asked: a send that waits for room and is then cancelled, or fails, leaves
-//! no record, so retrying it under the same number delivers it. For a durable mailbox the
+//! no record, so retrying it under the same number delivers it. A retry that finds its first
+//! attempt still waiting (the first sender's connection broke, unnoticed yet) withdraws that
+//! attempt, so that only one of them can ever be accepted. For a durable mailbox the
 //! record is journaled with the message, in the same commit, and a duplicate's answer is held
 //! behind a journal change of its own: it is never released before the commit of the send it
 //! repeats.
 
 use super::{Engine, live};
 use crate::{
-    Change, Delivery, MailboxId, Message, Pid, ProducerId, ProducerRecord, ProducerSeq, SendError,
-    SendErrorKind, SendOutcome, Timestamp, Wait,
+    Cancelled, Change, Completion, Delivery, MailboxId, Message, Pid, ProducerId, ProducerRecord,
+    ProducerSeq, SendError, SendErrorKind, SendOutcome, Timestamp, Wait,
 };
 
 impl Engine {
@@ -120,6 +122,7 @@ impl Engine {
         now: Timestamp,
         stamp: ProducerSeq,
     ) -> Result<SendOutcome, SendError> {
+        self.supersede_waiting(mailbox, stamp, now);
         let mb = live(&mut self.mailboxes, mailbox);
         if let Some(record) = mb.producers.duplicate(stamp) {
             mb.counters.duplicates_dropped += 1;
@@ -142,6 +145,26 @@ impl Engine {
             }
         }
         Ok(outcome)
+    }
+
+    /// Withdraws a send of `stamp` still waiting in `mailbox` for room or a receiver, answering
+    /// it `Disconnected` with its message: a retry came while the first attempt still waits —
+    /// its sender's connection broke and the host has not noticed yet. Without this both could
+    /// be accepted; with it, exactly the retry is.
+    fn supersede_waiting(&mut self, mailbox: MailboxId, stamp: ProducerSeq, now: Timestamp) {
+        let mb = live(&mut self.mailboxes, mailbox);
+        let Some(ticket) = mb
+            .blocked_senders
+            .iter()
+            .find(|blocked| blocked.stamp == Some(stamp))
+            .map(|blocked| blocked.ticket)
+        else {
+            return;
+        };
+        if let Some(Cancelled::Send(message)) = self.cancel(ticket, now) {
+            let error = SendError::new(SendErrorKind::Disconnected, message);
+            self.complete(ticket, Completion::SendFailed(error));
+        }
     }
 
     /// Records that the send `stamp` was accepted by `mailbox`, answered with `receiver`.
