@@ -117,6 +117,7 @@ impl ProducerBuilder {
             id,
             next_seq,
             retry: self.retry,
+            resent: 0,
         })
     }
 }
@@ -166,6 +167,8 @@ pub struct Producer {
     id: ProducerId,
     next_seq: u64,
     retry: Retry,
+    /// Sends sent again over a new connection after their answer was lost.
+    resent: u64,
 }
 
 impl Producer {
@@ -197,6 +200,12 @@ impl Producer {
     /// The number the next send gets, to save for [resuming](ProducerBuilder::resume).
     pub fn next_seq(&self) -> u64 {
         self.next_seq
+    }
+
+    /// How many times a send was sent again over a new connection because its answer was lost
+    /// (each time, the mailbox either took it or dropped it as a duplicate).
+    pub fn resent(&self) -> u64 {
+        self.resent
     }
 
     /// The mailbox handle it sends through (replaced when it reconnects).
@@ -319,7 +328,10 @@ impl Producer {
                 std::thread::sleep(pause);
                 pause = (pause * 2).min(self.retry.max_pause);
                 match self.reconnect() {
-                    Ok(()) => break,
+                    Ok(()) => {
+                        self.resent += 1;
+                        break;
+                    }
                     Err(None) => continue,
                     Err(Some(kind)) => return Err(SendError::new(kind, message)),
                 }
