@@ -70,7 +70,7 @@ pub enum ProducerError {
 pub struct ProducerBuilder {
     url: String,
     mailbox: String,
-    token: Option<Vec<u8>>,
+    token: Option<Secret>,
     resume: Option<(ProducerId, u64)>,
     retry: Retry,
 }
@@ -79,7 +79,7 @@ impl ProducerBuilder {
     /// Presents `token` to a TCP or TLS daemon, as [`connect_with_token`](crate::connect_with_token)
     /// does, on the first connection and every reconnection.
     pub fn token(mut self, token: &[u8]) -> Self {
-        self.token = Some(token.to_vec());
+        self.token = Some(Secret(token.to_vec()));
         self
     }
 
@@ -106,7 +106,8 @@ impl ProducerBuilder {
     /// `Connect` when the node cannot be reached or refuses, `Open` when the mailbox cannot be
     /// opened, `Unsupported` when the daemon predates idempotent sends.
     pub fn connect(self) -> Result<Producer, ProducerError> {
-        let (process, mailbox) = open(&self.url, self.token.as_deref(), &self.mailbox)?;
+        let token = self.token.as_ref().map(|t| t.0.as_slice());
+        let (process, mailbox) = open(&self.url, token, &self.mailbox)?;
         let (id, next_seq) = self.resume.unwrap_or_else(|| (random_id(), 1));
         Ok(Producer {
             mailbox,
@@ -162,7 +163,7 @@ pub struct Producer {
     mailbox: Mailbox,
     process: Process,
     url: String,
-    token: Option<Vec<u8>>,
+    token: Option<Secret>,
     name: String,
     id: ProducerId,
     next_seq: u64,
@@ -342,7 +343,8 @@ impl Producer {
     /// A new connection and handle in place of the broken ones. `Err(None)`: try again later;
     /// `Err(Some(kind))`: the send fails so.
     fn reconnect(&mut self) -> Result<(), Option<SendErrorKind>> {
-        match open(&self.url, self.token.as_deref(), &self.name) {
+        let token = self.token.as_ref().map(|t| t.0.as_slice());
+        match open(&self.url, token, &self.name) {
             Ok((process, mailbox)) => {
                 // The old handle first, then its process: both on the broken connection.
                 self.mailbox = mailbox;
@@ -361,6 +363,16 @@ impl Producer {
             Err(ProducerError::Open { .. }) => Err(None),
             Err(ProducerError::Unsupported) => Err(Some(SendErrorKind::Protocol)),
         }
+    }
+}
+
+/// A token, kept out of `Debug` output.
+#[derive(Clone)]
+struct Secret(Vec<u8>);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<token>")
     }
 }
 
