@@ -80,6 +80,12 @@ impl NodesTransport {
         transport
     }
 
+    /// The URL [`Transport::process`] connects with: node `a`, with `b` as the home node of
+    /// plain mailbox names (for what connects by URL, as a `Producer` does).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
     /// A process connected to node `b` itself, as a program on b's machine would be.
     ///
     /// # Panics

@@ -282,3 +282,27 @@ fn processes_of_another_node_act_as_its_verified_user_or_as_a_fixed_identity() {
         .expect("a's process has a proxy on b");
     assert_eq!((proxy.uid, proxy.gid), (65534, 65534));
 }
+
+#[test]
+fn a_producers_send_is_deduplicated_on_the_mailboxs_home_node() {
+    let nodes = NodesTransport::start();
+    let on_b = nodes.process_on_b();
+    let jobs = on_b.mailbox("jobs").create().expect("create on b");
+    // The producer connects to a; its mailbox lives on b: every send crosses the link.
+    let mut producer = postbox::Producer::connect(nodes.url(), "jobs").expect("a producer on a");
+    producer.send("one").expect("send through a");
+    producer.send("two").expect("send through a");
+    // The same producer again, as after a restart that never saw its last answer: the repeat
+    // reaches b with its producer and number, and b drops it.
+    let mut resumed = postbox::Producer::builder(nodes.url(), "jobs")
+        .resume(producer.id(), producer.next_seq())
+        .connect()
+        .expect("the producer resumed on a");
+    resumed.resend("two").expect("answered as the first");
+    let stats = jobs.stat().expect("stat on b");
+    assert_eq!(
+        (stats.messages, stats.duplicates_dropped),
+        (2, 1),
+        "{stats:?}"
+    );
+}

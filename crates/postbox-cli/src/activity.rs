@@ -226,6 +226,7 @@ mod tests {
             openers: 1,
             leased: 0,
             dead_lettered: 0,
+            duplicates_dropped: 0,
         }
     }
 

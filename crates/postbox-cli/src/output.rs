@@ -351,6 +351,7 @@ pub(crate) fn mailbox_stats(
             ("received", stats.total_received.to_string()),
             ("dropped", stats.dropped.to_string()),
             ("dead-lettered", stats.dead_lettered.to_string()),
+            ("duplicates dropped", stats.duplicates_dropped.to_string()),
             ("last send", last(stats.last_send)),
             ("last receive", last(stats.last_recv)),
             ("created", time(stats.created)),

@@ -56,6 +56,34 @@ fn durable_messages_survive_a_kill_9_in_order_and_numbering_goes_on() {
 }
 
 #[test]
+fn a_producer_resumed_after_a_kill_9_has_its_repeated_send_dropped_as_a_duplicate() {
+    let mut daemon = Daemon::start();
+    daemon.run(&["create", "jobs", "--durable"]).code(0);
+    let mut producer = postbox::Producer::connect(&daemon.url(), "jobs").unwrap();
+    for text in ["one", "two", "three"] {
+        producer.send(text).unwrap();
+    }
+    let (id, next_seq) = (producer.id(), producer.next_seq());
+    drop(producer);
+
+    daemon.crash_and_restart();
+
+    // The program restarts not knowing whether its last send arrived, and sends it again under
+    // its number: the restored mailbox still knows the producer, and drops the repeat.
+    let mut resumed = postbox::Producer::builder(&daemon.url(), "jobs")
+        .resume(id, next_seq)
+        .connect()
+        .unwrap();
+    resumed.resend("three").unwrap();
+    resumed.send("four").unwrap();
+    let stat = daemon.stat("jobs");
+    assert_eq!(stat["messages"], 4, "{stat}");
+    assert_eq!(stat["duplicates_dropped"], 1, "{stat}");
+    let payloads = daemon.run(&["recv", "jobs", "-n", "4"]).ok();
+    assert_eq!(payloads, "one\ntwo\nthree\nfour\n");
+}
+
+#[test]
 fn deleting_a_durable_mailbox_is_durable_too() {
     let mut daemon = Daemon::start();
     daemon.run(&["create", "jobs", "--durable"]).code(0);

@@ -16,6 +16,7 @@ mod broadcast;
 mod calls;
 mod census;
 mod delegation;
+mod idempotence;
 mod journal;
 mod leases;
 mod mailboxes;
@@ -439,6 +440,9 @@ impl Engine {
                 receipt,
                 blocked.kind,
             );
+            if let Some(stamp) = blocked.stamp {
+                self.record_producer(mailbox, stamp, None);
+            }
             if let MessageKind::Request(_) = blocked.kind {
                 // The call's waiter stays as it is: the request is queued now.
             } else if blocked.wants_receipt {

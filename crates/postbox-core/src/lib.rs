@@ -47,6 +47,7 @@ mod message;
 mod name;
 mod outcome;
 mod process;
+mod producers;
 mod queue;
 mod selector;
 mod stats;
@@ -64,11 +65,12 @@ pub use error::{
     SendErrorKind,
 };
 pub use ids::{CallId, Credentials, MailboxId, OsProcess, Pid, Ticket, Timestamp};
-pub use limits::{Limits, MESSAGE_CHARGE, message_charge};
+pub use limits::{Limits, MAX_PRODUCERS_PER_MAILBOX, MESSAGE_CHARGE, message_charge};
 pub use message::{Message, MessageKind, Received};
 pub use name::{InvalidName, MAX_NAME_LEN, Name};
 pub use outcome::{
     Branch, Cancelled, Completion, Delivery, RecvOutcome, Reply, SendOutcome, Source, Wait,
 };
+pub use producers::{ProducerId, ProducerRecord, ProducerSeq};
 pub use selector::Selector;
 pub use stats::{EngineStats, MailboxStats, ProcessInfo, Usage, WaitInfo, WaitKind, WaitTarget};

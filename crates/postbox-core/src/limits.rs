@@ -44,3 +44,10 @@ pub const MESSAGE_CHARGE: usize = 256;
 pub const fn message_charge(payload_len: usize) -> usize {
     payload_len.saturating_add(MESSAGE_CHARGE)
 }
+
+/// How many producers (idempotent senders) one mailbox remembers; beyond, the least recently
+/// used is forgotten, and its next send is accepted whatever its number.
+///
+/// Each costs about 80 bytes in memory (and a row in the store for a durable mailbox); 1024
+/// covers every producer of a busy mailbox while bounding what a flood of fresh ids can take.
+pub const MAX_PRODUCERS_PER_MAILBOX: usize = 1024;

@@ -6,10 +6,11 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::limits::message_charge;
 use crate::members::Members;
+use crate::producers::Producers;
 use crate::queue::{Entry, Queue};
 use crate::{
     Capacity, Credentials, MailboxAttrs, MailboxId, Message, MessageKind, Name, Owner, Pid,
-    Selector, Ticket, Timestamp,
+    ProducerSeq, Selector, Ticket, Timestamp,
 };
 
 /// What a mailbox is to the engine.
@@ -31,6 +32,8 @@ pub(crate) struct BlockedSend {
     pub(crate) wants_receipt: bool,
     /// A user message, or a call's request (whose waiter is the call's).
     pub(crate) kind: MessageKind,
+    /// An idempotent send's producer and number, recorded when the message is accepted.
+    pub(crate) stamp: Option<ProducerSeq>,
 }
 
 /// A receiver waiting for a matching message (one branch of its receive or select).
@@ -81,6 +84,8 @@ pub(crate) struct Counters {
     pub(crate) dropped: u64,
     /// Moved to the dead-letter mailbox after their last delivery.
     pub(crate) dead_lettered: u64,
+    /// Idempotent sends dropped as duplicates.
+    pub(crate) duplicates_dropped: u64,
     pub(crate) last_send: Option<(Pid, Timestamp)>,
     pub(crate) last_recv: Option<(Pid, Timestamp)>,
     pub(crate) created: Timestamp,
@@ -115,6 +120,8 @@ pub(crate) struct Mailbox {
     /// A broadcast mailbox's members and their backlogs (its `queue` stays empty); empty
     /// otherwise.
     pub(crate) members: Members,
+    /// The producers whose sends it deduplicates.
+    pub(crate) producers: Producers,
     pub(crate) counters: Counters,
 }
 
@@ -146,6 +153,7 @@ impl Mailbox {
             next_seq: 0,
             last_served: None,
             members: Members::default(),
+            producers: Producers::default(),
             counters: Counters {
                 created: now,
                 changed: now,

@@ -49,6 +49,9 @@ pub struct MailboxStats {
     pub leased: usize,
     /// Messages moved to the dead-letter mailbox since creation.
     pub dead_lettered: u64,
+    /// Idempotent sends dropped since creation because they repeated a send the mailbox had
+    /// accepted (a retry whose first answer was lost); not counted in `total_sent`.
+    pub duplicates_dropped: u64,
 }
 
 /// A snapshot of the whole engine.

@@ -32,7 +32,7 @@ fn changes(engine: &mut Engine) -> Vec<(&'static str, u64)> {
             Change::Stored { seq, .. } => Some(("stored", seq)),
             Change::Removed { seq, .. } => Some(("removed", seq)),
             Change::Deleted(_) => Some(("deleted", 0)),
-            Change::Mailbox(_) => None,
+            Change::Mailbox(_) | Change::Producer { .. } | Change::ProducerForgotten { .. } => None,
         })
         .collect()
 }
@@ -187,7 +187,9 @@ fn restore_rebuilds_a_mailbox_with_its_id_sequence_numbers_and_messages() {
             Change::Removed { seq, .. } => {
                 stored.remove(&seq);
             }
-            Change::Deleted(_) => unreachable!(),
+            Change::Deleted(_) | Change::Producer { .. } | Change::ProducerForgotten { .. } => {
+                unreachable!()
+            }
         }
     }
 

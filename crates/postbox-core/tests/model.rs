@@ -41,9 +41,9 @@ use postbox_core::{
     AdminError, Branch, CallError, CallErrorKind, CallId, Cancelled, Capacity, Change, Completion,
     Credentials, Delivery, Dispatch, Durability, Engine, EngineStats, LeaseId, Limits,
     MESSAGE_CHARGE, MailboxAttrs, MailboxId, Message, MessageKind, MessageSize, Mode, OpenError,
-    Order, Overflow, Owner, Ownership, Pid, Received, Receivers, RecvError, RecvOutcome,
-    Redelivery, Reply, ReplyError, SelectError, Selector, SendError, SendErrorKind, SendOutcome,
-    Settlement, Source, StoredMessage, Ticket, Timestamp, Wait,
+    Order, Overflow, Owner, Ownership, Pid, ProducerId, ProducerSeq, Received, Receivers,
+    RecvError, RecvOutcome, Redelivery, Reply, ReplyError, SelectError, Selector, SendError,
+    SendErrorKind, SendOutcome, Settlement, Source, StoredMessage, Ticket, Timestamp, Wait,
 };
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
@@ -146,6 +146,8 @@ struct BlockedSender {
     wants_receipt: bool,
     /// The call whose request this is, if it is one (its ticket is the call's).
     call: Option<u64>,
+    /// An idempotent send's producer and number, recorded when it is accepted.
+    stamp: Option<(u64, u64)>,
 }
 
 /// A call the engine still knows: waiting for its answer, or held with a revoked right.
@@ -198,6 +200,9 @@ struct ModelBox {
     received: u64,
     dropped: u64,
     dead_lettered: u64,
+    /// Idempotent senders: the highest number accepted, and the receiver it was answered with.
+    producers: std::collections::BTreeMap<u64, (u64, Option<u64>)>,
+    duplicates_dropped: u64,
     last_send: Option<(u64, u64)>,
     last_recv: Option<(u64, u64)>,
     created: u64,
@@ -233,6 +238,8 @@ impl ModelBox {
             received: 0,
             dropped: 0,
             dead_lettered: 0,
+            producers: std::collections::BTreeMap::new(),
+            duplicates_dropped: 0,
             last_send: None,
             last_recv: None,
             created,
@@ -696,6 +703,7 @@ impl Model {
             }
             // Charged since it began to wait: admitting it changes nothing in the quota.
             let s = self.bx_mut(id).senders.remove(head);
+            self.record_producer(id, s.stamp, None);
             if self.bx(id).is_broadcast() {
                 let q = self.accept(id, s.sender, s.message, s.sent_at, None, MessageKind::User);
                 if self.fan_out(id, q, s.wants_receipt, Some(s.ticket), now) == Sent::Done(None) {
@@ -1016,6 +1024,7 @@ impl Model {
         Ok(())
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn send(
         &mut self,
         from: u64,
@@ -1024,6 +1033,7 @@ impl Model {
         delivery: Delivery,
         wait: Wait,
         now: u64,
+        stamp: Option<(u64, u64)>,
     ) -> Result<Sent, SendError> {
         let Some(creds) = self.live(from).map(|p| p.creds) else {
             return Err(SendError::new(SendErrorKind::Disconnected, message));
@@ -1048,7 +1058,53 @@ impl Model {
                 return Err(SendError::new(SendErrorKind::PeerGone, message));
             }
         }
-        self.send_checked(from, id, message, delivery, wait, now, None)
+        let Some(stamp) = stamp else {
+            return self.send_checked(from, id, message, delivery, wait, now, None);
+        };
+        // A first attempt still waiting is withdrawn, answered `Disconnected`.
+        let first = self.bx(id).senders.iter().find(|s| s.stamp == Some(stamp));
+        if let Some(ticket) = first.map(|s| s.ticket)
+            && let Some(Cancelled::Send(message)) = self.cancel(ticket, now)
+        {
+            let error = SendError::new(SendErrorKind::Disconnected, message);
+            self.complete(ticket, Completion::SendFailed(error));
+        }
+        let b = self.bx_mut(id);
+        if let Some(&(seq, receiver)) = b.producers.get(&stamp.0)
+            && stamp.1 <= seq
+        {
+            b.duplicates_dropped += 1;
+            return Ok(Sent::Done(receiver.map(pid)));
+        }
+        let sent = self.send_checked(from, id, message, delivery, wait, now, None)?;
+        match sent {
+            Sent::Done(receiver) => {
+                self.record_producer(id, Some(stamp), receiver.map(|p| p.as_raw()))
+            }
+            Sent::Waits(ticket) => {
+                let b = self.bx_mut(id);
+                match b.senders.iter_mut().rev().find(|s| s.ticket == ticket) {
+                    Some(waiting) => waiting.stamp = Some(stamp),
+                    None => self.record_producer(id, Some(stamp), None),
+                }
+            }
+        }
+        Ok(sent)
+    }
+
+    /// Records that the send `stamp` (if any) was accepted by `id`, answered with `receiver`.
+    fn record_producer(&mut self, id: u64, stamp: Option<(u64, u64)>, receiver: Option<u64>) {
+        let Some((producer, seq)) = stamp else {
+            return;
+        };
+        let entry = self
+            .bx_mut(id)
+            .producers
+            .entry(producer)
+            .or_insert((seq, receiver));
+        if entry.0 < seq {
+            *entry = (seq, receiver);
+        }
     }
 
     fn send_to(
@@ -1360,6 +1416,7 @@ impl Model {
             sent_at: now,
             wants_receipt: wants_receipt || call.is_some(),
             call: call.map(|(_, id)| id),
+            stamp: None,
         });
         Ok(ticket)
     }
@@ -1456,6 +1513,7 @@ impl Model {
         })?;
         let s = self.bx_mut(id).senders.remove(i);
         self.taken(s.ticket, p);
+        self.record_producer(id, s.stamp, Some(p));
         let kind = kind_of(s.call);
         let q = self.accept(id, s.sender, s.message, s.sent_at, None, kind);
         // A rendezvous is taken outright, even on lease.
@@ -2060,6 +2118,8 @@ enum Op {
         msg: MsgSpec,
         receipt: bool,
         block: bool,
+        /// An idempotent send's producer and number.
+        stamp: Option<(u64, u64)>,
     },
     SendTo {
         p: usize,
@@ -2311,9 +2371,22 @@ fn branch() -> impl Strategy<Value = BranchSpec> {
 fn op() -> impl Strategy<Value = Op> {
     let p = || 0usize..4;
     prop_oneof![
-        22 => (p(), 0usize..8, msg(), any::<bool>(), prop::bool::weighted(0.7)).prop_map(
-            |(p, mailbox, msg, receipt, block)| Op::Send { p, mailbox, msg, receipt, block }
-        ),
+        22 => (
+            p(),
+            0usize..8,
+            msg(),
+            any::<bool>(),
+            prop::bool::weighted(0.7),
+            prop::option::weighted(0.3, (0u64..2, 0u64..4)),
+        )
+            .prop_map(|(p, mailbox, msg, receipt, block, stamp)| Op::Send {
+                p,
+                mailbox,
+                msg,
+                receipt,
+                block,
+                stamp
+            }),
         12 => (p(), p(), msg(), any::<bool>(), prop::bool::weighted(0.7)).prop_map(
             |(p, to, msg, receipt, block)| Op::SendTo { p, to, msg, receipt, block }
         ),
@@ -2371,6 +2444,7 @@ struct BoxView {
     total_received: u64,
     dropped: u64,
     dead_lettered: u64,
+    duplicates_dropped: u64,
     leased: usize,
     last_send: Option<(Pid, Timestamp)>,
     last_recv: Option<(Pid, Timestamp)>,
@@ -2570,6 +2644,7 @@ impl Harness {
                 msg,
                 receipt,
                 block,
+                stamp,
             } => {
                 let (from, id) = (self.actor(p), self.mailbox(mailbox));
                 let message = self.message(msg, self.model.bx(id.as_raw()).attrs.size);
@@ -2579,13 +2654,30 @@ impl Harness {
                     Delivery::Queued
                 };
                 let wait = if block { Wait::Block } else { Wait::Try };
-                let got = self
-                    .engine
-                    .send(from, id, message.clone(), delivery, wait, ts(now));
+                let got = match stamp {
+                    None => self
+                        .engine
+                        .send(from, id, message.clone(), delivery, wait, ts(now)),
+                    Some((producer, seq)) => self.engine.send_idempotent(
+                        from,
+                        id,
+                        message.clone(),
+                        delivery,
+                        wait,
+                        ts(now),
+                        ProducerSeq::new(ProducerId::from_raw(producer), seq),
+                    ),
+                };
                 let got = self.note_send(got);
-                let want =
-                    self.model
-                        .send(from.as_raw(), id.as_raw(), message, delivery, wait, now);
+                let want = self.model.send(
+                    from.as_raw(),
+                    id.as_raw(),
+                    message,
+                    delivery,
+                    wait,
+                    now,
+                    stamp,
+                );
                 prop_assert_eq!(got, want, "\n{}", self.context());
             }
             Op::SendTo {
@@ -2962,6 +3054,8 @@ impl Harness {
                 Change::Removed { mailbox, seq } => {
                     self.store.remove(&(mailbox.as_raw(), seq));
                 }
+                // The model sends no idempotent sends (tests/idempotence.rs pins them).
+                Change::Producer { .. } | Change::ProducerForgotten { .. } => {}
             }
         }
         let mut held = std::collections::BTreeMap::new();
@@ -2997,6 +3091,7 @@ impl Harness {
                 total_received: s.total_received,
                 dropped: s.dropped,
                 dead_lettered: s.dead_lettered,
+                duplicates_dropped: s.duplicates_dropped,
                 leased: s.leased,
                 last_send: s.last_send,
                 last_recv: s.last_recv,
@@ -3019,6 +3114,7 @@ impl Harness {
                     total_received: b.received,
                     dropped: b.dropped,
                     dead_lettered: b.dead_lettered,
+                    duplicates_dropped: b.duplicates_dropped,
                     leased: b.leases.len(),
                     last_send: b.last_send.map(|(p, t)| (pid(p), ts(t))),
                     last_recv: b.last_recv.map(|(p, t)| (pid(p), ts(t))),
@@ -3159,6 +3255,7 @@ fn send(p: usize, len: usize, mtype: i64, block: bool) -> Op {
         },
         receipt: false,
         block,
+        stamp: None,
     }
 }
 

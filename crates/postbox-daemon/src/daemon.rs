@@ -224,10 +224,15 @@ impl Daemon {
             None => (None, None),
         };
         let node_status = nodes.as_ref().map(NodeDriver::status);
-        let base = ServerConfig::new().with_max_frame_len(config.max_frame_len);
+        // Idempotent sends are carried out on every listener.
+        let base = ServerConfig::new()
+            .with_max_frame_len(config.max_frame_len)
+            .with_capabilities(Capabilities::IDEMPOTENT_SENDS);
         let unix_side = Arc::new(ServerSide {
             hub: hub.clone(),
-            handshake: base.clone().with_capabilities(Capabilities::ATTACHMENTS),
+            handshake: base
+                .clone()
+                .with_capabilities(Capabilities::ATTACHMENTS.union(Capabilities::IDEMPOTENT_SENDS)),
             handshake_timeout: config.handshake_timeout,
             max_in_flight: config.max_in_flight,
             metrics: request_metrics.clone(),

@@ -139,7 +139,9 @@ impl Hub {
             let engine = state.driver.engine_mut();
             engine.enable_durability();
             for mailbox in stored {
+                let id = mailbox.record.id;
                 engine.restore(mailbox.record, mailbox.messages, mailbox.next_seq)?;
+                engine.restore_producers(id, mailbox.producers)?;
             }
             // Restoring journals nothing; anything it did is already stored.
             let _ = engine.drain_journal();

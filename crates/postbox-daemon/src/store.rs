@@ -6,12 +6,14 @@
 //! crash (even `kill -9` between two writes) leaves the last committed state.
 //!
 //! Tables: `mailboxes` (id → the mailbox's record), `next_seq` (id → the sequence number its
-//! next message gets) and `messages` ((id, seq) → the message), each value postcard-encoded.
+//! next message gets), `messages` ((id, seq) → the message) and `producers` ((id, producer) →
+//! what the mailbox remembers of that idempotent sender), each value postcard-encoded. A store
+//! written before `producers` existed reads as one with no producers.
 //! [`Store::commit`] applies an engine journal ([`Change`]s, in order) in one transaction.
 
 use std::path::{Path, PathBuf};
 
-use postbox_core::{Change, DurableMailbox, StoredMessage};
+use postbox_core::{Change, DurableMailbox, ProducerId, ProducerRecord, StoredMessage};
 use redb::{Database, ReadableTable, TableDefinition};
 
 /// The file in the state directory.
@@ -20,6 +22,7 @@ pub const STORE_FILE: &str = "postbox.redb";
 const MAILBOXES: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("mailboxes");
 const NEXT_SEQ: TableDefinition<'_, u64, u64> = TableDefinition::new("next_seq");
 const MESSAGES: TableDefinition<'_, (u64, u64), &[u8]> = TableDefinition::new("messages");
+const PRODUCERS: TableDefinition<'_, (u64, u64), &[u8]> = TableDefinition::new("producers");
 const META: TableDefinition<'_, &str, u64> = TableDefinition::new("meta");
 
 /// The layout this daemon writes; a store with another refuses to open.
@@ -32,6 +35,8 @@ pub(crate) struct StoredMailbox {
     pub(crate) record: DurableMailbox,
     pub(crate) messages: Vec<(u64, StoredMessage)>,
     pub(crate) next_seq: u64,
+    /// What it remembers of its idempotent senders.
+    pub(crate) producers: Vec<(ProducerId, ProducerRecord)>,
 }
 
 /// Why the store failed. Every message names the file and says what to do.
@@ -128,6 +133,7 @@ impl Store {
                 record,
                 messages: Vec::new(),
                 next_seq: next,
+                producers: Vec::new(),
             };
             all.insert(id, mailbox);
         }
@@ -145,6 +151,29 @@ impl Store {
                 .map_err(|e| self.corrupt(format!("message {seq} of mailbox {id}: {e}")))?;
             mailbox.messages.push((seq, message));
         }
+        let producers = match read.open_table(PRODUCERS) {
+            Ok(table) => Some(table),
+            Err(redb::TableError::TableDoesNotExist(_)) => None,
+            Err(e) => return Err(self.io(e)),
+        };
+        let entries = match &producers {
+            Some(table) => Some(table.iter().map_err(|e| self.io(e))?),
+            None => None,
+        };
+        for entry in entries.into_iter().flatten() {
+            let (key, value) = entry.map_err(|e| self.io(e))?;
+            let (id, producer) = key.value();
+            let Some(mailbox) = all.get_mut(&id) else {
+                return Err(
+                    self.corrupt(format!("producers of mailbox {id}, which it does not hold"))
+                );
+            };
+            let record: ProducerRecord = postcard::from_bytes(value.value())
+                .map_err(|e| self.corrupt(format!("producer {producer} of mailbox {id}: {e}")))?;
+            mailbox
+                .producers
+                .push((ProducerId::from_raw(producer), record));
+        }
         let all = all.into_values().collect();
         Ok(all)
     }
@@ -160,6 +189,7 @@ impl Store {
             let mut mailboxes = write.open_table(MAILBOXES).map_err(|e| self.io(e))?;
             let mut next_seq = write.open_table(NEXT_SEQ).map_err(|e| self.io(e))?;
             let mut messages = write.open_table(MESSAGES).map_err(|e| self.io(e))?;
+            let mut producers = write.open_table(PRODUCERS).map_err(|e| self.io(e))?;
             for change in changes {
                 match change {
                     Change::Mailbox(record) => {
@@ -173,6 +203,9 @@ impl Store {
                         mailboxes.remove(id).map_err(|e| self.io(e))?;
                         next_seq.remove(id).map_err(|e| self.io(e))?;
                         messages
+                            .retain_in((id, 0)..=(id, u64::MAX), |_, _| false)
+                            .map_err(|e| self.io(e))?;
+                        producers
                             .retain_in((id, 0)..=(id, u64::MAX), |_, _| false)
                             .map_err(|e| self.io(e))?;
                     }
@@ -197,6 +230,21 @@ impl Store {
                     Change::Removed { mailbox, seq } => {
                         messages
                             .remove((mailbox.as_raw(), *seq))
+                            .map_err(|e| self.io(e))?;
+                    }
+                    Change::Producer {
+                        mailbox,
+                        producer,
+                        record,
+                    } => {
+                        let value = encode(record)?;
+                        producers
+                            .insert((mailbox.as_raw(), producer.as_raw()), value.as_slice())
+                            .map_err(|e| self.io(e))?;
+                    }
+                    Change::ProducerForgotten { mailbox, producer } => {
+                        producers
+                            .remove((mailbox.as_raw(), producer.as_raw()))
                             .map_err(|e| self.io(e))?;
                     }
                 }
@@ -426,6 +474,61 @@ mod tests {
             .commit(&[stored(7, 3, "d"), Change::Deleted(MailboxId::from_raw(7))])
             .unwrap();
         assert_eq!(contents(&store), []);
+    }
+
+    fn producer(id: u64, producer: u64, seq: u64) -> Change {
+        Change::Producer {
+            mailbox: MailboxId::from_raw(id),
+            producer: ProducerId::from_raw(producer),
+            record: ProducerRecord {
+                seq,
+                receiver: None,
+                used: seq,
+            },
+        }
+    }
+
+    /// Each stored mailbox's producers, as `(producer, seq)`.
+    fn producers(store: &Store) -> Vec<Vec<(u64, u64)>> {
+        let all = store.load().unwrap();
+        all.into_iter()
+            .map(|m| {
+                let records = m.producers.into_iter();
+                records.map(|(p, r)| (p.as_raw(), r.seq)).collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn producers_are_stored_replaced_forgotten_and_deleted_with_their_mailbox() {
+        let backend = Faulty::default();
+        let store = open(&backend);
+        store
+            .commit(&[
+                record(1),
+                record(2),
+                stored(1, 0, "a"),
+                producer(1, 7, 1),
+                producer(1, 8, 4),
+                producer(2, 7, 9),
+            ])
+            .unwrap();
+        store.commit(&[producer(1, 7, 2)]).unwrap();
+        assert_eq!(producers(&store), [vec![(7, 2), (8, 4)], vec![(7, 9)]]);
+        let forgotten = Change::ProducerForgotten {
+            mailbox: MailboxId::from_raw(1),
+            producer: ProducerId::from_raw(8),
+        };
+        store
+            .commit(&[forgotten, Change::Deleted(MailboxId::from_raw(2))])
+            .unwrap();
+        assert_eq!(producers(&store), [vec![(7, 2)]]);
+        store.commit(&[producer(9, 1, 1)]).unwrap();
+        let error = store.load().expect_err("producers without their mailbox");
+        assert!(
+            error.to_string().contains("producers of mailbox 9"),
+            "{error}"
+        );
     }
 
     #[test]

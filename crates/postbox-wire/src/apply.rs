@@ -3,8 +3,8 @@
 
 use postbox_core::{
     AdminError, Branch, CallError, CallErrorKind, Cancelled, Completion, Delivery, Engine, Message,
-    Pid, RecvError, RecvOutcome, SelectError, Selector, SendError, SendErrorKind, SendOutcome,
-    Source, Ticket, Timestamp, Wait,
+    Pid, ProducerSeq, RecvError, RecvOutcome, SelectError, Selector, SendError, SendErrorKind,
+    SendOutcome, Source, Ticket, Timestamp, Wait,
 };
 
 use crate::node_links::NodeLinks;
@@ -54,6 +54,29 @@ pub fn apply(engine: &mut Engine, pid: Pid, request: Request, now: Timestamp) ->
             let result = match target {
                 Target::Process(to) => engine.send_to(pid, to, message, delivery, wait, now),
                 Target::Mailbox(id) => engine.send(pid, id, message, delivery, wait, now),
+            };
+            match result {
+                Ok(SendOutcome::Sent { receiver }) => Response::Sent { receiver },
+                Ok(SendOutcome::Blocked(ticket)) => return Applied::Blocked(ticket),
+                Err(error) => Response::SendFailed(error),
+            }
+        }
+        Request::ProducerSend {
+            target,
+            message,
+            delivery,
+            wait,
+            producer,
+            seq,
+        } => {
+            let stamp = ProducerSeq::new(producer, seq);
+            let result = match target {
+                Target::Process(to) => {
+                    engine.send_to_idempotent(pid, to, message, delivery, wait, now, stamp)
+                }
+                Target::Mailbox(id) => {
+                    engine.send_idempotent(pid, id, message, delivery, wait, now, stamp)
+                }
             };
             match result {
                 Ok(SendOutcome::Sent { receiver }) => Response::Sent { receiver },

@@ -104,7 +104,7 @@ pub trait Carrier: Sized {
 impl Carrier for Request {
     fn messages_mut(&mut self) -> Vec<&mut Message> {
         match self {
-            Request::Send { message, .. } => vec![message],
+            Request::Send { message, .. } | Request::ProducerSend { message, .. } => vec![message],
             Request::SendBatch { messages, .. } => messages.iter_mut().collect(),
             Request::Call { request, .. } => vec![request],
             Request::Reply {

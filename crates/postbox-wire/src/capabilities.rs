@@ -14,6 +14,10 @@ impl Capabilities {
     /// Bit 0: message payloads may travel as attached descriptors (`SCM_RIGHTS` on a Unix
     /// socket) instead of inline (protocol.md §7.5). Only a Unix socket can carry them.
     pub const ATTACHMENTS: Capabilities = Capabilities(1);
+    /// Bit 1: the server carries out `ProducerSend` (protocol.md §7.3): idempotent sends. A
+    /// server that predates them would refuse the request as a malformed payload; the client
+    /// asks for it instead, and a library refuses to make a producer without it.
+    pub const IDEMPOTENT_SENDS: Capabilities = Capabilities(2);
 
     /// The set with exactly these bits.
     pub const fn from_bits(bits: u32) -> Capabilities {

@@ -114,6 +114,19 @@ impl Request {
                 delivery.map_ids(map);
                 wait.map_ids(map);
             }
+            Request::ProducerSend {
+                target,
+                message,
+                delivery,
+                wait,
+                producer: _,
+                seq: _,
+            } => {
+                target.map_ids(map);
+                message.map_ids(map);
+                delivery.map_ids(map);
+                wait.map_ids(map);
+            }
             Request::Recv { branches, wait } => {
                 branches.map_ids(map);
                 wait.map_ids(map);
@@ -549,6 +562,7 @@ impl MapIds for MailboxStats {
             openers: _,
             leased: _,
             dead_lettered: _,
+            duplicates_dropped: _,
         } = self;
         id.map_ids(map);
         attrs.map_ids(map);

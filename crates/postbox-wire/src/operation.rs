@@ -8,8 +8,8 @@
 use bytes::{Bytes, BytesMut};
 use postbox_core::{
     AdminError, Branch, CallError, CallId, Delivery, EngineStats, LeaseId, MailboxAttrs, MailboxId,
-    MailboxStats, Message, Mode, OpenError, Owner, Pid, ProcessInfo, Received, Reply, ReplyError,
-    SelectError, Selector, SendError, Settlement, Source, Wait,
+    MailboxStats, Message, Mode, OpenError, Owner, Pid, ProcessInfo, ProducerId, Received, Reply,
+    ReplyError, SelectError, Selector, SendError, Settlement, Source, Wait,
 };
 use serde::{Deserialize, Serialize};
 
@@ -247,6 +247,25 @@ pub enum Request {
         node: String,
         /// The question.
         query: NodeQuery,
+    },
+    /// Send a message as [`Request::Send`] does, as send number `seq` of `producer`: a send
+    /// the target accepted already under that producer and a number not below `seq` is
+    /// dropped and answered as that one was (see `docs/semantics.md`, "Idempotent sends").
+    /// Sent only on a connection granted
+    /// [`Capabilities::IDEMPOTENT_SENDS`](crate::Capabilities::IDEMPOTENT_SENDS).
+    ProducerSend {
+        /// Where to.
+        target: Target,
+        /// The message.
+        message: Message,
+        /// Done once queued, or once received.
+        delivery: Delivery,
+        /// Whether it may wait.
+        wait: Wait,
+        /// Who sends.
+        producer: ProducerId,
+        /// This send's number among the producer's.
+        seq: u64,
     },
 }
 

@@ -614,6 +614,30 @@ fn request_28_node_links() {
     );
 }
 
+#[test]
+fn request_30_producer_send() {
+    pin_request(
+        &Request::ProducerSend {
+            target: Target::Mailbox(MailboxId::from_raw(7)),
+            message: Message::new("hi"),
+            delivery: Delivery::Queued,
+            wait: Wait::Block,
+            producer: postbox_core::ProducerId::from_raw(300),
+            seq: 5,
+        },
+        &[
+            "1e",       // Request::ProducerSend
+            "01 07",    // target: Target::Mailbox(7)
+            "02 68 69", // message.payload: length 2, "hi"
+            "02 00",    // message.mtype: 1, message.priority: 0
+            "00",       // delivery: Delivery::Queued
+            "01",       // wait: Wait::Block
+            "ac 02",    // producer: 300
+            "05",       // seq: 5
+        ],
+    );
+}
+
 // §7.4 `Response`: one test per variant.
 
 #[test]
@@ -785,6 +809,7 @@ fn full_stats() -> MailboxStats {
         openers: 20,
         leased: 29,
         dead_lettered: 30,
+        duplicates_dropped: 31,
     }
 }
 
@@ -825,6 +850,7 @@ fn response_8_stat() {
             "14",       // openers: 20
             "1d",       // leased: 29
             "1e",       // dead_lettered: 30
+            "1f",       // duplicates_dropped: 31
         ],
     );
 }
@@ -853,6 +879,7 @@ fn response_9_mailboxes() {
         openers: 1,
         leased: 0,
         dead_lettered: 0,
+        duplicates_dropped: 0,
     };
     pin_response(
         &Response::Mailboxes(vec![fresh]),
@@ -874,7 +901,7 @@ fn response_9_mailboxes() {
             "06",       // changed: 6
             "00 00",    // blocked_senders, blocked_receivers: 0
             "01",       // openers: 1
-            "00 00",    // leased, dead_lettered: 0
+            "00 00 00", // leased, dead_lettered, duplicates_dropped: 0
         ],
     );
     pin_response(

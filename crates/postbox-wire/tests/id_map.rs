@@ -254,6 +254,7 @@ fn mailbox_stats(ids: &mut Draw) -> Vec<MailboxStats> {
             openers: 3,
             leased: 1,
             dead_lettered: 0,
+            duplicates_dropped: 2,
         })
         .collect()
 }
@@ -335,6 +336,16 @@ fn requests(ids: &mut Draw) -> Vec<Request> {
                 wait: Wait::Block,
             });
         }
+    }
+    for target in targets(ids) {
+        requests.push(Request::ProducerSend {
+            target,
+            message: message(1),
+            delivery: Delivery::Queued,
+            wait: Wait::Block,
+            producer: postbox_core::ProducerId::from_raw(7),
+            seq: 3,
+        });
     }
     for target in targets(ids) {
         requests.push(Request::SendBatch {
@@ -538,7 +549,7 @@ fn responses(ids: &mut Draw) -> Vec<Response> {
 // Variant guards: a variant added to any of these types fails to compile here until it is
 // given an index, and then fails `assert_covers` until the corpus builds it.
 
-const REQUEST_VARIANTS: usize = 30;
+const REQUEST_VARIANTS: usize = 31;
 
 fn request_variant(request: &Request) -> usize {
     match request {
@@ -572,6 +583,7 @@ fn request_variant(request: &Request) -> usize {
         Request::Reply { .. } => 27,
         Request::NodeLinks => 28,
         Request::AtNode { .. } => 29,
+        Request::ProducerSend { .. } => 30,
     }
 }
 

@@ -148,6 +148,7 @@ mod loan;
 mod mailbox;
 mod process;
 mod process_core;
+mod producer;
 mod select;
 mod send_batch_error;
 pub mod service;
@@ -164,6 +165,7 @@ pub use mailbox::{Mailbox, MailboxBuilder, Sent};
 /// Makes a trait a typed service: see [`service`](mod@service).
 pub use postbox_macros::service;
 pub use process::Process;
+pub use producer::{Producer, ProducerBuilder, ProducerError, Retry};
 pub use select::{Select, Selected};
 pub use send_batch_error::SendBatchError;
 pub use transport::inproc::InprocNode;
@@ -171,10 +173,11 @@ pub use url::{Url, connect, connect_default, connect_with_token, default_url};
 
 pub use postbox_core::{
     AdminError, CallError, CallErrorKind, CallId, Capacity, Credentials, Dispatch, Durability,
-    EngineStats, Limits, MESSAGE_CHARGE, MailboxAttrs, MailboxId, MailboxStats, Message,
-    MessageKind, MessageSize, Mode, OpenError, Order, Overflow, Owner, Ownership, Pid, ProcessInfo,
-    Received, Receivers, RecvError, Redelivery, ReplyError, SelectError, Selector, SendError,
-    SendErrorKind, Timestamp, WaitInfo, WaitKind, WaitTarget,
+    EngineStats, Limits, MAX_PRODUCERS_PER_MAILBOX, MESSAGE_CHARGE, MailboxAttrs, MailboxId,
+    MailboxStats, Message, MessageKind, MessageSize, Mode, OpenError, Order, Overflow, Owner,
+    Ownership, Pid, ProcessInfo, ProducerId, Received, Receivers, RecvError, Redelivery,
+    ReplyError, SelectError, Selector, SendError, SendErrorKind, Timestamp, WaitInfo, WaitKind,
+    WaitTarget,
 };
 
 /// What [`Process::node_links`] answers: this node and the nodes it links with.

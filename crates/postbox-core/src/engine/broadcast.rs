@@ -88,6 +88,7 @@ impl Engine {
             sent_at: now,
             wants_receipt,
             kind: MessageKind::User,
+            stamp: None,
         });
         let waiter = Waiter::Send {
             pid: sender,
@@ -115,6 +116,9 @@ impl Engine {
             None,
             MessageKind::User,
         );
+        if let Some(stamp) = blocked.stamp {
+            self.record_producer(mailbox, stamp, None);
+        }
         self.waiters.remove(&blocked.ticket);
         let outcome = self.fan_out(
             mailbox,

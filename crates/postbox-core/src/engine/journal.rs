@@ -4,7 +4,8 @@
 //!
 //! The engine stays pure: it never writes a file. It records what changed — a message stored
 //! (accepted, or handed out on lease with its new delivery count), a message removed for good, a
-//! mailbox's record created or changed, a mailbox deleted — and the driver drains the journal
+//! mailbox's record created or changed, a mailbox deleted, a producer's record of idempotent
+//! sends changed or forgotten — and the driver drains the journal
 //! after each call ([`Engine::drain_journal`]), commits it, and only then releases the answers.
 //! A message is stored from the moment it is accepted until it leaves for good: taken outright,
 //! acknowledged, dropped, withdrawn or moved on; a message on lease stays stored, so a crash
@@ -17,7 +18,7 @@ use crate::mailbox::{Kind, Mailbox};
 use crate::queue::Entry;
 use crate::{
     Credentials, Durability, MailboxAttrs, MailboxId, Message, MessageKind, Name, Owner, Pid,
-    Timestamp,
+    ProducerId, ProducerRecord, Timestamp,
 };
 
 /// A change to a durable mailbox.
@@ -42,6 +43,24 @@ pub enum Change {
         mailbox: MailboxId,
         /// Its sequence number there.
         seq: u64,
+    },
+    /// A producer's record changed: an idempotent send was accepted, or a duplicate of one
+    /// dropped (which counts as a use).
+    Producer {
+        /// Where.
+        mailbox: MailboxId,
+        /// The producer.
+        producer: ProducerId,
+        /// What the mailbox remembers of it now.
+        record: ProducerRecord,
+    },
+    /// A producer was forgotten to make room for another
+    /// ([`MAX_PRODUCERS_PER_MAILBOX`](crate::MAX_PRODUCERS_PER_MAILBOX)).
+    ProducerForgotten {
+        /// Where.
+        mailbox: MailboxId,
+        /// The producer.
+        producer: ProducerId,
     },
 }
 
@@ -216,7 +235,7 @@ impl Engine {
         }
     }
 
-    fn is_durable(&self, mailbox: MailboxId) -> bool {
+    pub(super) fn is_durable(&self, mailbox: MailboxId) -> bool {
         self.mailboxes
             .get(&mailbox)
             .is_some_and(|mb| mb.attrs.durability == Durability::Disk)

@@ -615,5 +615,6 @@ pub(super) fn snapshot(mb: &Mailbox) -> MailboxStats {
         openers: mb.opens.len(),
         leased: mb.leases.len(),
         dead_lettered: mb.counters.dead_lettered,
+        duplicates_dropped: mb.counters.duplicates_dropped,
     }
 }

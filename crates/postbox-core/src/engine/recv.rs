@@ -257,6 +257,9 @@ impl Engine {
             None,
             blocked.kind,
         );
+        if let Some(stamp) = blocked.stamp {
+            self.record_producer(mailbox, stamp, Some(pid));
+        }
         // A rendezvous is complete once the receiver has the message, so there is nothing to
         // lease: the message is taken outright.
         Some(self.hand_over(mailbox, pid, entry, now, Taking::Outright))

@@ -229,6 +229,7 @@ impl Engine {
                 sent_at: now,
                 wants_receipt: true,
                 kind: MessageKind::Request(id),
+                stamp: None,
             });
             return Ok(SendOutcome::Blocked(ticket));
         }
@@ -241,6 +242,7 @@ impl Engine {
             sent_at: now,
             wants_receipt,
             kind: MessageKind::User,
+            stamp: None,
         });
         self.waiters.insert(
             ticket,

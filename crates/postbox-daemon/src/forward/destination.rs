@@ -40,6 +40,7 @@ pub(crate) fn destination(
     };
     match request {
         Request::Send { target: to, .. }
+        | Request::ProducerSend { target: to, .. }
         | Request::SendBatch { target: to, .. }
         | Request::Call { target: to, .. } => target(to),
         Request::Recv { branches, .. } => {

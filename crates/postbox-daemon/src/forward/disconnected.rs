@@ -19,7 +19,7 @@ pub(crate) fn disconnected(request: Request) -> Response {
         })
     };
     match request {
-        Request::Send { message, .. } => {
+        Request::Send { message, .. } | Request::ProducerSend { message, .. } => {
             Response::SendFailed(SendError::new(SendErrorKind::Disconnected, message))
         }
         Request::SendBatch { messages, .. } => {

@@ -47,6 +47,12 @@ pub(crate) trait Link: Send + Sync + fmt::Debug {
         None
     }
 
+    /// Whether the node carries out idempotent sends (`Request::ProducerSend`): an in-process
+    /// node always does; a daemon says so in its handshake.
+    fn idempotent_sends(&self) -> bool {
+        true
+    }
+
     /// Withdraws `pending` without waiting for the outcome (a dropped future). An answer that
     /// crossed the withdrawal still lands in the slot, now or later; the caller orphans the
     /// slot to hand it on ([`Slot::orphan`](super::Slot::orphan)).

@@ -60,6 +60,10 @@ impl Concerns {
                 target: Target::Mailbox(mailbox),
                 ..
             }
+            | Request::ProducerSend {
+                target: Target::Mailbox(mailbox),
+                ..
+            }
             | Request::Call {
                 target: Target::Mailbox(mailbox),
                 ..
@@ -112,6 +116,10 @@ impl Concerns {
             ),
             // Opening is seen by its answer, which names the mailbox.
             Request::Send {
+                target: Target::Process(_),
+                ..
+            }
+            | Request::ProducerSend {
                 target: Target::Process(_),
                 ..
             }

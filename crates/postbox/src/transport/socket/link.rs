@@ -51,6 +51,8 @@ pub(crate) struct SocketLink {
     pid: Pid,
     /// The smallest payload sent attached, when the daemon granted attachments.
     attach_from: Option<usize>,
+    /// Whether the daemon carries out idempotent sends (`ProducerSend`).
+    idempotent_sends: bool,
     session: Arc<SharedSession>,
     writer: Arc<Writer>,
     answers: Arc<Answers>,
@@ -90,9 +92,11 @@ impl SocketLink {
         if let Some(token) = token {
             config = config.with_token(token);
         }
+        let mut offered = Capabilities::IDEMPOTENT_SENDS;
         if let Payloads::Attached { .. } = payloads {
-            config = config.with_capabilities(Capabilities::ATTACHMENTS);
+            offered = offered.union(Capabilities::ATTACHMENTS);
         }
+        config = config.with_capabilities(offered);
         let mut session = ClientSession::new(config);
         if let Payloads::Attached { from } = payloads {
             session.set_attach_from(from);
@@ -165,9 +169,13 @@ impl SocketLink {
             Payloads::Attached { from } if attached.is_some() => Some(from),
             _ => None,
         };
+        let idempotent_sends = negotiated
+            .capabilities
+            .contains(Capabilities::IDEMPOTENT_SENDS);
         Ok(SocketLink {
             pid: Pid::from_raw(negotiated.pid),
             attach_from,
+            idempotent_sends,
             session,
             writer,
             answers,
@@ -234,6 +242,10 @@ impl Link for SocketLink {
 
     fn attach_from(&self) -> Option<usize> {
         self.attach_from
+    }
+
+    fn idempotent_sends(&self) -> bool {
+        self.idempotent_sends
     }
 
     fn serve_wakers(&self) {

@@ -224,7 +224,7 @@ fn answer(result: Result<Response, RequestFailure>) -> Answer {
 /// (names and branch lists are bounded far below the smallest frame limit).
 fn too_large(request: Request) -> Response {
     match request {
-        Request::Send { message, .. } => {
+        Request::Send { message, .. } | Request::ProducerSend { message, .. } => {
             Response::SendFailed(SendError::new(SendErrorKind::TooLarge, message))
         }
         // The batch as a whole is too large: every message comes back, the first as the failed
