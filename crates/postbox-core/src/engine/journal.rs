@@ -22,7 +22,12 @@ use crate::{
 };
 
 /// A change to a durable mailbox.
+///
+/// With the `serde` feature it is serializable as a whole, so that a host can log a drained
+/// journal as it is before applying it; a variant added later must be added last, so that what
+/// an earlier build logged still decodes.
 #[derive(Clone, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Change {
     /// A durable mailbox was created, or its record changed (mode, byte limit, owner).
     Mailbox(DurableMailbox),
