@@ -26,6 +26,7 @@ use crate::handshake::{Peer, ServerSide};
 use crate::hub::Hub;
 use crate::lease_clock;
 use crate::listener::{SocketFile, bind_tcp, bind_unix};
+use crate::logged_store::LoggedStore;
 use crate::metrics::{self, Metrics};
 use crate::node::NodeDriver;
 use crate::shutdown::{SHUTDOWN_GRACE, Stopping};
@@ -601,7 +602,7 @@ fn hub(config: &DaemonConfig) -> Result<Hub, DaemonError> {
         return Ok(Hub::new(config.limits));
     };
     let (store, stored) = if Store::exists(dir) {
-        let store = Store::open(dir)?;
+        let store = LoggedStore::open(dir)?;
         let stored = store.load()?;
         let messages: usize = stored.iter().map(|m| m.messages.len()).sum();
         tracing::info!(

@@ -113,12 +113,16 @@ mod handshake;
 mod hub;
 mod lease_clock;
 mod listener;
+mod logged_store;
 mod metrics;
 mod node;
 mod os_process;
 mod outbox;
 mod shutdown;
 pub(crate) mod store;
+mod store_log;
+#[cfg(test)]
+mod store_testing;
 mod store_writer;
 mod sys;
 mod tls;
@@ -138,6 +142,7 @@ pub use node::{
 };
 pub use shutdown::termination_signal;
 pub use store::{STORE_FILE, StoreError};
+pub use store_log::LOG_FILE;
 pub use tls::{ClientCertificates, MAX_PEM_FILE_SIZE, TlsError, TlsServer};
 
 use std::future::Future;

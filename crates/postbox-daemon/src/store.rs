@@ -7,14 +7,17 @@
 //!
 //! Tables: `mailboxes` (id → the mailbox's record), `next_seq` (id → the sequence number its
 //! next message gets), `messages` ((id, seq) → the message) and `producers` ((id, producer) →
-//! what the mailbox remembers of that idempotent sender), each value postcard-encoded. A store
-//! written before `producers` existed reads as one with no producers.
-//! [`Store::commit`] applies an engine journal ([`Change`]s, in order) in one transaction.
+//! what the mailbox remembers of that idempotent sender), each value postcard-encoded; `meta`
+//! holds the format and the number of the last log record the tables include. A store written
+//! before `producers` existed reads as one with no producers.
+//! [`Store::apply`] applies an engine journal ([`Change`]s, in order) in one transaction. A write-
+//! ahead log in front of it makes commits durable; a transaction here is durable only at a
+//! checkpoint (see `logged_store.rs`).
 
 use std::path::{Path, PathBuf};
 
 use postbox_core::{Change, DurableMailbox, ProducerId, ProducerRecord, StoredMessage};
-use redb::{Database, ReadableTable, TableDefinition};
+use redb::{Database, Durability, ReadableTable, TableDefinition};
 
 /// The file in the state directory.
 pub const STORE_FILE: &str = "postbox.redb";
@@ -26,7 +29,13 @@ const PRODUCERS: TableDefinition<'_, (u64, u64), &[u8]> = TableDefinition::new("
 const META: TableDefinition<'_, &str, u64> = TableDefinition::new("meta");
 
 /// The layout this daemon writes; a store with another refuses to open.
-const FORMAT: u64 = 1;
+///
+/// 2: a write-ahead log beside the store may hold changes the tables do not, and `meta`'s
+/// `log_seq` says which (a daemon that knows no log must not open it). A store of format 1 is
+/// taken as it is and marked 2.
+const FORMAT: u64 = 2;
+/// The key in `meta` of the number of the last log record the tables include.
+const LOG_SEQ: &str = "log_seq";
 
 /// A durable mailbox as stored: its record, its messages in sequence order, and the sequence
 /// number its next message gets.
@@ -46,7 +55,8 @@ pub enum StoreError {
     #[error(
         "cannot open the store {path}: {why}. If another daemon uses this state directory, stop \
          it or give this one another --state-dir; if the file is damaged, move it away (keep it) \
-         to start with an empty store"
+         together with the other file of the store beside it (postbox.redb, postbox.log) to start \
+         with an empty store"
     )]
     Open {
         /// The file.
@@ -64,8 +74,9 @@ pub enum StoreError {
     },
     /// The store holds something this daemon did not write.
     #[error(
-        "the store {path} is not readable by this daemon: {why}. Move it away (keep it) to start \
-         with an empty store"
+        "the store {path} is not readable by this daemon: {why}. Move it away (keep it) together \
+         with the other file of the store beside it (postbox.redb, postbox.log) to start with an \
+         empty store"
     )]
     Corrupt {
         /// The file.
@@ -99,6 +110,30 @@ impl Store {
             .map_err(|e| open_error(format!("cannot create {}: {e}", dir.display())))?;
         let db = Database::create(&path).map_err(|e| open_error(e.to_string()))?;
         let store = Store { db, path };
+        store.check_format()?;
+        Ok(store)
+    }
+
+    /// Opens the store kept by `backend` (`path` in messages), creating it when empty.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::open`].
+    #[cfg(test)]
+    pub(crate) fn with_backend(
+        backend: impl redb::StorageBackend,
+        path: &Path,
+    ) -> Result<Store, StoreError> {
+        let db = Database::builder()
+            .create_with_backend(backend)
+            .map_err(|e| StoreError::Open {
+                path: path.to_owned(),
+                why: e.to_string(),
+            })?;
+        let store = Store {
+            db,
+            path: path.to_owned(),
+        };
         store.check_format()?;
         Ok(store)
     }
@@ -183,8 +218,30 @@ impl Store {
     /// # Errors
     ///
     /// [`StoreError::Io`]: nothing of `changes` was stored.
+    #[cfg(test)]
     pub(crate) fn commit(&self, changes: &[Change]) -> Result<(), StoreError> {
-        let write = self.db.begin_write().map_err(|e| self.io(e))?;
+        self.apply(changes, Durability::Immediate, self.log_seq()?)
+    }
+
+    /// Applies `changes`, in order, in one transaction, recording that the tables now include
+    /// log record `log_seq`. `Durability::Immediate` makes it and every transaction before it
+    /// durable before returning; with `Durability::None` it is durable from the next one that is.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Io`]: nothing of `changes` was applied.
+    pub(crate) fn apply(
+        &self,
+        changes: &[Change],
+        durability: Durability,
+        log_seq: u64,
+    ) -> Result<(), StoreError> {
+        let mut write = self.db.begin_write().map_err(|e| self.io(e))?;
+        write.set_durability(durability);
+        {
+            let mut meta = write.open_table(META).map_err(|e| self.io(e))?;
+            meta.insert(LOG_SEQ, log_seq).map_err(|e| self.io(e))?;
+        }
         {
             let mut mailboxes = write.open_table(MAILBOXES).map_err(|e| self.io(e))?;
             let mut next_seq = write.open_table(NEXT_SEQ).map_err(|e| self.io(e))?;
@@ -253,6 +310,18 @@ impl Store {
         write.commit().map_err(|e| self.io(e))
     }
 
+    /// The number of the last log record the tables include (0: none).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Io`] when reading fails.
+    pub(crate) fn log_seq(&self) -> Result<u64, StoreError> {
+        let read = self.db.begin_read().map_err(|e| self.io(e))?;
+        let meta = read.open_table(META).map_err(|e| self.io(e))?;
+        let seq = meta.get(LOG_SEQ).map_err(|e| self.io(e))?;
+        Ok(seq.map_or(0, |seq| seq.value()))
+    }
+
     /// The file.
     pub(crate) fn path(&self) -> &Path {
         &self.path
@@ -267,7 +336,7 @@ impl Store {
                 .map_err(|e| self.io(e))?
                 .map(|v| v.value());
             match format {
-                None => {
+                None | Some(1) => {
                     meta.insert("format", FORMAT).map_err(|e| self.io(e))?;
                 }
                 Some(FORMAT) => {}
@@ -316,135 +385,16 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
 mod tests {
     //! The store's transactions, and its storage failing under it: a full disk, an I/O error.
 
-    use std::sync::atomic::{AtomicU8, Ordering};
-    use std::sync::{Arc, Mutex};
-
-    use postbox_core::{Credentials, Durability, MailboxAttrs, MailboxId, Message, Pid, Timestamp};
-    use redb::StorageBackend;
+    use postbox_core::MailboxId;
 
     use super::*;
-
-    const HEALTHY: u8 = 0;
-    const DISK_FULL: u8 = 1;
-    const SYNC_FAILS: u8 = 2;
-
-    /// Bytes in memory that can start failing, and outlive the database on them (a restart).
-    #[derive(Debug, Clone, Default)]
-    struct Faulty {
-        bytes: Arc<Mutex<Vec<u8>>>,
-        fault: Arc<AtomicU8>,
-    }
-
-    impl StorageBackend for Faulty {
-        fn len(&self) -> Result<u64, std::io::Error> {
-            Ok(self.bytes.lock().unwrap().len() as u64)
-        }
-
-        fn read(&self, offset: u64, len: usize) -> Result<Vec<u8>, std::io::Error> {
-            let bytes = self.bytes.lock().unwrap();
-            let start = usize::try_from(offset).unwrap();
-            Ok(bytes[start..start + len].to_vec())
-        }
-
-        fn set_len(&self, len: u64) -> Result<(), std::io::Error> {
-            if self.fault.load(Ordering::SeqCst) == DISK_FULL {
-                return Err(std::io::Error::from_raw_os_error(28)); // ENOSPC
-            }
-            self.bytes
-                .lock()
-                .unwrap()
-                .resize(usize::try_from(len).unwrap(), 0);
-            Ok(())
-        }
-
-        fn sync_data(&self, _eventual: bool) -> Result<(), std::io::Error> {
-            if self.fault.load(Ordering::SeqCst) == SYNC_FAILS {
-                return Err(std::io::Error::from_raw_os_error(5)); // EIO
-            }
-            Ok(())
-        }
-
-        fn write(&self, offset: u64, data: &[u8]) -> Result<(), std::io::Error> {
-            if self.fault.load(Ordering::SeqCst) == DISK_FULL {
-                return Err(std::io::Error::from_raw_os_error(28));
-            }
-            let mut bytes = self.bytes.lock().unwrap();
-            let start = usize::try_from(offset).unwrap();
-            bytes[start..start + data.len()].copy_from_slice(data);
-            Ok(())
-        }
-    }
+    use crate::store_testing::{
+        DISK_FULL, Faulty, HEALTHY, SYNC_FAILS, contents, record, removed, stored,
+    };
 
     fn open(backend: &Faulty) -> Store {
-        let db = Database::builder()
-            .create_with_backend(backend.clone())
-            .expect("a fresh or healthy database opens");
-        let store = Store {
-            db,
-            path: PathBuf::from("memory"),
-        };
-        store.check_format().unwrap();
-        store
-    }
-
-    fn record(id: u64) -> Change {
-        Change::Mailbox(DurableMailbox {
-            id: MailboxId::from_raw(id),
-            name: format!("m{id}"),
-            attrs: MailboxAttrs {
-                durability: Durability::Disk,
-                ..MailboxAttrs::system_owned()
-            },
-            owner: Credentials::new(1000, 1000),
-            quota_uid: 1000,
-            created: Timestamp::from_nanos(1),
-            changed: Timestamp::from_nanos(1),
-        })
-    }
-
-    fn stored(id: u64, seq: u64, text: &str) -> Change {
-        Change::Stored {
-            mailbox: MailboxId::from_raw(id),
-            seq,
-            message: StoredMessage {
-                message: Message::new(text.to_owned()),
-                sender: Pid::from_raw(3),
-                sent_at: Timestamp::from_nanos(seq),
-                deliveries: 0,
-            },
-        }
-    }
-
-    fn removed(id: u64, seq: u64) -> Change {
-        Change::Removed {
-            mailbox: MailboxId::from_raw(id),
-            seq,
-        }
-    }
-
-    /// A stored mailbox, readably: `(mailbox, [(seq, payload)], next_seq)`.
-    type Contents = (u64, Vec<(u64, String)>, u64);
-
-    /// What each stored mailbox holds.
-    fn contents(store: &Store) -> Vec<Contents> {
-        store
-            .load()
-            .unwrap()
-            .into_iter()
-            .map(|m| {
-                let messages = m
-                    .messages
-                    .into_iter()
-                    .map(|(seq, s)| {
-                        (
-                            seq,
-                            String::from_utf8_lossy(&s.message.payload).into_owned(),
-                        )
-                    })
-                    .collect();
-                (m.record.id.as_raw(), messages, m.next_seq)
-            })
-            .collect()
+        Store::with_backend(backend.clone(), Path::new("memory"))
+            .expect("a fresh or healthy database opens")
     }
 
     #[test]
@@ -538,7 +488,7 @@ mod tests {
         store.commit(&[record(1), stored(1, 0, "kept")]).unwrap();
         let before = contents(&store);
 
-        backend.fault.store(DISK_FULL, Ordering::SeqCst);
+        backend.set_fault(DISK_FULL);
         let big = "x".repeat(1 << 20);
         let error = store
             .commit(&[stored(1, 1, &big), removed(1, 0)])
@@ -548,7 +498,7 @@ mod tests {
         drop(store);
 
         // After a restart on the same bytes: exactly the last committed state.
-        backend.fault.store(HEALTHY, Ordering::SeqCst);
+        backend.set_fault(HEALTHY);
         let store = open(&backend);
         assert_eq!(contents(&store), before);
         store.commit(&[stored(1, 1, "after")]).unwrap();
@@ -560,12 +510,12 @@ mod tests {
         let backend = Faulty::default();
         let store = open(&backend);
         store.commit(&[record(1), stored(1, 0, "kept")]).unwrap();
-        backend.fault.store(SYNC_FAILS, Ordering::SeqCst);
+        backend.set_fault(SYNC_FAILS);
         let error = store.commit(&[removed(1, 0)]).expect_err("sync fails");
         assert!(error.to_string().contains("Input/output error"), "{error}");
         drop(store);
 
-        backend.fault.store(HEALTHY, Ordering::SeqCst);
+        backend.set_fault(HEALTHY);
         let store = open(&backend);
         // The failed commit is either wholly there or wholly absent: never half.
         let messages = &contents(&store)[0].1;

@@ -3,22 +3,25 @@
 //!
 //! The hub hands over, under its lock and so in engine order, the changes one call made and the
 //! answers that call produced ([`StoreWriter::submit`]). The thread takes every batch waiting,
-//! commits them all in one transaction (one fsync), then posts their answers to the connections'
-//! outboxes: concurrent senders share a commit, so throughput grows with concurrency. When the
-//! commit fails, every answer of those batches becomes an `Error INTERNAL` that says why, and
-//! the failure is logged: a send that was not answered is indeterminate, never silently lost.
+//! commits them all at once (one record in the store's log, one fsync), then posts their answers
+//! to the connections' outboxes: concurrent senders share a commit, so throughput grows with
+//! concurrency. When the commit fails, every answer of those batches becomes an `Error INTERNAL`
+//! that says why, and the failure is logged: a send that was not answered is indeterminate,
+//! never silently lost. Checkpoints of the log run after the answers are posted, and once more
+//! when the daemon stops.
 //!
 //! The store file is created with the first durable change, so a daemon that never has a
 //! durable mailbox never writes one.
 
 use std::path::PathBuf;
 use std::sync::mpsc;
+use std::thread::JoinHandle;
 
 use postbox_core::Change;
 use postbox_wire::{ErrorCode, RequestId, Response};
 
+use crate::logged_store::LoggedStore;
 use crate::outbox::Outbox;
-use crate::store::Store;
 
 /// An answer held back until the changes before it are durable.
 #[derive(Debug)]
@@ -34,10 +37,12 @@ struct Batch {
     answers: Vec<Held>,
 }
 
-/// The handle the hub submits through.
+/// The handle the hub submits through. Dropping it lets the thread finish what was submitted
+/// and checkpoint, and waits for it.
 #[derive(Debug)]
 pub(crate) struct StoreWriter {
-    batches: mpsc::Sender<Batch>,
+    batches: Option<mpsc::Sender<Batch>>,
+    thread: Option<JoinHandle<()>>,
 }
 
 impl StoreWriter {
@@ -46,24 +51,45 @@ impl StoreWriter {
     /// # Errors
     ///
     /// When the thread cannot be started.
-    pub(crate) fn start(dir: PathBuf, store: Option<Store>) -> std::io::Result<StoreWriter> {
+    pub(crate) fn start(dir: PathBuf, store: Option<LoggedStore>) -> std::io::Result<StoreWriter> {
         let (batches, received) = mpsc::channel();
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("postbox-store".into())
             .spawn(move || run(&dir, store, &received))?;
-        Ok(StoreWriter { batches })
+        Ok(StoreWriter {
+            batches: Some(batches),
+            thread: Some(thread),
+        })
     }
 
     /// Queues `changes` for the next commit, and `answers` to be posted once it is done.
     pub(crate) fn submit(&self, changes: Vec<Change>, answers: Vec<Held>) {
-        if let Err(mpsc::SendError(batch)) = self.batches.send(Batch { changes, answers }) {
+        let batch = Batch { changes, answers };
+        let refused = match &self.batches {
+            Some(batches) => batches.send(batch).map_err(|mpsc::SendError(batch)| batch),
+            None => Err(batch),
+        };
+        if let Err(batch) = refused {
             // The writer is gone (it only ends with the daemon): nothing was made durable.
             fail_all(batch.answers, "the daemon's store writer has stopped");
         }
     }
 }
 
-fn run(dir: &std::path::Path, mut store: Option<Store>, received: &mpsc::Receiver<Batch>) {
+impl Drop for StoreWriter {
+    fn drop(&mut self) {
+        drop(self.batches.take());
+        if let Some(thread) = self.thread.take()
+            && thread.join().is_err()
+        {
+            tracing::error!(
+                "the store writer panicked; the store's log is replayed at the next start"
+            );
+        }
+    }
+}
+
+fn run(dir: &std::path::Path, mut store: Option<LoggedStore>, received: &mpsc::Receiver<Batch>) {
     while let Ok(first) = received.recv() {
         let mut batches = vec![first];
         batches.extend(received.try_iter());
@@ -72,9 +98,9 @@ fn run(dir: &std::path::Path, mut store: Option<Store>, received: &mpsc::Receive
             .flat_map(|batch| std::mem::take(&mut batch.changes))
             .collect();
         let answers = batches.into_iter().flat_map(|batch| batch.answers);
-        let committed = match &store {
+        let committed = match &mut store {
             Some(store) => store.commit(&changes),
-            None => Store::open(dir).and_then(|opened| {
+            None => LoggedStore::open(dir).and_then(|mut opened| {
                 tracing::info!(store = %opened.path().display(), "created the store of durable mailboxes");
                 let result = opened.commit(&changes);
                 store = Some(opened);
@@ -99,6 +125,20 @@ fn run(dir: &std::path::Path, mut store: Option<Store>, received: &mpsc::Receive
                 );
             }
         }
+        if let Some(store) = store.as_mut().filter(|store| store.wants_checkpoint()) {
+            checkpoint(store);
+        }
+    }
+    // Stopping: the log's records go into the store, so that the next start replays nothing.
+    if let Some(store) = store.as_mut().filter(|store| store.has_unchecked_records()) {
+        checkpoint(store);
+    }
+}
+
+fn checkpoint(store: &mut LoggedStore) {
+    if let Err(error) = store.checkpoint() {
+        // Nothing is lost: the log keeps its records until a checkpoint succeeds.
+        tracing::error!(%error, "a checkpoint of the store failed; it is tried again at the next commit");
     }
 }
 
