@@ -3,13 +3,13 @@
 //! A commit appends the journal's changes, postcard-encoded as they are, as one record to the
 //! log (`store_log.rs`) and syncs it: from then on they are on stable storage, and the requests
 //! that made them may be answered. They are then applied to the store's tables in a transaction
-//! that is not synced. Every [`CHECKPOINT_RECORDS`] records, when the log is half full, and when
+//! that is not synced, after the answers are out. Every [`CHECKPOINT_RECORDS`] records, when the log is half full, and when
 //! the daemon stops, a *checkpoint* makes the tables durable (one synced store transaction),
 //! after which the log's records are redundant and it starts over. The log's size is fixed.
 //!
 //! Opening replays: the store is opened (which takes it back to its last durable transaction),
 //! every whole record numbered after the last one the tables include (`meta.log_seq`, written by
-//! the same transactions that apply records) is applied in order, and a checkpoint follows. So a
+//! every synced transaction: the checkpoints) is applied in order, and a checkpoint follows. So a
 //! crash at any point loses no record that was synced, and applies none twice.
 //!
 //! A storage fault puts the pair in question: which of the writes before it reached the disk is
@@ -48,6 +48,8 @@ pub(crate) struct LoggedStore {
     since_checkpoint: u64,
     /// False after a fault: the next commit recovers first.
     healthy: bool,
+    /// The changes of the last record, when they are not applied to the tables yet.
+    unapplied: Vec<Change>,
 }
 
 impl std::fmt::Debug for LoggedStore {
@@ -134,6 +136,7 @@ impl LoggedStore {
             last_seq: 0,
             since_checkpoint: 0,
             healthy: false,
+            unapplied: Vec::new(),
         };
         logged.replay()?;
         Ok(logged)
@@ -148,23 +151,39 @@ impl LoggedStore {
         self.store()?.load()
     }
 
-    /// Makes `changes` durable: one record in the log, synced, then applied to the tables.
+    /// Makes `changes` durable and applies them: [`LoggedStore::log`] then
+    /// [`LoggedStore::apply_logged`].
+    ///
+    /// # Errors
+    ///
+    /// As [`LoggedStore::log`].
+    #[cfg(test)]
+    pub(crate) fn commit(&mut self, changes: &[Change]) -> Result<(), StoreError> {
+        self.log(changes.to_vec())?;
+        self.apply_logged();
+        Ok(())
+    }
+
+    /// Makes `changes` durable: one record in the log, synced. Once this returns `Ok` they are
+    /// on stable storage; [`LoggedStore::apply_logged`] then applies them to the tables (after
+    /// the answers are out: they wait for the sync, not for the tables).
     ///
     /// # Errors
     ///
     /// [`StoreError::Io`] when the log cannot be written or synced, or recovering from an
     /// earlier fault fails: `changes` may or may not be durable. [`StoreError::Corrupt`] when
     /// that recovery finds the log damaged.
-    pub(crate) fn commit(&mut self, changes: &[Change]) -> Result<(), StoreError> {
+    pub(crate) fn log(&mut self, changes: Vec<Change>) -> Result<(), StoreError> {
+        self.apply_logged();
         if !self.healthy {
             self.recover()?;
         }
-        let payload = postcard::to_allocvec(changes).map_err(|e| StoreError::Io {
+        let payload = postcard::to_allocvec(&changes).map_err(|e| StoreError::Io {
             path: self.log.path().to_owned(),
             why: format!("cannot encode the changes: {e}"),
         })?;
         if payload.len() as u64 > self.log.largest_record() / 2 {
-            return self.commit_directly(changes);
+            return self.commit_directly(&changes);
         }
         if !self.log.fits(payload.len()) {
             self.checkpoint()?;
@@ -176,17 +195,30 @@ impl LoggedStore {
         }
         self.last_seq = seq;
         self.since_checkpoint += 1;
-        if let Err(error) = self.store()?.apply(changes, Durability::None, seq) {
-            // Durable in the log all the same: the next commit replays it before going on.
+        self.unapplied = changes;
+        Ok(())
+    }
+
+    /// Applies the changes of the last record logged to the tables, without a sync. When that
+    /// fails they are durable all the same (in the log): the failure is logged, and the next
+    /// commit replays the log before going on.
+    pub(crate) fn apply_logged(&mut self) {
+        if self.unapplied.is_empty() {
+            return;
+        }
+        let changes = std::mem::take(&mut self.unapplied);
+        let result = self
+            .store()
+            .and_then(|store| store.apply(&changes, Durability::None, None));
+        if let Err(error) = result {
             self.healthy = false;
             tracing::error!(
                 %error,
-                record = seq,
+                record = self.last_seq,
                 "applying a logged commit to the store failed; it is kept in the log and \
                  applied again before the next commit"
             );
         }
-        Ok(())
     }
 
     /// Whether a checkpoint is due: [`CHECKPOINT_RECORDS`] records since the last one, or the
@@ -198,7 +230,7 @@ impl LoggedStore {
 
     /// Whether records were logged since the last checkpoint.
     pub(crate) fn has_unchecked_records(&self) -> bool {
-        self.since_checkpoint > 0 || !self.healthy
+        self.since_checkpoint > 0 || !self.healthy || !self.unapplied.is_empty()
     }
 
     /// Makes the tables durable and empties the log.
@@ -208,12 +240,13 @@ impl LoggedStore {
     /// [`StoreError::Io`] when the store's commit or the log's reset fails (nothing is lost:
     /// the log is emptied only after the tables are durable, and replayed when not).
     pub(crate) fn checkpoint(&mut self) -> Result<(), StoreError> {
+        self.apply_logged();
         if !self.healthy {
             return self.recover();
         }
         let result = self
             .store()?
-            .apply(&[], Durability::Immediate, self.last_seq)
+            .apply(&[], Durability::Immediate, Some(self.last_seq))
             .and_then(|()| self.log.reset());
         match result {
             Ok(()) => self.since_checkpoint = 0,
@@ -232,7 +265,7 @@ impl LoggedStore {
     fn commit_directly(&mut self, changes: &[Change]) -> Result<(), StoreError> {
         if let Err(error) = self
             .store()?
-            .apply(changes, Durability::Immediate, self.last_seq)
+            .apply(changes, Durability::Immediate, Some(self.last_seq))
         {
             self.healthy = false;
             return Err(error);
@@ -250,6 +283,8 @@ impl LoggedStore {
     /// After a fault: the store opened again, which takes it back to its last durable
     /// transaction, then replayed.
     fn recover(&mut self) -> Result<(), StoreError> {
+        // The log has them, if they are anywhere.
+        self.unapplied.clear();
         // Closed first: the file is locked while open.
         self.store = None;
         self.store = Some((self.reopen)()?);
@@ -287,7 +322,7 @@ impl LoggedStore {
         }
         let last = records.last().map_or(applied, |record| record.seq);
         let store = self.store()?;
-        store.apply(&changes, Durability::Immediate, last)?;
+        store.apply(&changes, Durability::Immediate, Some(last))?;
         self.log.reset()?;
         if !records.is_empty() {
             tracing::info!(
@@ -556,8 +591,9 @@ mod tests {
         logged.commit(&[record(1), stored(1, 0, "a")]).unwrap();
         disks.store.set_fault(DISK_FULL);
         logged
-            .commit(&[stored(1, 1, &"b".repeat(64 << 10 >> 2))])
+            .log(vec![stored(1, 1, &"b".repeat(64 << 10 >> 2))])
             .expect("durable in the log");
+        logged.apply_logged();
         assert!(!logged.healthy, "the store's write failed under the test");
 
         // The machine dies with the store still failing: the log has it.

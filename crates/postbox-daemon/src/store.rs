@@ -220,12 +220,13 @@ impl Store {
     /// [`StoreError::Io`]: nothing of `changes` was stored.
     #[cfg(test)]
     pub(crate) fn commit(&self, changes: &[Change]) -> Result<(), StoreError> {
-        self.apply(changes, Durability::Immediate, self.log_seq()?)
+        self.apply(changes, Durability::Immediate, None)
     }
 
-    /// Applies `changes`, in order, in one transaction, recording that the tables now include
-    /// log record `log_seq`. `Durability::Immediate` makes it and every transaction before it
-    /// durable before returning; with `Durability::None` it is durable from the next one that is.
+    /// Applies `changes`, in order, in one transaction, recording (when `log_seq` is given) that
+    /// the tables now include log record `log_seq`. `Durability::Immediate` makes it and every
+    /// transaction before it durable before returning; with `Durability::None` it is durable
+    /// from the next one that is.
     ///
     /// # Errors
     ///
@@ -234,11 +235,11 @@ impl Store {
         &self,
         changes: &[Change],
         durability: Durability,
-        log_seq: u64,
+        log_seq: Option<u64>,
     ) -> Result<(), StoreError> {
         let mut write = self.db.begin_write().map_err(|e| self.io(e))?;
         write.set_durability(durability);
-        {
+        if let Some(log_seq) = log_seq {
             let mut meta = write.open_table(META).map_err(|e| self.io(e))?;
             meta.insert(LOG_SEQ, log_seq).map_err(|e| self.io(e))?;
         }

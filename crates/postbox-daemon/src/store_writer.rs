@@ -7,8 +7,9 @@
 //! to the connections' outboxes: concurrent senders share a commit, so throughput grows with
 //! concurrency. When the commit fails, every answer of those batches becomes an `Error INTERNAL`
 //! that says why, and the failure is logged: a send that was not answered is indeterminate,
-//! never silently lost. Checkpoints of the log run after the answers are posted, and once more
-//! when the daemon stops.
+//! never silently lost. After the answers are posted the changes are applied to the store's
+//! tables (they are durable in the log already) and, when one is due, the log is checkpointed;
+//! once more when the daemon stops.
 //!
 //! The store file is created with the first durable change, so a daemon that never has a
 //! durable mailbox never writes one.
@@ -98,11 +99,12 @@ fn run(dir: &std::path::Path, mut store: Option<LoggedStore>, received: &mpsc::R
             .flat_map(|batch| std::mem::take(&mut batch.changes))
             .collect();
         let answers = batches.into_iter().flat_map(|batch| batch.answers);
+        let count = changes.len();
         let committed = match &mut store {
-            Some(store) => store.commit(&changes),
+            Some(store) => store.log(changes),
             None => LoggedStore::open(dir).and_then(|mut opened| {
                 tracing::info!(store = %opened.path().display(), "created the store of durable mailboxes");
-                let result = opened.commit(&changes);
+                let result = opened.log(changes);
                 store = Some(opened);
                 result
             }),
@@ -116,7 +118,7 @@ fn run(dir: &std::path::Path, mut store: Option<LoggedStore>, received: &mpsc::R
             Err(error) => {
                 tracing::error!(
                     %error,
-                    changes = changes.len(),
+                    changes = count,
                     "a commit to the store failed: the requests waiting for it are answered with an error"
                 );
                 fail_all(
@@ -125,8 +127,11 @@ fn run(dir: &std::path::Path, mut store: Option<LoggedStore>, received: &mpsc::R
                 );
             }
         }
-        if let Some(store) = store.as_mut().filter(|store| store.wants_checkpoint()) {
-            checkpoint(store);
+        if let Some(store) = store.as_mut() {
+            store.apply_logged();
+            if store.wants_checkpoint() {
+                checkpoint(store);
+            }
         }
     }
     // Stopping: the log's records go into the store, so that the next start replays nothing.
