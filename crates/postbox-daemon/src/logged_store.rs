@@ -70,8 +70,8 @@ impl LoggedStore {
     /// # Errors
     ///
     /// As [`Store::open`]; [`StoreError::Open`] when the log cannot be opened or is held by
-    /// another daemon; [`StoreError::Corrupt`] when there is a log but no store, or the log is
-    /// damaged; [`StoreError::Io`] when replaying fails.
+    /// another daemon; [`StoreError::Corrupt`] when there is a log but no store, a store that has
+    /// had a log but no log, or the log is damaged; [`StoreError::Io`] when replaying fails.
     pub(crate) fn open(dir: &Path) -> Result<LoggedStore, StoreError> {
         let log_path = dir.join(LOG_FILE);
         let store_existed = Store::exists(dir);
@@ -82,6 +82,13 @@ impl LoggedStore {
             });
         }
         let store = Store::open(dir)?;
+        if store_existed && !log_path.exists() && store.log_seq()? > 0 {
+            // Records after the last checkpoint may have been in it.
+            return Err(StoreError::Corrupt {
+                path: log_path,
+                why: "it is missing, though the store beside it has had one".to_owned(),
+            });
+        }
         let log_error = |why: String| StoreError::Open {
             path: log_path.clone(),
             why,
@@ -664,7 +671,7 @@ mod tests {
     }
 
     #[test]
-    fn the_files_in_a_state_directory_replay_and_a_log_alone_is_refused() {
+    fn the_files_in_a_state_directory_replay_and_neither_is_taken_without_the_other() {
         let dir = tempfile::tempdir().unwrap();
         let state = dir.path().join("state");
         let mut logged = LoggedStore::open(&state).unwrap();
@@ -678,6 +685,12 @@ mod tests {
             CAPACITY,
             "preallocated"
         );
+
+        let log = std::fs::read(state.join(LOG_FILE)).unwrap();
+        std::fs::remove_file(state.join(LOG_FILE)).unwrap();
+        let error = LoggedStore::open(&state).expect_err("a store without its log");
+        assert!(error.to_string().contains("it is missing"), "{error}");
+        std::fs::write(state.join(LOG_FILE), log).unwrap();
 
         std::fs::remove_file(state.join(crate::store::STORE_FILE)).unwrap();
         let error = LoggedStore::open(&state).expect_err("a log without its store");
