@@ -709,5 +709,48 @@ mod tests {
         assert_eq!(contents(&logged), [(2, vec![], 0)]);
     }
 
+    #[test]
+    fn every_kind_of_change_replays_from_the_log() {
+        let disks = Disks::default();
+        let mut logged = disks.open().unwrap();
+        let remembered = postbox_core::ProducerRecord {
+            seq: 7,
+            receiver: None,
+            used: 1,
+        };
+        logged
+            .commit(&[
+                record(1),
+                stored(1, 0, "a"),
+                Change::Producer {
+                    mailbox: MailboxId::from_raw(1),
+                    producer: postbox_core::ProducerId::from_raw(42),
+                    record: remembered.clone(),
+                },
+                Change::Producer {
+                    mailbox: MailboxId::from_raw(1),
+                    producer: postbox_core::ProducerId::from_raw(43),
+                    record: remembered.clone(),
+                },
+                Change::ProducerForgotten {
+                    mailbox: MailboxId::from_raw(1),
+                    producer: postbox_core::ProducerId::from_raw(43),
+                },
+            ])
+            .unwrap();
+        let crashed = disks.crashed();
+        assert_eq!(crashed.store_alone(), [], "only the log had them");
+        let logged = crashed.open().unwrap();
+        let mailboxes = logged.load().unwrap();
+        assert_eq!(mailboxes.len(), 1);
+        assert_eq!(mailboxes[0].messages.len(), 1);
+        let producers: Vec<_> = mailboxes[0]
+            .producers
+            .iter()
+            .map(|(id, record)| (id.as_raw(), record.clone()))
+            .collect();
+        assert_eq!(producers, [(42, remembered)]);
+    }
+
     use std::sync::atomic::Ordering::SeqCst;
 }
