@@ -725,12 +725,12 @@ mod tests {
                 Change::Producer {
                     mailbox: MailboxId::from_raw(1),
                     producer: postbox_core::ProducerId::from_raw(42),
-                    record: remembered.clone(),
+                    record: remembered,
                 },
                 Change::Producer {
                     mailbox: MailboxId::from_raw(1),
                     producer: postbox_core::ProducerId::from_raw(43),
-                    record: remembered.clone(),
+                    record: remembered,
                 },
                 Change::ProducerForgotten {
                     mailbox: MailboxId::from_raw(1),
@@ -747,7 +747,7 @@ mod tests {
         let producers: Vec<_> = mailboxes[0]
             .producers
             .iter()
-            .map(|(id, record)| (id.as_raw(), record.clone()))
+            .map(|(id, record)| (id.as_raw(), *record))
             .collect();
         assert_eq!(producers, [(42, remembered)]);
     }
