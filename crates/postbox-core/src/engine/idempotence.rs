@@ -39,13 +39,7 @@ impl Engine {
         now: Timestamp,
         stamp: ProducerSeq,
     ) -> Result<SendOutcome, SendError> {
-        let Some(creds) = self.creds(from) else {
-            return Err(SendError::new(SendErrorKind::Disconnected, message));
-        };
-        if !self.mailboxes.contains_key(&mailbox) {
-            return Err(SendError::new(SendErrorKind::Gone, message));
-        }
-        if let Err(kind) = self.may_send(from, creds, mailbox) {
+        if let Err(kind) = self.admit_sender(from, mailbox) {
             return Err(SendError::new(kind, message));
         }
         self.send_stamped(from, mailbox, message, delivery, wait, now, stamp)
@@ -68,17 +62,10 @@ impl Engine {
         now: Timestamp,
         stamp: ProducerSeq,
     ) -> Result<SendOutcome, SendError> {
-        if !self.processes.contains_key(&from) {
-            return Err(SendError::new(SendErrorKind::Disconnected, message));
+        match self.inbox_for(from, to) {
+            Ok(inbox) => self.send_stamped(from, inbox, message, delivery, wait, now, stamp),
+            Err(kind) => Err(SendError::new(kind, message)),
         }
-        let inbox = match self.processes.get(&to) {
-            Some(target) => target.inbox,
-            None if self.has_terminated(to) => {
-                return Err(SendError::new(SendErrorKind::PeerGone, message));
-            }
-            None => return Err(SendError::new(SendErrorKind::NotFound, message)),
-        };
-        self.send_stamped(from, inbox, message, delivery, wait, now, stamp)
     }
 
     /// How many idempotent sends `mailbox` has dropped as duplicates, if it exists.

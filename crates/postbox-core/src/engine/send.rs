@@ -30,16 +30,26 @@ impl Engine {
         wait: Wait,
         now: Timestamp,
     ) -> Result<SendOutcome, SendError> {
-        let Some(creds) = self.creds(from) else {
-            return Err(SendError::new(SendErrorKind::Disconnected, message));
-        };
-        if !self.mailboxes.contains_key(&mailbox) {
-            return Err(SendError::new(SendErrorKind::Gone, message));
-        }
-        if let Err(kind) = self.may_send(from, creds, mailbox) {
+        if let Err(kind) = self.admit_sender(from, mailbox) {
             return Err(SendError::new(kind, message));
         }
         self.send_checked(from, mailbox, message, delivery, wait, now, None)
+    }
+
+    /// What [`Engine::send`] checks before the message itself: `from` is a live process, the
+    /// mailbox exists, and `from` may send to it (claiming the sending end of a pair).
+    pub(super) fn admit_sender(
+        &mut self,
+        from: Pid,
+        mailbox: MailboxId,
+    ) -> Result<(), SendErrorKind> {
+        let Some(creds) = self.creds(from) else {
+            return Err(SendErrorKind::Disconnected);
+        };
+        if !self.mailboxes.contains_key(&mailbox) {
+            return Err(SendErrorKind::Gone);
+        }
+        self.may_send(from, creds, mailbox)
     }
 
     /// Sends `message` from `from` to the inbox of process `to`.
@@ -61,17 +71,24 @@ impl Engine {
         wait: Wait,
         now: Timestamp,
     ) -> Result<SendOutcome, SendError> {
-        if !self.processes.contains_key(&from) {
-            return Err(SendError::new(SendErrorKind::Disconnected, message));
+        match self.inbox_for(from, to) {
+            Ok(inbox) => self.send_checked(from, inbox, message, delivery, wait, now, None),
+            Err(kind) => Err(SendError::new(kind, message)),
         }
-        let inbox = match self.processes.get(&to) {
-            Some(target) => target.inbox,
-            None if self.has_terminated(to) => {
-                return Err(SendError::new(SendErrorKind::PeerGone, message));
-            }
-            None => return Err(SendError::new(SendErrorKind::NotFound, message)),
-        };
-        self.send_checked(from, inbox, message, delivery, wait, now, None)
+    }
+
+    /// The inbox [`Engine::send_to`] sends to: `to`'s, if `from` is a live process and `to` is
+    /// one; else why not (`Disconnected`, `PeerGone` for a process that has terminated,
+    /// `NotFound` for one that never was).
+    pub(super) fn inbox_for(&self, from: Pid, to: Pid) -> Result<MailboxId, SendErrorKind> {
+        if !self.processes.contains_key(&from) {
+            return Err(SendErrorKind::Disconnected);
+        }
+        match self.processes.get(&to) {
+            Some(target) => Ok(target.inbox),
+            None if self.has_terminated(to) => Err(SendErrorKind::PeerGone),
+            None => Err(SendErrorKind::NotFound),
+        }
     }
 
     /// Checks `from`'s right to send to `mailbox`, claiming the sending end of a pair.
