@@ -91,6 +91,7 @@ const META: Meta = Meta {
     sender: 1,
     mtype: 1,
     priority: 0,
+    sent_at: 0,
 };
 
 fn main() -> ExitCode {
@@ -249,7 +250,7 @@ fn take<M: Memory>(ring: &Ring<M>, buf: &mut Vec<u8>, waiting: Waiting) -> Resul
     let mut spins = 0u64;
     loop {
         match ring.try_pop_into(buf) {
-            Ok(Some(meta)) => return Ok(meta),
+            Ok(Some(taken)) => return Ok(taken.meta),
             Ok(None) | Err(TryPopError::Incomplete) if waiting == Waiting::BusyPoll => {
                 spins += 1;
                 if spins > (1 << 28) {
@@ -258,7 +259,7 @@ fn take<M: Memory>(ring: &Ring<M>, buf: &mut Vec<u8>, waiting: Waiting) -> Resul
                 std::hint::spin_loop();
             }
             Ok(None) | Err(TryPopError::Incomplete) => {
-                return Ok(ring.pop_into(buf, Some(deadline()))?);
+                return Ok(ring.pop_into(buf, Some(deadline()))?.meta);
             }
             Err(error) => return Err(error.into()),
         }

@@ -38,6 +38,14 @@ pub enum CreateError {
         /// Bytes the memory has.
         available: usize,
     },
+    /// When the bounds hold no message, or more messages than the ring has slots.
+    #[error("cannot bound a ring of {capacity} slots to {messages} messages; give 1 to {capacity}")]
+    Bounds {
+        /// The message bound asked for.
+        messages: u64,
+        /// The ring's slots.
+        capacity: usize,
+    },
 }
 
 /// Why [`Ring::attach`](crate::Ring::attach) refused the memory. Everything in the header is
@@ -57,7 +65,7 @@ pub enum AttachError {
         found: u64,
     },
     /// When the header's layout version is not this crate's.
-    #[error("cannot attach a ring: layout version {found} is not the supported version 1")]
+    #[error("cannot attach a ring: layout version {found} is not the supported version 2")]
     Version {
         /// The version found.
         found: u64,
@@ -72,6 +80,14 @@ pub enum AttachError {
         needed: usize,
         /// Bytes the memory has.
         available: usize,
+    },
+    /// When the header's message bound is 0 or more than the ring's slots.
+    #[error("cannot attach a ring: its header bounds {capacity} slots to {messages} messages")]
+    Bounds {
+        /// The message bound found.
+        messages: u64,
+        /// The ring's slots.
+        capacity: usize,
     },
 }
 

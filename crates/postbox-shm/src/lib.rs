@@ -34,7 +34,7 @@
 //! let ring = Ring::create(segment, geometry)?;
 //!
 //! // ...passes `ring.memory().fd()` to its peers (`send_fd`), which attach to it.
-//! let meta = Meta { sender: 7, mtype: 1, priority: 0 };
+//! let meta = Meta { sender: 7, mtype: 1, priority: 0, sent_at: 0 };
 //! ring.try_push(b"hello", meta)?;
 //! let message = ring.try_pop()?.expect("a message");
 //! assert_eq!((message.payload.as_slice(), message.meta), (&b"hello"[..], meta));
@@ -80,7 +80,7 @@ pub use fd_passing::{
 };
 pub use geometry::{Geometry, MAX_CAPACITY, MAX_RING_BYTES, MAX_SLOT_PAYLOAD};
 pub use memory::{HeapMemory, Memory};
-pub use message::{Message, Meta};
+pub use message::{Bounds, Message, Meta, Receipt, Taken};
 pub use ring::{Claim, Reclaimed, Ring, Stats};
 #[cfg(not(loom))]
 pub use sealed_payload::{AttachPayloadError, CreatePayloadError, PayloadBuffer, SealedPayload};

@@ -9,12 +9,13 @@ use crate::error::{AttachError, Corruption, CreateError, ReclaimError, TryPopErr
 #[cfg(not(loom))]
 use crate::error::{PopError, PushError};
 use crate::geometry::{
-    Geometry, HEADER_WORDS, MAGIC, S_LEN, S_MTYPE, S_SENDER, S_SEQ, SLOT_HEADER_WORDS, VERSION,
-    W_ABANDONED, W_CAPACITY, W_HEAD, W_MAGIC, W_RECV_EVENT, W_RECV_WAITERS, W_SEND_EVENT,
+    Geometry, HEADER_WORDS, MAGIC, S_LEN, S_MTYPE, S_SENDER, S_SENT_AT, S_SEQ, SLOT_HEADER_WORDS,
+    VERSION, W_ABANDONED, W_BYTE_LIMIT, W_CAPACITY, W_HEAD, W_LAST_RECEIVED_AT, W_LAST_RECEIVER,
+    W_MAGIC, W_MESSAGE_LIMIT, W_QUEUED_BYTES, W_RECV_EVENT, W_RECV_WAITERS, W_SEND_EVENT,
     W_SEND_WAITERS, W_SLOT_PAYLOAD, W_TAIL, W_VERSION,
 };
 use crate::memory::Memory;
-use crate::message::{Message, Meta};
+use crate::message::{Bounds, Message, Meta, Receipt, Taken};
 use crate::sync::{AtomicU64, Ordering, spin_hint, wake_all};
 
 /// Set in the head and tail positions once the ring is reclaimed: no slot is claimed after.
@@ -61,6 +62,11 @@ const MAX_SLEEP_SLICE: Duration = Duration::from_millis(1600);
 pub struct Ring<M: Memory> {
     memory: M,
     geometry: Geometry,
+    /// The bounds, as validated when the ring was created or attached.
+    bounds: Bounds,
+    /// Whether the byte bound can bind (it is below what the message bound's slots can hold):
+    /// only then do senders and receivers count queued bytes in the ring.
+    counts_bytes: bool,
     /// `capacity - 1`: a position's slot index is `pos & mask`.
     mask: u64,
     /// How many rounds this handle's waiters poll before they yield: this process's own
@@ -88,11 +94,21 @@ pub struct Stats {
     pub reclaimed: bool,
 }
 
-/// What [`Ring::reclaim`] recovered: the whole queue, in order.
+/// What [`Ring::reclaim`] recovered: the whole queue, in order, and what the ring's counts say
+/// happened meanwhile.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Reclaimed {
     /// Every complete message that was queued, oldest first.
     pub messages: Vec<Message>,
+    /// The position the next claim would have had: every slot ever claimed, committed or not.
+    pub next_pos: u64,
+    /// Claims ever given up by their writers (a peer's count), including any skipped here.
+    pub abandoned_total: u64,
+    /// The newest committed message's words, whether taken or still queued, if the ring still
+    /// holds them.
+    pub last_sent: Option<Meta>,
+    /// The last receive its receivers reported.
+    pub last_receipt: Option<Receipt>,
     /// Slots claimed but never committed (their writer died, or was still writing and is told
     /// [`TryPushError::Reclaimed`]): skipped.
     pub torn: u64,
@@ -142,6 +158,32 @@ impl<M: Memory> Ring<M> {
     /// [`CreateError::TooSmall`] when `memory` holds fewer than
     /// [`Geometry::bytes`] bytes.
     pub fn create(memory: M, geometry: Geometry) -> Result<Self, CreateError> {
+        let bounds = Bounds {
+            messages: geometry.capacity() as u64,
+            bytes: u64::MAX,
+        };
+        Self::create_bounded(memory, geometry, bounds)
+    }
+
+    /// As [`create`](Self::create), but holding at most `bounds` at once: fewer messages than
+    /// the ring has slots, and fewer payload bytes than they hold. Senders see `Full` at either
+    /// bound, exactly as a mailbox with those bounds answers.
+    ///
+    /// # Errors
+    ///
+    /// As [`create`](Self::create), and [`CreateError::Bounds`] when `bounds.messages` is 0 or
+    /// more than the ring's capacity.
+    pub fn create_bounded(
+        memory: M,
+        geometry: Geometry,
+        bounds: Bounds,
+    ) -> Result<Self, CreateError> {
+        if !(1..=geometry.capacity() as u64).contains(&bounds.messages) {
+            return Err(CreateError::Bounds {
+                messages: bounds.messages,
+                capacity: geometry.capacity(),
+            });
+        }
         let words = memory.words();
         let needed = geometry.bytes();
         if words.len() * 8 < needed {
@@ -163,8 +205,10 @@ impl<M: Memory> Ring<M> {
         words[W_VERSION].store(VERSION, Ordering::Relaxed);
         words[W_CAPACITY].store(geometry.capacity() as u64, Ordering::Relaxed);
         words[W_SLOT_PAYLOAD].store(geometry.slot_payload() as u64, Ordering::Relaxed);
+        words[W_MESSAGE_LIMIT].store(bounds.messages, Ordering::Relaxed);
+        words[W_BYTE_LIMIT].store(bounds.bytes, Ordering::Relaxed);
         words[W_MAGIC].store(MAGIC, Ordering::Release);
-        Ok(Self::new(memory, geometry))
+        Ok(Self::new(memory, geometry, bounds))
     }
 
     /// Attaches to a ring another process created in `memory`, after validating its header.
@@ -209,14 +253,29 @@ impl<M: Memory> Ring<M> {
                 available: words.len() * 8,
             });
         }
-        Ok(Self::new(memory, geometry))
+        let bounds = Bounds {
+            messages: words[W_MESSAGE_LIMIT].load(Ordering::Relaxed),
+            bytes: words[W_BYTE_LIMIT].load(Ordering::Relaxed),
+        };
+        if !(1..=geometry.capacity() as u64).contains(&bounds.messages) {
+            return Err(AttachError::Bounds {
+                messages: bounds.messages,
+                capacity: geometry.capacity(),
+            });
+        }
+        Ok(Self::new(memory, geometry, bounds))
     }
 
-    fn new(memory: M, geometry: Geometry) -> Self {
+    fn new(memory: M, geometry: Geometry, bounds: Bounds) -> Self {
         let mask = geometry.capacity() as u64 - 1;
+        let slots_hold = bounds
+            .messages
+            .saturating_mul(geometry.slot_payload() as u64);
         Self {
             memory,
             geometry,
+            bounds,
+            counts_bytes: bounds.bytes < slots_hold,
             mask,
             #[cfg(not(loom))]
             spin_rounds: std::sync::atomic::AtomicU32::new(SPIN_ROUNDS),
@@ -226,6 +285,11 @@ impl<M: Memory> Ring<M> {
     /// The ring's geometry, as validated when it was created or attached.
     pub fn geometry(&self) -> Geometry {
         self.geometry
+    }
+
+    /// The ring's bounds, as validated when it was created or attached.
+    pub fn bounds(&self) -> Bounds {
+        self.bounds
     }
 
     /// The memory the ring lives in (for a [`Segment`](crate::Segment), its descriptor to pass
@@ -242,11 +306,11 @@ impl<M: Memory> Ring<M> {
         self.word(self.geometry.slot_word((pos & self.mask) as usize, word))
     }
 
-    /// Queues a message if a slot is free, without waiting.
+    /// Queues a message if a slot is free and the bounds let it in, without waiting.
     ///
     /// # Errors
     ///
-    /// [`TryPushError::Full`] when no slot is free, [`TryPushError::TooLarge`] when `payload`
+    /// [`TryPushError::Full`] when no slot is free or a bound is reached, [`TryPushError::TooLarge`] when `payload`
     /// exceeds [`Geometry::slot_payload`], [`TryPushError::Reclaimed`] once the daemon has
     /// reclaimed the ring, [`TryPushError::Corrupt`] when a peer broke the ring.
     pub fn try_push(&self, payload: &[u8], meta: Meta) -> Result<(), TryPushError> {
@@ -268,13 +332,26 @@ impl<M: Memory> Ring<M> {
                 max,
             });
         }
-        let pos = self.claim_slot()?;
+        let len = payload.len() as u64;
+        if self.counts_bytes {
+            self.reserve_bytes(len)?;
+        }
+        let pos = match self.claim_slot() {
+            Ok(pos) => pos,
+            Err(error) => {
+                if self.counts_bytes {
+                    self.release_bytes(len);
+                }
+                return Err(error);
+            }
+        };
         let words = self.memory.words();
         let base = self.geometry.slot_word((pos & self.mask) as usize, 0);
-        let len_word = payload.len() as u64 | u64::from(meta.priority) << 32;
+        let len_word = len | u64::from(meta.priority) << 32;
         words[base + S_LEN].store(len_word, Ordering::Relaxed);
         words[base + S_MTYPE].store(meta.mtype as u64, Ordering::Relaxed);
         words[base + S_SENDER].store(meta.sender, Ordering::Relaxed);
+        words[base + S_SENT_AT].store(meta.sent_at, Ordering::Relaxed);
         write_words(&words[base + SLOT_HEADER_WORDS..], payload);
         Ok(Claim {
             ring: self,
@@ -283,13 +360,47 @@ impl<M: Memory> Ring<M> {
         })
     }
 
+    /// Counts `len` more bytes queued, unless that passes the byte bound (`Full`). A peer that
+    /// rewrote the count can make the ring look full; it cannot make it hold more.
+    fn reserve_bytes(&self, len: u64) -> Result<(), TryPushError> {
+        let queued = self.word(W_QUEUED_BYTES);
+        let before = queued.fetch_add(len, Ordering::Relaxed);
+        if before.saturating_add(len) > self.bounds.bytes {
+            queued.fetch_sub(len, Ordering::Relaxed);
+            return Err(TryPushError::Full);
+        }
+        Ok(())
+    }
+
+    /// Counts `len` bytes no longer queued.
+    fn release_bytes(&self, len: u64) {
+        self.word(W_QUEUED_BYTES).fetch_sub(len, Ordering::Relaxed);
+    }
+
     /// Moves the tail past a free slot and returns its position.
+    ///
+    /// Below the capacity, the message bound is checked against the head read after the tail:
+    /// the head only grows, so the count read is at least the count when the tail moves, and
+    /// the bound is never passed.
     fn claim_slot(&self) -> Result<u64, TryPushError> {
+        let bounded = self.bounds.messages < self.geometry.capacity() as u64;
         let tail_word = self.word(W_TAIL);
         let mut tail = tail_word.load(Ordering::Relaxed);
         for _ in 0..MAX_ATTEMPTS {
             if tail & CLOSED != 0 {
                 return Err(TryPushError::Reclaimed);
+            }
+            if bounded {
+                let head = self.word(W_HEAD).load(Ordering::Acquire) & !CLOSED;
+                if head > tail {
+                    // The tail read is older than the head: read it again.
+                    tail = tail_word.load(Ordering::Relaxed);
+                    spin_hint();
+                    continue;
+                }
+                if tail - head >= self.bounds.messages {
+                    return Err(TryPushError::Full);
+                }
             }
             let seq = self.slot_word(tail, S_SEQ).load(Ordering::Acquire);
             let ahead = seq.wrapping_sub(tail) as i64;
@@ -379,18 +490,20 @@ impl<M: Memory> Ring<M> {
     /// the daemon has reclaimed the ring, [`TryPopError::Corrupt`] when a peer broke the ring.
     pub fn try_pop(&self) -> Result<Option<Message>, TryPopError> {
         let mut payload = Vec::new();
-        Ok(self
-            .try_pop_into(&mut payload)?
-            .map(|meta| Message { payload, meta }))
+        Ok(self.try_pop_into(&mut payload)?.map(|taken| Message {
+            payload,
+            meta: taken.meta,
+            pos: taken.pos,
+        }))
     }
 
     /// As [`try_pop`](Self::try_pop), but writes the payload into `payload` (replacing its
-    /// contents, reusing its allocation) and returns the message's [`Meta`].
+    /// contents, reusing its allocation) and returns the message's [`Meta`] and position.
     ///
     /// # Errors
     ///
     /// As [`try_pop`](Self::try_pop).
-    pub fn try_pop_into(&self, payload: &mut Vec<u8>) -> Result<Option<Meta>, TryPopError> {
+    pub fn try_pop_into(&self, payload: &mut Vec<u8>) -> Result<Option<Taken>, TryPopError> {
         let head_word = self.word(W_HEAD);
         let mut head = head_word.load(Ordering::Relaxed);
         for _ in 0..MAX_ATTEMPTS {
@@ -409,11 +522,15 @@ impl<M: Memory> Ring<M> {
                 ) {
                     Ok(_) => {
                         let read = self.read_slot(head, payload);
+                        let len = self.slot_word(head, S_LEN).load(Ordering::Relaxed) & LEN_MASK;
                         // Free the slot for the sender one lap later.
                         seq_word.store(head + self.geometry.capacity() as u64, Ordering::SeqCst);
+                        if self.counts_bytes {
+                            self.release_bytes(len);
+                        }
                         self.wake(W_SEND_WAITERS, W_SEND_EVENT);
                         match read {
-                            Ok(Some(meta)) => return Ok(Some(meta)),
+                            Ok(Some(meta)) => return Ok(Some(Taken { meta, pos: head })),
                             Ok(None) => head += 1, // abandoned: skip it
                             Err(corruption) => return Err(TryPopError::Corrupt(corruption)),
                         }
@@ -467,6 +584,7 @@ impl<M: Memory> Ring<M> {
             sender: words[base + S_SENDER].load(Ordering::Relaxed),
             mtype: words[base + S_MTYPE].load(Ordering::Relaxed) as i64,
             priority: (len_word >> 32) as u16,
+            sent_at: words[base + S_SENT_AT].load(Ordering::Relaxed),
         };
         read_words(&words[base + SLOT_HEADER_WORDS..], len, payload);
         Ok(Some(meta))
@@ -497,6 +615,10 @@ impl<M: Memory> Ring<M> {
             return Ok(out);
         }
         let tail = tail & !CLOSED;
+        out.next_pos = tail;
+        out.abandoned_total = self.word(W_ABANDONED).load(Ordering::Relaxed);
+        out.last_receipt = self.last_receipt();
+        out.last_sent = self.last_sent(tail);
         let capacity = self.geometry.capacity() as u64;
         if tail < head || tail - head > capacity {
             let corruption = Corruption::Positions { head, tail };
@@ -532,7 +654,7 @@ impl<M: Memory> Ring<M> {
             }
             let mut payload = Vec::new();
             match self.read_slot(pos, &mut payload) {
-                Ok(Some(meta)) => out.messages.push(Message { payload, meta }),
+                Ok(Some(meta)) => out.messages.push(Message { payload, meta, pos }),
                 Ok(None) => out.abandoned += 1,
                 Err(corruption) => {
                     return Err(ReclaimError::Corrupt {
@@ -544,6 +666,52 @@ impl<M: Memory> Ring<M> {
             seq_word.store(pos + capacity, Ordering::Release);
         }
         Ok(out)
+    }
+
+    /// Reports a receive, for the mailbox's statistics: a receiver calls it after taking a
+    /// message (two plain stores on the head's cache line, which the take just wrote).
+    pub fn note_receipt(&self, receipt: Receipt) {
+        self.word(W_LAST_RECEIVER)
+            .store(receipt.receiver, Ordering::Relaxed);
+        self.word(W_LAST_RECEIVED_AT)
+            .store(receipt.at, Ordering::Relaxed);
+    }
+
+    /// The last receive reported with [`note_receipt`](Self::note_receipt), if any (a receiver
+    /// pid of 0 means none).
+    pub fn last_receipt(&self) -> Option<Receipt> {
+        let receiver = self.word(W_LAST_RECEIVER).load(Ordering::Relaxed);
+        let at = self.word(W_LAST_RECEIVED_AT).load(Ordering::Relaxed);
+        (receiver != 0).then_some(Receipt { receiver, at })
+    }
+
+    /// The words of the newest committed, not abandoned, message among the last slots before
+    /// `tail` — taken or not, a slot keeps its words until a sender reuses it a lap later, which
+    /// cannot happen before the tail passes it. Looks back one lap at most (and never before
+    /// position 0); only for the reclaimer, with the positions closed.
+    fn last_sent(&self, tail: u64) -> Option<Meta> {
+        let capacity = self.geometry.capacity() as u64;
+        let oldest = tail.saturating_sub(capacity);
+        let words = self.memory.words();
+        for pos in (oldest..tail).rev() {
+            let seq = self.slot_word(pos, S_SEQ).load(Ordering::Acquire);
+            // Committed (pos + 1), or taken and freed (pos + capacity).
+            if seq != pos + 1 && seq != pos + capacity {
+                continue;
+            }
+            let base = self.geometry.slot_word((pos & self.mask) as usize, 0);
+            let len_word = words[base + S_LEN].load(Ordering::Relaxed);
+            if len_word & ABANDONED != 0 {
+                continue;
+            }
+            return Some(Meta {
+                sender: words[base + S_SENDER].load(Ordering::Relaxed),
+                mtype: words[base + S_MTYPE].load(Ordering::Relaxed) as i64,
+                priority: (len_word >> 32) as u16,
+                sent_at: words[base + S_SENT_AT].load(Ordering::Relaxed),
+            });
+        }
+        None
     }
 
     /// The ring's counts, read from its shared words.
@@ -645,8 +813,12 @@ impl<M: Memory> Ring<M> {
     /// [`PopError::Corrupt`] as for [`try_pop`](Self::try_pop).
     pub fn pop(&self, deadline: Option<Instant>) -> Result<Message, PopError> {
         let mut payload = Vec::new();
-        let meta = self.pop_into(&mut payload, deadline)?;
-        Ok(Message { payload, meta })
+        let taken = self.pop_into(&mut payload, deadline)?;
+        Ok(Message {
+            payload,
+            meta: taken.meta,
+            pos: taken.pos,
+        })
     }
 
     /// As [`pop`](Self::pop), but writes the payload into `payload` (replacing its contents,
@@ -660,10 +832,10 @@ impl<M: Memory> Ring<M> {
         &self,
         payload: &mut Vec<u8>,
         deadline: Option<Instant>,
-    ) -> Result<Meta, PopError> {
+    ) -> Result<Taken, PopError> {
         let mut stalled = false;
         let attempt = || match self.try_pop_into(payload) {
-            Ok(Some(meta)) => Some(Ok(meta)),
+            Ok(Some(taken)) => Some(Ok(taken)),
             Ok(None) => {
                 stalled = false;
                 None
@@ -772,6 +944,7 @@ mod tests {
         sender: 1,
         mtype: 1,
         priority: 0,
+        sent_at: 0,
     };
 
     fn ring() -> Arc<Ring<HeapMemory>> {

@@ -10,7 +10,7 @@
 use loom::sync::Arc;
 use loom::thread;
 
-use postbox_shm::{Geometry, HeapMemory, Meta, Ring, TryPopError, TryPushError};
+use postbox_shm::{Bounds, Geometry, HeapMemory, Meta, Ring, TryPopError, TryPushError};
 
 fn ring(capacity: usize) -> Arc<Ring<HeapMemory>> {
     let geometry = Geometry::new(capacity, 8).unwrap();
@@ -22,6 +22,7 @@ fn meta(sender: u64) -> Meta {
         sender,
         mtype: 1,
         priority: 0,
+        sent_at: 0,
     }
 }
 
@@ -167,5 +168,40 @@ fn reclaim_racing_a_consumer_loses_and_duplicates_nothing() {
         all.extend(reclaimed.messages.into_iter().map(|m| m.payload));
         assert_eq!(all, [b"a".to_vec(), b"b".to_vec()]);
         assert_eq!(reclaimed.torn, 0);
+    });
+}
+
+#[test]
+fn racing_senders_never_pass_the_bounds() {
+    // Two slots bounded to one message of at most 8 bytes, and a receiver taking once: of
+    // three pushes of 5 bytes, at most two ever succeed (one before the take, one after), and
+    // never two queued at once.
+    model(|| {
+        let geometry = Geometry::new(2, 8).unwrap();
+        let bounds = Bounds {
+            messages: 1,
+            bytes: 8,
+        };
+        let ring = Arc::new(
+            Ring::create_bounded(HeapMemory::new(geometry.bytes()), geometry, bounds).unwrap(),
+        );
+        let senders: Vec<_> = (0..2u64)
+            .map(|s| {
+                let ring = ring.clone();
+                thread::spawn(move || ring.try_push(&[s as u8; 5], meta(s)).is_ok())
+            })
+            .collect();
+        let taken = match ring.try_pop() {
+            Ok(Some(_)) => 1,
+            Ok(None) | Err(TryPopError::Incomplete) => 0,
+            Err(other) => panic!("pop failed: {other}"),
+        };
+        let pushed = senders
+            .into_iter()
+            .map(|s| usize::from(s.join().unwrap()))
+            .sum::<usize>();
+        let queued = ring.stats().queued as usize;
+        assert!(queued <= 1, "{queued} queued past a bound of one");
+        assert_eq!(pushed, taken + queued);
     });
 }

@@ -10,8 +10,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use postbox_shm::{
-    AttachError, Corruption, CreateError, Geometry, GeometryError, HeapMemory, Memory, Meta,
-    PopError, PushError, Ring, Segment, SegmentKind, TryPopError, TryPushError,
+    AttachError, Bounds, Corruption, CreateError, Geometry, GeometryError, HeapMemory, Memory,
+    Meta, PopError, PushError, Receipt, Ring, Segment, SegmentKind, TryPopError, TryPushError,
 };
 
 fn meta(sender: u64) -> Meta {
@@ -19,6 +19,7 @@ fn meta(sender: u64) -> Meta {
         sender,
         mtype: 1,
         priority: 0,
+        sent_at: 0,
     }
 }
 
@@ -45,6 +46,7 @@ fn smoke() {
             sender: 3,
             mtype: -9,
             priority: 65535,
+            sent_at: 0,
         },
     )
     .unwrap();
@@ -55,7 +57,8 @@ fn smoke() {
         Meta {
             sender: 3,
             mtype: -9,
-            priority: 65535
+            priority: 65535,
+            sent_at: 0,
         }
     );
     assert_eq!(ring.try_pop(), Ok(None));
@@ -73,6 +76,7 @@ fn fifo_across_many_laps_with_every_length() {
                 sender: i,
                 mtype: i as i64,
                 priority: i as u16,
+                sent_at: 0,
             },
         )
         .unwrap();
@@ -80,7 +84,7 @@ fn fifo_across_many_laps_with_every_length() {
             ring.try_push(b"extra", meta(0)).unwrap();
         }
         let got = ring.try_pop_into(&mut buf).unwrap().unwrap();
-        assert_eq!((buf.as_slice(), got.sender), (payload.as_slice(), i));
+        assert_eq!((buf.as_slice(), got.meta.sender), (payload.as_slice(), i));
         if i % 3 == 0 {
             assert_eq!(ring.try_pop().unwrap().unwrap().payload, b"extra");
         }
@@ -168,7 +172,7 @@ fn attach_validates_every_header_field() {
         result
     };
     assert!(matches!(with(0, 1), Err(AttachError::Magic { found: 1 })));
-    assert_eq!(with(1, 2), Err(AttachError::Version { found: 2 }));
+    assert_eq!(with(1, 1), Err(AttachError::Version { found: 1 }));
     assert!(matches!(
         with(2, 3),
         Err(AttachError::Geometry(GeometryError::Capacity { .. }))
@@ -179,11 +183,204 @@ fn attach_validates_every_header_field() {
         Err(AttachError::Geometry(GeometryError::SlotPayload { .. }))
     ));
     assert!(matches!(with(2, 8), Err(AttachError::TooSmall { .. })));
+    // The message bound: 1 to the capacity.
+    assert_eq!(
+        with(4, 0),
+        Err(AttachError::Bounds {
+            messages: 0,
+            capacity: 4
+        })
+    );
+    assert_eq!(
+        with(4, 5),
+        Err(AttachError::Bounds {
+            messages: 5,
+            capacity: 4
+        })
+    );
+    assert_eq!(
+        Ring::create_bounded(
+            HeapMemory::new(geometry.bytes()),
+            geometry,
+            Bounds {
+                messages: 5,
+                bytes: 0
+            }
+        )
+        .unwrap_err(),
+        CreateError::Bounds {
+            messages: 5,
+            capacity: 4
+        }
+    );
     assert_eq!(
         Ring::attach(HeapMemory::new(8)).unwrap_err(),
         AttachError::TooShort { available: 8 }
     );
     Ring::attach(memory).unwrap();
+}
+
+fn bounded_ring(capacity: usize, slot_payload: usize, bounds: Bounds) -> Ring<Arc<HeapMemory>> {
+    let geometry = Geometry::new(capacity, slot_payload).unwrap();
+    let memory = Arc::new(HeapMemory::new(geometry.bytes()));
+    Ring::create_bounded(memory, geometry, bounds).unwrap()
+}
+
+#[test]
+fn the_message_bound_holds_below_the_capacity() {
+    // A mailbox of 3 messages in a ring of 4 slots: the fourth push is refused, on every lap.
+    let ring = bounded_ring(
+        4,
+        8,
+        Bounds {
+            messages: 3,
+            bytes: u64::MAX,
+        },
+    );
+    for lap in 0..5u8 {
+        for i in 0..3 {
+            ring.try_push(&[lap, i], meta(1)).unwrap();
+        }
+        assert_eq!(ring.try_push(b"x", meta(1)), Err(TryPushError::Full));
+        assert_eq!(ring.try_pop().unwrap().unwrap().payload, [lap, 0]);
+        ring.try_push(&[lap, 3], meta(1)).unwrap();
+        assert_eq!(ring.try_push(b"x", meta(1)), Err(TryPushError::Full));
+        for i in 1..4 {
+            assert_eq!(ring.try_pop().unwrap().unwrap().payload, [lap, i]);
+        }
+        assert_eq!(ring.try_pop(), Ok(None));
+    }
+    // An attacher reads the same bounds and keeps them.
+    let attached = Ring::attach(ring.memory().clone()).unwrap();
+    assert_eq!(attached.bounds(), ring.bounds());
+}
+
+#[test]
+fn the_byte_bound_holds_and_frees_as_messages_are_taken() {
+    // 10 bytes at most, in slots of 8: two of 5, not a third; every byte taken frees room.
+    let ring = bounded_ring(
+        4,
+        8,
+        Bounds {
+            messages: 4,
+            bytes: 10,
+        },
+    );
+    ring.try_push(&[1; 5], meta(1)).unwrap();
+    ring.try_push(&[2; 5], meta(1)).unwrap();
+    assert_eq!(ring.try_push(&[3], meta(1)), Err(TryPushError::Full));
+    ring.try_push(&[], meta(1)).unwrap();
+    assert_eq!(ring.try_pop().unwrap().unwrap().payload, [1; 5]);
+    assert_eq!(ring.try_push(&[4; 6], meta(1)), Err(TryPushError::Full));
+    ring.try_push(&[4; 5], meta(1)).unwrap();
+    // An abandoned claim's bytes are freed when receivers pass its slot.
+    assert_eq!(ring.try_pop().unwrap().unwrap().payload, [2; 5]);
+    drop(ring.try_claim(&[5; 5], meta(1)).unwrap());
+    assert_eq!(ring.try_push(&[6], meta(1)), Err(TryPushError::Full));
+    assert_eq!(ring.try_pop().unwrap().unwrap().payload, []);
+    assert_eq!(ring.try_pop().unwrap().unwrap().payload, [4; 5]);
+    assert_eq!(ring.try_pop(), Ok(None));
+    ring.try_push(&[7; 8], meta(1)).unwrap();
+    ring.try_push(&[8; 2], meta(1)).unwrap();
+    assert_eq!(ring.try_push(&[9], meta(1)), Err(TryPushError::Full));
+}
+
+#[test]
+fn bounds_hold_under_contention() {
+    // Four senders against one receiver that checks, after each take, that what is queued
+    // never passed either bound.
+    let ring = Arc::new(bounded_ring(
+        8,
+        8,
+        Bounds {
+            messages: 5,
+            bytes: 24,
+        },
+    ));
+    let deadline = || Some(Instant::now() + Duration::from_secs(30));
+    let senders: Vec<_> = (0..4u64)
+        .map(|s| {
+            let ring = ring.clone();
+            thread::spawn(move || {
+                for i in 0..2_000u64 {
+                    let len = (i % 8) as usize;
+                    ring.push(&vec![s as u8; len], meta(s), deadline()).unwrap();
+                }
+            })
+        })
+        .collect();
+    for _ in 0..8_000 {
+        ring.pop(deadline()).unwrap();
+        let stats = ring.stats();
+        // Positions are read one after the other, so allow for a take in between.
+        assert!(stats.queued <= 5 + 1, "queued {}", stats.queued);
+    }
+    for sender in senders {
+        sender.join().unwrap();
+    }
+    assert_eq!(ring.try_pop(), Ok(None));
+}
+
+#[test]
+fn positions_send_times_and_the_last_receipt_come_back() {
+    let ring = heap_ring(4, 8);
+    let sent = |sender: u64, sent_at: u64| Meta {
+        sent_at,
+        ..meta(sender)
+    };
+    ring.try_push(b"a", sent(1, 100)).unwrap();
+    ring.try_push(b"b", sent(2, 200)).unwrap();
+    let a = ring.try_pop().unwrap().unwrap();
+    assert_eq!((a.pos, a.meta), (0, sent(1, 100)));
+    assert_eq!(ring.last_receipt(), None);
+    ring.note_receipt(Receipt {
+        receiver: 9,
+        at: 150,
+    });
+    drop(ring.try_claim(b"gone", sent(3, 300)).unwrap());
+    ring.try_push(b"c", sent(4, 400)).unwrap();
+    let reclaimed = ring.reclaim().unwrap();
+    // b (1) and c (3) are queued; the abandoned claim (2) is skipped but its position used.
+    let queued: Vec<(u64, Meta)> = reclaimed.messages.iter().map(|m| (m.pos, m.meta)).collect();
+    assert_eq!(queued, [(1, sent(2, 200)), (3, sent(4, 400))]);
+    assert_eq!(reclaimed.next_pos, 4);
+    assert_eq!(reclaimed.abandoned_total, 1);
+    assert_eq!(reclaimed.last_sent, Some(sent(4, 400)));
+    assert_eq!(
+        reclaimed.last_receipt,
+        Some(Receipt {
+            receiver: 9,
+            at: 150
+        })
+    );
+}
+
+#[test]
+fn the_last_send_is_found_when_everything_was_taken() {
+    let ring = heap_ring(2, 8);
+    for i in 0..5u64 {
+        ring.try_push(
+            b"m",
+            Meta {
+                sent_at: i,
+                ..meta(i)
+            },
+        )
+        .unwrap();
+        ring.try_pop().unwrap().unwrap();
+    }
+    let reclaimed = ring.reclaim().unwrap();
+    assert!(reclaimed.messages.is_empty());
+    assert_eq!(reclaimed.next_pos, 5);
+    assert_eq!(
+        reclaimed.last_sent,
+        Some(Meta {
+            sent_at: 4,
+            ..meta(4)
+        })
+    );
+    // A ring nobody sent to has none.
+    assert_eq!(heap_ring(2, 8).reclaim().unwrap().last_sent, None);
 }
 
 #[test]
@@ -331,7 +528,7 @@ fn blocking_pop_into_replaces_the_buffer_and_waits_for_a_push() {
     let mut buf = vec![0xffu8; 100];
     ring.try_push(b"first", meta(3)).unwrap();
     let got = ring.pop_into(&mut buf, None).unwrap();
-    assert_eq!((buf.as_slice(), got), (&b"first"[..], meta(3)));
+    assert_eq!((buf.as_slice(), got.meta), (&b"first"[..], meta(3)));
     // A longer message after a shorter one, then a shorter one: only the message's bytes.
     ring.try_push(&[7u8; 61], meta(4)).unwrap();
     ring.pop_into(&mut buf, None).unwrap();
@@ -344,8 +541,8 @@ fn blocking_pop_into_replaces_the_buffer_and_waits_for_a_push() {
         let ring = ring.clone();
         thread::spawn(move || {
             let mut buf = Vec::new();
-            let meta = ring.pop_into(&mut buf, Some(Instant::now() + Duration::from_secs(30)));
-            (meta, buf)
+            let taken = ring.pop_into(&mut buf, Some(Instant::now() + Duration::from_secs(30)));
+            (taken.map(|taken| taken.meta), buf)
         })
     };
     eventually("the receiver sleeps", || {

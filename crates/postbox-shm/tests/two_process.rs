@@ -79,6 +79,7 @@ fn a_million_messages_cross_processes_none_lost_duplicated_or_reordered() {
             sender: PID,
             mtype: (i % 7 + 1) as i64,
             priority: (i % 3) as u16,
+            sent_at: 0,
         };
         ring.push(&payload(i), meta, Some(deadline)).unwrap();
     }
@@ -147,6 +148,7 @@ fn child() {
                 sender: PID,
                 mtype: 1,
                 priority: 0,
+                sent_at: 0,
             };
             ring.try_push(&payload(0), meta).unwrap();
             let claim = ring.try_claim(&payload(1), meta).unwrap();

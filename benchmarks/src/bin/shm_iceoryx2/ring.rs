@@ -17,6 +17,7 @@ const META: Meta = Meta {
     sender: 1,
     mtype: 1,
     priority: 0,
+    sent_at: 0,
 };
 
 /// How long one blocking call may wait before the run counts as failed.
