@@ -17,6 +17,9 @@
 //!   [`Ring::try_pop`]; blocking [`Ring::push`] and [`Ring::pop`] spin briefly, then sleep on a
 //!   futex in the ring (woken only when someone sleeps, so the fast path makes no system call);
 //!   [`Ring::reclaim`] closes the ring and hands the daemon every complete message, in order.
+//! - [`lending`]: a mailbox the engine delegates, lent to a ring: the ring's shape for the
+//!   engine's terms, and the translation of the ring's messages and counts back into the
+//!   engine's, so the mailbox's sequence numbers and statistics stay exact.
 //! - The contract with peers: shared memory is **untrusted input**. Every position, sequence
 //!   number and length read from it is checked; no pointer is stored in it and no lock is
 //!   shared. A peer writing garbage makes operations on that ring fail with `Corrupt` (never
@@ -58,6 +61,8 @@ mod error;
 #[cfg(not(loom))]
 mod fd_passing;
 mod geometry;
+#[cfg(not(loom))]
+pub mod lending;
 mod memory;
 mod message;
 mod ring;
