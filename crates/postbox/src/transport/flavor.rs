@@ -9,6 +9,7 @@ use postbox_core::{Message, Pid, Received, SelectError, SendError};
 
 use super::inproc::Lane;
 use super::pending::WaitFor;
+use super::shm::ShmLane;
 use crate::wait::Patience;
 
 /// The path a mailbox's plain (FIFO, any-message) sends and receives take.
@@ -18,6 +19,8 @@ pub(crate) enum Flavor {
     Engine,
     /// Through the in-process node's fast lane for this mailbox, while the engine lends it one.
     Inproc(Arc<Lane>),
+    /// Through a ring in shared memory, while the daemon lends the mailbox to one.
+    Shm(Arc<ShmLane>),
 }
 
 impl Flavor {
@@ -33,6 +36,7 @@ impl Flavor {
         match self {
             Flavor::Engine => Err(message),
             Flavor::Inproc(lane) => lane.send_plain(wait, pid, message, patience),
+            Flavor::Shm(lane) => lane.send_plain(pid, message, patience),
         }
     }
 
@@ -42,6 +46,7 @@ impl Flavor {
         match self {
             Flavor::Engine => 0,
             Flavor::Inproc(lane) => lane.send_many(pid, messages),
+            Flavor::Shm(lane) => lane.send_many(pid, messages),
         }
     }
 
@@ -51,6 +56,7 @@ impl Flavor {
         match self {
             Flavor::Engine => None,
             Flavor::Inproc(lane) => lane.recv_many(pid, max),
+            Flavor::Shm(lane) => lane.recv_many(pid, max),
         }
     }
 
@@ -65,6 +71,7 @@ impl Flavor {
         match self {
             Flavor::Engine => None,
             Flavor::Inproc(lane) => lane.recv_plain(wait, pid, patience),
+            Flavor::Shm(lane) => lane.recv_plain(pid, patience),
         }
     }
 }
