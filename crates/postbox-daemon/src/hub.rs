@@ -18,6 +18,9 @@
 //! A durable mailbox restored with messages left on disk is paged in under the same lock: before
 //! a request, what it needs (see [`page_in`]); after it, whatever ran low. The store writer
 //! reads for it, after every commit submitted before, so the engine gets every message in order.
+//! That is the one wait under the lock: a read of the store (behind the commits queued before
+//! it) once per half a resident budget of messages received, or once per whole-queue operation
+//! on a mailbox with messages still on disk.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
