@@ -371,3 +371,135 @@ fn only_fifo_mailboxes_that_block_may_keep_a_tail() {
         .unwrap();
     assert_eq!(engine.disk_tail(ID), Some(tail));
 }
+
+/// One step of the equivalence property.
+#[derive(Clone, Debug)]
+enum Op {
+    Send(i64),
+    Recv(Selector),
+    Lease,
+    Settle(Settlement),
+    Peek(Selector, usize),
+    Purge,
+}
+
+fn op() -> impl proptest::strategy::Strategy<Value = Op> {
+    use proptest::prelude::*;
+    let selector = prop_oneof![
+        4 => Just(Selector::Any),
+        1 => (1i64..=3).prop_map(Selector::Type),
+        1 => (1i64..=3).prop_map(Selector::NotType),
+        1 => (1i64..=3).prop_map(Selector::TypeAtMost),
+    ];
+    prop_oneof![
+        4 => (1i64..=3).prop_map(Op::Send),
+        6 => selector.clone().prop_map(Op::Recv),
+        2 => Just(Op::Lease),
+        1 => Just(Op::Settle(Settlement::Ack)),
+        1 => Just(Op::Settle(Settlement::Return)),
+        1 => (selector, 1usize..=12).prop_map(|(s, n)| Op::Peek(s, n)),
+        1 => Just(Op::Purge),
+    ]
+}
+
+/// What an operation answered, for comparing two engines.
+type Answer = String;
+
+/// Carries out `op` on `engine` for `pid`, tracking its leases; `disk` (when paging) serves
+/// what the engine needs before and after, as the daemon does.
+fn apply(
+    engine: &mut Engine,
+    pid: Pid,
+    leases: &mut Vec<LeaseId>,
+    disk: Option<&mut Disk>,
+    op: &Op,
+) -> Answer {
+    let need = match op {
+        Op::Recv(selector) => Some(Need::receive(*selector, 1)),
+        Op::Lease => Some(Need::First(1)),
+        Op::Peek(selector, max) => Some(Need::receive(*selector, *max)),
+        Op::Purge => Some(Need::Whole),
+        Op::Send(_) | Op::Settle(_) => None,
+    };
+    let mut disk = disk;
+    if let (Some(disk), Some(need)) = (disk.as_deref_mut(), need) {
+        disk.before(engine, need);
+    }
+    let now = at(1);
+    let answer = match op {
+        Op::Send(mtype) => format!(
+            "{:?}",
+            engine.send(
+                pid,
+                ID,
+                Message::new(format!("t{mtype}")).with_type(*mtype),
+                postbox_core::Delivery::Queued,
+                postbox_core::Wait::Try,
+                now,
+            )
+        ),
+        Op::Recv(selector) => format!("{:?}", try_recv(engine, pid, on(ID, *selector))),
+        Op::Lease => {
+            let got = engine.lease(pid, &[on(ID, Selector::Any)], postbox_core::Wait::Try, now);
+            if let Ok(postbox_core::RecvOutcome::Received { message, .. }) = &got {
+                leases.push(LeaseId::from(message));
+            }
+            format!("{got:?}")
+        }
+        Op::Settle(settlement) => match leases.first().copied() {
+            Some(lease) => {
+                leases.remove(0);
+                format!(
+                    "{:?}",
+                    engine.settle(pid, Source::Mailbox(ID), &[lease], *settlement, now)
+                )
+            }
+            None => "no lease".to_owned(),
+        },
+        Op::Peek(selector, max) => {
+            format!(
+                "{:?}",
+                engine.peek(pid, Source::Mailbox(ID), *selector, *max)
+            )
+        }
+        Op::Purge => format!("{:?}", engine.purge(pid, ID, now)),
+    };
+    match disk {
+        Some(disk) => disk.pump(engine),
+        None => {
+            engine.drain_journal();
+        }
+    }
+    let stats = engine.stat(pid, ID).expect("stat");
+    format!(
+        "{answer} / {} messages, {} bytes",
+        stats.messages, stats.bytes
+    )
+}
+
+proptest::proptest! {
+    /// A mailbox restored with most of its messages on disk answers every operation exactly as
+    /// one restored with everything in memory.
+    #[test]
+    fn a_paged_mailbox_answers_as_one_wholly_in_memory(
+        stored_count in 0u64..40,
+        budget in 1u64..6,
+        ops in proptest::collection::vec(op(), 1..80),
+    ) {
+        let (mut paged, mut disk, pid) = restored(stored_count, budget.min(stored_count), Capacity::Unbounded);
+        let mut whole = Engine::default();
+        whole.enable_durability();
+        let everything: Vec<_> = (0..stored_count).map(|seq| (seq, stored(seq))).collect();
+        whole.restore(record(attrs(Capacity::Unbounded)), everything, stored_count).unwrap();
+        let whole_pid = spawn(&mut whole);
+        whole.open(whole_pid, "jobs").unwrap();
+        proptest::prop_assert_eq!(whole_pid, pid);
+        let (mut paged_leases, mut whole_leases) = (Vec::new(), Vec::new());
+        for (step, op) in ops.iter().enumerate() {
+            let expected = apply(&mut whole, pid, &mut whole_leases, None, op);
+            let got = apply(&mut paged, pid, &mut paged_leases, Some(&mut disk), op);
+            proptest::prop_assert_eq!(&got, &expected, "step {} {:?}", step, op);
+            proptest::prop_assert_eq!(paged.usage().quota_used, whole.usage().quota_used);
+        }
+    }
+}
