@@ -273,6 +273,16 @@ pub(crate) struct DaemonArgs {
     #[arg(long, value_name = "BYTES", value_parser = values::bytes)]
     pub(crate) attach_from: Option<usize>,
 
+    /// How many of each durable mailbox's messages are read into memory at start and kept
+    /// there, the rest read from disk as they are received; at least 1 [default: 4096]
+    #[arg(long, value_name = "N")]
+    pub(crate) resident_messages: Option<usize>,
+
+    /// How many payload bytes of each durable mailbox are read into memory at start and kept
+    /// there (at least one message) [default: 4MiB]
+    #[arg(long, value_name = "BYTES", value_parser = values::bytes)]
+    pub(crate) resident_bytes: Option<usize>,
+
     /// This node's name among linked daemons: letters, digits, '.', '_', '-' [default: the host
     /// name]
     #[arg(long, value_name = "NAME", value_parser = values::node_name)]

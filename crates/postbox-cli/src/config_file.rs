@@ -71,6 +71,12 @@ pub(crate) struct ConfigFile {
     /// `--attach-from`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) attach_from: Option<ByteSize>,
+    /// `--resident-messages`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) resident_messages: Option<PositiveCount>,
+    /// `--resident-bytes`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) resident_bytes: Option<ByteSize>,
     /// `--log`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) log: Option<String>,
@@ -203,6 +209,18 @@ pub(crate) const KEYS: &[(&str, &str, Option<&str>)] = &[
         "attach-from",
         "The smallest payload sent to a unix:// client as a sealed shared-memory file rather \
          than through the socket (at least 1).",
+        None,
+    ),
+    (
+        "resident-messages",
+        "How many of each durable mailbox's messages are kept in memory (read at start, the \
+         rest read from disk as they are received).",
+        None,
+    ),
+    (
+        "resident-bytes",
+        "How many payload bytes of each durable mailbox are kept in memory (at least one \
+         message).",
         None,
     ),
     (
@@ -359,6 +377,8 @@ impl ConfigFile {
             metrics: None,
             metrics_max_mailboxes: Some(Count(config.metrics_max_mailboxes)),
             attach_from: Some(ByteSize(config.attach_from)),
+            resident_messages: Some(PositiveCount(config.resident_budget.messages)),
+            resident_bytes: Some(ByteSize(config.resident_budget.bytes)),
             log: Some("info".to_owned()),
             max_message_size: Some(ByteSize(config.limits.max_message_size)),
             inbox_capacity: Some(PositiveCount(config.limits.inbox_capacity)),
@@ -397,6 +417,8 @@ impl ConfigFile {
             metrics: over.metrics.or(self.metrics),
             metrics_max_mailboxes: over.metrics_max_mailboxes.or(self.metrics_max_mailboxes),
             attach_from: over.attach_from.or(self.attach_from),
+            resident_messages: over.resident_messages.or(self.resident_messages),
+            resident_bytes: over.resident_bytes.or(self.resident_bytes),
             log: over.log.or(self.log),
             max_message_size: over.max_message_size.or(self.max_message_size),
             inbox_capacity: over.inbox_capacity.or(self.inbox_capacity),

@@ -147,3 +147,120 @@ fn a_damaged_store_stops_the_daemon_with_what_to_do() {
         "nothing repaired, nothing truncated"
     );
 }
+
+/// The payload of message `n` of the paging tests.
+fn job(n: usize) -> String {
+    format!("job {n}")
+}
+
+#[test]
+fn a_restart_with_more_messages_than_stay_in_memory_delivers_each_once_in_order() {
+    let mut daemon = Daemon::start_with(&["--resident-messages", "16"]);
+    daemon
+        .run(&["create", "jobs", "--durable", "--capacity", "unbounded"])
+        .code(0);
+    let before = 100;
+    {
+        let process = postbox::connect(&daemon.url()).unwrap();
+        let jobs = process.mailbox("jobs").open().unwrap();
+        for n in 0..before {
+            jobs.send(job(n)).unwrap();
+        }
+    }
+
+    daemon.crash_and_restart();
+
+    let process = postbox::connect(&daemon.url()).unwrap();
+    let jobs = process.mailbox("jobs").open().unwrap();
+    assert_eq!(
+        jobs.stat().unwrap().messages,
+        before,
+        "the tail on disk counts"
+    );
+    let mut expected: Vec<String> = (0..before).map(job).collect();
+    let mut got = Vec::new();
+    // Sends made after the restart go behind everything stored, received after it.
+    for n in before..before + 20 {
+        jobs.send(job(n)).unwrap();
+        expected.push(job(n));
+        for _ in 0..3 {
+            let message = jobs.try_recv().expect("a message is ready");
+            got.push(String::from_utf8_lossy(message.payload()).into_owned());
+        }
+    }
+    // A few at a time, as a batch receive takes them: more than stay in memory.
+    loop {
+        let batch = match jobs.try_recv_many(40) {
+            Ok(batch) => batch,
+            Err(postbox::RecvError::Empty) => break,
+            Err(error) => panic!("{error}"),
+        };
+        assert!(
+            batch.len() == 40 || got.len() + batch.len() == expected.len(),
+            "a batch takes as many as an all-in-memory mailbox gives: {}",
+            batch.len()
+        );
+        got.extend(
+            batch
+                .iter()
+                .map(|m| String::from_utf8_lossy(m.payload()).into_owned()),
+        );
+    }
+    assert_eq!(got, expected, "every message once, in order");
+    assert_eq!(jobs.stat().unwrap().messages, 0);
+
+    // And once more after a restart that found nothing: nothing comes back.
+    drop((jobs, process));
+    daemon.crash_and_restart();
+    assert_eq!(daemon.stat("jobs")["messages"], 0);
+}
+
+#[test]
+fn after_a_restart_receives_peek_and_purge_answer_as_if_everything_were_in_memory() {
+    let mut daemon = Daemon::start_with(&["--resident-messages", "4"]);
+    daemon
+        .run(&["create", "jobs", "--durable", "--capacity", "unbounded"])
+        .code(0);
+    {
+        let process = postbox::connect(&daemon.url()).unwrap();
+        let jobs = process.mailbox("jobs").open().unwrap();
+        for n in 0..30 {
+            jobs.send(postbox::Message::new(job(n)).with_type(if n == 25 { 7 } else { 1 }))
+                .unwrap();
+        }
+    }
+
+    daemon.crash_and_restart();
+
+    let process = postbox::connect(&daemon.url()).unwrap();
+    let jobs = process.mailbox("jobs").open().unwrap();
+    let first = jobs
+        .recv_timeout(std::time::Duration::from_secs(30))
+        .unwrap();
+    assert_eq!(first.payload().as_ref(), job(0).as_bytes());
+    // The one of type 7 is far behind what is in memory.
+    let typed = jobs
+        .try_recv_matching(postbox::Selector::Type(7))
+        .expect("found on disk");
+    assert_eq!(typed.payload().as_ref(), job(25).as_bytes());
+    let peeked = jobs.peek(100, postbox::Selector::Any).unwrap();
+    assert_eq!(peeked.len(), 28);
+    let purged = jobs.purge().unwrap();
+    assert_eq!(purged, 28);
+
+    // Nothing is left on disk: a receiver now waits, and a send serves it.
+    let waiting = {
+        let url = daemon.url();
+        std::thread::spawn(move || {
+            let process = postbox::connect(&url).unwrap();
+            let jobs = process.mailbox("jobs").open().unwrap();
+            jobs.recv_timeout(std::time::Duration::from_secs(30))
+                .map(|m| m.payload().to_vec())
+        })
+    };
+    support::eventually("the receiver waits", || {
+        daemon.stat("jobs")["blocked_receivers"] == 1
+    });
+    jobs.send("late").unwrap();
+    assert_eq!(waiting.join().unwrap().unwrap(), b"late");
+}

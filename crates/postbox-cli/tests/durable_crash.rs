@@ -151,7 +151,9 @@ fn acknowledged_messages_survive_kill_9_of_the_daemon() {
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(5);
-    let mut daemon = Daemon::start();
+    // A small resident budget, so that a restart with a backlog leaves most of it on disk and
+    // the consumers' receives page it in.
+    let mut daemon = Daemon::start_with(&["--resident-messages", "8"]);
     daemon
         .run(&["create", "jobs", "--durable", "--capacity", "unbounded"])
         .code(0);

@@ -20,6 +20,7 @@ mod idempotence;
 mod journal;
 mod leases;
 mod mailboxes;
+mod paging;
 mod peek;
 mod processes;
 mod purge;
@@ -32,6 +33,7 @@ pub use census::Census;
 pub use delegation::{Delegation, Handback};
 pub use journal::{Change, DurableMailbox, StoredMessage};
 pub use leases::{LeaseId, Settlement};
+pub use paging::{Need, PageIn, ResidentBudget, keeps_tail_on_disk};
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
@@ -135,6 +137,10 @@ pub struct Engine {
     /// revoked reply right.
     calls: FxHashMap<CallId, calls::Call>,
     total_late_replies: u64,
+    /// Mailboxes with messages on the host's disk rather than here (see [`paging`]).
+    tailed: BTreeSet<MailboxId>,
+    /// How much of such a mailbox is kept here.
+    resident_budget: ResidentBudget,
 }
 
 impl Default for Engine {
@@ -176,6 +182,8 @@ impl Engine {
             next_call: 1,
             calls: FxHashMap::default(),
             total_late_replies: 0,
+            tailed: BTreeSet::new(),
+            resident_budget: ResidentBudget::DEFAULT,
         }
     }
 
@@ -340,8 +348,13 @@ impl Engine {
 
     /// Gives `entry` to the waiting receiver the dispatch policy picks; hands it back if no
     /// waiting receiver matches. Returns the receiver on success.
+    /// A message behind a tail on disk is never offered: older ones must go first.
     fn offer(&mut self, mailbox: MailboxId, entry: Entry, now: Timestamp) -> Result<Pid, Entry> {
-        let chosen = self.mailboxes[&mailbox].choose_receiver(entry.message.mtype, entry.sender);
+        let mb = &self.mailboxes[&mailbox];
+        if mb.queue.is_behind_tail(entry.seq) {
+            return Err(entry);
+        }
+        let chosen = mb.choose_receiver(entry.message.mtype, entry.sender);
         match chosen {
             Some(waiter) => {
                 self.deliver(mailbox, waiter, entry, now);
@@ -504,6 +517,12 @@ impl Engine {
             if let Some(at) = lease.expires {
                 self.lease_expiries.remove(&(at, mailbox, lease.entry.seq));
             }
+        }
+        if let Some(tail) = mb.queue.tail() {
+            // Its stored messages go with the mailbox's record (the journal's `Deleted`).
+            self.queued_messages -= tail.messages;
+            self.queued_bytes -= tail.bytes;
+            self.tailed.remove(&mailbox);
         }
         for entry in mb.queue.drain() {
             self.queued_messages -= 1;

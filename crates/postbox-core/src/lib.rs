@@ -57,8 +57,8 @@ pub use attrs::{
     Ownership, Receivers, Redelivery,
 };
 pub use engine::{
-    Census, Change, Delegation, DurableMailbox, Engine, Handback, LeaseId, Settlement,
-    StoredMessage,
+    Census, Change, Delegation, DurableMailbox, Engine, Handback, LeaseId, Need, PageIn,
+    ResidentBudget, Settlement, StoredMessage, keeps_tail_on_disk,
 };
 pub use error::{
     AdminError, CallError, CallErrorKind, OpenError, RecvError, ReplyError, SelectError, SendError,
@@ -72,5 +72,6 @@ pub use outcome::{
     Branch, Cancelled, Completion, Delivery, RecvOutcome, Reply, SendOutcome, Source, Wait,
 };
 pub use producers::{ProducerId, ProducerRecord, ProducerSeq};
+pub use queue::DiskTail;
 pub use selector::Selector;
 pub use stats::{EngineStats, MailboxStats, ProcessInfo, Usage, WaitInfo, WaitKind, WaitTarget};

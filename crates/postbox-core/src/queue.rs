@@ -5,6 +5,12 @@
 //! queued: taking the head, taking the oldest message of one sender (`recv_from`), removing any
 //! entry (cancelled receipts, drop-oldest), and inserting by priority (O(log levels)).
 //! Typed selectors scan in queue order, as System V `msgrcv` does.
+//!
+//! A durable FIFO mailbox restored from its host's store may keep only its oldest messages here
+//! and the rest on disk: the [`DiskTail`]. The queue's length and bytes count both parts, so
+//! capacity checks, statistics and the quota see the whole queue; while a tail is on disk every
+//! new message extends it (its message is in the host's journal, not here), so the part in memory
+//! is always the oldest messages, in order. The host pages the tail in, oldest first.
 
 use std::collections::BTreeMap;
 
@@ -43,6 +49,18 @@ struct Ends {
     tail: Slot,
 }
 
+/// The messages of a queue that are on its host's disk and not in memory: every stored message
+/// from `first_seq` on, after everything in memory.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct DiskTail {
+    /// The sequence number the tail starts at: no message in it has a lower one.
+    pub first_seq: u64,
+    /// How many messages it holds.
+    pub messages: usize,
+    /// Their payload bytes.
+    pub bytes: usize,
+}
+
 /// The queue. See the module docs.
 #[derive(Debug)]
 pub(crate) struct Queue {
@@ -55,6 +73,8 @@ pub(crate) struct Queue {
     level_tails: BTreeMap<u16, Slot>,
     len: usize,
     bytes: usize,
+    /// What is on disk rather than here; `None` when nothing is.
+    tail: Option<DiskTail>,
 }
 
 impl Queue {
@@ -68,15 +88,96 @@ impl Queue {
             level_tails: BTreeMap::new(),
             len: 0,
             bytes: 0,
+            tail: None,
         }
     }
 
+    /// How many messages are queued: in memory and on disk.
     pub(crate) fn len(&self) -> usize {
+        self.len + self.tail.map_or(0, |tail| tail.messages)
+    }
+
+    /// The payload bytes queued: in memory and on disk.
+    pub(crate) fn bytes(&self) -> usize {
+        self.bytes + self.tail.map_or(0, |tail| tail.bytes)
+    }
+
+    /// How many messages are in memory.
+    pub(crate) fn resident_len(&self) -> usize {
         self.len
     }
 
-    pub(crate) fn bytes(&self) -> usize {
+    /// The payload bytes in memory.
+    pub(crate) fn resident_bytes(&self) -> usize {
         self.bytes
+    }
+
+    /// What is on disk, if anything.
+    pub(crate) fn tail(&self) -> Option<DiskTail> {
+        self.tail
+    }
+
+    /// Whether a message with sequence number `seq` belongs behind the tail on disk: there is a
+    /// tail and the message is not older than it (a new message, not one returned from a lease).
+    pub(crate) fn is_behind_tail(&self, seq: u64) -> bool {
+        self.tail.is_some_and(|tail| seq >= tail.first_seq)
+    }
+
+    /// Declares that `tail` follows what is in memory (a restore), or that nothing does.
+    pub(crate) fn set_tail(&mut self, tail: Option<DiskTail>) {
+        self.tail = tail.filter(|tail| tail.messages > 0);
+    }
+
+    /// Moves the oldest messages of the tail into memory: `entries`, in sequence order, each
+    /// at or after the tail's start. Returns what remains on disk.
+    ///
+    /// # Errors
+    ///
+    /// When there is no tail, `entries` are not in sequence order from its start, or are more
+    /// (or more bytes) than it holds: what was read is not this queue's tail.
+    pub(crate) fn page_in(&mut self, entries: Vec<Entry>) -> Result<Option<DiskTail>, String> {
+        let Some(mut tail) = self.tail else {
+            return Err("the queue has no messages on disk".to_owned());
+        };
+        let bytes: usize = entries.iter().map(|entry| entry.message.len()).sum();
+        let mut next = tail.first_seq;
+        for entry in &entries {
+            if entry.seq < next {
+                return Err(format!(
+                    "message {} is out of order (the next on disk is {next} or later)",
+                    entry.seq
+                ));
+            }
+            next = entry.seq.saturating_add(1);
+        }
+        if entries.len() > tail.messages || bytes > tail.bytes {
+            return Err(format!(
+                "{} messages of {bytes} bytes read, but {} messages of {} bytes are on disk",
+                entries.len(),
+                tail.messages,
+                tail.bytes
+            ));
+        }
+        if entries.is_empty() {
+            return Err(format!(
+                "no message read, but {} are on disk from {}",
+                tail.messages, tail.first_seq
+            ));
+        }
+        tail.messages -= entries.len();
+        tail.bytes -= bytes;
+        tail.first_seq = next;
+        if tail.messages == 0 && tail.bytes != 0 {
+            return Err(format!(
+                "every message read, but {} bytes are still counted on disk",
+                tail.bytes
+            ));
+        }
+        for entry in entries {
+            self.push_resident(entry);
+        }
+        self.set_tail(Some(tail));
+        Ok(self.tail)
     }
 
     fn node(&self, slot: Slot) -> &Node {
@@ -91,8 +192,19 @@ impl Queue {
             .expect("queue links point at live nodes")
     }
 
-    /// Adds `entry` at its place in queue order.
+    /// Adds `entry` at its place in queue order; behind a tail on disk, it extends the tail
+    /// (the entry itself is dropped: its host has the message from the journal).
     pub(crate) fn push(&mut self, entry: Entry) {
+        if let Some(tail) = self.tail.as_mut() {
+            tail.messages += 1;
+            tail.bytes += entry.message.len();
+            return;
+        }
+        self.push_resident(entry);
+    }
+
+    /// Adds `entry` to what is in memory, at its place in queue order.
+    fn push_resident(&mut self, entry: Entry) {
         let priority = entry.message.priority;
         let sender = entry.sender;
         self.len += 1;
@@ -311,7 +423,6 @@ impl Queue {
         &mut self.node_mut(slot).entry
     }
 
-    /// Removes every entry, in queue order.
     /// Puts messages that left the queue back where they were: in queue order by their sequence
     /// numbers, ahead of everything accepted after them. Rebuilds the queue, which costs its
     /// length; returns are rare (a consumer stopping or dying), receives are not.
@@ -325,10 +436,11 @@ impl Queue {
             }
         }
         for entry in all {
-            self.push(entry);
+            self.push_resident(entry);
         }
     }
 
+    /// Removes every entry in memory, in queue order (the tail on disk, if any, stays).
     pub(crate) fn drain(&mut self) -> Vec<Entry> {
         let mut out = Vec::with_capacity(self.len);
         while let Some(ends) = self.ends {

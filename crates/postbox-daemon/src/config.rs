@@ -131,6 +131,13 @@ pub struct DaemonConfig {
     /// with the first durable mailbox). Default: none, and durable mailboxes cannot be created;
     /// `postbox daemon` defaults to [`default_state_dir`].
     pub state_dir: Option<PathBuf>,
+    /// How much of each durable mailbox is read into memory at start, and kept there while
+    /// the rest waits on disk: its oldest messages up to this many messages and bytes, the
+    /// rest paged in, oldest first, as they are received (see
+    /// [`ResidentBudget`](postbox_core::ResidentBudget)). Priority and drop-oldest mailboxes are
+    /// read whole. Default [`ResidentBudget::DEFAULT`](postbox_core::ResidentBudget::DEFAULT):
+    /// 4,096 messages, 4 MiB.
+    pub resident_budget: postbox_core::ResidentBudget,
     /// Where to serve Prometheus metrics over HTTP (`GET /metrics`), e.g. `127.0.0.1:9464`;
     /// port 0 picks a free port (see
     /// [`Daemon::local_metrics_addr`](crate::Daemon::local_metrics_addr)). Default: none. The
@@ -279,6 +286,7 @@ impl DaemonConfig {
             metrics: None,
             metrics_max_mailboxes: DEFAULT_METRICS_MAX_MAILBOXES,
             state_dir: None,
+            resident_budget: postbox_core::ResidentBudget::DEFAULT,
             socket_activation: SocketActivation::Accept,
             node: None,
             attach_from: DEFAULT_ATTACH_FROM,

@@ -605,12 +605,18 @@ fn hub(config: &DaemonConfig) -> Result<Hub, DaemonError> {
     };
     let (store, stored) = if Store::exists(dir) {
         let store = LoggedStore::open(dir)?;
-        let stored = store.load()?;
+        let stored = store.load(config.resident_budget)?;
         let messages: usize = stored.iter().map(|m| m.messages.len()).sum();
+        let on_disk: usize = stored
+            .iter()
+            .filter_map(|m| m.tail)
+            .map(|tail| tail.messages)
+            .sum();
         tracing::info!(
             store = %store.path().display(),
             mailboxes = stored.len(),
-            messages,
+            messages = messages + on_disk,
+            in_memory = messages,
             "restored the durable mailboxes"
         );
         (Some(store), stored)
@@ -624,5 +630,6 @@ fn hub(config: &DaemonConfig) -> Result<Hub, DaemonError> {
             e,
         )
     })?;
-    Hub::with_store(config.limits, writer, stored).map_err(DaemonError::Restore)
+    Hub::with_store(config.limits, config.resident_budget, writer, stored)
+        .map_err(DaemonError::Restore)
 }

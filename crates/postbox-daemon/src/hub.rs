@@ -14,6 +14,13 @@
 //! A request is answered exactly as the in-process transport answers it: [`postbox_wire::apply`],
 //! then the completion's response for a ticket that completes, the withdrawal's `Timeout` for one
 //! withdrawn by `Cancel`.
+//!
+//! A durable mailbox restored with messages left on disk is paged in under the same lock: before
+//! a request, what it needs (see [`page_in`]); after it, whatever ran low. The store writer
+//! reads for it, after every commit submitted before, so the engine gets every message in order.
+//! That is the one wait under the lock: a read of the store (behind the commits queued before
+//! it) once per half a resident budget of messages received, or once per whole-queue operation
+//! on a mailbox with messages still on disk.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -22,8 +29,8 @@ use std::time::SystemTime;
 use tokio::sync::Notify;
 
 use postbox_core::{
-    Census, Credentials, Engine, Limits, MailboxId, OsProcess, Pid, RecvError, SendErrorKind,
-    Ticket, Timestamp,
+    Census, Credentials, Engine, Limits, MailboxId, OsProcess, PageIn, Pid, RecvError,
+    ResidentBudget, SendErrorKind, Ticket, Timestamp,
 };
 use postbox_shm::{Ring, Segment};
 use postbox_wire::{Carried, EngineDriver, ErrorCode, Request, RequestId, Response, RingTerms};
@@ -31,6 +38,7 @@ use postbox_wire::{Carried, EngineDriver, ErrorCode, Request, RequestId, Respons
 use crate::lent_rings::LentRings;
 
 use crate::outbox::Outbox;
+use crate::page_in;
 use crate::store::StoredMailbox;
 use crate::store_writer::{Held, StoreWriter};
 
@@ -128,13 +136,15 @@ impl Hub {
         }
     }
 
-    /// A hub whose durable mailboxes `writer` keeps, restored from `stored`.
+    /// A hub whose durable mailboxes `writer` keeps, restored from `stored`, keeping `budget`
+    /// of each in memory while the rest is on disk.
     ///
     /// # Errors
     ///
     /// When a stored mailbox cannot be restored: the store is not what a daemon wrote.
     pub(crate) fn with_store(
         limits: Limits,
+        budget: ResidentBudget,
         writer: StoreWriter,
         stored: Vec<StoredMailbox>,
     ) -> Result<Hub, String> {
@@ -144,9 +154,15 @@ impl Hub {
             let state = hub.state.get_mut().unwrap_or_else(|p| p.into_inner());
             let engine = state.driver.engine_mut();
             engine.enable_durability();
+            engine.set_resident_budget(budget);
             for mailbox in stored {
                 let id = mailbox.record.id;
-                engine.restore(mailbox.record, mailbox.messages, mailbox.next_seq)?;
+                engine.restore_with_tail(
+                    mailbox.record,
+                    mailbox.messages,
+                    mailbox.tail,
+                    mailbox.next_seq,
+                )?;
                 engine.restore_producers(id, mailbox.producers)?;
             }
             // Restoring journals nothing; anything it did is already stored.
@@ -203,17 +219,20 @@ impl Hub {
                 Routed::default(),
             );
         }
+        let pid = connection.pid;
         state
             .rings
             .reclaim_for(state.driver.engine_mut(), &request.concerns());
+        if let Err(refused) = self.page_in_before(state, &request) {
+            let routed = state.route_completions();
+            return (refused, self.hold_if_stored(state, routed, None).1);
+        }
         let lease_ended = state.driver.engine().next_lease_expiry();
-        let outcome = match state
-            .driver
-            .apply(connection.pid, request, now(), || (conn, id))
-        {
+        let outcome = match state.driver.apply(pid, request, now(), || (conn, id)) {
             Carried::Now(response) => Outcome::Answered(response),
             Carried::Waiting(ticket) => Outcome::Waiting(ticket),
         };
+        self.page_in_low(state);
         let lease_ends = state.driver.engine().next_lease_expiry();
         if lease_ends.is_some_and(|at| lease_ended.is_none_or(|before| at < before)) {
             self.lease_clock.notify_one();
@@ -226,6 +245,47 @@ impl Hub {
                 (answer.map_or(Outcome::Deferred, Outcome::Answered), routed)
             }
             waiting => (waiting, self.hold_if_stored(state, routed, None).1),
+        }
+    }
+
+    /// Pages in what `request` needs of the durable mailboxes it touches (see [`page_in`]),
+    /// so that the engine answers it exactly as if they were wholly in memory.
+    ///
+    /// # Errors
+    ///
+    /// When the store cannot be read: the request is refused rather than answered from part of
+    /// a queue.
+    fn page_in_before(&self, state: &mut State, request: &Request) -> Result<(), Outcome> {
+        let Some(writer) = &self.writer else {
+            return Ok(());
+        };
+        for (mailbox, need) in page_in::needs(request) {
+            let Some(page) = state.driver.engine().page_in_before(mailbox, need) else {
+                continue;
+            };
+            if let Err(why) = page_in(state, writer, page) {
+                tracing::error!(mailbox = mailbox.as_raw(), %why, "paging in a durable mailbox failed; the request is refused");
+                return Err(Outcome::Refused(ErrorCode::INTERNAL, READ_FAILED));
+            }
+        }
+        Ok(())
+    }
+
+    /// Pages in every durable mailbox whose messages in memory ran low. A failure is logged and
+    /// tried again after the next request; the mailbox answers from what it holds meanwhile.
+    fn page_in_low(&self, state: &mut State) {
+        let Some(writer) = &self.writer else {
+            return;
+        };
+        while let Some(page) = state.driver.engine().next_page_in() {
+            if let Err(why) = page_in(state, writer, page) {
+                tracing::error!(
+                    mailbox = page.mailbox.as_raw(),
+                    %why,
+                    "paging in a durable mailbox failed; it is tried again after the next request"
+                );
+                return;
+            }
         }
     }
 
@@ -405,6 +465,19 @@ impl Hub {
 
 /// Why a request was not carried out during shutdown.
 const GONE: &str = "the daemon is shutting down";
+
+/// Why a request was not carried out when its mailbox could not be paged in.
+const READ_FAILED: &str = "the daemon could not read the mailbox's messages from its store (see \
+                           its log); try again";
+
+/// Reads what `page` asks for and hands it to the engine.
+fn page_in(state: &mut State, writer: &StoreWriter, page: PageIn) -> Result<(), String> {
+    let messages = writer.read(page)?;
+    state
+        .driver
+        .engine_mut()
+        .page_in(page.mailbox, messages, now())
+}
 
 impl State {
     /// Turns every completion the last engine call produced into an answer for its request.

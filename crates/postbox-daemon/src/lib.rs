@@ -119,6 +119,7 @@ mod metrics;
 mod node;
 mod os_process;
 mod outbox;
+mod page_in;
 mod shutdown;
 pub(crate) mod store;
 mod store_log;

@@ -20,7 +20,7 @@
 
 use std::path::{Path, PathBuf};
 
-use postbox_core::Change;
+use postbox_core::{Change, PageIn, ResidentBudget, StoredMessage};
 use redb::Durability;
 
 use crate::store::{Store, StoreError, StoredMailbox};
@@ -149,13 +149,30 @@ impl LoggedStore {
         Ok(logged)
     }
 
-    /// Every durable mailbox with its messages.
+    /// Every durable mailbox with its oldest messages up to `budget`: [`Store::load`].
     ///
     /// # Errors
     ///
     /// As [`Store::load`]; [`StoreError::Io`] after a fault the store has not recovered from.
-    pub(crate) fn load(&self) -> Result<Vec<StoredMailbox>, StoreError> {
-        self.store()?.load()
+    pub(crate) fn load(&self, budget: ResidentBudget) -> Result<Vec<StoredMailbox>, StoreError> {
+        self.store()?.load(budget)
+    }
+
+    /// The messages a page-in asks for: [`Store::read_messages`], once every change logged so
+    /// far is in the tables (after a fault, the store is recovered first).
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::read_messages`]; as a commit's recovery when the store had failed.
+    pub(crate) fn read_messages(
+        &mut self,
+        page: PageIn,
+    ) -> Result<Vec<(u64, StoredMessage)>, StoreError> {
+        self.apply_logged();
+        if !self.healthy {
+            self.recover()?;
+        }
+        self.store()?.read_messages(page)
     }
 
     /// Makes `changes` durable and applies them: [`LoggedStore::log`] then
@@ -424,6 +441,28 @@ mod tests {
         assert_eq!(disks.log.syncs.load(SeqCst), log_syncs + 1);
         assert_eq!(disks.store.syncs.load(SeqCst), store_syncs);
         assert_eq!(contents(&logged), [(1, vec![message(0, "a")], 1)]);
+    }
+
+    #[test]
+    fn a_page_in_reads_what_was_logged_even_before_it_reached_the_tables() {
+        let disks = Disks::default();
+        let mut logged = disks.open().unwrap();
+        logged.commit(&[record(1), stored(1, 0, "a")]).unwrap();
+        // Logged and synced, not yet applied to the tables (the writer applies after answering).
+        logged.log(vec![stored(1, 1, "b")]).unwrap();
+        let page = PageIn {
+            mailbox: postbox_core::MailboxId::from_raw(1),
+            from_seq: 0,
+            max_messages: usize::MAX,
+            max_bytes: usize::MAX,
+        };
+        let read: Vec<u64> = logged
+            .read_messages(page)
+            .unwrap()
+            .into_iter()
+            .map(|(seq, _)| seq)
+            .collect();
+        assert_eq!(read, [0, 1]);
     }
 
     #[test]
@@ -741,7 +780,7 @@ mod tests {
         let crashed = disks.crashed();
         assert_eq!(crashed.store_alone(), [], "only the log had them");
         let logged = crashed.open().unwrap();
-        let mailboxes = logged.load().unwrap();
+        let mailboxes = logged.load(crate::store_testing::EVERYTHING).unwrap();
         assert_eq!(mailboxes.len(), 1);
         assert_eq!(mailboxes[0].messages.len(), 1);
         let producers: Vec<_> = mailboxes[0]

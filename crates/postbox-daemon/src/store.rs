@@ -16,7 +16,10 @@
 
 use std::path::{Path, PathBuf};
 
-use postbox_core::{Change, DurableMailbox, ProducerId, ProducerRecord, StoredMessage};
+use postbox_core::{
+    Change, DiskTail, DurableMailbox, PageIn, ProducerId, ProducerRecord, ResidentBudget,
+    StoredMessage, keeps_tail_on_disk,
+};
 use redb::{Database, Durability, ReadableTable, TableDefinition};
 
 /// The file in the state directory.
@@ -28,6 +31,13 @@ const MESSAGES: TableDefinition<'_, (u64, u64), &[u8]> = TableDefinition::new("m
 const PRODUCERS: TableDefinition<'_, (u64, u64), &[u8]> = TableDefinition::new("producers");
 const META: TableDefinition<'_, &str, u64> = TableDefinition::new("meta");
 
+/// The memory redb may keep of the file's pages (nine tenths read cache, one tenth write
+/// buffer). redb's default is 1 GiB, and a start reads every page of the messages table (to
+/// count what stays on disk), which would leave the daemon holding the whole file: a million
+/// 64-byte messages kept it at 205 MiB resident. The pages a commit touches — the end of the
+/// messages table, where sends append and receives remove — fit many times over.
+const CACHE_BYTES: usize = 32 << 20;
+
 /// The layout this daemon writes; a store with another refuses to open.
 ///
 /// 2: a write-ahead log beside the store may hold changes the tables do not, and `meta`'s
@@ -37,12 +47,14 @@ const FORMAT: u64 = 2;
 /// The key in `meta` of the number of the last log record the tables include.
 const LOG_SEQ: &str = "log_seq";
 
-/// A durable mailbox as stored: its record, its messages in sequence order, and the sequence
-/// number its next message gets.
+/// A durable mailbox as stored: its record, its oldest messages in sequence order, what is
+/// left on disk after them, and the sequence number its next message gets.
 #[derive(Debug)]
 pub(crate) struct StoredMailbox {
     pub(crate) record: DurableMailbox,
     pub(crate) messages: Vec<(u64, StoredMessage)>,
+    /// The messages after `messages`, counted but not read into memory.
+    pub(crate) tail: Option<DiskTail>,
     pub(crate) next_seq: u64,
     /// What it remembers of its idempotent senders.
     pub(crate) producers: Vec<(ProducerId, ProducerRecord)>,
@@ -108,7 +120,10 @@ impl Store {
         };
         create_private_dir(dir)
             .map_err(|e| open_error(format!("cannot create {}: {e}", dir.display())))?;
-        let db = Database::create(&path).map_err(|e| open_error(e.to_string()))?;
+        let db = Database::builder()
+            .set_cache_size(CACHE_BYTES)
+            .create(&path)
+            .map_err(|e| open_error(e.to_string()))?;
         let store = Store { db, path };
         store.check_format()?;
         Ok(store)
@@ -143,13 +158,16 @@ impl Store {
         dir.join(STORE_FILE).exists()
     }
 
-    /// Every durable mailbox with its messages.
+    /// Every durable mailbox with its messages: of a mailbox that may keep a tail on disk
+    /// ([`keeps_tail_on_disk`]), only its oldest up to `budget` (as a page-in reads them, see
+    /// [`Store::read_messages`]), the rest counted (each is read to count its bytes, and
+    /// dropped); of any other, all.
     ///
     /// # Errors
     ///
     /// [`StoreError::Io`] when reading fails, [`StoreError::Corrupt`] when a value cannot be
     /// decoded or a message has no mailbox.
-    pub(crate) fn load(&self) -> Result<Vec<StoredMailbox>, StoreError> {
+    pub(crate) fn load(&self, budget: ResidentBudget) -> Result<Vec<StoredMailbox>, StoreError> {
         let read = self.db.begin_read().map_err(|e| self.io(e))?;
         let mailboxes = read.open_table(MAILBOXES).map_err(|e| self.io(e))?;
         let next_seq = read.open_table(NEXT_SEQ).map_err(|e| self.io(e))?;
@@ -167,6 +185,7 @@ impl Store {
             let mailbox = StoredMailbox {
                 record,
                 messages: Vec::new(),
+                tail: None,
                 next_seq: next,
                 producers: Vec::new(),
             };
@@ -174,6 +193,7 @@ impl Store {
         }
         // One pass in key order: each mailbox's messages in sequence order. A message whose
         // mailbox is not stored would be lost unseen: refuse instead.
+        let mut resident_bytes = std::collections::HashMap::new();
         for entry in messages.iter().map_err(|e| self.io(e))? {
             let (key, value) = entry.map_err(|e| self.io(e))?;
             let (id, seq) = key.value();
@@ -182,9 +202,29 @@ impl Store {
                     self.corrupt(format!("messages of mailbox {id}, which it does not hold"))
                 );
             };
-            let message: StoredMessage = postcard::from_bytes(value.value())
-                .map_err(|e| self.corrupt(format!("message {seq} of mailbox {id}: {e}")))?;
-            mailbox.messages.push((seq, message));
+            let corrupt =
+                |e: postcard::Error| self.corrupt(format!("message {seq} of mailbox {id}: {e}"));
+            mailbox.next_seq = mailbox.next_seq.max(seq.saturating_add(1));
+            if let Some(tail) = mailbox.tail.as_mut() {
+                tail.messages += 1;
+                tail.bytes += payload_len(value.value()).map_err(corrupt)?;
+                continue;
+            }
+            let message: StoredMessage = postcard::from_bytes(value.value()).map_err(corrupt)?;
+            let len = message.message.len();
+            let resident = resident_bytes.entry(id).or_insert(0);
+            let fits = mailbox.messages.len() < budget.messages
+                && (mailbox.messages.is_empty() || *resident + len <= budget.bytes);
+            if fits || !keeps_tail_on_disk(&mailbox.record.attrs) {
+                *resident += len;
+                mailbox.messages.push((seq, message));
+            } else {
+                mailbox.tail = Some(DiskTail {
+                    first_seq: seq,
+                    messages: 1,
+                    bytes: len,
+                });
+            }
         }
         let producers = match read.open_table(PRODUCERS) {
             Ok(table) => Some(table),
@@ -211,6 +251,43 @@ impl Store {
         }
         let all = all.into_values().collect();
         Ok(all)
+    }
+
+    /// What a page-in asks for: the messages of `page.mailbox` from `page.from_seq` on, in
+    /// sequence order, as many as `page.max_messages` and, beyond the first, `page.max_bytes`
+    /// of payload allow.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Io`] when reading fails, [`StoreError::Corrupt`] when a message cannot be
+    /// decoded.
+    pub(crate) fn read_messages(
+        &self,
+        page: PageIn,
+    ) -> Result<Vec<(u64, StoredMessage)>, StoreError> {
+        let read = self.db.begin_read().map_err(|e| self.io(e))?;
+        let messages = read.open_table(MESSAGES).map_err(|e| self.io(e))?;
+        let id = page.mailbox.as_raw();
+        let range = messages
+            .range((id, page.from_seq)..=(id, u64::MAX))
+            .map_err(|e| self.io(e))?;
+        let (mut out, mut bytes) = (Vec::new(), 0usize);
+        for entry in range {
+            if out.len() >= page.max_messages {
+                break;
+            }
+            let (key, value) = entry.map_err(|e| self.io(e))?;
+            let (_, seq) = key.value();
+            let message: StoredMessage = postcard::from_bytes(value.value())
+                .map_err(|e| self.corrupt(format!("message {seq} of mailbox {id}: {e}")))?;
+            let len = message.message.len();
+            if !out.is_empty() && bytes.saturating_add(len) > page.max_bytes {
+                break;
+            }
+            bytes += len;
+            out.push((seq, message));
+        }
+        Ok(out)
     }
 
     /// Applies `changes`, in order, in one transaction made durable before returning.
@@ -366,6 +443,14 @@ impl Store {
     }
 }
 
+/// The payload length of a stored message, read without decoding the rest: a
+/// [`StoredMessage`] is encoded beginning with its message, which begins with its payload (a
+/// length, then the bytes), so counting what stays on disk costs no allocation.
+fn payload_len(value: &[u8]) -> Result<usize, postcard::Error> {
+    let (payload, _rest): (&[u8], &[u8]) = postcard::take_from_bytes(value)?;
+    Ok(payload.len())
+}
+
 fn encode(value: &impl serde::Serialize) -> Result<Vec<u8>, StoreError> {
     postcard::to_allocvec(value).map_err(|e| StoreError::Io {
         path: PathBuf::new(),
@@ -396,6 +481,99 @@ mod tests {
     fn open(backend: &Faulty) -> Store {
         Store::with_backend(backend.clone(), Path::new("memory"))
             .expect("a fresh or healthy database opens")
+    }
+
+    #[test]
+    fn a_budget_loads_the_oldest_messages_and_counts_the_rest_which_pages_read_in_order() {
+        let backend = Faulty::default();
+        let store = open(&backend);
+        let mut changes = vec![record(7)];
+        // Removed ones leave gaps; the budget counts what is there.
+        changes.extend((0..10).map(|seq| stored(7, seq, &"x".repeat(seq as usize))));
+        changes.extend([removed(7, 1), removed(7, 6)]);
+        store.commit(&changes).unwrap();
+        let budget = ResidentBudget {
+            messages: 3,
+            bytes: 1 << 20,
+        };
+        let [loaded] = store.load(budget).unwrap().try_into().unwrap();
+        let seqs: Vec<u64> = loaded.messages.iter().map(|(seq, _)| *seq).collect();
+        assert_eq!(seqs, [0, 2, 3]);
+        assert_eq!(
+            loaded.tail,
+            Some(DiskTail {
+                first_seq: 4,
+                messages: 5,
+                bytes: 4 + 5 + 7 + 8 + 9
+            })
+        );
+        assert_eq!(loaded.next_seq, 10);
+        let page = |from_seq, max_messages, max_bytes| PageIn {
+            mailbox: MailboxId::from_raw(7),
+            from_seq,
+            max_messages,
+            max_bytes,
+        };
+        let read = |p| -> Vec<u64> {
+            store
+                .read_messages(p)
+                .unwrap()
+                .into_iter()
+                .map(|(seq, _)| seq)
+                .collect()
+        };
+        assert_eq!(read(page(4, 3, usize::MAX)), [4, 5, 7]);
+        assert_eq!(
+            read(page(5, 10, 12)),
+            [5, 7],
+            "bytes beyond the first: 5 + 7"
+        );
+        assert_eq!(read(page(9, 10, 0)), [9], "the first always");
+        assert_eq!(read(page(10, 10, usize::MAX)), Vec::<u64>::new());
+
+        // By bytes: 0 + 2 + 3 fit in 5, the message of 4 bytes does not.
+        let by_bytes = ResidentBudget {
+            messages: 100,
+            bytes: 5,
+        };
+        let [loaded] = store.load(by_bytes).unwrap().try_into().unwrap();
+        assert_eq!(loaded.messages.len(), 3);
+        assert_eq!(loaded.tail.map(|tail| tail.first_seq), Some(4));
+    }
+
+    #[test]
+    fn the_payload_length_is_read_from_the_start_of_a_stored_message() {
+        for len in [0, 1, 127, 128, 70_000] {
+            let Change::Stored { message, .. } = stored(1, 0, &"y".repeat(len)) else {
+                unreachable!()
+            };
+            let encoded = encode(&message).unwrap();
+            assert_eq!(payload_len(&encoded).unwrap(), len);
+        }
+        assert!(payload_len(&[0x85]).is_err(), "a length cut short");
+        assert!(
+            payload_len(&[5, 1, 2]).is_err(),
+            "fewer bytes than the length"
+        );
+    }
+
+    #[test]
+    fn a_mailbox_that_cannot_keep_a_tail_is_loaded_whole() {
+        let backend = Faulty::default();
+        let store = open(&backend);
+        let Change::Mailbox(mut priority) = record(7) else {
+            unreachable!()
+        };
+        priority.attrs.order = postbox_core::Order::Priority;
+        let mut changes = vec![Change::Mailbox(priority)];
+        changes.extend((0..10).map(|seq| stored(7, seq, "x")));
+        store.commit(&changes).unwrap();
+        let budget = ResidentBudget {
+            messages: 3,
+            bytes: 1 << 20,
+        };
+        let [loaded] = store.load(budget).unwrap().try_into().unwrap();
+        assert_eq!((loaded.messages.len(), loaded.tail), (10, None));
     }
 
     #[test]
@@ -441,7 +619,7 @@ mod tests {
 
     /// Each stored mailbox's producers, as `(producer, seq)`.
     fn producers(store: &Store) -> Vec<Vec<(u64, u64)>> {
-        let all = store.load().unwrap();
+        let all = store.load(crate::store_testing::EVERYTHING).unwrap();
         all.into_iter()
             .map(|m| {
                 let records = m.producers.into_iter();
@@ -475,7 +653,9 @@ mod tests {
             .unwrap();
         assert_eq!(producers(&store), [vec![(7, 2)]]);
         store.commit(&[producer(9, 1, 1)]).unwrap();
-        let error = store.load().expect_err("producers without their mailbox");
+        let error = store
+            .load(crate::store_testing::EVERYTHING)
+            .expect_err("producers without their mailbox");
         assert!(
             error.to_string().contains("producers of mailbox 9"),
             "{error}"
@@ -533,7 +713,9 @@ mod tests {
         store
             .commit(&[record(1), stored(1, 0, "fine"), stored(9, 0, "orphan")])
             .unwrap();
-        let error = store.load().expect_err("an orphan message");
+        let error = store
+            .load(crate::store_testing::EVERYTHING)
+            .expect_err("an orphan message");
         assert!(matches!(error, StoreError::Corrupt { .. }), "{error}");
         assert!(error.to_string().contains("mailbox 9"), "{error}");
     }

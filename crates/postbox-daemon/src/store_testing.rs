@@ -163,6 +163,12 @@ pub(crate) fn removed(id: u64, seq: u64) -> Change {
 /// A stored mailbox, readably: `(mailbox, [(seq, payload)], next_seq)`.
 pub(crate) type Contents = (u64, Vec<(u64, String)>, u64);
 
+/// A budget that keeps every stored message in memory.
+pub(crate) const EVERYTHING: postbox_core::ResidentBudget = postbox_core::ResidentBudget {
+    messages: usize::MAX,
+    bytes: usize::MAX,
+};
+
 /// What can be loaded from.
 pub(crate) trait Loads {
     fn load_all(&self) -> Vec<StoredMailbox>;
@@ -170,13 +176,13 @@ pub(crate) trait Loads {
 
 impl Loads for Store {
     fn load_all(&self) -> Vec<StoredMailbox> {
-        self.load().unwrap()
+        self.load(EVERYTHING).unwrap()
     }
 }
 
 impl Loads for LoggedStore {
     fn load_all(&self) -> Vec<StoredMailbox> {
-        self.load().unwrap()
+        self.load(EVERYTHING).unwrap()
     }
 }
 

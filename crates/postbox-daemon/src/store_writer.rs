@@ -13,12 +13,15 @@
 //!
 //! The store file is created with the first durable change, so a daemon that never has a
 //! durable mailbox never writes one.
+//!
+//! The thread also reads for page-ins ([`StoreWriter::read`]), in turn with the commits: a read
+//! waits for every batch submitted before it, so it sees every message sent since the start.
 
 use std::path::PathBuf;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 
-use postbox_core::Change;
+use postbox_core::{Change, PageIn, StoredMessage};
 use postbox_wire::{ErrorCode, RequestId, Response};
 
 use crate::logged_store::LoggedStore;
@@ -38,11 +41,23 @@ struct Batch {
     answers: Vec<Held>,
 }
 
+/// What the messages read for a page-in, or why they could not be.
+type Read = Result<Vec<(u64, StoredMessage)>, String>;
+
+/// What the thread is asked to do, in the order asked.
+#[derive(Debug)]
+enum Job {
+    /// Commit these changes, then post these answers.
+    Commit(Batch),
+    /// Read what a page-in asks for, once every change submitted before it is in the tables.
+    Read(PageIn, mpsc::SyncSender<Read>),
+}
+
 /// The handle the hub submits through. Dropping it lets the thread finish what was submitted
 /// and checkpoint, and waits for it.
 #[derive(Debug)]
 pub(crate) struct StoreWriter {
-    batches: Option<mpsc::Sender<Batch>>,
+    jobs: Option<mpsc::Sender<Job>>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -53,33 +68,52 @@ impl StoreWriter {
     ///
     /// When the thread cannot be started.
     pub(crate) fn start(dir: PathBuf, store: Option<LoggedStore>) -> std::io::Result<StoreWriter> {
-        let (batches, received) = mpsc::channel();
+        let (jobs, received) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("postbox-store".into())
             .spawn(move || run(&dir, store, &received))?;
         Ok(StoreWriter {
-            batches: Some(batches),
+            jobs: Some(jobs),
             thread: Some(thread),
         })
     }
 
     /// Queues `changes` for the next commit, and `answers` to be posted once it is done.
     pub(crate) fn submit(&self, changes: Vec<Change>, answers: Vec<Held>) {
-        let batch = Batch { changes, answers };
-        let refused = match &self.batches {
-            Some(batches) => batches.send(batch).map_err(|mpsc::SendError(batch)| batch),
+        let batch = Job::Commit(Batch { changes, answers });
+        let refused = match &self.jobs {
+            Some(jobs) => jobs.send(batch).map_err(|mpsc::SendError(job)| job),
             None => Err(batch),
         };
-        if let Err(batch) = refused {
+        if let Err(Job::Commit(batch)) = refused {
             // The writer is gone (it only ends with the daemon): nothing was made durable.
             fail_all(batch.answers, "the daemon's store writer has stopped");
         }
+    }
+
+    /// Reads what `page` asks for, after every change submitted before (so a message sent
+    /// since the start is read too), and waits for it: a page-in is one read of the store per
+    /// half a resident budget of messages received, and the engine cannot answer the
+    /// operation that needs it before.
+    ///
+    /// # Errors
+    ///
+    /// When the store cannot be read (the error says why), or the writer has stopped.
+    pub(crate) fn read(&self, page: PageIn) -> Read {
+        let (reply, answer) = mpsc::sync_channel(1);
+        let stopped = || "the daemon's store writer has stopped".to_owned();
+        self.jobs
+            .as_ref()
+            .ok_or_else(stopped)?
+            .send(Job::Read(page, reply))
+            .map_err(|_| stopped())?;
+        answer.recv().map_err(|_| stopped())?
     }
 }
 
 impl Drop for StoreWriter {
     fn drop(&mut self) {
-        drop(self.batches.take());
+        drop(self.jobs.take());
         if let Some(thread) = self.thread.take()
             && thread.join().is_err()
         {
@@ -90,10 +124,34 @@ impl Drop for StoreWriter {
     }
 }
 
-fn run(dir: &std::path::Path, mut store: Option<LoggedStore>, received: &mpsc::Receiver<Batch>) {
-    while let Ok(first) = received.recv() {
-        let mut batches = vec![first];
-        batches.extend(received.try_iter());
+fn run(dir: &std::path::Path, mut store: Option<LoggedStore>, received: &mpsc::Receiver<Job>) {
+    let mut waiting = std::collections::VecDeque::new();
+    loop {
+        if waiting.is_empty() {
+            match received.recv() {
+                Ok(job) => waiting.push_back(job),
+                Err(_) => break,
+            }
+        }
+        waiting.extend(received.try_iter());
+        // The batches up to the first read are committed at once; the read comes after them.
+        let mut batches = Vec::new();
+        while matches!(waiting.front(), Some(Job::Commit(_))) {
+            if let Some(Job::Commit(batch)) = waiting.pop_front() {
+                batches.push(batch);
+            }
+        }
+        if batches.is_empty() {
+            if let Some(Job::Read(page, reply)) = waiting.pop_front() {
+                let read = match store.as_mut() {
+                    Some(store) => store.read_messages(page).map_err(|e| e.to_string()),
+                    None => Ok(Vec::new()),
+                };
+                // The reader may have given up; nothing else waits for this.
+                let _ = reply.send(read);
+            }
+            continue;
+        }
         let changes: Vec<Change> = batches
             .iter_mut()
             .flat_map(|batch| std::mem::take(&mut batch.changes))

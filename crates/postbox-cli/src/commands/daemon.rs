@@ -66,6 +66,8 @@ fn flag_settings(args: &DaemonArgs) -> ConfigFile {
         metrics: url(&args.metrics),
         metrics_max_mailboxes: args.metrics_max_mailboxes.map(Count),
         attach_from: args.attach_from.map(ByteSize),
+        resident_messages: args.resident_messages.map(PositiveCount),
+        resident_bytes: args.resident_bytes.map(ByteSize),
         log: args.log.clone(),
         max_message_size: max_message_size.map(ByteSize),
         inbox_capacity: inbox_capacity.map(PositiveCount),
@@ -296,6 +298,12 @@ fn config(settings: &ConfigFile) -> anyhow::Result<DaemonConfig> {
     if let Some(ByteSize(bytes)) = settings.attach_from {
         config.attach_from = bytes;
     }
+    if let Some(PositiveCount(messages)) = settings.resident_messages {
+        config.resident_budget.messages = messages;
+    }
+    if let Some(ByteSize(bytes)) = settings.resident_bytes {
+        config.resident_budget.bytes = bytes;
+    }
     if let Some(ByteSize(size)) = settings.max_message_size {
         // A message must fit in one frame: raise the frame limit with it when needed.
         let needed = u32::try_from(size.saturating_add(MESSAGE_OVERHEAD)).unwrap_or(u32::MAX);
@@ -411,6 +419,10 @@ mod tests {
         "7",
         "--attach-from",
         "4KiB",
+        "--resident-messages",
+        "16",
+        "--resident-bytes",
+        "64KiB",
         "--log",
         "debug",
         "--max-message-size",
@@ -524,6 +536,13 @@ mod tests {
         assert_eq!(config.metrics.unwrap().to_string(), "127.0.0.1:0");
         assert_eq!(config.metrics_max_mailboxes, 7);
         assert_eq!(config.attach_from, 4096);
+        assert_eq!(
+            config.resident_budget,
+            postbox_core::ResidentBudget {
+                messages: 16,
+                bytes: 64 << 10
+            }
+        );
         let node = config.node.as_ref().unwrap();
         assert_eq!(node.name.as_str(), "node");
         assert_eq!(node.listen.unwrap().to_string(), "127.0.0.1:0");
@@ -577,6 +596,7 @@ mod tests {
                  tcp-identity = \"4321:8765\"\n\
                  metrics = \"tcp://127.0.0.1:2\"\n\
                  metrics-max-mailboxes = 70\nattach-from = \"8KiB\"\nlog = \"trace\"\n\
+                 resident-messages = 32\nresident-bytes = \"128KiB\"\n\
                  max-message-size = \"2MiB\"\n\
                  inbox-capacity = 80\nmax-queued-bytes = \"2MiB\"\nmax-mailboxes-per-uid = 30\n\
                  max-connections = 90\nmax-in-flight = 40\nmax-handshakes = 50\n\

@@ -358,6 +358,11 @@ impl Daemon {
         }
     }
 
+    /// The daemon's operating-system process id (for reading `/proc`).
+    pub(crate) fn os_pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Where the daemon keeps its durable mailboxes.
     pub(crate) fn state_dir(&self) -> PathBuf {
         self.dir.path().join("state")

@@ -11,14 +11,16 @@
 //! acknowledged, dropped, withdrawn or moved on; a message on lease stays stored, so a crash
 //! gives it back. Changes of one key may repeat within a drain; the last one wins.
 //!
-//! [`Engine::restore`] rebuilds a durable mailbox from what was stored.
+//! [`Engine::restore`] rebuilds a durable mailbox from what was stored;
+//! [`Engine::restore_with_tail`] from its oldest messages, leaving the rest on disk.
 
 use super::Engine;
+use super::paging::stored_entry;
 use crate::mailbox::{Kind, Mailbox};
-use crate::queue::Entry;
+use crate::queue::{DiskTail, Entry};
 use crate::{
     Credentials, Durability, MailboxAttrs, MailboxId, Message, MessageKind, Name, Owner, Pid,
-    ProducerId, ProducerRecord, Timestamp,
+    ProducerId, ProducerRecord, Timestamp, keeps_tail_on_disk,
 };
 
 /// A change to a durable mailbox.
@@ -140,6 +142,25 @@ impl Engine {
         messages: Vec<(u64, StoredMessage)>,
         next_seq: u64,
     ) -> Result<(), String> {
+        self.restore_with_tail(record, messages, None, next_seq)
+    }
+
+    /// As [`Engine::restore`], with only the oldest stored messages in `messages` and the rest
+    /// left on disk as `tail` (see [`ResidentBudget`](crate::ResidentBudget)): the host pages
+    /// them in when the engine asks. `next_seq` must be past the tail's last message.
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::restore`]; also when there is a tail but the mailbox may not keep one
+    /// ([`keeps_tail_on_disk`](crate::keeps_tail_on_disk)), or it does not start after
+    /// `messages`.
+    pub fn restore_with_tail(
+        &mut self,
+        record: DurableMailbox,
+        messages: Vec<(u64, StoredMessage)>,
+        tail: Option<DiskTail>,
+        next_seq: u64,
+    ) -> Result<(), String> {
         let attrs = record.attrs;
         if attrs.durability != Durability::Disk {
             return Err(format!("mailbox {} is not durable", record.name));
@@ -152,6 +173,23 @@ impl Engine {
         if self.mailbox_names.contains_key(&name) || self.mailboxes.contains_key(&record.id) {
             return Err(format!("mailbox {} is stored twice", record.name));
         }
+        let last = messages.last().map_or(0, |(seq, _)| seq.saturating_add(1));
+        if let Some(tail) = tail.filter(|tail| tail.messages > 0) {
+            if !keeps_tail_on_disk(&attrs) {
+                return Err(format!(
+                    "mailbox {} cannot leave messages on disk (it is not a FIFO mailbox that \
+                     blocks when full)",
+                    record.name
+                ));
+            }
+            if tail.first_seq < last || next_seq <= tail.first_seq {
+                return Err(format!(
+                    "mailbox {}: its messages on disk from {} do not follow those in memory \
+                     (up to {last}) and precede its next number {next_seq}",
+                    record.name, tail.first_seq
+                ));
+            }
+        }
         let mut mailbox = Mailbox::new(
             record.id,
             Kind::Named(name.clone()),
@@ -162,7 +200,6 @@ impl Engine {
         );
         mailbox.quota_uid = record.quota_uid;
         mailbox.counters.changed = record.changed;
-        let last = messages.last().map_or(0, |(seq, _)| seq.saturating_add(1));
         mailbox.next_seq = next_seq.max(last);
         self.next_mailbox = self.next_mailbox.max(record.id.as_raw().saturating_add(1));
         *self.mailboxes_per_uid.entry(record.quota_uid).or_default() += 1;
@@ -172,16 +209,10 @@ impl Engine {
         self.mailboxes.insert(record.id, mailbox);
         self.mailbox_names.insert(name, record.id);
         for (seq, stored) in messages {
-            let entry = Entry {
-                message: stored.message,
-                sender: stored.sender,
-                seq,
-                sent_at: stored.sent_at,
-                receipt: None,
-                kind: MessageKind::User,
-                deliveries: stored.deliveries,
-            };
-            self.push_entry(record.id, entry);
+            self.push_entry(record.id, stored_entry(seq, stored));
+        }
+        if let Some(tail) = tail {
+            self.attach_tail(record.id, tail);
         }
         Ok(())
     }

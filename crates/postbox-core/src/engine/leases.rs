@@ -318,7 +318,12 @@ impl Engine {
         if refused {
             return Err(entry);
         }
-        if let Some(waiter) = mb.choose_receiver(entry.message.mtype, entry.sender) {
+        // Behind a tail on disk the message queues: older messages go first.
+        let waiter = match mb.queue.tail() {
+            None => mb.choose_receiver(entry.message.mtype, entry.sender),
+            Some(_) => None,
+        };
+        if let Some(waiter) = waiter {
             if waiter.taking == Taking::Leased && !self.quota_fits(message_charge(len), 0) {
                 return Err(entry);
             }

@@ -154,8 +154,13 @@ impl Engine {
         }
 
         // A waiting receiver takes the message directly: by the engine's invariant nothing
-        // queued matches it, so this keeps every receiver's order.
-        if let Some(waiter) = mb.choose_receiver(message.mtype, from) {
+        // queued matches it, so this keeps every receiver's order. Behind a tail on disk it
+        // queues: older messages go first.
+        let waiter = match mb.queue.tail() {
+            None => mb.choose_receiver(message.mtype, from),
+            Some(_) => None,
+        };
+        if let Some(waiter) = waiter {
             // Taken on lease, the message is still held, and charged as if it were queued.
             if waiter.taking == Taking::Leased && !self.quota_fits(message_charge(len), 0) {
                 return Err(SendError::new(SendErrorKind::QuotaExceeded, message));

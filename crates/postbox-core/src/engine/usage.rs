@@ -23,6 +23,10 @@ impl Engine {
         };
         for mb in self.mailboxes.values() {
             let mut users = 0;
+            if let Some(tail) = mb.queue.tail() {
+                usage.queued_messages += tail.messages;
+                usage.held_charge += tail.bytes + tail.messages * crate::MESSAGE_CHARGE;
+            }
             for (_, entry) in mb.queue.iter() {
                 let charge = message_charge(entry.message.len());
                 usage.queued_messages += 1;
