@@ -244,3 +244,150 @@ fn a_sender_killed_mid_stream_loses_nothing_complete() {
         assert_eq!(q.peek(1, Selector::Any).expect("peek").len(), 0);
     }
 }
+
+/// A client that speaks the protocol itself over a blocking Unix socket, keeping the
+/// descriptors that come beside answers: how a hostile process gets a ring to scribble on.
+struct RawClient {
+    stream: std::os::unix::net::UnixStream,
+    session: postbox_wire::ClientSession,
+    input: bytes::BytesMut,
+    descriptors: Vec<std::os::fd::OwnedFd>,
+}
+
+impl RawClient {
+    fn connect(url: &str) -> RawClient {
+        use postbox_wire::{Capabilities, ClientConfig, ClientSession};
+        let path = url.strip_prefix("unix://").unwrap();
+        let stream = std::os::unix::net::UnixStream::connect(path).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let offered = Capabilities::ATTACHMENTS.union(Capabilities::RINGS);
+        let session = ClientSession::new(ClientConfig::new().with_capabilities(offered));
+        let mut client = RawClient {
+            stream,
+            session,
+            input: bytes::BytesMut::new(),
+            descriptors: Vec::new(),
+        };
+        loop {
+            client.flush();
+            match client.session.poll_event() {
+                Some(postbox_wire::ClientEvent::Connected(_)) => return client,
+                Some(other) => panic!("handshake: {other:?}"),
+                None => client.read(),
+            }
+        }
+    }
+
+    fn flush(&mut self) {
+        let out = self.session.transmit().split();
+        self.stream.write_all(&out).unwrap();
+    }
+
+    fn read(&mut self) {
+        use std::os::fd::AsFd;
+        let mut buf = vec![0; 64 << 10];
+        let read = postbox_shm::recv_with_fds(self.stream.as_fd(), &mut buf).unwrap();
+        assert!(read.bytes > 0, "the daemon hung up");
+        self.descriptors.extend(read.fds);
+        self.input.extend_from_slice(&buf[..read.bytes]);
+        self.session.handle_input(&mut self.input);
+    }
+
+    fn ask(&mut self, request: postbox_wire::Request) -> postbox_wire::Response {
+        let id = self.session.request(&request, None).unwrap();
+        self.flush();
+        loop {
+            match self.session.poll_event() {
+                Some(postbox_wire::ClientEvent::Answer {
+                    id: answered,
+                    result,
+                }) if answered == id => {
+                    return result.unwrap();
+                }
+                Some(_) => {}
+                None => self.read(),
+            }
+        }
+    }
+}
+
+#[test]
+fn a_process_scribbling_over_its_ring_hurts_that_mailbox_only() {
+    use postbox_wire::{Request, Response};
+    let daemon = Served::start("ring-hostile");
+    let owner = daemon.process();
+    let honest = daemon.process();
+    let q = owner
+        .mailbox("q")
+        .capacity(bounded(16))
+        .create()
+        .expect("create");
+    let other = owner
+        .mailbox("other")
+        .capacity(bounded(16))
+        .create()
+        .expect("create");
+    let theirs = honest.mailbox("q").open().expect("open");
+    let others = honest.mailbox("other").open().expect("open");
+
+    // The hostile process opens q and asks for its ring, as the library would.
+    let mut hostile = RawClient::connect(&daemon.url);
+    let Response::Opened { mailbox, .. } = hostile.ask(Request::Open { name: "q".into() }) else {
+        panic!("open");
+    };
+    let Response::RingLent(Some(_)) = hostile.ask(Request::LendRing { mailbox }) else {
+        panic!("q is plain and idle: it is lent");
+    };
+    let fd = hostile
+        .descriptors
+        .pop()
+        .expect("the ring's descriptor came beside the answer");
+    let segment = postbox_shm::Segment::attach(fd).expect("a ring segment");
+
+    // Honest traffic on both mailboxes while the hostile process writes garbage over q's ring.
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+            let len = segment.body_len();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                let at = (seed as usize) % len.saturating_sub(8).max(1);
+                let _ = segment.write_at(at, &seed.to_le_bytes());
+            }
+        });
+        // The scribbled mailbox: every operation ends, with a result or an error.
+        for i in 0..200u32 {
+            let _ = theirs.send_timeout(i.to_le_bytes().to_vec(), Duration::from_millis(20));
+            let _ = q.recv_timeout(Duration::from_millis(20));
+        }
+        // The other mailbox is untouched: exact, in order.
+        for i in 0..200u32 {
+            others.send(i.to_le_bytes().to_vec()).expect("send");
+            let got = other.recv_timeout(Duration::from_secs(10)).expect("recv");
+            assert_eq!(got.payload().as_ref(), i.to_le_bytes());
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
+    // The hostile process goes: its ring is taken back, whatever it holds, and q works again
+    // through the daemon (or a new ring).
+    drop(hostile);
+    drop(segment);
+    let drained = std::iter::from_fn(|| q.try_recv().ok()).count();
+    assert!(drained <= 16, "{drained} messages from a mailbox of 16");
+    theirs.send("after").expect("send");
+    assert_eq!(
+        q.recv_timeout(Duration::from_secs(10))
+            .expect("recv")
+            .payload()
+            .as_ref(),
+        b"after"
+    );
+    let stats = q.stat().expect("the daemon answers");
+    assert_eq!(stats.messages, 0);
+    assert!(owner.list_mailboxes().expect("list").len() >= 2);
+}

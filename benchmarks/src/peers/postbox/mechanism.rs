@@ -25,8 +25,9 @@ pub enum Transport {
     /// `unix://?shm=off`: a daemon's Unix socket, every role a process, every payload inline
     /// in the frames.
     Unix,
-    /// `unix://`: as [`Unix`](Self::Unix), payloads of 64 KiB or more attached as sealed memfds
-    /// (docs/shm.md): written once by the sender, mapped by the receiver.
+    /// `unix://` with shared memory on (the default): the benchmark's plain mailboxes lent to
+    /// rings that the roles push and pop directly, and payloads of 64 KiB or more attached as
+    /// sealed memfds, written once by the sender and mapped by the receiver (docs/shm.md).
     UnixShm,
     /// `tcp://`: a daemon's TCP listener on loopback, with a token, every role a process.
     Tcp,
@@ -127,7 +128,7 @@ impl Mechanism for Postbox {
         match self.transport {
             Transport::Inproc => "postbox inproc://",
             Transport::Unix => "postbox unix://",
-            Transport::UnixShm => "postbox unix:// shm payloads",
+            Transport::UnixShm => "postbox shm",
             Transport::Tcp => "postbox tcp://",
         }
         .to_owned()
