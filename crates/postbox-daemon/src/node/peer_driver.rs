@@ -248,6 +248,11 @@ impl PeerDriver {
     /// Moves what the handler queued to the pending sends.
     fn take_queued(&mut self) {
         self.queue.take_all(&mut self.queued);
+        self.pend_queued();
+    }
+
+    /// Moves what was taken from the handler's queue to the pending sends, in order.
+    fn pend_queued(&mut self) {
         self.pending.extend(
             self.queued
                 .drain(..)
@@ -562,11 +567,7 @@ impl PeerDriver {
             self.event(event);
         }
         self.queued.append(&mut self.queue.close());
-        self.pending.extend(
-            self.queued
-                .drain(..)
-                .map(|queued| (queued.message, Report::Handler(queued.tag))),
-        );
+        self.pend_queued();
         for (message, report) in std::mem::take(&mut self.pending) {
             self.report(report, Err(NodeSendError::Stopped { message }));
         }
