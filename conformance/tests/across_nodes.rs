@@ -244,6 +244,35 @@ fn a_receive_waiting_on_a_node_that_goes_away_fails_disconnected() {
     });
 }
 
+/// A send forwarded while the mailbox's node is away never reaches it: it fails `Disconnected`
+/// at once (not after its timeout), its message handed back, and so does a batch.
+#[test]
+fn a_send_to_a_node_that_has_gone_away_fails_disconnected_and_hands_its_message_back() {
+    let mut nodes = NodesTransport::start();
+    let p = nodes.process();
+    let jobs = p.mailbox("jobs").create().expect("create jobs on b");
+    jobs.send("before").expect("send while b is up");
+    nodes.stop_b();
+    let error = jobs
+        .send_timeout("after", LONG)
+        .expect_err("b is gone: the send cannot be carried out");
+    assert_eq!(error.kind(), postbox::SendErrorKind::Disconnected);
+    assert_eq!(
+        error.message().map(|m| m.payload.as_ref()),
+        Some(&b"after"[..])
+    );
+    let batch = jobs
+        .send_batch_timeout(["one", "two"], LONG)
+        .expect_err("b is gone: the batch cannot be carried out");
+    assert_eq!(batch.kind(), postbox::SendErrorKind::Disconnected);
+    let handed_back: Vec<Vec<u8>> = batch
+        .into_messages()
+        .iter()
+        .map(|m| m.payload.to_vec())
+        .collect();
+    assert_eq!(handed_back, [b"one".to_vec(), b"two".to_vec()]);
+}
+
 #[test]
 fn processes_of_another_node_act_as_its_verified_user_or_as_a_fixed_identity() {
     // Without a fixed identity a's processes act on b as the uid their node verified: this

@@ -35,23 +35,20 @@ use postbox_wire::link::NodeName;
 use postbox_wire::{
     ENDED_PID, ErrorCode, IdMap, NodeMessage, PEER_PID, Request, RequestId, Response,
 };
-use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::sync::{Notify, oneshot};
 
 use super::destination::{Destination, destination};
 use super::disconnected::disconnected;
 use super::reserved_ids::{self, MAX_PEERS};
 use super::spanning_select::{self, Part, SpanningSelect};
 use crate::hub::{self, ConnId, Hub, Outcome};
-use crate::node::{NodeEvent, NodeEventHandler, NodeSendError, NodeStatus};
+use crate::node::{NodeEvent, NodeEventHandler, NodeSendError, NodeStatus, PeerQueue, SendTag};
 use crate::outbox::{Outbox, OutboxReceiver, Reply, outbox};
 
 mod asking;
 
 /// The most proxies of one peer's processes: bounds what one node can make this one hold.
 pub(crate) const MAX_PROXIES_PER_PEER: usize = 65_536;
-
-/// How many messages to a peer may be handed to its task and not yet taken.
-const SEND_WINDOW: usize = 64;
 
 /// The request ids of what this node asks of peers for itself (spanning selects' parts,
 /// mailbox names, process lists): a range client ids never reach.
@@ -75,14 +72,6 @@ pub(crate) enum Routing {
     Answered(Response),
     /// Answer it with this `Error`, now.
     Refused(ErrorCode, String),
-}
-
-/// A message queued for a peer; when it carries a request, which one, to fail it if the peer
-/// cannot be reached.
-#[derive(Debug)]
-struct Outgoing {
-    bytes: Bytes,
-    request: Option<(Pid, u64)>,
 }
 
 /// A proxy here of a peer's process.
@@ -138,7 +127,9 @@ struct Serving {
 #[derive(Debug)]
 struct Peer {
     name: NodeName,
-    queue: mpsc::UnboundedSender<Outgoing>,
+    /// Where messages to the peer go: straight to its task (`None` only if the node links no
+    /// longer know it, which only their shutdown does).
+    queue: Option<Arc<PeerQueue>>,
     /// The outbox every proxy of this peer's processes answers through.
     outbox: Outbox,
     /// Proxies here of the peer's processes, by their pid there.
@@ -304,7 +295,17 @@ impl Router {
                 "the request names mailboxes or calls of more than one node".into(),
             );
         }
+        let message = NodeMessage::Request {
+            origin: pid,
+            credentials: creds,
+            id,
+            request: forwarded,
+        };
         let slot = &mut state.peers[peer];
+        // Queued before it is pending: its answer is handled under the lock held here.
+        if slot.send(message.encode(), Some((pid, id))).is_err() {
+            return Routing::Answered(disconnected(kept));
+        }
         slot.pending.insert(
             (pid, id),
             Pending {
@@ -312,16 +313,6 @@ impl Router {
                 request: kept,
             },
         );
-        let message = NodeMessage::Request {
-            origin: pid,
-            credentials: creds,
-            id,
-            request: forwarded,
-        };
-        let _ = slot.queue.send(Outgoing {
-            bytes: message.encode(),
-            request: Some((pid, id)),
-        });
         Routing::Forwarded
     }
 
@@ -400,10 +391,7 @@ impl Router {
             .find(|peer| peer.pending.contains_key(&(pid, id)))
         {
             let message = NodeMessage::Cancel { origin: pid, id };
-            let _ = peer.queue.send(Outgoing {
-                bytes: message.encode(),
-                request: None,
-            });
+            let _ = peer.send(message.encode(), None);
         }
     }
 
@@ -426,10 +414,7 @@ impl Router {
         }
         for peer in state.exported.remove(&pid).unwrap_or_default() {
             if let Some(peer) = state.peers.get(peer) {
-                let _ = peer.queue.send(Outgoing {
-                    bytes: NodeMessage::Ended { pid }.encode(),
-                    request: None,
-                });
+                let _ = peer.send(NodeMessage::Ended { pid }.encode(), None);
             }
         }
     }
@@ -444,11 +429,10 @@ impl Router {
         if index >= MAX_PEERS {
             return None;
         }
-        let (queue, outgoing) = mpsc::unbounded_channel();
         let (outbox, answers) = outbox();
         state.peers.push(Peer {
             name: name.clone(),
-            queue,
+            queue: self.nodes.queue(name),
             outbox,
             proxies: HashMap::new(),
             pending: HashMap::new(),
@@ -461,7 +445,6 @@ impl Router {
         });
         state.by_name.insert(name.clone(), index);
         if let Some(router) = self.me.upgrade() {
-            tokio::spawn(transmit(router.clone(), index, name.clone(), outgoing));
             tokio::spawn(proxies_answered(router, index, answers));
         }
         Some(index)
@@ -710,10 +693,7 @@ impl Router {
             id,
             response,
         };
-        let _ = state.peers[index].queue.send(Outgoing {
-            bytes: message.encode(),
-            request: None,
-        });
+        let _ = state.peers[index].send(message.encode(), None);
     }
 
     fn refuse(
@@ -731,10 +711,7 @@ impl Router {
             code,
             message: message.to_owned(),
         };
-        let _ = state.peers[index].queue.send(Outgoing {
-            bytes: message.encode(),
-            request: None,
-        });
+        let _ = state.peers[index].send(message.encode(), None);
     }
 
     /// Withdraws peer `index`'s process `origin`'s request `id`, if it still waits here.
@@ -767,10 +744,7 @@ impl Router {
                     id: local_id,
                 };
                 if let Some(onward) = state.peers.get(onward) {
-                    let _ = onward.queue.send(Outgoing {
-                        bytes: message.encode(),
-                        request: None,
-                    });
+                    let _ = onward.send(message.encode(), None);
                 }
             }
             // Answered once the store has it, whatever happens.
@@ -804,24 +778,6 @@ impl Router {
                 );
             }
         }
-    }
-
-    /// A message for peer `index` could not be sent: fails the request it carried.
-    fn undeliverable(&self, index: usize, request: Option<(Pid, u64)>, error: &NodeSendError) {
-        let Some(key) = request else {
-            return;
-        };
-        let mut state = self.lock();
-        let Some(pending) = state
-            .peers
-            .get_mut(index)
-            .and_then(|peer| peer.pending.remove(&key))
-        else {
-            return;
-        };
-        drop(state);
-        tracing::debug!("a forwarded request failed: {error}");
-        self.deliver(pending.sink, key.1, disconnected(pending.request));
     }
 
     /// The proxy here of peer `index`'s process `pid`, made if need be (with `creds`, or
@@ -946,52 +902,32 @@ impl NodeEventHandler for Router {
             self.node_event(&mut state, event);
         }
     }
+
+    /// A forwarded request could not be sent: it fails `Disconnected`, its message handed back
+    /// (the peer never saw it).
+    fn unsent(&self, peer: &NodeName, (pid, id): SendTag, error: NodeSendError) {
+        let mut state = self.lock();
+        let Some(pending) = state
+            .by_name
+            .get(peer)
+            .copied()
+            .and_then(|index| state.peers[index].pending.remove(&(pid, id)))
+        else {
+            return;
+        };
+        drop(state);
+        tracing::debug!("a forwarded request failed: {error}");
+        self.deliver(pending.sink, id, disconnected(pending.request));
+    }
 }
 
-/// Sends what is queued for peer `index` (`name`), in order, keeping up to [`SEND_WINDOW`]
-/// messages handed to the peer's task and not yet taken by its association (so that a burst is
-/// not one task round trip per message); fails a request that cannot be sent.
-async fn transmit(
-    router: Arc<Router>,
-    index: usize,
-    name: NodeName,
-    mut outgoing: mpsc::UnboundedReceiver<Outgoing>,
-) {
-    type Taken = oneshot::Receiver<Result<(), NodeSendError>>;
-    let mut window: VecDeque<(Taken, Option<(Pid, u64)>)> = VecDeque::new();
-    let settle = |router: &Router, taken: Result<Result<(), NodeSendError>, _>, request| {
-        let error = match taken {
-            Ok(Ok(())) => return,
-            Ok(Err(error)) => error,
-            Err(_) => NodeSendError::Stopped {
-                message: Bytes::new(),
-            },
-        };
-        router.undeliverable(index, request, &error);
-    };
-    loop {
-        let out = if window.is_empty() {
-            match outgoing.recv().await {
-                Some(out) => out,
-                None => return,
-            }
-        } else if let Ok(out) = outgoing.try_recv() {
-            out
-        } else {
-            // Nothing more queued: learn how the oldest fared.
-            if let Some((taken, request)) = window.pop_front() {
-                settle(&router, taken.await, request);
-            }
-            continue;
-        };
-        match router.nodes.submit(&name, out.bytes).await {
-            Ok(taken) => window.push_back((taken, out.request)),
-            Err(error) => router.undeliverable(index, out.request, &error),
-        }
-        if window.len() >= SEND_WINDOW
-            && let Some((taken, request)) = window.pop_front()
-        {
-            settle(&router, taken.await, request);
+impl Peer {
+    /// Queues `message` for the peer's task, carrying request `tag` if any (reported back
+    /// through [`NodeEventHandler::unsent`] if the link does not take it).
+    fn send(&self, message: Bytes, tag: Option<SendTag>) -> Result<(), NodeSendError> {
+        match &self.queue {
+            Some(queue) => queue.push(message, tag),
+            None => Err(NodeSendError::Stopped { message }),
         }
     }
 }

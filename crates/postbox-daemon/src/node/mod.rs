@@ -21,6 +21,7 @@ mod node_event;
 mod node_event_handler;
 mod node_tls;
 mod peer_driver;
+mod peer_queue;
 mod shared;
 
 pub use node_config::{
@@ -31,3 +32,4 @@ pub use node_driver::{MAX_NODES, NodeDriver, NodeEvents};
 pub use node_event::{NodeEvent, NodeSendError};
 pub(crate) use node_event_handler::NodeEventHandler;
 pub use node_tls::NodeTls;
+pub(crate) use peer_queue::{PeerQueue, SendTag};

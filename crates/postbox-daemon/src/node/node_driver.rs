@@ -17,6 +17,7 @@ use tokio::task::JoinHandle;
 use super::link_connection::{NodeTcp, buffered};
 use super::node_event_handler::{EventSink, NodeEventHandler};
 use super::peer_driver::{Command, PeerHandle};
+use super::peer_queue::PeerQueue;
 use super::shared::Shared;
 use super::{NodeConfig, NodeEvent, NodeSendError, NodeTls};
 use crate::tls::provider;
@@ -60,27 +61,6 @@ impl NodeStatus {
 
     /// As [`NodeDriver::send`].
     pub(crate) async fn send(&self, peer: &NodeName, message: Bytes) -> Result<(), NodeSendError> {
-        match self.submit(peer, message).await?.await {
-            Ok(result) => result,
-            // The task ended with the message; it is gone with it.
-            Err(_) => Err(NodeSendError::Stopped {
-                message: Bytes::new(),
-            }),
-        }
-    }
-
-    /// Hands `message` to `peer`'s task without waiting for its association to take it: the
-    /// receiver tells whether it did. Messages submitted one after another are taken in that
-    /// order, so a sender may keep several in flight.
-    ///
-    /// # Errors
-    ///
-    /// The message is handed back: `UnknownPeer`, or `Stopped` after shutdown.
-    pub(crate) async fn submit(
-        &self,
-        peer: &NodeName,
-        message: Bytes,
-    ) -> Result<oneshot::Receiver<Result<(), NodeSendError>>, NodeSendError> {
         let commands = {
             let registry = lock(&self.registry);
             match registry.peers.iter().find(|p| &p.name == peer) {
@@ -100,7 +80,25 @@ impl NodeStatus {
             };
             return Err(NodeSendError::Stopped { message });
         }
-        Ok(answer)
+        match answer.await {
+            Ok(result) => result,
+            // The task ended with the message; it is gone with it.
+            Err(_) => Err(NodeSendError::Stopped {
+                message: Bytes::new(),
+            }),
+        }
+    }
+
+    /// The queue the event handler sends peer `peer` messages through, without waiting (see
+    /// [`PeerQueue`]); `None` for a peer that is neither configured nor has connected, and
+    /// after shutdown. A message that carries a tag and is not sent is reported to the
+    /// handler's [`unsent`](NodeEventHandler::unsent).
+    pub(crate) fn queue(&self, peer: &NodeName) -> Option<Arc<PeerQueue>> {
+        lock(&self.registry)
+            .peers
+            .iter()
+            .find(|p| &p.name == peer)
+            .map(|p| p.queue.clone())
     }
 
     /// This node and every peer, now.

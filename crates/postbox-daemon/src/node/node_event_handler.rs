@@ -3,9 +3,11 @@
 use std::collections::VecDeque;
 use std::sync::{OnceLock, Weak};
 
+use postbox_wire::link::NodeName;
 use tokio::sync::mpsc;
 
-use super::NodeEvent;
+use super::peer_queue::SendTag;
+use super::{NodeEvent, NodeSendError};
 
 /// Takes the node links' events in the peers' own tasks, as they happen: no queue and no task
 /// hand-over between reading a message off the link and acting on it (on a busy CPU, a
@@ -17,6 +19,12 @@ use super::NodeEvent;
 pub(crate) trait NodeEventHandler: Send + Sync {
     /// Takes every event in `events` (of one peer, oldest first), leaving it empty.
     fn handle(&self, events: &mut VecDeque<NodeEvent>);
+
+    /// A message the handler queued for `peer` (through its
+    /// [`PeerQueue`](super::peer_queue::PeerQueue)), carrying request `tag`, was not sent:
+    /// `error` says why (the peer is down, the message can never fit in a frame, or the links
+    /// are shutting down) and holds the message.
+    fn unsent(&self, peer: &NodeName, tag: SendTag, error: NodeSendError);
 }
 
 /// Where the peers' tasks put their events.

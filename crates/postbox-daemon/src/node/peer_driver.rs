@@ -1,13 +1,15 @@
 //! One peer's task: drives its association with bytes, time and connections.
 //!
 //! The task owns the [`Association`] and the current connection, and nothing else touches them.
-//! It takes commands (send a message, a connection came up, a dial failed, close), what the
-//! current connection reads, and the association's timer; it then takes everything else that is
-//! ready too (every queued command, every read the socket has), so that one step answers all of
-//! it: one acknowledgement for all it read, one TLS record and one `writev` for all it sends.
-//! After each turn it acts on what the association says: events out (logged, and handed to the
-//! driver's consumer, as many as its queue takes), bytes written to the current connection when
-//! its socket is writable, a reset connection closed and redialled.
+//! It takes commands (send a message, a connection came up, a dial failed, close), the messages
+//! the event handler queued (its [`PeerQueue`]), what the current connection reads, and the
+//! association's timer; it then takes everything else that is ready too (every queued command
+//! and message, every read the socket has), so that one step answers all of it: one
+//! acknowledgement for all it read, one TLS record and one `writev` for all it sends. After each
+//! turn it acts on what the association says: events out (logged, and handed to the handler or
+//! the driver's consumer), then what the handler queued meanwhile (its answers to what was just
+//! read go out in the same turn), bytes written to the current connection when its socket is
+//! writable, a reset connection closed and redialled.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -26,8 +28,9 @@ use tokio::task::JoinHandle;
 
 use super::backoff::Backoff;
 use super::link_connection::{BoxedStream, InputKind, LinkConnection, buffered, io};
-use super::node_event_handler::EventSink;
+use super::node_event_handler::{EventSink, NodeEventHandler};
 use super::node_tls::server_name;
+use super::peer_queue::{PeerQueue, Queued, SendTag};
 use super::shared::Shared;
 use super::{NodeEvent, NodeSendError};
 
@@ -82,7 +85,17 @@ pub(crate) struct PeerHandle {
     pub(crate) dial: Option<String>,
     pub(crate) commands: mpsc::Sender<Command>,
     pub(crate) status: Arc<Mutex<PeerStatus>>,
+    /// What the event handler sends the peer.
+    pub(crate) queue: Arc<PeerQueue>,
     pub(crate) task: JoinHandle<()>,
+}
+
+/// Who learns how a send fared.
+enum Report {
+    /// A [`Command::Send`]'s sender, told either way.
+    Reply(oneshot::Sender<Result<(), NodeSendError>>),
+    /// The event handler, told of a message carrying a request that was not sent.
+    Handler(Option<SendTag>),
 }
 
 impl PeerHandle {
@@ -101,6 +114,7 @@ impl PeerHandle {
             connected: None,
         }));
         let (commands, command_queue) = mpsc::channel(COMMAND_QUEUE);
+        let queue = Arc::new(PeerQueue::default());
         let seed = shared.incarnation.get() ^ hash(name.as_bytes());
         let driver = PeerDriver {
             peer: name.clone(),
@@ -111,6 +125,8 @@ impl PeerHandle {
             association,
             commands: commands.clone(),
             command_queue,
+            queue: queue.clone(),
+            queued: VecDeque::new(),
             current: None,
             pending: VecDeque::new(),
             held: VecDeque::new(),
@@ -122,6 +138,7 @@ impl PeerHandle {
             dial,
             commands,
             status,
+            queue,
             task: tokio::spawn(driver.run()),
         }
     }
@@ -147,9 +164,13 @@ struct PeerDriver {
     /// For the dial tasks to report back.
     commands: mpsc::Sender<Command>,
     command_queue: mpsc::Receiver<Command>,
+    /// What the event handler sends the peer.
+    queue: Arc<PeerQueue>,
+    /// Taken from `queue`, on the way to `pending` (kept for its allocation).
+    queued: VecDeque<Queued>,
     current: Option<LinkConnection>,
     /// Sends waiting for room in the resend buffer, in order.
-    pending: VecDeque<(Bytes, oneshot::Sender<Result<(), NodeSendError>>)>,
+    pending: VecDeque<(Bytes, Report)>,
     /// Events for the consumer, in order.
     held: VecDeque<NodeEvent>,
     status: Arc<Mutex<PeerStatus>>,
@@ -172,11 +193,13 @@ impl PeerDriver {
                 EventSink::Queue(queue) => Some(queue.clone()),
                 EventSink::Handler(_) => None,
             };
+            let handler_queue = self.queue.clone();
             tokio::select! {
                 command = self.command_queue.recv() => match command {
                     Some(Command::Close) | None => break,
                     Some(command) => self.command(command),
                 },
+                () = handler_queue.ready() => {}
                 kind = io(self.current.as_mut(), reading) => self.input(kind),
                 () = sleep_until(timeout) => self.association.handle_timeout(Instant::now()),
                 () = sleep_until(dial_at) => {}
@@ -201,7 +224,8 @@ impl PeerDriver {
     }
 
     /// Takes what else is ready without waiting: reads the socket has, then queued commands
-    /// (each up to its per-turn bound). False when told to close.
+    /// (each up to its per-turn bound), then every message the handler queued. False when told
+    /// to close.
     fn take_ready(&mut self) -> bool {
         for _ in 0..READS_PER_TURN {
             let reading = self.held.len() < MAX_HELD_EVENTS;
@@ -217,12 +241,53 @@ impl PeerDriver {
                 Err(TryRecvError::Empty) => break,
             }
         }
+        self.take_queued();
         true
+    }
+
+    /// Moves what the handler queued to the pending sends.
+    fn take_queued(&mut self) {
+        self.queue.take_all(&mut self.queued);
+        self.pend_queued();
+    }
+
+    /// Moves what was taken from the handler's queue to the pending sends, in order.
+    fn pend_queued(&mut self) {
+        self.pending.extend(
+            self.queued
+                .drain(..)
+                .map(|queued| (queued.message, Report::Handler(queued.tag))),
+        );
+    }
+
+    /// Tells whoever sent a message how its send fared.
+    fn report(&self, report: Report, result: Result<(), NodeSendError>) {
+        match (report, result) {
+            (Report::Reply(reply), result) => {
+                let _ = reply.send(result);
+            }
+            (Report::Handler(Some(tag)), Err(error)) => {
+                if let Some(handler) = self.handler() {
+                    handler.unsent(&self.peer, tag, error);
+                }
+            }
+            (Report::Handler(_), _) => {}
+        }
+    }
+
+    /// The event handler, while there is one.
+    fn handler(&self) -> Option<Arc<dyn NodeEventHandler>> {
+        match &self.shared.events {
+            EventSink::Handler(handler) => handler.get().and_then(Weak::upgrade),
+            EventSink::Queue(_) => None,
+        }
     }
 
     fn command(&mut self, command: Command) {
         match command {
-            Command::Send { message, reply } => self.pending.push_back((message, reply)),
+            Command::Send { message, reply } => {
+                self.pending.push_back((message, Report::Reply(reply)));
+            }
             Command::Connected {
                 stream,
                 origin,
@@ -284,12 +349,15 @@ impl PeerDriver {
         }
     }
 
-    /// After every input: act on the association's events, take pending sends while there is
-    /// room, write what it transmits, publish its state.
+    /// After every input: act on the association's events and hand them over, take what the
+    /// handler queued meanwhile and the pending sends while there is room, write what the
+    /// association transmits, publish its state.
     fn step(&mut self) {
         while let Some(event) = self.association.poll_event() {
             self.event(event);
         }
+        self.hand_over();
+        self.take_queued();
         while let Some((message, _)) = self.pending.front() {
             let result = match self.association.send(message.clone()) {
                 Err(LinkSendError::Full(_)) => break,
@@ -303,12 +371,11 @@ impl PeerDriver {
                     message,
                 }),
             };
-            if let Some((_, reply)) = self.pending.pop_front() {
-                let _ = reply.send(result);
+            if let Some((_, report)) = self.pending.pop_front() {
+                self.report(report, result);
             }
         }
         self.flush();
-        self.hand_over();
         let status = PeerStatus {
             stats: self.association.stats(),
             connected: self.current.as_ref().map(|c| c.address),
@@ -365,11 +432,12 @@ impl PeerDriver {
                     DownReason::Closed => tracing::debug!(%peer, "link with node {peer} closed"),
                     reason => tracing::warn!(%peer, "node {peer} is down: {reason}"),
                 }
-                for (message, reply) in self.pending.drain(..) {
-                    let _ = reply.send(Err(NodeSendError::Down {
+                for (message, report) in std::mem::take(&mut self.pending) {
+                    let error = NodeSendError::Down {
                         peer: peer.clone(),
                         message,
-                    }));
+                    };
+                    self.report(report, Err(error));
                 }
                 self.held.push_back(NodeEvent::Down { peer, reason });
             }
@@ -498,8 +566,10 @@ impl PeerDriver {
         while let Some(event) = self.association.poll_event() {
             self.event(event);
         }
-        for (message, reply) in self.pending.drain(..) {
-            let _ = reply.send(Err(NodeSendError::Stopped { message }));
+        self.queued.append(&mut self.queue.close());
+        self.pend_queued();
+        for (message, report) in std::mem::take(&mut self.pending) {
+            self.report(report, Err(NodeSendError::Stopped { message }));
         }
         self.hand_over();
         if let Some(mut current) = self.current.take() {
