@@ -140,11 +140,6 @@ impl ShmLane {
         }
     }
 
-    /// The ring only if already held: for operations that must not wait on a round trip.
-    fn held(&self) -> Option<Arc<Lent>> {
-        self.lock().lent.clone()
-    }
-
     /// A plain send of `message` from `pid` on the ring, waiting as `patience` allows: its
     /// result, or the message back when it must go through the daemon.
     pub(crate) fn send_plain(
@@ -220,13 +215,13 @@ impl ShmLane {
     }
 
     /// Sends as many of `messages` from `pid` as the ring takes now, in order, taking them off
-    /// the front: how many. Only on a ring already held (never asks).
+    /// the front: how many.
     pub(crate) fn send_many(
         &self,
         pid: Pid,
         messages: &mut std::collections::VecDeque<Message>,
     ) -> usize {
-        let Some(lent) = self.held() else {
+        let Some(lent) = self.lent() else {
             return 0;
         };
         if !lent.terms.may_send {
@@ -325,9 +320,9 @@ impl ShmLane {
     }
 
     /// Takes up to `max` messages ready on the ring, without waiting; `None` when receives go
-    /// through the daemon. Only on a ring already held (never asks).
+    /// through the daemon.
     pub(crate) fn recv_many(&self, pid: Pid, max: usize) -> Option<Vec<Received>> {
-        let lent = self.held()?;
+        let lent = self.lent()?;
         if !lent.terms.may_receive {
             return None;
         }
