@@ -40,6 +40,12 @@ impl Flavor {
         }
     }
 
+    /// Whether a send that must wait for room waits on the flavour's own path (a ring in shared
+    /// memory) rather than in the engine: a blocking batch then waits there too.
+    pub(crate) fn waits_in_place(&self) -> bool {
+        matches!(self, Flavor::Shm(_))
+    }
+
     /// Sends as many of `messages` as the flavour's own path takes now without waiting, in
     /// order, taking them off the front: how many. The rest go through the engine.
     pub(crate) fn send_many(&self, pid: Pid, messages: &mut VecDeque<Message>) -> usize {
