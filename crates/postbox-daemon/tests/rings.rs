@@ -144,6 +144,47 @@ fn plain_traffic_goes_through_the_ring_and_the_statistics_stay_exact() {
 }
 
 #[test]
+fn batches_larger_than_the_ring_wait_for_room_in_it() {
+    const MESSAGES: u64 = 3_200;
+    let daemon = Served::start("ring-batches");
+    let owner = daemon.process();
+    let peer = daemon.process();
+    let q = owner
+        .mailbox("q")
+        .capacity(bounded(16))
+        .create()
+        .expect("create");
+    let theirs = peer.mailbox("q").open().expect("open");
+    // Lent before the stream starts, so that both ends use it from the first message.
+    theirs.send("start").expect("send");
+    assert_eq!(q.recv().expect("recv").payload().as_ref(), b"start");
+    let before = daemon.counter("postbox_requests_total");
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            for batch in 0..MESSAGES / 100 {
+                let messages: Vec<Message> = (batch * 100..(batch + 1) * 100)
+                    .map(|i| Message::new(i.to_le_bytes().to_vec()))
+                    .collect();
+                theirs.send_batch(messages).expect("send_batch");
+            }
+        });
+        let mut next = 0u64;
+        while next < MESSAGES {
+            for got in q.recv_many(64).expect("recv_many") {
+                assert_eq!(got.payload().as_ref(), next.to_le_bytes(), "in order");
+                next += 1;
+            }
+        }
+    });
+    let requests = daemon.counter("postbox_requests_total") - before;
+    assert!(
+        requests < 20,
+        "{requests} requests for {MESSAGES} messages in batches of 100 through a ring of 16"
+    );
+    assert_eq!(q.stat().expect("stat").total_received, MESSAGES + 1);
+}
+
+#[test]
 fn a_receiver_waiting_in_a_ring_learns_that_the_daemon_is_gone() {
     let mut daemon = Served::start("ring-daemon-gone");
     let owner = daemon.process();
