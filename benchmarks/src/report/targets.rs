@@ -80,7 +80,7 @@ impl Target {
 }
 
 /// The project's targets (the transport-core issue's table).
-pub const TARGETS: [Target; 11] = [
+pub const TARGETS: [Target; 16] = [
     Target {
         workload: WorkloadKind::Throughput,
         subject: "postbox unix://",
@@ -154,6 +154,48 @@ pub const TARGETS: [Target; 11] = [
         sizes: None,
         series: None,
         bound: Bound::AtMost(1.1),
+    },
+    // The shared-memory issue: plain mailboxes lent to rings, against iceoryx2 busy-polling and
+    // POSIX queues at 64 B; large messages by reference against inline through the daemon.
+    Target {
+        workload: WorkloadKind::PingPong,
+        subject: "postbox shm",
+        baseline: "iceoryx2 (busy-poll)",
+        sizes: Some(&[64]),
+        series: Some(Series::CrossCpu),
+        bound: Bound::AtMost(1.0),
+    },
+    Target {
+        workload: WorkloadKind::Throughput,
+        subject: "postbox shm",
+        baseline: "iceoryx2 (busy-poll)",
+        sizes: Some(&[64]),
+        series: Some(Series::CrossCpu),
+        bound: Bound::AtLeast(2.0),
+    },
+    Target {
+        workload: WorkloadKind::FanIn,
+        subject: "postbox shm",
+        baseline: "posix mq",
+        sizes: Some(&[64]),
+        series: None,
+        bound: Bound::AtLeast(2.0),
+    },
+    Target {
+        workload: WorkloadKind::Competing,
+        subject: "postbox shm",
+        baseline: "posix mq",
+        sizes: Some(&[64]),
+        series: None,
+        bound: Bound::AtLeast(2.0),
+    },
+    Target {
+        workload: WorkloadKind::Throughput,
+        subject: "postbox shm",
+        baseline: "postbox unix://",
+        sizes: Some(&[1 << 20]),
+        series: None,
+        bound: Bound::AtLeast(10.0),
     },
     // The node-forwarding issue: the same tcp:// clients through two linked daemons against
     // one daemon.
@@ -263,13 +305,18 @@ mod tests {
         assert!(TARGETS[4].applies_to(12345));
         assert_eq!(
             TARGETS[9].describe(),
+            "RTT p50: postbox shm ÷ iceoryx2 (busy-poll) ≤ 1×"
+        );
+        assert!(TARGETS[9].applies_in(Series::CrossCpu) && !TARGETS[9].applies_in(Series::SameCpu));
+        assert_eq!(
+            TARGETS[14].describe(),
             "throughput: postbox node link ÷ postbox tcp:// ≥ 0.5×"
         );
         assert_eq!(
-            TARGETS[10].describe(),
+            TARGETS[15].describe(),
             "RTT p50: postbox node link ÷ postbox tcp:// ≤ 2.5×"
         );
-        assert!(TARGETS[10].applies_to(64) && !TARGETS[10].applies_to(4 << 10));
+        assert!(TARGETS[15].applies_to(64) && !TARGETS[15].applies_to(4 << 10));
         assert!(TARGETS[1].applies_in(Series::CrossCpu) && !TARGETS[1].applies_in(Series::SameCpu));
     }
 

@@ -162,13 +162,21 @@ pub(crate) fn payloads(read: ReadWithFds, limits: AttachmentLimits) -> Result<Ve
 }
 
 /// Writes from `out` (whose first byte is at the frame that `payloads` belong to when `payloads`
-/// is not empty): with `sendmsg` carrying their descriptors, else an ordinary write. Returns the
-/// bytes written.
-pub(crate) async fn write<W>(writer: &mut W, out: &[u8], payloads: &[Bytes]) -> io::Result<usize>
+/// is not empty, or that `ring`'s descriptor goes beside): with `sendmsg` carrying their
+/// descriptors, else an ordinary write. Returns the bytes written.
+pub(crate) async fn write<W>(
+    writer: &mut W,
+    out: &[u8],
+    payloads: &[Bytes],
+    ring: Option<BorrowedFd<'_>>,
+) -> io::Result<usize>
 where
     W: AsyncWrite + UnixHalf + Unpin,
 {
-    let Some(unix) = writer.unix().filter(|_| !payloads.is_empty()) else {
+    let Some(unix) = writer
+        .unix()
+        .filter(|_| !payloads.is_empty() || ring.is_some())
+    else {
         return writer.write(out).await;
     };
     let sealed = payloads
@@ -180,7 +188,11 @@ where
                 .map_err(io::Error::other),
         })
         .collect::<io::Result<Vec<_>>>()?;
-    let fds: Vec<BorrowedFd<'_>> = sealed.iter().map(|payload| payload.fd()).collect();
+    let fds: Vec<BorrowedFd<'_>> = sealed
+        .iter()
+        .map(|payload| payload.fd())
+        .chain(ring)
+        .collect();
     loop {
         unix.writable().await?;
         match unix.try_io(Interest::WRITABLE, || {

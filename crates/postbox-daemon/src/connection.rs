@@ -31,6 +31,7 @@ use std::collections::VecDeque;
 
 use bytes::{Buf, BytesMut};
 use postbox_core::{Credentials, Pid, Ticket};
+use postbox_shm::{Ring, Segment};
 use postbox_wire::session::Departure;
 use postbox_wire::{
     Capabilities, Ending, Request, RequestId, Response, ServerEvent, ServerSession,
@@ -101,8 +102,17 @@ pub(crate) async fn serve<R, W>(
         .filter(|_| negotiated.capabilities.contains(Capabilities::ATTACHMENTS));
     let mut written = session.queued_total() - session.transmit().len() as u64;
     let mut departures: VecDeque<Departure> = VecDeque::new();
+    // Rings lent to this process (docs/shm.md), when it asks and the connection can carry
+    // their descriptors: each goes beside its `RingLent` frame, which starts at the offset kept.
+    let lends = limits.is_some() && negotiated.capabilities.contains(Capabilities::RINGS);
+    let mut rings: VecDeque<RingDeparture> = VecDeque::new();
     let ending = loop {
-        if let Some(ending) = carry_out(&mut session, out.len(), &mut tickets, asker, &side) {
+        let asked = Asked {
+            writing: out.len(),
+            lends,
+            rings: &mut rings,
+        };
+        if let Some(ending) = carry_out(&mut session, asked, &mut tickets, asker, &side) {
             break ending;
         }
         departures.extend(std::iter::from_fn(|| session.poll_departure()));
@@ -111,22 +121,27 @@ pub(crate) async fn serve<R, W>(
             out.clear();
             std::mem::swap(&mut out, session.transmit());
         }
-        // The bytes to write next: up to the next frame with attachments, or that frame (its
-        // payloads ride with the write that begins it).
+        // The bytes to write next: up to the next frame with descriptors beside it, or that
+        // frame (its descriptors ride with the write that begins it, which stops where the next
+        // such frame starts: that one begins a write of its own).
         let bytes_before =
             |at: u64| usize::try_from(at.saturating_sub(written)).unwrap_or(usize::MAX);
-        let (upto, payloads) = match departures.front() {
-            // This frame's write stops where the next frame with attachments starts: that one
-            // begins a write of its own.
-            Some(departure) if departure.at <= written => {
-                let next = departures
-                    .get(1)
-                    .map_or(usize::MAX, |next| bytes_before(next.at));
-                (out.len().min(next), &departure.payloads[..])
-            }
-            Some(departure) => (out.len().min(bytes_before(departure.at)), &[][..]),
-            None => (out.len(), &[][..]),
-        };
+        let starts_now = |at: u64| at <= written;
+        let payloads = departures
+            .front()
+            .filter(|departure| starts_now(departure.at))
+            .map_or(&[][..], |departure| &departure.payloads[..]);
+        let ring = rings
+            .front()
+            .filter(|lent| starts_now(lent.at))
+            .map(|lent| lent.ring.memory().fd());
+        let next = departures
+            .iter()
+            .map(|departure| departure.at)
+            .chain(rings.iter().map(|lent| lent.at))
+            .filter(|&at| !starts_now(at))
+            .min();
+        let upto = out.len().min(next.map_or(usize::MAX, bytes_before));
         let backlog = out.len() + session.transmit().len();
         let input = session.read_buffer();
         if input.capacity() - input.len() < READ_CHUNK / 2 {
@@ -135,7 +150,7 @@ pub(crate) async fn serve<R, W>(
         tokio::select! {
             biased;
             _ = stop.stopped() => session.shut_down(),
-            wrote = attached_io::write(&mut writer, &out[..upto], payloads), if upto > 0 => {
+            wrote = attached_io::write(&mut writer, &out[..upto], payloads, ring), if upto > 0 => {
                 match wrote {
                     Ok(0) | Err(_) => session.handle_end(),
                     Ok(n) => {
@@ -144,6 +159,9 @@ pub(crate) async fn serve<R, W>(
                                 metrics.attached_sent(payloads.len());
                             }
                             departures.pop_front();
+                        }
+                        if ring.is_some() {
+                            rings.pop_front();
                         }
                         out.advance(n);
                         written += n as u64;
@@ -243,6 +261,24 @@ enum InFlight {
     Forwarded,
 }
 
+/// A ring lent to this connection's process, waiting for the write that begins its answer.
+#[derive(Debug)]
+struct RingDeparture {
+    /// The stream offset of the `RingLent` frame's first byte.
+    at: u64,
+    ring: Arc<Ring<Segment>>,
+}
+
+/// What [`carry_out`] needs to answer `LendRing`, and how much it may answer.
+struct Asked<'a> {
+    /// Answer bytes being written now.
+    writing: usize,
+    /// Whether this connection is lent rings.
+    lends: bool,
+    /// Where a lent ring waits for its answer's write.
+    rings: &'a mut VecDeque<RingDeparture>,
+}
+
 /// Who the connection's requests come from.
 #[derive(Clone, Copy, Debug)]
 struct Asker {
@@ -257,12 +293,13 @@ struct Asker {
 /// always taken). `Some` when the connection is over.
 fn carry_out(
     session: &mut ServerSession,
-    writing: usize,
+    asked: Asked<'_>,
     tickets: &mut FxHashMap<RequestId, InFlight>,
     asker: Asker,
     side: &ServerSide,
 ) -> Option<Ending> {
     let conn = asker.conn;
+    let writing = asked.writing;
     while writing + session.transmit().len() < BACKLOG_LIMIT || session.is_ended() {
         let Some(event) = session.poll_event() else {
             break;
@@ -279,6 +316,24 @@ fn carry_out(
                     .map(NodeStatus::links)
                     .unwrap_or_default();
                 session.respond(id, &Response::NodeLinks(links));
+                continue;
+            }
+            // Rings are lent by the hub, and their descriptors go beside the answer.
+            ServerEvent::Request {
+                id,
+                request: Request::LendRing { mailbox },
+            } => {
+                let lent = asked
+                    .lends
+                    .then(|| side.hub.lend_ring(conn, mailbox))
+                    .flatten();
+                let Some((terms, ring)) = lent else {
+                    session.respond(id, &Response::RingLent(None));
+                    continue;
+                };
+                let at = session.queued_total();
+                session.respond(id, &Response::RingLent(Some(terms)));
+                asked.rings.push_back(RingDeparture { at, ring });
                 continue;
             }
             ServerEvent::Request { id, request } => {

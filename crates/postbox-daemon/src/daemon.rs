@@ -231,9 +231,11 @@ impl Daemon {
             .with_capabilities(Capabilities::IDEMPOTENT_SENDS);
         let unix_side = Arc::new(ServerSide {
             hub: hub.clone(),
-            handshake: base
-                .clone()
-                .with_capabilities(Capabilities::ATTACHMENTS.union(Capabilities::IDEMPOTENT_SENDS)),
+            handshake: base.clone().with_capabilities(
+                Capabilities::ATTACHMENTS
+                    .union(Capabilities::IDEMPOTENT_SENDS)
+                    .union(Capabilities::RINGS),
+            ),
             handshake_timeout: config.handshake_timeout,
             max_in_flight: config.max_in_flight,
             metrics: request_metrics.clone(),

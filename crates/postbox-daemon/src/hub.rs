@@ -23,16 +23,19 @@
 //! on a mailbox with messages still on disk.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
 use tokio::sync::Notify;
 
 use postbox_core::{
-    Census, Credentials, Engine, Limits, OsProcess, PageIn, Pid, RecvError, ResidentBudget,
-    SendErrorKind, Ticket, Timestamp,
+    Census, Credentials, Engine, Limits, MailboxId, OsProcess, PageIn, Pid, RecvError,
+    ResidentBudget, SendErrorKind, Ticket, Timestamp,
 };
-use postbox_wire::{Carried, EngineDriver, ErrorCode, Request, RequestId, Response};
+use postbox_shm::{Ring, Segment};
+use postbox_wire::{Carried, EngineDriver, ErrorCode, Request, RequestId, Response, RingTerms};
+
+use crate::lent_rings::LentRings;
 
 use crate::outbox::Outbox;
 use crate::page_in;
@@ -100,6 +103,8 @@ struct Connection {
 #[derive(Debug)]
 struct State {
     driver: EngineDriver<(ConnId, RequestId)>,
+    /// Mailboxes lent to shared-memory rings: taken back before anything else touches them.
+    rings: LentRings,
     connections: HashMap<ConnId, Connection>,
     next_conn: u64,
     shutting_down: bool,
@@ -121,6 +126,7 @@ impl Hub {
         Hub {
             state: Mutex::new(State {
                 driver: EngineDriver::new(Engine::new(limits)),
+                rings: LentRings::default(),
                 connections: HashMap::new(),
                 next_conn: 1,
                 shutting_down: false,
@@ -214,6 +220,9 @@ impl Hub {
             );
         }
         let pid = connection.pid;
+        state
+            .rings
+            .reclaim_for(state.driver.engine_mut(), &request.concerns());
         if let Err(refused) = self.page_in_before(state, &request) {
             let routed = state.route_completions();
             return (refused, self.hold_if_stored(state, routed, None).1);
@@ -373,7 +382,10 @@ impl Hub {
         for ticket in tickets {
             state.driver.forget(ticket);
         }
-        state.driver.engine_mut().terminate(connection.pid, now());
+        let State { driver, rings, .. } = &mut *state;
+        rings.reclaim_naming(driver.engine_mut(), connection.pid);
+        driver.engine_mut().terminate(connection.pid, now());
+        rings.forget_deleted(driver.engine_mut());
         let routed = state.route_completions();
         self.hold_if_stored(&mut state, routed, None).1
     }
@@ -396,7 +408,27 @@ impl Hub {
     /// Makes `pid` run as `creds`: a proxy of another node's process, acting with the
     /// credentials its node verified.
     pub(crate) fn set_credentials(&self, pid: Pid, creds: Credentials) {
-        self.lock().driver.engine_mut().set_credentials(pid, creds);
+        let mut state = self.lock();
+        let State { driver, rings, .. } = &mut *state;
+        rings.reclaim_naming(driver.engine_mut(), pid);
+        driver.engine_mut().set_credentials(pid, creds);
+    }
+
+    /// Lends `mailbox` to a shared-memory ring for connection `conn`'s process, or hands it the
+    /// ring the mailbox is lent to already (see [`LentRings`]): its terms, and the ring whose
+    /// descriptor goes beside the answer. `None`: not lent now.
+    pub(crate) fn lend_ring(
+        &self,
+        conn: ConnId,
+        mailbox: MailboxId,
+    ) -> Option<(RingTerms, Arc<Ring<Segment>>)> {
+        let mut state = self.lock();
+        if state.shutting_down {
+            return None;
+        }
+        let pid = state.connections.get(&conn)?.pid;
+        let State { driver, rings, .. } = &mut *state;
+        rings.lend(driver.engine_mut(), mailbox, pid)
     }
 
     /// Whether `pid` is a live process.
@@ -416,7 +448,12 @@ impl Hub {
     /// The engine-wide statistics and the first `max_mailboxes` mailboxes' by name, for the
     /// metrics endpoint: see [`Engine::census`].
     pub(crate) fn census(&self, max_mailboxes: usize) -> Census {
-        self.lock().driver.engine().census(max_mailboxes)
+        let mut state = self.lock();
+        // The statistics must be the engine's own: lent mailboxes come back first (their users
+        // are lent them again when they next ask).
+        let State { driver, rings, .. } = &mut *state;
+        rings.reclaim_all(driver.engine_mut());
+        driver.engine().census(max_mailboxes)
     }
 
     /// Whether [`Hub::shut_down`] was called.

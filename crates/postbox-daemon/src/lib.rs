@@ -112,6 +112,7 @@ mod forward;
 mod handshake;
 mod hub;
 mod lease_clock;
+mod lent_rings;
 mod listener;
 mod logged_store;
 mod metrics;

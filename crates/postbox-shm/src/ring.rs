@@ -367,6 +367,10 @@ impl<M: Memory> Ring<M> {
         let before = queued.fetch_add(len, Ordering::Relaxed);
         if before.saturating_add(len) > self.bounds.bytes {
             queued.fetch_sub(len, Ordering::Relaxed);
+            // A reclaimed ring keeps its count: say so, or a sender would wait for room forever.
+            if self.word(W_TAIL).load(Ordering::Acquire) & CLOSED != 0 {
+                return Err(TryPushError::Reclaimed);
+            }
             return Err(TryPushError::Full);
         }
         Ok(())

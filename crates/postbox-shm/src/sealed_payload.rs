@@ -230,6 +230,13 @@ impl SealedPayload {
         Self::attach_with(fd, len as usize, prefault)
     }
 
+    /// Whether `fd` is a memfd carrying every immutability seal, as a sealed payload's is: how a
+    /// receiver tells a payload from a ring's segment (sealed against shrinking only) before
+    /// choosing how to map it.
+    pub fn is_sealed(fd: &OwnedFd) -> bool {
+        check_immutable(fd).is_ok()
+    }
+
     /// How many sealed payloads this process holds mapped (each with its descriptor): what a
     /// daemon bounds so that queued payloads cannot exhaust its descriptors.
     pub fn live() -> usize {

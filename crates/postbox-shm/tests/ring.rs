@@ -286,6 +286,34 @@ fn the_byte_bound_holds_and_frees_as_messages_are_taken() {
 }
 
 #[test]
+fn a_sender_waiting_at_the_byte_bound_learns_of_a_reclaim() {
+    let ring = Arc::new(bounded_ring(
+        4,
+        8,
+        Bounds {
+            messages: 4,
+            bytes: 4,
+        },
+    ));
+    ring.try_push(b"1234", meta(1)).unwrap();
+    assert_eq!(ring.try_push(b"5", meta(1)), Err(TryPushError::Full));
+    let sender = {
+        let ring = ring.clone();
+        thread::spawn(move || {
+            ring.push(
+                b"5678",
+                meta(2),
+                Some(Instant::now() + Duration::from_secs(30)),
+            )
+        })
+    };
+    eventually("the sender sleeps", || ring.stats().senders_waiting == 1);
+    assert_eq!(ring.reclaim().unwrap().messages.len(), 1);
+    assert_eq!(sender.join().unwrap(), Err(PushError::Reclaimed));
+    assert_eq!(ring.try_push(b"5", meta(1)), Err(TryPushError::Reclaimed));
+}
+
+#[test]
 fn bounds_hold_under_contention() {
     // Four senders against one receiver that checks, after each take, that what is queued
     // never passed either bound.

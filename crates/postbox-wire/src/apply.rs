@@ -195,6 +195,9 @@ pub fn apply(engine: &mut Engine, pid: Pid, request: Request, now: Timestamp) ->
         Request::NodeLinks => Response::NodeLinks(NodeLinks::default()),
         // An engine alone links with no node; a daemon with node links routes these itself.
         Request::AtNode { .. } => Response::AdminFailed(AdminError::NotFound),
+        // Rings are the daemon's, which answers this itself when it lends them; an engine alone
+        // lends none.
+        Request::LendRing { .. } => Response::RingLent(None),
         Request::Purge { mailbox } => match engine.purge(pid, mailbox, now) {
             Ok(count) => Response::Purged(u64::try_from(count).unwrap_or(u64::MAX)),
             Err(error) => Response::AdminFailed(error),

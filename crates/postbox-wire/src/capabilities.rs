@@ -18,6 +18,10 @@ impl Capabilities {
     /// server that predates them would refuse the request as a malformed payload; the client
     /// asks for it instead, and a library refuses to make a producer without it.
     pub const IDEMPOTENT_SENDS: Capabilities = Capabilities(2);
+    /// Bit 2: the server lends plain mailboxes to shared-memory rings (`LendRing`, docs/shm.md)
+    /// whose descriptors travel beside answers. Only a Unix socket with
+    /// [`ATTACHMENTS`](Self::ATTACHMENTS) can carry them.
+    pub const RINGS: Capabilities = Capabilities(4);
 
     /// The set with exactly these bits.
     pub const fn from_bits(bits: u32) -> Capabilities {

@@ -139,7 +139,8 @@ impl Request {
             | Request::SetMode { mailbox, mode: _ }
             | Request::SetMaxBytes { mailbox, bytes: _ }
             | Request::Stat { mailbox }
-            | Request::Purge { mailbox } => mailbox.map_ids(map),
+            | Request::Purge { mailbox }
+            | Request::LendRing { mailbox } => mailbox.map_ids(map),
             Request::SetOwner { mailbox, owner } => {
                 mailbox.map_ids(map);
                 owner.map_ids(map);
@@ -233,7 +234,8 @@ impl Response {
                 created: _,
             } => mailbox.map_ids(map),
             Response::OpenFailed(error) => error.map_ids(map),
-            Response::Done | Response::Settled(_) | Response::Purged(_) => {}
+            Response::Done | Response::Settled(_) | Response::Purged(_) | Response::RingLent(_) => {
+            }
             Response::AdminFailed(error) => error.map_ids(map),
             Response::Stat(stats) => stats.as_mut().map_ids(map),
             Response::Mailboxes(stats) => stats.map_ids(map),

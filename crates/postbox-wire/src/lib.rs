@@ -80,6 +80,7 @@ mod apply;
 mod attachment;
 mod capabilities;
 mod codec;
+mod concerns;
 mod cursor;
 mod decoder;
 mod encoder;
@@ -104,6 +105,7 @@ pub use attachment::{
 };
 pub use capabilities::Capabilities;
 pub use codec::Codec;
+pub use concerns::Concerns;
 pub use decoder::FrameDecoder;
 pub use encoder::FrameEncoder;
 pub use engine_driver::{Carried, EngineDriver, Withdrawal};
@@ -132,6 +134,6 @@ pub use address::default_socket_path;
 pub use apply::{Applied, BatchWait, apply, cancelled_response, completion_response};
 pub use operation::{
     MAX_BATCH, MAX_BRANCHES, NodeQuery, OperationError, RECEIVED_OVERHEAD, Request, Response,
-    Target, decode_request, decode_response, encode_request, encode_request_into, encode_response,
-    encode_response_into,
+    RingTerms, Target, decode_request, decode_response, encode_request, encode_request_into,
+    encode_response, encode_response_into,
 };

@@ -267,6 +267,15 @@ pub enum Request {
         /// This send's number among the producer's.
         seq: u64,
     },
+    /// Lend `mailbox`'s queue to a shared-memory ring that this process uses directly
+    /// (docs/shm.md, "Delegated mailboxes"): answered `RingLent(Some(..))` with the ring's
+    /// descriptor beside the answer's frame, or `RingLent(None)` when the mailbox cannot be lent
+    /// now. Sent only on a connection granted
+    /// [`Capabilities::RINGS`](crate::Capabilities::RINGS).
+    LendRing {
+        /// The mailbox, opened by this process.
+        mailbox: MailboxId,
+    },
 }
 
 /// A node-wide question [`Request::AtNode`] puts to a node. Variant order is part of the
@@ -360,6 +369,25 @@ pub enum Response {
     ReplyFailed(ReplyError),
     /// This node and the nodes it links with.
     NodeLinks(NodeLinks),
+    /// The terms of a ring lent by `LendRing` (its descriptor travels beside this frame), or
+    /// `None`: not lent now, use the daemon.
+    RingLent(Option<RingTerms>),
+}
+
+/// What a process may do with a ring lent to it, and how its messages are numbered: a
+/// [`Delegation`](postbox_core::Delegation) as it concerns one process.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct RingTerms {
+    /// Whether this process may push (send).
+    pub may_send: bool,
+    /// Whether this process may pop (receive).
+    pub may_receive: bool,
+    /// The payload size rule: a message it breaks goes to the daemon, which refuses it.
+    pub size: postbox_core::MessageSize,
+    /// The daemon's payload limit.
+    pub max_message_size: u64,
+    /// The sequence number of the message at ring position 0.
+    pub first_seq: u64,
 }
 
 /// Why an operation payload could not be decoded: the peer is broken or hostile.

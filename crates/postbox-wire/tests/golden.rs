@@ -638,6 +638,19 @@ fn request_30_producer_send() {
     );
 }
 
+#[test]
+fn request_31_lend_ring() {
+    pin_request(
+        &Request::LendRing {
+            mailbox: MailboxId::from_raw(7),
+        },
+        &[
+            "1f", // Request::LendRing
+            "07", // mailbox 7
+        ],
+    );
+}
+
 // §7.4 `Response`: one test per variant.
 
 #[test]
@@ -1679,6 +1692,29 @@ fn response_21_node_links() {
             "06",             // retransmissions
             "07",             // duplicates
             "00",             // last_heard: None
+        ],
+    );
+}
+
+#[test]
+fn response_22_ring_lent() {
+    pin_response(&Response::RingLent(None), &["16 00"]); // Response::RingLent, None
+    pin_response(
+        &Response::RingLent(Some(postbox_wire::RingTerms {
+            may_send: true,
+            may_receive: false,
+            size: postbox_core::MessageSize::Variable(64),
+            max_message_size: 1024,
+            first_seq: 5,
+        })),
+        &[
+            "16",    // Response::RingLent
+            "01",    // Some
+            "01",    // may_send: true
+            "00",    // may_receive: false
+            "01 40", // size: MessageSize::Variable(64)
+            "80 08", // max_message_size: 1024
+            "05",    // first_seq: 5
         ],
     );
 }

@@ -347,6 +347,9 @@ fn requests(ids: &mut Draw) -> Vec<Request> {
             seq: 3,
         });
     }
+    requests.push(Request::LendRing {
+        mailbox: ids.mailbox(),
+    });
     for target in targets(ids) {
         requests.push(Request::SendBatch {
             target,
@@ -542,6 +545,14 @@ fn responses(ids: &mut Draw) -> Vec<Response> {
         Response::CallFailed(CallError::failed("overdrawn")),
         Response::ReplyFailed(ReplyError::Revoked),
         Response::NodeLinks(node_links()),
+        Response::RingLent(None),
+        Response::RingLent(Some(postbox_wire::RingTerms {
+            may_send: true,
+            may_receive: true,
+            size: postbox_core::MessageSize::Variable(8),
+            max_message_size: 64,
+            first_seq: 9,
+        })),
     ]);
     responses
 }
@@ -549,7 +560,7 @@ fn responses(ids: &mut Draw) -> Vec<Response> {
 // Variant guards: a variant added to any of these types fails to compile here until it is
 // given an index, and then fails `assert_covers` until the corpus builds it.
 
-const REQUEST_VARIANTS: usize = 31;
+const REQUEST_VARIANTS: usize = 32;
 
 fn request_variant(request: &Request) -> usize {
     match request {
@@ -584,10 +595,11 @@ fn request_variant(request: &Request) -> usize {
         Request::NodeLinks => 28,
         Request::AtNode { .. } => 29,
         Request::ProducerSend { .. } => 30,
+        Request::LendRing { .. } => 31,
     }
 }
 
-const RESPONSE_VARIANTS: usize = 22;
+const RESPONSE_VARIANTS: usize = 23;
 
 fn response_variant(response: &Response) -> usize {
     match response {
@@ -613,6 +625,7 @@ fn response_variant(response: &Response) -> usize {
         Response::CallFailed(_) => 19,
         Response::ReplyFailed(_) => 20,
         Response::NodeLinks(_) => 21,
+        Response::RingLent(_) => 22,
     }
 }
 

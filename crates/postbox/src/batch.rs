@@ -123,6 +123,36 @@ impl SendBatch {
     fn send_through(&mut self, flavor: &Flavor, core: &ProcessCore) {
         self.sent += flavor.send_many(core.pid, &mut self.left);
     }
+
+    /// For a flavour whose sends wait for room where they are (a ring in shared memory): sends
+    /// what it takes now, then waits there for room for the next message, as a single send
+    /// would, until everything is sent or the flavour declines a message (that one and the rest
+    /// go to the engine). Through the engine instead, the rest of the batch would take the ring
+    /// back from its receivers every time it filled. `Some` when a send failed: the batch stops
+    /// there, as the engine's batch would.
+    fn wait_through(
+        &mut self,
+        flavor: &Flavor,
+        core: &ProcessCore,
+        patience: Patience,
+    ) -> Option<SendBatchError> {
+        if !flavor.waits_in_place() {
+            self.send_through(flavor, core);
+            return None;
+        }
+        loop {
+            self.send_through(flavor, core);
+            let message = self.left.pop_front()?;
+            match flavor.send(&core.waiter(), core.pid, message, patience) {
+                Ok(Ok(_)) => self.sent += 1,
+                Ok(Err(error)) => return Some(self.fail(error)),
+                Err(declined) => {
+                    self.left.push_front(declined);
+                    return None;
+                }
+            }
+        }
+    }
 }
 
 impl ProcessCore {
@@ -136,7 +166,9 @@ impl ProcessCore {
         patience: Patience,
     ) -> Result<(), SendBatchError> {
         let mut batch = SendBatch::new(mailbox, messages);
-        batch.send_through(flavor, self);
+        if let Some(stopped) = batch.wait_through(flavor, self, patience) {
+            return Err(stopped);
+        }
         while let Some((request, len)) = batch.next_request(patience.wait()) {
             if let Some(stopped) = batch.settle(self.call(request, patience.deadline()), len) {
                 return Err(stopped);

@@ -86,7 +86,7 @@ pub(crate) struct MailboxEnd {
     /// Messages received and not yet handed to the role.
     pub(crate) received: VecDeque<Received>,
     pub(crate) process: Process,
-    /// Payloads handled in place (`postbox unix:// shm payloads`): the producer writes its header
+    /// Payloads handled in place (`postbox shm`): the producer writes its header
     /// into a loan (the padding stays zero) and the consumer reads the header where the payload
     /// is mapped, instead of copying whole messages in and out of the harness's buffers.
     pub(crate) in_place: bool,

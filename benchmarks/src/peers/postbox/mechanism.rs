@@ -25,8 +25,9 @@ pub enum Transport {
     /// `unix://?shm=off`: a daemon's Unix socket, every role a process, every payload inline
     /// in the frames.
     Unix,
-    /// `unix://`: as [`Unix`](Self::Unix), payloads of 64 KiB or more attached as sealed memfds
-    /// (docs/shm.md): written once by the sender, mapped by the receiver.
+    /// `unix://` with shared memory on (the default): the benchmark's plain mailboxes lent to
+    /// rings that the roles push and pop directly, and payloads of 64 KiB or more attached as
+    /// sealed memfds, written once by the sender and mapped by the receiver (docs/shm.md).
     UnixShm,
     /// `tcp://`: a daemon's TCP listener on loopback, with a token, every role a process.
     Tcp,
@@ -45,6 +46,9 @@ const PING: &str = "bench.ping";
 const PONG: &str = "bench.pong";
 /// The one queue of the other workloads.
 const QUEUE: &str = "bench.queue";
+/// The largest payload a daemon's ring carries (its slot limit): larger ones go through the
+/// daemon, pipelined.
+const RING_PAYLOAD: usize = 4096;
 
 /// What a role needs to reach a run's node.
 #[derive(Debug, Serialize, Deserialize)]
@@ -127,7 +131,7 @@ impl Mechanism for Postbox {
         match self.transport {
             Transport::Inproc => "postbox inproc://",
             Transport::Unix => "postbox unix://",
-            Transport::UnixShm => "postbox unix:// shm payloads",
+            Transport::UnixShm => "postbox shm",
             Transport::Tcp => "postbox tcp://",
         }
         .to_owned()
@@ -229,11 +233,18 @@ impl Mechanism for Postbox {
                 (SendTo::Open(Arc::new(queue)), None)
             }
         };
-        let flow = match (case.workload, self.transport) {
+        // In-process, and through a ring in shared memory (payloads it carries), there is no
+        // round trip to hide: blocking batches, through the lane or the ring (requests waiting
+        // ahead in the daemon would keep the mailbox from being lent at all).
+        let lane = match self.transport {
+            Transport::Inproc => true,
+            Transport::UnixShm => size <= RING_PAYLOAD,
+            Transport::Unix | Transport::Tcp => false,
+        };
+        let flow = match (case.workload, lane) {
             (Workload::PingPong, _) => Flow::Blocking,
-            // In-process there is no round trip to hide: blocking batches, through the lane.
-            (Workload::Competing { .. }, Transport::Inproc) => Flow::BatchedSends,
-            (Workload::Throughput | Workload::FanIn { .. }, Transport::Inproc) => Flow::Batched,
+            (Workload::Competing { .. }, true) => Flow::BatchedSends,
+            (Workload::Throughput | Workload::FanIn { .. }, true) => Flow::Batched,
             (Workload::Competing { .. }, _) => Flow::PipelinedConsumer,
             (Workload::Throughput | Workload::FanIn { .. }, _) => Flow::Pipelined,
         };

@@ -87,6 +87,9 @@ pub(crate) fn destination(
         | Request::ListProcesses
         | Request::NodeStats
         | Request::NodeLinks => Destination::Here,
+        // Rings are lent by the mailbox's own daemon to its own clients only: a remote mailbox
+        // is not this engine's, which then answers that it is not lent.
+        Request::LendRing { .. } => Destination::Here,
     }
 }
 

@@ -47,6 +47,7 @@ pub(crate) fn disconnected(request: Request) -> Response {
         | Request::Settle { .. }
         | Request::Peek { .. } => recv(),
         Request::Whereis { .. } => Response::Whereis(None),
+        Request::LendRing { .. } => Response::RingLent(None),
         Request::Close { .. }
         | Request::Delete { .. }
         | Request::SetMode { .. }

@@ -9,6 +9,7 @@ use postbox_core::{Message, Pid, Received, SelectError, SendError};
 
 use super::inproc::Lane;
 use super::pending::WaitFor;
+use super::shm::ShmLane;
 use crate::wait::Patience;
 
 /// The path a mailbox's plain (FIFO, any-message) sends and receives take.
@@ -18,6 +19,8 @@ pub(crate) enum Flavor {
     Engine,
     /// Through the in-process node's fast lane for this mailbox, while the engine lends it one.
     Inproc(Arc<Lane>),
+    /// Through a ring in shared memory, while the daemon lends the mailbox to one.
+    Shm(Arc<ShmLane>),
 }
 
 impl Flavor {
@@ -33,7 +36,14 @@ impl Flavor {
         match self {
             Flavor::Engine => Err(message),
             Flavor::Inproc(lane) => lane.send_plain(wait, pid, message, patience),
+            Flavor::Shm(lane) => lane.send_plain(pid, message, patience),
         }
+    }
+
+    /// Whether a send that must wait for room waits on the flavour's own path (a ring in shared
+    /// memory) rather than in the engine: a blocking batch then waits there too.
+    pub(crate) fn waits_in_place(&self) -> bool {
+        matches!(self, Flavor::Shm(_))
     }
 
     /// Sends as many of `messages` as the flavour's own path takes now without waiting, in
@@ -42,6 +52,7 @@ impl Flavor {
         match self {
             Flavor::Engine => 0,
             Flavor::Inproc(lane) => lane.send_many(pid, messages),
+            Flavor::Shm(lane) => lane.send_many(pid, messages),
         }
     }
 
@@ -51,6 +62,7 @@ impl Flavor {
         match self {
             Flavor::Engine => None,
             Flavor::Inproc(lane) => lane.recv_many(pid, max),
+            Flavor::Shm(lane) => lane.recv_many(pid, max),
         }
     }
 
@@ -65,6 +77,7 @@ impl Flavor {
         match self {
             Flavor::Engine => None,
             Flavor::Inproc(lane) => lane.recv_plain(wait, pid, patience),
+            Flavor::Shm(lane) => lane.recv_plain(pid, patience),
         }
     }
 }

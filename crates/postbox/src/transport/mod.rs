@@ -7,7 +7,9 @@
 //!
 //! - [`inproc`]: the engine in this OS process, shared by threads, with a fast lane per plain
 //!   mailbox;
-//! - [`socket`]: a daemon over a Unix or TCP socket, driven by the protocol's client session.
+//! - [`socket`]: a daemon over a Unix or TCP socket, driven by the protocol's client session;
+//! - [`shm`]: beside a `unix://` connection, a plain mailbox the daemon lends to a ring in shared
+//!   memory, used directly.
 //!
 //! A mailbox handle learns at open which [`Flavor`] its plain sends and receives take; every other
 //! operation is a request over the link. Waiting requests land their answers in a [`Slot`]
@@ -26,6 +28,7 @@ pub(crate) mod inproc;
 mod link;
 mod pending;
 mod returns;
+pub(crate) mod shm;
 mod slot;
 pub(crate) mod socket;
 

@@ -16,7 +16,7 @@ use postbox_core::{
     Branch, CallError, CallErrorKind, Credentials, Delivery, Engine, Limits, MailboxId, OsProcess,
     Pid, RecvError, Selector, SendError, SendErrorKind, Source, Ticket, Timestamp, Wait,
 };
-use postbox_wire::{Carried, EngineDriver, Request, Response, Target, Withdrawal};
+use postbox_wire::{Carried, Concerns, EngineDriver, Request, Response, Target, Withdrawal};
 
 use super::lane::{LANE_WAITER, Lane};
 use super::lease_clock::{LeaseClock, LeaseHost};
@@ -36,140 +36,6 @@ struct Waiting {
 /// The key of a lane waiter's slot in [`State::moved`]: its address, stable while it is shared.
 fn slot_key(slot: &Arc<Slot>) -> usize {
     Arc::as_ptr(slot) as usize
-}
-
-/// Which lanes a request concerns: they are taken back before it runs and lent again after.
-#[derive(Debug)]
-enum Concerns {
-    Nothing,
-    One(MailboxId),
-    Some(Vec<MailboxId>),
-    Everything,
-}
-
-impl Concerns {
-    fn of(request: &Request) -> Concerns {
-        match request {
-            // A mailbox named as dead-letter mailbox is never lent again once named.
-            Request::Create { attrs, .. } | Request::OpenOrCreate { attrs, .. }
-                if attrs.redelivery.dead_letter.is_some() =>
-            {
-                Concerns::Some(attrs.redelivery.dead_letter.into_iter().collect())
-            }
-            Request::Send {
-                target: Target::Mailbox(mailbox),
-                ..
-            }
-            | Request::ProducerSend {
-                target: Target::Mailbox(mailbox),
-                ..
-            }
-            | Request::Call {
-                target: Target::Mailbox(mailbox),
-                ..
-            }
-            | Request::SendBatch {
-                target: Target::Mailbox(mailbox),
-                ..
-            }
-            | Request::RecvMany {
-                branch:
-                    Branch {
-                        source: Source::Mailbox(mailbox),
-                        ..
-                    },
-                ..
-            }
-            | Request::Lease {
-                branch:
-                    Branch {
-                        source: Source::Mailbox(mailbox),
-                        ..
-                    },
-                ..
-            }
-            | Request::Settle {
-                source: Source::Mailbox(mailbox),
-                ..
-            }
-            | Request::Peek {
-                source: Source::Mailbox(mailbox),
-                ..
-            }
-            | Request::Purge { mailbox }
-            | Request::Close { mailbox }
-            | Request::Delete { mailbox }
-            | Request::SetMode { mailbox, .. }
-            | Request::SetMaxBytes { mailbox, .. }
-            | Request::SetOwner { mailbox, .. }
-            | Request::GrantReceive { mailbox, .. }
-            | Request::RevokeReceive { mailbox, .. }
-            | Request::Stat { mailbox } => Concerns::One(*mailbox),
-            Request::Recv { branches, .. } => Concerns::Some(
-                branches
-                    .iter()
-                    .filter_map(|branch| match branch.source {
-                        Source::Mailbox(mailbox) => Some(mailbox),
-                        Source::Inbox => None,
-                    })
-                    .collect(),
-            ),
-            // Opening is seen by its answer, which names the mailbox.
-            Request::Send {
-                target: Target::Process(_),
-                ..
-            }
-            | Request::ProducerSend {
-                target: Target::Process(_),
-                ..
-            }
-            | Request::Call {
-                target: Target::Process(_),
-                ..
-            }
-            | Request::Reply { .. }
-            | Request::SendBatch {
-                target: Target::Process(_),
-                ..
-            }
-            | Request::RecvMany {
-                branch:
-                    Branch {
-                        source: Source::Inbox,
-                        ..
-                    },
-                ..
-            }
-            | Request::Lease {
-                branch:
-                    Branch {
-                        source: Source::Inbox,
-                        ..
-                    },
-                ..
-            }
-            | Request::Settle {
-                source: Source::Inbox,
-                ..
-            }
-            | Request::Peek {
-                source: Source::Inbox,
-                ..
-            }
-            | Request::Create { .. }
-            | Request::Open { .. }
-            | Request::OpenOrCreate { .. }
-            | Request::Register { .. }
-            | Request::Whereis { .. }
-            | Request::Monitor { .. }
-            | Request::Demonitor { .. } => Concerns::Nothing,
-            // An in-process node links with no other node: answered `NotFound`.
-            Request::NodeLinks | Request::AtNode { .. } => Concerns::Nothing,
-            Request::ListMailboxes | Request::ListProcesses | Request::NodeStats => {
-                Concerns::Everything
-            }
-        }
-    }
 }
 
 #[derive(Debug)]
@@ -552,7 +418,7 @@ impl Link for InprocLink {
         // Read the clock before taking the lock: the lock is the node's one point of contention.
         let now = now();
         let mut state = self.node.lock();
-        let concerns = Concerns::of(&request);
+        let concerns = request.concerns();
         state.take_back_for(&concerns, now);
         let lease_ended = state.next_lease_expiry();
         let pid = self.pid;

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use postbox_core::Pid;
 
-use super::payloads;
+use super::payloads::{self, RingDescriptors};
 use super::session::SharedSession;
 use super::stream::Stream;
 use super::writer::Writer;
@@ -36,16 +36,24 @@ pub(crate) struct ReadHalf {
     scratch: Vec<u8>,
     /// With attached payloads in force (`unix://` only): the largest one accepted.
     attached: Option<usize>,
+    /// Where ring descriptors that arrive are set aside for the lanes that asked for them.
+    rings: Arc<RingDescriptors>,
 }
 
 impl ReadHalf {
     /// A read half of `stream` (whatever the handshake read past its end is the session's);
-    /// `attached`: the largest attached payload accepted, when the connection has them.
-    pub(crate) fn new(stream: Stream, attached: Option<usize>) -> ReadHalf {
+    /// `attached`: the largest attached payload accepted, when the connection has them; ring
+    /// descriptors go to `rings`.
+    pub(crate) fn new(
+        stream: Stream,
+        attached: Option<usize>,
+        rings: Arc<RingDescriptors>,
+    ) -> ReadHalf {
         ReadHalf {
             stream,
             scratch: vec![0; READ_CHUNK],
             attached,
+            rings,
         }
     }
 }
@@ -284,7 +292,7 @@ impl Answers {
 #[allow(clippy::type_complexity)]
 fn read_some(half: &mut ReadHalf) -> io::Result<(usize, Result<Vec<Bytes>, String>)> {
     if let (Stream::Unix(unix), Some(max_len)) = (&half.stream, half.attached) {
-        return payloads::read(unix, &mut half.scratch, max_len);
+        return payloads::read(unix, &mut half.scratch, max_len, &half.rings);
     }
     loop {
         match half.stream.read(&mut half.scratch) {

@@ -17,19 +17,22 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use postbox_core::Pid;
+use postbox_core::{MailboxId, Pid};
 use postbox_wire::{
     Capabilities, ClientConfig, ClientEvent, ClientSession, Ending, Request, RequestId, Token,
 };
 
 use super::Payloads;
 use super::answers::{Answers, ReadHalf};
+use super::payloads::RingDescriptors;
+use super::ring_lender::SocketLender;
 use super::session::{Sent, SharedSession, ToWrite};
 use super::stream::{Endpoint, Stream};
 use super::writer::Writer;
 use super::{tls_client, tls_pump};
 use crate::connect_error::ConnectError;
-use crate::transport::{Answer, Call, Failure, Link, Pending, Slot};
+use crate::transport::shm::ShmLane;
+use crate::transport::{Answer, Call, Failure, Flavor, Link, Pending, Slot};
 
 /// The largest frame this client accepts: the daemon's own limit governs (it follows its largest
 /// message size), up to 1 GiB and the request around it.
@@ -56,6 +59,8 @@ pub(crate) struct SocketLink {
     session: Arc<SharedSession>,
     writer: Arc<Writer>,
     answers: Arc<Answers>,
+    /// Asks for rings, when the daemon lends them (`unix://` with shared memory on).
+    lender: Option<Arc<SocketLender>>,
 }
 
 impl SocketLink {
@@ -94,7 +99,9 @@ impl SocketLink {
         }
         let mut offered = Capabilities::IDEMPOTENT_SENDS;
         if let Payloads::Attached { .. } = payloads {
-            offered = offered.union(Capabilities::ATTACHMENTS);
+            offered = offered
+                .union(Capabilities::ATTACHMENTS)
+                .union(Capabilities::RINGS);
         }
         config = config.with_capabilities(offered);
         let mut session = ClientSession::new(config);
@@ -103,6 +110,10 @@ impl SocketLink {
         }
         let mut writer_stream = stream.try_clone().map_err(io_error)?;
         let control = stream.try_clone().map_err(io_error)?;
+        let probe = match &stream {
+            Stream::Unix(unix) => Some(unix.try_clone().map_err(io_error)?),
+            _ => None,
+        };
         let mut reader_stream = stream;
         reader_stream
             .set_read_timeout(Some(HANDSHAKE_TIMEOUT))
@@ -163,8 +174,19 @@ impl SocketLink {
             .then_some(MAX_FRAME_LEN as usize);
         let session = Arc::new(SharedSession::new(session));
         let writer = Arc::new(Writer::new(writer_stream, control, written));
-        let half = ReadHalf::new(reader_stream, attached);
+        let rings = Arc::new(RingDescriptors::default());
+        let half = ReadHalf::new(reader_stream, attached, rings.clone());
         let answers = Arc::new(Answers::new(session.clone(), writer.clone(), half));
+        let lends = attached.is_some() && negotiated.capabilities.contains(Capabilities::RINGS);
+        let lender = probe.filter(|_| lends).map(|probe| {
+            Arc::new(SocketLender::new(
+                session.clone(),
+                writer.clone(),
+                answers.clone(),
+                rings,
+                probe,
+            ))
+        });
         let attach_from = match payloads {
             Payloads::Attached { from } if attached.is_some() => Some(from),
             _ => None,
@@ -179,6 +201,7 @@ impl SocketLink {
             session,
             writer,
             answers,
+            lender,
         })
     }
 
@@ -242,6 +265,16 @@ impl Link for SocketLink {
 
     fn attach_from(&self) -> Option<usize> {
         self.attach_from
+    }
+
+    fn mailbox_flavor(&self, mailbox: MailboxId) -> Flavor {
+        match &self.lender {
+            Some(lender) => {
+                let attach_from = self.attach_from.unwrap_or(usize::MAX);
+                Flavor::Shm(Arc::new(ShmLane::new(mailbox, lender.clone(), attach_from)))
+            }
+            None => Flavor::Engine,
+        }
     }
 
     fn idempotent_sends(&self) -> bool {

@@ -13,6 +13,7 @@
 mod answers;
 mod link;
 mod payloads;
+mod ring_lender;
 mod session;
 mod stream;
 mod tls_client;

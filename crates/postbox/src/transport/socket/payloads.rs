@@ -7,10 +7,11 @@
 //! or `POSTBOX_SHM=off` in the environment, keeps every payload inline (as `tcp://` and
 //! `tls://` always do).
 
+use std::collections::VecDeque;
 use std::io::{self, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixStream;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use postbox_shm::{Prefault, SealedPayload, recv_with_fds, send_with_fds};
@@ -56,8 +57,10 @@ impl Payloads {
     }
 }
 
-/// Reads from a Unix stream with the descriptors that come along, each mapped as a sealed
-/// payload (checked: a memfd sealed immutable, at most `max_len` bytes).
+/// Reads from a Unix stream with the descriptors that come along: each sealed payload (a memfd
+/// sealed immutable, at most `max_len` bytes) mapped for the session; any other descriptor — a
+/// ring's segment, which travels beside its `RingLent` answer outside the attachment table —
+/// set aside in `rings` for the lane that asked for it.
 ///
 /// # Errors
 ///
@@ -66,6 +69,7 @@ pub(crate) fn read(
     stream: &UnixStream,
     buf: &mut [u8],
     max_len: usize,
+    rings: &RingDescriptors,
 ) -> io::Result<(usize, Result<Vec<Bytes>, String>)> {
     loop {
         match recv_with_fds(stream.as_fd(), buf) {
@@ -73,7 +77,7 @@ pub(crate) fn read(
                 let payloads = if read.truncated {
                     Err("more descriptors arrived with one read than a frame may carry".into())
                 } else {
-                    map(read.fds, max_len)
+                    map(read.fds, max_len, rings)
                 };
                 return Ok((read.bytes, payloads));
             }
@@ -83,14 +87,56 @@ pub(crate) fn read(
     }
 }
 
-fn map(fds: Vec<OwnedFd>, max_len: usize) -> Result<Vec<Bytes>, String> {
-    fds.into_iter()
-        .map(|fd| {
-            SealedPayload::receive(fd, max_len, Prefault::Now)
-                .map(SealedPayload::into_bytes)
-                .map_err(|error| error.to_string())
-        })
-        .collect()
+fn map(fds: Vec<OwnedFd>, max_len: usize, rings: &RingDescriptors) -> Result<Vec<Bytes>, String> {
+    let mut payloads = Vec::with_capacity(fds.len());
+    for fd in fds {
+        if !SealedPayload::is_sealed(&fd) {
+            rings.arrived(fd);
+            continue;
+        }
+        let payload = SealedPayload::receive(fd, max_len, Prefault::Now)
+            .map_err(|error| error.to_string())?;
+        payloads.push(payload.into_bytes());
+    }
+    Ok(payloads)
+}
+
+/// Ring descriptors that arrived beside `RingLent` answers, oldest first, until the lane that
+/// asked takes its one. Lanes ask one at a time per connection (`take_after` runs under the
+/// caller's lock), so the descriptor a lane takes is its answer's.
+#[derive(Debug, Default)]
+pub(crate) struct RingDescriptors {
+    arrived: Mutex<VecDeque<OwnedFd>>,
+}
+
+impl RingDescriptors {
+    /// At most this many wait: a daemon never sends more than one per answer asked for, so more
+    /// is stale, and the oldest is dropped.
+    const MAX_WAITING: usize = 4;
+
+    fn arrived(&self, fd: OwnedFd) {
+        let mut arrived = self.lock();
+        if arrived.len() == Self::MAX_WAITING {
+            arrived.pop_front();
+        }
+        arrived.push_back(fd);
+    }
+
+    /// Forgets whatever waits (before a lane asks, so nothing stale is taken for its answer).
+    pub(crate) fn clear(&self) {
+        self.lock().clear();
+    }
+
+    /// The descriptor that came with the answer just received, if any.
+    pub(crate) fn take(&self) -> Option<OwnedFd> {
+        self.lock().pop_back()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<OwnedFd>> {
+        self.arrived
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
 /// Writes `bytes` (whose stream offset is `at`) to a Unix stream, each departure's payloads
