@@ -29,8 +29,8 @@ use std::time::SystemTime;
 use tokio::sync::Notify;
 
 use postbox_core::{
-    Census, Credentials, Engine, Limits, MailboxId, OsProcess, PageIn, Pid, RecvError,
-    ResidentBudget, SendErrorKind, Ticket, Timestamp,
+    CallErrorKind, Census, Credentials, Engine, Limits, MailboxId, OsProcess, PageIn, Pid,
+    RecvError, ResidentBudget, SendErrorKind, Ticket, Timestamp,
 };
 use postbox_shm::{Ring, Segment};
 use postbox_wire::{Carried, EngineDriver, ErrorCode, Request, RequestId, Response, RingTerms};
@@ -228,7 +228,19 @@ impl Hub {
             return (refused, self.hold_if_stored(state, routed, None).1);
         }
         let lease_ended = state.driver.engine().next_lease_expiry();
-        let outcome = match state.driver.apply(pid, request, now(), || (conn, id)) {
+        // What lent rings may hold is reserved against the queued-bytes quota; a send the quota
+        // refuses only because of reservations is carried out again once they are taken back,
+        // so lending never refuses a send the engine alone would take.
+        let again = (state.rings.any() && may_hit_the_quota(&request)).then(|| request.clone());
+        let mut carried = state.driver.apply(pid, request, now(), || (conn, id));
+        if let (Some(request), Carried::Now(response)) = (again, &carried)
+            && refused_for_the_quota(response)
+            && state.driver.engine().delegated_bytes() > 0
+        {
+            state.rings.reclaim_all(state.driver.engine_mut());
+            carried = state.driver.apply(pid, request, now(), || (conn, id));
+        }
+        let outcome = match carried {
             Carried::Now(response) => Outcome::Answered(response),
             Carried::Waiting(ticket) => Outcome::Waiting(ticket),
         };
@@ -460,6 +472,32 @@ impl Hub {
     #[cfg(test)]
     pub(crate) fn is_shutting_down(&self) -> bool {
         self.lock().shutting_down
+    }
+}
+
+/// Whether `request` may be refused for the queued-bytes quota (it queues a message).
+fn may_hit_the_quota(request: &Request) -> bool {
+    matches!(
+        request,
+        Request::Send { .. }
+            | Request::ProducerSend { .. }
+            | Request::SendBatch { .. }
+            | Request::Call { .. }
+    )
+}
+
+/// Whether `response` refused a message for the queued-bytes quota, having done nothing else (a
+/// batch that sent some first is not carried out again: they would be sent twice).
+fn refused_for_the_quota(response: &Response) -> bool {
+    match response {
+        Response::SendFailed(error) => error.kind() == SendErrorKind::QuotaExceeded,
+        Response::SentBatch {
+            sent: 0,
+            failed: Some(error),
+            ..
+        } => error.kind() == SendErrorKind::QuotaExceeded,
+        Response::CallFailed(error) => error.kind() == CallErrorKind::QuotaExceeded,
+        _ => false,
     }
 }
 

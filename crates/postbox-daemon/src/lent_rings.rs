@@ -149,6 +149,11 @@ impl LentRings {
         }
     }
 
+    /// Whether any mailbox is lent now.
+    pub(crate) fn any(&self) -> bool {
+        !self.lent.is_empty()
+    }
+
     /// Takes back every lent mailbox.
     pub(crate) fn reclaim_all(&mut self, engine: &mut Engine) {
         let all: Vec<MailboxId> = self.lent.keys().copied().collect();

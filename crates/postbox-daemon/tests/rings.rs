@@ -432,3 +432,40 @@ fn a_process_scribbling_over_its_ring_hurts_that_mailbox_only() {
     assert_eq!(stats.messages, 0);
     assert!(owner.list_mailboxes().expect("list").len() >= 2);
 }
+
+#[test]
+fn what_a_lent_ring_reserves_never_refuses_a_send_the_engine_alone_would_take() {
+    // A quota of 8 KiB: a lent mailbox of 16 × 64 bytes reserves its bytes and the charge of 16
+    // messages (about 5 KiB), so a 4 KiB message elsewhere fits only once it is taken back.
+    let dir = common::unique_dir("ring-quota");
+    let mut config = common::config_in(&dir);
+    config.limits.max_queued_bytes = 8 << 10;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let daemon = runtime.block_on(async { Daemon::bind(config) }).unwrap();
+    let url = format!("unix://{}", daemon.socket_path().display());
+    runtime.spawn(daemon.serve(std::future::pending()));
+    let owner = postbox::connect(&url).expect("connect");
+    let q = owner
+        .mailbox("q")
+        .capacity(bounded(16))
+        .create()
+        .expect("create");
+    let spill = owner
+        .mailbox("spill")
+        .capacity(Capacity::Unbounded)
+        .create()
+        .expect("create");
+    // Lent on first use, and still lent: the ring holds one message.
+    q.send("held").expect("send");
+    spill
+        .try_send(vec![0u8; 4 << 10])
+        .expect("the engine alone takes 4 KiB, so the daemon must");
+    assert_eq!(q.recv().expect("recv").payload().as_ref(), b"held");
+    assert_eq!(spill.try_recv().expect("recv").payload().len(), 4 << 10);
+    runtime.shutdown_timeout(Duration::from_secs(5));
+    let _ = std::fs::remove_dir_all(&dir);
+}
