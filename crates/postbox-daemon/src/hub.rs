@@ -220,9 +220,11 @@ impl Hub {
             );
         }
         let pid = connection.pid;
-        state
-            .rings
-            .reclaim_for(state.driver.engine_mut(), &request.concerns());
+        if state.rings.any() {
+            state
+                .rings
+                .reclaim_for(state.driver.engine_mut(), &request.concerns());
+        }
         if let Err(refused) = self.page_in_before(state, &request) {
             let routed = state.route_completions();
             return (refused, self.hold_if_stored(state, routed, None).1);

@@ -121,9 +121,6 @@ impl LentRings {
 
     /// Takes back every mailbox `concerns` names.
     pub(crate) fn reclaim_for(&mut self, engine: &mut Engine, concerns: &Concerns) {
-        if self.lent.is_empty() {
-            return;
-        }
         match concerns {
             Concerns::Nothing => {}
             Concerns::One(mailbox) => self.reclaim(engine, *mailbox),
