@@ -100,8 +100,9 @@ pub fn recv_fd(stream: &UnixStream) -> Result<OwnedFd, RecvFdError> {
 }
 
 /// The most descriptors [`recv_with_fds`] takes from one read; more (`MSG_CTRUNC`) is reported
-/// as truncated.
-pub const MAX_FDS_PER_READ: usize = 64;
+/// as truncated. A frame carries at most 64 payloads, each one descriptor (a sealed file) or
+/// two (a pooled slot and its token).
+pub const MAX_FDS_PER_READ: usize = 128;
 
 /// What [`recv_with_fds`] read.
 #[derive(Debug, Default)]
@@ -166,7 +167,7 @@ pub fn send_with_fds(
     if fds.len() > MAX_FDS_PER_READ || bytes.is_empty() {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
-            "descriptors travel with 1 or more bytes, at most 64 at a time",
+            "descriptors travel with 1 or more bytes, at most 128 at a time",
         ));
     }
     let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(MAX_FDS_PER_READ))];

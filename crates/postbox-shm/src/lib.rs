@@ -11,6 +11,9 @@
 //! - [`SealedPayload`]: a large message's payload in a memfd of its own, written once
 //!   ([`PayloadBuffer`]), then sealed immutable, so every process it reaches reads it in place,
 //!   as `Bytes`, after checking the seals and the length.
+//! - [`PayloadPool`]: slots a sender recycles for its large payloads instead of making a sealed
+//!   file per message; each message travels as the slot and a token whose closing everywhere
+//!   frees the slot ([`PooledPayload`], [`receive_attached`]).
 //! - [`Ring`]: a bounded, lock-free, multi-producer multi-consumer FIFO of fixed-size slots
 //!   living in any [`Memory`] (a segment, or [`HeapMemory`]). Each slot carries an inline
 //!   payload and its [`Meta`] (sender, type, priority). Non-blocking [`Ring::try_push`] and
@@ -57,14 +60,22 @@
 
 #![deny(unsafe_code)]
 
+#[cfg(not(loom))]
+mod attached;
 mod error;
 #[cfg(not(loom))]
 mod fd_passing;
 mod geometry;
 #[cfg(not(loom))]
+mod kept_mappings;
+#[cfg(not(loom))]
 pub mod lending;
 mod memory;
 mod message;
+#[cfg(not(loom))]
+mod payload_pool;
+#[cfg(not(loom))]
+mod pooled_payload;
 mod ring;
 #[cfg(not(loom))]
 mod sealed_payload;
@@ -75,6 +86,8 @@ mod sync;
 #[allow(unsafe_code)]
 mod sys;
 
+#[cfg(not(loom))]
+pub use attached::{Arrival, Outgoing, Receiving, receive_attached};
 pub use error::{
     AttachError, Corruption, CreateError, GeometryError, PopError, PushError, ReclaimError,
     TryPopError, TryPushError,
@@ -86,6 +99,10 @@ pub use fd_passing::{
 pub use geometry::{Geometry, MAX_CAPACITY, MAX_RING_BYTES, MAX_SLOT_PAYLOAD};
 pub use memory::{HeapMemory, Memory};
 pub use message::{Bounds, Message, Meta, Receipt, Taken};
+#[cfg(not(loom))]
+pub use payload_pool::{PayloadPool, PoolLimits, PooledBuffer};
+#[cfg(not(loom))]
+pub use pooled_payload::PooledPayload;
 pub use ring::{Claim, Reclaimed, Ring, Stats};
 #[cfg(not(loom))]
 pub use sealed_payload::{AttachPayloadError, CreatePayloadError, PayloadBuffer, SealedPayload};

@@ -367,6 +367,212 @@ impl ImmutableMapping {
     }
 }
 
+/// The seals of a pooled payload slot ([`SlotFile`]): no size change and no further seal, and
+/// no write or writable mapping by anyone but the mapping its creator made before sealing
+/// (`F_SEAL_FUTURE_WRITE`), through which the creator recycles the slot.
+pub(crate) fn pooled_seals() -> SealFlags {
+    SealFlags::FUTURE_WRITE | SealFlags::SHRINK | SealFlags::GROW | SealFlags::SEAL
+}
+
+/// A file carrying a pooled slot's seals ([`pooled_seals`]), as found on one descriptor: only
+/// [`inspect_pooled`] makes one, so holding it proves the checks were made.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct PooledFile {
+    /// The user that created it (a memfd's owner is its creator's effective uid).
+    pub(crate) owner: u32,
+    /// Its device and inode numbers: the file itself, whatever descriptor reached it.
+    pub(crate) key: (u64, u64),
+    /// Its length, which its seals fix.
+    pub(crate) len: u64,
+}
+
+/// What the file behind `fd` is: a sealed payload (every seal of [`immutable_seals`]), a pooled
+/// slot (those of [`pooled_seals`], then also who made it, which file it is and its length), or
+/// anything else. One `fcntl`, and one `fstat` for a slot.
+pub(crate) fn inspect(fd: &OwnedFd) -> Inspected {
+    match seals(fd) {
+        Ok(seals) if seals.contains(immutable_seals()) => Inspected::Sealed,
+        Ok(seals) if seals.contains(pooled_seals()) => match rustix::fs::fstat(fd) {
+            Ok(stat) => Inspected::Pooled(PooledFile {
+                owner: stat.st_uid,
+                key: (stat.st_dev, stat.st_ino),
+                len: u64::try_from(stat.st_size).unwrap_or(0),
+            }),
+            Err(error) => Inspected::Unreadable(error.into()),
+        },
+        _ => Inspected::Other,
+    }
+}
+
+/// What [`inspect`] found.
+#[derive(Debug)]
+pub(crate) enum Inspected {
+    /// A sealed payload's file.
+    Sealed,
+    /// A pooled slot's file.
+    Pooled(PooledFile),
+    /// A slot whose `fstat` failed.
+    Unreadable(io::Error),
+    /// Anything else: a ring's segment, or no memfd at all.
+    Other,
+}
+
+/// This process's effective uid.
+pub(crate) fn effective_uid() -> u32 {
+    rustix::process::geteuid().as_raw()
+}
+
+/// Whether `fd` is the writing end of a pipe (a FIFO open write-only).
+pub(crate) fn is_pipe_writer(fd: &OwnedFd) -> bool {
+    rustix::fs::fcntl_getfl(fd).is_ok_and(|flags| {
+        flags & rustix::fs::OFlags::RWMODE == rustix::fs::OFlags::WRONLY
+            && rustix::fs::fstat(fd).is_ok_and(|stat| {
+                rustix::fs::FileType::from_raw_mode(stat.st_mode) == rustix::fs::FileType::Fifo
+            })
+    })
+}
+
+/// A new pipe, close-on-exec: (reading end, writing end).
+pub(crate) fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    Ok(rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?)
+}
+
+/// For each reading end, whether every writing end of its pipe is closed (`POLLHUP`), without
+/// waiting: one system call for them all.
+pub(crate) fn writers_gone(readers: &[BorrowedFd<'_>]) -> io::Result<Vec<bool>> {
+    use rustix::event::{PollFd, PollFlags};
+    let mut polled: Vec<PollFd<'_>> = readers
+        .iter()
+        .map(|fd| PollFd::from_borrowed_fd(*fd, PollFlags::IN))
+        .collect();
+    loop {
+        match rustix::event::poll(&mut polled, Some(&rustix::time::Timespec::default())) {
+            Ok(_) => break,
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(error) => return Err(error.into()),
+        }
+    }
+    Ok(polled
+        .iter()
+        .map(|fd| fd.revents().contains(PollFlags::HUP))
+        .collect())
+}
+
+/// A pooled payload slot: a memfd of this process's making, sized once, mapped read-write here
+/// and then sealed [`pooled_seals`], so that every other process can only map it read-only
+/// while this one keeps writing it, message after message, through the mapping it made first.
+/// Whose turn it is to touch the bytes is the pool's protocol (`payload_pool`): the slot is
+/// written only while no other process holds its token.
+#[derive(Debug)]
+pub(crate) struct SlotFile {
+    fd: OwnedFd,
+    mapping: Mapping,
+}
+
+impl SlotFile {
+    /// Creates the slot: `len` bytes allocated now (a first touch cannot `SIGBUS` for want of
+    /// memory), mapped read-write with every page mapped, then sealed.
+    pub(crate) fn create(name: &str, len: usize) -> io::Result<Self> {
+        let fd = memfd(name)?;
+        size_and_seal(&fd, len as u64, true)?;
+        let mapping = Mapping::map_populated(&fd, len, Access::ReadWrite)?;
+        rustix::fs::fcntl_add_seals(&fd, SealFlags::FUTURE_WRITE | SealFlags::SEAL)?;
+        Ok(Self { fd, mapping })
+    }
+
+    /// The descriptor, to pass to another process.
+    pub(crate) fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    /// The slot's length in bytes.
+    pub(crate) fn len(&self) -> usize {
+        self.mapping.len
+    }
+
+    /// The bytes, to read.
+    pub(crate) fn as_slice(&self) -> &[u8] {
+        // SAFETY: the mapping is `len` readable bytes living as long as `&self`. Only this
+        // process can write them (the seals allow no other writable mapping), and it writes
+        // only through `as_mut_slice`, whose `&mut self` excludes this borrow.
+        unsafe { std::slice::from_raw_parts(self.mapping.base.as_ptr(), self.mapping.len) }
+    }
+
+    /// The bytes, to write. The caller owns the slot (the pool lends it to one loan at a time,
+    /// by value) and has seen every holder of its last token close it.
+    pub(crate) fn as_mut_slice(&mut self) -> &mut [u8] {
+        // SAFETY: the mapping is `len` readable and writable bytes that live as long as `self`,
+        // and `&mut self` makes this the only reference in this process. Other processes map
+        // the file read-only and read it only while they hold the token of the message it
+        // carries; the pool lends the slot for writing only once every copy of that token is
+        // closed. A process that kept reading after closing its token would have to bypass
+        // the library, and be of this user (receivers refuse pooled files of other users):
+        // one that could write this process's memory anyway. Every bit pattern is a valid `u8`.
+        unsafe { std::slice::from_raw_parts_mut(self.mapping.base.as_ptr(), self.mapping.len) }
+    }
+}
+
+/// A pooled payload slot another process made ([`SlotFile`]), mapped read-only, whole.
+#[derive(Debug)]
+pub(crate) struct PooledMapping {
+    fd: OwnedFd,
+    mapping: Mapping,
+}
+
+impl PooledMapping {
+    /// Maps `fd`, which [`inspect`] found to be the slot `file`, read-only and whole, if it is 1
+    /// to `max` bytes long. Returns the descriptor on failure.
+    pub(crate) fn map(
+        fd: OwnedFd,
+        file: &PooledFile,
+        max: usize,
+        prefault: Prefault,
+    ) -> Result<Self, (io::Error, OwnedFd)> {
+        let len = match usize::try_from(file.len) {
+            Ok(len) if len >= 1 && len <= max => len,
+            _ => {
+                let error = io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("the file is {} bytes; at most {max} are taken", file.len),
+                );
+                return Err((error, fd));
+            }
+        };
+        let mapped = match prefault {
+            Prefault::Now => Mapping::map_populated(&fd, len, Access::ReadOnly),
+            Prefault::OnTouch => Mapping::map(&fd, len, Access::ReadOnly),
+        };
+        match mapped {
+            Ok(mapping) => Ok(Self { fd, mapping }),
+            Err(error) => Err((error, fd)),
+        }
+    }
+
+    /// The descriptor, to pass on.
+    pub(crate) fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    /// The mapping's length in bytes (the whole slot).
+    pub(crate) fn len(&self) -> usize {
+        self.mapping.len
+    }
+
+    /// The bytes. The caller holds the token of the message they carry for as long as the
+    /// slice lives.
+    pub(crate) fn as_slice(&self) -> &[u8] {
+        // SAFETY: the mapping is `len` readable bytes living as long as `&self`; the seals
+        // (checked on this descriptor by `inspect`, whose `PooledFile` `map` takes) fix the
+        // file's size, so no read can `SIGBUS`,
+        // and allow writes only through its creator's first mapping. The creator's library
+        // writes a slot only after every copy of the token of the message it carries is
+        // closed, and whoever holds this mapping holds that token (`payload_pool`). The file
+        // is of this process's own user (checked before mapping): a creator bypassing the
+        // library to write anyway could write this process's memory as well.
+        unsafe { std::slice::from_raw_parts(self.mapping.base.as_ptr(), self.mapping.len) }
+    }
+}
+
 /// The 32 bits of `word` that the kernel compares in a futex call: its low half.
 fn futex_half(word: &AtomicU64) -> &AtomicU32 {
     let base = std::ptr::from_ref(word).cast::<AtomicU32>();
