@@ -159,15 +159,23 @@ impl Attachments {
             if self.arrived.front().is_some_and(|a| a.payloads.is_empty()) {
                 self.arrived.pop_front();
             }
-            if payload.len() as u64 != attachment.len {
+            // A pooled slot may be longer than its payload: the frame says how much is.
+            let Some(len) = usize::try_from(attachment.len)
+                .ok()
+                .filter(|&len| len <= payload.len())
+            else {
                 return Err(format!(
                     "attached payload for message {} is {} bytes; the frame says {}",
                     attachment.message,
                     payload.len(),
                     attachment.len
                 ));
-            }
-            claimed.push(payload);
+            };
+            claimed.push(if len == payload.len() {
+                payload
+            } else {
+                payload.slice(..len)
+            });
         }
         Ok(claimed)
     }
@@ -248,8 +256,17 @@ mod tests {
         a.arrived(0, 100, payloads(&[5])).unwrap();
         assert!(
             a.claim(10, &table(&[6])).is_err(),
-            "a length not the table's"
+            "shorter than the table says"
         );
+    }
+
+    #[test]
+    fn a_payload_longer_than_its_claim_is_trimmed_to_it() {
+        let mut a = on();
+        a.arrived(0, 100, vec![Bytes::from_static(b"pooled slot")])
+            .unwrap();
+        let claimed = a.claim(10, &table(&[6])).unwrap();
+        assert_eq!(claimed, [Bytes::from_static(b"pooled")]);
     }
 
     #[test]
