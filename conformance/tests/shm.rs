@@ -15,13 +15,13 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use postbox::{Capacity, Dispatch, MessageSize, Receivers, Select, Selector, SendErrorKind};
 use postbox_conformance::{AttachedPayloads, ShmTransport, Transport};
-use postbox_shm::SealedPayload;
+use postbox_shm::{PooledPayload, SealedPayload};
 
 postbox_conformance::conformance_tests!(unix_shm, postbox_conformance::ShmTransport::start());
 
 /// Whether `payload` was mapped from an attached memfd rather than read from a frame.
 fn mapped(payload: &Bytes) -> bool {
-    SealedPayload::of(payload).is_some()
+    SealedPayload::of(payload).is_some() || PooledPayload::of(payload).is_some()
 }
 
 /// Waits until the daemon has counted `received` and `sent` more attachments than `before`
@@ -159,8 +159,12 @@ fn every_kind_of_operation_moves_its_payloads_attached() {
 /// The inode of the memfd behind an attached payload, which names the file itself.
 fn inode(payload: &Bytes) -> u64 {
     use std::os::unix::fs::MetadataExt as _;
-    let sealed = SealedPayload::of(payload).expect("an attached payload");
-    let fd = sealed.fd().try_clone_to_owned().expect("a descriptor");
+    let fd = match (SealedPayload::of(payload), PooledPayload::of(payload)) {
+        (Some(sealed), _) => sealed.fd().try_clone_to_owned(),
+        (None, Some(pooled)) => pooled.fds()[0].try_clone_to_owned(),
+        (None, None) => panic!("not an attached payload"),
+    }
+    .expect("a descriptor");
     std::fs::File::from(fd).metadata().expect("fstat").ino()
 }
 

@@ -120,3 +120,42 @@ fn a_socket_directory_closed_to_other_users_keeps_them_out_exit_6() {
     std::fs::set_permissions(daemon.dir(), Permissions::from_mode(0o700)).unwrap();
     daemon.run_as_nobody(&["ls"]).code(6);
 }
+
+#[test]
+fn a_large_payload_crosses_between_users_as_a_sealed_copy_of_its_pooled_slot() {
+    // Over unix:// a 1 MiB payload leaves its sender in a slot of the sender's payload pool,
+    // which a process of another user must not map (its maker could still write it): the daemon
+    // passes it on as a sealed copy instead. A receiver given the slot itself would refuse it
+    // and fail.
+    if !can_switch_user("a_large_payload_crosses_between_users_as_a_sealed_copy_of_its_pooled_slot")
+    {
+        return;
+    }
+    let daemon = Daemon::start_with(&["--mode", "0666"]);
+    daemon.open_directory_to_all();
+    daemon
+        .run(&[
+            "create",
+            "bulk",
+            "--mode",
+            "0666",
+            "--size",
+            "max:2MiB",
+            "--max-bytes",
+            "4MiB",
+        ])
+        .code(0);
+    let text: String = (0..1 << 20)
+        .map(|i: u32| char::from(b'a' + (i % 26) as u8))
+        .collect();
+
+    daemon.run_with_input(&["send", "bulk"], &text).code(0);
+    let got = daemon.run_as_nobody(&["recv", "bulk"]).code(0);
+    assert!(got.stdout.trim_end() == text, "root's payload, whole");
+
+    daemon
+        .run_as_nobody_with_input(&["send", "bulk"], &text)
+        .code(0);
+    let got = daemon.run(&["recv", "bulk"]).code(0);
+    assert!(got.stdout.trim_end() == text, "nobody's payload, whole");
+}

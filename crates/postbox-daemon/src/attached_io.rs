@@ -6,11 +6,12 @@
 //! at most 16 GiB; the engine applies the message size limit) and mapped read-only before the session sees it, and the
 //! session matches it to the frame that claims it. Every answer frame with attached payloads
 //! starts a `sendmsg` that carries their descriptors: a payload that arrived attached goes on as
-//! the very descriptor it came in (`SealedPayload::of`), any other is written once into a new
-//! sealed memfd.
+//! the very descriptor it came in (`SealedPayload::of`, `PooledPayload::of`) — except that a
+//! pooled slot goes only to a process of the user who made it, and is copied into a sealed memfd
+//! for anyone else — and any other is written once into a new sealed memfd.
 //!
-//! **The descriptor budget.** A queued attached message holds a descriptor and a mapping for as
-//! long as it waits, and a hostile client could queue many to exhaust the daemon's descriptors.
+//! **The descriptor budget.** A queued attached message holds a descriptor (two for a pooled
+//! payload: its slot and its token) and a mapping for as long as it waits, and a hostile client could queue many to exhaust the daemon's descriptors.
 //! The daemon raises its soft `RLIMIT_NOFILE` to the hard limit at start and lets attached
 //! payloads hold at most half of it (and at most [`MAX_BUDGET`], under the kernel's default map
 //! count of 65530); past the budget a payload that arrives is copied into memory at once and its
@@ -21,7 +22,10 @@ use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
 
 use bytes::{Bytes, BytesMut};
-use postbox_shm::{Prefault, ReadWithFds, SealedPayload, recv_with_fds, send_with_fds};
+use postbox_shm::{
+    Arrival, Outgoing, PooledPayload, Prefault, ReadWithFds, Receiving, SealedPayload,
+    receive_attached, recv_with_fds, send_with_fds,
+};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, Interest};
 use tokio::net::UnixStream;
 
@@ -134,41 +138,57 @@ where
     }
 }
 
-/// The payloads behind descriptors a read brought, each checked and mapped; past the budget,
-/// copied and the descriptor closed.
+/// The payloads behind descriptors a read brought, each checked and mapped (a pooled slot only
+/// if the connection's user `peer_uid` made it); past the budget, copied and the descriptors
+/// closed.
 ///
 /// # Errors
 ///
 /// Why a descriptor was refused (for the peer: it broke the protocol).
-pub(crate) fn payloads(read: ReadWithFds, limits: AttachmentLimits) -> Result<Vec<Bytes>, String> {
+pub(crate) fn payloads(
+    read: ReadWithFds,
+    limits: AttachmentLimits,
+    peer_uid: u32,
+) -> Result<Vec<Bytes>, String> {
     if read.truncated {
         return Err(format!(
             "more descriptors arrived with one read than the {} a frame may carry",
             postbox_shm::MAX_FDS_PER_READ
         ));
     }
-    read.fds
+    let how = Receiving {
+        max: limits.max_len,
+        prefault: Prefault::OnTouch,
+        trusted_uid: peer_uid,
+        keep_mapped: true,
+    };
+    receive_attached(read.fds, how)?
         .into_iter()
-        .map(|fd| {
-            let payload = SealedPayload::receive(fd, limits.max_len, Prefault::OnTouch)
-                .map_err(|e| e.to_string())?;
-            Ok(if SealedPayload::live() > limits.budget {
-                Bytes::copy_from_slice(payload.as_slice())
-            } else {
-                payload.into_bytes()
-            })
+        .map(|arrival| match arrival {
+            Arrival::Payload(payload) => Ok(
+                if SealedPayload::live() + 2 * PooledPayload::live() > limits.budget {
+                    Bytes::copy_from_slice(&payload)
+                } else {
+                    payload
+                },
+            ),
+            Arrival::Other(_) => {
+                Err("a descriptor that is neither a sealed nor a pooled payload".to_owned())
+            }
         })
         .collect()
 }
 
 /// Writes from `out` (whose first byte is at the frame that `payloads` belong to when `payloads`
 /// is not empty, or that `ring`'s descriptor goes beside): with `sendmsg` carrying their
-/// descriptors, else an ordinary write. Returns the bytes written.
+/// descriptors, else an ordinary write. A pooled payload goes on as its slot only to its maker's
+/// user `peer_uid`; to anyone else it is copied into a sealed file. Returns the bytes written.
 pub(crate) async fn write<W>(
     writer: &mut W,
     out: &[u8],
     payloads: &[Bytes],
     ring: Option<BorrowedFd<'_>>,
+    peer_uid: u32,
 ) -> io::Result<usize>
 where
     W: AsyncWrite + UnixHalf + Unpin,
@@ -179,18 +199,13 @@ where
     else {
         return writer.write(out).await;
     };
-    let sealed = payloads
+    let outgoing = payloads
         .iter()
-        .map(|payload| match SealedPayload::of(payload) {
-            Some(sealed) => Ok(sealed),
-            None => SealedPayload::copy_of(payload)
-                .map(std::sync::Arc::new)
-                .map_err(io::Error::other),
-        })
+        .map(|payload| Outgoing::of(payload, Some(peer_uid), None))
         .collect::<io::Result<Vec<_>>>()?;
-    let fds: Vec<BorrowedFd<'_>> = sealed
+    let fds: Vec<BorrowedFd<'_>> = outgoing
         .iter()
-        .map(|payload| payload.fd())
+        .flat_map(Outgoing::fds)
         .chain(ring)
         .collect();
     loop {
@@ -230,7 +245,7 @@ mod tests {
             budget: usize::MAX,
             from: 1,
         };
-        let mapped = payloads(read_of(&sent), roomy).unwrap();
+        let mapped = payloads(read_of(&sent), roomy, 0).unwrap();
         assert!(
             mapped
                 .iter()
@@ -242,7 +257,7 @@ mod tests {
             budget: 0,
             from: 1,
         };
-        let copied = payloads(read_of(&sent), none).unwrap();
+        let copied = payloads(read_of(&sent), none, 0).unwrap();
         assert_eq!(copied[2], vec![2u8; 5000]);
         assert!(
             copied
@@ -259,7 +274,7 @@ mod tests {
             budget: usize::MAX,
             from: 1,
         };
-        assert!(payloads(read_of(&sent), small).is_err());
+        assert!(payloads(read_of(&sent), small, 0).is_err());
         let mut cut = read_of(&sent);
         cut.truncated = true;
         let roomy = AttachmentLimits {
@@ -267,7 +282,7 @@ mod tests {
             budget: usize::MAX,
             from: 1,
         };
-        assert!(payloads(cut, roomy).is_err());
+        assert!(payloads(cut, roomy, 0).is_err());
     }
 
     #[test]

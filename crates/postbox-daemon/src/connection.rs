@@ -150,7 +150,7 @@ pub(crate) async fn serve<R, W>(
         tokio::select! {
             biased;
             _ = stop.stopped() => session.shut_down(),
-            wrote = attached_io::write(&mut writer, &out[..upto], payloads, ring), if upto > 0 => {
+            wrote = attached_io::write(&mut writer, &out[..upto], payloads, ring, asker.creds.uid), if upto > 0 => {
                 match wrote {
                     Ok(0) | Err(_) => session.handle_end(),
                     Ok(n) => {
@@ -181,7 +181,7 @@ pub(crate) async fn serve<R, W>(
                 Ok(read) => {
                     let bytes = read.bytes;
                     if !read.fds.is_empty() || read.truncated {
-                        match limits.map(|limits| attached_io::payloads(read, limits)) {
+                        match limits.map(|limits| attached_io::payloads(read, limits, asker.creds.uid)) {
                             Some(Ok(payloads)) => {
                                 if let Some(metrics) = &side.metrics {
                                     metrics.attached_received(payloads.len());

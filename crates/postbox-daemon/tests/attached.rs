@@ -15,7 +15,7 @@ use postbox::{
     Capacity, Dispatch, Message, MessageSize, Mode, Order, Ownership, Receivers, Selector,
 };
 use postbox_daemon::{Daemon, DaemonConfig, TcpListen};
-use postbox_shm::SealedPayload;
+use postbox_shm::{PayloadPool, PoolLimits, PooledPayload, Prefault, SealedPayload};
 use postbox_wire::Token;
 
 const MIB: usize = 1 << 20;
@@ -89,7 +89,7 @@ fn pattern(len: usize, seed: u8) -> Bytes {
 
 /// Whether a received payload was mapped from an attached memfd rather than copied.
 fn mapped(payload: &Bytes) -> bool {
-    SealedPayload::of(payload).is_some()
+    SealedPayload::of(payload).is_some() || PooledPayload::of(payload).is_some()
 }
 
 fn big_mailbox(process: &postbox::Process, name: &str) -> postbox::MailboxBuilder {
@@ -262,6 +262,16 @@ impl Raw {
     /// Sends a `Send` to `to`'s inbox whose payload is attached as `fd`, claiming `claimed`
     /// bytes.
     fn send_attached(&mut self, to: postbox::Pid, fd: std::os::fd::BorrowedFd<'_>, claimed: u64) {
+        self.send_attached_fds(to, &[fd], claimed);
+    }
+
+    /// A `Send` to `to` with one attached payload of `claimed` bytes, and `fds` beside it.
+    fn send_attached_fds(
+        &mut self,
+        to: postbox::Pid,
+        fds: &[std::os::fd::BorrowedFd<'_>],
+        claimed: u64,
+    ) {
         let request = postbox_wire::Request::Send {
             target: postbox_wire::Target::Process(to),
             message: Message::new(Bytes::new()),
@@ -280,7 +290,7 @@ impl Raw {
         postbox_wire::Codec::new(negotiated.frame_config())
             .encode(&frame, &mut bytes)
             .unwrap();
-        postbox_shm::send_with_fds(self.stream.as_fd(), &bytes, &[fd]).unwrap();
+        postbox_shm::send_with_fds(self.stream.as_fd(), &bytes, fds).unwrap();
     }
 
     /// A `ListMailboxes` request's frame, in flight for the session.
@@ -324,11 +334,35 @@ fn hostile_descriptors_end_that_connection_and_the_daemon_serves_others() {
     raw.send_attached(bystander.pid(), unsealed.as_fd(), 4096);
     assert!(raw.refused(), "an unsealed memfd");
 
-    // A sealed payload whose length is not the claim.
+    // A sealed payload shorter than the claim.
     let sealed = SealedPayload::copy_of(&pattern(5000, 1)).unwrap();
     let mut raw = Raw::connect(&daemon);
-    raw.send_attached(bystander.pid(), sealed.fd(), 4096);
-    assert!(raw.refused(), "a wrong length");
+    raw.send_attached(bystander.pid(), sealed.fd(), 6000);
+    assert!(raw.refused(), "shorter than claimed");
+
+    // A pooled slot without its token, or with something else than a pipe's writing end.
+    let pool = PayloadPool::new(PoolLimits::default());
+    let pooled = pool.copy_of(&pattern(5000, 2)).unwrap();
+    let [slot, token] = pooled.fds()[..] else {
+        panic!("a slot and a token")
+    };
+    let mut raw = Raw::connect(&daemon);
+    raw.send_attached_fds(bystander.pid(), &[slot], 5000);
+    assert!(raw.refused(), "a pooled slot without its token");
+    let mut raw = Raw::connect(&daemon);
+    raw.send_attached_fds(bystander.pid(), &[slot, sealed.fd()], 5000);
+    assert!(raw.refused(), "a pooled slot whose token is not a pipe");
+    let (reading_end, _writing_end) = rustix::pipe::pipe().unwrap();
+    let mut raw = Raw::connect(&daemon);
+    raw.send_attached_fds(bystander.pid(), &[slot, reading_end.as_fd()], 5000);
+    assert!(
+        raw.refused(),
+        "a pooled slot whose token is a pipe's reading end"
+    );
+    // Sent properly, the same slot is taken.
+    let mut raw = Raw::connect(&daemon);
+    raw.send_attached_fds(bystander.pid(), &[slot, token], 5000);
+    assert_eq!(bystander.recv_any().unwrap().payload(), &pattern(5000, 2));
 
     // A file that is not a memfd.
     let (socket, _peer) = UnixStream::pair().unwrap();
@@ -460,13 +494,18 @@ fn answers_with_attachments_queued_together_each_carry_their_own() {
     while got.len() < 8 {
         let read = postbox_shm::recv_with_fds(raw.stream.as_fd(), &mut buf).unwrap();
         assert!(read.bytes > 0, "the daemon closed the connection");
-        let payloads = read
-            .fds
+        let how = postbox_shm::Receiving {
+            max: MIB,
+            prefault: Prefault::Now,
+            trusted_uid: rustix::process::geteuid().as_raw(),
+            keep_mapped: false,
+        };
+        let payloads = postbox_shm::receive_attached(read.fds, how)
+            .unwrap()
             .into_iter()
-            .map(|fd| {
-                SealedPayload::receive(fd, MIB, postbox_shm::Prefault::Now)
-                    .unwrap()
-                    .into_bytes()
+            .map(|arrival| match arrival {
+                postbox_shm::Arrival::Payload(payload) => payload,
+                postbox_shm::Arrival::Other(fd) => panic!("not a payload: {fd:?}"),
             })
             .collect();
         raw.session
@@ -486,4 +525,54 @@ fn answers_with_attachments_queued_together_each_carry_their_own() {
         assert_eq!(payload, &pattern(100_000, i as u8));
         assert!(mapped(payload));
     }
+}
+
+#[test]
+fn batches_of_loans_larger_than_the_mailbox_arrive_whole_and_in_order() {
+    // Batches of 32 one-MiB loans into a mailbox that holds 4: most of each batch waits in the
+    // daemon, and every slot of the sender's payload pool must stay untouched until its message
+    // has been received and dropped.
+    let daemon = Embedded::start();
+    let producer = postbox::connect(&daemon.unix).unwrap();
+    let consumer = postbox::connect(&daemon.unix).unwrap();
+    let queue = big_mailbox(&consumer, "batches")
+        .capacity(Capacity::bounded(4, 4 * MIB))
+        .create()
+        .unwrap();
+    let theirs = producer.mailbox("batches").open().unwrap();
+    const BATCHES: u64 = 8;
+    const BATCH: u64 = 32;
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            for batch in 0..BATCHES {
+                let messages = (0..BATCH)
+                    .map(|i| {
+                        let mut loan = theirs.loan_for_overwrite(MIB);
+                        loan[..8].copy_from_slice(&(batch * BATCH + i).to_le_bytes());
+                        loan[MIB - 1] = i as u8;
+                        Message::from(loan)
+                    })
+                    .collect::<Vec<_>>();
+                theirs.send_batch(messages).unwrap();
+            }
+        });
+        let mut next = 0u64;
+        let mut held = Vec::new();
+        while next < BATCHES * BATCH {
+            for got in queue.recv_many(32).unwrap() {
+                let payload = got.payload();
+                let seq = u64::from_le_bytes(payload[..8].try_into().unwrap());
+                assert_eq!((seq, payload.len()), (next, MIB));
+                assert_eq!(payload[MIB - 1], (next % BATCH) as u8);
+                next += 1;
+                // Keep some a while: their slots must not be written meanwhile.
+                held.push(got);
+                if held.len() > 6 {
+                    let old = held.remove(0);
+                    let seq = u64::from_le_bytes(old.payload()[..8].try_into().unwrap());
+                    assert_eq!(seq, next - 7, "a held payload changed under its receiver");
+                }
+            }
+        }
+    });
 }

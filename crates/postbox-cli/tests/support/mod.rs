@@ -578,6 +578,15 @@ pub(crate) fn can_switch_user(test: &str) -> bool {
 impl Daemon {
     /// Runs `postbox ARGS` against this daemon as uid and gid 65534 (nobody).
     pub(crate) fn run_as_nobody(&self, args: &[&str]) -> Out {
+        run_command(self.command_as_nobody(args), None)
+    }
+
+    /// As [`run_as_nobody`](Self::run_as_nobody), with `input` on stdin.
+    pub(crate) fn run_as_nobody_with_input(&self, args: &[&str], input: &str) -> Out {
+        run_command(self.command_as_nobody(args), Some(input))
+    }
+
+    fn command_as_nobody(&self, args: &[&str]) -> Command {
         let mut command = Command::new("setpriv");
         command
             .args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN])
@@ -585,6 +594,6 @@ impl Daemon {
             .env_remove("POSTBOX_SOCKET")
             .env_remove("RUST_LOG")
             .env("POSTBOX_URL", self.url());
-        run_command(command, None)
+        command
     }
 }

@@ -11,10 +11,13 @@ use std::collections::VecDeque;
 use std::io::{self, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixStream;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use bytes::Bytes;
-use postbox_shm::{Prefault, SealedPayload, recv_with_fds, send_with_fds};
+use postbox_shm::{
+    Arrival, Outgoing, PayloadPool, Prefault, Receiving, receive_attached, recv_with_fds,
+    send_with_fds,
+};
 use postbox_wire::session::{DEFAULT_ATTACH_FROM, Departure};
 
 /// Where a connection's large payloads travel.
@@ -58,7 +61,8 @@ impl Payloads {
 }
 
 /// Reads from a Unix stream with the descriptors that come along: each sealed payload (a memfd
-/// sealed immutable, at most `max_len` bytes) mapped for the session; any other descriptor — a
+/// sealed immutable, at most `max_len` bytes) or pooled one (a slot of this user's and its
+/// token) mapped for the session; any other descriptor — a
 /// ring's segment, which travels beside its `RingLent` answer outside the attachment table —
 /// set aside in `rings` for the lane that asked for it.
 ///
@@ -88,15 +92,18 @@ pub(crate) fn read(
 }
 
 fn map(fds: Vec<OwnedFd>, max_len: usize, rings: &RingDescriptors) -> Result<Vec<Bytes>, String> {
+    let how = Receiving {
+        max: max_len,
+        prefault: Prefault::Now,
+        trusted_uid: rustix::process::geteuid().as_raw(),
+        keep_mapped: true,
+    };
     let mut payloads = Vec::with_capacity(fds.len());
-    for fd in fds {
-        if !SealedPayload::is_sealed(&fd) {
-            rings.arrived(fd);
-            continue;
+    for arrival in receive_attached(fds, how)? {
+        match arrival {
+            Arrival::Payload(payload) => payloads.push(payload),
+            Arrival::Other(fd) => rings.arrived(fd),
         }
-        let payload = SealedPayload::receive(fd, max_len, Prefault::Now)
-            .map_err(|error| error.to_string())?;
-        payloads.push(payload.into_bytes());
     }
     Ok(payloads)
 }
@@ -140,8 +147,9 @@ impl RingDescriptors {
 }
 
 /// Writes `bytes` (whose stream offset is `at`) to a Unix stream, each departure's payloads
-/// sent with the write that begins at its frame: a payload already in a sealed memfd (received
-/// attached, or loaned) goes as its descriptor, any other is copied into a new one.
+/// sent with the write that begins at its frame: a payload already in a sealed memfd or a
+/// pooled slot (received attached, or loaned) goes as its descriptors, any other is copied into
+/// a slot of this process's pool (or, when the pool has none to give, a new sealed memfd).
 ///
 /// # Errors
 ///
@@ -171,17 +179,12 @@ pub(crate) fn write(
         if done == end {
             continue;
         }
-        let sealed = departure
+        let outgoing = departure
             .payloads
             .iter()
-            .map(|payload| match SealedPayload::of(payload) {
-                Some(sealed) => Ok(sealed),
-                None => SealedPayload::copy_of(payload)
-                    .map(Arc::new)
-                    .map_err(io::Error::other),
-            })
+            .map(|payload| Outgoing::of(payload, None, Some(PayloadPool::shared())))
             .collect::<io::Result<Vec<_>>>()?;
-        let fds: Vec<BorrowedFd<'_>> = sealed.iter().map(|payload| payload.fd()).collect();
+        let fds: Vec<BorrowedFd<'_>> = outgoing.iter().flat_map(Outgoing::fds).collect();
         let sent = send_with_fds(stream.as_fd(), &bytes[done..end], &fds)?;
         // The descriptors went with the first byte; the rest of the frame follows plainly.
         stream.write_all(&bytes[done + sent..end])?;
