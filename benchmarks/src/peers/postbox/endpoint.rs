@@ -86,9 +86,11 @@ pub(crate) struct MailboxEnd {
     /// Messages received and not yet handed to the role.
     pub(crate) received: VecDeque<Received>,
     pub(crate) process: Process,
-    /// Payloads handled in place (`postbox shm`): the producer writes its header
-    /// into a loan (the padding stays zero) and the consumer reads the header where the payload
-    /// is mapped, instead of copying whole messages in and out of the harness's buffers.
+    /// Payloads handled in place (`postbox shm`): the producer writes its header into a loan
+    /// made for overwriting, as a producer that writes its whole payload in place would ask for
+    /// (a recycled slot is not zeroed first; the padding holds what the slot last held), and the
+    /// consumer reads the header where the payload is mapped, instead of copying whole messages
+    /// in and out of the harness's buffers.
     pub(crate) in_place: bool,
 }
 
@@ -225,7 +227,7 @@ fn checked_recv(
 impl crate::mechanism::Endpoint for MailboxEnd {
     fn send(&mut self, message: &[u8]) -> io::Result<()> {
         let message = if self.in_place && message.len() >= crate::message::HEADER_LEN {
-            let mut loan = self.process.loan(message.len());
+            let mut loan = self.process.loan_for_overwrite(message.len());
             let header = crate::message::HEADER_LEN;
             loan[..header].copy_from_slice(&message[..header]);
             Message::from(loan)
@@ -236,7 +238,7 @@ impl crate::mechanism::Endpoint for MailboxEnd {
             let mailbox = self.target()?;
             return checked_send(mailbox.send(message));
         }
-        let full = batch_len(message.len());
+        let full = batch_len(message.payload.len());
         self.batch.push(message);
         if self.batch.len() >= full {
             self.send_batch()?;
