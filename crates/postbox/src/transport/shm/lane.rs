@@ -188,13 +188,17 @@ impl ShmLane {
     ) -> Step<Result<(), SendErrorKind>> {
         let meta = meta(pid, message, now());
         let payload = &message.payload[..];
+        // Once without a deadline: a send that finds room, the common case, reads no clock.
+        match lent.ring.try_push(payload, meta) {
+            Ok(()) => return Step::Done(Ok(())),
+            Err(TryPushError::Full) => {}
+            Err(TryPushError::Reclaimed) => return Step::Again,
+            Err(TryPushError::TooLarge { .. } | TryPushError::Corrupt(_)) => {
+                return Step::Declined;
+            }
+        }
         let Some(deadline) = wait_limit(patience) else {
-            return match lent.ring.try_push(payload, meta) {
-                Ok(()) => Step::Done(Ok(())),
-                Err(TryPushError::Full) => Step::Done(Err(SendErrorKind::Full)),
-                Err(TryPushError::Reclaimed) => Step::Again,
-                Err(TryPushError::TooLarge { .. } | TryPushError::Corrupt(_)) => Step::Declined,
-            };
+            return Step::Done(Err(SendErrorKind::Full));
         };
         loop {
             let slice = slice_of(deadline);
@@ -282,14 +286,16 @@ impl ShmLane {
         lent: &Lent,
         patience: Patience,
     ) -> Step<Result<postbox_shm::Message, RecvError>> {
+        // Once without a deadline: a receive that finds a message reads no clock.
+        match lent.ring.try_pop() {
+            Ok(Some(message)) => return Step::Done(Ok(message)),
+            // A message still being written is not sent yet.
+            Ok(None) | Err(TryPopError::Incomplete) => {}
+            Err(TryPopError::Reclaimed) => return Step::Again,
+            Err(TryPopError::Corrupt(_)) => return Step::Declined,
+        }
         let Some(deadline) = wait_limit(patience) else {
-            return match lent.ring.try_pop() {
-                Ok(Some(message)) => Step::Done(Ok(message)),
-                // A message still being written is not sent yet.
-                Ok(None) | Err(TryPopError::Incomplete) => Step::Done(Err(RecvError::Empty)),
-                Err(TryPopError::Reclaimed) => Step::Again,
-                Err(TryPopError::Corrupt(_)) => Step::Declined,
-            };
+            return Step::Done(Err(RecvError::Empty));
         };
         loop {
             let slice = slice_of(deadline);
