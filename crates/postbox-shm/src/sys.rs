@@ -561,14 +561,14 @@ impl PooledMapping {
     /// The bytes. The caller holds the token of the message they carry for as long as the
     /// slice lives.
     pub(crate) fn as_slice(&self) -> &[u8] {
-        // SAFETY: the mapping is `len` readable bytes living as long as `&self`; the seals
-        // (checked on this descriptor by `inspect`, whose `PooledFile` `map` takes) fix the
-        // file's size, so no read can `SIGBUS`,
-        // and allow writes only through its creator's first mapping. The creator's library
-        // writes a slot only after every copy of the token of the message it carries is
-        // closed, and whoever holds this mapping holds that token (`payload_pool`). The file
-        // is of this process's own user (checked before mapping): a creator bypassing the
-        // library to write anyway could write this process's memory as well.
+        // SAFETY: the mapping is `len` readable bytes living as long as `&self`. The seals,
+        // checked on this descriptor by `inspect` (whose `PooledFile` `map` takes), fix the
+        // file's size, so no read can `SIGBUS`, and allow writes only through its creator's
+        // first mapping. The creator's library writes a slot only after every copy of the
+        // token of the message it carries is closed, and whoever reads through this mapping
+        // holds that token (`payload_pool`). The file is of this process's own user (checked
+        // before mapping): a creator bypassing the library to write anyway could write this
+        // process's memory as well.
         unsafe { std::slice::from_raw_parts(self.mapping.base.as_ptr(), self.mapping.len) }
     }
 }
