@@ -24,7 +24,7 @@
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 
-use crate::pooled_payload::{Held, PooledPayload};
+use crate::pooled_payload::{Held, OwnSlot, PooledPayload};
 use crate::sys::{self, SlotFile};
 
 /// The name slot files show in `/proc/PID/fd` (`memfd:postbox-pooled`).
@@ -60,7 +60,7 @@ pub struct PayloadPool {
 }
 
 #[derive(Debug)]
-pub(crate) struct Inner {
+struct Inner {
     limits: PoolLimits,
     slots: Mutex<Slots>,
 }
@@ -179,7 +179,7 @@ impl Inner {
     }
 
     /// A slot back from a payload: busy until every copy of `reader`'s token is closed.
-    pub(crate) fn returned(&self, file: SlotFile, reader: OwnedFd) {
+    fn returned(&self, file: SlotFile, reader: OwnedFd) {
         self.lock().busy.push((file, reader));
     }
 
@@ -233,11 +233,11 @@ impl PooledBuffer {
     /// The payload written: readable by this process as [`Bytes`](bytes::Bytes)
     /// ([`PooledPayload::into_bytes`]) and passed to others as the slot's file and its token.
     pub fn into_payload(mut self) -> Arc<PooledPayload> {
-        let held = Held::Lent {
+        let held = Held::Own(Box::new(LentSlot {
             file: self.file.take(),
             reader: self.reader.take(),
             pool: self.pool.clone(),
-        };
+        }));
         let token = self.token.take();
         Arc::new(PooledPayload::new(
             held,
@@ -271,6 +271,35 @@ impl Drop for PooledBuffer {
     fn drop(&mut self) {
         if let (Some(file), Some(pool)) = (self.file.take(), self.pool.upgrade()) {
             pool.unused(file);
+        }
+    }
+}
+
+/// A slot holding a payload this process wrote: given back to its pool, busy until every copy of
+/// the token of its message is closed, when the payload drops.
+#[derive(Debug)]
+struct LentSlot {
+    file: Option<SlotFile>,
+    reader: Option<OwnedFd>,
+    pool: Weak<Inner>,
+}
+
+impl OwnSlot for LentSlot {
+    fn as_slice(&self) -> &[u8] {
+        self.file.as_ref().map_or(&[][..], SlotFile::as_slice)
+    }
+
+    fn fd(&self) -> Option<BorrowedFd<'_>> {
+        self.file.as_ref().map(SlotFile::fd)
+    }
+}
+
+impl Drop for LentSlot {
+    fn drop(&mut self) {
+        if let (Some(file), Some(reader), Some(pool)) =
+            (self.file.take(), self.reader.take(), self.pool.upgrade())
+        {
+            pool.returned(file, reader);
         }
     }
 }

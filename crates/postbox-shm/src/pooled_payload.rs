@@ -9,8 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
 use bytes::Bytes;
 
-use crate::payload_pool::Inner;
-use crate::sys::{PooledMapping, SlotFile};
+use crate::sys::PooledMapping;
 
 /// A pooled payload, in the process that wrote it or in one that received it: the slot's bytes
 /// (the first `len` of them) and a copy of the message's token, held as long as the payload.
@@ -26,14 +25,19 @@ pub struct PooledPayload {
 
 #[derive(Debug)]
 pub(crate) enum Held {
-    /// The writer's own slot, which goes back to its pool, busy, when the payload drops.
-    Lent {
-        file: Option<SlotFile>,
-        reader: Option<OwnedFd>,
-        pool: Weak<Inner>,
-    },
+    /// The writer's own slot, which goes back to its pool, busy, when it drops.
+    Own(Box<dyn OwnSlot>),
     /// Another process's slot, mapped read-only (the mapping perhaps kept for its next message).
     Mapped(Arc<PooledMapping>),
+}
+
+/// A slot of this process's own pool holding a payload it wrote (`payload_pool`'s, which gives
+/// the slot back to the pool when this drops).
+pub(crate) trait OwnSlot: std::fmt::Debug + Send + Sync {
+    /// The slot's bytes.
+    fn as_slice(&self) -> &[u8];
+    /// The slot's file, present until the slot drops.
+    fn fd(&self) -> Option<BorrowedFd<'_>>;
 }
 
 /// Pooled payloads living inside [`Bytes`], by the address of their first byte, for
@@ -68,7 +72,7 @@ impl PooledPayload {
     /// The bytes.
     pub fn as_slice(&self) -> &[u8] {
         let slot = match &self.held {
-            Held::Lent { file, .. } => file.as_ref().map_or(&[][..], SlotFile::as_slice),
+            Held::Own(slot) => slot.as_slice(),
             Held::Mapped(mapping) => mapping.as_slice(),
         };
         &slot[..self.len.min(slot.len())]
@@ -93,7 +97,7 @@ impl PooledPayload {
     /// file, then the token (both present from creation until the payload drops).
     pub fn fds(&self) -> Vec<BorrowedFd<'_>> {
         let file = match &self.held {
-            Held::Lent { file, .. } => file.as_ref().map(SlotFile::fd),
+            Held::Own(slot) => slot.fd(),
             Held::Mapped(mapping) => Some(mapping.fd()),
         };
         file.into_iter()
@@ -134,17 +138,8 @@ impl Drop for PooledPayload {
                 registry.remove(&address);
             }
         }
-        match &mut self.held {
-            Held::Lent { file, reader, pool } => {
-                if let (Some(file), Some(reader), Some(pool)) =
-                    (file.take(), reader.take(), pool.upgrade())
-                {
-                    pool.returned(file, reader);
-                }
-            }
-            Held::Mapped(_) => {
-                LIVE.fetch_sub(1, Ordering::Relaxed);
-            }
+        if matches!(self.held, Held::Mapped(_)) {
+            LIVE.fetch_sub(1, Ordering::Relaxed);
         }
     }
 }
