@@ -55,6 +55,27 @@ impl Served {
         postbox::connect(&self.url).expect("connect")
     }
 
+    /// Two processes and a mailbox `q` of `messages` between them: the owner's handle, then the
+    /// peer's.
+    fn queue_between(
+        &self,
+        messages: usize,
+    ) -> (
+        postbox::Process,
+        postbox::Process,
+        postbox::Mailbox,
+        postbox::Mailbox,
+    ) {
+        let (owner, peer) = (self.process(), self.process());
+        let q = owner
+            .mailbox("q")
+            .capacity(bounded(messages))
+            .create()
+            .expect("create");
+        let theirs = peer.mailbox("q").open().expect("open");
+        (owner, peer, q, theirs)
+    }
+
     /// A counter from the metrics endpoint.
     fn counter(&self, name: &str) -> u64 {
         let mut stream = std::net::TcpStream::connect(self.metrics).unwrap();
@@ -97,14 +118,7 @@ fn bounded(messages: usize) -> Capacity {
 fn plain_traffic_goes_through_the_ring_and_the_statistics_stay_exact() {
     const MESSAGES: u64 = 2_000;
     let daemon = Served::start("ring-traffic");
-    let owner = daemon.process();
-    let peer = daemon.process();
-    let q = owner
-        .mailbox("q")
-        .capacity(bounded(64))
-        .create()
-        .expect("create");
-    let theirs = peer.mailbox("q").open().expect("open");
+    let (owner, peer, q, theirs) = daemon.queue_between(64);
     let before = daemon.counter("postbox_requests_total");
     std::thread::scope(|s| {
         s.spawn(|| {
@@ -147,14 +161,7 @@ fn plain_traffic_goes_through_the_ring_and_the_statistics_stay_exact() {
 fn batches_larger_than_the_ring_wait_for_room_in_it() {
     const MESSAGES: u64 = 3_200;
     let daemon = Served::start("ring-batches");
-    let owner = daemon.process();
-    let peer = daemon.process();
-    let q = owner
-        .mailbox("q")
-        .capacity(bounded(16))
-        .create()
-        .expect("create");
-    let theirs = peer.mailbox("q").open().expect("open");
+    let (_owner, _peer, q, theirs) = daemon.queue_between(16);
     // Lent before the stream starts, so that both ends use it from the first message.
     theirs.send("start").expect("send");
     assert_eq!(q.recv().expect("recv").payload().as_ref(), b"start");
