@@ -2,8 +2,10 @@
 //!
 //! A commit appends the journal's changes, postcard-encoded as they are, as one record to the
 //! log (`store_log.rs`) and syncs it: from then on they are on stable storage, and the requests
-//! that made them may be answered. They are then applied to the store's tables in a transaction
-//! that is not synced, after the answers are out. Every [`CHECKPOINT_RECORDS`] records, when the log is half full, and when
+//! that made them may be answered. They are applied to the store's tables later, after the
+//! answers are out, in a transaction that is not synced and takes the changes of up to
+//! [`APPLY_RECORDS`] records at once: a transaction copies the same B-tree pages whatever it holds,
+//! so a lone producer's sends share one instead of each paying for its own. Every [`CHECKPOINT_RECORDS`] records, when the log is half full, and when
 //! the daemon stops, a *checkpoint* makes the tables durable (one synced store transaction),
 //! after which the log's records are redundant and it starts over. The log's size is fixed.
 //!
@@ -31,6 +33,13 @@ use crate::store_log::{CAPACITY, LOG_FILE, StoreLog};
 /// syncs of the store.
 pub(crate) const CHECKPOINT_RECORDS: u64 = 1024;
 
+/// Records whose changes wait in memory for the tables, at most.
+pub(crate) const APPLY_RECORDS: u64 = 64;
+
+/// Encoded bytes of records whose changes wait in memory for the tables, at most: their
+/// payloads stay in memory until applied, even once the messages are received.
+pub(crate) const APPLY_BYTES: u64 = 4 << 20;
+
 /// Opens the store again after a fault.
 type Reopen = Box<dyn FnMut() -> Result<Store, StoreError> + Send>;
 
@@ -48,8 +57,11 @@ pub(crate) struct LoggedStore {
     since_checkpoint: u64,
     /// False after a fault: the next commit recovers first.
     healthy: bool,
-    /// The changes of the last record, when they are not applied to the tables yet.
+    /// The changes of the records not yet applied to the tables, in order.
     unapplied: Vec<Change>,
+    /// How many records `unapplied` holds, and their encoded bytes.
+    unapplied_records: u64,
+    unapplied_bytes: u64,
 }
 
 impl std::fmt::Debug for LoggedStore {
@@ -144,6 +156,8 @@ impl LoggedStore {
             since_checkpoint: 0,
             healthy: false,
             unapplied: Vec::new(),
+            unapplied_records: 0,
+            unapplied_bytes: 0,
         };
         logged.replay()?;
         Ok(logged)
@@ -198,7 +212,6 @@ impl LoggedStore {
     /// earlier fault fails: `changes` may or may not be durable. [`StoreError::Corrupt`] when
     /// that recovery finds the log damaged.
     pub(crate) fn log(&mut self, changes: Vec<Change>) -> Result<(), StoreError> {
-        self.apply_logged();
         if !self.healthy {
             self.recover()?;
         }
@@ -207,6 +220,8 @@ impl LoggedStore {
             why: format!("cannot encode the changes: {e}"),
         })?;
         if payload.len() as u64 > self.log.largest_record() / 2 {
+            // The records before go into the tables first, in order.
+            self.apply_logged();
             return self.commit_directly(&changes);
         }
         if !self.log.fits(payload.len()) {
@@ -219,14 +234,18 @@ impl LoggedStore {
         }
         self.last_seq = seq;
         self.since_checkpoint += 1;
-        self.unapplied = changes;
+        self.unapplied.extend(changes);
+        self.unapplied_records += 1;
+        self.unapplied_bytes += payload.len() as u64;
         Ok(())
     }
 
-    /// Applies the changes of the last record logged to the tables, without a sync. When that
-    /// fails they are durable all the same (in the log): the failure is logged, and the next
-    /// commit replays the log before going on.
+    /// Applies the changes of every record logged and not yet applied to the tables, in one
+    /// transaction without a sync. When that fails they are durable all the same (in the log):
+    /// the failure is logged, and the next commit replays the log before going on.
     pub(crate) fn apply_logged(&mut self) {
+        self.unapplied_records = 0;
+        self.unapplied_bytes = 0;
         if self.unapplied.is_empty() {
             return;
         }
@@ -243,6 +262,17 @@ impl LoggedStore {
                  applied again before the next commit"
             );
         }
+    }
+
+    /// Whether records wait to be applied to the tables.
+    pub(crate) fn has_unapplied(&self) -> bool {
+        self.unapplied_records > 0
+    }
+
+    /// Whether applying is due: [`APPLY_RECORDS`] records or [`APPLY_BYTES`] wait for the
+    /// tables.
+    pub(crate) fn wants_apply(&self) -> bool {
+        self.unapplied_records >= APPLY_RECORDS || self.unapplied_bytes >= APPLY_BYTES
     }
 
     /// Whether a checkpoint is due: [`CHECKPOINT_RECORDS`] records since the last one, or the
@@ -309,6 +339,8 @@ impl LoggedStore {
     fn recover(&mut self) -> Result<(), StoreError> {
         // The log has them, if they are anywhere.
         self.unapplied.clear();
+        self.unapplied_records = 0;
+        self.unapplied_bytes = 0;
         // Closed first: the file is locked while open.
         self.store = None;
         self.store = Some((self.reopen)()?);
@@ -395,6 +427,11 @@ mod tests {
 
     impl Disks {
         fn open(&self) -> Result<LoggedStore, StoreError> {
+            self.open_sized(SMALL)
+        }
+
+        /// Opens them with a log of `capacity` bytes when it is new.
+        fn open_sized(&self, capacity: u64) -> Result<LoggedStore, StoreError> {
             let store_disk = self.store.clone();
             let reopen: Reopen =
                 Box::new(move || Store::with_backend(store_disk.clone(), Path::new("memory.redb")));
@@ -403,7 +440,7 @@ mod tests {
                 store,
                 Box::new(self.log.clone()),
                 Path::new("memory.log"),
-                SMALL,
+                capacity,
                 reopen,
             )
         }
@@ -463,6 +500,66 @@ mod tests {
             .map(|(seq, _)| seq)
             .collect();
         assert_eq!(read, [0, 1]);
+    }
+
+    #[test]
+    fn logged_records_reach_the_tables_together_in_order_when_applied() {
+        let disks = Disks::default();
+        let mut logged = disks.open().unwrap();
+        logged.commit(&[record(1)]).unwrap();
+        logged.log(vec![stored(1, 0, "a")]).unwrap();
+        logged.log(vec![stored(1, 1, "b")]).unwrap();
+        logged.log(vec![removed(1, 0), stored(1, 2, "c")]).unwrap();
+        assert!(logged.has_unapplied());
+        assert_eq!(contents(&logged), [(1, vec![], 0)], "not in the tables yet");
+        let crashed = disks.crashed();
+        assert_eq!(
+            contents(&crashed.open().unwrap()),
+            [(1, vec![message(1, "b"), message(2, "c")], 3)],
+            "durable all the same: the log has them"
+        );
+
+        let writes = disks.store.writes.load(SeqCst);
+        logged.apply_logged();
+        assert!(!logged.has_unapplied());
+        assert_eq!(
+            contents(&logged),
+            [(1, vec![message(1, "b"), message(2, "c")], 3)]
+        );
+        let one_transaction = disks.store.writes.load(SeqCst) - writes;
+        logged.log(vec![stored(1, 3, "d")]).unwrap();
+        let writes = disks.store.writes.load(SeqCst);
+        logged.apply_logged();
+        assert!(
+            one_transaction <= 2 * (disks.store.writes.load(SeqCst) - writes),
+            "three records applied together write about what one does: \
+             {one_transaction} writes"
+        );
+    }
+
+    #[test]
+    fn applying_is_due_after_so_many_records_or_bytes() {
+        let disks = Disks::default();
+        let mut logged = disks.open().unwrap();
+        logged.commit(&[record(1)]).unwrap();
+        for seq in 0..APPLY_RECORDS - 1 {
+            logged.log(vec![stored(1, seq, "m")]).unwrap();
+            assert!(!logged.wants_apply(), "after {} records", seq + 1);
+        }
+        logged.log(vec![stored(1, APPLY_RECORDS, "m")]).unwrap();
+        assert!(logged.wants_apply());
+        logged.apply_logged();
+        assert!(!logged.wants_apply() && !logged.has_unapplied());
+
+        let disks = Disks::default();
+        let mut logged = disks.open_sized(CAPACITY).unwrap();
+        logged.commit(&[record(1)]).unwrap();
+        let large = "m".repeat(1 << 20);
+        for seq in 0..4 {
+            assert!(!logged.wants_apply(), "after {seq} MiB");
+            logged.log(vec![stored(1, seq, &large)]).unwrap();
+        }
+        assert!(logged.wants_apply(), "4 MiB wait");
     }
 
     #[test]
@@ -703,10 +800,20 @@ mod tests {
         let mut logged = disks.open().unwrap();
         logged.commit(&[record(1)]).unwrap();
         let store_syncs = disks.store.syncs.load(SeqCst);
+        logged.log(vec![stored(1, 0, "logged first")]).unwrap();
         let big = "x".repeat(usize::try_from(SMALL).unwrap());
-        logged.commit(&[stored(1, 0, &big)]).unwrap();
+        logged.log(vec![stored(1, 1, &big)]).unwrap();
         assert!(disks.store.syncs.load(SeqCst) > store_syncs);
-        assert_eq!(disks.crashed().store_alone()[0].1.len(), 1);
+        let stored_alone: Vec<u64> = disks.crashed().store_alone()[0]
+            .1
+            .iter()
+            .map(|m| m.0)
+            .collect();
+        assert_eq!(
+            stored_alone,
+            [0, 1],
+            "the record logged before went in first"
+        );
     }
 
     #[test]

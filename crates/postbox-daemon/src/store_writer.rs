@@ -7,9 +7,11 @@
 //! to the connections' outboxes: concurrent senders share a commit, so throughput grows with
 //! concurrency. When the commit fails, every answer of those batches becomes an `Error INTERNAL`
 //! that says why, and the failure is logged: a send that was not answered is indeterminate,
-//! never silently lost. After the answers are posted the changes are applied to the store's
-//! tables (they are durable in the log already) and, when one is due, the log is checkpointed;
-//! once more when the daemon stops.
+//! never silently lost. The changes are applied to the store's tables later (they are durable in
+//! the log already): once [`crate::logged_store::APPLY_RECORDS`] records wait, or when no request
+//! has come for [`APPLY_WHEN_IDLE`] — never between a commit and its answers' connections
+//! taking them, since on a busy machine this thread applying would hold the CPU the answer is to
+//! go out from. When one is due the log is checkpointed; once more when the daemon stops.
 //!
 //! The store file is created with the first durable change, so a daemon that never has a
 //! durable mailbox never writes one.
@@ -20,12 +22,20 @@
 use std::path::PathBuf;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use postbox_core::{Change, PageIn, StoredMessage};
 use postbox_wire::{ErrorCode, RequestId, Response};
 
 use crate::logged_store::LoggedStore;
 use crate::outbox::Outbox;
+
+/// How long the thread waits for the next request before it applies what waits for the tables.
+const APPLY_WHEN_IDLE: Duration = Duration::from_millis(1);
+
+/// How long the thread looks for the next request before it sleeps, when requests have been
+/// coming that soon.
+const SPIN: Duration = Duration::from_micros(150);
 
 /// An answer held back until the changes before it are durable.
 #[derive(Debug)]
@@ -126,12 +136,21 @@ impl Drop for StoreWriter {
 
 fn run(dir: &std::path::Path, mut store: Option<LoggedStore>, received: &mpsc::Receiver<Job>) {
     let mut waiting = std::collections::VecDeque::new();
+    // When the last commit's answers were posted, and whether the request after it came within
+    // [`SPIN`] of that: a producer waiting for each answer, worth looking out for.
+    let mut answered_at: Option<Instant> = None;
+    let mut prompt = false;
     loop {
         if waiting.is_empty() {
-            match received.recv() {
-                Ok(job) => waiting.push_back(job),
-                Err(_) => break,
+            match next_job(received, store.as_mut(), prompt) {
+                Next::Job(job) => waiting.push_back(job),
+                Next::Applied => {
+                    prompt = false;
+                    continue;
+                }
+                Next::Stopped => break,
             }
+            prompt = answered_at.is_some_and(|at| at.elapsed() < SPIN);
         }
         waiting.extend(received.try_iter());
         // The batches up to the first read are committed at once; the read comes after them.
@@ -172,6 +191,7 @@ fn run(dir: &std::path::Path, mut store: Option<LoggedStore>, received: &mpsc::R
                 for held in answers {
                     held.outbox.answer(held.id, held.response);
                 }
+                answered_at = Some(Instant::now());
             }
             Err(error) => {
                 tracing::error!(
@@ -185,15 +205,62 @@ fn run(dir: &std::path::Path, mut store: Option<LoggedStore>, received: &mpsc::R
                 );
             }
         }
-        if let Some(store) = store.as_mut() {
-            store.apply_logged();
-            if store.wants_checkpoint() {
-                checkpoint(store);
-            }
+        if let Some(store) = store.as_mut()
+            && (store.wants_apply() || store.wants_checkpoint())
+        {
+            // The answers just posted woke their connections' tasks, maybe onto this CPU:
+            // they go first.
+            std::thread::yield_now();
+            apply(store);
         }
     }
     // Stopping: the log's records go into the store, so that the next start replays nothing.
     if let Some(store) = store.as_mut().filter(|store| store.has_unchecked_records()) {
+        checkpoint(store);
+    }
+}
+
+/// What the thread does next.
+enum Next {
+    /// Carry out this job.
+    Job(Job),
+    /// Nothing came for [`APPLY_WHEN_IDLE`], and what waited for the tables was applied.
+    Applied,
+    /// The daemon is stopping: every handle is gone.
+    Stopped,
+}
+
+/// Waits for the next job. When `prompt` (the last request came soon after the commit before),
+/// it first looks for one for up to [`SPIN`], yielding the CPU meanwhile: a producer that waits
+/// for each answer sends its next request about a socket round trip after the answer, and a
+/// thread that went to sleep meanwhile takes a wake-up longer to start the next commit. When
+/// requests come further apart it sleeps at once, so an idle daemon spins no more than once.
+fn next_job(received: &mpsc::Receiver<Job>, store: Option<&mut LoggedStore>, prompt: bool) -> Next {
+    let start = Instant::now();
+    while prompt && start.elapsed() < SPIN {
+        match received.try_recv() {
+            Ok(job) => return Next::Job(job),
+            Err(mpsc::TryRecvError::Disconnected) => return Next::Stopped,
+            Err(mpsc::TryRecvError::Empty) => std::thread::yield_now(),
+        }
+    }
+    let Some(store) = store.filter(|store| store.has_unapplied()) else {
+        return received.recv().map_or(Next::Stopped, Next::Job);
+    };
+    match received.recv_timeout(APPLY_WHEN_IDLE) {
+        Ok(job) => Next::Job(job),
+        Err(mpsc::RecvTimeoutError::Timeout) => {
+            apply(store);
+            Next::Applied
+        }
+        Err(mpsc::RecvTimeoutError::Disconnected) => Next::Stopped,
+    }
+}
+
+/// Applies what waits for the tables, and checkpoints when one is due.
+fn apply(store: &mut LoggedStore) {
+    store.apply_logged();
+    if store.wants_checkpoint() {
         checkpoint(store);
     }
 }
