@@ -149,3 +149,46 @@ pub(crate) mod test_certs {
         path
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use rustls::pki_types::ServerName;
+    use rustls::{CipherSuite, Connection};
+
+    use super::test_certs;
+
+    /// Moves what `from` has to send into `to`, and lets `to` process it.
+    fn transfer(from: &mut Connection, to: &mut Connection) {
+        let mut wire = Vec::new();
+        while from.wants_write() {
+            from.write_tls(&mut wire).unwrap();
+        }
+        let mut unread = &wire[..];
+        while !unread.is_empty() {
+            to.read_tls(&mut unread).unwrap();
+            to.process_new_packets().unwrap();
+        }
+    }
+
+    #[test]
+    fn linked_nodes_settle_on_aes_128_gcm() {
+        let dir = tempfile::tempdir().unwrap();
+        let tls = test_certs::node_tls(dir.path(), "a");
+        let name = ServerName::try_from("a").unwrap();
+        let mut client =
+            Connection::Client(rustls::ClientConnection::new(tls.client.clone(), name).unwrap());
+        let mut server =
+            Connection::Server(rustls::ServerConnection::new(tls.server.clone()).unwrap());
+        for _ in 0..8 {
+            transfer(&mut client, &mut server);
+            transfer(&mut server, &mut client);
+        }
+        assert!(!client.is_handshaking() && !server.is_handshaking());
+        for side in [&client, &server] {
+            assert_eq!(
+                side.negotiated_cipher_suite().map(|suite| suite.suite()),
+                Some(CipherSuite::TLS13_AES_128_GCM_SHA256)
+            );
+        }
+    }
+}
