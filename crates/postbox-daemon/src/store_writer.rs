@@ -8,10 +8,11 @@
 //! concurrency. When the commit fails, every answer of those batches becomes an `Error INTERNAL`
 //! that says why, and the failure is logged: a send that was not answered is indeterminate,
 //! never silently lost. The changes are applied to the store's tables later (they are durable in
-//! the log already): once [`crate::logged_store::APPLY_RECORDS`] records wait, or when no request
-//! has come for [`APPLY_WHEN_IDLE`] — never between a commit and its answers' connections
-//! taking them, since on a busy machine this thread applying would hold the CPU the answer is to
-//! go out from. When one is due the log is checkpointed; once more when the daemon stops.
+//! the log already): once [`crate::logged_store::APPLY_RECORDS`] records or
+//! [`crate::logged_store::APPLY_BYTES`] wait, when no request has come for [`APPLY_WHEN_IDLE`],
+//! and before a read — never between a commit and its answers' connections taking them, since
+//! this thread applying would hold the CPU the answer is to go out from. When one is due the log
+//! is checkpointed; once more when the daemon stops.
 //!
 //! The store file is created with the first durable change, so a daemon that never has a
 //! durable mailbox never writes one.
