@@ -1,6 +1,6 @@
 //! One connection: one process, many requests in flight, until the peer goes or the daemon stops.
 //!
-//! A connection is one task driving its [`ServerSession`](postbox_wire::ServerSession): bytes
+//! A connection is one task driving its [`postbox_wire::ServerSession`]: bytes
 //! read go into the session, whose events are carried out on the hub; answers — the hub's
 //! immediate ones, and completions other connections route here through the outbox — go back into
 //! the session, whose output is written as it accumulates. Reading never waits on the engine: a

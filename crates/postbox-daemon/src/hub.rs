@@ -16,7 +16,7 @@
 //! withdrawn by `Cancel`.
 //!
 //! A durable mailbox restored with messages left on disk is paged in under the same lock: before
-//! a request, what it needs (see [`page_in`]); after it, whatever ran low. The store writer
+//! a request, what it needs (see [`mod@page_in`]); after it, whatever ran low. The store writer
 //! reads for it, after every commit submitted before, so the engine gets every message in order.
 //! That is the one wait under the lock: a read of the store (behind the commits queued before
 //! it) once per half a resident budget of messages received, or once per whole-queue operation
@@ -262,7 +262,7 @@ impl Hub {
         }
     }
 
-    /// Pages in what `request` needs of the durable mailboxes it touches (see [`page_in`]),
+    /// Pages in what `request` needs of the durable mailboxes it touches (see [`mod@page_in`]),
     /// so that the engine answers it exactly as if they were wholly in memory.
     ///
     /// # Errors

@@ -89,7 +89,7 @@ enum Sink {
     /// To a select spanning nodes, which asked for one part of it (or a mailbox's name).
     Select(oneshot::Sender<Response>),
     /// To this node's process list, which asked for the peer's: only the entries of this
-    /// node's processes' proxies are kept (see [`process_list`]), so that the peer's other
+    /// node's processes' proxies are kept (see [`process_list`](super::process_list)), so that the peer's other
     /// processes get no proxies here.
     Listing(oneshot::Sender<Response>),
 }
