@@ -279,3 +279,76 @@ fn fail_all(answers: impl IntoIterator<Item = Held>, why: &str) {
             .fail(held.id, ErrorCode::INTERNAL, why.to_owned());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::sync::atomic::Ordering::SeqCst;
+
+    use postbox_wire::{RequestId, Response};
+
+    use super::*;
+    use crate::outbox::{Reply, outbox};
+    use crate::store::Store;
+    use crate::store_testing::{Faulty, contents, record, stored};
+
+    /// A store and its log on disks in memory.
+    fn logged(store: &Faulty, log: &Faulty) -> LoggedStore {
+        let disk = store.clone();
+        let reopen = Box::new(move || Store::with_backend(disk.clone(), Path::new("memory.redb")));
+        let opened = Store::with_backend(store.clone(), Path::new("memory.redb")).unwrap();
+        LoggedStore::with(
+            opened,
+            Box::new(log.clone()),
+            Path::new("memory.log"),
+            64 << 10,
+            reopen,
+        )
+        .unwrap()
+    }
+
+    /// What `probe` gives once it gives something, checked every millisecond for 10 s at most.
+    fn eventually<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(found) = probe() {
+                return found;
+            }
+            assert!(Instant::now() < deadline, "{what}: not within 10 s");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    #[test]
+    fn a_commit_is_answered_after_the_log_syncs_and_reaches_the_tables_once_requests_stop() {
+        let (store_disk, log_disk) = (Faulty::default(), Faulty::default());
+        let writer =
+            StoreWriter::start("unused".into(), Some(logged(&store_disk, &log_disk))).unwrap();
+        let (log_syncs, store_writes) =
+            (log_disk.syncs.load(SeqCst), store_disk.writes.load(SeqCst));
+        let (answers_to, mut answers) = outbox();
+        let held = Held {
+            outbox: answers_to,
+            id: RequestId::new(7).unwrap(),
+            response: Response::Sent { receiver: None },
+        };
+        writer.submit(vec![record(1), stored(1, 0, "a")], vec![held]);
+
+        let (id, reply) = eventually("the answer", || answers.try_next());
+        assert_eq!(id.get(), 7);
+        assert!(matches!(reply, Reply::Answer(_)), "{reply:?}");
+        assert_eq!(
+            log_disk.syncs.load(SeqCst),
+            log_syncs + 1,
+            "one sync of the log"
+        );
+
+        // No further request comes: the writer applies what waits to the tables by itself.
+        eventually("the tables written", || {
+            (store_disk.writes.load(SeqCst) > store_writes).then_some(())
+        });
+        drop(writer);
+        let tables = Store::with_backend(store_disk.clone(), Path::new("memory.redb")).unwrap();
+        assert_eq!(contents(&tables), [(1, vec![(0, "a".to_owned())], 1)]);
+    }
+}
