@@ -106,6 +106,15 @@ impl Mapping {
         Self::map_with(fd, len, access, MapFlags::POPULATE)
     }
 
+    /// Maps the first `len` bytes of `fd` read-only, its pages mapped as `prefault` says.
+    pub(crate) fn map_read_only(fd: impl AsFd, len: usize, prefault: Prefault) -> io::Result<Self> {
+        let extra = match prefault {
+            Prefault::Now => MapFlags::POPULATE,
+            Prefault::OnTouch => MapFlags::empty(),
+        };
+        Self::map_with(fd, len, Access::ReadOnly, extra)
+    }
+
     fn map_with(fd: impl AsFd, len: usize, access: Access, extra: MapFlags) -> io::Result<Self> {
         if len == 0 {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "empty mapping"));
@@ -134,6 +143,32 @@ impl Mapping {
     /// The mapping's length in bytes.
     pub(crate) fn len(&self) -> usize {
         self.len
+    }
+
+    /// The mapped bytes, as a slice living as long as `&self`.
+    ///
+    /// # Safety
+    ///
+    /// No byte may change while the slice lives: the caller knows why no process writes them
+    /// meanwhile (seals, ownership, a token it holds).
+    pub(crate) unsafe fn bytes(&self) -> &[u8] {
+        // SAFETY: `len` readable bytes from `base` (mmap succeeded for exactly that length),
+        // mapped until `self` drops; every bit pattern is a valid `u8`; the caller vouches
+        // that they do not change while the slice lives.
+        unsafe { std::slice::from_raw_parts(self.base.as_ptr(), self.len) }
+    }
+
+    /// The mapped bytes, to write.
+    ///
+    /// # Safety
+    ///
+    /// The mapping is read-write, and nothing else reads or writes the bytes while the slice
+    /// lives: the caller knows why no other process maps them, or reads them meanwhile.
+    pub(crate) unsafe fn bytes_mut(&mut self) -> &mut [u8] {
+        // SAFETY: `len` writable bytes from `base` (the caller vouches for read-write access),
+        // mapped until `self` drops; `&mut self` excludes every other reference in this
+        // process, and the caller vouches for the others.
+        unsafe { std::slice::from_raw_parts_mut(self.base.as_ptr(), self.len) }
     }
 
     /// How the pages are mapped.
@@ -240,7 +275,7 @@ impl ExclusiveFile {
         // SAFETY: as for `as_mut_slice`: `len` readable bytes living as long as `&self`, written
         // by no one else; `&self` excludes the `&mut` of `as_mut_slice` for as long as this
         // slice lives.
-        unsafe { std::slice::from_raw_parts(self.mapping.base.as_ptr(), self.mapping.len) }
+        unsafe { self.mapping.bytes() }
     }
 
     /// The file's bytes, to write.
@@ -251,7 +286,7 @@ impl ExclusiveFile {
         // can write it (short of one that could also write our own memory: same user, ptrace
         // rights). `&mut self` makes this the only reference into the mapping, and every bit
         // pattern is a valid `u8`.
-        unsafe { std::slice::from_raw_parts_mut(self.mapping.base.as_ptr(), self.mapping.len) }
+        unsafe { self.mapping.bytes_mut() }
     }
 
     /// As [`seal`](Self::seal), but never loses the bytes: should sealing or mapping fail, they
@@ -340,11 +375,7 @@ impl ImmutableMapping {
             }
             Err(error) => return Err((error, fd)),
         }
-        let mapped = match prefault {
-            Prefault::Now => Mapping::map_populated(&fd, len, Access::ReadOnly),
-            Prefault::OnTouch => Mapping::map(&fd, len, Access::ReadOnly),
-        };
-        match mapped {
+        match Mapping::map_read_only(&fd, len, prefault) {
             Ok(mapping) => Ok(Self { fd, mapping }),
             Err(error) => Err((error, fd)),
         }
@@ -363,7 +394,7 @@ impl ImmutableMapping {
         // existed), F_SEAL_SHRINK (no truncation can turn a read into SIGBUS) and F_SEAL_SEAL
         // (no seal can be lifted), and that it is exactly `len` bytes: so the bytes never
         // change while the slice lives, which is what `&[u8]` promises.
-        unsafe { std::slice::from_raw_parts(self.mapping.base.as_ptr(), self.mapping.len) }
+        unsafe { self.mapping.bytes() }
     }
 }
 
@@ -495,7 +526,7 @@ impl SlotFile {
         // SAFETY: the mapping is `len` readable bytes living as long as `&self`. Only this
         // process can write them (the seals allow no other writable mapping), and it writes
         // only through `as_mut_slice`, whose `&mut self` excludes this borrow.
-        unsafe { std::slice::from_raw_parts(self.mapping.base.as_ptr(), self.mapping.len) }
+        unsafe { self.mapping.bytes() }
     }
 
     /// The bytes, to write. The caller owns the slot (the pool lends it to one loan at a time,
@@ -508,7 +539,7 @@ impl SlotFile {
         // closed. A process that kept reading after closing its token would have to bypass
         // the library, and be of this user (receivers refuse pooled files of other users):
         // one that could write this process's memory anyway. Every bit pattern is a valid `u8`.
-        unsafe { std::slice::from_raw_parts_mut(self.mapping.base.as_ptr(), self.mapping.len) }
+        unsafe { self.mapping.bytes_mut() }
     }
 }
 
@@ -538,11 +569,7 @@ impl PooledMapping {
                 return Err((error, fd));
             }
         };
-        let mapped = match prefault {
-            Prefault::Now => Mapping::map_populated(&fd, len, Access::ReadOnly),
-            Prefault::OnTouch => Mapping::map(&fd, len, Access::ReadOnly),
-        };
-        match mapped {
+        match Mapping::map_read_only(&fd, len, prefault) {
             Ok(mapping) => Ok(Self { fd, mapping }),
             Err(error) => Err((error, fd)),
         }
@@ -569,7 +596,7 @@ impl PooledMapping {
         // holds that token (`payload_pool`). The file is of this process's own user (checked
         // before mapping): a creator bypassing the library to write anyway could write this
         // process's memory as well.
-        unsafe { std::slice::from_raw_parts(self.mapping.base.as_ptr(), self.mapping.len) }
+        unsafe { self.mapping.bytes() }
     }
 }
 
