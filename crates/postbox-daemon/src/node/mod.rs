@@ -14,6 +14,7 @@
 //! the name the dialler's `Hello` claims.
 
 mod backoff;
+mod lazy_timer;
 mod link_connection;
 mod node_config;
 mod node_driver;

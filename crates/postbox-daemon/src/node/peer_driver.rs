@@ -27,6 +27,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use super::backoff::Backoff;
+use super::lazy_timer::LazyTimer;
 use super::link_connection::{BoxedStream, InputKind, LinkConnection, buffered, io};
 use super::node_event_handler::{EventSink, NodeEventHandler};
 use super::node_tls::server_name;
@@ -128,6 +129,7 @@ impl PeerHandle {
             queue: queue.clone(),
             queued: VecDeque::new(),
             current: None,
+            timer: LazyTimer::new(),
             pending: VecDeque::new(),
             held: VecDeque::new(),
             status: status.clone(),
@@ -169,6 +171,8 @@ struct PeerDriver {
     /// Taken from `queue`, on the way to `pending` (kept for its allocation).
     queued: VecDeque<Queued>,
     current: Option<LinkConnection>,
+    /// Set for the association's next timeout.
+    timer: LazyTimer,
     /// Sends waiting for room in the resend buffer, in order.
     pending: VecDeque<(Bytes, Report)>,
     /// Events for the consumer, in order.
@@ -180,10 +184,11 @@ impl PeerDriver {
     async fn run(mut self) {
         loop {
             self.dial_if_due();
-            let timeout = self
-                .association
-                .poll_timeout()
-                .map(tokio::time::Instant::from_std);
+            self.timer.arm(
+                self.association
+                    .poll_timeout()
+                    .map(tokio::time::Instant::from_std),
+            );
             let dial_at = self
                 .next_dial
                 .filter(|_| self.dialing.is_none())
@@ -201,7 +206,7 @@ impl PeerDriver {
                 },
                 () = handler_queue.ready() => {}
                 kind = io(self.current.as_mut(), reading) => self.input(kind),
-                () = sleep_until(timeout) => self.association.handle_timeout(Instant::now()),
+                () = self.timer.fired() => self.association.handle_timeout(Instant::now()),
                 () = sleep_until(dial_at) => {}
                 permit = reserve(queue), if !self.held.is_empty() => {
                     match permit {
