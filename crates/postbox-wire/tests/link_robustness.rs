@@ -1,14 +1,16 @@
 //! Hostile bytes into a link: the decoder and an association never panic, never deliver what
-//! they cannot check, and never reserve room for more than one frame over the limit.
+//! they cannot check, and never reserve room for more than one frame over the limit; and what a
+//! link delivers, read as a node message, is one or an error, never a panic.
 
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
-use postbox_wire::HEADER_LEN;
+use postbox_core::{Credentials, Delivery, MailboxId, Message, Pid, Wait};
 use postbox_wire::link::{
     Admission, Association, Incarnation, LinkConfig, LinkDecoder, LinkEvent, LinkFrame, LinkHello,
     NodeName, Origin, Seq,
 };
+use postbox_wire::{ErrorCode, HEADER_LEN, NodeMessage, Request, Response, Target};
 use proptest::prelude::*;
 
 const LIMIT: u32 = 4096;
@@ -45,7 +47,73 @@ fn hostile() -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![random, near_valid]
 }
 
+/// A valid node message of each kind, the request carrying `payload`.
+fn node_messages(payload: Vec<u8>) -> [NodeMessage; 5] {
+    let origin = Pid::from_raw(7);
+    [
+        NodeMessage::Request {
+            origin,
+            credentials: Credentials::new(1000, 100),
+            id: 3,
+            request: Request::Send {
+                target: Target::Mailbox(MailboxId::from_raw(9)),
+                message: Message::new(payload).with_type(5),
+                delivery: Delivery::Queued,
+                wait: Wait::Block,
+            },
+        },
+        NodeMessage::Cancel { origin, id: 3 },
+        NodeMessage::Answer {
+            origin,
+            id: 3,
+            response: Response::Done,
+        },
+        NodeMessage::Refused {
+            origin,
+            id: 3,
+            code: ErrorCode::LIMIT_EXCEEDED,
+            message: "too many".into(),
+        },
+        NodeMessage::Ended { pid: origin },
+    ]
+}
+
+/// What a hostile node could deliver as a message: random bytes, or a valid node message with
+/// one byte flipped or cut short, so that the checks past the header are reached too.
+fn hostile_message() -> impl Strategy<Value = Vec<u8>> {
+    let random = proptest::collection::vec(any::<u8>(), 0..512);
+    let near_valid = (
+        proptest::collection::vec(any::<u8>(), 0..300),
+        0usize..5,
+        any::<usize>(),
+        any::<u8>(),
+        any::<bool>(),
+    )
+        .prop_map(|(payload, kind, at, flip, cut)| {
+            let [a, b, c, d, e] = node_messages(payload);
+            let mut bytes = [a, b, c, d, e][kind].encode().to_vec();
+            let at = at % bytes.len();
+            if cut {
+                bytes.truncate(at);
+            } else {
+                bytes[at] ^= flip | 1;
+            }
+            bytes
+        });
+    prop_oneof![random, near_valid]
+}
+
 proptest! {
+    #[test]
+    fn a_node_message_from_a_hostile_peer_decodes_or_is_refused_never_panics(
+        bytes in hostile_message(),
+    ) {
+        // What decodes is a message in its own right: it encodes and decodes to itself.
+        if let Ok(message) = NodeMessage::decode(&Bytes::from(bytes)) {
+            prop_assert_eq!(NodeMessage::decode(&message.encode()), Ok(message));
+        }
+    }
+
     #[test]
     fn the_decoder_never_panics_nor_reserves_past_the_limit(
         bytes in hostile(),
