@@ -1,8 +1,9 @@
 //! Node links through the real binary: daemons peered over mutual TLS with certificates from
 //! `postbox certs`, watched with `postbox nodes --json` — up with each other's incarnation, down
 //! within the node timeout after `kill -9`, up again with a new incarnation after a restart,
-//! down at once after SIGTERM; and a node whose certificate is for another name, or from another
-//! CA, refused. Every wait polls with a deadline; every daemon is killed when its test ends.
+//! down at once after SIGTERM; a node whose certificate is for another name, or from another
+//! CA, refused; and a node given a fixed identity (`--peer-identity`) acting as it. Every wait
+//! polls with a deadline; every daemon is killed when its test ends.
 
 mod support;
 
@@ -183,4 +184,64 @@ fn without_node_links_nodes_says_so() {
     assert_eq!(nodes["peers"], Value::Array(Vec::new()));
     let table = daemon.run(&["nodes"]).code(0).stdout;
     assert!(table.contains("no node links"), "{table}");
+}
+
+/// Processes of `a` acting on `b`, where `b` gives `a` the fixed identity `identity` (if any):
+/// whether a send from a to b's mailbox `private` (mode 0600, made by this test's user on b)
+/// is let through, and how b's process list shows a's sender.
+fn send_from_a_to_a_private_mailbox_on_b(identity: Option<&str>) -> (support::Out, Value) {
+    let certs = Certs::new(&["a", "b"]);
+    let mut b_flags = certs.flags("b");
+    if let Some(identity) = identity {
+        b_flags.extend(["--peer-identity".to_owned(), format!("a={identity}")]);
+    }
+    let b = NodeDaemon::start("b", "127.0.0.1:0", b_flags, None);
+    let mut a_flags = certs.flags("a");
+    a_flags.extend([
+        "--peer".to_owned(),
+        format!("b=127.0.0.1:{}", b.node_port()),
+    ]);
+    let a = NodeDaemon::start("a", "127.0.0.1:0", a_flags, None);
+    a.wait_for_peer("b", "up", |_| true);
+    b.run(&["create", "private", "--mode", "0600"]).code(0);
+    b.run(&["create", "open", "--mode", "0666"]).code(0);
+    let private = a.run(&["send", "private@b", "secret"]);
+    // The sender's stand-in on b lives as long as the sender: it stays, reading more lines,
+    // while b's mailbox `open` names the stand-in as sender and b's process list shows it.
+    let mut sender = a.spawn_command(&["send", "--lines", "open@b"]);
+    sender.write_stdin("hello\n");
+    let received = b.run(&["recv", "open", "--json"]).code(0).json();
+    let ps = b.run(&["ps", "--json"]).code(0).json();
+    let shown = ps
+        .as_array()
+        .and_then(|all| all.iter().find(|p| p["pid"] == received["sender"]))
+        .cloned()
+        .unwrap_or(Value::Null);
+    sender.close_stdin();
+    sender.finish().code(0);
+    (private, shown)
+}
+
+#[test]
+fn a_node_given_a_fixed_identity_acts_as_it_whatever_it_says() {
+    // Without one, a's process acts on b as the user a verified: this test's own, the owner
+    // of `private`.
+    let (private, stand_in) = send_from_a_to_a_private_mailbox_on_b(None);
+    private.code(0);
+    assert_eq!(
+        stand_in["uid"],
+        u64::from(rustix::process::getuid().as_raw()),
+        "{stand_in}"
+    );
+    // With one, it acts as uid 65534, whom mode 0600 refuses (exit 6: permission denied).
+    let (private, stand_in) = send_from_a_to_a_private_mailbox_on_b(Some("65534:65534"));
+    let private = private.code(6);
+    assert!(
+        private.stderr.contains("cannot send to mailbox private@b"),
+        "{private:?}"
+    );
+    assert_eq!(
+        stand_in["uid"], 65534,
+        "a's sender as b lists it: {stand_in}"
+    );
 }
