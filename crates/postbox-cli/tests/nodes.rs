@@ -1,7 +1,8 @@
 //! Node links through the real binary: daemons peered over mutual TLS with certificates from
 //! `postbox certs`, watched with `postbox nodes --json` — up with each other's incarnation, down
-//! within the node timeout after `kill -9`, up again with a new incarnation after a restart,
-//! down at once after SIGTERM; a node whose certificate is for another name, or from another
+//! within the node timeout after `kill -9` (the dead node's stand-ins ended), up again with a new
+//! incarnation after a restart and reached again, a request under way failing `Disconnected`
+//! when the node restarts before it is seen down, down at once after SIGTERM; a node whose certificate is for another name, or from another
 //! CA, refused; and a node given a fixed identity (`--peer-identity`) acting as it. Every wait
 //! polls with a deadline; every daemon is killed when its test ends.
 
@@ -33,11 +34,31 @@ fn peered_nodes_see_each_other_up_down_restarted_and_leaving() {
     assert!(shown["rtt_ms"].is_number() || shown["rtt_ms"].is_null());
     assert_eq!(shown["unacked"], 0);
 
+    // A process of b acting on a has a stand-in there, listed by a as PID@b while it lives.
+    a.run(&["create", "jobs"]).code(0);
+    let mut from_b = b.spawn_command(&["send", "--lines", "jobs@a"]);
+    from_b.write_stdin("from b\n");
+    let stand_in = a.run(&["recv", "jobs", "--json"]).code(0).json()["sender"].clone();
+    let listed = |pid: &Value| {
+        let ps = a.run(&["ps", "--json"]).code(0).json();
+        ps.as_array()
+            .and_then(|all| all.iter().find(|p| p["pid"] == *pid))
+            .map(|p| p["command"].as_str().unwrap_or_default().to_owned())
+    };
+    assert!(
+        listed(&stand_in).is_some_and(|command| command.ends_with("@b")),
+        "{:?}",
+        listed(&stand_in)
+    );
+
     // kill -9 b: a reports it down within the node timeout (3 s) and a little.
     b.kill();
     let down = a.wait_for_peer("b", "down", |_| true);
     println!("kill -9: a saw b down after {down:?}");
     assert!(down <= Duration::from_millis(3500), "down after {down:?}");
+    // b's processes are gone with it: their stand-ins on a end.
+    support::eventually("b's stand-in on a ends", || listed(&stand_in).is_none());
+    drop(from_b);
 
     // b again, on the same port: a sees it up with a new incarnation.
     b.listen_on(&format!("127.0.0.1:{b_port}"));
@@ -46,6 +67,27 @@ fn peered_nodes_see_each_other_up_down_restarted_and_leaving() {
     assert_ne!(b_second, b_first, "a new incarnation at every start");
     let up = a.wait_for_peer("b", "up", |peer| peer["incarnation"] == b_second.as_str());
     println!("restart: a saw b up again after {up:?}");
+    assert!(
+        a.log().contains("node b is up (new session)"),
+        "{}",
+        a.log()
+    );
+    // Up again, b is reached again: a forwards to the new b.
+    b.run(&["create", "jobs"]).code(0);
+    a.run(&["send", "jobs@b", "after the restart"]).code(0);
+    assert_eq!(b.run(&["recv", "jobs"]).ok(), "after the restart\n");
+
+    // b restarted before a could see it down: a's request under way there (a receive waiting
+    // on b) fails `Disconnected`, and a logs the restart with both incarnations.
+    let waiting = a.spawn_command(&["recv", "jobs@b", "--timeout", "30s"]);
+    b.wait_for_stat_field("jobs", "blocked_receivers", 1);
+    b.kill();
+    b.spawn();
+    let b_third = b.incarnation();
+    a.wait_for_peer("b", "up", |peer| peer["incarnation"] == b_third.as_str());
+    let failed = waiting.finish().code(1);
+    assert!(failed.stderr.contains("disconnected"), "{failed:?}");
+    a.wait_for_log(&format!("node b restarted ({b_second} became {b_third})"));
 
     // SIGTERM b: its Goodbye makes a see it down at once.
     b.terminate();
