@@ -2,9 +2,10 @@
 //! `postbox certs`, watched with `postbox nodes --json` — up with each other's incarnation, down
 //! within the node timeout after `kill -9` (the dead node's stand-ins ended), up again with a new
 //! incarnation after a restart and reached again, a request under way failing `Disconnected`
-//! when the node restarts before it is seen down, down at once after SIGTERM; a node whose certificate is for another name, or from another
-//! CA, refused; and a node given a fixed identity (`--peer-identity`) acting as it. Every wait
-//! polls with a deadline; every daemon is killed when its test ends.
+//! when the node restarts before it is seen down, down at once after SIGTERM or SIGINT; a node
+//! whose certificate is for another name (dialling or dialled) or from another CA, refused; and
+//! a node given a fixed identity (`--peer-identity`) acting as it. Every wait polls with a
+//! deadline; every daemon is killed when its test ends.
 
 mod support;
 
@@ -120,6 +121,51 @@ fn a_node_whose_certificate_is_for_another_name_is_refused() {
         "a never links with it"
     );
     assert_ne!(impostor.peer("a").unwrap()["state"], "up");
+}
+
+#[test]
+fn a_node_dialled_that_shows_a_certificate_for_another_name_is_refused() {
+    let certs = Certs::new(&["a", "mallory"]);
+    // It listens as b, with mallory's certificate; a dials it as b.
+    let impostor = NodeDaemon::start("b", "127.0.0.1:0", certs.flags("mallory"), None);
+    let mut flags = certs.flags("a");
+    flags.extend([
+        "--peer".to_owned(),
+        format!("b=127.0.0.1:{}", impostor.node_port()),
+    ]);
+    let a = NodeDaemon::start("a", "127.0.0.1:0", flags, None);
+    a.wait_for_log("cannot link with node b: the TLS handshake");
+    assert_ne!(a.peer("b").unwrap()["state"], "up");
+    assert_eq!(
+        impostor.nodes()["peers"],
+        Value::Array(Vec::new()),
+        "the impostor never links with a"
+    );
+}
+
+#[test]
+fn a_node_stopped_with_sigint_says_goodbye_too() {
+    let certs = Certs::new(&["a", "b"]);
+    let mut b = NodeDaemon::start("b", "127.0.0.1:0", certs.flags("b"), None);
+    let mut a_flags = certs.flags("a");
+    a_flags.extend([
+        "--peer".to_owned(),
+        format!("b=127.0.0.1:{}", b.node_port()),
+    ]);
+    let a = NodeDaemon::start("a", "127.0.0.1:0", a_flags, None);
+    a.wait_for_peer("b", "up", |_| true);
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &b.pid().to_string()])
+        .status();
+    assert!(status.is_ok_and(|s| s.success()), "cannot signal b");
+    let down = a.wait_for_peer("b", "down", |_| true);
+    assert!(down <= Duration::from_secs(1), "down after {down:?}");
+    assert_eq!(b.wait(), 0, "a clean shutdown");
+    assert!(
+        a.log().contains("node b is down: the node said goodbye"),
+        "{}",
+        a.log()
+    );
 }
 
 #[test]
