@@ -721,6 +721,69 @@ mod tests {
     }
 
     #[test]
+    fn only_the_hello_goes_out_before_the_peers_hello_even_with_messages_waiting() {
+        let now = Instant::now();
+        let mut a = association("a", A, "b", now);
+        a.send(Bytes::from_static(b"waiting")).unwrap();
+        up(&mut a, now, Origin::Dialed);
+        let written = frames(&a.transmit().split());
+        assert!(
+            matches!(&written[..], [LinkFrame::Hello(hello)] if hello.node == name("a")),
+            "{written:?}"
+        );
+        a.handle_timeout(now + Duration::from_millis(100));
+        let more = frames(&a.transmit().joined());
+        assert!(
+            more.is_empty(),
+            "nothing more until the peer's hello: {more:?}"
+        );
+    }
+
+    #[test]
+    fn a_connection_whose_peer_never_says_hello_is_reset_as_silent() {
+        let now = Instant::now();
+        let mut a = association("a", A, "b", now);
+        let id = up(&mut a, now, Origin::Dialed);
+        let timeout = LinkConfig::new().connection_timeout;
+        a.handle_timeout(now + timeout - Duration::from_millis(1));
+        assert_eq!(
+            a.connection(),
+            Some(id),
+            "still within the connection timeout"
+        );
+        a.handle_timeout(now + timeout);
+        assert_eq!(only_reset(Pair::events(&mut a)), ResetReason::Silent);
+        assert_eq!(a.connection(), None);
+    }
+
+    #[test]
+    fn an_error_from_the_peer_resets_the_connection_before_and_after_the_hello() {
+        let told = || {
+            encoded(LinkFrame::Error(ErrorBody::new(
+                ErrorCode::PROTOCOL_VIOLATION,
+                "you broke it",
+            )))
+        };
+        let now = Instant::now();
+        let mut a = association("a", A, "b", now);
+        let id = up(&mut a, now, Origin::Dialed);
+        a.handle_input(now, id, &mut told());
+        assert!(matches!(
+            only_reset(Pair::events(&mut a)),
+            ResetReason::PeerError(body) if body.message() == "you broke it"
+        ));
+
+        let mut pair = Pair::connected();
+        Pair::events(&mut pair.a);
+        pair.a.handle_input(pair.now, pair.at_a, &mut told());
+        assert!(matches!(
+            only_reset(Pair::events(&mut pair.a)),
+            ResetReason::PeerError(body) if body.code() == ErrorCode::PROTOCOL_VIOLATION
+        ));
+        assert_eq!(pair.a.connection(), None);
+    }
+
+    #[test]
     fn a_hello_with_another_frame_limit_is_refused() {
         let now = Instant::now();
         let mut a = association("a", A, "b", now);
@@ -745,11 +808,17 @@ mod tests {
             ack: Seq::ZERO,
             payload: Bytes::from_static(b"x"),
         });
+        a.transmit().clear();
         a.handle_input(now, id, &mut data);
         assert!(matches!(
             only_reset(Pair::events(&mut a)),
             ResetReason::Violation(message) if message.contains("before the hello")
         ));
+        let told = frames(&a.transmit().joined());
+        assert!(
+            matches!(&told[..], [LinkFrame::Error(body)] if body.code() == ErrorCode::PROTOCOL_VIOLATION),
+            "{told:?}"
+        );
 
         let mut pair = Pair::connected();
         Pair::events(&mut pair.a);
