@@ -1,6 +1,7 @@
 //! Golden bytes for every link frame kind of `docs/protocol.md` ("Node links"), written out by
 //! hand from the documented layout; the checksums were computed by an independent CRC32C.
-//! Each is encoded and compared byte for byte, then decoded back.
+//! Each is encoded and compared byte for byte, then decoded back; and frames carrying more than
+//! a node of this version knows decode to what it knows.
 
 use bytes::{Bytes, BytesMut};
 use postbox_wire::link::{Incarnation, LinkDecoder, LinkFrame, LinkHello, NodeName, Seq};
@@ -167,4 +168,73 @@ fn error() {
         "6e 6f".into(), // "no"
     ];
     pin(LinkFrame::Error(body), &expected.join(" "));
+}
+
+/// A link frame of `kind` with frame number `number` and `payload`, checksummed, built by hand.
+fn raw_frame(kind: u8, number: u64, payload: &[u8]) -> BytesMut {
+    let mut frame = BytesMut::from(&[0x50, 0x4e, 0x01, kind, 0x00, 0x00][..]);
+    frame.extend_from_slice(&number.to_le_bytes());
+    let length = u32::try_from(payload.len()).expect("a short payload");
+    frame.extend_from_slice(&length.to_le_bytes());
+    let crc = crc32c::crc32c_append(crc32c::crc32c(&frame), payload);
+    frame.extend_from_slice(&crc.to_le_bytes());
+    frame.extend_from_slice(payload);
+    frame
+}
+
+#[test]
+fn later_versions_room_is_ignored_after_the_fields_a_node_knows() {
+    let decode = |mut bytes: BytesMut| {
+        let frame = LinkDecoder::new(4096).decode(&mut bytes);
+        assert!(bytes.is_empty(), "the whole frame is taken");
+        frame
+    };
+    // Ack, Ping, Pong and Goodbye: bytes after `ack` are ignored.
+    let ack_and_more = [&7u64.to_le_bytes()[..], b"later"].concat();
+    assert_eq!(
+        decode(raw_frame(3, 0, &ack_and_more)),
+        Ok(Some(LinkFrame::Ack { ack: Seq::new(7) }))
+    );
+    assert_eq!(
+        decode(raw_frame(4, 9, &ack_and_more)),
+        Ok(Some(LinkFrame::Ping {
+            id: 9,
+            ack: Seq::new(7)
+        }))
+    );
+    assert_eq!(
+        decode(raw_frame(5, 9, &ack_and_more)),
+        Ok(Some(LinkFrame::Pong {
+            id: 9,
+            ack: Seq::new(7)
+        }))
+    );
+    assert_eq!(
+        decode(raw_frame(6, 0, &ack_and_more)),
+        Ok(Some(LinkFrame::Goodbye { ack: Seq::new(7) }))
+    );
+    // Hello: option bits other than bit 0 are ignored, and so is anything after the options.
+    let hello = |options: u8| {
+        let mut payload = vec![4];
+        payload.extend_from_slice(b"beta");
+        payload.extend_from_slice(&5u64.to_le_bytes());
+        payload.extend_from_slice(&0u64.to_le_bytes());
+        payload.extend_from_slice(&0u64.to_le_bytes());
+        payload.extend_from_slice(&4096u32.to_le_bytes());
+        payload.push(options);
+        payload.extend_from_slice(b"room for later versions");
+        raw_frame(1, 0, &payload)
+    };
+    let expected = |unchecked: bool| {
+        Ok(Some(LinkFrame::Hello(LinkHello {
+            node: NodeName::new("beta").unwrap(),
+            incarnation: Incarnation::new(5).unwrap(),
+            known: None,
+            delivered: Seq::ZERO,
+            max_frame_len: 4096,
+            unchecked,
+        })))
+    };
+    assert_eq!(decode(hello(0b1111_1110)), expected(false));
+    assert_eq!(decode(hello(0b0000_0011)), expected(true));
 }
