@@ -784,6 +784,38 @@ mod tests {
     }
 
     #[test]
+    fn a_resuming_hello_claiming_more_than_was_written_is_a_violation() {
+        let mut pair = Pair::connected();
+        Pair::events(&mut pair.a);
+        pair.a.send(Bytes::from_static(b"one")).unwrap();
+        pair.pump();
+        // The connection breaks; b comes back in the same session claiming message 5, of which
+        // a wrote only 1.
+        pair.a.connection_lost(pair.now, pair.at_a);
+        Pair::events(&mut pair.a);
+        let id = up(&mut pair.a, pair.now, Origin::Dialed);
+        pair.a.transmit().clear();
+        let mut claim = encoded(LinkFrame::Hello(LinkHello {
+            node: name("b"),
+            incarnation: Incarnation::new(B).unwrap(),
+            known: Incarnation::new(A),
+            delivered: Seq::new(5),
+            max_frame_len: LinkConfig::new().frame_limit(),
+            unchecked: false,
+        }));
+        pair.a.handle_input(pair.now, id, &mut claim);
+        assert!(matches!(
+            only_reset(Pair::events(&mut pair.a)),
+            ResetReason::Violation(_)
+        ));
+        let told = frames(&pair.a.transmit().joined());
+        assert!(
+            matches!(&told[..], [LinkFrame::Error(body)] if body.code() == ErrorCode::PROTOCOL_VIOLATION),
+            "{told:?}"
+        );
+    }
+
+    #[test]
     fn a_hello_with_another_frame_limit_is_refused() {
         let now = Instant::now();
         let mut a = association("a", A, "b", now);
