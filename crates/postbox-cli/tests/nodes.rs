@@ -2,7 +2,8 @@
 //! `postbox certs`, watched with `postbox nodes --json` — up with each other's incarnation, down
 //! within the node timeout after `kill -9` (the dead node's stand-ins ended), up again with a new
 //! incarnation after a restart and reached again, a request under way failing `Disconnected`
-//! when the node restarts before it is seen down, down at once after SIGTERM or SIGINT; a node
+//! when the node restarts before it is seen down, down at once after SIGTERM or SIGINT, down
+//! sooner with a shorter `--node-timeout` (and one below 500 ms refused at start); a node
 //! whose certificate is for another name (dialling or dialled) or from another CA, refused; and
 //! a node given a fixed identity (`--peer-identity`) acting as it. Every wait polls with a
 //! deadline; every daemon is killed when its test ends.
@@ -100,6 +101,42 @@ fn peered_nodes_see_each_other_up_down_restarted_and_leaving() {
         a.log().contains("node b is down: the node said goodbye"),
         "{}",
         a.log()
+    );
+}
+
+#[test]
+fn a_shorter_node_timeout_sees_a_killed_node_down_sooner_and_too_short_a_one_is_refused() {
+    let certs = Certs::new(&["a", "b"]);
+    let mut b = NodeDaemon::start("b", "127.0.0.1:0", certs.flags("b"), None);
+    let mut a_flags = certs.flags("a");
+    a_flags.extend([
+        "--peer".to_owned(),
+        format!("b=127.0.0.1:{}", b.node_port()),
+        "--node-timeout".to_owned(),
+        "1s".to_owned(),
+    ]);
+    let a = NodeDaemon::start("a", "127.0.0.1:0", a_flags, None);
+    a.wait_for_peer("b", "up", |_| true);
+    b.kill();
+    let down = a.wait_for_peer("b", "down", |_| true);
+    println!("kill -9 with --node-timeout 1s: a saw b down after {down:?}");
+    assert!(down <= Duration::from_millis(1500), "down after {down:?}");
+
+    // Below the minimum of 500 ms the daemon does not start, and says why.
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let socket = dir.path().join("postbox.sock").display().to_string();
+    let mut flags = vec!["daemon", "--socket", &socket, "--node", "c"];
+    flags.extend(["--node-listen", "127.0.0.1:0", "--node-timeout", "400ms"]);
+    let certs_c = Certs::new(&["c"]);
+    let c_flags = certs_c.flags("c");
+    flags.extend(c_flags.iter().map(String::as_str));
+    let refused = support::run_command(support::command(&flags), None);
+    assert_ne!(refused.code, 0, "{refused:?}");
+    assert!(
+        refused
+            .stderr
+            .contains("the node timeout must be at least 500ms, not 400ms"),
+        "{refused:?}"
     );
 }
 
