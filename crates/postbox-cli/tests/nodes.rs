@@ -35,6 +35,14 @@ fn peered_nodes_see_each_other_up_down_restarted_and_leaving() {
     assert_eq!(shown["address"], format!("127.0.0.1:{b_port}"));
     assert!(shown["rtt_ms"].is_number() || shown["rtt_ms"].is_null());
     assert_eq!(shown["unacked"], 0);
+    // b, which has no --peer for a, lists it with the address it connected from.
+    let learnt = b.peer("a").unwrap();
+    assert!(
+        learnt["address"]
+            .as_str()
+            .is_some_and(|address| address.starts_with("127.0.0.1:")),
+        "{learnt}"
+    );
 
     // A process of b acting on a has a stand-in there, listed by a as PID@b while it lives.
     a.run(&["create", "jobs"]).code(0);
