@@ -1,13 +1,17 @@
 //! Nodes from the shell, through the real binary: two node daemons (a dialling b, mutual TLS)
 //! and commands run against each — `send jobs@b` from a received on b with its sender, `recv
 //! jobs@b` from a, a `?node=b` URL, `send --to alice@b`, `monitor alice@b`, `call svc@b`
-//! against `serve` on b, a chat on a in a room on b; and the errors: an unknown node (exit 5), a node that is down
+//! against `serve` on b, a chat on a in a room on b (and the chat example's library in its
+//! place); and the errors: an unknown node (exit 5), a node that is down
 //! (exit 1, `Disconnected`, said to be down), `NAME@NODE` where only local names make sense
 //! (exit 2). Every wait polls or reads with a deadline; every process is killed when its test
 //! ends.
 
 mod support;
 
+use std::time::Instant;
+
+use postbox_examples::chat::Member;
 use serde_json::Value;
 use support::nodes::Pair;
 
@@ -162,6 +166,59 @@ fn a_chat_on_a_in_a_room_on_b_talks_with_a_chat_on_b() {
     carol.close_stdin();
     wait_for_line(&dave, "carol left");
     dave.close_stdin();
+}
+
+#[test]
+fn the_chat_example_on_a_in_a_room_on_b_talks_with_a_chat_on_b() {
+    let nodes = Pair::start();
+    let mut dave = nodes.b.spawn_command(&["chat", "dave", "--room", "lobby"]);
+    wait_for_line(&dave, "dave joined");
+    let process = postbox::connect(&nodes.a.url()).expect("connect to a");
+    let mut alice = Member::join(process, "alice", "lobby@b").expect("alice joins lobby@b");
+    wait_for_line(&dave, "alice joined");
+    alice
+        .say("hello from the library")
+        .expect("alice says a line");
+    wait_for_line(&dave, "alice: hello from the library");
+    dave.write_stdin("hello from b\n");
+    // Dave's name reaches alice in his answer to her announcement, before his line.
+    let shown = shown_until(&mut alice, "dave: hello from b");
+    assert!(
+        shown.iter().any(|line| line == "* dave is here"),
+        "{shown:?}"
+    );
+    // A newcomer learns alice's name from her answer to its announcement, sent as she is shown
+    // it.
+    let mut carol = nodes.b.spawn_command(&["chat", "carol", "--room", "lobby"]);
+    shown_until(&mut alice, "* carol joined");
+    wait_for_line(&carol, "alice is here");
+    drop(alice);
+    wait_for_line(&dave, "alice left");
+    wait_for_line(&carol, "alice left");
+    dave.close_stdin();
+    carol.close_stdin();
+}
+
+/// What `member` is shown, up to and including `line`, within the support's patience.
+#[track_caller]
+fn shown_until(member: &mut Member, line: &str) -> Vec<String> {
+    let deadline = Instant::now() + support::PATIENCE;
+    let mut shown = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match member.next_shown(left) {
+            Ok(Some(next)) if next == line => {
+                shown.push(next);
+                return shown;
+            }
+            Ok(Some(next)) => shown.push(next),
+            Ok(None) => panic!(
+                "{line:?} not shown within {:?}; shown: {shown:?}",
+                support::PATIENCE
+            ),
+            Err(error) => panic!("waiting for {line:?}: {error}; shown: {shown:?}"),
+        }
+    }
 }
 
 /// Reads `chat`'s stdout until a line holds `text` (each line within the support's patience).
