@@ -441,3 +441,17 @@ fn an_idle_association_costs_a_node_well_under_a_megabyte() {
         "{association} bytes for one idle association"
     );
 }
+
+#[test]
+fn stat_jobs_at_b_from_a_shows_b_s_mailbox() {
+    let nodes = Pair::start();
+    nodes.b.run(&["create", "jobs"]).code(0);
+    nodes.b.run(&["send", "jobs", "one"]).code(0);
+    nodes.a.run(&["send", "jobs@b", "two"]).code(0);
+    let stats = nodes.a.run(&["stat", "jobs@b", "--json"]).code(0).json();
+    assert_eq!(stats["messages"], 2, "{stats}");
+    let on_b = nodes.b.run(&["stat", "jobs", "--json"]).code(0).json();
+    // The same mailbox (its id, to a, is one of the range a hands out for other nodes').
+    assert_eq!(stats["created"], on_b["created"], "{stats} / {on_b}");
+    assert_eq!(stats["total_sent"], on_b["total_sent"], "{stats} / {on_b}");
+}
