@@ -13,7 +13,7 @@ mod support;
 use std::time::Duration;
 
 use serde_json::Value;
-use support::nodes::{Certs, NodeDaemon};
+use support::nodes::{Certs, NodeDaemon, Pair};
 
 #[test]
 fn peered_nodes_see_each_other_up_down_restarted_and_leaving() {
@@ -114,17 +114,8 @@ fn peered_nodes_see_each_other_up_down_restarted_and_leaving() {
 
 #[test]
 fn a_shorter_node_timeout_sees_a_killed_node_down_sooner_and_too_short_a_one_is_refused() {
-    let certs = Certs::new(&["a", "b"]);
-    let mut b = NodeDaemon::start("b", "127.0.0.1:0", certs.flags("b"), None);
-    let mut a_flags = certs.flags("a");
-    a_flags.extend([
-        "--peer".to_owned(),
-        format!("b=127.0.0.1:{}", b.node_port()),
-        "--node-timeout".to_owned(),
-        "1s".to_owned(),
-    ]);
-    let a = NodeDaemon::start("a", "127.0.0.1:0", a_flags, None);
-    a.wait_for_peer("b", "up", |_| true);
+    let mut nodes = Pair::start_with(&["--node-timeout", "1s"], &[]);
+    let (a, b) = (&nodes.a, &mut nodes.b);
     b.kill();
     let down = a.wait_for_peer("b", "down", |_| true);
     println!("kill -9 with --node-timeout 1s: a saw b down after {down:?}");
@@ -190,15 +181,8 @@ fn a_node_dialled_that_shows_a_certificate_for_another_name_is_refused() {
 
 #[test]
 fn a_node_stopped_with_sigint_says_goodbye_too() {
-    let certs = Certs::new(&["a", "b"]);
-    let mut b = NodeDaemon::start("b", "127.0.0.1:0", certs.flags("b"), None);
-    let mut a_flags = certs.flags("a");
-    a_flags.extend([
-        "--peer".to_owned(),
-        format!("b=127.0.0.1:{}", b.node_port()),
-    ]);
-    let a = NodeDaemon::start("a", "127.0.0.1:0", a_flags, None);
-    a.wait_for_peer("b", "up", |_| true);
+    let mut nodes = Pair::start();
+    let (a, b) = (&nodes.a, &mut nodes.b);
     let status = std::process::Command::new("kill")
         .args(["-INT", &b.pid().to_string()])
         .status();
@@ -323,19 +307,12 @@ fn without_node_links_nodes_says_so() {
 /// whether a send from a to b's mailbox `private` (mode 0600, made by this test's user on b)
 /// is let through, and how b's process list shows a's sender.
 fn send_from_a_to_a_private_mailbox_on_b(identity: Option<&str>) -> (support::Out, Value) {
-    let certs = Certs::new(&["a", "b"]);
-    let mut b_flags = certs.flags("b");
-    if let Some(identity) = identity {
-        b_flags.extend(["--peer-identity".to_owned(), format!("a={identity}")]);
-    }
-    let b = NodeDaemon::start("b", "127.0.0.1:0", b_flags, None);
-    let mut a_flags = certs.flags("a");
-    a_flags.extend([
-        "--peer".to_owned(),
-        format!("b=127.0.0.1:{}", b.node_port()),
-    ]);
-    let a = NodeDaemon::start("a", "127.0.0.1:0", a_flags, None);
-    a.wait_for_peer("b", "up", |_| true);
+    let b_more = identity.map(|identity| format!("a={identity}"));
+    let b_more: Vec<&str> = match &b_more {
+        Some(identity) => vec!["--peer-identity", identity],
+        None => Vec::new(),
+    };
+    let Pair { a, b, .. } = &Pair::start_with(&[], &b_more);
     b.run(&["create", "private", "--mode", "0600"]).code(0);
     b.run(&["create", "open", "--mode", "0666"]).code(0);
     let private = a.run(&["send", "private@b", "secret"]);

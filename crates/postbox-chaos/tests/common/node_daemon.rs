@@ -420,13 +420,21 @@ pub(crate) struct Pair {
 impl Pair {
     /// Starts b, then a peered with it, and waits until each sees the other up.
     pub(crate) fn start() -> Pair {
+        Pair::start_with(&[], &[])
+    }
+
+    /// As [`Pair::start`], with more flags for a (`a_more`) and for b (`b_more`).
+    pub(crate) fn start_with(a_more: &[&str], b_more: &[&str]) -> Pair {
         let certs = Certs::new(&["a", "b"]);
-        let b = NodeDaemon::start("b", "127.0.0.1:0", certs.flags("b"), None);
+        let mut b_flags = certs.flags("b");
+        b_flags.extend(b_more.iter().map(|flag| (*flag).to_owned()));
+        let b = NodeDaemon::start("b", "127.0.0.1:0", b_flags, None);
         let mut a_flags = certs.flags("a");
         a_flags.extend([
             "--peer".to_owned(),
             format!("b=127.0.0.1:{}", b.node_port()),
         ]);
+        a_flags.extend(a_more.iter().map(|flag| (*flag).to_owned()));
         let a = NodeDaemon::start("a", "127.0.0.1:0", a_flags, None);
         a.wait_for_peer("b", "up", |_| true);
         b.wait_for_peer("a", "up", |_| true);
