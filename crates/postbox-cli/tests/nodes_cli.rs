@@ -455,3 +455,28 @@ fn stat_jobs_at_b_from_a_shows_b_s_mailbox() {
     assert_eq!(stats["created"], on_b["created"], "{stats} / {on_b}");
     assert_eq!(stats["total_sent"], on_b["total_sent"], "{stats} / {on_b}");
 }
+
+#[test]
+fn ps_on_a_whose_process_waits_on_b_answers_within_the_node_timeout_when_b_dies() {
+    let mut nodes = Pair::start();
+    nodes.b.run(&["create", "jobs"]).code(0);
+    // A process of a waiting on b: a's `ps` asks b for its stand-in's entry.
+    let waiting = nodes
+        .a
+        .spawn_command(&["recv", "jobs@b", "--timeout", "30s"]);
+    nodes.b.wait_for_stat_field("jobs", "blocked_receivers", 1);
+    let shown = nodes.a.run(&["ps", "--json"]).code(0).json();
+    assert!(shown.to_string().contains("jobs@b"), "{shown}");
+    // b dies without a word: `ps` on a waits for b's answer at most until b is declared down
+    // (3 s), then lists what a has; the receive fails, its node gone.
+    nodes.b.kill();
+    let started = std::time::Instant::now();
+    nodes.a.run(&["ps", "--json"]).code(0);
+    let took = started.elapsed();
+    assert!(
+        took <= std::time::Duration::from_millis(4000),
+        "ps took {took:?}"
+    );
+    let failed = waiting.finish().code(1);
+    assert!(failed.stderr.contains("node b is down"), "{failed:?}");
+}
